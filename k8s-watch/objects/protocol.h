@@ -1,0 +1,22 @@
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace kpx {
+
+// The transport protocols a Service port may name. kpx refuses anything else at decode time.
+enum class Protocol { kTCP, kUDP, kSCTP };
+
+// "TCP", "UDP" or "SCTP", as the API spells them.
+std::string_view ProtocolName(Protocol p);
+// Lower-case form used by iptables ("-p tcp") and in chain-name hashes.
+std::string_view ProtocolLowerName(Protocol p);
+std::optional<Protocol> ParseProtocol(std::string_view s);
+
+enum class IpFamily { kIPv4 = 0, kIPv6 = 1 };
+inline constexpr IpFamily kIpFamilies[] = {IpFamily::kIPv4, IpFamily::kIPv6};
+
+std::string_view IpFamilyName(IpFamily f);
+
+}  // namespace kpx
