@@ -1,0 +1,60 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "k8s-watch/objects/cidr.h"
+#include "k8s-watch/objects/ip_address.h"
+#include "proxier/core/endpoint_selection.h"
+#include "proxier/core/service_port_info.h"
+#include "proxier/core/service_port_name.h"
+
+namespace kpx {
+
+// What kpx knows about the node it runs on.
+struct NodeState {
+  std::string name;  // --hostname-override or the host name; decides which endpoints are local
+  std::string zone;
+  std::vector<IpAddress> addresses;  // the Node object's InternalIP and ExternalIP addresses
+  std::vector<Cidr> pod_cidrs;
+  bool operator==(const NodeState&) const = default;
+};
+
+// One service port with its endpoints, per family.
+struct ServicePortState {
+  ServicePortInfo info;
+  std::array<EndpointSelection, 2> endpoints;  // indexed by IpFamily
+
+  const EndpointSelection& For(IpFamily f) const { return endpoints[static_cast<int>(f)]; }
+  bool operator==(const ServicePortState&) const = default;
+};
+
+using ServiceMap = std::map<ServicePortName, std::shared_ptr<const ServicePortState>>;
+
+// An immutable snapshot of everything the proxiers must make the kernel match. Entries are
+// shared between consecutive snapshots, so taking one costs a map copy, not a deep copy; an entry
+// whose pointer is unchanged between two snapshots is unchanged.
+struct DesiredState {
+  uint64_t generation = 0;  // increases with every snapshot taken
+  NodeState node;
+  ServiceMap services;  // sorted, so renderers that iterate it are deterministic
+  // Service ports added, modified or removed since the previous snapshot. A proxier that failed
+  // to apply a snapshot must treat the next one as a full change, not trust this set alone.
+  std::set<ServicePortName> changed;
+  bool node_changed = false;
+  // Every source has delivered its initial listing. Until then nothing may be programmed: an empty
+  // half-listed state would wipe working rules.
+  bool synced = false;
+
+  const ServicePortState* Find(const ServicePortName& name) const {
+    auto it = services.find(name);
+    return it == services.end() ? nullptr : it->second.get();
+  }
+};
+
+}  // namespace kpx

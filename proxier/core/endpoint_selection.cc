@@ -1,0 +1,108 @@
+#include "proxier/core/endpoint_selection.h"
+
+#include <algorithm>
+#include <tuple>
+#include <unordered_set>
+
+namespace kpx {
+
+namespace {
+
+bool SameEndpoints(const EndpointList& a, const EndpointList& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const auto& x, const auto& y) { return x == y || *x == *y; });
+}
+
+template <typename Pred>
+EndpointList Filter(const EndpointList& in, Pred pred) {
+  EndpointList out;
+  for (const auto& ep : in) {
+    if (pred(*ep)) out.push_back(ep);
+  }
+  return out;
+}
+
+bool ServingTerminating(const EndpointInfo& ep) { return ep.serving && ep.terminating; }
+
+// Zone hints are honoured only when every ready endpoint carries them and at least one is meant
+// for this node's zone; anything less would black-hole the zone, so kube-proxy ignores hints then.
+bool CanUseTopology(const EndpointList& endpoints, const NodeTopology& node) {
+  if (node.zone.empty()) return false;
+  bool has_endpoint_for_zone = false;
+  for (const auto& ep : endpoints) {
+    if (!ep->ready) continue;
+    if (ep->hint_zones.empty()) return false;
+    if (std::find(ep->hint_zones.begin(), ep->hint_zones.end(), node.zone) !=
+        ep->hint_zones.end()) {
+      has_endpoint_for_zone = true;
+    }
+  }
+  return has_endpoint_for_zone;
+}
+
+}  // namespace
+
+bool EndpointSelection::operator==(const EndpointSelection& o) const {
+  return has_any_endpoints == o.has_any_endpoints && SameEndpoints(all, o.all) &&
+         SameEndpoints(cluster, o.cluster) && SameEndpoints(local, o.local) &&
+         SameEndpoints(all_reachable, o.all_reachable);
+}
+
+EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointList endpoints,
+                                  const NodeTopology& node) {
+  std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) {
+    return std::tie(a->ip, a->port) < std::tie(b->ip, b->port);
+  });
+  EndpointSelection sel;
+  sel.all = std::move(endpoints);
+
+  if (service.UsesClusterEndpoints()) {
+    const bool topology = CanUseTopology(sel.all, node);
+    sel.cluster = Filter(sel.all, [&](const EndpointInfo& ep) {
+      if (!ep.ready) return false;
+      if (!topology) return true;
+      return std::find(ep.hint_zones.begin(), ep.hint_zones.end(), node.zone) !=
+             ep.hint_zones.end();
+    });
+    // With nothing ready anywhere, terminating endpoints that still serve are better than
+    // refusing connections during a rolling update.
+    if (sel.cluster.empty()) sel.cluster = Filter(sel.all, ServingTerminating);
+    sel.has_any_endpoints = !sel.cluster.empty();
+  }
+
+  if (!service.UsesLocalEndpoints()) {
+    sel.all_reachable = sel.cluster;
+    return sel;
+  }
+
+  bool local_ready = false;
+  bool local_serving_terminating = false;
+  for (const auto& ep : sel.all) {
+    if (ep->ready) {
+      sel.has_any_endpoints = true;
+      local_ready = local_ready || ep->is_local;
+    } else if (ServingTerminating(*ep)) {
+      sel.has_any_endpoints = true;
+      local_serving_terminating = local_serving_terminating || ep->is_local;
+    }
+  }
+  if (local_ready) {
+    sel.local = Filter(sel.all, [](const EndpointInfo& ep) { return ep.ready && ep.is_local; });
+  } else if (local_serving_terminating) {
+    sel.local = Filter(
+        sel.all, [](const EndpointInfo& ep) { return ServingTerminating(ep) && ep.is_local; });
+  }
+
+  if (!service.UsesClusterEndpoints()) {
+    sel.all_reachable = sel.local;
+    return sel;
+  }
+  // Both policies in use: the union, kept in the order of `all`.
+  std::unordered_set<const EndpointInfo*> used;
+  for (const auto& ep : sel.cluster) used.insert(ep.get());
+  for (const auto& ep : sel.local) used.insert(ep.get());
+  sel.all_reachable = Filter(sel.all, [&](const EndpointInfo& ep) { return used.contains(&ep); });
+  return sel;
+}
+
+}  // namespace kpx

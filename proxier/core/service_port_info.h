@@ -1,0 +1,60 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "k8s-watch/objects/cidr.h"
+#include "k8s-watch/objects/ip_address.h"
+#include "k8s-watch/objects/service.h"
+#include "proxier/core/service_port_name.h"
+
+namespace kpx {
+
+// Everything a proxier needs to know about one service port, both families together.
+struct ServicePortInfo {
+  ServicePortName name;
+  std::array<std::optional<IpAddress>, 2> cluster_ip;  // indexed by IpFamily
+  int32_t port = 0;
+  Protocol protocol = Protocol::kTCP;
+  int32_t node_port = 0;
+  std::vector<IpAddress> external_ips;
+  std::vector<IpAddress> load_balancer_ips;
+  std::vector<Cidr> load_balancer_source_ranges;
+  bool session_affinity_client_ip = false;
+  int32_t session_affinity_timeout_seconds = 10800;
+  TrafficPolicy external_policy = TrafficPolicy::kCluster;
+  TrafficPolicy internal_policy = TrafficPolicy::kCluster;
+  int32_t health_check_node_port = 0;
+  std::string traffic_distribution;
+
+  const std::optional<IpAddress>& ClusterIp(IpFamily f) const {
+    return cluster_ip[static_cast<int>(f)];
+  }
+  // Reachable from outside the cluster: a NodePort, an external IP or a load-balancer IP.
+  bool ExternallyAccessible() const {
+    return node_port != 0 || !external_ips.empty() || !load_balancer_ips.empty();
+  }
+  bool ExternalPolicyLocal() const {
+    return ExternallyAccessible() && external_policy == TrafficPolicy::kLocal;
+  }
+  bool InternalPolicyLocal() const { return internal_policy == TrafficPolicy::kLocal; }
+  // Which endpoint sets this port's rules consult; mirrors kube-proxy's ServicePort methods.
+  bool UsesClusterEndpoints() const {
+    return !InternalPolicyLocal() || (ExternallyAccessible() && !ExternalPolicyLocal());
+  }
+  bool UsesLocalEndpoints() const { return InternalPolicyLocal() || ExternalPolicyLocal(); }
+
+  bool operator==(const ServicePortInfo&) const = default;
+};
+
+// Splits a Service into its ports. Returns nothing for the services kube-proxy ignores: headless,
+// ExternalName, and those labelled service.kubernetes.io/service-proxy-name.
+std::vector<ServicePortInfo> ServicePortsOf(const Service& service);
+
+// True when kube-proxy would not program this service at all (see ServicePortsOf).
+bool IsIgnoredService(const Service& service);
+
+}  // namespace kpx

@@ -1,0 +1,68 @@
+#include "proxier/core/endpoint_slice_cache.h"
+
+#include <gtest/gtest.h>
+
+#include "proxier/core/service_port_info.h"
+#include "tests/proxier/core/test_objects.h"
+
+namespace kpx {
+namespace {
+
+using testing::Ip;
+using testing::MakeEndpoint;
+using testing::MakeService;
+using testing::MakeSlice;
+
+ServicePortInfo WebPort() { return ServicePortsOf(MakeService("ns", "web"))[0]; }
+
+std::vector<std::string> Strings(const EndpointList& l) {
+  std::vector<std::string> out;
+  for (const auto& e : l) out.push_back(e->ToString() + (e->ready ? "" : " notready"));
+  return out;
+}
+
+TEST(EndpointSliceCacheTest, MergesSlicesAndDeduplicatesPreferringReady) {
+  EndpointSliceCache cache;
+  cache.Update(MakeSlice("ns", "web", "web-a",
+                         {MakeEndpoint("10.0.0.1", "n1"),
+                          MakeEndpoint("10.0.0.2", "n1", [](Endpoint& e) { e.ready = false; })}));
+  cache.Update(MakeSlice("ns", "web", "web-b",
+                         {MakeEndpoint("10.0.0.2", "n2"), MakeEndpoint("10.0.0.3", "n2")}));
+  const auto eps = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n2");
+  EXPECT_EQ(Strings(eps),
+            (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}));
+  EXPECT_FALSE(eps[0]->is_local);
+  EXPECT_TRUE(eps[1]->is_local);  // the ready copy from n2 won
+  EXPECT_EQ(cache.slice_count(), 2u);
+}
+
+TEST(EndpointSliceCacheTest, MatchesPortByNameAndProtocolAndFamily) {
+  EndpointSliceCache cache;
+  cache.Update(
+      MakeSlice("ns", "web", "web-a", {MakeEndpoint("10.0.0.1", "n1")}, [](EndpointSlice& s) {
+        s.ports = {{"http", Protocol::kUDP, 9000}};
+      }));
+  cache.Update(MakeSlice("ns", "web", "web-6", {MakeEndpoint("fd00::1", "n1")},
+                         [](EndpointSlice& s) { s.address_type = IpFamily::kIPv6; }));
+  cache.Update(MakeSlice("ns", "web", "web-b", {MakeEndpoint("10.0.0.2", "n1")}));
+  EXPECT_EQ(Strings(cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "")),
+            (std::vector<std::string>{"10.0.0.2:8080"}));
+  EXPECT_EQ(Strings(cache.EndpointsFor(WebPort(), IpFamily::kIPv6, "")),
+            (std::vector<std::string>{"[fd00::1]:8080"}));
+}
+
+TEST(EndpointSliceCacheTest, TracksDirtyServicesAndDeletes) {
+  EndpointSliceCache cache;
+  const auto slice = MakeSlice("ns", "web", "web-a", {MakeEndpoint("10.0.0.1", "n1")});
+  cache.Update(slice);
+  cache.Update(MakeSlice("ns", "api", "api-a", {}));
+  EXPECT_EQ(cache.TakeDirty(), (std::set<std::string>{"ns/api", "ns/web"}));
+  EXPECT_TRUE(cache.TakeDirty().empty());
+  cache.Delete(slice);
+  EXPECT_EQ(cache.TakeDirty(), (std::set<std::string>{"ns/web"}));
+  EXPECT_TRUE(cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "").empty());
+  EXPECT_EQ(cache.slice_count(), 1u);
+}
+
+}  // namespace
+}  // namespace kpx

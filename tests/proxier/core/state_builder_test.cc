@@ -1,0 +1,126 @@
+#include "proxier/core/state_builder.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/proxier/core/test_objects.h"
+
+namespace kpx {
+namespace {
+
+using testing::Ip;
+using testing::MakeEndpoint;
+using testing::MakeService;
+using testing::MakeSlice;
+
+const ServicePortName kWeb{"ns", "web", "http", Protocol::kTCP};
+const ServicePortName kApi{"ns", "api", "http", Protocol::kTCP};
+
+TEST(StateBuilderTest, FirstSnapshotHoldsEverythingAsChanged) {
+  StateBuilder b("node-a");
+  b.UpdateService(MakeService("ns", "web"));
+  b.UpdateService(MakeService("ns", "api"));
+  b.AddEndpointSlice(MakeSlice("ns", "web", "web-1", {MakeEndpoint("10.0.0.1", "node-a")}));
+  const auto s = b.Snapshot();
+  EXPECT_EQ(s.services.size(), 2u);
+  EXPECT_EQ(s.changed, (std::set<ServicePortName>{kApi, kWeb}));
+  const auto* web = s.Find(kWeb);
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->For(IpFamily::kIPv4).cluster.size(), 1u);
+  EXPECT_TRUE(web->For(IpFamily::kIPv4).cluster[0]->is_local);
+  EXPECT_FALSE(s.Find(kApi)->For(IpFamily::kIPv4).has_any_endpoints);
+  EXPECT_EQ(s.generation, 1u);
+}
+
+TEST(StateBuilderTest, OnlyRealChangesAreReportedAndUnchangedEntriesAreShared) {
+  StateBuilder b("node-a");
+  b.UpdateService(MakeService("ns", "web"));
+  b.UpdateService(MakeService("ns", "api"));
+  const auto first = b.Snapshot();
+
+  // A no-op update (same content) and a real endpoint change for api.
+  b.UpdateService(MakeService("ns", "web"));
+  b.AddEndpointSlice(MakeSlice("ns", "api", "api-1", {MakeEndpoint("10.0.0.5", "node-b")}));
+  const auto second = b.Snapshot();
+  EXPECT_EQ(second.changed, (std::set<ServicePortName>{kApi}));
+  EXPECT_EQ(first.services.at(kWeb).get(), second.services.at(kWeb).get());
+
+  EXPECT_TRUE(b.Snapshot().changed.empty());
+}
+
+TEST(StateBuilderTest, BurstFoldsAndDeletionsAreReported) {
+  StateBuilder b("node-a");
+  b.UpdateService(MakeService("ns", "web"));
+  (void)b.Snapshot();
+
+  // Added and removed within one burst: no trace.
+  b.UpdateService(MakeService("ns", "tmp"));
+  b.DeleteService(MakeService("ns", "tmp"));
+  // A port renamed: the old name goes, the new one comes.
+  b.UpdateService(MakeService("ns", "web", [](Service& s) { s.ports[0].name = "web"; }));
+  const auto s = b.Snapshot();
+  const ServicePortName renamed{"ns", "web", "web", Protocol::kTCP};
+  EXPECT_EQ(s.changed, (std::set<ServicePortName>{kWeb, renamed}));
+  EXPECT_EQ(s.services.size(), 1u);
+  EXPECT_NE(s.Find(renamed), nullptr);
+
+  b.DeleteService(MakeService("ns", "web"));
+  const auto gone = b.Snapshot();
+  EXPECT_TRUE(gone.services.empty());
+  EXPECT_EQ(gone.changed, (std::set<ServicePortName>{renamed}));
+}
+
+TEST(StateBuilderTest, ServiceTurningHeadlessLosesItsPorts) {
+  StateBuilder b("node-a");
+  b.UpdateService(MakeService("ns", "web"));
+  (void)b.Snapshot();
+  b.UpdateService(MakeService("ns", "web", [](Service& s) {
+    s.headless = true;
+    s.cluster_ips.clear();
+  }));
+  const auto s = b.Snapshot();
+  EXPECT_TRUE(s.services.empty());
+  EXPECT_EQ(s.changed.size(), 1u);
+}
+
+TEST(StateBuilderTest, NodeZoneChangeReselectsTopologyAwareEndpoints) {
+  StateBuilder b("node-a");
+  b.UpdateService(MakeService("ns", "web"));
+  b.AddEndpointSlice(
+      MakeSlice("ns", "web", "web-1",
+                {MakeEndpoint("10.0.0.1", "n1", [](Endpoint& e) { e.hint_zones = {"z1"}; }),
+                 MakeEndpoint("10.0.0.2", "n2", [](Endpoint& e) { e.hint_zones = {"z2"}; })}));
+  EXPECT_EQ(b.Snapshot().Find(kWeb)->For(IpFamily::kIPv4).cluster.size(), 2u);
+
+  Node node;
+  node.meta.name = "node-a";
+  node.meta.labels["topology.kubernetes.io/zone"] = "z2";
+  node.internal_ips = {Ip("192.168.0.2")};
+  b.UpdateNode(node);
+  const auto s = b.Snapshot();
+  EXPECT_TRUE(s.node_changed);
+  EXPECT_EQ(s.node.zone, "z2");
+  ASSERT_EQ(s.node.addresses.size(), 1u);
+  const auto& cluster = s.Find(kWeb)->For(IpFamily::kIPv4).cluster;
+  ASSERT_EQ(cluster.size(), 1u);
+  EXPECT_EQ(cluster[0]->ip.ToString(), "10.0.0.2");
+  EXPECT_EQ(s.changed, (std::set<ServicePortName>{kWeb}));
+}
+
+TEST(StateBuilderTest, SliceMovingToAnotherServiceLeavesNothingBehind) {
+  StateBuilder b("node-a");
+  b.UpdateService(MakeService("ns", "web"));
+  b.UpdateService(MakeService("ns", "api"));
+  const auto slice = MakeSlice("ns", "web", "s1", {MakeEndpoint("10.0.0.1", "n1")});
+  b.AddEndpointSlice(slice);
+  (void)b.Snapshot();
+  auto moved = slice;
+  moved.service_name = "api";
+  b.UpdateEndpointSlice(slice, moved);
+  const auto s = b.Snapshot();
+  EXPECT_EQ(s.changed, (std::set<ServicePortName>{kApi, kWeb}));
+  EXPECT_TRUE(s.Find(kWeb)->For(IpFamily::kIPv4).all.empty());
+  EXPECT_EQ(s.Find(kApi)->For(IpFamily::kIPv4).all.size(), 1u);
+}
+
+}  // namespace
+}  // namespace kpx
