@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string_view>
+
+#include "k8s-watch/objects/status.h"
+#include "proxier/core/desired_state.h"
+
+namespace kpx {
+
+// The mode-specific half of a proxier: makes the kernel match a DesiredState. Called from the
+// sync runner's thread only, never concurrently.
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+  virtual std::string_view Name() const = 0;
+  // Makes the kernel match `state`. With `full` false the dataplane may rewrite only the service
+  // ports in `state.changed` (and must still remove what vanished); with `full` true it rewrites
+  // everything and repairs drift. Called only with state.synced true. On error nothing that was
+  // working may be torn down; the caller retries with full=true.
+  virtual Status Apply(const DesiredState& state, bool full) = 0;
+  // Removes everything this mode has ever installed and nothing else (kpx --cleanup).
+  virtual Status Cleanup() = 0;
+};
+
+}  // namespace kpx

@@ -1,0 +1,250 @@
+#include "proxier/syncing_proxier.h"
+
+#include <glog/logging.h>
+
+#include <chrono>
+
+namespace kpx {
+
+namespace {
+
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Clock& clock,
+                               MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      dataplane_(dataplane),
+      clock_(clock),
+      runner_(options_.runner, clock_, [this](bool periodic) { return SyncInternal(periodic); }),
+      builder_(options_.node_name) {
+  const auto buckets = MetricsRegistry::ExponentialBuckets(0.001, 2, 15);
+  sync_duration_ = metrics.GetHistogram("kubeproxy_sync_proxy_rules_duration_seconds",
+                                        "SyncProxyRules latency in seconds", buckets);
+  full_sync_duration_ =
+      metrics.GetHistogram("kubeproxy_sync_full_proxy_rules_duration_seconds",
+                           "SyncProxyRules latency in seconds for full resyncs", buckets);
+  partial_sync_duration_ =
+      metrics.GetHistogram("kubeproxy_sync_partial_proxy_rules_duration_seconds",
+                           "SyncProxyRules latency in seconds for partial resyncs", buckets);
+  network_programming_duration_ =
+      metrics.GetHistogram("kubeproxy_network_programming_duration_seconds",
+                           "In Cluster Network Programming Latency in seconds",
+                           {0.25, 0.5, 1,  2,  3,  4,  5,  6,  7,  8,  9,  10,  11,  12,  13,
+                            14,   15,  20, 25, 30, 35, 40, 45, 50, 55, 60, 120, 180, 240, 300});
+  last_sync_timestamp_ = metrics.GetGauge("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                                          "The last time proxy rules were successfully synced");
+  last_queued_timestamp_ =
+      metrics.GetGauge("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+                       "The last time a sync of proxy rules was queued");
+  service_changes_total_ = metrics.GetCounter("kubeproxy_sync_proxy_rules_service_changes_total",
+                                              "Cumulative proxy rules Service changes");
+  endpoint_changes_total_ = metrics.GetCounter("kubeproxy_sync_proxy_rules_endpoint_changes_total",
+                                               "Cumulative proxy rules Endpoint changes");
+  service_changes_pending_ = metrics.GetGauge("kubeproxy_sync_proxy_rules_service_changes_pending",
+                                              "Pending proxy rules Service changes");
+  endpoint_changes_pending_ =
+      metrics.GetGauge("kubeproxy_sync_proxy_rules_endpoint_changes_pending",
+                       "Pending proxy rules Endpoint changes");
+  sync_failures_total_ = metrics.GetCounter("kpx_sync_proxy_rules_failures_total",
+                                            "Syncs whose dataplane apply failed");
+}
+
+void SyncingProxier::Changed(bool service_change) {
+  {
+    std::lock_guard lock(mu_);
+    if (!oldest_pending_) oldest_pending_ = clock_.Now();
+    if (service_change) {
+      service_changes_total_->Inc();
+      service_changes_pending_->Set(++pending_service_changes_);
+    } else {
+      endpoint_changes_total_->Inc();
+      endpoint_changes_pending_->Set(++pending_endpoint_changes_);
+    }
+    if (!AllSyncedLocked()) return;  // the synced callback requests the first sync
+  }
+  last_queued_timestamp_->Set(WallSeconds());
+  runner_.Request();
+}
+
+void SyncingProxier::OnServiceAdd(const Service& service) {
+  VLOG(4) << "service added: " << service.meta.Key();
+  {
+    std::lock_guard lock(mu_);
+    builder_.UpdateService(service);
+  }
+  Changed(true);
+}
+
+void SyncingProxier::OnServiceUpdate(const Service&, const Service& service) {
+  VLOG(4) << "service updated: " << service.meta.Key();
+  {
+    std::lock_guard lock(mu_);
+    builder_.UpdateService(service);
+  }
+  Changed(true);
+}
+
+void SyncingProxier::OnServiceDelete(const Service& service) {
+  VLOG(4) << "service deleted: " << service.meta.Key();
+  {
+    std::lock_guard lock(mu_);
+    builder_.DeleteService(service);
+  }
+  Changed(true);
+}
+
+void SyncingProxier::OnEndpointSliceAdd(const EndpointSlice& slice) {
+  VLOG(4) << "endpointslice added: " << slice.meta.Key();
+  {
+    std::lock_guard lock(mu_);
+    builder_.AddEndpointSlice(slice);
+  }
+  Changed(false);
+}
+
+void SyncingProxier::OnEndpointSliceUpdate(const EndpointSlice& old_slice,
+                                           const EndpointSlice& slice) {
+  VLOG(4) << "endpointslice updated: " << slice.meta.Key();
+  {
+    std::lock_guard lock(mu_);
+    builder_.UpdateEndpointSlice(old_slice, slice);
+  }
+  Changed(false);
+}
+
+void SyncingProxier::OnEndpointSliceDelete(const EndpointSlice& slice) {
+  VLOG(4) << "endpointslice deleted: " << slice.meta.Key();
+  {
+    std::lock_guard lock(mu_);
+    builder_.DeleteEndpointSlice(slice);
+  }
+  Changed(false);
+}
+
+void SyncingProxier::OnNodeAdd(const Node& node) {
+  {
+    std::lock_guard lock(mu_);
+    builder_.UpdateNode(node);
+  }
+  Changed(false);
+}
+
+void SyncingProxier::OnNodeUpdate(const Node&, const Node& node) { OnNodeAdd(node); }
+
+void SyncingProxier::OnNodeDelete(const Node&) {
+  {
+    std::lock_guard lock(mu_);
+    builder_.DeleteNode();
+  }
+  Changed(false);
+}
+
+void SyncingProxier::OnServiceSynced() {
+  bool all;
+  {
+    std::lock_guard lock(mu_);
+    services_synced_ = true;
+    all = AllSyncedLocked();
+  }
+  if (all) runner_.Request();
+}
+
+void SyncingProxier::OnEndpointSliceSynced() {
+  bool all;
+  {
+    std::lock_guard lock(mu_);
+    slices_synced_ = true;
+    all = AllSyncedLocked();
+  }
+  if (all) runner_.Request();
+}
+
+void SyncingProxier::OnNodeSynced() {
+  bool all;
+  {
+    std::lock_guard lock(mu_);
+    node_synced_ = true;
+    all = AllSyncedLocked();
+  }
+  if (all) runner_.Request();
+}
+
+bool SyncingProxier::Sync() { return SyncInternal(false); }
+
+bool SyncingProxier::SyncInternal(bool periodic) {
+  std::lock_guard sync_lock(sync_mu_);
+  DesiredState state;
+  bool full;
+  std::optional<Clock::TimePoint> pending_since;
+  {
+    std::lock_guard lock(mu_);
+    if (!AllSyncedLocked()) {
+      VLOG(2) << "not syncing: waiting for the initial listing of services, slices and node";
+      return true;
+    }
+    builder_.SetSynced(true);
+    state = builder_.Snapshot();
+    full = need_full_sync_ || periodic;
+    pending_since = std::exchange(oldest_pending_, std::nullopt);
+    pending_service_changes_ = pending_endpoint_changes_ = 0;
+    service_changes_pending_->Set(0);
+    endpoint_changes_pending_->Set(0);
+  }
+  const auto start = clock_.Now();
+  const Status st = dataplane_.Apply(state, full);
+  const auto end = clock_.Now();
+  const double seconds = std::chrono::duration<double>(end - start).count();
+  sync_duration_->Observe(seconds);
+  (full ? full_sync_duration_ : partial_sync_duration_)->Observe(seconds);
+
+  std::lock_guard lock(mu_);
+  if (!st.ok()) {
+    LOG(ERROR) << dataplane_.Name() << " sync failed (" << state.changed.size()
+               << " changed service ports), retrying with a full sync: " << st.message();
+    sync_failures_total_->Inc();
+    need_full_sync_ = true;
+    // The changes are still unapplied; keep the oldest arrival time for the next attempt.
+    if (pending_since && (!oldest_pending_ || *pending_since < *oldest_pending_)) {
+      oldest_pending_ = pending_since;
+    }
+    // The snapshot's change set is lost with it; the forced full sync covers it.
+    return false;
+  }
+  need_full_sync_ = false;
+  last_success_ = end;
+  last_sync_timestamp_->Set(WallSeconds());
+  if (pending_since) {
+    network_programming_duration_->Observe(
+        std::chrono::duration<double>(end - *pending_since).count());
+  }
+  VLOG(2) << dataplane_.Name() << (full ? " full" : " partial") << " sync of "
+          << state.services.size() << " service ports (" << state.changed.size()
+          << " changed) took " << seconds * 1000 << " ms";
+  last_applied_ = std::make_shared<const DesiredState>(std::move(state));
+  return true;
+}
+
+void SyncingProxier::Run() { runner_.Loop(); }
+
+void SyncingProxier::Stop() { runner_.Stop(); }
+
+std::optional<Clock::TimePoint> SyncingProxier::LastSuccessfulSync() const {
+  std::lock_guard lock(mu_);
+  return last_success_;
+}
+
+std::optional<Clock::TimePoint> SyncingProxier::OldestPendingChange() const {
+  std::lock_guard lock(mu_);
+  return oldest_pending_;
+}
+
+std::shared_ptr<const DesiredState> SyncingProxier::LastApplied() const {
+  std::lock_guard lock(mu_);
+  return last_applied_;
+}
+
+}  // namespace kpx

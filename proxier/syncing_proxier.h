@@ -1,0 +1,96 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "proxier/core/desired_state.h"
+#include "proxier/core/state_builder.h"
+#include "proxier/dataplane.h"
+#include "proxier/metrics/registry.h"
+#include "proxier/proxier.h"
+#include "proxier/runner/bounded_frequency_runner.h"
+#include "proxier/runner/clock.h"
+
+namespace kpx {
+
+// The Proxier every mode shares: folds events into a StateBuilder, and from the runner's thread
+// snapshots the desired state and hands it to the mode's Dataplane. Nothing reaches the kernel
+// before every source has reported its initial listing.
+//
+// Thread-safety: handler methods may be called from any thread; Sync() runs on one thread at a
+// time (the runner's, or the caller's before Run()).
+class SyncingProxier final : public Proxier {
+ public:
+  struct Options {
+    std::string node_name;
+    BoundedFrequencyRunner::Options runner;
+  };
+  SyncingProxier(Options options, Dataplane& dataplane, const Clock& clock,
+                 MetricsRegistry& metrics);
+
+  void OnServiceAdd(const Service& service) override;
+  void OnServiceUpdate(const Service& old_service, const Service& service) override;
+  void OnServiceDelete(const Service& service) override;
+  void OnServiceSynced() override;
+  void OnEndpointSliceAdd(const EndpointSlice& slice) override;
+  void OnEndpointSliceUpdate(const EndpointSlice& old_slice, const EndpointSlice& slice) override;
+  void OnEndpointSliceDelete(const EndpointSlice& slice) override;
+  void OnEndpointSliceSynced() override;
+  void OnNodeAdd(const Node& node) override;
+  void OnNodeUpdate(const Node& old_node, const Node& node) override;
+  void OnNodeDelete(const Node& node) override;
+  void OnNodeSynced() override;
+
+  bool Sync() override;
+  void Run() override;
+  void Stop() override;
+
+  // For /healthz: when the last successful sync finished, and when the oldest change not yet
+  // applied arrived (empty when nothing is pending).
+  std::optional<Clock::TimePoint> LastSuccessfulSync() const;
+  std::optional<Clock::TimePoint> OldestPendingChange() const;
+  // The last snapshot applied successfully (for status printing and tests).
+  std::shared_ptr<const DesiredState> LastApplied() const;
+
+ private:
+  bool SyncInternal(bool periodic);
+  void Changed(bool service_change);
+  bool AllSyncedLocked() const { return services_synced_ && slices_synced_ && node_synced_; }
+
+  const Options options_;
+  Dataplane& dataplane_;
+  const Clock& clock_;
+  BoundedFrequencyRunner runner_;
+
+  mutable std::mutex mu_;  // guards everything below
+  StateBuilder builder_;
+  bool services_synced_ = false;
+  bool slices_synced_ = false;
+  bool node_synced_ = false;
+  std::optional<Clock::TimePoint> oldest_pending_;
+  std::optional<Clock::TimePoint> last_success_;
+  std::shared_ptr<const DesiredState> last_applied_;
+  bool need_full_sync_ = true;
+  std::mutex sync_mu_;  // serialises Sync()
+
+  // kube-proxy's metric names, so existing dashboards keep working.
+  MetricsRegistry::Histogram* sync_duration_;
+  MetricsRegistry::Histogram* full_sync_duration_;
+  MetricsRegistry::Histogram* partial_sync_duration_;
+  MetricsRegistry::Histogram* network_programming_duration_;
+  MetricsRegistry::Gauge* last_sync_timestamp_;
+  MetricsRegistry::Gauge* last_queued_timestamp_;
+  MetricsRegistry::Counter* service_changes_total_;
+  MetricsRegistry::Counter* endpoint_changes_total_;
+  MetricsRegistry::Gauge* service_changes_pending_;
+  MetricsRegistry::Gauge* endpoint_changes_pending_;
+  MetricsRegistry::Counter* sync_failures_total_;
+  double pending_service_changes_ = 0;
+  double pending_endpoint_changes_ = 0;
+};
+
+}  // namespace kpx
