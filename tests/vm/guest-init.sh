@@ -16,8 +16,11 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
+# The initramfs root is itself writable; a fresh tmpfs only where it would not hide files the
+# host put there (e.g. a test binary from a build tree under /tmp).
+for d in /tmp /run; do
+  [ -n "$(ls -A "$d")" ] || mount -t tmpfs tmpfs "$d"
+done
 mkdir -p /run/netns
 t_init=$(cut -d' ' -f1 /proc/uptime)
 

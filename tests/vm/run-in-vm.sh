@@ -11,8 +11,8 @@
 #   --env NAME=VALUE         export in the guest before the command runs. Repeatable.
 #   --cache DIR              kernel/initramfs cache (default $KPX_VM_CACHE or /var/cache/kpx-vm)
 #   --verbose                show all kernel messages (default: kernel booted with "quiet")
-#   --skip-exit-code N       exit N (instead of failing) when the VM cannot be prepared because
-#                            we are not root; for CTest's SKIP_RETURN_CODE
+#   --skip-exit-code N       exit N (instead of failing) when not root and the cache is not
+#                            prepared or not writable; for CTest's SKIP_RETURN_CODE
 #
 # The guest command runs as root under busybox sh in a fresh VM with /proc, /sys, /dev, /tmp
 # and /run mounted, lo up, and the IPVS, netfilter, ipset, dummy and veth modules loaded.
@@ -69,12 +69,13 @@ kernel_ready() {
   [[ -f $cache/current/.stamp ]] && command -v qemu-system-x86_64 >/dev/null &&
     [[ -x /bin/busybox ]]
 }
+if ((EUID != 0)) && [[ -n $skip_code ]] &&
+  { ! kernel_ready || ! [[ -w $cache/initramfs || (! -e $cache/initramfs && -w $cache) ]]; }; then
+  echo "SKIP: the qemu test VM needs root here: $cache is not prepared or not writable for" \
+    "$(id -un) (run scripts/vm/prepare-kernel.sh as root, or set KPX_VM_CACHE)"
+  exit "$skip_code"
+fi
 if ! kernel_ready; then
-  if ((EUID != 0)) && [[ -n $skip_code ]]; then
-    echo "SKIP: the qemu test VM is not prepared (run scripts/vm/prepare-kernel.sh as root)" \
-      "and this user ($(id -un)) cannot prepare it"
-    exit "$skip_code"
-  fi
   "$repo/scripts/vm/prepare-kernel.sh" "$cache" || die "scripts/vm/prepare-kernel.sh failed"
 fi
 kdir=$(readlink -f "$cache/current")
