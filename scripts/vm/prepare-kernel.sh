@@ -32,11 +32,11 @@ apt_update_once() {
 }
 
 ensure_packages() {
-  local missing=() p
+  local missing=() p installed
+  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${host_packages[@]}" 2>/dev/null |
+    sed -n 's/^\([^ ]*\) install ok installed$/\1/p')
   for p in "${host_packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-      missing+=("$p")
-    fi
+    grep -qx "$p" <<<"$installed" || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0
   ((EUID == 0)) || die "missing packages ${missing[*]} and not root to install them"

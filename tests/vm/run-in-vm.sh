@@ -369,6 +369,7 @@ qemu-system-x86_64 -accel tcg -M pc -m "$mem" -smp 1 -nodefaults -display none \
   -serial stdio -no-reboot -kernel "$vmlinux" -initrd "$tmp/initrd" \
   -append "$append" </dev/null >"$serial_log" 2>&1 &
 qemu_pid=$!
+started_pid=$qemu_pid
 tail -s 0.2 -n +1 --pid="$qemu_pid" -f "$serial_log" | tr -d '\r' &
 stream_pid=$!
 
@@ -396,7 +397,7 @@ t2=$(date +%s%N)
 secs=$(awk -v ns="$((t2 - t1))" 'BEGIN { printf "%.1f", ns / 1e9 }')
 
 if ((timed_out)); then
-  log "TIMEOUT: the VM did not finish within ${timeout_s}s; killed qemu (pid was recorded)"
+  log "TIMEOUT: the VM did not finish within ${timeout_s}s; killed qemu (pid $started_pid)"
   exit 124
 fi
 rc=$(tr -d '\r' <"$serial_log" | sed -n 's/^KPX-VM-EXIT=\([0-9]\{1,3\}\)$/\1/p' | tail -n 1)

@@ -3,7 +3,8 @@
 #   1. IPVS + iptables-legacy + ipset + conntrack carry real TCP traffic inside the VM
 #      (smoke-guest.sh);
 #   2. the harness passes the guest command's exit status through;
-#   3. the harness enforces its timeout (exit 124).
+#   3. the harness enforces its timeout (exit 124);
+#   4. a guest that dies without reporting (kernel crash) fails with 125.
 # Needs root (to prepare the kernel cache and packages); exits 77 (CTest SKIP_RETURN_CODE) with a
 # message otherwise.
 set -euo pipefail
@@ -39,6 +40,8 @@ check "exit status passes through" 7 \
   "${run[@]}" --timeout 120 --env KPX_SMOKE_RC=7 -- sh -c 'exit "$KPX_SMOKE_RC"'
 check "timeout is enforced" 124 \
   "${run[@]}" --timeout 8 -- sleep 600
+check "a guest kernel crash is reported as a failed boot" 125 \
+  "${run[@]}" --timeout 120 -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60'
 
 if ((failures > 0)); then
   echo "vm_smoke: $failures check(s) failed"
