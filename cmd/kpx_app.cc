@@ -1,0 +1,102 @@
+#include "cmd/kpx_app.h"
+
+#include <glog/logging.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <memory>
+#include <ostream>
+#include <thread>
+
+#include "cmd/dataplane_factory.h"
+#include "cmd/source_factory.h"
+#include "proxier/metrics/registry.h"
+#include "proxier/runner/clock.h"
+#include "proxier/syncing_proxier.h"
+
+namespace kpx {
+
+namespace {
+
+std::string NodeName(const KpxConfig& config) {
+  std::string name = config.hostname_override;
+  if (name.empty()) {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof(buf) - 1) == 0) name = buf;
+  }
+  // Node names are lower-case DNS names; kube-proxy lowercases the host name the same way.
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+}  // namespace
+
+int RunKpx(const KpxConfig& config, std::ostream& out) {
+  // Block the stop signals before any thread exists so that only the waiter below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  MetricsRegistry metrics;
+  auto dataplane = MakeDataplane(config, out, metrics);
+  if (!dataplane.ok()) {
+    LOG(ERROR) << dataplane.status().message();
+    std::cerr << "kpx: " << dataplane.status().message() << "\n";
+    return 2;
+  }
+  if (config.cleanup) {
+    const Status st = (*dataplane)->Cleanup();
+    if (!st.ok()) {
+      LOG(ERROR) << "cleanup failed: " << st.message();
+      return 1;
+    }
+    LOG(INFO) << "removed every rule kpx's " << config.mode << " mode installs";
+    return 0;
+  }
+
+  const std::string node_name = NodeName(config);
+  LOG(INFO) << "kpx starting: mode=" << config.mode << " dataplane=" << (*dataplane)->Name()
+            << " node=" << node_name;
+  SteadyClock clock;
+  SyncingProxier::Options options;
+  options.node_name = node_name;
+  const bool ipvs = config.mode == "ipvs";
+  options.runner.min_interval =
+      ipvs ? config.ipvs.min_sync_period : config.iptables.min_sync_period;
+  options.runner.max_interval = ipvs ? config.ipvs.sync_period : config.iptables.sync_period;
+  options.runner.retry_interval =
+      std::min(options.runner.max_interval, std::chrono::milliseconds(5000));
+  SyncingProxier proxier(options, **dataplane, clock, metrics);
+
+  auto source = MakeSource(config, node_name, proxier, metrics);
+  if (!source.ok()) {
+    LOG(ERROR) << source.status().message();
+    std::cerr << "kpx: " << source.status().message() << "\n";
+    return 2;
+  }
+  if (Status st = (*source)->Start(); !st.ok()) {
+    LOG(ERROR) << "cannot start the object source: " << st.message();
+    return 1;
+  }
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+              << ": stopping, rules stay in place";
+    proxier.Stop();
+  });
+  proxier.Run();
+  (*source)->Stop();
+  waiter.join();
+  LOG(INFO) << "kpx stopped";
+  return 0;
+}
+
+}  // namespace kpx

@@ -1,0 +1,72 @@
+#include "cmd/kpx_flags.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace kpx {
+namespace {
+
+TEST(KpxFlagsTest, DefaultsAreValidAndMatchKubeProxy) {
+  KpxConfig c;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  EXPECT_EQ(c.healthz_bind_address, "0.0.0.0:10256");
+  EXPECT_EQ(c.metrics_bind_address, "127.0.0.1:10249");
+  EXPECT_EQ(c.iptables.masquerade_bit, 14);
+  EXPECT_EQ(c.iptables.sync_period.count(), 30000);
+  EXPECT_EQ(c.iptables.min_sync_period.count(), 1000);
+}
+
+TEST(KpxFlagsTest, ValidationNamesTheField) {
+  struct Case {
+    std::function<void(KpxConfig&)> mutate;
+    const char* prefix;
+  };
+  const Case cases[] = {
+      {[](KpxConfig& c) { c.mode = "nftables2"; }, "mode: unknown proxy mode"},
+      {[](KpxConfig& c) { c.cluster_cidrs = {"10.0.0.0/33"}; }, "clusterCIDR:"},
+      {[](KpxConfig& c) { c.nodeport_addresses = {"bogus"}; }, "nodePortAddresses:"},
+      {[](KpxConfig& c) { c.bind_address = "localhost"; }, "bindAddress:"},
+      {[](KpxConfig& c) { c.healthz_bind_address = "0.0.0.0"; }, "healthzBindAddress:"},
+      {[](KpxConfig& c) { c.metrics_bind_address = "1.2.3.4:99999"; }, "metricsBindAddress:"},
+      {[](KpxConfig& c) { c.iptables.sync_period = std::chrono::milliseconds(0); },
+       "iptables.syncPeriod:"},
+      {[](KpxConfig& c) { c.iptables.min_sync_period = std::chrono::milliseconds(60000); },
+       "iptables.minSyncPeriod:"},
+      {[](KpxConfig& c) { c.iptables.masquerade_bit = 32; }, "iptables.masqueradeBit:"},
+      {[](KpxConfig& c) { c.iptables.backend = "ebpf"; }, "iptables backend:"},
+      {[](KpxConfig& c) { c.detect_local_mode = "BridgeInterface"; }, "detectLocalMode:"},
+  };
+  for (const auto& c : cases) {
+    KpxConfig config;
+    c.mutate(config);
+    const Status st = ValidateConfig(config);
+    ASSERT_FALSE(st.ok()) << c.prefix;
+    EXPECT_EQ(st.message().rfind(c.prefix, 0), 0u) << st.message();
+  }
+}
+
+TEST(KpxFlagsTest, KubeProxyCommandLineParses) {
+  KpxConfig c;
+  FlagSet f;
+  RegisterKpxFlags(f, c);
+  const char* argv[] = {"kpx",
+                        "--kubeconfig=/var/lib/kube-proxy/kubeconfig.conf",
+                        "--hostname-override=node-1",
+                        "--cluster-cidr=10.244.0.0/16",
+                        "--iptables-sync-period=15s",
+                        "--iptables-min-sync-period=2s",
+                        "--masquerade-all",
+                        "--v=2"};
+  ASSERT_TRUE(f.Parse(8, argv).ok());
+  EXPECT_EQ(c.kubeconfig, "/var/lib/kube-proxy/kubeconfig.conf");
+  EXPECT_EQ(c.hostname_override, "node-1");
+  EXPECT_EQ(c.iptables.sync_period.count(), 15000);
+  EXPECT_EQ(c.iptables.min_sync_period.count(), 2000);
+  EXPECT_TRUE(c.iptables.masquerade_all);
+  EXPECT_EQ(c.verbosity, 2);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+}  // namespace
+}  // namespace kpx
