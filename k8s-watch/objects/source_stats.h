@@ -9,6 +9,7 @@ namespace kpx {
 // Shared by reference; every field is safe to touch from any thread.
 struct SourceStats {
   std::atomic<uint64_t> objects_rejected{0};  // failed decoding or validation, skipped
+  std::atomic<uint64_t> objects_skipped{0};   // ignored on purpose (FQDN slice, other proxy)
   std::atomic<uint64_t> watch_restarts{0};    // watch streams re-established (API source)
   std::atomic<uint64_t> relists{0};           // full relists after 410 Gone or errors
   std::atomic<uint64_t> events_received{0};   // add/update/delete events delivered to handlers
