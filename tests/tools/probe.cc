@@ -1,0 +1,115 @@
+// kpx-probe tcp|udp IP PORT [--timeout-ms N] [--count N]
+//
+// Connects (or sends a datagram) N times and prints the first reply line of each attempt, or
+// "ERROR <reason>" — "refused" for a fast failure (a REJECT rule), "timeout" for silence. Exits
+// 0 when every attempt got a reply.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+bool MakeAddr(const std::string& ip, int port, sockaddr_storage* ss, socklen_t* len) {
+  *ss = {};
+  if (ip.find(':') == std::string::npos) {
+    auto* a = reinterpret_cast<sockaddr_in*>(ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(*a);
+    return inet_pton(AF_INET, ip.c_str(), &a->sin_addr) == 1;
+  }
+  auto* a = reinterpret_cast<sockaddr_in6*>(ss);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(static_cast<uint16_t>(port));
+  *len = sizeof(*a);
+  return inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) == 1;
+}
+
+std::string ErrorText(int err) {
+  if (err == ECONNREFUSED) return "refused";
+  if (err == ETIMEDOUT || err == EAGAIN) return "timeout";
+  if (err == EHOSTUNREACH || err == ENETUNREACH) return "unreachable";
+  return std::strerror(err);
+}
+
+// Waits for `events` on fd; returns 0, or an errno value.
+int Wait(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  const int r = poll(&p, 1, timeout_ms);
+  if (r == 0) return ETIMEDOUT;
+  if (r < 0) return errno;
+  return 0;
+}
+
+std::string Attempt(bool tcp, const sockaddr_storage& ss, socklen_t len, int timeout_ms) {
+  const int fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
+  if (fd < 0) return "ERROR " + ErrorText(errno);
+  std::string out;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    out = "ERROR " + ErrorText(errno);
+  } else if (tcp) {
+    int err = Wait(fd, POLLOUT, timeout_ms);
+    socklen_t el = sizeof(err);
+    if (err == 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err != 0) out = "ERROR " + ErrorText(err);
+  } else if (send(fd, "ping\n", 5, 0) < 0) {
+    out = "ERROR " + ErrorText(errno);
+  }
+  if (out.empty()) {
+    char buf[512];
+    const int err = Wait(fd, POLLIN, timeout_ms);
+    if (err != 0) {
+      out = "ERROR " + ErrorText(err);
+    } else {
+      const ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+      if (n <= 0) {
+        out = "ERROR " + (n == 0 ? std::string("closed") : ErrorText(errno));
+      } else {
+        buf[n] = 0;
+        out = buf;
+        if (auto nl = out.find('\n'); nl != std::string::npos) out.resize(nl);
+      }
+    }
+  }
+  close(fd);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s tcp|udp IP PORT [--timeout-ms N] [--count N]\n", argv[0]);
+    return 2;
+  }
+  const bool tcp = std::strcmp(argv[1], "tcp") == 0;
+  int timeout_ms = 2000;
+  int count = 1;
+  for (int i = 4; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--timeout-ms") == 0) timeout_ms = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--count") == 0) count = std::atoi(argv[i + 1]);
+  }
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!MakeAddr(argv[2], std::atoi(argv[3]), &ss, &len)) {
+    std::fprintf(stderr, "bad address %s\n", argv[2]);
+    return 2;
+  }
+  bool all_ok = true;
+  for (int i = 0; i < count; ++i) {
+    const std::string r = Attempt(tcp, ss, len, timeout_ms);
+    all_ok = all_ok && r.rfind("ERROR", 0) != 0;
+    std::printf("%s\n", r.c_str());
+  }
+  return all_ok ? 0 : 1;
+}
