@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxier/core/endpoint_info.h"
+#include "proxier/core/service_port_name.h"
+
+namespace kpx {
+
+// Chain names kpx owns. They are kube-proxy's names, hashed the same way, so kpx takes over a node
+// from kube-proxy (and back) without orphaning or duplicating chains.
+inline constexpr std::string_view kServicesChain = "KUBE-SERVICES";
+inline constexpr std::string_view kExternalServicesChain = "KUBE-EXTERNAL-SERVICES";
+inline constexpr std::string_view kNodePortsChain = "KUBE-NODEPORTS";
+inline constexpr std::string_view kPostroutingChain = "KUBE-POSTROUTING";
+inline constexpr std::string_view kMarkMasqChain = "KUBE-MARK-MASQ";
+inline constexpr std::string_view kForwardChain = "KUBE-FORWARD";
+inline constexpr std::string_view kProxyFirewallChain = "KUBE-PROXY-FIREWALL";
+inline constexpr std::string_view kFirewallChain = "KUBE-FIREWALL";  // localnet guard (v4)
+
+inline constexpr std::string_view kSvcPrefix = "KUBE-SVC-";
+inline constexpr std::string_view kSvlPrefix = "KUBE-SVL-";
+inline constexpr std::string_view kExtPrefix = "KUBE-EXT-";
+inline constexpr std::string_view kFwPrefix = "KUBE-FW-";
+inline constexpr std::string_view kSepPrefix = "KUBE-SEP-";
+// kpx's own addition: the per-prefix dispatch chains of DispatchMode::kPrefixTree.
+inline constexpr std::string_view kDstPrefix = "KUBE-DST-";
+
+// First 16 characters of base32(sha256(text)): short enough that every name stays <= 28 chars.
+std::string HashedSuffix(std::string_view text);
+
+std::string ServiceChain(const ServicePortName& name);       // KUBE-SVC-: Cluster policy
+std::string ServiceLocalChain(const ServicePortName& name);  // KUBE-SVL-: Local policy
+std::string ExternalChain(const ServicePortName& name);      // KUBE-EXT-: external entry
+std::string FirewallChain(const ServicePortName& name);      // KUBE-FW-: source ranges
+std::string EndpointChain(const ServicePortName& name, const EndpointInfo& endpoint);
+
+// True for the per-service and per-endpoint chains (and dispatch chains) that come and go with
+// services; those are what stale-chain removal may delete.
+bool IsServiceChainName(std::string_view chain);
+// True for every chain kpx may create in `table` ("nat" or "filter"), per-service or top-level.
+bool IsKpxChainName(std::string_view table, std::string_view chain);
+
+}  // namespace kpx

@@ -1,0 +1,804 @@
+#include "proxier/iptables/iptables_renderer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "proxier/iptables/chain_names.h"
+#include "proxier/iptables/restore_text.h"
+#include "proxier/iptables/rule_spec.h"
+#include "tests/proxier/iptables/state_fixture.h"
+
+namespace kpx {
+namespace {
+
+using testing::Ep;
+using testing::Ip;
+using testing::Net;
+using testing::StateBuilderForTest;
+using testing::Svc;
+
+// IP plan: node 192.168.0.2 / fd00::2, pods 10.0.0.0/8 / fd00:10::/64, services 172.30.0.0/16 /
+// fd00:172:30::/112, external IPs 192.168.99.0/24, load balancers 1.2.3.0/24.
+
+IptablesOptions BaseOptions() {
+  IptablesOptions o;
+  o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00:10::/64")};
+  return o;
+}
+
+StateBuilderForTest Node() {
+  StateBuilderForTest b("node-a");
+  b.Node([](NodeState& n) { n.addresses = {Ip("192.168.0.2"), Ip("fd00::2")}; });
+  return b;
+}
+
+std::string Render(const DesiredState& s, IptablesOptions o = BaseOptions(),
+                   IpFamily f = IpFamily::kIPv4) {
+  return IptablesRenderer(o).Render(s, f, {}).FullText();
+}
+
+// Scenario builders shared by the golden tests below.
+DesiredState ClusterIpState() {
+  auto b = Node();
+  b.Add(Svc("ns1", "svc1", "p80", Protocol::kTCP, 80, "172.30.0.41"),
+        {Ep("10.180.0.1", 80), Ep("10.180.0.2", 80)});
+  return b.Build();
+}
+
+DesiredState NodePortState() {
+  auto b = Node();
+  b.Add(Svc("ns2", "svc2", "p80", Protocol::kTCP, 80, "172.30.0.42",
+            [](ServicePortInfo& s) {
+              s.node_port = 3001;
+              s.external_ips = {Ip("192.168.99.11")};
+            }),
+        {Ep("10.180.0.3", 8080)});
+  return b.Build();
+}
+
+DesiredState EtpLocalState(bool with_local_endpoint) {
+  auto b = Node();
+  std::vector<EndpointInfo> eps = {Ep("10.180.2.1", 80)};
+  if (with_local_endpoint)
+    eps.push_back(Ep("10.180.0.4", 80, [](EndpointInfo& e) { e.is_local = true; }));
+  b.Add(Svc("ns3", "svc3", "", Protocol::kTCP, 80, "172.30.0.43",
+            [](ServicePortInfo& s) {
+              s.node_port = 3003;
+              s.load_balancer_ips = {Ip("1.2.3.4")};
+              s.external_policy = TrafficPolicy::kLocal;
+              s.health_check_node_port = 30000;
+            }),
+        eps);
+  return b.Build();
+}
+
+DesiredState ItpLocalState(bool with_local_endpoint) {
+  auto b = Node();
+  std::vector<EndpointInfo> eps = {Ep("10.180.2.1", 53)};
+  if (with_local_endpoint)
+    eps.push_back(Ep("10.180.0.5", 53, [](EndpointInfo& e) { e.is_local = true; }));
+  b.Add(Svc("ns4", "svc4", "dns", Protocol::kUDP, 53, "172.30.0.44",
+            [](ServicePortInfo& s) { s.internal_policy = TrafficPolicy::kLocal; }),
+        eps);
+  return b.Build();
+}
+
+DesiredState LoadBalancerState() {
+  auto b = Node();
+  b.Add(Svc("ns5", "svc5", "https", Protocol::kTCP, 443, "172.30.0.45",
+            [](ServicePortInfo& s) {
+              s.node_port = 3005;
+              s.load_balancer_ips = {Ip("1.2.3.5")};
+              s.load_balancer_source_ranges = {Net("203.0.113.0/25"), Net("192.168.0.0/24")};
+            }),
+        {Ep("10.180.0.6", 8443)});
+  return b.Build();
+}
+
+DesiredState AffinityState() {
+  auto b = Node();
+  b.Add(Svc("ns6", "svc6", "p80", Protocol::kTCP, 80, "172.30.0.46",
+            [](ServicePortInfo& s) {
+              s.session_affinity_client_ip = true;
+              s.session_affinity_timeout_seconds = 600;
+            }),
+        {Ep("10.180.0.7", 80), Ep("10.180.0.8", 80), Ep("10.180.0.9", 80)});
+  return b.Build();
+}
+
+DesiredState NoEndpointsState() {
+  auto b = Node();
+  b.Add(Svc("ns7", "svc7", "p80", Protocol::kTCP, 80, "172.30.0.47",
+            [](ServicePortInfo& s) {
+              s.node_port = 3007;
+              s.external_ips = {Ip("192.168.99.17")};
+              s.load_balancer_ips = {Ip("1.2.3.7")};
+            }),
+        {Ep("10.180.0.10", 80, [](EndpointInfo& e) { e.ready = e.serving = false; })});
+  return b.Build();
+}
+
+DesiredState TerminatingState() {
+  auto b = Node();
+  auto terminating = [](EndpointInfo& e) {
+    e.ready = false;
+    e.serving = true;
+    e.terminating = true;
+  };
+  b.Add(Svc("ns8", "svc8", "p80", Protocol::kTCP, 80, "172.30.0.48"),
+        {Ep("10.180.0.11", 80, terminating), Ep("10.180.0.12", 80, [](EndpointInfo& e) {
+           e.ready = e.serving = false;
+           e.terminating = true;
+         })});
+  return b.Build();
+}
+
+DesiredState DualStackState() {
+  auto b = Node();
+  b.Add(Svc("ns9", "svc9", "p80", Protocol::kTCP, 80, "172.30.0.49,fd00:172:30::49",
+            [](ServicePortInfo& s) {
+              s.node_port = 3009;
+              s.external_ips = {Ip("192.168.99.19"), Ip("fd00:99::19")};
+            }),
+        {Ep("10.180.0.13", 80), Ep("fd00:10::13", 80)});
+  b.Add(Svc("ns9", "v4only", "", Protocol::kTCP, 81, "172.30.0.50"), {Ep("10.180.0.14", 81)});
+  return b.Build();
+}
+
+DesiredState ProtocolsState() {
+  auto b = Node();
+  b.Add(Svc("ns10", "svc10", "dns", Protocol::kUDP, 53, "172.30.0.51"), {Ep("10.180.0.15", 5353)});
+  b.Add(Svc("ns10", "svc10", "sctp", Protocol::kSCTP, 3868, "172.30.0.51"),
+        {Ep("10.180.0.15", 3868)});
+  return b.Build();
+}
+
+IptablesOptions MasqueradeAllOptions() {
+  IptablesOptions o = BaseOptions();
+  o.masquerade_all = true;
+  return o;
+}
+
+IptablesOptions NodePortAddressOptions() {
+  IptablesOptions o = BaseOptions();
+  o.node_port_addresses = {Net("192.168.0.0/24")};
+  return o;
+}
+
+TEST(IptablesRendererGolden, ClusterIp) {
+  EXPECT_EQ(Render(ClusterIpState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SEP-LXVODXWDISEETFEF - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.2:80" -j KUBE-SEP-LXVODXWDISEETFEF
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+-A KUBE-SEP-LXVODXWDISEETFEF -m comment --comment ns1/svc1:p80 -s 10.180.0.2 -j KUBE-MARK-MASQ
+-A KUBE-SEP-LXVODXWDISEETFEF -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.2:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, NodePort) {
+  EXPECT_EQ(Render(NodePortState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-GNZBNJ2PO5MGZ6GT - [0:0]
+:KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
+:KUBE-SEP-PQDFQR6RPJCQPJPH - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT
+-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 external IP" -m tcp -p tcp -d 192.168.99.11 --dport 80 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp --dport 3001 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-EXT-GNZBNJ2PO5MGZ6GT -m comment --comment "masquerade traffic for ns2/svc2:p80 external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-GNZBNJ2PO5MGZ6GT -j KUBE-SVC-GNZBNJ2PO5MGZ6GT
+-A KUBE-SVC-GNZBNJ2PO5MGZ6GT -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-GNZBNJ2PO5MGZ6GT -m comment --comment "ns2/svc2:p80 -> 10.180.0.3:8080" -j KUBE-SEP-PQDFQR6RPJCQPJPH
+-A KUBE-SEP-PQDFQR6RPJCQPJPH -m comment --comment ns2/svc2:p80 -s 10.180.0.3 -j KUBE-MARK-MASQ
+-A KUBE-SEP-PQDFQR6RPJCQPJPH -m comment --comment ns2/svc2:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.3:8080
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, EtpLocal) {
+  EXPECT_EQ(Render(EtpLocalState(true)),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-NODEPORTS -m comment --comment "ns3/svc3 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-63AVES5QA6FLPQYD - [0:0]
+:KUBE-SVC-63AVES5QA6FLPQYD - [0:0]
+:KUBE-SVL-63AVES5QA6FLPQYD - [0:0]
+:KUBE-SEP-GOSNJAITF545BLMD - [0:0]
+:KUBE-SEP-V6MXYPNAEUUKCGSL - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns3/svc3 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 -j KUBE-SVC-63AVES5QA6FLPQYD
+-A KUBE-SERVICES -m comment --comment "ns3/svc3 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j KUBE-EXT-63AVES5QA6FLPQYD
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns3/svc3 -m tcp -p tcp --dport 3003 -j KUBE-EXT-63AVES5QA6FLPQYD
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-EXT-63AVES5QA6FLPQYD -m comment --comment "pod traffic for ns3/svc3 external destinations" -s 10.0.0.0/8 -j KUBE-SVC-63AVES5QA6FLPQYD
+-A KUBE-EXT-63AVES5QA6FLPQYD -m comment --comment "masquerade LOCAL traffic for ns3/svc3 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+-A KUBE-EXT-63AVES5QA6FLPQYD -m comment --comment "route LOCAL traffic for ns3/svc3 external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-63AVES5QA6FLPQYD
+-A KUBE-EXT-63AVES5QA6FLPQYD -j KUBE-SVL-63AVES5QA6FLPQYD
+-A KUBE-SVC-63AVES5QA6FLPQYD -m comment --comment "ns3/svc3 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-63AVES5QA6FLPQYD -m comment --comment "ns3/svc3 -> 10.180.0.4:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-GOSNJAITF545BLMD
+-A KUBE-SVC-63AVES5QA6FLPQYD -m comment --comment "ns3/svc3 -> 10.180.2.1:80" -j KUBE-SEP-V6MXYPNAEUUKCGSL
+-A KUBE-SVL-63AVES5QA6FLPQYD -m comment --comment "ns3/svc3 -> 10.180.0.4:80" -j KUBE-SEP-GOSNJAITF545BLMD
+-A KUBE-SEP-GOSNJAITF545BLMD -m comment --comment ns3/svc3 -s 10.180.0.4 -j KUBE-MARK-MASQ
+-A KUBE-SEP-GOSNJAITF545BLMD -m comment --comment ns3/svc3 -m tcp -p tcp -j DNAT --to-destination 10.180.0.4:80
+-A KUBE-SEP-V6MXYPNAEUUKCGSL -m comment --comment ns3/svc3 -s 10.180.2.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-V6MXYPNAEUUKCGSL -m comment --comment ns3/svc3 -m tcp -p tcp -j DNAT --to-destination 10.180.2.1:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, EtpLocalNoLocal) {
+  EXPECT_EQ(Render(EtpLocalState(false)),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns3/svc3 has no local endpoints" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j DROP
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns3/svc3 has no local endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 3003 -j DROP
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-NODEPORTS -m comment --comment "ns3/svc3 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-63AVES5QA6FLPQYD - [0:0]
+:KUBE-SVC-63AVES5QA6FLPQYD - [0:0]
+:KUBE-SEP-V6MXYPNAEUUKCGSL - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns3/svc3 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 -j KUBE-SVC-63AVES5QA6FLPQYD
+-A KUBE-SERVICES -m comment --comment "ns3/svc3 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j KUBE-EXT-63AVES5QA6FLPQYD
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns3/svc3 -m tcp -p tcp --dport 3003 -j KUBE-EXT-63AVES5QA6FLPQYD
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-EXT-63AVES5QA6FLPQYD -m comment --comment "pod traffic for ns3/svc3 external destinations" -s 10.0.0.0/8 -j KUBE-SVC-63AVES5QA6FLPQYD
+-A KUBE-EXT-63AVES5QA6FLPQYD -m comment --comment "masquerade LOCAL traffic for ns3/svc3 external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+-A KUBE-EXT-63AVES5QA6FLPQYD -m comment --comment "route LOCAL traffic for ns3/svc3 external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-63AVES5QA6FLPQYD
+-A KUBE-SVC-63AVES5QA6FLPQYD -m comment --comment "ns3/svc3 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-63AVES5QA6FLPQYD -m comment --comment "ns3/svc3 -> 10.180.2.1:80" -j KUBE-SEP-V6MXYPNAEUUKCGSL
+-A KUBE-SEP-V6MXYPNAEUUKCGSL -m comment --comment ns3/svc3 -s 10.180.2.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-V6MXYPNAEUUKCGSL -m comment --comment ns3/svc3 -m tcp -p tcp -j DNAT --to-destination 10.180.2.1:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, ItpLocal) {
+  EXPECT_EQ(Render(ItpLocalState(true)),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVL-I43VHGRDJVLEMTKD - [0:0]
+:KUBE-SEP-PZDR6HOAYGRXZDBI - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns4/svc4:dns cluster IP" -m udp -p udp -d 172.30.0.44 --dport 53 -j KUBE-SVL-I43VHGRDJVLEMTKD
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SVL-I43VHGRDJVLEMTKD -m comment --comment "ns4/svc4:dns cluster IP" -m udp -p udp -d 172.30.0.44 --dport 53 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVL-I43VHGRDJVLEMTKD -m comment --comment "ns4/svc4:dns -> 10.180.0.5:53" -j KUBE-SEP-PZDR6HOAYGRXZDBI
+-A KUBE-SEP-PZDR6HOAYGRXZDBI -m comment --comment ns4/svc4:dns -s 10.180.0.5 -j KUBE-MARK-MASQ
+-A KUBE-SEP-PZDR6HOAYGRXZDBI -m comment --comment ns4/svc4:dns -m udp -p udp -j DNAT --to-destination 10.180.0.5:53
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, ItpLocalNoLocal) {
+  EXPECT_EQ(Render(ItpLocalState(false)),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns4/svc4:dns has no local endpoints" -m udp -p udp -d 172.30.0.44 --dport 53 -j DROP
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, LoadBalancer) {
+  EXPECT_EQ(Render(LoadBalancerState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-PROXY-FIREWALL -m comment --comment "ns5/svc5:https traffic not accepted by KUBE-FW-NEEBLIYGPZGQXGAS" -m tcp -p tcp -d 1.2.3.5 --dport 443 -j DROP
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-NEEBLIYGPZGQXGAS - [0:0]
+:KUBE-FW-NEEBLIYGPZGQXGAS - [0:0]
+:KUBE-SVC-NEEBLIYGPZGQXGAS - [0:0]
+:KUBE-SEP-ZJSJOBIVHTXYYPW3 - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns5/svc5:https cluster IP" -m tcp -p tcp -d 172.30.0.45 --dport 443 -j KUBE-SVC-NEEBLIYGPZGQXGAS
+-A KUBE-SERVICES -m comment --comment "ns5/svc5:https loadbalancer IP" -m tcp -p tcp -d 1.2.3.5 --dport 443 -j KUBE-FW-NEEBLIYGPZGQXGAS
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns5/svc5:https -m tcp -p tcp --dport 3005 -j KUBE-EXT-NEEBLIYGPZGQXGAS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-EXT-NEEBLIYGPZGQXGAS -m comment --comment "masquerade traffic for ns5/svc5:https external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-NEEBLIYGPZGQXGAS -j KUBE-SVC-NEEBLIYGPZGQXGAS
+-A KUBE-FW-NEEBLIYGPZGQXGAS -m comment --comment "ns5/svc5:https loadbalancer IP" -s 203.0.113.0/25 -j KUBE-EXT-NEEBLIYGPZGQXGAS
+-A KUBE-FW-NEEBLIYGPZGQXGAS -m comment --comment "ns5/svc5:https loadbalancer IP" -s 192.168.0.0/24 -j KUBE-EXT-NEEBLIYGPZGQXGAS
+-A KUBE-FW-NEEBLIYGPZGQXGAS -m comment --comment "ns5/svc5:https loadbalancer IP" -s 1.2.3.5 -j KUBE-EXT-NEEBLIYGPZGQXGAS
+-A KUBE-FW-NEEBLIYGPZGQXGAS -m comment --comment "other traffic to ns5/svc5:https will be dropped by KUBE-PROXY-FIREWALL"
+-A KUBE-SVC-NEEBLIYGPZGQXGAS -m comment --comment "ns5/svc5:https cluster IP" -m tcp -p tcp -d 172.30.0.45 --dport 443 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-NEEBLIYGPZGQXGAS -m comment --comment "ns5/svc5:https -> 10.180.0.6:8443" -j KUBE-SEP-ZJSJOBIVHTXYYPW3
+-A KUBE-SEP-ZJSJOBIVHTXYYPW3 -m comment --comment ns5/svc5:https -s 10.180.0.6 -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZJSJOBIVHTXYYPW3 -m comment --comment ns5/svc5:https -m tcp -p tcp -j DNAT --to-destination 10.180.0.6:8443
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, Affinity) {
+  EXPECT_EQ(Render(AffinityState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
+:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
+:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
+:KUBE-SEP-HOU2AJF3C3TGUR4W - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 -j KUBE-SVC-NDY5GL2HU4YWCI7Q
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.7:80" -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --rcheck --seconds 600 --reap -j KUBE-SEP-WASM2BGHDUARAP65
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.8:80" -m recent --name KUBE-SEP-LYG6GVEMV3CC6VJG --rcheck --seconds 600 --reap -j KUBE-SEP-LYG6GVEMV3CC6VJG
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.9:80" -m recent --name KUBE-SEP-HOU2AJF3C3TGUR4W --rcheck --seconds 600 --reap -j KUBE-SEP-HOU2AJF3C3TGUR4W
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.7:80" -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-WASM2BGHDUARAP65
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.8:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-LYG6GVEMV3CC6VJG
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.9:80" -j KUBE-SEP-HOU2AJF3C3TGUR4W
+-A KUBE-SEP-WASM2BGHDUARAP65 -m comment --comment ns6/svc6:p80 -s 10.180.0.7 -j KUBE-MARK-MASQ
+-A KUBE-SEP-WASM2BGHDUARAP65 -m comment --comment ns6/svc6:p80 -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.7:80
+-A KUBE-SEP-LYG6GVEMV3CC6VJG -m comment --comment ns6/svc6:p80 -s 10.180.0.8 -j KUBE-MARK-MASQ
+-A KUBE-SEP-LYG6GVEMV3CC6VJG -m comment --comment ns6/svc6:p80 -m recent --name KUBE-SEP-LYG6GVEMV3CC6VJG --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.8:80
+-A KUBE-SEP-HOU2AJF3C3TGUR4W -m comment --comment ns6/svc6:p80 -s 10.180.0.9 -j KUBE-MARK-MASQ
+-A KUBE-SEP-HOU2AJF3C3TGUR4W -m comment --comment ns6/svc6:p80 -m recent --name KUBE-SEP-HOU2AJF3C3TGUR4W --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.9:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, NoEndpoints) {
+  EXPECT_EQ(Render(NoEndpointsState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns7/svc7:p80 has no endpoints" -m tcp -p tcp -d 172.30.0.47 --dport 80 -j REJECT
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns7/svc7:p80 has no endpoints" -m tcp -p tcp -d 192.168.99.17 --dport 80 -j REJECT
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns7/svc7:p80 has no endpoints" -m tcp -p tcp -d 1.2.3.7 --dport 80 -j REJECT
+-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns7/svc7:p80 has no endpoints" -m addrtype --dst-type LOCAL -m tcp -p tcp --dport 3007 -j REJECT
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, Terminating) {
+  EXPECT_EQ(Render(TerminatingState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-C2DO364MY4EZZI3V - [0:0]
+:KUBE-SEP-LDYCFXR2QENDWAQV - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns8/svc8:p80 cluster IP" -m tcp -p tcp -d 172.30.0.48 --dport 80 -j KUBE-SVC-C2DO364MY4EZZI3V
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SVC-C2DO364MY4EZZI3V -m comment --comment "ns8/svc8:p80 cluster IP" -m tcp -p tcp -d 172.30.0.48 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-C2DO364MY4EZZI3V -m comment --comment "ns8/svc8:p80 -> 10.180.0.11:80" -j KUBE-SEP-LDYCFXR2QENDWAQV
+-A KUBE-SEP-LDYCFXR2QENDWAQV -m comment --comment ns8/svc8:p80 -s 10.180.0.11 -j KUBE-MARK-MASQ
+-A KUBE-SEP-LDYCFXR2QENDWAQV -m comment --comment ns8/svc8:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.11:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, DualStackV6) {
+  EXPECT_EQ(Render(DualStackState(), BaseOptions(), IpFamily::kIPv6),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-X3BTFNS6RD7OBUON - [0:0]
+:KUBE-SVC-X3BTFNS6RD7OBUON - [0:0]
+:KUBE-SEP-PFSPFCMLJ2A36JPI - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns9/svc9:p80 cluster IP" -m tcp -p tcp -d fd00:172:30::49 --dport 80 -j KUBE-SVC-X3BTFNS6RD7OBUON
+-A KUBE-SERVICES -m comment --comment "ns9/svc9:p80 external IP" -m tcp -p tcp -d fd00:99::19 --dport 80 -j KUBE-EXT-X3BTFNS6RD7OBUON
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL ! -d ::1/128 -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns9/svc9:p80 -m tcp -p tcp --dport 3009 -j KUBE-EXT-X3BTFNS6RD7OBUON
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-EXT-X3BTFNS6RD7OBUON -m comment --comment "masquerade traffic for ns9/svc9:p80 external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-X3BTFNS6RD7OBUON -j KUBE-SVC-X3BTFNS6RD7OBUON
+-A KUBE-SVC-X3BTFNS6RD7OBUON -m comment --comment "ns9/svc9:p80 cluster IP" -m tcp -p tcp -d fd00:172:30::49 --dport 80 ! -s fd00:10::/64 -j KUBE-MARK-MASQ
+-A KUBE-SVC-X3BTFNS6RD7OBUON -m comment --comment "ns9/svc9:p80 -> [fd00:10::13]:80" -j KUBE-SEP-PFSPFCMLJ2A36JPI
+-A KUBE-SEP-PFSPFCMLJ2A36JPI -m comment --comment ns9/svc9:p80 -s fd00:10::13 -j KUBE-MARK-MASQ
+-A KUBE-SEP-PFSPFCMLJ2A36JPI -m comment --comment ns9/svc9:p80 -m tcp -p tcp -j DNAT --to-destination [fd00:10::13]:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, Protocols) {
+  EXPECT_EQ(Render(ProtocolsState()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-GUX5VTFFPRZQUEIK - [0:0]
+:KUBE-SEP-FNJOJ7UDNNONDPYN - [0:0]
+:KUBE-SVC-MXJQCNCIREWGLXOA - [0:0]
+:KUBE-SEP-SEP2C5LRBHJ6WPBW - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns10/svc10:dns cluster IP" -m udp -p udp -d 172.30.0.51 --dport 53 -j KUBE-SVC-GUX5VTFFPRZQUEIK
+-A KUBE-SERVICES -m comment --comment "ns10/svc10:sctp cluster IP" -m sctp -p sctp -d 172.30.0.51 --dport 3868 -j KUBE-SVC-MXJQCNCIREWGLXOA
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SVC-GUX5VTFFPRZQUEIK -m comment --comment "ns10/svc10:dns cluster IP" -m udp -p udp -d 172.30.0.51 --dport 53 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-GUX5VTFFPRZQUEIK -m comment --comment "ns10/svc10:dns -> 10.180.0.15:5353" -j KUBE-SEP-FNJOJ7UDNNONDPYN
+-A KUBE-SEP-FNJOJ7UDNNONDPYN -m comment --comment ns10/svc10:dns -s 10.180.0.15 -j KUBE-MARK-MASQ
+-A KUBE-SEP-FNJOJ7UDNNONDPYN -m comment --comment ns10/svc10:dns -m udp -p udp -j DNAT --to-destination 10.180.0.15:5353
+-A KUBE-SVC-MXJQCNCIREWGLXOA -m comment --comment "ns10/svc10:sctp cluster IP" -m sctp -p sctp -d 172.30.0.51 --dport 3868 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-MXJQCNCIREWGLXOA -m comment --comment "ns10/svc10:sctp -> 10.180.0.15:3868" -j KUBE-SEP-SEP2C5LRBHJ6WPBW
+-A KUBE-SEP-SEP2C5LRBHJ6WPBW -m comment --comment ns10/svc10:sctp -s 10.180.0.15 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SEP2C5LRBHJ6WPBW -m comment --comment ns10/svc10:sctp -m sctp -p sctp -j DNAT --to-destination 10.180.0.15:3868
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, MasqueradeAll) {
+  EXPECT_EQ(Render(ClusterIpState(), MasqueradeAllOptions()),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SEP-LXVODXWDISEETFEF - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.2:80" -j KUBE-SEP-LXVODXWDISEETFEF
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+-A KUBE-SEP-LXVODXWDISEETFEF -m comment --comment ns1/svc1:p80 -s 10.180.0.2 -j KUBE-MARK-MASQ
+-A KUBE-SEP-LXVODXWDISEETFEF -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.2:80
+COMMIT
+)golden");
+}
+
+TEST(IptablesRendererGolden, NodePortAddresses) {
+  EXPECT_EQ(IptablesRenderer(NodePortAddressOptions())
+                .Render(NodePortState(), IpFamily::kIPv4,
+                        {Ip("192.168.0.2"), Ip("10.9.9.9"), Ip("127.0.0.1")})
+                .FullText(),
+            R"golden(*filter
+:KUBE-SERVICES - [0:0]
+:KUBE-EXTERNAL-SERVICES - [0:0]
+:KUBE-FORWARD - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-PROXY-FIREWALL - [0:0]
+:KUBE-FIREWALL - [0:0]
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+COMMIT
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-EXT-GNZBNJ2PO5MGZ6GT - [0:0]
+:KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
+:KUBE-SEP-PQDFQR6RPJCQPJPH - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT
+-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 external IP" -m tcp -p tcp -d 192.168.99.11 --dport 80 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 192.168.0.2 -j KUBE-NODEPORTS
+-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp --dport 3001 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-EXT-GNZBNJ2PO5MGZ6GT -m comment --comment "masquerade traffic for ns2/svc2:p80 external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-GNZBNJ2PO5MGZ6GT -j KUBE-SVC-GNZBNJ2PO5MGZ6GT
+-A KUBE-SVC-GNZBNJ2PO5MGZ6GT -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-GNZBNJ2PO5MGZ6GT -m comment --comment "ns2/svc2:p80 -> 10.180.0.3:8080" -j KUBE-SEP-PQDFQR6RPJCQPJPH
+-A KUBE-SEP-PQDFQR6RPJCQPJPH -m comment --comment ns2/svc2:p80 -s 10.180.0.3 -j KUBE-MARK-MASQ
+-A KUBE-SEP-PQDFQR6RPJCQPJPH -m comment --comment ns2/svc2:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.3:8080
+COMMIT
+)golden");
+}
+
+TEST(IptablesRenderer, IdenticalInputGivesIdenticalBytes) {
+  const DesiredState a = DualStackState();
+  const DesiredState b = DualStackState();
+  for (IpFamily f : kIpFamilies)
+    EXPECT_EQ(Render(a, BaseOptions(), f), Render(b, BaseOptions(), f));
+}
+
+TEST(IptablesRenderer, PartialTextHoldsOnlyChangedServiceChains) {
+  auto b = Node();
+  b.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1"), {Ep("10.180.0.1", 80)});
+  b.Add(Svc("ns1", "b", "", Protocol::kTCP, 80, "172.30.0.2"), {Ep("10.180.0.2", 80)});
+  const DesiredState s = b.Build();
+  const IptablesRuleset rules = IptablesRenderer(BaseOptions()).Render(s, IpFamily::kIPv4, {});
+  const std::set<ServicePortName> only = {{"ns1", "b", "", Protocol::kTCP}};
+  const std::string text = rules.RestoreText(&only, {}, {"KUBE-SVC-OLD"});
+  const std::string svc_a = ServiceChain({"ns1", "a", "", Protocol::kTCP});
+  const std::string svc_b = ServiceChain({"ns1", "b", "", Protocol::kTCP});
+  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr(":" + svc_a)));
+  EXPECT_THAT(text, ::testing::HasSubstr(":" + svc_b + " - [0:0]"));
+  // Top-level chains are complete, so KUBE-SERVICES still jumps to the unchanged service.
+  EXPECT_THAT(text, ::testing::HasSubstr("-j " + svc_a + "\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(":KUBE-SVC-OLD - [0:0]\n"));
+  EXPECT_THAT(text, ::testing::EndsWith("-X KUBE-SVC-OLD\nCOMMIT\n"));
+}
+
+TEST(IptablesRenderer, ChainNamesMatchKubeProxyAndFit) {
+  // The names kube-proxy's own tests use for these service ports and endpoints.
+  EXPECT_EQ(ServiceChain({"ns1", "svc1", "p80", Protocol::kTCP}), "KUBE-SVC-XPGD46QRK7WJZT7O");
+  EndpointInfo ep = Ep("10.180.0.1", 80);
+  EXPECT_EQ(EndpointChain({"ns1", "svc1", "p80", Protocol::kTCP}, ep), "KUBE-SEP-SXIVWICOYRO3J4NJ");
+  const ServicePortName long_name{std::string(63, 'n'), std::string(63, 's'), std::string(15, 'p'),
+                                  Protocol::kSCTP};
+  for (const std::string& c :
+       {ServiceChain(long_name), ServiceLocalChain(long_name), ExternalChain(long_name),
+        FirewallChain(long_name), EndpointChain(long_name, ep)}) {
+    EXPECT_LE(c.size(), 28u) << c;
+  }
+}
+
+TEST(IptablesRenderer, CommentsAreQuotedSafely) {
+  EXPECT_EQ(RestoreText::Quote("ns/name:port"), "ns/name:port");
+  EXPECT_EQ(RestoreText::Quote("a b"), "\"a b\"");
+  EXPECT_EQ(RestoreText::Quote("say \"hi\"\\\n"), "\"say \\\"hi\\\"\\\\?\"");
+  auto back = RestoreText::Split("-m comment --comment \"say \\\"hi\\\"\\\\?\" -j X");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.value()[3], "say \"hi\"\\?");
+}
+
+TEST(IptablesRenderer, RenderedTextParses) {
+  for (const DesiredState& s : {ClusterIpState(), EtpLocalState(true), LoadBalancerState(),
+                                AffinityState(), NoEndpointsState(), DualStackState()}) {
+    auto tables = RestoreText::Parse(Render(s));
+    ASSERT_TRUE(tables.ok()) << tables.status().message();
+    for (const auto& t : tables.value()) {
+      for (const auto& c : t.commands) {
+        auto spec = RuleSpec::Parse(c.args);
+        EXPECT_TRUE(spec.ok()) << spec.status().message() << " in line " << c.line;
+      }
+    }
+  }
+}
+
+TEST(RuleSpec, ParsesNegationsMatchesAndTargets) {
+  auto spec = RuleSpec::Parse(*RestoreText::Split(
+      "-m comment --comment \"x y\" -m tcp -p tcp -d 172.30.0.1 --dport 80 ! -s 10.0.0.0/8 "
+      "-m mark ! --mark 0x4000/0x4000 -j DNAT --to-destination 10.0.0.1:80"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->destination->value, "172.30.0.1");
+  EXPECT_TRUE(spec->source->negated);
+  ASSERT_NE(spec->FindMatch("tcp"), nullptr);
+  EXPECT_EQ(spec->FindMatch("tcp")->Find("--dport")->value(), "80");
+  EXPECT_TRUE(spec->FindMatch("mark")->Find("--mark")->negated);
+  EXPECT_EQ(spec->target, "DNAT");
+  EXPECT_EQ(spec->FindTargetOption("--to-destination")->value(), "10.0.0.1:80");
+  EXPECT_FALSE(RuleSpec::Parse({"--dport", "80"}).ok());
+  EXPECT_FALSE(RuleSpec::Parse({"!", "!", "-s", "1.2.3.4"}).ok());
+}
+
+}  // namespace
+}  // namespace kpx
