@@ -1,0 +1,96 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "k8s-watch/decode/decoded_objects.h"
+#include "k8s-watch/manifest/directory_watcher.h"
+#include "k8s-watch/objects/endpoint_slice_handler.h"
+#include "k8s-watch/objects/node_handler.h"
+#include "k8s-watch/objects/service_handler.h"
+#include "k8s-watch/objects/source_stats.h"
+#include "k8s-watch/objects/status.h"
+
+namespace kpx {
+
+// Feeds Services, EndpointSlices and this node's Node from a directory of manifests (*.json,
+// *.yaml, *.yml; not recursive; hidden files ignored) to the same handlers the API source uses.
+//
+// Every change in the directory triggers a rescan; the result is diffed against what was delivered
+// before (keyed by kind and namespace/name), and only real changes (operator== on the structs)
+// reach the handlers as Add, Update(old, new) or Delete. Files whose bytes did not change are not
+// parsed again, so a broken file is reported once, not on every rescan.
+//
+// Bad input never stops the source. A file that cannot be parsed (or read) is skipped with one
+// warning and objects_rejected is bumped; the objects it held at its last good version are KEPT,
+// because a half-saved or mistyped edit should not tear down working rules: an operator who wants
+// them gone deletes the file or the object. For the same reason an object that becomes invalid
+// keeps its last good version when its kind and name can still be read (as the API server would
+// refuse the invalid update and keep the old object). Objects defined in two files: the file last
+// in name order wins, with a warning. Objects for another proxy (LabelFilter) and FQDN slices are
+// skipped and counted in objects_skipped; Nodes other than `node_name` are ignored.
+//
+// Threading: the constructor starts nothing. Start() reads the directory synchronously, delivering
+// the initial objects and then OnServiceSynced/OnEndpointSliceSynced/OnNodeSynced on the calling
+// thread, and then starts one watcher thread from which all later handler calls come. Stop() (or
+// the destructor) ends the watcher promptly. Handlers and stats must outlive the source; a null
+// handler means that kind is not delivered.
+class ManifestSource {
+ public:
+  // Files larger than this are refused: manifests are small, and anything bigger is likely not one.
+  static constexpr size_t kMaxFileBytes = 64 << 20;
+
+  ManifestSource(std::string directory, std::string node_name, ServiceHandler* services,
+                 EndpointSliceHandler* endpoint_slices, NodeHandler* node, SourceStats* stats);
+  ManifestSource(const ManifestSource&) = delete;
+  ManifestSource& operator=(const ManifestSource&) = delete;
+  ~ManifestSource();
+
+  // Fails (and delivers nothing) if the directory cannot be watched, e.g. it does not exist.
+  // Call once.
+  Status Start();
+  // Idempotent; returns after the watcher thread has exited.
+  void Stop();
+
+ private:
+  // What one file contributed at its last good version.
+  struct FileState {
+    std::optional<std::string> content;  // bytes last read; nullopt until a read succeeds
+    std::string read_error;              // the read failure already reported, if any
+    std::vector<Service> services;
+    std::vector<EndpointSlice> endpoint_slices;
+    std::vector<Node> nodes;
+  };
+
+  void Run();
+  void Rescan();
+  // Refreshes *state from the file; false when the file is gone (or not a regular file).
+  bool LoadFile(const std::string& name, FileState* state);
+  // Replaces *state's objects with `decoded`, reporting and resolving per-object failures.
+  void Accept(const std::string& path, DecodedObjects decoded, FileState* state);
+  void Deliver();
+
+  const std::string directory_;
+  const std::string node_name_;
+  ServiceHandler* const service_handler_;
+  EndpointSliceHandler* const slice_handler_;
+  NodeHandler* const node_handler_;
+  SourceStats* const stats_;
+
+  DirectoryWatcher watcher_;
+  std::thread thread_;
+  bool started_ = false;
+
+  // Owned by whichever thread runs Rescan: Start's caller, then the watcher thread.
+  std::map<std::string, FileState> files_;   // by file name, sorted: later names win
+  std::map<std::string, Service> services_;  // delivered, by namespace/name
+  std::map<std::string, EndpointSlice> slices_;
+  std::map<std::string, Node> nodes_;
+  std::set<std::string> reported_duplicates_;
+};
+
+}  // namespace kpx
