@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "cmd/dataplane_factory.h"
+#include "cmd/instance_lock.h"
 #include "cmd/source_factory.h"
+#include "cmd/status_endpoints.h"
 #include "proxier/metrics/registry.h"
 #include "proxier/runner/clock.h"
 #include "proxier/syncing_proxier.h"
@@ -42,6 +44,14 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // --cleanup takes the lock too: removing rules under a running kpx would fight it.
+  InstanceLock lock;
+  if (Status st = lock.Acquire(); !st.ok() && !config.dry_run) {
+    LOG(ERROR) << st.message();
+    std::cerr << "kpx: " << st.message() << "\n";
+    return 1;
+  }
 
   MetricsRegistry metrics;
   auto dataplane = MakeDataplane(config, out, metrics);
@@ -85,6 +95,12 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
     return 1;
   }
 
+  StatusEndpoints status(config, proxier, metrics);
+  if (Status st = status.Start(); !st.ok()) {
+    // kube-proxy keeps running without its health server; an unreachable probe is visible enough.
+    LOG(ERROR) << st.message();
+  }
+
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -94,6 +110,7 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   });
   proxier.Run();
   (*source)->Stop();
+  status.Stop();
   waiter.join();
   LOG(INFO) << "kpx stopped";
   return 0;

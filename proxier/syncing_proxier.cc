@@ -216,6 +216,7 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   }
   need_full_sync_ = false;
   last_success_ = end;
+  last_success_wall_ = std::chrono::system_clock::now();
   last_sync_timestamp_->Set(WallSeconds());
   if (pending_since) {
     network_programming_duration_->Observe(
@@ -235,6 +236,12 @@ void SyncingProxier::Stop() { runner_.Stop(); }
 std::optional<Clock::TimePoint> SyncingProxier::LastSuccessfulSync() const {
   std::lock_guard lock(mu_);
   return last_success_;
+}
+
+std::optional<std::chrono::system_clock::time_point> SyncingProxier::LastSuccessfulSyncWall()
+    const {
+  std::lock_guard lock(mu_);
+  return last_success_wall_;
 }
 
 std::optional<Clock::TimePoint> SyncingProxier::OldestPendingChange() const {

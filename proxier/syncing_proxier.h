@@ -52,6 +52,7 @@ class SyncingProxier final : public Proxier {
   // For /healthz: when the last successful sync finished, and when the oldest change not yet
   // applied arrived (empty when nothing is pending).
   std::optional<Clock::TimePoint> LastSuccessfulSync() const;
+  std::optional<std::chrono::system_clock::time_point> LastSuccessfulSyncWall() const;
   std::optional<Clock::TimePoint> OldestPendingChange() const;
   // The last snapshot applied successfully (for status printing and tests).
   std::shared_ptr<const DesiredState> LastApplied() const;
@@ -73,6 +74,7 @@ class SyncingProxier final : public Proxier {
   bool node_synced_ = false;
   std::optional<Clock::TimePoint> oldest_pending_;
   std::optional<Clock::TimePoint> last_success_;
+  std::optional<std::chrono::system_clock::time_point> last_success_wall_;
   std::shared_ptr<const DesiredState> last_applied_;
   bool need_full_sync_ = true;
   std::mutex sync_mu_;  // serialises Sync()
