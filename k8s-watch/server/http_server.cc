@@ -3,11 +3,29 @@
 #include <cpprest/http_listener.h>
 #include <glog/logging.h>
 
+#include <mutex>
+#include <set>
+
 namespace kpx {
 
 using web::http::http_request;
 using web::http::methods;
 using web::http::experimental::listener::http_listener;
+
+namespace {
+
+// cpprestsdk shares one acceptor per host:port inside a process, and a second listener's failed
+// open unregisters the first. Refuse in-process duplicates before cpprestsdk sees them.
+std::mutex& BoundMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& Bound() {
+  static auto* bound = new std::set<std::string>();
+  return *bound;
+}
+
+}  // namespace
 
 struct HttpServer::Impl {
   std::unique_ptr<http_listener> listener;
@@ -25,6 +43,12 @@ void HttpServer::Fallback(Handler handler) { fallback_ = std::move(handler); }
 
 Status HttpServer::Start() {
   if (impl_) return Status::Ok();
+  {
+    std::lock_guard lock(BoundMutex());
+    if (!Bound().insert(bind_).second) {
+      return Status::Error("cannot serve HTTP on " + bind_ + ": already served by kpx");
+    }
+  }
   auto impl = std::make_unique<Impl>();
   try {
     impl->listener = std::make_unique<http_listener>(web::uri("http://" + bind_ + "/"));
@@ -58,6 +82,8 @@ Status HttpServer::Start() {
     });
     impl->listener->open().wait();
   } catch (const std::exception& e) {
+    std::lock_guard lock(BoundMutex());
+    Bound().erase(bind_);
     return Status::Error("cannot serve HTTP on " + bind_ + ": " + e.what());
   }
   impl_ = std::move(impl);
@@ -72,6 +98,8 @@ void HttpServer::Stop() {
     LOG(WARNING) << "closing HTTP server on " << bind_ << ": " << e.what();
   }
   impl_.reset();
+  std::lock_guard lock(BoundMutex());
+  Bound().erase(bind_);
 }
 
 }  // namespace kpx
