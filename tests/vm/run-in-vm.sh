@@ -66,7 +66,7 @@ fi
 # Kernel and host tools.
 
 kernel_ready() {
-  [[ -f $cache/current/.stamp ]] && command -v qemu-system-x86_64 >/dev/null &&
+  [[ -f $cache/current/.stamp ]] && command -v qemu-system-x86_64 cpio >/dev/null &&
     [[ -x /bin/busybox ]]
 }
 if ((EUID != 0)) && [[ -n $skip_code ]] &&
@@ -86,6 +86,7 @@ vmlinux="$kdir/vmlinux"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kpx-vm.XXXXXX")
 qemu_pid=""
 stream_pid=""
+base_tmp=""
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
@@ -94,8 +95,10 @@ cleanup() {
   fi
   if [[ -n $stream_pid ]] && kill -0 "$stream_pid" 2>/dev/null; then
     kill "$stream_pid" 2>/dev/null || true
+    wait "$stream_pid" 2>/dev/null || true
   fi
   rm -rf "$tmp"
+  if [[ -n $base_tmp ]]; then rm -f "$base_tmp"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -295,8 +298,10 @@ if [[ ! -f $base ]]; then
   flock -w 300 8 || die "timed out waiting for the initramfs lock"
   if [[ ! -f $base ]]; then
     log "building the base initramfs for kernel $kver"
-    build_base "$base.tmp.$$"
-    mv "$base.tmp.$$" "$base"
+    base_tmp="$base.tmp.$$"
+    build_base "$base_tmp"
+    mv "$base_tmp" "$base"
+    base_tmp=""
     # Older bases (other kernels or script versions) are dropped after a day.
     find "$cache/initramfs" -name 'base-*.cpio' -mtime +1 -delete 2>/dev/null || true
   fi
@@ -370,8 +375,13 @@ qemu-system-x86_64 -accel tcg -M pc -m "$mem" -smp 1 -nodefaults -display none \
   -append "$append" </dev/null >"$serial_log" 2>&1 &
 qemu_pid=$!
 started_pid=$qemu_pid
-tail -s 0.2 -n +1 --pid="$qemu_pid" -f "$serial_log" | tr -d '\r' &
+# tail follows the log until qemu exits; tr (behind fd 7) drops the console's carriage returns
+# and ends when tail does.
+exec 7> >(tr -d '\r')
+filter_pid=$!
+tail -s 0.2 -n +1 --pid="$qemu_pid" -f "$serial_log" >&7 &
 stream_pid=$!
+exec 7>&-
 
 timed_out=0
 deadline=$((SECONDS + timeout_s))
@@ -393,6 +403,7 @@ wait "$qemu_pid" || qemu_rc=$?
 qemu_pid=""
 wait "$stream_pid" || true
 stream_pid=""
+wait "$filter_pid" 2>/dev/null || true
 t2=$(date +%s%N)
 secs=$(awk -v ns="$((t2 - t1))" 'BEGIN { printf "%.1f", ns / 1e9 }')
 
