@@ -1,0 +1,395 @@
+#include "k8s-watch/manifest/manifest_source.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/k8s-watch/manifest/log_capture.h"
+#include "tests/k8s-watch/manifest/recording_handler.h"
+#include "tests/k8s-watch/manifest/temp_dir.h"
+
+namespace kpx {
+namespace {
+
+using testing::RecordingHandler;
+using Events = std::vector<std::string>;
+
+// IP plan: ClusterIPs 10.96.0.0/16, pods 10.99.1.0/24 on kpx-node, 10.99.2.0/24 on kpx-peer.
+constexpr char kNodeName[] = "kpx-node";
+
+std::string ServiceYaml(const std::string& name, int port, const std::string& labels = "{}") {
+  return "apiVersion: v1\nkind: Service\nmetadata:\n  name: " + name +
+         "\n  namespace: demo\n  labels: " + labels +
+         "\nspec:\n  clusterIP: 10.96.0.10\n  ports:\n    - name: http\n      port: " +
+         std::to_string(port) + "\n";
+}
+
+std::string SliceYaml(const std::string& name, const std::string& service, const char* ip,
+                      const std::string& address_type = "IPv4") {
+  return "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: " + name +
+         "\n  namespace: demo\n  labels: {kubernetes.io/service-name: " + service +
+         "}\naddressType: " + address_type + "\nendpoints:\n  - addresses: [\"" + ip +
+         "\"]\n    nodeName: kpx-node\nports:\n  - {name: http, port: 8080}\n";
+}
+
+std::string NodeYaml(const std::string& name, const std::string& ip) {
+  return "apiVersion: v1\nkind: Node\nmetadata: {name: " + name +
+         "}\nstatus:\n  addresses: [{type: InternalIP, address: " + ip + "}]\n";
+}
+
+class ManifestSourceTest : public ::testing::Test {
+ protected:
+  void StartSource() {
+    source_ = std::make_unique<ManifestSource>(dir_.path(), kNodeName, &handler_, &handler_,
+                                               &handler_, &stats_);
+    Status s = source_->Start();
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+
+  // Waits until `n` calls in total were recorded, with a message listing what was seen.
+  void WaitFor(size_t n) {
+    ASSERT_TRUE(handler_.WaitForCalls(n)) << "wanted " << n << " calls, got:\n" << Dump();
+  }
+
+  // The events recorded after the first `from`.
+  Events EventsFrom(size_t from) const {
+    Events all = handler_.Events();
+    return Events(all.begin() + static_cast<long>(std::min(from, all.size())), all.end());
+  }
+
+  std::string Dump() const {
+    std::string out;
+    for (const std::string& e : handler_.Events()) out += "  " + e + "\n";
+    return out;
+  }
+
+  // A change whose delivery proves every earlier change was processed: rescans are sequential.
+  void Barrier(size_t calls_before) {
+    const std::string n = std::to_string(++barrier_);
+    dir_.WriteAtomically("zz-barrier-" + n + ".yaml", ServiceYaml("barrier" + n, 1));
+    WaitFor(calls_before + 1);
+  }
+
+  testing::TempDir dir_;
+  RecordingHandler handler_;
+  SourceStats stats_;
+  testing::LogCapture logs_;
+  std::unique_ptr<ManifestSource> source_;
+  int barrier_ = 0;
+};
+
+const Events kSynced = {"service synced", "endpointslice synced", "node synced"};
+
+TEST_F(ManifestSourceTest, InitialSyncDeliversObjectsThenSyncedOnce) {
+  dir_.Write("web.yaml",
+             ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
+  dir_.Write("list.json", R"({"kind": "List", "apiVersion": "v1", "items": [
+      {"kind": "Service", "apiVersion": "v1", "metadata": {"name": "api", "namespace": "demo"},
+       "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 8080}]}},
+      {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "kpx-node"}},
+      {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "kpx-peer"}}]})");
+  dir_.Write("notes.txt", "not a manifest");
+  StartSource();
+  // Delivered synchronously by Start, in kind and key order, then the synced signals.
+  EXPECT_EQ(handler_.Events(),
+            (Events{"service add demo/api", "service add demo/web", "endpointslice add demo/web-1",
+                    "node add kpx-node", "service synced", "endpointslice synced", "node synced"}));
+  EXPECT_EQ(stats_.events_received, 4u);
+  EXPECT_EQ(stats_.objects_rejected, 0u);
+  auto calls = handler_.Calls();
+  EXPECT_EQ(calls[1].service->ports[0].port, 80);
+  EXPECT_EQ(calls[2].slice->endpoints[0].addresses[0].ToString(), "10.99.1.11");
+}
+
+TEST_F(ManifestSourceTest, EmptyDirectoryStillSyncs) {
+  StartSource();
+  EXPECT_EQ(handler_.Events(), kSynced);
+}
+
+TEST_F(ManifestSourceTest, StartFailsForMissingDirectory) {
+  ManifestSource source(dir_.File("missing"), kNodeName, &handler_, &handler_, &handler_, &stats_);
+  Status s = source.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("missing"), std::string::npos) << s.message();
+  EXPECT_EQ(handler_.Count(), 0u);  // no synced signal from a source that never listed
+}
+
+TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
+  StartSource();
+  const size_t base = handler_.Count();
+
+  dir_.Write("web.yaml", ServiceYaml("web", 80));
+  WaitFor(base + 1);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/web"});
+
+  dir_.Write("web.yaml", ServiceYaml("web", 81));
+  WaitFor(base + 2);
+  auto update = handler_.Calls()[base + 1];
+  EXPECT_EQ(update.event, "service update demo/web");
+  EXPECT_EQ(update.old_service->ports[0].port, 80);
+  EXPECT_EQ(update.service->ports[0].port, 81);
+
+  dir_.Remove("web.yaml");
+  WaitFor(base + 3);
+  auto del = handler_.Calls()[base + 2];
+  EXPECT_EQ(del.event, "service delete demo/web");
+  EXPECT_EQ(del.service->ports[0].port, 81);
+  EXPECT_EQ(stats_.events_received, 3u);
+}
+
+TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {
+  testing::TempDir elsewhere;
+  StartSource();
+  const size_t base = handler_.Count();
+
+  dir_.WriteAtomically("web.yaml", ServiceYaml("web", 80));
+  WaitFor(base + 1);
+  dir_.WriteAtomically("web.yaml", ServiceYaml("web", 8080));
+  WaitFor(base + 2);
+  auto update = handler_.Calls()[base + 1];
+  EXPECT_EQ(update.event, "service update demo/web");
+  EXPECT_EQ(update.old_service->ports[0].port, 80);
+  EXPECT_EQ(update.service->ports[0].port, 8080);
+
+  // Renaming to a name that is not a manifest counts as removing it.
+  dir_.Rename("web.yaml", "web.yaml.bak");
+  WaitFor(base + 3);
+  EXPECT_EQ(handler_.Events()[base + 2], "service delete demo/web");
+  dir_.Rename("web.yaml.bak", "web.yml");
+  WaitFor(base + 4);
+  EXPECT_EQ(handler_.Events()[base + 3], "service add demo/web");
+  ASSERT_EQ(std::rename(dir_.File("web.yml").c_str(), elsewhere.File("web.yml").c_str()), 0);
+  WaitFor(base + 5);
+  EXPECT_EQ(handler_.Events()[base + 4], "service delete demo/web");
+}
+
+// Kubernetes ConfigMap volumes: files are symlinks through "..data", which is swapped atomically.
+TEST_F(ManifestSourceTest, ConfigMapStyleSymlinkSwap) {
+  ASSERT_EQ(mkdir(dir_.File("..v1").c_str(), 0755), 0);
+  dir_.Write("..v1/web.yaml", ServiceYaml("web", 80));
+  ASSERT_EQ(symlink("..v1", dir_.File("..data").c_str()), 0);
+  ASSERT_EQ(symlink("..data/web.yaml", dir_.File("web.yaml").c_str()), 0);
+  StartSource();
+  ASSERT_EQ(handler_.Events()[0], "service add demo/web");
+  const size_t base = handler_.Count();
+
+  ASSERT_EQ(mkdir(dir_.File("..v2").c_str(), 0755), 0);
+  dir_.Write("..v2/web.yaml", ServiceYaml("web", 81));
+  ASSERT_EQ(symlink("..v2", dir_.File("..data_tmp").c_str()), 0);
+  dir_.Rename("..data_tmp", "..data");
+  WaitFor(base + 1);
+  auto update = handler_.Calls()[base];
+  EXPECT_EQ(update.event, "service update demo/web");
+  EXPECT_EQ(update.service->ports[0].port, 81);
+}
+
+TEST_F(ManifestSourceTest, RewritingIdenticalContentDeliversNothing) {
+  dir_.Write("web.yaml", ServiceYaml("web", 80));
+  StartSource();
+  const size_t base = handler_.Count();
+  dir_.Write("web.yaml", ServiceYaml("web", 80));
+  dir_.WriteAtomically("web.yaml", ServiceYaml("web", 80));
+  // Same objects in a different layout: no change either.
+  dir_.WriteAtomically("web.yaml", "# reformatted\n" + ServiceYaml("web", 80));
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
+}
+
+TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
+  dir_.Write("web.yaml",
+             ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
+  StartSource();
+  const size_t base = handler_.Count();
+
+  dir_.WriteAtomically("web.yaml", "kind: Service\nmetadata: [unclosed\n");
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});  // nothing torn down
+  EXPECT_EQ(stats_.objects_rejected, 1u);
+  EXPECT_EQ(logs_.CountMatching({"web.yaml", "skipped", "YAML",
+                                 "keeping the 2 object(s) of its last good version"}),
+            1u)
+      << ::testing::PrintToString(logs_.Warnings());
+
+  // Another change elsewhere does not re-report the broken file.
+  Barrier(base + 1);
+  EXPECT_EQ(stats_.objects_rejected, 1u);
+
+  // Fixing the file resumes normal diffing against the kept version.
+  dir_.WriteAtomically("web.yaml",
+                       ServiceYaml("web", 81) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
+  WaitFor(base + 3);
+  auto update = handler_.Calls()[base + 2];
+  EXPECT_EQ(update.event, "service update demo/web");
+  EXPECT_EQ(update.old_service->ports[0].port, 80);
+  EXPECT_EQ(update.service->ports[0].port, 81);
+}
+
+TEST_F(ManifestSourceTest, BrokenNewFileDeliversNothing) {
+  StartSource();
+  const size_t base = handler_.Count();
+  dir_.WriteAtomically("bad.json", R"({"kind": "Service", )");
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
+  EXPECT_EQ(stats_.objects_rejected, 1u);
+  EXPECT_EQ(logs_.CountMatching({"bad.json", "skipped: JSON"}), 1u)
+      << ::testing::PrintToString(logs_.Warnings());
+}
+
+TEST_F(ManifestSourceTest, InvalidObjectKeepsLastGoodVersion) {
+  dir_.Write("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 8080));
+  StartSource();
+  const size_t base = handler_.Count();
+
+  dir_.WriteAtomically("app.yaml", ServiceYaml("web", 70000) + "---\n" + ServiceYaml("api", 9090));
+  WaitFor(base + 1);
+  Barrier(base + 1);
+  EXPECT_EQ(EventsFrom(base), (Events{"service update demo/api", "service add demo/barrier1"}));
+  EXPECT_EQ(stats_.objects_rejected, 1u);
+  EXPECT_EQ(logs_.CountMatching({"app.yaml",
+                                 "rejected: document 1: service demo/web: "
+                                 "spec.ports[0].port: 70000 out of range; keeping its "
+                                 "last good version"}),
+            1u)
+      << ::testing::PrintToString(logs_.Warnings());
+
+  // Removing the object from the file does delete it.
+  dir_.WriteAtomically("app.yaml", ServiceYaml("api", 9090));
+  WaitFor(base + 3);
+  EXPECT_EQ(handler_.Events()[base + 2], "service delete demo/web");
+}
+
+TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
+  dir_.Write("mixed.yaml", ServiceYaml("web", 80) + "---\n" +
+                               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n---\n" +
+                               ServiceYaml("Bad_Name", 80) + "---\n" +
+                               SliceYaml("web-1", "web", "fd00::1") + "---\n" +
+                               SliceYaml("web-2", "web", "10.99.1.12"));
+  StartSource();
+  EXPECT_EQ(handler_.Events(), (Events{"service add demo/web", "endpointslice add demo/web-2",
+                                       "service synced", "endpointslice synced", "node synced"}));
+  EXPECT_EQ(stats_.objects_rejected, 3u);
+  EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "rejected: document 2: kind: \"ConfigMap\""}), 1u);
+  EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "document 3: service: metadata.name"}), 1u);
+  EXPECT_EQ(logs_.CountMatching({"mixed.yaml",
+                                 "document 4: endpointslice demo/web-1: "
+                                 "endpoints[0].addresses[0]: \"fd00::1\" is not an "
+                                 "IPv4 address"}),
+            1u)
+      << ::testing::PrintToString(logs_.Warnings());
+}
+
+TEST_F(ManifestSourceTest, SkipsWhatKubeProxySkips) {
+  dir_.Write("skip.yaml",
+             ServiceYaml("other", 80, "{service.kubernetes.io/service-proxy-name: other-proxy}") +
+                 "---\n" + SliceYaml("fq-1", "web", "web.example.com", "FQDN") + "---\n" +
+                 SliceYaml("web-1", "web", "10.99.1.11") + "---\n" +
+                 NodeYaml("kpx-peer", "10.99.0.3"));
+  StartSource();
+  EXPECT_EQ(handler_.Events()[0], "endpointslice add demo/web-1");
+  EXPECT_EQ(handler_.Count(), 1u + kSynced.size());
+  EXPECT_EQ(stats_.objects_skipped, 2u);
+  EXPECT_EQ(stats_.objects_rejected, 0u);
+  EXPECT_TRUE(logs_.Warnings().empty()) << ::testing::PrintToString(logs_.Warnings());
+}
+
+TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
+  dir_.Write("a.yaml", ServiceYaml("web", 80));
+  dir_.Write("b.yaml", ServiceYaml("web", 81));
+  StartSource();
+  const auto calls = handler_.Calls();
+  ASSERT_EQ(calls[0].event, "service add demo/web");
+  EXPECT_EQ(calls[0].service->ports[0].port, 81);
+  EXPECT_EQ(logs_.CountMatching({"service demo/web is defined in a.yaml and b.yaml; using the "
+                                 "one in b.yaml"}),
+            1u)
+      << ::testing::PrintToString(logs_.Warnings());
+  const size_t base = handler_.Count();
+
+  // Still a duplicate after an unrelated change: not reported again.
+  Barrier(base);
+  EXPECT_EQ(logs_.Warnings().size(), 1u) << ::testing::PrintToString(logs_.Warnings());
+
+  dir_.Remove("b.yaml");
+  WaitFor(base + 2);
+  auto update = handler_.Calls()[base + 1];
+  EXPECT_EQ(update.event, "service update demo/web");
+  EXPECT_EQ(update.old_service->ports[0].port, 81);
+  EXPECT_EQ(update.service->ports[0].port, 80);
+}
+
+TEST_F(ManifestSourceTest, OnlyThisNodeIsDelivered) {
+  dir_.Write("nodes.yaml",
+             NodeYaml("kpx-peer", "10.99.0.3") + "---\n" + NodeYaml("kpx-node", "10.99.0.2"));
+  StartSource();
+  ASSERT_EQ(handler_.Events()[0], "node add kpx-node");
+  EXPECT_EQ(handler_.Calls()[0].node->internal_ips[0].ToString(), "10.99.0.2");
+  const size_t base = handler_.Count();
+  dir_.WriteAtomically("nodes.yaml", NodeYaml("kpx-peer", "10.99.0.4") + "---\n" +
+                                         NodeYaml("kpx-node", "10.99.0.5"));
+  WaitFor(base + 1);
+  auto update = handler_.Calls()[base];
+  EXPECT_EQ(update.event, "node update kpx-node");
+  EXPECT_EQ(update.old_node->internal_ips[0].ToString(), "10.99.0.2");
+  EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.5");
+}
+
+TEST_F(ManifestSourceTest, NullHandlersAreAllowed) {
+  dir_.Write("web.yaml", ServiceYaml("web", 80) + "---\n" +
+                             SliceYaml("web-1", "web", "10.99.1.11") + "---\n" +
+                             NodeYaml("kpx-node", "10.99.0.2"));
+  ManifestSource source(dir_.path(), kNodeName, &handler_, nullptr, nullptr, &stats_);
+  ASSERT_TRUE(source.Start().ok());
+  EXPECT_EQ(handler_.Events(), (Events{"service add demo/web", "service synced"}));
+}
+
+size_t ThreadCount() {
+  size_t n = 0;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return 0;
+  while (const dirent* e = readdir(d)) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+TEST_F(ManifestSourceTest, ConstructorStartsNoThreadAndStopIsPrompt) {
+  const size_t threads = ThreadCount();
+  source_ = std::make_unique<ManifestSource>(dir_.path(), kNodeName, &handler_, &handler_,
+                                             &handler_, &stats_);
+  EXPECT_EQ(ThreadCount(), threads);
+  ASSERT_TRUE(source_->Start().ok());
+  EXPECT_EQ(ThreadCount(), threads + 1);
+
+  const auto begin = std::chrono::steady_clock::now();
+  source_->Stop();
+  const auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_LT(took, std::chrono::milliseconds(500));
+  EXPECT_EQ(ThreadCount(), threads);
+  source_->Stop();  // idempotent
+
+  // Nothing is delivered after Stop.
+  const size_t base = handler_.Count();
+  dir_.Write("web.yaml", ServiceYaml("web", 80));
+  EXPECT_FALSE(handler_.WaitForCalls(base + 1, std::chrono::milliseconds(200)));
+}
+
+TEST_F(ManifestSourceTest, DestructorStops) {
+  StartSource();
+  const auto begin = std::chrono::steady_clock::now();
+  source_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(500));
+}
+
+TEST_F(ManifestSourceTest, FifoNamedLikeAManifestDoesNotHang) {
+  ASSERT_EQ(mkfifo(dir_.File("pipe.yaml").c_str(), 0644), 0);
+  dir_.Write("web.yaml", ServiceYaml("web", 80));
+  StartSource();
+  EXPECT_EQ(handler_.Events()[0], "service add demo/web");
+}
+
+}  // namespace
+}  // namespace kpx
