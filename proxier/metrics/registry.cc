@@ -116,6 +116,13 @@ MetricsRegistry::Counter* MetricsRegistry::GetCounter(const std::string& name,
   return slot.get();
 }
 
+void MetricsRegistry::SetCounterFunc(const std::string& name, const std::string& help,
+                                     const Labels& labels, std::function<double()> read) {
+  std::lock_guard lock(mu_);
+  FamilyLocked(name, Type::kCounter, help).counters[labels] =
+      std::make_unique<Counter>(std::move(read));
+}
+
 MetricsRegistry::Gauge* MetricsRegistry::GetGauge(const std::string& name, const std::string& help,
                                                   const Labels& labels) {
   std::lock_guard lock(mu_);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,11 +19,15 @@ class MetricsRegistry {
 
   class Counter {
    public:
+    Counter() = default;
+    // A counter whose value is read from elsewhere (e.g. a source's atomic stats) at scrape time.
+    explicit Counter(std::function<double()> read) : read_(std::move(read)) {}
     void Inc(double v = 1);
-    double Value() const { return value_.load(); }
+    double Value() const { return read_ ? read_() : value_.load(); }
 
    private:
     std::atomic<double> value_{0};
+    std::function<double()> read_;
   };
   class Gauge {
    public:
@@ -53,6 +58,9 @@ class MetricsRegistry {
   // Returned pointers live as long as the registry. Asking twice for the same name and labels
   // returns the same metric.
   Counter* GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
+  // Registers a counter read through `read`; replaces an earlier one with the same labels.
+  void SetCounterFunc(const std::string& name, const std::string& help, const Labels& labels,
+                      std::function<double()> read);
   Gauge* GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram* GetHistogram(const std::string& name, const std::string& help,
                           const std::vector<double>& bounds, const Labels& labels = {});

@@ -36,6 +36,15 @@ TEST(MetricsRegistryTest, SameNameAndLabelsGiveTheSameMetric) {
   EXPECT_THROW(r.GetGauge("x_total", "x"), std::logic_error);
 }
 
+TEST(MetricsRegistryTest, CounterFuncsAreReadAtScrapeTime) {
+  MetricsRegistry r;
+  std::atomic<uint64_t> seen{3};
+  r.SetCounterFunc("kpx_seen_total", "seen", {}, [&] { return static_cast<double>(seen.load()); });
+  EXPECT_NE(r.Render().find("kpx_seen_total 3\n"), std::string::npos);
+  seen = 5;
+  EXPECT_NE(r.Render().find("kpx_seen_total 5\n"), std::string::npos);
+}
+
 TEST(MetricsRegistryTest, EscapesLabelValues) {
   MetricsRegistry r;
   r.GetCounter("e_total", "e", {{"v", "a\"b\\c\nd"}})->Inc();
