@@ -1,0 +1,56 @@
+#pragma once
+
+#include <vector>
+
+#include "k8s-watch/decode/decoded_objects.h"
+#include "k8s-watch/decode/label_filter.h"
+#include "k8s-watch/objects/endpoint_slice_handler.h"
+#include "k8s-watch/objects/node_handler.h"
+#include "k8s-watch/objects/service_handler.h"
+
+namespace kpx {
+
+// Per-kind glue for TypedReflectorStore: which DecodedObjects vector holds the kind, which
+// objects the label filter drops, and which handler methods to call. Kept together because each
+// is a handful of one-line forwarders.
+
+struct ServiceKind {
+  using Object = Service;
+  using Handler = ServiceHandler;
+  static constexpr char kName[] = "service";
+  static std::vector<Service>& Items(DecodedObjects& d) { return d.services; }
+  static bool Skip(const Service& s) { return LabelFilter::SkipService(s); }
+  static void Add(Handler* h, const Service& s) { h->OnServiceAdd(s); }
+  static void Update(Handler* h, const Service& o, const Service& s) { h->OnServiceUpdate(o, s); }
+  static void Delete(Handler* h, const Service& s) { h->OnServiceDelete(s); }
+  static void Synced(Handler* h) { h->OnServiceSynced(); }
+};
+
+struct EndpointSliceKind {
+  using Object = EndpointSlice;
+  using Handler = EndpointSliceHandler;
+  static constexpr char kName[] = "endpointslice";
+  static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
+  static bool Skip(const EndpointSlice& s) { return LabelFilter::SkipEndpointSlice(s); }
+  static void Add(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceAdd(s); }
+  static void Update(Handler* h, const EndpointSlice& o, const EndpointSlice& s) {
+    h->OnEndpointSliceUpdate(o, s);
+  }
+  static void Delete(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceDelete(s); }
+  static void Synced(Handler* h) { h->OnEndpointSliceSynced(); }
+};
+
+struct NodeKind {
+  using Object = Node;
+  using Handler = NodeHandler;
+  static constexpr char kName[] = "node";
+  static std::vector<Node>& Items(DecodedObjects& d) { return d.nodes; }
+  // The node reflector selects by name on the server; labels do not filter nodes.
+  static bool Skip(const Node&) { return false; }
+  static void Add(Handler* h, const Node& n) { h->OnNodeAdd(n); }
+  static void Update(Handler* h, const Node& o, const Node& n) { h->OnNodeUpdate(o, n); }
+  static void Delete(Handler* h, const Node& n) { h->OnNodeDelete(n); }
+  static void Synced(Handler* h) { h->OnNodeSynced(); }
+};
+
+}  // namespace kpx

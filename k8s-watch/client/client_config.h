@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+
+namespace kpx {
+
+// Everything needed to reach and authenticate to one API server, resolved from a kubeconfig, the
+// in-cluster service account, or --master. File references are read at load time (PEM contents
+// are held here) except the bearer token file, which rotates and is re-read by BearerTokenSource.
+struct ClientConfig {
+  // "https://host:port" (or http:// for a plain --master), without a trailing path.
+  std::string server;
+  // Trust anchors for the server certificate. Empty: the system trust store.
+  std::string certificate_authority_pem;
+  // Client certificate authentication; both set or both empty.
+  std::string client_certificate_pem;
+  std::string client_key_pem;
+  // Bearer token authentication. When token_file is set it wins and `token` is only a fallback
+  // for when the file cannot be read (the kubeconfig rule).
+  std::string token;
+  std::string token_file;
+  bool insecure_skip_tls_verify = false;
+  // Where this came from ("kubeconfig /root/.kube/config, context kind-kind"), for log lines.
+  std::string origin;
+};
+
+}  // namespace kpx

@@ -1,0 +1,284 @@
+#include "k8s-watch/client/reflector.h"
+
+#include <glog/logging.h>
+
+#include "k8s-watch/decode/json_fields.h"
+#include "k8s-watch/decode/json_text.h"
+
+namespace kpx {
+
+namespace {
+
+constexpr int kGone = 410;
+// Restarting a paginated list whose continue token expired; beyond this, back off.
+constexpr int kMaxContinueRestarts = 3;
+
+std::string StringAt(const rapidjson::Value& object, const char* key) {
+  if (!object.IsObject()) return std::string();
+  const rapidjson::Value* v = json::Member(object, key);
+  if (v == nullptr || !v->IsString()) return std::string();
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+std::string MetadataString(const rapidjson::Value& object, const char* key) {
+  if (!object.IsObject()) return std::string();
+  const rapidjson::Value* meta = json::Member(object, "metadata");
+  return meta == nullptr ? std::string() : StringAt(*meta, key);
+}
+
+// The metav1.Status the API server sends with errors: its code (or 0) and message.
+int StatusCode(const rapidjson::Value& status) {
+  if (!status.IsObject()) return 0;
+  const rapidjson::Value* code = json::Member(status, "code");
+  return code != nullptr && code->IsInt() ? code->GetInt() : 0;
+}
+
+// "HTTP 403: services is forbidden: ..." from a non-200 answer, message capped for the log.
+std::string DescribeFailure(const ApiClient::Response& response) {
+  std::string text = "HTTP " + std::to_string(response.status);
+  rapidjson::Document doc;
+  if (JsonText::Parse(response.body, &doc).ok()) {
+    const std::string message = StringAt(doc, "message");
+    if (!message.empty()) text += ": " + json::Quote(message);
+  }
+  return text;
+}
+
+bool IsTooOldResourceVersion(const rapidjson::Value& status) {
+  const std::string reason = StringAt(status, "reason");
+  const std::string message = StringAt(status, "message");
+  return StatusCode(status) == kGone || reason == "Expired" || reason == "Gone" ||
+         message.find("too old resource version") != std::string::npos;
+}
+
+}  // namespace
+
+Reflector::Reflector(ApiClient* client, ReflectorStore* store, Options options,
+                     SourceStats* stats)
+    : client_(client),
+      store_(store),
+      options_(std::move(options)),
+      stats_(stats),
+      backoff_(options_.backoff),
+      rng_(std::random_device{}()) {}
+
+Reflector::~Reflector() { Stop(); }
+
+void Reflector::Start() {
+  CHECK(!thread_.joinable()) << "Reflector::Start called twice";
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Reflector::RequestStop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  cancel_.cancel();
+}
+
+void Reflector::Stop() {
+  RequestStop();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Reflector::stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+bool Reflector::Wait(std::chrono::milliseconds delay) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, delay, [this] { return stopping_; });
+}
+
+void Reflector::Run() {
+  bool need_list = true;
+  bool listed_before = false;
+  while (!stopping()) {
+    if (need_list) {
+      Status s = List();
+      if (stopping()) break;
+      if (!s.ok()) {
+        const auto delay = backoff_.Next();
+        LOG(WARNING) << options_.resource << ": list failed, retrying in " << delay.count()
+                     << "ms: " << s.message();
+        if (!Wait(delay)) break;
+        continue;
+      }
+      if (listed_before) stats_->relists.fetch_add(1, std::memory_order_relaxed);
+      listed_before = true;
+      need_list = false;
+      backoff_.Reset();
+    }
+
+    if (watched_before_) stats_->watch_restarts.fetch_add(1, std::memory_order_relaxed);
+    watched_before_ = true;
+    const auto started = std::chrono::steady_clock::now();
+    uint64_t events = 0;
+    WatchEnd end = Watch(&events);
+    const auto lasted = std::chrono::steady_clock::now() - started;
+    switch (end) {
+      case WatchEnd::kStopped:
+        return;
+      case WatchEnd::kGone:
+        LOG(INFO) << options_.resource << ": resourceVersion " << resource_version_
+                  << " expired, relisting";
+        need_list = true;
+        break;
+      case WatchEnd::kClosed:
+        if (events > 0 || lasted >= options_.min_healthy_watch) {
+          backoff_.Reset();
+          VLOG(2) << options_.resource << ": watch ended, resuming from " << resource_version_;
+        } else if (!Wait(backoff_.Next())) {
+          return;
+        }
+        break;
+      case WatchEnd::kError:
+        // A stream that delivered events was healthy until it broke: retry soon.
+        if (events > 0) backoff_.Reset();
+        if (!Wait(backoff_.Next())) return;
+        break;
+    }
+  }
+}
+
+std::string Reflector::Query(bool watch, const std::string& continue_token) {
+  std::string q;
+  auto add = [&q](const std::string& key, const std::string& value) {
+    q += q.empty() ? "?" : "&";
+    q += key + "=" + ApiClient::QueryEscape(value);
+  };
+  if (watch) {
+    add("watch", "true");
+    add("allowWatchBookmarks", "true");
+    add("resourceVersion", resource_version_);
+    std::uniform_int_distribution<int64_t> timeout(options_.min_watch_timeout.count(),
+                                                   options_.max_watch_timeout.count());
+    add("timeoutSeconds", std::to_string(timeout(rng_)));
+  } else {
+    add("limit", std::to_string(options_.page_size));
+    if (!continue_token.empty()) add("continue", continue_token);
+  }
+  if (!options_.label_selector.empty()) add("labelSelector", options_.label_selector);
+  if (!options_.field_selector.empty()) add("fieldSelector", options_.field_selector);
+  return options_.path + q;
+}
+
+Status Reflector::List() {
+  store_->BeginList();
+  std::string continue_token;
+  std::string resource_version;
+  int restarts = 0;
+  size_t pages = 0;
+  for (;;) {
+    Result<ApiClient::Response> response =
+        client_->Get(Query(/*watch=*/false, continue_token), cancel_.get_token());
+    if (!response.ok()) return response.status();
+    if (response->status == kGone && !continue_token.empty() && restarts < kMaxContinueRestarts) {
+      // The snapshot behind the continue token was compacted: start over.
+      LOG(INFO) << options_.resource << ": list continue token expired, restarting the list";
+      ++restarts;
+      store_->BeginList();
+      continue_token.clear();
+      continue;
+    }
+    if (response->status != 200) return Status::Error(DescribeFailure(*response));
+    rapidjson::Document page;
+    if (Status s = JsonText::Parse(response->body, &page); !s.ok()) {
+      return Status::Error("list page " + std::to_string(pages) + ": " + s.message());
+    }
+    response->body.clear();
+    response->body.shrink_to_fit();
+    store_->AddListPage(page);
+    ++pages;
+    resource_version = MetadataString(page, "resourceVersion");
+    continue_token = MetadataString(page, "continue");
+    if (continue_token.empty()) break;
+    if (stopping()) return Status::Error("stopping");
+  }
+  if (resource_version.empty()) return Status::Error("list carries no metadata.resourceVersion");
+  resource_version_ = resource_version;
+  store_->CommitList();
+  VLOG(2) << options_.resource << ": listed " << pages << " page(s) at resourceVersion "
+          << resource_version_;
+  return Status::Ok();
+}
+
+Reflector::WatchEnd Reflector::Watch(uint64_t* events) {
+  WatchEnd end = WatchEnd::kClosed;
+  Result<ApiClient::Response> response = client_->Stream(
+      Query(/*watch=*/true, ""),
+      [&](std::string_view line) { return HandleEvent(line, &end, events); },
+      cancel_.get_token());
+  if (stopping()) return WatchEnd::kStopped;
+  if (!response.ok()) {
+    LOG(WARNING) << options_.resource << ": watch from " << resource_version_
+                 << " failed after " << *events << " event(s): " << response.status().message();
+    return WatchEnd::kError;
+  }
+  if (response->status == kGone) return WatchEnd::kGone;
+  if (response->status != 200) {
+    LOG(WARNING) << options_.resource << ": watch refused: " << DescribeFailure(*response);
+    return WatchEnd::kError;
+  }
+  if (end == WatchEnd::kClosed && *events == 0) {
+    VLOG(2) << options_.resource << ": watch ended without events";
+  }
+  return end;
+}
+
+bool Reflector::HandleEvent(std::string_view line, WatchEnd* end, uint64_t* events) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return !stopping();
+  rapidjson::Document event;
+  Status parsed = JsonText::Parse(line, &event);
+  const rapidjson::Value* object = nullptr;
+  std::string type;
+  if (parsed.ok() && event.IsObject()) {
+    type = StringAt(event, "type");
+    object = json::Member(event, "object");
+  }
+  if (!parsed.ok() || object == nullptr || !object->IsObject() || type.empty()) {
+    LOG(WARNING) << options_.resource << ": skipping malformed watch event: "
+                 << (parsed.ok() ? std::string("no type or object") : parsed.message());
+    stats_->objects_rejected.fetch_add(1, std::memory_order_relaxed);
+    return !stopping();
+  }
+  if (type == "ERROR") {
+    if (IsTooOldResourceVersion(*object)) {
+      *end = WatchEnd::kGone;
+    } else {
+      LOG(WARNING) << options_.resource << ": watch error event: code " << StatusCode(*object)
+                   << ": " << json::Quote(StringAt(*object, "message"));
+      *end = WatchEnd::kError;
+    }
+    return false;
+  }
+  WatchEventType event_type;
+  if (type == "ADDED") {
+    event_type = WatchEventType::kAdded;
+  } else if (type == "MODIFIED") {
+    event_type = WatchEventType::kModified;
+  } else if (type == "DELETED") {
+    event_type = WatchEventType::kDeleted;
+  } else if (type == "BOOKMARK") {
+    // A bookmark only moves the resume point forward: its object carries nothing else.
+    const std::string rv = MetadataString(*object, "resourceVersion");
+    if (!rv.empty()) resource_version_ = rv;
+    return !stopping();
+  } else {
+    LOG(WARNING) << options_.resource << ": skipping watch event of unknown type "
+                 << json::Quote(type);
+    stats_->objects_rejected.fetch_add(1, std::memory_order_relaxed);
+    return !stopping();
+  }
+  ++*events;
+  store_->Apply(event_type, *object);
+  // The event happened at this version whether or not kpx could use its object.
+  const std::string rv = MetadataString(*object, "resourceVersion");
+  if (!rv.empty()) resource_version_ = rv;
+  return !stopping();
+}
+
+}  // namespace kpx

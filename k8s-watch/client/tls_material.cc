@@ -1,0 +1,97 @@
+#include "k8s-watch/client/tls_material.h"
+
+#include <glog/logging.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <vector>
+
+namespace kpx {
+
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using X509Ptr = std::unique_ptr<X509, X509Free>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+BioPtr MemoryBio(const std::string& pem) {
+  return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// Every certificate in a PEM bundle; stops at the first block that is not one.
+std::vector<X509Ptr> ReadCertificates(const std::string& pem) {
+  std::vector<X509Ptr> certs;
+  BioPtr bio = MemoryBio(pem);
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certs.emplace_back(x);
+  }
+  ERR_clear_error();  // the loop always ends on a "no start line" error
+  return certs;
+}
+
+PkeyPtr ReadKey(const std::string& pem) {
+  BioPtr bio = MemoryBio(pem);
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  return key;
+}
+
+}  // namespace
+
+Result<TlsMaterial> TlsMaterial::FromConfig(const ClientConfig& config) {
+  TlsMaterial m;
+  if (!config.certificate_authority_pem.empty()) {
+    if (ReadCertificates(config.certificate_authority_pem).empty()) {
+      return Status::Error(config.origin + ": certificate authority: no PEM certificate found");
+    }
+    m.ca_pem_ = config.certificate_authority_pem;
+  }
+  if (!config.client_certificate_pem.empty()) {
+    std::vector<X509Ptr> chain = ReadCertificates(config.client_certificate_pem);
+    if (chain.empty()) {
+      return Status::Error(config.origin + ": client certificate: no PEM certificate found");
+    }
+    PkeyPtr key = ReadKey(config.client_key_pem);
+    if (!key) return Status::Error(config.origin + ": client key: no PEM private key found");
+    if (X509_check_private_key(chain.front().get(), key.get()) != 1) {
+      ERR_clear_error();
+      return Status::Error(config.origin + ": client key does not match the client certificate");
+    }
+    m.certificate_pem_ = config.client_certificate_pem;
+    m.key_pem_ = config.client_key_pem;
+  }
+  return m;
+}
+
+void TlsMaterial::Install(boost::asio::ssl::context& context) const {
+  SSL_CTX* ctx = context.native_handle();
+  if (!ca_pem_.empty()) {
+    // Only the configured CAs: a cluster CA is private, and trusting every public CA as well would
+    // let any publicly valid certificate for the server's name impersonate the API server.
+    X509_STORE* store = X509_STORE_new();
+    for (const X509Ptr& cert : ReadCertificates(ca_pem_)) X509_STORE_add_cert(store, cert.get());
+    SSL_CTX_set_cert_store(ctx, store);  // takes ownership, frees the default store
+  }
+  if (!certificate_pem_.empty()) {
+    boost::system::error_code ec;
+    context.use_certificate_chain(boost::asio::buffer(certificate_pem_), ec);
+    if (!ec) context.use_private_key(boost::asio::buffer(key_pem_), boost::asio::ssl::context::pem, ec);
+    // Validated in FromConfig, so this is not expected; the handshake then fails visibly.
+    if (ec) LOG(ERROR) << "installing the client certificate: " << ec.message();
+  }
+}
+
+}  // namespace kpx

@@ -1,0 +1,162 @@
+#pragma once
+
+#include <glog/logging.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "k8s-watch/client/reflector_store.h"
+#include "k8s-watch/decode/list_decoder.h"
+#include "k8s-watch/objects/source_stats.h"
+
+namespace kpx {
+
+// The cache of one kind (see api_kinds.h) keyed by "namespace/name", and the only place handler
+// methods are called from. Policy for bad input: an object that fails decoding is logged, counted
+// in objects_rejected and skipped, and the last good version of it (if any) stays in the cache,
+// because the object still exists in the cluster. Objects the label filter excludes are treated
+// as absent, so an object that gains an excluding label is reported deleted.
+//
+// Handler calls happen with `*dispatch_mu` held: the three stores of one ApiSource run on three
+// reflector threads, and handlers may assume one call at a time per source.
+template <typename Kind>
+class TypedReflectorStore : public ReflectorStore {
+ public:
+  using Object = typename Kind::Object;
+  using Handler = typename Kind::Handler;
+
+  TypedReflectorStore(Handler* handler, std::mutex* dispatch_mu, SourceStats* stats)
+      : handler_(handler), dispatch_mu_(dispatch_mu), stats_(stats) {}
+
+  void BeginList() override {
+    listed_.clear();
+    failed_keys_.clear();
+  }
+
+  void AddListPage(const rapidjson::Value& list) override {
+    DecodedObjects decoded = ListDecoder::Decode(list);
+    for (Object& object : Kind::Items(decoded)) {
+      if (Kind::Skip(object)) continue;
+      std::string key = object.meta.Key();
+      listed_.insert_or_assign(std::move(key), std::move(object));
+    }
+    for (const DecodeFailure& failure : decoded.failures) {
+      Reject(failure);
+      if (!failure.key.empty()) failed_keys_.insert(failure.key);
+    }
+    RejectForeign(decoded);
+  }
+
+  void CommitList() override {
+    for (const std::string& key : failed_keys_) {
+      auto cached = cache_.find(key);
+      if (cached != cache_.end() && !listed_.contains(key)) listed_.emplace(key, cached->second);
+    }
+    std::lock_guard<std::mutex> lock(*dispatch_mu_);
+    // Deletes first: an address freed by one object may be taken by a new one in the same relist.
+    for (const auto& [key, old_object] : cache_) {
+      if (!listed_.contains(key)) Dispatch([&] { Kind::Delete(handler_, old_object); });
+    }
+    for (const auto& [key, object] : listed_) {
+      auto cached = cache_.find(key);
+      if (cached == cache_.end()) {
+        Dispatch([&] { Kind::Add(handler_, object); });
+      } else if (!(cached->second == object)) {
+        Dispatch([&] { Kind::Update(handler_, cached->second, object); });
+      }
+    }
+    cache_.swap(listed_);
+    listed_.clear();
+    failed_keys_.clear();
+    VLOG(2) << Kind::kName << ": listed " << cache_.size() << " objects";
+    if (!synced_) {
+      synced_ = true;
+      Kind::Synced(handler_);
+    }
+  }
+
+  void Apply(WatchEventType type, const rapidjson::Value& object) override {
+    DecodedObjects decoded = ListDecoder::Decode(object);
+    std::vector<Object>& items = Kind::Items(decoded);
+    if (items.size() != 1) {
+      RejectForeign(decoded);
+      std::string key;
+      for (const DecodeFailure& failure : decoded.failures) {
+        if (failure.key.empty() || type != WatchEventType::kDeleted) Reject(failure);
+        key = failure.key;
+      }
+      // A deletion needs only the key, so an undecodable final version still removes the object.
+      if (type == WatchEventType::kDeleted && !key.empty()) Remove(key);
+      return;
+    }
+    Object& item = items.front();
+    std::string key = item.meta.Key();
+    if (type == WatchEventType::kDeleted || Kind::Skip(item)) {
+      Remove(key);
+      return;
+    }
+    auto cached = cache_.find(key);
+    std::lock_guard<std::mutex> lock(*dispatch_mu_);
+    if (cached == cache_.end()) {
+      auto inserted = cache_.emplace(std::move(key), std::move(item)).first;
+      Dispatch([&] { Kind::Add(handler_, inserted->second); });
+    } else if (!(cached->second == item)) {
+      // Reported as an update even for ADDED: a re-established watch may replay an object the
+      // cache already holds.
+      Object old = std::exchange(cached->second, std::move(item));
+      Dispatch([&] { Kind::Update(handler_, old, cached->second); });
+    }
+  }
+
+  bool synced() const override { return synced_.load(); }
+
+ private:
+  void Remove(const std::string& key) {
+    auto cached = cache_.find(key);
+    if (cached == cache_.end()) return;
+    Object old = std::move(cached->second);
+    cache_.erase(cached);
+    std::lock_guard<std::mutex> lock(*dispatch_mu_);
+    Dispatch([&] { Kind::Delete(handler_, old); });
+  }
+
+  template <typename Fn>
+  void Dispatch(Fn&& call) {
+    call();
+    stats_->events_received.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void Reject(const DecodeFailure& failure) {
+    if (failure.unsupported) {
+      VLOG(4) << Kind::kName << ": skipping " << failure.message;
+      return;
+    }
+    LOG(WARNING) << Kind::kName << ": skipping invalid object: " << failure.message;
+    stats_->objects_rejected.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Objects of another kind than this store's cannot come from a well-behaved server.
+  void RejectForeign(DecodedObjects& decoded) {
+    const size_t total =
+        decoded.services.size() + decoded.endpoint_slices.size() + decoded.nodes.size();
+    const size_t foreign = total - Kind::Items(decoded).size();
+    if (foreign == 0) return;
+    LOG(WARNING) << Kind::kName << ": skipping " << foreign << " object(s) of another kind";
+    stats_->objects_rejected.fetch_add(foreign, std::memory_order_relaxed);
+  }
+
+  Handler* const handler_;
+  std::mutex* const dispatch_mu_;
+  SourceStats* const stats_;
+  std::map<std::string, Object> cache_;
+  // The listing in progress, and keys of listed objects that failed decoding.
+  std::map<std::string, Object> listed_;
+  std::set<std::string> failed_keys_;
+  std::atomic<bool> synced_{false};
+};
+
+}  // namespace kpx
