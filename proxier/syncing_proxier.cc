@@ -54,6 +54,7 @@ SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Cloc
 }
 
 void SyncingProxier::Changed(bool service_change) {
+  last_queued_timestamp_->Set(WallSeconds());
   {
     std::lock_guard lock(mu_);
     if (!oldest_pending_) oldest_pending_ = clock_.Now();
@@ -66,7 +67,6 @@ void SyncingProxier::Changed(bool service_change) {
     }
     if (!AllSyncedLocked()) return;  // the synced callback requests the first sync
   }
-  last_queued_timestamp_->Set(WallSeconds());
   runner_.Request();
 }
 
