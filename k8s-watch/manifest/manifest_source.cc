@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -122,14 +123,17 @@ std::map<std::string, T> Merge(const std::map<std::string, std::vector<T>>& per_
 }
 
 // Calls the handler for every difference between what was delivered and what is desired, then
-// makes `delivered` equal to `desired`. Returns the number of calls.
+// makes `delivered` equal to `desired`. Each call is counted in *events before it is made, so a
+// handler (or a test waiting on one) never sees a counter that lags behind. Returns the calls made.
 template <typename T, typename Add, typename Update, typename Delete>
 uint64_t Reconcile(std::map<std::string, T>* delivered, std::map<std::string, T> desired,
-                   const char* kind, Add add, Update update, Delete del) {
+                   const char* kind, std::atomic<uint64_t>* events, Add add, Update update,
+                   Delete del) {
   uint64_t calls = 0;
   for (const auto& [key, old] : *delivered) {
     if (desired.contains(key)) continue;
     VLOG(4) << "manifest: " << kind << " delete " << key;
+    ++*events;
     del(old);
     ++calls;
   }
@@ -137,10 +141,12 @@ uint64_t Reconcile(std::map<std::string, T>* delivered, std::map<std::string, T>
     auto it = delivered->find(key);
     if (it == delivered->end()) {
       VLOG(4) << "manifest: " << kind << " add " << key;
+      ++*events;
       add(object);
       ++calls;
     } else if (!(it->second == object)) {
       VLOG(4) << "manifest: " << kind << " update " << key;
+      ++*events;
       update(it->second, object);
       ++calls;
     }
@@ -323,7 +329,7 @@ void ManifestSource::Deliver() {
   if (service_handler_ != nullptr) {
     ServiceHandler* h = service_handler_;
     calls += Reconcile(
-        &services_, std::move(desired_services), "service",
+        &services_, std::move(desired_services), "service", &stats_->events_received,
         [h](const Service& s) { h->OnServiceAdd(s); },
         [h](const Service& o, const Service& s) { h->OnServiceUpdate(o, s); },
         [h](const Service& s) { h->OnServiceDelete(s); });
@@ -331,7 +337,7 @@ void ManifestSource::Deliver() {
   if (slice_handler_ != nullptr) {
     EndpointSliceHandler* h = slice_handler_;
     calls += Reconcile(
-        &slices_, std::move(desired_slices), "endpointslice",
+        &slices_, std::move(desired_slices), "endpointslice", &stats_->events_received,
         [h](const EndpointSlice& s) { h->OnEndpointSliceAdd(s); },
         [h](const EndpointSlice& o, const EndpointSlice& s) { h->OnEndpointSliceUpdate(o, s); },
         [h](const EndpointSlice& s) { h->OnEndpointSliceDelete(s); });
@@ -339,11 +345,11 @@ void ManifestSource::Deliver() {
   if (node_handler_ != nullptr) {
     NodeHandler* h = node_handler_;
     calls += Reconcile(
-        &nodes_, std::move(desired_nodes), "node", [h](const Node& n) { h->OnNodeAdd(n); },
+        &nodes_, std::move(desired_nodes), "node", &stats_->events_received,
+        [h](const Node& n) { h->OnNodeAdd(n); },
         [h](const Node& o, const Node& n) { h->OnNodeUpdate(o, n); },
         [h](const Node& n) { h->OnNodeDelete(n); });
   }
-  stats_->events_received += calls;
   VLOG(2) << "manifest " << directory_ << ": " << files_.size() << " file(s), " << services_.size()
           << " service(s), " << slices_.size() << " endpointslice(s), " << nodes_.size()
           << " node(s); " << calls << " change(s) delivered";
