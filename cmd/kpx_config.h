@@ -31,9 +31,11 @@ struct KpxConfig {
     std::chrono::milliseconds min_sync_period{1000};
     bool masquerade_all = false;
     int32_t masquerade_bit = 14;
-    bool localhost_nodeports = true;
+    // kube-proxy defaults to true; kpx does not, because route_localnet=1 lets off-node packets
+    // reach services bound to 127.0.0.1 (CVE-2020-8558's class of problem).
+    bool localhost_nodeports = false;
     std::string backend = "auto";     // auto | nft | legacy | libiptc
-    std::string dispatch = "linear";  // linear | ipset (kpx's sub-linear layout)
+    std::string dispatch = "linear";  // linear | prefix-tree (kpx's sub-linear layout)
   } iptables;
 
   struct Ipvs {

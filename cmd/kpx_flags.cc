@@ -42,11 +42,12 @@ void RegisterKpxFlags(FlagSet& f, KpxConfig& c) {
   f.Int("iptables-masquerade-bit", &c.iptables.masquerade_bit,
         "The bit of the fwmark space that marks packets to SNAT, in [0, 31].");
   f.Bool("iptables-localhost-nodeports", &c.iptables.localhost_nodeports,
-         "Accept NodePort connections on 127.0.0.1 (needs route_localnet).");
+         "Accept NodePort connections on 127.0.0.1. Off by default in kpx (kube-proxy: on): it "
+         "needs route_localnet, which exposes localhost-bound services to the network.");
   f.String("iptables-backend", &c.iptables.backend,
            "How iptables rules are applied: auto, nft, legacy or libiptc.");
   f.String("iptables-dispatch", &c.iptables.dispatch,
-           "Service dispatch layout: linear (kube-proxy's) or ipset (sub-linear).");
+           "Service dispatch layout: linear (kube-proxy's) or prefix-tree (sub-linear).");
   f.String("ipvs-scheduler", &c.ipvs.scheduler,
            "The IPVS scheduler: rr, wrr, lc, wlc, sh, mh, ...");
   f.Duration("ipvs-sync-period", &c.ipvs.sync_period, "How often IPVS rules are fully refreshed.");
@@ -128,9 +129,9 @@ Status ValidateConfig(const KpxConfig& c) {
   if (b != "auto" && b != "nft" && b != "legacy" && b != "libiptc") {
     return Status::Error("iptables backend: \"" + b + "\" (want auto, nft, legacy or libiptc)");
   }
-  if (c.iptables.dispatch != "linear" && c.iptables.dispatch != "ipset") {
+  if (c.iptables.dispatch != "linear" && c.iptables.dispatch != "prefix-tree") {
     return Status::Error("iptables dispatch: \"" + c.iptables.dispatch +
-                         "\" (want linear or ipset)");
+                         "\" (want linear or prefix-tree)");
   }
   if (c.ipvs.sync_period.count() <= 0) {
     return Status::Error("ipvs.syncPeriod: must be greater than 0");
