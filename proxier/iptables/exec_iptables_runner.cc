@@ -75,7 +75,8 @@ Result<bool> ExecIptablesRunner::Check(IpFamily family, const JumpRule& rule) {
   // check against a chain that does not exist yet simply means "not there".
   if (out->exit_code == 1) return false;
   if (out->err.find("No chain/target/match by that name") != std::string::npos ||
-      out->err.find("Couldn't load target") != std::string::npos) {
+      out->err.find("Couldn't load target") != std::string::npos ||
+      out->err.find("does not exist") != std::string::npos) {
     return false;
   }
   return CommandError({Binary(family, ""), "-C", rule.chain}, *out);

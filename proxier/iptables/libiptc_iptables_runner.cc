@@ -4,8 +4,11 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+// libip6tc.h has no C++ linkage guard of its own.
+extern "C" {
 #include <libiptc/libiptc.h>
 #include <libiptc/libip6tc.h>
+}
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/xt_addrtype.h>
