@@ -66,7 +66,8 @@ drop_web_endpoints
 sleep 1
 run_in "$TOPO_CLIENT" "$probe" tcp 10.96.0.10 80 --timeout-ms 1000
 step "health and metrics"
-run_in "$TOPO_CLIENT" curl -s --max-time 2 http://10.99.0.2:10256/healthz; echo
+run_in "$TOPO_CLIENT" curl -s --max-time 2 http://10.99.0.2:10256/healthz
+echo
 ip netns exec "$TOPO_NODE" curl -s --max-time 2 http://127.0.0.1:10249/metrics |
   grep -E '^kubeproxy_sync_proxy_rules_(duration_seconds_count|last_timestamp_seconds|iptables_total)' | sed 's/^/  /' || true
 printf '  kpx log: %s\n' "$(grep -c . "$manifests.log") lines"; tail -n 3 "$manifests.log" | sed 's/^/  /'

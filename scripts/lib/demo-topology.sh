@@ -3,7 +3,9 @@
 # namespace per pod of examples/manifests, each running kpx-echo-server. Everything is named with
 # $TOPO_PREFIX so that several runs can coexist; topo_down removes exactly what topo_up made.
 #
-#   client 10.99.0.1 --veth-- node 10.99.0.2 --veth-- pod 10.99.1.11 (web, local)
+#   client 10.98.0.1 --veth-- node 10.98.0.2 + 10.99.0.2 (the Node's InternalIP), default route
+#                                 via the client, as a real node has one upstream
+#                                            --veth-- pod 10.99.1.11 (web, local)
 #                                            --veth-- pod 10.99.1.12 (web, local)
 #                                            --veth-- pod 10.99.2.11 (web, "kpx-peer")
 #                                            --veth-- pod 10.99.1.21 (api, local)
@@ -30,12 +32,19 @@ topo_up() {
   ip -n "$TOPO_NODE" link set lo up
   ip -n "$TOPO_CLIENT" link set lo up
   ip netns exec "$TOPO_NODE" sysctl -qw net.ipv4.ip_forward=1
+  # The node's upstream is the client's link, so forwarded packets leave where they came in; an
+  # ICMP redirect there would also eat the per-host ICMP budget that REJECT replies need.
+  ip netns exec "$TOPO_NODE" sysctl -qw net.ipv4.conf.all.send_redirects=0
+  ip netns exec "$TOPO_NODE" sysctl -qw net.ipv4.conf.default.send_redirects=0
   ip link add "${TOPO_PREFIX}c0" netns "$TOPO_CLIENT" type veth peer name "${TOPO_PREFIX}n0" netns "$TOPO_NODE"
-  ip -n "$TOPO_CLIENT" addr add 10.99.0.1/24 dev "${TOPO_PREFIX}c0"
+  # The client sits outside the cluster CIDR (10.99.0.0/16): its traffic is "external".
+  ip -n "$TOPO_CLIENT" addr add 10.98.0.1/24 dev "${TOPO_PREFIX}c0"
   ip -n "$TOPO_CLIENT" link set "${TOPO_PREFIX}c0" up
-  ip -n "$TOPO_CLIENT" route add default via 10.99.0.2
-  ip -n "$TOPO_NODE" addr add 10.99.0.2/24 dev "${TOPO_PREFIX}n0"
+  ip -n "$TOPO_CLIENT" route add default via 10.98.0.2
+  ip -n "$TOPO_NODE" addr add 10.98.0.2/24 dev "${TOPO_PREFIX}n0"
+  ip -n "$TOPO_NODE" addr add 10.99.0.2/32 dev "${TOPO_PREFIX}n0"
   ip -n "$TOPO_NODE" link set "${TOPO_PREFIX}n0" up
+  ip -n "$TOPO_NODE" route add default via 10.98.0.1
   for entry in "${TOPO_PODS[@]}"; do
     IFS=: read -r name ip port <<<"$entry"
     i=$((i + 1))

@@ -29,7 +29,12 @@ std::string PeerText(const sockaddr_storage& ss) {
     port = ntohs(a->sin_port);
   } else if (ss.ss_family == AF_INET6) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    // IPv4 clients of the dual-stack socket arrive as ::ffff:a.b.c.d; print them as IPv4.
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, sizeof(host));
+    } else {
+      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    }
     port = ntohs(a->sin6_port);
   }
   return std::string(host) + ":" + std::to_string(port);
