@@ -1,0 +1,205 @@
+#include "proxier/ipvs/ipvs_reconciler.h"
+
+#include <algorithm>
+
+namespace kpx {
+namespace {
+
+bool FamilyEnabled(const IpvsOptions& options, IpFamily f) {
+  return std::find(options.families.begin(), options.families.end(), f) != options.families.end();
+}
+
+IpvsService MakeService(const ServicePortInfo& info, const IpAddress& ip, int32_t port,
+                        const IpvsOptions& options) {
+  IpvsService s;
+  s.key.protocol = info.protocol;
+  s.key.address = ip;
+  s.key.port = static_cast<uint16_t>(port);
+  s.scheduler = options.scheduler.empty() ? "rr" : options.scheduler;
+  s.netmask = IpvsFullNetmask(ip.family());
+  if (info.session_affinity_client_ip) {
+    s.flags = kIpvsFlagPersistent;
+    s.timeout = static_cast<uint32_t>(info.session_affinity_timeout_seconds);
+  }
+  return s;
+}
+
+std::map<IpvsDestinationKey, IpvsDestination> Dests(const EndpointList& endpoints) {
+  std::map<IpvsDestinationKey, IpvsDestination> out;
+  for (const auto& ep : endpoints) {
+    IpvsDestination d;
+    d.key.address = ep->ip;
+    d.key.port = static_cast<uint16_t>(ep->port);
+    d.weight = 1;
+    out[d.key] = d;
+  }
+  return out;
+}
+
+void Add(DesiredIpvs& out, const ServicePortInfo& info, const IpAddress& ip, int32_t port,
+         VirtualServerKind kind, const EndpointList& endpoints, const IpvsOptions& options) {
+  DesiredVirtualServer vs;
+  vs.service = MakeService(info, ip, port, options);
+  vs.dests = Dests(endpoints);
+  vs.kind = kind;
+  vs.owner = info.name;
+  // Two service ports claiming the same (ip, port, protocol) is a user error the API server
+  // mostly prevents; the first in sorted order wins, deterministically.
+  out.servers.emplace(vs.service.key, std::move(vs));
+}
+
+bool IsLinkLocalV6(const IpAddress& ip) {
+  return ip.family() == IpFamily::kIPv6 && ip.bytes()[0] == 0xfe && (ip.bytes()[1] & 0xc0) == 0x80;
+}
+
+}  // namespace
+
+std::vector<IpAddress> SelectNodePortAddresses(const std::vector<IpAddress>& local,
+                                               const IpvsOptions& options) {
+  std::set<IpAddress> out;
+  for (const IpAddress& ip : local) {
+    if (ip.IsLoopback() || ip.IsUnspecified() || IsLinkLocalV6(ip)) continue;
+    bool keep = options.node_port_addresses.empty();
+    for (const Cidr& c : options.node_port_addresses) keep = keep || c.Contains(ip);
+    if (keep) out.insert(ip);
+  }
+  return {out.begin(), out.end()};
+}
+
+DesiredIpvs BuildDesiredIpvs(const DesiredState& state, const IpvsOptions& options,
+                             const std::vector<IpAddress>& candidate_node_ips) {
+  DesiredIpvs out;
+  const std::vector<IpAddress> node_port_ips = SelectNodePortAddresses(candidate_node_ips, options);
+  for (const auto& [name, sp] : state.services) {
+    const ServicePortInfo& info = sp->info;
+    for (IpFamily f : kIpFamilies) {
+      if (!FamilyEnabled(options, f)) continue;
+      const auto& cluster_ip = info.ClusterIp(f);
+      // A service port exists in a family only if it has a ClusterIP there.
+      if (!cluster_ip) continue;
+      const EndpointSelection& sel = sp->For(f);
+      const EndpointList& internal = info.InternalPolicyLocal() ? sel.local : sel.cluster;
+      const EndpointList& external = info.ExternalPolicyLocal() ? sel.local : sel.cluster;
+
+      Add(out, info, *cluster_ip, info.port, VirtualServerKind::kClusterIp, internal, options);
+      out.bound_addresses.insert(*cluster_ip);
+      for (const IpAddress& ip : info.external_ips) {
+        if (ip.family() != f) continue;
+        Add(out, info, ip, info.port, VirtualServerKind::kExternalIp, external, options);
+        out.bound_addresses.insert(ip);
+      }
+      for (const IpAddress& ip : info.load_balancer_ips) {
+        if (ip.family() != f) continue;
+        Add(out, info, ip, info.port, VirtualServerKind::kLoadBalancer, external, options);
+        out.bound_addresses.insert(ip);
+      }
+      if (info.node_port != 0) {
+        for (const IpAddress& ip : node_port_ips) {
+          if (ip.family() != f) continue;
+          Add(out, info, ip, info.node_port, VirtualServerKind::kNodePort, external, options);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+bool OwnsVirtualServer(const IpvsServiceKey& key, const std::set<IpAddress>& dummy_addresses,
+                       const std::set<IpAddress>& node_port_ips, const IpvsOptions& options) {
+  if (dummy_addresses.count(key.address)) return true;
+  return node_port_ips.count(key.address) && key.port >= options.node_port_min &&
+         key.port <= options.node_port_max;
+}
+
+bool ServiceMatches(const IpvsService& want, const IpvsService& have) {
+  if (want.key != have.key || want.scheduler != have.scheduler) return false;
+  if (want.persistent() != have.persistent()) return false;
+  if (want.persistent() && (want.timeout != have.timeout || want.netmask != have.netmask)) {
+    return false;
+  }
+  return true;
+}
+
+std::vector<IpvsOp> PlanIpvs(const DesiredIpvs& desired, const ObservedIpvs& observed,
+                             const std::set<IpAddress>& node_port_ips, const IpvsOptions& options) {
+  std::vector<IpvsOp> adds, dest_adds, binds, retires, deletes, unbinds;
+  static const std::map<IpvsDestinationKey, IpvsDestination> kNone;
+
+  for (const auto& [key, vs] : desired.servers) {
+    auto have = observed.services.find(key);
+    const std::map<IpvsDestinationKey, IpvsDestination>* have_dests = &kNone;
+    if (have == observed.services.end()) {
+      adds.push_back({IpvsOpKind::kAddService, vs.service, {}, {}});
+    } else {
+      if (!ServiceMatches(vs.service, have->second)) {
+        adds.push_back({IpvsOpKind::kUpdateService, vs.service, {}, {}});
+      }
+      if (auto d = observed.dests.find(key); d != observed.dests.end()) have_dests = &d->second;
+    }
+    for (const auto& [dkey, dest] : vs.dests) {
+      auto hd = have_dests->find(dkey);
+      if (hd == have_dests->end()) {
+        dest_adds.push_back({IpvsOpKind::kAddDest, vs.service, dest, {}});
+      } else if (hd->second.weight != dest.weight ||
+                 hd->second.forward_method != dest.forward_method) {
+        dest_adds.push_back({IpvsOpKind::kUpdateDest, vs.service, dest, {}});
+      }
+    }
+    for (const auto& [dkey, dest] : *have_dests) {
+      if (!vs.dests.count(dkey)) retires.push_back({IpvsOpKind::kRetireDest, vs.service, dest, {}});
+    }
+  }
+
+  // Ownership is judged on the addresses the dummy holds now plus those it is about to hold, so
+  // a service left behind by a crash between "add service" and "bind" is still recognised.
+  std::set<IpAddress> dummy = observed.bound_addresses;
+  dummy.insert(desired.bound_addresses.begin(), desired.bound_addresses.end());
+  for (const auto& [key, svc] : observed.services) {
+    if (desired.servers.count(key)) continue;
+    if (!OwnsVirtualServer(key, dummy, node_port_ips, options)) continue;
+    deletes.push_back({IpvsOpKind::kDeleteService, svc, {}, {}});
+  }
+
+  for (const IpAddress& ip : desired.bound_addresses) {
+    if (!observed.bound_addresses.count(ip))
+      binds.push_back({IpvsOpKind::kBindAddress, {}, {}, ip});
+  }
+  for (const IpAddress& ip : observed.bound_addresses) {
+    if (!desired.bound_addresses.count(ip)) {
+      unbinds.push_back({IpvsOpKind::kUnbindAddress, {}, {}, ip});
+    }
+  }
+
+  std::vector<IpvsOp> out;
+  for (auto* part : {&adds, &dest_adds, &binds, &retires, &deletes, &unbinds}) {
+    out.insert(out.end(), part->begin(), part->end());
+  }
+  return out;
+}
+
+std::string IpvsOp::ToString() const {
+  switch (kind) {
+    case IpvsOpKind::kAddService:
+      return "add-service " + service.key.ToString() + " " + service.scheduler +
+             (service.persistent() ? " persistent=" + std::to_string(service.timeout) : "");
+    case IpvsOpKind::kUpdateService:
+      return "update-service " + service.key.ToString() + " " + service.scheduler +
+             (service.persistent() ? " persistent=" + std::to_string(service.timeout) : "");
+    case IpvsOpKind::kAddDest:
+      return "add-dest " + service.key.ToString() + " " + dest.key.ToString();
+    case IpvsOpKind::kUpdateDest:
+      return "update-dest " + service.key.ToString() + " " + dest.key.ToString() +
+             " weight=" + std::to_string(dest.weight);
+    case IpvsOpKind::kBindAddress:
+      return "bind " + address.ToString();
+    case IpvsOpKind::kRetireDest:
+      return "retire-dest " + service.key.ToString() + " " + dest.key.ToString();
+    case IpvsOpKind::kDeleteService:
+      return "delete-service " + service.key.ToString();
+    case IpvsOpKind::kUnbindAddress:
+      return "unbind " + address.ToString();
+  }
+  return "?";
+}
+
+}  // namespace kpx

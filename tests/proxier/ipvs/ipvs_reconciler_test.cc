@@ -1,0 +1,257 @@
+#include "proxier/ipvs/ipvs_reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tests/proxier/ipvs/ipvs_state_fixture.h"
+
+namespace kpx {
+namespace {
+
+using ipvs_testing::Addr;
+using ipvs_testing::Backend;
+using ipvs_testing::IpvsStateBuilder;
+using ipvs_testing::Port;
+using ::testing::ElementsAreArray;
+
+// IP plan: services in 10.96.0.0/16, pods in 10.244.0.0/16 (node-1 owns 10.244.1.0/24),
+// node addresses 192.168.0.10 and 192.168.1.10, external/LB addresses in 203.0.113.0/24.
+const std::vector<IpAddress> kNodeIps = {Addr("192.168.0.10"), Addr("192.168.1.10")};
+
+IpvsService Svc(Protocol p, const std::string& ip, uint16_t port, const std::string& sched = "rr") {
+  IpvsService s;
+  s.key = {p, Addr(ip), port};
+  s.scheduler = sched;
+  s.flags = kIpvsFlagHashed;  // as the kernel reports it
+  return s;
+}
+
+IpvsDestination Dest(const std::string& ip, uint16_t port, int weight = 1) {
+  IpvsDestination d;
+  d.key = {Addr(ip), port};
+  d.weight = weight;
+  return d;
+}
+
+void Have(ObservedIpvs& o, const IpvsService& s, const std::vector<IpvsDestination>& dests) {
+  o.services[s.key] = s;
+  for (const auto& d : dests) o.dests[s.key][d.key] = d;
+}
+
+DesiredState WebState(const std::function<void(ServicePortInfo&)>& edit = nullptr) {
+  return IpvsStateBuilder()
+      .Set(Port("web", Protocol::kTCP, "10.96.0.10", 80, edit),
+           {Backend("10.244.1.5", 8080, /*local=*/true), Backend("10.244.2.5", 8080)})
+      .Snapshot();
+}
+
+// The kernel state WebState() leads to.
+ObservedIpvs WebObserved() {
+  ObservedIpvs o;
+  Have(o, Svc(Protocol::kTCP, "10.96.0.10", 80),
+       {Dest("10.244.1.5", 8080), Dest("10.244.2.5", 8080)});
+  o.bound_addresses = {Addr("10.96.0.10")};
+  return o;
+}
+
+struct Case {
+  std::string name;
+  std::function<DesiredState()> state;
+  std::function<ObservedIpvs()> observed;
+  std::function<void(IpvsOptions&)> options;
+  std::vector<std::string> want;
+};
+
+class ReconcilerTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ReconcilerTest, Plans) {
+  const Case& c = GetParam();
+  IpvsOptions options;
+  if (c.options) c.options(options);
+  const std::set<IpAddress> node_ips(kNodeIps.begin(), kNodeIps.end());
+  const DesiredIpvs desired = BuildDesiredIpvs(c.state(), options, kNodeIps);
+  std::vector<std::string> got;
+  for (const IpvsOp& op : PlanIpvs(desired, c.observed(), node_ips, options)) {
+    got.push_back(op.ToString());
+  }
+  EXPECT_THAT(got, ElementsAreArray(c.want));
+}
+
+const Case kCases[] = {
+    {"FreshClusterIp",
+     [] { return WebState(); },
+     [] { return ObservedIpvs(); },
+     nullptr,
+     {"add-service TCP/10.96.0.10:80 rr", "add-dest TCP/10.96.0.10:80 10.244.1.5:8080",
+      "add-dest TCP/10.96.0.10:80 10.244.2.5:8080", "bind 10.96.0.10"}},
+    {"SteadyStateIsEmpty", [] { return WebState(); }, WebObserved, nullptr, {}},
+    {"RemovedEndpointIsRetiredNotDeleted",
+     [] {
+       return IpvsStateBuilder()
+           .Set(Port("web", Protocol::kTCP, "10.96.0.10", 80), {Backend("10.244.2.5", 8080)})
+           .Snapshot();
+     },
+     WebObserved,
+     nullptr,
+     {"retire-dest TCP/10.96.0.10:80 10.244.1.5:8080"}},
+    {"DrainingEndpointWantedAgainIsRestored",
+     [] { return WebState(); },
+     [] {
+       ObservedIpvs o = WebObserved();
+       o.dests.begin()->second.begin()->second.weight = 0;
+       return o;
+     },
+     nullptr,
+     {"update-dest TCP/10.96.0.10:80 10.244.1.5:8080 weight=1"}},
+    {"AffinityTurnsOnPersistence",
+     [] {
+       return WebState([](ServicePortInfo& i) {
+         i.session_affinity_client_ip = true;
+         i.session_affinity_timeout_seconds = 600;
+       });
+     },
+     WebObserved,
+     nullptr,
+     {"update-service TCP/10.96.0.10:80 rr persistent=600"}},
+    {"SchedulerOptionChangesEveryService",
+     [] { return WebState(); },
+     WebObserved,
+     [](IpvsOptions& o) { o.scheduler = "wlc"; },
+     {"update-service TCP/10.96.0.10:80 wlc"}},
+    {"RemovedServiceIsDeletedAndUnboundForeignKept",
+     [] { return IpvsStateBuilder().Snapshot(); },
+     [] {
+       ObservedIpvs o = WebObserved();
+       // Someone else's virtual servers: on an address kpx never bound, and on a node address
+       // outside the NodePort range.
+       Have(o, Svc(Protocol::kTCP, "172.16.0.1", 443), {Dest("172.16.0.2", 443)});
+       Have(o, Svc(Protocol::kTCP, "192.168.0.10", 80), {});
+       return o;
+     },
+     nullptr,
+     {"delete-service TCP/10.96.0.10:80", "unbind 10.96.0.10"}},
+    {"NodePortOnEveryNodeAddress",
+     [] {
+       return IpvsStateBuilder()
+           .Set(Port("np", Protocol::kUDP, "10.96.0.20", 53,
+                     [](ServicePortInfo& i) { i.node_port = 30053; }),
+                {Backend("10.244.2.7", 5353)})
+           .Snapshot();
+     },
+     [] { return ObservedIpvs(); },
+     nullptr,
+     {"add-service UDP/10.96.0.20:53 rr", "add-service UDP/192.168.0.10:30053 rr",
+      "add-service UDP/192.168.1.10:30053 rr", "add-dest UDP/10.96.0.20:53 10.244.2.7:5353",
+      "add-dest UDP/192.168.0.10:30053 10.244.2.7:5353",
+      "add-dest UDP/192.168.1.10:30053 10.244.2.7:5353", "bind 10.96.0.20"}},
+    {"StaleNodePortDeleted",
+     [] { return WebState(); },
+     [] {
+       ObservedIpvs o = WebObserved();
+       Have(o, Svc(Protocol::kTCP, "192.168.1.10", 30080), {Dest("10.244.1.5", 8080)});
+       return o;
+     },
+     nullptr,
+     {"delete-service TCP/192.168.1.10:30080"}},
+    {"ExternalPolicyLocalUsesLocalEndpointsOutside",
+     [] {
+       return WebState([](ServicePortInfo& i) {
+         i.node_port = 30080;
+         i.external_policy = TrafficPolicy::kLocal;
+       });
+     },
+     WebObserved,
+     [](IpvsOptions& o) { o.node_port_addresses = {ipvs_testing::Prefix("192.168.0.0/24")}; },
+     {"add-service TCP/192.168.0.10:30080 rr", "add-dest TCP/192.168.0.10:30080 10.244.1.5:8080"}},
+    {"InternalPolicyLocalUsesLocalEndpointsInside",
+     [] { return WebState([](ServicePortInfo& i) { i.internal_policy = TrafficPolicy::kLocal; }); },
+     WebObserved,
+     nullptr,
+     {"retire-dest TCP/10.96.0.10:80 10.244.2.5:8080"}},
+    {"ExternalAndLoadBalancerIpsAreBound",
+     [] {
+       return WebState([](ServicePortInfo& i) {
+         i.external_ips = {Addr("203.0.113.7")};
+         i.load_balancer_ips = {Addr("203.0.113.50")};
+       });
+     },
+     WebObserved,
+     nullptr,
+     // Ordered by address bytes, not text.
+     {"add-service TCP/203.0.113.7:80 rr", "add-service TCP/203.0.113.50:80 rr",
+      "add-dest TCP/203.0.113.7:80 10.244.1.5:8080", "add-dest TCP/203.0.113.7:80 10.244.2.5:8080",
+      "add-dest TCP/203.0.113.50:80 10.244.1.5:8080",
+      "add-dest TCP/203.0.113.50:80 10.244.2.5:8080", "bind 203.0.113.7", "bind 203.0.113.50"}},
+    {"DisabledFamilySkipped",
+     [] {
+       return IpvsStateBuilder()
+           .Set(Port("v6", Protocol::kTCP, "fd00::10", 80), {Backend("fd00:244::5", 8080)})
+           .Snapshot();
+     },
+     [] { return ObservedIpvs(); },
+     nullptr,
+     {}},
+    {"Ipv6WithPrefixNetmask",
+     [] {
+       return IpvsStateBuilder()
+           .Set(Port("v6", Protocol::kTCP, "fd00::10", 80,
+                     [](ServicePortInfo& i) { i.session_affinity_client_ip = true; }),
+                {Backend("fd00:244::5", 8080)})
+           .Snapshot();
+     },
+     [] { return ObservedIpvs(); },
+     [](IpvsOptions& o) { o.families = {IpFamily::kIPv6}; },
+     {"add-service TCP/[fd00::10]:80 rr persistent=10800",
+      "add-dest TCP/[fd00::10]:80 [fd00:244::5]:8080", "bind fd00::10"}},
+    {"ServiceWithoutEndpointsStillExists",
+     [] {
+       return IpvsStateBuilder()
+           .Set(Port("empty", Protocol::kTCP, "10.96.0.30", 80), {})
+           .Snapshot();
+     },
+     [] { return ObservedIpvs(); },
+     nullptr,
+     {"add-service TCP/10.96.0.30:80 rr", "bind 10.96.0.30"}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, ReconcilerTest, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(ReconcilerNodePortAddressTest, FiltersLoopbackLinkLocalAndCidrs) {
+  IpvsOptions o;
+  const std::vector<IpAddress> local = {Addr("127.0.0.1"),    Addr("192.168.1.10"),
+                                        Addr("::1"),          Addr("fe80::1"),
+                                        Addr("192.168.0.10"), Addr("2001:db8::1")};
+  EXPECT_THAT(SelectNodePortAddresses(local, o),
+              ElementsAreArray({Addr("192.168.0.10"), Addr("192.168.1.10"), Addr("2001:db8::1")}));
+  o.node_port_addresses = {ipvs_testing::Prefix("192.168.1.0/24")};
+  EXPECT_THAT(SelectNodePortAddresses(local, o), ElementsAreArray({Addr("192.168.1.10")}));
+}
+
+TEST(ReconcilerOwnershipTest, NodeAddressOwnedOnlyInNodePortRange) {
+  IpvsOptions o;
+  const std::set<IpAddress> dummy = {Addr("10.96.0.10")};
+  const std::set<IpAddress> node(kNodeIps.begin(), kNodeIps.end());
+  EXPECT_TRUE(OwnsVirtualServer({Protocol::kTCP, Addr("10.96.0.10"), 1}, dummy, node, o));
+  EXPECT_TRUE(OwnsVirtualServer({Protocol::kTCP, Addr("192.168.0.10"), 30000}, dummy, node, o));
+  EXPECT_FALSE(OwnsVirtualServer({Protocol::kTCP, Addr("192.168.0.10"), 22}, dummy, node, o));
+  EXPECT_FALSE(OwnsVirtualServer({Protocol::kTCP, Addr("10.0.0.1"), 30000}, dummy, node, o));
+}
+
+TEST(ReconcilerServiceMatchTest, IgnoresHashedAndTimeoutOfNonPersistent) {
+  IpvsService want = Svc(Protocol::kTCP, "10.96.0.10", 80);
+  want.flags = 0;
+  IpvsService have = want;
+  have.flags = kIpvsFlagHashed;
+  have.timeout = 77;
+  EXPECT_TRUE(ServiceMatches(want, have));
+  have.scheduler = "lc";
+  EXPECT_FALSE(ServiceMatches(want, have));
+}
+
+}  // namespace
+}  // namespace kpx
