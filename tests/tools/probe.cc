@@ -1,8 +1,9 @@
-// kpx-probe tcp|udp IP PORT [--timeout-ms N] [--count N]
+// kpx-probe tcp|udp IP PORT [--timeout-ms N] [--count N] [--interval-ms N] [--summary]
 //
 // Connects (or sends a datagram) N times and prints the first reply line of each attempt, or
 // "ERROR <reason>" — "refused" for a fast failure (a REJECT rule), "timeout" for silence. Exits
-// 0 when every attempt got a reply.
+// 0 when every attempt got a reply. --summary prints only "ok=N failed=M" at the end, for loops
+// that run across a restart.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -95,9 +96,22 @@ int main(int argc, char** argv) {
   const bool tcp = std::strcmp(argv[1], "tcp") == 0;
   int timeout_ms = 2000;
   int count = 1;
-  for (int i = 4; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--timeout-ms") == 0) timeout_ms = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--count") == 0) count = std::atoi(argv[i + 1]);
+  int interval_ms = 0;
+  bool summary = false;
+  for (int i = 4; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--summary") == 0) {
+      summary = true;
+    } else if (std::strcmp(argv[i], "--timeout-ms") == 0 && has_value) {
+      timeout_ms = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--count") == 0 && has_value) {
+      count = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--interval-ms") == 0 && has_value) {
+      interval_ms = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+      return 2;
+    }
   }
   sockaddr_storage ss;
   socklen_t len;
@@ -105,11 +119,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad address %s\n", argv[2]);
     return 2;
   }
-  bool all_ok = true;
+  int ok = 0;
+  int failed = 0;
   for (int i = 0; i < count; ++i) {
+    if (i > 0 && interval_ms > 0) usleep(static_cast<useconds_t>(interval_ms) * 1000);
     const std::string r = Attempt(tcp, ss, len, timeout_ms);
-    all_ok = all_ok && r.rfind("ERROR", 0) != 0;
-    std::printf("%s\n", r.c_str());
+    if (r.rfind("ERROR", 0) == 0) {
+      ++failed;
+      if (summary) std::fprintf(stderr, "attempt %d: %s\n", i, r.c_str());
+    } else {
+      ++ok;
+    }
+    if (!summary) std::printf("%s\n", r.c_str());
   }
-  return all_ok ? 0 : 1;
+  if (summary) std::printf("ok=%d failed=%d\n", ok, failed);
+  return failed == 0 ? 0 : 1;
 }

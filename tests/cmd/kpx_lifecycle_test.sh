@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The kpx binary end to end, in private network namespaces (the demo topology): health, livez and
+# metrics over HTTP; the instance lock; SIGTERM leaves rules serving; a restart re-adopts them
+# with no failed client connection; --cleanup restores the tables exactly as they were.
+# Usage: kpx_lifecycle_test.sh BUILD_DIR [iptables-backend]
+set -uo pipefail
+build=$1
+backend=${2:-auto}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
+
+# shellcheck source=tests/lib/check.sh
+source "$root/tests/lib/check.sh"
+TOPO_PREFIX=kpxl$$
+# shellcheck source=scripts/lib/demo-topology.sh
+source "$root/scripts/lib/demo-topology.sh"
+kpx=$build/cmd/kpx
+probe=$build/tests/tools/kpx-probe
+work=$(mktemp -d)
+kpx_pid=
+cleanup() {
+  [[ -n $kpx_pid ]] && { kill -TERM "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
+  topo_down
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cp "$root"/examples/manifests/* "$work/"
+mkdir "$work/m" && mv "$work"/*.yaml "$work"/*.json "$work/m/"
+
+in_node() { ip netns exec "$TOPO_NODE" "$@"; }
+in_client() { ip netns exec "$TOPO_CLIENT" "$@"; }
+# Rules and user chains as the kernel holds them, without counters: what "left as it was"
+# compares. (Built-in chains appear once a table is first used, which kpx cannot undo.)
+tables() { in_node iptables-save 2>/dev/null | grep -E '^\*|^-A|^:[^ ]+ - ' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+start_kpx() {
+  # Not through in_node: $! must be kpx itself (ip netns exec execs it), not a subshell.
+  ip netns exec "$TOPO_NODE" "$kpx" --mode=iptables --iptables-backend="$backend" --source="$work/m" \
+    --hostname-override=kpx-node --cluster-cidr=10.99.0.0/16 --min-sync-period=100ms \
+    --healthz-bind-address=10.99.0.2:10256 --metrics-bind-address=127.0.0.1:10249 \
+    >>"$work/kpx.log" 2>&1 &
+  kpx_pid=$!
+}
+healthz_code() { in_client curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://10.99.0.2:10256/$1"; }
+# Healthy and done with a first sync (lastUpdated is Go's zero time until then).
+healthy() {
+  local body
+  body=$(in_client curl -s --max-time 2 -w ' %{http_code}' http://10.99.0.2:10256/healthz) || return 1
+  [[ $body == *' 200' && $body != *'"lastUpdated": "0001-'* ]]
+}
+
+topo_up "$build/tests/tools/kpx-echo-server"
+# Someone else's rules, which kpx must neither touch nor remove.
+in_node iptables-restore --noflush <<'RULES'
+*filter
+:SITE-POLICY - [0:0]
+-A INPUT -p tcp --dport 22 -j ACCEPT
+-A SITE-POLICY -s 192.0.2.0/24 -j DROP
+COMMIT
+*nat
+:SITE-NAT - [0:0]
+-A POSTROUTING -o lo -j RETURN
+COMMIT
+RULES
+before=$(tables)
+
+start_kpx
+check "kpx becomes healthy and programs rules" wait_until 20 healthy
+check_eq "/livez answers 200" 200 "$(healthz_code livez)"
+body=$(in_client curl -s --max-time 2 http://10.99.0.2:10256/healthz)
+check "/healthz body has kube-proxy's fields" grep -qE '^\{"lastUpdated": "20[^"]*","currentTime": "20[^"]*"' <<<"$body"
+
+metrics=$(in_node curl -s --max-time 2 http://127.0.0.1:10249/metrics)
+for m in "kubeproxy_sync_proxy_rules_duration_seconds histogram" \
+         "kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge" \
+         "kubeproxy_network_programming_duration_seconds histogram" \
+         "kubeproxy_sync_proxy_rules_service_changes_total counter" \
+         "kubeproxy_sync_proxy_rules_endpoint_changes_total counter" \
+         "kubeproxy_proxy_healthz_total counter"; do
+  check "metric ${m% *} has TYPE ${m#* }" grep -qx "# TYPE $m" <<<"$metrics"
+done
+syncs=$(awk '$1 == "kubeproxy_sync_proxy_rules_duration_seconds_count" {print $2}' <<<"$metrics")
+check "at least one sync was measured" test "${syncs:-0}" -ge 1
+check "every sample line parses as name{labels} value" \
+  awk '!/^#/ && !/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEInfNa]+$/ {bad=1} END {exit bad}' <<<"$metrics"
+check_eq "metrics are not served on the node address" 000 \
+  "$(in_client curl -s -o /dev/null -w '%{http_code}' --max-time 1 http://10.99.0.2:10249/metrics)"
+
+check_eq "ClusterIP answers" 0 "$(in_client "$probe" tcp 10.96.0.10 80 --count 5 >/dev/null; echo $?)"
+check "NodePort with externalTrafficPolicy Local keeps the client address" \
+  bash -c "ip netns exec $TOPO_CLIENT $probe tcp 10.99.0.2 30080 --count 3 | grep -qvx 'api1 10.98.0.1:[0-9]*' && exit 1 || exit 0"
+check_eq "UDP service answers" 0 "$(in_client "$probe" udp 10.96.0.53 53 >/dev/null; echo $?)"
+
+second=$(in_node "$kpx" --mode=iptables --source="$work/m" --healthz-bind-address= --metrics-bind-address= 2>&1; echo "exit=$?")
+check "a second kpx in the same namespace refuses to start" grep -q "another kpx is already running" <<<"$second"
+check "the second kpx exits non-zero" grep -q "exit=1" <<<"$second"
+
+# A client loops through the ClusterIP while kpx stops and starts again.
+in_client "$probe" tcp 10.96.0.10 80 --count 150 --interval-ms 20 --timeout-ms 2000 --summary >"$work/loop.out" 2>&1 &
+loop=$!
+sleep 0.5
+rules_before_restart=$(tables)
+kill -TERM "$kpx_pid"
+wait "$kpx_pid"
+check_eq "SIGTERM exits cleanly" 0 $?
+kpx_pid=
+check_eq "rules stay in place after SIGTERM" "$rules_before_restart" "$(tables)"
+sleep 0.5
+start_kpx
+check "restarted kpx becomes healthy" wait_until 20 healthy
+sleep 0.5
+check_eq "restart re-adopts the rules unchanged" "$rules_before_restart" "$(tables)"
+wait "$loop"
+check_eq "no client connection failed across the restart" "ok=150 failed=0" "$(tail -n1 "$work/loop.out")"
+
+kill -TERM "$kpx_pid"
+wait "$kpx_pid"
+kpx_pid=
+in_node "$kpx" --cleanup >>"$work/kpx.log" 2>&1
+check_eq "--cleanup exits 0" 0 $?
+check_eq "--cleanup leaves the tables as they were" "$before" "$(tables)"
+
+if ((CHECK_FAILED > 0)); then sed 's/^/kpx: /' "$work/kpx.log" | tail -n 40; fi
+check_summary
