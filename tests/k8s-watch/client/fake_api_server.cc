@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,6 +137,9 @@ FakeApiServer::~FakeApiServer() {
 
 void FakeApiServer::Start(int port) {
   CHECK_EQ(listen_fd_, -1) << "already started";
+  // OpenSSL writes to its socket with write(2): a client that hung up would kill the test with
+  // SIGPIPE instead of failing the write.
+  signal(SIGPIPE, SIG_IGN);
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   CHECK_GE(listen_fd_, 0);
   int one = 1;
@@ -509,11 +513,8 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
       lock.unlock();
       break;
     }
-    if (!woke || state.end_generation != end_generation) {
-      lock.unlock();
-      keep_alive = WriteAll(ssl, "0\r\n\r\n");
-      break;
-    }
+    // Events already queued go out before an end or timeout takes effect.
+    const bool ending = !woke || state.end_generation != end_generation;
     drop = state.drop_generation != drop_generation;
     if (!state.log.empty() && next < state.log.front().seq) {
       // History this watcher still needed was compacted away under it.
@@ -547,10 +548,6 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
     }
     next = state.next_seq;
     lock.unlock();
-    if (drop && lines.empty()) {
-      keep_alive = false;
-      break;
-    }
     for (size_t i = 0; i < lines.size() && keep_alive; ++i) {
       if (drop) {
         // Announce the whole chunk, send half of it, and vanish.
@@ -561,7 +558,11 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
       }
       keep_alive = WriteAll(ssl, Chunk(lines[i]));
     }
-    if (drop) break;
+    if (drop && !lines.empty()) break;
+    if (ending) {
+      keep_alive = keep_alive && WriteAll(ssl, "0\r\n\r\n");
+      break;
+    }
   }
   lock.lock();
   --state.open_watches;
