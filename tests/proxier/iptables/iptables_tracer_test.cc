@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <iostream>
+
 #include "proxier/iptables/fake_iptables_runner.h"
 #include "proxier/iptables/iptables_renderer.h"
 #include "tests/proxier/iptables/packet_tracer.h"
@@ -288,6 +291,70 @@ TEST_F(TracerTest, InterfacePrefixDetectsPods) {
             (Summary{{"10.180.0.1:80", 1}}));
   EXPECT_EQ(From("10.0.5.5", "172.30.0.41", 80, Protocol::kTCP, "eth0"),
             (Summary{{"10.180.0.1:80+masq", 1}}));
+}
+
+TEST_F(TracerTest, PrefixTreeDispatchReachesEveryServiceInLogarithmicSteps) {
+  auto b = Node();
+  const int kServices = 300;
+  for (int i = 0; i < kServices; ++i) {
+    // Spread over the /16 in a scrambled order, plus one IP carrying two ports.
+    const int host = (i * 7919) % 65000 + 1;
+    const std::string ip =
+        "172.30." + std::to_string(host / 256) + "." + std::to_string(host % 256);
+    b.Add(Svc("ns", "s" + std::to_string(i), "", Protocol::kTCP, 80, ip),
+          {Ep("10.180." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), 80)});
+  }
+  b.Add(Svc("ns", "s0", "alt", Protocol::kTCP, 81, "172.30.0.1"), {Ep("10.180.9.9", 81)});
+  IptablesOptions o = Options();
+  o.dispatch = DispatchMode::kPrefixTree;
+  const DesiredState state = b.Build();
+  Load(state, o);
+  size_t max_chains = 0;
+  for (const auto& [name, port] : state.services) {
+    TracePacket p;
+    p.src = Ip("10.0.5.5");
+    p.dst = *port->info.ClusterIp(IpFamily::kIPv4);
+    p.dport = port->info.port;
+    const auto outcomes = Tracer(IpFamily::kIPv4).Trace(p);
+    ASSERT_EQ(outcomes.size(), 1u) << name.ToString();
+    EXPECT_EQ(outcomes[0].dnat, port->For(IpFamily::kIPv4).all.front()->ToString())
+        << name.ToString();
+    size_t dst_chains = 0;
+    for (const auto& c : outcomes[0].chains) dst_chains += c.starts_with("KUBE-DST-");
+    max_chains = std::max(max_chains, dst_chains);
+  }
+  // 301 rules in leaves of <= 8: a balanced tree is 6 levels deep; allow some skew.
+  EXPECT_LE(max_chains, 12u);
+  EXPECT_GE(max_chains, 3u);
+  // Not a service: falls through every level and is left alone.
+  EXPECT_EQ(From("10.0.5.5", "172.30.255.254", 80), (Summary{{"ACCEPT", 1}}));
+  // Identical input, identical bytes.
+  EXPECT_EQ(IptablesRenderer(o).Render(state, IpFamily::kIPv4, {}).FullText(),
+            IptablesRenderer(o).Render(state, IpFamily::kIPv4, {}).FullText());
+}
+
+TEST(RenderBenchmark, TenThousandServices) {
+  StateBuilderForTest b("node-a");
+  for (int i = 0; i < 10000; ++i) {
+    const std::string ip = "172.30." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    b.Add(Svc("ns", "svc" + std::to_string(i), "http", Protocol::kTCP, 80, ip),
+          {Ep("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), 8080),
+           Ep("10.2." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1), 8080)});
+  }
+  const DesiredState state = b.Build();
+  for (DispatchMode mode : {DispatchMode::kLinear, DispatchMode::kPrefixTree}) {
+    IptablesOptions o = Options();
+    o.dispatch = mode;
+    const auto start = std::chrono::steady_clock::now();
+    const IptablesRuleset rules = IptablesRenderer(o).Render(state, IpFamily::kIPv4, {});
+    const std::string text = rules.FullText();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    std::cout << (mode == DispatchMode::kLinear ? "linear" : "prefix-tree") << ": " << ms << " ms, "
+              << rules.nat().RuleCount() << " nat rules, " << text.size() << " bytes\n";
+    EXPECT_LT(ms, 10000);
+  }
 }
 
 }  // namespace
