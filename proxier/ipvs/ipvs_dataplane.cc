@@ -1,0 +1,356 @@
+#include "proxier/ipvs/ipvs_dataplane.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+
+#include "proxier/ipvs/ipvs_iptables_rules.h"
+
+namespace kpx {
+namespace {
+
+// kube-proxy's IPVS sysctls: conntrack so iptables can masquerade IPVS traffic; no connection
+// reuse of stale entries (avoids a 1 s stall on port reuse); drop connections to deleted
+// destinations and quiescent persistence templates so clients re-balance; forwarding.
+const std::pair<const char*, const char*> kSysctls[] = {
+    {"net/ipv4/vs/conntrack", "1"},
+    {"net/ipv4/vs/conn_reuse_mode", "0"},
+    {"net/ipv4/vs/expire_nodest_conn", "1"},
+    {"net/ipv4/vs/expire_quiescent_template", "1"},
+    {"net/ipv4/ip_forward", "1"},
+};
+
+bool HasFamily(const IpvsOptions& o, IpFamily f) {
+  return std::find(o.families.begin(), o.families.end(), f) != o.families.end();
+}
+
+}  // namespace
+
+IpvsDataplane::IpvsDataplane(IpvsOptions options, IpvsSeams seams, Clock clock)
+    : options_(std::move(options)),
+      seams_(std::move(seams)),
+      clock_(clock ? std::move(clock) : [] { return std::chrono::steady_clock::now(); }),
+      termination_(seams_.ipvs.get(), options_.graceful_termination_bound, clock_) {}
+
+Status IpvsDataplane::Initialize() {
+  if (options_.set_sysctls) {
+    for (const auto& [path, value] : kSysctls) {
+      auto cur = seams_.sysctl->Get(path);
+      if (cur.ok() && *cur == value) continue;
+      if (auto s = seams_.sysctl->Set(path, value); !s.ok()) return s;
+      LOG(INFO) << "ipvs: set sysctl " << path << "=" << value;
+    }
+  }
+  if (auto s = seams_.link->EnsureDummy(options_.dummy_device, options_.dummy_up); !s.ok()) {
+    return s.ToStatus();
+  }
+  if (!options_.timeouts.empty()) {
+    // Only when they differ, so a restarted kpx leaves the kernel alone.
+    auto cur = seams_.ipvs->GetTimeouts();
+    const IpvsTimeouts& t = options_.timeouts;
+    const bool same = cur.ok() && (t.tcp == 0 || t.tcp == cur->tcp) &&
+                      (t.tcp_fin == 0 || t.tcp_fin == cur->tcp_fin) &&
+                      (t.udp == 0 || t.udp == cur->udp);
+    if (!same) {
+      if (auto s = seams_.ipvs->SetTimeouts(t); !s.ok()) return s.ToStatus();
+    }
+  }
+  initialized_ = true;
+  return Status::Ok();
+}
+
+Result<std::vector<IpAddress>> IpvsDataplane::LocalAddresses() {
+  auto all = seams_.link->ListAllAddresses();
+  if (!all.ok()) return all.status();
+  std::vector<IpAddress> out;
+  for (const auto& a : *all) {
+    if (a.interface != options_.dummy_device) out.push_back(a.address);
+  }
+  return out;
+}
+
+Status IpvsDataplane::Observe(const DesiredIpvs& desired,
+                              const std::vector<IpAddress>& node_port_ips) {
+  ObservedIpvs o;
+  auto bound = seams_.link->ListAddresses(options_.dummy_device);
+  if (!bound.ok()) return bound.status();
+  for (const IpAddress& ip : *bound) {
+    if (HasFamily(options_, ip.family())) o.bound_addresses.insert(ip);
+  }
+  auto services = seams_.ipvs->ListServices();
+  if (!services.ok()) return services.status();
+  std::set<IpAddress> dummy = o.bound_addresses;
+  dummy.insert(desired.bound_addresses.begin(), desired.bound_addresses.end());
+  const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
+  for (const IpvsService& svc : *services) {
+    if (!HasFamily(options_, svc.key.family())) continue;
+    o.services[svc.key] = svc;
+    // Destinations are listed only where kpx may act on them: one dump per owned service.
+    if (!desired.servers.count(svc.key) && !OwnsVirtualServer(svc.key, dummy, node_ips, options_)) {
+      continue;
+    }
+    auto dests = seams_.ipvs->ListDestinations(svc.key);
+    if (!dests.ok()) return dests.status();
+    auto& m = o.dests[svc.key];
+    for (const auto& d : *dests) m[d.key] = d;
+  }
+  observed_ = std::move(o);
+  return Status::Ok();
+}
+
+KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
+  IpvsHandle& ipvs = *seams_.ipvs;
+  const IpvsServiceKey& key = op.service.key;
+  switch (op.kind) {
+    case IpvsOpKind::kAddService:
+    case IpvsOpKind::kUpdateService: {
+      const bool add = op.kind == IpvsOpKind::kAddService;
+      KernelStatus s = add ? ipvs.AddService(op.service) : ipvs.UpdateService(op.service);
+      // The kernel disagreed with our picture (someone else changed it): do the other one.
+      if (add && s.exists()) s = ipvs.UpdateService(op.service);
+      if (!add && s.not_found()) s = ipvs.AddService(op.service);
+      if (s.ok()) observed_.services[key] = op.service;
+      return s;
+    }
+    case IpvsOpKind::kAddDest:
+    case IpvsOpKind::kUpdateDest: {
+      termination_.Cancel(key, op.dest.key);
+      const bool add = op.kind == IpvsOpKind::kAddDest;
+      KernelStatus s =
+          add ? ipvs.AddDestination(key, op.dest) : ipvs.UpdateDestination(key, op.dest);
+      if (add && s.exists()) s = ipvs.UpdateDestination(key, op.dest);
+      if (!add && s.not_found()) s = ipvs.AddDestination(key, op.dest);
+      if (s.ok()) observed_.dests[key][op.dest.key] = op.dest;
+      return s;
+    }
+    case IpvsOpKind::kRetireDest: {
+      // Our picture has no connection counters between full syncs; the drain decision needs
+      // current ones.
+      auto current = ipvs.ListDestinations(key);
+      if (!current.ok())
+        return KernelStatus::Error(KernelErrorKind::kOther, current.status().message());
+      auto found = std::find_if(current->begin(), current->end(),
+                                [&](const IpvsDestination& d) { return d.key == op.dest.key; });
+      if (found == current->end()) {
+        observed_.dests[key].erase(op.dest.key);
+        return KernelStatus::Ok();
+      }
+      KernelStatus s = termination_.Retire(op.service, *found);
+      if (s.ok()) {
+        auto& dests = observed_.dests[key];
+        if (termination_.IsDraining(key, op.dest.key)) {
+          dests[op.dest.key].weight = 0;
+        } else {
+          dests.erase(op.dest.key);
+        }
+      }
+      return s;
+    }
+    case IpvsOpKind::kDeleteService: {
+      KernelStatus s = ipvs.DeleteService(key);
+      if (s.not_found()) s = KernelStatus::Ok();
+      if (s.ok()) {
+        termination_.ForgetService(key);
+        observed_.services.erase(key);
+        observed_.dests.erase(key);
+      }
+      return s;
+    }
+    case IpvsOpKind::kBindAddress: {
+      KernelStatus s = seams_.link->AddAddress(options_.dummy_device, op.address);
+      if (s.exists()) s = KernelStatus::Ok();
+      if (s.ok()) observed_.bound_addresses.insert(op.address);
+      return s;
+    }
+    case IpvsOpKind::kUnbindAddress: {
+      KernelStatus s = seams_.link->DeleteAddress(options_.dummy_device, op.address);
+      if (s.not_found()) s = KernelStatus::Ok();
+      if (s.ok()) observed_.bound_addresses.erase(op.address);
+      return s;
+    }
+  }
+  return KernelStatus::Ok();
+}
+
+Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
+  const auto start = clock_();
+  ++counters_.syncs;
+  full = full || needs_full_ || !initialized_;
+  Status result;
+  auto fail = [&](const Status& s) {
+    if (result.ok()) result = s;
+  };
+
+  if (!initialized_) {
+    if (auto s = Initialize(); !s.ok()) {
+      ++counters_.sync_failures;
+      return s;
+    }
+  }
+  if (full || state.node_changed) {
+    auto local = LocalAddresses();
+    if (!local.ok()) {
+      ++counters_.sync_failures;
+      needs_full_ = true;
+      return local.status();
+    }
+    local_addresses_ = std::move(*local);
+  }
+  // Without a node listing (e.g. addresses not readable) fall back to the Node object's.
+  const std::vector<IpAddress>& candidates =
+      local_addresses_.empty() ? state.node.addresses : local_addresses_;
+  const std::vector<IpAddress> node_port_ips = SelectNodePortAddresses(candidates, options_);
+  const DesiredIpvs desired = BuildDesiredIpvs(state, options_, node_port_ips);
+
+  if (full) {
+    ++counters_.full_syncs;
+    if (auto s = Observe(desired, node_port_ips); !s.ok()) {
+      ++counters_.sync_failures;
+      needs_full_ = true;
+      return s;
+    }
+  }
+
+  // ipsets before IPVS (and before the iptables rules that reference them).
+  fail(SyncIpsets(state, full));
+  if (full) fail(SyncIptables(full));
+
+  const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
+  const std::vector<IpvsOp> plan = PlanIpvs(desired, observed_, node_ips, options_);
+  counters_.last_plan_size = plan.size();
+  for (const IpvsOp& op : plan) {
+    VLOG(4) << "ipvs: " << op.ToString();
+    KernelStatus s = Execute(op);
+    if (s.ok()) {
+      ++counters_.operations;
+    } else {
+      ++counters_.operation_failures;
+      LOG(WARNING) << "ipvs: " << op.ToString() << ": " << s.message();
+      fail(s.ToStatus());
+    }
+  }
+  if (auto s = termination_.Process(); !s.ok()) fail(s.status());
+  // Destinations deleted by graceful termination leave our picture too.
+  for (auto& [key, dests] : observed_.dests) {
+    for (auto it = dests.begin(); it != dests.end();) {
+      const bool stale =
+          it->second.weight == 0 && !termination_.IsDraining(key, it->first) &&
+          !(desired.servers.count(key) && desired.servers.at(key).dests.count(it->first));
+      it = stale ? dests.erase(it) : std::next(it);
+    }
+  }
+
+  counters_.virtual_servers = desired.servers.size();
+  counters_.draining_destinations = termination_.draining();
+  counters_.last_sync_duration = clock_() - start;
+  needs_full_ = !result.ok();
+  if (!result.ok()) ++counters_.sync_failures;
+  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << plan.size() << " operations, "
+          << desired.servers.size() << " virtual servers, " << termination_.draining()
+          << " draining";
+  return result;
+}
+
+Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full) {
+  std::string text;
+  std::array<std::optional<IpsetMap>, 2> wanted;
+  if (full) {
+    auto saved = seams_.ipset->Save();
+    if (!saved.ok()) return saved.status();
+    const IpsetMap have = ParseIpsetSave(*saved);
+    for (IpFamily f : options_.families) ipsets_[static_cast<int>(f)] = have;
+  }
+  for (IpFamily f : options_.families) {
+    const int i = static_cast<int>(f);
+    wanted[i] = RenderIpsets(state, f);
+    text += IpsetRestoreText(*wanted[i], ipsets_[i] ? *ipsets_[i] : IpsetMap());
+  }
+  if (text.empty()) return Status::Ok();
+  ++counters_.ipset_restores;
+  VLOG(9) << "ipset restore:\n" << text;
+  if (auto s = seams_.ipset->Restore(text); !s.ok()) {
+    for (auto& m : ipsets_) m.reset();
+    return s;
+  }
+  // Only the sets we rendered are tracked, so the next diff never deletes foreign entries.
+  for (IpFamily f : options_.families) {
+    const int i = static_cast<int>(f);
+    ipsets_[i] = std::move(wanted[i]);
+  }
+  return Status::Ok();
+}
+
+Status IpvsDataplane::SyncIptables(bool full) {
+  if (!full) return Status::Ok();
+  for (IpFamily f : options_.families) {
+    ++counters_.iptables_restores;
+    if (auto s = seams_.iptables->Restore(f, RenderIpvsIptables(options_, f)); !s.ok()) return s;
+    for (const JumpRule& j : IpvsJumpRules()) {
+      auto r = seams_.iptables->EnsureJump(f, j);
+      if (!r.ok()) return r.status();
+    }
+  }
+  return Status::Ok();
+}
+
+Status IpvsDataplane::ProcessGracefulTermination() {
+  auto r = termination_.Process();
+  counters_.draining_destinations = termination_.draining();
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status IpvsDataplane::Cleanup() {
+  Status result;
+  auto fail = [&](const Status& s) {
+    if (!s.ok() && result.ok()) result = s;
+  };
+  // iptables first: the sets cannot be destroyed while rules reference them.
+  for (IpFamily f : kIpFamilies) {
+    for (const JumpRule& j : IpvsJumpRules()) {
+      auto r = seams_.iptables->DeleteJump(f, j);
+      if (!r.ok()) fail(r.status());
+    }
+    fail(seams_.iptables->DeleteChains(f, "nat", IpvsChains("nat")));
+    fail(seams_.iptables->DeleteChains(f, "filter", IpvsChains("filter")));
+  }
+  for (const std::string& name : AllIpsetNames()) fail(seams_.ipset->Destroy(name));
+
+  // IPVS: what sits on the dummy device, and NodePort-range services on node addresses.
+  std::set<IpAddress> dummy;
+  auto exists = seams_.link->LinkExists(options_.dummy_device);
+  if (!exists.ok()) fail(exists.status());
+  if (exists.ok() && *exists) {
+    auto bound = seams_.link->ListAddresses(options_.dummy_device);
+    if (bound.ok()) {
+      dummy.insert(bound->begin(), bound->end());
+    } else {
+      fail(bound.status());
+    }
+  }
+  std::set<IpAddress> node_ips;
+  if (auto local = LocalAddresses(); local.ok()) {
+    for (const IpAddress& ip : SelectNodePortAddresses(*local, options_)) node_ips.insert(ip);
+  } else {
+    fail(local.status());
+  }
+  if (auto services = seams_.ipvs->ListServices(); services.ok()) {
+    for (const IpvsService& svc : *services) {
+      if (!OwnsVirtualServer(svc.key, dummy, node_ips, options_)) continue;
+      KernelStatus s = seams_.ipvs->DeleteService(svc.key);
+      if (!s.ok() && !s.not_found()) fail(s.ToStatus());
+    }
+  } else {
+    fail(services.status());
+  }
+  if (exists.ok() && *exists) {
+    KernelStatus s = seams_.link->DeleteLink(options_.dummy_device);
+    if (!s.ok() && !s.not_found()) fail(s.ToStatus());
+  }
+  observed_ = ObservedIpvs();
+  for (auto& m : ipsets_) m.reset();
+  needs_full_ = true;
+  initialized_ = false;
+  return result;
+}
+
+}  // namespace kpx

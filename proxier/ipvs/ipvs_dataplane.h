@@ -1,0 +1,101 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proxier/dataplane.h"
+#include "proxier/iptables/iptables_runner.h"
+#include "proxier/ipvs/graceful_termination.h"
+#include "proxier/ipvs/ipset.h"
+#include "proxier/ipvs/ipvs_handle.h"
+#include "proxier/ipvs/ipvs_ipsets.h"
+#include "proxier/ipvs/ipvs_options.h"
+#include "proxier/ipvs/ipvs_reconciler.h"
+#include "proxier/ipvs/link_handle.h"
+#include "proxier/ipvs/sysctl.h"
+
+namespace kpx {
+
+// Plain counters for the metrics layer.
+struct IpvsCounters {
+  uint64_t syncs = 0;
+  uint64_t full_syncs = 0;
+  uint64_t operations = 0;  // IPVS/address operations applied
+  uint64_t operation_failures = 0;
+  uint64_t ipset_restores = 0;
+  uint64_t iptables_restores = 0;
+  uint64_t sync_failures = 0;
+  size_t last_plan_size = 0;  // operations the last sync needed (0 = kernel already matched)
+  size_t virtual_servers = 0;
+  size_t draining_destinations = 0;
+  std::chrono::nanoseconds last_sync_duration{0};
+};
+
+// The kernel seams the IPVS dataplane drives. All required. Shared so that tests (and a
+// restarted instance in the same process) can hand the same kernel to a second dataplane.
+struct IpvsSeams {
+  std::shared_ptr<IpvsHandle> ipvs;
+  std::shared_ptr<LinkHandle> link;
+  std::shared_ptr<Ipset> ipset;
+  std::shared_ptr<IptablesRunner> iptables;
+  std::shared_ptr<Sysctl> sysctl;
+};
+
+// The IPVS mode's Dataplane (kube-proxy --proxy-mode=ipvs):
+//  - IPVS virtual/real servers are reconciled: the kernel is listed on full syncs (the first, any
+//    after a failure, and whenever the caller asks), diffed against the DesiredState, and only
+//    the difference is applied. Partial syncs diff against what kpx left there last time, so a
+//    steady-state sync costs no netlink round trip at all.
+//  - Service IPs live on the dummy device; addresses no longer needed are removed.
+//  - Removed destinations drain through GracefulTermination; ProcessGracefulTermination() (also
+//    run at the end of every Apply) deletes those that drained.
+//  - Only virtual servers kpx owns are touched (see OwnsVirtualServer), so a restart adopts what
+//    is there: identical state means zero operations and untouched connections.
+//  - ipsets are updated by difference; the static iptables rules and jumps on full syncs.
+// Constructing it touches nothing; the first Apply sets sysctls, creates the dummy device and
+// sets the IPVS timeouts. Not thread-safe: the sync runner's thread only.
+class IpvsDataplane : public Dataplane {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  IpvsDataplane(IpvsOptions options, IpvsSeams seams, Clock clock = nullptr);
+
+  std::string_view Name() const override { return "ipvs"; }
+  Status Apply(const DesiredState& state, bool full) override;
+  Status Cleanup() override;
+
+  // Deletes draining destinations that have no connections left (or ran past the bound). For a
+  // periodic timer between syncs; Apply runs it too.
+  Status ProcessGracefulTermination();
+
+  const IpvsCounters& counters() const { return counters_; }
+  const GracefulTermination& graceful_termination() const { return termination_; }
+
+ private:
+  Status Initialize();
+  Status Observe(const DesiredIpvs& desired, const std::vector<IpAddress>& node_port_ips);
+  Result<std::vector<IpAddress>> LocalAddresses();
+  // Applies one op, keeping observed_ in step with what the kernel now holds.
+  KernelStatus Execute(const IpvsOp& op);
+  Status SyncIpsets(const DesiredState& state, bool full);
+  Status SyncIptables(bool full);
+
+  IpvsOptions options_;
+  IpvsSeams seams_;
+  Clock clock_;
+  GracefulTermination termination_;
+  bool initialized_ = false;
+  bool needs_full_ = true;
+  ObservedIpvs observed_;  // the kernel as of the last sync
+  std::vector<IpAddress> local_addresses_;
+  std::array<std::optional<IpsetMap>, 2> ipsets_;  // by family, as of the last restore
+  IpvsCounters counters_;
+};
+
+}  // namespace kpx

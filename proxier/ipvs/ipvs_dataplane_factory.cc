@@ -1,0 +1,40 @@
+#include "proxier/ipvs/ipvs_dataplane_factory.h"
+
+#include <glog/logging.h>
+
+#include "proxier/iptables/backend_detection.h"
+#include "proxier/iptables/exec_iptables_runner.h"
+#include "proxier/iptables/subprocess_executor.h"
+#include "proxier/ipvs/exec_ipset.h"
+#include "proxier/ipvs/ipvs_dataplane.h"
+#include "proxier/ipvs/netlink_ipvs_handle.h"
+#include "proxier/ipvs/netlink_link_handle.h"
+#include "proxier/ipvs/proc_sysctl.h"
+
+namespace kpx {
+
+Result<std::unique_ptr<Dataplane>> NewIpvsDataplane(const IpvsOptions& options) {
+  if (auto s = ValidateIpvsOptions(options); !s.ok()) return s;
+  auto ipvs = NetlinkIpvsHandle::Open();
+  if (!ipvs.ok()) return ipvs.status();
+  auto link = NetlinkLinkHandle::Open();
+  if (!link.ok()) return link.status();
+  auto executor = std::make_shared<SubprocessExecutor>();
+  IptablesFlavor flavor = IptablesFlavor::kLegacy;
+  if (options.iptables_backend == "nft") {
+    flavor = IptablesFlavor::kNft;
+  } else if (options.iptables_backend == "auto") {
+    flavor = DetectIptablesFlavor(*executor);
+    LOG(INFO) << "ipvs: iptables backend " << (flavor == IptablesFlavor::kNft ? "nft" : "legacy")
+              << " (detected)";
+  }
+  IpvsSeams seams;
+  seams.ipvs = std::move(ipvs).value();
+  seams.link = std::move(link).value();
+  seams.ipset = std::make_unique<ExecIpset>(executor);
+  seams.iptables = std::make_unique<ExecIptablesRunner>(flavor, executor);
+  seams.sysctl = std::make_unique<ProcSysctl>();
+  return std::unique_ptr<Dataplane>(new IpvsDataplane(options, std::move(seams)));
+}
+
+}  // namespace kpx

@@ -1,0 +1,172 @@
+#include "proxier/ipvs/ipvs_ipsets.h"
+
+#include <sstream>
+
+namespace kpx {
+namespace {
+
+struct SetDef {
+  const char* name;
+  const char* type;
+  const char* comment;
+};
+
+// kube-proxy's definitions (types and comments).
+constexpr SetDef kSets[] = {
+    {kClusterIpSet, "hash:ip,port", "Kubernetes service cluster ip + port for masquerade purpose"},
+    {kLoopBackSet, "hash:ip,port,ip",
+     "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"},
+    {kExternalIpSet, "hash:ip,port",
+     "Kubernetes service external ip + port for masquerade and filter purpose"},
+    {kExternalIpLocalSet, "hash:ip,port",
+     "Kubernetes service external ip + port with externalTrafficPolicy=local"},
+    {kLoadBalancerSet, "hash:ip,port",
+     "Kubernetes service lb portal ip + port for masquerade purpose"},
+    {kLoadBalancerLocalSet, "hash:ip,port",
+     "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"},
+    {kLoadBalancerFwSet, "hash:ip,port",
+     "Kubernetes service load balancer ip + port for load balancer with sourceRange"},
+    {kLoadBalancerSourceCidrSet, "hash:ip,port,net",
+     "Kubernetes service load balancer ip + port + source cidr for packet filter purpose"},
+    {kNodePortTcpSet, "bitmap:port", "Kubernetes nodeport TCP port for masquerade purpose"},
+    {kNodePortLocalTcpSet, "bitmap:port",
+     "Kubernetes nodeport TCP port with externalTrafficPolicy=local"},
+    {kNodePortUdpSet, "bitmap:port", "Kubernetes nodeport UDP port for masquerade purpose"},
+    {kNodePortLocalUdpSet, "bitmap:port",
+     "Kubernetes nodeport UDP port with externalTrafficPolicy=local"},
+};
+
+bool IsBitmap(const SetDef& d) { return std::string(d.type) == "bitmap:port"; }
+
+std::string Proto(Protocol p) { return std::string(ProtocolLowerName(p)); }
+
+std::string IpPort(const IpAddress& ip, Protocol p, int port) {
+  return ip.ToString() + "," + Proto(p) + ":" + std::to_string(port);
+}
+
+// ipset prints a full-length prefix without "/32" or "/128".
+std::string NetText(const Cidr& c) {
+  const int full = c.family() == IpFamily::kIPv4 ? 32 : 128;
+  return c.prefix_length() == full ? c.address().ToString() : c.ToString();
+}
+
+}  // namespace
+
+std::string IpsetName(const std::string& base, IpFamily family) {
+  if (family == IpFamily::kIPv4) return base;
+  for (const SetDef& d : kSets) {
+    if (base == d.name && IsBitmap(d)) return base;
+  }
+  return "KUBE-6-" + base.substr(5);
+}
+
+std::vector<std::string> AllIpsetNames() {
+  std::vector<std::string> out;
+  for (IpFamily f : kIpFamilies) {
+    for (const SetDef& d : kSets) {
+      if (f == IpFamily::kIPv6 && IsBitmap(d)) continue;
+      out.push_back(IpsetName(d.name, f));
+    }
+  }
+  return out;
+}
+
+IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
+  IpsetMap out;
+  for (const SetDef& d : kSets) {
+    IpsetContent c;
+    c.type = d.type;
+    if (IsBitmap(d)) {
+      c.options = " range 0-65535";
+    } else {
+      c.options = std::string(" family ") + (family == IpFamily::kIPv4 ? "inet" : "inet6") +
+                  " hashsize 1024 maxelem 65536";
+    }
+    c.options += std::string(" comment \"") + d.comment + "\"";
+    // The comment is part of the create line only; ipset save prints "comment" as a flag.
+    out[IpsetName(d.name, family)] = c;
+  }
+  auto set = [&](const char* base) -> std::set<std::string>& {
+    return out[IpsetName(base, family)].entries;
+  };
+
+  for (const auto& [name, sp] : state.services) {
+    const ServicePortInfo& info = sp->info;
+    const auto& cluster_ip = info.ClusterIp(family);
+    if (!cluster_ip) continue;
+    const Protocol p = info.protocol;
+    set(kClusterIpSet).insert(IpPort(*cluster_ip, p, info.port));
+    for (const auto& ep : sp->For(family).all) {
+      if (!ep->is_local) continue;
+      set(kLoopBackSet).insert(IpPort(ep->ip, p, ep->port) + "," + ep->ip.ToString());
+    }
+    const bool local = info.ExternalPolicyLocal();
+    for (const IpAddress& ip : info.external_ips) {
+      if (ip.family() != family) continue;
+      set(kExternalIpSet).insert(IpPort(ip, p, info.port));
+      if (local) set(kExternalIpLocalSet).insert(IpPort(ip, p, info.port));
+    }
+    for (const IpAddress& ip : info.load_balancer_ips) {
+      if (ip.family() != family) continue;
+      set(kLoadBalancerSet).insert(IpPort(ip, p, info.port));
+      if (local) set(kLoadBalancerLocalSet).insert(IpPort(ip, p, info.port));
+      bool any_range = false;
+      for (const Cidr& range : info.load_balancer_source_ranges) {
+        if (range.family() != family) continue;
+        any_range = true;
+        set(kLoadBalancerSourceCidrSet).insert(IpPort(ip, p, info.port) + "," + NetText(range));
+      }
+      if (any_range) set(kLoadBalancerFwSet).insert(IpPort(ip, p, info.port));
+    }
+    if (info.node_port != 0 && p != Protocol::kSCTP) {
+      const bool tcp = p == Protocol::kTCP;
+      set(tcp ? kNodePortTcpSet : kNodePortUdpSet).insert(std::to_string(info.node_port));
+      if (local) {
+        set(tcp ? kNodePortLocalTcpSet : kNodePortLocalUdpSet)
+            .insert(std::to_string(info.node_port));
+      }
+    }
+  }
+  return out;
+}
+
+IpsetMap ParseIpsetSave(const std::string& text) {
+  const std::vector<std::string> names = AllIpsetNames();
+  const std::set<std::string> ours(names.begin(), names.end());
+  IpsetMap out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string cmd, name, arg;
+    words >> cmd >> name >> arg;
+    if (!ours.count(name)) continue;
+    if (cmd == "create") {
+      out[name].type = arg;
+    } else if (cmd == "add") {
+      out[name].entries.insert(arg);
+    }
+  }
+  return out;
+}
+
+std::string IpsetRestoreText(const IpsetMap& want, const IpsetMap& have) {
+  std::string creates, changes;
+  for (const auto& [name, set] : want) {
+    auto h = have.find(name);
+    if (h == have.end() || h->second.type != set.type) {
+      creates += "create " + name + " " + set.type + set.options + "\n";
+    }
+    static const std::set<std::string> kEmpty;
+    const std::set<std::string>& old = h == have.end() ? kEmpty : h->second.entries;
+    for (const auto& e : old) {
+      if (!set.entries.count(e)) changes += "del " + name + " " + e + "\n";
+    }
+    for (const auto& e : set.entries) {
+      if (!old.count(e)) changes += "add " + name + " " + e + "\n";
+    }
+  }
+  return creates + changes;
+}
+
+}  // namespace kpx

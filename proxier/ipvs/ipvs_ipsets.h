@@ -1,0 +1,54 @@
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proxier/core/desired_state.h"
+
+namespace kpx {
+
+// The ipsets kube-proxy's IPVS mode matches in its few iptables rules, and their contents.
+// IPv6 sets are named "KUBE-6-..." (kube-proxy's convention); bitmap:port sets are shared.
+inline constexpr char kClusterIpSet[] = "KUBE-CLUSTER-IP";
+inline constexpr char kLoopBackSet[] = "KUBE-LOOP-BACK";
+inline constexpr char kExternalIpSet[] = "KUBE-EXTERNAL-IP";
+inline constexpr char kExternalIpLocalSet[] = "KUBE-EXTERNAL-IP-LOCAL";
+inline constexpr char kLoadBalancerSet[] = "KUBE-LOAD-BALANCER";
+inline constexpr char kLoadBalancerLocalSet[] = "KUBE-LOAD-BALANCER-LOCAL";
+inline constexpr char kLoadBalancerFwSet[] = "KUBE-LOAD-BALANCER-FW";
+inline constexpr char kLoadBalancerSourceCidrSet[] = "KUBE-LOAD-BALANCER-SOURCE-CIDR";
+inline constexpr char kNodePortTcpSet[] = "KUBE-NODE-PORT-TCP";
+inline constexpr char kNodePortLocalTcpSet[] = "KUBE-NODE-PORT-LOCAL-TCP";
+inline constexpr char kNodePortUdpSet[] = "KUBE-NODE-PORT-UDP";
+inline constexpr char kNodePortLocalUdpSet[] = "KUBE-NODE-PORT-LOCAL-UDP";
+
+// One set's definition and entries, entries spelled the way "ipset save" prints them.
+struct IpsetContent {
+  std::string type;     // "hash:ip,port", "bitmap:port", ...
+  std::string options;  // rest of the create line: family, range, comment
+  std::set<std::string> entries;
+  bool operator==(const IpsetContent&) const = default;
+};
+using IpsetMap = std::map<std::string, IpsetContent>;
+
+// The set name for a family: "KUBE-CLUSTER-IP" or "KUBE-6-CLUSTER-IP"; bitmap sets unchanged.
+std::string IpsetName(const std::string& base, IpFamily family);
+
+// Every set kpx uses in `family`, filled from the state (all of them, empty ones too, since the
+// iptables rules reference each).
+IpsetMap RenderIpsets(const DesiredState& state, IpFamily family);
+
+// Every set name kpx may own, across families (for cleanup and for parsing saves).
+std::vector<std::string> AllIpsetNames();
+
+// Parses "ipset save" output, keeping only kpx's sets.
+IpsetMap ParseIpsetSave(const std::string& text);
+
+// "ipset restore -exist" text turning `have` into `want`: create lines for every wanted set, then
+// add/del lines for the entry differences. Empty when nothing differs. Sets in `have` that are no
+// longer wanted are left alone (they are destroyed only by Cleanup, after the rules go).
+std::string IpsetRestoreText(const IpsetMap& want, const IpsetMap& have);
+
+}  // namespace kpx

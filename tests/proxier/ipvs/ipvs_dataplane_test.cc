@@ -1,0 +1,274 @@
+#include "proxier/ipvs/ipvs_dataplane.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "proxier/iptables/fake_iptables_runner.h"
+#include "proxier/ipvs/fake_ipset.h"
+#include "proxier/ipvs/fake_ipvs_handle.h"
+#include "proxier/ipvs/fake_link_handle.h"
+#include "proxier/ipvs/fake_sysctl.h"
+#include "proxier/ipvs/ipvs_dataplane_factory.h"
+#include "tests/proxier/ipvs/ipvs_state_fixture.h"
+
+namespace kpx {
+namespace {
+
+using ipvs_testing::Addr;
+using ipvs_testing::Backend;
+using ipvs_testing::IpvsStateBuilder;
+using ipvs_testing::Port;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+// IP plan: node eth0 192.168.0.10; services 10.96.0.0/16; pods 10.244.0.0/16.
+const IpAddress kNodeIp = Addr("192.168.0.10");
+const IpvsServiceKey kWeb{Protocol::kTCP, Addr("10.96.0.10"), 80};
+const IpvsServiceKey kWebNodePort{Protocol::kTCP, kNodeIp, 30080};
+const IpvsDestinationKey kPodA{Addr("10.244.1.5"), 8080};
+const IpvsDestinationKey kPodB{Addr("10.244.2.5"), 8080};
+
+class IpvsDataplaneTest : public ::testing::Test {
+ protected:
+  IpvsDataplaneTest() {
+    link_->AddInterface("eth0", {kNodeIp});
+    link_->AddInterface("lo", {Addr("127.0.0.1")});
+    options_.timeouts = {3600, 120, 300};
+  }
+
+  std::unique_ptr<IpvsDataplane> NewDataplane() {
+    IpvsSeams seams{ipvs_, link_, ipset_, iptables_, sysctl_};
+    return std::make_unique<IpvsDataplane>(options_, std::move(seams), [this] { return now_; });
+  }
+
+  DesiredState WebState(std::vector<EndpointInfo> backends) {
+    return builder_
+        .Set(Port("web", Protocol::kTCP, "10.96.0.10", 80,
+                  [](ServicePortInfo& i) { i.node_port = 30080; }),
+             backends)
+        .Snapshot();
+  }
+
+  std::shared_ptr<FakeIpvsHandle> ipvs_ = std::make_shared<FakeIpvsHandle>();
+  std::shared_ptr<FakeLinkHandle> link_ = std::make_shared<FakeLinkHandle>();
+  std::shared_ptr<FakeIpset> ipset_ = std::make_shared<FakeIpset>();
+  std::shared_ptr<FakeIptablesRunner> iptables_ = std::make_shared<FakeIptablesRunner>();
+  std::shared_ptr<FakeSysctl> sysctl_ = std::make_shared<FakeSysctl>();
+  IpvsOptions options_;
+  IpvsStateBuilder builder_;
+  std::chrono::steady_clock::time_point now_{std::chrono::seconds(100)};
+};
+
+TEST_F(IpvsDataplaneTest, FirstApplyProgramsEverything) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(
+      dp->Apply(WebState({Backend("10.244.1.5", 8080, true), Backend("10.244.2.5", 8080)}), false)
+          .ok());
+  // Sysctls as kube-proxy sets them.
+  EXPECT_EQ(sysctl_->values()["net/ipv4/vs/conntrack"], "1");
+  EXPECT_EQ(sysctl_->values()["net/ipv4/vs/conn_reuse_mode"], "0");
+  EXPECT_EQ(sysctl_->values()["net/ipv4/vs/expire_nodest_conn"], "1");
+  EXPECT_EQ(sysctl_->values()["net/ipv4/vs/expire_quiescent_template"], "1");
+  EXPECT_EQ(sysctl_->values()["net/ipv4/ip_forward"], "1");
+  // Dummy device, down, with the ClusterIP.
+  const auto* dummy = link_->Find("kube-ipvs0");
+  ASSERT_NE(dummy, nullptr);
+  EXPECT_FALSE(dummy->up);
+  EXPECT_EQ(dummy->addresses, std::set<IpAddress>{kWeb.address});
+  // Virtual servers: ClusterIP and NodePort on the node address (not on loopback).
+  EXPECT_EQ(ipvs_->table().size(), 2u);
+  ASSERT_NE(ipvs_->FindDestination(kWeb, kPodA), nullptr);
+  ASSERT_NE(ipvs_->FindDestination(kWebNodePort, kPodB), nullptr);
+  EXPECT_EQ(ipvs_->GetTimeouts()->tcp, 3600u);
+  // ipsets and rules.
+  EXPECT_THAT(ipset_->Find("KUBE-CLUSTER-IP")->entries, Contains("10.96.0.10,tcp:80"));
+  EXPECT_THAT(ipset_->Find("KUBE-NODE-PORT-TCP")->entries, Contains("30080"));
+  EXPECT_THAT(ipset_->Find("KUBE-LOOP-BACK")->entries, Contains("10.244.1.5,tcp:8080,10.244.1.5"));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-NODE-PORT"),
+              Contains(HasSubstr("KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ")));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "PREROUTING"),
+              Contains(HasSubstr("-j KUBE-SERVICES")));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "POSTROUTING"),
+              Contains(HasSubstr("-j KUBE-POSTROUTING")));
+  EXPECT_EQ(dp->counters().last_plan_size, 7u);  // 2 services, 4 dests, 1 address
+}
+
+TEST_F(IpvsDataplaneTest, IdenticalStateNeedsNoOperations) {
+  auto dp = NewDataplane();
+  const DesiredState s = WebState({Backend("10.244.1.5", 8080)});
+  ASSERT_TRUE(dp->Apply(s, false).ok());
+  ipvs_->ClearLog();
+  const int lists = ipvs_->list_calls();
+  ASSERT_TRUE(dp->Apply(s, false).ok());
+  EXPECT_EQ(dp->counters().last_plan_size, 0u);
+  EXPECT_THAT(ipvs_->log(), IsEmpty());
+  EXPECT_EQ(ipvs_->list_calls(), lists) << "a partial sync must not dump the kernel";
+  ASSERT_TRUE(dp->Apply(s, true).ok());
+  EXPECT_EQ(dp->counters().last_plan_size, 0u);
+  EXPECT_GT(ipvs_->list_calls(), lists);
+}
+
+TEST_F(IpvsDataplaneTest, RestartAdoptsWithoutChanges) {
+  const DesiredState s = WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)});
+  ASSERT_TRUE(NewDataplane()->Apply(s, false).ok());
+  ipvs_->SetConnections(kWeb, kPodA, 3, 0);
+  ipvs_->ClearLog();
+  const int link_mutations = link_->mutations();
+  const size_t ipset_restores = ipset_->restores().size();
+  auto second = NewDataplane();
+  ASSERT_TRUE(second->Apply(s, false).ok());
+  EXPECT_EQ(second->counters().last_plan_size, 0u);
+  EXPECT_THAT(ipvs_->log(), IsEmpty());
+  EXPECT_EQ(link_->mutations(), link_mutations);
+  EXPECT_EQ(ipset_->restores().size(), ipset_restores) << "ipsets already matched";
+  EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA)->active_connections, 3u);
+}
+
+TEST_F(IpvsDataplaneTest, RemovedEndpointDrainsThenGoes) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(
+      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ipvs_->SetConnections(kWeb, kPodA, 1, 0);
+  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_NE(ipvs_->FindDestination(kWeb, kPodA), nullptr);
+  EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA)->weight, 0);
+  // The NodePort's copy had no connections: gone at once.
+  EXPECT_EQ(ipvs_->FindDestination(kWebNodePort, kPodA), nullptr);
+  EXPECT_EQ(dp->counters().draining_destinations, 1u);
+
+  ipvs_->SetConnections(kWeb, kPodA, 0, 2);  // TCP closing: does not hold it
+  ASSERT_TRUE(dp->ProcessGracefulTermination().ok());
+  EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA), nullptr);
+  ipvs_->ClearLog();
+  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  EXPECT_THAT(ipvs_->log(), IsEmpty());
+}
+
+TEST_F(IpvsDataplaneTest, DrainingEndpointComesBack) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(
+      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ipvs_->SetConnections(kWeb, kPodA, 1, 0);
+  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_EQ(ipvs_->FindDestination(kWeb, kPodA)->weight, 0);
+  ASSERT_TRUE(
+      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA)->weight, 1);
+  EXPECT_EQ(dp->counters().draining_destinations, 0u);
+}
+
+TEST_F(IpvsDataplaneTest, RemovedServiceIsDeletedForeignKept) {
+  IpvsService foreign;
+  foreign.key = {Protocol::kTCP, Addr("172.16.0.1"), 443};
+  ASSERT_TRUE(ipvs_->AddService(foreign).ok());
+  IpvsService foreign_node;  // on the node address, outside the NodePort range
+  foreign_node.key = {Protocol::kTCP, kNodeIp, 80};
+  ASSERT_TRUE(ipvs_->AddService(foreign_node).ok());
+
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(builder_.Drop("web").Snapshot(), false).ok());
+  EXPECT_EQ(ipvs_->FindService(kWeb), nullptr);
+  EXPECT_EQ(ipvs_->FindService(kWebNodePort), nullptr);
+  EXPECT_NE(ipvs_->FindService(foreign.key), nullptr);
+  EXPECT_NE(ipvs_->FindService(foreign_node.key), nullptr);
+  EXPECT_THAT(link_->Find("kube-ipvs0")->addresses, IsEmpty());
+  EXPECT_THAT(ipset_->Find("KUBE-CLUSTER-IP")->entries, IsEmpty());
+  EXPECT_THAT(ipset_->Find("KUBE-NODE-PORT-TCP")->entries, IsEmpty());
+}
+
+TEST_F(IpvsDataplaneTest, FailureMakesNextSyncFullAndRepairs) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ipvs_->FailNextMutations(1);
+  EXPECT_FALSE(
+      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  // Someone deletes a service behind kpx's back, too.
+  ASSERT_TRUE(ipvs_->DeleteService(kWebNodePort).ok());
+  const uint64_t fulls = dp->counters().full_syncs;
+  ASSERT_TRUE(
+      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  EXPECT_EQ(dp->counters().full_syncs, fulls + 1);
+  EXPECT_NE(ipvs_->FindDestination(kWeb, kPodB), nullptr);
+  EXPECT_NE(ipvs_->FindDestination(kWebNodePort, kPodB), nullptr);
+}
+
+TEST_F(IpvsDataplaneTest, AffinityAndSchedulerReachTheKernel) {
+  options_.scheduler = "sh";
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(builder_
+                            .Set(Port("sticky", Protocol::kUDP, "10.96.0.53", 53,
+                                      [](ServicePortInfo& i) {
+                                        i.session_affinity_client_ip = true;
+                                        i.session_affinity_timeout_seconds = 60;
+                                      }),
+                                 {Backend("10.244.1.9", 5353)})
+                            .Snapshot(),
+                        false)
+                  .ok());
+  const IpvsService* s = ipvs_->FindService({Protocol::kUDP, Addr("10.96.0.53"), 53});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->scheduler, "sh");
+  EXPECT_TRUE(s->persistent());
+  EXPECT_EQ(s->timeout, 60u);
+  EXPECT_EQ(s->netmask, 0xffffffffu);
+}
+
+TEST_F(IpvsDataplaneTest, LoadBalancerSourceRangesFillTheFirewallSets) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(builder_
+                            .Set(Port("lb", Protocol::kTCP, "10.96.0.80", 80,
+                                      [](ServicePortInfo& i) {
+                                        i.load_balancer_ips = {Addr("203.0.113.50")};
+                                        i.load_balancer_source_ranges = {
+                                            ipvs_testing::Prefix("198.51.100.0/24")};
+                                        i.external_policy = TrafficPolicy::kLocal;
+                                        i.node_port = 30081;
+                                      }),
+                                 {Backend("10.244.1.5", 8080, true)})
+                            .Snapshot(),
+                        false)
+                  .ok());
+  EXPECT_THAT(ipset_->Find("KUBE-LOAD-BALANCER-FW")->entries, Contains("203.0.113.50,tcp:80"));
+  EXPECT_THAT(ipset_->Find("KUBE-LOAD-BALANCER-SOURCE-CIDR")->entries,
+              Contains("203.0.113.50,tcp:80,198.51.100.0/24"));
+  EXPECT_THAT(ipset_->Find("KUBE-LOAD-BALANCER-LOCAL")->entries, Contains("203.0.113.50,tcp:80"));
+  EXPECT_THAT(ipset_->Find("KUBE-NODE-PORT-LOCAL-TCP")->entries, Contains("30081"));
+  EXPECT_THAT(link_->Find("kube-ipvs0")->addresses, Contains(Addr("203.0.113.50")));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "filter", "KUBE-SOURCE-RANGES-FIREWALL"),
+              Contains(HasSubstr("-j DROP")));
+}
+
+TEST_F(IpvsDataplaneTest, CleanupRemovesOnlyKpx) {
+  IpvsService foreign;
+  foreign.key = {Protocol::kTCP, Addr("172.16.0.1"), 443};
+  ASSERT_TRUE(ipvs_->AddService(foreign).ok());
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+
+  // A fresh process (kpx --cleanup) knows nothing but what the kernel holds.
+  auto cleaner = NewDataplane();
+  ASSERT_TRUE(cleaner->Cleanup().ok());
+  EXPECT_EQ(ipvs_->table().size(), 1u);
+  EXPECT_NE(ipvs_->FindService(foreign.key), nullptr);
+  EXPECT_EQ(link_->Find("kube-ipvs0"), nullptr);
+  EXPECT_NE(link_->Find("eth0"), nullptr);
+  for (const auto& [name, set] : ipset_->sets()) EXPECT_THAT(name, Not(HasSubstr("KUBE-")));
+  EXPECT_EQ(iptables_->GetChain(IpFamily::kIPv4, "nat", "KUBE-SERVICES"), nullptr);
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "PREROUTING"), IsEmpty());
+  // Idempotent.
+  EXPECT_TRUE(cleaner->Cleanup().ok());
+}
+
+TEST(IpvsDataplaneFactoryTest, UnknownSchedulerFailsFast) {
+  IpvsOptions o;
+  o.scheduler = "fastest";
+  auto dp = NewIpvsDataplane(o);
+  ASSERT_FALSE(dp.ok());
+  EXPECT_THAT(dp.status().message(), HasSubstr("unknown --ipvs-scheduler \"fastest\""));
+}
+
+}  // namespace
+}  // namespace kpx
