@@ -12,9 +12,11 @@
 #include <thread>
 
 #include "cmd/dataplane_factory.h"
+#include "cmd/health_check_listener.h"
 #include "cmd/instance_lock.h"
 #include "cmd/source_factory.h"
 #include "cmd/status_endpoints.h"
+#include "proxier/health/service_health.h"
 #include "proxier/metrics/registry.h"
 #include "proxier/runner/clock.h"
 #include "proxier/syncing_proxier.h"
@@ -82,7 +84,21 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   options.runner.max_interval = ipvs ? config.ipvs.sync_period : config.iptables.sync_period;
   options.runner.retry_interval =
       std::min(options.runner.max_interval, std::chrono::milliseconds(5000));
+  // Health-check node ports answer from the last applied state; the proxier's health is read
+  // through a pointer set once the proxier exists.
+  const SyncingProxier* proxier_ptr = nullptr;
+  const auto health_timeout = 2 * options.runner.max_interval;
+  ServiceHealth service_health([&](int32_t port, HealthCheckResponder responder) {
+    return HealthCheckHttpListener::Open(config.bind_address, port, std::move(responder), [&] {
+      const auto pending = proxier_ptr->OldestPendingChange();
+      return !pending || std::chrono::steady_clock::now() - *pending < health_timeout;
+    });
+  });
+  if (!config.dry_run) {
+    options.on_applied = [&](const DesiredState& state) { service_health.Update(state); };
+  }
   SyncingProxier proxier(options, **dataplane, clock, metrics);
+  proxier_ptr = &proxier;
 
   auto source = MakeSource(config, node_name, proxier, metrics);
   if (!source.ok()) {
@@ -110,6 +126,7 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   });
   proxier.Run();
   (*source)->Stop();
+  service_health.Stop();
   status.Stop();
   waiter.join();
   LOG(INFO) << "kpx stopped";

@@ -201,7 +201,7 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   sync_duration_->Observe(seconds);
   (full ? full_sync_duration_ : partial_sync_duration_)->Observe(seconds);
 
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (!st.ok()) {
     LOG(ERROR) << dataplane_.Name() << " sync failed (" << state.changed.size()
                << " changed service ports), retrying with a full sync: " << st.message();
@@ -226,6 +226,9 @@ bool SyncingProxier::SyncInternal(bool periodic) {
           << state.services.size() << " service ports (" << state.changed.size()
           << " changed) took " << seconds * 1000 << " ms";
   last_applied_ = std::make_shared<const DesiredState>(std::move(state));
+  auto applied = last_applied_;
+  lock.unlock();
+  if (options_.on_applied) options_.on_applied(*applied);
   return true;
 }
 

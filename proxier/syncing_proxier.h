@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +29,8 @@ class SyncingProxier final : public Proxier {
   struct Options {
     std::string node_name;
     BoundedFrequencyRunner::Options runner;
+    // Called on the sync thread after every successful apply (health-check node ports).
+    std::function<void(const DesiredState&)> on_applied;
   };
   SyncingProxier(Options options, Dataplane& dataplane, const Clock& clock,
                  MetricsRegistry& metrics);

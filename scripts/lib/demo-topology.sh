@@ -41,10 +41,13 @@ topo_up() {
   ip -n "$TOPO_CLIENT" addr add 10.98.0.1/24 dev "${TOPO_PREFIX}c0"
   ip -n "$TOPO_CLIENT" link set "${TOPO_PREFIX}c0" up
   ip -n "$TOPO_CLIENT" route add default via 10.98.0.2
+  # A second client address outside every loadBalancerSourceRanges of the manifests.
+  ip -n "$TOPO_CLIENT" addr add 10.97.0.1/32 dev "${TOPO_PREFIX}c0"
   ip -n "$TOPO_NODE" addr add 10.98.0.2/24 dev "${TOPO_PREFIX}n0"
   ip -n "$TOPO_NODE" addr add 10.99.0.2/32 dev "${TOPO_PREFIX}n0"
   ip -n "$TOPO_NODE" link set "${TOPO_PREFIX}n0" up
   ip -n "$TOPO_NODE" route add default via 10.98.0.1
+  ip -n "$TOPO_NODE" route add 10.97.0.1/32 via 10.98.0.1
   for entry in "${TOPO_PODS[@]}"; do
     IFS=: read -r name ip port <<<"$entry"
     i=$((i + 1))

@@ -89,6 +89,16 @@ check_eq "metrics are not served on the node address" 000 \
 check_eq "ClusterIP answers" 0 "$(in_client "$probe" tcp 10.96.0.10 80 --count 5 >/dev/null; echo $?)"
 check "NodePort with externalTrafficPolicy Local keeps the client address" \
   bash -c "ip netns exec $TOPO_CLIENT $probe tcp 10.99.0.2 30080 --count 3 | grep -qvx 'api1 10.98.0.1:[0-9]*' && exit 1 || exit 0"
+check "LoadBalancer IP answers from the allowed source range, client address kept" \
+  bash -c "ip netns exec $TOPO_CLIENT $probe tcp 10.99.0.100 443 --count 3 | grep -qvx 'api1 10.98.0.1:[0-9]*' && exit 1 || exit 0"
+check "LoadBalancer IP drops clients outside loadBalancerSourceRanges" \
+  bash -c "ip netns exec $TOPO_CLIENT $probe tcp 10.99.0.100 443 --source 10.97.0.1 --timeout-ms 700 | grep -qx 'ERROR timeout'"
+check "the same client reaches the NodePort, which has no source ranges" \
+  bash -c "ip netns exec $TOPO_CLIENT $probe tcp 10.99.0.2 30443 --source 10.97.0.1 | grep -q '^api1 10.97.0.1:'"
+hc=$(in_client curl -s -D - --max-time 2 http://10.99.0.2:32100/anything)
+check "health-check node port reports one local endpoint" grep -q '"localEndpoints": 1, "serviceProxyHealthy": true' <<<"$hc"
+check "health-check node port answers 200" grep -q '^HTTP/1.1 200' <<<"$hc"
+check "health-check node port sets the endpoint weight header" grep -qi '^X-Load-Balancing-Endpoint-Weight: 1' <<<"$hc"
 check_eq "UDP service answers" 0 "$(in_client "$probe" udp 10.96.0.53 53 >/dev/null; echo $?)"
 
 second=$(in_node "$kpx" --mode=iptables --source="$work/m" --healthz-bind-address= --metrics-bind-address= 2>&1; echo "exit=$?")

@@ -1,4 +1,5 @@
 // kpx-probe tcp|udp IP PORT [--timeout-ms N] [--count N] [--interval-ms N] [--summary]
+//           [--source IP]
 //
 // Connects (or sends a datagram) N times and prints the first reply line of each attempt, or
 // "ERROR <reason>" — "refused" for a fast failure (a REJECT rule), "timeout" for silence. Exits
@@ -52,10 +53,20 @@ int Wait(int fd, short events, int timeout_ms) {
   return 0;
 }
 
-std::string Attempt(bool tcp, const sockaddr_storage& ss, socklen_t len, int timeout_ms) {
+std::string Attempt(bool tcp, const sockaddr_storage& ss, socklen_t len, int timeout_ms,
+                    const std::string& source) {
   const int fd = socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
   if (fd < 0) return "ERROR " + ErrorText(errno);
   std::string out;
+  if (!source.empty()) {
+    sockaddr_storage src;
+    socklen_t src_len;
+    if (!MakeAddr(source, 0, &src, &src_len) ||
+        bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) {
+      close(fd);
+      return "ERROR bind " + source;
+    }
+  }
   if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     out = "ERROR " + ErrorText(errno);
   } else if (tcp) {
@@ -98,6 +109,7 @@ int main(int argc, char** argv) {
   int count = 1;
   int interval_ms = 0;
   bool summary = false;
+  std::string source;
   for (int i = 4; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
     if (std::strcmp(argv[i], "--summary") == 0) {
@@ -106,6 +118,8 @@ int main(int argc, char** argv) {
       timeout_ms = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--count") == 0 && has_value) {
       count = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--source") == 0 && has_value) {
+      source = argv[++i];
     } else if (std::strcmp(argv[i], "--interval-ms") == 0 && has_value) {
       interval_ms = std::atoi(argv[++i]);
     } else {
@@ -123,7 +137,7 @@ int main(int argc, char** argv) {
   int failed = 0;
   for (int i = 0; i < count; ++i) {
     if (i > 0 && interval_ms > 0) usleep(static_cast<useconds_t>(interval_ms) * 1000);
-    const std::string r = Attempt(tcp, ss, len, timeout_ms);
+    const std::string r = Attempt(tcp, ss, len, timeout_ms, source);
     if (r.rfind("ERROR", 0) == 0) {
       ++failed;
       if (summary) std::fprintf(stderr, "attempt %d: %s\n", i, r.c_str());
