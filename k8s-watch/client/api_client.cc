@@ -40,8 +40,7 @@ std::string CurrentExceptionMessage() {
 
 }  // namespace
 
-Result<std::unique_ptr<ApiClient>> ApiClient::Create(const ClientConfig& config,
-                                                     Options options) {
+Result<std::unique_ptr<ApiClient>> ApiClient::Create(const ClientConfig& config, Options options) {
   if (config.server.empty()) return Status::Error(config.origin + ": no server address");
   Result<TlsMaterial> tls = TlsMaterial::FromConfig(config);
   if (!tls.ok()) return tls.status();
@@ -122,8 +121,8 @@ Result<ApiClient::Response> ApiClient::Stream(const std::string& path_and_query,
       const size_t available = static_cast<size_t>(std::max<std::streamsize>(body.in_avail(), 1));
       const size_t n = body.getn(buffer.data(), std::min(available, buffer.size())).get();
       if (n == 0) break;  // the write side closed: stream ended, or failed (checked below)
-      stopped = !splitter.Feed(
-          std::string_view(reinterpret_cast<const char*>(buffer.data()), n), on_line);
+      stopped = !splitter.Feed(std::string_view(reinterpret_cast<const char*>(buffer.data()), n),
+                               on_line);
     }
     if (stopped) {
       stream_cancel.cancel();

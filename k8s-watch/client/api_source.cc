@@ -9,8 +9,8 @@
 namespace kpx {
 
 ApiSource::ApiSource(ClientConfig config, std::string node_name, ServiceHandler* services,
-                     EndpointSliceHandler* endpoint_slices, NodeHandler* nodes,
-                     SourceStats& stats, Options options)
+                     EndpointSliceHandler* endpoint_slices, NodeHandler* nodes, SourceStats& stats,
+                     Options options)
     : config_(std::move(config)),
       node_name_(std::move(node_name)),
       services_(services),

@@ -46,8 +46,8 @@ class ApiSource : public Source {
             Options options);
   ApiSource(ClientConfig config, std::string node_name, ServiceHandler* services,
             EndpointSliceHandler* endpoint_slices, NodeHandler* nodes, SourceStats& stats)
-      : ApiSource(std::move(config), std::move(node_name), services, endpoint_slices, nodes,
-                  stats, Options()) {}
+      : ApiSource(std::move(config), std::move(node_name), services, endpoint_slices, nodes, stats,
+                  Options()) {}
   ~ApiSource() override;
 
   // Checks the TLS material and starts the reflector threads; listing proceeds in the background

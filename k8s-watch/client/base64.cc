@@ -47,8 +47,8 @@ std::optional<std::string> Base64::Decode(std::string_view text) {
       v[j] = Value(c);
       if (v[j] < 0) return std::nullopt;
     }
-    const uint32_t group = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) |
-                           (uint32_t(v[2]) << 6) | uint32_t(v[3]);
+    const uint32_t group =
+        (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
     out.push_back(static_cast<char>((group >> 16) & 0xff));
     if (padding < 2) out.push_back(static_cast<char>((group >> 8) & 0xff));
     if (padding < 1) out.push_back(static_cast<char>(group & 0xff));

@@ -189,8 +189,8 @@ Result<ClientConfig> KubeconfigLoader::Parse(std::string_view yaml, const std::s
       !s.ok()) {
     return s;
   }
-  if (Status s = f.FileOrData(*user, "client-key", user_path, base_dir, &key_file,
-                              &config.client_key_pem);
+  if (Status s =
+          f.FileOrData(*user, "client-key", user_path, base_dir, &key_file, &config.client_key_pem);
       !s.ok()) {
     return s;
   }

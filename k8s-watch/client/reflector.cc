@@ -53,8 +53,7 @@ bool IsTooOldResourceVersion(const rapidjson::Value& status) {
 
 }  // namespace
 
-Reflector::Reflector(ApiClient* client, ReflectorStore* store, Options options,
-                     SourceStats* stats)
+Reflector::Reflector(ApiClient* client, ReflectorStore* store, Options options, SourceStats* stats)
     : client_(client),
       store_(store),
       options_(std::move(options)),
@@ -210,12 +209,11 @@ Reflector::WatchEnd Reflector::Watch(uint64_t* events) {
   WatchEnd end = WatchEnd::kClosed;
   Result<ApiClient::Response> response = client_->Stream(
       Query(/*watch=*/true, ""),
-      [&](std::string_view line) { return HandleEvent(line, &end, events); },
-      cancel_.get_token());
+      [&](std::string_view line) { return HandleEvent(line, &end, events); }, cancel_.get_token());
   if (stopping()) return WatchEnd::kStopped;
   if (!response.ok()) {
-    LOG(WARNING) << options_.resource << ": watch from " << resource_version_
-                 << " failed after " << *events << " event(s): " << response.status().message();
+    LOG(WARNING) << options_.resource << ": watch from " << resource_version_ << " failed after "
+                 << *events << " event(s): " << response.status().message();
     return WatchEnd::kError;
   }
   if (response->status == kGone) return WatchEnd::kGone;

@@ -88,7 +88,8 @@ void TlsMaterial::Install(boost::asio::ssl::context& context) const {
   if (!certificate_pem_.empty()) {
     boost::system::error_code ec;
     context.use_certificate_chain(boost::asio::buffer(certificate_pem_), ec);
-    if (!ec) context.use_private_key(boost::asio::buffer(key_pem_), boost::asio::ssl::context::pem, ec);
+    if (!ec)
+      context.use_private_key(boost::asio::buffer(key_pem_), boost::asio::ssl::context::pem, ec);
     // Validated in FromConfig, so this is not expected; the handshake then fails visibly.
     if (ec) LOG(ERROR) << "installing the client certificate: " << ec.message();
   }

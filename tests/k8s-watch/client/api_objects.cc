@@ -31,12 +31,13 @@ std::string Uid(const std::string& seed) {
   char buf[40];
   snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(h >> 32),
            static_cast<unsigned>(h >> 16) & 0xffff, static_cast<unsigned>(h >> 4) & 0xfff,
-           static_cast<unsigned>(h) & 0xfff, static_cast<unsigned long long>(h) & 0xffffffffffffULL);
+           static_cast<unsigned>(h) & 0xfff,
+           static_cast<unsigned long long>(h) & 0xffffffffffffULL);
   return buf;
 }
 
-std::string Meta(const std::string& ns, const std::string& name, uint64_t rv,
-                 const Labels& labels, const std::string& extra) {
+std::string Meta(const std::string& ns, const std::string& name, uint64_t rv, const Labels& labels,
+                 const std::string& extra) {
   std::string out = R"("metadata":{"name":)" + Quote(name);
   if (!ns.empty()) out += R"(,"namespace":)" + Quote(ns);
   out += R"(,"uid":")" + Uid(ns + "/" + name) + R"(","resourceVersion":")" + std::to_string(rv) +
@@ -63,13 +64,14 @@ FakeApiServer::Object ServiceObject(const ServiceSpec& spec) {
     const std::string ip = spec.headless ? "None" : spec.cluster_ip;
     const std::string port = std::to_string(spec.port);
     return "{" +
-           Meta(spec.namespace_, spec.name, rv, spec.labels,
-                R"(,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"kind\":\"Service\"}\n"},)"
-                R"("managedFields":[{"manager":"kubectl-client-side-apply","operation":"Update","apiVersion":"v1","time":"2024-05-02T09:14:03Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:ports":{".":{},"k:{\"port\":)" +
-                    port + R"(,\"protocol\":\"TCP\"}":{}}}}}])") +
+           Meta(
+               spec.namespace_, spec.name, rv, spec.labels,
+               R"(,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"kind\":\"Service\"}\n"},)"
+               R"("managedFields":[{"manager":"kubectl-client-side-apply","operation":"Update","apiVersion":"v1","time":"2024-05-02T09:14:03Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:ports":{".":{},"k:{\"port\":)" +
+                   port + R"(,\"protocol\":\"TCP\"}":{}}}}}])") +
            R"(,"spec":{"ports":[{"name":"http","protocol":"TCP","port":)" + port +
-           R"(,"targetPort":8080}],"selector":{"app":)" + Quote(spec.name) +
-           R"(},"clusterIP":")" + ip + R"(","clusterIPs":[")" + ip +
+           R"(,"targetPort":8080}],"selector":{"app":)" + Quote(spec.name) + R"(},"clusterIP":")" +
+           ip + R"(","clusterIPs":[")" + ip +
            R"("],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster"},"status":{"loadBalancer":{}}})";
   };
   return o;

@@ -121,9 +121,11 @@ TEST_F(KubeconfigTest, AbsolutePathsStayAbsolute) {
   const std::string key = dir_.Write("elsewhere/k.pem", kKeyPem);
   TempDir other;
   const std::string path = other.Write("config", R"(current-context: c
-clusters: [{name: k, cluster: {server: "https://k:6443", certificate-authority: )" + ca + R"(}}]
+clusters: [{name: k, cluster: {server: "https://k:6443", certificate-authority: )" +
+                                                     ca + R"(}}]
 contexts: [{name: c, context: {cluster: k, user: u}}]
-users: [{name: u, user: {client-certificate: )" + cert + ", client-key: " + key + "}}]\n");
+users: [{name: u, user: {client-certificate: )" + cert +
+                                                     ", client-key: " + key + "}}]\n");
   Result<ClientConfig> c = KubeconfigLoader::Load(path);
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->certificate_authority_pem, kCaPem);
@@ -174,8 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "clusters[k].cluster.server: required"},
         BadCase{"ServerNotUrl", kHead + "clusters: [{name: k, cluster: {server: 10.0.0.1}}]\n",
                 "clusters[k].cluster.server: must start with https://"},
-        BadCase{"ServerNotString",
-                kHead + "clusters: [{name: k, cluster: {server: [a, b]}}]\n",
+        BadCase{"ServerNotString", kHead + "clusters: [{name: k, cluster: {server: [a, b]}}]\n",
                 "clusters[k].cluster.server: must be a string"},
         BadCase{"BadCaData",
                 kHead + "clusters: [{name: k, cluster: {server: https://k, "
@@ -190,22 +191,25 @@ INSTANTIATE_TEST_SUITE_P(
                         "insecure-skip-tls-verify: maybe}}]\n",
                 "clusters[k].cluster.insecure-skip-tls-verify: must be true or false"},
         BadCase{"InsecureWithCa",
-                kHead + "clusters: [{name: k, cluster: {server: https://k, "
-                        "insecure-skip-tls-verify: true, certificate-authority-data: " +
-                        Base64::Encode(kCaPem) + "}}]\n",
+                kHead +
+                    "clusters: [{name: k, cluster: {server: https://k, "
+                    "insecure-skip-tls-verify: true, certificate-authority-data: " +
+                    Base64::Encode(kCaPem) + "}}]\n",
                 "mutually exclusive"},
         BadCase{"UnknownUser",
                 kHead + "clusters: [{name: k, cluster: {server: https://k}}]\nusers: []\n",
                 "users: no entry named \"u\""},
         BadCase{"CertWithoutKey",
-                kHead + "clusters: [{name: k, cluster: {server: https://k}}]\n"
-                        "users: [{name: u, user: {client-certificate-data: " +
-                        Base64::Encode(kCertPem) + "}}]\n",
+                kHead +
+                    "clusters: [{name: k, cluster: {server: https://k}}]\n"
+                    "users: [{name: u, user: {client-certificate-data: " +
+                    Base64::Encode(kCertPem) + "}}]\n",
                 "users[u].user: client-certificate given without client-key"},
         BadCase{"BadKeyData",
-                kHead + "clusters: [{name: k, cluster: {server: https://k}}]\n"
-                        "users: [{name: u, user: {client-certificate-data: " +
-                        Base64::Encode(kCertPem) + ", client-key-data: 'no=pe'}}]\n",
+                kHead +
+                    "clusters: [{name: k, cluster: {server: https://k}}]\n"
+                    "users: [{name: u, user: {client-certificate-data: " +
+                    Base64::Encode(kCertPem) + ", client-key-data: 'no=pe'}}]\n",
                 "users[u].user.client-key-data: invalid base64"},
         BadCase{"ExecPlugin",
                 kHead + "clusters: [{name: k, cluster: {server: https://k}}]\n"
@@ -265,7 +269,8 @@ TEST_F(InClusterTest, MissingEnvironment) {
   env_.erase("KUBERNETES_SERVICE_PORT");
   Result<ClientConfig> c = InClusterConfig::Load(Env(), dir_.path());
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(c.status().message(), HasSubstr("KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT"));
 }
 
 TEST_F(InClusterTest, MissingTokenOrCa) {
@@ -288,8 +293,8 @@ TEST_F(KubeconfigTest, LoaderMasterOverridesKubeconfigServer) {
 }
 
 TEST(ClientConfigLoaderTest, MasterAloneHasNoCredentials) {
-  Result<ClientConfig> c =
-      ClientConfigLoader::Load({.kubeconfig = "", .master = "http://127.0.0.1:8080/", .context = ""});
+  Result<ClientConfig> c = ClientConfigLoader::Load(
+      {.kubeconfig = "", .master = "http://127.0.0.1:8080/", .context = ""});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->server, "http://127.0.0.1:8080");
   EXPECT_TRUE(c->token.empty());

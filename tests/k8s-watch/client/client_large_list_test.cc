@@ -1,1 +1,192 @@
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <string>
+
+#include "k8s-watch/client/api_source.h"
+#include "tests/k8s-watch/client/api_objects.h"
+#include "tests/k8s-watch/client/fake_api_server.h"
+#include "tests/k8s-watch/client/test_pki.h"
+
+// The initial sync of a large cluster: 10 000 Services and 10 000 EndpointSlices, listed in pages
+// of 500. The fake API server runs in a forked child so that the RSS printed here is the
+// client's alone. Timing and memory are reported, not asserted: the machine is shared.
+namespace kpx {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeApiServer;
+using R = FakeApiServer::Resource;
+
+constexpr int kObjects = 10000;
+
+// Counts calls without keeping objects, so the measured memory is the source's own.
+class CountingHandler : public ServiceHandler, public EndpointSliceHandler, public NodeHandler {
+ public:
+  void OnServiceAdd(const Service&) override { Bump(&services_); }
+  void OnServiceUpdate(const Service&, const Service&) override {}
+  void OnServiceDelete(const Service&) override { Drop(&services_); }
+  void OnServiceSynced() override { Bump(&synced_); }
+  void OnEndpointSliceAdd(const EndpointSlice&) override { Bump(&slices_); }
+  void OnEndpointSliceUpdate(const EndpointSlice&, const EndpointSlice&) override {}
+  void OnEndpointSliceDelete(const EndpointSlice&) override { Drop(&slices_); }
+  void OnEndpointSliceSynced() override { Bump(&synced_); }
+  void OnNodeAdd(const Node&) override { Bump(&nodes_); }
+  void OnNodeUpdate(const Node&, const Node&) override {}
+  void OnNodeDelete(const Node&) override { Drop(&nodes_); }
+  void OnNodeSynced() override { Bump(&synced_); }
+
+  bool WaitSynced(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return synced_ == 3; });
+  }
+  int services() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return services_;
+  }
+  int slices() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return slices_;
+  }
+  int nodes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return nodes_;
+  }
+
+ private:
+  void Bump(int* n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++*n;
+    cv_.notify_all();
+  }
+  void Drop(int* n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --*n;
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int services_ = 0, slices_ = 0, nodes_ = 0, synced_ = 0;
+};
+
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM").
+long StatusKb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+// Child process: fills and serves the fake API server until the parent closes `done_fd`.
+[[noreturn]] void ServeInChild(const testing::TestPki& pki, int ready_fd, int done_fd) {
+  FakeApiServer server(pki);
+  server.SetTokens({{"big-token", "system:node:kpx-node"}});
+  for (int i = 0; i < kObjects; ++i) {
+    const std::string ns = "ns-" + std::to_string(i % 100);
+    const std::string name = "svc-" + std::to_string(i);
+    server.Put(R::kServices, testing::ServiceObject({.namespace_ = ns,
+                                                     .name = name,
+                                                     .cluster_ip = testing::ClusterIp(i),
+                                                     .port = 80 + i % 1000}));
+    server.Put(R::kEndpointSlices,
+               testing::SliceObject({.namespace_ = ns,
+                                     .name = name + "-abcde",
+                                     .service_name = name,
+                                     .addresses = {testing::PodIp(3 * i), testing::PodIp(3 * i + 1),
+                                                   testing::PodIp(3 * i + 2)},
+                                     .port = 8080}));
+  }
+  server.Put(R::kNodes,
+             testing::NodeObject(
+                 {.name = "kpx-node", .internal_ip = "192.168.1.10", .pod_cidr = "10.244.1.0/24"}));
+  server.Start();
+  const int port = server.port();
+  if (write(ready_fd, &port, sizeof(port)) != sizeof(port)) _exit(2);
+  char c;
+  while (read(done_fd, &c, 1) > 0) {
+  }
+  server.Stop();
+  _exit(0);
+}
+
+TEST(LargeListTest, InitialSyncOfTenThousandServicesAndSlices) {
+  const testing::TestPki pki = testing::TestPki::Generate();
+  int ready[2], done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  // Forked before this process starts any thread, so the child is a clean copy.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    close(done[1]);
+    ServeInChild(pki, ready[1], done[0]);
+  }
+  close(ready[1]);
+  close(done[0]);
+  auto reap = [&] {
+    close(done[1]);
+    for (int i = 0; i < 200; ++i) {
+      if (waitpid(child, nullptr, WNOHANG) == child) return;
+      std::this_thread::sleep_for(50ms);
+    }
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  };
+
+  pollfd p{ready[0], POLLIN, 0};
+  int port = 0;
+  const bool ready_ok =
+      poll(&p, 1, 120000) == 1 && read(ready[0], &port, sizeof(port)) == sizeof(port);
+  close(ready[0]);
+  if (!ready_ok) {
+    reap();
+    FAIL() << "fake API server child did not come up";
+  }
+
+  ClientConfig config;
+  config.server = "https://127.0.0.1:" + std::to_string(port);
+  config.certificate_authority_pem = pki.ca_pem;
+  config.token = "big-token";
+  config.origin = "large list test";
+  CountingHandler handler;
+  SourceStats stats;
+  const long rss_before = StatusKb("VmRSS");
+  const auto started = std::chrono::steady_clock::now();
+  {
+    ApiSource source(config, "kpx-node", &handler, &handler, &handler, stats);
+    ASSERT_TRUE(source.Start().ok());
+    const bool synced = handler.WaitSynced(180s);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const long rss_after = StatusKb("VmRSS");
+    const long hwm = StatusKb("VmHWM");
+    source.Stop();
+    std::cout << "[ MEASURED ] initial sync of " << kObjects << " services + " << kObjects
+              << " endpoint slices (pages of 500, TLS, 127.0.0.1): " << seconds << " s; "
+              << "RSS before " << rss_before / 1024 << " MiB, after sync " << rss_after / 1024
+              << " MiB (+" << (rss_after - rss_before) / 1024 << " MiB), peak " << hwm / 1024
+              << " MiB" << std::endl;
+    ::testing::Test::RecordProperty("initial_sync_seconds", std::to_string(seconds));
+    ::testing::Test::RecordProperty("rss_after_sync_kb", std::to_string(rss_after));
+    EXPECT_TRUE(synced);
+  }
+  reap();
+  EXPECT_EQ(handler.services(), kObjects);
+  EXPECT_EQ(handler.slices(), kObjects);
+  EXPECT_EQ(handler.nodes(), 1);
+  EXPECT_EQ(stats.objects_rejected.load(), 0u);
+  EXPECT_EQ(stats.events_received.load(), 2u * kObjects + 1u);
+}
+
+}  // namespace
+}  // namespace kpx

@@ -137,7 +137,8 @@ class StoreTest : public ::testing::Test {
     return R"({"kind":"Service","apiVersion":"v1",)" + Item(spec, rv).substr(1);
   }
   void ListPage(const std::vector<std::string>& items) {
-    std::string body = R"({"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":[)";
+    std::string body =
+        R"({"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":[)";
     for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i];
     store_.AddListPage(Parse(body + "]}"));
   }
@@ -182,7 +183,8 @@ TEST_F(StoreTest, InvalidObjectKeepsLastGoodVersionAndIsCounted) {
   store_.CommitList();
   handler_.ClearCalls();
   // A MODIFIED whose object no longer validates: skipped, the cached version stays.
-  store_.Apply(WatchEventType::kModified, Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)));
+  store_.Apply(WatchEventType::kModified,
+               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)));
   EXPECT_EQ(stats_.objects_rejected.load(), 1u);
   EXPECT_TRUE(handler_.calls().empty());
   // A relist where it is still invalid does not delete it either.
@@ -192,7 +194,8 @@ TEST_F(StoreTest, InvalidObjectKeepsLastGoodVersionAndIsCounted) {
   EXPECT_TRUE(handler_.calls().empty());
   EXPECT_EQ(stats_.objects_rejected.load(), 2u);
   // But its deletion still removes it, by key.
-  store_.Apply(WatchEventType::kDeleted, Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 7)));
+  store_.Apply(WatchEventType::kDeleted,
+               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 7)));
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'D');
   EXPECT_TRUE(handler_.services().empty());
@@ -201,7 +204,8 @@ TEST_F(StoreTest, InvalidObjectKeepsLastGoodVersionAndIsCounted) {
 TEST_F(StoreTest, GainingAnExcludingLabelIsADelete) {
   store_.BeginList();
   store_.CommitList();
-  store_.Apply(WatchEventType::kAdded, Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)));
+  store_.Apply(WatchEventType::kAdded,
+               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)));
   store_.Apply(WatchEventType::kModified,
                Parse(Event(Svc{.name = "web",
                                .cluster_ip = "10.96.0.1",
@@ -211,8 +215,10 @@ TEST_F(StoreTest, GainingAnExcludingLabelIsADelete) {
   for (const auto& c : handler_.calls()) ops.push_back(c.op);
   EXPECT_THAT(ops, ElementsAre('S', 'A', 'D'));
   // A replayed ADDED of an unchanged object is not reported again.
-  store_.Apply(WatchEventType::kAdded, Parse(Event(Svc{.name = "db", .cluster_ip = "10.96.0.2"}, 7)));
-  store_.Apply(WatchEventType::kAdded, Parse(Event(Svc{.name = "db", .cluster_ip = "10.96.0.2"}, 7)));
+  store_.Apply(WatchEventType::kAdded,
+               Parse(Event(Svc{.name = "db", .cluster_ip = "10.96.0.2"}, 7)));
+  store_.Apply(WatchEventType::kAdded,
+               Parse(Event(Svc{.name = "db", .cluster_ip = "10.96.0.2"}, 7)));
   EXPECT_EQ(handler_.calls().size(), 4u);
   EXPECT_EQ(stats_.events_received.load(), 3u);
   EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());

@@ -26,13 +26,13 @@ namespace kpx {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::ElementsAre;
 using testing::FakeApiServer;
+using ::testing::IsEmpty;
 using testing::NodeObject;
 using testing::RecordingHandler;
 using testing::ServiceObject;
 using testing::SliceObject;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using R = FakeApiServer::Resource;
 
@@ -324,8 +324,8 @@ TEST_P(GoneTest, RestartWithCompactedHistoryRelistsAndDiffs) {
       kWait));
   ASSERT_TRUE(WaitWatching());
   // Exactly the differences, nothing for unchanged objects.
-  EXPECT_THAT(CallsOf("service"), UnorderedElementsAre("A default/added-while-down",
-                                                       "U shop/svc-1", "D default/svc-2"));
+  EXPECT_THAT(CallsOf("service"), UnorderedElementsAre("A default/added-while-down", "U shop/svc-1",
+                                                       "D default/svc-2"));
   EXPECT_THAT(CallsOf("slice"),
               UnorderedElementsAre("A default/added-while-down-x7k2q", "U shop/svc-3-x7k2q",
                                    "D default/svc-0-x7k2q"));
@@ -439,8 +439,8 @@ TEST_F(ReflectorTest, MalformedEventsAreSkippedAndTheStreamContinues) {
   bad.cluster_ip = "10.96.0.300";
   server_->Put(R::kServices, ServiceObject(bad));
   server_->Put(R::kServices, ServiceObject(Svc("good", 91)));
-  ASSERT_TRUE(handler_.WaitUntil(
-      [&] { return handler_.services_locked().contains("shop/good"); }, kWait));
+  ASSERT_TRUE(
+      handler_.WaitUntil([&] { return handler_.services_locked().contains("shop/good"); }, kWait));
   EXPECT_FALSE(handler_.services().contains("default/bad-ip"));
   EXPECT_EQ(stats_.objects_rejected.load(), 5u);
   EXPECT_EQ(stats_.watch_restarts.load(), 0u);
@@ -483,7 +483,7 @@ TEST_F(ReflectorTest, UnknownTokenIsRefusedAndRetriedWithBackoff) {
   EXPECT_FALSE(WaitSynced(1500ms));
   EXPECT_FALSE(source_->HasSynced());
   auto lists = RequestsFor("/api/v1/services", false);
-  ASSERT_GE(lists.size(), 2u);  // retried
+  ASSERT_GE(lists.size(), 2u);   // retried
   EXPECT_LE(lists.size(), 20u);  // but not hammered
   for (const auto& r : lists) EXPECT_EQ(r.status, 401);
   // Once the server accepts it, the source recovers on its own.

@@ -118,7 +118,8 @@ FakeApiServer::FakeApiServer(const TestPki& pki) {
   X509* cert = read_cert(pki.server_cert_pem);
   CHECK_EQ(SSL_CTX_use_certificate(ctx_, cert), 1);
   X509_free(cert);
-  BIO* bio = BIO_new_mem_buf(pki.server_key_pem.data(), static_cast<int>(pki.server_key_pem.size()));
+  BIO* bio =
+      BIO_new_mem_buf(pki.server_key_pem.data(), static_cast<int>(pki.server_key_pem.size()));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
   CHECK_EQ(SSL_CTX_use_PrivateKey(ctx_, key), 1);
@@ -418,8 +419,8 @@ bool FakeApiServer::ServeList(SSL* ssl, Resource r, const Request& req) {
       }
     }
   }
-  const size_t end = limit == 0 ? snapshot.items.size()
-                                : std::min(snapshot.items.size(), offset + limit);
+  const size_t end =
+      limit == 0 ? snapshot.items.size() : std::min(snapshot.items.size(), offset + limit);
   std::string body = "{" + ListKind(r) + R"(,"metadata":{"resourceVersion":")" +
                      std::to_string(snapshot.resource_version) + "\"";
   if (end < snapshot.items.size()) {
@@ -457,8 +458,8 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
   ResourceState& state = state_[index];
   ++state.watches;
   const auto deadline = std::chrono::steady_clock::now() +
-                        std::min<std::chrono::milliseconds>(
-                            std::chrono::seconds(timeout_seconds), max_watch_duration_);
+                        std::min<std::chrono::milliseconds>(std::chrono::seconds(timeout_seconds),
+                                                            max_watch_duration_);
   auto too_old = [&] {
     const std::string message = "too old resource version: " + std::to_string(start_rv) + " (" +
                                 std::to_string(oldest_watchable_) + ")";
@@ -471,8 +472,8 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
       return WriteResponse(ssl, 410, status);
     }
     lock.unlock();
-    return WriteAll(ssl, headers + Chunk(R"({"type":"ERROR","object":)" + status + "}\n") +
-                             "0\r\n\r\n");
+    return WriteAll(ssl,
+                    headers + Chunk(R"({"type":"ERROR","object":)" + status + "}\n") + "0\r\n\r\n");
   }
   ++state.open_watches;
   cv_.notify_all();
@@ -635,8 +636,7 @@ uint64_t FakeApiServer::DeleteLocked(Resource r, const std::string& key) {
   return rv;
 }
 
-uint64_t FakeApiServer::Delete(Resource r, const std::string& namespace_,
-                               const std::string& name) {
+uint64_t FakeApiServer::Delete(Resource r, const std::string& namespace_, const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   return DeleteLocked(r, namespace_.empty() ? name : namespace_ + "/" + name);
 }
@@ -722,8 +722,7 @@ int FakeApiServer::open_watches(Resource r) const {
 
 bool FakeApiServer::WaitForOpenWatches(Resource r, int n, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout,
-                      [&] { return state_[static_cast<int>(r)].open_watches >= n; });
+  return cv_.wait_for(lock, timeout, [&] { return state_[static_cast<int>(r)].open_watches >= n; });
 }
 
 }  // namespace kpx::testing

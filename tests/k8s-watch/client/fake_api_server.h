@@ -121,7 +121,7 @@ class FakeApiServer {
     std::map<std::string, Stored> objects;  // by "namespace/name"
     std::deque<Event> log;
     std::map<std::string, std::shared_ptr<const std::string>> rendered;  // list bodies by key
-    uint64_t next_seq = 1;  // sequence number of the next event in `log`
+    uint64_t next_seq = 1;    // sequence number of the next event in `log`
     int end_generation = 0;   // bumped by EndWatches
     int drop_generation = 0;  // bumped by DropWatchesMidEvent
     int lists = 0;

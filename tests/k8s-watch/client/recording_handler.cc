@@ -39,7 +39,9 @@ void RecordingHandler::Apply(char op, const char* kind, std::map<std::string, T>
   cv_.notify_all();
 }
 
-void RecordingHandler::OnServiceAdd(const Service& s) { Apply('A', "service", services_, static_cast<decltype(&s)>(nullptr), s); }
+void RecordingHandler::OnServiceAdd(const Service& s) {
+  Apply('A', "service", services_, static_cast<decltype(&s)>(nullptr), s);
+}
 void RecordingHandler::OnServiceUpdate(const Service& o, const Service& s) {
   Apply('U', "service", services_, &o, s);
 }
@@ -55,11 +57,15 @@ void RecordingHandler::OnEndpointSliceUpdate(const EndpointSlice& o, const Endpo
 void RecordingHandler::OnEndpointSliceDelete(const EndpointSlice& s) {
   Apply('D', "slice", slices_, static_cast<decltype(&s)>(nullptr), s);
 }
-void RecordingHandler::OnNodeAdd(const Node& n) { Apply('A', "node", nodes_, static_cast<decltype(&n)>(nullptr), n); }
+void RecordingHandler::OnNodeAdd(const Node& n) {
+  Apply('A', "node", nodes_, static_cast<decltype(&n)>(nullptr), n);
+}
 void RecordingHandler::OnNodeUpdate(const Node& o, const Node& n) {
   Apply('U', "node", nodes_, &o, n);
 }
-void RecordingHandler::OnNodeDelete(const Node& n) { Apply('D', "node", nodes_, static_cast<decltype(&n)>(nullptr), n); }
+void RecordingHandler::OnNodeDelete(const Node& n) {
+  Apply('D', "node", nodes_, static_cast<decltype(&n)>(nullptr), n);
+}
 
 void RecordingHandler::OnServiceSynced() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -56,8 +56,8 @@ Issued Issue(const char* cn, const char* org, const Issued* issuer, bool is_ca, 
   X509_set_pubkey(x, out.key.get());
   X509_NAME* name = X509_get_subject_name(x);
   if (org != nullptr) {
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(org), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(org),
+                               -1, -1, 0);
   }
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
                              -1, -1, 0);
