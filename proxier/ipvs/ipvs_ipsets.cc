@@ -5,6 +5,8 @@
 namespace kpx {
 namespace {
 
+// `comment` documents the set's purpose (kube-proxy's wording); ipset's own "comment" create
+// option means per-entry comments, so it is not sent to the kernel.
 struct SetDef {
   const char* name;
   const char* type;
@@ -57,7 +59,8 @@ std::string IpsetName(const std::string& base, IpFamily family) {
   for (const SetDef& d : kSets) {
     if (base == d.name && IsBitmap(d)) return base;
   }
-  return "KUBE-6-" + base.substr(5);
+  // ipset names are at most 31 characters; the longest IPv6 name loses its last letter.
+  return ("KUBE-6-" + base.substr(5)).substr(0, 31);
 }
 
 std::vector<std::string> AllIpsetNames() {
@@ -82,8 +85,6 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
       c.options = std::string(" family ") + (family == IpFamily::kIPv4 ? "inet" : "inet6") +
                   " hashsize 1024 maxelem 65536";
     }
-    c.options += std::string(" comment \"") + d.comment + "\"";
-    // The comment is part of the create line only; ipset save prints "comment" as a flag.
     out[IpsetName(d.name, family)] = c;
   }
   auto set = [&](const char* base) -> std::set<std::string>& {
