@@ -42,9 +42,10 @@ struct ServicePortInfo {
   }
   bool InternalPolicyLocal() const { return internal_policy == TrafficPolicy::kLocal; }
   // Which endpoint sets this port's rules consult; mirrors kube-proxy's ServicePort methods.
-  bool UsesClusterEndpoints() const {
-    return !InternalPolicyLocal() || (ExternallyAccessible() && !ExternalPolicyLocal());
-  }
+  // An externally reachable port needs the cluster set even with externalTrafficPolicy Local:
+  // traffic from pods and the node itself to its external addresses is short-circuited to all
+  // endpoints rather than dropped on nodes without a local one.
+  bool UsesClusterEndpoints() const { return !InternalPolicyLocal() || ExternallyAccessible(); }
   bool UsesLocalEndpoints() const { return InternalPolicyLocal() || ExternalPolicyLocal(); }
 
   bool operator==(const ServicePortInfo&) const = default;

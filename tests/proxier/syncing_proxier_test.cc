@@ -36,7 +36,7 @@ class RecordingDataplane final : public Dataplane {
 
 class SyncingProxierTest : public ::testing::Test {
  protected:
-  SyncingProxierTest() : proxier_({"node-a", {}}, dataplane_, clock_, metrics_) {}
+  SyncingProxierTest() : proxier_({"node-a", {}, {}}, dataplane_, clock_, metrics_) {}
 
   void SyncAll() {
     proxier_.OnServiceSynced();
