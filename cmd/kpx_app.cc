@@ -14,6 +14,7 @@
 #include "cmd/dataplane_factory.h"
 #include "cmd/health_check_listener.h"
 #include "cmd/instance_lock.h"
+#include "cmd/node_sysctls.h"
 #include "cmd/source_factory.h"
 #include "cmd/status_endpoints.h"
 #include "proxier/health/service_health.h"
@@ -71,6 +72,8 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
     LOG(INFO) << "removed every rule kpx's " << config.mode << " mode installs";
     return 0;
   }
+
+  if (!config.dry_run) NodeSysctls::Proc().Apply(config);
 
   const std::string node_name = NodeName(config);
   LOG(INFO) << "kpx starting: mode=" << config.mode << " dataplane=" << (*dataplane)->Name()

@@ -4,6 +4,7 @@
 
 #include "k8s-watch/objects/status.h"
 #include "proxier/core/desired_state.h"
+#include "proxier/metrics/registry.h"
 
 namespace kpx {
 
@@ -20,6 +21,9 @@ class Dataplane {
   virtual Status Apply(const DesiredState& state, bool full) = 0;
   // Removes everything this mode has ever installed and nothing else (kpx --cleanup).
   virtual Status Cleanup() = 0;
+  // Publishes the mode's own figures (rules written, restore failures, ...). Called on the sync
+  // thread after every Apply, so implementations read their state without locking.
+  virtual void RecordMetrics(MetricsRegistry& metrics) const {}
 };
 
 }  // namespace kpx

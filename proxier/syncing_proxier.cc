@@ -19,6 +19,7 @@ SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Cloc
     : options_(std::move(options)),
       dataplane_(dataplane),
       clock_(clock),
+      metrics_(metrics),
       runner_(options_.runner, clock_, [this](bool periodic) { return SyncInternal(periodic); }),
       builder_(options_.node_name) {
   const auto buckets = MetricsRegistry::ExponentialBuckets(0.001, 2, 15);
@@ -197,6 +198,7 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   const auto start = clock_.Now();
   const Status st = dataplane_.Apply(state, full);
   const auto end = clock_.Now();
+  dataplane_.RecordMetrics(metrics_);
   const double seconds = std::chrono::duration<double>(end - start).count();
   sync_duration_->Observe(seconds);
   (full ? full_sync_duration_ : partial_sync_duration_)->Observe(seconds);

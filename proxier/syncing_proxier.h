@@ -68,6 +68,7 @@ class SyncingProxier final : public Proxier {
   const Options options_;
   Dataplane& dataplane_;
   const Clock& clock_;
+  MetricsRegistry& metrics_;
   BoundedFrequencyRunner runner_;
 
   mutable std::mutex mu_;  // guards everything below

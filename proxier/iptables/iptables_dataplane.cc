@@ -215,4 +215,36 @@ Status IptablesDataplane::Cleanup() {
   return Status::Ok();
 }
 
+void IptablesDataplane::RecordMetrics(MetricsRegistry& metrics) const {
+  // kube-proxy's names where it has one, so dashboards built for it keep working.
+  metrics
+      .GetCounter("kubeproxy_sync_proxy_rules_iptables_restore_failures_total",
+                  "Cumulative proxy iptables restore failures")
+      ->Set(static_cast<double>(counters_.restore_failures));
+  const auto sum = [](const std::array<size_t, 2>& a) { return static_cast<double>(a[0] + a[1]); };
+  metrics
+      .GetGauge("kubeproxy_sync_proxy_rules_iptables_total",
+                "Total number of iptables rules owned by kube-proxy", {{"table", "nat"}})
+      ->Set(sum(counters_.nat_rules));
+  metrics
+      .GetGauge("kubeproxy_sync_proxy_rules_iptables_total",
+                "Total number of iptables rules owned by kube-proxy", {{"table", "filter"}})
+      ->Set(sum(counters_.filter_rules));
+  const char* kSyncs = "kpx_iptables_syncs_total";
+  const char* kSyncsHelp = "iptables syncs by kind (skipped: identical rules, kernel untouched)";
+  metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "full"}})->Set(counters_.full_syncs);
+  metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "partial"}})->Set(counters_.partial_syncs);
+  metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "skipped"}})->Set(counters_.skipped_syncs);
+  metrics
+      .GetCounter("kpx_iptables_stale_chains_deleted_total",
+                  "Chains kpx deleted because no service needs them any more")
+      ->Set(static_cast<double>(counters_.stale_chains_deleted));
+  metrics
+      .GetCounter("kpx_conntrack_entries_deleted_total",
+                  "conntrack deletions for removed UDP endpoints")
+      ->Set(static_cast<double>(counters_.conntrack_deletions));
+  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
+      ->Set(static_cast<double>(counters_.conntrack_failures));
+}
+
 }  // namespace kpx

@@ -56,6 +56,7 @@ class IptablesDataplane : public Dataplane {
   std::string_view Name() const override { return "iptables"; }
   Status Apply(const DesiredState& state, bool full) override;
   Status Cleanup() override;
+  void RecordMetrics(MetricsRegistry& metrics) const override;
 
   const IptablesCounters& counters() const { return counters_; }
   IptablesRunner& runner() { return *runner_; }

@@ -23,6 +23,8 @@ class MetricsRegistry {
     // A counter whose value is read from elsewhere (e.g. a source's atomic stats) at scrape time.
     explicit Counter(std::function<double()> read) : read_(std::move(read)) {}
     void Inc(double v = 1);
+    // Mirrors a monotonic total kept elsewhere (a dataplane's own counters).
+    void Set(double v) { value_.store(v); }
     double Value() const { return read_ ? read_() : value_.load(); }
 
    private:

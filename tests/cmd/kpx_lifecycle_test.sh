@@ -76,11 +76,16 @@ for m in "kubeproxy_sync_proxy_rules_duration_seconds histogram" \
          "kubeproxy_network_programming_duration_seconds histogram" \
          "kubeproxy_sync_proxy_rules_service_changes_total counter" \
          "kubeproxy_sync_proxy_rules_endpoint_changes_total counter" \
-         "kubeproxy_proxy_healthz_total counter"; do
+         "kubeproxy_proxy_healthz_total counter" \
+         "kubeproxy_sync_proxy_rules_iptables_total gauge" \
+         "kubeproxy_sync_proxy_rules_iptables_restore_failures_total counter" \
+         "kpx_objects_rejected_total counter"; do
   check "metric ${m% *} has TYPE ${m#* }" grep -qx "# TYPE $m" <<<"$metrics"
 done
 syncs=$(awk '$1 == "kubeproxy_sync_proxy_rules_duration_seconds_count" {print $2}' <<<"$metrics")
 check "at least one sync was measured" test "${syncs:-0}" -ge 1
+nat_rules=$(awk '$1 == "kubeproxy_sync_proxy_rules_iptables_total{table=\"nat\"}" {print $2}' <<<"$metrics")
+check "the nat rule count is reported" test "${nat_rules:-0}" -gt 10
 check "every sample line parses as name{labels} value" \
   awk '!/^#/ && !/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEInfNa]+$/ {bad=1} END {exit bad}' <<<"$metrics"
 check_eq "metrics are not served on the node address" 000 \
