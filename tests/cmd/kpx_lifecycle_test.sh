@@ -49,6 +49,13 @@ healthy() {
   [[ $body == *' 200' && $body != *'"lastUpdated": "0001-'* ]]
 }
 
+bad=$("$kpx" --mode=bogus 2>&1; echo "exit=$?")
+check "an unknown mode is a clear error" grep -q 'mode: unknown proxy mode "bogus"' <<<"$bad"
+check "an unknown mode exits 2" grep -q "exit=2" <<<"$bad"
+printf 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nipvs: {schedulr: rr}\n' >"$work/bad.conf"
+bad=$("$kpx" --config="$work/bad.conf" 2>&1; echo "exit=$?")
+check "an unknown config field is named, exit 2" grep -qz 'ipvs.schedulr: unknown field.*exit=2' <<<"$bad"
+
 topo_up "$build/tests/tools/kpx-echo-server"
 # Someone else's rules, which kpx must neither touch nor remove.
 in_node iptables-restore --noflush <<'RULES'

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+
+#include "cmd/kpx_config.h"
+#include "k8s-watch/objects/status.h"
+
+namespace kpx {
+
+// The configuration a command line asks for: kube-proxy's defaults, then the --config file if
+// one is named, then the flags given on the command line (which win over the file), validated.
+struct CommandLine {
+  KpxConfig config;
+  bool help = false;
+  std::string usage;
+};
+
+// Errors name the flag or config field; the caller exits 2 with the message.
+Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+
+}  // namespace kpx
