@@ -2,6 +2,7 @@
 
 #include "k8s-watch/objects/cidr.h"
 #include "proxier/iptables/iptables_dataplane_factory.h"
+#include "proxier/ipvs/ipvs_dataplane_factory.h"
 #include "proxier/printing_dataplane.h"
 
 namespace kpx {
@@ -32,6 +33,25 @@ Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   return o;
 }
 
+IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
+  IpvsOptions o;
+  o.scheduler = config.ipvs.scheduler;
+  const auto seconds = [](std::chrono::milliseconds d) {
+    return static_cast<uint32_t>(d.count() / 1000);
+  };
+  o.timeouts.tcp = seconds(config.ipvs.tcp_timeout);
+  o.timeouts.tcp_fin = seconds(config.ipvs.tcp_fin_timeout);
+  o.timeouts.udp = seconds(config.ipvs.udp_timeout);
+  for (const auto& a : config.nodeport_addresses) {
+    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
+  }
+  o.masquerade_all = config.iptables.masquerade_all;
+  o.masquerade_bit = config.iptables.masquerade_bit;
+  for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  o.iptables_backend = config.iptables.backend == "libiptc" ? "legacy" : config.iptables.backend;
+  return o;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::ostream& out,
@@ -45,6 +65,7 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     if (!options.ok()) return options.status();
     return NewIptablesDataplane(*options);
   }
+  if (config.mode == "ipvs") return NewIpvsDataplane(IpvsOptionsFrom(config));
   return Status::Error("proxy mode \"" + config.mode +
                        "\" is not available in this build yet; use --mode=iptables, or "
                        "--dry-run to print the desired state");
