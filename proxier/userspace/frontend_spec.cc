@@ -1,0 +1,90 @@
+#include "proxier/userspace/frontend_spec.h"
+
+#include <algorithm>
+
+namespace kpx {
+
+std::string FrontendKey::ToString() const {
+  std::string s = service.ToString();
+  if (role == FrontendRole::kExternal) s += " (external)";
+  return s;
+}
+
+namespace {
+
+std::vector<Backend> ToBackends(const EndpointList& endpoints) {
+  std::vector<Backend> out;
+  out.reserve(endpoints.size());
+  for (const auto& ep : endpoints) {
+    if (ep->port <= 0 || ep->port > 65535) continue;
+    out.push_back(Backend{ep->ip, static_cast<uint16_t>(ep->port)});
+  }
+  return out;
+}
+
+bool Has(const std::vector<IpFamily>& families, IpFamily f) {
+  return std::find(families.begin(), families.end(), f) != families.end();
+}
+
+}  // namespace
+
+FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily>& families) {
+  FrontendPlan plan;
+  for (const auto& [name, sps] : state.services) {
+    const ServicePortInfo& info = sps->info;
+    if (info.protocol == Protocol::kSCTP) {
+      plan.skipped_sctp.push_back(name);
+      continue;
+    }
+    const bool internal_local = info.InternalPolicyLocal();
+    const bool external_local = info.ExternalPolicyLocal();
+    const bool need_external = info.ExternallyAccessible() && external_local != internal_local;
+
+    auto make = [&](FrontendRole role, bool local) {
+      FrontendSpec spec;
+      spec.key = FrontendKey{name, role};
+      spec.protocol = info.protocol;
+      spec.affinity_client_ip = info.session_affinity_client_ip;
+      spec.affinity_timeout = std::chrono::seconds(info.session_affinity_timeout_seconds);
+      for (IpFamily f : families) {
+        const EndpointSelection& sel = sps->For(f);
+        spec.backends[static_cast<int>(f)] = ToBackends(local ? sel.local : sel.cluster);
+      }
+      return spec;
+    };
+    FrontendSpec internal = make(FrontendRole::kInternal, internal_local);
+    std::optional<FrontendSpec> external;
+    if (need_external) external = make(FrontendRole::kExternal, external_local);
+
+    // Where external destinations go, per chain (see the header).
+    FrontendSpec& from_outside = external ? *external : internal;
+    FrontendSpec& from_node = (!internal_local || !external) ? internal : *external;
+
+    for (IpFamily f : kIpFamilies) {
+      if (!Has(families, f)) continue;
+      if (const auto& cip = info.ClusterIp(f)) {
+        internal.portals.push_back({f, *cip, info.port, true, true, "cluster IP"});
+      }
+      auto add_external = [&](std::optional<IpAddress> ip, int32_t port, const char* kind) {
+        if (&from_outside == &from_node) {
+          from_outside.portals.push_back({f, ip, port, true, true, kind});
+        } else {
+          from_outside.portals.push_back({f, ip, port, true, false, kind});
+          from_node.portals.push_back({f, ip, port, false, true, kind});
+        }
+      };
+      if (info.node_port != 0) add_external(std::nullopt, info.node_port, "node port");
+      for (const auto& ip : info.external_ips) {
+        if (ip.family() == f) add_external(ip, info.port, "external IP");
+      }
+      for (const auto& ip : info.load_balancer_ips) {
+        if (ip.family() == f) add_external(ip, info.port, "load balancer IP");
+      }
+    }
+    plan.frontends.emplace(internal.key, std::move(internal));
+    if (external) plan.frontends.emplace(external->key, std::move(*external));
+  }
+  return plan;
+}
+
+}  // namespace kpx

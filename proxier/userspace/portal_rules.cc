@@ -1,0 +1,53 @@
+#include "proxier/userspace/portal_rules.h"
+
+#include "proxier/iptables/restore_text.h"
+
+namespace kpx {
+
+namespace {
+
+std::vector<std::string> PortalArgs(const FrontendSpec& spec, const PortalDestination& p,
+                                    uint16_t listen_port) {
+  const std::string proto(ProtocolLowerName(spec.protocol));
+  std::vector<std::string> args = {"-m", "comment", "--comment",
+                                   spec.key.ToString() + " " + p.kind};
+  if (p.ip) {
+    args.insert(args.end(),
+                {"-d", p.ip->ToString() + (p.family == IpFamily::kIPv4 ? "/32" : "/128")});
+  } else {
+    args.insert(args.end(), {"-m", "addrtype", "--dst-type", "LOCAL"});
+  }
+  args.insert(args.end(), {"-p", proto, "-m", proto, "--dport", std::to_string(p.port), "-j",
+                           "REDIRECT", "--to-ports", std::to_string(listen_port)});
+  return args;
+}
+
+}  // namespace
+
+std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends) {
+  const std::string container(kPortalsContainerChain);
+  const std::string host(kPortalsHostChain);
+  std::string container_rules;
+  std::string host_rules;
+  for (const BoundFrontend& f : frontends) {
+    for (const PortalDestination& p : f.spec->portals) {
+      if (p.family != family) continue;
+      const std::string args = RestoreText::Join(PortalArgs(*f.spec, p, f.listen_port));
+      if (p.container) container_rules += "-A " + container + " " + args + "\n";
+      if (p.host) host_rules += "-A " + host + " " + args + "\n";
+    }
+  }
+  return "*nat\n:" + container + " - [0:0]\n:" + host + " - [0:0]\n" + container_rules +
+         host_rules + "COMMIT\n";
+}
+
+std::vector<JumpRule> PortalJumpRules() {
+  const std::vector<std::string> comment = {"-m", "comment", "--comment",
+                                            "kpx userspace service portals"};
+  return {
+      {"nat", "PREROUTING", comment, std::string(kPortalsContainerChain), true},
+      {"nat", "OUTPUT", comment, std::string(kPortalsHostChain), true},
+  };
+}
+
+}  // namespace kpx

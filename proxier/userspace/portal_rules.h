@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxier/iptables/iptables_runner.h"
+#include "proxier/userspace/frontend_spec.h"
+
+namespace kpx {
+
+// kpx's own nat chains for the userspace mode, apart from every other mode's.
+inline constexpr std::string_view kPortalsContainerChain = "KPX-PORTALS-CONTAINER";
+inline constexpr std::string_view kPortalsHostChain = "KPX-PORTALS-HOST";
+
+// A frontend's spec with the listener port the engine chose for it.
+struct BoundFrontend {
+  const FrontendSpec* spec = nullptr;
+  uint16_t listen_port = 0;
+};
+
+// Pure: the nat-table restore text (for --noflush) holding every portal of `family`. Declaring
+// both chains flushes them, so each restore replaces the whole portal set atomically; frontends
+// are visited in the order given and their portals in plan order, so equal inputs give equal text.
+// Each portal is "-d IP -p PROTO --dport PORT -j REDIRECT --to-ports LISTEN_PORT" (NodePorts match
+// "-m addrtype --dst-type LOCAL" instead of an address), in the container chain, the host chain or
+// both.
+std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends);
+
+// The jumps from PREROUTING and OUTPUT into the portal chains. Cleanup deletes exactly these.
+std::vector<JumpRule> PortalJumpRules();
+
+}  // namespace kpx

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "proxier/userspace/pipe_pool.h"
+#include "proxier/userspace/relay_stats.h"
+#include "proxier/userspace/userspace_options.h"
+
+namespace kpx {
+
+// What epoll_event.data.ptr points at: which object an event is for, and which of its sockets.
+struct EpollTag {
+  enum class Kind : uint8_t { kWake, kListener, kTcpClient, kTcpBackend, kUdpSession };
+  Kind kind = Kind::kWake;
+  void* owner = nullptr;
+};
+
+// A worker's resources that its connections use. Everything here belongs to one worker thread.
+struct RelayContext {
+  int epoll_fd = -1;
+  PipePool* pipes = nullptr;
+  RelayStats* stats = nullptr;
+  const UserspaceOptions* options = nullptr;
+};
+
+}  // namespace kpx

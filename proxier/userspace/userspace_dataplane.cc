@@ -1,0 +1,169 @@
+#include "proxier/userspace/userspace_dataplane.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "proxier/userspace/frontend_spec.h"
+#include "proxier/userspace/portal_rules.h"
+
+namespace kpx {
+
+UserspaceDataplane::UserspaceDataplane(UserspaceOptions options,
+                                       std::unique_ptr<IptablesRunner> runner,
+                                       std::unique_ptr<RelayEngine> engine)
+    : options_(std::move(options)), runner_(std::move(runner)), engine_(std::move(engine)) {}
+
+UserspaceDataplane::~UserspaceDataplane() {
+  // Listeners go with the engine; rules stay, as with every mode on shutdown.
+  engine_.reset();
+}
+
+Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
+  std::string errors;
+  auto note = [&](const std::string& message) {
+    LOG(WARNING) << "userspace: " << message;
+    if (!errors.empty()) errors += "; ";
+    errors += message;
+  };
+  if (full) needs_full_ = true;
+  FrontendPlan plan = PlanFrontends(state, options_.families);
+
+  std::set<ServicePortName> sctp(plan.skipped_sctp.begin(), plan.skipped_sctp.end());
+  for (const auto& name : sctp) {
+    if (sctp_logged_.insert(name).second) {
+      LOG(WARNING) << "userspace: service port " << name.ToString()
+                   << " is SCTP, which the userspace proxy does not relay; skipped";
+    }
+  }
+  std::erase_if(sctp_logged_, [&](const ServicePortName& n) { return !sctp.contains(n); });
+
+  // Open or update what the plan wants before any rule points at it.
+  uint64_t open_failures = 0;
+  for (auto& [key, spec] : plan.frontends) {
+    auto it = frontends_.find(key);
+    if (it != frontends_.end()) {
+      if (!(it->second.spec == spec)) {
+        it->second.frontend->Update(spec);
+        it->second.spec = spec;
+        VLOG(4) << "userspace: updated " << key.ToString();
+      }
+      continue;
+    }
+    auto frontend = std::make_shared<Frontend>(spec, options_.max_connections_per_service,
+                                               options_.limit_log_interval);
+    auto port = engine_->Open(frontend);
+    if (!port.ok()) {
+      ++open_failures;
+      note("cannot listen for " + key.ToString() + ": " + port.status().message());
+      continue;
+    }
+    VLOG(4) << "userspace: " << key.ToString() << " listens on port " << *port;
+    frontends_.emplace(key, Entry{std::move(frontend), *port, spec});
+  }
+
+  std::vector<BoundFrontend> bound;
+  for (const auto& [key, entry] : frontends_) {
+    auto it = plan.frontends.find(key);
+    if (it == plan.frontends.end()) continue;  // being removed: no portals
+    bound.push_back(BoundFrontend{&it->second, entry.port});
+  }
+
+  bool rules_ok = true;
+  uint64_t restore_failures = 0;
+  for (IpFamily family : options_.families) {
+    std::string& applied = applied_text_[static_cast<int>(family)];
+    const std::string text = RenderPortalRules(family, bound);
+    if (!needs_full_ && text == applied) continue;
+    if (needs_full_) {
+      for (const JumpRule& jump : PortalJumpRules()) {
+        auto ensured = runner_->EnsureJump(family, jump);
+        if (!ensured.ok()) {
+          rules_ok = false;
+          note(std::string(IpFamilyName(family)) + " jump: " + ensured.status().message());
+        }
+      }
+    }
+    Status st = runner_->Restore(family, text);
+    if (!st.ok()) {
+      rules_ok = false;
+      ++restore_failures;
+      applied.clear();
+      note(std::string(IpFamilyName(family)) + " portal restore: " + st.message());
+      continue;
+    }
+    applied = text;
+  }
+
+  // Close what vanished only once no rule of any family points at it any more.
+  if (rules_ok) {
+    for (auto it = frontends_.begin(); it != frontends_.end();) {
+      if (plan.frontends.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      VLOG(4) << "userspace: closing " << it->first.ToString();
+      engine_->Close(it->second.frontend);
+      it = frontends_.erase(it);
+    }
+  }
+  needs_full_ = !rules_ok || open_failures > 0;
+  VLOG(2) << "userspace: synced " << frontends_.size() << " frontends"
+          << (errors.empty() ? "" : " with errors");
+  {
+    std::lock_guard lock(counters_mu_);
+    ++own_.syncs;
+    own_.restore_failures += restore_failures;
+    own_.open_failures += open_failures;
+    own_.sctp_skipped = sctp.size();
+    own_.frontends = frontends_.size();
+  }
+  if (!errors.empty()) return Status::Error("userspace sync: " + errors);
+  return Status::Ok();
+}
+
+Status UserspaceDataplane::Cleanup() {
+  std::string errors;
+  auto note = [&](const Status& st) {
+    if (st.ok()) return;
+    if (!errors.empty()) errors += "; ";
+    errors += st.message();
+  };
+  for (IpFamily family : options_.families) {
+    for (const JumpRule& jump : PortalJumpRules()) {
+      auto deleted = runner_->DeleteJump(family, jump);
+      if (!deleted.ok()) note(deleted.status());
+    }
+    note(runner_->DeleteChains(
+        family, "nat", {std::string(kPortalsContainerChain), std::string(kPortalsHostChain)}));
+    applied_text_[static_cast<int>(family)].clear();
+  }
+  for (auto& [key, entry] : frontends_) engine_->Close(entry.frontend);
+  frontends_.clear();
+  needs_full_ = true;
+  {
+    std::lock_guard lock(counters_mu_);
+    own_.frontends = 0;
+  }
+  if (!errors.empty()) return Status::Error("userspace cleanup: " + errors);
+  return Status::Ok();
+}
+
+UserspaceCounters UserspaceDataplane::counters() const {
+  UserspaceCounters c = engine_->Counters();
+  std::lock_guard lock(counters_mu_);
+  c.syncs = own_.syncs;
+  c.restore_failures = own_.restore_failures;
+  c.open_failures = own_.open_failures;
+  c.sctp_skipped = own_.sctp_skipped;
+  c.frontends = own_.frontends;
+  return c;
+}
+
+uint16_t UserspaceDataplane::ListenPort(const FrontendKey& key) const {
+  auto it = frontends_.find(key);
+  return it == frontends_.end() ? 0 : it->second.port;
+}
+
+}  // namespace kpx

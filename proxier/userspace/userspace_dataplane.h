@@ -1,0 +1,66 @@
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "proxier/dataplane.h"
+#include "proxier/iptables/iptables_runner.h"
+#include "proxier/userspace/frontend.h"
+#include "proxier/userspace/relay_engine.h"
+#include "proxier/userspace/userspace_counters.h"
+#include "proxier/userspace/userspace_options.h"
+
+namespace kpx {
+
+// The userspace mode's Dataplane: the kernel only redirects, kpx moves the bytes.
+//  - Every TCP/UDP service port gets a frontend (two when its external traffic policy selects a
+//    different endpoint set than its internal one) with listeners on a port the engine picks;
+//    SCTP ports are logged and counted, not proxied.
+//  - Portal rules (nat REDIRECT in KPX-PORTALS-CONTAINER from PREROUTING and KPX-PORTALS-HOST
+//    from OUTPUT) send ClusterIP, NodePort, externalIP and load-balancer traffic to them; one
+//    --noflush restore per family replaces both chains whenever the rendering changes.
+//  - Order keeps traffic flowing: new listeners open before rules point at them, removed ones
+//    close only after every family's rules stopped pointing at them. Endpoint and affinity
+//    changes are swapped into the live frontend; established connections are never touched.
+//  - A service port without endpoints keeps its listener: connections are accepted and reset at
+//    once (the client sees ECONNRESET rather than ECONNREFUSED), datagrams are dropped.
+//  - After a failed sync the next one re-applies everything and re-ensures the jumps.
+// Apply/Cleanup are called from the sync thread only; counters() from any thread.
+class UserspaceDataplane : public Dataplane {
+ public:
+  UserspaceDataplane(UserspaceOptions options, std::unique_ptr<IptablesRunner> runner,
+                     std::unique_ptr<RelayEngine> engine);
+  ~UserspaceDataplane() override;
+
+  std::string_view Name() const override { return "userspace"; }
+  Status Apply(const DesiredState& state, bool full) override;
+  Status Cleanup() override;
+
+  UserspaceCounters counters() const;
+  // The listener port of a frontend, 0 when it has none. For tests and diagnostics.
+  uint16_t ListenPort(const FrontendKey& key) const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<Frontend> frontend;
+    uint16_t port = 0;
+    FrontendSpec spec;
+  };
+
+  UserspaceOptions options_;
+  std::unique_ptr<IptablesRunner> runner_;
+  std::unique_ptr<RelayEngine> engine_;
+  std::map<FrontendKey, Entry> frontends_;
+  std::array<std::string, 2> applied_text_;  // by IpFamily; empty: unknown, restore again
+  bool needs_full_ = true;
+  std::set<ServicePortName> sctp_logged_;
+
+  mutable std::mutex counters_mu_;
+  UserspaceCounters own_;  // the dataplane's part, under counters_mu_
+};
+
+}  // namespace kpx

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+#include "k8s-watch/objects/protocol.h"
+#include "proxier/iptables/iptables_options.h"
+
+namespace kpx {
+
+// Everything the userspace mode is configured with. Plain data, copied freely.
+struct UserspaceOptions {
+  // Families that get listeners and portal rules (iptables / ip6tables).
+  std::vector<IpFamily> families = {IpFamily::kIPv4, IpFamily::kIPv6};
+  // How portal rules reach the kernel; the same runners as the iptables mode.
+  IptablesBackend backend = IptablesBackend::kAuto;
+
+  // Event-loop threads; 0 means one per online CPU. Each has its own SO_REUSEPORT listener per
+  // service port and family, so accepts never contend between threads.
+  int workers = 0;
+
+  // A backend connect that has not completed in this time counts as failed (and is retried).
+  std::chrono::milliseconds connect_timeout{3000};
+  // Endpoints tried for one client connection before it is reset; never more than the service has.
+  int max_connect_attempts = 3;
+  // A TCP connection with no byte moving in either direction for this long is closed; 0 disables.
+  std::chrono::milliseconds tcp_idle_timeout{std::chrono::hours(1)};
+  // A UDP session (client address -> one endpoint) with no datagram for this long is dropped.
+  // kube-proxy's --udp-timeout default.
+  std::chrono::milliseconds udp_idle_timeout{250};
+  // Concurrent TCP connections plus UDP sessions per service port and role; 0 means unlimited.
+  int max_connections_per_service = 10000;
+  // The "limit hit" warning is logged at most once per interval per service port.
+  std::chrono::milliseconds limit_log_interval{10000};
+  // Capacity of each splice pipe (two per connection). Larger pipes move more per syscall.
+  size_t pipe_size = 256 * 1024;
+};
+
+}  // namespace kpx
