@@ -38,6 +38,30 @@ std::string NodeName(const KpxConfig& config) {
   return name;
 }
 
+// kube-proxy's --cleanup removes what any of its modes installed, whichever mode is configured:
+// a node switched from ipvs to iptables must not keep IPVS services. IPVS goes first, because
+// its iptables rules reference chains the iptables mode also owns.
+int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry& metrics) {
+  int failures = 0;
+  for (const char* mode : {"ipvs", "userspace", "iptables"}) {
+    KpxConfig c = config;
+    c.mode = mode;
+    auto dataplane = MakeDataplane(c, out, metrics);
+    if (!dataplane.ok()) {
+      // No IPVS in this kernel means there is nothing of the IPVS mode to remove.
+      LOG(INFO) << "cleanup: skipping " << mode << " mode: " << dataplane.status().message();
+      continue;
+    }
+    if (Status st = (*dataplane)->Cleanup(); !st.ok()) {
+      LOG(ERROR) << "cleanup of the " << mode << " mode failed: " << st.message();
+      ++failures;
+      continue;
+    }
+    LOG(INFO) << "cleanup: removed every rule kpx's " << mode << " mode installs";
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int RunKpx(const KpxConfig& config, std::ostream& out) {
@@ -57,20 +81,12 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   }
 
   MetricsRegistry metrics;
+  if (config.cleanup) return CleanupAllModes(config, out, metrics);
   auto dataplane = MakeDataplane(config, out, metrics);
   if (!dataplane.ok()) {
     LOG(ERROR) << dataplane.status().message();
     std::cerr << "kpx: " << dataplane.status().message() << "\n";
     return 2;
-  }
-  if (config.cleanup) {
-    const Status st = (*dataplane)->Cleanup();
-    if (!st.ok()) {
-      LOG(ERROR) << "cleanup failed: " << st.message();
-      return 1;
-    }
-    LOG(INFO) << "removed every rule kpx's " << config.mode << " mode installs";
-    return 0;
   }
 
   if (!config.dry_run) NodeSysctls::Proc().Apply(config);
