@@ -67,8 +67,10 @@ std::optional<Backend> EndpointPicker::Pick(const IpAddress& client, TimePoint n
 std::optional<Backend> EndpointPicker::PickNext(const IpAddress& client,
                                                 const std::vector<Backend>& tried, TimePoint now) {
   std::lock_guard lock(mu_);
+  // Scans from the rotation's position without moving it: a dead endpoint then costs each
+  // connection that lands on it one retry, and does not shift the others' turns.
   for (size_t i = 0; i < backends_.size(); ++i) {
-    const Backend b = NextRoundRobin();
+    const Backend b = backends_[(next_ + i) % backends_.size()];
     if (std::find(tried.begin(), tried.end(), b) != tried.end()) continue;
     Remember(client, b, now);
     return b;

@@ -1,0 +1,312 @@
+// The relay core on loopback with real sockets: EpollRelayEngine serving frontends whose
+// endpoints are in-process servers on 127.0.0.x. No namespaces and no iptables: clients connect
+// to the listener port directly, as the portal rules would redirect them.
+#include "proxier/userspace/epoll_relay_engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "tests/proxier/userspace/traffic.h"
+
+namespace kpx {
+namespace {
+
+using testing::Greeting;
+using ::testing::HasSubstr;
+using testing::ReadLine;
+using ::testing::StartsWith;
+using testing::TcpConnect;
+using testing::TestBackend;
+
+// IP plan: backends 127.0.0.11-13 (and .21 with nothing listening); clients from 127.0.0.2/.3.
+// Backend ports 18080 (TCP) and 18053 (UDP), unlikely to be taken on a test host.
+constexpr int kPort = 18080;
+constexpr int kUdpPort = 18053;
+constexpr char kListen[] = "127.0.0.1";
+
+Backend B(const std::string& ip, int port = kPort) {
+  return Backend{*IpAddress::Parse(ip), static_cast<uint16_t>(port)};
+}
+
+FrontendSpec Spec(std::vector<Backend> backends, Protocol protocol = Protocol::kTCP) {
+  FrontendSpec spec;
+  spec.key.service = {"test", "svc", "", protocol};
+  spec.protocol = protocol;
+  spec.backends[0] = std::move(backends);
+  return spec;
+}
+
+// Waits up to 5 s for `pred`.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.families = {IpFamily::kIPv4};
+    options_.workers = 2;
+    options_.udp_idle_timeout = std::chrono::milliseconds(500);
+  }
+  // Starts the engine and one frontend; returns its port.
+  uint16_t Serve(const FrontendSpec& spec, int limit = 0) {
+    engine_ = std::make_unique<EpollRelayEngine>(options_);
+    frontend_ = std::make_shared<Frontend>(spec, limit, std::chrono::milliseconds(1000));
+    auto port = engine_->Open(frontend_);
+    EXPECT_TRUE(port.ok()) << port.status().message();
+    return port.ok() ? *port : 0;
+  }
+  std::string Name(const std::string& greeting) { return greeting.substr(0, greeting.find(' ')); }
+
+  UserspaceOptions options_;
+  std::unique_ptr<EpollRelayEngine> engine_;
+  std::shared_ptr<Frontend> frontend_;
+};
+
+TEST_F(RelayTest, RoundRobinAcrossBackends) {
+  TestBackend a("a", "127.0.0.11", kPort), b("b", "127.0.0.12", kPort), c("c", "127.0.0.13", kPort);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const uint16_t port = Serve(Spec({B("127.0.0.11"), B("127.0.0.12"), B("127.0.0.13")}));
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 30; ++i) ++seen[Name(Greeting(kListen, port))];
+  EXPECT_EQ(seen, (std::map<std::string, int>{{"a", 10}, {"b", 10}, {"c", 10}}));
+  // The backend sees kpx's connection, from the loopback address.
+  EXPECT_THAT(Greeting(kListen, port), HasSubstr(" 127.0.0.1:"));
+  const UserspaceCounters counters = engine_->Counters();
+  EXPECT_EQ(counters.accepted, 31u);
+  EXPECT_EQ(counters.failed_connects, 0u);
+  EXPECT_TRUE(Eventually([&] { return engine_->Counters().active == 0; }));
+  EXPECT_EQ(engine_->Counters().listeners, 2u);  // one per worker
+}
+
+TEST_F(RelayTest, ClientIpAffinity) {
+  TestBackend a("a", "127.0.0.11", kPort), b("b", "127.0.0.12", kPort), c("c", "127.0.0.13", kPort);
+  FrontendSpec spec = Spec({B("127.0.0.11"), B("127.0.0.12"), B("127.0.0.13")});
+  spec.affinity_client_ip = true;
+  spec.affinity_timeout = std::chrono::seconds(60);
+  const uint16_t port = Serve(spec);
+  const std::string first = Name(Greeting(kListen, port, "127.0.0.2"));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Name(Greeting(kListen, port, "127.0.0.2")), first);
+  const std::string other = Name(Greeting(kListen, port, "127.0.0.3"));
+  EXPECT_NE(other, first);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Name(Greeting(kListen, port, "127.0.0.3")), other);
+}
+
+TEST_F(RelayTest, RetriesPastDeadEndpoint) {
+  TestBackend a("a", "127.0.0.11", kPort);
+  // 127.0.0.21 has no listener: every connect there is refused.
+  const uint16_t port = Serve(Spec({B("127.0.0.21"), B("127.0.0.11")}));
+  for (int i = 0; i < 10; ++i) EXPECT_THAT(Greeting(kListen, port), StartsWith("a "));
+  const UserspaceCounters c = engine_->Counters();
+  EXPECT_EQ(c.failed_connects, 5u);
+  EXPECT_EQ(c.retries, 5u);
+}
+
+TEST_F(RelayTest, AllEndpointsDeadOrNoneResetsTheClient) {
+  const uint16_t port = Serve(Spec({B("127.0.0.21"), B("127.0.0.22")}));
+  EXPECT_THAT(Greeting(kListen, port), StartsWith("ERROR"));
+  frontend_->Update(Spec({}));
+  EXPECT_EQ(Greeting(kListen, port), "ERROR reset");
+  EXPECT_EQ(engine_->Counters().no_endpoint_rejects, 1u);
+}
+
+TEST_F(RelayTest, LargeTransferByteExactBothWays) {
+  TestBackend a("a", "127.0.0.11", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const std::string payload = testing::Pattern(64 << 20, 7);
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_GE(fd, 0);
+  const std::string greeting = ReadLine(fd) + "\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  const testing::RoundTrip r = testing::EchoRoundTrip(fd, payload, payload.size());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  close(fd);
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.received.size(), payload.size());
+  EXPECT_EQ(testing::Fnv(r.received.data(), r.received.size()),
+            testing::Fnv(payload.data(), payload.size()));
+  EXPECT_GE(engine_->Counters().bytes_spliced, 2 * payload.size());
+  RecordProperty("MiBps", std::to_string(static_cast<int>(128 / secs)));
+}
+
+TEST_F(RelayTest, HalfCloseClientFinReachesBackendAndReplyStillFlows) {
+  TestBackend counter("count", "127.0.0.11", kPort, 0, TestBackend::Mode::kCount);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const std::string payload = testing::Pattern(3 << 20, 9);
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::SendAll(fd, payload));
+  ASSERT_EQ(shutdown(fd, SHUT_WR), 0);
+  // The backend answers only once it saw EOF; the answer travels after the client's FIN.
+  std::string rest;
+  ASSERT_TRUE(testing::ReadToEof(fd, &rest));
+  close(fd);
+  EXPECT_EQ(rest, "count " + std::to_string(payload.size()) + " " +
+                      std::to_string(testing::Fnv(payload.data(), payload.size())) + "\n");
+}
+
+TEST_F(RelayTest, BackendFinReachesClientWhileClientKeepsSending) {
+  // The echo backend closes after the client's FIN; before that the client half-closes nothing:
+  // here the client reads the greeting, sends, half-closes, and must see all echoes then EOF.
+  TestBackend a("a", "127.0.0.11", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_GE(fd, 0);
+  ASSERT_THAT(ReadLine(fd), StartsWith("a "));
+  ASSERT_TRUE(testing::SendAll(fd, "ping\n"));
+  EXPECT_EQ(ReadLine(fd), "ping");
+  ASSERT_TRUE(testing::SendAll(fd, "last"));
+  shutdown(fd, SHUT_WR);
+  std::string rest;
+  EXPECT_TRUE(testing::ReadToEof(fd, &rest));
+  EXPECT_EQ(rest, "last");
+  close(fd);
+  EXPECT_TRUE(Eventually([&] { return engine_->Counters().active == 0; }));
+}
+
+TEST_F(RelayTest, BackendResetIsPropagated) {
+  TestBackend r("r", "127.0.0.11", kPort, 0, TestBackend::Mode::kReset);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_GE(fd, 0);
+  ASSERT_THAT(ReadLine(fd), StartsWith("r "));
+  ASSERT_TRUE(testing::SendAll(fd, "x"));
+  EXPECT_EQ(ReadLine(fd), "ERROR reset");
+  close(fd);
+  EXPECT_TRUE(Eventually([&] { return engine_->Counters().resets >= 1; }));
+}
+
+TEST_F(RelayTest, ManyConcurrentClients) {
+  TestBackend a("a", "127.0.0.11", kPort), b("b", "127.0.0.12", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11"), B("127.0.0.12")}));
+  constexpr int kClients = 200;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    fds.push_back(TcpConnect(kListen, port));
+    ASSERT_GE(fds.back(), 0);
+  }
+  // All 200 are open at once before any is used.
+  ASSERT_TRUE(Eventually([&] { return engine_->Counters().active == kClients; }));
+  std::vector<std::future<bool>> results;
+  for (int i = 0; i < kClients; ++i) {
+    results.push_back(std::async(std::launch::async, [fd = fds[i], i] {
+      if (ReadLine(fd).rfind("ERROR", 0) == 0) return false;
+      const std::string payload = testing::Pattern(64 << 10, i);
+      const testing::RoundTrip r = testing::EchoRoundTrip(fd, payload, payload.size());
+      close(fd);
+      return r.ok && r.received == payload;
+    }));
+  }
+  int ok = 0;
+  for (auto& f : results) ok += f.get();
+  EXPECT_EQ(ok, kClients);
+  EXPECT_GT(a.accepted(), 50);
+  EXPECT_GT(b.accepted(), 50);
+}
+
+TEST_F(RelayTest, EndpointChangeKeepsEstablishedConnection) {
+  TestBackend a("a", "127.0.0.11", kPort), b("b", "127.0.0.12", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_GE(fd, 0);
+  ASSERT_THAT(ReadLine(fd), StartsWith("a "));
+  frontend_->Update(Spec({B("127.0.0.12")}));
+  EXPECT_THAT(Greeting(kListen, port), StartsWith("b "));
+  ASSERT_TRUE(testing::SendAll(fd, "still there\n"));
+  EXPECT_EQ(ReadLine(fd), "still there");
+  close(fd);
+}
+
+TEST_F(RelayTest, ClosedFrontendStopsListeningButKeepsConnections) {
+  TestBackend a("a", "127.0.0.11", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_GE(fd, 0);
+  ASSERT_THAT(ReadLine(fd), StartsWith("a "));
+  engine_->Close(frontend_);
+  EXPECT_TRUE(Eventually([&] { return Greeting(kListen, port) == "ERROR refused"; }));
+  ASSERT_TRUE(testing::SendAll(fd, "after close\n"));
+  EXPECT_EQ(ReadLine(fd), "after close");
+  close(fd);
+}
+
+TEST_F(RelayTest, ConnectionLimitRefusesAndCounts) {
+  TestBackend a("a", "127.0.0.11", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}), /*limit=*/2);
+  const int c1 = TcpConnect(kListen, port), c2 = TcpConnect(kListen, port);
+  ASSERT_THAT(ReadLine(c1), StartsWith("a "));
+  ASSERT_THAT(ReadLine(c2), StartsWith("a "));
+  EXPECT_EQ(Greeting(kListen, port), "ERROR reset");
+  EXPECT_EQ(engine_->Counters().limit_hits, 1u);
+  EXPECT_EQ(frontend_->limiter().hits(), 1u);
+  close(c1);
+  EXPECT_TRUE(Eventually([&] { return frontend_->limiter().active() == 1; }));
+  EXPECT_THAT(Greeting(kListen, port), StartsWith("a "));
+  close(c2);
+}
+
+TEST_F(RelayTest, IdleTimeoutClosesQuietConnections) {
+  options_.tcp_idle_timeout = std::chrono::milliseconds(300);
+  TestBackend a("a", "127.0.0.11", kPort);
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  const int fd = TcpConnect(kListen, port);
+  ASSERT_THAT(ReadLine(fd), StartsWith("a "));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string rest;
+  EXPECT_TRUE(testing::ReadToEof(fd, &rest));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  close(fd);
+  EXPECT_EQ(engine_->Counters().idle_timeouts, 1u);
+}
+
+TEST_F(RelayTest, UdpSessionsRelayAndExpire) {
+  TestBackend a("a", "127.0.0.11", kPort, kUdpPort), b("b", "127.0.0.12", kPort, kUdpPort);
+  const uint16_t port =
+      Serve(Spec({B("127.0.0.11", kUdpPort), B("127.0.0.12", kUdpPort)}, Protocol::kUDP));
+  const int c1 = testing::UdpConnect(kListen, port);
+  const int c2 = testing::UdpConnect(kListen, port);
+  // A session sticks to one endpoint; the next client gets the next endpoint.
+  const std::string r1 = testing::UdpRequest(c1, "one");
+  EXPECT_THAT(r1, HasSubstr(" one"));
+  EXPECT_EQ(Name(testing::UdpRequest(c1, "two")), Name(r1));
+  const std::string r2 = testing::UdpRequest(c2, "three");
+  EXPECT_NE(Name(r2), Name(r1));
+  EXPECT_EQ(engine_->Counters().udp_sessions, 2u);
+  EXPECT_EQ(engine_->Counters().udp_active_sessions, 2u);
+  EXPECT_TRUE(Eventually([&] { return engine_->Counters().udp_active_sessions == 0; }));
+  // After expiry the client gets a fresh session.
+  EXPECT_THAT(testing::UdpRequest(c1, "again"), HasSubstr(" again"));
+  EXPECT_EQ(engine_->Counters().udp_sessions, 3u);
+  close(c1);
+  close(c2);
+}
+
+TEST_F(RelayTest, Ipv6Listener) {
+  options_.families = {IpFamily::kIPv4, IpFamily::kIPv6};
+  const int probe = socket(AF_INET6, SOCK_STREAM, 0);
+  if (probe < 0) GTEST_SKIP() << "no IPv6 on this host";
+  close(probe);
+  TestBackend a("a", "::1", kPort);
+  if (!a.ok()) GTEST_SKIP() << "cannot bind ::1";
+  FrontendSpec spec = Spec({B("127.0.0.11")});
+  spec.backends[1] = {B("::1")};
+  TestBackend v4("v4", "127.0.0.11", kPort);
+  const uint16_t port = Serve(spec);
+  EXPECT_THAT(Greeting("::1", port), StartsWith("a "));
+  EXPECT_THAT(Greeting(kListen, port), StartsWith("v4 "));
+}
+
+}  // namespace
+}  // namespace kpx
