@@ -34,6 +34,12 @@ namespace kpx {
 // in name order wins, with a warning. Objects for another proxy (LabelFilter) and FQDN slices are
 // skipped and counted in objects_skipped; Nodes other than `node_name` are ignored.
 //
+// Writers should replace files by write-and-rename (as editors and ConfigMap volumes do). A writer
+// that truncates and rewrites in place can be read half-way by a rescan that another change
+// triggered; the rescan its own close triggers corrects the state, but handlers may see the
+// intermediate version (usually a parse error, which keeps the old objects; an empty file, which
+// removes them).
+//
 // Threading: the constructor starts nothing. Start() reads the directory synchronously, delivering
 // the initial objects and then OnServiceSynced/OnEndpointSliceSynced/OnNodeSynced on the calling
 // thread, and then starts one watcher thread from which all later handler calls come. Stop() (or
