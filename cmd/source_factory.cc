@@ -1,5 +1,7 @@
 #include "cmd/source_factory.h"
 
+#include "k8s-watch/client/api_source.h"
+#include "k8s-watch/client/client_config_loader.h"
 #include "k8s-watch/manifest/manifest_source.h"
 
 namespace kpx {
@@ -44,6 +46,22 @@ class ManifestDirectorySource final : public Source {
   MetricsRegistry& metrics_;
 };
 
+// The Kubernetes API: kubeconfig, --master or in-cluster, as kube-proxy chooses.
+class KubernetesApiSource final : public Source {
+ public:
+  KubernetesApiSource(ClientConfig client, const std::string& node_name, Proxier& proxier,
+                      MetricsRegistry& metrics)
+      : source_(std::move(client), node_name, &proxier, &proxier, &proxier, stats_) {
+    ExportSourceStats(stats_, "api", metrics);
+  }
+  Status Start() override { return source_.Start(); }
+  void Stop() override { source_.Stop(); }
+
+ private:
+  SourceStats stats_;
+  ApiSource source_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Source>> MakeSource(const KpxConfig& config, const std::string& node_name,
@@ -52,8 +70,14 @@ Result<std::unique_ptr<Source>> MakeSource(const KpxConfig& config, const std::s
     return std::unique_ptr<Source>(
         std::make_unique<ManifestDirectorySource>(config.source_dir, node_name, proxier, metrics));
   }
-  return Status::Error(
-      "no object source: give --source=DIR (the Kubernetes API source is not in this build yet)");
+  auto client = ClientConfigLoader::Load({config.kubeconfig, config.master, ""});
+  if (!client.ok()) {
+    return Status::Error(
+        "cannot configure the Kubernetes API client: " + client.status().message() +
+        " (give --kubeconfig, --master, run in a pod, or use --source=DIR)");
+  }
+  return std::unique_ptr<Source>(std::make_unique<KubernetesApiSource>(
+      std::move(client).value(), node_name, proxier, metrics));
 }
 
 }  // namespace kpx
