@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Compares kpx's userspace relay with HAProxy (mode tcp) on the same backend with the same client:
+#   bulk: throughput of long streaming connections (MiB/s, backend -> client, 4 connections)
+#   conn: rate of short connections (conn/s: connect, 1-byte request, 64-byte reply, close;
+#         32 in flight)
+# each with 1 and 2 proxy threads (kpx --workers, HAProxy nbthread). Every measurement runs in a
+# fresh private network namespace on its loopback (no TIME_WAIT carried over, nothing shared with
+# the host), with kpx-loadgen as backend and client. Results: DIR/results.csv (every run) and
+# DIR/summary.md (medians and kpx/HAProxy ratios).
+#
+# Usage: bench/userspace/run.sh [--quick] [--out DIR] [--build DIR] [--haproxy-splice]
+#   --quick           1 run of 2 s per cell instead of 3 runs of 5 s
+#   --haproxy-splice  also measure HAProxy with "option splice-auto" (kernel splicing, like kpx)
+# Needs root (network namespaces) and haproxy (scripts/install-deps.sh installs it).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$root/build
+out=""
+seconds=5
+runs=3
+variants=(kpx haproxy)
+while (($# > 0)); do
+  case $1 in
+    --quick) seconds=2; runs=1 ;;
+    --out) out=$2; shift ;;
+    --build) build=$2; shift ;;
+    --haproxy-splice) variants+=(haproxy-splice) ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+out=${out:-$build/bench-userspace}
+[[ $(id -u) == 0 ]] || { echo "run.sh: needs root for network namespaces" >&2; exit 1; }
+command -v haproxy >/dev/null || { echo "run.sh: haproxy missing (scripts/install-deps.sh)" >&2; exit 1; }
+if [[ ! -f $build/build.ninja && ! -f $build/Makefile ]]; then
+  cmake -S "$root" -B "$build" -G Ninja >/dev/null
+fi
+cmake --build "$build" --target kpx-loadgen kpx-relay-bench -j2 >/dev/null
+loadgen=$build/bench/userspace/kpx-loadgen
+relay=$build/bench/userspace/kpx-relay-bench
+mkdir -p "$out"
+work=$(mktemp -d)
+ns=""
+pids=()
+
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+  [[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
+  ns=""
+}
+trap 'cleanup; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+# wait_for FILE PATTERN: until a line of FILE matches (5 s at most).
+wait_for() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "run.sh: timed out waiting for '$2' in $1" >&2
+  cat "$1" >&2
+  return 1
+}
+
+# measure VARIANT TEST THREADS RUN -> prints the value
+measure() {
+  local variant=$1 test=$2 threads=$3 run=$4 port conns
+  ns="kpxbench-$$-$run"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
+  ip netns exec "$ns" "$loadgen" server --listen 127.0.0.1:9001 >"$work/server" 2>&1 &
+  pids+=($!)
+  wait_for "$work/server" ready
+  case $variant in
+    kpx)
+      ip netns exec "$ns" "$relay" --workers "$threads" --backend 127.0.0.1:9001 >"$work/proxy" 2>&1 &
+      pids+=($!)
+      wait_for "$work/proxy" '^port '
+      port=$(awk '/^port /{print $2}' "$work/proxy")
+      ;;
+    haproxy*)
+      local splice=""
+      [[ $variant == haproxy-splice ]] && splice="  option splice-auto"
+      cat >"$work/haproxy.cfg" <<CFG
+global
+  nbthread $threads
+  maxconn 8000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+$splice
+frontend bench
+  bind 127.0.0.1:9100
+  default_backend servers
+backend servers
+  server s1 127.0.0.1:9001
+CFG
+      ip netns exec "$ns" haproxy -db -f "$work/haproxy.cfg" >"$work/proxy" 2>&1 &
+      pids+=($!)
+      port=9100
+      local i
+      for ((i = 0; i < 100; i++)); do
+        ip netns exec "$ns" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break
+        sleep 0.05
+      done
+      ;;
+  esac
+  conns=4
+  [[ $test == conn ]] && conns=32
+  ip netns exec "$ns" "$loadgen" "$test" --target "127.0.0.1:$port" --conns "$conns" \
+    --seconds "$seconds" >"$work/client" 2>&1 || { cat "$work/client" >&2; cleanup; return 1; }
+  cleanup
+  awk '{print $2}' "$work/client"
+}
+
+csv=$out/results.csv
+echo "test,threads,proxy,run,value,unit" >"$csv"
+for test in bulk conn; do
+  unit=MiB/s
+  [[ $test == conn ]] && unit=conn/s
+  for threads in 1 2; do
+    for ((run = 1; run <= runs; run++)); do
+      # Alternate the order so neither proxy always runs on a warmer machine.
+      order=("${variants[@]}")
+      ((run % 2 == 0)) && order=($(printf '%s\n' "${variants[@]}" | tac))
+      for variant in "${order[@]}"; do
+        value=$(measure "$variant" "$test" "$threads" "$run")
+        echo "$test,$threads,$variant,$run,$value,$unit" >>"$csv"
+        echo "$test threads=$threads $variant run $run: $value $unit" >&2
+      done
+    done
+  done
+done
+
+# Medians and ratios.
+{
+  echo "# kpx userspace relay vs HAProxy ($(haproxy -v | head -1 | awk '{print $3}'))"
+  echo
+  echo "$(nproc) CPUs, $runs run(s) of ${seconds}s per cell, median shown; client, backend and proxy"
+  echo "share the machine. bulk: 4 streaming connections; conn: 32 short connections in flight."
+  echo
+  header="| test | threads | kpx |"
+  rule="|---|---|---|"
+  for v in "${variants[@]:1}"; do header+=" $v | kpx/$v |"; rule+="---|---|"; done
+  echo "$header"
+  echo "$rule"
+  for test in bulk conn; do
+    for threads in 1 2; do
+      line=$(awk -F, -v t="$test" -v n="$threads" -v vs="${variants[*]}" '
+        function median(arr, k,   i, j, tmp) {
+          for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (arr[j] < arr[i]) { tmp = arr[i]; arr[i] = arr[j]; arr[j] = tmp }
+          return (k % 2) ? arr[(k + 1) / 2] : (arr[k / 2] + arr[k / 2 + 1]) / 2
+        }
+        NR > 1 && $1 == t && $2 == n { c[$3]++; v[$3, c[$3]] = $5; unit = $6 }
+        END {
+          split(vs, names, " ")
+          for (x in names) { k = c[names[x]]; for (i = 1; i <= k; i++) a[i] = v[names[x], i]; m[names[x]] = median(a, k) }
+          s = sprintf("| %s (%s) | %s | %.0f |", t, unit, n, m["kpx"])
+          for (x = 2; x in names; x++) s = s sprintf(" %.0f | %.2f |", m[names[x]], m[names[x]] > 0 ? m["kpx"] / m[names[x]] : 0)
+          print s
+        }' "$csv")
+      echo "$line"
+    done
+  done
+} >"$out/summary.md"
+cat "$out/summary.md"
