@@ -1,0 +1,324 @@
+# shellcheck shell=bash
+# The benchmark's measurements, shared by the host run (bench/run) and the qemu guest
+# (bench/lib/guest.sh). Sourced; the caller sets:
+#   KPX CONNBENCH GEN   binaries
+#   BWORK               scratch directory (manifests); BLOGS: where kpx logs go
+#   BKERNEL             "host" or "vm": the first CSV column
+#   DUR_MS              traffic per measurement (ms); CONN_CAP: connections per measurement, at most
+#   EDITS               timed incremental syncs per control-plane run
+#   b_emit FILE ROW     where a CSV row goes (a file on the host, the console in the guest)
+#
+# Everything runs in network namespaces named $BPREFIX-*; b_cleanup (call it from an EXIT trap)
+# stops exactly the processes started here, by PID, and deletes exactly those namespaces.
+#
+#   client 10.98.0.1 --veth-- node 10.98.0.2 (kpx runs here; Node InternalIP 10.98.0.2)
+#                                  --veth-- be1 10.128.0.11:8080 (kpx-connbench serve)
+#                                  ...
+#                                  --veth-- be4 10.128.0.14:8080
+#
+# Services: ClusterIPs 10.100.0.1 ... 10.100.0.N (a /16), port 80 -> 8080. The client sits outside
+# --cluster-cidr (10.128.0.0/10), as in the demo, so its traffic is masqueraded in every mode.
+
+BPREFIX=${BPREFIX:-kpxb$$}
+BNODE="$BPREFIX-node"
+BCLIENT="$BPREFIX-client"
+BBACKENDS=(10.128.0.11 10.128.0.12 10.128.0.13 10.128.0.14)
+BPIDS=()    # background processes we started (backends, monitors)
+KPX_PID=""  # the running kpx, if any
+BNAMESPACES=()
+
+b_log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# b_ip4 BASE OFFSET: BASE + OFFSET as a dotted quad (BASE a.b.c.d).
+b_ip4() {
+  local a b c d n
+  IFS=. read -r a b c d <<<"$1"
+  n=$(((a << 24) + (b << 16) + (c << 8) + d + $2))
+  printf '%d.%d.%d.%d' $(((n >> 24) & 255)) $(((n >> 16) & 255)) $(((n >> 8) & 255)) $((n & 255))
+}
+
+b_ns_add() {
+  ip netns add "$1"
+  BNAMESPACES+=("$1")
+  ip -n "$1" link set lo up
+}
+
+# b_node_up: just the node namespace (the control plane needs no traffic).
+b_node_up() {
+  b_ns_add "$BNODE"
+  ip netns exec "$BNODE" sysctl -qw net.ipv4.ip_forward=1
+  # kpx's ClusterIP rules need a node address; a dummy-free way: the client link, left down.
+  ip link add "${BPREFIX}c0" netns "$BNODE" type veth peer name "${BPREFIX}n0" netns "$BNODE"
+  ip -n "$BNODE" addr add 10.98.0.2/24 dev "${BPREFIX}n0"
+  ip -n "$BNODE" link set "${BPREFIX}n0" up
+}
+
+# b_topo_up: node, client and the backends with their servers.
+b_topo_up() {
+  local i ns ip
+  b_ns_add "$BNODE"
+  b_ns_add "$BCLIENT"
+  ip netns exec "$BNODE" sysctl -qw net.ipv4.ip_forward=1
+  ip netns exec "$BNODE" sysctl -qw net.ipv4.conf.all.send_redirects=0
+  ip netns exec "$BNODE" sysctl -qw net.ipv4.conf.default.send_redirects=0
+  ip link add "${BPREFIX}c0" netns "$BCLIENT" type veth peer name "${BPREFIX}n0" netns "$BNODE"
+  ip -n "$BCLIENT" addr add 10.98.0.1/24 dev "${BPREFIX}c0"
+  ip -n "$BCLIENT" link set "${BPREFIX}c0" up
+  ip -n "$BCLIENT" route add default via 10.98.0.2
+  # Many short connections from one client: use every port, reuse TIME_WAIT ones.
+  ip netns exec "$BCLIENT" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
+  ip netns exec "$BCLIENT" sysctl -qw net.ipv4.tcp_tw_reuse=1
+  ip -n "$BNODE" addr add 10.98.0.2/24 dev "${BPREFIX}n0"
+  ip -n "$BNODE" link set "${BPREFIX}n0" up
+  ip -n "$BNODE" route add default via 10.98.0.1
+  for i in "${!BBACKENDS[@]}"; do
+    ip=${BBACKENDS[$i]}
+    ns="$BPREFIX-be$((i + 1))"
+    b_ns_add "$ns"
+    ip link add "${BPREFIX}p$i" netns "$ns" type veth peer name "${BPREFIX}h$i" netns "$BNODE"
+    ip -n "$ns" link set "${BPREFIX}p$i" name eth0
+    ip -n "$ns" addr add "$ip/32" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add 10.98.0.2 dev eth0
+    ip -n "$ns" route add default via 10.98.0.2 dev eth0
+    ip -n "$BNODE" link set "${BPREFIX}h$i" up
+    ip -n "$BNODE" route add "$ip/32" dev "${BPREFIX}h$i"
+    ip netns exec "$ns" "$CONNBENCH" serve --port 8080 >/dev/null 2>&1 &
+    BPIDS+=($!)
+  done
+}
+
+b_stop_pids() {
+  local pid
+  for pid in "${BPIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${BPIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  BPIDS=()
+}
+
+b_stop_kpx() {
+  [[ -n $KPX_PID ]] || return 0
+  kill -TERM "$KPX_PID" 2>/dev/null || true
+  # A kpx that does not stop within 20 s is killed (by its PID).
+  local i
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$KPX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$KPX_PID" 2>/dev/null || true
+  wait "$KPX_PID" 2>/dev/null || true
+  KPX_PID=""
+}
+
+b_topo_down() {
+  local ns
+  b_stop_kpx
+  b_stop_pids
+  for ns in "${BNAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  BNAMESPACES=()
+}
+
+b_cleanup() { b_topo_down; }
+
+# b_start_kpx MODE BACKEND DISPATCH MANIFEST_DIR LOG: kpx in the node namespace.
+b_start_kpx() {
+  local mode=$1 backend=$2 dispatch=$3 dir=$4 log=$5
+  # Not through a function or subshell: $! must be kpx itself (ip netns exec execs it).
+  ip netns exec "$BNODE" "$KPX" --mode="$mode" --iptables-backend="$backend" \
+    --iptables-dispatch="$dispatch" --source="$dir" --hostname-override=kpx-node \
+    --cluster-cidr=10.128.0.0/10 --min-sync-period=0s --sync-period=1h \
+    --ipvs-min-sync-period=0s --ipvs-sync-period=1h \
+    --healthz-bind-address=10.98.0.2:10256 --metrics-bind-address=127.0.0.1:10249 -v=2 \
+    >"$log" 2>&1 &
+  KPX_PID=$!
+}
+
+# b_synced: /healthz answers 200 and reports a sync (lastUpdated is Go's zero time until then).
+b_synced() {
+  local body
+  body=$(ip netns exec "$BNODE" curl -s --max-time 5 -w ' %{http_code}' \
+    http://10.98.0.2:10256/healthz 2>/dev/null) || return 1
+  [[ $body == *' 200' && $body != *'"lastUpdated": "0001-'* ]]
+}
+
+# b_wait_synced SECONDS: 0 once synced; 1 on timeout or when kpx exited.
+b_wait_synced() {
+  local deadline=$((SECONDS + $1))
+  until b_synced; do
+    kill -0 "$KPX_PID" 2>/dev/null || return 1
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
+b_metrics() { ip netns exec "$BNODE" curl -s --max-time 10 http://127.0.0.1:10249/metrics; }
+
+# b_metric_value NAME < metrics: the sample's value (exact name incl. labels), empty if absent.
+b_metric_value() { awk -v n="$1" '$1 == n {print $2; exit}'; }
+
+b_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$KPX_PID/status" 2>/dev/null; }
+
+# b_mode_label MODE DISPATCH: the name a row carries ("iptables-linear", "ipvs", ...).
+b_mode_label() {
+  if [[ $1 == iptables ]]; then printf 'iptables-%s' "$2"; else printf '%s' "$1"; fi
+}
+
+# b_gen_dataplane N DIR / b_gen_controlplane N DIR EDIT_DIR
+b_gen_dataplane() {
+  mkdir -p "$2"
+  "$GEN" --out "$2" --services "$1" --endpoints 3 \
+    --backends "$(IFS=,; echo "${BBACKENDS[*]}")" --node-ip 10.98.0.2
+}
+b_gen_controlplane() {
+  mkdir -p "$2" "$3"
+  "$GEN" --out "$2" --services "$1" --endpoints 10 --node-ip 10.98.0.2 --edit-dir "$3"
+}
+
+# b_dataplane MODE BACKEND DISPATCH N MANIFEST_DIR
+# Rows: dataplane_latency.csv, dataplane_throughput.csv (see bench/run for the columns).
+b_dataplane() {
+  local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 label target dst row log t0 sync_s
+  label=$(b_mode_label "$mode" "$dispatch")
+  log="$BLOGS/kpx-$BKERNEL-dp-$label-$n.log"
+  b_topo_up
+  t0=$EPOCHREALTIME
+  b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
+  if ! b_wait_synced 600; then
+    b_log "$label N=$n: kpx did not sync; last log lines:"
+    tail -n 5 "$log" >&2
+    b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
+    b_topo_down
+    return 1
+  fi
+  sync_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
+  b_log "$label N=$n: synced in ${sync_s}s, measuring"
+  # Warm-up: ARP, route caches and the backends' first accepts are not what we measure.
+  ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
+    --duration-ms 200 --max-conns 50 >/dev/null 2>&1 || true
+  for target in early late random; do
+    case $target in
+      early) dst=(--dst 10.100.0.1) ;;
+      late) dst=(--dst "$(b_ip4 10.100.0.0 "$n")") ;;
+      random) dst=(--range 10.100.0.1 "$n") ;;
+    esac
+    row=$(ip netns exec "$BCLIENT" "$CONNBENCH" conn "${dst[@]}" --port 80 \
+      --duration-ms "$DUR_MS" --max-conns "$CONN_CAP" --timeout-ms 2000) || true
+    [[ -n $row ]] || row="0,0,0,0,0,0,0,0"
+    b_emit dataplane_latency.csv "$BKERNEL,$label,$n,$target,$row"
+  done
+  row=$(ip netns exec "$BCLIENT" "$CONNBENCH" rr --dst "$(b_ip4 10.100.0.0 "$n")" --port 80 \
+    --conns 1 --duration-ms "$DUR_MS" --timeout-ms 2000) || true
+  [[ -n $row ]] || row="1,0,0,0,0,0,0"
+  b_emit dataplane_throughput.csv "$BKERNEL,$label,$n,$row"
+  b_topo_down
+}
+
+# b_count_nft_events FILE: kernel objects (rules, chains) an nft monitor saw added or removed.
+b_count_nft_events() { grep -cE '^(add|delete|flush|replace|insert) ' "$1" || true; }
+
+# b_table_rules: rules in the node's nat and filter tables, both families (what a legacy or
+# libiptc commit hands the kernel: the whole table, whatever changed).
+b_table_rules() {
+  local total=0 cmd c
+  for cmd in iptables-legacy-save ip6tables-legacy-save; do
+    command -v "$cmd" >/dev/null || cmd=${cmd/-legacy/}
+    c=$(ip netns exec "$BNODE" "$cmd" 2>/dev/null |
+      awk '/^\*/ {t = $1} /^-A/ && (t == "*nat" || t == "*filter") {n++} END {print n + 0}')
+    total=$((total + c))
+  done
+  echo "$total"
+}
+
+# b_controlplane MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR
+# One row of controlplane.csv:
+#   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
+#   written_per_change,written_unit,rules_total,peak_rss_mib
+b_controlplane() {
+  local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
+  local label runner log t0 startup first m c0 s0 c1 s1 i v times=() written unit total rss mon
+  label=$(b_mode_label "$mode" "$dispatch")
+  runner=$backend
+  [[ $mode == iptables ]] || runner=-
+  log="$BLOGS/kpx-$BKERNEL-cp-$label-$runner-$n.log"
+  cp "$edit_dir/edit-slice.a" "$dir/edit-slice.json"
+  b_node_up
+  t0=$EPOCHREALTIME
+  b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
+  if ! b_wait_synced 900; then
+    b_log "$label/$runner N=$n: kpx did not sync; last log lines:"
+    tail -n 5 "$log" >&2
+    b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
+    b_topo_down
+    return 1
+  fi
+  startup=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
+  m=$(b_metrics)
+  # The first sync is a full one; its duration is the full-sync histogram's sum.
+  first=$(b_metric_value kubeproxy_sync_full_proxy_rules_duration_seconds_sum <<<"$m")
+  c0=$(b_metric_value kubeproxy_sync_full_proxy_rules_duration_seconds_count <<<"$m")
+  first=$(awk -v s="${first:-0}" -v c="${c0:-1}" 'BEGIN {printf "%.1f", (c > 0 ? 1000 * s / c : 0)}')
+  if [[ $mode == iptables ]]; then
+    total=$(b_metric_value 'kubeproxy_sync_proxy_rules_iptables_total{table="nat"}' <<<"$m")
+  else
+    total=$(awk '/virtual servers/ {for (i = 1; i < NF; i++) if ($(i + 1) == "virtual") v = $i} END {print v}' "$log")
+  fi
+  b_log "$label/$runner N=$n: first full sync ${first} ms (kpx up and synced in ${startup}s)"
+  # Timed edits; the last one also counts what reached the kernel.
+  for ((i = 0; i <= EDITS; i++)); do
+    m=$(b_metrics)
+    c0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+    s0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
+    mon=""
+    if ((i == EDITS)) && [[ $mode != ipvs ]] && [[ $backend == nft ]] && command -v nft >/dev/null; then
+      ip netns exec "$BNODE" nft monitor >"$BWORK/nft-monitor.txt" 2>/dev/null &
+      mon=$!
+      BPIDS+=("$mon")
+      sleep 0.3
+    fi
+    v=$((i % 2 == 0 ? 1 : 0))
+    if ((v)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
+    # A rename: one inotify event for a complete file.
+    mv "$dir/.edit.tmp" "$dir/edit-slice.json"
+    local deadline=$((SECONDS + 120))
+    while :; do
+      m=$(b_metrics)
+      c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+      [[ ${c1:-0} != "${c0:-0}" ]] && break
+      if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then c1=""; break; fi
+      sleep 0.02
+    done
+    if [[ -z $c1 ]]; then
+      b_log "$label/$runner N=$n: no partial sync after an edit"
+      break
+    fi
+    s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
+    if ((i < EDITS)); then
+      times+=("$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {printf "%.2f", 1000 * (b - a) / (y - x)}')")
+    fi
+    if [[ -n $mon ]]; then
+      sleep 0.3
+      kill "$mon" 2>/dev/null || true
+      wait "$mon" 2>/dev/null || true
+    fi
+    sleep 0.1
+  done
+  if [[ $mode == ipvs ]]; then
+    written=$(awk '/ipvs: sync partial/ {for (i = 1; i < NF; i++) if ($(i + 1) ~ /^operations/) v = $i} END {print v + 0}' "$log")
+    unit="ipvs operations"
+  elif [[ $backend == nft ]] && [[ -s $BWORK/nft-monitor.txt ]]; then
+    written=$(b_count_nft_events "$BWORK/nft-monitor.txt")
+    unit="nft objects"
+  elif [[ $mode == iptables ]]; then
+    written=$(b_table_rules)
+    unit="rules (whole table)"
+  else
+    written=""
+    unit="-"
+  fi
+  rss=$(b_rss_mib)
+  local med max
+  med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
+  max=$(printf '%s\n' "${times[@]}" | sort -g | tail -n 1)
+  b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), written ${written:-?} $unit, RSS ${rss} MiB"
+  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss"
+  b_topo_down
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Draws the plots and writes results.md from the CSV files bench/run left in OUT.
+# Usage: report.sh OUT COMMAND_LINE QUICK(0|1) ELAPSED_S LOAD_BEFORE VM_STATUS
+set -euo pipefail
+out=$1
+cmdline=$2
+quick=$3
+elapsed=$4
+load_before=$5
+vm_status=$6
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+lat=$out/dataplane_latency.csv
+thr=$out/dataplane_throughput.csv
+cp=$out/controlplane.csv
+
+# series CSV KEYCOLS VALUECOL FILTER DIR: one data file per distinct key ("N value" sorted by N)
+# in DIR, named after the key. KEYCOLS: comma-separated column numbers, joined with ":" in the
+# name. N is the column named "n" in the header.
+series() {
+  local csv=$1 keys=$2 col=$3 filter=$4 dir=$5
+  mkdir -p "$dir"
+  awk -F, -v keys="$keys" -v col="$col" -v dir="$dir" "
+    NR == 1 { for (i = 1; i <= NF; i++) if (\$i == \"n\") ncol = i; next }
+    ($filter) && \$$col != \"\" {
+      n = split(keys, k, \",\"); key = \$k[1]; for (i = 2; i <= n; i++) key = key \":\" \$k[i]
+      print \$ncol + 0, \$col > (dir \"/\" key)
+    }" "$csv"
+  local f
+  for f in "$dir"/*; do [[ -e $f ]] && sort -n -o "$f" "$f"; done
+  return 0
+}
+
+# plot PNG TITLE YLABEL DIR [EXTRA_GNUPLOT]: every file of DIR as one line, x = N (log scale).
+plot() {
+  local png=$1 title=$2 ylabel=$3 dir=$4 extra=${5:-} f cmds=""
+  {
+    echo "set terminal pngcairo size 900,560 font ',10'"
+    echo "set output '$png'"
+    echo "set title \"$title\""
+    echo "set xlabel 'services (N)'"
+    echo "set ylabel \"$ylabel\""
+    echo "set logscale x"
+    echo "set xrange [5:40000]"
+    echo "set grid"
+    echo "set key outside right top"
+    echo "$extra"
+    local parts=()
+    for f in "$dir"/*; do
+      [[ -s $f ]] && parts+=("'$f' using 1:2 with linespoints title '$(basename "$f")'")
+    done
+    cmds=$(IFS=,; echo "${parts[*]}")
+    if [[ -z $cmds ]]; then
+      echo "set xrange [1:100000]"
+      echo "set yrange [0:1]"
+      echo "set label 'no data in this run' at 100,0.5"
+      echo "plot NaN notitle"
+    else
+      echo "plot $cmds"
+    fi
+  } >"$tmp/plot.gp"
+  gnuplot "$tmp/plot.gp" 2>"$tmp/gnuplot.err" || { cat "$tmp/gnuplot.err" >&2; return 1; }
+}
+
+# Data plane: connect() p50 and p99 to the last service, per mode, one plot per kernel.
+for k in host vm; do
+  series "$lat" 2 9 "\$1 == \"$k\" && \$4 == \"late\" && \$5 > 0" "$tmp/lat-$k-p50"
+  series "$lat" 2 10 "\$1 == \"$k\" && \$4 == \"late\" && \$5 > 0" "$tmp/lat-$k-p99"
+  for f in "$tmp/lat-$k-p50"/*; do [[ -e $f ]] && mv "$f" "$f p50"; done
+  for f in "$tmp/lat-$k-p99"/*; do [[ -e $f ]] && mv "$f" "$tmp/lat-$k-p50/$(basename "$f") p99"; done
+  kname=$([[ $k == host ]] && echo "host kernel $(uname -r)" || echo "qemu TCG VM, Debian kernel")
+  plot "$out/dataplane_latency_$k.png" \
+    "Connection setup (connect) latency to the last service vs N, $kname" "microseconds" \
+    "$tmp/lat-$k-p50" "set logscale y"
+done
+series "$lat" 1,2 8 "\$4 == \"late\" && \$5 > 0" "$tmp/rate"
+plot "$out/dataplane_connrate.png" "New connections per second to the last service (one client)" \
+  "connections/s" "$tmp/rate" "set logscale y"
+series "$thr" 1,2 8 "\$5 > 0" "$tmp/rr"
+plot "$out/dataplane_throughput.png" "Requests per second on one established connection" \
+  "requests/s" "$tmp/rr" "set logscale y"
+
+# Control plane.
+series "$cp" 1,2,3 6 "1" "$tmp/full"
+plot "$out/controlplane_full_sync.png" "First full sync vs N (10 endpoints per service)" \
+  "milliseconds" "$tmp/full" "set logscale y"
+series "$cp" 1,2,3 8 "1" "$tmp/incr"
+plot "$out/controlplane_incremental_sync.png" \
+  "Incremental sync after one endpoint change vs N (median)" "milliseconds" "$tmp/incr" \
+  "set logscale y; set arrow from graph 0, first 50 to graph 1, first 50 nohead dt 2 lc rgb 'red'; set label 'target 50 ms' at graph 0.02, first 60 tc rgb 'red'"
+series "$cp" 1,2,3 13 "1" "$tmp/rss"
+plot "$out/controlplane_rss.png" "kpx peak RSS (VmHWM) vs N (10 endpoints per service)" "MiB" \
+  "$tmp/rss" "set logscale y; set arrow from graph 0, first 64 to graph 1, first 64 nohead dt 2 lc rgb 'red'; set label 'target 64 MiB' at graph 0.02, first 70 tc rgb 'red'"
+
+# --- results.md ------------------------------------------------------------------------------
+# val CSV FILTER COL: the first matching row's column (empty if none).
+val() { awk -F, "NR > 1 && ($2) {print \$$3; exit}" "$1"; }
+maxn() { awk -F, "NR > 1 && ($2) && \$3 + 0 > m {m = \$3 + 0} END {if (m) print m}" "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b}'; }
+
+targets() {
+  local k n r10 rn ratio_ipvs verdict lin_ratio
+  echo "| target | measured | verdict |"
+  echo "| --- | --- | --- |"
+  # 1. IPVS latency flat.
+  n=$(maxn "$lat" "\$1 == \"vm\" && \$2 == \"ipvs\" && \$4 == \"random\" && \$5 > 0")
+  r10=$(val "$lat" "\$1 == \"vm\" && \$2 == \"ipvs\" && \$3 == 10 && \$4 == \"random\" && \$5 > 0" 9)
+  rn=$(val "$lat" "\$1 == \"vm\" && \$2 == \"ipvs\" && \$3 == ${n:-0} && \$4 == \"random\" && \$5 > 0" 9)
+  ratio_ipvs=$(ratio "$rn" "$r10")
+  if [[ -z $ratio_ipvs ]]; then
+    verdict="not measured"
+  elif [[ $n != 20000 ]]; then
+    verdict="not measured at 20 000 (largest N $n)"
+  else
+    verdict=$(awk -v r="$ratio_ipvs" 'BEGIN {print (r <= 1.10 ? "met" : "NOT met")}')
+  fi
+  echo "| IPVS connect latency at 20 000 services within 10% of at 10 (VM, random service, p50) | ${r10:-?} µs at 10, ${rn:-?} µs at ${n:-?}: x${ratio_ipvs:-?} | $verdict |"
+  # 2. prefix-tree within 2x where linear is far worse.
+  for k in host vm; do
+    n=$(maxn "$lat" "\$1 == \"$k\" && \$2 == \"iptables-prefix-tree\" && \$4 == \"late\" && \$5 > 0")
+    r10=$(val "$lat" "\$1 == \"$k\" && \$2 == \"iptables-prefix-tree\" && \$3 == 10 && \$4 == \"late\" && \$5 > 0" 9)
+    rn=$(val "$lat" "\$1 == \"$k\" && \$2 == \"iptables-prefix-tree\" && \$3 == ${n:-0} && \$4 == \"late\" && \$5 > 0" 9)
+    local pr lr l10 ln
+    pr=$(ratio "$rn" "$r10")
+    l10=$(val "$lat" "\$1 == \"$k\" && \$2 == \"iptables-linear\" && \$3 == 10 && \$4 == \"late\" && \$5 > 0" 9)
+    ln=$(val "$lat" "\$1 == \"$k\" && \$2 == \"iptables-linear\" && \$3 == ${n:-0} && \$4 == \"late\" && \$5 > 0" 9)
+    lr=$(ratio "$ln" "$l10")
+    if [[ -z $pr ]]; then
+      verdict="not measured"
+    elif [[ $n != 20000 ]]; then
+      verdict="$(awk -v r="$pr" 'BEGIN {print (r <= 2 ? "met" : "NOT met")}') at N=$n only (not 20 000)"
+    else
+      verdict=$(awk -v r="$pr" 'BEGIN {print (r <= 2 ? "met" : "NOT met")}')
+    fi
+    echo "| iptables prefix-tree connect latency within 2x of its latency at 10 services ($k, last service, p50) | prefix-tree ${r10:-?} → ${rn:-?} µs at N=${n:-?} (x${pr:-?}); linear ${l10:-?} → ${ln:-?} µs (x${lr:-?}) | $verdict |"
+  done
+  # 3-5. control plane at 10 000.
+  awk -F, -v quick="$quick" '
+    NR > 1 && $4 == 10000 {
+      seen = 1
+      who = $1 " " $2 "/" $3
+      if ($8 != "") { incr = incr sep1 who " " $8 " ms"; sep1 = "; "; if ($8 + 0 >= 50) incr_bad = 1 } else { incr = incr sep1 who " ?"; sep1 = "; "; incr_bad = 1 }
+      if ($2 ~ /^iptables/) { full = full sep2 who " " $6 " ms"; sep2 = "; "; if ($6 + 0 >= 1000 || $6 == "") full_bad = 1; full_seen = 1 }
+      rss = rss sep3 who " " $13; sep3 = "; "; if ($13 + 0 >= 64 || $13 == "") rss_bad = 1
+    }
+    END {
+      if (!seen) {
+        print "| incremental sync at 10 000 services under 50 ms, every mode | not measured (no N=10 000 run) | not measured |"
+        print "| full iptables sync of 10 000 services x 10 endpoints under 1 s | not measured | not measured |"
+        print "| kpx peak RSS at 10 000 x 10 under 64 MiB | not measured | not measured |"
+        exit
+      }
+      print "| incremental sync at 10 000 services under 50 ms, every mode | " incr " | " (incr_bad ? "NOT met" : "met") " |"
+      print "| full iptables sync of 10 000 services x 10 endpoints under 1 s | " full " | " (!full_seen ? "not measured" : full_bad ? "NOT met" : "met") " |"
+      print "| kpx peak RSS at 10 000 x 10 under 64 MiB | " rss " MiB | " (rss_bad ? "NOT met" : "met") " |"
+    }' "$cp"
+}
+
+dataplane_table() {
+  echo "| kernel | mode | N | conn/s (last svc) | connect p50/p99 µs: first svc | last svc | random svc | connect+request p50/p99 µs (last svc) | req/s established | errors |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  awk -F, '
+    FNR == 1 { file++; next }
+    file == 1 { k = $1 "," $2 "," $3; rr[k] = $8 }
+    file == 2 {
+      k = $1 "," $2 "," $3
+      if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+      p[k, $4] = $9 "/" $10; err[k] += $6
+      if ($4 == "late") { rate[k] = $8; txn[k] = $11 "/" $12 }
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]; split(k, f, ",")
+        printf "| %s | %s | %d | %.0f | %s | %s | %s | %s | %.0f | %d |\n", f[1], f[2], f[3], rate[k], p[k, "early"], p[k, "late"], p[k, "random"], txn[k], rr[k], err[k]
+      }
+    }' "$thr" "$lat"
+}
+
+controlplane_table() {
+  echo "| kernel | mode | runner | N | first full sync ms | kpx start to synced s | incremental sync ms (median / max) | written per change | rules (nat) / virtual servers | peak RSS MiB |"
+  echo "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+  awk -F, 'NR > 1 {printf "| %s | %s | %s | %d | %s | %s | %s / %s | %s %s | %s | %s |\n", $1, $2, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13}' "$cp"
+}
+
+skipped() {
+  local f
+  for f in "$out/dataplane_skipped.csv" "$out/controlplane_skipped.csv"; do
+    awk -F, 'NR > 1 {$1 = $1; print "- " $0}' OFS=' ' "$f"
+  done
+}
+
+{
+  echo "# kpx benchmark results"
+  echo
+  echo "Produced by \`$cmdline\` on $(date -u '+%Y-%m-%d %H:%M UTC') in ${elapsed} s."
+  echo "Host: $(nproc) CPUs, kernel $(uname -r), load average before the run $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "VM part (qemu TCG, one vCPU, Debian's kernel with IPVS): $vm_status."
+  if ((quick)); then
+    echo
+    echo "**Quick run** (smoke test): small N and short measurements; the numbers show that"
+    echo "everything runs, not what kpx can do. Targets at 10 000 / 20 000 services are not measured."
+  fi
+  echo
+  echo "How to read it: \"connect\" is the TCP handshake as the client sees it (the SYN is what walks"
+  echo "the NAT rules or IPVS); \"connect+request\" adds one 64-byte request/response (through a"
+  echo "userspace proxy that includes the proxy's own upstream connect). One client, one connection at"
+  echo "a time, each closed with a reset. The machine is shared (2 cores), so absolute numbers move by"
+  echo "tens of percent between runs; compare modes within one kernel, and ratios across N. VM"
+  echo "numbers are ~10-50x slower than native (TCG emulation): compare shapes and ratios there."
+  echo
+  echo "## Targets"
+  echo
+  targets
+  echo
+  echo "## Data plane"
+  echo
+  dataplane_table
+  echo
+  echo "## Control plane (10 endpoints per service, one endpoint changed per incremental sync)"
+  echo
+  echo "\"written per change\": what one incremental sync hands the kernel. nft: objects (rules and"
+  echo "chains) added/deleted as \`nft monitor\` sees them; legacy and libiptc: every rule of the nat"
+  echo "and filter tables, because those backends replace whole tables; ipvs: IPVS operations (kpx's"
+  echo "log), ipset/iptables changes not included. RSS is kpx's own (VmHWM); exec runners' child"
+  echo "processes are not in it."
+  echo
+  controlplane_table
+  if [[ $(skipped | wc -l) -gt 0 ]]; then
+    echo
+    echo "## Not measured"
+    echo
+    skipped
+  fi
+  echo
+  echo "## Plots"
+  echo
+  for p in dataplane_latency_host dataplane_latency_vm dataplane_connrate dataplane_throughput \
+    controlplane_full_sync controlplane_incremental_sync controlplane_rss; do
+    echo "![$p]($p.png)"
+  done
+} >"$out/results.md"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Smoke test of the benchmark: `bench/run --quick` must produce numbers (CSV rows for every
+# measure, the PNG plots, results.md), whatever their values.
+# Usage: bench_quick_test.sh SOURCE_DIR BUILD_DIR
+set -uo pipefail
+src=$1
+build=$2
+if [[ $(id -u) != 0 ]]; then echo "SKIP: bench/run needs root (network namespaces, the qemu VM)"; exit 77; fi
+# shellcheck source=tests/lib/check.sh
+source "$src/tests/lib/check.sh"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$src/bench/run" --quick --build "$build" --out "$out"
+check_eq "bench/run --quick exits 0" 0 $?
+
+rows() { awk -F, -v k="$2" -v m="$3" 'NR > 1 && $1 == k && $2 == m && $5 + 0 > 0' "$out/$1" | wc -l; }
+for mode in iptables-linear iptables-prefix-tree; do
+  check "host $mode: latency rows with connections" test "$(rows dataplane_latency.csv host "$mode")" -ge 3
+  check "vm $mode: latency rows with connections" test "$(rows dataplane_latency.csv vm "$mode")" -ge 3
+done
+check "vm ipvs: latency rows with connections" test "$(rows dataplane_latency.csv vm ipvs)" -ge 3
+check "throughput rows" test "$(awk -F, 'NR > 1 && $5 > 0' "$out/dataplane_throughput.csv" | wc -l)" -ge 4
+cp_rows() { awk -F, -v k="$1" -v m="$2" -v r="$3" 'NR > 1 && $1 == k && $2 == m && $3 == r && $6 != "" && $8 != "" && $13 != ""' "$out/controlplane.csv" | wc -l; }
+for runner in nft legacy libiptc; do
+  check "host control plane, iptables $runner: full and incremental sync, RSS" \
+    test "$(cp_rows host iptables-linear "$runner")" -ge 2
+done
+check "vm control plane, ipvs" test "$(cp_rows vm ipvs -)" -ge 1
+check "vm control plane, iptables" test "$(cp_rows vm iptables-linear legacy)" -ge 1
+for png in dataplane_latency_host dataplane_latency_vm dataplane_connrate dataplane_throughput \
+  controlplane_full_sync controlplane_incremental_sync controlplane_rss; do
+  check "$png.png is a PNG" bash -c "head -c 8 '$out/$png.png' | grep -q PNG"
+done
+check "results.md has the targets table" grep -q '^## Targets' "$out/results.md"
+check "results.md names the command" grep -q 'bench/run --quick' "$out/results.md"
+if ((CHECK_FAILED > 0)); then tail -n 30 "$out/logs/vm-console.log" 2>/dev/null; fi
+check_summary
