@@ -114,14 +114,24 @@ CFG
   esac
   conns=4
   [[ $test == conn ]] && conns=32
+  local proxy_pid=${pids[-1]} cpu0 cpu1 value
+  cpu0=$(cpu_ticks "$proxy_pid")
   ip netns exec "$ns" "$loadgen" "$test" --target "127.0.0.1:$port" --conns "$conns" \
     --seconds "$seconds" >"$work/client" 2>&1 || { cat "$work/client" >&2; cleanup; return 1; }
+  cpu1=$(cpu_ticks "$proxy_pid")
   cleanup
-  awk '{print $2}' "$work/client"
+  value=$(awk '{print $2}' "$work/client")
+  # value, proxy CPU seconds per wall second, and value per proxy CPU second.
+  awk -v v="$value" -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v s="$seconds" \
+    'BEGIN { c = t / hz / s; printf "%s,%.3f,%.0f\n", v, c, (c > 0 ? v / c : 0) }'
 }
 
+# cpu_ticks PID: user+system clock ticks of the whole process (every thread).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 csv=$out/results.csv
-echo "test,threads,proxy,run,value,unit" >"$csv"
+load=$(cut -d" " -f1 /proc/loadavg)
+echo "test,threads,proxy,run,value,unit,proxy_cpus,value_per_proxy_cpu_second" >"$csv"
 for test in bulk conn; do
   unit=MiB/s
   [[ $test == conn ]] && unit=conn/s
@@ -131,43 +141,55 @@ for test in bulk conn; do
       order=("${variants[@]}")
       ((run % 2 == 0)) && order=($(printf '%s\n' "${variants[@]}" | tac))
       for variant in "${order[@]}"; do
-        value=$(measure "$variant" "$test" "$threads" "$run")
-        echo "$test,$threads,$variant,$run,$value,$unit" >>"$csv"
-        echo "$test threads=$threads $variant run $run: $value $unit" >&2
+        IFS=, read -r value cpus per_cpu < <(measure "$variant" "$test" "$threads" "$run")
+        echo "$test,$threads,$variant,$run,$value,$unit,$cpus,$per_cpu" >>"$csv"
+        echo "$test threads=$threads $variant run $run: $value $unit, proxy used $cpus CPUs ($per_cpu $unit per CPU)" >&2
       done
     done
   done
 done
 
-# Medians and ratios.
-{
-  echo "# kpx userspace relay vs HAProxy ($(haproxy -v | head -1 | awk '{print $3}'))"
-  echo
-  echo "$(nproc) CPUs, $runs run(s) of ${seconds}s per cell, median shown; client, backend and proxy"
-  echo "share the machine. bulk: 4 streaming connections; conn: 32 short connections in flight."
-  echo
-  header="| test | threads | kpx |"
-  rule="|---|---|---|"
+# Medians and ratios: COLUMN 5 is the rate, COLUMN 8 the rate per proxy CPU-second.
+table() {
+  local col=$1 header="| test | threads | kpx |" rule="|---|---|---|" v test threads
   for v in "${variants[@]:1}"; do header+=" $v | kpx/$v |"; rule+="---|---|"; done
   echo "$header"
   echo "$rule"
   for test in bulk conn; do
     for threads in 1 2; do
-      line=$(awk -F, -v t="$test" -v n="$threads" -v vs="${variants[*]}" '
+      awk -F, -v t="$test" -v n="$threads" -v vs="${variants[*]}" -v col="$col" '
         function median(arr, k,   i, j, tmp) {
           for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (arr[j] < arr[i]) { tmp = arr[i]; arr[i] = arr[j]; arr[j] = tmp }
           return (k % 2) ? arr[(k + 1) / 2] : (arr[k / 2] + arr[k / 2 + 1]) / 2
         }
-        NR > 1 && $1 == t && $2 == n { c[$3]++; v[$3, c[$3]] = $5; unit = $6 }
+        NR > 1 && $1 == t && $2 == n { c[$3]++; v[$3, c[$3]] = $col; unit = $6 }
         END {
-          split(vs, names, " ")
-          for (x in names) { k = c[names[x]]; for (i = 1; i <= k; i++) a[i] = v[names[x], i]; m[names[x]] = median(a, k) }
+          nn = split(vs, names, " ")
+          for (x = 1; x <= nn; x++) { k = c[names[x]]; for (i = 1; i <= k; i++) a[i] = v[names[x], i]; m[names[x]] = median(a, k) }
           s = sprintf("| %s (%s) | %s | %.0f |", t, unit, n, m["kpx"])
-          for (x = 2; x in names; x++) s = s sprintf(" %.0f | %.2f |", m[names[x]], m[names[x]] > 0 ? m["kpx"] / m[names[x]] : 0)
+          for (x = 2; x <= nn; x++) s = s sprintf(" %.0f | %.2f |", m[names[x]], m[names[x]] > 0 ? m["kpx"] / m[names[x]] : 0)
           print s
-        }' "$csv")
-      echo "$line"
+        }' "$csv"
     done
   done
+}
+{
+  echo "# kpx userspace relay vs HAProxy $(haproxy -v | head -1 | awk '{print $3}')"
+  echo
+  echo "$(nproc) CPUs (load average before the run: $load), $runs run(s) of ${seconds}s per cell, medians."
+  echo "Client (kpx-loadgen), backend (kpx-loadgen server) and proxy share the machine, so the"
+  echo "rates also measure how much CPU the proxy leaves to them. bulk: 4 streaming connections,"
+  echo "backend to client; conn: 32 short connections in flight (connect, 1-byte request, 64-byte"
+  echo "reply, close)."
+  echo
+  echo "## Rate"
+  echo
+  table 5
+  echo
+  echo "## Rate per CPU-second the proxy itself used"
+  echo
+  echo "Robust against other load on the machine: how much work each proxy does per unit of CPU."
+  echo
+  table 8
 } >"$out/summary.md"
 cat "$out/summary.md"

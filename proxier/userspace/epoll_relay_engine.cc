@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +79,8 @@ Result<std::vector<EpollRelayEngine::Bound>> EpollRelayEngine::BindAll(Protocol 
       if (tcp) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        // Inherited by every accepted socket: relayed bytes go out as they arrive.
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       }
       if (f == IpFamily::kIPv6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));

@@ -73,7 +73,7 @@ void TcpRelay::Start(TimePoint now) {
     Finish(true);
     return;
   }
-  SetNoDelay(client_fd_);
+  // TCP_NODELAY comes from the listening socket.
   ConnectNext(now);
 }
 
@@ -146,6 +146,8 @@ void TcpRelay::OnConnected(TimePoint now) {
 
 void TcpRelay::OnBackendEvent(uint32_t events, TimePoint now) {
   if (state_ == State::kDone) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) down_.src_ready = true;
+  if (events & EPOLLOUT) up_.dst_ready = true;
   if (state_ == State::kConnecting) {
     const int err = SocketError(backend_fd_);
     const bool failed = err != 0 || (events & (EPOLLERR | EPOLLHUP)) != 0;
@@ -169,6 +171,8 @@ void TcpRelay::OnBackendEvent(uint32_t events, TimePoint now) {
 
 void TcpRelay::OnClientEvent(uint32_t events, TimePoint now) {
   if (state_ == State::kDone) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_.src_ready = true;
+  if (events & EPOLLOUT) down_.dst_ready = true;
   if ((events & EPOLLERR) && SocketError(client_fd_) != 0) {
     RelayStats::Add<uint64_t>(ctx_.stats->resets, 1);
     Finish(true);
@@ -215,8 +219,7 @@ TcpRelay::PumpResult TcpRelay::Pump(Direction& d, int src, int dst, uint64_t& mo
   for (int round = 0;; ++round) {
     if (round == kRoundsPerTurn) return PumpResult::kYield;
     bool progress = false;
-    if (!d.src_eof) {
-      // EAGAIN here means either nothing to read or a full pipe; both end this round's read.
+    if (!d.src_eof && d.src_ready) {
       const ssize_t n = splice(src, nullptr, d.pipe.write_fd, nullptr, kSpliceChunk,
                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
@@ -227,13 +230,17 @@ TcpRelay::PumpResult TcpRelay::Pump(Direction& d, int src, int dst, uint64_t& mo
         progress = true;
       } else if (errno == EINTR) {
         continue;
-      } else if (errno != EAGAIN) {
+      } else if (errno == EAGAIN) {
+        // With data in the pipe, EAGAIN may mean the pipe is full rather than the socket
+        // empty: the source stays "ready" and is tried again once the pipe drains.
+        if (d.pipe.bytes == 0) d.src_ready = false;
+      } else {
         VLOG(3) << "userspace: read side of " << frontend_->key().ToString() << ": "
                 << strerror(errno);
         return PumpResult::kError;
       }
     }
-    if (d.pipe.bytes > 0) {
+    if (d.pipe.bytes > 0 && d.dst_ready) {
       const ssize_t m = splice(d.pipe.read_fd, nullptr, dst, nullptr, d.pipe.bytes,
                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (m > 0) {
@@ -242,7 +249,9 @@ TcpRelay::PumpResult TcpRelay::Pump(Direction& d, int src, int dst, uint64_t& mo
         progress = true;
       } else if (m < 0 && errno == EINTR) {
         continue;
-      } else if (m < 0 && errno != EAGAIN) {
+      } else if (m < 0 && errno == EAGAIN) {
+        d.dst_ready = false;
+      } else if (m < 0) {
         VLOG(3) << "userspace: write side of " << frontend_->key().ToString() << ": "
                 << strerror(errno);
         return PumpResult::kError;

@@ -63,6 +63,10 @@ class TcpRelay {
     SplicePipe pipe;
     bool src_eof = false;
     bool dst_shut = false;
+    // Edge-triggered readiness as last reported or observed: a side is tried only while it may
+    // make progress, so an event costs no splice that is bound to return EAGAIN.
+    bool src_ready = true;
+    bool dst_ready = true;
   };
   enum class PumpResult { kIdle, kMoved, kYield, kError };
 
