@@ -69,6 +69,7 @@ wait_for() {
 # measure VARIANT TEST THREADS RUN -> prints the value
 measure() {
   local variant=$1 test=$2 threads=$3 run=$4 port conns
+  rm -f "$work/server" "$work/proxy" "$work/client"
   ns="kpxbench-$$-$run"
   ip netns add "$ns"
   ip -n "$ns" link set lo up
@@ -89,7 +90,7 @@ measure() {
       cat >"$work/haproxy.cfg" <<CFG
 global
   nbthread $threads
-  maxconn 8000
+  maxconn 4000
 defaults
   mode tcp
   timeout connect 5s
@@ -121,6 +122,9 @@ CFG
   cpu1=$(cpu_ticks "$proxy_pid")
   cleanup
   value=$(awk '{print $2}' "$work/client")
+  if awk '$3 == "errors" && $4 > 0 { exit 1 }' "$work/client"; then :; else
+    echo "run.sh: $variant $test: client saw errors: $(cat "$work/client")" >&2
+  fi
   # value, proxy CPU seconds per wall second, and value per proxy CPU second.
   awk -v v="$value" -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v s="$seconds" \
     'BEGIN { c = t / hz / s; printf "%s,%.3f,%.0f\n", v, c, (c > 0 ? v / c : 0) }'
