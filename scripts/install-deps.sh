@@ -9,6 +9,7 @@ packages=(
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev
   iptables ipset iproute2 conntrack procps curl openssl
+  haproxy
   # bench/run: plots, and nft monitor to count the kernel objects an incremental sync writes
   gnuplot-nox nftables
 )
