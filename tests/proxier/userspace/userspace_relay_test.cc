@@ -2,6 +2,7 @@
 // endpoints are in-process servers on 127.0.0.x. No namespaces and no iptables: clients connect
 // to the listener port directly, as the portal rules would redirect them.
 #include "proxier/userspace/epoll_relay_engine.h"
+#include "proxier/userspace/socket_address.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -112,6 +113,34 @@ TEST_F(RelayTest, RetriesPastDeadEndpoint) {
   const UserspaceCounters c = engine_->Counters();
   EXPECT_EQ(c.failed_connects, 5u);
   EXPECT_EQ(c.retries, 5u);
+}
+
+TEST_F(RelayTest, ConnectTimeoutMovesToNextEndpoint) {
+  options_.connect_timeout = std::chrono::milliseconds(300);
+  TestBackend a("a", "127.0.0.11", kPort);
+  // A listener that never accepts, with its one-slot queue filled: further SYNs are dropped, so
+  // a connect to it hangs until kpx's connect timeout.
+  const int stuck = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  SocketAddress addr = SocketAddress::From(*IpAddress::Parse("127.0.0.21"), kPort);
+  ASSERT_EQ(bind(stuck, addr.get(), addr.len()), 0);
+  ASSERT_EQ(listen(stuck, 0), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 2; ++i) {
+    const int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    (void)!connect(f, addr.get(), addr.len());
+    fillers.push_back(f);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint16_t port = Serve(Spec({B("127.0.0.21"), B("127.0.0.11")}));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THAT(Greeting(kListen, port), StartsWith("a "));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_EQ(engine_->Counters().failed_connects, 1u);
+  EXPECT_EQ(engine_->Counters().retries, 1u);
+  for (int f : fillers) close(f);
+  close(stuck);
 }
 
 TEST_F(RelayTest, AllEndpointsDeadOrNoneResetsTheClient) {
