@@ -66,7 +66,7 @@ b_topo_up() {
   ip -n "$BCLIENT" link set "${BPREFIX}c0" up
   ip -n "$BCLIENT" route add default via 10.98.0.2
   # Many short connections from one client: use every port, reuse TIME_WAIT ones.
-  ip netns exec "$BCLIENT" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
+  ip netns exec "$BCLIENT" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
   ip netns exec "$BCLIENT" sysctl -qw net.ipv4.tcp_tw_reuse=1
   ip -n "$BNODE" addr add 10.98.0.2/24 dev "${BPREFIX}n0"
   ip -n "$BNODE" link set "${BPREFIX}n0" up
