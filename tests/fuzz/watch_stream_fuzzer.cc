@@ -1,0 +1,58 @@
+// A watch response body as it arrives: cut into chunks at arbitrary points, split into lines,
+// each line an event {"type": ..., "object": ...} applied to a reflector's cache, which calls a
+// handler. The first byte chooses the chunk size, so the fuzzer explores framing too.
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+
+#include "k8s-watch/client/api_kinds.h"
+#include "k8s-watch/client/line_splitter.h"
+#include "k8s-watch/client/typed_reflector_store.h"
+#include "k8s-watch/decode/json_text.h"
+
+namespace {
+
+class NullServiceHandler final : public kpx::ServiceHandler {
+ public:
+  void OnServiceAdd(const kpx::Service&) override {}
+  void OnServiceUpdate(const kpx::Service&, const kpx::Service&) override {}
+  void OnServiceDelete(const kpx::Service&) override {}
+  void OnServiceSynced() override {}
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const size_t chunk = 1 + data[0] % 64;
+  const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+
+  NullServiceHandler handler;
+  std::mutex mu;
+  kpx::SourceStats stats;
+  kpx::TypedReflectorStore<kpx::ServiceKind> store(&handler, &mu, &stats);
+  store.BeginList();
+  store.CommitList();
+
+  kpx::LineSplitter splitter(4096);
+  const auto on_line = [&](std::string_view line) {
+    rapidjson::Document event;
+    if (!kpx::JsonText::Parse(line, &event).ok() || !event.IsObject()) return true;
+    const auto type = event.FindMember("type");
+    const auto object = event.FindMember("object");
+    if (type == event.MemberEnd() || !type->value.IsString() || object == event.MemberEnd()) {
+      return true;
+    }
+    const std::string_view t(type->value.GetString(), type->value.GetStringLength());
+    if (t == "ADDED") store.Apply(kpx::WatchEventType::kAdded, object->value);
+    if (t == "MODIFIED") store.Apply(kpx::WatchEventType::kModified, object->value);
+    if (t == "DELETED") store.Apply(kpx::WatchEventType::kDeleted, object->value);
+    return true;
+  };
+  for (size_t off = 0; off < body.size(); off += chunk) {
+    splitter.Feed(body.substr(off, chunk), on_line);
+  }
+  return 0;
+}
