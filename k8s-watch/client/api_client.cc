@@ -113,6 +113,9 @@ Result<ApiClient::Response> ApiClient::Stream(const std::string& path_and_query,
     // The body is a producer/consumer buffer fed chunk by chunk. Its getn(n) waits until n bytes
     // are there, so ask for what is already buffered (or for one byte when nothing is, which
     // blocks until the next chunk arrives): events are handled as they come, not at stream end.
+    // in_avail() only grows while we are the sole reader, so the count asked for is never more
+    // than what getn finds (the buffer reads its counter without a lock; a stale, smaller value
+    // only means a shorter read).
     concurrency::streams::streambuf<uint8_t> body = response.body().streambuf();
     LineSplitter splitter;
     std::vector<uint8_t> buffer(64 * 1024);

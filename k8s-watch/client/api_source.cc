@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+
 #include "k8s-watch/client/api_kinds.h"
 #include "k8s-watch/client/typed_reflector_store.h"
 #include "k8s-watch/decode/label_filter.h"
@@ -26,7 +28,11 @@ Status ApiSource::Start() {
   if (nodes_ != nullptr && node_name_.empty()) {
     return Status::Error("watching this node's Node object needs a node name");
   }
-  Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(config_, options_.client);
+  ApiClient::Options client_options = options_.client;
+  // The idle limit must not cut a watch before the server's own timeout ends it.
+  client_options.stream_idle_timeout = std::max(
+      client_options.stream_idle_timeout, options_.max_watch_timeout + std::chrono::seconds(60));
+  Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(config_, client_options);
   if (!client.ok()) return client.status();
   client_ = std::move(client).value();
 

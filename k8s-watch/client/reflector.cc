@@ -95,6 +95,9 @@ bool Reflector::Wait(std::chrono::milliseconds delay) {
 void Reflector::Run() {
   bool need_list = true;
   bool listed_before = false;
+  // Watches in a row that hit 410 Gone at once: a server that expires every fresh
+  // resourceVersion must not turn the reflector into a relist loop.
+  int consecutive_gone = 0;
   while (!stopping()) {
     if (need_list) {
       Status s = List();
@@ -125,6 +128,11 @@ void Reflector::Run() {
         LOG(INFO) << options_.resource << ": resourceVersion " << resource_version_
                   << " expired, relisting";
         need_list = true;
+        if (events > 0 || lasted >= options_.min_healthy_watch) {
+          consecutive_gone = 0;
+        } else if (++consecutive_gone > 1 && !Wait(backoff_.Next())) {
+          return;
+        }
         break;
       case WatchEnd::kClosed:
         if (events > 0 || lasted >= options_.min_healthy_watch) {

@@ -126,8 +126,9 @@ class TypedReflectorStore : public ReflectorStore {
 
   template <typename Fn>
   void Dispatch(Fn&& call) {
-    call();
+    // Counted first, so whoever the handler wakes already sees the count.
     stats_->events_received.fetch_add(1, std::memory_order_relaxed);
+    call();
   }
 
   void Reject(const DecodeFailure& failure) {
