@@ -114,7 +114,8 @@ class UserspaceNetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, iptables)";
-    if (!RunCommand({"ip", "netns", "list"}).ok()) GTEST_SKIP() << "iproute2 'ip netns' unavailable";
+    if (!RunCommand({"ip", "netns", "list"}).ok())
+      GTEST_SKIP() << "iproute2 'ip netns' unavailable";
     if (!RunCommand({"iptables-nft", "--version"}).ok()) GTEST_SKIP() << "iptables-nft missing";
     std::random_device rd;
     const std::string tag = std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
@@ -154,7 +155,8 @@ class UserspaceNetnsTest : public ::testing::Test {
         {"ip", "-n", node_, "route", "add", "default", "via", kClient},
     };
     for (const auto& cmd : setup) {
-      ASSERT_TRUE(RunCommand(cmd).ok()) << cmd[1] << " " << cmd[2] << " " << cmd[3] << " " << cmd[4];
+      ASSERT_TRUE(RunCommand(cmd).ok())
+          << cmd[1] << " " << cmd[2] << " " << cmd[3] << " " << cmd[4];
     }
     for (int i = 0; i < 3; ++i) {
       StartEchoServer("b" + std::to_string(i + 1), kBackends[i]);
