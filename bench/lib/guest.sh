@@ -47,7 +47,7 @@ for n in "${dp_ns[@]}"; do
   rm -rf "$BWORK/dp"
   b_gen_dataplane "$n" "$BWORK/dp" >/dev/null
   b_dataplane ipvs legacy linear "$n" "$BWORK/dp" || true
-  b_dataplane iptables legacy linear "$n" "$BWORK/dp" || true
-  b_dataplane iptables legacy prefix-tree "$n" "$BWORK/dp" || true
+  b_dataplane iptables libiptc linear "$n" "$BWORK/dp" || true
+  b_dataplane iptables libiptc prefix-tree "$n" "$BWORK/dp" || true
 done
 b_log "guest: done"
