@@ -100,7 +100,7 @@ maxn() { awk -F, "NR > 1 && ($2) && \$3 + 0 > m {m = \$3 + 0} END {if (m) print 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b}'; }
 
 targets() {
-  local k n r10 rn ratio_ipvs verdict lin_ratio
+  local k n r10 rn ratio_ipvs verdict
   echo "| target | measured | verdict |"
   echo "| --- | --- | --- |"
   # 1. IPVS latency flat.
