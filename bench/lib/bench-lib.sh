@@ -272,7 +272,8 @@ b_controlplane() {
       ip netns exec "$BNODE" nft monitor >"$BWORK/nft-monitor.txt" 2>/dev/null &
       mon=$!
       BPIDS+=("$mon")
-      sleep 0.3
+      # nft monitor lists the ruleset before it listens; give it time on a large, busy one.
+      sleep 2
     fi
     v=$((i % 2 == 0 ? 1 : 0))
     if ((v)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
@@ -307,6 +308,9 @@ b_controlplane() {
   elif [[ $backend == nft ]] && [[ -s $BWORK/nft-monitor.txt ]]; then
     written=$(b_count_nft_events "$BWORK/nft-monitor.txt")
     unit="nft objects"
+  elif [[ $backend == nft ]]; then
+    written=""
+    unit="nft objects (monitor saw none)"
   elif [[ $mode == iptables ]]; then
     written=$(b_table_rules)
     unit="rules (whole table)"
