@@ -3,6 +3,7 @@
 
 #include <glog/logging.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "cmd/command_line.h"
@@ -10,6 +11,8 @@
 #include "cmd/kpx_app.h"
 
 int main(int argc, char** argv) {
+  // A peer closing a socket must be an error on that socket, not the end of kpx.
+  signal(SIGPIPE, SIG_IGN);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0], &kpx::KlogPrefix, nullptr);
 

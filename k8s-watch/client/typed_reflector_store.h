@@ -58,10 +58,15 @@ class TypedReflectorStore : public ReflectorStore {
     }
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
     // Deletes first: an address freed by one object may be taken by a new one in the same relist.
-    for (const auto& [key, old_object] : cache_) {
-      if (!listed_.contains(key)) Dispatch([&] { Kind::Delete(handler_, old_object); });
+    // Named references rather than structured bindings: clang 14 cannot capture bindings in
+    // lambdas (a C++20 addition it lacks), and the fuzz build uses clang.
+    for (const auto& entry : cache_) {
+      const Object& old_object = entry.second;
+      if (!listed_.contains(entry.first)) Dispatch([&] { Kind::Delete(handler_, old_object); });
     }
-    for (const auto& [key, object] : listed_) {
+    for (const auto& entry : listed_) {
+      const std::string& key = entry.first;
+      const Object& object = entry.second;
       auto cached = cache_.find(key);
       if (cached == cache_.end()) {
         Dispatch([&] { Kind::Add(handler_, object); });

@@ -4,7 +4,7 @@
 // Connects (or sends a datagram) N times and prints the first reply line of each attempt, or
 // "ERROR <reason>" — "refused" for a fast failure (a REJECT rule), "timeout" for silence. Exits
 // 0 when every attempt got a reply. --summary prints only "ok=N failed=M" at the end, for loops
-// that run across a restart.
+// that run across a restart; SIGINT ends such a loop early, still printing the summary.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,12 +14,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void OnSigint(int) { g_stop = 1; }
 
 bool MakeAddr(const std::string& ip, int port, sockaddr_storage* ss, socklen_t* len) {
   *ss = {};
@@ -133,9 +137,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad address %s\n", argv[2]);
     return 2;
   }
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sigaction(SIGINT, &sa, nullptr);
   int ok = 0;
   int failed = 0;
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; i < count && !g_stop; ++i) {
     if (i > 0 && interval_ms > 0) usleep(static_cast<useconds_t>(interval_ms) * 1000);
     const std::string r = Attempt(tcp, ss, len, timeout_ms, source);
     if (r.rfind("ERROR", 0) == 0) {
