@@ -9,6 +9,8 @@ packages=(
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev
   iptables ipset iproute2 conntrack procps curl openssl
+  # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
+  clang libclang-rt-14-dev
   haproxy
   # bench/run: plots, and nft monitor to count the kernel objects an incremental sync writes
   gnuplot-nox nftables

@@ -1,12 +1,75 @@
 #!/usr/bin/env bash
-# Installs what kpx needs, builds it and runs the whole test suite (unit, integration in network
-# namespaces, and the IPVS tests in a qemu VM). Run as root on Debian bookworm.
-set -euo pipefail
+# Installs what kpx needs, builds it and runs the whole test suite on a fresh Debian bookworm
+# machine, as root:
+#   1. the main build (gcc): every test — unit, integration in network namespaces, the IPVS
+#      tests in a qemu VM, the benchmark smoke run, corpus replays of the fuzz targets;
+#   2. a clang build with ASan+UBSan and libFuzzer instrumentation: unit and integration tests
+#      again, then every fuzz target for a bounded time (scripts/fuzz.sh);
+#   3. a ThreadSanitizer build (gcc): unit and integration tests again.
+# Extra arguments go to the first ctest run (e.g. -R ipt). KPX_TEST_STAGES selects stages
+# ("main asan tsan" by default). Ends with one "N passed, M failed" line over all stages.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+stages=${KPX_TEST_STAGES:-main asan tsan}
+scripts/install-deps.sh || exit 1
 # Debian's own kernel for the IPVS tests in qemu (this host kernel has no IPVS); cached.
-scripts/vm/prepare-kernel.sh
-scripts/build.sh
-cd "${BUILD_DIR:-build}"
-# Integration tests create network namespaces and VMs: run them one at a time on a small machine.
-ctest --output-on-failure --timeout 900 "$@"
+scripts/vm/prepare-kernel.sh || exit 1
+
+passed=0
+failed=0
+# Runs ctest in $1 with the rest as arguments; adds its counts to the totals.
+run_ctest() {
+  local dir=$1
+  shift
+  local log
+  log=$(mktemp)
+  (cd "$dir" && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$log"
+  local line total bad
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1)
+  rm -f "$log"
+  if [[ -z $line ]]; then
+    echo "test.sh: ctest in $dir produced no summary"
+    failed=$((failed + 1))
+    return
+  fi
+  bad=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+}
+
+if [[ " $stages " == *" main "* ]]; then
+  echo "== main build"
+  scripts/build.sh || exit 1
+  run_ctest build "$@"
+fi
+
+if [[ " $stages " == *" asan "* ]]; then
+  echo "== clang ASan+UBSan build with fuzzers"
+  if BUILD_DIR=build-fuzz scripts/build.sh -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DKPX_FUZZ=ON; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      run_ctest build-fuzz -LE 'vm|bench'
+    if FUZZ_BUILD_DIR=build-fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+if [[ " $stages " == *" tsan "* ]]; then
+  echo "== ThreadSanitizer build"
+  if BUILD_DIR=build-tsan scripts/build.sh -DKPX_SANITIZE=thread; then
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
+      run_ctest build-tsan -LE 'vm|bench|fuzz'
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
+echo "all stages: $passed passed, $failed failed"
+printf '%d passed, %d failed\n' "$passed" "$failed"
+((failed == 0))
