@@ -116,9 +116,10 @@ CFG
   conns=4
   [[ $test == conn ]] && conns=32
   local proxy_pid=${pids[-1]} cpu0 cpu1 value
+  kill -0 "$proxy_pid" 2>/dev/null || { echo "run.sh: $variant did not start:" >&2; cat "$work/proxy" >&2; return 1; }
   cpu0=$(cpu_ticks "$proxy_pid")
   ip netns exec "$ns" "$loadgen" "$test" --target "127.0.0.1:$port" --conns "$conns" \
-    --seconds "$seconds" >"$work/client" 2>&1 || { cat "$work/client" >&2; cleanup; return 1; }
+    --seconds "$seconds" >"$work/client" 2>&1 || { cat "$work/client" >&2; return 1; }
   cpu1=$(cpu_ticks "$proxy_pid")
   cleanup
   value=$(awk '{print $2}' "$work/client")
@@ -143,9 +144,11 @@ for test in bulk conn; do
     for ((run = 1; run <= runs; run++)); do
       # Alternate the order so neither proxy always runs on a warmer machine.
       order=("${variants[@]}")
-      ((run % 2 == 0)) && order=($(printf '%s\n' "${variants[@]}" | tac))
+      ((run % 2 == 0)) && mapfile -t order < <(printf '%s\n' "${variants[@]}" | tac)
       for variant in "${order[@]}"; do
-        IFS=, read -r value cpus per_cpu < <(measure "$variant" "$test" "$threads" "$run")
+        # Not in a subshell: the EXIT trap must see the namespace and processes measure made.
+        measure "$variant" "$test" "$threads" "$run" >"$work/result"
+        IFS=, read -r value cpus per_cpu <"$work/result"
         echo "$test,$threads,$variant,$run,$value,$unit,$cpus,$per_cpu" >>"$csv"
         echo "$test threads=$threads $variant run $run: $value $unit, proxy used $cpus CPUs ($per_cpu $unit per CPU)" >&2
       done
