@@ -4,6 +4,8 @@
 #include "proxier/iptables/iptables_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
 #include "proxier/printing_dataplane.h"
+#include "proxier/userspace/userspace_dataplane.h"
+#include "proxier/userspace/userspace_dataplane_factory.h"
 
 namespace kpx {
 
@@ -52,6 +54,42 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   return o;
 }
 
+UserspaceOptions UserspaceOptionsFrom(const KpxConfig& config) {
+  UserspaceOptions o;
+  if (auto backend = ParseIptablesBackend(config.iptables.backend)) o.backend = *backend;
+  return o;
+}
+
+// The relay's counters move between syncs, so they are read at scrape time.
+void ExportUserspaceMetrics(const UserspaceDataplane& dp, MetricsRegistry& metrics) {
+  struct Field {
+    const char* name;
+    const char* help;
+    uint64_t UserspaceCounters::*field;
+  };
+  static constexpr Field kFields[] = {
+      {"kpx_userspace_connections_accepted_total", "TCP connections accepted by the relay",
+       &UserspaceCounters::accepted},
+      {"kpx_userspace_connect_failures_total", "Backend connects that failed or timed out",
+       &UserspaceCounters::failed_connects},
+      {"kpx_userspace_connect_retries_total", "Connects retried on a further endpoint",
+       &UserspaceCounters::retries},
+      {"kpx_userspace_limit_hits_total", "Connections refused by the per-service limit",
+       &UserspaceCounters::limit_hits},
+      {"kpx_userspace_no_endpoint_rejects_total", "Connections reset for lack of endpoints",
+       &UserspaceCounters::no_endpoint_rejects},
+      {"kpx_userspace_bytes_spliced_total", "TCP payload relayed with splice, both directions",
+       &UserspaceCounters::bytes_spliced},
+      {"kpx_userspace_udp_datagrams_total", "UDP datagrams relayed, both directions",
+       &UserspaceCounters::udp_datagrams},
+  };
+  for (const auto& f : kFields) {
+    metrics.SetCounterFunc(f.name, f.help, {}, [&dp, field = f.field] {
+      return static_cast<double>(dp.counters().*field);
+    });
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::ostream& out,
@@ -66,9 +104,12 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     return NewIptablesDataplane(*options);
   }
   if (config.mode == "ipvs") return NewIpvsDataplane(IpvsOptionsFrom(config));
-  return Status::Error("proxy mode \"" + config.mode +
-                       "\" is not available in this build yet; use --mode=iptables, or "
-                       "--dry-run to print the desired state");
+  if (config.mode == "userspace") {
+    auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
+    ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);
+    return dp;
+  }
+  return Status::Error("unknown proxy mode \"" + config.mode + "\"");
 }
 
 }  // namespace kpx

@@ -32,7 +32,8 @@ const RuleOption* RuleSpec::FindTargetOption(std::string_view name) const {
 bool RuleSpec::IsStandardTarget() const {
   if (target.empty()) return false;
   if (target == "ACCEPT" || target == "DROP" || target == "RETURN") return true;
-  for (const char* ext : {"DNAT", "SNAT", "MASQUERADE", "MARK", "REJECT", "LOG", "CONNMARK"}) {
+  for (const char* ext :
+       {"DNAT", "SNAT", "MASQUERADE", "MARK", "REJECT", "LOG", "CONNMARK", "REDIRECT"}) {
     if (target == ext) return false;
   }
   return true;

@@ -63,14 +63,25 @@ FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily
     for (IpFamily f : kIpFamilies) {
       if (!Has(families, f)) continue;
       if (const auto& cip = info.ClusterIp(f)) {
-        internal.portals.push_back({f, *cip, info.port, true, true, "cluster IP"});
+        internal.portals.push_back({f, *cip, info.port, true, true, "cluster IP", {}});
       }
-      auto add_external = [&](std::optional<IpAddress> ip, int32_t port, const char* kind) {
+      auto add_external = [&](std::optional<IpAddress> ip, int32_t port, const char* kind,
+                              std::vector<Cidr> ranges = {}) {
+        // Source ranges restrict traffic from other hosts; the node's own traffic is not
+        // filtered (kube-proxy lets the node through its firewall chain as well).
+        std::erase_if(ranges, [&](const Cidr& c) { return c.family() != f; });
         if (&from_outside == &from_node) {
-          from_outside.portals.push_back({f, ip, port, true, true, kind});
+          PortalDestination both{f, ip, port, true, true, kind, {}};
+          if (!ranges.empty()) {
+            both.host = false;
+            from_outside.portals.push_back({f, ip, port, true, false, kind, ranges});
+            from_outside.portals.push_back({f, ip, port, false, true, kind, {}});
+          } else {
+            from_outside.portals.push_back(both);
+          }
         } else {
-          from_outside.portals.push_back({f, ip, port, true, false, kind});
-          from_node.portals.push_back({f, ip, port, false, true, kind});
+          from_outside.portals.push_back({f, ip, port, true, false, kind, ranges});
+          from_node.portals.push_back({f, ip, port, false, true, kind, {}});
         }
       };
       if (info.node_port != 0) add_external(std::nullopt, info.node_port, "node port");
@@ -78,7 +89,9 @@ FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily
         if (ip.family() == f) add_external(ip, info.port, "external IP");
       }
       for (const auto& ip : info.load_balancer_ips) {
-        if (ip.family() == f) add_external(ip, info.port, "load balancer IP");
+        if (ip.family() == f) {
+          add_external(ip, info.port, "load balancer IP", info.load_balancer_source_ranges);
+        }
       }
     }
     plan.frontends.emplace(internal.key, std::move(internal));

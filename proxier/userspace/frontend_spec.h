@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "k8s-watch/objects/cidr.h"
+
 #include "k8s-watch/objects/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/core/service_port_name.h"
@@ -38,6 +40,9 @@ struct PortalDestination {
   bool container = false;  // from other hosts and pods (nat PREROUTING)
   bool host = false;       // from the node itself (nat OUTPUT)
   std::string kind;        // "cluster IP", "node port", "external IP", "load balancer IP"
+  // loadBalancerSourceRanges, for load-balancer IPs reached from other hosts: only these sources
+  // are redirected, everything else to this destination is dropped. Empty: no restriction.
+  std::vector<Cidr> source_ranges;
   bool operator==(const PortalDestination&) const = default;
 };
 

@@ -137,6 +137,7 @@ Status UserspaceDataplane::Cleanup() {
     }
     note(runner_->DeleteChains(
         family, "nat", {std::string(kPortalsContainerChain), std::string(kPortalsHostChain)}));
+    note(runner_->DeleteChains(family, "filter", {std::string(kPortalsFirewallChain)}));
     applied_text_[static_cast<int>(family)].clear();
   }
   for (auto& [key, entry] : frontends_) engine_->Close(entry.frontend);

@@ -54,7 +54,7 @@ TEST_F(UserspaceDataplaneTest, OpensListenersAndRedirectsToThem) {
                                  "--to-ports " +
                                  std::to_string(port)));
   EXPECT_THAT(Rules(), HasSubstr("-p udp -m udp --dport 53"));
-  EXPECT_EQ(runner_->jumps[0].size(), 2u);
+  EXPECT_EQ(runner_->jumps[0].size(), 3u);
   EXPECT_EQ(dataplane_->counters().frontends, 2u);
 }
 
@@ -125,11 +125,12 @@ TEST_F(UserspaceDataplaneTest, CleanupRemovesJumpsChainsAndListeners) {
   ASSERT_TRUE(dataplane_->Cleanup().ok());
   EXPECT_TRUE(runner_->jumps[0].empty());
   EXPECT_THAT(runner_->deleted_chains,
-              ::testing::ElementsAre("nat/KPX-PORTALS-CONTAINER", "nat/KPX-PORTALS-HOST"));
+              ::testing::ElementsAre("nat/KPX-PORTALS-CONTAINER", "nat/KPX-PORTALS-HOST",
+                                     "filter/KPX-PORTALS-FIREWALL"));
   EXPECT_TRUE(engine_->open.empty());
   // A later sync puts everything back.
   ASSERT_TRUE(dataplane_->Apply(builder_.Build(), false).ok());
-  EXPECT_EQ(runner_->jumps[0].size(), 2u);
+  EXPECT_EQ(runner_->jumps[0].size(), 3u);
   EXPECT_THAT(Rules(), HasSubstr("10.96.0.10"));
 }
 

@@ -114,6 +114,8 @@ TEST(PortalRulesGolden, EveryKindOfPortal) {
                      s.node_port = 30080;
                      s.external_ips = {Ip("192.0.2.10")};
                      s.load_balancer_ips = {Ip("192.0.2.20")};
+                     s.load_balancer_source_ranges = {*Cidr::Parse("198.51.100.0/24"),
+                                                      *Cidr::Parse("203.0.113.0/24")};
                      s.external_policy = TrafficPolicy::kLocal;
                    }),
                {LocalEp("10.244.1.2", 8080), Ep("10.244.2.2", 8080)})
@@ -133,7 +135,8 @@ TEST(PortalRulesGolden, EveryKindOfPortal) {
 -A KPX-PORTALS-CONTAINER -m comment --comment "demo/web:http cluster IP" -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40002
 -A KPX-PORTALS-CONTAINER -m comment --comment "demo/web:http (external) node port" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 -j REDIRECT --to-ports 40003
 -A KPX-PORTALS-CONTAINER -m comment --comment "demo/web:http (external) external IP" -d 192.0.2.10/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40003
--A KPX-PORTALS-CONTAINER -m comment --comment "demo/web:http (external) load balancer IP" -d 192.0.2.20/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40003
+-A KPX-PORTALS-CONTAINER -m comment --comment "demo/web:http (external) load balancer IP" -s 198.51.100.0/24 -d 192.0.2.20/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40003
+-A KPX-PORTALS-CONTAINER -m comment --comment "demo/web:http (external) load balancer IP" -s 203.0.113.0/24 -d 192.0.2.20/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40003
 -A KPX-PORTALS-HOST -m comment --comment "demo/api cluster IP" -d 10.96.0.11/32 -p tcp -m tcp --dport 443 -j REDIRECT --to-ports 40000
 -A KPX-PORTALS-HOST -m comment --comment "demo/api node port" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30443 -j REDIRECT --to-ports 40000
 -A KPX-PORTALS-HOST -m comment --comment "demo/dns:dns cluster IP" -d 10.96.0.53/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 40001
@@ -141,6 +144,10 @@ TEST(PortalRulesGolden, EveryKindOfPortal) {
 -A KPX-PORTALS-HOST -m comment --comment "demo/web:http node port" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 -j REDIRECT --to-ports 40002
 -A KPX-PORTALS-HOST -m comment --comment "demo/web:http external IP" -d 192.0.2.10/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40002
 -A KPX-PORTALS-HOST -m comment --comment "demo/web:http load balancer IP" -d 192.0.2.20/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40002
+COMMIT
+*filter
+:KPX-PORTALS-FIREWALL - [0:0]
+-A KPX-PORTALS-FIREWALL -m comment --comment "demo/web:http (external) load balancer IP outside loadBalancerSourceRanges" -d 192.0.2.20/32 -p tcp -m tcp --dport 80 -j DROP
 COMMIT
 )");
   // Deterministic: the same input renders the same bytes.
@@ -159,14 +166,19 @@ TEST(PortalRulesGolden, Ipv6AndEmpty) {
             "-A KPX-PORTALS-CONTAINER -m comment --comment \"demo/web cluster IP\" -d "
             "fd00:96::10/128 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40000\n"
             "-A KPX-PORTALS-HOST -m comment --comment \"demo/web cluster IP\" -d fd00:96::10/128 "
-            "-p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40000\nCOMMIT\n");
+            "-p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40000\nCOMMIT\n"
+            "*filter\n:KPX-PORTALS-FIREWALL - [0:0]\nCOMMIT\n");
   EXPECT_EQ(RenderPortalRules(IpFamily::kIPv4, Bind(plan)),
-            "*nat\n:KPX-PORTALS-CONTAINER - [0:0]\n:KPX-PORTALS-HOST - [0:0]\nCOMMIT\n");
+            "*nat\n:KPX-PORTALS-CONTAINER - [0:0]\n:KPX-PORTALS-HOST - [0:0]\nCOMMIT\n"
+            "*filter\n:KPX-PORTALS-FIREWALL - [0:0]\nCOMMIT\n");
 }
 
-TEST(PortalRules, JumpsAreFromPreroutingAndOutput) {
+TEST(PortalRules, JumpsAreFromPreroutingOutputAndForward) {
   const auto jumps = PortalJumpRules();
-  ASSERT_EQ(jumps.size(), 2u);
+  ASSERT_EQ(jumps.size(), 3u);
+  EXPECT_EQ(jumps[2].table, "filter");
+  EXPECT_EQ(jumps[2].chain, "FORWARD");
+  EXPECT_EQ(jumps[2].target, "KPX-PORTALS-FIREWALL");
   EXPECT_EQ(jumps[0].chain, "PREROUTING");
   EXPECT_EQ(jumps[0].target, "KPX-PORTALS-CONTAINER");
   EXPECT_EQ(jumps[1].chain, "OUTPUT");
