@@ -79,7 +79,7 @@ for ((i = 0; i < kills; i++)); do
   wait "$kpx_pid" 2>/dev/null
   start_kpx
 done
-check "kpx converges after $kills kill -9s" wait_until 20 synced
+check "kpx converges after $kills kill -9s" wait_until 40 synced
 sleep 1
 kill -INT "$loop_pid"
 wait "$loop_pid"
