@@ -40,15 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto on_line = [&](std::string_view line) {
     rapidjson::Document event;
     if (!kpx::JsonText::Parse(line, &event).ok() || !event.IsObject()) return true;
-    const auto type = event.FindMember("type");
-    const auto object = event.FindMember("object");
-    if (type == event.MemberEnd() || !type->value.IsString() || object == event.MemberEnd()) {
+    if (!event.HasMember("type") || !event["type"].IsString() || !event.HasMember("object")) {
       return true;
     }
-    const std::string_view t(type->value.GetString(), type->value.GetStringLength());
-    if (t == "ADDED") store.Apply(kpx::WatchEventType::kAdded, object->value);
-    if (t == "MODIFIED") store.Apply(kpx::WatchEventType::kModified, object->value);
-    if (t == "DELETED") store.Apply(kpx::WatchEventType::kDeleted, object->value);
+    const std::string_view t(event["type"].GetString(), event["type"].GetStringLength());
+    const rapidjson::Value& object = event["object"];
+    if (t == "ADDED") store.Apply(kpx::WatchEventType::kAdded, object);
+    if (t == "MODIFIED") store.Apply(kpx::WatchEventType::kModified, object);
+    if (t == "DELETED") store.Apply(kpx::WatchEventType::kDeleted, object);
     return true;
   };
   for (size_t off = 0; off < body.size(); off += chunk) {
