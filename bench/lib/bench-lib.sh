@@ -6,6 +6,8 @@
 #   BKERNEL             "host" or "vm": the first CSV column
 #   DUR_MS              traffic per measurement (ms); CONN_CAP: connections per measurement, at most
 #   EDITS               timed incremental syncs per control-plane run
+#   SYNC_TIMEOUT, EDIT_TIMEOUT (optional): seconds to wait for the first sync / for the sync after
+#                       an edit before the run is recorded as skipped
 #   b_emit FILE ROW     where a CSV row goes (a file on the host, the console in the guest)
 #
 # Everything runs in network namespaces named $BPREFIX-*; b_cleanup (call it from an EXIT trap)
@@ -20,6 +22,8 @@
 # --cluster-cidr (10.128.0.0/10), as in the demo, so its traffic is masqueraded in every mode.
 
 BPREFIX=${BPREFIX:-kpxb$$}
+SYNC_TIMEOUT=${SYNC_TIMEOUT:-900}
+EDIT_TIMEOUT=${EDIT_TIMEOUT:-120}
 BNODE="$BPREFIX-node"
 BCLIENT="$BPREFIX-client"
 BBACKENDS=(10.128.0.11 10.128.0.12 10.128.0.13 10.128.0.14)
@@ -182,7 +186,7 @@ b_dataplane() {
   b_topo_up
   t0=$EPOCHREALTIME
   b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced 600; then
+  if ! b_wait_synced "$SYNC_TIMEOUT"; then
     b_log "$label N=$n: kpx did not sync; last log lines:"
     tail -n 5 "$log" >&2
     b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
@@ -243,7 +247,7 @@ b_controlplane() {
   b_node_up
   t0=$EPOCHREALTIME
   b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced 900; then
+  if ! b_wait_synced "$SYNC_TIMEOUT"; then
     b_log "$label/$runner N=$n: kpx did not sync; last log lines:"
     tail -n 5 "$log" >&2
     b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
@@ -279,7 +283,7 @@ b_controlplane() {
     if ((v)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
     # A rename: one inotify event for a complete file.
     mv "$dir/.edit.tmp" "$dir/edit-slice.json"
-    local deadline=$((SECONDS + 120))
+    local deadline=$((SECONDS + EDIT_TIMEOUT))
     while :; do
       m=$(b_metrics)
       c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
@@ -288,8 +292,11 @@ b_controlplane() {
       sleep 0.02
     done
     if [[ -z $c1 ]]; then
-      b_log "$label/$runner N=$n: no partial sync after an edit"
-      break
+      b_log "$label/$runner N=$n: no partial sync within ${EDIT_TIMEOUT}s of an edit; last log lines:"
+      tail -n 5 "$log" >&2
+      b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,no incremental sync within ${EDIT_TIMEOUT}s of an edit (first full sync $first ms)"
+      b_topo_down
+      return 1
     fi
     s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
     if ((i < EDITS)); then

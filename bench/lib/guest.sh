@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The part of the benchmark that runs inside the qemu VM (Debian's kernel, which has IPVS):
-# the data plane of ipvs, iptables-linear and iptables-prefix-tree on the same kernel, and the
-# control plane of ipvs with iptables (legacy, the guest's only backend) beside it.
+# the data plane of ipvs, iptables-linear and iptables-prefix-tree (libiptc) on the same kernel,
+# and the control plane of ipvs with iptables-legacy beside it.
 # Rows go to the console as "KPXB|FILE|ROW"; bench/run collects them.
 # Usage (in the guest):
 #   guest.sh BENCH_DIR KPX CONNBENCH GEN QUICK(0|1) DUR_MS CONN_CAP EDITS "DP_NS" "CP_NS" LOG_DIR
@@ -25,6 +25,9 @@ BKERNEL=vm
 BWORK=$(mktemp -d /tmp/kpxb.XXXXXX)
 mkdir -p "$BLOGS"
 BPREFIX=kpxbvm
+# One stuck step must not eat the whole VM budget (the run's timeout loses every later row).
+SYNC_TIMEOUT=300
+EDIT_TIMEOUT=60
 b_emit() { printf 'KPXB|%s|%s\n' "$1" "$2"; }
 # shellcheck source=bench/lib/bench-lib.sh
 source "$bench/lib/bench-lib.sh"
