@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "k8s-watch/decode/dns_names.h"
+
 namespace kpx::json {
 
 namespace {
@@ -153,6 +155,22 @@ Status ReadStringMap(const rapidjson::Value& object, const char* key, std::strin
     result.emplace(k, View(it->value));
   }
   *out = std::move(result);
+  return Status::Ok();
+}
+
+Status ReadPortNameAndProtocol(const rapidjson::Value& port, std::string_view path,
+                               std::string* name, Protocol* protocol) {
+  if (Status s = ReadString(port, "name", path, name); !s.ok()) return s;
+  if (!name->empty() && !dns::IsDns1123Label(*name)) {
+    return FieldError(Child(path, "name"), Quote(*name) + " is not a DNS-1123 label");
+  }
+  std::string text;
+  if (Status s = ReadString(port, "protocol", path, &text); !s.ok()) return s;
+  if (!text.empty()) {
+    auto parsed = ParseProtocol(text);
+    if (!parsed) return FieldError(Child(path, "protocol"), Quote(text) + " not supported");
+    *protocol = *parsed;
+  }
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "k8s-watch/objects/protocol.h"
 #include "k8s-watch/objects/status.h"
 
 // Typed access to members of RapidJSON objects. Every decoder goes through these so that each
@@ -53,5 +54,10 @@ Status ReadArray(const rapidjson::Value& object, const char* key, std::string_vi
 // A map of strings to strings (labels, annotations). Replaces *out when present.
 Status ReadStringMap(const rapidjson::Value& object, const char* key, std::string_view path,
                      std::map<std::string, std::string>* out);
+
+// The "name" (a DNS-1123 label or empty) and "protocol" (TCP when absent) of a port entry, as
+// Service ports and EndpointSlice ports both carry them.
+Status ReadPortNameAndProtocol(const rapidjson::Value& port, std::string_view path,
+                               std::string* name, Protocol* protocol);
 
 }  // namespace kpx::json

@@ -125,20 +125,8 @@ Status DecodePort(const rapidjson::Value& p, const std::string& path, ServicePor
   if (!p.IsObject()) {
     return json::FieldError(path, std::string("must be an object, got ") + json::TypeName(p));
   }
-  if (Status s = json::ReadString(p, "name", path, &out->name); !s.ok()) return s;
-  if (!out->name.empty() && !dns::IsDns1123Label(out->name)) {
-    return json::FieldError(json::Child(path, "name"),
-                            json::Quote(out->name) + " is not a DNS-1123 label");
-  }
-  std::string protocol;
-  if (Status s = json::ReadString(p, "protocol", path, &protocol); !s.ok()) return s;
-  if (!protocol.empty()) {
-    auto parsed = ParseProtocol(protocol);
-    if (!parsed) {
-      return json::FieldError(json::Child(path, "protocol"),
-                              json::Quote(protocol) + " not supported");
-    }
-    out->protocol = *parsed;
+  if (Status s = json::ReadPortNameAndProtocol(p, path, &out->name, &out->protocol); !s.ok()) {
+    return s;
   }
   std::optional<int64_t> port;
   if (Status s = json::ReadInt(p, "port", path, &port); !s.ok()) return s;

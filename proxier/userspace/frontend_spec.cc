@@ -30,7 +30,10 @@ bool Has(const std::vector<IpFamily>& families, IpFamily f) {
 
 FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily>& families) {
   FrontendPlan plan;
-  for (const auto& [name, sps] : state.services) {
+  for (const auto& entry : state.services) {
+    // Named references, not structured bindings: the lambdas below capture them (clang 14).
+    const ServicePortName& name = entry.first;
+    const ServicePortState* sps = entry.second.get();
     const ServicePortInfo& info = sps->info;
     if (info.protocol == Protocol::kSCTP) {
       plan.skipped_sctp.push_back(name);
