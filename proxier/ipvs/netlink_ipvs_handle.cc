@@ -56,9 +56,9 @@ KernelStatus NetlinkIpvsHandle::Send(const std::vector<uint8_t>& message, const 
   return KernelStatus::Ok();
 }
 
-KernelStatus NetlinkIpvsHandle::Transact(
-    const std::vector<uint8_t>& message, const char* what,
-    const std::function<void(const NetlinkMessage&)>& on_data) {
+KernelStatus NetlinkIpvsHandle::Exchange(const std::vector<uint8_t>& message, const char* what,
+                                         const std::function<void(const NetlinkMessage&)>& on_data,
+                                         bool dump) {
   const uint32_t seq = seq_;
   if (auto s = Send(message, what); !s.ok()) return s;
   for (;;) {
@@ -75,35 +75,7 @@ KernelStatus NetlinkIpvsHandle::Transact(
     }
     for (const NetlinkMessage& m : *msgs) {
       if (m.seq != seq) continue;  // an answer to an earlier, abandoned request
-      if (m.type == NLMSG_ERROR) {
-        auto err = ParseErrorMessage(m);
-        if (!err.ok()) return KernelStatus::Error(KernelErrorKind::kOther, err.status().message());
-        return KernelStatus::FromErrno(*err, std::string("ipvs ") + what);
-      }
-      if (on_data) on_data(m);
-    }
-  }
-}
-
-KernelStatus NetlinkIpvsHandle::Dump(const std::vector<uint8_t>& message, const char* what,
-                                     const std::function<void(const NetlinkMessage&)>& on_part) {
-  const uint32_t seq = seq_;
-  if (auto s = Send(message, what); !s.ok()) return s;
-  for (;;) {
-    const ssize_t n = recv(nl_socket_get_fd(sock_), buffer_.data(), buffer_.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return KernelStatus::Error(KernelErrorKind::kOther, std::string("ipvs ") + what +
-                                                              ": receive: " + std::strerror(errno));
-    }
-    auto msgs = SplitNetlinkMessages({buffer_.data(), static_cast<size_t>(n)});
-    if (!msgs.ok()) {
-      return KernelStatus::Error(KernelErrorKind::kOther,
-                                 std::string("ipvs ") + what + ": " + msgs.status().message());
-    }
-    for (const NetlinkMessage& m : *msgs) {
-      if (m.seq != seq) continue;
-      if (m.type == NLMSG_DONE) {
+      if (dump && m.type == NLMSG_DONE) {
         int32_t err = 0;
         if (m.payload.size() >= sizeof(err)) std::memcpy(&err, m.payload.data(), sizeof(err));
         return KernelStatus::FromErrno(-err, std::string("ipvs ") + what);
@@ -111,10 +83,10 @@ KernelStatus NetlinkIpvsHandle::Dump(const std::vector<uint8_t>& message, const 
       if (m.type == NLMSG_ERROR) {
         auto err = ParseErrorMessage(m);
         if (!err.ok()) return KernelStatus::Error(KernelErrorKind::kOther, err.status().message());
-        if (*err != 0) return KernelStatus::FromErrno(*err, std::string("ipvs ") + what);
+        if (*err != 0 || !dump) return KernelStatus::FromErrno(*err, std::string("ipvs ") + what);
         continue;
       }
-      on_part(m);
+      if (on_data) on_data(m);
     }
   }
 }

@@ -49,10 +49,18 @@ class NetlinkIpvsHandle : public IpvsHandle {
   // Sends a request with NLM_F_ACK and waits for its answer; data messages before the ACK (the
   // GET_CONFIG reply) go to `on_data`.
   KernelStatus Transact(const std::vector<uint8_t>& message, const char* what,
-                        const std::function<void(const NetlinkMessage&)>& on_data = nullptr);
+                        const std::function<void(const NetlinkMessage&)>& on_data = nullptr) {
+    return Exchange(message, what, on_data, /*dump=*/false);
+  }
   // Sends a dump request and hands every part to `on_part` until NLMSG_DONE.
   KernelStatus Dump(const std::vector<uint8_t>& message, const char* what,
-                    const std::function<void(const NetlinkMessage&)>& on_part);
+                    const std::function<void(const NetlinkMessage&)>& on_part) {
+    return Exchange(message, what, on_part, /*dump=*/true);
+  }
+  // Both of the above: reads answers to this request until an error, the ACK (requests) or
+  // NLMSG_DONE (dumps, where a zero ACK may arrive before the end and is not the end).
+  KernelStatus Exchange(const std::vector<uint8_t>& message, const char* what,
+                        const std::function<void(const NetlinkMessage&)>& on_data, bool dump);
 
   nl_sock* sock_;
   uint16_t family_id_;
