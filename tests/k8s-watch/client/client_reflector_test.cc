@@ -457,6 +457,99 @@ TEST_F(ReflectorTest, MalformedEventsAreSkippedAndTheStreamContinues) {
   EXPECT_EQ(server_->watch_requests(R::kServices), 1);
 }
 
+TEST_F(ReflectorTest, ServerErrorsAreRetriedUntilTheServerRecovers) {
+  Seed(2);
+  StartSource(Config());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  handler_.ClearCalls();
+
+  // Every request fails with 500; the open watches end, so every kind retries into the errors
+  // while the cluster changes.
+  server_->SetFailAllRequests(500);
+  server_->EndWatches(R::kServices);
+  server_->EndWatches(R::kEndpointSlices);
+  auto refused = [&] {
+    size_t n = 0;
+    for (const auto& r : RequestsFor("/api/v1/services", true)) n += r.status == 500;
+    return n;
+  };
+  auto wait_refused = [&](size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (refused() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return refused() >= n;
+  };
+  ASSERT_TRUE(wait_refused(1));  // the old watch is over
+  server_->Put(R::kServices, ServiceObject(Svc("added-during-500s", 52)));
+  server_->Delete(R::kServices, "shop", "svc-1");
+  ASSERT_TRUE(wait_refused(3));
+  EXPECT_GE(refused(), 3u);
+  EXPECT_FALSE(handler_.services().contains("default/added-during-500s"));
+
+  server_->SetFailAllRequests(0);
+  ASSERT_TRUE(handler_.WaitUntil(
+      [&] {
+        return handler_.services_locked().contains("default/added-during-500s") &&
+               !handler_.services_locked().contains("shop/svc-1");
+      },
+      kWait));
+  // The watch resumed where it stopped: the changes arrive as events, no relist.
+  EXPECT_THAT(CallsOf("service"), ElementsAre("A default/added-during-500s", "D shop/svc-1"));
+  EXPECT_EQ(stats_.relists.load(), 0u);
+}
+
+TEST_F(ReflectorTest, WatchesGoneInALoopRelistUntilTheyStick) {
+  Seed(2);
+  StartSource(Config());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  handler_.ClearCalls();
+  const int lists = server_->list_requests(R::kServices);
+
+  // Open watches get ERROR 410 and every new one is refused with it: the reflector relists, is
+  // refused again, and relists again after a delay.
+  server_->SetWatchesGone(true);
+  server_->Put(R::kServices, ServiceObject(Svc("added-while-gone", 53)));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_GE(server_->list_requests(R::kServices) - lists, 2);
+  server_->Put(R::kServices, ServiceObject(Svc("svc-0", 0, 9092)));
+  server_->SetWatchesGone(false);
+
+  ASSERT_TRUE(handler_.WaitUntil(
+      [&] {
+        return handler_.services_locked().contains("shop/added-while-gone") &&
+               handler_.services_locked().at("default/svc-0").ports[0].port == 9092;
+      },
+      kWait));
+  ASSERT_TRUE(WaitWatching());
+  EXPECT_GE(stats_.relists.load(), 2u);
+  // A watch sticks again: new events flow without another list.
+  const int lists_after = server_->list_requests(R::kServices);
+  server_->Put(R::kServices, ServiceObject(Svc("after-gone", 54)));
+  ASSERT_TRUE(handler_.WaitUntil(
+      [&] { return handler_.services_locked().contains("default/after-gone"); }, kWait));
+  EXPECT_EQ(server_->list_requests(R::kServices), lists_after);
+}
+
+// Disabled: fails today. Reflector::Run backs off between watches that hit 410 at once, but
+// List() success calls backoff_.Reset(), so the delay never grows past `initial`: during a 410
+// loop every kind relists about once per initial delay (0.8 s with the default policy) forever,
+// where client-go's reflector backs off exponentially to 30 s. Here (50 ms doubling to 400 ms)
+// 1.5 s of 410s cost about 20 lists of one kind instead of about 7.
+TEST_F(ReflectorTest, DISABLED_WatchesGoneInALoopBackOffExponentially) {
+  Seed(2);
+  StartSource(Config());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  const int lists = server_->list_requests(R::kServices);
+  server_->SetWatchesGone(true);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_LE(server_->list_requests(R::kServices) - lists, 10);
+  server_->SetWatchesGone(false);
+}
+
 TEST_F(ReflectorTest, RotatedTokenFileIsUsedForTheNextRequest) {
   testing::TempDir dir;
   const std::string token_path = dir.Write("token", "token-1\n");

@@ -78,6 +78,16 @@ const char* ReasonPhrase(int code) {
       return "Not Found";
     case 410:
       return "Gone";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
     default:
       return "Error";
   }
@@ -288,11 +298,17 @@ bool FakeApiServer::HandleRequest(SSL* ssl, const std::string& head) {
   int code = 200;
   std::string body;
   bool forbidden;
+  int fail_all;
   {
     std::lock_guard<std::mutex> lock(mu_);
     forbidden = forbidden_.contains(req.user);
+    fail_all = fail_all_status_;
   }
-  if (req.user.empty()) {
+  if (fail_all != 0) {
+    code = fail_all;
+    body = StatusJson(code, code == 503 ? "ServiceUnavailable" : "InternalError",
+                      "injected failure: every request is answered " + std::to_string(code));
+  } else if (req.user.empty()) {
     code = 401;
     body = StatusJson(401, "Unauthorized", "Unauthorized");
   } else if (forbidden) {
@@ -465,7 +481,8 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
                                 std::to_string(oldest_watchable_) + ")";
     return StatusJson(410, "Expired", message);
   };
-  if (start_rv != 0 && start_rv < oldest_watchable_) {
+  if (watches_gone_ || (start_rv != 0 && start_rv < oldest_watchable_)) {
+    ++watches_gone_count_;
     const std::string status = too_old();
     if (gone_as_http_status_) {
       lock.unlock();
@@ -487,6 +504,7 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
   }
   const int end_generation = state.end_generation;
   const int drop_generation = state.drop_generation;
+  const int gone_generation = gone_generation_;
   std::vector<std::string> initial;
   if (start_rv == 0) {
     // "Start from now" also replays the current objects as ADDED, as the API server does.
@@ -507,7 +525,8 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
     lock.lock();
     const bool woke = cv_.wait_until(lock, deadline, [&] {
       // A pending drop waits for the next event, so that event is the one cut in half.
-      return stopping_.load() || state.next_seq > next || state.end_generation != end_generation;
+      return stopping_.load() || state.next_seq > next || state.end_generation != end_generation ||
+             gone_generation_ != gone_generation;
     });
     if (stopping_) {
       keep_alive = false;
@@ -515,12 +534,14 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
       break;
     }
     // Events already queued go out before an end or timeout takes effect.
-    const bool ending = !woke || state.end_generation != end_generation;
+    const bool gone = gone_generation_ != gone_generation;
+    const bool ending = !woke || gone || state.end_generation != end_generation;
     drop = state.drop_generation != drop_generation;
     if (!state.log.empty() && next < state.log.front().seq) {
       // History this watcher still needed was compacted away under it.
       lines.push_back(R"({"type":"ERROR","object":)" + too_old() + "}\n");
       next = state.next_seq;
+      ++watches_gone_count_;
     }
     const size_t first = state.log.empty() || next < state.log.front().seq
                              ? 0
@@ -548,6 +569,12 @@ bool FakeApiServer::ServeWatch(SSL* ssl, Resource r, const Request& req) {
       lines.push_back(R"({"type":")" + type + R"(","object":)" + *e.object + "}\n");
     }
     next = state.next_seq;
+    // SetWatchesGone: the history this watch resumes from is declared gone after what it had.
+    if (gone) {
+      lines.push_back(R"({"type":"ERROR","object":)" + too_old() + "}\n");
+      ++watches_gone_count_;
+    }
+    if (drop && !lines.empty()) ++watches_cut_;
     lock.unlock();
     for (size_t i = 0; i < lines.size() && keep_alive; ++i) {
       if (drop) {
@@ -700,6 +727,25 @@ void FakeApiServer::SetMaxWatchDuration(std::chrono::milliseconds d) {
   max_watch_duration_ = d;
 }
 
+void FakeApiServer::SetFailAllRequests(int code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_all_status_ = code;
+}
+
+void FakeApiServer::SetWatchesGone(bool gone) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (gone && !watches_gone_) ++gone_generation_;
+  watches_gone_ = gone;
+  cv_.notify_all();
+}
+
+bool FakeApiServer::Contains(Resource r, const std::string& namespace_,
+                             const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_[static_cast<int>(r)].objects.contains(namespace_.empty() ? name
+                                                                         : namespace_ + "/" + name);
+}
+
 std::vector<FakeApiServer::Request> FakeApiServer::requests() const {
   std::lock_guard<std::mutex> lock(mu_);
   return requests_;
@@ -718,6 +764,16 @@ int FakeApiServer::watch_requests(Resource r) const {
 int FakeApiServer::open_watches(Resource r) const {
   std::lock_guard<std::mutex> lock(mu_);
   return state_[static_cast<int>(r)].open_watches;
+}
+
+int FakeApiServer::watches_cut() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watches_cut_;
+}
+
+int FakeApiServer::watches_gone() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watches_gone_count_;
 }
 
 bool FakeApiServer::WaitForOpenWatches(Resource r, int n, std::chrono::milliseconds timeout) const {

@@ -91,11 +91,22 @@ class FakeApiServer {
   void DropWatchesMidEvent(Resource r);
   // Cap on any watch's lifetime regardless of its timeoutSeconds.
   void SetMaxWatchDuration(std::chrono::milliseconds d);
+  // Answers every request (before authentication) with HTTP status `code` and a Status body, as
+  // an overloaded or broken API server does; 0 restores normal service. Open watches go on.
+  void SetFailAllRequests(int code);
+  // While on, every watch is answered 410 Gone (an ERROR event, or the HTTP status after
+  // SetGoneAsHttpStatus), and turning it on ends each open watch with an ERROR 410 event after
+  // the events it was already owed. Lists still succeed.
+  void SetWatchesGone(bool gone);
+  bool Contains(Resource r, const std::string& namespace_, const std::string& name) const;
 
   std::vector<Request> requests() const;
   int list_requests(Resource r) const;
   int watch_requests(Resource r) const;
   int open_watches(Resource r) const;
+  // Watches cut by DropWatchesMidEvent, and watches answered 410 Gone (at once or later).
+  int watches_cut() const;
+  int watches_gone() const;
   // Waits (bounded) until at least `n` watches of `r` are open.
   bool WaitForOpenWatches(Resource r, int n, std::chrono::milliseconds timeout) const;
 
@@ -165,6 +176,11 @@ class FakeApiServer {
   std::map<std::string, Snapshot> snapshots_;
   uint64_t next_snapshot_ = 1;
   bool gone_as_http_status_ = false;
+  int fail_all_status_ = 0;
+  bool watches_gone_ = false;
+  int gone_generation_ = 0;  // bumped when watches_gone_ is turned on
+  int watches_cut_ = 0;
+  int watches_gone_count_ = 0;
   std::chrono::milliseconds max_watch_duration_{60000};
   std::vector<Request> requests_;
 };
