@@ -52,15 +52,16 @@ tables() {
 # The fake API server reads commands from one FIFO and answers each with one line on another.
 # Both are opened read-write here, which never blocks, so a server that fails to start cannot
 # hang the test; every reply is awaited with a timeout.
+# A failed command counts as a failed check. The reply is left in $api_reply.
 api_commands=0
+api_reply=
 api() {
-  local reply
   api_commands=$((api_commands + 1))
   echo "$*" >&7
-  if ! read -r -t 15 reply <&8; then reply="(no reply)"; fi
-  [[ $reply == ok* ]] && return 0
+  if ! read -r -t 15 api_reply <&8; then api_reply="(no reply)"; fi
+  [[ $api_reply == ok* ]] && return 0
   CHECK_FAILED=$((CHECK_FAILED + 1))
-  printf 'FAIL api %s: %s\n' "$*" "$reply"
+  printf 'FAIL api %s: %s\n' "$*" "$api_reply"
   return 1
 }
 
@@ -142,12 +143,16 @@ recovers_to() {
 # During a fault: web's service chain is still there, the node answers /healthz, and a
 # separate client connection through the ClusterIP succeeds.
 web_chain_kept() {
-  in_node iptables-save -t nat 2>/dev/null | grep -qE -- '-A KUBE-SERVICES .*demo/web:http cluster IP.* -j KUBE-SVC-'
+  local nat
+  nat=$(in_node iptables-save -t nat 2>/dev/null)
+  grep -qE -- '-A KUBE-SERVICES .*demo/web:http cluster IP.* -j KUBE-SVC-' <<<"$nat"
 }
+# During a fault in which kpx cannot learn anything: the kernel state is exactly the last good
+# one (BEFORE, from tables), and a new connection through web's ClusterIP works.
 rules_kept() {
-  local what=$1 want=$2
+  local what=$1 before=$2
   check "$what: web's service chains are kept" web_chain_kept
-  check_eq "$what: the rules are the last good ones" "$want" "$(state)"
+  check_eq "$what: the rules are exactly the last good ones" "$before" "$(tables)"
   check_eq "$what: a new connection through web's ClusterIP works" 0 \
     "$(in_client "$probe" tcp 10.96.0.10 80 --count 3 --timeout-ms 2000 >/dev/null; echo $?)"
 }
@@ -162,6 +167,14 @@ start_kpx() {
     --healthz-bind-address=10.99.0.2:10256 --metrics-bind-address=127.0.0.1:10249 \
     >>"$work/kpx.log" 2>&1 7>&- 8>&- &
   kpx_pid=$!
+}
+# stop PID SIGNAL: signals a child and reaps it, with SIGKILL after 10 s as a backstop; returns
+# its exit status.
+exited() { [[ ! -e /proc/$1 ]] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+stop() {
+  kill "-$2" "$1" 2>/dev/null
+  wait_until 10 exited "$1" || { echo "$1 ignored SIG$2"; kill -KILL "$1"; }
+  wait "$1"
 }
 metric() {
   in_node curl -s --max-time 2 http://127.0.0.1:10249/metrics |
@@ -184,15 +197,17 @@ start_kpx
 check "kpx syncs from the API server" wait_until 20 synced
 check_eq "kpx programs web and not extra" "web=$ALL extra=none" "$(state)"
 
-# The client loops through web's ClusterIP for the whole test.
-in_client "$probe" tcp 10.96.0.10 80 --count 100000 --interval-ms 20 --timeout-ms 3000 \
-  --summary >"$work/loop.out" 2>"$work/loop.err" 7>&- 8>&- &
+# The client loops through web's ClusterIP for the whole test. Not through in_client: $! must be
+# kpx-probe itself (ip netns exec execs it), which ends its loop on SIGINT.
+ip netns exec "$TOPO_CLIENT" "$probe" tcp 10.96.0.10 80 --count 100000 --interval-ms 20 \
+  --timeout-ms 3000 --summary >"$work/loop.out" 2>"$work/loop.err" 7>&- 8>&- &
 loop_pid=$!
 faults=0
 RANDOM=$$
 echo "random seed $$"
 
 echo "--- (a) the API server is down for 10 s; web moves to web1+web2 and extra appears meanwhile"
+before=$(tables)
 api stop
 faults=$((faults + 1))
 sleep 2
@@ -200,7 +215,7 @@ check "(a) /healthz stays 200 while the API server is down" synced
 api apply "$work/web-a.yaml"
 add_extra
 sleep 7
-rules_kept "(a) API server down" "web=$ALL extra=none"
+rules_kept "(a) API server down" "$before"
 sleep 1
 api start
 check "(a) kpx catches up after the API server returns" recovers_to "web=$A extra=$EXTRA"
@@ -209,6 +224,7 @@ check_eq "(a) extra answers through its ClusterIP" 0 \
 
 echo "--- (b) every request answered 500 for 5 s; web moves to web2+web3, extra is deleted"
 restarts=$(metric kpx_watch_restarts_total)
+before=$(tables)
 api status 500
 api endwatches # open watches end, so every reflector runs into the 500s
 faults=$((faults + 1))
@@ -216,26 +232,32 @@ sleep 1
 api apply "$work/web-b.yaml"
 delete_extra
 sleep 3
-rules_kept "(b) 500s" "web=$A extra=$EXTRA"
+rules_kept "(b) 500s" "$before"
 check "(b) kpx retried its watches" test "$(metric kpx_watch_restarts_total)" -gt "${restarts:-0}"
 sleep 1
 api status 0
 check "(b) kpx catches up after the 500s stop" recovers_to "web=$B extra=none"
 
 echo "--- (c) watches cut mid-event, 6 times at random intervals, each cutting a change"
-for ((i = 0; i < 6; i++)); do
+# Each cut arms every open watch to be cut in the middle of its next event; the change that
+# follows is that event for its kind. kpx must resume and get it again before the next cut.
+cut_changes=("web-a.yaml:web=$A extra=none" "web-b.yaml:web=$B extra=none"
+             "extra.yaml:web=$B extra=$EXTRA" "web-a.yaml:web=$A extra=$EXTRA"
+             "web-b.yaml:web=$B extra=$EXTRA" "delete:web=$B extra=none")
+for ((i = 0; i < ${#cut_changes[@]}; i++)); do
   api dropwatches
   faults=$((faults + 1))
   sleep "0.$((RANDOM % 8 + 2))"
-  case $i in
-    0 | 3) api apply "$work/web-a.yaml" ;;
-    1 | 4) api apply "$work/web-b.yaml" ;;
-    2) add_extra ;;
-    5) delete_extra ;;
-  esac
-  check "(c) web's service chains are kept after cut $((i + 1))" web_chain_kept
+  change=${cut_changes[i]%%:*}
+  if [[ $change == delete ]]; then delete_extra; else api apply "$work/$change"; fi
+  check "(c) cut $((i + 1)): web's service chains are kept" web_chain_kept
+  check "(c) cut $((i + 1)): kpx resumes and gets the change that was cut" \
+    recovers_to "${cut_changes[i]#*:}"
 done
-check "(c) kpx ends up with every change that was cut" recovers_to "web=$B extra=none"
+api stats
+cuts=$(grep -oE ' cut=[0-9]+' <<<"$api_reply")
+echo "  watch connections cut mid-event: ${cuts#*=}"
+check "(c) every change was cut on its way to kpx" test "${cuts#*=}" -ge ${#cut_changes[@]}
 
 echo "--- (d) every watch answered 410 Gone for 5 s; web back to all three, extra added"
 relists=$(metric kpx_relists_total)
@@ -256,6 +278,7 @@ api gone off
 check "(d) kpx converges after the 410 loop" recovers_to "web=$ALL extra=$EXTRA"
 
 echo "--- (e) restart into a new resourceVersion epoch with compacted history"
+before=$(tables)
 api stop
 faults=$((faults + 1))
 api apply "$work/web-a.yaml"
@@ -263,7 +286,7 @@ delete_extra
 api advance 1000000
 api compact
 sleep 3
-rules_kept "(e) API server restarting" "web=$ALL extra=$EXTRA"
+rules_kept "(e) API server restarting" "$before"
 relists=$(metric kpx_relists_total)
 api start
 check "(e) kpx relists and catches up" recovers_to "web=$A extra=none"
@@ -273,8 +296,7 @@ api apply "$work/web-b.yaml"
 check "(e) a change after the restart arrives" recovers_to "web=$B extra=none"
 
 sleep 1
-kill -INT "$loop_pid"
-wait "$loop_pid"
+stop "$loop_pid" INT
 loop_pid=
 result=$(tail -n1 "$work/loop.out")
 sed 's/^/client: /' "$work/loop.err"
@@ -285,13 +307,16 @@ relists=$(metric kpx_relists_total)
 converged=$(tables)
 
 # A fresh kpx against the same API server must program exactly the same state.
-kill -TERM "$kpx_pid"; wait "$kpx_pid"; kpx_pid=
+stop "$kpx_pid" TERM
+kpx_pid=
 in_node "$kpx" --cleanup >>"$work/kpx.log" 2>&1
 check_eq "--cleanup removes web's rules" "web= extra=none" "$(state)"
 start_kpx
 check "a fresh kpx syncs" wait_until 20 synced
 check_eq "the state after the faults equals a fresh kpx's" "$converged" "$(tables)"
 
+api stats
+echo "API server: ${api_reply#ok }"
 echo "faults injected: $faults (API server down 10 s, 500s 5 s, 6 watch cuts, 410 loop 5 s, epoch restart); api commands: $api_commands"
 echo "client loop: $result"
 echo "kpx watch restarts: ${restarts:-?}, relists: ${relists:-?}"
