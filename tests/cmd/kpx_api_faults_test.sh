@@ -52,17 +52,30 @@ tables() {
 # The fake API server reads commands from one FIFO and answers each with one line on another.
 # Both are opened read-write here, which never blocks, so a server that fails to start cannot
 # hang the test; every reply is awaited with a timeout.
-# A failed command counts as a failed check. The reply is left in $api_reply.
+# A failed command counts as a failed check. The reply is left in $api_reply. Commands are
+# answered at once; after one goes unanswered the server is taken for dead.
 api_commands=0
 api_reply=
+api_dead=
 api() {
   api_commands=$((api_commands + 1))
-  echo "$*" >&7
-  if ! read -r -t 15 api_reply <&8; then api_reply="(no reply)"; fi
+  api_reply="(no reply)"
+  if [[ -z $api_dead ]]; then
+    echo "$*" >&7
+    read -r -t 10 api_reply <&8 || api_dead=1
+  fi
   [[ $api_reply == ok* ]] && return 0
   CHECK_FAILED=$((CHECK_FAILED + 1))
   printf 'FAIL api %s: %s\n' "$*" "$api_reply"
   return 1
+}
+# Every wait draws on one budget, so that a kpx that never recovers cannot run the test into
+# CTest's TIMEOUT (which would leave the namespaces behind).
+deadline=$((SECONDS + 200))
+budget() {
+  local left=$((deadline - SECONDS))
+  ((left < 1)) && left=1
+  echo $((left < $1 ? left : $1))
 }
 
 # Object sets the faults move between. Web's slice with the endpoints matching KEEP (a regular
@@ -132,7 +145,7 @@ state_is() { [[ "$(state)" == "$1" ]]; }
 recovers_to() {
   local want=$1 start
   start=$(now_ms)
-  if wait_until 30 state_is "$want"; then
+  if wait_until "$(budget 30)" state_is "$want"; then
     echo "  caught up in $(($(now_ms) - start)) ms"
     return 0
   fi
@@ -190,12 +203,22 @@ ip netns exec "$TOPO_NODE" "$fake" --dir "$work/api" --manifests "$work/m" \
 api_pid=$!
 ready=
 read -r -t 20 ready port <&8
+# Nothing below makes sense without a server and a synced kpx.
+give_up_on_failure() {
+  ((CHECK_FAILED == 0)) && return
+  [[ -e $work/kpx.log ]] && tail -n 20 "$work/kpx.log" | sed 's/^/kpx: /'
+  tail -n 20 "$work/api.log" | sed 's/^/api: /'
+  check_summary
+  exit
+}
 check_eq "kpx-fake-apiserver is ready" ready "$ready"
 echo "API server on 127.0.0.1:${port:-?} in $TOPO_NODE"
 check "it wrote a kubeconfig" test -s "$work/api/kubeconfig"
+give_up_on_failure
 start_kpx
 check "kpx syncs from the API server" wait_until 20 synced
 check_eq "kpx programs web and not extra" "web=$ALL extra=none" "$(state)"
+give_up_on_failure
 
 # The client loops through web's ClusterIP for the whole test. Not through in_client: $! must be
 # kpx-probe itself (ip netns exec execs it), which ends its loop on SIGINT.
@@ -312,7 +335,7 @@ kpx_pid=
 in_node "$kpx" --cleanup >>"$work/kpx.log" 2>&1
 check_eq "--cleanup removes web's rules" "web= extra=none" "$(state)"
 start_kpx
-check "a fresh kpx syncs" wait_until 20 synced
+check "a fresh kpx syncs" wait_until "$(budget 20)" synced
 check_eq "the state after the faults equals a fresh kpx's" "$converged" "$(tables)"
 
 api stats
