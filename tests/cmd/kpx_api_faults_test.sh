@@ -29,7 +29,8 @@ cleanup() {
   [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
   [[ -n $loop_pid ]] && { kill "$loop_pid" 2>/dev/null; wait "$loop_pid" 2>/dev/null; }
   if [[ -n $api_pid ]]; then
-    # End of input makes the server quit; the kill is for a server that hangs.
+    # Its state lives in memory only; were this script killed outright, the end of its input
+    # would make it quit.
     exec 7>&- 8<&-
     kill "$api_pid" 2>/dev/null
     wait "$api_pid" 2>/dev/null
