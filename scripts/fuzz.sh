@@ -30,7 +30,7 @@ for t in "${targets[@]}"; do
     >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log")
+  execs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log")
   new=$(find "$scratch" -type f | wc -l)
   rm -rf "$scratch"
   total_execs=$((total_execs + ${execs:-0}))

@@ -112,7 +112,9 @@ void Reflector::Run() {
       if (listed_before) stats_->relists.fetch_add(1, std::memory_order_relaxed);
       listed_before = true;
       need_list = false;
-      backoff_.Reset();
+      // A list that follows watches expiring at once does not prove the server healthy: keep
+      // backing off, or a 410 loop becomes a relist loop against a struggling API server.
+      if (consecutive_gone == 0) backoff_.Reset();
     }
 
     if (watched_before_) stats_->watch_restarts.fetch_add(1, std::memory_order_relaxed);

@@ -538,7 +538,7 @@ TEST_F(ReflectorTest, WatchesGoneInALoopRelistUntilTheyStick) {
 // loop every kind relists about once per initial delay (0.8 s with the default policy) forever,
 // where client-go's reflector backs off exponentially to 30 s. Here (50 ms doubling to 400 ms)
 // 1.5 s of 410s cost about 20 lists of one kind instead of about 7.
-TEST_F(ReflectorTest, DISABLED_WatchesGoneInALoopBackOffExponentially) {
+TEST_F(ReflectorTest, WatchesGoneInALoopBackOffExponentially) {
   Seed(2);
   StartSource(Config());
   ASSERT_TRUE(WaitSynced());
