@@ -533,11 +533,9 @@ TEST_F(ReflectorTest, WatchesGoneInALoopRelistUntilTheyStick) {
   EXPECT_EQ(server_->list_requests(R::kServices), lists_after);
 }
 
-// Disabled: fails today. Reflector::Run backs off between watches that hit 410 at once, but
-// List() success calls backoff_.Reset(), so the delay never grows past `initial`: during a 410
-// loop every kind relists about once per initial delay (0.8 s with the default policy) forever,
-// where client-go's reflector backs off exponentially to 30 s. Here (50 ms doubling to 400 ms)
-// 1.5 s of 410s cost about 20 lists of one kind instead of about 7.
+// During a 410 loop the delay between relists must grow as client-go's does (to 30 s by default),
+// not stay at the initial delay because each relist succeeds. Here (50 ms doubling to 400 ms)
+// 1.5 s of 410s may cost about 7 lists of one kind, not about 20.
 TEST_F(ReflectorTest, WatchesGoneInALoopBackOffExponentially) {
   Seed(2);
   StartSource(Config());
