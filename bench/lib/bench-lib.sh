@@ -144,11 +144,13 @@ b_synced() {
   [[ $body == *' 200' && $body != *'"lastUpdated": "0001-'* ]]
 }
 
-# b_wait_synced SECONDS: 0 once synced; 1 on timeout or when kpx exited.
+# b_wait_synced SECONDS LOG: 0 once synced; 1 on timeout, when kpx exited, or after its third
+# failed sync (it retries forever; the reason is in the log).
 b_wait_synced() {
   local deadline=$((SECONDS + $1))
   until b_synced; do
     kill -0 "$KPX_PID" 2>/dev/null || return 1
+    (($(grep -c 'sync failed' "$2" 2>/dev/null || true) < 3)) || return 1
     ((SECONDS < deadline)) || return 1
     sleep 0.05
   done
@@ -186,7 +188,7 @@ b_dataplane() {
   b_topo_up
   t0=$EPOCHREALTIME
   b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced "$SYNC_TIMEOUT"; then
+  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
     b_log "$label N=$n: kpx did not sync; last log lines:"
     tail -n 5 "$log" >&2
     b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
@@ -247,7 +249,7 @@ b_controlplane() {
   b_node_up
   t0=$EPOCHREALTIME
   b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced "$SYNC_TIMEOUT"; then
+  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
     b_log "$label/$runner N=$n: kpx did not sync; last log lines:"
     tail -n 5 "$log" >&2
     b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
