@@ -1,5 +1,6 @@
 #include "k8s-watch/decode/yaml_to_json.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdint>
@@ -203,20 +204,45 @@ Status YamlToJson::Convert(const YAML::Node& node, rapidjson::Document* out) {
 }
 
 Status YamlToJson::ConvertAll(std::string_view text, std::vector<rapidjson::Document>* out) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    // e.what() repeats the position; msg plus our own rendering keeps the line short.
-    const std::string where = Where(e.mark);
-    return Status::Error((where.empty() ? "" : where + ": ") + "YAML: " + e.msg);
-  }
-  for (const YAML::Node& doc : docs) {
-    if (doc.IsNull() || !doc.IsDefined()) continue;  // empty document, e.g. a trailing "---"
+  // Documents are split here and parsed one by one with YAML::Load, never with YAML::LoadAll:
+  // yaml-cpp 0.7's LoadAll allocates without bound on some malformed streams (the fuzzer found a
+  // 13-byte one), which would take kpx down with a broken manifest file.
+  size_t start = 0;
+  int first_line = 0;
+  int line = 0;
+  auto convert_document = [&](std::string_view doc) -> Status {
+    YAML::Node node;
+    try {
+      node = YAML::Load(std::string(doc));
+    } catch (const YAML::Exception& e) {
+      YAML::Mark mark = e.mark;
+      if (!mark.is_null()) mark.line += first_line;
+      // e.what() repeats the position; msg plus our own rendering keeps the line short.
+      const std::string where = Where(mark);
+      return Status::Error((where.empty() ? "" : where + ": ") + "YAML: " + e.msg);
+    }
+    if (node.IsNull() || !node.IsDefined()) return Status::Ok();  // an empty document
     rapidjson::Document json;
-    if (Status s = Convert(doc, &json); !s.ok()) return s;
+    if (Status s = Convert(node, &json); !s.ok()) return s;
     out->push_back(std::move(json));
+    return Status::Ok();
+  };
+  for (size_t pos = 0; pos <= text.size();) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    const std::string_view current = text.substr(pos, eol - pos);
+    // A document marker: "---" alone or followed by a space (content may follow on that line).
+    const bool marker =
+        current.substr(0, 3) == "---" &&
+        (current.size() == 3 || current[3] == ' ' || current[3] == '\t' || current[3] == '\r');
+    if (marker) {
+      if (Status s = convert_document(text.substr(start, pos - start)); !s.ok()) return s;
+      start = pos + 3;  // keep what follows the marker on its line
+      first_line = line;
+    }
+    pos = eol + 1;
+    ++line;
   }
+  if (start < text.size()) return convert_document(text.substr(start));
   return Status::Ok();
 }
 

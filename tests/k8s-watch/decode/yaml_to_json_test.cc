@@ -138,6 +138,25 @@ TEST(YamlToJsonTest, HostileInputIsBounded) {
   Status s = YamlToJson::ConvertAll(bomb, &docs);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("too many nodes"), std::string::npos) << s.message();
+  // Found by the fuzzer: 13 bytes that make yaml-cpp's LoadAll allocate until the process dies.
+  docs.clear();
+  (void)YamlToJson::ConvertAll(std::string(",0 5p\tp\t0o#\0"
+                                           "5",
+                                           13),
+                               &docs);
+}
+
+TEST(YamlToJsonTest, DocumentMarkersSplitTheStreamAndErrorsKeepTheirLine) {
+  std::vector<rapidjson::Document> docs;
+  ASSERT_TRUE(YamlToJson::ConvertAll("a: 1\n--- {b: 2}\n---\n---\nc: 3\n...\n", &docs).ok());
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(ToJson(docs[1]), R"({"b":2})");
+  EXPECT_EQ(ToJson(docs[2]), R"({"c":3})");
+  docs.clear();
+  const Status s = YamlToJson::ConvertAll("a: 1\n---\nb: 2\nc: [1\n", &docs);
+  ASSERT_FALSE(s.ok());
+  // The unclosed flow sequence is reported at the end of the input, as for the whole stream.
+  EXPECT_EQ(s.message().rfind("line 5, column 1", 0), 0u) << s.message();
 }
 
 // The same Service written as a kubectl user would in YAML decodes to the same struct as the
