@@ -15,7 +15,7 @@ targets=(object_decoder_fuzzer manifest_fuzzer config_file_fuzzer kubeconfig_fuz
 
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKPX_FUZZ=ON >/dev/null
+    -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 -DKPX_FUZZ=ON >/dev/null
 fi
 cmake --build "$build" -j "${JOBS:-$(nproc)}" --target "${targets[@]}"
 mkdir -p "$out"

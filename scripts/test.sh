@@ -46,8 +46,9 @@ fi
 
 if [[ " $stages " == *" asan "* ]]; then
   echo "== clang ASan+UBSan build with fuzzers"
+  # -O1 without debug info: sanitizer builds are for finding bugs, and this halves their build.
   if BUILD_DIR=build-fuzz scripts/build.sh -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-      -DKPX_FUZZ=ON; then
+      -DKPX_FUZZ=ON -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_ctest build-fuzz -LE 'vm|bench'
     if FUZZ_BUILD_DIR=build-fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh; then
@@ -62,7 +63,8 @@ fi
 
 if [[ " $stages " == *" tsan "* ]]; then
   echo "== ThreadSanitizer build"
-  if BUILD_DIR=build-tsan scripts/build.sh -DKPX_SANITIZE=thread; then
+  if BUILD_DIR=build-tsan scripts/build.sh -DKPX_SANITIZE=thread -DCMAKE_BUILD_TYPE=None \
+      -DCMAKE_CXX_FLAGS=-O1; then
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
       run_ctest build-tsan -LE 'vm|bench|fuzz'
   else
