@@ -161,6 +161,11 @@ b_metrics() { ip netns exec "$BNODE" curl -s --max-time 10 http://127.0.0.1:1024
 # b_metric_value NAME < metrics: the sample's value (exact name incl. labels), empty if absent.
 b_metric_value() { awk -v n="$1" '$1 == n {print $2; exit}'; }
 
+# b_last_error LOG: the log's last line without glog's prefix, fit for a CSV field.
+b_last_error() {
+  tail -n 1 "$1" | sed 's/^[IWEF][0-9]\{4\} [0-9:.]* *[0-9]* [^]]*] //' | tr ',\n' '; ' | cut -c1-300
+}
+
 b_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$KPX_PID/status" 2>/dev/null; }
 
 # b_mode_label MODE DISPATCH: the name a row carries ("iptables-linear", "ipvs", ...).
@@ -191,7 +196,7 @@ b_dataplane() {
   if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
     b_log "$label N=$n: kpx did not sync; last log lines:"
     tail -n 5 "$log" >&2
-    b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
+    b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,$(b_last_error "$log")"
     b_topo_down
     return 1
   fi
@@ -252,7 +257,7 @@ b_controlplane() {
   if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
     b_log "$label/$runner N=$n: kpx did not sync; last log lines:"
     tail -n 5 "$log" >&2
-    b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,$(tail -n 1 "$log" | tr ',\n' '; ' | cut -c1-160)"
+    b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,$(b_last_error "$log")"
     b_topo_down
     return 1
   fi
