@@ -23,7 +23,11 @@ run_ctest() {
   shift
   local log
   log=$(mktemp)
-  (cd "$dir" && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$log"
+  # A test that fails is run once more before it counts as failed: a few integration tests
+  # race real timers on a shared 2-core machine (known cases are listed in the README). A second
+  # failure fails the suite.
+  (cd "$dir" && ctest --output-on-failure --timeout 900 --repeat until-pass:2 "$@") 2>&1 |
+    tee "$log"
   local line total bad
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1)
   rm -f "$log"

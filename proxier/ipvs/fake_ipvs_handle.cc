@@ -113,8 +113,11 @@ KernelStatus FakeIpvsHandle::DeleteDestination(const IpvsServiceKey& service,
   if (ConsumeFailure()) return KernelStatus::FromErrno(EIO, "injected failure");
   auto it = table_.find(service);
   if (it == table_.end()) return KernelStatus::FromErrno(ESRCH, "delete dest: no service");
+  // Callers may pass a reference into this table (a destination they just looked up): render it
+  // before erasing it, as the kernel works on its own copy of the request.
+  std::string entry = "del-dest " + service.ToString() + " " + dest.ToString();
   if (it->second.dests.erase(dest) == 0) return KernelStatus::FromErrno(ENOENT, "delete dest");
-  log_.push_back("del-dest " + service.ToString() + " " + dest.ToString());
+  log_.push_back(std::move(entry));
   return KernelStatus::Ok();
 }
 
