@@ -79,12 +79,7 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
   for (const SetDef& d : kSets) {
     IpsetContent c;
     c.type = d.type;
-    if (IsBitmap(d)) {
-      c.options = " range 0-65535";
-    } else {
-      c.options = std::string(" family ") + (family == IpFamily::kIPv4 ? "inet" : "inet6") +
-                  " hashsize 1024 maxelem 65536";
-    }
+    if (IsBitmap(d)) c.options = " range 0-65535";
     out[IpsetName(d.name, family)] = c;
   }
   auto set = [&](const char* base) -> std::set<std::string>& {
@@ -127,6 +122,17 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
             .insert(std::to_string(info.node_port));
       }
     }
+  }
+  // ipset's default limit (65536) is too small for a large cluster's KUBE-LOOP-BACK, one entry
+  // per local endpoint: size hash sets at creation with room to double. (A set that already
+  // exists keeps the limit it was created with.)
+  for (const SetDef& d : kSets) {
+    if (IsBitmap(d)) continue;
+    IpsetContent& c = out[IpsetName(d.name, family)];
+    size_t maxelem = 65536;
+    while (maxelem < 2 * c.entries.size()) maxelem *= 2;
+    c.options = std::string(" family ") + (family == IpFamily::kIPv4 ? "inet" : "inet6") +
+                " hashsize 1024 maxelem " + std::to_string(maxelem);
   }
   return out;
 }
