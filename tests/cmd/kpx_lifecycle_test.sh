@@ -45,7 +45,7 @@ start_kpx() {
   # Not through in_node: $! must be kpx itself (ip netns exec execs it), not a subshell.
   ip netns exec "$TOPO_NODE" "$kpx" --mode="$mode" --iptables-backend="$backend" --source="$work/m" \
     --hostname-override=kpx-node --cluster-cidr=10.99.0.0/16 --min-sync-period=100ms \
-    --healthz-bind-address=10.99.0.2:10256 --metrics-bind-address=127.0.0.1:10249 \
+    --sync-period=3s --ipvs-sync-period=3s --healthz-bind-address=10.99.0.2:10256 --metrics-bind-address=127.0.0.1:10249 \
     >>"$work/kpx.log" 2>&1 &
   kpx_pid=$!
 }
@@ -131,6 +131,24 @@ check "health-check node port reports one local endpoint" grep -q '"localEndpoin
 check "health-check node port answers 200" grep -q '^HTTP/1.1 200' <<<"$hc"
 check "health-check node port sets the endpoint weight header" grep -qi '^X-Load-Balancing-Endpoint-Weight: 1' <<<"$hc"
 check_eq "UDP service answers" 0 "$(in_client "$probe" udp 10.96.0.53 53 >/dev/null; echo $?)"
+
+if [[ $mode != userspace ]]; then
+  # kpx does not set route_localnet unless asked, so NodePorts are not reachable on 127.0.0.1
+  # (a localhost-bound service must not become reachable from the network).
+  check "NodePorts are not served on 127.0.0.1 by default" \
+    bash -c "! ip netns exec $TOPO_NODE $probe tcp 127.0.0.1 30080 --timeout-ms 700 >/dev/null"
+  check_eq "route_localnet stays off" 0 "$(in_node cat /proc/sys/net/ipv4/conf/all/route_localnet)"
+fi
+if [[ $mode == ipvs ]]; then
+  # Someone removes a virtual server and a service address: the next periodic sync (3 s) repairs.
+  ipvs_good=$(in_node ipvsadm -Sn)
+  in_node ipvsadm -D -t 10.96.0.10:80
+  in_node ip addr del 10.96.0.10/32 dev kube-ipvs0
+  ipvs_is() { [[ "$(in_node ipvsadm -Sn)" == "$1" ]] && in_node ip addr show kube-ipvs0 | grep -q 10.96.0.10/32; }
+  check "a deleted virtual server and dummy address are repaired within a sync period" \
+    wait_until 10 ipvs_is "$ipvs_good"
+  check_eq "the repaired ClusterIP answers" 0 "$(in_client "$probe" tcp 10.96.0.10 80 --count 3 >/dev/null; echo $?)"
+fi
 
 second=$(in_node "$kpx" --mode=iptables --source="$work/m" --healthz-bind-address= --metrics-bind-address= 2>&1; echo "exit=$?")
 check "a second kpx in the same namespace refuses to start" grep -q "another kpx is already running" <<<"$second"
