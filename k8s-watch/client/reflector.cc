@@ -130,7 +130,9 @@ void Reflector::Run() {
         LOG(INFO) << options_.resource << ": resourceVersion " << resource_version_
                   << " expired, relisting";
         need_list = true;
-        if (events > 0 || lasted >= options_.min_healthy_watch) {
+        // Only time counts here: a watch that expires within a second of starting is the loop
+        // this guards against, even when it delivered an event (or a bookmark) first.
+        if (lasted >= options_.min_healthy_watch) {
           consecutive_gone = 0;
         } else if (++consecutive_gone > 1 && !Wait(backoff_.Next())) {
           return;
