@@ -151,7 +151,8 @@ if [[ $mode == ipvs ]]; then
 fi
 
 # Bounded: a second kpx that is not refused would otherwise run until the suite's timeout.
-second=$(timeout 10 ip netns exec "$TOPO_NODE" "$kpx" --mode=iptables --source="$work/m" --healthz-bind-address= --metrics-bind-address= 2>&1; echo "exit=$?")
+# (The full path: the VM's busybox timeout would run its own "ip" applet.)
+second=$(timeout 10 "$(command -v ip)" netns exec "$TOPO_NODE" "$kpx" --mode=iptables --source="$work/m" --healthz-bind-address= --metrics-bind-address= 2>&1; echo "exit=$?")
 check "a second kpx in the same namespace refuses to start" grep -q "another kpx is already running" <<<"$second"
 check "the second kpx exits non-zero" grep -q "exit=1" <<<"$second"
 
