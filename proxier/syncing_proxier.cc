@@ -144,35 +144,21 @@ void SyncingProxier::OnNodeDelete(const Node&) {
   Changed(false);
 }
 
-void SyncingProxier::OnServiceSynced() {
+void SyncingProxier::MarkSynced(bool SyncingProxier::*flag) {
   bool all;
   {
     std::lock_guard lock(mu_);
-    services_synced_ = true;
+    this->*flag = true;
     all = AllSyncedLocked();
   }
   if (all) runner_.Request();
 }
 
-void SyncingProxier::OnEndpointSliceSynced() {
-  bool all;
-  {
-    std::lock_guard lock(mu_);
-    slices_synced_ = true;
-    all = AllSyncedLocked();
-  }
-  if (all) runner_.Request();
-}
+void SyncingProxier::OnServiceSynced() { MarkSynced(&SyncingProxier::services_synced_); }
 
-void SyncingProxier::OnNodeSynced() {
-  bool all;
-  {
-    std::lock_guard lock(mu_);
-    node_synced_ = true;
-    all = AllSyncedLocked();
-  }
-  if (all) runner_.Request();
-}
+void SyncingProxier::OnEndpointSliceSynced() { MarkSynced(&SyncingProxier::slices_synced_); }
+
+void SyncingProxier::OnNodeSynced() { MarkSynced(&SyncingProxier::node_synced_); }
 
 bool SyncingProxier::Sync() { return SyncInternal(false); }
 

@@ -63,6 +63,8 @@ class SyncingProxier final : public Proxier {
  private:
   bool SyncInternal(bool periodic);
   void Changed(bool service_change);
+  // Records that one source kind finished its initial listing; the last one requests a sync.
+  void MarkSynced(bool SyncingProxier::*flag);
   bool AllSyncedLocked() const { return services_synced_ && slices_synced_ && node_synced_; }
 
   const Options options_;
