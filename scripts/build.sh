@@ -6,9 +6,13 @@ build_dir=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+# Paths inside the checkout hash the same from any clone, so stages and checkouts share ccache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+# The project's own builds treat warnings as errors (a plain cmake configure does not).
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-  cmake -S . -B "$build_dir" "${generator[@]}" "$@"
+  cmake -S . -B "$build_dir" "${generator[@]}" -DKPX_WERROR=ON "$@"
 else
-  cmake -S . -B "$build_dir" "$@" >/dev/null
+  cmake -S . -B "$build_dir" -DKPX_WERROR=ON "$@" >/dev/null
 fi
 cmake --build "$build_dir" -j "$jobs"

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ninja-build clang-format
+  build-essential cmake pkg-config ninja-build clang-format ccache
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev

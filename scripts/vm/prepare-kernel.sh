@@ -33,7 +33,9 @@ apt_update_once() {
 
 ensure_packages() {
   local missing=() p installed
-  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${host_packages[@]}" 2>/dev/null |
+  # dpkg-query exits 1 when any named package is unknown, which is exactly the case to handle:
+  # its output still lists the known ones, so its status must not end the script.
+  installed=$( (dpkg-query -W -f='${Package} ${Status}\n' "${host_packages[@]}" 2>/dev/null || true) |
     sed -n 's/^\([^ ]*\) install ok installed$/\1/p')
   for p in "${host_packages[@]}"; do
     grep -qx "$p" <<<"$installed" || missing+=("$p")
