@@ -1,8 +1,9 @@
 #include "cmd/dataplane_factory.h"
 
-#include "k8s-watch/objects/cidr.h"
+#include "base/cidr.h"
 #include "proxier/iptables/iptables_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
+#include "proxier/netfilter/iptables_backend.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 
 namespace kpx {
 

@@ -1,7 +1,7 @@
 #include "cmd/kpx_flags.h"
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/ip_address.h"
+#include "base/cidr.h"
+#include "base/ip_address.h"
 
 namespace kpx {
 

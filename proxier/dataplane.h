@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/metrics/registry.h"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "proxier/iptables/chain_names.h"
-#include "proxier/iptables/restore_text.h"
+#include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
 

@@ -10,10 +10,10 @@
 #include <string>
 
 #include "proxier/dataplane.h"
-#include "proxier/iptables/conntrack.h"
 #include "proxier/iptables/iptables_options.h"
 #include "proxier/iptables/iptables_renderer.h"
-#include "proxier/iptables/iptables_runner.h"
+#include "proxier/netfilter/conntrack.h"
+#include "proxier/netfilter/iptables_runner.h"
 
 namespace kpx {
 

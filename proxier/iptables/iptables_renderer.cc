@@ -7,7 +7,7 @@
 
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
-#include "proxier/iptables/restore_text.h"
+#include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
 

@@ -10,15 +10,15 @@
 #include <vector>
 
 #include "proxier/dataplane.h"
-#include "proxier/iptables/iptables_runner.h"
 #include "proxier/ipvs/graceful_termination.h"
-#include "proxier/ipvs/ipset.h"
 #include "proxier/ipvs/ipvs_handle.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
 #include "proxier/ipvs/ipvs_options.h"
 #include "proxier/ipvs/ipvs_reconciler.h"
 #include "proxier/ipvs/link_handle.h"
-#include "proxier/ipvs/sysctl.h"
+#include "proxier/netfilter/ipset.h"
+#include "proxier/netfilter/iptables_runner.h"
+#include "proxier/netfilter/sysctl.h"
 
 namespace kpx {
 

@@ -2,14 +2,14 @@
 
 #include <glog/logging.h>
 
-#include "proxier/iptables/backend_detection.h"
-#include "proxier/iptables/exec_iptables_runner.h"
-#include "proxier/iptables/subprocess_executor.h"
-#include "proxier/ipvs/exec_ipset.h"
 #include "proxier/ipvs/ipvs_dataplane.h"
 #include "proxier/ipvs/netlink_ipvs_handle.h"
 #include "proxier/ipvs/netlink_link_handle.h"
-#include "proxier/ipvs/proc_sysctl.h"
+#include "proxier/netfilter/backend_detection.h"
+#include "proxier/netfilter/exec_ipset.h"
+#include "proxier/netfilter/exec_iptables_runner.h"
+#include "proxier/netfilter/proc_sysctl.h"
+#include "proxier/netfilter/subprocess_executor.h"
 
 namespace kpx {
 

@@ -5,9 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/protocol.h"
-#include "k8s-watch/objects/status.h"
+#include "base/cidr.h"
+#include "base/protocol.h"
+#include "base/status.h"
 #include "proxier/ipvs/ipvs_timeouts.h"
 
 namespace kpx {

@@ -3,13 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "proxier/iptables/fake_iptables_runner.h"
-#include "proxier/ipvs/fake_ipset.h"
 #include "proxier/ipvs/fake_ipvs_handle.h"
 #include "proxier/ipvs/fake_link_handle.h"
-#include "proxier/ipvs/fake_sysctl.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
+#include "proxier/netfilter/fake_ipset.h"
+#include "proxier/netfilter/fake_iptables_runner.h"
+#include "proxier/netfilter/fake_sysctl.h"
 #include "tests/proxier/ipvs/ipvs_state_fixture.h"
 
 namespace kpx {
