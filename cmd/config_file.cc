@@ -265,6 +265,8 @@ enum class Type { kString, kBool, kNumber, kDuration, kAny };
 const std::map<std::string, Type>& NoEffect() {
   static const auto* m = new std::map<std::string, Type>{
       {"clientConnection.acceptContentTypes", Type::kString},
+      {"portRange", Type::kString},
+      {"ipvs.ipSet", Type::kAny},
       {"nftables.masqueradeAll", Type::kBool},
       {"nftables.masqueradeBit", Type::kNumber},
       {"nftables.syncPeriod", Type::kDuration},
@@ -283,8 +285,8 @@ const std::map<std::string, Type>& NoEffect() {
 
 // Fields older kube-proxy releases defined; its lenient decoding still loads files with them.
 const std::set<std::string>& Removed() {
-  static const auto* s = new std::set<std::string>{
-      "conntrack.max", "resourceContainer", "portRange", "udpIdleTimeout", "ipvs.masqueradeAll"};
+  static const auto* s = new std::set<std::string>{"conntrack.max", "resourceContainer",
+                                                   "udpIdleTimeout", "ipvs.masqueradeAll"};
   return *s;
 }
 

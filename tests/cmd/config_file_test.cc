@@ -191,8 +191,8 @@ detectLocal: {bridgeInterface: cbr0}
 )",
                            KpxConfig{}, &ignored);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(ignored, (std::vector<std::string>{"resourceContainer", "portRange", "udpIdleTimeout",
-                                               "mdoe", "conntrack.max", "iptables.syncPerod"}));
+  EXPECT_EQ(ignored, (std::vector<std::string>{"resourceContainer", "udpIdleTimeout", "mdoe",
+                                               "conntrack.max", "iptables.syncPerod"}));
   EXPECT_EQ(r->mode, ProxyMode::kIptables);  // the misspelt field changed nothing
   EXPECT_EQ(r->verbosity, 3);
   EXPECT_EQ(r->detect_local.bridge_interface, "cbr0");
