@@ -1,9 +1,16 @@
 #include "cmd/dataplane_factory.h"
 
+#include <glog/logging.h>
+
+#include <functional>
+#include <memory>
+
 #include "base/cidr.h"
 #include "proxier/iptables/iptables_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
+#include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/iptables_backend.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
@@ -11,6 +18,52 @@
 namespace kpx {
 
 namespace {
+
+// kube-proxy's --nodeport-addresses: CIDRs, or "primary" (validated by ValidateConfig).
+void NodePortAddressesFrom(const KpxConfig& config, std::vector<Cidr>* cidrs, bool* primary) {
+  for (const auto& a : config.nodeport_addresses) {
+    if (a == "primary") {
+      *primary = true;
+    } else if (auto c = Cidr::Parse(a)) {
+      cidrs->push_back(*c);
+    }
+  }
+}
+
+// NodePorts are matched against the host's interface addresses, as kube-proxy does.
+std::function<std::vector<IpAddress>()> InterfaceAddresses() {
+  auto lister = std::make_shared<GetifaddrsLocalAddressLister>();
+  return [lister] {
+    auto listed = lister->List();
+    if (!listed.ok()) {
+      LOG(WARNING) << "cannot list this host's addresses for NodePorts: "
+                   << listed.status().message() << "; using the Node object's";
+      return std::vector<IpAddress>();
+    }
+    return std::move(listed).value();
+  };
+}
+
+struct LocalDetect {
+  LocalDetectMode mode = LocalDetectMode::kNone;
+  std::string interface;
+};
+
+// --detect-local-mode and its interface flags; ClusterCIDR without a cluster CIDR detects
+// nothing, as in kube-proxy.
+LocalDetect LocalDetectFrom(const KpxConfig& config) {
+  LocalDetect d;
+  d.mode = ParseLocalDetectMode(config.detect_local_mode).value_or(LocalDetectMode::kClusterCidr);
+  if (d.mode == LocalDetectMode::kClusterCidr && config.cluster_cidrs.empty()) {
+    d.mode = LocalDetectMode::kNone;
+  }
+  if (d.mode == LocalDetectMode::kBridgeInterface)
+    d.interface = config.detect_local.bridge_interface;
+  if (d.mode == LocalDetectMode::kInterfaceNamePrefix) {
+    d.interface = config.detect_local.interface_name_prefix;
+  }
+  return d;
+}
 
 Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   IptablesOptions o;
@@ -20,16 +73,11 @@ Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   o.masquerade_all = config.iptables.masquerade_all;
   o.masquerade_bit = config.iptables.masquerade_bit;
   for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
-  if (config.detect_local_mode == "NodeCIDR") {
-    o.local_detect = LocalDetectMode::kNodeCidr;
-  } else {
-    // kube-proxy: ClusterCIDR mode without a cluster CIDR detects nothing.
-    o.local_detect =
-        o.cluster_cidrs.empty() ? LocalDetectMode::kNone : LocalDetectMode::kClusterCidr;
-  }
-  for (const auto& a : config.nodeport_addresses) {
-    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
-  }
+  const LocalDetect local = LocalDetectFrom(config);
+  o.local_detect = local.mode;
+  o.local_interface = local.interface;
+  NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
+  o.local_address_lister = InterfaceAddresses();
   o.localhost_nodeports = config.iptables.localhost_nodeports;
   o.dispatch =
       config.iptables.dispatch == "prefix-tree" ? DispatchMode::kPrefixTree : DispatchMode::kLinear;
@@ -45,12 +93,14 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.timeouts.tcp = seconds(config.ipvs.tcp_timeout);
   o.timeouts.tcp_fin = seconds(config.ipvs.tcp_fin_timeout);
   o.timeouts.udp = seconds(config.ipvs.udp_timeout);
-  for (const auto& a : config.nodeport_addresses) {
-    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
-  }
+  // IPVS lists the host's addresses itself (netlink), as it needs their interfaces.
+  NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
   o.masquerade_all = config.iptables.masquerade_all;
   o.masquerade_bit = config.iptables.masquerade_bit;
   for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  const LocalDetect local = LocalDetectFrom(config);
+  o.local_detect = local.mode;
+  o.local_interface = local.interface;
   o.iptables_backend = config.iptables.backend == "libiptc" ? "legacy" : config.iptables.backend;
   return o;
 }
@@ -58,6 +108,8 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
 UserspaceOptions UserspaceOptionsFrom(const KpxConfig& config) {
   UserspaceOptions o;
   if (auto backend = ParseIptablesBackend(config.iptables.backend)) o.backend = *backend;
+  NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
+  o.local_address_lister = InterfaceAddresses();
   return o;
 }
 

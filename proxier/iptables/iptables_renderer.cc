@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "proxier/core/node_port_addresses.h"
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
 #include "proxier/netfilter/restore_text.h"
@@ -71,46 +72,11 @@ std::vector<T> OfFamily(const std::vector<T>& in, IpFamily family) {
 }
 
 // kube-proxy's LocalTrafficDetector: argument text matching pod (local) traffic and its negation.
-struct LocalDetector {
-  std::string if_local;
-  std::string if_not_local;
-  bool implemented() const { return !if_local.empty(); }
-};
+using LocalDetector = LocalTrafficDetector;
 
 LocalDetector MakeDetector(const IptablesOptions& o, const DesiredState& state, IpFamily family) {
-  LocalDetector d;
-  auto from_cidrs = [&](const std::vector<Cidr>& cidrs) {
-    // One CIDR per family, as kube-proxy: "! -s a ! -s b" cannot be said in one rule.
-    for (const auto& c : cidrs) {
-      if (c.family() != family) continue;
-      d.if_local = "-s " + c.ToString();
-      d.if_not_local = "! -s " + c.ToString();
-      return;
-    }
-  };
-  switch (o.local_detect) {
-    case LocalDetectMode::kNone:
-      break;
-    case LocalDetectMode::kClusterCidr:
-      from_cidrs(o.cluster_cidrs);
-      break;
-    case LocalDetectMode::kNodeCidr:
-      from_cidrs(state.node.pod_cidrs);
-      break;
-    case LocalDetectMode::kBridgeInterface:
-      if (!o.local_interface.empty()) {
-        d.if_local = "-i " + o.local_interface;
-        d.if_not_local = "! -i " + o.local_interface;
-      }
-      break;
-    case LocalDetectMode::kInterfaceNamePrefix:
-      if (!o.local_interface.empty()) {
-        d.if_local = "-i " + o.local_interface + "+";
-        d.if_not_local = "! -i " + o.local_interface + "+";
-      }
-      break;
-  }
-  return d;
+  return LocalTrafficDetector::For(o.local_detect, family, o.cluster_cidrs, state.node.pod_cidrs,
+                                   o.local_interface);
 }
 
 class FamilyRenderer {
@@ -512,12 +478,9 @@ class FamilyRenderer {
 
   void NodePortsDispatch() {
     const std::string services = S(kServicesChain);
-    bool match_all = o_.node_port_addresses.empty();
-    for (const auto& c : o_.node_port_addresses) {
-      if (c.prefix_length() == 0 && c.family() == family_) match_all = true;
-    }
+    const NodePortAddresses npa{o_.node_port_addresses, o_.node_port_primary};
     const bool v6 = family_ == IpFamily::kIPv6;
-    if (match_all) {
+    if (npa.MatchesAll(family_, state_.node)) {
       Args a;
       a.Comment(kNodePortsComment).Raw("-m addrtype --dst-type LOCAL");
       // Localhost NodePorts never work on IPv6 and on IPv4 only with route_localnet.
@@ -529,20 +492,8 @@ class FamilyRenderer {
       nat_.Add(services, a.Jump(kNodePortsChain).Take());
       return;
     }
-    std::vector<IpAddress> ips;
-    for (const auto& ip : local_addresses_) {
-      if (ip.family() != family_) continue;
-      if (ip.IsLoopback() && (v6 || !o_.localhost_nodeports)) continue;
-      for (const auto& c : o_.node_port_addresses) {
-        if (c.Contains(ip)) {
-          ips.push_back(ip);
-          break;
-        }
-      }
-    }
-    std::sort(ips.begin(), ips.end());
-    ips.erase(std::unique(ips.begin(), ips.end()), ips.end());
-    for (const auto& ip : ips) {
+    for (const auto& ip :
+         npa.Select(family_, local_addresses_, state_.node, !v6 && o_.localhost_nodeports)) {
       nat_.Add(services, Args()
                              .Comment(kNodePortsComment)
                              .Raw("-d " + ip.ToString())

@@ -85,6 +85,7 @@ class IpvsDataplane : public Dataplane {
   KernelStatus Execute(const IpvsOp& op);
   Status SyncIpsets(const DesiredState& state, bool full);
   Status SyncIptables(bool full);
+  std::vector<Cidr> node_pod_cidrs_;  // the Node object's, as last rendered into iptables
 
   IpvsOptions options_;
   IpvsSeams seams_;

@@ -25,7 +25,8 @@ std::vector<std::string> PortalArgs(const FrontendSpec& spec, const PortalDestin
 
 }  // namespace
 
-std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends) {
+std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends,
+                              const std::optional<std::vector<IpAddress>>& node_port_ips) {
   const std::string container(kPortalsContainerChain);
   const std::string host(kPortalsHostChain);
   const std::string firewall(kPortalsFirewallChain);
@@ -33,8 +34,21 @@ std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>&
   std::string host_rules;
   std::string firewall_rules;
   for (const BoundFrontend& f : frontends) {
+    // A NodePort portal under --nodeport-addresses becomes one portal per selected address.
+    std::vector<PortalDestination> portals;
     for (const PortalDestination& p : f.spec->portals) {
       if (p.family != family) continue;
+      if (p.ip || !node_port_ips) {
+        portals.push_back(p);
+        continue;
+      }
+      for (const IpAddress& ip : *node_port_ips) {
+        PortalDestination one = p;
+        one.ip = ip;
+        portals.push_back(one);
+      }
+    }
+    for (const PortalDestination& p : portals) {
       if (p.container && !p.source_ranges.empty()) {
         for (const Cidr& range : p.source_ranges) {
           container_rules += "-A " + container + " " +

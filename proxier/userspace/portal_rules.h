@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +31,10 @@ struct BoundFrontend {
 // "-m addrtype --dst-type LOCAL" instead of an address), in the container chain, the host chain or
 // both. A load-balancer portal with source ranges gets one rule per range ("-s RANGE") and a
 // DROP for the rest in the filter chain KPX-PORTALS-FIREWALL (reached from FORWARD).
-std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends);
+// `node_port_ips`, when given (--nodeport-addresses), replaces the "addrtype LOCAL" match of
+// NodePort portals by one rule per address ("-d IP"); an empty list means no NodePort portals.
+std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends,
+                              const std::optional<std::vector<IpAddress>>& node_port_ips = {});
 
 // The jumps from PREROUTING and OUTPUT into the portal chains, and from FORWARD into the
 // firewall chain. Cleanup deletes exactly these.

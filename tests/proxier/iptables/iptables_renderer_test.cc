@@ -802,3 +802,46 @@ TEST(RuleSpec, ParsesNegationsMatchesAndTargets) {
 
 }  // namespace
 }  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// The KUBE-SERVICES -> KUBE-NODEPORTS jumps of one rendering.
+std::vector<std::string> NodePortJumps(const IptablesOptions& o, IpFamily f,
+                                       const std::vector<IpAddress>& host) {
+  std::vector<std::string> out;
+  std::istringstream in(IptablesRenderer(o).Render(NodePortState(), f, host).FullText());
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("-A KUBE-SERVICES", 0) == 0 &&
+        line.find("-j KUBE-NODEPORTS") != std::string::npos) {
+      const std::string note = "NOTE: this must be the last rule in this chain\" ";
+      out.push_back(line.substr(line.find(note) + note.size()));
+    }
+  }
+  return out;
+}
+
+// --nodeport-addresses=primary: only the Node object's InternalIP of the family, and only if
+// an interface has it; the host's other addresses get no NodePorts.
+TEST(IptablesRendererNodePortAddresses, PrimaryIsTheNodesInternalIpOnAnInterface) {
+  IptablesOptions o = BaseOptions();
+  o.node_port_primary = true;
+  const std::vector<IpAddress> host = {Ip("127.0.0.1"), Ip("192.168.0.2"), Ip("10.9.9.9"),
+                                       Ip("fd00::2"), Ip("fd00::9")};
+  EXPECT_EQ(NodePortJumps(o, IpFamily::kIPv4, host),
+            std::vector<std::string>{"-d 192.168.0.2 -j KUBE-NODEPORTS"});
+  EXPECT_EQ(NodePortJumps(o, IpFamily::kIPv6, host),
+            std::vector<std::string>{"-d fd00::2 -j KUBE-NODEPORTS"});
+  EXPECT_TRUE(NodePortJumps(o, IpFamily::kIPv4, {Ip("10.9.9.9")}).empty());
+  // An IPv4 CIDR list leaves IPv6 on every local address, as kube-proxy.
+  o.node_port_primary = false;
+  o.node_port_addresses = {Net("10.0.0.0/8")};
+  EXPECT_EQ(NodePortJumps(o, IpFamily::kIPv4, host),
+            std::vector<std::string>{"-d 10.9.9.9 -j KUBE-NODEPORTS"});
+  EXPECT_EQ(
+      NodePortJumps(o, IpFamily::kIPv6, host),
+      std::vector<std::string>{"-m addrtype --dst-type LOCAL ! -d ::1/128 -j KUBE-NODEPORTS"});
+}
+
+}  // namespace
+}  // namespace kpx

@@ -188,3 +188,30 @@ TEST(PortalRules, JumpsAreFromPreroutingOutputAndForward) {
 
 }  // namespace
 }  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// --nodeport-addresses in the userspace mode: a NodePort portal per selected address instead of
+// "addrtype LOCAL"; an empty selection leaves the NodePort without portals.
+TEST(PortalRules, NodePortAddressesGiveOnePortalPerAddress) {
+  auto state = StateBuilderForTest()
+                   .Add(Svc("demo", "api", "", Protocol::kTCP, 443, "10.96.0.11",
+                            [](ServicePortInfo& s) { s.node_port = 30443; }),
+                        {Ep("10.244.2.3", 8443)})
+                   .Build();
+  const FrontendPlan plan = PlanFrontends(state, {IpFamily::kIPv4});
+  const std::string text =
+      RenderPortalRules(IpFamily::kIPv4, Bind(plan), std::vector<IpAddress>{Ip("192.168.0.10")});
+  EXPECT_EQ(text.find("addrtype"), std::string::npos) << text;
+  EXPECT_NE(text.find("-A KPX-PORTALS-CONTAINER -m comment --comment \"demo/api node port\" -d "
+                      "192.168.0.10/32 -p tcp -m tcp --dport 30443 -j REDIRECT"),
+            std::string::npos)
+      << text;
+  const std::string none = RenderPortalRules(IpFamily::kIPv4, Bind(plan), std::vector<IpAddress>{});
+  EXPECT_EQ(none.find("node port"), std::string::npos) << none;
+  EXPECT_NE(none.find("demo/api cluster IP"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kpx
