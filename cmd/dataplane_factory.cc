@@ -45,6 +45,7 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.timeouts.tcp = seconds(config.ipvs.tcp_timeout);
   o.timeouts.tcp_fin = seconds(config.ipvs.tcp_fin_timeout);
   o.timeouts.udp = seconds(config.ipvs.udp_timeout);
+  o.strict_arp = config.ipvs.strict_arp;
   for (const auto& a : config.nodeport_addresses) {
     if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
   }
