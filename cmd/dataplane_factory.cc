@@ -93,6 +93,7 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.timeouts.tcp = seconds(config.ipvs.tcp_timeout);
   o.timeouts.tcp_fin = seconds(config.ipvs.tcp_fin_timeout);
   o.timeouts.udp = seconds(config.ipvs.udp_timeout);
+  o.strict_arp = config.ipvs.strict_arp;
   // IPVS lists the host's addresses itself (netlink), as it needs their interfaces.
   NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
   o.masquerade_all = config.iptables.masquerade_all;
