@@ -79,6 +79,8 @@ Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
   o.local_address_lister = InterfaceAddresses();
   o.localhost_nodeports = config.iptables.localhost_nodeports;
+  // kube-proxy drops INVALID packets in KUBE-FORWARD unless conntrack is told to be liberal.
+  o.conntrack_tcp_liberal = config.conntrack.tcp_be_liberal;
   o.dispatch =
       config.iptables.dispatch == "prefix-tree" ? DispatchMode::kPrefixTree : DispatchMode::kLinear;
   return o;

@@ -43,7 +43,9 @@ struct IptablesOptions {
   std::function<std::vector<IpAddress>()> local_address_lister;
   // NodePorts on 127.0.0.1 (needs net.ipv4.conf.all.route_localnet=1, which the caller sets). When
   // true kpx also installs kube-proxy's KUBE-FIREWALL guard against martian localnet traffic.
-  bool localhost_nodeports = true;
+  // Off by default, as KpxConfig (--iptables-localhost-nodeports): kube-proxy's default is on,
+  // and tests that reproduce kube-proxy's rules ask for it.
+  bool localhost_nodeports = false;
   // nf_conntrack_tcp_be_liberal is set; when false kpx drops INVALID packets in KUBE-FORWARD.
   bool conntrack_tcp_liberal = false;
   bool masquerade_random_fully = true;
@@ -51,10 +53,6 @@ struct IptablesOptions {
   DispatchMode dispatch = DispatchMode::kLinear;
   // kPrefixTree: a chain with at most this many rules is not split further.
   int dispatch_leaf_size = 8;
-
-  // A full sync at least this often even if nothing changed, to repair drift. The sync runner owns
-  // the clock; this is only advisory for callers wiring the runner.
-  std::chrono::seconds full_sync_period{3600};
 };
 
 // "0x4000" for bit 14: the mark value and mask kube-proxy writes.

@@ -22,6 +22,7 @@ using testing::Svc;
 
 IptablesOptions BaseOptions() {
   IptablesOptions o;
+  o.localhost_nodeports = true;  // kube-proxy's default, for its rules
   o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00:10::/64")};
   return o;
 }
