@@ -19,15 +19,10 @@ namespace kpx {
 
 namespace {
 
-// kube-proxy's --nodeport-addresses: CIDRs, or "primary" (validated by ValidateConfig).
 void NodePortAddressesFrom(const KpxConfig& config, std::vector<Cidr>* cidrs, bool* primary) {
-  for (const auto& a : config.nodeport_addresses) {
-    if (a == "primary") {
-      *primary = true;
-    } else if (auto c = Cidr::Parse(a)) {
-      cidrs->push_back(*c);
-    }
-  }
+  const NodePortAddresses npa = NodePortAddressesOf(config);
+  *cidrs = npa.cidrs;
+  *primary = npa.primary;
 }
 
 // NodePorts are matched against the host's interface addresses, as kube-proxy does.
@@ -147,6 +142,19 @@ void ExportUserspaceMetrics(const UserspaceDataplane& dp, MetricsRegistry& metri
 }
 
 }  // namespace
+
+// kube-proxy's --nodeport-addresses: CIDRs, or "primary" (validated by ValidateConfig).
+NodePortAddresses NodePortAddressesOf(const KpxConfig& config) {
+  NodePortAddresses npa;
+  for (const auto& a : config.nodeport_addresses) {
+    if (a == "primary") {
+      npa.primary = true;
+    } else if (auto c = Cidr::Parse(a)) {
+      npa.cidrs.push_back(*c);
+    }
+  }
+  return npa;
+}
 
 Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::ostream& out,
                                                  MetricsRegistry& metrics) {
