@@ -284,7 +284,11 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
         static_cast<uint32_t>(std::lround(0x80000000 * std::strtod(p->value().c_str(), nullptr)));
     e.AddMatch("statistic", 0, s);
   } else if (m.module == "recent") {
-    xt_recent_mtinfo r{};
+    // Revision 1, as iptables writes it: the revision-0 layout reads back from iptables-save as
+    // "[unsupported revision]" (iptables' extension only knows revision 1 now). The mask is the
+    // whole address, which is what revision 0 meant.
+    xt_recent_mtinfo_v1 r{};
+    std::memset(&r.mask, 0xff, family == IpFamily::kIPv4 ? 4 : 16);
     r.side = XT_RECENT_SOURCE;
     for (const auto& o : m.options) {
       if (o.name == "--name") {
@@ -304,7 +308,7 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
       }
     }
     if (r.name[0] == '\0') std::strcpy(r.name, "DEFAULT");
-    e.AddMatch("recent", 0, r);
+    e.AddMatch("recent", 1, r);
   } else if (m.module == "mark") {
     xt_mark_mtinfo1 k{};
     const RuleOption* o = m.Find("--mark");
