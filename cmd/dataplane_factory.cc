@@ -11,6 +11,7 @@
 #include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/iptables_backend.h"
 #include "proxier/netfilter/local_traffic_detector.h"
+#include "proxier/netfilter/netlink_nfacct.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
@@ -111,6 +112,39 @@ UserspaceOptions UserspaceOptionsFrom(const KpxConfig& config) {
   return o;
 }
 
+// kube-proxy's two nfacct counters: created if the kernel has nfnetlink_acct, counted into by
+// the iptables rules, and exported as kube-proxy's metrics. Without the kernel support the rules
+// carry no nfacct match and the metrics are absent, as in kube-proxy.
+void EnableNfacctCounters(IptablesOptions& options, MetricsRegistry& metrics) {
+  auto acct = std::make_shared<NetlinkNfacct>();
+  struct Counter {
+    const char* name;
+    bool IptablesOptions::*flag;
+    const char* metric;
+    const char* help;
+  };
+  static constexpr Counter kCounters[] = {
+      {kCtStateInvalidDroppedCounter, &IptablesOptions::nfacct_ct_state_invalid,
+       "kubeproxy_iptables_ct_state_invalid_dropped_packets_total",
+       "packets dropped by iptables to work around conntrack problems"},
+      {kLocalhostNodePortsAcceptedCounter, &IptablesOptions::nfacct_localhost_nodeports,
+       "kubeproxy_iptables_localhost_nodeports_accepted_packets_total",
+       "Number of packets accepted on nodeports of loopback interface"},
+  };
+  for (const Counter& c : kCounters) {
+    if (Status st = acct->Ensure(c.name); !st.ok()) {
+      LOG(WARNING) << "nfacct counter " << c.name << " unavailable (" << st.message()
+                   << "); metric " << c.metric << " will not be exported";
+      continue;
+    }
+    options.*c.flag = true;
+    metrics.SetCounterFunc(c.metric, c.help, {}, [acct, name = std::string(c.name)] {
+      auto packets = acct->Packets(name);
+      return packets.ok() ? static_cast<double>(*packets) : 0.0;
+    });
+  }
+}
+
 // The relay's counters move between syncs, so they are read at scrape time.
 void ExportUserspaceMetrics(const UserspaceDataplane& dp, MetricsRegistry& metrics) {
   struct Field {
@@ -166,7 +200,9 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     case ProxyMode::kIptables: {
       auto options = IptablesOptionsFrom(config);
       if (!options.ok()) return options.status();
-      return NewIptablesDataplane(*options);
+      IptablesOptions o = std::move(options).value();
+      EnableNfacctCounters(o, metrics);
+      return NewIptablesDataplane(o);
     }
     case ProxyMode::kIpvs:
       return NewIpvsDataplane(IpvsOptionsFrom(config));

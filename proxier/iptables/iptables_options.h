@@ -48,6 +48,10 @@ struct IptablesOptions {
   bool localhost_nodeports = false;
   // nf_conntrack_tcp_be_liberal is set; when false kpx drops INVALID packets in KUBE-FORWARD.
   bool conntrack_tcp_liberal = false;
+  // kube-proxy's nfacct counters exist (the caller created them): count dropped INVALID packets
+  // and accepted localhost NodePort packets into them, as kube-proxy's rules do.
+  bool nfacct_ct_state_invalid = false;
+  bool nfacct_localhost_nodeports = false;
   bool masquerade_random_fully = true;
 
   DispatchMode dispatch = DispatchMode::kLinear;

@@ -8,6 +8,7 @@
 #include "proxier/core/node_port_addresses.h"
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
+#include "proxier/netfilter/nfacct.h"
 #include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
@@ -308,6 +309,17 @@ class FamilyRenderer {
     if (p.info.node_port != 0) {
       const std::string np = "--dport " + std::to_string(p.info.node_port);
       if (p.has_endpoints) {
+        // Localhost NodePorts are counted in kube-proxy's nfacct counter first (IPv4 only).
+        if (o_.localhost_nodeports && family_ == IpFamily::kIPv4 && o_.nfacct_localhost_nodeports) {
+          nat_.Add(S(kNodePortsChain), Args()
+                                           .Comment(p.name)
+                                           .Proto(p.proto)
+                                           .Raw("-d 127.0.0.0/8 " + np)
+                                           .Raw(std::string("-m nfacct --nfacct-name ") +
+                                                kLocalhostNodePortsAcceptedCounter)
+                                           .Jump(p.ext_chain)
+                                           .Take());
+        }
         // NodePorts are not subject to loadBalancerSourceRanges (as in kube-proxy).
         nat_.Add(S(kNodePortsChain),
                  Args().Comment(p.name).Proto(p.proto).Raw(np).Jump(p.ext_chain).Take());
@@ -493,8 +505,12 @@ class FamilyRenderer {
     if (!o_.conntrack_tcp_liberal) {
       // Without be_liberal, out-of-window packets are INVALID and, left alone, would reach the
       // endpoint un-DNATed and trigger resets (kubernetes#74839).
-      filter_.Add(S(kForwardChain),
-                  Args().Raw("-m conntrack --ctstate INVALID").Jump("DROP").Take());
+      Args a;
+      a.Raw("-m conntrack --ctstate INVALID");
+      if (o_.nfacct_ct_state_invalid) {
+        a.Raw(std::string("-m nfacct --nfacct-name ") + kCtStateInvalidDroppedCounter);
+      }
+      filter_.Add(S(kForwardChain), a.Jump("DROP").Take());
     }
     // NodePort traffic forwarded to other nodes carries the mark: accept it even when FORWARD's
     // policy is DROP.

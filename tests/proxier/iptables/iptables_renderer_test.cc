@@ -846,3 +846,37 @@ TEST(IptablesRendererNodePortAddresses, PrimaryIsTheNodesInternalIpOnAnInterface
 
 }  // namespace
 }  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// kube-proxy's nfacct rules, when the counters exist: INVALID drops and localhost NodePorts
+// (IPv4 only) are counted.
+TEST(IptablesRendererNfacct, CountsInvalidDropsAndLocalhostNodePorts) {
+  IptablesOptions o = BaseOptions();
+  o.nfacct_ct_state_invalid = true;
+  o.nfacct_localhost_nodeports = true;
+  const std::string v4 =
+      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv4, {}).FullText();
+  EXPECT_NE(v4.find("-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name "
+                    "ct_state_invalid_dropped_pkts -j DROP\n"),
+            std::string::npos)
+      << v4;
+  EXPECT_NE(v4.find("-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp -d "
+                    "127.0.0.0/8 --dport 3001 -m nfacct --nfacct-name localhost_nps_accepted_pkts "
+                    "-j KUBE-EXT-"),
+            std::string::npos)
+      << v4;
+  const std::string v6 =
+      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv6, {}).FullText();
+  EXPECT_EQ(v6.find("localhost_nps_accepted_pkts"), std::string::npos);
+  // Without the counters, kube-proxy's plain rules.
+  EXPECT_EQ(IptablesRenderer(BaseOptions())
+                .Render(NodePortState(), IpFamily::kIPv4, {})
+                .FullText()
+                .find("nfacct"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace kpx

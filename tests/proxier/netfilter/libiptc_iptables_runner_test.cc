@@ -14,6 +14,7 @@
 #include <string>
 
 #include "proxier/netfilter/libiptc_iptables_runner.h"
+#include "proxier/netfilter/netlink_nfacct.h"
 #include "proxier/netfilter/subprocess_executor.h"
 
 namespace kpx {
@@ -26,6 +27,7 @@ constexpr char kRules[] =
     "--dport 3868 -j ACCEPT\n"
     "-A CHAIN -p tcp -m tcp --dport 80 -j ACCEPT\n"
     "-A CHAIN -p udp -m udp ! --dport 53 -j ACCEPT\n"
+    "-A CHAIN -m conntrack --ctstate INVALID -m nfacct --nfacct-name kpx_test_pkts -j DROP\n"
     "-A CHAIN -m recent --name KUBE-SEP-ABC --set -j ACCEPT\n"
     "-A CHAIN -m recent --name KUBE-SEP-ABC --rcheck --seconds 600 --reap -j ACCEPT\n";
 
@@ -39,6 +41,8 @@ std::string Table(const std::string& chain) {
 int RunInOwnNetns(const std::string& out) {
   if (unshare(CLONE_NEWNET) != 0) return 10;
   SubprocessExecutor exec;
+  // nfacct rules need their counter to exist.
+  if (!NetlinkNfacct().Ensure("kpx_test_pkts").ok()) return 14;
   auto restored = exec.Run({"iptables-legacy-restore", "--noflush"}, Table("BYIPTABLES"));
   if (!restored.ok() || restored->exit_code != 0) return 11;
   LibiptcIptablesRunner runner;
