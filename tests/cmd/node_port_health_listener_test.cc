@@ -8,8 +8,8 @@ namespace {
 IpAddress Ip(const char* s) { return *IpAddress::Parse(s); }
 
 // IP plan: primary 192.168.0.10, second NIC 10.9.0.10, IPv6 2001:db8::10 and link-local.
-const std::vector<IpAddress> kHost = {Ip("127.0.0.1"), Ip("10.9.0.10"), Ip("192.168.0.10"),
-                                      Ip("::1"), Ip("2001:db8::10"), Ip("fe80::1")};
+const std::vector<IpAddress> kHost = {Ip("127.0.0.1"), Ip("10.9.0.10"),    Ip("192.168.0.10"),
+                                      Ip("::1"),       Ip("2001:db8::10"), Ip("fe80::1")};
 
 NodeState Node() {
   NodeState n;
@@ -25,8 +25,7 @@ TEST(NodePortHealthListenerTest, BindsWhereNodePortsAnswer) {
   // IPv4 restricted to the primary IP; IPv6 has no primary, so it stays open (kube-proxy).
   EXPECT_EQ(NodePortHealthListener::BindAddresses(primary, kHost, Node(), "0.0.0.0"),
             (std::vector<std::string>{"192.168.0.10", "2001:db8::10"}));
-  const NodePortAddresses cidrs{{*Cidr::Parse("10.0.0.0/8"), *Cidr::Parse("2001:db8::/64")},
-                                false};
+  const NodePortAddresses cidrs{{*Cidr::Parse("10.0.0.0/8"), *Cidr::Parse("2001:db8::/64")}, false};
   EXPECT_EQ(NodePortHealthListener::BindAddresses(cidrs, kHost, Node(), "0.0.0.0"),
             (std::vector<std::string>{"10.9.0.10", "2001:db8::10"}));
 }
