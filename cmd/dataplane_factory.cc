@@ -109,6 +109,10 @@ UserspaceOptions UserspaceOptionsFrom(const KpxConfig& config) {
   if (auto backend = ParseIptablesBackend(config.iptables.backend)) o.backend = *backend;
   NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
   o.local_address_lister = InterfaceAddresses();
+  for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  const LocalDetect local = LocalDetectFrom(config);
+  o.local_detect = local.mode;
+  o.local_interface = local.interface;
   return o;
 }
 

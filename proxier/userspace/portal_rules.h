@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "proxier/netfilter/iptables_runner.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 #include "proxier/userspace/frontend_spec.h"
 
 namespace kpx {
@@ -33,8 +34,13 @@ struct BoundFrontend {
 // DROP for the rest in the filter chain KPX-PORTALS-FIREWALL (reached from FORWARD).
 // `node_port_ips`, when given (--nodeport-addresses), replaces the "addrtype LOCAL" match of
 // NodePort portals by one rule per address ("-d IP"); an empty list means no NodePort portals.
+// `pod_traffic` (--detect-local-mode), when implemented, sends pod traffic to a service's
+// external destinations to its internal frontend, as kube-proxy short-circuits it to the
+// service chain: a pod reaching a load-balancer IP of an externalTrafficPolicy Local service
+// behaves as if it went out to the load balancer and came back.
 std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends,
-                              const std::optional<std::vector<IpAddress>>& node_port_ips = {});
+                              const std::optional<std::vector<IpAddress>>& node_port_ips = {},
+                              const LocalTrafficDetector& pod_traffic = {});
 
 // The jumps from PREROUTING and OUTPUT into the portal chains, and from FORWARD into the
 // firewall chain. Cleanup deletes exactly these.

@@ -85,7 +85,10 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     if (!npa.MatchesAll(family, state.node)) {
       node_port_ips = npa.Select(family, local, state.node, false);
     }
-    const std::string text = RenderPortalRules(family, bound, node_port_ips);
+    const LocalTrafficDetector pod_traffic =
+        LocalTrafficDetector::For(options_.local_detect, family, options_.cluster_cidrs,
+                                  state.node.pod_cidrs, options_.local_interface);
+    const std::string text = RenderPortalRules(family, bound, node_port_ips, pod_traffic);
     if (!needs_full_ && text == applied) continue;
     if (needs_full_) {
       for (const JumpRule& jump : PortalJumpRules()) {
