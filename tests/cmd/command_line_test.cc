@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "cmd/feature_gates.h"
+
 namespace kpx {
 namespace {
 
@@ -127,6 +129,15 @@ TEST_F(CommandLineTest, FeatureGatesAreParsedAndUnknownGatesRejected) {
   EXPECT_EQ(Parse({"--feature-gates=TopologyAwareHints=yes"}).status().message(),
             "invalid value of TopologyAwareHints=yes, err: strconv.ParseBool: parsing \"yes\": "
             "invalid syntax");
+}
+
+TEST(FeatureGatesTest, KnowsGatesAcrossTheTableAndIsCaseSensitive) {
+  for (const char* gate : {"AllAlpha", "ContextualLogging", "NFTablesProxyMode",
+                           "TopologyAwareHints", "WindowsHostNetwork"}) {
+    EXPECT_TRUE(FeatureGates::Known(gate)) << gate;
+  }
+  EXPECT_FALSE(FeatureGates::Known("topologyawarehints"));
+  EXPECT_FALSE(FeatureGates::Known(""));
 }
 
 TEST_F(CommandLineTest, BlankHostnameOverrideIsAnError) {
