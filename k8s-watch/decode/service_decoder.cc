@@ -12,6 +12,7 @@
 #include "k8s-watch/decode/dns_names.h"
 #include "k8s-watch/decode/json_fields.h"
 #include "k8s-watch/decode/object_meta_decoder.h"
+#include "k8s-watch/decode/skipped_entries.h"
 
 namespace kpx {
 
@@ -69,6 +70,7 @@ Status ReadIps(const rapidjson::Value& object, const char* key, std::string_view
     IpAddress ip;
     if (Status s = ParseIp(json::Index(path, i), texts[i], &ip); !s.ok()) {
       LOG(WARNING) << "service " << owner << ": skipping " << s.message();
+      SkippedEntries::Add();
       continue;
     }
     out->push_back(ip);
@@ -212,6 +214,7 @@ Status DecodeIngress(const rapidjson::Value& object, Service* svc) {
     if (Status s = ParseIp(json::Child(path, "ip"), ip_text, &ip); !s.ok()) {
       // kube-proxy ignores an ingress IP it cannot parse and keeps the others.
       LOG(WARNING) << "service " << svc->meta.Key() << ": skipping " << s.message();
+      SkippedEntries::Add();
       continue;
     }
     // Like kube-proxy, only VIP (or unset) modes are short-circuited on the node; Proxy means the
@@ -249,6 +252,7 @@ Status DecodeSourceRanges(const rapidjson::Value& spec, Service* svc) {
       continue;
     }
     ++bad;
+    SkippedEntries::Add();
     LOG(WARNING) << "service " << svc->meta.Key() << ": " << path << ": skipping "
                  << json::Quote(texts[i]) << ": not a valid CIDR";
   }

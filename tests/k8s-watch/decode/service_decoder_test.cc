@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "k8s-watch/decode/skipped_entries.h"
 #include "tests/k8s-watch/decode/api_samples.h"
 #include "tests/k8s-watch/decode/json_patch.h"
 
@@ -514,6 +515,22 @@ TEST(ServiceDecoderTest, HostileValuesGiveShortSingleLineMessages) {
       EXPECT_EQ(m.find_first_of("\n\r\t\x01\x7f"), std::string::npos) << m;
     }
   }
+}
+
+}  // namespace
+}  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// A skipped entry is a metric as well as a log line.
+TEST(ServiceDecoderTest, SkippedEntriesAreCounted) {
+  const uint64_t before = SkippedEntries::Total();
+  auto svc = DecodeService(Patched(kLoadBalancerService,
+                                   {{"/spec/loadBalancerSourceRanges", R"(["nope", "10.0.0.0/8"])"},
+                                    {"/spec/externalIPs", R"(["1.2.3"])"}}));
+  ASSERT_TRUE(svc.ok()) << svc.status().message();
+  EXPECT_EQ(SkippedEntries::Total() - before, 2u);
 }
 
 }  // namespace
