@@ -49,6 +49,8 @@ TEST_F(CommandLineTest, FlagsOverrideTheFileWhichOverridesDefaults) {
   EXPECT_TRUE(r->config.iptables.masquerade_all);               // file over default
   EXPECT_EQ(r->config.cluster_cidrs.front(), "10.244.0.0/16");  // file over default
   EXPECT_EQ(r->config.iptables.min_sync_period.count(), 1000);  // default
+  // Both differ from kube-proxy, which ignores them next to --config: they are listed.
+  EXPECT_EQ(r->flags_over_config, (std::vector<std::string>{"--mode", "--sync-period"}));
 }
 
 TEST_F(CommandLineTest, FlagOrderDoesNotMatter) {
