@@ -49,7 +49,7 @@ struct LocalDetect {
 // nothing, as in kube-proxy.
 LocalDetect LocalDetectFrom(const KpxConfig& config) {
   LocalDetect d;
-  d.mode = ParseLocalDetectMode(config.detect_local_mode).value_or(LocalDetectMode::kClusterCidr);
+  d.mode = config.detect_local_mode;
   if (d.mode == LocalDetectMode::kClusterCidr && config.cluster_cidrs.empty()) {
     d.mode = LocalDetectMode::kNone;
   }

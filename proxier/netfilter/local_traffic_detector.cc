@@ -10,6 +10,22 @@ std::optional<LocalDetectMode> ParseLocalDetectMode(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view LocalDetectModeName(LocalDetectMode mode) {
+  switch (mode) {
+    case LocalDetectMode::kNone:
+      return "";
+    case LocalDetectMode::kClusterCidr:
+      return "ClusterCIDR";
+    case LocalDetectMode::kNodeCidr:
+      return "NodeCIDR";
+    case LocalDetectMode::kBridgeInterface:
+      return "BridgeInterface";
+    case LocalDetectMode::kInterfaceNamePrefix:
+      return "InterfaceNamePrefix";
+  }
+  return "";
+}
+
 LocalTrafficDetector LocalTrafficDetector::For(LocalDetectMode mode, IpFamily family,
                                                const std::vector<Cidr>& cluster_cidrs,
                                                const std::vector<Cidr>& node_pod_cidrs,

@@ -23,6 +23,8 @@ enum class LocalDetectMode {
 
 // kube-proxy's names: ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix.
 std::optional<LocalDetectMode> ParseLocalDetectMode(std::string_view name);
+// kube-proxy's name of `mode` ("" for kNone, which kube-proxy has no name for).
+std::string_view LocalDetectModeName(LocalDetectMode mode);
 
 // kube-proxy's local-traffic detectors as iptables matches, shared by every mode's rules.
 struct LocalTrafficDetector {

@@ -43,10 +43,9 @@ TEST(KpxFlagsTest, ValidationNamesTheField) {
        "iptables.minSyncPeriod:"},
       {[](KpxConfig& c) { c.iptables.masquerade_bit = 32; }, "iptables.masqueradeBit:"},
       {[](KpxConfig& c) { c.iptables.backend = "ebpf"; }, "iptables backend:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "Bridge"; }, "detectLocalMode:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "BridgeInterface"; },
+      {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kBridgeInterface; },
        "detectLocal.bridgeInterface:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "InterfaceNamePrefix"; },
+      {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kInterfaceNamePrefix; },
        "detectLocal.interfaceNamePrefix:"},
       {[](KpxConfig& c) { c.oom_score_adj = -1001; }, "oomScoreAdj:"},
       {[](KpxConfig& c) {
