@@ -18,10 +18,13 @@ IpAddress Masked(const IpAddress& ip, int prefix) {
 
 }  // namespace
 
-std::optional<Cidr> Cidr::Parse(std::string_view text) {
+namespace {
+
+std::optional<Cidr> ParseWith(std::string_view text,
+                              std::optional<IpAddress> (*parse_ip)(std::string_view)) {
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) return std::nullopt;
-  auto ip = IpAddress::Parse(text.substr(0, slash));
+  auto ip = parse_ip(text.substr(0, slash));
   if (!ip) return std::nullopt;
   const std::string_view len_text = text.substr(slash + 1);
   int len = -1;
@@ -31,8 +34,22 @@ std::optional<Cidr> Cidr::Parse(std::string_view text) {
   }
   const int max = ip->family() == IpFamily::kIPv4 ? 32 : 128;
   if (len < 0 || len > max) return std::nullopt;
+  return Cidr::Host(*ip).WithPrefix(len);
+}
+
+}  // namespace
+
+std::optional<Cidr> Cidr::Parse(std::string_view text) {
+  return ParseWith(text, &IpAddress::Parse);
+}
+
+std::optional<Cidr> Cidr::ParseSloppy(std::string_view text) {
+  return ParseWith(text, &IpAddress::ParseSloppy);
+}
+
+Cidr Cidr::WithPrefix(int len) const {
   Cidr c;
-  c.address_ = Masked(*ip, len);
+  c.address_ = Masked(address_, len);
   c.prefix_length_ = len;
   return c;
 }

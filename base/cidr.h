@@ -15,8 +15,13 @@ class Cidr {
  public:
   Cidr() = default;
   static std::optional<Cidr> Parse(std::string_view text);
+  // kube-proxy's ParseCIDRSloppy: the address as IpAddress::ParseSloppy, and a prefix length
+  // with leading zeros ("203.0.113.000/025").
+  static std::optional<Cidr> ParseSloppy(std::string_view text);
   // A single address as a /32 or /128.
   static Cidr Host(const IpAddress& ip);
+  // The same address with prefix length `len` (host bits masked off); `len` must fit the family.
+  Cidr WithPrefix(int len) const;
 
   const IpAddress& address() const { return address_; }
   int prefix_length() const { return prefix_length_; }

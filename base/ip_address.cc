@@ -24,6 +24,33 @@ std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
   return a;
 }
 
+std::optional<IpAddress> IpAddress::ParseSloppy(std::string_view text) {
+  if (auto strict = Parse(text)) return strict;
+  if (text.find(':') != std::string_view::npos) return std::nullopt;
+  // Four dot-separated decimal parts of 1-3 digits each, every one at most 255.
+  uint32_t value = 0;
+  int parts = 0;
+  size_t i = 0;
+  while (parts < 4) {
+    size_t digits = 0;
+    uint32_t part = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 3) {
+      part = part * 10 + static_cast<uint32_t>(text[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || part > 255) return std::nullopt;
+    value = (value << 8) | part;
+    ++parts;
+    if (parts < 4) {
+      if (i >= text.size() || text[i] != '.') return std::nullopt;
+      ++i;
+    }
+  }
+  if (i != text.size()) return std::nullopt;
+  return FromV4(value);
+}
+
 IpAddress IpAddress::FromV4(uint32_t host_order) {
   IpAddress a;
   a.bytes_[0] = static_cast<uint8_t>(host_order >> 24);

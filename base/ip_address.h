@@ -18,6 +18,10 @@ class IpAddress {
  public:
   IpAddress() = default;
   static std::optional<IpAddress> Parse(std::string_view text);
+  // kube-proxy's ParseIPSloppy (Go's parser before 1.17): also IPv4 with leading zeros in a
+  // part, read as decimal ("172.30.0.041" is 172.30.0.41, not octal). Objects written before the
+  // API server refused these forms still carry them, and kube-proxy programs them.
+  static std::optional<IpAddress> ParseSloppy(std::string_view text);
   static IpAddress FromV4(uint32_t host_order);
   // Bytes beyond the family's length must be zero.
   static IpAddress FromBytes(IpFamily family, const std::array<uint8_t, 16>& bytes);

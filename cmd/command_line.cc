@@ -1,5 +1,7 @@
 #include "cmd/command_line.h"
 
+#include <set>
+
 #include "cmd/bind_address.h"
 #include "cmd/config_file.h"
 #include "cmd/flag_set.h"
@@ -38,6 +40,16 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     // The flag bindings point into out.config, so re-parsing lays the flags over the file.
     out.config = std::move(loaded).value();
     if (Status st = flags.Parse(argc, argv); !st.ok()) return st;
+    // What kube-proxy still honours next to --config: logging flags and --hostname-override;
+    // kpx's own flags have no kube-proxy meaning to differ from.
+    static const std::set<std::string> kHonouredByKubeProxy = {
+        "config",   "v",       "vmodule",          "hostname-override",
+        "source",   "dry-run", "iptables-backend", "iptables-dispatch",
+        "help",     "version", "cleanup",          "write-config-to",
+        "init-only"};
+    for (const std::string& name : flags.SetFlags()) {
+      if (!kHonouredByKubeProxy.contains(name)) out.flags_over_config.push_back("--" + name);
+    }
   } else {
     // kube-proxy's deprecated --healthz-port/--metrics-port, honoured without a config file
     // only, as kube-proxy does: 0 disables the server, another port fills in a missing one.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "cmd/kpx_config.h"
@@ -13,6 +14,9 @@ struct CommandLine {
   KpxConfig config;
   bool help = false;
   std::string usage;
+  // kube-proxy flags given together with --config: kube-proxy ignores them then, kpx applies
+  // them over the file. Logged at start so that the difference is visible.
+  std::vector<std::string> flags_over_config;
 };
 
 // Errors name the flag or config field; the caller exits 2 with the message. --help and

@@ -11,6 +11,7 @@
 
 #include "cmd/bind_address.h"
 #include "cmd/duration.h"
+#include "cmd/kpx_flags.h"
 
 namespace kpx {
 
@@ -186,7 +187,13 @@ const std::map<std::string, Setter>& Applied() {
        [](auto& n, auto& f, KpxConfig& c, Seen&) { c.feature_gates = ParseBoolMap(n, f); }},
       {"nodePortAddresses",
        [](auto& n, auto& f, KpxConfig& c, Seen&) { c.nodeport_addresses = ParseStringList(n, f); }},
-      {"detectLocalMode", Str(&KpxConfig::detect_local_mode)},
+      {"detectLocalMode",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         const std::string v = Scalar(n, f);
+         auto m = ParseLocalDetectMode(v);
+         if (!m) throw FieldError{UnknownDetectLocalMode(v)};
+         c.detect_local_mode = *m;
+       }},
       {"detectLocal.bridgeInterface",
        [](auto& n, auto& f, KpxConfig& c, Seen&) {
          c.detect_local.bridge_interface = Scalar(n, f);

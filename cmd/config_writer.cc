@@ -44,7 +44,8 @@ std::string RenderConfigYaml(const KpxConfig& c) {
   y << YAML::Key << "udpStreamTimeout" << YAML::Value
     << FormatGoDuration(c.conntrack.udp_stream_timeout);
   y << YAML::EndMap;
-  y << YAML::Key << "detectLocalMode" << YAML::Value << c.detect_local_mode;
+  y << YAML::Key << "detectLocalMode" << YAML::Value
+    << std::string(LocalDetectModeName(c.detect_local_mode));
   y << YAML::Key << "detectLocal" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "bridgeInterface" << YAML::Value << c.detect_local.bridge_interface;
   y << YAML::Key << "interfaceNamePrefix" << YAML::Value << c.detect_local.interface_name_prefix;

@@ -1,9 +1,17 @@
 #include "cmd/dataplane_factory.h"
 
+#include <glog/logging.h>
+
+#include <functional>
+#include <memory>
+
 #include "base/cidr.h"
 #include "proxier/iptables/iptables_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
+#include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/iptables_backend.h"
+#include "proxier/netfilter/local_traffic_detector.h"
+#include "proxier/netfilter/netlink_nfacct.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
@@ -11,6 +19,47 @@
 namespace kpx {
 
 namespace {
+
+void NodePortAddressesFrom(const KpxConfig& config, std::vector<Cidr>* cidrs, bool* primary) {
+  const NodePortAddresses npa = NodePortAddressesOf(config);
+  *cidrs = npa.cidrs;
+  *primary = npa.primary;
+}
+
+// NodePorts are matched against the host's interface addresses, as kube-proxy does.
+std::function<std::vector<IpAddress>()> InterfaceAddresses() {
+  auto lister = std::make_shared<GetifaddrsLocalAddressLister>();
+  return [lister] {
+    auto listed = lister->List();
+    if (!listed.ok()) {
+      LOG(WARNING) << "cannot list this host's addresses for NodePorts: "
+                   << listed.status().message() << "; using the Node object's";
+      return std::vector<IpAddress>();
+    }
+    return std::move(listed).value();
+  };
+}
+
+struct LocalDetect {
+  LocalDetectMode mode = LocalDetectMode::kNone;
+  std::string interface;
+};
+
+// --detect-local-mode and its interface flags; ClusterCIDR without a cluster CIDR detects
+// nothing, as in kube-proxy.
+LocalDetect LocalDetectFrom(const KpxConfig& config) {
+  LocalDetect d;
+  d.mode = config.detect_local_mode;
+  if (d.mode == LocalDetectMode::kClusterCidr && config.cluster_cidrs.empty()) {
+    d.mode = LocalDetectMode::kNone;
+  }
+  if (d.mode == LocalDetectMode::kBridgeInterface)
+    d.interface = config.detect_local.bridge_interface;
+  if (d.mode == LocalDetectMode::kInterfaceNamePrefix) {
+    d.interface = config.detect_local.interface_name_prefix;
+  }
+  return d;
+}
 
 Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   IptablesOptions o;
@@ -20,17 +69,14 @@ Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   o.masquerade_all = config.iptables.masquerade_all;
   o.masquerade_bit = config.iptables.masquerade_bit;
   for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
-  if (config.detect_local_mode == "NodeCIDR") {
-    o.local_detect = LocalDetectMode::kNodeCidr;
-  } else {
-    // kube-proxy: ClusterCIDR mode without a cluster CIDR detects nothing.
-    o.local_detect =
-        o.cluster_cidrs.empty() ? LocalDetectMode::kNone : LocalDetectMode::kClusterCidr;
-  }
-  for (const auto& a : config.nodeport_addresses) {
-    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
-  }
+  const LocalDetect local = LocalDetectFrom(config);
+  o.local_detect = local.mode;
+  o.local_interface = local.interface;
+  NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
+  o.local_address_lister = InterfaceAddresses();
   o.localhost_nodeports = config.iptables.localhost_nodeports;
+  // kube-proxy drops INVALID packets in KUBE-FORWARD unless conntrack is told to be liberal.
+  o.conntrack_tcp_liberal = config.conntrack.tcp_be_liberal;
   o.dispatch =
       config.iptables.dispatch == "prefix-tree" ? DispatchMode::kPrefixTree : DispatchMode::kLinear;
   return o;
@@ -46,12 +92,14 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.timeouts.tcp_fin = seconds(config.ipvs.tcp_fin_timeout);
   o.timeouts.udp = seconds(config.ipvs.udp_timeout);
   o.strict_arp = config.ipvs.strict_arp;
-  for (const auto& a : config.nodeport_addresses) {
-    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
-  }
+  // IPVS lists the host's addresses itself (netlink), as it needs their interfaces.
+  NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
   o.masquerade_all = config.iptables.masquerade_all;
   o.masquerade_bit = config.iptables.masquerade_bit;
   for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  const LocalDetect local = LocalDetectFrom(config);
+  o.local_detect = local.mode;
+  o.local_interface = local.interface;
   o.iptables_backend = config.iptables.backend == "libiptc" ? "legacy" : config.iptables.backend;
   return o;
 }
@@ -59,7 +107,46 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
 UserspaceOptions UserspaceOptionsFrom(const KpxConfig& config) {
   UserspaceOptions o;
   if (auto backend = ParseIptablesBackend(config.iptables.backend)) o.backend = *backend;
+  NodePortAddressesFrom(config, &o.node_port_addresses, &o.node_port_primary);
+  o.local_address_lister = InterfaceAddresses();
+  for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  const LocalDetect local = LocalDetectFrom(config);
+  o.local_detect = local.mode;
+  o.local_interface = local.interface;
   return o;
+}
+
+// kube-proxy's two nfacct counters: created if the kernel has nfnetlink_acct, counted into by
+// the iptables rules, and exported as kube-proxy's metrics. Without the kernel support the rules
+// carry no nfacct match and the metrics are absent, as in kube-proxy.
+void EnableNfacctCounters(IptablesOptions& options, MetricsRegistry& metrics) {
+  auto acct = std::make_shared<NetlinkNfacct>();
+  struct Counter {
+    const char* name;
+    bool IptablesOptions::*flag;
+    const char* metric;
+    const char* help;
+  };
+  static constexpr Counter kCounters[] = {
+      {kCtStateInvalidDroppedCounter, &IptablesOptions::nfacct_ct_state_invalid,
+       "kubeproxy_iptables_ct_state_invalid_dropped_packets_total",
+       "packets dropped by iptables to work around conntrack problems"},
+      {kLocalhostNodePortsAcceptedCounter, &IptablesOptions::nfacct_localhost_nodeports,
+       "kubeproxy_iptables_localhost_nodeports_accepted_packets_total",
+       "Number of packets accepted on nodeports of loopback interface"},
+  };
+  for (const Counter& c : kCounters) {
+    if (Status st = acct->Ensure(c.name); !st.ok()) {
+      LOG(WARNING) << "nfacct counter " << c.name << " unavailable (" << st.message()
+                   << "); metric " << c.metric << " will not be exported";
+      continue;
+    }
+    options.*c.flag = true;
+    metrics.SetCounterFunc(c.metric, c.help, {}, [acct, name = std::string(c.name)] {
+      auto packets = acct->Packets(name);
+      return packets.ok() ? static_cast<double>(*packets) : 0.0;
+    });
+  }
 }
 
 // The relay's counters move between syncs, so they are read at scrape time.
@@ -94,6 +181,19 @@ void ExportUserspaceMetrics(const UserspaceDataplane& dp, MetricsRegistry& metri
 
 }  // namespace
 
+// kube-proxy's --nodeport-addresses: CIDRs, or "primary" (validated by ValidateConfig).
+NodePortAddresses NodePortAddressesOf(const KpxConfig& config) {
+  NodePortAddresses npa;
+  for (const auto& a : config.nodeport_addresses) {
+    if (a == "primary") {
+      npa.primary = true;
+    } else if (auto c = Cidr::Parse(a)) {
+      npa.cidrs.push_back(*c);
+    }
+  }
+  return npa;
+}
+
 Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::ostream& out,
                                                  MetricsRegistry& metrics) {
   if (config.dry_run) {
@@ -104,7 +204,9 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     case ProxyMode::kIptables: {
       auto options = IptablesOptionsFrom(config);
       if (!options.ok()) return options.status();
-      return NewIptablesDataplane(*options);
+      IptablesOptions o = std::move(options).value();
+      EnableNfacctCounters(o, metrics);
+      return NewIptablesDataplane(o);
     }
     case ProxyMode::kIpvs:
       return NewIpvsDataplane(IpvsOptionsFrom(config));

@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 #include "cmd/kpx_config.h"
+#include "proxier/core/node_port_addresses.h"
 #include "proxier/dataplane.h"
 #include "proxier/metrics/registry.h"
 
@@ -14,5 +15,8 @@ namespace kpx {
 // is an error with a message saying so, never a stand-in that pretends to work.
 Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::ostream& out,
                                                  MetricsRegistry& metrics);
+
+// --nodeport-addresses as every mode and the health-check node ports read it.
+NodePortAddresses NodePortAddressesOf(const KpxConfig& config);
 
 }  // namespace kpx

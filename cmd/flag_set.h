@@ -40,6 +40,8 @@ class FlagSet {
   // again (after loading a config file into the bound variables) to re-apply the same flags.
   Status Parse(int argc, const char* const* argv);
   bool WasSet(const std::string& name) const { return set_.contains(name); }
+  // The flags given on the command line, by their canonical names.
+  const std::set<std::string>& SetFlags() const { return set_; }
   std::string Usage() const;
 
  private:

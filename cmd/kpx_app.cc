@@ -16,12 +16,14 @@
 #include "cmd/dataplane_factory.h"
 #include "cmd/health_check_listener.h"
 #include "cmd/instance_lock.h"
+#include "cmd/node_port_health_listener.h"
 #include "cmd/node_sysctls.h"
 #include "cmd/oom_score.h"
 #include "cmd/source_factory.h"
 #include "cmd/status_endpoints.h"
 #include "proxier/health/service_health.h"
 #include "proxier/metrics/registry.h"
+#include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/runner/clock.h"
 #include "proxier/syncing_proxier.h"
 
@@ -159,14 +161,25 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   // through a pointer set once the proxier exists.
   const SyncingProxier* proxier_ptr = nullptr;
   const auto health_timeout = 2 * options.runner.max_interval;
+  // Health-check node ports listen where NodePorts answer (--nodeport-addresses), as kube-proxy.
+  const NodePortAddresses node_port_addresses = NodePortAddressesOf(config);
+  GetifaddrsLocalAddressLister host_addresses;
+  NodeState applied_node;  // the node as of the state being applied; read by the factory below
   ServiceHealth service_health([&](int32_t port, HealthCheckResponder responder) {
-    return HealthCheckHttpListener::Open(config.bind_address, port, std::move(responder), [&] {
+    auto listed = host_addresses.List();
+    const std::vector<std::string> bind_ips = NodePortHealthListener::BindAddresses(
+        node_port_addresses, listed.ok() ? *listed : std::vector<IpAddress>(), applied_node,
+        config.bind_address);
+    return NodePortHealthListener::Open(bind_ips, port, std::move(responder), [&] {
       const auto pending = proxier_ptr->OldestPendingChange();
       return !pending || std::chrono::steady_clock::now() - *pending < health_timeout;
     });
   });
   if (!config.dry_run) {
-    options.on_applied = [&](const DesiredState& state) { service_health.Update(state); };
+    options.on_applied = [&](const DesiredState& state) {
+      applied_node = state.node;
+      service_health.Update(state);
+    };
   }
   SyncingProxier proxier(options, **dataplane, clock, metrics);
   proxier_ptr = &proxier;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cmd/proxy_mode.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 
 namespace kpx {
 
@@ -33,7 +34,8 @@ struct KpxConfig {
   // A listener that cannot bind stops kpx instead of being logged.
   bool bind_address_hard_fail = false;
   std::vector<std::string> nodeport_addresses;
-  std::string detect_local_mode = "ClusterCIDR";
+  // Parsed once from --detect-local-mode / detectLocalMode ("" is ClusterCIDR, as kube-proxy).
+  LocalDetectMode detect_local_mode = LocalDetectMode::kClusterCidr;
   struct DetectLocal {
     std::string bridge_interface;
     std::string interface_name_prefix;

@@ -46,6 +46,12 @@ void BindAddressFlag(FlagSet& f, const std::string& name, std::string* target, i
 
 }  // namespace
 
+std::string UnknownDetectLocalMode(const std::string& value) {
+  return "detectLocalMode: \"" + value +
+         "\" is not supported (want ClusterCIDR, NodeCIDR, BridgeInterface or "
+         "InterfaceNamePrefix)";
+}
+
 void RegisterKpxFlags(FlagSet& f, KpxConfig& c) {
   f.Func(
       "mode", false, "iptables",
@@ -104,9 +110,16 @@ void RegisterKpxFlags(FlagSet& f, KpxConfig& c) {
          "Exit when the health or metrics server cannot bind its address.");
   f.StringList("nodeport-addresses", &c.nodeport_addresses,
                "CIDRs of the node addresses that accept NodePort traffic, or \"primary\".");
-  f.String("detect-local-mode", &c.detect_local_mode,
-           "How to tell pod traffic: ClusterCIDR, NodeCIDR, BridgeInterface or "
-           "InterfaceNamePrefix.");
+  f.Func(
+      "detect-local-mode", false, "ClusterCIDR",
+      [&c](const std::string& v) {
+        auto m = ParseLocalDetectMode(v);
+        if (!m) return Status::Error(UnknownDetectLocalMode(v));
+        c.detect_local_mode = *m;
+        return Status::Ok();
+      },
+      "How to tell pod traffic: ClusterCIDR, NodeCIDR, BridgeInterface or "
+      "InterfaceNamePrefix.");
   f.String("pod-bridge-interface", &c.detect_local.bridge_interface,
            "With --detect-local-mode=BridgeInterface: traffic from this bridge is local.");
   f.String("pod-interface-name-prefix", &c.detect_local.interface_name_prefix,
@@ -258,18 +271,12 @@ Status ValidateConfig(const KpxConfig& c) {
   }
   if (Status s = CheckHostPort("healthzBindAddress", c.healthz_bind_address); !s.ok()) return s;
   if (Status s = CheckHostPort("metricsBindAddress", c.metrics_bind_address); !s.ok()) return s;
-  const std::string& dl = c.detect_local_mode;
-  if (dl != "ClusterCIDR" && dl != "NodeCIDR" && dl != "BridgeInterface" &&
-      dl != "InterfaceNamePrefix" && !dl.empty()) {
-    return Status::Error("detectLocalMode: \"" + dl +
-                         "\" is not supported (want ClusterCIDR, NodeCIDR, BridgeInterface or "
-                         "InterfaceNamePrefix)");
-  }
-  if (dl == "BridgeInterface" && c.detect_local.bridge_interface.empty()) {
+  const LocalDetectMode dl = c.detect_local_mode;
+  if (dl == LocalDetectMode::kBridgeInterface && c.detect_local.bridge_interface.empty()) {
     return Status::Error(
         "detectLocal.bridgeInterface: must be set with detectLocalMode BridgeInterface");
   }
-  if (dl == "InterfaceNamePrefix" && c.detect_local.interface_name_prefix.empty()) {
+  if (dl == LocalDetectMode::kInterfaceNamePrefix && c.detect_local.interface_name_prefix.empty()) {
     return Status::Error(
         "detectLocal.interfaceNamePrefix: must be set with detectLocalMode InterfaceNamePrefix");
   }

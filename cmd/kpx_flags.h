@@ -13,4 +13,7 @@ void RegisterKpxFlags(FlagSet& flags, KpxConfig& config);
 // with this message (exit 2).
 Status ValidateConfig(const KpxConfig& config);
 
+// The message for a --detect-local-mode / detectLocalMode kube-proxy does not know.
+std::string UnknownDetectLocalMode(const std::string& value);
+
 }  // namespace kpx

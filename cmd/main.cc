@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   FLAGS_v = command_line->config.verbosity;
+  for (const std::string& flag : command_line->flags_over_config) {
+    LOG(WARNING) << flag << " is given with --config: kube-proxy would ignore it, kpx applies it "
+                 << "over the file";
+  }
   // klog's --vmodule "pattern=N,...": glog matches the same file-name globs.
   std::istringstream vmodule(command_line->config.vmodule);
   for (std::string entry; std::getline(vmodule, entry, ',');) {

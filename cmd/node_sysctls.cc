@@ -75,11 +75,6 @@ int NodeSysctls::Apply(const KpxConfig& config) {
   if (config.mode == ProxyMode::kIptables && config.iptables.localhost_nodeports) {
     written += SetIfDifferent("net/ipv4/conf/all/route_localnet", "1", false);
   }
-  // kube-proxy's --ipvs-strict-arp: service IPs on kube-ipvs0 must not be answered for by ARP.
-  if (config.mode == ProxyMode::kIpvs && config.ipvs.strict_arp) {
-    written += SetIfDifferent("net/ipv4/conf/all/arp_ignore", "1", false);
-    written += SetIfDifferent("net/ipv4/conf/all/arp_announce", "2", false);
-  }
   return written;
 }
 

@@ -2,6 +2,7 @@
 
 #include "k8s-watch/client/api_source.h"
 #include "k8s-watch/client/client_config_loader.h"
+#include "k8s-watch/decode/skipped_entries.h"
 #include "k8s-watch/manifest/manifest_source.h"
 
 namespace kpx {
@@ -27,6 +28,10 @@ void ExportSourceStats(const SourceStats& stats, const std::string& source,
                          read(stats.relists));
   metrics.SetCounterFunc("kpx_source_events_total", "Object events delivered to the proxier",
                          labels, read(stats.events_received));
+  metrics.SetCounterFunc(
+      "kpx_object_entries_skipped_total",
+      "Invalid entries skipped inside accepted objects (source ranges, external or ingress IPs)",
+      {}, [] { return static_cast<double>(SkippedEntries::Total()); });
 }
 
 // Owns the counters a source writes and exports them as metrics at scrape time.

@@ -18,6 +18,9 @@ struct ServiceKind {
   using Object = Service;
   using Handler = ServiceHandler;
   static constexpr char kName[] = "service";
+  // A Service whose new version fails validation is withdrawn, not kept at its last good
+  // version: the old one may be less restrictive (source ranges, external IPs) than intended.
+  static constexpr bool kKeepLastGood = false;
   static std::vector<Service>& Items(DecodedObjects& d) { return d.services; }
   static bool Skip(const Service& s) { return LabelFilter::SkipService(s); }
   static void Add(Handler* h, const Service& s) { h->OnServiceAdd(s); }
@@ -30,6 +33,8 @@ struct EndpointSliceKind {
   using Object = EndpointSlice;
   using Handler = EndpointSliceHandler;
   static constexpr char kName[] = "endpointslice";
+  // Stale endpoints widen nobody's access: the last good version keeps traffic flowing.
+  static constexpr bool kKeepLastGood = true;
   static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
   static bool Skip(const EndpointSlice& s) { return LabelFilter::SkipEndpointSlice(s); }
   static void Add(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceAdd(s); }
@@ -44,6 +49,7 @@ struct NodeKind {
   using Object = Node;
   using Handler = NodeHandler;
   static constexpr char kName[] = "node";
+  static constexpr bool kKeepLastGood = true;
   static std::vector<Node>& Items(DecodedObjects& d) { return d.nodes; }
   // The node reflector selects by name on the server; labels do not filter nodes.
   static bool Skip(const Node&) { return false; }

@@ -18,8 +18,10 @@ namespace kpx {
 // The cache of one kind (see api_kinds.h) keyed by "namespace/name", and the only place handler
 // methods are called from. Policy for bad input: an object that fails decoding is logged, counted
 // in objects_rejected and skipped, and the last good version of it (if any) stays in the cache,
-// because the object still exists in the cluster. Objects the label filter excludes are treated
-// as absent, so an object that gains an excluding label is reported deleted.
+// because the object still exists in the cluster; except for kinds that ask otherwise
+// (Kind::kKeepLastGood false: Services), whose last good version is withdrawn, so that a failed
+// update never leaves a less restrictive version programmed. Objects the label filter excludes are
+// treated as absent, so an object that gains an excluding label is reported deleted.
 //
 // Handler calls happen with `*dispatch_mu` held: the three stores of one ApiSource run on three
 // reflector threads, and handlers may assume one call at a time per source.
@@ -53,6 +55,7 @@ class TypedReflectorStore : public ReflectorStore {
 
   void CommitList() override {
     for (const std::string& key : failed_keys_) {
+      if (!Kind::kKeepLastGood) continue;  // withdrawn: reported deleted below
       auto cached = cache_.find(key);
       if (cached != cache_.end() && !listed_.contains(key)) listed_.emplace(key, cached->second);
     }
@@ -96,6 +99,13 @@ class TypedReflectorStore : public ReflectorStore {
       }
       // A deletion needs only the key, so an undecodable final version still removes the object.
       if (type == WatchEventType::kDeleted && !key.empty()) Remove(key);
+      if (type != WatchEventType::kDeleted && !key.empty() && !Kind::kKeepLastGood) {
+        if (cache_.contains(key)) {
+          LOG(WARNING) << Kind::kName << " " << key
+                       << ": new version rejected; withdrawing the last good one (fail closed)";
+        }
+        Remove(key);
+      }
       return;
     }
     Object& item = items.front();

@@ -87,7 +87,7 @@ Status DecodeEndpoint(const rapidjson::Value& ep, const std::string& path, IpFam
       return json::FieldError(ipath, std::string("must be a string, got ") + json::TypeName(a));
     }
     const std::string_view text(a.GetString(), a.GetStringLength());
-    auto ip = IpAddress::Parse(text);
+    auto ip = IpAddress::ParseSloppy(text);  // kube-proxy's ParseIPSloppy
     if (!ip) return json::FieldError(ipath, json::Quote(text) + " is not a valid IP address");
     if (ip->family() != family) {
       return json::FieldError(ipath, json::Quote(text) + " is not an " +

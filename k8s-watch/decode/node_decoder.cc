@@ -38,7 +38,7 @@ Status DecodeAddresses(const rapidjson::Value& object, Node* node) {
     } else {
       continue;
     }
-    auto ip = IpAddress::Parse(text);
+    auto ip = IpAddress::ParseSloppy(text);  // kube-proxy's ParseIPSloppy
     if (!ip) {
       return json::FieldError(json::Child(path, "address"),
                               json::Quote(text) + " is not a valid IP address");

@@ -1,5 +1,7 @@
 #include "k8s-watch/decode/service_decoder.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -10,6 +12,7 @@
 #include "k8s-watch/decode/dns_names.h"
 #include "k8s-watch/decode/json_fields.h"
 #include "k8s-watch/decode/object_meta_decoder.h"
+#include "k8s-watch/decode/skipped_entries.h"
 
 namespace kpx {
 
@@ -21,14 +24,18 @@ constexpr char kSourceRangesAnnotation[] = "service.beta.kubernetes.io/load-bala
 constexpr int64_t kDefaultAffinityTimeout = 10800;
 constexpr int64_t kMaxAffinityTimeout = 86400;
 
+// Go's strings.TrimSpace for ASCII, which kube-proxy applies to source ranges: a YAML "|" block
+// leaves a trailing newline ("10.0.0.0/8\n").
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  constexpr std::string_view kSpace = " \t\n\r\v\f";
+  while (!s.empty() && kSpace.find(s.front()) != std::string_view::npos) s.remove_prefix(1);
+  while (!s.empty() && kSpace.find(s.back()) != std::string_view::npos) s.remove_suffix(1);
   return s;
 }
 
+// Legacy forms with leading zeros are accepted as kube-proxy's ParseIPSloppy does.
 Status ParseIp(std::string_view path, std::string_view text, IpAddress* out) {
-  auto ip = IpAddress::Parse(text);
+  auto ip = IpAddress::ParseSloppy(text);
   if (!ip) return json::FieldError(path, json::Quote(text) + " is not a valid IP address");
   *out = *ip;
   return Status::Ok();
@@ -52,14 +59,20 @@ Status ReadStrings(const rapidjson::Value& object, const char* key, std::string_
   return Status::Ok();
 }
 
+// A list of IPs in which, as in kube-proxy (MapIPsByIPFamily), an entry that does not parse is
+// skipped with a log line instead of failing the whole object. `owner` names the object.
 Status ReadIps(const rapidjson::Value& object, const char* key, std::string_view parent,
-               std::vector<IpAddress>* out) {
+               const std::string& owner, std::vector<IpAddress>* out) {
   std::vector<std::string> texts;
   if (Status s = ReadStrings(object, key, parent, &texts); !s.ok()) return s;
   const std::string path = json::Child(parent, key);
   for (size_t i = 0; i < texts.size(); ++i) {
     IpAddress ip;
-    if (Status s = ParseIp(json::Index(path, i), texts[i], &ip); !s.ok()) return s;
+    if (Status s = ParseIp(json::Index(path, i), texts[i], &ip); !s.ok()) {
+      LOG(WARNING) << "service " << owner << ": skipping " << s.message();
+      SkippedEntries::Add();
+      continue;
+    }
     out->push_back(ip);
   }
   return Status::Ok();
@@ -198,7 +211,12 @@ Status DecodeIngress(const rapidjson::Value& object, Service* svc) {
     if (Status s = json::ReadString(entry, "ipMode", path, &ip_mode); !s.ok()) return s;
     if (ip_text.empty()) continue;  // hostname-only ingress: nothing a node can program
     IpAddress ip;
-    if (Status s = ParseIp(json::Child(path, "ip"), ip_text, &ip); !s.ok()) return s;
+    if (Status s = ParseIp(json::Child(path, "ip"), ip_text, &ip); !s.ok()) {
+      // kube-proxy ignores an ingress IP it cannot parse and keeps the others.
+      LOG(WARNING) << "service " << svc->meta.Key() << ": skipping " << s.message();
+      SkippedEntries::Add();
+      continue;
+    }
     // Like kube-proxy, only VIP (or unset) modes are short-circuited on the node; Proxy means the
     // load balancer must see the traffic, and a mode added later is safest treated the same way.
     if (!ip_mode.empty() && ip_mode != "VIP") continue;
@@ -207,37 +225,62 @@ Status DecodeIngress(const rapidjson::Value& object, Service* svc) {
   return Status::Ok();
 }
 
-Status ParseSourceRange(std::string_view path, std::string_view text, std::vector<Cidr>* out) {
-  auto cidr = Cidr::Parse(Trim(text));
-  if (!cidr) return json::FieldError(path, json::Quote(text) + " is not a valid CIDR");
-  out->push_back(*cidr);
-  return Status::Ok();
-}
-
+// kube-proxy's source-range handling: each entry is trimmed and parsed on its own; an entry
+// that does not parse is skipped with a log line (kube-proxy: "Could not parse CIDR"), which
+// only narrows who may connect. If entries were given and none parses, the Service is rejected,
+// and a rejected Service is withdrawn (fail closed): kube-proxy would leave it unrestricted.
 Status DecodeSourceRanges(const rapidjson::Value& spec, Service* svc) {
   std::vector<std::string> texts;
   if (Status s = ReadStrings(spec, "loadBalancerSourceRanges", "spec", &texts); !s.ok()) return s;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const std::string path = json::Index("spec.loadBalancerSourceRanges", i);
-    if (Status s = ParseSourceRange(path, texts[i], &svc->load_balancer_source_ranges); !s.ok()) {
-      return s;
+  std::string path = "spec.loadBalancerSourceRanges";
+  if (texts.empty()) {
+    auto it = svc->meta.annotations.find(kSourceRangesAnnotation);
+    if (it == svc->meta.annotations.end()) return Status::Ok();
+    path = std::string("metadata.annotations[") + kSourceRangesAnnotation + "]";
+    std::string_view rest = it->second;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (!Trim(item).empty()) texts.emplace_back(item);
     }
   }
-  if (!texts.empty()) return Status::Ok();
-  auto it = svc->meta.annotations.find(kSourceRangesAnnotation);
-  if (it == svc->meta.annotations.end()) return Status::Ok();
-  const std::string path = std::string("metadata.annotations[") + kSourceRangesAnnotation + "]";
-  std::string_view rest = it->second;
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (Trim(item).empty()) continue;
-    if (Status s = ParseSourceRange(path, item, &svc->load_balancer_source_ranges); !s.ok()) {
-      return s;
+  size_t bad = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (auto cidr = Cidr::ParseSloppy(Trim(texts[i]))) {
+      svc->load_balancer_source_ranges.push_back(*cidr);
+      continue;
     }
+    ++bad;
+    SkippedEntries::Add();
+    LOG(WARNING) << "service " << svc->meta.Key() << ": " << path << ": skipping "
+                 << json::Quote(texts[i]) << ": not a valid CIDR";
+  }
+  if (bad > 0 && bad == texts.size()) {
+    return json::FieldError(path, "no valid CIDR among " + std::to_string(bad) +
+                                      " source range(s); refusing to leave the service open");
   }
   return Status::Ok();
+}
+
+// Source ranges in one family on a Service with load-balancer IPs in both: kube-proxy leaves the
+// other family unrestricted; kpx restricts it to nothing (the ranges say who may connect, and
+// nobody of the other family is on the list). Said once per decode, so per Service change.
+void NoteOneFamilySourceRanges(const Service& svc) {
+  if (svc.load_balancer_source_ranges.empty()) return;
+  for (IpFamily f : kIpFamilies) {
+    const bool has_range =
+        std::any_of(svc.load_balancer_source_ranges.begin(), svc.load_balancer_source_ranges.end(),
+                    [f](const Cidr& c) { return c.family() == f; });
+    const bool has_vip =
+        std::any_of(svc.load_balancer_ingress_ips.begin(), svc.load_balancer_ingress_ips.end(),
+                    [f](const IpAddress& ip) { return ip.family() == f; });
+    if (has_vip && !has_range) {
+      LOG(WARNING) << "service " << svc.meta.Key() << ": loadBalancerSourceRanges has no "
+                   << IpFamilyName(f) << " range: " << IpFamilyName(f)
+                   << " load-balancer traffic is dropped (kube-proxy would leave it open)";
+    }
+  }
 }
 
 Status DecodeAffinity(const rapidjson::Value& spec, Service* svc) {
@@ -294,7 +337,10 @@ Status DecodeSpec(const rapidjson::Value& object, Service* svc) {
   if (Status s = DecodeType(*spec, &svc->type); !s.ok()) return s;
   if (Status s = DecodeClusterIps(*spec, svc); !s.ok()) return s;
   if (Status s = DecodePorts(*spec, svc); !s.ok()) return s;
-  if (Status s = ReadIps(*spec, "externalIPs", "spec", &svc->external_ips); !s.ok()) return s;
+  if (Status s = ReadIps(*spec, "externalIPs", "spec", svc->meta.Key(), &svc->external_ips);
+      !s.ok()) {
+    return s;
+  }
   if (Status s = DecodeSourceRanges(*spec, svc); !s.ok()) return s;
   if (Status s = DecodeAffinity(*spec, svc); !s.ok()) return s;
   if (Status s = DecodePolicy(*spec, "externalTrafficPolicy", &svc->external_traffic_policy);
@@ -335,7 +381,9 @@ Status DecodeInto(const rapidjson::Value& object, Service* svc) {
     return s;
   }
   if (Status s = DecodeSpec(object, svc); !s.ok()) return s;
-  return DecodeIngress(object, svc);
+  if (Status s = DecodeIngress(object, svc); !s.ok()) return s;
+  NoteOneFamilySourceRanges(*svc);
+  return Status::Ok();
 }
 
 }  // namespace

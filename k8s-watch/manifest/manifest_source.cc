@@ -314,11 +314,14 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
       continue;
     }
     bool kept = false;
-    if (f.kind == "Service") kept = KeepOld(f, state->services, &services);
+    // A rejected Service is withdrawn rather than kept at its last good version, which may be
+    // less restrictive than what the file now asks for (see TypedReflectorStore).
+    const bool withdrawn = f.kind == "Service" && FindByKey(state->services, f.key) != nullptr;
     if (f.kind == "EndpointSlice") kept = KeepOld(f, state->endpoint_slices, &slices);
     if (f.kind == "Node") kept = KeepOld(f, state->nodes, &nodes);
     LOG(WARNING) << "manifest " << path << ": rejected: " << f.message
-                 << (kept ? "; keeping its last good version" : "");
+                 << (kept ? "; keeping its last good version" : "")
+                 << (withdrawn ? "; its last good version is withdrawn (fail closed)" : "");
     ++stats_->objects_rejected;
   }
   state->services = std::move(services);

@@ -54,8 +54,11 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
         VLOG(2) << "added jump " << jump.table << "/" << jump.chain << " -> " << jump.target;
     }
   }
-  const std::vector<IpAddress> local =
+  std::vector<IpAddress> local =
       options_.local_address_lister ? options_.local_address_lister() : state.node.addresses;
+  // A host always has an address (loopback at least): an empty listing is a failed one, and
+  // the Node object's addresses are better than dropping every NodePort.
+  if (local.empty()) local = state.node.addresses;
   const IptablesRuleset rules = renderer_.Render(state, family, local);
   std::string full_text = rules.FullText();
   counters_.nat_rules[fi] = rules.nat().RuleCount();

@@ -9,19 +9,9 @@
 #include "base/ip_address.h"
 #include "base/protocol.h"
 #include "proxier/netfilter/iptables_backend.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 
 namespace kpx {
-
-// How kpx tells pod traffic from off-node/off-cluster traffic, as kube-proxy's --detect-local-mode.
-// Without a working detector kpx cannot short-circuit pod traffic to external IPs and masquerades
-// nothing but what --masquerade-all and the external chains ask for.
-enum class LocalDetectMode {
-  kNone,                 // no detector
-  kClusterCidr,          // source inside --cluster-cidr (one CIDR per family)
-  kNodeCidr,             // source inside this node's podCIDRs (from the Node object)
-  kBridgeInterface,      // arrived on `local_interface` (e.g. cbr0)
-  kInterfaceNamePrefix,  // arrived on an interface named `local_interface`+ (e.g. veth+)
-};
 
 // Where KUBE-SERVICES sends service traffic. kLinear is kube-proxy's layout: one rule per
 // (service IP, port) in one chain, so the first packet of a connection pays O(services).
@@ -45,23 +35,28 @@ struct IptablesOptions {
   // --nodeport-addresses: NodePorts answer only on local addresses inside these; empty (or a
   // 0.0.0.0/0 / ::/0 entry) means every local address, matched with -m addrtype.
   std::vector<Cidr> node_port_addresses;
-  // Lists this host's addresses when node_port_addresses is set; defaults to the Node object's
-  // addresses from the DesiredState. Injected so rendering stays pure.
+  // --nodeport-addresses=primary: the node's primary IP per family (see NodePortAddresses).
+  bool node_port_primary = false;
+  // Lists this host's interface addresses, which NodePorts are matched against (kube-proxy's
+  // rule); without it (unit tests) the Node object's addresses stand in. Injected so rendering
+  // stays pure.
   std::function<std::vector<IpAddress>()> local_address_lister;
   // NodePorts on 127.0.0.1 (needs net.ipv4.conf.all.route_localnet=1, which the caller sets). When
   // true kpx also installs kube-proxy's KUBE-FIREWALL guard against martian localnet traffic.
-  bool localhost_nodeports = true;
+  // Off by default, as KpxConfig (--iptables-localhost-nodeports): kube-proxy's default is on,
+  // and tests that reproduce kube-proxy's rules ask for it.
+  bool localhost_nodeports = false;
   // nf_conntrack_tcp_be_liberal is set; when false kpx drops INVALID packets in KUBE-FORWARD.
   bool conntrack_tcp_liberal = false;
+  // kube-proxy's nfacct counters exist (the caller created them): count dropped INVALID packets
+  // and accepted localhost NodePort packets into them, as kube-proxy's rules do.
+  bool nfacct_ct_state_invalid = false;
+  bool nfacct_localhost_nodeports = false;
   bool masquerade_random_fully = true;
 
   DispatchMode dispatch = DispatchMode::kLinear;
   // kPrefixTree: a chain with at most this many rules is not split further.
   int dispatch_leaf_size = 8;
-
-  // A full sync at least this often even if nothing changed, to repair drift. The sync runner owns
-  // the clock; this is only advisory for callers wiring the runner.
-  std::chrono::seconds full_sync_period{3600};
 };
 
 // "0x4000" for bit 14: the mark value and mask kube-proxy writes.

@@ -5,8 +5,10 @@
 #include <map>
 #include <string>
 
+#include "proxier/core/node_port_addresses.h"
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
+#include "proxier/netfilter/nfacct.h"
 #include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
@@ -71,46 +73,11 @@ std::vector<T> OfFamily(const std::vector<T>& in, IpFamily family) {
 }
 
 // kube-proxy's LocalTrafficDetector: argument text matching pod (local) traffic and its negation.
-struct LocalDetector {
-  std::string if_local;
-  std::string if_not_local;
-  bool implemented() const { return !if_local.empty(); }
-};
+using LocalDetector = LocalTrafficDetector;
 
 LocalDetector MakeDetector(const IptablesOptions& o, const DesiredState& state, IpFamily family) {
-  LocalDetector d;
-  auto from_cidrs = [&](const std::vector<Cidr>& cidrs) {
-    // One CIDR per family, as kube-proxy: "! -s a ! -s b" cannot be said in one rule.
-    for (const auto& c : cidrs) {
-      if (c.family() != family) continue;
-      d.if_local = "-s " + c.ToString();
-      d.if_not_local = "! -s " + c.ToString();
-      return;
-    }
-  };
-  switch (o.local_detect) {
-    case LocalDetectMode::kNone:
-      break;
-    case LocalDetectMode::kClusterCidr:
-      from_cidrs(o.cluster_cidrs);
-      break;
-    case LocalDetectMode::kNodeCidr:
-      from_cidrs(state.node.pod_cidrs);
-      break;
-    case LocalDetectMode::kBridgeInterface:
-      if (!o.local_interface.empty()) {
-        d.if_local = "-i " + o.local_interface;
-        d.if_not_local = "! -i " + o.local_interface;
-      }
-      break;
-    case LocalDetectMode::kInterfaceNamePrefix:
-      if (!o.local_interface.empty()) {
-        d.if_local = "-i " + o.local_interface + "+";
-        d.if_not_local = "! -i " + o.local_interface + "+";
-      }
-      break;
-  }
-  return d;
+  return LocalTrafficDetector::For(o.local_detect, family, o.cluster_cidrs, state.node.pod_cidrs,
+                                   o.local_interface);
 }
 
 class FamilyRenderer {
@@ -342,6 +309,17 @@ class FamilyRenderer {
     if (p.info.node_port != 0) {
       const std::string np = "--dport " + std::to_string(p.info.node_port);
       if (p.has_endpoints) {
+        // Localhost NodePorts are counted in kube-proxy's nfacct counter first (IPv4 only).
+        if (o_.localhost_nodeports && family_ == IpFamily::kIPv4 && o_.nfacct_localhost_nodeports) {
+          nat_.Add(S(kNodePortsChain), Args()
+                                           .Comment(p.name)
+                                           .Proto(p.proto)
+                                           .Raw("-d 127.0.0.0/8 " + np)
+                                           .Raw(std::string("-m nfacct --nfacct-name ") +
+                                                kLocalhostNodePortsAcceptedCounter)
+                                           .Jump(p.ext_chain)
+                                           .Take());
+        }
         // NodePorts are not subject to loadBalancerSourceRanges (as in kube-proxy).
         nat_.Add(S(kNodePortsChain),
                  Args().Comment(p.name).Proto(p.proto).Raw(np).Jump(p.ext_chain).Take());
@@ -527,8 +505,12 @@ class FamilyRenderer {
     if (!o_.conntrack_tcp_liberal) {
       // Without be_liberal, out-of-window packets are INVALID and, left alone, would reach the
       // endpoint un-DNATed and trigger resets (kubernetes#74839).
-      filter_.Add(S(kForwardChain),
-                  Args().Raw("-m conntrack --ctstate INVALID").Jump("DROP").Take());
+      Args a;
+      a.Raw("-m conntrack --ctstate INVALID");
+      if (o_.nfacct_ct_state_invalid) {
+        a.Raw(std::string("-m nfacct --nfacct-name ") + kCtStateInvalidDroppedCounter);
+      }
+      filter_.Add(S(kForwardChain), a.Jump("DROP").Take());
     }
     // NodePort traffic forwarded to other nodes carries the mark: accept it even when FORWARD's
     // policy is DROP.
@@ -546,12 +528,9 @@ class FamilyRenderer {
 
   void NodePortsDispatch() {
     const std::string services = S(kServicesChain);
-    bool match_all = o_.node_port_addresses.empty();
-    for (const auto& c : o_.node_port_addresses) {
-      if (c.prefix_length() == 0 && c.family() == family_) match_all = true;
-    }
+    const NodePortAddresses npa{o_.node_port_addresses, o_.node_port_primary};
     const bool v6 = family_ == IpFamily::kIPv6;
-    if (match_all) {
+    if (npa.MatchesAll(family_, state_.node)) {
       Args a;
       a.Comment(kNodePortsComment).Raw("-m addrtype --dst-type LOCAL");
       // Localhost NodePorts never work on IPv6 and on IPv4 only with route_localnet.
@@ -563,20 +542,8 @@ class FamilyRenderer {
       nat_.Add(services, a.Jump(kNodePortsChain).Take());
       return;
     }
-    std::vector<IpAddress> ips;
-    for (const auto& ip : local_addresses_) {
-      if (ip.family() != family_) continue;
-      if (ip.IsLoopback() && (v6 || !o_.localhost_nodeports)) continue;
-      for (const auto& c : o_.node_port_addresses) {
-        if (c.Contains(ip)) {
-          ips.push_back(ip);
-          break;
-        }
-      }
-    }
-    std::sort(ips.begin(), ips.end());
-    ips.erase(std::unique(ips.begin(), ips.end()), ips.end());
-    for (const auto& ip : ips) {
+    for (const auto& ip :
+         npa.Select(family_, local_addresses_, state_.node, !v6 && o_.localhost_nodeports)) {
       nat_.Add(services, Args()
                              .Comment(kNodePortsComment)
                              .Raw("-d " + ip.ToString())

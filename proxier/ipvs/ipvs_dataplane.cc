@@ -215,7 +215,8 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   // Without a node listing (e.g. addresses not readable) fall back to the Node object's.
   const std::vector<IpAddress>& candidates =
       local_addresses_.empty() ? state.node.addresses : local_addresses_;
-  const std::vector<IpAddress> node_port_ips = SelectNodePortAddresses(candidates, options_);
+  const std::vector<IpAddress> node_port_ips =
+      SelectNodePortAddresses(candidates, options_, state.node);
   const DesiredIpvs desired = BuildDesiredIpvs(state, options_, node_port_ips);
 
   if (full) {
@@ -229,7 +230,10 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
 
   // ipsets before IPVS (and before the iptables rules that reference them).
   fail(SyncIpsets(state, full));
-  if (full) fail(SyncIptables(full));
+  // NodeCIDR local detection follows the Node object's podCIDRs.
+  const bool pod_cidrs_changed = state.node.pod_cidrs != node_pod_cidrs_;
+  node_pod_cidrs_ = state.node.pod_cidrs;
+  if (full || pod_cidrs_changed) fail(SyncIptables(true));
 
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
   const std::vector<IpvsOp> plan = PlanIpvs(desired, observed_, node_ips, options_);
@@ -301,7 +305,9 @@ Status IpvsDataplane::SyncIptables(bool full) {
   if (!full) return Status::Ok();
   for (IpFamily f : options_.families) {
     ++counters_.iptables_restores;
-    if (auto s = seams_.iptables->Restore(f, RenderIpvsIptables(options_, f)); !s.ok()) return s;
+    if (auto s = seams_.iptables->Restore(f, RenderIpvsIptables(options_, f, node_pod_cidrs_));
+        !s.ok())
+      return s;
     for (const JumpRule& j : IpvsJumpRules()) {
       auto r = seams_.iptables->EnsureJump(f, j);
       if (!r.ok()) return r.status();

@@ -99,6 +99,7 @@ class IpvsDataplane : public Dataplane {
   // Drops destinations graceful termination deleted from observed_ (`desired` may be null: keep
   // every destination that is not weight 0).
   void ForgetDrainedDestinations(const DesiredIpvs* desired);
+  std::vector<Cidr> node_pod_cidrs_;  // the Node object's, as last rendered into iptables
 
   IpvsOptions options_;
   IpvsSeams seams_;

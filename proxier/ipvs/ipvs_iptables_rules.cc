@@ -24,7 +24,8 @@ std::string Comment(const std::string& text) { return "-m comment --comment \"" 
 
 }  // namespace
 
-std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f) {
+std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f,
+                               const std::vector<Cidr>& node_pod_cidrs) {
   const std::string mark = Mark(options.masquerade_bit);
   const std::string svc = S(kServicesChain);
   const std::string masq = S(kMarkMasqChain);
@@ -46,13 +47,13 @@ std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f) {
       Comment("Kubernetes service cluster ip + port for masquerade purpose");
   if (options.masquerade_all) {
     t += "-A " + svc + " " + cluster_comment + " " + cluster + " -j " + masq + "\n";
-  } else {
-    for (const Cidr& c : options.cluster_cidrs) {
-      if (c.family() != f) continue;
-      t += "-A " + svc + " " + cluster_comment + " " + cluster + " ! -s " + c.ToString() + " -j " +
-           masq + "\n";
-      break;  // one per family, as kube-proxy
-    }
+  } else if (const LocalTrafficDetector local =
+                 LocalTrafficDetector::For(options.local_detect, f, options.cluster_cidrs,
+                                           node_pod_cidrs, options.local_interface);
+             local.implemented()) {
+    // Off-cluster traffic to a cluster IP is masqueraded, as kube-proxy's IPVS proxier does.
+    t += "-A " + svc + " " + cluster_comment + " " + cluster + " " + local.if_not_local + " -j " +
+         masq + "\n";
   }
   // External IPs: ETP=Local keeps the client address, everything else is masqueraded.
   t += "-A " + svc + " " + MatchSet(kExternalIpLocalSet, f, "dst,dst") + " -j ACCEPT\n";

@@ -18,7 +18,9 @@ inline constexpr char kIpvsLoadBalancerChain[] = "KUBE-LOAD-BALANCER";
 inline constexpr char kIpvsSourceRangesChain[] = "KUBE-SOURCE-RANGES-FIREWALL";
 
 // iptables-restore text (nat and filter sections) for `family`, meant for --noflush.
-std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily family);
+// `node_pod_cidrs` (the Node object's podCIDRs) feed --detect-local-mode=NodeCIDR.
+std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily family,
+                               const std::vector<Cidr>& node_pod_cidrs = {});
 
 // The jumps from built-in chains into kpx's chains.
 std::vector<JumpRule> IpvsJumpRules();

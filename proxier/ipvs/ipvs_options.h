@@ -9,6 +9,7 @@
 #include "base/protocol.h"
 #include "base/status.h"
 #include "proxier/ipvs/ipvs_timeouts.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 
 namespace kpx {
 
@@ -29,6 +30,8 @@ struct IpvsOptions {
   // --nodeport-addresses: NodePort virtual servers only on local addresses inside these; empty
   // means every local address (except loopback, link-local and the dummy device's).
   std::vector<Cidr> node_port_addresses;
+  // --nodeport-addresses=primary: the node's primary IP per family (see NodePortAddresses).
+  bool node_port_primary = false;
   // Virtual servers on node addresses are kpx's only with a port in this range, so another
   // IPVS user's services on the node's own addresses are left alone.
   int node_port_min = 30000;
@@ -38,6 +41,9 @@ struct IpvsOptions {
   bool masquerade_all = false;
   int masquerade_bit = 14;
   std::vector<Cidr> cluster_cidrs;
+  // --detect-local-mode: which traffic is the cluster's own (not masqueraded to cluster IPs).
+  LocalDetectMode local_detect = LocalDetectMode::kClusterCidr;
+  std::string local_interface;  // for kBridgeInterface and kInterfaceNamePrefix
   bool masquerade_random_fully = true;
 
   // "auto" (detect like kube-proxy's iptables-wrapper), "nft" or "legacy".

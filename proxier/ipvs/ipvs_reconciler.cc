@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proxier/core/node_port_addresses.h"
+
 namespace kpx {
 namespace {
 
@@ -55,13 +57,18 @@ bool IsLinkLocalV6(const IpAddress& ip) {
 }  // namespace
 
 std::vector<IpAddress> SelectNodePortAddresses(const std::vector<IpAddress>& local,
-                                               const IpvsOptions& options) {
+                                               const IpvsOptions& options, const NodeState& node) {
+  const NodePortAddresses npa{options.node_port_addresses, options.node_port_primary};
   std::set<IpAddress> out;
-  for (const IpAddress& ip : local) {
-    if (ip.IsLoopback() || ip.IsUnspecified() || IsLinkLocalV6(ip)) continue;
-    bool keep = options.node_port_addresses.empty();
-    for (const Cidr& c : options.node_port_addresses) keep = keep || c.Contains(ip);
-    if (keep) out.insert(ip);
+  for (IpFamily f : kIpFamilies) {
+    const bool all = npa.MatchesAll(f, node);
+    const std::vector<Cidr> in_force = npa.Effective(f, node);
+    for (const IpAddress& ip : local) {
+      if (ip.family() != f || ip.IsLoopback() || ip.IsUnspecified() || IsLinkLocalV6(ip)) continue;
+      bool keep = all;
+      for (const Cidr& c : in_force) keep = keep || c.Contains(ip);
+      if (keep) out.insert(ip);
+    }
   }
   return {out.begin(), out.end()};
 }
@@ -69,7 +76,8 @@ std::vector<IpAddress> SelectNodePortAddresses(const std::vector<IpAddress>& loc
 DesiredIpvs BuildDesiredIpvs(const DesiredState& state, const IpvsOptions& options,
                              const std::vector<IpAddress>& candidate_node_ips) {
   DesiredIpvs out;
-  const std::vector<IpAddress> node_port_ips = SelectNodePortAddresses(candidate_node_ips, options);
+  const std::vector<IpAddress> node_port_ips =
+      SelectNodePortAddresses(candidate_node_ips, options, state.node);
   for (const auto& [name, sp] : state.services) {
     const ServicePortInfo& info = sp->info;
     for (IpFamily f : kIpFamilies) {

@@ -41,10 +41,12 @@ struct ObservedIpvs {
 };
 
 // The local addresses NodePorts answer on: `local` minus loopback and IPv6 link-local, kept only
-// inside options.node_port_addresses when that is set (a 0.0.0.0/0 or ::/0 entry keeps all of a
-// family). Sorted, without duplicates.
+// inside the --nodeport-addresses CIDRs of their family, or on `node`'s primary IP of the family
+// for "primary" (NodePortAddresses: a family with nothing in force keeps all its addresses).
+// Sorted, without duplicates.
 std::vector<IpAddress> SelectNodePortAddresses(const std::vector<IpAddress>& local,
-                                               const IpvsOptions& options);
+                                               const IpvsOptions& options,
+                                               const NodeState& node = {});
 
 // kube-proxy's IPVS layout: one virtual server per (ClusterIP, port, protocol), per external IP,
 // per load-balancer ingress IP, and per node address for a NodePort; ClusterIP servers use the

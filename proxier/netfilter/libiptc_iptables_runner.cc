@@ -15,6 +15,7 @@ extern "C" {
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_mark.h>
+#include <linux/netfilter/xt_nfacct.h>
 #include <linux/netfilter/xt_recent.h>
 #include <linux/netfilter/xt_statistic.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -284,7 +285,11 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
         static_cast<uint32_t>(std::lround(0x80000000 * std::strtod(p->value().c_str(), nullptr)));
     e.AddMatch("statistic", 0, s);
   } else if (m.module == "recent") {
-    xt_recent_mtinfo r{};
+    // Revision 1, as iptables writes it: the revision-0 layout reads back from iptables-save as
+    // "[unsupported revision]" (iptables' extension only knows revision 1 now). The mask is the
+    // whole address, which is what revision 0 meant.
+    xt_recent_mtinfo_v1 r{};
+    std::memset(&r.mask, 0xff, family == IpFamily::kIPv4 ? 4 : 16);
     r.side = XT_RECENT_SOURCE;
     for (const auto& o : m.options) {
       if (o.name == "--name") {
@@ -304,7 +309,15 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
       }
     }
     if (r.name[0] == '\0') std::strcpy(r.name, "DEFAULT");
-    e.AddMatch("recent", 0, r);
+    e.AddMatch("recent", 1, r);
+  } else if (m.module == "nfacct") {
+    // Revision 1 (the pointer aligned to 8 bytes whatever the ABI), as iptables writes it; the
+    // kernel fills the pointer in.
+    xt_nfacct_match_info_v1 a{};
+    const RuleOption* o = m.Find("--nfacct-name");
+    if (!o || m.options.size() != 1) return Status::Error("nfacct: --nfacct-name only");
+    std::strncpy(a.name, o->value().c_str(), NFACCT_NAME_MAX - 1);
+    e.AddMatch("nfacct", 1, a);
   } else if (m.module == "mark") {
     xt_mark_mtinfo1 k{};
     const RuleOption* o = m.Find("--mark");

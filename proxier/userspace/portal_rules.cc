@@ -1,5 +1,8 @@
 #include "proxier/userspace/portal_rules.h"
 
+#include <map>
+#include <sstream>
+
 #include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
@@ -25,7 +28,21 @@ std::vector<std::string> PortalArgs(const FrontendSpec& spec, const PortalDestin
 
 }  // namespace
 
-std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends) {
+std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends,
+                              const std::optional<std::vector<IpAddress>>& node_port_ips,
+                              const LocalTrafficDetector& pod_traffic) {
+  // The internal frontend's listener per service, for the pod-traffic short circuit.
+  std::map<ServicePortName, uint16_t> internal_port;
+  for (const BoundFrontend& f : frontends) {
+    if (f.spec->key.role == FrontendRole::kInternal) {
+      internal_port[f.spec->key.service] = f.listen_port;
+    }
+  }
+  std::vector<std::string> pod_match;
+  if (pod_traffic.implemented()) {
+    std::istringstream words(pod_traffic.if_local);
+    for (std::string w; words >> w;) pod_match.push_back(w);
+  }
   const std::string container(kPortalsContainerChain);
   const std::string host(kPortalsHostChain);
   const std::string firewall(kPortalsFirewallChain);
@@ -33,8 +50,32 @@ std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>&
   std::string host_rules;
   std::string firewall_rules;
   for (const BoundFrontend& f : frontends) {
+    // A NodePort portal under --nodeport-addresses becomes one portal per selected address.
+    std::vector<PortalDestination> portals;
     for (const PortalDestination& p : f.spec->portals) {
       if (p.family != family) continue;
+      if (p.ip || !node_port_ips) {
+        portals.push_back(p);
+        continue;
+      }
+      for (const IpAddress& ip : *node_port_ips) {
+        PortalDestination one = p;
+        one.ip = ip;
+        portals.push_back(one);
+      }
+    }
+    const auto internal = internal_port.find(f.spec->key.service);
+    const bool short_circuit = !pod_match.empty() && f.spec->key.role == FrontendRole::kExternal &&
+                               internal != internal_port.end();
+    for (const PortalDestination& p : portals) {
+      // With loadBalancerSourceRanges the ranges decide first (kube-proxy's firewall chain
+      // precedes the short circuit); pods then take the external portal like anyone else.
+      if (short_circuit && p.container && p.source_ranges.empty()) {
+        std::vector<std::string> args = PortalArgs(*f.spec, p, internal->second);
+        args[3] = f.spec->key.service.ToString() + " pod traffic for " + p.kind;
+        args.insert(args.begin() + 4, pod_match.begin(), pod_match.end());
+        container_rules += "-A " + container + " " + RestoreText::Join(args) + "\n";
+      }
       if (p.container && !p.source_ranges.empty()) {
         for (const Cidr& range : p.source_ranges) {
           container_rules += "-A " + container + " " +

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "proxier/netfilter/iptables_runner.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 #include "proxier/userspace/frontend_spec.h"
 
 namespace kpx {
@@ -30,7 +32,15 @@ struct BoundFrontend {
 // "-m addrtype --dst-type LOCAL" instead of an address), in the container chain, the host chain or
 // both. A load-balancer portal with source ranges gets one rule per range ("-s RANGE") and a
 // DROP for the rest in the filter chain KPX-PORTALS-FIREWALL (reached from FORWARD).
-std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends);
+// `node_port_ips`, when given (--nodeport-addresses), replaces the "addrtype LOCAL" match of
+// NodePort portals by one rule per address ("-d IP"); an empty list means no NodePort portals.
+// `pod_traffic` (--detect-local-mode), when implemented, sends pod traffic to a service's
+// external destinations to its internal frontend, as kube-proxy short-circuits it to the
+// service chain: a pod reaching a load-balancer IP of an externalTrafficPolicy Local service
+// behaves as if it went out to the load balancer and came back.
+std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>& frontends,
+                              const std::optional<std::vector<IpAddress>>& node_port_ips = {},
+                              const LocalTrafficDetector& pod_traffic = {});
 
 // The jumps from PREROUTING and OUTPUT into the portal chains, and from FORWARD into the
 // firewall chain. Cleanup deletes exactly these.

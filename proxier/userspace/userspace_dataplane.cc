@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "proxier/core/node_port_addresses.h"
 #include "proxier/userspace/frontend_spec.h"
 #include "proxier/userspace/portal_rules.h"
 
@@ -70,11 +71,24 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     bound.push_back(BoundFrontend{&it->second, entry.port});
   }
 
+  // --nodeport-addresses: NodePort portals on the selected interface addresses only.
+  const NodePortAddresses npa{options_.node_port_addresses, options_.node_port_primary};
+  std::vector<IpAddress> local =
+      options_.local_address_lister ? options_.local_address_lister() : state.node.addresses;
+  if (local.empty()) local = state.node.addresses;  // a failed listing; see IptablesDataplane
+
   bool rules_ok = true;
   uint64_t restore_failures = 0;
   for (IpFamily family : options_.families) {
     std::string& applied = applied_text_[static_cast<int>(family)];
-    const std::string text = RenderPortalRules(family, bound);
+    std::optional<std::vector<IpAddress>> node_port_ips;
+    if (!npa.MatchesAll(family, state.node)) {
+      node_port_ips = npa.Select(family, local, state.node, false);
+    }
+    const LocalTrafficDetector pod_traffic =
+        LocalTrafficDetector::For(options_.local_detect, family, options_.cluster_cidrs,
+                                  state.node.pod_cidrs, options_.local_interface);
+    const std::string text = RenderPortalRules(family, bound, node_port_ips, pod_traffic);
     if (!needs_full_ && text == applied) continue;
     if (needs_full_) {
       for (const JumpRule& jump : PortalJumpRules()) {

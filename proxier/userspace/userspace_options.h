@@ -2,10 +2,15 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <string>
 #include <vector>
 
+#include "base/cidr.h"
+#include "base/ip_address.h"
 #include "base/protocol.h"
 #include "proxier/netfilter/iptables_backend.h"
+#include "proxier/netfilter/local_traffic_detector.h"
 
 namespace kpx {
 
@@ -15,6 +20,18 @@ struct UserspaceOptions {
   std::vector<IpFamily> families = {IpFamily::kIPv4, IpFamily::kIPv6};
   // How portal rules reach the kernel; the same runners as the iptables mode.
   IptablesBackend backend = IptablesBackend::kAuto;
+
+  // --nodeport-addresses (CIDRs, or `node_port_primary`): NodePort portals only on the host's
+  // interface addresses inside them, listed by `local_address_lister` at each full sync (the
+  // Node object's addresses stand in without a lister).
+  std::vector<Cidr> node_port_addresses;
+  bool node_port_primary = false;
+  std::function<std::vector<IpAddress>()> local_address_lister;
+
+  // --detect-local-mode: pod traffic to external destinations goes to the internal frontend.
+  LocalDetectMode local_detect = LocalDetectMode::kNone;
+  std::vector<Cidr> cluster_cidrs;
+  std::string local_interface;  // for kBridgeInterface and kInterfaceNamePrefix
 
   // Event-loop threads; 0 means one per online CPU. Each has its own SO_REUSEPORT listener per
   // service port and family, so accepts never contend between threads.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/cidr.h"
+
 namespace kpx {
 namespace {
 
@@ -47,6 +49,26 @@ TEST(IpAddressTest, OrdersV4BeforeV6AndNumerically) {
   EXPECT_LT(*IpAddress::Parse("10.0.0.2"), *IpAddress::Parse("10.0.0.10"));
   EXPECT_LT(*IpAddress::Parse("255.255.255.255"), *IpAddress::Parse("::1"));
   EXPECT_EQ(IpAddress::FromV4(0x0a000001), *IpAddress::Parse("10.0.0.1"));
+}
+
+}  // namespace
+}  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// kube-proxy's ParseIPSloppy / ParseCIDRSloppy: leading zeros are decimal, not octal.
+TEST(IpAddressTest, SloppyParsingReadsLegacyLeadingZerosAsDecimal) {
+  EXPECT_FALSE(IpAddress::Parse("172.30.0.041").has_value());
+  EXPECT_EQ(IpAddress::ParseSloppy("172.30.0.041"), IpAddress::Parse("172.30.0.41"));
+  EXPECT_EQ(IpAddress::ParseSloppy("010.180.00.001"), IpAddress::Parse("10.180.0.1"));
+  EXPECT_EQ(IpAddress::ParseSloppy("fd00::1"), IpAddress::Parse("fd00::1"));
+  for (const char* bad :
+       {"1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.0004", "1..2.3", "1.2.3.4 ", "", "a.b.c.d"}) {
+    EXPECT_FALSE(IpAddress::ParseSloppy(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(Cidr::ParseSloppy("203.0.113.000/025"), Cidr::Parse("203.0.113.0/25"));
+  EXPECT_FALSE(Cidr::ParseSloppy("203.0.113.000/33").has_value());
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "cmd/feature_gates.h"
+
 namespace kpx {
 namespace {
 
@@ -47,6 +49,8 @@ TEST_F(CommandLineTest, FlagsOverrideTheFileWhichOverridesDefaults) {
   EXPECT_TRUE(r->config.iptables.masquerade_all);               // file over default
   EXPECT_EQ(r->config.cluster_cidrs.front(), "10.244.0.0/16");  // file over default
   EXPECT_EQ(r->config.iptables.min_sync_period.count(), 1000);  // default
+  // Both differ from kube-proxy, which ignores them next to --config: they are listed.
+  EXPECT_EQ(r->flags_over_config, (std::vector<std::string>{"--mode", "--sync-period"}));
 }
 
 TEST_F(CommandLineTest, FlagOrderDoesNotMatter) {
@@ -59,6 +63,9 @@ TEST_F(CommandLineTest, FlagOrderDoesNotMatter) {
 TEST_F(CommandLineTest, ErrorsAreClearAndNameTheSource) {
   EXPECT_EQ(Parse({"--mode=bogus"}).status().message(),
             "mode: unknown proxy mode \"bogus\" (want iptables, ipvs or userspace)");
+  EXPECT_EQ(Parse({"--detect-local-mode=Bridge"}).status().message(),
+            "detectLocalMode: \"Bridge\" is not supported (want ClusterCIDR, NodeCIDR, "
+            "BridgeInterface or InterfaceNamePrefix)");
   EXPECT_EQ(Parse({"--proxy-mode=bogus"}).status().message(),
             "mode: unknown proxy mode \"bogus\" (want iptables, ipvs or userspace)");
   EXPECT_EQ(Parse({"--config=/nonexistent"}).status().message(),
@@ -127,6 +134,15 @@ TEST_F(CommandLineTest, FeatureGatesAreParsedAndUnknownGatesRejected) {
   EXPECT_EQ(Parse({"--feature-gates=TopologyAwareHints=yes"}).status().message(),
             "invalid value of TopologyAwareHints=yes, err: strconv.ParseBool: parsing \"yes\": "
             "invalid syntax");
+}
+
+TEST(FeatureGatesTest, KnowsGatesAcrossTheTableAndIsCaseSensitive) {
+  for (const char* gate : {"AllAlpha", "ContextualLogging", "NFTablesProxyMode",
+                           "TopologyAwareHints", "WindowsHostNetwork"}) {
+    EXPECT_TRUE(FeatureGates::Known(gate)) << gate;
+  }
+  EXPECT_FALSE(FeatureGates::Known("topologyawarehints"));
+  EXPECT_FALSE(FeatureGates::Known(""));
 }
 
 TEST_F(CommandLineTest, BlankHostnameOverrideIsAnError) {

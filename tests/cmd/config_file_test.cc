@@ -140,7 +140,7 @@ oomScoreAdj: null
   EXPECT_EQ(r->healthz_bind_address, "0.0.0.0:10256");
   EXPECT_EQ(r->metrics_bind_address, "127.0.0.1:10249");
   EXPECT_EQ(r->mode, ProxyMode::kIptables);
-  EXPECT_EQ(r->detect_local_mode, "ClusterCIDR");
+  EXPECT_EQ(r->detect_local_mode, LocalDetectMode::kClusterCidr);
   EXPECT_EQ(r->iptables.sync_period.count(), 30000);
   EXPECT_EQ(r->iptables.min_sync_period.count(), 1000);  // 0s -> 1s, as kube-proxy
   EXPECT_EQ(r->iptables.masquerade_bit, 14);

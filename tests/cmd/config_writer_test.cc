@@ -20,7 +20,7 @@ TEST(ConfigWriterTest, WrittenConfigurationReadsBackToTheSameSettings) {
   c.conntrack.tcp_be_liberal = true;
   c.feature_gates = {{"TopologyAwareHints", true}};
   c.oom_score_adj = -500;
-  c.detect_local_mode = "InterfaceNamePrefix";
+  c.detect_local_mode = LocalDetectMode::kInterfaceNamePrefix;
   c.detect_local.interface_name_prefix = "veth";
   std::vector<std::string> ignored;
   auto r = ParseConfigText(RenderConfigYaml(c), KpxConfig{}, &ignored);

@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include "proxier/iptables/iptables_options.h"
+
 namespace kpx {
 namespace {
 
@@ -15,6 +17,13 @@ TEST(KpxFlagsTest, DefaultsAreValidAndMatchKubeProxy) {
   EXPECT_EQ(c.iptables.masquerade_bit, 14);
   EXPECT_EQ(c.iptables.sync_period.count(), 30000);
   EXPECT_EQ(c.iptables.min_sync_period.count(), 1000);
+}
+
+// One default for one setting: the iptables dataplane's own default is kpx's, not kube-proxy's.
+TEST(KpxFlagsTest, IptablesOptionsDefaultsAgreeWithTheConfig) {
+  EXPECT_EQ(IptablesOptions{}.localhost_nodeports, KpxConfig{}.iptables.localhost_nodeports);
+  EXPECT_EQ(IptablesOptions{}.masquerade_bit, KpxConfig{}.iptables.masquerade_bit);
+  EXPECT_EQ(IptablesOptions{}.conntrack_tcp_liberal, KpxConfig{}.conntrack.tcp_be_liberal);
 }
 
 TEST(KpxFlagsTest, ValidationNamesTheField) {
@@ -34,10 +43,9 @@ TEST(KpxFlagsTest, ValidationNamesTheField) {
        "iptables.minSyncPeriod:"},
       {[](KpxConfig& c) { c.iptables.masquerade_bit = 32; }, "iptables.masqueradeBit:"},
       {[](KpxConfig& c) { c.iptables.backend = "ebpf"; }, "iptables backend:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "Bridge"; }, "detectLocalMode:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "BridgeInterface"; },
+      {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kBridgeInterface; },
        "detectLocal.bridgeInterface:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "InterfaceNamePrefix"; },
+      {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kInterfaceNamePrefix; },
        "detectLocal.interfaceNamePrefix:"},
       {[](KpxConfig& c) { c.oom_score_adj = -1001; }, "oomScoreAdj:"},
       {[](KpxConfig& c) {

@@ -113,6 +113,10 @@ check_eq "a client reaches web's ClusterIP through kpx's rules" 0 \
   "$(in_client "$probe" tcp 10.96.0.10 80 --count 5 --timeout-ms 2000 >/dev/null; echo $?)"
 check "/metrics answers on kube-proxy's default 127.0.0.1:10249" \
   in_node curl -sf --max-time 2 -o /dev/null http://127.0.0.1:10249/metrics
+check "kube-proxy's nfacct metric is exported" bash -c \
+  "ip netns exec $TOPO_NODE curl -s --max-time 2 http://127.0.0.1:10249/metrics | grep -q '^kubeproxy_iptables_ct_state_invalid_dropped_packets_total '"
+check "kube-proxy's nfacct INVALID drop rule is installed" bash -c \
+  "ip netns exec $TOPO_NODE iptables-save -t filter | grep -qE -- '--nfacct-name +ct_state_invalid_dropped_pkts -j DROP'"
 # kube-proxy's default -999 where the kernel lets root lower it (some sandboxes refuse any
 # negative value: then kpx, like kube-proxy, logs the failure and runs on).
 if sh -c 'echo -999 >/proc/self/oom_score_adj' 2>/dev/null; then

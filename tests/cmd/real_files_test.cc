@@ -59,7 +59,7 @@ TEST(RealFilesTest, KubeadmConfigMapsConfigConfGetsKubeProxysDefaults) {
   EXPECT_EQ(r->conntrack.max_per_core, 32768);
   EXPECT_EQ(r->conntrack.tcp_established_timeout.count(), 24 * 3600 * 1000);
   EXPECT_EQ(r->oom_score_adj, -999);
-  EXPECT_EQ(r->detect_local_mode, "ClusterCIDR");
+  EXPECT_EQ(r->detect_local_mode, LocalDetectMode::kClusterCidr);
 }
 
 TEST(RealFilesTest, KindConfigWithTheMetricsRecipeGetsThePort) {

@@ -51,6 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   builder.SetSynced(true);
   const kpx::DesiredState state = builder.Snapshot();
   kpx::IptablesOptions options;
+  options.localhost_nodeports = true;
   options.cluster_cidrs = {*kpx::Cidr::Parse("10.0.0.0/8")};
   const kpx::IptablesRenderer renderer(options);
   for (kpx::IpFamily f : kpx::kIpFamilies) {

@@ -177,28 +177,45 @@ TEST_F(StoreTest, RelistDiffReportsExactlyAddsUpdatesAndDeletes) {
   EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());
 }
 
-TEST_F(StoreTest, InvalidObjectKeepsLastGoodVersionAndIsCounted) {
+// Services fail closed: a version that no longer validates withdraws the last good one, which
+// may be less restrictive than what the update asks for (e.g. new source ranges).
+TEST_F(StoreTest, InvalidServiceUpdateWithdrawsTheLastGoodVersionAndIsCounted) {
   store_.BeginList();
   ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)});
   store_.CommitList();
   handler_.ClearCalls();
-  // A MODIFIED whose object no longer validates: skipped, the cached version stays.
+  // A MODIFIED whose object no longer validates: counted, and the cached version is deleted.
   store_.Apply(WatchEventType::kModified,
                Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)));
   EXPECT_EQ(stats_.objects_rejected.load(), 1u);
-  EXPECT_TRUE(handler_.calls().empty());
-  // A relist where it is still invalid does not delete it either.
+  ASSERT_EQ(handler_.calls().size(), 1u);
+  EXPECT_EQ(handler_.calls()[0].op, 'D');
+  EXPECT_TRUE(handler_.services().empty());
+  handler_.ClearCalls();
+  // A relist where it is still invalid changes nothing more.
   store_.BeginList();
   ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)});
   store_.CommitList();
   EXPECT_TRUE(handler_.calls().empty());
   EXPECT_EQ(stats_.objects_rejected.load(), 2u);
-  // But its deletion still removes it, by key.
-  store_.Apply(WatchEventType::kDeleted,
-               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 7)));
+  // A valid version brings it back.
+  store_.Apply(WatchEventType::kModified,
+               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 7)));
+  ASSERT_EQ(handler_.calls().size(), 1u);
+  EXPECT_EQ(handler_.calls()[0].op, 'A');
+}
+
+// The same on a relist: the invalid version withdraws the cached one.
+TEST_F(StoreTest, InvalidServiceInARelistIsWithdrawn) {
+  store_.BeginList();
+  ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)});
+  store_.CommitList();
+  handler_.ClearCalls();
+  store_.BeginList();
+  ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)});
+  store_.CommitList();
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'D');
-  EXPECT_TRUE(handler_.services().empty());
 }
 
 TEST_F(StoreTest, GainingAnExcludingLabelIsADelete) {

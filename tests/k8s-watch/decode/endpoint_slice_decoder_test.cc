@@ -241,3 +241,17 @@ TEST(EndpointSliceDecoderTest, OnlyFqdnIsUnsupported) {
 
 }  // namespace
 }  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// kube-proxy's TestBadIPs: an endpoint written as "10.180.00.001" is 10.180.0.1.
+TEST(EndpointSliceDecoderTest, LegacyAddressFormsAreReadAsKubeProxyDoes) {
+  auto slice =
+      DecodeEndpointSlice(Patched(kWebSlice, {{"/endpoints/0/addresses/0", R"("10.180.00.001")"}}));
+  ASSERT_TRUE(slice.ok()) << slice.status().message();
+  EXPECT_EQ(slice->endpoints[0].addresses[0], *IpAddress::Parse("10.180.0.1"));
+}
+
+}  // namespace
+}  // namespace kpx

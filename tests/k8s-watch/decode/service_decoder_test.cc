@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "k8s-watch/decode/skipped_entries.h"
 #include "tests/k8s-watch/decode/api_samples.h"
 #include "tests/k8s-watch/decode/json_patch.h"
 
@@ -178,6 +179,50 @@ TEST(ServiceDecoderTest, GoodVariants) {
        {{"/metadata/annotations/service.beta.kubernetes.io~1load-balancer-source-ranges",
          R"("not-a-cidr")"}},
        [](const Service& s) { EXPECT_EQ(s.load_balancer_source_ranges.size(), 2u); }},
+      // kube-proxy's TestBadIPs and per-entry handling: legacy forms with leading zeros are
+      // read as decimal; a bad entry is skipped, its neighbours kept.
+      {"legacy IP forms are accepted as kube-proxy's ParseIPSloppy",
+       kLoadBalancerService,
+       {{"/spec/clusterIP", R"("172.30.0.041")"},
+        {"/spec/clusterIPs", R"(["172.30.0.041"])"},
+        {"/spec/externalIPs", R"(["1.2.3.004"])"},
+        {"/spec/loadBalancerSourceRanges", R"(["203.0.113.000/025"])"}},
+       [](const Service& s) {
+         EXPECT_EQ(s.cluster_ips, std::vector<IpAddress>{Ip("172.30.0.41")});
+         EXPECT_EQ(s.external_ips, std::vector<IpAddress>{Ip("1.2.3.4")});
+         EXPECT_EQ(s.load_balancer_source_ranges, std::vector<Cidr>{Net("203.0.113.0/25")});
+       }},
+      {"a bad external IP is skipped, the others kept",
+       kWebService,
+       {{"/spec/externalIPs", R"(["198.51.100.7", "1.2.3"])"}},
+       [](const Service& s) {
+         EXPECT_EQ(s.external_ips, std::vector<IpAddress>{Ip("198.51.100.7")});
+       }},
+      {"a bad ingress IP is skipped, the others kept",
+       kLoadBalancerService,
+       {{"/status/loadBalancer/ingress/1/ip", R"("x")"}},
+       [](const Service& s) { EXPECT_EQ(s.load_balancer_ingress_ips.size(), 1u); }},
+      {"a bad source range is skipped, the others kept",
+       kLoadBalancerService,
+       {{"/spec/loadBalancerSourceRanges", R"(["10.0.0.0/33", " 192.0.2.0/24\n"])"}},
+       [](const Service& s) {
+         EXPECT_EQ(s.load_balancer_source_ranges, std::vector<Cidr>{Net("192.0.2.0/24")});
+       }},
+      {"source ranges are trimmed as Go's TrimSpace (a YAML | block's newline)",
+       kLoadBalancerService,
+       {{"/spec/loadBalancerSourceRanges", R"(["10.0.0.0/8\n", "\t192.0.2.0/24\r\n"])"}},
+       [](const Service& s) {
+         EXPECT_EQ(s.load_balancer_source_ranges,
+                   (std::vector<Cidr>{Net("10.0.0.0/8"), Net("192.0.2.0/24")}));
+       }},
+      {"a bad source range in the annotation is skipped",
+       kLoadBalancerService,
+       {{"/spec/loadBalancerSourceRanges", nullptr},
+        {"/metadata/annotations/service.beta.kubernetes.io~1load-balancer-source-ranges",
+         R"("10.0.0.0/8,nope")"}},
+       [](const Service& s) {
+         EXPECT_EQ(s.load_balancer_source_ranges, std::vector<Cidr>{Net("10.0.0.0/8")});
+       }},
       {"source range host bits are masked",
        kLoadBalancerService,
        {{"/spec/loadBalancerSourceRanges", R"(["10.1.2.3/8"])"}},
@@ -399,29 +444,19 @@ TEST(ServiceDecoderTest, Rejections) {
        kWebService,
        {{"/spec/ports/0", "80"}},
        "service default/web: spec.ports[0]: must be an object, got number"},
-      {"bad external IP",
-       kWebService,
-       {{"/spec/externalIPs", R"(["198.51.100.7", "1.2.3"])"}},
-       R"(service default/web: spec.externalIPs[1]: "1.2.3" is not a valid IP address)"},
-      {"bad ingress IP",
+      {"every source range bad: rejected, not left open",
        kLoadBalancerService,
-       {{"/status/loadBalancer/ingress/1/ip", R"("x")"}},
-       R"(service store/shop: status.loadBalancer.ingress[1].ip: "x" is not a valid IP address)"},
-      {"bad ingress IP even in Proxy mode",
-       kLoadBalancerService,
-       {{"/status/loadBalancer/ingress/2/ip", R"("x")"}},
-       R"(service store/shop: status.loadBalancer.ingress[2].ip: "x" is not a valid IP address)"},
-      {"bad source range",
-       kLoadBalancerService,
-       {{"/spec/loadBalancerSourceRanges/1", R"("10.0.0.0/33")"}},
-       R"(service store/shop: spec.loadBalancerSourceRanges[1]: "10.0.0.0/33" is not a valid CIDR)"},
-      {"bad source range annotation",
+       {{"/spec/loadBalancerSourceRanges", R"(["10.0.0.0/33", "nope"])"}},
+       "service store/shop: spec.loadBalancerSourceRanges: no valid CIDR among 2 source "
+       "range(s); refusing to leave the service open"},
+      {"every source range in the annotation bad",
        kLoadBalancerService,
        {{"/spec/loadBalancerSourceRanges", nullptr},
         {"/metadata/annotations/service.beta.kubernetes.io~1load-balancer-source-ranges",
-         R"("10.0.0.0/8,nope")"}},
+         R"("nope")"}},
        "service store/shop: metadata.annotations[service.beta.kubernetes.io/"
-       R"(load-balancer-source-ranges]: "nope" is not a valid CIDR)"},
+       "load-balancer-source-ranges]: no valid CIDR among 1 source range(s); refusing to leave "
+       "the service open"},
       {"unknown session affinity",
        kWebService,
        {{"/spec/sessionAffinity", R"("Sticky")"}},
@@ -480,6 +515,22 @@ TEST(ServiceDecoderTest, HostileValuesGiveShortSingleLineMessages) {
       EXPECT_EQ(m.find_first_of("\n\r\t\x01\x7f"), std::string::npos) << m;
     }
   }
+}
+
+}  // namespace
+}  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// A skipped entry is a metric as well as a log line.
+TEST(ServiceDecoderTest, SkippedEntriesAreCounted) {
+  const uint64_t before = SkippedEntries::Total();
+  auto svc = DecodeService(Patched(kLoadBalancerService,
+                                   {{"/spec/loadBalancerSourceRanges", R"(["nope", "10.0.0.0/8"])"},
+                                    {"/spec/externalIPs", R"(["1.2.3"])"}}));
+  ASSERT_TRUE(svc.ok()) << svc.status().message();
+  EXPECT_EQ(SkippedEntries::Total() - before, 2u);
 }
 
 }  // namespace

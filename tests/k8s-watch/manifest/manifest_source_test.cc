@@ -242,27 +242,38 @@ TEST_F(ManifestSourceTest, BrokenNewFileDeliversNothing) {
       << ::testing::PrintToString(logs_.Warnings());
 }
 
-TEST_F(ManifestSourceTest, InvalidObjectKeepsLastGoodVersion) {
-  dir_.Write("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 8080));
+// A Service whose new version is rejected is withdrawn, not kept at its last good version: that
+// one may be less restrictive than what the file now asks for (fail closed). EndpointSlices keep
+// theirs (stale endpoints widen nobody's access).
+TEST_F(ManifestSourceTest, RejectedServiceUpdateWithdrawsTheServiceSlicesKeepTheirs) {
+  dir_.Write("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 8080) + "---\n" +
+                             SliceYaml("web-1", "web", "10.99.1.11"));
   StartSource();
   const size_t base = handler_.Count();
 
-  dir_.WriteAtomically("app.yaml", ServiceYaml("web", 70000) + "---\n" + ServiceYaml("api", 9090));
-  WaitFor(base + 1);
-  Barrier(base + 1);
-  EXPECT_EQ(EventsFrom(base), (Events{"service update demo/api", "service add demo/barrier1"}));
-  EXPECT_EQ(stats_.objects_rejected, 1u);
+  dir_.WriteAtomically("app.yaml", ServiceYaml("web", 70000) + "---\n" + ServiceYaml("api", 9090) +
+                                       "---\n" + SliceYaml("web-1", "web", "not-an-ip"));
+  WaitFor(base + 2);
+  Barrier(base + 2);
+  EXPECT_EQ(EventsFrom(base), (Events{"service delete demo/web", "service update demo/api",
+                                      "service add demo/barrier1"}));
+  EXPECT_EQ(stats_.objects_rejected, 2u);
   EXPECT_EQ(logs_.CountMatching({"app.yaml",
                                  "rejected: document 1: service demo/web: "
-                                 "spec.ports[0].port: 70000 out of range; keeping its "
-                                 "last good version"}),
+                                 "spec.ports[0].port: 70000 out of range; its last good version "
+                                 "is withdrawn (fail closed)"}),
+            1u)
+      << ::testing::PrintToString(logs_.Warnings());
+  EXPECT_EQ(logs_.CountMatching({"app.yaml", "endpointslice demo/web-1",
+                                 "keeping its last good "
+                                 "version"}),
             1u)
       << ::testing::PrintToString(logs_.Warnings());
 
-  // Removing the object from the file does delete it.
-  dir_.WriteAtomically("app.yaml", ServiceYaml("api", 9090));
-  WaitFor(base + 3);
-  EXPECT_EQ(handler_.Events()[base + 2], "service delete demo/web");
+  // A good version brings it back.
+  dir_.WriteAtomically("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 9090));
+  WaitFor(base + 5);
+  EXPECT_EQ(handler_.Events()[base + 3], "service add demo/web");
 }
 
 TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {

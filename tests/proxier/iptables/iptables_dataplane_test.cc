@@ -31,6 +31,7 @@ class DataplaneTest : public ::testing::Test {
  protected:
   DataplaneTest() {
     IptablesOptions o;
+    o.localhost_nodeports = true;  // kube-proxy's default, for its rules
     o.cluster_cidrs = {Net("10.0.0.0/8")};
     auto fake = std::make_unique<FakeIptablesRunner>();
     fake_ = fake.get();

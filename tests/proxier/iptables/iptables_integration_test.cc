@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <regex>
 #include <set>
@@ -27,6 +28,7 @@
 #include "proxier/iptables/iptables_dataplane.h"
 #include "proxier/netfilter/exec_conntrack.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
+#include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/proxier/iptables/state_fixture.h"
@@ -235,18 +237,7 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
     for (const char* ip : {kBackend1, kBackend2})
       servers_.push_back(StartServer(backend_, ip, 8080, 5353));
 
-    IptablesOptions o;
-    o.families = {IpFamily::kIPv4};
-    o.cluster_cidrs = {Net("10.99.2.0/24")};
-    auto exec = std::make_shared<SubprocessExecutor>();
-    std::unique_ptr<IptablesRunner> runner;
-    if (GetParam() == "nft")
-      runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kNft, exec);
-    if (GetParam() == "legacy")
-      runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kLegacy, exec);
-    if (GetParam() == "libiptc") runner = std::make_unique<LibiptcIptablesRunner>();
-    dataplane_ = std::make_unique<IptablesDataplane>(o, std::move(runner),
-                                                     std::make_unique<ExecConntrack>(exec));
+    Rebuild([](IptablesOptions&) {});
     builder_.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp)}; });
     // Someone else's rules in every built-in chain kpx touches, so the tables exist before kpx
     // runs and "cleanup leaves them as they were" is a meaningful comparison.
@@ -265,6 +256,23 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
             RunCommand({bin, "-w", "5", "-t", table, "-A", chain, "-s", src, "-j", "ACCEPT"}).ok());
       }
     }
+  }
+
+  // A fresh dataplane (this backend's runner) with the fixture's options, then `mutate`.
+  void Rebuild(const std::function<void(IptablesOptions&)>& mutate) {
+    IptablesOptions o;
+    o.families = {IpFamily::kIPv4};
+    o.cluster_cidrs = {Net("10.99.2.0/24")};
+    mutate(o);
+    auto exec = std::make_shared<SubprocessExecutor>();
+    std::unique_ptr<IptablesRunner> runner;
+    if (GetParam() == "nft")
+      runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kNft, exec);
+    if (GetParam() == "legacy")
+      runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kLegacy, exec);
+    if (GetParam() == "libiptc") runner = std::make_unique<LibiptcIptablesRunner>();
+    dataplane_ = std::make_unique<IptablesDataplane>(o, std::move(runner),
+                                                     std::make_unique<ExecConntrack>(exec));
   }
 
   void TearDown() override {
@@ -373,6 +381,53 @@ TEST_P(IptablesIntegrationTest, ServiceTrafficEndpointChangesAndCleanup) {
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(SaveAll(), before);
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+}
+
+// --nodeport-addresses against the node namespace's own interfaces (listed with getifaddrs
+// inside it): "primary" is the Node object's InternalIP only, a CIDR picks its interface
+// addresses; the other address of the same interface does not answer.
+TEST_P(IptablesIntegrationTest, NodePortAddressesPrimaryAndCidrOnTheHostsInterfaces) {
+  constexpr char kSecondary[] = "10.99.1.5";
+  ASSERT_TRUE(
+      RunCommand({"ip", "-n", node_, "addr", "add", std::string(kSecondary) + "/24", "dev", "kn0"})
+          .ok());
+  auto lister = std::make_shared<GetifaddrsLocalAddressLister>();
+  auto host_addresses = [lister] {
+    auto listed = lister->List();
+    return listed.ok() ? *listed : std::vector<IpAddress>();
+  };
+  const std::set<std::string> both = {kBackend1, kBackend2};
+  auto not_a_backend = [&](const std::string& ip) {
+    const std::string got = Request(client_, SOCK_STREAM, ip, 30080);
+    return both.count(got) == 0;
+  };
+
+  Rebuild([&](IptablesOptions& o) {
+    o.node_port_primary = true;
+    o.local_address_lister = host_addresses;
+  });
+  Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080, 8), both);
+  EXPECT_TRUE(not_a_backend(kSecondary));
+  {
+    InNetns in(node_);
+    ASSERT_TRUE(dataplane_->Cleanup().ok());
+  }
+
+  Rebuild([&](IptablesOptions& o) {
+    o.node_port_addresses = {Net("10.99.1.5/32")};
+    o.local_address_lister = host_addresses;
+  });
+  st = Apply(/*full=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, kSecondary, 30080, 8), both);
+  EXPECT_TRUE(not_a_backend(kNodeIp));
+  {
+    InNetns in(node_);
+    ASSERT_TRUE(dataplane_->Cleanup().ok());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, IptablesIntegrationTest,

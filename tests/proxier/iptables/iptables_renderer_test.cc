@@ -22,6 +22,7 @@ using testing::Svc;
 
 IptablesOptions BaseOptions() {
   IptablesOptions o;
+  o.localhost_nodeports = true;  // kube-proxy's default, for its rules
   o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00:10::/64")};
   return o;
 }
@@ -798,6 +799,83 @@ TEST(RuleSpec, ParsesNegationsMatchesAndTargets) {
   EXPECT_EQ(spec->FindTargetOption("--to-destination")->value(), "10.0.0.1:80");
   EXPECT_FALSE(RuleSpec::Parse({"--dport", "80"}).ok());
   EXPECT_FALSE(RuleSpec::Parse({"!", "!", "-s", "1.2.3.4"}).ok());
+}
+
+}  // namespace
+}  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// The KUBE-SERVICES -> KUBE-NODEPORTS jumps of one rendering.
+std::vector<std::string> NodePortJumps(const IptablesOptions& o, IpFamily f,
+                                       const std::vector<IpAddress>& host) {
+  std::vector<std::string> out;
+  std::istringstream in(IptablesRenderer(o).Render(NodePortState(), f, host).FullText());
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("-A KUBE-SERVICES", 0) == 0 &&
+        line.find("-j KUBE-NODEPORTS") != std::string::npos) {
+      const std::string note = "NOTE: this must be the last rule in this chain\" ";
+      out.push_back(line.substr(line.find(note) + note.size()));
+    }
+  }
+  return out;
+}
+
+// --nodeport-addresses=primary: only the Node object's InternalIP of the family, and only if
+// an interface has it; the host's other addresses get no NodePorts.
+TEST(IptablesRendererNodePortAddresses, PrimaryIsTheNodesInternalIpOnAnInterface) {
+  IptablesOptions o = BaseOptions();
+  o.node_port_primary = true;
+  const std::vector<IpAddress> host = {Ip("127.0.0.1"), Ip("192.168.0.2"), Ip("10.9.9.9"),
+                                       Ip("fd00::2"), Ip("fd00::9")};
+  EXPECT_EQ(NodePortJumps(o, IpFamily::kIPv4, host),
+            std::vector<std::string>{"-d 192.168.0.2 -j KUBE-NODEPORTS"});
+  EXPECT_EQ(NodePortJumps(o, IpFamily::kIPv6, host),
+            std::vector<std::string>{"-d fd00::2 -j KUBE-NODEPORTS"});
+  EXPECT_TRUE(NodePortJumps(o, IpFamily::kIPv4, {Ip("10.9.9.9")}).empty());
+  // An IPv4 CIDR list leaves IPv6 on every local address, as kube-proxy.
+  o.node_port_primary = false;
+  o.node_port_addresses = {Net("10.0.0.0/8")};
+  EXPECT_EQ(NodePortJumps(o, IpFamily::kIPv4, host),
+            std::vector<std::string>{"-d 10.9.9.9 -j KUBE-NODEPORTS"});
+  EXPECT_EQ(
+      NodePortJumps(o, IpFamily::kIPv6, host),
+      std::vector<std::string>{"-m addrtype --dst-type LOCAL ! -d ::1/128 -j KUBE-NODEPORTS"});
+}
+
+}  // namespace
+}  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// kube-proxy's nfacct rules, when the counters exist: INVALID drops and localhost NodePorts
+// (IPv4 only) are counted.
+TEST(IptablesRendererNfacct, CountsInvalidDropsAndLocalhostNodePorts) {
+  IptablesOptions o = BaseOptions();
+  o.nfacct_ct_state_invalid = true;
+  o.nfacct_localhost_nodeports = true;
+  const std::string v4 =
+      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv4, {}).FullText();
+  EXPECT_NE(v4.find("-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name "
+                    "ct_state_invalid_dropped_pkts -j DROP\n"),
+            std::string::npos)
+      << v4;
+  EXPECT_NE(v4.find("-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp -d "
+                    "127.0.0.0/8 --dport 3001 -m nfacct --nfacct-name localhost_nps_accepted_pkts "
+                    "-j KUBE-EXT-"),
+            std::string::npos)
+      << v4;
+  const std::string v6 =
+      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv6, {}).FullText();
+  EXPECT_EQ(v6.find("localhost_nps_accepted_pkts"), std::string::npos);
+  // Without the counters, kube-proxy's plain rules.
+  EXPECT_EQ(IptablesRenderer(BaseOptions())
+                .Render(NodePortState(), IpFamily::kIPv4, {})
+                .FullText()
+                .find("nfacct"),
+            std::string::npos);
 }
 
 }  // namespace

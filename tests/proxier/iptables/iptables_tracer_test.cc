@@ -31,6 +31,7 @@ const char* kNodeIp = "192.168.0.2";
 
 IptablesOptions Options() {
   IptablesOptions o;
+  o.localhost_nodeports = true;  // kube-proxy's default, for its rules
   o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00:10::/64")};
   return o;
 }

@@ -228,8 +228,17 @@ TEST(ReconcilerNodePortAddressTest, FiltersLoopbackLinkLocalAndCidrs) {
                                         Addr("192.168.0.10"), Addr("2001:db8::1")};
   EXPECT_THAT(SelectNodePortAddresses(local, o),
               ElementsAreArray({Addr("192.168.0.10"), Addr("192.168.1.10"), Addr("2001:db8::1")}));
+  // An IPv4 list restricts IPv4 only; IPv6, with nothing of its own, keeps all (kube-proxy).
   o.node_port_addresses = {ipvs_testing::Prefix("192.168.1.0/24")};
-  EXPECT_THAT(SelectNodePortAddresses(local, o), ElementsAreArray({Addr("192.168.1.10")}));
+  EXPECT_THAT(SelectNodePortAddresses(local, o),
+              ElementsAreArray({Addr("192.168.1.10"), Addr("2001:db8::1")}));
+  // "primary": the Node object's first InternalIP per family.
+  o.node_port_addresses.clear();
+  o.node_port_primary = true;
+  NodeState node;
+  node.addresses = {Addr("192.168.0.10"), Addr("192.168.1.10")};
+  EXPECT_THAT(SelectNodePortAddresses(local, o, node),
+              ElementsAreArray({Addr("192.168.0.10"), Addr("2001:db8::1")}));
 }
 
 TEST(ReconcilerOwnershipTest, NodeAddressOwnedOnlyInNodePortRange) {

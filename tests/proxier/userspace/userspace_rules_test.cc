@@ -188,3 +188,72 @@ TEST(PortalRules, JumpsAreFromPreroutingOutputAndForward) {
 
 }  // namespace
 }  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// --nodeport-addresses in the userspace mode: a NodePort portal per selected address instead of
+// "addrtype LOCAL"; an empty selection leaves the NodePort without portals.
+TEST(PortalRules, NodePortAddressesGiveOnePortalPerAddress) {
+  auto state = StateBuilderForTest()
+                   .Add(Svc("demo", "api", "", Protocol::kTCP, 443, "10.96.0.11",
+                            [](ServicePortInfo& s) { s.node_port = 30443; }),
+                        {Ep("10.244.2.3", 8443)})
+                   .Build();
+  const FrontendPlan plan = PlanFrontends(state, {IpFamily::kIPv4});
+  const std::string text =
+      RenderPortalRules(IpFamily::kIPv4, Bind(plan), std::vector<IpAddress>{Ip("192.168.0.10")});
+  EXPECT_EQ(text.find("addrtype"), std::string::npos) << text;
+  EXPECT_NE(text.find("-A KPX-PORTALS-CONTAINER -m comment --comment \"demo/api node port\" -d "
+                      "192.168.0.10/32 -p tcp -m tcp --dport 30443 -j REDIRECT"),
+            std::string::npos)
+      << text;
+  const std::string none = RenderPortalRules(IpFamily::kIPv4, Bind(plan), std::vector<IpAddress>{});
+  EXPECT_EQ(none.find("node port"), std::string::npos) << none;
+  EXPECT_NE(none.find("demo/api cluster IP"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kpx
+
+namespace kpx {
+namespace {
+
+// --detect-local-mode in the userspace mode: pod traffic to an externalTrafficPolicy Local
+// service's external destinations goes to the internal frontend (kube-proxy's short circuit),
+// except where loadBalancerSourceRanges decide first.
+TEST(PortalRules, PodTrafficToExternalDestinationsGoesToTheInternalFrontend) {
+  auto state = StateBuilderForTest()
+                   .Add(Svc("demo", "web", "http", Protocol::kTCP, 80, kWebIp,
+                            [](ServicePortInfo& s) {
+                              s.node_port = 30080;
+                              s.external_ips = {Ip("192.0.2.10")};
+                              s.load_balancer_ips = {Ip("192.0.2.20")};
+                              s.load_balancer_source_ranges = {*Cidr::Parse("198.51.100.0/24")};
+                              s.external_policy = TrafficPolicy::kLocal;
+                            }),
+                        {LocalEp("10.244.1.2", 8080), Ep("10.244.2.2", 8080)})
+                   .Build();
+  const FrontendPlan plan = PlanFrontends(state, {IpFamily::kIPv4});
+  const auto pods = LocalTrafficDetector::For(LocalDetectMode::kClusterCidr, IpFamily::kIPv4,
+                                              {*Cidr::Parse("10.244.0.0/16")}, {}, "");
+  const std::string text = RenderPortalRules(IpFamily::kIPv4, Bind(plan), std::nullopt, pods);
+  // Bind() numbers listeners from 40000 in key order: internal 40000, external 40001.
+  const std::string ext_ip =
+      "-A KPX-PORTALS-CONTAINER -m comment --comment \"demo/web:http pod traffic for external IP\" "
+      "-s 10.244.0.0/16 -d 192.0.2.10/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40000\n";
+  const std::string ext_ip_portal =
+      "-A KPX-PORTALS-CONTAINER -m comment --comment \"demo/web:http (external) external IP\" -d "
+      "192.0.2.10/32 -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 40001\n";
+  ASSERT_NE(text.find(ext_ip), std::string::npos) << text;
+  EXPECT_LT(text.find(ext_ip), text.find(ext_ip_portal));  // before the external portal
+  EXPECT_NE(text.find("pod traffic for node port\" -s 10.244.0.0/16 -m addrtype --dst-type LOCAL"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("pod traffic for load balancer IP"), std::string::npos) << text;
+  // No detector: no short circuit.
+  EXPECT_EQ(RenderPortalRules(IpFamily::kIPv4, Bind(plan)).find("pod traffic"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kpx
