@@ -107,11 +107,30 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   // through a pointer set once the proxier exists.
   const SyncingProxier* proxier_ptr = nullptr;
   const auto health_timeout = 2 * options.runner.max_interval;
+  // The health-check node ports face the network: one set of counters for all of them.
+  auto health_check_stats = std::make_shared<HttpServer::Stats>();
+  {
+    const MetricsRegistry::Labels labels{{"server", "health-check-node-ports"}};
+    HttpServer::Stats* s = health_check_stats.get();
+    metrics.SetCounterFunc("kpx_http_connections_refused_total",
+                           "Connections to kpx's HTTP servers closed at once for being over the "
+                           "total or per-client connection limit",
+                           labels, [s] { return double(s->connections_refused.load()); });
+    metrics.SetCounterFunc("kpx_http_requests_refused_total",
+                           "Requests to kpx's HTTP servers refused as malformed, too large or idle",
+                           labels, [s] { return double(s->requests_refused.load()); });
+    metrics.SetCounterFunc("kpx_http_accept_failures_total",
+                           "accept() failures of kpx's HTTP servers (e.g. out of file descriptors)",
+                           labels, [s] { return double(s->accept_failures.load()); });
+  }
   ServiceHealth service_health([&](int32_t port, HealthCheckResponder responder) {
-    return HealthCheckHttpListener::Open(config.bind_address, port, std::move(responder), [&] {
-      const auto pending = proxier_ptr->OldestPendingChange();
-      return !pending || std::chrono::steady_clock::now() - *pending < health_timeout;
-    });
+    return HealthCheckHttpListener::Open(
+        config.bind_address, port, std::move(responder),
+        [&] {
+          const auto pending = proxier_ptr->OldestPendingChange();
+          return !pending || std::chrono::steady_clock::now() - *pending < health_timeout;
+        },
+        health_check_stats);
   });
   if (!config.dry_run) {
     options.on_applied = [&](const DesiredState& state) { service_health.Update(state); };
@@ -132,8 +151,9 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
 
   StatusEndpoints status(config, proxier, metrics);
   if (Status st = status.Start(); !st.ok()) {
-    // kube-proxy keeps running without its health server; an unreachable probe is visible enough.
-    LOG(ERROR) << st.message();
+    // kube-proxy keeps running and retries (without --bind-address-hard-fail); the servers that
+    // did bind are serving.
+    LOG(ERROR) << st.message() << " (retrying every 5 s)";
   }
 
   std::thread waiter([&] {

@@ -9,6 +9,7 @@
 #include "cmd/command_line.h"
 #include "cmd/klog_format.h"
 #include "cmd/kpx_app.h"
+#include "cmd/open_file_limit.h"
 
 int main(int argc, char** argv) {
   // A peer closing a socket must be an error on that socket, not the end of kpx.
@@ -28,5 +29,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   FLAGS_v = command_line->config.verbosity;
+  if (auto limit = kpx::RaiseOpenFileLimit(); limit.ok()) {
+    VLOG(1) << "open-file limit " << *limit;
+  } else {
+    LOG(WARNING) << limit.status().message();
+  }
   return kpx::RunKpx(command_line->config, std::cout);
 }

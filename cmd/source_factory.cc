@@ -27,6 +27,12 @@ void ExportSourceStats(const SourceStats& stats, const std::string& source,
                          read(stats.relists));
   metrics.SetCounterFunc("kpx_source_events_total", "Object events delivered to the proxier",
                          labels, read(stats.events_received));
+  metrics.SetCounterFunc("kpx_watch_events_dropped_total",
+                         "Watch events dropped for exceeding the line size limit (64 MiB)", labels,
+                         read(stats.watch_events_dropped));
+  metrics.SetCounterFunc("kpx_list_pages_too_large_total",
+                         "List pages abandoned for exceeding the response size limit (256 MiB)",
+                         labels, read(stats.lists_too_large));
 }
 
 // Owns the counters a source writes and exports them as metrics at scrape time.

@@ -39,33 +39,98 @@ HttpServer::Response StatusEndpoints::Health(bool liveness) {
   return r;
 }
 
+void StatusEndpoints::AddEndpoint(const std::string& name, const std::string& bind) {
+  Endpoint endpoint;
+  endpoint.name = name;
+  endpoint.server = std::make_unique<HttpServer>(bind);
+  const HttpServer::Stats* stats = &endpoint.server->stats();
+  const MetricsRegistry::Labels labels{{"server", name}};
+  metrics_.SetCounterFunc("kpx_http_connections_refused_total",
+                          "Connections to kpx's HTTP servers closed at once for being over the "
+                          "total or per-client connection limit",
+                          labels, [stats] { return double(stats->connections_refused.load()); });
+  metrics_.SetCounterFunc("kpx_http_requests_refused_total",
+                          "Requests to kpx's HTTP servers refused as malformed, too large or idle",
+                          labels, [stats] { return double(stats->requests_refused.load()); });
+  metrics_.SetCounterFunc("kpx_http_accept_failures_total",
+                          "accept() failures of kpx's HTTP servers (e.g. out of file descriptors)",
+                          labels, [stats] { return double(stats->accept_failures.load()); });
+  endpoints_.push_back(std::move(endpoint));
+}
+
 Status StatusEndpoints::Start() {
   if (!config_.healthz_bind_address.empty()) {
-    healthz_ = std::make_unique<HttpServer>(config_.healthz_bind_address);
-    healthz_->Route("/healthz", [this](const std::string&) { return Health(false); });
-    healthz_->Route("/livez", [this](const std::string&) { return Health(true); });
-    if (Status st = healthz_->Start(); !st.ok()) return st;
-    LOG(INFO) << "serving /healthz and /livez on " << config_.healthz_bind_address;
+    AddEndpoint("healthz", config_.healthz_bind_address);
+    endpoints_.back().server->Route("/healthz",
+                                    [this](const std::string&) { return Health(false); });
+    endpoints_.back().server->Route("/livez", [this](const std::string&) { return Health(true); });
   }
   if (!config_.metrics_bind_address.empty()) {
-    metrics_server_ = std::make_unique<HttpServer>(config_.metrics_bind_address);
-    metrics_server_->Route("/metrics", [this](const std::string&) {
+    AddEndpoint("metrics", config_.metrics_bind_address);
+    HttpServer& server = *endpoints_.back().server;
+    server.Route("/metrics", [this](const std::string&) {
       return HttpServer::Response{
           200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
     });
-    metrics_server_->Route("/healthz", [this](const std::string&) { return Health(false); });
-    metrics_server_->Route("/proxyMode", [this](const std::string&) {
+    server.Route("/healthz", [this](const std::string&) { return Health(false); });
+    server.Route("/proxyMode", [this](const std::string&) {
       return HttpServer::Response{200, "text/plain; charset=utf-8", config_.mode, {}};
     });
-    if (Status st = metrics_server_->Start(); !st.ok()) return st;
-    LOG(INFO) << "serving /metrics on " << config_.metrics_bind_address;
   }
-  return Status::Ok();
+  for (const char* name : {"healthz", "metrics"}) {
+    metrics_.GetCounter("kpx_http_bind_failures_total",
+                        "Failed attempts to bind kpx's status servers", {{"server", name}});
+  }
+  Status st = StartPending();
+  std::lock_guard lock(mu_);
+  for (const Endpoint& e : endpoints_) {
+    if (!e.serving) {
+      retry_ = std::thread([this] { RetryLoop(); });
+      break;
+    }
+  }
+  return st;
+}
+
+Status StatusEndpoints::StartPending() {
+  std::string errors;
+  for (Endpoint& e : endpoints_) {
+    if (e.serving) continue;
+    if (Status st = e.server->Start(); !st.ok()) {
+      metrics_
+          .GetCounter("kpx_http_bind_failures_total",
+                      "Failed attempts to bind kpx's status servers", {{"server", e.name}})
+          ->Inc();
+      errors += (errors.empty() ? "" : "; ") + e.name + " server: " + st.message();
+      continue;
+    }
+    e.serving = true;
+    LOG(INFO) << "serving " << (e.name == "healthz" ? "/healthz and /livez" : "/metrics") << " on "
+              << e.server->bind();
+  }
+  return errors.empty() ? Status::Ok() : Status::Error(errors);
+}
+
+void StatusEndpoints::RetryLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (stop_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) return;
+    const Status st = StartPending();
+    if (st.ok()) return;
+    LOG(ERROR) << st.message() << " (retrying in 5 s)";
+  }
 }
 
 void StatusEndpoints::Stop() {
-  if (healthz_) healthz_->Stop();
-  if (metrics_server_) metrics_server_->Stop();
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (retry_.joinable()) retry_.join();
+  for (Endpoint& e : endpoints_) e.server->Stop();
 }
+
+StatusEndpoints::~StatusEndpoints() { Stop(); }
 
 }  // namespace kpx

@@ -8,6 +8,10 @@ packages=(
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev
+  # kpx's own HTTP endpoints (proxier/server): bounded, IPv6, accept backoff
+  libmicrohttpd-dev
+  # the API client's transport (IPv6 servers, strict TLS names, proxies, keepalive)
+  libcurl4-openssl-dev
   iptables ipset iproute2 conntrack procps curl openssl
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev

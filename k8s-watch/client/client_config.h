@@ -20,6 +20,12 @@ struct ClientConfig {
   std::string token;
   std::string token_file;
   bool insecure_skip_tls_verify = false;
+  // kubeconfig's tls-server-name: the name the server certificate must carry (and the SNI) when
+  // it differs from the host in `server`. Empty: the host in `server`.
+  std::string tls_server_name;
+  // kubeconfig's proxy-url: an http://, https:// or socks5:// proxy for every request. Empty: the
+  // environment's HTTPS_PROXY / NO_PROXY, as client-go does.
+  std::string proxy_url;
   // Where this came from ("kubeconfig /root/.kube/config, context kind-kind"), for log lines.
   std::string origin;
 };

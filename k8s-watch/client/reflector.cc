@@ -187,6 +187,11 @@ Status Reflector::List() {
     Result<ApiClient::Response> response =
         client_->Get(Query(/*watch=*/false, continue_token), cancel_.get_token());
     if (!response.ok()) return response.status();
+    if (response->too_large) {
+      stats_->lists_too_large.fetch_add(1, std::memory_order_relaxed);
+      return Status::Error("list page over the size limit (the server ignored limit=" +
+                           std::to_string(options_.page_size) + "?), abandoned");
+    }
     if (response->status == kGone && !continue_token.empty() && restarts < kMaxContinueRestarts) {
       // The snapshot behind the continue token was compacted: start over.
       LOG(INFO) << options_.resource << ": list continue token expired, restarting the list";
@@ -221,7 +226,13 @@ Reflector::WatchEnd Reflector::Watch(uint64_t* events) {
   WatchEnd end = WatchEnd::kClosed;
   Result<ApiClient::Response> response = client_->Stream(
       Query(/*watch=*/true, ""),
-      [&](std::string_view line) { return HandleEvent(line, &end, events); }, cancel_.get_token());
+      [&](std::string_view line) { return HandleEvent(line, &end, events); }, cancel_.get_token(),
+      [&](size_t limit) {
+        // The event is lost to this watch; the object's next change or a relist brings it.
+        LOG(ERROR) << options_.resource << ": dropped a watch event larger than " << (limit >> 20)
+                   << " MiB";
+        stats_->watch_events_dropped.fetch_add(1, std::memory_order_relaxed);
+      });
   if (stopping()) return WatchEnd::kStopped;
   if (!response.ok()) {
     LOG(WARNING) << options_.resource << ": watch from " << resource_version_ << " failed after "

@@ -76,8 +76,7 @@ Result<TlsMaterial> TlsMaterial::FromConfig(const ClientConfig& config) {
   return m;
 }
 
-void TlsMaterial::Install(boost::asio::ssl::context& context) const {
-  SSL_CTX* ctx = context.native_handle();
+bool TlsMaterial::Install(SSL_CTX* ctx) const {
   if (!ca_pem_.empty()) {
     // Only the configured CAs: a cluster CA is private, and trusting every public CA as well would
     // let any publicly valid certificate for the server's name impersonate the API server.
@@ -86,13 +85,17 @@ void TlsMaterial::Install(boost::asio::ssl::context& context) const {
     SSL_CTX_set_cert_store(ctx, store);  // takes ownership, frees the default store
   }
   if (!certificate_pem_.empty()) {
-    boost::system::error_code ec;
-    context.use_certificate_chain(boost::asio::buffer(certificate_pem_), ec);
-    if (!ec)
-      context.use_private_key(boost::asio::buffer(key_pem_), boost::asio::ssl::context::pem, ec);
-    // Validated in FromConfig, so this is not expected; the handshake then fails visibly.
-    if (ec) LOG(ERROR) << "installing the client certificate: " << ec.message();
+    std::vector<X509Ptr> chain = ReadCertificates(certificate_pem_);
+    PkeyPtr key = ReadKey(key_pem_);
+    if (chain.empty() || !key || SSL_CTX_use_certificate(ctx, chain.front().get()) != 1) {
+      return false;
+    }
+    for (size_t i = 1; i < chain.size(); ++i) {
+      if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1) return false;
+    }
+    if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) return false;
   }
+  return true;
 }
 
 }  // namespace kpx

@@ -1,6 +1,7 @@
 #pragma once
 
-#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
+
 #include <string>
 
 #include "base/status.h"
@@ -9,7 +10,7 @@
 namespace kpx {
 
 // The PEM trust anchors and client credentials of a ClientConfig, checked once and then installed
-// into every TLS context cpprestsdk creates (it makes one per new connection).
+// into every TLS context the API client creates (one per connection).
 class TlsMaterial {
  public:
   // Fails with a message naming the bad item: unparsable CA bundle, certificate or key, or a key
@@ -18,7 +19,9 @@ class TlsMaterial {
 
   // Replaces the context's trust store with exactly the configured CAs (when there are any: the
   // system store otherwise) and loads the client certificate chain and key.
-  void Install(boost::asio::ssl::context& context) const;
+  // Returns false (with the OpenSSL error queue left for the caller) when something cannot be
+  // installed, which FromConfig's checks make unexpected.
+  bool Install(SSL_CTX* ctx) const;
 
   bool has_client_certificate() const { return !certificate_pem_.empty(); }
 

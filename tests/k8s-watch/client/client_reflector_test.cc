@@ -707,6 +707,50 @@ users:
   EXPECT_EQ(handler_.services().size(), 3u);
 }
 
+// Issue 17 item 7: a watch line over the limit (64 MiB in production) was dropped without a log
+// line or a metric. Here the limit is 4 KiB and one Service carries a 8 KiB label.
+TEST_F(ReflectorTest, OversizedWatchEventIsDroppedLoggedAndCounted) {
+  Seed(2);
+  ApiSource::Options options = FastOptions();
+  options.client.max_watch_line = 4096;
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  testing::ServiceSpec big = Svc("big", 50);
+  big.labels["padding"] = std::string(8192, 'x');
+  server_->Put(R::kServices, ServiceObject(big));
+  server_->Put(R::kServices, ServiceObject(Svc("small", 51)));
+  // The event after the dropped one still arrives: the stream goes on.
+  ASSERT_TRUE(handler_.WaitUntil(
+      [&] {
+        for (const auto& c : handler_.calls_locked())
+          if (c.key.find("small") != std::string::npos) return true;
+        return false;
+      },
+      kWait));
+  EXPECT_EQ(stats_.watch_events_dropped.load(), 1u);
+  for (const auto& c : handler_.calls()) EXPECT_EQ(c.key.find("/big"), std::string::npos);
+}
+
+// Issue 17 item 7: a list page is bounded even when the server ignores `limit`.
+TEST_F(ReflectorTest, OversizedListPageIsAbandonedAndCounted) {
+  Seed(40);
+  ApiSource::Options options = FastOptions();
+  options.page_size = 500;                   // the whole list in one page...
+  options.client.max_response_bytes = 8192;  // ...which is more than the client takes
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (stats_.lists_too_large.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GE(stats_.lists_too_large.load(), 2u);  // counted, and retried
+  EXPECT_EQ(handler_.synced("service"), 0);
+}
+
 TEST_F(ReflectorTest, NodeHandlerWithoutNodeNameFailsFast) {
   ApiSource source(Config(), "", &handler_, &handler_, &handler_, stats_, FastOptions());
   Status s = source.Start();
