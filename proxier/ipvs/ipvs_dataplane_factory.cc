@@ -6,6 +6,7 @@
 #include "proxier/ipvs/netlink_ipvs_handle.h"
 #include "proxier/ipvs/netlink_link_handle.h"
 #include "proxier/netfilter/backend_detection.h"
+#include "proxier/netfilter/exec_conntrack.h"
 #include "proxier/netfilter/exec_ipset.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/proc_sysctl.h"
@@ -34,6 +35,7 @@ Result<std::unique_ptr<Dataplane>> NewIpvsDataplane(const IpvsOptions& options) 
   seams.ipset = std::make_unique<ExecIpset>(executor);
   seams.iptables = std::make_unique<ExecIptablesRunner>(flavor, executor);
   seams.sysctl = std::make_unique<ProcSysctl>();
+  seams.conntrack = std::make_unique<ExecConntrack>(executor);
   return std::unique_ptr<Dataplane>(new IpvsDataplane(options, std::move(seams)));
 }
 

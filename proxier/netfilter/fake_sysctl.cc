@@ -8,7 +8,9 @@ FakeSysctl::FakeSysctl() {
              {"net/ipv4/vs/conn_reuse_mode", "1"},
              {"net/ipv4/vs/expire_nodest_conn", "0"},
              {"net/ipv4/vs/expire_quiescent_template", "0"},
-             {"net/ipv4/ip_forward", "0"}};
+             {"net/ipv4/ip_forward", "0"},
+             {"net/ipv4/conf/all/arp_ignore", "0"},
+             {"net/ipv4/conf/all/arp_announce", "0"}};
 }
 
 Result<std::string> FakeSysctl::Get(const std::string& path) {
