@@ -15,6 +15,10 @@ struct ClientConfig {
   // Client certificate authentication; both set or both empty.
   std::string client_certificate_pem;
   std::string client_key_pem;
+  // Where the two came from when both are files: re-read for every new connection, so rotated
+  // files take effect (client-go does the same). Empty for inline data.
+  std::string client_certificate_file;
+  std::string client_key_file;
   // Bearer token authentication. When token_file is set it wins and `token` is only a fallback
   // for when the file cannot be read (the kubeconfig rule).
   std::string token;

@@ -207,6 +207,10 @@ Result<ClientConfig> KubeconfigLoader::Parse(std::string_view yaml, const std::s
       !s.ok()) {
     return s;
   }
+  if (!cert_file.empty() && !key_file.empty()) {
+    config.client_certificate_file = cert_file;
+    config.client_key_file = key_file;
+  }
   if (config.client_certificate_pem.empty() != config.client_key_pem.empty()) {
     return f.Error(user_path, config.client_key_pem.empty()
                                   ? "client-certificate given without client-key"

@@ -633,6 +633,31 @@ TEST_F(ReflectorTest, ClientCertificateFromAnotherCaIsRefused) {
   EXPECT_EQ(lists[0].user, "");
 }
 
+// Issue 17 item 3: client certificate files are re-read for new connections, as client-go does,
+// so a rotated certificate takes effect without a restart. Here a certificate the server refuses
+// is replaced by a good one while kpx retries.
+TEST_F(ReflectorTest, RotatedClientCertificateFilesAreUsedForNewConnections) {
+  Seed(3);
+  testing::TempDir dir;
+  ClientConfig config = Config();
+  config.token.clear();
+  config.client_certificate_pem = pki_->rogue_client_cert_pem;
+  config.client_key_pem = pki_->rogue_client_key_pem;
+  config.client_certificate_file = dir.Write("client.crt", pki_->rogue_client_cert_pem);
+  config.client_key_file = dir.Write("client.key", pki_->rogue_client_key_pem);
+  StartSource(config);
+  ASSERT_TRUE(WaitForLists("/api/v1/services", 1));
+  EXPECT_FALSE(source_->HasSynced());
+  // Key first, then certificate: in between the pair does not match and the last good pair
+  // (the rogue one, refused) stays in use.
+  dir.Write("client.key", pki_->client_key_pem);
+  dir.Write("client.crt", pki_->client_cert_pem);
+  ASSERT_TRUE(WaitSynced());
+  auto lists = RequestsFor("/api/v1/services", false);
+  EXPECT_EQ(lists.front().status, 401);
+  EXPECT_EQ(lists.back().user, "system:node:kpx-node");
+}
+
 TEST_F(ReflectorTest, ServerCertificateIsVerifiedUnlessInsecure) {
   Seed(1);
   ClientConfig config = Config();
