@@ -201,7 +201,7 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
     return 1;
   }
 
-  StatusEndpoints status(config, proxier, metrics);
+  StatusEndpoints status(config, proxier, metrics, source->get());
   if (Status st = status.Start(); !st.ok()) {
     // --bind-address-hard-fail: kube-proxy exits when a server cannot bind.
     if (config.bind_address_hard_fail) {

@@ -62,6 +62,9 @@ class KubernetesApiSource final : public Source {
   }
   Status Start() override { return source_.Start(); }
   void Stop() override { source_.Stop(); }
+  std::optional<std::chrono::steady_clock::time_point> OutOfTouchSince() const override {
+    return source_.OutOfTouchSince();
+  }
 
  private:
   SourceStats stats_;

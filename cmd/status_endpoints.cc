@@ -7,8 +7,8 @@
 namespace kpx {
 
 StatusEndpoints::StatusEndpoints(const KpxConfig& config, const SyncingProxier& proxier,
-                                 MetricsRegistry& metrics)
-    : config_(config), proxier_(proxier), metrics_(metrics) {
+                                 MetricsRegistry& metrics, const Source* source)
+    : config_(config), proxier_(proxier), metrics_(metrics), source_(source) {
   // Register the families up front so a scrape shows them before the first probe.
   for (const char* code : {"200", "503"}) {
     metrics_.GetCounter("kubeproxy_proxy_healthz_total", "Cumulative proxy healthz HTTP status",
@@ -21,10 +21,26 @@ StatusEndpoints::StatusEndpoints(const KpxConfig& config, const SyncingProxier& 
 HttpServer::Response StatusEndpoints::Health(bool liveness) {
   const auto sync_period =
       config_.mode == ProxyMode::kIpvs ? config_.ipvs.sync_period : config_.iptables.sync_period;
-  const auto report =
+  auto report =
       ProxierHealth::Evaluate(ProxierHealth::Clock::now(), std::chrono::system_clock::now(),
                               proxier_.OldestPendingChange(), proxier_.LastSuccessfulSyncWall(),
                               2 * sync_period, liveness ? std::nullopt : std::optional<bool>(true));
+  // Rules programmed from a source that lost its API server for longer than the same bound may
+  // be out of date: not healthy (issue 17). Liveness ignores it: a restart would not help.
+  if (!liveness && source_ != nullptr) {
+    const auto since = source_->OutOfTouchSince();
+    const bool stale = since && std::chrono::steady_clock::now() - *since > 2 * sync_period;
+    if (stale) report.code = 503;
+    if (stale != reported_stale_.exchange(stale)) {
+      if (stale) {
+        LOG(WARNING) << "healthz: the object source has been out of touch for more than "
+                     << std::chrono::duration_cast<std::chrono::seconds>(2 * sync_period).count()
+                     << " s: answering 503";
+      } else {
+        LOG(INFO) << "healthz: the object source is in touch again";
+      }
+    }
+  }
   metrics_
       .GetCounter(
           liveness ? "kubeproxy_proxy_livez_total" : "kubeproxy_proxy_healthz_total",

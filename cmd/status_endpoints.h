@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include "base/status.h"
 #include "cmd/kpx_config.h"
+#include "k8s-watch/objects/source.h"
 #include "proxier/metrics/registry.h"
 #include "proxier/server/http_server.h"
 #include "proxier/syncing_proxier.h"
@@ -22,7 +24,10 @@ namespace kpx {
 // retries the failed one every 5 s until it binds.
 class StatusEndpoints {
  public:
-  StatusEndpoints(const KpxConfig& config, const SyncingProxier& proxier, MetricsRegistry& metrics);
+  // `source` (may be null) makes /healthz answer 503 while it has been out of touch with its API
+  // server for longer than two sync periods.
+  StatusEndpoints(const KpxConfig& config, const SyncingProxier& proxier, MetricsRegistry& metrics,
+                  const Source* source = nullptr);
   ~StatusEndpoints();
   // Starts every configured server; the error names each one that failed (the others serve).
   Status Start();
@@ -43,6 +48,8 @@ class StatusEndpoints {
   const KpxConfig& config_;
   const SyncingProxier& proxier_;
   MetricsRegistry& metrics_;
+  const Source* const source_;
+  std::atomic<bool> reported_stale_{false};
   std::vector<Endpoint> endpoints_;
   std::mutex mu_;
   std::condition_variable stop_cv_;

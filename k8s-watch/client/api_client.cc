@@ -66,6 +66,20 @@ struct ApiClient::Transfer {
   // collected.
   const LineFn* on_line = nullptr;
   const std::function<void(size_t)>* on_dropped = nullptr;
+  const std::function<void()>* on_open = nullptr;
+
+  // The empty line that ends the headers: a 200 stream is open.
+  static size_t OnHeader(char* data, size_t size, size_t count, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    const size_t n = size * count;
+    if (t->on_open != nullptr && *t->on_open && (n == 2 || n == 1) &&
+        (data[0] == '\r' || data[0] == '\n')) {
+      long code = 0;
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+      if (code == 200) (*t->on_open)();
+    }
+    return n;
+  }
   std::unique_ptr<LineSplitter> splitter;
   bool stopped = false;
   Response response;
@@ -213,6 +227,8 @@ Status ApiClient::Perform(const std::string& path_and_query, bool stream, Transf
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::OnData);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
   curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, &Transfer::OnSocket);
   curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, &transfer);
@@ -293,10 +309,12 @@ Result<ApiClient::Response> ApiClient::Get(const std::string& path_and_query,
 Result<ApiClient::Response> ApiClient::Stream(const std::string& path_and_query,
                                               const LineFn& on_line,
                                               const pplx::cancellation_token& cancel,
-                                              const std::function<void(size_t)>& on_dropped) {
+                                              const std::function<void(size_t)>& on_dropped,
+                                              const std::function<void()>& on_open) {
   Transfer transfer;
   transfer.on_line = &on_line;
   transfer.on_dropped = &on_dropped;
+  transfer.on_open = &on_open;
   transfer.splitter = std::make_unique<LineSplitter>(options_.max_watch_line);
   if (Status st = Perform(path_and_query, true, transfer, cancel); !st.ok()) {
     return Status::Error("watch " + path_and_query + ": " + st.message());

@@ -73,10 +73,12 @@ class ApiClient {
   // as its bytes arrive, rather than after the body ends. Returns the status once the stream ends
   // cleanly or `on_line` stops it; a connection lost mid-stream is an error (lines delivered
   // before it stand; a trailing partial line is discarded).
-  // `on_dropped` (if set) is told the size of every line dropped for exceeding max_watch_line.
+  // `on_dropped` (if set) is told the size of every line dropped for exceeding max_watch_line;
+  // `on_open` (if set) is called once the server has answered 200 (the stream is open).
   Result<Response> Stream(const std::string& path_and_query, const LineFn& on_line,
                           const pplx::cancellation_token& cancel,
-                          const std::function<void(size_t bytes)>& on_dropped = nullptr);
+                          const std::function<void(size_t bytes)>& on_dropped = nullptr,
+                          const std::function<void()>& on_open = nullptr);
 
   // Percent-encodes a query parameter value (label and field selectors contain '=' and '!').
   static std::string QueryEscape(std::string_view value);

@@ -59,7 +59,8 @@ Reflector::Reflector(ApiClient* client, ReflectorStore* store, Options options, 
       options_(std::move(options)),
       stats_(stats),
       backoff_(options_.backoff),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      out_of_touch_since_(std::chrono::steady_clock::now().time_since_epoch().count()) {}
 
 Reflector::~Reflector() { Stop(); }
 
@@ -92,6 +93,19 @@ bool Reflector::Wait(std::chrono::milliseconds delay) {
   return !cv_.wait_for(lock, delay, [this] { return stopping_; });
 }
 
+std::optional<std::chrono::steady_clock::time_point> Reflector::OutOfTouchSince() const {
+  const int64_t since = out_of_touch_since_.load();
+  if (since == 0) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
+}
+
+void Reflector::OutOfTouch() {
+  VLOG(2) << options_.resource << ": out of touch";
+  int64_t expected = 0;
+  out_of_touch_since_.compare_exchange_strong(
+      expected, std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
 void Reflector::Run() {
   bool need_list = true;
   bool listed_before = false;
@@ -102,7 +116,9 @@ void Reflector::Run() {
     if (need_list) {
       Status s = List();
       if (stopping()) break;
+      if (s.ok()) InTouch();
       if (!s.ok()) {
+        OutOfTouch();
         const auto delay = backoff_.Next();
         LOG(WARNING) << options_.resource << ": list failed, retrying in " << delay.count()
                      << "ms: " << s.message();
@@ -127,6 +143,7 @@ void Reflector::Run() {
       case WatchEnd::kStopped:
         return;
       case WatchEnd::kGone:
+        InTouch();
         LOG(INFO) << options_.resource << ": resourceVersion " << resource_version_
                   << " expired, relisting";
         need_list = true;
@@ -139,6 +156,7 @@ void Reflector::Run() {
         }
         break;
       case WatchEnd::kClosed:
+        InTouch();
         if (events > 0 || lasted >= options_.min_healthy_watch) {
           backoff_.Reset();
           VLOG(2) << options_.resource << ": watch ended, resuming from " << resource_version_;
@@ -147,6 +165,7 @@ void Reflector::Run() {
         }
         break;
       case WatchEnd::kError:
+        OutOfTouch();
         // A stream that delivered events was healthy until it broke: retry soon.
         if (events > 0) backoff_.Reset();
         if (!Wait(backoff_.Next())) return;
@@ -232,7 +251,9 @@ Reflector::WatchEnd Reflector::Watch(uint64_t* events) {
         LOG(ERROR) << options_.resource << ": dropped a watch event larger than " << (limit >> 20)
                    << " MiB";
         stats_->watch_events_dropped.fetch_add(1, std::memory_order_relaxed);
-      });
+      },
+      // The server answered the watch: in touch again, even if nothing changes for minutes.
+      [this] { InTouch(); });
   if (stopping()) return WatchEnd::kStopped;
   if (!response.ok()) {
     LOG(WARNING) << options_.resource << ": watch from " << resource_version_ << " failed after "

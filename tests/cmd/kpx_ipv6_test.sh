@@ -57,8 +57,16 @@ check "its kubeconfig names https://[fd00::1]:$port" \
 start_kpx() {
   ip netns exec "$ns" "$kpx" --mode=iptables --kubeconfig="$work/api/kubeconfig" \
     --hostname-override=kpx-node --cluster-cidr=10.99.0.0/16 --min-sync-period=100ms \
-    --healthz-bind-address="$1" --metrics-bind-address="$2" >>"$work/kpx.log" 2>&1 7>&- 8>&- &
+    --sync-period=2s --healthz-bind-address="$1" --metrics-bind-address="$2" \
+    >>"$work/kpx.log" 2>&1 7>&- 8>&- &
   kpx_pid=$!
+}
+# One command to the fake API server; its one-line answer must start with "ok".
+api() {
+  local reply=
+  echo "$*" >&7
+  read -r -t 10 reply <&8
+  [[ $reply == ok* ]]
 }
 stop_kpx() {
   kill -TERM "$kpx_pid" 2>/dev/null
@@ -82,6 +90,14 @@ check_eq "/healthz on [::]:10256 over IPv4 too" 200 "$(get 'http://127.0.0.1:102
 check_eq "/metrics on [::1]:10249" 200 "$(get 'http://[::1]:10249/metrics')"
 check_eq "/metrics is not on 127.0.0.1" 000 "$(get 'http://127.0.0.1:10249/metrics')"
 check "no address-resolution error in kpx's log" bash -c "! grep -q 'Error resolving' $work/kpx.log"
+# Issue 17 item 6: a source out of touch with its API server for longer than two sync periods
+# (here 4 s) makes /healthz unhealthy; /livez stays up (a restart would not help).
+check "the fake API server goes away" api stop
+unhealthy() { [[ $(get 'http://[::1]:10256/healthz') == 503 ]]; }
+check "/healthz turns 503 while the API server is gone" wait_until 30 unhealthy
+check_eq "/livez stays 200" 200 "$(get 'http://[::1]:10256/livez')"
+check "the fake API server comes back" api start
+check "/healthz is 200 again once kpx is back in touch" wait_until 30 synced
 stop_kpx
 
 # A healthz port held by another process: kpx says so at start, /metrics still serves, the

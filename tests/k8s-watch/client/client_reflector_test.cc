@@ -776,6 +776,37 @@ TEST_F(ReflectorTest, OversizedListPageIsAbandonedAndCounted) {
   EXPECT_EQ(handler_.synced("service"), 0);
 }
 
+// Issue 17 item 6: /healthz must reflect a source that cannot reach its API server; the source
+// says since when it has been out of touch.
+TEST_F(ReflectorTest, SourceReportsSinceWhenItIsOutOfTouch) {
+  Seed(2);
+  const auto before_start = std::chrono::steady_clock::now();
+  server_->Stop();
+  StartSource(Config());
+  // Never reached yet: out of touch since it started.
+  ASSERT_TRUE(source_->OutOfTouchSince().has_value());
+  EXPECT_GE(*source_->OutOfTouchSince(), before_start);
+  server_->Start(server_->port());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  EXPECT_FALSE(source_->OutOfTouchSince().has_value());
+
+  const auto cut = std::chrono::steady_clock::now();
+  server_->Stop();
+  const auto deadline = cut + kWait;
+  while (!source_->OutOfTouchSince() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(source_->OutOfTouchSince().has_value());
+  EXPECT_GE(*source_->OutOfTouchSince(), cut);
+  server_->Start(server_->port());
+  const auto back = std::chrono::steady_clock::now() + kWait;
+  while (source_->OutOfTouchSince() && std::chrono::steady_clock::now() < back) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(source_->OutOfTouchSince().has_value());
+}
+
 TEST_F(ReflectorTest, NodeHandlerWithoutNodeNameFailsFast) {
   ApiSource source(Config(), "", &handler_, &handler_, &handler_, stats_, FastOptions());
   Status s = source.Start();
