@@ -1,13 +1,19 @@
 // The API client's transport against the fake API server: IPv6 servers (in a private network
 // namespace), strict TLS server names, kubeconfig's tls-server-name, and TLS failure causes.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -188,6 +194,103 @@ TEST(ClientTransportTest, TlsServerNameIsWhatTheCertificateIsCheckedAgainst) {
   const std::string refused = List(config);
   EXPECT_THAT(refused, HasSubstr("error: "));
   EXPECT_EQ(server.requests().size(), 1u);  // only the first one got through
+  server.Stop();
+}
+
+// A minimal HTTP CONNECT proxy on 127.0.0.1 that counts the tunnels it opened.
+class ConnectProxy {
+ public:
+  ConnectProxy() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    listen(listen_fd_, 8);
+    socklen_t len = sizeof(a);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ConnectProxy() {
+    shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    close(listen_fd_);
+  }
+  int port() const { return port_; }
+  int tunnels() const { return tunnels_.load(); }
+  std::string last_target() const {
+    std::lock_guard lock(mu_);
+    return last_target_;
+  }
+
+ private:
+  void Serve() {
+    for (;;) {
+      const int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      std::string head;
+      char c;
+      while (head.find("\r\n\r\n") == std::string::npos && read(client, &c, 1) == 1) head += c;
+      // "CONNECT host:port HTTP/1.1"
+      const size_t sp = head.find(' ');
+      const std::string target = head.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
+      {
+        std::lock_guard lock(mu_);
+        last_target_ = target;
+      }
+      const int port = std::stoi(target.substr(target.rfind(':') + 1));
+      const int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      if (head.rfind("CONNECT ", 0) != 0 ||
+          connect(upstream, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+        close(upstream);
+        close(client);
+        continue;
+      }
+      ++tunnels_;
+      const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+      (void)!write(client, ok.data(), ok.size());
+      Relay(client, upstream);
+      close(upstream);
+      close(client);
+    }
+  }
+  static void Relay(int a, int b) {
+    char buf[16384];
+    for (;;) {
+      pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+      if (poll(fds, 2, 5000) <= 0) return;
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].revents == 0) continue;
+        const ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+        if (n <= 0 || write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n) return;
+      }
+    }
+  }
+
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> tunnels_{0};
+  mutable std::mutex mu_;
+  std::string last_target_;
+  std::thread thread_;
+};
+
+// Issue 17 item 7: kubeconfig's proxy-url was silently ignored.
+TEST(ClientTransportTest, ProxyUrlIsUsed) {
+  FakeApiServer server(Pki());
+  server.SetTokens({{kToken, "system:kube-proxy"}});
+  server.Start();
+  ConnectProxy proxy;
+  ClientConfig config = ConfigFor("https://127.0.0.1:" + std::to_string(server.port()));
+  config.proxy_url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  EXPECT_EQ(List(config), "status 200");
+  EXPECT_EQ(proxy.tunnels(), 1);
+  EXPECT_EQ(proxy.last_target(), "127.0.0.1:" + std::to_string(server.port()));
   server.Stop();
 }
 
