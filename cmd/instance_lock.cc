@@ -91,9 +91,13 @@ Status InstanceLock::Acquire() {
     listen(fd, SOMAXCONN);
     socket_fd_ = fd;
     if (Status st = AcquireFallback(); !st.ok()) {
-      close(socket_fd_);
-      socket_fd_ = -1;
-      return st;
+      if (st.message() == kRunning) {
+        close(socket_fd_);
+        socket_fd_ = -1;
+        return st;
+      }
+      // A read-only /run, say: the abstract lock alone still holds.
+      LOG(WARNING) << "instance lock: " << st.message() << "; relying on @" << name_ << " alone";
     }
     return Status::Ok();
   }

@@ -120,6 +120,16 @@ TEST(InstanceLockTest, UnprivilegedSquatterDoesNotStopKpx) {
   std::filesystem::remove_all(dir);
 }
 
+// A /run kpx cannot write (a read-only root file system) must not keep kpx from starting: the
+// abstract lock alone then holds.
+TEST(InstanceLockTest, UnwritableFallbackDirectoryStillLocks) {
+  const std::string name = UniqueName() + "-nodir";
+  InstanceLock first(name, "/nonexistent-kpx-lock-dir");
+  ASSERT_TRUE(first.Acquire().ok());
+  InstanceLock second(name, "/nonexistent-kpx-lock-dir");
+  EXPECT_FALSE(second.Acquire().ok());
+}
+
 // The fallback lock file must not follow a symlink planted where it will be created.
 TEST(InstanceLockTest, FallbackLockFileFollowsNoSymlink) {
   char dir_template[] = "/tmp/kpx-lock-dir-XXXXXX";
