@@ -31,7 +31,7 @@ void ExportSourceStats(const SourceStats& stats, const std::string& source,
                          "Watch events dropped for exceeding the line size limit (64 MiB)", labels,
                          read(stats.watch_events_dropped));
   metrics.SetCounterFunc("kpx_list_pages_too_large_total",
-                         "List pages abandoned for exceeding the response size limit (256 MiB)",
+                         "List pages abandoned for exceeding the response size limit (32 MiB)",
                          labels, read(stats.lists_too_large));
 }
 

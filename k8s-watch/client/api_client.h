@@ -42,9 +42,11 @@ class ApiClient {
     // A watch event (one line) longer than this is dropped whole, reported to Stream's
     // on_dropped; kube-apiserver's own limit on an object is far below it.
     size_t max_watch_line = size_t{64} << 20;
-    // A GET (one list page) whose body is larger fails instead of growing memory without bound:
-    // pages are asked for with `limit`, so only a server that ignores it sends that much.
-    size_t max_response_bytes = size_t{256} << 20;
+    // A GET (one list page) whose body is larger is abandoned (Response::too_large) instead of
+    // growing memory without bound; the reflector then asks for fewer objects per page. 500
+    // objects of kube-apiserver's at most ~3 MiB each could exceed it, typical pages are far
+    // below (500 EndpointSlices of 100 endpoints: ~10 MiB).
+    size_t max_response_bytes = size_t{32} << 20;
   };
 
   struct Response {

@@ -60,7 +60,8 @@ Reflector::Reflector(ApiClient* client, ReflectorStore* store, Options options, 
       stats_(stats),
       backoff_(options_.backoff),
       rng_(std::random_device{}()),
-      out_of_touch_since_(std::chrono::steady_clock::now().time_since_epoch().count()) {}
+      out_of_touch_since_(std::chrono::steady_clock::now().time_since_epoch().count()),
+      page_limit_(std::max(1, options_.page_size)) {}
 
 Reflector::~Reflector() { Stop(); }
 
@@ -188,7 +189,7 @@ std::string Reflector::Query(bool watch, const std::string& continue_token) {
                                                    options_.max_watch_timeout.count());
     add("timeoutSeconds", std::to_string(timeout(rng_)));
   } else {
-    add("limit", std::to_string(options_.page_size));
+    add("limit", std::to_string(page_limit_));
     if (!continue_token.empty()) add("continue", continue_token);
   }
   if (!options_.label_selector.empty()) add("labelSelector", options_.label_selector);
@@ -207,9 +208,18 @@ Status Reflector::List() {
         client_->Get(Query(/*watch=*/false, continue_token), cancel_.get_token());
     if (!response.ok()) return response.status();
     if (response->too_large) {
+      // Pages of large objects: ask for fewer per page, down to one, rather than grow memory.
       stats_->lists_too_large.fetch_add(1, std::memory_order_relaxed);
-      return Status::Error("list page over the size limit (the server ignored limit=" +
-                           std::to_string(options_.page_size) + "?), abandoned");
+      if (page_limit_ <= 1) {
+        return Status::Error("one object is over the response size limit, abandoned");
+      }
+      page_limit_ = std::max(1, page_limit_ / 2);
+      LOG(WARNING) << options_.resource << ": list page over the response size limit, "
+                   << "restarting the list with limit=" << page_limit_;
+      store_->BeginList();
+      continue_token.clear();
+      pages = 0;
+      continue;
     }
     if (response->status == kGone && !continue_token.empty() && restarts < kMaxContinueRestarts) {
       // The snapshot behind the continue token was compacted: start over.

@@ -90,6 +90,9 @@ class Reflector {
   bool watched_before_ = false;
   // steady_clock ticks since the epoch; 0 while in touch.
   std::atomic<int64_t> out_of_touch_since_;
+  // `limit` of list requests: options_.page_size, halved while pages exceed the client's
+  // response size limit (large objects). Reflector thread only.
+  int page_limit_;
   void InTouch() {
     VLOG(2) << options_.resource << ": in touch";
     out_of_touch_since_.store(0);

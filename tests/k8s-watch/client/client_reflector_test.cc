@@ -759,8 +759,10 @@ TEST_F(ReflectorTest, OversizedWatchEventIsDroppedLoggedAndCounted) {
   for (const auto& c : handler_.calls()) EXPECT_EQ(c.key.find("/big"), std::string::npos);
 }
 
-// Issue 17 item 7: a list page is bounded even when the server ignores `limit`.
-TEST_F(ReflectorTest, OversizedListPageIsAbandonedAndCounted) {
+// Issue 17 item 7: list pages are bounded in memory. Pages over the client's response size limit
+// (8 KiB here, 32 MiB in production) are abandoned and the list restarts with fewer objects per
+// page until they fit.
+TEST_F(ReflectorTest, OversizedListPagesShrinkUntilTheyFit) {
   Seed(40);
   ApiSource::Options options = FastOptions();
   options.page_size = 500;                   // the whole list in one page...
@@ -768,11 +770,31 @@ TEST_F(ReflectorTest, OversizedListPageIsAbandonedAndCounted) {
   source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
                                         stats_, options);
   ASSERT_TRUE(source_->Start().ok());
+  ASSERT_TRUE(WaitSynced());
+  EXPECT_GE(stats_.lists_too_large.load(), 1u);
+  EXPECT_EQ(handler_.services().size(), 40u);
+  auto lists = RequestsFor("/api/v1/services", false);
+  ASSERT_FALSE(lists.empty());
+  EXPECT_EQ(lists.front().query.at("limit"), "500");
+  EXPECT_LT(std::stoi(lists.back().query.at("limit")), 500);
+}
+
+// One object over the limit cannot be listed at all: counted and retried, never buffered.
+TEST_F(ReflectorTest, ObjectOverTheResponseLimitIsAbandonedAndCounted) {
+  Seed(2);
+  testing::ServiceSpec big = Svc("big", 50);
+  big.labels["padding"] = std::string(16384, 'x');
+  server_->Put(R::kServices, ServiceObject(big));
+  ApiSource::Options options = FastOptions();
+  options.client.max_response_bytes = 8192;
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
   const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (stats_.lists_too_large.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+  while (stats_.lists_too_large.load() < 5 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(10ms);
   }
-  EXPECT_GE(stats_.lists_too_large.load(), 2u);  // counted, and retried
+  EXPECT_GE(stats_.lists_too_large.load(), 5u);  // shrunk to limit=1, then retried
   EXPECT_EQ(handler_.synced("service"), 0);
 }
 
