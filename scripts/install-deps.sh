@@ -18,6 +18,8 @@ build_packages=(
 )
 test_packages=(
   clang-format
+  # kpx_ipv6 and kpx_http_limits hold ports and connections with small Python scripts
+  python3
   iptables ipset iproute2 conntrack procps curl openssl
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev
