@@ -104,7 +104,7 @@ struct HttpServer::Impl {
     uint64_t suppressed = 0;
     if (!log_limiter.Allow(&suppressed)) return;
     LOG(WARNING) << "HTTP server on " << server->bind_ << ": " << what
-                 << (suppressed ? " (" + std::to_string(suppressed) + " similar lines suppressed)"
+                 << (suppressed ? " (" + std::to_string(suppressed) + " more lines suppressed)"
                                 : "");
   }
 
