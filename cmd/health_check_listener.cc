@@ -18,10 +18,12 @@ HttpServer::Response HealthCheckHttpListener::Respond(const ServiceHealthEntry& 
 
 Result<std::unique_ptr<HealthCheckListener>> HealthCheckHttpListener::Open(
     const std::string& bind_ip, int32_t port, HealthCheckResponder responder,
-    std::function<bool()> proxier_healthy) {
+    std::function<bool()> proxier_healthy, std::shared_ptr<HttpServer::Stats> stats) {
   const std::string host = bind_ip.find(':') != std::string::npos ? "[" + bind_ip + "]" : bind_ip;
+  HttpServer::Options options;
+  options.stats = std::move(stats);
   std::unique_ptr<HealthCheckHttpListener> l(
-      new HealthCheckHttpListener(host + ":" + std::to_string(port)));
+      new HealthCheckHttpListener(host + ":" + std::to_string(port), std::move(options)));
   // Load balancers probe any path; kube-proxy answers them all alike.
   l->server_.Fallback([responder, proxier_healthy](const std::string&) {
     return Respond(responder(), proxier_healthy());

@@ -14,14 +14,15 @@ namespace kpx {
 // the local endpoint count while this node has endpoints (and the proxier is healthy), else 503.
 class HealthCheckHttpListener final : public HealthCheckListener {
  public:
-  static Result<std::unique_ptr<HealthCheckListener>> Open(const std::string& bind_ip, int32_t port,
-                                                           HealthCheckResponder responder,
-                                                           std::function<bool()> proxier_healthy);
+  static Result<std::unique_ptr<HealthCheckListener>> Open(
+      const std::string& bind_ip, int32_t port, HealthCheckResponder responder,
+      std::function<bool()> proxier_healthy, std::shared_ptr<HttpServer::Stats> stats);
   // The response for an entry; pure, for tests.
   static HttpServer::Response Respond(const ServiceHealthEntry& entry, bool proxier_healthy);
 
  private:
-  explicit HealthCheckHttpListener(std::string bind) : server_(std::move(bind)) {}
+  HealthCheckHttpListener(std::string bind, HttpServer::Options options)
+      : server_(std::move(bind), std::move(options)) {}
   HttpServer server_;
 };
 

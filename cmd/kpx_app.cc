@@ -161,6 +161,22 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   // through a pointer set once the proxier exists.
   const SyncingProxier* proxier_ptr = nullptr;
   const auto health_timeout = 2 * options.runner.max_interval;
+  // The health-check node ports face the network: one set of counters for all of them.
+  auto health_check_stats = std::make_shared<HttpServer::Stats>();
+  {
+    const MetricsRegistry::Labels labels{{"server", "health-check-node-ports"}};
+    HttpServer::Stats* s = health_check_stats.get();
+    metrics.SetCounterFunc("kpx_http_connections_refused_total",
+                           "Connections to kpx's HTTP servers closed at once for being over the "
+                           "total or per-client connection limit",
+                           labels, [s] { return double(s->connections_refused.load()); });
+    metrics.SetCounterFunc("kpx_http_requests_refused_total",
+                           "Requests to kpx's HTTP servers refused as malformed, too large or idle",
+                           labels, [s] { return double(s->requests_refused.load()); });
+    metrics.SetCounterFunc("kpx_http_accept_failures_total",
+                           "accept() failures of kpx's HTTP servers (e.g. out of file descriptors)",
+                           labels, [s] { return double(s->accept_failures.load()); });
+  }
   // Health-check node ports listen where NodePorts answer (--nodeport-addresses), as kube-proxy.
   const NodePortAddresses node_port_addresses = NodePortAddressesOf(config);
   GetifaddrsLocalAddressLister host_addresses;
@@ -170,10 +186,13 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
     const std::vector<std::string> bind_ips = NodePortHealthListener::BindAddresses(
         node_port_addresses, listed.ok() ? *listed : std::vector<IpAddress>(), applied_node,
         config.bind_address);
-    return NodePortHealthListener::Open(bind_ips, port, std::move(responder), [&] {
-      const auto pending = proxier_ptr->OldestPendingChange();
-      return !pending || std::chrono::steady_clock::now() - *pending < health_timeout;
-    });
+    return NodePortHealthListener::Open(
+        bind_ips, port, std::move(responder),
+        [&] {
+          const auto pending = proxier_ptr->OldestPendingChange();
+          return !pending || std::chrono::steady_clock::now() - *pending < health_timeout;
+        },
+        health_check_stats);
   });
   if (!config.dry_run) {
     options.on_applied = [&](const DesiredState& state) {
@@ -195,9 +214,8 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
     return 1;
   }
 
-  StatusEndpoints status(config, proxier, metrics);
+  StatusEndpoints status(config, proxier, metrics, source->get());
   if (Status st = status.Start(); !st.ok()) {
-    LOG(ERROR) << st.message();
     // --bind-address-hard-fail: kube-proxy exits when a server cannot bind.
     if (config.bind_address_hard_fail) {
       std::cerr << "kpx: " << st.message() << "\n";
@@ -207,6 +225,8 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
       status.Stop();
       return 1;
     }
+    // Otherwise kube-proxy keeps running and retries; the servers that did bind are serving.
+    LOG(ERROR) << st.message() << " (retrying every 5 s)";
   }
 
   std::thread waiter([&] {

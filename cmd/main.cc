@@ -12,6 +12,7 @@
 #include "cmd/command_line.h"
 #include "cmd/klog_format.h"
 #include "cmd/kpx_app.h"
+#include "cmd/open_file_limit.h"
 
 int main(int argc, char** argv) {
   // A peer closing a socket must be an error on that socket, not the end of kpx.
@@ -38,6 +39,11 @@ int main(int argc, char** argv) {
   for (const std::string& flag : command_line->flags_over_config) {
     LOG(WARNING) << flag << " is given with --config: kube-proxy would ignore it, kpx applies it "
                  << "over the file";
+  }
+  if (auto limit = kpx::RaiseOpenFileLimit(); limit.ok()) {
+    VLOG(1) << "open-file limit " << *limit;
+  } else {
+    LOG(WARNING) << limit.status().message();
   }
   // klog's --vmodule "pattern=N,...": glog matches the same file-name globs.
   std::istringstream vmodule(command_line->config.vmodule);

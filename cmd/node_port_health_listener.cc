@@ -6,10 +6,10 @@ namespace kpx {
 
 Result<std::unique_ptr<HealthCheckListener>> NodePortHealthListener::Open(
     const std::vector<std::string>& bind_ips, int32_t port, HealthCheckResponder responder,
-    std::function<bool()> proxier_healthy) {
+    std::function<bool()> proxier_healthy, std::shared_ptr<HttpServer::Stats> stats) {
   std::unique_ptr<NodePortHealthListener> l(new NodePortHealthListener());
   for (const std::string& ip : bind_ips) {
-    auto part = HealthCheckHttpListener::Open(ip, port, responder, proxier_healthy);
+    auto part = HealthCheckHttpListener::Open(ip, port, responder, proxier_healthy, stats);
     if (!part.ok()) return part.status();
     l->parts_.push_back(std::move(part).value());
   }

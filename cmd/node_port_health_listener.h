@@ -10,6 +10,7 @@
 #include "proxier/core/desired_state.h"
 #include "proxier/core/node_port_addresses.h"
 #include "proxier/health/service_health.h"
+#include "proxier/server/http_server.h"
 
 namespace kpx {
 
@@ -22,7 +23,8 @@ class NodePortHealthListener final : public HealthCheckListener {
   static Result<std::unique_ptr<HealthCheckListener>> Open(const std::vector<std::string>& bind_ips,
                                                            int32_t port,
                                                            HealthCheckResponder responder,
-                                                           std::function<bool()> proxier_healthy);
+                                                           std::function<bool()> proxier_healthy,
+                                                           std::shared_ptr<HttpServer::Stats> stats);
 
   // Pure: where to listen. `wildcard` (the bind address, 0.0.0.0 by default) when no family is
   // restricted; else the selected addresses of restricted families and every non-loopback host

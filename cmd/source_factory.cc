@@ -32,6 +32,12 @@ void ExportSourceStats(const SourceStats& stats, const std::string& source,
       "kpx_object_entries_skipped_total",
       "Invalid entries skipped inside accepted objects (source ranges, external or ingress IPs)",
       {}, [] { return static_cast<double>(SkippedEntries::Total()); });
+  metrics.SetCounterFunc("kpx_watch_events_dropped_total",
+                         "Watch events dropped for exceeding the line size limit (64 MiB)", labels,
+                         read(stats.watch_events_dropped));
+  metrics.SetCounterFunc("kpx_list_pages_too_large_total",
+                         "List pages abandoned for exceeding the response size limit (32 MiB)",
+                         labels, read(stats.lists_too_large));
 }
 
 // Owns the counters a source writes and exports them as metrics at scrape time.
@@ -61,6 +67,9 @@ class KubernetesApiSource final : public Source {
   }
   Status Start() override { return source_.Start(); }
   void Stop() override { source_.Stop(); }
+  std::optional<std::chrono::steady_clock::time_point> OutOfTouchSince() const override {
+    return source_.OutOfTouchSince();
+  }
 
  private:
   SourceStats stats_;

@@ -11,9 +11,15 @@ build_packages=(
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev libnetfilter-acct-dev libmnl-dev
+  # kpx's own HTTP endpoints (proxier/server): bounded, IPv6, accept backoff
+  libmicrohttpd-dev
+  # the API client's transport (IPv6 servers, strict TLS names, proxies, keepalive)
+  libcurl4-openssl-dev
 )
 test_packages=(
   clang-format
+  # kpx_ipv6 and kpx_http_limits hold ports and connections with small Python scripts
+  python3
   iptables ipset iproute2 conntrack procps curl openssl
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <cpprest/http_client.h>
+#include <pplx/pplxtasks.h>
 
 #include <chrono>
 #include <functional>
@@ -11,13 +11,19 @@
 #include "base/status.h"
 #include "k8s-watch/client/bearer_token_source.h"
 #include "k8s-watch/client/client_config.h"
+#include "k8s-watch/client/tls_material.h"
 
 namespace kpx {
 
-// The HTTP(S) transport to one API server, over cpprestsdk's http_client. Adds the headers every
-// request needs (Accept: application/json, User-Agent, Authorization from a rotating token) and
-// installs the configured trust anchors and client certificate into each new TLS connection.
-// Thread-safe: reflectors share one client and run requests concurrently.
+// The HTTP(S) transport to one API server, over libcurl (cpprestsdk's client cannot reach an IPv6
+// literal such as https://[fd00::1]:6443, and checks server names against the Common Name).
+// Adds the headers every request needs (Accept: application/json, User-Agent, Authorization from
+// a rotating token) and installs the configured trust anchors and client certificate into each
+// new TLS connection. The server certificate must name the server (or tls-server-name) in a
+// subjectAltName, IP SANs for IP hosts, as Go checks it since 1.15; the Common Name never counts.
+// TCP keepalive (and TCP_USER_TIMEOUT) notice a server host that vanished within about 30 s.
+// Every socket is close-on-exec. Thread-safe: reflectors share one client and run requests
+// concurrently, each on a connection of its own.
 class ApiClient {
  public:
   static constexpr char kUserAgent[] = "kpx/0.1.0";
@@ -25,15 +31,30 @@ class ApiClient {
   struct Options {
     // Whole-request limit for GETs (lists).
     std::chrono::seconds request_timeout{60};
-    // cpprestsdk re-arms its timer on every chunk read, so for streams this is an idle limit.
-    // It must exceed the longest server-side watch timeout, which is what normally ends a watch.
+    // For streams an idle limit: a watch that delivers nothing for this long is ended. It must
+    // exceed the longest server-side watch timeout, which is what normally ends a watch.
     std::chrono::seconds stream_idle_timeout{15 * 60};
+    // Dead peers: keepalive probes start after this much silence, every `keepalive_interval`,
+    // and the connection is dropped after three unanswered ones (or when sent data stays
+    // unacknowledged for idle + 3 intervals).
+    std::chrono::seconds keepalive_idle{15};
+    std::chrono::seconds keepalive_interval{5};
+    // A watch event (one line) longer than this is dropped whole, reported to Stream's
+    // on_dropped; kube-apiserver's own limit on an object is far below it.
+    size_t max_watch_line = size_t{64} << 20;
+    // A GET (one list page) whose body is larger is abandoned (Response::too_large) instead of
+    // growing memory without bound; the reflector then asks for fewer objects per page. 500
+    // objects of kube-apiserver's at most ~3 MiB each could exceed it, typical pages are far
+    // below (500 EndpointSlices of 100 endpoints: ~10 MiB).
+    size_t max_response_bytes = size_t{32} << 20;
   };
 
   struct Response {
     int status = 0;
     // The whole body for Get; for Stream only the body of a non-200 answer.
     std::string body;
+    // Get only: the body exceeded Options::max_response_bytes and was abandoned (body empty).
+    bool too_large = false;
   };
 
   // Validates the TLS material (PEM parsing, key matching the certificate) up front, so bad
@@ -54,19 +75,32 @@ class ApiClient {
   // as its bytes arrive, rather than after the body ends. Returns the status once the stream ends
   // cleanly or `on_line` stops it; a connection lost mid-stream is an error (lines delivered
   // before it stand; a trailing partial line is discarded).
+  // `on_dropped` (if set) is told the size of every line dropped for exceeding max_watch_line;
+  // `on_open` (if set) is called once the server has answered 200 (the stream is open).
   Result<Response> Stream(const std::string& path_and_query, const LineFn& on_line,
-                          const pplx::cancellation_token& cancel);
+                          const pplx::cancellation_token& cancel,
+                          const std::function<void(size_t bytes)>& on_dropped = nullptr,
+                          const std::function<void()>& on_open = nullptr);
 
   // Percent-encodes a query parameter value (label and field selectors contain '=' and '!').
   static std::string QueryEscape(std::string_view value);
 
  private:
-  ApiClient(const ClientConfig& config, Options options);
-  Result<web::http::http_request> NewRequest(const std::string& path_and_query);
+  struct Transfer;
+  ApiClient(const ClientConfig& config, TlsMaterial tls, Options options);
+  // Runs one GET to completion, cancellation, or until the transfer's sink stops it.
+  Status Perform(const std::string& path_and_query, bool stream, Transfer& transfer,
+                 const pplx::cancellation_token& cancel);
 
+  ClientConfig config_;
+  TlsMaterial tls_;
+  Options options_;
   BearerTokenSource token_;
-  std::unique_ptr<web::http::client::http_client> get_client_;
-  std::unique_ptr<web::http::client::http_client> stream_client_;
+  // scheme://host:port that requests go to, and (with tls-server-name) curl's connect-to entry
+  // that sends them to the configured address.
+  std::string base_url_;
+  std::string connect_to_;
+  std::string verify_host_;  // what the certificate must name, without brackets
 };
 
 }  // namespace kpx

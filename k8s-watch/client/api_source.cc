@@ -75,6 +75,16 @@ void ApiSource::Stop() {
   for (auto& reflector : reflectors_) reflector->Stop();
 }
 
+std::optional<std::chrono::steady_clock::time_point> ApiSource::OutOfTouchSince() const {
+  // Before Start there are no reflectors: nothing heard yet, but nothing expected either.
+  std::optional<std::chrono::steady_clock::time_point> earliest;
+  for (const auto& reflector : reflectors_) {
+    const auto since = reflector->OutOfTouchSince();
+    if (since && (!earliest || *since < *earliest)) earliest = since;
+  }
+  return earliest;
+}
+
 bool ApiSource::HasSynced() const {
   for (const auto& store : stores_) {
     if (!store->synced()) return false;

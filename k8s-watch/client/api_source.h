@@ -57,6 +57,8 @@ class ApiSource : public Source {
   void Stop() override;
   // True once every watched kind has completed its first list.
   bool HasSynced() const;
+  // The earliest time since which one of the reflectors has been out of touch.
+  std::optional<std::chrono::steady_clock::time_point> OutOfTouchSince() const override;
 
  private:
   const ClientConfig config_;

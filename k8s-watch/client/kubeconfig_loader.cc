@@ -163,6 +163,19 @@ Result<ClientConfig> KubeconfigLoader::Parse(std::string_view yaml, const std::s
       !s.ok()) {
     return s;
   }
+  // Both were silently ignored once (issue 17): a proxy that is required, or a certificate that
+  // names the server differently, then failed with an unhelpful TLS or connect error.
+  if (Status s = f.String(*cluster, "tls-server-name", cluster_path, &config.tls_server_name);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = f.String(*cluster, "proxy-url", cluster_path, &config.proxy_url); !s.ok()) {
+    return s;
+  }
+  if (!config.proxy_url.empty() && !config.proxy_url.starts_with("http://") &&
+      !config.proxy_url.starts_with("https://") && !config.proxy_url.starts_with("socks5://")) {
+    return f.Error(cluster_path + ".proxy-url", "must start with http://, https:// or socks5://");
+  }
   std::string ca_file;
   if (Status s = f.FileOrData(*cluster, "certificate-authority", cluster_path, base_dir, &ca_file,
                               &config.certificate_authority_pem);
@@ -193,6 +206,10 @@ Result<ClientConfig> KubeconfigLoader::Parse(std::string_view yaml, const std::s
           f.FileOrData(*user, "client-key", user_path, base_dir, &key_file, &config.client_key_pem);
       !s.ok()) {
     return s;
+  }
+  if (!cert_file.empty() && !key_file.empty()) {
+    config.client_certificate_file = cert_file;
+    config.client_key_file = key_file;
   }
   if (config.client_certificate_pem.empty() != config.client_key_pem.empty()) {
     return f.Error(user_path, config.client_key_pem.empty()

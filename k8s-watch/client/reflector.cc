@@ -59,7 +59,9 @@ Reflector::Reflector(ApiClient* client, ReflectorStore* store, Options options, 
       options_(std::move(options)),
       stats_(stats),
       backoff_(options_.backoff),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()),
+      out_of_touch_since_(std::chrono::steady_clock::now().time_since_epoch().count()),
+      page_limit_(std::max(1, options_.page_size)) {}
 
 Reflector::~Reflector() { Stop(); }
 
@@ -92,6 +94,19 @@ bool Reflector::Wait(std::chrono::milliseconds delay) {
   return !cv_.wait_for(lock, delay, [this] { return stopping_; });
 }
 
+std::optional<std::chrono::steady_clock::time_point> Reflector::OutOfTouchSince() const {
+  const int64_t since = out_of_touch_since_.load();
+  if (since == 0) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(since));
+}
+
+void Reflector::OutOfTouch() {
+  VLOG(2) << options_.resource << ": out of touch";
+  int64_t expected = 0;
+  out_of_touch_since_.compare_exchange_strong(
+      expected, std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
 void Reflector::Run() {
   bool need_list = true;
   bool listed_before = false;
@@ -102,7 +117,9 @@ void Reflector::Run() {
     if (need_list) {
       Status s = List();
       if (stopping()) break;
+      if (s.ok()) InTouch();
       if (!s.ok()) {
+        OutOfTouch();
         const auto delay = backoff_.Next();
         LOG(WARNING) << options_.resource << ": list failed, retrying in " << delay.count()
                      << "ms: " << s.message();
@@ -127,6 +144,7 @@ void Reflector::Run() {
       case WatchEnd::kStopped:
         return;
       case WatchEnd::kGone:
+        InTouch();
         LOG(INFO) << options_.resource << ": resourceVersion " << resource_version_
                   << " expired, relisting";
         need_list = true;
@@ -139,6 +157,7 @@ void Reflector::Run() {
         }
         break;
       case WatchEnd::kClosed:
+        InTouch();
         if (events > 0 || lasted >= options_.min_healthy_watch) {
           backoff_.Reset();
           VLOG(2) << options_.resource << ": watch ended, resuming from " << resource_version_;
@@ -147,6 +166,7 @@ void Reflector::Run() {
         }
         break;
       case WatchEnd::kError:
+        OutOfTouch();
         // A stream that delivered events was healthy until it broke: retry soon.
         if (events > 0) backoff_.Reset();
         if (!Wait(backoff_.Next())) return;
@@ -169,7 +189,7 @@ std::string Reflector::Query(bool watch, const std::string& continue_token) {
                                                    options_.max_watch_timeout.count());
     add("timeoutSeconds", std::to_string(timeout(rng_)));
   } else {
-    add("limit", std::to_string(options_.page_size));
+    add("limit", std::to_string(page_limit_));
     if (!continue_token.empty()) add("continue", continue_token);
   }
   if (!options_.label_selector.empty()) add("labelSelector", options_.label_selector);
@@ -187,6 +207,20 @@ Status Reflector::List() {
     Result<ApiClient::Response> response =
         client_->Get(Query(/*watch=*/false, continue_token), cancel_.get_token());
     if (!response.ok()) return response.status();
+    if (response->too_large) {
+      // Pages of large objects: ask for fewer per page, down to one, rather than grow memory.
+      stats_->lists_too_large.fetch_add(1, std::memory_order_relaxed);
+      if (page_limit_ <= 1) {
+        return Status::Error("one object is over the response size limit, abandoned");
+      }
+      page_limit_ = std::max(1, page_limit_ / 2);
+      LOG(WARNING) << options_.resource << ": list page over the response size limit, "
+                   << "restarting the list with limit=" << page_limit_;
+      store_->BeginList();
+      continue_token.clear();
+      pages = 0;
+      continue;
+    }
     if (response->status == kGone && !continue_token.empty() && restarts < kMaxContinueRestarts) {
       // The snapshot behind the continue token was compacted: start over.
       LOG(INFO) << options_.resource << ": list continue token expired, restarting the list";
@@ -221,7 +255,15 @@ Reflector::WatchEnd Reflector::Watch(uint64_t* events) {
   WatchEnd end = WatchEnd::kClosed;
   Result<ApiClient::Response> response = client_->Stream(
       Query(/*watch=*/true, ""),
-      [&](std::string_view line) { return HandleEvent(line, &end, events); }, cancel_.get_token());
+      [&](std::string_view line) { return HandleEvent(line, &end, events); }, cancel_.get_token(),
+      [&](size_t limit) {
+        // The event is lost to this watch; the object's next change or a relist brings it.
+        LOG(ERROR) << options_.resource << ": dropped a watch event larger than " << (limit >> 20)
+                   << " MiB";
+        stats_->watch_events_dropped.fetch_add(1, std::memory_order_relaxed);
+      },
+      // The server answered the watch: in touch again, even if nothing changes for minutes.
+      [this] { InTouch(); });
   if (stopping()) return WatchEnd::kStopped;
   if (!response.ok()) {
     LOG(WARNING) << options_.resource << ": watch from " << resource_version_ << " failed after "

@@ -1,8 +1,12 @@
 #pragma once
 
+#include <glog/logging.h>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -57,6 +61,9 @@ class Reflector {
   // RequestStop, then joins the thread. Idempotent.
   void Stop();
   bool synced() const { return store_->synced(); }
+  // Since when the last list or watch failed without a successful one after it (from the start
+  // until the first list succeeds); nullopt while the server answers.
+  std::optional<std::chrono::steady_clock::time_point> OutOfTouchSince() const;
 
  private:
   enum class WatchEnd { kClosed, kGone, kError, kStopped };
@@ -81,6 +88,16 @@ class Reflector {
   pplx::cancellation_token_source cancel_;
   std::string resource_version_;
   bool watched_before_ = false;
+  // steady_clock ticks since the epoch; 0 while in touch.
+  std::atomic<int64_t> out_of_touch_since_;
+  // `limit` of list requests: options_.page_size, halved while pages exceed the client's
+  // response size limit (large objects). Reflector thread only.
+  int page_limit_;
+  void InTouch() {
+    VLOG(2) << options_.resource << ": in touch";
+    out_of_touch_since_.store(0);
+  }
+  void OutOfTouch();
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "k8s-watch/client/text_file.h"
+
 namespace kpx {
 
 namespace {
@@ -70,14 +72,44 @@ Result<TlsMaterial> TlsMaterial::FromConfig(const ClientConfig& config) {
       ERR_clear_error();
       return Status::Error(config.origin + ": client key does not match the client certificate");
     }
-    m.certificate_pem_ = config.client_certificate_pem;
-    m.key_pem_ = config.client_key_pem;
+    m.client_->certificate_pem = config.client_certificate_pem;
+    m.client_->key_pem = config.client_key_pem;
+    m.client_->certificate_file = config.client_certificate_file;
+    m.client_->key_file = config.client_key_file;
   }
   return m;
 }
 
-void TlsMaterial::Install(boost::asio::ssl::context& context) const {
-  SSL_CTX* ctx = context.native_handle();
+void TlsMaterial::Current(std::string* certificate_pem, std::string* key_pem) const {
+  std::lock_guard lock(client_->mu);
+  if (!client_->certificate_file.empty() && !client_->key_file.empty()) {
+    Result<std::string> cert = TextFile::Read(client_->certificate_file);
+    Result<std::string> key = TextFile::Read(client_->key_file);
+    if (cert.ok() && key.ok() && (*cert != client_->certificate_pem || *key != client_->key_pem)) {
+      std::vector<X509Ptr> chain = ReadCertificates(*cert);
+      PkeyPtr parsed = ReadKey(*key);
+      const bool good = !chain.empty() && parsed &&
+                        X509_check_private_key(chain.front().get(), parsed.get()) == 1;
+      ERR_clear_error();
+      if (good) {
+        LOG(INFO) << "client certificate " << client_->certificate_file
+                  << " changed: using the new one for new connections";
+        client_->certificate_pem = std::move(*cert);
+        client_->key_pem = std::move(*key);
+        client_->rejected.clear();
+      } else if (client_->rejected != *cert + *key) {
+        LOG(WARNING) << "client certificate " << client_->certificate_file << " and key "
+                     << client_->key_file
+                     << " changed but do not form a valid pair (yet): keeping the previous one";
+        client_->rejected = *cert + *key;
+      }
+    }
+  }
+  *certificate_pem = client_->certificate_pem;
+  *key_pem = client_->key_pem;
+}
+
+bool TlsMaterial::Install(SSL_CTX* ctx) const {
   if (!ca_pem_.empty()) {
     // Only the configured CAs: a cluster CA is private, and trusting every public CA as well would
     // let any publicly valid certificate for the server's name impersonate the API server.
@@ -85,14 +117,21 @@ void TlsMaterial::Install(boost::asio::ssl::context& context) const {
     for (const X509Ptr& cert : ReadCertificates(ca_pem_)) X509_STORE_add_cert(store, cert.get());
     SSL_CTX_set_cert_store(ctx, store);  // takes ownership, frees the default store
   }
-  if (!certificate_pem_.empty()) {
-    boost::system::error_code ec;
-    context.use_certificate_chain(boost::asio::buffer(certificate_pem_), ec);
-    if (!ec)
-      context.use_private_key(boost::asio::buffer(key_pem_), boost::asio::ssl::context::pem, ec);
-    // Validated in FromConfig, so this is not expected; the handshake then fails visibly.
-    if (ec) LOG(ERROR) << "installing the client certificate: " << ec.message();
+  std::string certificate_pem;
+  std::string key_pem;
+  Current(&certificate_pem, &key_pem);
+  if (!certificate_pem.empty()) {
+    std::vector<X509Ptr> chain = ReadCertificates(certificate_pem);
+    PkeyPtr key = ReadKey(key_pem);
+    if (chain.empty() || !key || SSL_CTX_use_certificate(ctx, chain.front().get()) != 1) {
+      return false;
+    }
+    for (size_t i = 1; i < chain.size(); ++i) {
+      if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1) return false;
+    }
+    if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) return false;
   }
+  return true;
 }
 
 }  // namespace kpx

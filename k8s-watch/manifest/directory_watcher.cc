@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -78,14 +79,24 @@ bool DirectoryWatcher::Drain(bool* changed, bool* gone) {
   }
 }
 
-DirectoryWatcher::Event DirectoryWatcher::Wait() {
+DirectoryWatcher::Event DirectoryWatcher::Wait(std::optional<std::chrono::milliseconds> timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::hours(0));
   while (true) {
     pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
+    int wait_ms = -1;
+    if (timeout) {
+      wait_ms = static_cast<int>(std::max<int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                   std::chrono::steady_clock::now())
+                 .count()));
+    }
+    const int n = poll(fds, 2, wait_ms);
+    if (n < 0) {
       if (errno == EINTR) continue;
       PLOG(ERROR) << "poll on inotify for " << directory_;
       return Event::kError;
     }
+    if (n == 0) return Event::kTimeout;
     // The stop request wins over pending changes: Stop must be prompt.
     if (fds[0].revents != 0) return Event::kStopped;
     bool changed = false;

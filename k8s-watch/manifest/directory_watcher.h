@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -14,6 +16,7 @@ class DirectoryWatcher {
  public:
   enum class Event {
     kChanged,  // a file was written, moved in or out, deleted, or a symlink was created
+    kTimeout,  // Wait's timeout passed without a change
     kStopped,  // Interrupt() was called
     kGone,     // the directory itself was deleted or moved away
     kError,    // poll/read failed; logged
@@ -28,9 +31,9 @@ class DirectoryWatcher {
   // can Open, scan, then Wait without a gap.
   Status Open(const std::string& directory);
 
-  // Waits for the next batch of events and drains it. Once Interrupt was called, returns kStopped
-  // (also on every later call).
-  Event Wait();
+  // Waits for the next batch of events and drains it, at most `timeout` when given. Once
+  // Interrupt was called, returns kStopped (also on every later call).
+  Event Wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   void Interrupt();
 

@@ -20,12 +20,19 @@ namespace {
 
 enum class ReadResult { kOk, kMissing, kError };
 
+// Out of descriptors or memory: the failure passes by itself, so the scan must be retried.
+bool Transient(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
+}
+
 // Reads a regular file. O_NONBLOCK keeps a FIFO that happens to be named *.yaml from blocking the
 // watcher forever; it is then refused as not a regular file.
-ReadResult ReadFile(const std::string& path, std::string* content, std::string* error) {
+ReadResult ReadFile(const std::string& path, std::string* content, std::string* error,
+                    bool* transient) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return ReadResult::kMissing;  // removed since the directory listing
+    *transient = Transient(errno);
     *error = std::string("cannot open: ") + std::strerror(errno);
     return ReadResult::kError;
   }
@@ -63,11 +70,14 @@ ReadResult ReadFile(const std::string& path, std::string* content, std::string* 
   return result;
 }
 
-// Sorted manifest file names, or nullopt if the directory cannot be listed right now.
-std::optional<std::set<std::string>> ListManifests(const std::string& directory) {
+// Sorted manifest file names, or nullopt if the directory cannot be listed right now (*transient
+// when that should pass by itself).
+std::optional<std::set<std::string>> ListManifests(const std::string& directory, bool* transient) {
   DIR* dir = opendir(directory.c_str());
   if (dir == nullptr) {
-    PLOG(WARNING) << "manifest " << directory << ": cannot list directory; keeping current state";
+    *transient = Transient(errno);
+    PLOG(WARNING) << "manifest " << directory << ": cannot list directory; keeping current state"
+                  << (*transient ? " and retrying" : "");
     return std::nullopt;
   }
   std::set<std::string> names;
@@ -191,8 +201,13 @@ void ManifestSource::Stop() {
 
 void ManifestSource::Run() {
   while (true) {
-    switch (watcher_.Wait()) {
+    // A scan that failed for lack of descriptors or memory is retried: the change that triggered
+    // it would otherwise wait for the next unrelated edit (issue 17).
+    const auto timeout =
+        retry_scan_ ? std::optional<std::chrono::milliseconds>(1000) : std::nullopt;
+    switch (watcher_.Wait(timeout)) {
       case DirectoryWatcher::Event::kChanged:
+      case DirectoryWatcher::Event::kTimeout:
         Rescan();
         break;
       case DirectoryWatcher::Event::kStopped:
@@ -211,7 +226,8 @@ void ManifestSource::Run() {
 }
 
 void ManifestSource::Rescan() {
-  auto names = ListManifests(directory_);
+  retry_scan_ = false;
+  auto names = ListManifests(directory_, &retry_scan_);
   if (!names) return;
   std::map<std::string, FileState> next;
   for (const std::string& name : *names) {
@@ -227,10 +243,12 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
   const std::string path = directory_ + "/" + name;
   std::string content;
   std::string error;
-  switch (ReadFile(path, &content, &error)) {
+  bool transient = false;
+  switch (ReadFile(path, &content, &error, &transient)) {
     case ReadResult::kMissing:
       return false;
     case ReadResult::kError:
+      if (transient) retry_scan_ = true;
       if (state->read_error != error) {
         LOG(WARNING) << "manifest " << path << ": skipped: " << error
                      << KeepNote(state->services.size() + state->endpoint_slices.size() +

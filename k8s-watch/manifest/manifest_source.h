@@ -74,6 +74,9 @@ class ManifestSource {
 
   void Run();
   void Rescan();
+  // Set by a scan that could not list the directory or read a file for lack of descriptors or
+  // memory; Run then scans again after a second. Touched by the scanning thread only.
+  bool retry_scan_ = false;
   // Refreshes *state from the file; false when the file is gone (or not a regular file).
   bool LoadFile(const std::string& name, FileState* state);
   // Replaces *state's objects with `decoded`, reporting and resolving per-object failures.

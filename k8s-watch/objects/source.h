@@ -1,5 +1,8 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
+
 #include "base/status.h"
 
 namespace kpx {
@@ -12,6 +15,12 @@ class Source {
   virtual Status Start() = 0;
   // Stops delivering events and joins any thread the source started. Idempotent.
   virtual void Stop() = 0;
+  // Since when the source has been unable to hear from where its objects come from (an API
+  // server it cannot reach); nullopt while it is in touch. Sources that cannot lose touch (a
+  // local directory) never are.
+  virtual std::optional<std::chrono::steady_clock::time_point> OutOfTouchSince() const {
+    return std::nullopt;
+  }
 };
 
 }  // namespace kpx

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -45,12 +47,32 @@ Result<CommandOutput> SubprocessExecutor::Run(const std::vector<std::string>& ar
   if (pipe2(err, O_CLOEXEC) != 0) return Errno("pipe");
   Fd err_r{err[0]}, err_w{err[1]};
 
+  // For the close loop should close_range(2) be missing (kernels before 5.9).
+  rlimit files{};
+  const int max_fd = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+                         ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20))
+                         : 1 << 16;
+  sigset_t no_signals;
+  sigemptyset(&no_signals);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+
   const pid_t pid = fork();
   if (pid < 0) return Errno("fork");
   if (pid == 0) {
     dup2(in_r.fd, 0);
     dup2(out_w.fd, 1);
     dup2(err_w.fd, 2);
+    // Nothing else passes to the child: not kpx's sockets, nor descriptors a library opened
+    // without close-on-exec (they would outlive kpx in a hung iptables-restore, for instance).
+    if (close_range(3, ~0U, 0) != 0) {
+      for (int fd = 3; fd < max_fd; ++fd) close(fd);
+    }
+    // kpx ignores SIGPIPE and blocks SIGTERM in its threads; a child must not inherit either.
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &default_action, nullptr);
+    }
+    sigprocmask(SIG_SETMASK, &no_signals, nullptr);
     execvp(cargv[0], cargv.data());
     _exit(127);
   }

@@ -4,8 +4,10 @@
 
 namespace kpx {
 
-// fork + execvp with stdin, stdout and stderr piped. Thread-safe: keeps no state. SIGPIPE from a
-// child that exits before reading all its input is blocked for the calling thread while writing.
+// fork + execvp with stdin, stdout and stderr piped. The child gets no other descriptor and
+// starts with default signal dispositions and an empty signal mask. Thread-safe: keeps no state.
+// SIGPIPE from a child that exits before reading all its input is blocked for the calling thread
+// while writing.
 class SubprocessExecutor : public CommandExecutor {
  public:
   Result<CommandOutput> Run(const std::vector<std::string>& argv,

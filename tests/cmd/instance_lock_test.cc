@@ -1,9 +1,14 @@
 #include "cmd/instance_lock.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 namespace kpx {
@@ -11,28 +16,46 @@ namespace {
 
 std::string UniqueName() { return "kpx-lock-test-" + std::to_string(getpid()); }
 
+// A private directory for the file locks (kpx's own is /run).
+class LockDir {
+ public:
+  LockDir() {
+    char t[] = "/tmp/kpx-lock-dir-XXXXXX";
+    path_ = mkdtemp(t) != nullptr ? t : "/tmp";
+  }
+  ~LockDir() {
+    if (path_ != "/tmp") std::filesystem::remove_all(path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 TEST(InstanceLockTest, SecondHolderIsRefusedUntilTheFirstLetsGo) {
   const std::string name = UniqueName();
+  LockDir dir;
   {
-    InstanceLock first(name);
+    InstanceLock first(name, dir.path());
     ASSERT_TRUE(first.Acquire().ok());
-    InstanceLock second(name);
+    InstanceLock second(name, dir.path());
     const Status st = second.Acquire();
     EXPECT_FALSE(st.ok());
     EXPECT_EQ(st.message(), "another kpx is already running in this network namespace");
   }
-  InstanceLock again(name);
+  InstanceLock again(name, dir.path());
   EXPECT_TRUE(again.Acquire().ok());
 }
 
 TEST(InstanceLockTest, KilledHolderLeavesNoStaleLock) {
   const std::string name = UniqueName() + "-kill";
+  LockDir dir;
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    InstanceLock lock(name);
+    InstanceLock lock(name, dir.path());
     const char c = lock.Acquire().ok() ? 'y' : 'n';
     (void)!write(ready[1], &c, 1);
     pause();
@@ -41,13 +64,85 @@ TEST(InstanceLockTest, KilledHolderLeavesNoStaleLock) {
   char c = 0;
   ASSERT_EQ(read(ready[0], &c, 1), 1);
   ASSERT_EQ(c, 'y');
-  InstanceLock contender(name);
+  InstanceLock contender(name, dir.path());
   EXPECT_FALSE(contender.Acquire().ok());
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   EXPECT_TRUE(contender.Acquire().ok());
   close(ready[0]);
   close(ready[1]);
+}
+
+// Issue 17 item 5: any unprivileged process in the node's network namespace could bind the lock's
+// abstract name first and so keep kpx (and --cleanup) from starting. A holder that is not root is
+// not kpx: kpx then relies on a root-only file lock instead, which still keeps two kpx apart.
+TEST(InstanceLockTest, UnprivilegedSquatterDoesNotStopKpx) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
+  const std::string name = UniqueName() + "-squat";
+  char dir_template[] = "/tmp/kpx-lock-dir-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t squatter = fork();
+  ASSERT_GE(squatter, 0);
+  if (squatter == 0) {
+    // nobody, binding the name the way kpx does (and listening, to look like it).
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    const char c =
+        bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 && listen(fd, 1) == 0 ? 'y' : 'n';
+    (void)!write(ready[1], &c, 1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  {
+    InstanceLock first(name, dir);
+    const Status st = first.Acquire();
+    EXPECT_TRUE(st.ok()) << st.message();
+    // The fallback still keeps a second kpx out.
+    InstanceLock second(name, dir);
+    const Status refused = second.Acquire();
+    EXPECT_FALSE(refused.ok());
+    EXPECT_EQ(refused.message(), "another kpx is already running in this network namespace");
+  }
+  kill(squatter, SIGKILL);
+  waitpid(squatter, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+  std::filesystem::remove_all(dir);
+}
+
+// A /run kpx cannot write (a read-only root file system) must not keep kpx from starting: the
+// abstract lock alone then holds.
+TEST(InstanceLockTest, UnwritableFallbackDirectoryStillLocks) {
+  const std::string name = UniqueName() + "-nodir";
+  InstanceLock first(name, "/nonexistent-kpx-lock-dir");
+  ASSERT_TRUE(first.Acquire().ok());
+  InstanceLock second(name, "/nonexistent-kpx-lock-dir");
+  EXPECT_FALSE(second.Acquire().ok());
+}
+
+// The fallback lock file must not follow a symlink planted where it will be created.
+TEST(InstanceLockTest, FallbackLockFileFollowsNoSymlink) {
+  char dir_template[] = "/tmp/kpx-lock-dir-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string name = UniqueName() + "-link";
+  const std::string target = dir + "/target";
+  InstanceLock probe(name, dir);
+  ASSERT_EQ(symlink(target.c_str(), probe.FallbackPath().c_str()), 0);
+  const Status st = probe.AcquireFallback();
+  EXPECT_FALSE(st.ok());
+  EXPECT_FALSE(std::filesystem::exists(target));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -107,6 +107,43 @@ TEST_F(KubeconfigTest, InsecureClusterAndRelativeTokenFile) {
   EXPECT_EQ(c->token, "static-fallback");
 }
 
+// Issue 17 item 7: both were silently ignored.
+TEST(KubeconfigFieldsTest, TlsServerNameAndProxyUrlAreRead) {
+  TempDir dir;
+  const std::string path = dir.Write("kubeconfig", R"(apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- name: v6
+  cluster:
+    server: https://[fd00::1]:6443
+    tls-server-name: kubernetes.default.svc
+    proxy-url: socks5://127.0.0.1:1080
+    certificate-authority-data: )" + Base64::Encode(kCaPem) +
+                                                       R"(
+contexts:
+- name: c
+  context: {cluster: v6}
+)");
+  Result<ClientConfig> c = KubeconfigLoader::Load(path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->server, "https://[fd00::1]:6443");
+  EXPECT_EQ(c->tls_server_name, "kubernetes.default.svc");
+  EXPECT_EQ(c->proxy_url, "socks5://127.0.0.1:1080");
+
+  dir.Write("bad", R"(apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- {name: v6, cluster: {server: "https://10.0.0.1", proxy-url: "ftp://x"}}
+contexts:
+- {name: c, context: {cluster: v6}}
+)");
+  Result<ClientConfig> bad = KubeconfigLoader::Load(dir.path() + "/bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("proxy-url"));
+}
+
 TEST_F(KubeconfigTest, ContextWithoutUserIsAnonymous) {
   Result<ClientConfig> c = KubeconfigLoader::Load(path_, "anonymous");
   ASSERT_TRUE(c.ok()) << c.status().message();

@@ -633,6 +633,31 @@ TEST_F(ReflectorTest, ClientCertificateFromAnotherCaIsRefused) {
   EXPECT_EQ(lists[0].user, "");
 }
 
+// Issue 17 item 3: client certificate files are re-read for new connections, as client-go does,
+// so a rotated certificate takes effect without a restart. Here a certificate the server refuses
+// is replaced by a good one while kpx retries.
+TEST_F(ReflectorTest, RotatedClientCertificateFilesAreUsedForNewConnections) {
+  Seed(3);
+  testing::TempDir dir;
+  ClientConfig config = Config();
+  config.token.clear();
+  config.client_certificate_pem = pki_->rogue_client_cert_pem;
+  config.client_key_pem = pki_->rogue_client_key_pem;
+  config.client_certificate_file = dir.Write("client.crt", pki_->rogue_client_cert_pem);
+  config.client_key_file = dir.Write("client.key", pki_->rogue_client_key_pem);
+  StartSource(config);
+  ASSERT_TRUE(WaitForLists("/api/v1/services", 1));
+  EXPECT_FALSE(source_->HasSynced());
+  // Key first, then certificate: in between the pair does not match and the last good pair
+  // (the rogue one, refused) stays in use.
+  dir.Write("client.key", pki_->client_key_pem);
+  dir.Write("client.crt", pki_->client_cert_pem);
+  ASSERT_TRUE(WaitSynced());
+  auto lists = RequestsFor("/api/v1/services", false);
+  EXPECT_EQ(lists.front().status, 401);
+  EXPECT_EQ(lists.back().user, "system:node:kpx-node");
+}
+
 TEST_F(ReflectorTest, ServerCertificateIsVerifiedUnlessInsecure) {
   Seed(1);
   ClientConfig config = Config();
@@ -705,6 +730,103 @@ users:
   StartSource(*config);
   ASSERT_TRUE(WaitSynced());
   EXPECT_EQ(handler_.services().size(), 3u);
+}
+
+// Issue 17 item 7: a watch line over the limit (64 MiB in production) was dropped without a log
+// line or a metric. Here the limit is 4 KiB and one Service carries a 8 KiB label.
+TEST_F(ReflectorTest, OversizedWatchEventIsDroppedLoggedAndCounted) {
+  Seed(2);
+  ApiSource::Options options = FastOptions();
+  options.client.max_watch_line = 4096;
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  testing::ServiceSpec big = Svc("big", 50);
+  big.labels["padding"] = std::string(8192, 'x');
+  server_->Put(R::kServices, ServiceObject(big));
+  server_->Put(R::kServices, ServiceObject(Svc("small", 51)));
+  // The event after the dropped one still arrives: the stream goes on.
+  ASSERT_TRUE(handler_.WaitUntil(
+      [&] {
+        for (const auto& c : handler_.calls_locked())
+          if (c.key.find("small") != std::string::npos) return true;
+        return false;
+      },
+      kWait));
+  EXPECT_EQ(stats_.watch_events_dropped.load(), 1u);
+  for (const auto& c : handler_.calls()) EXPECT_EQ(c.key.find("/big"), std::string::npos);
+}
+
+// Issue 17 item 7: list pages are bounded in memory. Pages over the client's response size limit
+// (8 KiB here, 32 MiB in production) are abandoned and the list restarts with fewer objects per
+// page until they fit.
+TEST_F(ReflectorTest, OversizedListPagesShrinkUntilTheyFit) {
+  Seed(40);
+  ApiSource::Options options = FastOptions();
+  options.page_size = 500;                   // the whole list in one page...
+  options.client.max_response_bytes = 8192;  // ...which is more than the client takes
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_TRUE(WaitSynced());
+  EXPECT_GE(stats_.lists_too_large.load(), 1u);
+  EXPECT_EQ(handler_.services().size(), 40u);
+  auto lists = RequestsFor("/api/v1/services", false);
+  ASSERT_FALSE(lists.empty());
+  EXPECT_EQ(lists.front().query.at("limit"), "500");
+  EXPECT_LT(std::stoi(lists.back().query.at("limit")), 500);
+}
+
+// One object over the limit cannot be listed at all: counted and retried, never buffered.
+TEST_F(ReflectorTest, ObjectOverTheResponseLimitIsAbandonedAndCounted) {
+  Seed(2);
+  testing::ServiceSpec big = Svc("big", 50);
+  big.labels["padding"] = std::string(16384, 'x');
+  server_->Put(R::kServices, ServiceObject(big));
+  ApiSource::Options options = FastOptions();
+  options.client.max_response_bytes = 8192;
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (stats_.lists_too_large.load() < 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GE(stats_.lists_too_large.load(), 5u);  // shrunk to limit=1, then retried
+  EXPECT_EQ(handler_.synced("service"), 0);
+}
+
+// Issue 17 item 6: /healthz must reflect a source that cannot reach its API server; the source
+// says since when it has been out of touch.
+TEST_F(ReflectorTest, SourceReportsSinceWhenItIsOutOfTouch) {
+  Seed(2);
+  const auto before_start = std::chrono::steady_clock::now();
+  server_->Stop();
+  StartSource(Config());
+  // Never reached yet: out of touch since it started.
+  ASSERT_TRUE(source_->OutOfTouchSince().has_value());
+  EXPECT_GE(*source_->OutOfTouchSince(), before_start);
+  server_->Start(server_->port());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  EXPECT_FALSE(source_->OutOfTouchSince().has_value());
+
+  const auto cut = std::chrono::steady_clock::now();
+  server_->Stop();
+  const auto deadline = cut + kWait;
+  while (!source_->OutOfTouchSince() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(source_->OutOfTouchSince().has_value());
+  EXPECT_GE(*source_->OutOfTouchSince(), cut);
+  server_->Start(server_->port());
+  const auto back = std::chrono::steady_clock::now() + kWait;
+  while (source_->OutOfTouchSince() && std::chrono::steady_clock::now() < back) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(source_->OutOfTouchSince().has_value());
 }
 
 TEST_F(ReflectorTest, NodeHandlerWithoutNodeNameFailsFast) {

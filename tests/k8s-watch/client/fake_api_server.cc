@@ -146,25 +146,35 @@ FakeApiServer::~FakeApiServer() {
   SSL_CTX_free(ctx_);
 }
 
-void FakeApiServer::Start(int port) {
+void FakeApiServer::Start(int port, const std::string& host) {
   CHECK_EQ(listen_fd_, -1) << "already started";
   // OpenSSL writes to its socket with write(2): a client that hung up would kill the test with
   // SIGPIPE instead of failing the write.
   signal(SIGPIPE, SIG_IGN);
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!host.empty()) host_ = host;
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, host_.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v4);
+  } else {
+    CHECK_EQ(inet_pton(AF_INET6, host_.c_str(), &v6->sin6_addr), 1) << "not an address: " << host_;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*v6);
+  }
+  listen_fd_ = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   CHECK_GE(listen_fd_, 0);
   int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
-      << "bind 127.0.0.1:" << port << ": " << std::strerror(errno);
+  CHECK_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len), 0)
+      << "bind " << host_ << ":" << port << ": " << std::strerror(errno);
   CHECK_EQ(listen(listen_fd_, 64), 0);
-  socklen_t len = sizeof(addr);
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  port_ = ntohs(addr.ss_family == AF_INET6 ? v6->sin6_port : v4->sin_port);
   stopping_ = false;
   accept_thread_ = std::thread([this] { AcceptLoop(); });
 }

@@ -57,13 +57,17 @@ class FakeApiServer {
   FakeApiServer(const FakeApiServer&) = delete;
   FakeApiServer& operator=(const FakeApiServer&) = delete;
 
-  // Listens on 127.0.0.1:port (0: pick one; a restart passes the old port again).
-  void Start(int port = 0);
+  // Listens on host:port, host an IPv4 or IPv6 address (empty: the previous one, at first
+  // 127.0.0.1); port 0 picks one (a restart passes the old port again).
+  void Start(int port = 0, const std::string& host = "");
   // Closes the listener and every connection (watches end abruptly, like a crashed server) and
   // joins all threads. State (objects, history) survives for a later Start.
   void Stop();
   int port() const { return port_; }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    const std::string h = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
+    return "https://" + h + ":" + std::to_string(port_);
+  }
 
   // Credentials. Tokens map to user names; users in `forbidden` get 403.
   void SetTokens(std::map<std::string, std::string> token_to_user);
@@ -161,6 +165,7 @@ class FakeApiServer {
   SSL_CTX* ctx_ = nullptr;
   int port_ = 0;
   int listen_fd_ = -1;
+  std::string host_ = "127.0.0.1";
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;
 

@@ -1,11 +1,11 @@
-// kpx-fake-apiserver --dir DIR [--manifests DIR] [--port N]
+// kpx-fake-apiserver --dir DIR [--manifests DIR] [--port N] [--host IP]
 //
 // FakeApiServer as a process, for shell tests of the kpx binary. Generates a throwaway PKI and
-// writes DIR/kubeconfig (https://127.0.0.1:PORT, the CA, a bearer token), stores the Services,
+// writes DIR/kubeconfig (https://HOST:PORT, the CA, a bearer token), stores the Services,
 // EndpointSlices and Nodes of the manifest directory (YAML or JSON, single objects or Lists),
-// listens on 127.0.0.1 (port 0: pick one) and prints "ready PORT". Then it reads commands from
-// stdin, one per line, and answers each with one line, "ok" or "error <why>", so that a shell
-// holding both ends can synchronise:
+// listens on HOST (default 127.0.0.1; an IPv6 address is written [IP]; port 0: pick one) and prints
+// "ready PORT". Then it reads commands from stdin, one per line, and answers each with one line,
+// "ok" or "error <why>", so that a shell holding both ends can synchronise:
 //   stop | start                 the server goes away (connections cut) / comes back, same port
 //   status N                     answer every request with HTTP status N (0: normal service)
 //   gone on|off                  every watch is answered 410 Gone (open ones get an ERROR event)
@@ -214,7 +214,7 @@ std::string Kubeconfig(const std::string& url, const std::string& ca_pem,
 
 int Usage(const std::string& why) {
   std::cerr << "kpx-fake-apiserver: " << why
-            << "\nusage: kpx-fake-apiserver --dir DIR [--manifests DIR] [--port N]\n";
+            << "\nusage: kpx-fake-apiserver --dir DIR [--manifests DIR] [--port N] [--host IP]\n";
   return 2;
 }
 
@@ -328,6 +328,7 @@ int Main(int argc, char** argv) {
   std::string dir;
   std::string manifests;
   int port = 0;
+  std::string host = "127.0.0.1";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -343,6 +344,8 @@ int Main(int argc, char** argv) {
       dir = value;
     } else if (arg == "--manifests") {
       manifests = value;
+    } else if (arg == "--host") {
+      host = value;
     } else if (arg == "--port") {
       try {
         port = std::stoi(value);
@@ -368,7 +371,7 @@ int Main(int argc, char** argv) {
   const std::string token = RandomToken();
   server.SetTokens({{token, "system:kube-proxy"}});
   for (Item& item : items) server.Put(item.resource, std::move(item.object));
-  server.Start(port);
+  server.Start(port, host);
   if (!WriteFile(dir + "/ca.crt", pki.ca_pem, 0644) ||
       !WriteFile(dir + "/kubeconfig", Kubeconfig(server.url(), pki.ca_pem, token), 0600)) {
     std::cerr << "kpx-fake-apiserver: cannot write to " << dir << "\n";

@@ -104,7 +104,12 @@ std::string ToPem(EVP_PKEY* key) {
 TestPki TestPki::Generate() {
   const Issued ca = Issue("kpx-test-ca", nullptr, nullptr, true, nullptr, nullptr, 1);
   const Issued server =
-      Issue("kube-apiserver", nullptr, &ca, false, "serverAuth", "IP:127.0.0.1,DNS:localhost", 2);
+      Issue("kube-apiserver", nullptr, &ca, false, "serverAuth",
+            "IP:127.0.0.1,IP:::1,IP:fd00::1,DNS:localhost,DNS:kubernetes.default.svc", 2);
+  const Issued san_elsewhere = Issue("127.0.0.1", nullptr, &ca, false, "serverAuth",
+                                     "DNS:elsewhere.example,IP:192.0.2.1", 6);
+  const Issued no_san_localhost = Issue("localhost", nullptr, &ca, false, "serverAuth", nullptr, 7);
+  const Issued no_san_wildcard = Issue("*.*.*.*", nullptr, &ca, false, "serverAuth", nullptr, 8);
   const Issued client =
       Issue("system:node:kpx-node", "system:nodes", &ca, false, "clientAuth", nullptr, 3);
   const Issued other_ca = Issue("kpx-other-ca", nullptr, nullptr, true, nullptr, nullptr, 4);
@@ -119,6 +124,12 @@ TestPki TestPki::Generate() {
   pki.rogue_client_cert_pem = ToPem(rogue.cert.get());
   pki.rogue_client_key_pem = ToPem(rogue.key.get());
   pki.other_ca_pem = ToPem(other_ca.cert.get());
+  pki.server_san_elsewhere_cn_ip = {ToPem(san_elsewhere.cert.get()),
+                                    ToPem(san_elsewhere.key.get())};
+  pki.server_no_san_cn_localhost = {ToPem(no_san_localhost.cert.get()),
+                                    ToPem(no_san_localhost.key.get())};
+  pki.server_no_san_cn_wildcard = {ToPem(no_san_wildcard.cert.get()),
+                                   ToPem(no_san_wildcard.key.get())};
   return pki;
 }
 

@@ -1,12 +1,15 @@
 #include "k8s-watch/manifest/manifest_source.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <unistd.h>
 #include <thread>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -142,6 +145,34 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
   EXPECT_EQ(del.event, "service delete demo/web");
   EXPECT_EQ(del.service->ports[0].port, 81);
   EXPECT_EQ(stats_.events_received, 3u);
+}
+
+// Issue 17 item 2: out of file descriptors, a rescan cannot list the directory or read a file;
+// the change that triggered it used to be lost for good (nothing triggered another rescan). The
+// source must retry until the change is read.
+TEST_F(ManifestSourceTest, ChangeMissedForLackOfFileDescriptorsIsPickedUpLater) {
+  StartSource();
+  const size_t base = handler_.Count();
+  // Staged under a name that is not a manifest; the rename below needs no descriptor.
+  dir_.Write("web.staged", ServiceYaml("web", 80));
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && fillers.size() < 100000;) {
+    fillers.push_back(fd);
+  }
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(fillers.back()) + 1;  // not one descriptor left
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  ASSERT_EQ(std::rename(dir_.File("web.staged").c_str(), dir_.File("web.yaml").c_str()), 0);
+  // The rescan this triggers fails; give it time to (not a bound on anything).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const size_t during = handler_.Count();
+  for (int fd : fillers) close(fd);
+  setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_EQ(during, base);  // nothing could be read while out of descriptors
+  WaitFor(base + 1);
+  EXPECT_EQ(handler_.Events()[base], "service add demo/web");
 }
 
 TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {

@@ -1,5 +1,9 @@
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 #include "proxier/netfilter/backend_detection.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
@@ -121,6 +125,38 @@ TEST(SubprocessExecutor, PipesStdinAndCollectsOutput) {
   auto early = exec.Run({"true"}, big);
   ASSERT_TRUE(early.ok());
   EXPECT_FALSE(exec.Run({"/nonexistent/kpx-binary"}, "").ok());
+}
+
+// Issue 17 item 7: children (iptables-restore, ipset, ...) inherited kpx's sockets whenever one
+// was opened without close-on-exec, by kpx or by a library. Only stdin, stdout and stderr pass.
+TEST(SubprocessExecutor, ChildrenInheritNoDescriptorButTheirPipes) {
+  const int leaky = socket(AF_INET, SOCK_STREAM, 0);  // deliberately without SOCK_CLOEXEC
+  ASSERT_GE(leaky, 0);
+  const int high = fcntl(leaky, F_DUPFD, 200);  // and one far up (F_DUPFD clears close-on-exec)
+  ASSERT_GE(high, 200);
+  SubprocessExecutor exec;
+  // ls opens /proc/self/fd itself as descriptor 3.
+  auto out = exec.Run({"ls", "/proc/self/fd"}, "");
+  close(leaky);
+  close(high);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->out, "0\n1\n2\n3\n");
+}
+
+// kpx blocks SIGTERM in its threads (a signal thread waits for it) and ignores SIGPIPE; neither
+// may leak into children, which would then ignore a SIGTERM or miss a broken pipe.
+TEST(SubprocessExecutor, ChildrenStartWithDefaultSignals) {
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, &old);
+  auto previous = signal(SIGPIPE, SIG_IGN);
+  SubprocessExecutor exec;
+  auto out = exec.Run({"grep", "-E", "^(SigBlk|SigIgn):", "/proc/self/status"}, "");
+  signal(SIGPIPE, previous);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 TEST(FakeIptablesRunner, NoflushKeepsUndeclaredChainsAndFlushesDeclaredOnes) {
