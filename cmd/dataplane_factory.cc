@@ -3,6 +3,7 @@
 #include "k8s-watch/objects/cidr.h"
 #include "proxier/iptables/iptables_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
+#include "proxier/nftables/nft_dataplane_factory.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
@@ -51,6 +52,22 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.masquerade_bit = config.iptables.masquerade_bit;
   for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
   o.iptables_backend = config.iptables.backend == "libiptc" ? "legacy" : config.iptables.backend;
+  return o;
+}
+
+NftOptions NftOptionsFrom(const KpxConfig& config) {
+  NftOptions o;
+  o.masquerade_all = config.iptables.masquerade_all;
+  o.masquerade_bit = config.iptables.masquerade_bit;
+  for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  if (config.detect_local_mode == "NodeCIDR") {
+    o.local_detect = NftLocalDetect::kNodeCidr;
+  } else {
+    o.local_detect = o.cluster_cidrs.empty() ? NftLocalDetect::kNone : NftLocalDetect::kClusterCidr;
+  }
+  for (const auto& a : config.nodeport_addresses) {
+    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
+  }
   return o;
 }
 
@@ -104,6 +121,7 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     return NewIptablesDataplane(*options);
   }
   if (config.mode == "ipvs") return NewIpvsDataplane(IpvsOptionsFrom(config));
+  if (config.mode == "nftables") return NewNftDataplane(NftOptionsFrom(config));
   if (config.mode == "userspace") {
     auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
     ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);

@@ -43,7 +43,7 @@ std::string NodeName(const KpxConfig& config) {
 // its iptables rules reference chains the iptables mode also owns.
 int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry& metrics) {
   int failures = 0;
-  for (const char* mode : {"ipvs", "userspace", "iptables"}) {
+  for (const char* mode : {"ipvs", "userspace", "iptables", "nftables"}) {
     KpxConfig c = config;
     c.mode = mode;
     auto dataplane = MakeDataplane(c, out, metrics);

@@ -6,7 +6,7 @@
 namespace kpx {
 
 void RegisterKpxFlags(FlagSet& f, KpxConfig& c) {
-  f.String("mode", &c.mode, "Which proxy mode to use: iptables, ipvs or userspace.");
+  f.String("mode", &c.mode, "Which proxy mode to use: iptables, ipvs, nftables or userspace.");
   f.String("config", &c.config_file, "Path to a KubeProxyConfiguration file; flags override it.");
   f.String("kubeconfig", &c.kubeconfig,
            "Path to a kubeconfig file with authorization information.");
@@ -92,9 +92,9 @@ Status CheckHostPort(const std::string& flag, const std::string& value) {
 }  // namespace
 
 Status ValidateConfig(const KpxConfig& c) {
-  if (c.mode != "iptables" && c.mode != "ipvs" && c.mode != "userspace") {
+  if (c.mode != "iptables" && c.mode != "ipvs" && c.mode != "userspace" && c.mode != "nftables") {
     return Status::Error("mode: unknown proxy mode \"" + c.mode +
-                         "\" (want iptables, ipvs or userspace)");
+                         "\" (want iptables, ipvs, nftables or userspace)");
   }
   for (const auto& cidr : c.cluster_cidrs) {
     if (!Cidr::Parse(cidr)) return Status::Error("clusterCIDR: \"" + cidr + "\" is not a CIDR");

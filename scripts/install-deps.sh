@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config ninja-build clang-format ccache
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
-  libyaml-cpp-dev libssl-dev
+  libyaml-cpp-dev libssl-dev libnftnl-dev libmnl-dev
   iptables ipset iproute2 conntrack procps curl openssl
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev

@@ -57,8 +57,8 @@ TEST_F(CommandLineTest, FlagOrderDoesNotMatter) {
 
 TEST_F(CommandLineTest, ErrorsAreClearAndNameTheSource) {
   EXPECT_EQ(Parse({"--mode=bogus"}).status().message(),
-            "invalid configuration: mode: unknown proxy mode \"bogus\" (want iptables, ipvs or "
-            "userspace)");
+            "invalid configuration: mode: unknown proxy mode \"bogus\" (want iptables, ipvs, "
+            "nftables or userspace)");
   EXPECT_EQ(Parse({"--config=/nonexistent"}).status().message(),
             "cannot read config file /nonexistent");
   std::ofstream(path_) << "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"

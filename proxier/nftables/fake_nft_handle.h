@@ -1,0 +1,39 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "proxier/nftables/nft_handle.h"
+
+namespace kpx {
+
+// A stateful in-memory nf_tables for unit tests: it parses the very bytes a batch would send
+// (with libnftnl), applies them all-or-nothing with the kernel's main refusals (missing table,
+// chain or set; element exists with other data; deleting what is missing or still referenced)
+// and dumps what it holds in the same form as NetlinkNftHandle.
+class FakeNftHandle : public NftHandle {
+ public:
+  Status Commit(const NftBatch& batch) override;
+  Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+
+  // The next Commit fails with `message` and changes nothing.
+  void FailNextCommit(std::string message) { fail_next_ = std::move(message); }
+  // Direct access for tests that simulate drift (someone deleting an element or a chain).
+  NftTableDump* Table(IpFamily family, const std::string& table);
+
+  size_t commits() const { return commits_; }
+  size_t messages() const { return messages_; }
+  size_t element_messages() const { return element_messages_; }
+
+ private:
+  using Key = std::pair<IpFamily, std::string>;
+  std::map<Key, NftTableDump> tables_;
+  std::optional<std::string> fail_next_;
+  size_t commits_ = 0;
+  size_t messages_ = 0;
+  size_t element_messages_ = 0;
+};
+
+}  // namespace kpx

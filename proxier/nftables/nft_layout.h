@@ -1,0 +1,99 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "k8s-watch/objects/ip_address.h"
+#include "proxier/core/desired_state.h"
+#include "proxier/nftables/nft_options.h"
+
+namespace kpx {
+
+// One nf_tables expression as plain data: its name ("payload", "lookup", ...) and attributes by
+// libnftnl attribute number. Turned into a struct nftnl_expr by NftMessages; kept as data so the
+// layout is pure and comparable.
+struct NftExprSpec {
+  std::string name;
+  std::vector<std::pair<uint16_t, uint32_t>> u32s;
+  std::vector<std::pair<uint16_t, std::string>> strs;
+  std::vector<std::pair<uint16_t, std::string>> bytes;
+  bool operator==(const NftExprSpec&) const = default;
+};
+
+using NftRuleSpec = std::vector<NftExprSpec>;
+
+struct NftChainSpec {
+  std::string name;
+  // Base chains only: "nat"/"filter", the NF_INET_* hook number and the priority.
+  std::string type;
+  std::optional<uint32_t> hook;
+  int32_t priority = 0;
+  std::vector<NftRuleSpec> rules;
+};
+
+struct NftSetSpec {
+  std::string name;
+  uint32_t flags = 0;  // NFT_SET_MAP, ...
+  uint32_t key_type = 0;
+  uint32_t key_len = 0;
+  uint32_t data_type = 0;  // NFT_DATA_VERDICT for verdict maps
+  uint32_t data_len = 0;
+  bool operator==(const NftSetSpec&) const = default;
+};
+
+// The fixed part of one family's table: chains with their rules, and the sets and maps whose
+// elements carry every service. Neither grows with the number of Services.
+struct NftLayout {
+  IpFamily family = IpFamily::kIPv4;
+  std::vector<NftSetSpec> sets;
+  std::vector<NftChainSpec> chains;
+};
+
+// Names shared by the layout and the element computation.
+namespace nft {
+inline constexpr char kTable[] = "kpx";
+inline constexpr char kServiceIps[] = "service-ips";
+inline constexpr char kServiceIds[] = "service-ids";
+inline constexpr char kServiceNodePorts[] = "service-nodeports";
+inline constexpr char kNodePortIds[] = "nodeport-ids";
+inline constexpr char kEndpointSets[] = "endpoint-sets";
+inline constexpr char kEndpoints[] = "endpoints";
+inline constexpr char kNoEndpointServices[] = "no-endpoint-services";
+inline constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
+inline constexpr char kHairpin[] = "hairpin";
+inline constexpr char kNodePortIps[] = "nodeport-ips";
+
+inline constexpr char kRejectChain[] = "reject-chain";
+inline constexpr char kInternalCluster[] = "internal-cluster";
+inline constexpr char kInternalLocal[] = "internal-local";
+inline constexpr char kExternalCluster[] = "external-cluster";
+inline constexpr char kExternalLocal[] = "external-local";
+inline constexpr char kExternalShortcut[] = "external-shortcut";
+
+// Endpoint counts up to this get a chain of their own ("ep-N", numgen mod N: exact); larger
+// sets are spread over a slot table of 2^k >= 16 N slots ("ep-slots-2^k"), so no endpoint gets
+// more than 1/16 more or less than its share. Local endpoint sets use "epl-" chains.
+inline constexpr uint32_t kMaxExactEndpoints = 32;
+inline constexpr uint32_t kMinSlotBits = 10;
+inline constexpr uint32_t kMaxSlotBits = 20;
+// The most endpoints one set may hold: 2^kMaxSlotBits / 16.
+inline constexpr uint32_t kMaxEndpointsPerSet = (1u << kMaxSlotBits) / 16;
+
+// Chain dispatching a set of n endpoints (1 <= n <= kMaxEndpointsPerSet) and how many index
+// slots it draws from.
+struct EndpointChain {
+  std::string name;
+  uint32_t slots = 0;
+};
+EndpointChain EndpointChainFor(uint32_t n, bool local);
+}  // namespace nft
+
+// Pure: the fixed layout for one family. `node` matters only for --detect-local-mode=NodeCIDR.
+NftLayout BuildNftLayout(IpFamily family, const NftOptions& options, const NodeState& node);
+
+// Whether NodePorts are restricted to listed addresses (the nodeport-ips set) for `family`.
+bool NftNodePortsRestricted(IpFamily family, const NftOptions& options);
+
+}  // namespace kpx
