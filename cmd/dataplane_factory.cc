@@ -1,8 +1,9 @@
 #include "cmd/dataplane_factory.h"
 
-#include "k8s-watch/objects/cidr.h"
+#include "base/cidr.h"
 #include "proxier/iptables/iptables_dataplane_factory.h"
 #include "proxier/ipvs/ipvs_dataplane_factory.h"
+#include "proxier/netfilter/iptables_backend.h"
 #include "proxier/nftables/nft_dataplane_factory.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
@@ -45,6 +46,7 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.timeouts.tcp = seconds(config.ipvs.tcp_timeout);
   o.timeouts.tcp_fin = seconds(config.ipvs.tcp_fin_timeout);
   o.timeouts.udp = seconds(config.ipvs.udp_timeout);
+  o.strict_arp = config.ipvs.strict_arp;
   for (const auto& a : config.nodeport_addresses) {
     if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
   }
@@ -63,6 +65,7 @@ NftOptions NftOptionsFrom(const KpxConfig& config) {
   if (config.detect_local_mode == "NodeCIDR") {
     o.local_detect = NftLocalDetect::kNodeCidr;
   } else {
+    // kube-proxy: ClusterCIDR mode without a cluster CIDR detects nothing.
     o.local_detect = o.cluster_cidrs.empty() ? NftLocalDetect::kNone : NftLocalDetect::kClusterCidr;
   }
   for (const auto& a : config.nodeport_addresses) {
@@ -115,19 +118,23 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     if (config.cleanup) return Status::Error("--cleanup and --dry-run exclude each other");
     return std::unique_ptr<Dataplane>(std::make_unique<PrintingDataplane>(out));
   }
-  if (config.mode == "iptables") {
-    auto options = IptablesOptionsFrom(config);
-    if (!options.ok()) return options.status();
-    return NewIptablesDataplane(*options);
+  switch (config.mode) {
+    case ProxyMode::kIptables: {
+      auto options = IptablesOptionsFrom(config);
+      if (!options.ok()) return options.status();
+      return NewIptablesDataplane(*options);
+    }
+    case ProxyMode::kIpvs:
+      return NewIpvsDataplane(IpvsOptionsFrom(config));
+    case ProxyMode::kNftables:
+      return NewNftDataplane(NftOptionsFrom(config));
+    case ProxyMode::kUserspace: {
+      auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
+      ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);
+      return dp;
+    }
   }
-  if (config.mode == "ipvs") return NewIpvsDataplane(IpvsOptionsFrom(config));
-  if (config.mode == "nftables") return NewNftDataplane(NftOptionsFrom(config));
-  if (config.mode == "userspace") {
-    auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
-    ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);
-    return dp;
-  }
-  return Status::Error("unknown proxy mode \"" + config.mode + "\"");
+  return Status::Error("unknown proxy mode");
 }
 
 }  // namespace kpx

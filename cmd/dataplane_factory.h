@@ -3,8 +3,8 @@
 #include <memory>
 #include <ostream>
 
+#include "base/status.h"
 #include "cmd/kpx_config.h"
-#include "k8s-watch/objects/status.h"
 #include "proxier/dataplane.h"
 #include "proxier/metrics/registry.h"
 

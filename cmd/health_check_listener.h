@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "k8s-watch/server/http_server.h"
 #include "proxier/health/service_health.h"
+#include "proxier/server/http_server.h"
 
 namespace kpx {
 

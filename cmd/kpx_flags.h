@@ -1,8 +1,8 @@
 #pragma once
 
+#include "base/status.h"
 #include "cmd/flag_set.h"
 #include "cmd/kpx_config.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

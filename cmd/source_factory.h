@@ -3,10 +3,10 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "cmd/kpx_config.h"
 #include "k8s-watch/objects/source.h"
 #include "k8s-watch/objects/source_stats.h"
-#include "k8s-watch/objects/status.h"
 #include "proxier/metrics/registry.h"
 #include "proxier/proxier.h"
 

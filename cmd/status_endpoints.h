@@ -3,10 +3,10 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "cmd/kpx_config.h"
-#include "k8s-watch/objects/status.h"
-#include "k8s-watch/server/http_server.h"
 #include "proxier/metrics/registry.h"
+#include "proxier/server/http_server.h"
 #include "proxier/syncing_proxier.h"
 
 namespace kpx {

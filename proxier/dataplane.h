@@ -1,8 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <string_view>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/metrics/registry.h"
 
@@ -24,6 +25,11 @@ class Dataplane {
   // Publishes the mode's own figures (rules written, restore failures, ...). Called on the sync
   // thread after every Apply, so implementations read their state without locking.
   virtual void RecordMetrics(MetricsRegistry& metrics) const {}
+  // Work that must not wait for the next change (IPVS: deleting destinations that finished
+  // draining). Run on the sync thread every HousekeepingInterval() between syncs; zero means the
+  // mode has none. An Apply counts as housekeeping, so implementations may do it there too.
+  virtual std::chrono::milliseconds HousekeepingInterval() const { return {}; }
+  virtual Status Housekeep() { return Status::Ok(); }
 };
 
 }  // namespace kpx

@@ -1,6 +1,7 @@
 #include "proxier/syncing_proxier.h"
 
 #include <glog/logging.h>
+#include <malloc.h>
 
 #include <chrono>
 
@@ -12,6 +13,13 @@ double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// The mode's housekeeping interval, unless the caller chose one.
+BoundedFrequencyRunner::Options WithHousekeeping(BoundedFrequencyRunner::Options o,
+                                                 const Dataplane& dataplane) {
+  if (o.tick_interval.count() == 0) o.tick_interval = dataplane.HousekeepingInterval();
+  return o;
+}
+
 }  // namespace
 
 SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Clock& clock,
@@ -20,7 +28,9 @@ SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Cloc
       dataplane_(dataplane),
       clock_(clock),
       metrics_(metrics),
-      runner_(options_.runner, clock_, [this](bool periodic) { return SyncInternal(periodic); }),
+      runner_(
+          WithHousekeeping(options_.runner, dataplane), clock_,
+          [this](bool periodic) { return SyncInternal(periodic); }, [this] { Housekeep(); }),
       builder_(options_.node_name) {
   const auto buckets = MetricsRegistry::ExponentialBuckets(0.001, 2, 15);
   sync_duration_ = metrics.GetHistogram("kubeproxy_sync_proxy_rules_duration_seconds",
@@ -184,6 +194,10 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   const auto start = clock_.Now();
   const Status st = dataplane_.Apply(state, full);
   const auto end = clock_.Now();
+  // A full sync allocates and frees transient copies as large as the ruleset; glibc keeps freed
+  // heap by default, which showed as hundreds of MiB of RSS after the first sync at 10 000
+  // services. Hand it back (outside the measured sync time).
+  if (full) malloc_trim(0);
   dataplane_.RecordMetrics(metrics_);
   const double seconds = std::chrono::duration<double>(end - start).count();
   sync_duration_->Observe(seconds);
@@ -218,6 +232,19 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   lock.unlock();
   if (options_.on_applied) options_.on_applied(*applied);
   return true;
+}
+
+void SyncingProxier::Housekeep() {
+  std::lock_guard sync_lock(sync_mu_);
+  {
+    std::lock_guard lock(mu_);
+    // Nothing was programmed yet, so there is nothing to look after.
+    if (!last_applied_) return;
+  }
+  if (Status st = dataplane_.Housekeep(); !st.ok()) {
+    LOG(WARNING) << dataplane_.Name() << " housekeeping failed: " << st.message();
+  }
+  dataplane_.RecordMetrics(metrics_);
 }
 
 void SyncingProxier::Run() { runner_.Loop(); }

@@ -50,6 +50,9 @@ class SyncingProxier final : public Proxier {
 
   bool Sync() override;
   void Run() override;
+  // One step of what Run() loops over: a sync or a housekeeping tick if one is due on the clock
+  // (see BoundedFrequencyRunner::RunIfDue). For tests driving a fake clock.
+  bool RunIfDue(Clock::TimePoint* wake_at) { return runner_.RunIfDue(wake_at); }
   void Stop() override;
 
   // For /healthz: when the last successful sync finished, and when the oldest change not yet
@@ -62,6 +65,8 @@ class SyncingProxier final : public Proxier {
 
  private:
   bool SyncInternal(bool periodic);
+  // The dataplane's work between syncs, on the runner's thread.
+  void Housekeep();
   void Changed(bool service_change);
   // Records that one source kind finished its initial listing; the last one requests a sync.
   void MarkSynced(bool SyncingProxier::*flag);

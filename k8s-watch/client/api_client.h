@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "k8s-watch/client/bearer_token_source.h"
 #include "k8s-watch/client/client_config.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

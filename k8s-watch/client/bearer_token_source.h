@@ -6,7 +6,7 @@
 #include <mutex>
 #include <string>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 
 namespace kpx {
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
+#include "base/status.h"
 #include "k8s-watch/client/client_config.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

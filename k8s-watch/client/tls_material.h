@@ -3,8 +3,8 @@
 #include <boost/asio/ssl/context.hpp>
 #include <string>
 
+#include "base/status.h"
 #include "k8s-watch/client/client_config.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

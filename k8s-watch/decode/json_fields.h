@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "k8s-watch/objects/protocol.h"
-#include "k8s-watch/objects/status.h"
+#include "base/protocol.h"
+#include "base/status.h"
 
 // Typed access to members of RapidJSON objects. Every decoder goes through these so that each
 // rejection names the offending field the same way ("spec.ports[1].port: ..."), and so that the

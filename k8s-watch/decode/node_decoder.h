@@ -2,8 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include "base/status.h"
 #include "k8s-watch/objects/node.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

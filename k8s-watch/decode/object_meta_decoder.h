@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
 #include "k8s-watch/objects/object_meta.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 
 namespace kpx {
 

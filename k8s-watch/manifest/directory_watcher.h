@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 
 namespace kpx {
 

@@ -2,8 +2,8 @@
 
 #include <string_view>
 
+#include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

@@ -7,13 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/manifest/directory_watcher.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
 #include "k8s-watch/objects/node_handler.h"
 #include "k8s-watch/objects/service_handler.h"
 #include "k8s-watch/objects/source_stats.h"
-#include "k8s-watch/objects/status.h"
 
 namespace kpx {
 

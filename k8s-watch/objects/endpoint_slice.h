@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
+#include "base/protocol.h"
 #include "k8s-watch/objects/object_meta.h"
-#include "k8s-watch/objects/protocol.h"
 
 namespace kpx {
 

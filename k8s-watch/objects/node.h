@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/ip_address.h"
+#include "base/cidr.h"
+#include "base/ip_address.h"
 #include "k8s-watch/objects/object_meta.h"
 
 namespace kpx {

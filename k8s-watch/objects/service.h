@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/ip_address.h"
+#include "base/cidr.h"
+#include "base/ip_address.h"
+#include "base/protocol.h"
 #include "k8s-watch/objects/object_meta.h"
-#include "k8s-watch/objects/protocol.h"
 
 namespace kpx {
 

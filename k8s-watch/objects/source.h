@@ -1,6 +1,6 @@
 #pragma once
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 
 namespace kpx {
 

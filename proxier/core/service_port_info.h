@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/ip_address.h"
+#include "base/cidr.h"
+#include "base/ip_address.h"
 #include "k8s-watch/objects/service.h"
 #include "proxier/core/service_port_name.h"
 

@@ -3,7 +3,7 @@
 #include <compare>
 #include <string>
 
-#include "k8s-watch/objects/protocol.h"
+#include "base/protocol.h"
 
 namespace kpx {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/core/desired_state.h"
 
 namespace kpx {

@@ -5,20 +5,12 @@
 
 #include "proxier/core/endpoint_info.h"
 #include "proxier/core/service_port_name.h"
+#include "proxier/netfilter/kube_chains.h"
 
 namespace kpx {
 
-// Chain names kpx owns. They are kube-proxy's names, hashed the same way, so kpx takes over a node
+// Per-service chain names kpx owns: kube-proxy's, hashed the same way, so kpx takes over a node
 // from kube-proxy (and back) without orphaning or duplicating chains.
-inline constexpr std::string_view kServicesChain = "KUBE-SERVICES";
-inline constexpr std::string_view kExternalServicesChain = "KUBE-EXTERNAL-SERVICES";
-inline constexpr std::string_view kNodePortsChain = "KUBE-NODEPORTS";
-inline constexpr std::string_view kPostroutingChain = "KUBE-POSTROUTING";
-inline constexpr std::string_view kMarkMasqChain = "KUBE-MARK-MASQ";
-inline constexpr std::string_view kForwardChain = "KUBE-FORWARD";
-inline constexpr std::string_view kProxyFirewallChain = "KUBE-PROXY-FIREWALL";
-inline constexpr std::string_view kFirewallChain = "KUBE-FIREWALL";  // localnet guard (v4)
-
 inline constexpr std::string_view kSvcPrefix = "KUBE-SVC-";
 inline constexpr std::string_view kSvlPrefix = "KUBE-SVL-";
 inline constexpr std::string_view kExtPrefix = "KUBE-EXT-";

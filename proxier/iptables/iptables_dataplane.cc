@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "proxier/iptables/chain_names.h"
-#include "proxier/iptables/restore_text.h"
+#include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
 
@@ -17,8 +17,6 @@ std::vector<std::string> Minus(const std::set<std::string>& a, const std::set<st
   return out;
 }
 
-std::string EndpointKey(const EndpointInfo& ep) { return ep.ToString(); }
-
 }  // namespace
 
 IptablesDataplane::IptablesDataplane(IptablesOptions options,
@@ -28,6 +26,7 @@ IptablesDataplane::IptablesDataplane(IptablesOptions options,
       renderer_(options_),
       runner_(std::move(runner)),
       conntrack_(std::move(conntrack)),
+      conntrack_cleaner_(conntrack_.get()),
       clock_(clock ? std::move(clock) : Clock(std::chrono::steady_clock::now)) {}
 
 Result<std::set<std::string>> IptablesDataplane::ExistingChains(IpFamily family,
@@ -103,72 +102,12 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
   return Status::Ok();
 }
 
-void IptablesDataplane::CleanConntrack(IpFamily family, const DesiredState& state) {
-  if (!conntrack_) return;
-  static const ServicePortState kEmpty;
-  auto del = [&](std::optional<IpAddress> orig_dst, std::optional<int> port,
-                 std::optional<IpAddress> dst_nat) {
-    ConntrackFilter f;
-    f.family = family;
-    f.protocol = Protocol::kUDP;
-    f.orig_dst = std::move(orig_dst);
-    f.orig_dst_port = port;
-    f.dst_nat = std::move(dst_nat);
-    ++counters_.conntrack_deletions;
-    if (Status st = conntrack_->Delete(f); !st.ok()) {
-      ++counters_.conntrack_failures;
-      LOG(WARNING) << "conntrack cleanup failed: " << st.message();
-    }
-  };
-  auto service_ips = [&](const ServicePortInfo& info) {
-    std::vector<IpAddress> ips;
-    if (info.ClusterIp(family)) ips.push_back(*info.ClusterIp(family));
-    for (const auto& v : {info.external_ips, info.load_balancer_ips}) {
-      for (const auto& ip : v) {
-        if (ip.family() == family) ips.push_back(ip);
-      }
-    }
-    return ips;
-  };
-  std::set<ServicePortName> names;
-  for (const auto& [name, port] : state.services) {
-    const ServicePortState* old = previous_ ? previous_->Find(name) : nullptr;
-    if (old != port.get()) names.insert(name);
-  }
-  if (previous_) {
-    for (const auto& [name, port] : previous_->services) {
-      if (!state.services.contains(name)) names.insert(name);
-    }
-  }
-  for (const auto& name : names) {
-    if (name.protocol != Protocol::kUDP) continue;
-    const ServicePortState* old = previous_ ? previous_->Find(name) : nullptr;
-    const ServicePortState* cur = state.Find(name);
-    const ServicePortState& before = old ? *old : kEmpty;
-    const ServicePortState& after = cur ? *cur : kEmpty;
-    std::set<std::string> now;
-    for (const auto& ep : after.For(family).all_reachable) now.insert(EndpointKey(*ep));
-    // Removed endpoints: entries that still DNAT to them would black-hole the client.
-    for (const auto& ep : before.For(family).all_reachable) {
-      if (now.contains(EndpointKey(*ep))) continue;
-      for (const auto& ip : service_ips(before.info)) del(ip, std::nullopt, ep->ip);
-      if (before.info.node_port != 0) {
-        del(std::nullopt, before.info.node_port, ep->ip);
-      }
-    }
-    // First endpoint: entries created while the service was rejected must go, or the client
-    // keeps hitting the REJECT path.
-    if (cur && before.For(family).all_reachable.empty() && !now.empty()) {
-      for (const auto& ip : service_ips(after.info)) del(ip, std::nullopt, std::nullopt);
-      if (after.info.node_port != 0) del(std::nullopt, after.info.node_port, std::nullopt);
-    }
-  }
-}
-
 Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   const auto start = clock_();
   ++counters_.syncs;
   std::string errors;
+  const std::set<ServicePortName> changed =
+      ConntrackCleaner::ChangedBetween(previous_ ? &*previous_ : nullptr, state);
   for (IpFamily family : options_.families) {
     if (Status st = ApplyFamily(family, state, full); !st.ok()) {
       LOG(WARNING) << st.message();
@@ -176,8 +115,10 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
       errors += st.message();
       continue;
     }
-    CleanConntrack(family, state);
+    conntrack_cleaner_.Clean(family, previous_ ? &*previous_ : nullptr, state, changed);
   }
+  counters_.conntrack_deletions = conntrack_cleaner_.deletions();
+  counters_.conntrack_failures = conntrack_cleaner_.failures();
   counters_.last_sync_duration =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock_() - start);
   if (!errors.empty()) return Status::Error(errors);

@@ -10,10 +10,11 @@
 #include <string>
 
 #include "proxier/dataplane.h"
-#include "proxier/iptables/conntrack.h"
 #include "proxier/iptables/iptables_options.h"
 #include "proxier/iptables/iptables_renderer.h"
-#include "proxier/iptables/iptables_runner.h"
+#include "proxier/netfilter/conntrack.h"
+#include "proxier/netfilter/conntrack_cleaner.h"
+#include "proxier/netfilter/iptables_runner.h"
 
 namespace kpx {
 
@@ -71,12 +72,12 @@ class IptablesDataplane : public Dataplane {
 
   Status ApplyFamily(IpFamily family, const DesiredState& state, bool full);
   Result<std::set<std::string>> ExistingChains(IpFamily family, const std::string& table);
-  void CleanConntrack(IpFamily family, const DesiredState& state);
 
   IptablesOptions options_;
   IptablesRenderer renderer_;
   std::unique_ptr<IptablesRunner> runner_;
   std::unique_ptr<Conntrack> conntrack_;
+  ConntrackCleaner conntrack_cleaner_;
   Clock clock_;
   std::array<FamilyState, 2> families_;
   std::optional<DesiredState> previous_;  // last state applied to every family

@@ -5,9 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/ip_address.h"
-#include "k8s-watch/objects/protocol.h"
+#include "base/cidr.h"
+#include "base/ip_address.h"
+#include "base/protocol.h"
+#include "proxier/netfilter/iptables_backend.h"
 
 namespace kpx {
 
@@ -27,10 +28,6 @@ enum class LocalDetectMode {
 // kPrefixTree splits the same rules by destination prefix into a path-compressed binary tree of
 // chains (see prefix_dispatch.h), so it pays O(log services) rule evaluations instead.
 enum class DispatchMode { kLinear, kPrefixTree };
-
-// Which iptables implementation the exec runner drives. kAuto picks nft or legacy like kube-proxy's
-// iptables-wrapper does; kLibiptc programs the legacy backend in process.
-enum class IptablesBackend { kAuto, kNft, kLegacy, kLibiptc };
 
 // Everything the iptables dataplane is configured with. Plain data, copied freely.
 struct IptablesOptions {

@@ -7,7 +7,7 @@
 
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
-#include "proxier/iptables/restore_text.h"
+#include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
 
@@ -174,278 +174,312 @@ class FamilyRenderer {
     }
   }
 
-  void Service(const ServicePortState& port) {
+  // What one service port's rules depend on, in one family, derived once before any rule is
+  // written (kube-proxy's syncProxyRules derives the same facts in the same way).
+  struct ServicePlan {
+    ServicePlan(const ServicePortInfo& i, const EndpointSelection& s) : info(i), sel(s) {}
+    const ServicePortInfo& info;
+    const EndpointSelection& sel;
+    std::string name;  // "ns/svc:port" for comments
+    std::string proto;
+    std::string port;
+    IpAddress cluster_ip;
+    std::vector<IpAddress> external_ips;
+    std::vector<IpAddress> lb_ips;
+    std::vector<Cidr> source_ranges;
+    bool external_local = false;
+    bool has_endpoints = false;
+    bool has_internal = false;  // usable endpoints for the internal traffic policy
+    bool has_external = false;  // usable endpoints for the external traffic policy
+    bool uses_cluster_chain = false;
+    bool uses_local_chain = false;
+    bool uses_ext_chain = false;
+    bool uses_fw_chain = false;
+    std::string svc_chain, svl_chain, ext_chain, fw_chain;
+    std::string internal_chain;         // SVC or SVL, by internalTrafficPolicy
+    std::string external_policy_chain;  // SVC or SVL, by externalTrafficPolicy
+    std::string lb_chain;               // FW when source ranges apply, else EXT
+    // Filter-table verdicts when the policy leaves no endpoint: REJECT (none at all) or DROP.
+    std::string internal_filter_target, internal_filter_comment;
+    std::string external_filter_target, external_filter_comment;
+
+    std::string DstPort(const std::string& ip) const { return "-d " + ip + " --dport " + port; }
+  };
+
+  std::optional<ServicePlan> Plan(const ServicePortState& port) const {
     const ServicePortInfo& info = port.info;
     const auto& cluster_ip = info.ClusterIp(family_);
-    if (!cluster_ip) return;  // single-stack service of the other family
-    const EndpointSelection& sel = port.For(family_);
+    if (!cluster_ip) return std::nullopt;  // single-stack service of the other family
+    ServicePlan p(info, port.For(family_));
     const ServicePortName& spn = info.name;
-    const std::string name = spn.ToString();
-    const std::string proto = S(ProtocolLowerName(info.protocol));
-    const std::string port_str = std::to_string(info.port);
-    const std::string cip = cluster_ip->ToString();
-
-    const std::vector<IpAddress> external_ips = OfFamily(info.external_ips, family_);
-    const std::vector<IpAddress> lb_ips = OfFamily(info.load_balancer_ips, family_);
-    const std::vector<Cidr> source_ranges = OfFamily(info.load_balancer_source_ranges, family_);
+    p.name = spn.ToString();
+    p.proto = S(ProtocolLowerName(info.protocol));
+    p.port = std::to_string(info.port);
+    p.cluster_ip = *cluster_ip;
+    p.external_ips = OfFamily(info.external_ips, family_);
+    p.lb_ips = OfFamily(info.load_balancer_ips, family_);
+    p.source_ranges = OfFamily(info.load_balancer_source_ranges, family_);
     // Source ranges given only for the other family still restrict this one: allow nobody
     // rather than everybody.
     const bool has_source_ranges = !info.load_balancer_source_ranges.empty();
     const bool externally_accessible =
-        info.node_port != 0 || !external_ips.empty() || !lb_ips.empty();
-    const bool external_local =
-        externally_accessible && info.external_policy == TrafficPolicy::kLocal;
+        info.node_port != 0 || !p.external_ips.empty() || !p.lb_ips.empty();
+    p.external_local = externally_accessible && info.external_policy == TrafficPolicy::kLocal;
     const bool internal_local = info.InternalPolicyLocal();
+    // proxier/core computes Cluster endpoints whenever a Cluster policy is in use or the port is
+    // externally accessible (pod and host traffic to external addresses short-circuits to them).
     const bool uses_cluster_endpoints = !internal_local || externally_accessible;
-    const bool uses_local_endpoints = internal_local || external_local;
+    const bool uses_local_endpoints = internal_local || p.external_local;
 
-    const std::string svc_chain = ServiceChain(spn);
-    const std::string svl_chain = ServiceLocalChain(spn);
-    const std::string ext_chain = ExternalChain(spn);
-    const std::string fw_chain = FirewallChain(spn);
+    p.svc_chain = ServiceChain(spn);
+    p.svl_chain = ServiceLocalChain(spn);
+    p.ext_chain = ExternalChain(spn);
+    p.fw_chain = FirewallChain(spn);
 
-    // kube-proxy needs Cluster endpoints for every externally accessible port (to short-circuit
-    // pod and host traffic), but proxier/core computes them only when a Cluster policy is in use;
-    // fill the gap with the same ready-else-serving-terminating rule.
-    EndpointList cluster = sel.cluster;
-    EndpointList reachable = sel.all_reachable;
-    if (cluster.empty() && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
-      for (const auto& ep : sel.all) {
-        if (ep->ready) cluster.push_back(ep);
-      }
-      if (cluster.empty()) {
-        for (const auto& ep : sel.all) {
-          if (ep->serving && ep->terminating) cluster.push_back(ep);
-        }
-      }
-      reachable.clear();
-      for (const auto& ep : sel.all) {
-        auto in = [&](const EndpointList& l) {
-          return std::find(l.begin(), l.end(), ep) != l.end();
-        };
-        if (in(cluster) || in(sel.local)) reachable.push_back(ep);
-      }
-    }
-    const bool has_endpoints = sel.has_any_endpoints;
-    const bool uses_cluster_chain = !cluster.empty() && uses_cluster_endpoints;
-    const bool uses_local_chain = !sel.local.empty() && uses_local_endpoints;
+    p.has_endpoints = p.sel.has_any_endpoints;
+    p.uses_cluster_chain = !p.sel.cluster.empty() && uses_cluster_endpoints;
+    p.uses_local_chain = !p.sel.local.empty() && uses_local_endpoints;
 
-    std::string internal_chain = svc_chain;
-    bool has_internal = has_endpoints;
-    if (internal_local) {
-      internal_chain = svl_chain;
-      has_internal = has_internal && !sel.local.empty();
-    }
-    std::string external_policy_chain = svc_chain;
-    bool has_external = has_endpoints;
-    if (external_local) {
-      external_policy_chain = svl_chain;
-      has_external = has_external && !sel.local.empty();
-    }
+    p.internal_chain = internal_local ? p.svl_chain : p.svc_chain;
+    p.has_internal = p.has_endpoints && (!internal_local || !p.sel.local.empty());
+    p.external_policy_chain = p.external_local ? p.svl_chain : p.svc_chain;
+    p.has_external = p.has_endpoints && (!p.external_local || !p.sel.local.empty());
     // The EXT chain is needed even without usable external endpoints: it short-circuits pod
     // and host traffic before the filter table drops what is left.
-    const bool uses_ext_chain = has_endpoints && externally_accessible;
-    const bool uses_fw_chain = has_endpoints && !lb_ips.empty() && has_source_ranges;
-    const std::string lb_chain = uses_fw_chain ? fw_chain : ext_chain;
+    p.uses_ext_chain = p.has_endpoints && externally_accessible;
+    p.uses_fw_chain = p.has_endpoints && !p.lb_ips.empty() && has_source_ranges;
+    p.lb_chain = p.uses_fw_chain ? p.fw_chain : p.ext_chain;
 
-    std::string internal_filter_target, internal_filter_comment;
-    std::string external_filter_target, external_filter_comment;
-    if (!has_endpoints) {
-      internal_filter_target = external_filter_target = "REJECT";
-      internal_filter_comment = external_filter_comment = name + " has no endpoints";
+    if (!p.has_endpoints) {
+      p.internal_filter_target = p.external_filter_target = "REJECT";
+      p.internal_filter_comment = p.external_filter_comment = p.name + " has no endpoints";
     } else {
-      if (!has_internal) {
-        internal_filter_target = "DROP";
-        internal_filter_comment = name + " has no local endpoints";
+      if (!p.has_internal) {
+        p.internal_filter_target = "DROP";
+        p.internal_filter_comment = p.name + " has no local endpoints";
       }
-      if (!has_external) {
-        external_filter_target = "DROP";
-        external_filter_comment = name + " has no local endpoints";
+      if (!p.has_external) {
+        p.external_filter_target = "DROP";
+        p.external_filter_comment = p.name + " has no local endpoints";
       }
     }
+    return p;
+  }
 
-    auto dst_port = [&](const std::string& ip) { return "-d " + ip + " --dport " + port_str; };
+  void Service(const ServicePortState& port) {
+    const std::optional<ServicePlan> plan = Plan(port);
+    if (!plan) return;
+    // Dispatch from the top-level chains, then the per-service chains.
+    ClusterIpRules(*plan);
+    ExternalIpRules(*plan);
+    LoadBalancerRules(*plan);
+    NodePortRules(*plan);
+    ServiceChains(*plan);
+    EndpointChains(*plan);
+  }
 
-    // Dispatch from the top-level chains.
-    if (has_internal) {
-      Dispatch(*cluster_ip, Args()
-                                .Comment(name + " cluster IP")
-                                .Proto(proto)
-                                .Raw(dst_port(cip))
-                                .Jump(internal_chain)
-                                .Take());
+  void ClusterIpRules(const ServicePlan& p) {
+    const std::string cip = p.cluster_ip.ToString();
+    if (p.has_internal) {
+      Dispatch(p.cluster_ip, Args()
+                                 .Comment(p.name + " cluster IP")
+                                 .Proto(p.proto)
+                                 .Raw(p.DstPort(cip))
+                                 .Jump(p.internal_chain)
+                                 .Take());
     } else {
       filter_.Add(S(kServicesChain), Args()
-                                         .Comment(internal_filter_comment)
-                                         .Proto(proto)
-                                         .Raw(dst_port(cip))
-                                         .Jump(internal_filter_target)
+                                         .Comment(p.internal_filter_comment)
+                                         .Proto(p.proto)
+                                         .Raw(p.DstPort(cip))
+                                         .Jump(p.internal_filter_target)
                                          .Take());
     }
-    for (const auto& eip : external_ips) {
+  }
+
+  void ExternalIpRules(const ServicePlan& p) {
+    for (const auto& eip : p.external_ips) {
       const std::string e = eip.ToString();
-      if (has_endpoints) {
+      if (p.has_endpoints) {
         Dispatch(eip, Args()
-                          .Comment(name + " external IP")
-                          .Proto(proto)
-                          .Raw(dst_port(e))
-                          .Jump(ext_chain)
+                          .Comment(p.name + " external IP")
+                          .Proto(p.proto)
+                          .Raw(p.DstPort(e))
+                          .Jump(p.ext_chain)
                           .Take());
       }
-      if (!has_external) {
-        filter_.Add(S(kExternalServicesChain), Args()
-                                                   .Comment(external_filter_comment)
-                                                   .Proto(proto)
-                                                   .Raw(dst_port(e))
-                                                   .Jump(external_filter_target)
-                                                   .Take());
-      }
+      if (!p.has_external) ExternalFilter(p, p.DstPort(e));
     }
-    for (const auto& lb : lb_ips) {
+  }
+
+  void LoadBalancerRules(const ServicePlan& p) {
+    for (const auto& lb : p.lb_ips) {
       const std::string l = lb.ToString();
-      if (has_endpoints) {
+      if (p.has_endpoints) {
         Dispatch(lb, Args()
-                         .Comment(name + " loadbalancer IP")
-                         .Proto(proto)
-                         .Raw(dst_port(l))
-                         .Jump(lb_chain)
+                         .Comment(p.name + " loadbalancer IP")
+                         .Proto(p.proto)
+                         .Raw(p.DstPort(l))
+                         .Jump(p.lb_chain)
                          .Take());
       }
-      if (uses_fw_chain) {
+      if (p.uses_fw_chain) {
         filter_.Add(S(kProxyFirewallChain),
                     Args()
-                        .Comment(name + " traffic not accepted by " + fw_chain)
-                        .Proto(proto)
-                        .Raw(dst_port(l))
+                        .Comment(p.name + " traffic not accepted by " + p.fw_chain)
+                        .Proto(p.proto)
+                        .Raw(p.DstPort(l))
                         .Jump("DROP")
                         .Take());
       }
     }
-    if (!has_external) {
-      for (const auto& lb : lb_ips) {
-        filter_.Add(S(kExternalServicesChain), Args()
-                                                   .Comment(external_filter_comment)
-                                                   .Proto(proto)
-                                                   .Raw(dst_port(lb.ToString()))
-                                                   .Jump(external_filter_target)
-                                                   .Take());
-      }
+    if (!p.has_external) {
+      for (const auto& lb : p.lb_ips) ExternalFilter(p, p.DstPort(lb.ToString()));
     }
-    if (info.node_port != 0) {
-      const std::string np = "--dport " + std::to_string(info.node_port);
-      if (has_endpoints) {
+  }
+
+  void NodePortRules(const ServicePlan& p) {
+    if (p.info.node_port != 0) {
+      const std::string np = "--dport " + std::to_string(p.info.node_port);
+      if (p.has_endpoints) {
         // NodePorts are not subject to loadBalancerSourceRanges (as in kube-proxy).
         nat_.Add(S(kNodePortsChain),
-                 Args().Comment(name).Proto(proto).Raw(np).Jump(ext_chain).Take());
+                 Args().Comment(p.name).Proto(p.proto).Raw(np).Jump(p.ext_chain).Take());
       }
-      if (!has_external) {
+      if (!p.has_external) {
         filter_.Add(S(kExternalServicesChain), Args()
-                                                   .Comment(external_filter_comment)
+                                                   .Comment(p.external_filter_comment)
                                                    .Raw("-m addrtype --dst-type LOCAL")
-                                                   .Proto(proto)
+                                                   .Proto(p.proto)
                                                    .Raw(np)
-                                                   .Jump(external_filter_target)
+                                                   .Jump(p.external_filter_target)
                                                    .Take());
       }
     }
-    if (info.health_check_node_port != 0) {
+    if (p.info.health_check_node_port != 0) {
       filter_.Add(S(kNodePortsChain),
                   Args()
-                      .Comment(name + " health check node port")
+                      .Comment(p.name + " health check node port")
                       .Proto("tcp")
-                      .Raw("--dport " + std::to_string(info.health_check_node_port))
+                      .Raw("--dport " + std::to_string(p.info.health_check_node_port))
                       .Jump("ACCEPT")
                       .Take());
     }
+  }
 
-    // Per-service chains, declared in kube-proxy's order: EXT, FW, SVC, SVL, SEP.
-    const std::optional<ServicePortName> owner = spn;
-    auto add = [&](const std::string& chain, std::string args) {
-      nat_.Get(chain, owner).rules.push_back("-A " + chain + " " + args);
-    };
-    if (uses_ext_chain) nat_.Get(ext_chain, owner);
-    if (uses_fw_chain) nat_.Get(fw_chain, owner);
-    if (uses_cluster_chain) nat_.Get(svc_chain, owner);
-    if (uses_local_chain) nat_.Get(svl_chain, owner);
+  // The verdict for external traffic to `dst_port` when the external policy leaves no endpoint.
+  void ExternalFilter(const ServicePlan& p, const std::string& dst_port) {
+    filter_.Add(S(kExternalServicesChain), Args()
+                                               .Comment(p.external_filter_comment)
+                                               .Proto(p.proto)
+                                               .Raw(dst_port)
+                                               .Jump(p.external_filter_target)
+                                               .Take());
+  }
 
-    if (has_internal) {
+  // Appends a rule to a chain owned by the service port (so partial syncs can find it).
+  void AddOwned(const ServicePlan& p, const std::string& chain, std::string args) {
+    nat_.Get(chain, p.info.name).rules.push_back("-A " + chain + " " + args);
+  }
+
+  void ServiceChains(const ServicePlan& p) {
+    // Declared in kube-proxy's order: EXT, FW, SVC, SVL (then SEP).
+    const std::optional<ServicePortName> owner = p.info.name;
+    if (p.uses_ext_chain) nat_.Get(p.ext_chain, owner);
+    if (p.uses_fw_chain) nat_.Get(p.fw_chain, owner);
+    if (p.uses_cluster_chain) nat_.Get(p.svc_chain, owner);
+    if (p.uses_local_chain) nat_.Get(p.svl_chain, owner);
+
+    if (p.has_internal) {
       Args masq;
-      masq.Comment(name + " cluster IP").Proto(proto).Raw(dst_port(cip));
+      masq.Comment(p.name + " cluster IP").Proto(p.proto).Raw(p.DstPort(p.cluster_ip.ToString()));
       if (o_.masquerade_all) {
-        add(internal_chain, masq.Jump(kMarkMasqChain).Take());
+        AddOwned(p, p.internal_chain, masq.Jump(kMarkMasqChain).Take());
       } else if (detector_.implemented()) {
         // Off-cluster clients that route the service range to this node get masqueraded so
         // replies come back through it.
-        add(internal_chain, masq.Raw(detector_.if_not_local).Jump(kMarkMasqChain).Take());
+        AddOwned(p, p.internal_chain, masq.Raw(detector_.if_not_local).Jump(kMarkMasqChain).Take());
       }
     }
-    if (uses_ext_chain) {
-      if (!external_local) {
-        // Cluster policy may pick an endpoint on another node: SNAT so replies return here.
-        add(ext_chain, Args()
-                           .Comment("masquerade traffic for " + name + " external destinations")
-                           .Jump(kMarkMasqChain)
-                           .Take());
-      } else if (uses_cluster_chain) {
-        // Pods and the host reaching an external address behave as if they went out to the
-        // load balancer and came back: no traffic policy applies to them.
-        if (detector_.implemented()) {
-          add(ext_chain, Args()
-                             .Comment("pod traffic for " + name + " external destinations")
-                             .Raw(detector_.if_local)
-                             .Jump(svc_chain)
-                             .Take());
-        }
-        // Host traffic gets the external address as source, which the endpoint cannot answer.
-        add(ext_chain,
-            Args()
-                .Comment("masquerade LOCAL traffic for " + name + " external destinations")
-                .Raw("-m addrtype --src-type LOCAL")
-                .Jump(kMarkMasqChain)
-                .Take());
-        add(ext_chain, Args()
-                           .Comment("route LOCAL traffic for " + name + " external destinations")
-                           .Raw("-m addrtype --src-type LOCAL")
-                           .Jump(svc_chain)
-                           .Take());
-      }
-      if (has_external) add(ext_chain, Args().Jump(external_policy_chain).Take());
-    }
-    if (uses_fw_chain) {
-      const std::string head = Args().Comment(name + " loadbalancer IP").Take();
-      bool allow_from_node = false;
-      for (const auto& cidr : source_ranges) {
-        add(fw_chain, head + " -s " + cidr.ToString() + " -j " + ext_chain);
-        if (node_ip_ && cidr.Contains(*node_ip_)) allow_from_node = true;
-      }
-      // A VIP often sits on a local interface, so the node's own requests arrive with the VIP
-      // as source; let them through when the node itself is allowed.
-      if (allow_from_node) {
-        for (const auto& lb : lb_ips) {
-          add(fw_chain, head + " -s " + lb.ToString() + " -j " + ext_chain);
-        }
-      }
-      // Whatever falls off the end is not DNATed and meets KUBE-PROXY-FIREWALL's DROP.
-      add(fw_chain,
-          Args()
-              .Comment("other traffic to " + name + " will be dropped by KUBE-PROXY-FIREWALL")
-              .Take());
-    }
-    if (uses_cluster_chain) LoadBalance(info, name, svc_chain, cluster, add);
-    if (uses_local_chain) LoadBalance(info, name, svl_chain, sel.local, add);
+    if (p.uses_ext_chain) ExternalChainRules(p);
+    if (p.uses_fw_chain) FirewallChainRules(p);
+    auto add = [&](const std::string& chain, std::string args) {
+      AddOwned(p, chain, std::move(args));
+    };
+    if (p.uses_cluster_chain) LoadBalance(p.info, p.name, p.svc_chain, p.sel.cluster, add);
+    if (p.uses_local_chain) LoadBalance(p.info, p.name, p.svl_chain, p.sel.local, add);
+  }
 
-    for (const auto& ep : reachable) {
-      const std::string sep = EndpointChain(spn, *ep);
-      nat_.Get(sep, owner);
-      const std::string comment = Args().Comment(name).Take();
+  void ExternalChainRules(const ServicePlan& p) {
+    if (!p.external_local) {
+      // Cluster policy may pick an endpoint on another node: SNAT so replies return here.
+      AddOwned(p, p.ext_chain,
+               Args()
+                   .Comment("masquerade traffic for " + p.name + " external destinations")
+                   .Jump(kMarkMasqChain)
+                   .Take());
+    } else if (p.uses_cluster_chain) {
+      // Pods and the host reaching an external address behave as if they went out to the
+      // load balancer and came back: no traffic policy applies to them.
+      if (detector_.implemented()) {
+        AddOwned(p, p.ext_chain,
+                 Args()
+                     .Comment("pod traffic for " + p.name + " external destinations")
+                     .Raw(detector_.if_local)
+                     .Jump(p.svc_chain)
+                     .Take());
+      }
+      // Host traffic gets the external address as source, which the endpoint cannot answer.
+      AddOwned(p, p.ext_chain,
+               Args()
+                   .Comment("masquerade LOCAL traffic for " + p.name + " external destinations")
+                   .Raw("-m addrtype --src-type LOCAL")
+                   .Jump(kMarkMasqChain)
+                   .Take());
+      AddOwned(p, p.ext_chain,
+               Args()
+                   .Comment("route LOCAL traffic for " + p.name + " external destinations")
+                   .Raw("-m addrtype --src-type LOCAL")
+                   .Jump(p.svc_chain)
+                   .Take());
+    }
+    if (p.has_external) AddOwned(p, p.ext_chain, Args().Jump(p.external_policy_chain).Take());
+  }
+
+  void FirewallChainRules(const ServicePlan& p) {
+    const std::string head = Args().Comment(p.name + " loadbalancer IP").Take();
+    bool allow_from_node = false;
+    for (const auto& cidr : p.source_ranges) {
+      AddOwned(p, p.fw_chain, head + " -s " + cidr.ToString() + " -j " + p.ext_chain);
+      if (node_ip_ && cidr.Contains(*node_ip_)) allow_from_node = true;
+    }
+    // A VIP often sits on a local interface, so the node's own requests arrive with the VIP
+    // as source; let them through when the node itself is allowed.
+    if (allow_from_node) {
+      for (const auto& lb : p.lb_ips) {
+        AddOwned(p, p.fw_chain, head + " -s " + lb.ToString() + " -j " + p.ext_chain);
+      }
+    }
+    // Whatever falls off the end is not DNATed and meets KUBE-PROXY-FIREWALL's DROP.
+    AddOwned(p, p.fw_chain,
+             Args()
+                 .Comment("other traffic to " + p.name + " will be dropped by KUBE-PROXY-FIREWALL")
+                 .Take());
+  }
+
+  void EndpointChains(const ServicePlan& p) {
+    const std::string comment = Args().Comment(p.name).Take();
+    for (const auto& ep : p.sel.all_reachable) {
+      const std::string sep = EndpointChain(p.info.name, *ep);
+      nat_.Get(sep, p.info.name);
       // Hairpin: a pod reaching itself through the service must be SNATed or it would answer
       // itself directly and the client would drop the reply.
-      add(sep, comment + " -s " + ep->ip.ToString() + " -j " + S(kMarkMasqChain));
+      AddOwned(p, sep, comment + " -s " + ep->ip.ToString() + " -j " + S(kMarkMasqChain));
       Args dnat;
       dnat.Raw(comment);
-      if (info.session_affinity_client_ip) dnat.Raw("-m recent --name " + sep + " --set");
-      dnat.Proto(proto).Jump("DNAT").Raw("--to-destination " + ep->ToString());
-      add(sep, dnat.Take());
+      if (p.info.session_affinity_client_ip) dnat.Raw("-m recent --name " + sep + " --set");
+      dnat.Proto(p.proto).Jump("DNAT").Raw("--to-destination " + ep->ToString());
+      AddOwned(p, sep, dnat.Take());
     }
   }
 

@@ -2,11 +2,11 @@
 
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/iptables/iptables_options.h"
 #include "proxier/iptables/iptables_ruleset.h"
-#include "proxier/iptables/iptables_runner.h"
+#include "proxier/netfilter/iptables_runner.h"
 
 namespace kpx {
 

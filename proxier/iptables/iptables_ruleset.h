@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/protocol.h"
+#include "base/protocol.h"
 #include "proxier/core/service_port_name.h"
 
 namespace kpx {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "k8s-watch/objects/cidr.h"
+#include "base/cidr.h"
 #include "proxier/iptables/chain_names.h"
 
 namespace kpx {

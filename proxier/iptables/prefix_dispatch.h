@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/iptables/iptables_ruleset.h"
 
 namespace kpx {

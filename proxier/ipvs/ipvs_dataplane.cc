@@ -20,6 +20,11 @@ const std::pair<const char*, const char*> kSysctls[] = {
     {"net/ipv4/ip_forward", "1"},
 };
 
+const std::pair<const char*, const char*> kStrictArpSysctls[] = {
+    {"net/ipv4/conf/all/arp_ignore", "1"},
+    {"net/ipv4/conf/all/arp_announce", "2"},
+};
+
 bool HasFamily(const IpvsOptions& o, IpFamily f) {
   return std::find(o.families.begin(), o.families.end(), f) != o.families.end();
 }
@@ -30,15 +35,26 @@ IpvsDataplane::IpvsDataplane(IpvsOptions options, IpvsSeams seams, Clock clock)
     : options_(std::move(options)),
       seams_(std::move(seams)),
       clock_(clock ? std::move(clock) : [] { return std::chrono::steady_clock::now(); }),
-      termination_(seams_.ipvs.get(), options_.graceful_termination_bound, clock_) {}
+      termination_(seams_.ipvs.get(), options_.graceful_termination_bound, clock_),
+      conntrack_cleaner_(seams_.conntrack.get()) {}
 
 Status IpvsDataplane::Initialize() {
+  auto ensure = [&](const char* path, const char* value) {
+    auto cur = seams_.sysctl->Get(path);
+    if (cur.ok() && *cur == value) return Status::Ok();
+    if (auto s = seams_.sysctl->Set(path, value); !s.ok()) return s;
+    LOG(INFO) << "ipvs: set sysctl " << path << "=" << value;
+    return Status::Ok();
+  };
   if (options_.set_sysctls) {
     for (const auto& [path, value] : kSysctls) {
-      auto cur = seams_.sysctl->Get(path);
-      if (cur.ok() && *cur == value) continue;
-      if (auto s = seams_.sysctl->Set(path, value); !s.ok()) return s;
-      LOG(INFO) << "ipvs: set sysctl " << path << "=" << value;
+      if (auto s = ensure(path, value); !s.ok()) return s;
+    }
+  }
+  // Independent of set_sysctls: it is its own flag, and kube-proxy applies it whenever asked.
+  if (options_.strict_arp) {
+    for (const auto& [path, value] : kStrictArpSysctls) {
+      if (auto s = ensure(path, value); !s.ok()) return s;
     }
   }
   if (auto s = seams_.link->EnsureDummy(options_.dummy_device, options_.dummy_up); !s.ok()) {
@@ -230,16 +246,17 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
     }
   }
   if (auto s = termination_.Process(); !s.ok()) fail(s.status());
-  // Destinations deleted by graceful termination leave our picture too.
-  for (auto& [key, dests] : observed_.dests) {
-    for (auto it = dests.begin(); it != dests.end();) {
-      const bool stale =
-          it->second.weight == 0 && !termination_.IsDraining(key, it->first) &&
-          !(desired.servers.count(key) && desired.servers.at(key).dests.count(it->first));
-      it = stale ? dests.erase(it) : std::next(it);
-    }
-  }
+  ForgetDrainedDestinations(&desired);
 
+  // After the kernel moved traffic away from removed endpoints, so no new stale entry appears.
+  if (result.ok()) {
+    const DesiredState* before = previous_ ? &*previous_ : nullptr;
+    const std::set<ServicePortName> changed = ConntrackCleaner::ChangedBetween(before, state);
+    for (IpFamily f : options_.families) conntrack_cleaner_.Clean(f, before, state, changed);
+    counters_.conntrack_deletions = conntrack_cleaner_.deletions();
+    counters_.conntrack_failures = conntrack_cleaner_.failures();
+    previous_ = state;
+  }
   counters_.virtual_servers = desired.servers.size();
   counters_.draining_destinations = termination_.draining();
   counters_.last_sync_duration = clock_() - start;
@@ -293,10 +310,30 @@ Status IpvsDataplane::SyncIptables(bool full) {
   return Status::Ok();
 }
 
+void IpvsDataplane::ForgetDrainedDestinations(const DesiredIpvs* desired) {
+  for (auto& [key, dests] : observed_.dests) {
+    for (auto it = dests.begin(); it != dests.end();) {
+      const bool wanted =
+          desired && desired->servers.count(key) && desired->servers.at(key).dests.count(it->first);
+      const bool stale =
+          it->second.weight == 0 && !termination_.IsDraining(key, it->first) && !wanted;
+      it = stale ? dests.erase(it) : std::next(it);
+    }
+  }
+}
+
 Status IpvsDataplane::ProcessGracefulTermination() {
+  if (termination_.draining() == 0) return Status::Ok();
   auto r = termination_.Process();
+  // Between syncs nothing desired has weight 0 (desired destinations are re-weighted by the
+  // next Apply), so what graceful termination deleted is all that leaves the picture.
+  ForgetDrainedDestinations(nullptr);
   counters_.draining_destinations = termination_.draining();
   return r.ok() ? Status::Ok() : r.status();
+}
+
+std::chrono::milliseconds IpvsDataplane::HousekeepingInterval() const {
+  return options_.graceful_termination_check;
 }
 
 Status IpvsDataplane::Cleanup() {
@@ -347,10 +384,30 @@ Status IpvsDataplane::Cleanup() {
     if (!s.ok() && !s.not_found()) fail(s.ToStatus());
   }
   observed_ = ObservedIpvs();
+  previous_.reset();
   for (auto& m : ipsets_) m.reset();
   needs_full_ = true;
   initialized_ = false;
   return result;
+}
+
+void IpvsDataplane::RecordMetrics(MetricsRegistry& metrics) const {
+  const auto d = [](auto v) { return static_cast<double>(v); };
+  metrics.GetCounter("kpx_ipvs_operations_total", "IPVS and address operations applied")
+      ->Set(d(counters_.operations));
+  metrics
+      .GetCounter("kpx_ipvs_operation_failures_total", "IPVS and address operations that failed")
+      ->Set(d(counters_.operation_failures));
+  metrics.GetGauge("kpx_ipvs_virtual_servers", "IPVS virtual servers kpx programs")
+      ->Set(d(counters_.virtual_servers));
+  metrics.GetGauge("kpx_ipvs_draining_destinations", "removed destinations still draining")
+      ->Set(d(counters_.draining_destinations));
+  metrics
+      .GetCounter("kpx_conntrack_entries_deleted_total",
+                  "conntrack deletions for removed UDP endpoints")
+      ->Set(d(counters_.conntrack_deletions));
+  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
+      ->Set(d(counters_.conntrack_failures));
 }
 
 }  // namespace kpx

@@ -10,15 +10,17 @@
 #include <vector>
 
 #include "proxier/dataplane.h"
-#include "proxier/iptables/iptables_runner.h"
 #include "proxier/ipvs/graceful_termination.h"
-#include "proxier/ipvs/ipset.h"
 #include "proxier/ipvs/ipvs_handle.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
 #include "proxier/ipvs/ipvs_options.h"
 #include "proxier/ipvs/ipvs_reconciler.h"
 #include "proxier/ipvs/link_handle.h"
-#include "proxier/ipvs/sysctl.h"
+#include "proxier/netfilter/conntrack.h"
+#include "proxier/netfilter/conntrack_cleaner.h"
+#include "proxier/netfilter/ipset.h"
+#include "proxier/netfilter/iptables_runner.h"
+#include "proxier/netfilter/sysctl.h"
 
 namespace kpx {
 
@@ -34,6 +36,8 @@ struct IpvsCounters {
   size_t last_plan_size = 0;  // operations the last sync needed (0 = kernel already matched)
   size_t virtual_servers = 0;
   size_t draining_destinations = 0;
+  uint64_t conntrack_deletions = 0;
+  uint64_t conntrack_failures = 0;
   std::chrono::nanoseconds last_sync_duration{0};
 };
 
@@ -45,6 +49,8 @@ struct IpvsSeams {
   std::shared_ptr<Ipset> ipset;
   std::shared_ptr<IptablesRunner> iptables;
   std::shared_ptr<Sysctl> sysctl;
+  // Optional: without it stale UDP entries are left to time out.
+  std::shared_ptr<Conntrack> conntrack;
 };
 
 // The IPVS mode's Dataplane (kube-proxy --proxy-mode=ipvs):
@@ -58,6 +64,8 @@ struct IpvsSeams {
 //  - Only virtual servers kpx owns are touched (see OwnsVirtualServer), so a restart adopts what
 //    is there: identical state means zero operations and untouched connections.
 //  - ipsets are updated by difference; the static iptables rules and jumps on full syncs.
+//  - UDP conntrack entries left stale by a change (removed endpoints, a first endpoint) are
+//    deleted, as kube-proxy's IPVS proxier does, through the shared ConntrackCleaner.
 // Constructing it touches nothing; the first Apply sets sysctls, creates the dummy device and
 // sets the IPVS timeouts. Not thread-safe: the sync runner's thread only.
 class IpvsDataplane : public Dataplane {
@@ -69,10 +77,13 @@ class IpvsDataplane : public Dataplane {
   std::string_view Name() const override { return "ipvs"; }
   Status Apply(const DesiredState& state, bool full) override;
   Status Cleanup() override;
+  void RecordMetrics(MetricsRegistry& metrics) const override;
 
-  // Deletes draining destinations that have no connections left (or ran past the bound). For a
-  // periodic timer between syncs; Apply runs it too.
+  // Deletes draining destinations that have no connections left (or ran past the bound). Runs
+  // every options.graceful_termination_check between syncs (Housekeep) and in every Apply.
   Status ProcessGracefulTermination();
+  std::chrono::milliseconds HousekeepingInterval() const override;
+  Status Housekeep() override { return ProcessGracefulTermination(); }
 
   const IpvsCounters& counters() const { return counters_; }
   const GracefulTermination& graceful_termination() const { return termination_; }
@@ -85,6 +96,9 @@ class IpvsDataplane : public Dataplane {
   KernelStatus Execute(const IpvsOp& op);
   Status SyncIpsets(const DesiredState& state, bool full);
   Status SyncIptables(bool full);
+  // Drops destinations graceful termination deleted from observed_ (`desired` may be null: keep
+  // every destination that is not weight 0).
+  void ForgetDrainedDestinations(const DesiredIpvs* desired);
 
   IpvsOptions options_;
   IpvsSeams seams_;
@@ -96,6 +110,8 @@ class IpvsDataplane : public Dataplane {
   std::vector<IpAddress> local_addresses_;
   std::array<std::optional<IpsetMap>, 2> ipsets_;  // by family, as of the last restore
   IpvsCounters counters_;
+  ConntrackCleaner conntrack_cleaner_;
+  std::optional<DesiredState> previous_;  // the last snapshot applied without error
 };
 
 }  // namespace kpx

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "proxier/iptables/chain_names.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
+#include "proxier/netfilter/kube_chains.h"
 
 namespace kpx {
 namespace {

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "proxier/iptables/iptables_runner.h"
 #include "proxier/ipvs/ipvs_options.h"
+#include "proxier/netfilter/iptables_runner.h"
 
 namespace kpx {
 

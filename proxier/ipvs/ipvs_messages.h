@@ -4,7 +4,7 @@
 #include <span>
 #include <vector>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/ipvs/ipvs_destination.h"
 #include "proxier/ipvs/ipvs_service.h"
 #include "proxier/ipvs/ipvs_timeouts.h"

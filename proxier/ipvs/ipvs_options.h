@@ -5,9 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/protocol.h"
-#include "k8s-watch/objects/status.h"
+#include "base/cidr.h"
+#include "base/protocol.h"
+#include "base/status.h"
 #include "proxier/ipvs/ipvs_timeouts.h"
 
 namespace kpx {
@@ -48,6 +48,14 @@ struct IpvsOptions {
   // A destination removed while it still has connections keeps weight 0 until they drain, but
   // never longer than this.
   std::chrono::seconds graceful_termination_bound{900};
+  // How often draining destinations are checked between syncs, so a drained one is deleted even
+  // when no change arrives.
+  std::chrono::milliseconds graceful_termination_check{10000};
+  // --ipvs-strict-arp: answer ARP only for addresses on the receiving interface and announce
+  // only the best local source, so the service IPs on the dummy device are not advertised to
+  // the LAN (what MetalLB-style L2 load balancers need). kube-proxy sets arp_ignore=1 and
+  // arp_announce=2 on net/ipv4/conf/all.
+  bool strict_arp = false;
 };
 
 // True for the schedulers kube-proxy accepts for --ipvs-scheduler.

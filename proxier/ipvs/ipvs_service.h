@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "k8s-watch/objects/ip_address.h"
-#include "k8s-watch/objects/protocol.h"
+#include "base/ip_address.h"
+#include "base/protocol.h"
 
 namespace kpx {
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 
 namespace kpx {
 

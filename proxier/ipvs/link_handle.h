@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
-#include "k8s-watch/objects/status.h"
+#include "base/ip_address.h"
+#include "base/status.h"
 #include "proxier/ipvs/kernel_status.h"
 
 namespace kpx {

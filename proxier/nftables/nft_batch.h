@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
 

@@ -27,8 +27,6 @@ const std::vector<std::string>& AddOrder() {
   return order;
 }
 
-std::string EndpointKey(const EndpointInfo& ep) { return ep.ToString(); }
-
 }  // namespace
 
 NftDataplane::NftDataplane(NftOptions options, std::unique_ptr<NftHandle> handle,
@@ -36,6 +34,7 @@ NftDataplane::NftDataplane(NftOptions options, std::unique_ptr<NftHandle> handle
     : options_(std::move(options)),
       handle_(std::move(handle)),
       conntrack_(std::move(conntrack)),
+      conntrack_cleaner_(conntrack_.get()),
       clock_(clock ? std::move(clock) : Clock(std::chrono::steady_clock::now)),
       seq_(static_cast<uint32_t>(time(nullptr))) {}
 
@@ -387,6 +386,8 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
     }
   }
   std::string errors;
+  const std::set<ServicePortName> changed =
+      ConntrackCleaner::ChangedBetween(previous_ ? &*previous_ : nullptr, state);
   for (IpFamily family : options_.families) {
     Status st = ApplyFamily(family, state, full);
     if (!st.ok()) {
@@ -394,71 +395,16 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
       errors += st.message();
       continue;
     }
-    CleanConntrack(family, state);
+    conntrack_cleaner_.Clean(family, previous_ ? &*previous_ : nullptr, state, changed);
   }
+  counters_.conntrack_deletions = conntrack_cleaner_.deletions();
+  counters_.conntrack_failures = conntrack_cleaner_.failures();
   counters_.last_sync_messages = sync_messages_;
   counters_.last_sync_bytes = sync_bytes_;
   counters_.last_sync_elements = sync_elements_;
   if (!errors.empty()) return Status::Error(errors);
   previous_ = state;
   return Status::Ok();
-}
-
-void NftDataplane::CleanConntrack(IpFamily family, const DesiredState& state) {
-  if (!conntrack_) return;
-  static const ServicePortState kEmpty;
-  auto del = [&](std::optional<IpAddress> orig_dst, std::optional<int> port,
-                 std::optional<IpAddress> dst_nat) {
-    ConntrackFilter f;
-    f.family = family;
-    f.protocol = Protocol::kUDP;
-    f.orig_dst = std::move(orig_dst);
-    f.orig_dst_port = port;
-    f.dst_nat = std::move(dst_nat);
-    ++counters_.conntrack_deletions;
-    if (Status st = conntrack_->Delete(f); !st.ok()) {
-      ++counters_.conntrack_failures;
-      LOG(WARNING) << "conntrack cleanup failed: " << st.message();
-    }
-  };
-  auto service_ips = [&](const ServicePortInfo& info) {
-    std::vector<IpAddress> ips;
-    if (info.ClusterIp(family)) ips.push_back(*info.ClusterIp(family));
-    for (const auto& v : {info.external_ips, info.load_balancer_ips}) {
-      for (const auto& ip : v) {
-        if (ip.family() == family) ips.push_back(ip);
-      }
-    }
-    return ips;
-  };
-  // Only UDP ports in the change set (or everything the first time) can have stale entries.
-  std::set<ServicePortName> names;
-  if (previous_) {
-    for (const auto& name : state.changed) names.insert(name);
-    for (const auto& [name, port] : state.services) {
-      const ServicePortState* old = previous_->Find(name);
-      if (old != port.get() && !names.contains(name) && state.changed.empty()) names.insert(name);
-    }
-  }
-  for (const auto& name : names) {
-    if (name.protocol != Protocol::kUDP) continue;
-    const ServicePortState* old = previous_ ? previous_->Find(name) : nullptr;
-    const ServicePortState* cur = state.Find(name);
-    const ServicePortState& before = old ? *old : kEmpty;
-    const ServicePortState& after = cur ? *cur : kEmpty;
-    std::set<std::string> now;
-    for (const auto& ep : after.For(family).all_reachable) now.insert(EndpointKey(*ep));
-    for (const auto& ep : before.For(family).all_reachable) {
-      if (now.contains(EndpointKey(*ep))) continue;
-      for (const auto& ip : service_ips(before.info)) del(ip, std::nullopt, ep->ip);
-      if (before.info.node_port != 0) del(std::nullopt, before.info.node_port, ep->ip);
-    }
-    // First endpoint: entries created while the service was rejected must go.
-    if (cur && before.For(family).all_reachable.empty() && !now.empty()) {
-      for (const auto& ip : service_ips(after.info)) del(ip, std::nullopt, std::nullopt);
-      if (after.info.node_port != 0) del(std::nullopt, after.info.node_port, std::nullopt);
-    }
-  }
 }
 
 Status NftDataplane::Cleanup() {

@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "proxier/dataplane.h"
-#include "proxier/iptables/conntrack.h"
+#include "proxier/netfilter/conntrack.h"
+#include "proxier/netfilter/conntrack_cleaner.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_handle.h"
 #include "proxier/nftables/nft_layout.h"
@@ -97,13 +98,13 @@ class NftDataplane : public Dataplane {
                const std::vector<NftElement>& after, Changes& changes);
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
   Status Commit(NftBatch& batch);
-  void CleanConntrack(IpFamily family, const DesiredState& state);
   Status RemoveForeignTables();
   std::vector<IpAddress> LocalAddresses(const DesiredState& state) const;
 
   NftOptions options_;
   std::unique_ptr<NftHandle> handle_;
   std::unique_ptr<Conntrack> conntrack_;
+  ConntrackCleaner conntrack_cleaner_;
   Clock clock_;
   std::array<FamilyState, 2> families_;
   std::optional<DesiredState> previous_;

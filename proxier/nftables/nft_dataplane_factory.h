@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/dataplane.h"
 #include "proxier/nftables/nft_options.h"
 

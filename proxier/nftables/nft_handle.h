@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
-#include "k8s-watch/objects/status.h"
+#include "base/ip_address.h"
+#include "base/status.h"
 #include "proxier/nftables/nft_batch.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/nftables/nft_options.h"
 

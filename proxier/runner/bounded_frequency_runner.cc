@@ -5,8 +5,9 @@
 
 namespace kpx {
 
-BoundedFrequencyRunner::BoundedFrequencyRunner(Options options, const Clock& clock, SyncFn fn)
-    : options_(options), clock_(clock), fn_(std::move(fn)) {}
+BoundedFrequencyRunner::BoundedFrequencyRunner(Options options, const Clock& clock, SyncFn fn,
+                                               TickFn tick)
+    : options_(options), clock_(clock), fn_(std::move(fn)), tick_(std::move(tick)) {}
 
 void BoundedFrequencyRunner::Request() {
   {
@@ -33,14 +34,29 @@ Clock::TimePoint BoundedFrequencyRunner::DueAtLocked() const {
   return due;
 }
 
+Clock::TimePoint BoundedFrequencyRunner::TickDueAtLocked() const {
+  if (!tick_ || options_.tick_interval.count() <= 0 || !last_tick_) {
+    return Clock::TimePoint::max();
+  }
+  return *last_tick_ + options_.tick_interval;
+}
+
 bool BoundedFrequencyRunner::RunIfDue(Clock::TimePoint* wake_at) {
   bool periodic = false;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     const Clock::TimePoint now = clock_.Now();
     const Clock::TimePoint due = DueAtLocked();
     if (now < due) {
-      if (wake_at) *wake_at = due;
+      if (now >= TickDueAtLocked()) {
+        last_tick_ = now;
+        lock.unlock();
+        tick_();
+        lock.lock();
+        if (wake_at) *wake_at = std::min(DueAtLocked(), TickDueAtLocked());
+        return true;
+      }
+      if (wake_at) *wake_at = std::min(due, TickDueAtLocked());
       return false;
     }
     periodic = last_run_ && !requested_ && !retry_at_;
@@ -48,6 +64,7 @@ bool BoundedFrequencyRunner::RunIfDue(Clock::TimePoint* wake_at) {
     requested_ = false;
     retry_at_.reset();
     last_run_ = now;
+    last_tick_ = now;  // a sync does the housekeeping too
   }
   const bool ok = fn_(periodic);
   std::lock_guard lock(mu_);
@@ -55,7 +72,7 @@ bool BoundedFrequencyRunner::RunIfDue(Clock::TimePoint* wake_at) {
     const auto retry = std::min(options_.retry_interval, options_.max_interval);
     retry_at_ = *last_run_ + retry;
   }
-  if (wake_at) *wake_at = DueAtLocked();
+  if (wake_at) *wake_at = std::min(DueAtLocked(), TickDueAtLocked());
   return true;
 }
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 
 namespace kpx {
 

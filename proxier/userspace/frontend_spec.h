@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
+#include "base/cidr.h"
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/core/service_port_name.h"
 #include "proxier/userspace/backend.h"

@@ -1,6 +1,6 @@
 #include "proxier/userspace/portal_rules.h"
 
-#include "proxier/iptables/restore_text.h"
+#include "proxier/netfilter/restore_text.h"
 
 namespace kpx {
 

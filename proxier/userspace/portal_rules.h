@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxier/iptables/iptables_runner.h"
+#include "proxier/netfilter/iptables_runner.h"
 #include "proxier/userspace/frontend_spec.h"
 
 namespace kpx {

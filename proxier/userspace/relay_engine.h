@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/userspace/frontend.h"
 #include "proxier/userspace/userspace_counters.h"
 

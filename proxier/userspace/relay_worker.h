@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "k8s-watch/objects/status.h"
+#include "base/status.h"
 #include "proxier/userspace/frontend.h"
 #include "proxier/userspace/pipe_pool.h"
 #include "proxier/userspace/relay_context.h"

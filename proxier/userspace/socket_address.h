@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/userspace/backend.h"
 
 namespace kpx {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
+#include "base/ip_address.h"
 #include "proxier/userspace/backend.h"
 #include "proxier/userspace/frontend.h"
 #include "proxier/userspace/pipe_pool.h"

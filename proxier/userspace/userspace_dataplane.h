@@ -8,7 +8,7 @@
 #include <string>
 
 #include "proxier/dataplane.h"
-#include "proxier/iptables/iptables_runner.h"
+#include "proxier/netfilter/iptables_runner.h"
 #include "proxier/userspace/frontend.h"
 #include "proxier/userspace/relay_engine.h"
 #include "proxier/userspace/userspace_counters.h"

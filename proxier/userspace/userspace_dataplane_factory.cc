@@ -1,7 +1,7 @@
 #include "proxier/userspace/userspace_dataplane_factory.h"
 
-#include "proxier/iptables/iptables_dataplane_factory.h"
-#include "proxier/iptables/subprocess_executor.h"
+#include "proxier/netfilter/iptables_backend.h"
+#include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/userspace/epoll_relay_engine.h"
 #include "proxier/userspace/userspace_dataplane.h"
 

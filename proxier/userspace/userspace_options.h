@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "k8s-watch/objects/protocol.h"
-#include "proxier/iptables/iptables_options.h"
+#include "base/protocol.h"
+#include "proxier/netfilter/iptables_backend.h"
 
 namespace kpx {
 

@@ -29,9 +29,16 @@ class RecordingDataplane final : public Dataplane {
     return fail_next ? (fail_next = false, Status::Error("injected")) : Status::Ok();
   }
   Status Cleanup() override { return Status::Ok(); }
+  std::chrono::milliseconds HousekeepingInterval() const override { return housekeeping; }
+  Status Housekeep() override {
+    ++housekeeps;
+    return Status::Ok();
+  }
 
   std::vector<Call> calls;
   bool fail_next = false;
+  std::chrono::milliseconds housekeeping{0};
+  int housekeeps = 0;
 };
 
 class SyncingProxierTest : public ::testing::Test {
@@ -96,6 +103,35 @@ TEST_F(SyncingProxierTest, RecordsLastSuccessForHealthChecks) {
   EXPECT_EQ(proxier_.LastSuccessfulSync(), clock_.Now());
   ASSERT_NE(proxier_.LastApplied(), nullptr);
   EXPECT_EQ(proxier_.LastApplied()->node.name, "node-a");
+}
+
+TEST(SyncingProxierHousekeepingTest, TheDataplaneIsLookedAfterBetweenSyncsOnlyOnceProgrammed) {
+  testing::FakeClock clock;
+  MetricsRegistry metrics;
+  RecordingDataplane dataplane;
+  dataplane.housekeeping = std::chrono::seconds(10);
+  // Periodic syncs far apart, so only housekeeping happens in between.
+  SyncingProxier::Options o{"node-a", {}, {}};
+  o.runner.max_interval = std::chrono::hours(1);
+  SyncingProxier proxier(o, dataplane, clock, metrics);
+  Clock::TimePoint wake;
+  ASSERT_TRUE(proxier.RunIfDue(&wake));  // the first run: sources not listed yet, nothing applied
+  clock.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(proxier.RunIfDue(&wake));
+  EXPECT_EQ(dataplane.housekeeps, 0) << "nothing programmed yet, nothing to look after";
+  proxier.OnServiceSynced();
+  proxier.OnEndpointSliceSynced();
+  proxier.OnNodeSynced();
+  clock.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(proxier.RunIfDue(&wake));
+  ASSERT_EQ(dataplane.calls.size(), 1u);
+  EXPECT_EQ(wake, clock.Now() + std::chrono::seconds(10));
+  clock.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(proxier.RunIfDue(&wake));
+  clock.Advance(std::chrono::seconds(10));
+  ASSERT_TRUE(proxier.RunIfDue(&wake));
+  EXPECT_EQ(dataplane.housekeeps, 2);
+  EXPECT_EQ(dataplane.calls.size(), 1u) << "housekeeping is not a sync";
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "proxier/iptables/chain_names.h"
-#include "proxier/iptables/fake_conntrack.h"
-#include "proxier/iptables/fake_iptables_runner.h"
+#include "proxier/netfilter/fake_conntrack.h"
+#include "proxier/netfilter/fake_iptables_runner.h"
 #include "tests/proxier/iptables/packet_tracer.h"
 #include "tests/proxier/iptables/state_fixture.h"
 

@@ -24,11 +24,11 @@
 #include <regex>
 #include <set>
 
-#include "proxier/iptables/exec_conntrack.h"
-#include "proxier/iptables/exec_iptables_runner.h"
 #include "proxier/iptables/iptables_dataplane.h"
-#include "proxier/iptables/libiptc_iptables_runner.h"
-#include "proxier/iptables/subprocess_executor.h"
+#include "proxier/netfilter/exec_conntrack.h"
+#include "proxier/netfilter/exec_iptables_runner.h"
+#include "proxier/netfilter/libiptc_iptables_runner.h"
+#include "proxier/netfilter/subprocess_executor.h"
 #include "tests/proxier/iptables/state_fixture.h"
 
 namespace kpx {

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "proxier/iptables/chain_names.h"
-#include "proxier/iptables/restore_text.h"
-#include "proxier/iptables/rule_spec.h"
+#include "proxier/netfilter/restore_text.h"
+#include "proxier/netfilter/rule_spec.h"
 #include "tests/proxier/iptables/state_fixture.h"
 
 namespace kpx {

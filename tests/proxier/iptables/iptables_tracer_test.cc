@@ -7,8 +7,8 @@
 #include <chrono>
 #include <iostream>
 
-#include "proxier/iptables/fake_iptables_runner.h"
 #include "proxier/iptables/iptables_renderer.h"
+#include "proxier/netfilter/fake_iptables_runner.h"
 #include "tests/proxier/iptables/packet_tracer.h"
 #include "tests/proxier/iptables/state_fixture.h"
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <stdexcept>
 
-#include "k8s-watch/objects/cidr.h"
+#include "base/cidr.h"
 
 namespace kpx::testing {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/ip_address.h"
-#include "k8s-watch/objects/protocol.h"
-#include "proxier/iptables/fake_iptables_runner.h"
+#include "base/ip_address.h"
+#include "base/protocol.h"
+#include "proxier/netfilter/fake_iptables_runner.h"
 
 namespace kpx::testing {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "k8s-watch/objects/cidr.h"
-#include "k8s-watch/objects/ip_address.h"
+#include "base/cidr.h"
+#include "base/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/core/endpoint_selection.h"
 

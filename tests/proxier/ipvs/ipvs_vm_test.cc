@@ -29,13 +29,13 @@
 #include <thread>
 #include <vector>
 
-#include "proxier/iptables/exec_iptables_runner.h"
-#include "proxier/iptables/subprocess_executor.h"
-#include "proxier/ipvs/exec_ipset.h"
 #include "proxier/ipvs/ipvs_dataplane.h"
 #include "proxier/ipvs/netlink_ipvs_handle.h"
 #include "proxier/ipvs/netlink_link_handle.h"
-#include "proxier/ipvs/proc_sysctl.h"
+#include "proxier/netfilter/exec_ipset.h"
+#include "proxier/netfilter/exec_iptables_runner.h"
+#include "proxier/netfilter/proc_sysctl.h"
+#include "proxier/netfilter/subprocess_executor.h"
 #include "tests/proxier/ipvs/ipvs_state_fixture.h"
 
 namespace kpx {

@@ -25,8 +25,8 @@
 #include <regex>
 #include <set>
 
-#include "proxier/iptables/exec_conntrack.h"
-#include "proxier/iptables/subprocess_executor.h"
+#include "proxier/netfilter/exec_conntrack.h"
+#include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
 #include "tests/proxier/iptables/state_fixture.h"

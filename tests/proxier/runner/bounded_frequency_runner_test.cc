@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -73,6 +74,50 @@ TEST_F(RunnerTest, FailureIsRetriedAfterRetryInterval) {
   EXPECT_TRUE(Step());
   EXPECT_FALSE(runs_.back()) << "a retry is not a periodic run";
   EXPECT_EQ(wake_, clock_.Now() + milliseconds(1000));
+}
+
+TEST(RunnerTickTest, HousekeepingRunsBetweenSyncsAndASyncCountsAsOne) {
+  FakeClock clock;
+  std::vector<std::string> log;
+  BoundedFrequencyRunner::Options o{milliseconds(100), milliseconds(1000), milliseconds(300),
+                                    milliseconds(250)};
+  BoundedFrequencyRunner runner(
+      o, clock,
+      [&](bool) {
+        log.push_back("sync");
+        return true;
+      },
+      [&] { log.push_back("tick"); });
+  Clock::TimePoint wake;
+  EXPECT_TRUE(runner.RunIfDue(&wake));  // first sync
+  EXPECT_EQ(wake, clock.Now() + milliseconds(250)) << "the tick is due before the periodic sync";
+  clock.Advance(milliseconds(249));
+  EXPECT_FALSE(runner.RunIfDue(&wake));
+  clock.Advance(milliseconds(1));
+  EXPECT_TRUE(runner.RunIfDue(&wake));
+  EXPECT_EQ(log, (std::vector<std::string>{"sync", "tick"}));
+  // A requested sync 100 ms later resets the housekeeping clock: the next tick is 250 ms after it.
+  clock.Advance(milliseconds(100));
+  runner.Request();
+  EXPECT_TRUE(runner.RunIfDue(&wake));
+  EXPECT_EQ(wake, clock.Now() + milliseconds(250));
+  clock.Advance(milliseconds(250));
+  EXPECT_TRUE(runner.RunIfDue(&wake));
+  EXPECT_EQ(log, (std::vector<std::string>{"sync", "tick", "sync", "tick"}));
+}
+
+TEST(RunnerTickTest, NoHousekeepingWithoutAnInterval) {
+  FakeClock clock;
+  int ticks = 0;
+  BoundedFrequencyRunner runner(
+      {milliseconds(100), milliseconds(1000), milliseconds(300)}, clock, [](bool) { return true; },
+      [&] { ++ticks; });
+  Clock::TimePoint wake;
+  EXPECT_TRUE(runner.RunIfDue(&wake));
+  EXPECT_EQ(wake, clock.Now() + milliseconds(1000));
+  clock.Advance(milliseconds(999));
+  EXPECT_FALSE(runner.RunIfDue(&wake));
+  EXPECT_EQ(ticks, 0);
 }
 
 TEST_F(RunnerTest, LoopRunsOnRequestAndStopsPromptly) {

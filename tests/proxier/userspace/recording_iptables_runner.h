@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "proxier/iptables/iptables_runner.h"
+#include "proxier/netfilter/iptables_runner.h"
 
 namespace kpx::testing {
 

@@ -22,7 +22,7 @@
 #include <map>
 #include <random>
 
-#include "proxier/iptables/subprocess_executor.h"
+#include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
 #include "tests/proxier/iptables/state_fixture.h"

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/ip_address.h"
+#include "base/protocol.h"
+#include "base/status.h"
+
+namespace kpx {
+
+// Which conntrack entries to delete; unset fields match anything.
+struct ConntrackFilter {
+  IpFamily family = IpFamily::kIPv4;
+  Protocol protocol = Protocol::kUDP;
+  std::optional<IpAddress> orig_dst;  // the address the client sent to (service IP)
+  std::optional<int> orig_dst_port;   // the port the client sent to (NodePort)
+  std::optional<IpAddress> dst_nat;   // the endpoint the entry was DNATed to
+  std::string ToString() const;
+  bool operator==(const ConntrackFilter&) const = default;
+};
+
+// Deletes connection-tracking entries. UDP has no connection teardown, so without this a client
+// keeps sending to an endpoint that is gone (or to the REJECT path of a service that just got
+// endpoints) until its entry times out. Finding nothing to delete is success.
+class Conntrack {
+ public:
+  virtual ~Conntrack() = default;
+  virtual Status Delete(const ConntrackFilter& filter) = 0;
+};
+
+}  // namespace kpx

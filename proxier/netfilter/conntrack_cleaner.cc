@@ -1,0 +1,85 @@
+#include "proxier/netfilter/conntrack_cleaner.h"
+
+#include <glog/logging.h>
+
+#include <string>
+#include <vector>
+
+namespace kpx {
+namespace {
+
+// The addresses clients reach a service port on, in one family (NodePorts are matched by port).
+std::vector<IpAddress> ServiceAddresses(const ServicePortInfo& info, IpFamily family) {
+  std::vector<IpAddress> ips;
+  if (info.ClusterIp(family)) ips.push_back(*info.ClusterIp(family));
+  for (const auto* list : {&info.external_ips, &info.load_balancer_ips}) {
+    for (const auto& ip : *list) {
+      if (ip.family() == family) ips.push_back(ip);
+    }
+  }
+  return ips;
+}
+
+}  // namespace
+
+std::set<ServicePortName> ConntrackCleaner::ChangedBetween(const DesiredState* before,
+                                                           const DesiredState& after) {
+  if (before && before->generation + 1 == after.generation) return after.changed;
+  std::set<ServicePortName> names;
+  for (const auto& [name, port] : after.services) {
+    if ((before ? before->Find(name) : nullptr) != port.get()) names.insert(name);
+  }
+  if (before) {
+    for (const auto& [name, port] : before->services) {
+      if (!after.services.contains(name)) names.insert(name);
+    }
+  }
+  return names;
+}
+
+void ConntrackCleaner::Delete(const ConntrackFilter& filter) {
+  ++deletions_;
+  if (Status st = conntrack_->Delete(filter); !st.ok()) {
+    ++failures_;
+    LOG(WARNING) << "conntrack cleanup (" << filter.ToString() << ") failed: " << st.message();
+  }
+}
+
+void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const DesiredState& after,
+                             const std::set<ServicePortName>& names) {
+  if (!conntrack_) return;
+  static const ServicePortState kEmpty;
+  auto del = [&](std::optional<IpAddress> orig_dst, std::optional<int> port,
+                 std::optional<IpAddress> dst_nat) {
+    ConntrackFilter f;
+    f.family = family;
+    f.protocol = Protocol::kUDP;
+    f.orig_dst = std::move(orig_dst);
+    f.orig_dst_port = port;
+    f.dst_nat = std::move(dst_nat);
+    Delete(f);
+  };
+  for (const auto& name : names) {
+    if (name.protocol != Protocol::kUDP) continue;
+    const ServicePortState* old = before ? before->Find(name) : nullptr;
+    const ServicePortState* cur = after.Find(name);
+    const ServicePortState& was = old ? *old : kEmpty;
+    const ServicePortState& now = cur ? *cur : kEmpty;
+    std::set<std::string> reachable;
+    for (const auto& ep : now.For(family).all_reachable) reachable.insert(ep->ToString());
+    // Removed endpoints: entries that still DNAT to them would black-hole the client.
+    for (const auto& ep : was.For(family).all_reachable) {
+      if (reachable.contains(ep->ToString())) continue;
+      for (const auto& ip : ServiceAddresses(was.info, family)) del(ip, std::nullopt, ep->ip);
+      if (was.info.node_port != 0) del(std::nullopt, was.info.node_port, ep->ip);
+    }
+    // First endpoint: entries created while the service was rejected must go, or the client
+    // keeps hitting the reject path.
+    if (cur && was.For(family).all_reachable.empty() && !reachable.empty()) {
+      for (const auto& ip : ServiceAddresses(now.info, family)) del(ip, std::nullopt, std::nullopt);
+      if (now.info.node_port != 0) del(std::nullopt, now.info.node_port, std::nullopt);
+    }
+  }
+}
+
+}  // namespace kpx

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/protocol.h"
+#include "base/status.h"
+
+namespace kpx {
+
+// A rule in a built-in chain that sends traffic into one of kpx's chains, e.g.
+// "-t nat -I PREROUTING -m comment --comment ... -j KUBE-SERVICES".
+struct JumpRule {
+  std::string table;                    // "nat" or "filter"
+  std::string chain;                    // built-in source chain: PREROUTING, OUTPUT, ...
+  std::vector<std::string> match_args;  // everything before "-j"
+  std::string target;                   // kpx chain jumped to
+  bool prepend = true;                  // inserted first (kube-proxy) rather than appended
+
+  // match_args followed by "-j target".
+  std::vector<std::string> RuleArgs() const;
+  bool operator==(const JumpRule&) const = default;
+};
+
+// The narrow seam between the iptables dataplane and the kernel. One instance serves both
+// families. Implementations: ExecIptablesRunner (iptables-restore & co. via fork/exec),
+// LibiptcIptablesRunner (legacy backend, in process) and FakeIptablesRunner (stateful, for tests).
+// Not thread-safe; the dataplane calls it from the sync thread only.
+class IptablesRunner {
+ public:
+  virtual ~IptablesRunner() = default;
+  virtual std::string_view Name() const = 0;
+  // Applies iptables-restore text (any number of "*table ... COMMIT" sections) with --noflush
+  // semantics: declared user chains are created or flushed, undeclared chains and rules are kept.
+  // All-or-nothing per table section.
+  virtual Status Restore(IpFamily family, std::string_view text) = 0;
+  // iptables-save output for one table.
+  virtual Result<std::string> Save(IpFamily family, std::string_view table) = 0;
+  // Creates rule.target if missing and adds the jump unless an identical rule exists. Returns
+  // whether the rule was added.
+  virtual Result<bool> EnsureJump(IpFamily family, const JumpRule& rule) = 0;
+  // Deletes the jump if present (every copy). Returns whether one was found.
+  virtual Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) = 0;
+  // Flushes and deletes the named user chains of `table` that exist; missing ones are ignored.
+  virtual Status DeleteChains(IpFamily family, std::string_view table,
+                              const std::vector<std::string>& chains) = 0;
+};
+
+}  // namespace kpx

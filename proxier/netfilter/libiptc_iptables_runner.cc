@@ -1,0 +1,721 @@
+#include "proxier/netfilter/libiptc_iptables_runner.h"
+
+// clang-format off
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+// libip6tc.h has no C++ linkage guard of its own.
+extern "C" {
+#include <libiptc/libiptc.h>
+#include <libiptc/libip6tc.h>
+}
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/xt_addrtype.h>
+#include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_mark.h>
+#include <linux/netfilter/xt_recent.h>
+#include <linux/netfilter/xt_statistic.h>
+#include <linux/netfilter/xt_tcpudp.h>
+#include <linux/netfilter_ipv4/ipt_REJECT.h>
+#include <linux/netfilter_ipv6/ip6t_REJECT.h>
+// clang-format on
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "base/cidr.h"
+#include "proxier/netfilter/restore_text.h"
+#include "proxier/netfilter/rule_spec.h"
+
+namespace kpx {
+
+namespace {
+
+// The kernel ABI of the sctp match (struct xt_sctp_info). Its uapi header is not C++-clean (it
+// uses _Bool and defines a function-like macro named `bytes`), so the layout is spelled here.
+struct SctpInfo {
+  uint16_t dpts[2];
+  uint16_t spts[2];
+  uint32_t chunkmap[256 / sizeof(uint32_t)];
+  uint32_t chunk_match_type;
+  struct {
+    uint8_t chunktype, flag, flag_mask;
+  } flag_info[4];
+  int flag_count;
+  uint32_t flags;
+  uint32_t invflags;
+};
+constexpr uint32_t kSctpDestPorts = 0x02;  // XT_SCTP_DEST_PORTS
+
+// The v4/v6 halves of libiptc behind one shape, so the runner is written once.
+struct V4 {
+  using Entry = ipt_entry;
+  static xtc_handle* Init(const char* t) { return iptc_init(t); }
+  static void Free(xtc_handle* h) { iptc_free(h); }
+  static int Commit(xtc_handle* h) { return iptc_commit(h); }
+  static const char* Error(int e) { return iptc_strerror(e); }
+  static int IsChain(const char* c, xtc_handle* h) { return iptc_is_chain(c, h); }
+  static int Builtin(const char* c, xtc_handle* h) { return iptc_builtin(c, h); }
+  static int Create(const char* c, xtc_handle* h) { return iptc_create_chain(c, h); }
+  static int Flush(const char* c, xtc_handle* h) { return iptc_flush_entries(c, h); }
+  static int Delete(const char* c, xtc_handle* h) { return iptc_delete_chain(c, h); }
+  static int Append(const char* c, const void* e, xtc_handle* h) {
+    return iptc_append_entry(c, static_cast<const Entry*>(e), h);
+  }
+  static int Insert(const char* c, const void* e, xtc_handle* h) {
+    return iptc_insert_entry(c, static_cast<const Entry*>(e), 0, h);
+  }
+  static int DeleteEntry(const char* c, const void* e, unsigned char* m, xtc_handle* h) {
+    return iptc_delete_entry(c, static_cast<const Entry*>(e), m, h);
+  }
+  static int Check(const char* c, const void* e, unsigned char* m, xtc_handle* h) {
+    return iptc_check_entry(c, static_cast<const Entry*>(e), m, h);
+  }
+  static const char* First(xtc_handle* h) { return iptc_first_chain(h); }
+  static const char* Next(xtc_handle* h) { return iptc_next_chain(h); }
+  static const char* Policy(const char* c, xtc_handle* h) {
+    xt_counters counters;
+    return iptc_get_policy(c, &counters, h);
+  }
+  static int SetPolicy(const char* c, const char* p, xtc_handle* h) {
+    return iptc_set_policy(c, p, nullptr, h);
+  }
+};
+
+struct V6 {
+  using Entry = ip6t_entry;
+  static xtc_handle* Init(const char* t) { return ip6tc_init(t); }
+  static void Free(xtc_handle* h) { ip6tc_free(h); }
+  static int Commit(xtc_handle* h) { return ip6tc_commit(h); }
+  static const char* Error(int e) { return ip6tc_strerror(e); }
+  static int IsChain(const char* c, xtc_handle* h) { return ip6tc_is_chain(c, h); }
+  static int Builtin(const char* c, xtc_handle* h) { return ip6tc_builtin(c, h); }
+  static int Create(const char* c, xtc_handle* h) { return ip6tc_create_chain(c, h); }
+  static int Flush(const char* c, xtc_handle* h) { return ip6tc_flush_entries(c, h); }
+  static int Delete(const char* c, xtc_handle* h) { return ip6tc_delete_chain(c, h); }
+  static int Append(const char* c, const void* e, xtc_handle* h) {
+    return ip6tc_append_entry(c, static_cast<const Entry*>(e), h);
+  }
+  static int Insert(const char* c, const void* e, xtc_handle* h) {
+    return ip6tc_insert_entry(c, static_cast<const Entry*>(e), 0, h);
+  }
+  static int DeleteEntry(const char* c, const void* e, unsigned char* m, xtc_handle* h) {
+    return ip6tc_delete_entry(c, static_cast<const Entry*>(e), m, h);
+  }
+  static int Check(const char* c, const void* e, unsigned char* m, xtc_handle* h) {
+    return ip6tc_check_entry(c, static_cast<const Entry*>(e), m, h);
+  }
+  static const char* First(xtc_handle* h) { return ip6tc_first_chain(h); }
+  static const char* Next(xtc_handle* h) { return ip6tc_next_chain(h); }
+  static const char* Policy(const char* c, xtc_handle* h) {
+    xt_counters counters;
+    return ip6tc_get_policy(c, &counters, h);
+  }
+  static int SetPolicy(const char* c, const char* p, xtc_handle* h) {
+    return ip6tc_set_policy(c, p, nullptr, h);
+  }
+};
+
+// Builds one entry: the family's header, then aligned matches, then the target.
+class EntryBytes {
+ public:
+  explicit EntryBytes(size_t header) : buf_(header, 0), header_(header) {}
+  template <typename T>
+  void AddMatch(const char* name, uint8_t revision, const T& data) {
+    Append(name, revision, &data, sizeof(T));
+  }
+  template <typename T>
+  void SetTarget(const char* name, uint8_t revision, const T& data) {
+    target_offset_ = buf_.size();
+    Append(name, revision, &data, sizeof(T));
+  }
+  void SetStandardTarget(const std::string& name) {
+    target_offset_ = buf_.size();
+    xt_standard_target t{};
+    const size_t size = XT_ALIGN(sizeof(xt_standard_target));
+    const size_t at = buf_.size();
+    buf_.resize(at + size, 0);
+    t.target.u.user.target_size = static_cast<uint16_t>(size);
+    std::strncpy(t.target.u.user.name, name.c_str(), sizeof(t.target.u.user.name) - 1);
+    std::memcpy(buf_.data() + at, &t, sizeof(t));
+  }
+  size_t target_offset() const { return target_offset_; }
+  std::vector<unsigned char>& bytes() { return buf_; }
+  size_t header() const { return header_; }
+
+ private:
+  void Append(const char* name, uint8_t revision, const void* data, size_t len) {
+    const size_t size = XT_ALIGN(sizeof(xt_entry_match)) + XT_ALIGN(len);
+    const size_t at = buf_.size();
+    buf_.resize(at + size, 0);
+    // xt_entry_match and xt_entry_target share their user-visible layout.
+    auto* m = reinterpret_cast<xt_entry_match*>(buf_.data() + at);
+    m->u.user.match_size = static_cast<uint16_t>(size);
+    std::strncpy(m->u.user.name, name, sizeof(m->u.user.name) - 1);
+    m->u.user.revision = revision;
+    std::memcpy(buf_.data() + at + XT_ALIGN(sizeof(xt_entry_match)), data, len);
+  }
+  std::vector<unsigned char> buf_;
+  size_t header_;
+  size_t target_offset_ = 0;
+};
+
+Result<Cidr> ParseAddress(const std::string& text, IpFamily family) {
+  std::optional<Cidr> c;
+  if (text.find('/') == std::string::npos) {
+    auto ip = IpAddress::Parse(text);
+    if (ip) c = Cidr::Host(*ip);
+  } else {
+    c = Cidr::Parse(text);
+  }
+  if (!c || c->family() != family) return Status::Error("bad address " + text);
+  return *c;
+}
+
+std::array<uint8_t, 16> Mask(int prefix) {
+  std::array<uint8_t, 16> m{};
+  for (int i = 0; i < 16; ++i) {
+    const int bits = std::max(0, std::min(8, prefix - i * 8));
+    m[i] = static_cast<uint8_t>((0xff00 >> bits) & 0xff);
+  }
+  return m;
+}
+
+Result<uint8_t> ProtocolNumber(const std::string& p) {
+  if (p == "tcp") return static_cast<uint8_t>(IPPROTO_TCP);
+  if (p == "udp") return static_cast<uint8_t>(IPPROTO_UDP);
+  if (p == "sctp") return static_cast<uint8_t>(IPPROTO_SCTP);
+  return Status::Error("unsupported protocol " + p);
+}
+
+void Interface(const std::string& name, char* out, unsigned char* mask) {
+  const bool wildcard = name.ends_with('+');
+  const std::string base = wildcard ? name.substr(0, name.size() - 1) : name;
+  std::strncpy(out, base.c_str(), IFNAMSIZ - 1);
+  const size_t n = std::min<size_t>(base.size() + (wildcard ? 0 : 1), IFNAMSIZ);
+  std::memset(mask, 0xff, n);
+}
+
+Result<uint32_t> Number(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long v = std::strtoul(s.c_str(), &end, 0);
+  if (errno != 0 || end == s.c_str() || *end != '\0' || v > 0xffffffffUL) {
+    return Status::Error("bad number " + s);
+  }
+  return static_cast<uint32_t>(v);
+}
+
+Result<uint16_t> Port(const std::string& s) {
+  auto n = Number(s);
+  if (!n.ok() || *n > 65535) return Status::Error("bad port " + s);
+  return static_cast<uint16_t>(*n);
+}
+
+Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
+  auto dport = [&](uint16_t& lo, uint16_t& hi, bool& inv) -> Status {
+    lo = 0;
+    hi = 0xffff;
+    for (const auto& o : m.options) {
+      if (o.name != "--dport" && o.name != "--destination-port") {
+        return Status::Error(m.module + " option " + o.name + " unsupported");
+      }
+      auto p = Port(o.value());
+      if (!p.ok()) return p.status();
+      lo = hi = *p;
+      inv = o.negated;
+    }
+    return Status::Ok();
+  };
+  if (m.module == "comment") {
+    xt_comment_info c{};
+    const RuleOption* o = m.Find("--comment");
+    if (!o) return Status::Error("comment without --comment");
+    std::strncpy(c.comment, o->value().c_str(), XT_MAX_COMMENT_LEN - 1);
+    e.AddMatch("comment", 0, c);
+  } else if (m.module == "tcp") {
+    xt_tcp t{};
+    t.spts[1] = 0xffff;
+    bool inv = false;
+    if (Status st = dport(t.dpts[0], t.dpts[1], inv); !st.ok()) return st;
+    if (inv) t.invflags |= XT_TCP_INV_DSTPT;
+    e.AddMatch("tcp", 0, t);
+  } else if (m.module == "udp") {
+    xt_udp u{};
+    u.spts[1] = 0xffff;
+    bool inv = false;
+    if (Status st = dport(u.dpts[0], u.dpts[1], inv); !st.ok()) return st;
+    if (inv) u.invflags |= XT_UDP_INV_DSTPT;
+    e.AddMatch("udp", 0, u);
+  } else if (m.module == "sctp") {
+    SctpInfo s{};
+    s.spts[1] = 0xffff;
+    bool inv = false;
+    if (Status st = dport(s.dpts[0], s.dpts[1], inv); !st.ok()) return st;
+    s.flags = kSctpDestPorts;
+    if (inv) s.invflags |= kSctpDestPorts;
+    e.AddMatch("sctp", 0, s);
+  } else if (m.module == "addrtype") {
+    xt_addrtype_info_v1 a{};
+    for (const auto& o : m.options) {
+      if (o.value() != "LOCAL") return Status::Error("addrtype " + o.value() + " unsupported");
+      if (o.name == "--dst-type") {
+        a.dest = XT_ADDRTYPE_LOCAL;
+        if (o.negated) a.flags |= XT_ADDRTYPE_INVERT_DEST;
+      } else if (o.name == "--src-type") {
+        a.source = XT_ADDRTYPE_LOCAL;
+        if (o.negated) a.flags |= XT_ADDRTYPE_INVERT_SOURCE;
+      } else {
+        return Status::Error("addrtype option " + o.name + " unsupported");
+      }
+    }
+    e.AddMatch("addrtype", 1, a);
+  } else if (m.module == "statistic") {
+    xt_statistic_info s{};
+    const RuleOption* p = m.Find("--probability");
+    const RuleOption* mode = m.Find("--mode");
+    if (!p || !mode || mode->value() != "random") return Status::Error("statistic: random only");
+    s.mode = XT_STATISTIC_MODE_RANDOM;
+    s.u.random.probability =
+        static_cast<uint32_t>(std::lround(0x80000000 * std::strtod(p->value().c_str(), nullptr)));
+    e.AddMatch("statistic", 0, s);
+  } else if (m.module == "recent") {
+    xt_recent_mtinfo r{};
+    r.side = XT_RECENT_SOURCE;
+    for (const auto& o : m.options) {
+      if (o.name == "--name") {
+        std::strncpy(r.name, o.value().c_str(), XT_RECENT_NAME_LEN - 1);
+      } else if (o.name == "--set") {
+        r.check_set |= XT_RECENT_SET;
+      } else if (o.name == "--rcheck") {
+        r.check_set |= XT_RECENT_CHECK;
+      } else if (o.name == "--reap") {
+        r.check_set |= XT_RECENT_REAP;
+      } else if (o.name == "--seconds") {
+        auto n = Number(o.value());
+        if (!n.ok()) return n.status();
+        r.seconds = *n;
+      } else {
+        return Status::Error("recent option " + o.name + " unsupported");
+      }
+    }
+    if (r.name[0] == '\0') std::strcpy(r.name, "DEFAULT");
+    e.AddMatch("recent", 0, r);
+  } else if (m.module == "mark") {
+    xt_mark_mtinfo1 k{};
+    const RuleOption* o = m.Find("--mark");
+    if (!o) return Status::Error("mark without --mark");
+    const std::string& v = o->value();
+    const auto slash = v.find('/');
+    auto value = Number(v.substr(0, slash));
+    auto mask =
+        slash == std::string::npos ? Result<uint32_t>(0xffffffffu) : Number(v.substr(slash + 1));
+    if (!value.ok() || !mask.ok()) return Status::Error("bad mark " + v);
+    k.mark = *value;
+    k.mask = *mask;
+    k.invert = o->negated;
+    e.AddMatch("mark", 1, k);
+  } else if (m.module == "conntrack") {
+    xt_conntrack_mtinfo3 c{};
+    const RuleOption* o = m.Find("--ctstate");
+    if (!o || m.options.size() != 1) return Status::Error("conntrack: --ctstate only");
+    c.match_flags = XT_CONNTRACK_STATE;
+    if (o->negated) c.invert_flags = XT_CONNTRACK_STATE;
+    size_t pos = 0;
+    const std::string& list = o->value();
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      const std::string s = list.substr(pos, comma - pos);
+      if (s == "NEW") {
+        c.state_mask |= XT_CONNTRACK_STATE_BIT(IP_CT_NEW);
+      } else if (s == "ESTABLISHED") {
+        c.state_mask |= XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED);
+      } else if (s == "RELATED") {
+        c.state_mask |= XT_CONNTRACK_STATE_BIT(IP_CT_RELATED);
+      } else if (s == "INVALID") {
+        c.state_mask |= XT_CONNTRACK_STATE_INVALID;
+      } else if (s == "DNAT") {
+        c.state_mask |= XT_CONNTRACK_STATE_DNAT;
+      } else if (s == "SNAT") {
+        c.state_mask |= XT_CONNTRACK_STATE_SNAT;
+      } else {
+        return Status::Error("ctstate " + s + " unsupported");
+      }
+      pos = comma + 1;
+    }
+    e.AddMatch("conntrack", 3, c);
+  } else {
+    return Status::Error("match " + m.module + " unsupported by the libiptc runner");
+  }
+  (void)family;
+  return Status::Ok();
+}
+
+Status SetTarget(EntryBytes& e, const RuleSpec& r, IpFamily family) {
+  const std::string& t = r.target;
+  if (r.is_goto) return Status::Error("goto unsupported by the libiptc runner");
+  if (t.empty()) {
+    e.SetStandardTarget("");
+  } else if (t == "MARK") {
+    xt_mark_tginfo2 m{};
+    for (const auto& o : r.target_options) {
+      const std::string& v = o.value();
+      const auto slash = v.find('/');
+      auto value = Number(v.substr(0, slash));
+      if (!value.ok()) return value.status();
+      if (o.name == "--or-mark") {
+        m.mark = m.mask = *value;
+      } else if (o.name == "--xor-mark") {
+        m.mark = *value;
+        m.mask = 0;
+      } else if (o.name == "--set-xmark" || o.name == "--set-mark") {
+        auto mask = slash == std::string::npos ? Result<uint32_t>(0xffffffffu)
+                                               : Number(v.substr(slash + 1));
+        if (!mask.ok()) return mask.status();
+        m.mark = *value;
+        m.mask = *mask;
+      } else {
+        return Status::Error("MARK option " + o.name + " unsupported");
+      }
+    }
+    e.SetTarget("MARK", 2, m);
+  } else if (t == "DNAT") {
+    const RuleOption* o = r.FindTargetOption("--to-destination");
+    if (!o) return Status::Error("DNAT without --to-destination");
+    const std::string& to = o->value();
+    const auto colon = to.rfind(':');
+    if (colon == std::string::npos) return Status::Error("DNAT needs ip:port");
+    std::string host = to.substr(0, colon);
+    if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+    auto ip = IpAddress::Parse(host);
+    auto port = Port(to.substr(colon + 1));
+    if (!ip || ip->family() != family || !port.ok()) return Status::Error("bad DNAT " + to);
+    nf_nat_range2 range{};
+    range.flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
+    std::memcpy(&range.min_addr, ip->bytes().data(), family == IpFamily::kIPv4 ? 4 : 16);
+    range.max_addr = range.min_addr;
+    range.min_proto.all = range.max_proto.all = htons(*port);
+    e.SetTarget("DNAT", 2, range);
+  } else if (t == "MASQUERADE") {
+    unsigned int flags = 0;
+    for (const auto& o : r.target_options) {
+      if (o.name != "--random-fully") return Status::Error("MASQUERADE option " + o.name);
+      flags |= NF_NAT_RANGE_PROTO_RANDOM_FULLY;
+    }
+    if (family == IpFamily::kIPv4) {
+      nf_nat_ipv4_multi_range_compat m{};
+      m.rangesize = 1;
+      m.range[0].flags = flags;
+      e.SetTarget("MASQUERADE", 0, m);
+    } else {
+      nf_nat_range m{};
+      m.flags = flags;
+      e.SetTarget("MASQUERADE", 0, m);
+    }
+  } else if (t == "REJECT") {
+    if (!r.target_options.empty()) return Status::Error("REJECT options unsupported");
+    if (family == IpFamily::kIPv4) {
+      ipt_reject_info info{};
+      info.with = IPT_ICMP_PORT_UNREACHABLE;
+      e.SetTarget("REJECT", 0, info);
+    } else {
+      ip6t_reject_info info{};
+      info.with = IP6T_ICMP6_PORT_UNREACH;
+      e.SetTarget("REJECT", 0, info);
+    }
+  } else if (r.IsStandardTarget()) {
+    if (!r.target_options.empty()) return Status::Error("options after -j " + t);
+    e.SetStandardTarget(t);  // ACCEPT/DROP/RETURN or a chain: libiptc resolves the name
+  } else {
+    return Status::Error("target " + t + " unsupported by the libiptc runner");
+  }
+  return Status::Ok();
+}
+
+template <typename Header>
+Status FillHeader(Header& ip, const RuleSpec& r, IpFamily family);
+
+template <>
+Status FillHeader(ipt_ip& ip, const RuleSpec& r, IpFamily family) {
+  if (r.source) {
+    auto c = ParseAddress(r.source->value, family);
+    if (!c.ok()) return c.status();
+    std::memcpy(&ip.src, c->address().bytes().data(), 4);
+    std::memcpy(&ip.smsk, Mask(c->prefix_length()).data(), 4);
+    if (r.source->negated) ip.invflags |= IPT_INV_SRCIP;
+  }
+  if (r.destination) {
+    auto c = ParseAddress(r.destination->value, family);
+    if (!c.ok()) return c.status();
+    std::memcpy(&ip.dst, c->address().bytes().data(), 4);
+    std::memcpy(&ip.dmsk, Mask(c->prefix_length()).data(), 4);
+    if (r.destination->negated) ip.invflags |= IPT_INV_DSTIP;
+  }
+  if (r.protocol) {
+    auto p = ProtocolNumber(r.protocol->value);
+    if (!p.ok()) return p.status();
+    ip.proto = *p;
+    if (r.protocol->negated) ip.invflags |= XT_INV_PROTO;
+  }
+  if (r.in_interface) {
+    Interface(r.in_interface->value, ip.iniface, ip.iniface_mask);
+    if (r.in_interface->negated) ip.invflags |= IPT_INV_VIA_IN;
+  }
+  if (r.out_interface) {
+    Interface(r.out_interface->value, ip.outiface, ip.outiface_mask);
+    if (r.out_interface->negated) ip.invflags |= IPT_INV_VIA_OUT;
+  }
+  return Status::Ok();
+}
+
+template <>
+Status FillHeader(ip6t_ip6& ip, const RuleSpec& r, IpFamily family) {
+  if (r.source) {
+    auto c = ParseAddress(r.source->value, family);
+    if (!c.ok()) return c.status();
+    std::memcpy(&ip.src, c->address().bytes().data(), 16);
+    std::memcpy(&ip.smsk, Mask(c->prefix_length()).data(), 16);
+    if (r.source->negated) ip.invflags |= IP6T_INV_SRCIP;
+  }
+  if (r.destination) {
+    auto c = ParseAddress(r.destination->value, family);
+    if (!c.ok()) return c.status();
+    std::memcpy(&ip.dst, c->address().bytes().data(), 16);
+    std::memcpy(&ip.dmsk, Mask(c->prefix_length()).data(), 16);
+    if (r.destination->negated) ip.invflags |= IP6T_INV_DSTIP;
+  }
+  if (r.protocol) {
+    auto p = ProtocolNumber(r.protocol->value);
+    if (!p.ok()) return p.status();
+    ip.proto = *p;
+    ip.flags |= IP6T_F_PROTO;
+    if (r.protocol->negated) ip.invflags |= XT_INV_PROTO;
+  }
+  if (r.in_interface) {
+    Interface(r.in_interface->value, ip.iniface, ip.iniface_mask);
+    if (r.in_interface->negated) ip.invflags |= IP6T_INV_VIA_IN;
+  }
+  if (r.out_interface) {
+    Interface(r.out_interface->value, ip.outiface, ip.outiface_mask);
+    if (r.out_interface->negated) ip.invflags |= IP6T_INV_VIA_OUT;
+  }
+  return Status::Ok();
+}
+
+ipt_ip& HeaderOf(ipt_entry& e) { return e.ip; }
+ip6t_ip6& HeaderOf(ip6t_entry& e) { return e.ipv6; }
+
+template <typename Entry>
+Result<std::vector<unsigned char>> Encode(IpFamily family, const std::vector<std::string>& args) {
+  auto spec = RuleSpec::Parse(args);
+  if (!spec.ok()) return spec.status();
+  EntryBytes e(XT_ALIGN(sizeof(Entry)));
+  for (const auto& m : spec->matches) {
+    if (Status st = AddMatch(e, m, family); !st.ok()) return st;
+  }
+  if (Status st = SetTarget(e, *spec, family); !st.ok()) return st;
+  auto& bytes = e.bytes();
+  auto* entry = reinterpret_cast<Entry*>(bytes.data());
+  if (Status st = FillHeader(HeaderOf(*entry), *spec, family); !st.ok()) return st;
+  entry->target_offset = static_cast<uint16_t>(e.target_offset());
+  entry->next_offset = static_cast<uint16_t>(bytes.size());
+  return std::move(bytes);
+}
+
+// One table opened with libiptc; freed on scope exit, committed explicitly.
+template <typename F>
+class Handle {
+ public:
+  static Result<std::unique_ptr<Handle>> Open(const std::string& table) {
+    xtc_handle* h = F::Init(table.c_str());
+    if (h == nullptr) {
+      return Status::Error("libiptc: cannot open table " + table + ": " + F::Error(errno));
+    }
+    return std::unique_ptr<Handle>(new Handle(h, table));
+  }
+  ~Handle() { F::Free(h_); }
+  xtc_handle* get() { return h_; }
+  Status Fail(const std::string& what) const {
+    return Status::Error("libiptc " + table_ + ": " + what + ": " + F::Error(errno));
+  }
+  Status Commit() { return F::Commit(h_) ? Status::Ok() : Fail("commit"); }
+
+ private:
+  Handle(xtc_handle* h, std::string table) : h_(h), table_(std::move(table)) {}
+  xtc_handle* h_;
+  std::string table_;
+};
+
+template <typename F>
+Status RestoreFamily(IpFamily family, std::string_view text) {
+  auto parsed = RestoreText::Parse(text);
+  if (!parsed.ok()) return parsed.status();
+  for (const auto& section : parsed.value()) {
+    auto opened = Handle<F>::Open(section.name);
+    if (!opened.ok()) return opened.status();
+    auto& h = *opened.value();
+    for (const auto& decl : section.chains) {
+      const char* name = decl.name.c_str();
+      if (F::IsChain(name, h.get()) && F::Builtin(name, h.get())) {
+        if (decl.policy != "-" && !F::SetPolicy(name, decl.policy.c_str(), h.get())) {
+          return h.Fail("policy " + decl.name);
+        }
+      } else if (F::IsChain(name, h.get())) {
+        if (!F::Flush(name, h.get())) return h.Fail("flush " + decl.name);
+      } else if (!F::Create(name, h.get())) {
+        return h.Fail("create " + decl.name);
+      }
+    }
+    for (const auto& cmd : section.commands) {
+      const std::string where = "line " + std::to_string(cmd.line) + ": ";
+      const char* chain = cmd.chain.c_str();
+      using K = RestoreCommand::Kind;
+      switch (cmd.kind) {
+        case K::kAppend:
+        case K::kInsert:
+        case K::kDeleteRule: {
+          auto entry = Encode<typename F::Entry>(family, cmd.args);
+          if (!entry.ok()) return Status::Error(where + entry.status().message());
+          int ok = 0;
+          if (cmd.kind == K::kAppend) {
+            ok = F::Append(chain, entry->data(), h.get());
+          } else if (cmd.kind == K::kInsert) {
+            ok = F::Insert(chain, entry->data(), h.get());
+          } else {
+            std::vector<unsigned char> mask(entry->size(), 0xff);
+            ok = F::DeleteEntry(chain, entry->data(), mask.data(), h.get());
+          }
+          if (!ok) return h.Fail(where + "rule in " + cmd.chain);
+          break;
+        }
+        case K::kNewChain:
+          if (!F::Create(chain, h.get())) return h.Fail(where + "create " + cmd.chain);
+          break;
+        case K::kFlushChain:
+          if (!F::Flush(chain, h.get())) return h.Fail(where + "flush " + cmd.chain);
+          break;
+        case K::kDeleteChain:
+          if (!F::Delete(chain, h.get())) return h.Fail(where + "delete " + cmd.chain);
+          break;
+      }
+    }
+    if (Status st = h.Commit(); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+template <typename F>
+Result<std::string> SaveFamily(std::string_view table) {
+  auto opened = Handle<F>::Open(std::string(table));
+  if (!opened.ok()) return opened.status();
+  auto& h = *opened.value();
+  std::string out = "*" + std::string(table) + "\n";
+  for (const char* c = F::First(h.get()); c != nullptr; c = F::Next(h.get())) {
+    const char* policy = F::Builtin(c, h.get()) ? F::Policy(c, h.get()) : nullptr;
+    out += ":" + std::string(c) + " " + (policy ? policy : "-") + " [0:0]\n";
+  }
+  out += "COMMIT\n";
+  return out;
+}
+
+template <typename F>
+Result<bool> EnsureJumpFamily(IpFamily family, const JumpRule& rule) {
+  auto opened = Handle<F>::Open(rule.table);
+  if (!opened.ok()) return opened.status();
+  auto& h = *opened.value();
+  bool changed = false;
+  if (!F::IsChain(rule.target.c_str(), h.get())) {
+    if (!F::Create(rule.target.c_str(), h.get())) return h.Fail("create " + rule.target);
+    changed = true;
+  }
+  auto entry = Encode<typename F::Entry>(family, rule.RuleArgs());
+  if (!entry.ok()) return entry.status();
+  std::vector<unsigned char> mask(entry->size(), 0xff);
+  const bool present = F::Check(rule.chain.c_str(), entry->data(), mask.data(), h.get());
+  if (!present) {
+    const int ok = rule.prepend ? F::Insert(rule.chain.c_str(), entry->data(), h.get())
+                                : F::Append(rule.chain.c_str(), entry->data(), h.get());
+    if (!ok) return h.Fail("add jump to " + rule.chain);
+    changed = true;
+  }
+  if (changed) {
+    if (Status st = h.Commit(); !st.ok()) return st;
+  }
+  return !present;
+}
+
+template <typename F>
+Result<bool> DeleteJumpFamily(IpFamily family, const JumpRule& rule) {
+  auto opened = Handle<F>::Open(rule.table);
+  if (!opened.ok()) return opened.status();
+  auto& h = *opened.value();
+  if (!F::IsChain(rule.target.c_str(), h.get())) return false;  // nothing can jump to it
+  auto entry = Encode<typename F::Entry>(family, rule.RuleArgs());
+  if (!entry.ok()) return entry.status();
+  std::vector<unsigned char> mask(entry->size(), 0xff);
+  bool found = false;
+  while (F::DeleteEntry(rule.chain.c_str(), entry->data(), mask.data(), h.get())) found = true;
+  if (found) {
+    if (Status st = h.Commit(); !st.ok()) return st;
+  }
+  return found;
+}
+
+template <typename F>
+Status DeleteChainsFamily(std::string_view table, const std::vector<std::string>& chains) {
+  auto opened = Handle<F>::Open(std::string(table));
+  if (!opened.ok()) return opened.status();
+  auto& h = *opened.value();
+  std::vector<const std::string*> present;
+  for (const auto& c : chains) {
+    if (F::IsChain(c.c_str(), h.get()) && !F::Builtin(c.c_str(), h.get())) present.push_back(&c);
+  }
+  if (present.empty()) return Status::Ok();
+  for (const auto* c : present) {
+    if (!F::Flush(c->c_str(), h.get())) return h.Fail("flush " + *c);
+  }
+  for (const auto* c : present) {
+    if (!F::Delete(c->c_str(), h.get())) return h.Fail("delete " + *c);
+  }
+  return h.Commit();
+}
+
+}  // namespace
+
+Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
+                                                  const std::vector<std::string>& args) {
+  return family == IpFamily::kIPv4 ? Encode<ipt_entry>(family, args)
+                                   : Encode<ip6t_entry>(family, args);
+}
+
+Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
+  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text)
+                                   : RestoreFamily<V6>(family, text);
+}
+
+Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {
+  return family == IpFamily::kIPv4 ? SaveFamily<V4>(table) : SaveFamily<V6>(table);
+}
+
+Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {
+  return family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule)
+                                   : EnsureJumpFamily<V6>(family, rule);
+}
+
+Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rule) {
+  return family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule)
+                                   : DeleteJumpFamily<V6>(family, rule);
+}
+
+Status LibiptcIptablesRunner::DeleteChains(IpFamily family, std::string_view table,
+                                           const std::vector<std::string>& chains) {
+  return family == IpFamily::kIPv4 ? DeleteChainsFamily<V4>(table, chains)
+                                   : DeleteChainsFamily<V6>(table, chains);
+}
+
+}  // namespace kpx
