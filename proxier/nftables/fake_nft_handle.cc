@@ -40,16 +40,38 @@ bool ChainReferenced(const NftTableDump& t, const std::string& chain) {
   return false;
 }
 
+// libnftnl numbers the element nests it builds 1, 2, 3, ... (the kernel ignores the type) but
+// its parser accepts only NFTA_LIST_ELEM, as the kernel sends them. The fake parses what kpx
+// sends, so it renumbers a copy the way the kernel would echo it.
+std::vector<char> WithListElemNests(const nlmsghdr* nlh) {
+  std::vector<char> copy(reinterpret_cast<const char*>(nlh),
+                         reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len);
+  auto* h = reinterpret_cast<nlmsghdr*>(copy.data());
+  auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_offset(h, sizeof(nfgenmsg)));
+  const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(h));
+  for (; mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<char*>(attr)));
+       attr = mnl_attr_next(attr)) {
+    if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS) continue;
+    auto* elem = static_cast<nlattr*>(mnl_attr_get_payload(attr));
+    const char* end = reinterpret_cast<const char*>(attr) + attr->nla_len;
+    for (; mnl_attr_ok(elem, static_cast<int>(end - reinterpret_cast<char*>(elem)));
+         elem = mnl_attr_next(elem)) {
+      elem->nla_type = static_cast<uint16_t>((elem->nla_type & ~NLA_TYPE_MASK) | NFTA_LIST_ELEM);
+    }
+  }
+  return copy;
+}
+
 }  // namespace
 
 NftTableDump* FakeNftHandle::Table(IpFamily family, const std::string& table) {
-  auto it = tables_.find({family, table});
-  return it == tables_.end() ? nullptr : &it->second;
+  auto it = tables_->find({family, table});
+  return it == tables_->end() ? nullptr : &it->second;
 }
 
 Result<NftTableDump> FakeNftHandle::Dump(IpFamily family, const std::string& table) {
-  auto it = tables_.find({family, table});
-  if (it == tables_.end()) return NftTableDump{};
+  auto it = tables_->find({family, table});
+  if (it == tables_->end()) return NftTableDump{};
   return it->second;
 }
 
@@ -61,7 +83,7 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
   }
   if (batch.empty()) return Status::Ok();
   ++commits_;
-  std::map<Key, NftTableDump> next = tables_;
+  Tables next = *tables_;
   const std::vector<uint8_t> bytes = batch.Bytes();
   int len = static_cast<int>(bytes.size());
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(bytes.data());
@@ -167,7 +189,8 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
       case NFT_MSG_DELSETELEM: {
         ++element_messages_;
         nftnl_set* s = nftnl_set_alloc();
-        nftnl_set_elems_nlmsg_parse(nlh, s);
+        const std::vector<char> fixed = WithListElemNests(nlh);
+        nftnl_set_elems_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(fixed.data()), s);
         const Key key{family, nftnl_set_get_str(s, NFTNL_SET_TABLE)};
         const std::string name = nftnl_set_get_str(s, NFTNL_SET_NAME);
         auto t = next.find(key);
@@ -176,30 +199,41 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
           return fail(nlh, ENOENT);
         }
         NftSetDump& set = t->second.sets[name];
-        int err = 0;
-        nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s);
-        for (nftnl_set_elem* e = nftnl_set_elems_iter_cur(it); e != nullptr && err == 0;
-             e = nftnl_set_elems_iter_next(it)) {
-          bool has_key = false;
-          std::string k;
-          NftValue v = NftValueOf(e, &has_key, &k);
-          if (!has_key || k.size() != set.spec.key_len) {
-            err = EINVAL;
-          } else if ((type & 0xff) == NFT_MSG_NEWSETELEM) {
-            if (v.is_verdict && !v.chain.empty() && !t->second.chains.count(v.chain)) {
-              err = ENOENT;
-            } else if (!v.is_verdict && (set.spec.flags & NFT_SET_MAP) &&
-                       v.data.size() != set.spec.data_len) {
-              err = EINVAL;
-            } else {
-              auto [pos, inserted] = set.elements.emplace(k, v);
-              if (!inserted && !(pos->second == v)) err = EEXIST;
-            }
-          } else if (set.elements.erase(k) == 0) {
-            err = ENOENT;
-          }
-        }
-        nftnl_set_elems_iter_destroy(it);
+        struct Ctx {
+          NftSetDump* set;
+          const NftTableDump* table;
+          bool add;
+          int err;
+        } ctx{&set, &t->second, (type & 0xff) == NFT_MSG_NEWSETELEM, 0};
+        // nftnl_set_elem_foreach, not the iterator: nftnl_set_elems_iter_next hands out the
+        // first element twice.
+        nftnl_set_elem_foreach(
+            s,
+            [](nftnl_set_elem* e, void* data) {
+              auto* c = static_cast<Ctx*>(data);
+              if (c->err != 0) return 0;
+              bool has_key = false;
+              std::string k;
+              NftValue v = NftValueOf(e, &has_key, &k);
+              if (!has_key || k.size() != c->set->spec.key_len) {
+                c->err = EINVAL;
+              } else if (c->add) {
+                if (v.is_verdict && !v.chain.empty() && !c->table->chains.count(v.chain)) {
+                  c->err = ENOENT;
+                } else if (!v.is_verdict && (c->set->spec.flags & NFT_SET_MAP) &&
+                           v.data.size() != c->set->spec.data_len) {
+                  c->err = EINVAL;
+                } else {
+                  auto [pos, inserted] = c->set->elements.emplace(k, v);
+                  if (!inserted && !(pos->second == v)) c->err = EEXIST;
+                }
+              } else if (c->set->elements.erase(k) == 0) {
+                c->err = ENOENT;
+              }
+              return 0;
+            },
+            &ctx);
+        const int err = ctx.err;
         nftnl_set_free(s);
         if (err != 0) return fail(nlh, err);
         break;
@@ -208,7 +242,7 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
         return fail(nlh, EOPNOTSUPP);
     }
   }
-  tables_ = std::move(next);
+  *tables_ = std::move(next);
   return Status::Ok();
 }
 

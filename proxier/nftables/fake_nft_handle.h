@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +16,13 @@ namespace kpx {
 // and dumps what it holds in the same form as NetlinkNftHandle.
 class FakeNftHandle : public NftHandle {
  public:
+  using Key = std::pair<IpFamily, std::string>;
+  using Tables = std::map<Key, NftTableDump>;
+  // Handles built on the same `tables` see one kernel: a restarted kpx opens a new handle.
+  explicit FakeNftHandle(std::shared_ptr<Tables> tables = std::make_shared<Tables>())
+      : tables_(std::move(tables)) {}
+  std::shared_ptr<Tables> tables() const { return tables_; }
+
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
 
@@ -28,8 +36,7 @@ class FakeNftHandle : public NftHandle {
   size_t element_messages() const { return element_messages_; }
 
  private:
-  using Key = std::pair<IpFamily, std::string>;
-  std::map<Key, NftTableDump> tables_;
+  std::shared_ptr<Tables> tables_;
   std::optional<std::string> fail_next_;
   size_t commits_ = 0;
   size_t messages_ = 0;

@@ -70,16 +70,18 @@ int ElemCb(const nlmsghdr* nlh, void* data) {
   auto* ctx = static_cast<DumpContext*>(data);
   nftnl_set* s = nftnl_set_alloc();
   if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
-    auto& elements = ctx->dump->sets[ctx->set].elements;
-    nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s);
-    for (nftnl_set_elem* e = nftnl_set_elems_iter_cur(it); e != nullptr;
-         e = nftnl_set_elems_iter_next(it)) {
-      bool has_key = false;
-      std::string key;
-      NftValue v = NftValueOf(e, &has_key, &key);
-      if (has_key) elements[key] = std::move(v);
-    }
-    nftnl_set_elems_iter_destroy(it);
+    // nftnl_set_elem_foreach, not the iterator: nftnl_set_elems_iter_next hands out the first
+    // element twice.
+    nftnl_set_elem_foreach(
+        s,
+        [](nftnl_set_elem* e, void* data) {
+          bool has_key = false;
+          std::string key;
+          NftValue v = NftValueOf(e, &has_key, &key);
+          if (has_key) (*static_cast<std::map<std::string, NftValue>*>(data))[key] = std::move(v);
+          return 0;
+        },
+        &ctx->dump->sets[ctx->set].elements);
   }
   nftnl_set_free(s);
   return MNL_CB_OK;
