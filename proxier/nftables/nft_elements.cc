@@ -155,12 +155,24 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
   }
   const std::string external_chain = external_local ? nft::kExternalLocal : nft::kExternalCluster;
   std::vector<IpAddress> external = external_ips;
-  external.insert(external.end(), lb_ips.begin(), lb_ips.end());
+  // loadBalancerSourceRanges are not implemented by this mode yet. Failing closed: the
+  // load-balancer IPs of a port with source ranges are dropped for everyone rather than opened
+  // to everyone (its cluster IP, external IPs and NodePort are not subject to the ranges).
+  const bool lb_fail_closed = !info.load_balancer_source_ranges.empty();
+  if (lb_fail_closed) {
+    for (const auto& ip : lb_ips) {
+      const std::string key = NftServiceKey(ip, info.protocol, info.port);
+      if (key != cip_key) out.push_back({nft::kNoEndpointServices, key, Drop()});
+    }
+  } else {
+    external.insert(external.end(), lb_ips.begin(), lb_ips.end());
+  }
   std::sort(external.begin(), external.end());
   external.erase(std::unique(external.begin(), external.end()), external.end());
   for (const auto& ip : external) {
     const std::string key = NftServiceKey(ip, info.protocol, info.port);
     if (key == cip_key) continue;  // an external IP equal to the cluster IP: the latter wins
+    if (lb_fail_closed && std::find(lb_ips.begin(), lb_ips.end(), ip) != lb_ips.end()) continue;
     if (has_endpoints) {
       out.push_back({nft::kServiceIds, key, NftValue{NftU32(id), false, 0, ""}});
       out.push_back({nft::kServiceIps, key, Goto(external_chain)});
