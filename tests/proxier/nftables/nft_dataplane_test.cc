@@ -237,6 +237,25 @@ TEST_F(NftDataplaneTest, KubeProxyTablesAreRemovedAtStart) {
   EXPECT_FALSE(f.fake->Dump(IpFamily::kIPv6, "kube-proxy")->exists);
 }
 
+TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
+  for (int i = 0; i < 300; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)),
+                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+  }
+  const DesiredState state = builder_.Build();
+  Fixture one = Make();
+  APPLY_OK(one.dataplane, state, false);
+  NftOptions small = Options();
+  small.max_batch_bytes = 16 * 1024;
+  auto fake = std::make_unique<FakeNftHandle>();
+  FakeNftHandle* raw = fake.get();
+  NftDataplane split(small, std::move(fake), nullptr);
+  APPLY_OK(&split, state, false);
+  EXPECT_GE(raw->commits(), one.fake->commits() + 3);
+  EXPECT_EQ(Canonical(Dump(*raw, IpFamily::kIPv4)), Canonical(Dump(*one.fake, IpFamily::kIPv4)));
+}
+
 // Differential: random change sequences applied with partial syncs leave the fake kernel in the
 // state a fresh dataplane's full sync of the same snapshot produces (up to id assignment).
 TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {

@@ -191,6 +191,72 @@ std::string Request(const std::string& netns, int type, const std::string& ip, i
   return result;
 }
 
+// An IPv6 TCP server answering "<server> <peer>", in a child process.
+pid_t StartServer6(const std::string& netns, const std::string& ip, int tcp_port) {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY);
+  if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(1);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(tcp_port);
+  inet_pton(AF_INET6, ip.c_str(), &addr.sin6_addr);
+  const int t = socket(AF_INET6, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(t, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));  // DAD may still be running
+  if (bind(t, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(t, 64) != 0)
+    _exit(2);
+  for (;;) {
+    sockaddr_in6 peer{};
+    socklen_t plen = sizeof(peer);
+    const int c = accept(t, reinterpret_cast<sockaddr*>(&peer), &plen);
+    if (c < 0) continue;
+    char from[INET6_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET6, &peer.sin6_addr, from, sizeof(from));
+    const std::string r = ip + " " + from + "\n";
+    (void)!write(c, r.data(), r.size());
+    close(c);
+  }
+}
+
+// One IPv6 TCP request from `netns`: the reply, or "refused", "timeout", "error".
+std::string Request6(const std::string& netns, const std::string& ip, int port,
+                     std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
+  InNetns in(netns);
+  const int s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(port);
+  inet_pton(AF_INET6, ip.c_str(), &addr.sin6_addr);
+  if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS) {
+    close(s);
+    return errno == ECONNREFUSED ? "refused" : "error";
+  }
+  std::string got, result = "timeout";
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{s, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[256];
+    const ssize_t n = recv(s, buf, sizeof(buf), 0);
+    if (n > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      if (got.back() == '\n') break;
+      continue;
+    }
+    if (n < 0 && errno == ECONNREFUSED) {
+      result = "refused";
+      break;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN)) break;
+  }
+  close(s);
+  if (!got.empty() && got.back() == '\n') return got.substr(0, got.size() - 1);
+  return result;
+}
+
 // Output of a command run inside a namespace ("" when it fails).
 std::string Output(const std::string& netns, std::vector<std::string> argv) {
   argv.insert(argv.begin(), {"ip", "netns", "exec", netns});
@@ -517,6 +583,48 @@ TEST_F(NftIntegrationTest, FullSyncRepairsWhatNftDeleted) {
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
   EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080), both);
+}
+
+TEST_F(NftIntegrationTest, DualStackServiceOverIpv6) {
+  // IPv6 plan: client fd99:1::2 -- node fd99:1::1 | node fd99:2::1 -- backend fd99:2::2.
+  const std::vector<std::vector<std::string>> setup = {
+      {"ip", "-n", client_, "addr", "add", "fd99:1::2/64", "dev", "kc0", "nodad"},
+      {"ip", "-n", node_, "addr", "add", "fd99:1::1/64", "dev", "kn0", "nodad"},
+      {"ip", "-n", node_, "addr", "add", "fd99:2::1/64", "dev", "kn1", "nodad"},
+      {"ip", "-n", backend_, "addr", "add", "fd99:2::2/64", "dev", "kb0", "nodad"},
+      {"ip", "-n", client_, "-6", "route", "add", "default", "via", "fd99:1::1"},
+      {"ip", "-n", backend_, "-6", "route", "add", "default", "via", "fd99:2::1"},
+      {"ip", "-n", node_, "-6", "route", "add", "default", "via", "fd99:2::2"},
+      {"ip", "netns", "exec", node_, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
+  };
+  for (const auto& cmd : setup) ASSERT_TRUE(RunCommand(cmd).ok()) << cmd[3] << " " << cmd[4];
+  servers_.push_back(StartServer6(backend_, "fd99:2::2", 8080));
+  {
+    NftOptions o;
+    o.cluster_cidrs = {Net("10.99.2.0/24"), Net("fd99:2::/64")};
+    InNetns in(node_);
+    auto handle = std::make_unique<NetlinkNftHandle>();
+    ASSERT_TRUE(handle->Open(o.max_batch_bytes).ok());
+    dataplane_ = std::make_unique<NftDataplane>(o, std::move(handle), nullptr);
+  }
+  builder_.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp), Ip("fd99:1::1")}; });
+  builder_.Add(Svc("default", "web", "", Protocol::kTCP, 80, "172.30.0.10,fd00:30::10",
+                   [](ServicePortInfo& s) { s.node_port = 30080; }),
+               {Ep(kBackend1, 8080), Ep("fd99:2::2", 8080)});
+  builder_.Add(Svc("default", "empty6", "", Protocol::kTCP, 80, "fd00:30::11"), {});
+  const Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_THAT(Output(node_, {"nft", "list", "chain", "ip6", "kpx", "services"}),
+              ::testing::HasSubstr("chain services"));
+  // The client is outside the IPv6 cluster CIDR: masqueraded to the node's address.
+  std::string r;
+  for (int i = 0; i < 20 && (r = Request6(client_, "fd00:30::10", 80)) == "timeout"; ++i) {
+  }
+  EXPECT_EQ(r, "fd99:2::2 fd99:2::1");
+  EXPECT_EQ(Request6(client_, "fd99:1::1", 30080).substr(0, 9), "fd99:2::2");
+  EXPECT_EQ(Request6(client_, "fd00:30::11", 80, std::chrono::milliseconds(5000)), "refused");
+  // IPv4 still works beside it.
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80, 4), std::set<std::string>{kBackend1});
 }
 
 }  // namespace
