@@ -170,6 +170,7 @@ void NftBatch::AddSet(IpFamily family, const std::string& table, const NftSetSpe
       nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, spec.data_len);
     }
   }
+  if (spec.size != 0) nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, spec.size);
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, NextSeq());
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWSET, NftFamilyProto(family),
                                         NLM_F_CREATE, NextSeq());

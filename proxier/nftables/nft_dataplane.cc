@@ -20,10 +20,13 @@ constexpr char kKubeProxyTable[] = "kube-proxy";
 // transaction split in several never leaves a dispatch element pointing at nothing.
 const std::vector<std::string>& AddOrder() {
   static const std::vector<std::string> order = {
-      nft::kNodePortIps,        nft::kHairpin,          nft::kEndpoints,
-      nft::kEndpointSets,       nft::kServiceIds,       nft::kNodePortIds,
-      nft::kServiceIps,         nft::kServiceNodePorts, nft::kNoEndpointServices,
-      nft::kNoEndpointNodePorts};
+      nft::kNodePortIps,        nft::kHairpin,
+      nft::kAffinityEndpoints,  nft::kEndpoints,
+      nft::kEndpointSets,       nft::kAffinityTimeouts,
+      nft::kServiceIds,         nft::kNodePortIds,
+      nft::kServiceIps,         nft::kServiceNodePorts,
+      nft::kNoEndpointServices, nft::kNoEndpointNodePorts};
+  // nft::kAffinity is written by the packet path only: never diffed, never touched.
   return order;
 }
 
@@ -139,6 +142,12 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
   return Commit(batch);
 }
 
+std::set<uint32_t> NftDataplane::Distinct(const std::map<ServicePortName, uint32_t>& timeouts) {
+  std::set<uint32_t> out;
+  for (const auto& [name, t] : timeouts) out.insert(t);
+  return out;
+}
+
 Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
   FamilyState& fs = families_[static_cast<int>(family)];
   Changes changes;
@@ -170,7 +179,14 @@ Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
 
 Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   FamilyState& fs = families_[static_cast<int>(family)];
-  const NftLayout layout = BuildNftLayout(family, options_, state.node);
+  fs.affinity_timeouts.clear();
+  for (const auto& [name, port] : state.services) {
+    if (port->info.session_affinity_client_ip && port->info.ClusterIp(family)) {
+      fs.affinity_timeouts[name] = AffinityTimeout(port->info);
+    }
+  }
+  const std::set<uint32_t> timeouts = Distinct(fs.affinity_timeouts);
+  const NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
   auto dumped = handle_->Dump(family, nft::kTable);
   if (!dumped.ok()) return dumped.status();
   NftTableDump dump = std::move(dumped).value();
@@ -335,6 +351,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     if (!set_names.contains(name)) batch.DeleteSet(family, nft::kTable, name);
   }
   if (Status st = Commit(batch); !st.ok()) return st;
+  fs.layout_timeouts = timeouts;
   counters_.chains[static_cast<int>(family)] = layout.chains.size();
   counters_.sets[static_cast<int>(family)] = layout.sets.size();
   VLOG(2) << NftFamilyName(family) << ": full sync, " << state.services.size()
@@ -359,6 +376,22 @@ Status NftDataplane::RemoveForeignTables() {
 Status NftDataplane::ApplyFamily(IpFamily family, const DesiredState& state, bool full) {
   FamilyState& fs = families_[static_cast<int>(family)];
   full = full || fs.needs_full || state.node_changed;
+  if (!full) {
+    // A new distinct affinity timeout needs its recording chain (and a vanished one leaves
+    // one behind): the layout changes, which only full syncs write.
+    std::map<ServicePortName, uint32_t> timeouts = fs.affinity_timeouts;
+    for (const ServicePortName& name : state.changed) {
+      const ServicePortState* port = state.Find(name);
+      if (port != nullptr && port->info.session_affinity_client_ip &&
+          port->info.ClusterIp(family)) {
+        timeouts[name] = AffinityTimeout(port->info);
+      } else {
+        timeouts.erase(name);
+      }
+    }
+    if (Distinct(timeouts) != fs.layout_timeouts) full = true;
+    fs.affinity_timeouts = std::move(timeouts);
+  }
   // Until the sync succeeds, the cached elements may not match the kernel.
   fs.needs_full = true;
   Status st = full ? FullSync(family, state) : PartialSync(family, state);

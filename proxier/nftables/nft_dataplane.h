@@ -84,7 +84,12 @@ class NftDataplane : public Dataplane {
     std::map<ServicePortName, std::vector<NftElement>> contributed;
     std::vector<NftElement> node_elements;
     std::map<std::string, SetElements> desired;  // by set name
+    // sessionAffinity timeouts of the ports with ClientIP affinity; the distinct values shape
+    // the layout (one recording chain each).
+    std::map<ServicePortName, uint32_t> affinity_timeouts;
+    std::set<uint32_t> layout_timeouts;  // as last written to the kernel
   };
+  static std::set<uint32_t> Distinct(const std::map<ServicePortName, uint32_t>& timeouts);
 
   Status ApplyFamily(IpFamily family, const DesiredState& state, bool full);
   Status FullSync(IpFamily family, const DesiredState& state);

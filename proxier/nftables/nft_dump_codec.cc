@@ -25,6 +25,7 @@ NftSetSpec NftSetSpecOf(const nftnl_set* set) {
   s.flags = u32(NFTNL_SET_FLAGS);
   s.key_type = u32(NFTNL_SET_KEY_TYPE);
   s.key_len = u32(NFTNL_SET_KEY_LEN);
+  s.size = u32(NFTNL_SET_DESC_SIZE);
   if (s.flags & NFT_SET_MAP) {
     s.data_type = u32(NFTNL_SET_DATA_TYPE);
     s.data_len = s.data_type == NFT_DATA_VERDICT ? 0 : u32(NFTNL_SET_DATA_LEN);

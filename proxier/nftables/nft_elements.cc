@@ -59,6 +59,12 @@ std::vector<T> OfFamily(const std::vector<T>& in, IpFamily family) {
 
 }  // namespace
 
+uint32_t AffinityTimeout(const ServicePortInfo& info) {
+  // The API bounds it to 1..86400 s; anything else falls back to kube-proxy's default.
+  const int32_t t = info.session_affinity_timeout_seconds;
+  return t > 0 && t <= 86400 ? static_cast<uint32_t>(t) : 10800u;
+}
+
 std::string NftValue::ToString() const {
   if (!is_verdict) {
     std::string hex;
@@ -139,7 +145,14 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
       out.push_back({nft::kEndpoints, NftU32(set_id) + NftU32(slot),
                      NftValue{NftEndpointData(ep.ip, ep.port), false, 0, ""}});
     }
-    for (uint32_t i = 0; i < n; ++i) hairpin.insert(eps[i]->ip);
+    for (uint32_t i = 0; i < n; ++i) {
+      hairpin.insert(eps[i]->ip);
+      // The endpoints a remembered ClientIP affinity may still lead to, per endpoint set.
+      if (info.session_affinity_client_ip) {
+        out.push_back({nft::kAffinityEndpoints,
+                       NftU32(set_id) + NftEndpointData(eps[i]->ip, eps[i]->port), NftValue{}});
+      }
+    }
   };
   if (uses_cluster_endpoints) endpoint_set(id, cluster);
   if (internal_local || external_local) endpoint_set(id | 1, sel.local);
@@ -188,6 +201,14 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     if (!has_external) out.push_back({nft::kNoEndpointNodePorts, key, filter_verdict});
   }
   for (const auto& ip : hairpin) out.push_back({nft::kHairpin, Addr(ip) + Addr(ip), NftValue{}});
+  // Affinity is recorded for connections the port dispatched, found through its ids.
+  const bool dispatches = std::any_of(out.begin(), out.end(), [](const NftElement& e) {
+    return e.set == nft::kServiceIds || e.set == nft::kNodePortIds;
+  });
+  if (info.session_affinity_client_ip && dispatches) {
+    out.push_back(
+        {nft::kAffinityTimeouts, NftU32(id), Goto(NftAffinityChain(AffinityTimeout(info)))});
+  }
   return out;
 }
 

@@ -39,6 +39,9 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
                                      const std::vector<IpAddress>& local_addresses);
 
+// The sessionAffinity timeout kpx programs for `info`, in seconds.
+uint32_t AffinityTimeout(const ServicePortInfo& info);
+
 // Key encodings, shared with tests.
 std::string NftServiceKey(const IpAddress& ip, Protocol protocol, int port);
 std::string NftNodePortKey(Protocol protocol, int port);

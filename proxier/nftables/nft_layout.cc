@@ -2,6 +2,7 @@
 
 #include <libnftnl/expr.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -53,6 +54,10 @@ struct E {
     s.u32s.emplace_back(a, v);
     return *this;
   }
+  E& L(uint16_t a, uint64_t v) {
+    s.u64s.emplace_back(a, v);
+    return *this;
+  }
   E& S(uint16_t a, std::string v) {
     s.strs.emplace_back(a, std::move(v));
     return *this;
@@ -88,6 +93,15 @@ NftExprSpec Bitwise(uint32_t reg, std::string mask, std::string x) {
   return E("bitwise")
       .U(NFTNL_EXPR_BITWISE_SREG, reg)
       .U(NFTNL_EXPR_BITWISE_DREG, reg)
+      .U(NFTNL_EXPR_BITWISE_LEN, len)
+      .B(NFTNL_EXPR_BITWISE_MASK, std::move(mask))
+      .B(NFTNL_EXPR_BITWISE_XOR, std::move(x));
+}
+NftExprSpec Bitwise2(uint32_t sreg, uint32_t dreg, std::string mask, std::string x) {
+  const auto len = static_cast<uint32_t>(mask.size());
+  return E("bitwise")
+      .U(NFTNL_EXPR_BITWISE_SREG, sreg)
+      .U(NFTNL_EXPR_BITWISE_DREG, dreg)
       .U(NFTNL_EXPR_BITWISE_LEN, len)
       .B(NFTNL_EXPR_BITWISE_MASK, std::move(mask))
       .B(NFTNL_EXPR_BITWISE_XOR, std::move(x));
@@ -230,7 +244,12 @@ bool NftNodePortsRestricted(IpFamily family, const NftOptions& options) {
   return true;
 }
 
-NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& node) {
+std::string NftAffinityChain(uint32_t timeout_seconds) {
+  return "affinity-" + std::to_string(timeout_seconds);
+}
+
+NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& node,
+                         const std::set<uint32_t>& affinity_timeouts) {
   const FamilyFacts ff = Facts(family);
   const uint32_t words = ff.addr_len / 4;
   NftLayout l;
@@ -249,6 +268,12 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
       VerdictMap(nft::kNoEndpointServices, svc_key, svc_len),
       VerdictMap(nft::kNoEndpointNodePorts, np_key, 8),
       NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0, 0},
+      NftSetSpec{nft::kAffinity, NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL,
+                 Concat({kTypeMark, ff.addr_type}), 4 + ff.addr_len,
+                 Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4, nft::kAffinitySize},
+      NftSetSpec{nft::kAffinityEndpoints, 0, Concat({kTypeMark, ff.addr_type, kTypeInetService}),
+                 4 + ff.addr_len + 4, 0, 0},
+      VerdictMap(nft::kAffinityTimeouts, kTypeMark, 4),
   };
   if (NftNodePortsRestricted(family, o)) {
     l.sets.push_back(NftSetSpec{nft::kNodePortIps, 0, ff.addr_type, ff.addr_len, 0, 0});
@@ -272,7 +297,12 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
       base("filter-input", "filter", NF_INET_LOCAL_IN, -110,
            {check_services, Rule({IfNew(), {Verdict(NFT_JUMP, "nodeports-check")}})}));
   l.chains.push_back(base("filter-forward", "filter", NF_INET_FORWARD, -110, {check_services}));
-  l.chains.push_back(base("filter-output", "filter", NF_INET_LOCAL_OUT, -90, {check_services}));
+  const NftRuleSpec record_affinity = Rule({IfNew(), {Verdict(NFT_JUMP, "affinity-record")}});
+  l.chains.push_back(
+      base("filter-output", "filter", NF_INET_LOCAL_OUT, -90, {record_affinity, check_services}));
+  // After prerouting's DNAT: where new connections went, for ClientIP affinity.
+  l.chains.push_back(
+      base("filter-prerouting-dnat", "filter", NF_INET_PRE_ROUTING, -90, {record_affinity}));
   l.chains.push_back(regular(
       "endpoints-check",
       {Rule({DaddrProtoPort(ff), {Lookup(nft::kNoEndpointServices, kRegKey, NFT_REG_VERDICT)}})}));
@@ -400,14 +430,83 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
         .U(NFTNL_EXPR_NAT_REG_PROTO_MAX, R(words))
         // What the kernel reports back: max = min, address and port given.
         .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-    l.chains.push_back(
-        regular(chain.name, with_id(local, {ng, Lookup(nft::kEndpoints, kRegSetId, R(0)), nat})));
+    // ClientIP affinity first: the endpoint this client was sent to, if it is still one of
+    // this set's endpoints. Words: 0 service id, 1.. client address, then the remembered
+    // endpoint (address . port); the set id is copied in front of the endpoint so
+    // (set id . address . port) is one key.
+    E aff_nat("nat");
+    aff_nat.U(NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT)
+        .U(NFTNL_EXPR_NAT_FAMILY, ff.nfproto)
+        .U(NFTNL_EXPR_NAT_REG_ADDR_MIN, R(1 + words))
+        .U(NFTNL_EXPR_NAT_REG_ADDR_MAX, R(1 + words))
+        .U(NFTNL_EXPR_NAT_REG_PROTO_MIN, R(1 + 2 * words))
+        .U(NFTNL_EXPR_NAT_REG_PROTO_MAX, R(1 + 2 * words))
+        .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+    std::vector<NftRuleSpec> rules =
+        with_id(local, {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
+                        Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
+                        Lookup(nft::kAffinity, R(0), R(1 + words)),
+                        Bitwise2(kRegSetId, R(words), U32Bytes(0xffffffffu), U32Bytes(0)),
+                        Lookup(nft::kAffinityEndpoints, R(words), std::nullopt), aff_nat});
+    for (auto& r : with_id(local, {ng, Lookup(nft::kEndpoints, kRegSetId, R(0)), nat})) {
+      rules.push_back(std::move(r));
+    }
+    l.chains.push_back(regular(chain.name, std::move(rules)));
   };
   for (bool local : {false, true}) {
     for (uint32_t n = 1; n <= nft::kMaxExactEndpoints; ++n) endpoint_chain(local, n);
     for (uint32_t b = nft::kMinSlotBits; b <= nft::kMaxSlotBits; ++b) {
       endpoint_chain(local, (1u << b) / 16);
     }
+  }
+  // ClientIP affinity is recorded after DNAT, for every new connection to a service with
+  // affinity (so each one refreshes the timeout, like the iptables mode's `recent --set`): the
+  // service is found again from the connection's original destination.
+  auto with_original_id = [&](const std::vector<NftExprSpec>& tail) {
+    auto ct = [](uint32_t key, uint32_t dreg) -> NftExprSpec {
+      return E("ct")
+          .U(NFTNL_EXPR_CT_DREG, dreg)
+          .U(NFTNL_EXPR_CT_KEY, key)
+          .U(NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
+    };
+    const std::vector<NftExprSpec> key = {
+        ct(family == IpFamily::kIPv4 ? NFT_CT_DST_IP : NFT_CT_DST_IP6, R(0)),
+        MetaLoad(NFT_META_L4PROTO, R(words)), ct(NFT_CT_PROTO_DST, R(words + 1))};
+    std::vector<NftRuleSpec> out;
+    out.push_back(Rule({key, {Lookup(nft::kServiceIds, R(0), kRegSetId)}, tail}));
+    out.push_back(Rule({key,
+                        {Lookup(nft::kServiceIds, R(0), std::nullopt, /*invert=*/true)},
+                        {MetaLoad(NFT_META_L4PROTO, R(0)), ct(NFT_CT_PROTO_DST, R(1)),
+                         Lookup(nft::kNodePortIds, R(0), kRegSetId)},
+                        tail}));
+    return out;
+  };
+  l.chains.push_back(
+      regular("affinity-record",
+              with_original_id({Bitwise(kRegSetId, U32Bytes(~1u), U32Bytes(0)),
+                                Lookup(nft::kAffinityTimeouts, kRegSetId, NFT_REG_VERDICT)})));
+  for (uint32_t t : affinity_timeouts) {
+    // An update only refreshes the timeout of an existing entry, keeping its endpoint: delete
+    // first, so a client moved to another endpoint (its old one left) is remembered there.
+    E forget("dynset");
+    forget.U(NFTNL_EXPR_DYNSET_SREG_KEY, R(0))
+        .U(NFTNL_EXPR_DYNSET_SREG_DATA, R(1 + words))  // the kernel wants it for any map
+        .U(NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_DELETE)
+        .L(NFTNL_EXPR_DYNSET_TIMEOUT, 0)  // as the kernel reports it back
+        .S(NFTNL_EXPR_DYNSET_SET_NAME, nft::kAffinity);
+    E dynset("dynset");
+    dynset.U(NFTNL_EXPR_DYNSET_SREG_KEY, R(0))
+        .U(NFTNL_EXPR_DYNSET_SREG_DATA, R(1 + words))
+        .U(NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE)
+        .L(NFTNL_EXPR_DYNSET_TIMEOUT, static_cast<uint64_t>(t) * 1000)
+        .S(NFTNL_EXPR_DYNSET_SET_NAME, nft::kAffinity);
+    l.chains.push_back(regular(
+        NftAffinityChain(t),
+        with_original_id(
+            {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
+             Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
+             Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_dst, ff.addr_len, R(1 + words)),
+             Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(1 + 2 * words)), forget, dynset})));
   }
   return l;
 }

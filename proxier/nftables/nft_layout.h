@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@ namespace kpx {
 struct NftExprSpec {
   std::string name;
   std::vector<std::pair<uint16_t, uint32_t>> u32s;
+  std::vector<std::pair<uint16_t, uint64_t>> u64s;
   std::vector<std::pair<uint16_t, std::string>> strs;
   std::vector<std::pair<uint16_t, std::string>> bytes;
   bool operator==(const NftExprSpec&) const = default;
@@ -40,6 +42,7 @@ struct NftSetSpec {
   uint32_t key_len = 0;
   uint32_t data_type = 0;  // NFT_DATA_VERDICT for verdict maps
   uint32_t data_len = 0;
+  uint32_t size = 0;  // maximum elements, for sets the packet path adds to
   bool operator==(const NftSetSpec&) const = default;
 };
 
@@ -64,6 +67,13 @@ inline constexpr char kNoEndpointServices[] = "no-endpoint-services";
 inline constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
 inline constexpr char kHairpin[] = "hairpin";
 inline constexpr char kNodePortIps[] = "nodeport-ips";
+// ClientIP affinity: (service id . client) -> endpoint, written by the packet path with the
+// service's timeout; which endpoints are still valid per endpoint set; and which services have
+// affinity, with the chain that records it for their timeout.
+inline constexpr char kAffinity[] = "affinity";
+inline constexpr char kAffinityEndpoints[] = "affinity-endpoints";
+inline constexpr char kAffinityTimeouts[] = "affinity-timeouts";
+inline constexpr uint32_t kAffinitySize = 1u << 20;
 
 inline constexpr char kRejectChain[] = "reject-chain";
 inline constexpr char kInternalCluster[] = "internal-cluster";
@@ -90,8 +100,15 @@ struct EndpointChain {
 EndpointChain EndpointChainFor(uint32_t n, bool local);
 }  // namespace nft
 
-// Pure: the fixed layout for one family. `node` matters only for --detect-local-mode=NodeCIDR.
-NftLayout BuildNftLayout(IpFamily family, const NftOptions& options, const NodeState& node);
+// "affinity-<seconds>": the chain recording ClientIP affinity with that timeout.
+std::string NftAffinityChain(uint32_t timeout_seconds);
+
+// Pure: the layout for one family. `node` matters only for --detect-local-mode=NodeCIDR.
+// `affinity_timeouts` are the distinct sessionAffinity timeouts in use: one small chain each (a
+// dynset's timeout is a constant of the rule), so the chain count grows with distinct timeout
+// values, never with Services.
+NftLayout BuildNftLayout(IpFamily family, const NftOptions& options, const NodeState& node,
+                         const std::set<uint32_t>& affinity_timeouts = {});
 
 // Whether NodePorts are restricted to listed addresses (the nodeport-ips set) for `family`.
 bool NftNodePortsRestricted(IpFamily family, const NftOptions& options);

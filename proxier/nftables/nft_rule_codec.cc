@@ -16,6 +16,7 @@ NftRulePtr BuildNftRule(const std::string& table, const std::string& chain,
     // Expression names are fixed in kpx's layout: an unknown one is a programming error.
     if (x == nullptr) throw std::logic_error("libnftnl has no expression \"" + e.name + "\"");
     for (const auto& [attr, v] : e.u32s) nftnl_expr_set_u32(x, attr, v);
+    for (const auto& [attr, v] : e.u64s) nftnl_expr_set_u64(x, attr, v);
     for (const auto& [attr, v] : e.strs) nftnl_expr_set_str(x, attr, v.c_str());
     for (const auto& [attr, v] : e.bytes) {
       nftnl_expr_set(x, attr, v.data(), static_cast<uint32_t>(v.size()));

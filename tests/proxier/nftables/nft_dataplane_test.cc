@@ -78,7 +78,10 @@ std::map<std::string, std::map<std::string, std::string>> Canonical(const NftTab
       std::string k = NftValue{key, false, 0, ""}.ToString();
       std::string d = v.ToString();
       if (name == nft::kServiceIds || name == nft::kNodePortIds) d = name_of(v.data);
-      if (name == nft::kEndpointSets) k = name_of(key);
+      if (name == nft::kEndpointSets || name == nft::kAffinityTimeouts) k = name_of(key);
+      if (name == nft::kAffinityEndpoints) {
+        k = name_of(key.substr(0, 4)) + "#" + NftValue{key.substr(4), false, 0, ""}.ToString();
+      }
       if (name == nft::kEndpoints) {
         k = name_of(key.substr(0, 4)) + "#" + NftValue{key.substr(4), false, 0, ""}.ToString();
       }
@@ -297,6 +300,10 @@ TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
                 if (variant == 3) s.external_policy = TrafficPolicy::kLocal;
                 if (variant == 4) s.internal_policy = TrafficPolicy::kLocal;
                 if (variant == 5) s.external_ips = {Ip("192.0.2." + std::to_string(svc))};
+                if (pick(3) == 0) {
+                  s.session_affinity_client_ip = true;
+                  s.session_affinity_timeout_seconds = 10 * (1 + pick(3));
+                }
               }),
           eps);
     }

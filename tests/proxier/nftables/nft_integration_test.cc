@@ -627,5 +627,54 @@ TEST_F(NftIntegrationTest, DualStackServiceOverIpv6) {
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80, 4), std::set<std::string>{kBackend1});
 }
 
+TEST_F(NftIntegrationTest, ClientIpAffinitySticksAndFollowsEndpointChanges) {
+  auto sticky = [&](const std::vector<EndpointInfo>& eps) {
+    builder_.Add(Svc("default", "sticky", "", Protocol::kTCP, 80, "172.30.0.30",
+                     [](ServicePortInfo& s) {
+                       s.node_port = 30090;
+                       s.session_affinity_client_ip = true;
+                       s.session_affinity_timeout_seconds = 30;
+                     }),
+                 eps);
+  };
+  sticky({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});  // no affinity: both answer
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  const std::set<std::string> first = Answers(SOCK_STREAM, "172.30.0.30", 80);
+  ASSERT_EQ(first.size(), 1u);
+  const std::string chosen = *first.begin();
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30090), first);  // NodePort: same service, same client
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80).size(), 2u);
+  // (nft 1.0.6 cannot print the affinity chains' rules, see README; their names it can.)
+  EXPECT_THAT(Output(node_, {"nft", "list", "chains", "ip"}),
+              ::testing::HasSubstr("chain affinity-30"));
+
+  // The chosen endpoint goes away: the client moves to the other one and stays there, also
+  // when the first comes back.
+  const std::string other = chosen == kBackend1 ? kBackend2 : kBackend1;
+  sticky({Ep(other, 8080)});
+  ASSERT_TRUE(Apply().ok());
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.30", 80, 6), std::set<std::string>{other});
+  sticky({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  ASSERT_TRUE(Apply().ok());
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.30", 80), std::set<std::string>{other});
+
+  // A full resync of an intact table (dynamic affinity entries included) writes nothing.
+  const uint64_t messages = dataplane_->counters().messages;
+  st = Apply(/*full=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(dataplane_->counters().messages, messages);
+
+  // Affinity switched off: balanced again, and the timeout's chain is gone.
+  Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  builder_.Add(Svc("default", "sticky", "", Protocol::kTCP, 80, "172.30.0.30"),
+               {Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  ASSERT_TRUE(Apply().ok());
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.30", 80).size(), 2u);
+  EXPECT_THAT(Output(node_, {"nft", "list", "chains", "ip"}),
+              ::testing::Not(::testing::HasSubstr("affinity-30")));
+}
+
 }  // namespace
 }  // namespace kpx
