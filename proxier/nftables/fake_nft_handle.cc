@@ -215,7 +215,8 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
               bool has_key = false;
               std::string k;
               NftValue v = NftValueOf(e, &has_key, &k);
-              if (!has_key || k.size() != c->set->spec.key_len) {
+              const bool ranges = (c->set->spec.flags & NFT_SET_INTERVAL) != 0;
+              if (!has_key || k.size() != c->set->spec.key_len * (ranges ? 2 : 1)) {
                 c->err = EINVAL;
               } else if (c->add) {
                 if (v.is_verdict && !v.chain.empty() && !c->table->chains.count(v.chain)) {

@@ -171,6 +171,10 @@ void NftBatch::AddSet(IpFamily family, const std::string& table, const NftSetSpe
     }
   }
   if (spec.size != 0) nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, spec.size);
+  if (!spec.concat_fields.empty()) {
+    nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, spec.concat_fields.data(),
+                       static_cast<uint32_t>(spec.concat_fields.size()));
+  }
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, NextSeq());
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWSET, NftFamilyProto(family),
                                         NLM_F_CREATE, NextSeq());
@@ -190,7 +194,8 @@ void NftBatch::DeleteSet(IpFamily family, const std::string& table, const std::s
 }
 
 void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table,
-                        const std::string& set, const std::vector<NftElement>& elements) {
+                        const std::string& set, const std::vector<NftElement>& elements,
+                        bool ranges) {
   std::vector<char> buf(kScratch);
   const char* verb = type == NFT_MSG_NEWSETELEM ? "add" : "delete";
   for (size_t start = 0; start < elements.size(); start += kElementsPerMessage) {
@@ -201,7 +206,14 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
     for (size_t i = start; i < end; ++i) {
       const NftElement& e = elements[i];
       nftnl_set_elem* el = nftnl_set_elem_alloc();
-      nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), static_cast<uint32_t>(e.key.size()));
+      if (ranges) {
+        const auto half = static_cast<uint32_t>(e.key.size() / 2);
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), half);
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, e.key.data() + half, half);
+      } else {
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(),
+                           static_cast<uint32_t>(e.key.size()));
+      }
       if (type == NFT_MSG_NEWSETELEM) {
         if (e.value.is_verdict) {
           nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
@@ -227,13 +239,13 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
 }
 
 void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
-                           const std::vector<NftElement>& elements) {
-  Elements(NFT_MSG_NEWSETELEM, family, table, set, elements);
+                           const std::vector<NftElement>& elements, bool ranges) {
+  Elements(NFT_MSG_NEWSETELEM, family, table, set, elements, ranges);
 }
 
 void NftBatch::DeleteElements(IpFamily family, const std::string& table, const std::string& set,
-                              const std::vector<NftElement>& elements) {
-  Elements(NFT_MSG_DELSETELEM, family, table, set, elements);
+                              const std::vector<NftElement>& elements, bool ranges) {
+  Elements(NFT_MSG_DELSETELEM, family, table, set, elements, ranges);
 }
 
 std::vector<uint8_t> NftBatch::Bytes() const {

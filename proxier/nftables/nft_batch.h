@@ -28,10 +28,11 @@ class NftBatch {
   void AddSet(IpFamily family, const std::string& table, const NftSetSpec& set);
   void DeleteSet(IpFamily family, const std::string& table, const std::string& set);
   // Elements of one set, split into messages of at most kElementsPerMessage.
+  // `ranges`: the set holds ranges; each element's key is its start key followed by its end key.
   void AddElements(IpFamily family, const std::string& table, const std::string& set,
-                   const std::vector<NftElement>& elements);
+                   const std::vector<NftElement>& elements, bool ranges = false);
   void DeleteElements(IpFamily family, const std::string& table, const std::string& set,
-                      const std::vector<NftElement>& elements);
+                      const std::vector<NftElement>& elements, bool ranges = false);
 
   // The whole transaction (begin, messages, end). Only the last message asks for an ACK: the
   // kernel reports every failing message anyway, and one ACK per message would overflow the
@@ -51,7 +52,7 @@ class NftBatch {
  private:
   void Append(const void* nlh, std::string description);
   void Elements(uint16_t type, IpFamily family, const std::string& table, const std::string& set,
-                const std::vector<NftElement>& elements);
+                const std::vector<NftElement>& elements, bool ranges);
   uint32_t NextSeq() const;
 
   uint32_t first_seq_;

@@ -21,7 +21,8 @@ constexpr char kKubeProxyTable[] = "kube-proxy";
 const std::vector<std::string>& AddOrder() {
   static const std::vector<std::string> order = {
       nft::kNodePortIps,        nft::kHairpin,
-      nft::kAffinityEndpoints,  nft::kEndpoints,
+      nft::kAffinityEndpoints,  nft::kFirewallAllow,
+      nft::kFirewallIps,        nft::kEndpoints,
       nft::kEndpointSets,       nft::kAffinityTimeouts,
       nft::kServiceIds,         nft::kNodePortIds,
       nft::kServiceIps,         nft::kServiceNodePorts,
@@ -131,11 +132,15 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
   auto order = AddOrder();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     auto d = deletes.find(*it);
-    if (d != deletes.end()) batch.DeleteElements(family, nft::kTable, *it, d->second);
+    if (d != deletes.end()) {
+      batch.DeleteElements(family, nft::kTable, *it, d->second, *it == nft::kFirewallAllow);
+    }
   }
   for (const auto& set : order) {
     auto a = adds.find(set);
-    if (a != adds.end()) batch.AddElements(family, nft::kTable, set, a->second);
+    if (a != adds.end()) {
+      batch.AddElements(family, nft::kTable, set, a->second, set == nft::kFirewallAllow);
+    }
   }
   // A partial sync is one transaction: its size is that of the change, which the change set
   // bounds; only full syncs are split.
@@ -158,7 +163,7 @@ Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
     if (old != fs.contributed.end()) before = std::move(old->second);
     std::vector<NftElement> after;
     if (port != nullptr) {
-      after = ServicePortElements(*port, family, IdFor(fs, name));
+      after = ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
     }
     // A removed port's id is freed before later ports in the same sync pick theirs; its
     // elements were released above, so a reuse rewrites them in the same transaction.
@@ -235,7 +240,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   fs.desired.clear();
   fs.contributed.clear();
   for (const auto& [name, port] : state.services) {
-    std::vector<NftElement> elements = ServicePortElements(*port, family, IdFor(fs, name));
+    std::vector<NftElement> elements =
+        ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
     for (const auto& e : elements) fs.desired[e.set][e.key].by_owner[name.ToString()] = e.value;
     if (!elements.empty()) fs.contributed[name] = std::move(elements);
   }
@@ -289,7 +295,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     for (size_t i = 0; i < gone.size(); i += NftBatch::kElementsPerMessage) {
       const size_t end = std::min(gone.size(), i + NftBatch::kElementsPerMessage);
       batch.DeleteElements(family, nft::kTable, *it,
-                           std::vector<NftElement>(gone.begin() + i, gone.begin() + end));
+                           std::vector<NftElement>(gone.begin() + i, gone.begin() + end),
+                           *it == nft::kFirewallAllow);
       if (Status st = bounded(); !st.ok()) return st;
     }
   }
@@ -332,7 +339,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     for (size_t i = 0; i < add.size(); i += NftBatch::kElementsPerMessage) {
       const size_t end = std::min(add.size(), i + NftBatch::kElementsPerMessage);
       batch.AddElements(family, nft::kTable, set,
-                        std::vector<NftElement>(add.begin() + i, add.begin() + end));
+                        std::vector<NftElement>(add.begin() + i, add.begin() + end),
+                        set == nft::kFirewallAllow);
       if (Status st = bounded(); !st.ok()) return st;
     }
   }

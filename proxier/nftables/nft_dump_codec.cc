@@ -40,6 +40,11 @@ NftValue NftValueOf(nftnl_set_elem* e, bool* has_key, std::string* key) {
   if (*has_key) {
     const void* k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
     key->assign(static_cast<const char*>(k), len);
+    // A range element: its key is start followed by end, as kpx writes it.
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY_END)) {
+      const void* end = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY_END, &len);
+      key->append(static_cast<const char*>(end), len);
+    }
   }
   if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)) {
     v.is_verdict = true;

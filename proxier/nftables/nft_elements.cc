@@ -45,6 +45,14 @@ std::string Proto(Protocol p) {
   return s;
 }
 
+// The last address of a prefix.
+IpAddress RangeEnd(const Cidr& c) {
+  std::array<uint8_t, 16> b = c.address().bytes();
+  const int len = c.family() == IpFamily::kIPv4 ? 32 : 128;
+  for (int i = c.prefix_length(); i < len; ++i) b[i / 8] |= static_cast<uint8_t>(0x80 >> (i % 8));
+  return IpAddress::FromBytes(c.family(), b);
+}
+
 NftValue Goto(const std::string& chain) { return NftValue{"", true, NFT_GOTO, chain}; }
 NftValue Drop() { return NftValue{"", true, NF_DROP, ""}; }
 
@@ -101,7 +109,8 @@ std::string NftU32(uint32_t host_order) {
 std::string NftEndpointData(const IpAddress& ip, int port) { return Addr(ip) + Port(port); }
 
 std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFamily family,
-                                            uint32_t id) {
+                                            uint32_t id,
+                                            const std::vector<IpAddress>& node_addresses) {
   std::vector<NftElement> out;
   const ServicePortInfo& info = port.info;
   const auto& cluster_ip = info.ClusterIp(family);
@@ -168,24 +177,42 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
   }
   const std::string external_chain = external_local ? nft::kExternalLocal : nft::kExternalCluster;
   std::vector<IpAddress> external = external_ips;
-  // loadBalancerSourceRanges are not implemented by this mode yet. Failing closed: the
-  // load-balancer IPs of a port with source ranges are dropped for everyone rather than opened
-  // to everyone (its cluster IP, external IPs and NodePort are not subject to the ranges).
-  const bool lb_fail_closed = !info.load_balancer_source_ranges.empty();
-  if (lb_fail_closed) {
-    for (const auto& ip : lb_ips) {
-      const std::string key = NftServiceKey(ip, info.protocol, info.port);
-      if (key != cip_key) out.push_back({nft::kNoEndpointServices, key, Drop()});
+  external.insert(external.end(), lb_ips.begin(), lb_ips.end());
+  // loadBalancerSourceRanges restrict the LB IPs (not the cluster IP, external IPs or NodePort).
+  // Ranges given only for the other family still restrict this one: allow nobody rather than
+  // everybody, as the iptables mode.
+  if (!info.load_balancer_source_ranges.empty()) {
+    const std::vector<Cidr> ranges = OfFamily(info.load_balancer_source_ranges, family);
+    std::optional<IpAddress> node_ip;
+    for (const auto& a : node_addresses) {
+      if (a.family() == family) {
+        node_ip = a;
+        break;
+      }
     }
-  } else {
-    external.insert(external.end(), lb_ips.begin(), lb_ips.end());
+    bool allow_node = false;
+    for (const auto& r : ranges) allow_node = allow_node || (node_ip && r.Contains(*node_ip));
+    for (const auto& lb : lb_ips) {
+      const std::string key = NftServiceKey(lb, info.protocol, info.port);
+      out.push_back({nft::kFirewallIps, key, NftValue{}});
+      for (const auto& r : ranges) {
+        out.push_back(
+            {nft::kFirewallAllow, key + Addr(r.address()) + key + Addr(RangeEnd(r)), NftValue{}});
+      }
+      // A VIP often sits on a local interface, so the node's own requests arrive with the VIP
+      // as source; let them through when the node itself is allowed.
+      if (allow_node) {
+        for (const auto& src : lb_ips) {
+          out.push_back({nft::kFirewallAllow, key + Addr(src) + key + Addr(src), NftValue{}});
+        }
+      }
+    }
   }
   std::sort(external.begin(), external.end());
   external.erase(std::unique(external.begin(), external.end()), external.end());
   for (const auto& ip : external) {
     const std::string key = NftServiceKey(ip, info.protocol, info.port);
     if (key == cip_key) continue;  // an external IP equal to the cluster IP: the latter wins
-    if (lb_fail_closed && std::find(lb_ips.begin(), lb_ips.end(), ip) != lb_ips.end()) continue;
     if (has_endpoints) {
       out.push_back({nft::kServiceIds, key, NftValue{NftU32(id), false, 0, ""}});
       out.push_back({nft::kServiceIps, key, Goto(external_chain)});

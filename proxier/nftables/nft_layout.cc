@@ -274,6 +274,15 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
       NftSetSpec{nft::kAffinityEndpoints, 0, Concat({kTypeMark, ff.addr_type, kTypeInetService}),
                  4 + ff.addr_len + 4, 0, 0},
       VerdictMap(nft::kAffinityTimeouts, kTypeMark, 4),
+      NftSetSpec{nft::kFirewallIps, 0, svc_key, svc_len, 0, 0},
+      NftSetSpec{nft::kFirewallAllow,
+                 NFT_SET_INTERVAL | NFT_SET_CONCAT,
+                 Concat({ff.addr_type, kTypeInetProto, kTypeInetService, ff.addr_type}),
+                 svc_len + ff.addr_len,
+                 0,
+                 0,
+                 0,
+                 {static_cast<uint8_t>(ff.addr_len), 1, 2, static_cast<uint8_t>(ff.addr_len)}},
   };
   if (NftNodePortsRestricted(family, o)) {
     l.sets.push_back(NftSetSpec{nft::kNodePortIps, 0, ff.addr_type, ff.addr_len, 0, 0});
@@ -297,6 +306,20 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
       base("filter-input", "filter", NF_INET_LOCAL_IN, -110,
            {check_services, Rule({IfNew(), {Verdict(NFT_JUMP, "nodeports-check")}})}));
   l.chains.push_back(base("filter-forward", "filter", NF_INET_FORWARD, -110, {check_services}));
+  // loadBalancerSourceRanges, before DNAT (the LB IP is gone after it): a new connection to an
+  // (LB IP . proto . port) with ranges from a source outside them is dropped.
+  const NftRuleSpec check_firewall = Rule({IfNew(), {Verdict(NFT_JUMP, "firewall-check")}});
+  l.chains.push_back(
+      base("filter-prerouting", "filter", NF_INET_PRE_ROUTING, -110, {check_firewall}));
+  l.chains.push_back(
+      base("filter-output-pre-dnat", "filter", NF_INET_LOCAL_OUT, -110, {check_firewall}));
+  l.chains.push_back(regular(
+      "firewall-check",
+      {Rule({DaddrProtoPort(ff),
+             {Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(words + 2)),
+              Lookup(nft::kFirewallIps, R(0), std::nullopt),
+              Lookup(nft::kFirewallAllow, R(0), std::nullopt, /*invert=*/true),
+              Verdict(NF_DROP)}})}));
   const NftRuleSpec record_affinity = Rule({IfNew(), {Verdict(NFT_JUMP, "affinity-record")}});
   l.chains.push_back(
       base("filter-output", "filter", NF_INET_LOCAL_OUT, -90, {record_affinity, check_services}));

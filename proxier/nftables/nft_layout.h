@@ -43,7 +43,14 @@ struct NftSetSpec {
   uint32_t data_type = 0;  // NFT_DATA_VERDICT for verdict maps
   uint32_t data_len = 0;
   uint32_t size = 0;  // maximum elements, for sets the packet path adds to
-  bool operator==(const NftSetSpec&) const = default;
+  // Field lengths of a concatenation of ranges (NFT_SET_INTERVAL|NFT_SET_CONCAT). Not compared:
+  // the kernel's dump is not read back for it, and the flags and key length already differ
+  // whenever it would.
+  std::vector<uint8_t> concat_fields = {};
+  bool operator==(const NftSetSpec& o) const {
+    return name == o.name && flags == o.flags && key_type == o.key_type && key_len == o.key_len &&
+           data_type == o.data_type && data_len == o.data_len && size == o.size;
+  }
 };
 
 // The fixed part of one family's table: chains with their rules, and the sets and maps whose
@@ -74,6 +81,10 @@ inline constexpr char kAffinity[] = "affinity";
 inline constexpr char kAffinityEndpoints[] = "affinity-endpoints";
 inline constexpr char kAffinityTimeouts[] = "affinity-timeouts";
 inline constexpr uint32_t kAffinitySize = 1u << 20;
+// loadBalancerSourceRanges: the (LB IP . proto . port) that have ranges, and the allowed
+// (LB IP . proto . port . source range) as ranges (elements hold start and end keys).
+inline constexpr char kFirewallIps[] = "firewall-ips";
+inline constexpr char kFirewallAllow[] = "firewall-allow";
 
 inline constexpr char kRejectChain[] = "reject-chain";
 inline constexpr char kInternalCluster[] = "internal-cluster";

@@ -300,6 +300,13 @@ TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
                 if (variant == 3) s.external_policy = TrafficPolicy::kLocal;
                 if (variant == 4) s.internal_policy = TrafficPolicy::kLocal;
                 if (variant == 5) s.external_ips = {Ip("192.0.2." + std::to_string(svc))};
+                if (variant == 1) {
+                  s.load_balancer_ips = {Ip("198.51.100." + std::to_string(svc))};
+                  if (pick(2) == 0) {
+                    s.load_balancer_source_ranges = {
+                        Net("10.1.0.0/" + std::to_string(16 + pick(9))), Net("192.168.0.0/24")};
+                  }
+                }
                 if (pick(3) == 0) {
                   s.session_affinity_client_ip = true;
                   s.session_affinity_timeout_seconds = 10 * (1 + pick(3));

@@ -473,8 +473,8 @@ TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
   builder_.Add(Svc("default", "itp", "", Protocol::kTCP, 80, "172.30.0.23",
                    [](ServicePortInfo& s) { s.internal_policy = TrafficPolicy::kLocal; }),
                {Ep(kBackend1, 8080)});
-  // LoadBalancer IPs: one open, one with loadBalancerSourceRanges, which this mode does not
-  // implement yet and therefore closes to everyone rather than opening to everyone.
+  // LoadBalancer IPs: one open, one whose loadBalancerSourceRanges include the client, one
+  // whose ranges do not.
   builder_.Add(Svc("default", "lb", "", Protocol::kTCP, 80, "172.30.0.24",
                    [](ServicePortInfo& s) {
                      s.node_port = 30084;
@@ -488,12 +488,21 @@ TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
                      s.load_balancer_source_ranges = {Net("10.99.1.0/24")};
                    }),
                {Ep(kBackend1, 8080)});
+  builder_.Add(Svc("default", "lbdeny", "", Protocol::kTCP, 80, "172.30.0.26",
+                   [](ServicePortInfo& s) {
+                     s.node_port = 30086;
+                     s.load_balancer_ips = {Ip("203.0.113.22")};
+                     s.load_balancer_source_ranges = {Net("192.0.2.0/24"), Net("10.99.0.0/24")};
+                   }),
+               {Ep(kBackend1, 8080)});
   const Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(Answers(SOCK_STREAM, "203.0.113.20", 80, 2), std::set<std::string>{kBackend1});
-  EXPECT_EQ(Request(client_, SOCK_STREAM, "203.0.113.21", 80, std::chrono::milliseconds(1500)),
+  EXPECT_EQ(Answers(SOCK_STREAM, "203.0.113.21", 80, 2), std::set<std::string>{kBackend1});
+  EXPECT_EQ(Request(client_, SOCK_STREAM, "203.0.113.22", 80, std::chrono::milliseconds(1500)),
             "timeout");
-  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30085, 2), std::set<std::string>{kBackend1});
+  // NodePorts are not subject to the ranges.
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30086, 2), std::set<std::string>{kBackend1});
 
   EXPECT_EQ(Replies(SOCK_STREAM, "172.30.0.10", 80),
             (std::set<std::string>{std::string(kBackend1) + " " + node_side,
@@ -530,6 +539,10 @@ TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
                {Ep(kBackend1, 8080), LocalEp(kBackend1, 8080)});
   ASSERT_TRUE(Apply().ok());
   EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30081, 4), std::set<std::string>{kBackend1});
+  // A full resync of all of this (range elements included) finds nothing to write.
+  const uint64_t messages = dataplane_->counters().messages;
+  ASSERT_TRUE(Apply(/*full=*/true).ok());
+  EXPECT_EQ(dataplane_->counters().messages, messages);
 }
 
 TEST_F(NftIntegrationTest, RestartAdoptsTheTableWithoutFailingAConnection) {
