@@ -75,6 +75,16 @@ Result<NftTableDump> FakeNftHandle::Dump(IpFamily family, const std::string& tab
   return it->second;
 }
 
+Result<std::map<std::string, NftValue>> FakeNftHandle::DumpSet(IpFamily family,
+                                                               const std::string& table,
+                                                               const std::string& set) {
+  auto it = tables_->find({family, table});
+  if (it == tables_->end()) return std::map<std::string, NftValue>{};
+  auto s = it->second.sets.find(set);
+  if (s == it->second.sets.end()) return std::map<std::string, NftValue>{};
+  return s->second.elements;
+}
+
 Status FakeNftHandle::Commit(const NftBatch& batch) {
   if (fail_next_) {
     std::string m = *fail_next_;

@@ -25,6 +25,8 @@ class FakeNftHandle : public NftHandle {
 
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
+                                                  const std::string& set) override;
 
   // The next Commit fails with `message` and changes nothing.
   void FailNextCommit(std::string message) { fail_next_ = std::move(message); }

@@ -250,4 +250,25 @@ Result<NftTableDump> NetlinkNftHandle::Dump(IpFamily family, const std::string& 
   return dump;
 }
 
+Result<std::map<std::string, NftValue>> NetlinkNftHandle::DumpSet(IpFamily family,
+                                                                  const std::string& table,
+                                                                  const std::string& set) {
+  if (nl_ == nullptr) return Status::Error("nftables: handle not open");
+  NftTableDump dump;
+  DumpContext ctx{&dump, table, set, {}};
+  std::vector<char> scratch(MNL_SOCKET_BUFFER_SIZE);
+  nftnl_set* s = nftnl_set_alloc();
+  nftnl_set_set_str(s, NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s, NFTNL_SET_NAME, set.c_str());
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(scratch.data(), NFT_MSG_GETSETELEM, NftFamilyProto(family),
+                                        NLM_F_DUMP, ++seq_);
+  nftnl_set_elems_nlmsg_build_payload(nlh, s);
+  nftnl_set_free(s);
+  Status st =
+      Request(nlh, nlh->nlmsg_len, ElemCb, &ctx,
+              std::string("listing ") + NftFamilyName(family) + " " + table + " set " + set);
+  if (!st.ok()) return st;
+  return dump.sets[set].elements;
+}
+
 }  // namespace kpx

@@ -24,6 +24,8 @@ class NetlinkNftHandle : public NftHandle {
   Status Open(size_t max_batch_bytes);
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
+                                                  const std::string& set) override;
 
  private:
   // Sends one request and feeds every reply message to `cb` until the dump is done.

@@ -437,6 +437,7 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
       continue;
     }
     conntrack_cleaner_.Clean(family, previous_ ? &*previous_ : nullptr, state, changed);
+    PruneAffinity(family, state, changed);
   }
   counters_.conntrack_deletions = conntrack_cleaner_.deletions();
   counters_.conntrack_failures = conntrack_cleaner_.failures();
@@ -446,6 +447,44 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
   if (!errors.empty()) return Status::Error(errors);
   previous_ = state;
   return Status::Ok();
+}
+
+void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,
+                                 const std::set<ServicePortName>& changed) {
+  FamilyState& fs = families_[static_cast<int>(family)];
+  std::map<std::string, std::set<std::string>> valid;  // service id -> endpoint data
+  for (const ServicePortName& name : changed) {
+    const ServicePortState* port = state.Find(name);
+    if (port == nullptr || !port->info.session_affinity_client_ip) continue;
+    auto id = fs.ids.find(name);
+    if (id == fs.ids.end()) continue;
+    auto& v = valid[NftU32(id->second)];
+    for (const auto& ep : port->For(family).all_reachable) {
+      v.insert(NftEndpointData(ep->ip, ep->port));
+    }
+  }
+  if (valid.empty()) return;
+  auto entries = handle_->DumpSet(family, nft::kTable, nft::kAffinity);
+  if (!entries.ok()) {
+    LOG(WARNING) << "cannot list ClientIP affinity entries: " << entries.status().message();
+    return;
+  }
+  std::vector<NftElement> stale;
+  for (const auto& [key, value] : *entries) {
+    auto v = valid.find(key.substr(0, 4));
+    if (v != valid.end() && !v->second.contains(value.data)) {
+      stale.push_back(NftElement{nft::kAffinity, key, value});
+    }
+  }
+  if (stale.empty()) return;
+  NftBatch batch(seq_);
+  batch.DeleteElements(family, nft::kTable, nft::kAffinity, stale);
+  // An entry may have expired meanwhile (ENOENT): affinity is best effort, the sync stands.
+  if (Status st = Commit(batch); !st.ok()) {
+    LOG(WARNING) << "cannot delete stale ClientIP affinity entries: " << st.message();
+    return;
+  }
+  counters_.affinity_pruned += stale.size();
 }
 
 Status NftDataplane::Cleanup() {

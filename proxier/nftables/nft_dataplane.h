@@ -32,6 +32,7 @@ struct NftCounters {
   uint64_t rules_written = 0;     // rules (re)written, all transactions
   uint64_t conntrack_deletions = 0;
   uint64_t conntrack_failures = 0;
+  uint64_t affinity_pruned = 0;  // stale ClientIP affinity entries deleted
   size_t last_sync_messages = 0;
   size_t last_sync_bytes = 0;
   size_t last_sync_elements = 0;
@@ -104,6 +105,10 @@ class NftDataplane : public Dataplane {
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
   Status Commit(NftBatch& batch);
   Status RemoveForeignTables();
+  // Deletes ClientIP affinity entries of the changed ports that point at an endpoint they no
+  // longer have: the packet path only refreshes an entry, it never replaces its endpoint.
+  void PruneAffinity(IpFamily family, const DesiredState& state,
+                     const std::set<ServicePortName>& changed);
   std::vector<IpAddress> LocalAddresses(const DesiredState& state) const;
 
   NftOptions options_;

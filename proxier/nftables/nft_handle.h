@@ -42,6 +42,9 @@ class NftHandle {
   virtual Status Commit(const NftBatch& batch) = 0;
   // Everything in `table` of `family` (exists=false when there is no such table).
   virtual Result<NftTableDump> Dump(IpFamily family, const std::string& table) = 0;
+  // The elements of one set (empty when it does not exist).
+  virtual Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
+                                                          const std::string& set) = 0;
 };
 
 }  // namespace kpx

@@ -509,14 +509,8 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
               with_original_id({Bitwise(kRegSetId, U32Bytes(~1u), U32Bytes(0)),
                                 Lookup(nft::kAffinityTimeouts, kRegSetId, NFT_REG_VERDICT)})));
   for (uint32_t t : affinity_timeouts) {
-    // An update only refreshes the timeout of an existing entry, keeping its endpoint: delete
-    // first, so a client moved to another endpoint (its old one left) is remembered there.
-    E forget("dynset");
-    forget.U(NFTNL_EXPR_DYNSET_SREG_KEY, R(0))
-        .U(NFTNL_EXPR_DYNSET_SREG_DATA, R(1 + words))  // the kernel wants it for any map
-        .U(NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_DELETE)
-        .L(NFTNL_EXPR_DYNSET_TIMEOUT, 0)  // as the kernel reports it back
-        .S(NFTNL_EXPR_DYNSET_SET_NAME, nft::kAffinity);
+    // An update refreshes the timeout of an existing entry and keeps its endpoint (the
+    // dataplane deletes entries whose endpoint went away); a missing entry is added.
     E dynset("dynset");
     dynset.U(NFTNL_EXPR_DYNSET_SREG_KEY, R(0))
         .U(NFTNL_EXPR_DYNSET_SREG_DATA, R(1 + words))
@@ -529,7 +523,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
             {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
              Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
              Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_dst, ff.addr_len, R(1 + words)),
-             Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(1 + 2 * words)), forget, dynset})));
+             Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(1 + 2 * words)), dynset})));
   }
   return l;
 }

@@ -668,6 +668,7 @@ TEST_F(NftIntegrationTest, ClientIpAffinitySticksAndFollowsEndpointChanges) {
   const std::string other = chosen == kBackend1 ? kBackend2 : kBackend1;
   sticky({Ep(other, 8080)});
   ASSERT_TRUE(Apply().ok());
+  EXPECT_EQ(dataplane_->counters().affinity_pruned, 1u);  // the client's entry for `chosen`
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.30", 80, 6), std::set<std::string>{other});
   sticky({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
   ASSERT_TRUE(Apply().ok());
