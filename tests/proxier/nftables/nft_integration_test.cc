@@ -690,5 +690,109 @@ TEST_F(NftIntegrationTest, ClientIpAffinitySticksAndFollowsEndpointChanges) {
               ::testing::Not(::testing::HasSubstr("affinity-30")));
 }
 
+// One UDP socket bound to a fixed source port in the client namespace: successive datagrams
+// share one conntrack entry, so they keep reaching the endpoint it was DNATed to until kpx
+// deletes the entry.
+class UdpSession {
+ public:
+  UdpSession(const std::string& netns, int local_port) : netns_(netns) {
+    InNetns in(netns_);
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(local_port);
+    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  ~UdpSession() { close(fd_); }
+  bool bound() const { return bound_; }
+  std::string Ask(const std::string& ip, int port) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+    sendto(fd_, "hi", 2, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 2000) <= 0) return "timeout";
+    char buf[256];
+    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) return "error";
+    std::string r(buf, static_cast<size_t>(n));
+    return r.substr(0, r.find(' '));
+  }
+
+ private:
+  std::string netns_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
+TEST_F(NftIntegrationTest, UdpConntrackEntriesOfRemovedEndpointsAreDeleted) {
+  Dns({Ep(kBackend1, 5353), Ep(kBackend2, 5353)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  UdpSession session(client_, 40053);
+  ASSERT_TRUE(session.bound());
+  const std::string first = session.Ask("172.30.0.10", 53);
+  ASSERT_TRUE(first == kBackend1 || first == kBackend2) << first;
+  EXPECT_EQ(session.Ask("172.30.0.10", 53), first);  // same flow, same endpoint
+  const std::string other = first == kBackend1 ? kBackend2 : kBackend1;
+  Dns({Ep(other, 5353)});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_GT(dataplane_->counters().conntrack_deletions, 0u);
+  // Without the deletion the flow's entry would keep DNATing to the removed endpoint.
+  EXPECT_EQ(session.Ask("172.30.0.10", 53), other);
+}
+
+TEST_F(NftIntegrationTest, SctpClusterIp) {
+  const int probe = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+  if (probe < 0) GTEST_SKIP() << "SCTP unavailable in this kernel (module sctp not loadable)";
+  close(probe);
+  const pid_t server = fork();
+  if (server == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int ns = open(("/run/netns/" + backend_).c_str(), O_RDONLY);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(1);
+    const int l = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(9999);
+    inet_pton(AF_INET, kBackend2, &a.sin_addr);
+    if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(l, 16) != 0) _exit(2);
+    for (;;) {
+      const int c = accept(l, nullptr, nullptr);
+      if (c < 0) continue;
+      const std::string r = std::string(kBackend2) + " sctp\n";
+      (void)!write(c, r.data(), r.size());
+      close(c);
+    }
+  }
+  servers_.push_back(server);
+  builder_.Add(Svc("default", "sig", "", Protocol::kSCTP, 9, "172.30.0.40"), {Ep(kBackend2, 9999)});
+  const Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::string got;
+  for (int attempt = 0; attempt < 20 && got.empty(); ++attempt) {
+    InNetns in(client_);
+    const int s = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(9);
+    inet_pton(AF_INET, "172.30.0.40", &a.sin_addr);
+    timeval tv{2, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+      char buf[128];
+      const ssize_t n = recv(s, buf, sizeof(buf), 0);
+      if (n > 0) got.assign(buf, static_cast<size_t>(n));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // server still starting
+    }
+    close(s);
+  }
+  EXPECT_EQ(got, std::string(kBackend2) + " sctp\n");
+}
+
 }  // namespace
 }  // namespace kpx
