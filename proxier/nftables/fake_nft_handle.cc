@@ -70,9 +70,11 @@ NftTableDump* FakeNftHandle::Table(IpFamily family, const std::string& table) {
 }
 
 Result<NftTableDump> FakeNftHandle::Dump(IpFamily family, const std::string& table) {
+  NftTableDump out;
   auto it = tables_->find({family, table});
-  if (it == tables_->end()) return NftTableDump{};
-  return it->second;
+  if (it != tables_->end()) out = it->second;
+  if (after_dump_) after_dump_(family, table);
+  return out;
 }
 
 Result<std::map<std::string, NftValue>> FakeNftHandle::DumpSet(IpFamily family,
@@ -92,6 +94,9 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
     return Status::Error(m);
   }
   if (batch.empty()) return Status::Ok();
+  if (batch.required_generation() && *batch.required_generation() != *generation_) {
+    return Status::Error("nftables: transaction refused; batch framing: " + NftErrnoText(ERESTART));
+  }
   ++commits_;
   Tables next = *tables_;
   const std::vector<uint8_t> bytes = batch.Bytes();
@@ -254,6 +259,7 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
     }
   }
   *tables_ = std::move(next);
+  ++*generation_;
   return Status::Ok();
 }
 

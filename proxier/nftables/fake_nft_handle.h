@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,12 +20,19 @@ class FakeNftHandle : public NftHandle {
   using Key = std::pair<IpFamily, std::string>;
   using Tables = std::map<Key, NftTableDump>;
   // Handles built on the same `tables` see one kernel: a restarted kpx opens a new handle.
-  explicit FakeNftHandle(std::shared_ptr<Tables> tables = std::make_shared<Tables>())
-      : tables_(std::move(tables)) {}
+  explicit FakeNftHandle(std::shared_ptr<Tables> tables = std::make_shared<Tables>(),
+                         std::shared_ptr<uint32_t> generation = std::make_shared<uint32_t>(1))
+      : tables_(std::move(tables)), generation_(std::move(generation)) {}
+  std::shared_ptr<uint32_t> generation() const { return generation_; }
   std::shared_ptr<Tables> tables() const { return tables_; }
 
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<uint32_t> Generation() override { return *generation_; }
+  // Runs after every Dump, with what was dumped: a test's concurrent writer.
+  void AfterDump(std::function<void(IpFamily, const std::string&)> f) {
+    after_dump_ = std::move(f);
+  }
   Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                   const std::string& set) override;
 
@@ -39,6 +47,8 @@ class FakeNftHandle : public NftHandle {
 
  private:
   std::shared_ptr<Tables> tables_;
+  std::shared_ptr<uint32_t> generation_;
+  std::function<void(IpFamily, const std::string&)> after_dump_;
   std::optional<std::string> fail_next_;
   size_t commits_ = 0;
   size_t messages_ = 0;

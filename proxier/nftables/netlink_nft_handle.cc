@@ -4,6 +4,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <vector>
 
 #include "proxier/nftables/nft_dump_codec.h"
@@ -248,6 +250,26 @@ Result<NftTableDump> NetlinkNftHandle::Dump(IpFamily family, const std::string& 
     if (!st.ok()) return st;
   }
   return dump;
+}
+
+Result<uint32_t> NetlinkNftHandle::Generation() {
+  if (nl_ == nullptr) return Status::Error("nftables: handle not open");
+  std::vector<char> scratch(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(scratch.data(), NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, ++seq_);
+  std::optional<uint32_t> genid;
+  auto cb = [](const nlmsghdr* h, void* data) {
+    nftnl_gen* g = nftnl_gen_alloc();
+    if (nftnl_gen_nlmsg_parse(h, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+      *static_cast<std::optional<uint32_t>*>(data) = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+    }
+    nftnl_gen_free(g);
+    return MNL_CB_OK;
+  };
+  Status st = Request(nlh, nlh->nlmsg_len, cb, &genid, "reading the ruleset generation");
+  if (!st.ok()) return st;
+  if (!genid) return Status::Error("nftables: the kernel did not report a ruleset generation");
+  return *genid;
 }
 
 Result<std::map<std::string, NftValue>> NetlinkNftHandle::DumpSet(IpFamily family,

@@ -24,6 +24,7 @@ class NetlinkNftHandle : public NftHandle {
   Status Open(size_t max_batch_bytes);
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<uint32_t> Generation() override;
   Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                   const std::string& set) override;
 

@@ -11,7 +11,9 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <endian.h>
 #include <cerrno>
+
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -59,6 +61,8 @@ std::string NftErrnoText(int err) {
       return "set is full";
     case ELOOP:
       return "chain loop detected";
+    case ERESTART:
+      return "the ruleset changed since kpx read it (another writer); retried with a fresh dump";
     case ENODATA:
       return "a rule reads a register no earlier expression of it wrote";
     default:
@@ -253,6 +257,7 @@ std::vector<uint8_t> NftBatch::Bytes() const {
   std::vector<char> scratch(1024);
   char* buf = scratch.data();
   nlmsghdr* begin = nftnl_batch_begin(buf, first_seq_);
+  if (genid_) mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htobe32(*genid_));
   out.insert(out.end(), reinterpret_cast<uint8_t*>(begin),
              reinterpret_cast<uint8_t*>(begin) + NLMSG_ALIGN(begin->nlmsg_len));
   const size_t body_start = out.size();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ namespace kpx {
 class NftBatch {
  public:
   explicit NftBatch(uint32_t first_seq = 1);
+
+  // Makes the kernel refuse the whole transaction (ERESTART) unless the ruleset is still at
+  // generation `genid`: what kpx read (a dump) is what it changes, nobody wrote in between.
+  void RequireGeneration(uint32_t genid) { genid_ = genid; }
+  std::optional<uint32_t> required_generation() const { return genid_; }
 
   void AddTable(IpFamily family, const std::string& table);
   void DeleteTable(IpFamily family, const std::string& table);
@@ -56,6 +62,7 @@ class NftBatch {
   uint32_t NextSeq() const;
 
   uint32_t first_seq_;
+  std::optional<uint32_t> genid_;
   std::vector<uint8_t> body_;
   std::vector<size_t> offsets_;  // of each message in body_
   std::vector<std::string> descriptions_;

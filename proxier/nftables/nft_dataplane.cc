@@ -192,6 +192,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   const std::set<uint32_t> timeouts = Distinct(fs.affinity_timeouts);
   const NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
+  // The generation before the dump: the first transaction is refused if anyone (another kpx,
+  // an operator's nft) committed in between, and the next sync starts over from a new dump.
+  auto genid = handle_->Generation();
+  if (!genid.ok()) return genid.status();
   auto dumped = handle_->Dump(family, nft::kTable);
   if (!dumped.ok()) return dumped.status();
   NftTableDump dump = std::move(dumped).value();
@@ -249,6 +253,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   for (const auto& e : fs.node_elements) fs.desired[e.set][e.key].by_owner[""] = e.value;
 
   NftBatch batch(seq_);
+  batch.RequireGeneration(*genid);
   auto bounded = [&]() -> Status {
     if (batch.byte_size() < options_.max_batch_bytes) return Status::Ok();
     return Commit(batch);

@@ -42,6 +42,8 @@ class NftHandle {
   virtual Status Commit(const NftBatch& batch) = 0;
   // Everything in `table` of `family` (exists=false when there is no such table).
   virtual Result<NftTableDump> Dump(IpFamily family, const std::string& table) = 0;
+  // The ruleset's generation id (it changes with every committed transaction, anyone's).
+  virtual Result<uint32_t> Generation() = 0;
   // The elements of one set (empty when it does not exist).
   virtual Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                           const std::string& set) = 0;

@@ -94,6 +94,23 @@ TEST(NftBatchTest, FramesMessagesAndAcksOnlyTheLast) {
   EXPECT_EQ(b.Describe(100), "batch framing");
 }
 
+TEST(NftBatchTest, RequiredGenerationTravelsInTheBatchBegin) {
+  NftBatch b(7);
+  b.AddTable(IpFamily::kIPv4, "kpx");
+  const std::vector<uint8_t> plain_bytes = b.Bytes();
+  const auto plain = Messages(plain_bytes);
+  b.RequireGeneration(0x01020304);
+  const std::vector<uint8_t> bytes = b.Bytes();
+  const auto msgs = Messages(bytes);
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[0]->nlmsg_len, plain[0]->nlmsg_len + 8);  // one u32 attribute
+  const auto* attr = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(msgs[0]) +
+                                                     NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
+  EXPECT_EQ(attr->nla_type, NFNL_BATCH_GENID);
+  const auto* v = reinterpret_cast<const uint8_t*>(attr) + NLA_HDRLEN;
+  EXPECT_EQ(std::vector<uint8_t>(v, v + 4), (std::vector<uint8_t>{1, 2, 3, 4}));  // big endian
+}
+
 TEST(NftBatchTest, ElementsAreSplitIntoBoundedMessages) {
   std::vector<NftElement> elements;
   for (uint32_t i = 0; i < 1000; ++i) {

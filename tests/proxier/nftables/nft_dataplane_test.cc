@@ -259,6 +259,29 @@ TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
   EXPECT_EQ(Canonical(Dump(*raw, IpFamily::kIPv4)), Canonical(Dump(*one.fake, IpFamily::kIPv4)));
 }
 
+TEST_F(NftDataplaneTest, AConcurrentWriterBetweenDumpAndCommitIsDetected) {
+  auto fake = std::make_unique<FakeNftHandle>();
+  FakeNftHandle* raw = fake.get();
+  NftDataplane dp(Options(), std::move(fake), nullptr);
+  Web({Ep("10.1.0.2", 8080)});
+  // Someone commits right after kpx's dump of the IPv4 table.
+  bool once = true;
+  raw->AfterDump([&](IpFamily family, const std::string& table) {
+    if (!once || family != IpFamily::kIPv4 || table != nft::kTable) return;
+    once = false;
+    NftBatch other(1);
+    other.AddTable(IpFamily::kIPv4, "someone-else");
+    ASSERT_TRUE(raw->Commit(other).ok());
+  });
+  const DesiredState state = builder_.Build();
+  const Status st = dp.Apply(state, false);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("changed since kpx read it"), std::string::npos) << st.message();
+  // The next sync dumps again and goes through.
+  APPLY_OK(&dp, state, false);
+  EXPECT_TRUE(raw->Dump(IpFamily::kIPv4, nft::kTable)->exists);
+}
+
 // Differential: random change sequences applied with partial syncs leave the fake kernel in the
 // state a fresh dataplane's full sync of the same snapshot produces (up to id assignment).
 TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {

@@ -794,5 +794,27 @@ TEST_F(NftIntegrationTest, SctpClusterIp) {
   EXPECT_EQ(got, std::string(kBackend2) + " sctp\n");
 }
 
+TEST_F(NftIntegrationTest, KernelRefusesATransactionAfterAConcurrentWrite) {
+  InNetns in(node_);
+  NetlinkNftHandle handle;
+  ASSERT_TRUE(handle.Open(1 << 20).ok());
+  auto genid = handle.Generation();
+  ASSERT_TRUE(genid.ok()) << genid.status().message();
+  // Another writer commits.
+  ASSERT_TRUE(RunCommand({"nft", "add", "table", "ip", "someone-else"}).ok());
+  NftBatch batch(100);
+  batch.AddTable(IpFamily::kIPv4, "kpx-probe");
+  batch.RequireGeneration(*genid);
+  const Status st = handle.Commit(batch);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), ::testing::HasSubstr("changed since kpx read it"));
+  // With the current generation it goes through.
+  auto now = handle.Generation();
+  ASSERT_TRUE(now.ok());
+  EXPECT_NE(*now, *genid);
+  batch.RequireGeneration(*now);
+  EXPECT_TRUE(handle.Commit(batch).ok());
+}
+
 }  // namespace
 }  // namespace kpx
