@@ -282,6 +282,29 @@ TEST_F(NftDataplaneTest, AConcurrentWriterBetweenDumpAndCommitIsDetected) {
   EXPECT_TRUE(raw->Dump(IpFamily::kIPv4, nft::kTable)->exists);
 }
 
+TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
+  Fixture f = Make();
+  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  Web({Ep("10.1.0.2", 8080)});
+  f.fake->FailNextCommit("injected");
+  EXPECT_FALSE(f.dataplane->Apply(builder_.Build(), false).ok());
+  MetricsRegistry metrics;
+  f.dataplane->RecordMetrics(metrics);
+  const std::string text = metrics.Render();
+  const size_t chains = BuildNftLayout(IpFamily::kIPv4, Options(), NodeState{}).chains.size();
+  EXPECT_NE(text.find("kpx_nftables_chains{family=\"ipv4\"} " + std::to_string(chains)),
+            std::string::npos)
+      << text;
+  // Two endpoints: endpoint-sets, 2 endpoints, 2 hairpin, service-ids, service-ips,
+  // nodeport-ids, service-nodeports = 9 elements.
+  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 9"), std::string::npos) << text;
+  EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kpx_nftables_transactions_total"), std::string::npos);
+}
+
 // Differential: random change sequences applied with partial syncs leave the fake kernel in the
 // state a fresh dataplane's full sync of the same snapshot produces (up to id assignment).
 TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
