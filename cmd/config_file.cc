@@ -146,7 +146,7 @@ const std::map<std::string, Setter>& Applied() {
          auto mode = ParseProxyMode(v);
          if (!mode) {
            throw FieldError{f + ": unknown proxy mode \"" + v +
-                            "\" (want iptables, ipvs or userspace)"};
+                            "\" (want iptables, ipvs, nftables or userspace)"};
          }
          c.mode = *mode;
        }},

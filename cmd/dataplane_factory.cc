@@ -12,6 +12,7 @@
 #include "proxier/netfilter/iptables_backend.h"
 #include "proxier/netfilter/local_traffic_detector.h"
 #include "proxier/netfilter/netlink_nfacct.h"
+#include "proxier/nftables/nft_dataplane_factory.h"
 #include "proxier/printing_dataplane.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
@@ -101,6 +102,23 @@ IpvsOptions IpvsOptionsFrom(const KpxConfig& config) {
   o.local_detect = local.mode;
   o.local_interface = local.interface;
   o.iptables_backend = config.iptables.backend == "libiptc" ? "legacy" : config.iptables.backend;
+  return o;
+}
+
+NftOptions NftOptionsFrom(const KpxConfig& config) {
+  NftOptions o;
+  o.masquerade_all = config.iptables.masquerade_all;
+  o.masquerade_bit = config.iptables.masquerade_bit;
+  for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
+  if (config.detect_local_mode == "NodeCIDR") {
+    o.local_detect = NftLocalDetect::kNodeCidr;
+  } else {
+    // kube-proxy: ClusterCIDR mode without a cluster CIDR detects nothing.
+    o.local_detect = o.cluster_cidrs.empty() ? NftLocalDetect::kNone : NftLocalDetect::kClusterCidr;
+  }
+  for (const auto& a : config.nodeport_addresses) {
+    if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);
+  }
   return o;
 }
 
@@ -210,6 +228,8 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     }
     case ProxyMode::kIpvs:
       return NewIpvsDataplane(IpvsOptionsFrom(config));
+    case ProxyMode::kNftables:
+      return NewNftDataplane(NftOptionsFrom(config));
     case ProxyMode::kUserspace: {
       auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
       ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);

@@ -46,9 +46,10 @@ std::string NodeName(const KpxConfig& config) {
 // kube-proxy's --cleanup removes what any of its modes installed, whichever mode is configured:
 // a node switched from ipvs to iptables must not keep IPVS services. IPVS goes first, because
 // its iptables rules reference chains the iptables mode also owns.
-int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry& metrics) {
+int CleanupModes(const KpxConfig& config, std::ostream& out, MetricsRegistry& metrics,
+                 std::initializer_list<ProxyMode> modes) {
   int failures = 0;
-  for (ProxyMode m : {ProxyMode::kIpvs, ProxyMode::kUserspace, ProxyMode::kIptables}) {
+  for (ProxyMode m : modes) {
     const std::string_view mode = ProxyModeName(m);
     KpxConfig c = config;
     c.mode = m;
@@ -66,6 +67,12 @@ int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry&
     LOG(INFO) << "cleanup: removed every rule kpx's " << mode << " mode installs";
   }
   return failures == 0 ? 0 : 1;
+}
+
+int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry& metrics) {
+  return CleanupModes(
+      config, out, metrics,
+      {ProxyMode::kIpvs, ProxyMode::kUserspace, ProxyMode::kIptables, ProxyMode::kNftables});
 }
 
 // Settings that were accepted for kube-proxy compatibility but change nothing in kpx, said once
@@ -136,6 +143,17 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
 
   MetricsRegistry metrics;
   if (config.cleanup) return CleanupAllModes(config, out, metrics);
+  if (config.mode == ProxyMode::kNftables && !config.dry_run) {
+    // Switching from kube-proxy (iptables or IPVS) or from another kpx mode: their KUBE-*
+    // chains, IPVS services and portals would still catch service traffic beside kpx's
+    // nftables table (kube-proxy's own nftables tables the dataplane removes itself). A
+    // throwaway registry: the removed modes' metric readers must not outlive them.
+    MetricsRegistry scratch;
+    if (CleanupModes(config, out, scratch,
+                     {ProxyMode::kIpvs, ProxyMode::kUserspace, ProxyMode::kIptables}) != 0) {
+      LOG(WARNING) << "rules of other proxy modes could not all be removed; continuing";
+    }
+  }
   auto dataplane = MakeDataplane(config, out, metrics);
   if (!dataplane.ok()) {
     LOG(ERROR) << dataplane.status().message();

@@ -59,12 +59,12 @@ void RegisterKpxFlags(FlagSet& f, KpxConfig& c) {
         auto m = ParseProxyMode(v);
         if (!m) {
           return Status::Error("mode: unknown proxy mode \"" + v +
-                               "\" (want iptables, ipvs or userspace)");
+                               "\" (want iptables, ipvs, nftables or userspace)");
         }
         c.mode = *m;
         return Status::Ok();
       },
-      "Which proxy mode to use: iptables, ipvs or userspace.");
+      "Which proxy mode to use: iptables, ipvs, nftables or userspace.");
   f.Alias("proxy-mode", "mode");
   f.String("config", &c.config_file, "Path to a KubeProxyConfiguration file; flags override it.");
   f.String("write-config-to", &c.write_config_to,

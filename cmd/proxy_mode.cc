@@ -6,6 +6,7 @@ std::optional<ProxyMode> ParseProxyMode(std::string_view name) {
   if (name.empty() || name == "iptables") return ProxyMode::kIptables;
   if (name == "ipvs") return ProxyMode::kIpvs;
   if (name == "userspace") return ProxyMode::kUserspace;
+  if (name == "nftables") return ProxyMode::kNftables;
   return std::nullopt;
 }
 
@@ -17,6 +18,8 @@ std::string_view ProxyModeName(ProxyMode mode) {
       return "ipvs";
     case ProxyMode::kUserspace:
       return "userspace";
+    case ProxyMode::kNftables:
+      return "nftables";
   }
   return "iptables";
 }

@@ -62,12 +62,12 @@ TEST_F(CommandLineTest, FlagOrderDoesNotMatter) {
 
 TEST_F(CommandLineTest, ErrorsAreClearAndNameTheSource) {
   EXPECT_EQ(Parse({"--mode=bogus"}).status().message(),
-            "mode: unknown proxy mode \"bogus\" (want iptables, ipvs or userspace)");
+            "mode: unknown proxy mode \"bogus\" (want iptables, ipvs, nftables or userspace)");
   EXPECT_EQ(Parse({"--detect-local-mode=Bridge"}).status().message(),
             "detectLocalMode: \"Bridge\" is not supported (want ClusterCIDR, NodeCIDR, "
             "BridgeInterface or InterfaceNamePrefix)");
   EXPECT_EQ(Parse({"--proxy-mode=bogus"}).status().message(),
-            "mode: unknown proxy mode \"bogus\" (want iptables, ipvs or userspace)");
+            "mode: unknown proxy mode \"bogus\" (want iptables, ipvs, nftables or userspace)");
   EXPECT_EQ(Parse({"--config=/nonexistent"}).status().message(),
             "cannot read config file /nonexistent");
   std::ofstream(path_) << "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"

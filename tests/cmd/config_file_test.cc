@@ -204,7 +204,7 @@ detectLocal: {bridgeInterface: cbr0}
             "nftables.syncPeriod: \"soon\" is not a duration (e.g. 30s, 1m)"},
            {head + "featureGates: \"\"\n", "featureGates: expected a mapping of names to booleans"},
            {head + "mode: nftables2\n",
-            "mode: unknown proxy mode \"nftables2\" (want iptables, ipvs or userspace)"},
+            "mode: unknown proxy mode \"nftables2\" (want iptables, ipvs, nftables or userspace)"},
        }) {
     auto bad = ParseConfigText(text, KpxConfig{});
     ASSERT_FALSE(bad.ok()) << text;

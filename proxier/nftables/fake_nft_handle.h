@@ -1,0 +1,58 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "proxier/nftables/nft_handle.h"
+
+namespace kpx {
+
+// A stateful in-memory nf_tables for unit tests: it parses the very bytes a batch would send
+// (with libnftnl), applies them all-or-nothing with the kernel's main refusals (missing table,
+// chain or set; element exists with other data; deleting what is missing or still referenced)
+// and dumps what it holds in the same form as NetlinkNftHandle.
+class FakeNftHandle : public NftHandle {
+ public:
+  using Key = std::pair<IpFamily, std::string>;
+  using Tables = std::map<Key, NftTableDump>;
+  // Handles built on the same `tables` see one kernel: a restarted kpx opens a new handle.
+  explicit FakeNftHandle(std::shared_ptr<Tables> tables = std::make_shared<Tables>(),
+                         std::shared_ptr<uint32_t> generation = std::make_shared<uint32_t>(1))
+      : tables_(std::move(tables)), generation_(std::move(generation)) {}
+  std::shared_ptr<uint32_t> generation() const { return generation_; }
+  std::shared_ptr<Tables> tables() const { return tables_; }
+
+  Status Commit(const NftBatch& batch) override;
+  Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<uint32_t> Generation() override { return *generation_; }
+  // Runs after every Dump, with what was dumped: a test's concurrent writer.
+  void AfterDump(std::function<void(IpFamily, const std::string&)> f) {
+    after_dump_ = std::move(f);
+  }
+  Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
+                                                  const std::string& set) override;
+
+  // The next Commit fails with `message` and changes nothing.
+  void FailNextCommit(std::string message) { fail_next_ = std::move(message); }
+  // Direct access for tests that simulate drift (someone deleting an element or a chain).
+  NftTableDump* Table(IpFamily family, const std::string& table);
+
+  size_t commits() const { return commits_; }
+  size_t messages() const { return messages_; }
+  size_t element_messages() const { return element_messages_; }
+
+ private:
+  std::shared_ptr<Tables> tables_;
+  std::shared_ptr<uint32_t> generation_;
+  std::function<void(IpFamily, const std::string&)> after_dump_;
+  std::optional<std::string> fail_next_;
+  size_t commits_ = 0;
+  size_t messages_ = 0;
+  size_t element_messages_ = 0;
+};
+
+}  // namespace kpx

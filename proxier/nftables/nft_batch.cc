@@ -1,0 +1,280 @@
+#include "proxier/nftables/nft_batch.h"
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <endian.h>
+#include <cerrno>
+
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include "proxier/nftables/nft_rule_codec.h"
+
+namespace kpx {
+
+namespace {
+
+// Big enough for one message of kElementsPerMessage IPv6 elements with their data.
+constexpr size_t kScratch = 256 * 1024;
+
+template <typename T, void (*Free)(const T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+using TablePtr = std::unique_ptr<nftnl_table, Deleter<nftnl_table, nftnl_table_free>>;
+using ChainPtr = std::unique_ptr<nftnl_chain, Deleter<nftnl_chain, nftnl_chain_free>>;
+using SetPtr = std::unique_ptr<nftnl_set, Deleter<nftnl_set, nftnl_set_free>>;
+
+}  // namespace
+
+std::string NftErrnoText(int err) {
+  switch (err) {
+    case EPERM:
+      return "operation not permitted (kpx needs CAP_NET_ADMIN)";
+    case ENOENT:
+      return "no such object (table, chain, set or element)";
+    case EEXIST:
+      return "object already exists";
+    case EBUSY:
+      return "object is in use (referenced by a rule or map element)";
+    case EOPNOTSUPP:
+      return "not supported by this kernel (an nf_tables module may be missing)";
+    case ENOBUFS:
+      return "netlink buffer exhausted (batch too large)";
+    case EMSGSIZE:
+      return "message too large for the netlink socket";
+    case EINVAL:
+      return "invalid argument (malformed expression or element)";
+    case ERANGE:
+      return "value out of range (register or length)";
+    case ENOSPC:
+      return "set is full";
+    case ELOOP:
+      return "chain loop detected";
+    case ERESTART:
+      return "the ruleset changed since kpx read it (another writer); retried with a fresh dump";
+    case ENODATA:
+      return "a rule reads a register no earlier expression of it wrote";
+    default:
+      return std::strerror(err);
+  }
+}
+
+const char* NftFamilyName(IpFamily family) { return family == IpFamily::kIPv4 ? "ip" : "ip6"; }
+uint16_t NftFamilyProto(IpFamily family) {
+  return family == IpFamily::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+}
+
+NftBatch::NftBatch(uint32_t first_seq) : first_seq_(first_seq) {}
+
+uint32_t NftBatch::NextSeq() const {
+  // first_seq_ is the batch begin; messages follow it.
+  return first_seq_ + 1 + static_cast<uint32_t>(descriptions_.size());
+}
+
+void NftBatch::Append(const void* nlh, std::string description) {
+  const auto* h = static_cast<const nlmsghdr*>(nlh);
+  offsets_.push_back(body_.size());
+  const auto* p = static_cast<const uint8_t*>(nlh);
+  body_.insert(body_.end(), p, p + NLMSG_ALIGN(h->nlmsg_len));
+  descriptions_.push_back(std::move(description));
+}
+
+void NftBatch::AddTable(IpFamily family, const std::string& table) {
+  std::vector<char> buf(kScratch);
+  TablePtr t(nftnl_table_alloc());
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWTABLE, NftFamilyProto(family),
+                                        NLM_F_CREATE, NextSeq());
+  nftnl_table_nlmsg_build_payload(nlh, t.get());
+  Append(nlh, std::string("add table ") + NftFamilyName(family) + " " + table);
+}
+
+void NftBatch::DeleteTable(IpFamily family, const std::string& table) {
+  std::vector<char> buf(kScratch);
+  TablePtr t(nftnl_table_alloc());
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_DELTABLE, NftFamilyProto(family), 0, NextSeq());
+  nftnl_table_nlmsg_build_payload(nlh, t.get());
+  Append(nlh, std::string("delete table ") + NftFamilyName(family) + " " + table);
+}
+
+void NftBatch::AddChain(IpFamily family, const std::string& table, const NftChainSpec& spec) {
+  std::vector<char> buf(kScratch);
+  ChainPtr c(nftnl_chain_alloc());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.c_str());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, spec.name.c_str());
+  if (spec.hook) {
+    nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, spec.type.c_str());
+    nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, *spec.hook);
+    nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, spec.priority);
+    nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  }
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWCHAIN, NftFamilyProto(family),
+                                        NLM_F_CREATE, NextSeq());
+  nftnl_chain_nlmsg_build_payload(nlh, c.get());
+  Append(nlh, "add chain " + table + " " + spec.name);
+}
+
+void NftBatch::FlushChain(IpFamily family, const std::string& table, const std::string& chain) {
+  std::vector<char> buf(kScratch);
+  NftRulePtr r(nftnl_rule_alloc());
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_DELRULE, NftFamilyProto(family), 0, NextSeq());
+  nftnl_rule_nlmsg_build_payload(nlh, r.get());
+  Append(nlh, "flush chain " + table + " " + chain);
+}
+
+void NftBatch::DeleteChain(IpFamily family, const std::string& table, const std::string& chain) {
+  std::vector<char> buf(kScratch);
+  ChainPtr c(nftnl_chain_alloc());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.c_str());
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.c_str());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_DELCHAIN, NftFamilyProto(family), 0, NextSeq());
+  nftnl_chain_nlmsg_build_payload(nlh, c.get());
+  Append(nlh, "delete chain " + table + " " + chain);
+}
+
+void NftBatch::AddRule(IpFamily family, const std::string& table, const std::string& chain,
+                       const NftRuleSpec& rule) {
+  std::vector<char> buf(kScratch);
+  NftRulePtr r = BuildNftRule(table, chain, rule);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWRULE, NftFamilyProto(family),
+                                        NLM_F_CREATE | NLM_F_APPEND, NextSeq());
+  nftnl_rule_nlmsg_build_payload(nlh, r.get());
+  Append(nlh, "add rule " + table + " " + chain + ": " + NftRuleText(r.get()));
+}
+
+void NftBatch::AddSet(IpFamily family, const std::string& table, const NftSetSpec& spec) {
+  std::vector<char> buf(kScratch);
+  SetPtr s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, spec.name.c_str());
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NftFamilyProto(family));
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, spec.flags);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, spec.key_type);
+  nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, spec.key_len);
+  if (spec.flags & NFT_SET_MAP) {
+    nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, spec.data_type);
+    if (spec.data_type != NFT_DATA_VERDICT) {
+      nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, spec.data_len);
+    }
+  }
+  if (spec.size != 0) nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, spec.size);
+  if (!spec.concat_fields.empty()) {
+    nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, spec.concat_fields.data(),
+                       static_cast<uint32_t>(spec.concat_fields.size()));
+  }
+  nftnl_set_set_u32(s.get(), NFTNL_SET_ID, NextSeq());
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWSET, NftFamilyProto(family),
+                                        NLM_F_CREATE, NextSeq());
+  nftnl_set_nlmsg_build_payload(nlh, s.get());
+  Append(nlh, "add set " + table + " " + spec.name);
+}
+
+void NftBatch::DeleteSet(IpFamily family, const std::string& table, const std::string& set) {
+  std::vector<char> buf(kScratch);
+  SetPtr s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.c_str());
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_DELSET, NftFamilyProto(family), 0, NextSeq());
+  nftnl_set_nlmsg_build_payload(nlh, s.get());
+  Append(nlh, "delete set " + table + " " + set);
+}
+
+void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table,
+                        const std::string& set, const std::vector<NftElement>& elements,
+                        bool ranges) {
+  std::vector<char> buf(kScratch);
+  const char* verb = type == NFT_MSG_NEWSETELEM ? "add" : "delete";
+  for (size_t start = 0; start < elements.size(); start += kElementsPerMessage) {
+    const size_t end = std::min(elements.size(), start + kElementsPerMessage);
+    SetPtr s(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.c_str());
+    for (size_t i = start; i < end; ++i) {
+      const NftElement& e = elements[i];
+      nftnl_set_elem* el = nftnl_set_elem_alloc();
+      if (ranges) {
+        const auto half = static_cast<uint32_t>(e.key.size() / 2);
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(), half);
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY_END, e.key.data() + half, half);
+      } else {
+        nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, e.key.data(),
+                           static_cast<uint32_t>(e.key.size()));
+      }
+      if (type == NFT_MSG_NEWSETELEM) {
+        if (e.value.is_verdict) {
+          nftnl_set_elem_set_u32(el, NFTNL_SET_ELEM_VERDICT,
+                                 static_cast<uint32_t>(e.value.verdict));
+          if (!e.value.chain.empty()) {
+            nftnl_set_elem_set_str(el, NFTNL_SET_ELEM_CHAIN, e.value.chain.c_str());
+          }
+        } else if (!e.value.data.empty()) {
+          nftnl_set_elem_set(el, NFTNL_SET_ELEM_DATA, e.value.data.data(),
+                             static_cast<uint32_t>(e.value.data.size()));
+        }
+      }
+      nftnl_set_elem_add(s.get(), el);
+    }
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, NftFamilyProto(family),
+                                          type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, NextSeq());
+    nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+    if (nlh->nlmsg_len > kScratch) throw std::logic_error("nft element message overflow");
+    elements_ += end - start;
+    Append(nlh, std::string(verb) + " " + std::to_string(end - start) + " element(s) of " + table +
+                    " " + set);
+  }
+}
+
+void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
+                           const std::vector<NftElement>& elements, bool ranges) {
+  Elements(NFT_MSG_NEWSETELEM, family, table, set, elements, ranges);
+}
+
+void NftBatch::DeleteElements(IpFamily family, const std::string& table, const std::string& set,
+                              const std::vector<NftElement>& elements, bool ranges) {
+  Elements(NFT_MSG_DELSETELEM, family, table, set, elements, ranges);
+}
+
+std::vector<uint8_t> NftBatch::Bytes() const {
+  std::vector<uint8_t> out;
+  std::vector<char> scratch(1024);
+  char* buf = scratch.data();
+  nlmsghdr* begin = nftnl_batch_begin(buf, first_seq_);
+  if (genid_) mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htobe32(*genid_));
+  out.insert(out.end(), reinterpret_cast<uint8_t*>(begin),
+             reinterpret_cast<uint8_t*>(begin) + NLMSG_ALIGN(begin->nlmsg_len));
+  const size_t body_start = out.size();
+  out.insert(out.end(), body_.begin(), body_.end());
+  if (!offsets_.empty()) {
+    auto* last = reinterpret_cast<nlmsghdr*>(out.data() + body_start + offsets_.back());
+    last->nlmsg_flags |= NLM_F_ACK;
+  }
+  nlmsghdr* end = nftnl_batch_end(buf, end_seq());
+  out.insert(out.end(), reinterpret_cast<uint8_t*>(end),
+             reinterpret_cast<uint8_t*>(end) + NLMSG_ALIGN(end->nlmsg_len));
+  return out;
+}
+
+std::string NftBatch::Describe(uint32_t seq) const {
+  if (seq <= first_seq_ || seq >= end_seq()) return "batch framing";
+  return descriptions_[seq - first_seq_ - 1];
+}
+
+}  // namespace kpx

@@ -1,0 +1,546 @@
+#include "proxier/nftables/nft_dataplane.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+
+#include "proxier/nftables/nft_batch.h"
+#include "proxier/nftables/nft_rule_codec.h"
+
+namespace kpx {
+
+namespace {
+
+// kube-proxy's own nftables tables: removed at start when kpx takes over a node.
+constexpr char kKubeProxyTable[] = "kube-proxy";
+
+// Adds go endpoints first and dispatch last, deletes the other way round, so that a
+// transaction split in several never leaves a dispatch element pointing at nothing.
+const std::vector<std::string>& AddOrder() {
+  static const std::vector<std::string> order = {
+      nft::kNodePortIps,        nft::kHairpin,
+      nft::kAffinityEndpoints,  nft::kFirewallAllow,
+      nft::kFirewallIps,        nft::kEndpoints,
+      nft::kEndpointSets,       nft::kAffinityTimeouts,
+      nft::kServiceIds,         nft::kNodePortIds,
+      nft::kServiceIps,         nft::kServiceNodePorts,
+      nft::kNoEndpointServices, nft::kNoEndpointNodePorts};
+  // nft::kAffinity is written by the packet path only: never diffed, never touched.
+  return order;
+}
+
+}  // namespace
+
+NftDataplane::NftDataplane(NftOptions options, std::unique_ptr<NftHandle> handle,
+                           std::unique_ptr<Conntrack> conntrack, Clock clock)
+    : options_(std::move(options)),
+      handle_(std::move(handle)),
+      conntrack_(std::move(conntrack)),
+      conntrack_cleaner_(conntrack_.get()),
+      clock_(clock ? std::move(clock) : Clock(std::chrono::steady_clock::now)),
+      seq_(static_cast<uint32_t>(time(nullptr))) {}
+
+std::vector<IpAddress> NftDataplane::LocalAddresses(const DesiredState& state) const {
+  return options_.local_address_lister ? options_.local_address_lister() : state.node.addresses;
+}
+
+uint32_t NftDataplane::IdFor(FamilyState& fs, const ServicePortName& name) {
+  auto it = fs.ids.find(name);
+  if (it != fs.ids.end()) return it->second;
+  while (fs.used_ids.contains(fs.next_id)) fs.next_id += 2;
+  const uint32_t id = fs.next_id;
+  fs.next_id += 2;
+  fs.ids.emplace(name, id);
+  fs.used_ids.insert(id);
+  return id;
+}
+
+void NftDataplane::ReleaseId(FamilyState& fs, const ServicePortName& name) {
+  auto it = fs.ids.find(name);
+  if (it == fs.ids.end()) return;
+  fs.used_ids.erase(it->second);
+  fs.next_id = std::min(fs.next_id, it->second);
+  fs.ids.erase(it);
+}
+
+void NftDataplane::Reclaim(FamilyState& fs, const Owner& owner,
+                           const std::vector<NftElement>& before,
+                           const std::vector<NftElement>& after, Changes& changes) {
+  auto note = [&](const NftElement& e) {
+    auto& set_changes = changes[e.set];
+    if (set_changes.contains(e.key)) return;
+    std::optional<NftValue> was;
+    auto s = fs.desired.find(e.set);
+    if (s != fs.desired.end()) {
+      auto k = s->second.find(e.key);
+      if (k != s->second.end()) was = k->second.Effective();
+    }
+    set_changes.emplace(e.key, std::move(was));
+  };
+  for (const auto& e : before) {
+    note(e);
+    auto& set = fs.desired[e.set];
+    auto k = set.find(e.key);
+    if (k == set.end()) continue;
+    k->second.by_owner.erase(owner);
+    if (k->second.by_owner.empty()) set.erase(k);
+  }
+  for (const auto& e : after) {
+    note(e);
+    fs.desired[e.set][e.key].by_owner[owner] = e.value;
+  }
+}
+
+Status NftDataplane::Commit(NftBatch& batch) {
+  if (batch.empty()) return Status::Ok();
+  const auto start = clock_();
+  Status st = handle_->Commit(batch);
+  counters_.last_commit_duration = clock_() - start;
+  seq_ = batch.end_seq() + 1;
+  ++counters_.transactions;
+  if (!st.ok()) {
+    ++counters_.transaction_failures;
+    return st;
+  }
+  counters_.messages += batch.message_count();
+  counters_.elements_written += batch.element_count();
+  sync_messages_ += batch.message_count();
+  sync_bytes_ += batch.byte_size();
+  sync_elements_ += batch.element_count();
+  batch = NftBatch(seq_);
+  return Status::Ok();
+}
+
+Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes) {
+  NftBatch batch(seq_);
+  std::map<std::string, std::vector<NftElement>> deletes, adds;
+  for (const auto& [set, keys] : changes) {
+    const auto s = fs.desired.find(set);
+    for (const auto& [key, was] : keys) {
+      std::optional<NftValue> now;
+      if (s != fs.desired.end()) {
+        auto k = s->second.find(key);
+        if (k != s->second.end()) now = k->second.Effective();
+      }
+      if (was == now) continue;
+      if (was) deletes[set].push_back(NftElement{set, key, *was});
+      if (now) adds[set].push_back(NftElement{set, key, *now});
+    }
+  }
+  auto order = AddOrder();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    auto d = deletes.find(*it);
+    if (d != deletes.end()) {
+      batch.DeleteElements(family, nft::kTable, *it, d->second, *it == nft::kFirewallAllow);
+    }
+  }
+  for (const auto& set : order) {
+    auto a = adds.find(set);
+    if (a != adds.end()) {
+      batch.AddElements(family, nft::kTable, set, a->second, set == nft::kFirewallAllow);
+    }
+  }
+  // A partial sync is one transaction: its size is that of the change, which the change set
+  // bounds; only full syncs are split.
+  return Commit(batch);
+}
+
+std::set<uint32_t> NftDataplane::Distinct(const std::map<ServicePortName, uint32_t>& timeouts) {
+  std::set<uint32_t> out;
+  for (const auto& [name, t] : timeouts) out.insert(t);
+  return out;
+}
+
+Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
+  FamilyState& fs = families_[static_cast<int>(family)];
+  Changes changes;
+  for (const ServicePortName& name : state.changed) {
+    const ServicePortState* port = state.Find(name);
+    auto old = fs.contributed.find(name);
+    std::vector<NftElement> before;
+    if (old != fs.contributed.end()) before = std::move(old->second);
+    std::vector<NftElement> after;
+    if (port != nullptr) {
+      after = ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
+    }
+    // A removed port's id is freed before later ports in the same sync pick theirs; its
+    // elements were released above, so a reuse rewrites them in the same transaction.
+    Reclaim(fs, name.ToString(), before, after, changes);
+    if (port == nullptr) {
+      ReleaseId(fs, name);
+      fs.contributed.erase(name);
+    } else if (after.empty()) {
+      fs.contributed.erase(name);
+    } else {
+      fs.contributed[name] = std::move(after);
+    }
+  }
+  VLOG(2) << NftFamilyName(family) << ": partial sync of " << state.changed.size()
+          << " service port(s)";
+  return CommitChanges(family, fs, changes);
+}
+
+Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
+  FamilyState& fs = families_[static_cast<int>(family)];
+  fs.affinity_timeouts.clear();
+  for (const auto& [name, port] : state.services) {
+    if (port->info.session_affinity_client_ip && port->info.ClusterIp(family)) {
+      fs.affinity_timeouts[name] = AffinityTimeout(port->info);
+    }
+  }
+  const std::set<uint32_t> timeouts = Distinct(fs.affinity_timeouts);
+  const NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
+  // The generation before the dump: the first transaction is refused if anyone (another kpx,
+  // an operator's nft) committed in between, and the next sync starts over from a new dump.
+  auto genid = handle_->Generation();
+  if (!genid.ok()) return genid.status();
+  auto dumped = handle_->Dump(family, nft::kTable);
+  if (!dumped.ok()) return dumped.status();
+  NftTableDump dump = std::move(dumped).value();
+
+  // A restart adopts the ids the kernel already uses, so unchanged services produce
+  // byte-identical elements and nothing of theirs is rewritten.
+  if (!fs.adopted && dump.exists) {
+    std::map<std::string, uint32_t> kernel_ids;
+    for (const char* map : {nft::kServiceIds, nft::kNodePortIds}) {
+      auto s = dump.sets.find(map);
+      if (s == dump.sets.end()) continue;
+      for (const auto& [key, v] : s->second.elements) {
+        if (v.data.size() != 4) continue;
+        uint32_t id = 0;
+        std::memcpy(&id, v.data.data(), 4);
+        kernel_ids.emplace(key, id);
+      }
+    }
+    for (const auto& [name, port] : state.services) {
+      const auto& cip = port->info.ClusterIp(family);
+      if (!cip || fs.ids.contains(name)) continue;
+      std::optional<uint32_t> id;
+      auto k = kernel_ids.find(NftServiceKey(*cip, port->info.protocol, port->info.port));
+      if (k != kernel_ids.end()) id = k->second;
+      if (!id && port->info.node_port != 0) {
+        k = kernel_ids.find(NftNodePortKey(port->info.protocol, port->info.node_port));
+        if (k != kernel_ids.end()) id = k->second;
+      }
+      if (!id || *id % 2 != 0 || *id == 0 || fs.used_ids.contains(*id)) continue;
+      fs.ids.emplace(name, *id);
+      fs.used_ids.insert(*id);
+    }
+  }
+  fs.adopted = true;
+
+  // Every element from scratch; ids of vanished ports are released.
+  for (auto it = fs.ids.begin(); it != fs.ids.end();) {
+    if (state.services.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    fs.used_ids.erase(it->second);
+    it = fs.ids.erase(it);
+  }
+  fs.next_id = 2;
+  fs.desired.clear();
+  fs.contributed.clear();
+  for (const auto& [name, port] : state.services) {
+    std::vector<NftElement> elements =
+        ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
+    for (const auto& e : elements) fs.desired[e.set][e.key].by_owner[name.ToString()] = e.value;
+    if (!elements.empty()) fs.contributed[name] = std::move(elements);
+  }
+  fs.node_elements = NodeElements(family, options_, LocalAddresses(state));
+  for (const auto& e : fs.node_elements) fs.desired[e.set][e.key].by_owner[""] = e.value;
+
+  NftBatch batch(seq_);
+  batch.RequireGeneration(*genid);
+  auto bounded = [&]() -> Status {
+    if (batch.byte_size() < options_.max_batch_bytes) return Status::Ok();
+    return Commit(batch);
+  };
+
+  // The fixed part. A set whose type changed, or a base chain on another hook, cannot be
+  // altered in place: the table is rebuilt in one transaction (only after a layout change).
+  bool recreate = false;
+  if (dump.exists) {
+    for (const auto& spec : layout.sets) {
+      auto s = dump.sets.find(spec.name);
+      if (s != dump.sets.end() && !(s->second.spec == spec)) recreate = true;
+    }
+    for (const auto& c : layout.chains) {
+      auto d = dump.chains.find(c.name);
+      if (d == dump.chains.end()) continue;
+      if (d->second.hook != c.hook ||
+          (c.hook && (d->second.priority != c.priority || d->second.type != c.type))) {
+        recreate = true;
+      }
+    }
+  }
+  if (recreate) {
+    LOG(WARNING) << NftFamilyName(family) << " " << nft::kTable
+                 << ": table layout differs from this kpx version's, rebuilding it";
+    batch.DeleteTable(family, nft::kTable);
+    dump = NftTableDump{};
+  }
+  if (!dump.exists) batch.AddTable(family, nft::kTable);
+
+  // Elements that must go, dispatch first.
+  auto order = AddOrder();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    auto have = dump.sets.find(*it);
+    if (have == dump.sets.end()) continue;
+    const SetElements& want = fs.desired[*it];
+    std::vector<NftElement> gone;
+    for (const auto& [key, value] : have->second.elements) {
+      auto w = want.find(key);
+      if (w == want.end() || !(w->second.Effective() == value)) {
+        gone.push_back(NftElement{*it, key, value});
+      }
+    }
+    for (size_t i = 0; i < gone.size(); i += NftBatch::kElementsPerMessage) {
+      const size_t end = std::min(gone.size(), i + NftBatch::kElementsPerMessage);
+      batch.DeleteElements(family, nft::kTable, *it,
+                           std::vector<NftElement>(gone.begin() + i, gone.begin() + end),
+                           *it == nft::kFirewallAllow);
+      if (Status st = bounded(); !st.ok()) return st;
+    }
+  }
+  for (const auto& spec : layout.sets) {
+    if (!dump.sets.contains(spec.name)) batch.AddSet(family, nft::kTable, spec);
+  }
+  for (const auto& c : layout.chains) {
+    if (!dump.chains.contains(c.name)) batch.AddChain(family, nft::kTable, c);
+  }
+  for (const auto& c : layout.chains) {
+    std::vector<std::string> want;
+    for (const auto& r : c.rules)
+      want.push_back(NftRuleText(BuildNftRule(nft::kTable, c.name, r).get()));
+    auto d = dump.chains.find(c.name);
+    if (d != dump.chains.end() && d->second.rules == want) continue;
+    if (d != dump.chains.end() && !d->second.rules.empty()) {
+      LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": rewriting chain " << c.name;
+      for (size_t i = 0; i < want.size(); ++i) {
+        VLOG(4) << "want: " << want[i]
+                << "\nhave: " << (i < d->second.rules.size() ? d->second.rules[i] : "");
+      }
+      batch.FlushChain(family, nft::kTable, c.name);
+    }
+    for (const auto& r : c.rules) batch.AddRule(family, nft::kTable, c.name, r);
+    counters_.rules_written += c.rules.size();
+  }
+  for (const auto& set : order) {
+    auto w = fs.desired.find(set);
+    if (w == fs.desired.end()) continue;
+    const auto have = dump.sets.find(set);
+    std::vector<NftElement> add;
+    for (const auto& [key, claims] : w->second) {
+      const NftValue& v = claims.Effective();
+      if (have != dump.sets.end()) {
+        auto h = have->second.elements.find(key);
+        if (h != have->second.elements.end() && h->second == v) continue;
+      }
+      add.push_back(NftElement{set, key, v});
+    }
+    for (size_t i = 0; i < add.size(); i += NftBatch::kElementsPerMessage) {
+      const size_t end = std::min(add.size(), i + NftBatch::kElementsPerMessage);
+      batch.AddElements(family, nft::kTable, set,
+                        std::vector<NftElement>(add.begin() + i, add.begin() + end),
+                        set == nft::kFirewallAllow);
+      if (Status st = bounded(); !st.ok()) return st;
+    }
+  }
+  // What an older layout left behind: chains (emptied first) and sets kpx no longer uses.
+  std::set<std::string> chain_names, set_names;
+  for (const auto& c : layout.chains) chain_names.insert(c.name);
+  for (const auto& s : layout.sets) set_names.insert(s.name);
+  for (const auto& [name, chain] : dump.chains) {
+    if (chain_names.contains(name)) continue;
+    if (!chain.rules.empty()) batch.FlushChain(family, nft::kTable, name);
+  }
+  for (const auto& [name, chain] : dump.chains) {
+    if (!chain_names.contains(name)) batch.DeleteChain(family, nft::kTable, name);
+  }
+  for (const auto& [name, set] : dump.sets) {
+    if (!set_names.contains(name)) batch.DeleteSet(family, nft::kTable, name);
+  }
+  if (Status st = Commit(batch); !st.ok()) return st;
+  fs.layout_timeouts = timeouts;
+  counters_.chains[static_cast<int>(family)] = layout.chains.size();
+  counters_.sets[static_cast<int>(family)] = layout.sets.size();
+  VLOG(2) << NftFamilyName(family) << ": full sync, " << state.services.size()
+          << " service port(s)";
+  return Status::Ok();
+}
+
+Status NftDataplane::RemoveForeignTables() {
+  for (IpFamily family : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+    auto dump = handle_->Dump(family, kKubeProxyTable);
+    if (!dump.ok()) return dump.status();
+    if (!dump->exists) continue;
+    NftBatch batch(seq_);
+    batch.DeleteTable(family, kKubeProxyTable);
+    if (Status st = Commit(batch); !st.ok()) return st;
+    LOG(INFO) << "removed kube-proxy's nftables table " << NftFamilyName(family) << " "
+              << kKubeProxyTable;
+  }
+  return Status::Ok();
+}
+
+Status NftDataplane::ApplyFamily(IpFamily family, const DesiredState& state, bool full) {
+  FamilyState& fs = families_[static_cast<int>(family)];
+  full = full || fs.needs_full || state.node_changed;
+  if (!full) {
+    // A new distinct affinity timeout needs its recording chain (and a vanished one leaves
+    // one behind): the layout changes, which only full syncs write.
+    std::map<ServicePortName, uint32_t> timeouts = fs.affinity_timeouts;
+    for (const ServicePortName& name : state.changed) {
+      const ServicePortState* port = state.Find(name);
+      if (port != nullptr && port->info.session_affinity_client_ip &&
+          port->info.ClusterIp(family)) {
+        timeouts[name] = AffinityTimeout(port->info);
+      } else {
+        timeouts.erase(name);
+      }
+    }
+    if (Distinct(timeouts) != fs.layout_timeouts) full = true;
+    fs.affinity_timeouts = std::move(timeouts);
+  }
+  // Until the sync succeeds, the cached elements may not match the kernel.
+  fs.needs_full = true;
+  Status st = full ? FullSync(family, state) : PartialSync(family, state);
+  if (!st.ok()) return st;
+  fs.needs_full = false;
+  if (full) {
+    ++counters_.full_syncs;
+  } else {
+    ++counters_.partial_syncs;
+  }
+  size_t n = 0;
+  for (const auto& [set, elements] : fs.desired) n += elements.size();
+  counters_.elements[static_cast<int>(family)] = n;
+  return Status::Ok();
+}
+
+Status NftDataplane::Apply(const DesiredState& state, bool full) {
+  ++counters_.syncs;
+  sync_messages_ = sync_bytes_ = sync_elements_ = 0;
+  if (!foreign_removed_) {
+    if (Status st = RemoveForeignTables(); !st.ok()) {
+      LOG(WARNING) << "cannot remove kube-proxy's nftables tables: " << st.message();
+    } else {
+      foreign_removed_ = true;
+    }
+  }
+  std::string errors;
+  const std::set<ServicePortName> changed =
+      ConntrackCleaner::ChangedBetween(previous_ ? &*previous_ : nullptr, state);
+  for (IpFamily family : options_.families) {
+    Status st = ApplyFamily(family, state, full);
+    if (!st.ok()) {
+      if (!errors.empty()) errors += "; ";
+      errors += st.message();
+      continue;
+    }
+    conntrack_cleaner_.Clean(family, previous_ ? &*previous_ : nullptr, state, changed);
+    PruneAffinity(family, state, changed);
+  }
+  counters_.conntrack_deletions = conntrack_cleaner_.deletions();
+  counters_.conntrack_failures = conntrack_cleaner_.failures();
+  counters_.last_sync_messages = sync_messages_;
+  counters_.last_sync_bytes = sync_bytes_;
+  counters_.last_sync_elements = sync_elements_;
+  if (!errors.empty()) return Status::Error(errors);
+  previous_ = state;
+  return Status::Ok();
+}
+
+void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,
+                                 const std::set<ServicePortName>& changed) {
+  FamilyState& fs = families_[static_cast<int>(family)];
+  std::map<std::string, std::set<std::string>> valid;  // service id -> endpoint data
+  for (const ServicePortName& name : changed) {
+    const ServicePortState* port = state.Find(name);
+    if (port == nullptr || !port->info.session_affinity_client_ip) continue;
+    auto id = fs.ids.find(name);
+    if (id == fs.ids.end()) continue;
+    auto& v = valid[NftU32(id->second)];
+    for (const auto& ep : port->For(family).all_reachable) {
+      v.insert(NftEndpointData(ep->ip, ep->port));
+    }
+  }
+  if (valid.empty()) return;
+  auto entries = handle_->DumpSet(family, nft::kTable, nft::kAffinity);
+  if (!entries.ok()) {
+    LOG(WARNING) << "cannot list ClientIP affinity entries: " << entries.status().message();
+    return;
+  }
+  std::vector<NftElement> stale;
+  for (const auto& [key, value] : *entries) {
+    auto v = valid.find(key.substr(0, 4));
+    if (v != valid.end() && !v->second.contains(value.data)) {
+      stale.push_back(NftElement{nft::kAffinity, key, value});
+    }
+  }
+  if (stale.empty()) return;
+  NftBatch batch(seq_);
+  batch.DeleteElements(family, nft::kTable, nft::kAffinity, stale);
+  // An entry may have expired meanwhile (ENOENT): affinity is best effort, the sync stands.
+  if (Status st = Commit(batch); !st.ok()) {
+    LOG(WARNING) << "cannot delete stale ClientIP affinity entries: " << st.message();
+    return;
+  }
+  counters_.affinity_pruned += stale.size();
+}
+
+Status NftDataplane::Cleanup() {
+  std::string errors;
+  for (IpFamily family : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+    auto dump = handle_->Dump(family, nft::kTable);
+    Status st = dump.status();
+    if (st.ok() && dump->exists) {
+      NftBatch batch(seq_);
+      batch.DeleteTable(family, nft::kTable);
+      st = Commit(batch);
+    }
+    if (!st.ok()) {
+      if (!errors.empty()) errors += "; ";
+      errors += st.message();
+    }
+    families_[static_cast<int>(family)] = FamilyState{};
+  }
+  previous_.reset();
+  if (!errors.empty()) return Status::Error("cleanup: " + errors);
+  return Status::Ok();
+}
+
+void NftDataplane::RecordMetrics(MetricsRegistry& metrics) const {
+  metrics
+      .GetCounter("kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+                  "nftables transactions the kernel refused")
+      ->Set(static_cast<double>(counters_.transaction_failures));
+  metrics.GetCounter("kpx_nftables_transactions_total", "nftables transactions committed")
+      ->Set(static_cast<double>(counters_.transactions));
+  metrics
+      .GetCounter("kpx_nftables_elements_written_total", "Set and map elements added or deleted")
+      ->Set(static_cast<double>(counters_.elements_written));
+  metrics.GetGauge("kpx_nftables_last_sync_messages", "Netlink messages sent by the last sync")
+      ->Set(static_cast<double>(counters_.last_sync_messages));
+  metrics.GetGauge("kpx_nftables_last_sync_bytes", "Netlink bytes sent by the last sync")
+      ->Set(static_cast<double>(counters_.last_sync_bytes));
+  metrics
+      .GetGauge("kpx_nftables_last_commit_seconds",
+                "Time the kernel took to commit the last transaction")
+      ->Set(std::chrono::duration<double>(counters_.last_commit_duration).count());
+  for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+    const MetricsRegistry::Labels labels = {{"family", f == IpFamily::kIPv4 ? "ipv4" : "ipv6"}};
+    const int i = static_cast<int>(f);
+    metrics.GetGauge("kpx_nftables_elements", "Set and map elements kpx holds", labels)
+        ->Set(static_cast<double>(counters_.elements[i]));
+    metrics.GetGauge("kpx_nftables_chains", "Chains in kpx's table", labels)
+        ->Set(static_cast<double>(counters_.chains[i]));
+    metrics.GetGauge("kpx_nftables_sets", "Sets and maps in kpx's table", labels)
+        ->Set(static_cast<double>(counters_.sets[i]));
+  }
+}
+
+}  // namespace kpx

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proxier/dataplane.h"
+#include "proxier/netfilter/conntrack.h"
+#include "proxier/netfilter/conntrack_cleaner.h"
+#include "proxier/nftables/nft_elements.h"
+#include "proxier/nftables/nft_handle.h"
+#include "proxier/nftables/nft_layout.h"
+#include "proxier/nftables/nft_options.h"
+
+namespace kpx {
+
+struct NftCounters {
+  uint64_t syncs = 0;
+  uint64_t full_syncs = 0;
+  uint64_t partial_syncs = 0;
+  uint64_t transactions = 0;
+  uint64_t transaction_failures = 0;
+  uint64_t messages = 0;          // netlink messages committed, all transactions
+  uint64_t elements_written = 0;  // elements added or deleted, all transactions
+  uint64_t rules_written = 0;     // rules (re)written, all transactions
+  uint64_t conntrack_deletions = 0;
+  uint64_t conntrack_failures = 0;
+  uint64_t affinity_pruned = 0;  // stale ClientIP affinity entries deleted
+  size_t last_sync_messages = 0;
+  size_t last_sync_bytes = 0;
+  size_t last_sync_elements = 0;
+  std::chrono::nanoseconds last_commit_duration{0};
+  std::array<size_t, 2> elements{};  // held in the kernel, by IpFamily
+  std::array<size_t, 2> chains{};
+  std::array<size_t, 2> sets{};
+};
+
+// The nftables mode: one table per family ("ip kpx", "ip6 kpx") with a fixed set of chains and
+// maps (see BuildNftLayout); every Service is a handful of map elements.
+//  - Full syncs (the first, after any failure, on request, when the Node changes) dump the table
+//    and write only the difference: a restart adopts what is there (service ids are read back
+//    from the service-ids map), and drift (a deleted element, chain or rule) is repaired.
+//  - Partial syncs recompute the elements of the service ports in state.changed only, and send
+//    one transaction with exactly the elements whose value changed.
+//  - Every transaction is bounded by options.max_batch_bytes.
+//  - UDP conntrack entries pointing at removed endpoints are deleted after a successful commit.
+// Not thread-safe: called from the sync runner's thread only.
+class NftDataplane : public Dataplane {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  NftDataplane(NftOptions options, std::unique_ptr<NftHandle> handle,
+               std::unique_ptr<Conntrack> conntrack, Clock clock = nullptr);
+
+  std::string_view Name() const override { return "nftables"; }
+  Status Apply(const DesiredState& state, bool full) override;
+  Status Cleanup() override;
+  void RecordMetrics(MetricsRegistry& metrics) const override;
+
+  const NftCounters& counters() const { return counters_; }
+  NftHandle& handle() { return *handle_; }
+
+ private:
+  // An element value and every owner that contributes it; the smallest owner's value wins so a
+  // key two services both claim is deterministic.
+  using Owner = std::string;  // ServicePortName text, or "" for the node's own elements
+  struct Claims {
+    std::map<Owner, NftValue> by_owner;
+    const NftValue& Effective() const { return by_owner.begin()->second; }
+  };
+  using SetElements = std::map<std::string, Claims>;  // by key
+  struct FamilyState {
+    bool needs_full = true;
+    bool adopted = false;  // ids read back from the kernel once
+    std::map<ServicePortName, uint32_t> ids;
+    std::set<uint32_t> used_ids;
+    uint32_t next_id = 2;
+    std::map<ServicePortName, std::vector<NftElement>> contributed;
+    std::vector<NftElement> node_elements;
+    std::map<std::string, SetElements> desired;  // by set name
+    // sessionAffinity timeouts of the ports with ClientIP affinity; the distinct values shape
+    // the layout (one recording chain each).
+    std::map<ServicePortName, uint32_t> affinity_timeouts;
+    std::set<uint32_t> layout_timeouts;  // as last written to the kernel
+  };
+  static std::set<uint32_t> Distinct(const std::map<ServicePortName, uint32_t>& timeouts);
+
+  Status ApplyFamily(IpFamily family, const DesiredState& state, bool full);
+  Status FullSync(IpFamily family, const DesiredState& state);
+  Status PartialSync(IpFamily family, const DesiredState& state);
+  uint32_t IdFor(FamilyState& fs, const ServicePortName& name);
+  void ReleaseId(FamilyState& fs, const ServicePortName& name);
+  // Replaces `owner`'s elements; returns the keys (per set) whose effective value changed, with
+  // the value before (nullopt: absent).
+  using Changes = std::map<std::string, std::map<std::string, std::optional<NftValue>>>;
+  void Reclaim(FamilyState& fs, const Owner& owner, const std::vector<NftElement>& before,
+               const std::vector<NftElement>& after, Changes& changes);
+  Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
+  Status Commit(NftBatch& batch);
+  Status RemoveForeignTables();
+  // Deletes ClientIP affinity entries of the changed ports that point at an endpoint they no
+  // longer have: the packet path only refreshes an entry, it never replaces its endpoint.
+  void PruneAffinity(IpFamily family, const DesiredState& state,
+                     const std::set<ServicePortName>& changed);
+  std::vector<IpAddress> LocalAddresses(const DesiredState& state) const;
+
+  NftOptions options_;
+  std::unique_ptr<NftHandle> handle_;
+  std::unique_ptr<Conntrack> conntrack_;
+  ConntrackCleaner conntrack_cleaner_;
+  Clock clock_;
+  std::array<FamilyState, 2> families_;
+  std::optional<DesiredState> previous_;
+  bool foreign_removed_ = false;
+  uint32_t seq_;
+  NftCounters counters_;
+  size_t sync_messages_ = 0, sync_bytes_ = 0, sync_elements_ = 0;
+};
+
+}  // namespace kpx

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "proxier/core/desired_state.h"
+#include "proxier/nftables/nft_options.h"
+
+namespace kpx {
+
+// The value of one set or map element: nothing (plain sets), data bytes (data maps) or a
+// verdict with its chain (verdict maps).
+struct NftValue {
+  std::string data;
+  bool is_verdict = false;
+  int32_t verdict = 0;  // NF_DROP, NFT_JUMP, NFT_GOTO, ...
+  std::string chain;
+  bool operator==(const NftValue&) const = default;
+  std::string ToString() const;
+};
+
+struct NftElement {
+  std::string set;
+  std::string key;  // bytes as the kernel stores them (concatenations padded to 4 bytes)
+  NftValue value;
+  bool operator==(const NftElement&) const = default;
+};
+
+// Pure: every element one service port contributes to `family`'s table. `id` is the port's
+// service id in this family, even (id names the Cluster endpoint set, id|1 the Local one).
+// Mirrors the iptables mode's rendering: the same endpoint sets, the same reject/drop choices.
+// `node_addresses` (the Node's) matter only for loadBalancerSourceRanges that allow the node.
+std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFamily family,
+                                            uint32_t id,
+                                            const std::vector<IpAddress>& node_addresses = {});
+
+// Pure: the elements that do not belong to a service (nodeport-ips when NodePorts are
+// restricted to --nodeport-addresses).
+std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
+                                     const std::vector<IpAddress>& local_addresses);
+
+// The sessionAffinity timeout kpx programs for `info`, in seconds.
+uint32_t AffinityTimeout(const ServicePortInfo& info);
+
+// Key encodings, shared with tests.
+std::string NftServiceKey(const IpAddress& ip, Protocol protocol, int port);
+std::string NftNodePortKey(Protocol protocol, int port);
+std::string NftU32(uint32_t host_order);
+std::string NftEndpointData(const IpAddress& ip, int port);
+
+}  // namespace kpx

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "proxier/core/desired_state.h"
+#include "proxier/nftables/nft_options.h"
+
+namespace kpx {
+
+// One nf_tables expression as plain data: its name ("payload", "lookup", ...) and attributes by
+// libnftnl attribute number. Turned into a struct nftnl_expr by NftMessages; kept as data so the
+// layout is pure and comparable.
+struct NftExprSpec {
+  std::string name;
+  std::vector<std::pair<uint16_t, uint32_t>> u32s;
+  std::vector<std::pair<uint16_t, uint64_t>> u64s;
+  std::vector<std::pair<uint16_t, std::string>> strs;
+  std::vector<std::pair<uint16_t, std::string>> bytes;
+  bool operator==(const NftExprSpec&) const = default;
+};
+
+using NftRuleSpec = std::vector<NftExprSpec>;
+
+struct NftChainSpec {
+  std::string name;
+  // Base chains only: "nat"/"filter", the NF_INET_* hook number and the priority.
+  std::string type;
+  std::optional<uint32_t> hook;
+  int32_t priority = 0;
+  std::vector<NftRuleSpec> rules;
+};
+
+struct NftSetSpec {
+  std::string name;
+  uint32_t flags = 0;  // NFT_SET_MAP, ...
+  uint32_t key_type = 0;
+  uint32_t key_len = 0;
+  uint32_t data_type = 0;  // NFT_DATA_VERDICT for verdict maps
+  uint32_t data_len = 0;
+  uint32_t size = 0;  // maximum elements, for sets the packet path adds to
+  // Field lengths of a concatenation of ranges (NFT_SET_INTERVAL|NFT_SET_CONCAT). Not compared:
+  // the kernel's dump is not read back for it, and the flags and key length already differ
+  // whenever it would.
+  std::vector<uint8_t> concat_fields = {};
+  bool operator==(const NftSetSpec& o) const {
+    return name == o.name && flags == o.flags && key_type == o.key_type && key_len == o.key_len &&
+           data_type == o.data_type && data_len == o.data_len && size == o.size;
+  }
+};
+
+// The fixed part of one family's table: chains with their rules, and the sets and maps whose
+// elements carry every service. Neither grows with the number of Services.
+struct NftLayout {
+  IpFamily family = IpFamily::kIPv4;
+  std::vector<NftSetSpec> sets;
+  std::vector<NftChainSpec> chains;
+};
+
+// Names shared by the layout and the element computation.
+namespace nft {
+inline constexpr char kTable[] = "kpx";
+inline constexpr char kServiceIps[] = "service-ips";
+inline constexpr char kServiceIds[] = "service-ids";
+inline constexpr char kServiceNodePorts[] = "service-nodeports";
+inline constexpr char kNodePortIds[] = "nodeport-ids";
+inline constexpr char kEndpointSets[] = "endpoint-sets";
+inline constexpr char kEndpoints[] = "endpoints";
+inline constexpr char kNoEndpointServices[] = "no-endpoint-services";
+inline constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
+inline constexpr char kHairpin[] = "hairpin";
+inline constexpr char kNodePortIps[] = "nodeport-ips";
+// ClientIP affinity: (service id . client) -> endpoint, written by the packet path with the
+// service's timeout; which endpoints are still valid per endpoint set; and which services have
+// affinity, with the chain that records it for their timeout.
+inline constexpr char kAffinity[] = "affinity";
+inline constexpr char kAffinityEndpoints[] = "affinity-endpoints";
+inline constexpr char kAffinityTimeouts[] = "affinity-timeouts";
+inline constexpr uint32_t kAffinitySize = 1u << 20;
+// loadBalancerSourceRanges: the (LB IP . proto . port) that have ranges, and the allowed
+// (LB IP . proto . port . source range) as ranges (elements hold start and end keys).
+inline constexpr char kFirewallIps[] = "firewall-ips";
+inline constexpr char kFirewallAllow[] = "firewall-allow";
+
+inline constexpr char kRejectChain[] = "reject-chain";
+inline constexpr char kInternalCluster[] = "internal-cluster";
+inline constexpr char kInternalLocal[] = "internal-local";
+inline constexpr char kExternalCluster[] = "external-cluster";
+inline constexpr char kExternalLocal[] = "external-local";
+inline constexpr char kExternalShortcut[] = "external-shortcut";
+
+// Endpoint counts up to this get a chain of their own ("ep-N", numgen mod N: exact); larger
+// sets are spread over a slot table of 2^k >= 16 N slots ("ep-slots-2^k"), so no endpoint gets
+// more than 1/16 more or less than its share. Local endpoint sets use "epl-" chains.
+inline constexpr uint32_t kMaxExactEndpoints = 32;
+inline constexpr uint32_t kMinSlotBits = 10;
+inline constexpr uint32_t kMaxSlotBits = 20;
+// The most endpoints one set may hold: 2^kMaxSlotBits / 16.
+inline constexpr uint32_t kMaxEndpointsPerSet = (1u << kMaxSlotBits) / 16;
+
+// Chain dispatching a set of n endpoints (1 <= n <= kMaxEndpointsPerSet) and how many index
+// slots it draws from.
+struct EndpointChain {
+  std::string name;
+  uint32_t slots = 0;
+};
+EndpointChain EndpointChainFor(uint32_t n, bool local);
+}  // namespace nft
+
+// "affinity-<seconds>": the chain recording ClientIP affinity with that timeout.
+std::string NftAffinityChain(uint32_t timeout_seconds);
+
+// Pure: the layout for one family. `node` matters only for --detect-local-mode=NodeCIDR.
+// `affinity_timeouts` are the distinct sessionAffinity timeouts in use: one small chain each (a
+// dynset's timeout is a constant of the rule), so the chain count grows with distinct timeout
+// values, never with Services.
+NftLayout BuildNftLayout(IpFamily family, const NftOptions& options, const NodeState& node,
+                         const std::set<uint32_t>& affinity_timeouts = {});
+
+// Whether NodePorts are restricted to listed addresses (the nodeport-ips set) for `family`.
+bool NftNodePortsRestricted(IpFamily family, const NftOptions& options);
+
+}  // namespace kpx

@@ -1,0 +1,128 @@
+// The pure half of the nftables mode: the layout's size bounds, element encodings, and the exact
+// netlink framing of a batch.
+#include "proxier/nftables/nft_batch.h"
+
+#include <gtest/gtest.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include <cstring>
+#include <set>
+
+#include "proxier/nftables/nft_elements.h"
+#include "proxier/nftables/nft_layout.h"
+#include "tests/proxier/iptables/state_fixture.h"
+
+namespace kpx {
+namespace {
+
+using testing::Ip;
+using testing::Net;
+
+std::vector<const nlmsghdr*> Messages(const std::vector<uint8_t>& bytes) {
+  std::vector<const nlmsghdr*> out;
+  size_t off = 0;
+  while (off + sizeof(nlmsghdr) <= bytes.size()) {
+    const auto* h = reinterpret_cast<const nlmsghdr*>(bytes.data() + off);
+    out.push_back(h);
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  EXPECT_EQ(off, bytes.size());
+  return out;
+}
+
+TEST(NftLayoutTest, ObjectCountIsFixedAndBounded) {
+  NftOptions o;
+  o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00::/64")};
+  for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+    const NftLayout l = BuildNftLayout(f, o, NodeState{});
+    EXPECT_LE(l.chains.size(), 110u);
+    EXPECT_LE(l.sets.size(), 16u);
+    std::set<std::string> names;
+    for (const auto& c : l.chains) EXPECT_TRUE(names.insert(c.name).second) << c.name;
+  }
+  // --nodeport-addresses adds one set, nothing else.
+  NftOptions restricted = o;
+  restricted.node_port_addresses = {Net("10.1.0.0/16")};
+  EXPECT_EQ(BuildNftLayout(IpFamily::kIPv4, restricted, NodeState{}).sets.size(),
+            BuildNftLayout(IpFamily::kIPv4, o, NodeState{}).sets.size() + 1);
+}
+
+TEST(NftLayoutTest, EndpointChainsAreExactUpTo32ThenSlotTables) {
+  EXPECT_EQ(nft::EndpointChainFor(1, false).name, "ep-1");
+  EXPECT_EQ(nft::EndpointChainFor(32, true).name, "epl-32");
+  EXPECT_EQ(nft::EndpointChainFor(32, false).slots, 32u);
+  // 33 endpoints over 1024 slots: each gets 31 or 32 of them.
+  EXPECT_EQ(nft::EndpointChainFor(33, false).name, "ep-slots-1024");
+  EXPECT_EQ(nft::EndpointChainFor(1000, false).slots, 16384u);
+  EXPECT_EQ(nft::EndpointChainFor(nft::kMaxEndpointsPerSet, false).slots, 1u << 20);
+}
+
+TEST(NftElementsTest, KeysArePaddedConcatenations) {
+  EXPECT_EQ(NftServiceKey(Ip("10.0.0.1"), Protocol::kTCP, 80),
+            std::string("\x0a\x00\x00\x01\x06\x00\x00\x00\x00\x50\x00\x00", 12));
+  EXPECT_EQ(NftNodePortKey(Protocol::kUDP, 30053),
+            std::string("\x11\x00\x00\x00\x75\x65\x00\x00", 8));
+  EXPECT_EQ(NftServiceKey(Ip("fd00::1"), Protocol::kSCTP, 1).size(), 24u);
+  EXPECT_EQ(NftEndpointData(Ip("10.0.0.2"), 8080),
+            std::string("\x0a\x00\x00\x02\x1f\x90\x00\x00", 8));
+}
+
+TEST(NftBatchTest, FramesMessagesAndAcksOnlyTheLast) {
+  NftBatch b(100);
+  b.AddTable(IpFamily::kIPv4, "kpx");
+  b.AddSet(IpFamily::kIPv4, "kpx", NftSetSpec{"s", 0, 7, 4, 0, 0});
+  const std::vector<uint8_t> bytes = b.Bytes();
+  const auto msgs = Messages(bytes);
+  ASSERT_EQ(msgs.size(), 4u);
+  EXPECT_EQ(msgs[0]->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+  EXPECT_EQ(msgs[0]->nlmsg_seq, 100u);
+  EXPECT_EQ(msgs[1]->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE);
+  EXPECT_EQ(msgs[1]->nlmsg_seq, 101u);
+  EXPECT_EQ(msgs[1]->nlmsg_flags & NLM_F_ACK, 0);
+  EXPECT_EQ(msgs[2]->nlmsg_type, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSET);
+  EXPECT_NE(msgs[2]->nlmsg_flags & NLM_F_ACK, 0);
+  EXPECT_EQ(msgs[3]->nlmsg_type, NFNL_MSG_BATCH_END);
+  EXPECT_EQ(msgs[3]->nlmsg_seq, b.end_seq());
+  const auto* nfg = reinterpret_cast<const nfgenmsg*>(NLMSG_DATA(msgs[1]));
+  EXPECT_EQ(nfg->nfgen_family, NFPROTO_IPV4);
+  const std::string payload(reinterpret_cast<const char*>(msgs[1]), msgs[1]->nlmsg_len);
+  EXPECT_NE(payload.find(std::string("kpx\0", 4)), std::string::npos);
+  EXPECT_EQ(b.Describe(102), "add set kpx s");
+  EXPECT_EQ(b.Describe(100), "batch framing");
+}
+
+TEST(NftBatchTest, RequiredGenerationTravelsInTheBatchBegin) {
+  NftBatch b(7);
+  b.AddTable(IpFamily::kIPv4, "kpx");
+  const std::vector<uint8_t> plain_bytes = b.Bytes();
+  const auto plain = Messages(plain_bytes);
+  b.RequireGeneration(0x01020304);
+  const std::vector<uint8_t> bytes = b.Bytes();
+  const auto msgs = Messages(bytes);
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[0]->nlmsg_len, plain[0]->nlmsg_len + 8);  // one u32 attribute
+  const auto* attr = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(msgs[0]) +
+                                                     NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)));
+  EXPECT_EQ(attr->nla_type, NFNL_BATCH_GENID);
+  const auto* v = reinterpret_cast<const uint8_t*>(attr) + NLA_HDRLEN;
+  EXPECT_EQ(std::vector<uint8_t>(v, v + 4), (std::vector<uint8_t>{1, 2, 3, 4}));  // big endian
+}
+
+TEST(NftBatchTest, ElementsAreSplitIntoBoundedMessages) {
+  std::vector<NftElement> elements;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    elements.push_back({nft::kEndpointSets, NftU32(2 * i), NftValue{"", true, NFT_GOTO, "ep-1"}});
+  }
+  NftBatch b(1);
+  b.AddElements(IpFamily::kIPv6, "kpx", nft::kEndpointSets, elements);
+  EXPECT_EQ(b.message_count(), 2u);  // 512 + 488
+  EXPECT_EQ(b.element_count(), 1000u);
+  EXPECT_EQ(b.Describe(2), "add 512 element(s) of kpx endpoint-sets");
+  EXPECT_EQ(b.Describe(3), "add 488 element(s) of kpx endpoint-sets");
+}
+
+}  // namespace
+}  // namespace kpx
