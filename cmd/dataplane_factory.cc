@@ -110,11 +110,18 @@ NftOptions NftOptionsFrom(const KpxConfig& config) {
   o.masquerade_all = config.iptables.masquerade_all;
   o.masquerade_bit = config.iptables.masquerade_bit;
   for (const auto& c : config.cluster_cidrs) o.cluster_cidrs.push_back(*Cidr::Parse(c));
-  if (config.detect_local_mode == "NodeCIDR") {
+  if (config.detect_local_mode == LocalDetectMode::kNodeCidr) {
     o.local_detect = NftLocalDetect::kNodeCidr;
-  } else {
+  } else if (config.detect_local_mode == LocalDetectMode::kClusterCidr) {
     // kube-proxy: ClusterCIDR mode without a cluster CIDR detects nothing.
     o.local_detect = o.cluster_cidrs.empty() ? NftLocalDetect::kNone : NftLocalDetect::kClusterCidr;
+  } else {
+    // The interface detectors are not in the nftables layout yet: detect nothing, and say so.
+    if (config.detect_local_mode != LocalDetectMode::kNone) {
+      LOG(WARNING) << "nftables mode: detectLocalMode BridgeInterface/InterfaceNamePrefix is not "
+                      "supported yet; no local-traffic detection";
+    }
+    o.local_detect = NftLocalDetect::kNone;
   }
   for (const auto& a : config.nodeport_addresses) {
     if (auto c = Cidr::Parse(a)) o.node_port_addresses.push_back(*c);

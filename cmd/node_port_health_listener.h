@@ -20,11 +20,9 @@ namespace kpx {
 class NodePortHealthListener final : public HealthCheckListener {
  public:
   // One HTTP listener per address in `bind_ips`; fails if any cannot be opened.
-  static Result<std::unique_ptr<HealthCheckListener>> Open(const std::vector<std::string>& bind_ips,
-                                                           int32_t port,
-                                                           HealthCheckResponder responder,
-                                                           std::function<bool()> proxier_healthy,
-                                                           std::shared_ptr<HttpServer::Stats> stats);
+  static Result<std::unique_ptr<HealthCheckListener>> Open(
+      const std::vector<std::string>& bind_ips, int32_t port, HealthCheckResponder responder,
+      std::function<bool()> proxier_healthy, std::shared_ptr<HttpServer::Stats> stats);
 
   // Pure: where to listen. `wildcard` (the bind address, 0.0.0.0 by default) when no family is
   // restricted; else the selected addresses of restricted families and every non-loopback host
