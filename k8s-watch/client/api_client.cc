@@ -1,7 +1,15 @@
 #include "k8s-watch/client/api_client.h"
 
 #include <arpa/inet.h>
+// cpprestsdk's Linux compatibility header (through api_client.h) defines dllexport and dllimport
+// as empty macros, which breaks curl.h's __has_declspec_attribute(dllexport) under clang.
+#pragma push_macro("dllexport")
+#pragma push_macro("dllimport")
+#undef dllexport
+#undef dllimport
 #include <curl/curl.h>
+#pragma pop_macro("dllimport")
+#pragma pop_macro("dllexport")
 #include <glog/logging.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
