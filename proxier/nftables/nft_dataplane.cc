@@ -501,6 +501,16 @@ Status NftDataplane::Cleanup() {
       NftBatch batch(seq_);
       batch.DeleteTable(family, nft::kTable);
       st = Commit(batch);
+    } else if (!st.ok()) {
+      // A kernel whose nf_tables cannot even list the table (Debian 6.1 without nf_tables in use
+      // answers EINVAL) holds no kpx table either; try the delete, and only warn if it fails too.
+      NftBatch batch(seq_);
+      batch.DeleteTable(family, nft::kTable);
+      if (Status del = Commit(batch); !del.ok()) {
+        LOG(WARNING) << "nftables cleanup: " << st.message() << "; delete: " << del.message()
+                     << " (treated as no kpx table)";
+      }
+      st = Status::Ok();
     }
     if (!st.ok()) {
       if (!errors.empty()) errors += "; ";
