@@ -153,7 +153,7 @@ TEST_F(NftDataplaneTest, PartialSyncWritesOnlyTheChangedElements) {
   EXPECT_EQ(f.dataplane->counters().rules_written, rules);
   // endpoint-sets: ep-1 -> ep-2 (delete + add); endpoints: one more; hairpin: one more.
   EXPECT_EQ(f.dataplane->counters().last_sync_elements, 4u);
-  const auto& eps = Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements;
+  const auto eps = Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements;
   EXPECT_EQ(eps.size(), 22u);
   // Nothing changed: nothing is sent.
   APPLY_OK(f.dataplane, builder_.Build(), false);
