@@ -17,7 +17,7 @@
 #include "k8s-watch/decode/json_text.h"
 #include "tests/k8s-watch/client/api_objects.h"
 #include "tests/k8s-watch/client/recording_handler.h"
-#include "tests/k8s-watch/client/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/k8s-watch/client/test_pki.h"
 
 namespace kpx {

@@ -16,7 +16,7 @@
 #include "tests/k8s-watch/client/api_objects.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/recording_handler.h"
-#include "tests/k8s-watch/client/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tests/k8s-watch/client/test_pki.h"
 
 // End-to-end tests of ApiSource against FakeApiServer over real HTTPS on 127.0.0.1. Every wait is

@@ -13,7 +13,7 @@
 
 #include "tests/k8s-watch/manifest/log_capture.h"
 #include "tests/k8s-watch/manifest/recording_handler.h"
-#include "tests/k8s-watch/manifest/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace kpx {
 namespace {
