@@ -16,9 +16,9 @@
 #include "k8s-watch/client/typed_reflector_store.h"
 #include "k8s-watch/decode/json_text.h"
 #include "tests/k8s-watch/client/api_objects.h"
-#include "tests/k8s-watch/client/recording_handler.h"
-#include "tests/support/temp_dir.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/support/recording_handler.h"
+#include "tests/support/temp_dir.h"
 
 namespace kpx {
 namespace {

@@ -1,6 +1,7 @@
 #include "k8s-watch/manifest/manifest_source.h"
 
 #include <dirent.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "tests/k8s-watch/manifest/log_capture.h"
-#include "tests/k8s-watch/manifest/recording_handler.h"
+#include "tests/support/recording_handler.h"
 #include "tests/support/temp_dir.h"
 
 namespace kpx {
@@ -46,6 +47,12 @@ std::string NodeYaml(const std::string& name, const std::string& ip) {
 
 class ManifestSourceTest : public ::testing::Test {
  protected:
+  // Whatever a case did, the source kept exact add/update/delete semantics towards its handlers.
+  void TearDown() override {
+    source_.reset();
+    EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());
+  }
+
   void StartSource() {
     source_ = std::make_unique<ManifestSource>(dir_.path(), kNodeName, &handler_, &handler_,
                                                &handler_, &stats_);
@@ -60,13 +67,13 @@ class ManifestSourceTest : public ::testing::Test {
 
   // The events recorded after the first `from`.
   Events EventsFrom(size_t from) const {
-    Events all = handler_.Events();
+    Events all = handler_.events();
     return Events(all.begin() + static_cast<long>(std::min(from, all.size())), all.end());
   }
 
   std::string Dump() const {
     std::string out;
-    for (const std::string& e : handler_.Events()) out += "  " + e + "\n";
+    for (const std::string& e : handler_.events()) out += "  " + e + "\n";
     return out;
   }
 
@@ -98,19 +105,19 @@ TEST_F(ManifestSourceTest, InitialSyncDeliversObjectsThenSyncedOnce) {
   dir_.Write("notes.txt", "not a manifest");
   StartSource();
   // Delivered synchronously by Start, in kind and key order, then the synced signals.
-  EXPECT_EQ(handler_.Events(),
+  EXPECT_EQ(handler_.events(),
             (Events{"service add demo/api", "service add demo/web", "endpointslice add demo/web-1",
                     "node add kpx-node", "service synced", "endpointslice synced", "node synced"}));
   EXPECT_EQ(stats_.events_received, 4u);
   EXPECT_EQ(stats_.objects_rejected, 0u);
-  auto calls = handler_.Calls();
+  auto calls = handler_.calls();
   EXPECT_EQ(calls[1].service->ports[0].port, 80);
   EXPECT_EQ(calls[2].slice->endpoints[0].addresses[0].ToString(), "10.99.1.11");
 }
 
 TEST_F(ManifestSourceTest, EmptyDirectoryStillSyncs) {
   StartSource();
-  EXPECT_EQ(handler_.Events(), kSynced);
+  EXPECT_EQ(handler_.events(), kSynced);
 }
 
 TEST_F(ManifestSourceTest, StartFailsForMissingDirectory) {
@@ -118,12 +125,12 @@ TEST_F(ManifestSourceTest, StartFailsForMissingDirectory) {
   Status s = source.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("missing"), std::string::npos) << s.message();
-  EXPECT_EQ(handler_.Count(), 0u);  // no synced signal from a source that never listed
+  EXPECT_EQ(handler_.call_count(), 0u);  // no synced signal from a source that never listed
 }
 
 TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   WaitFor(base + 1);
@@ -131,14 +138,14 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
 
   dir_.Write("web.yaml", ServiceYaml("web", 81));
   WaitFor(base + 2);
-  auto update = handler_.Calls()[base + 1];
+  auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 80);
   EXPECT_EQ(update.service->ports[0].port, 81);
 
   dir_.Remove("web.yaml");
   WaitFor(base + 3);
-  auto del = handler_.Calls()[base + 2];
+  auto del = handler_.calls()[base + 2];
   EXPECT_EQ(del.event, "service delete demo/web");
   EXPECT_EQ(del.service->ports[0].port, 81);
   EXPECT_EQ(stats_.events_received, 3u);
@@ -147,13 +154,13 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
 TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {
   testing::TempDir elsewhere;
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.WriteAtomically("web.yaml", ServiceYaml("web", 80));
   WaitFor(base + 1);
   dir_.WriteAtomically("web.yaml", ServiceYaml("web", 8080));
   WaitFor(base + 2);
-  auto update = handler_.Calls()[base + 1];
+  auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 80);
   EXPECT_EQ(update.service->ports[0].port, 8080);
@@ -161,13 +168,13 @@ TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {
   // Renaming to a name that is not a manifest counts as removing it.
   dir_.Rename("web.yaml", "web.yaml.bak");
   WaitFor(base + 3);
-  EXPECT_EQ(handler_.Events()[base + 2], "service delete demo/web");
+  EXPECT_EQ(handler_.events()[base + 2], "service delete demo/web");
   dir_.Rename("web.yaml.bak", "web.yml");
   WaitFor(base + 4);
-  EXPECT_EQ(handler_.Events()[base + 3], "service add demo/web");
+  EXPECT_EQ(handler_.events()[base + 3], "service add demo/web");
   ASSERT_EQ(std::rename(dir_.File("web.yml").c_str(), elsewhere.File("web.yml").c_str()), 0);
   WaitFor(base + 5);
-  EXPECT_EQ(handler_.Events()[base + 4], "service delete demo/web");
+  EXPECT_EQ(handler_.events()[base + 4], "service delete demo/web");
 }
 
 // Kubernetes ConfigMap volumes: files are symlinks through "..data", which is swapped atomically.
@@ -177,15 +184,15 @@ TEST_F(ManifestSourceTest, ConfigMapStyleSymlinkSwap) {
   ASSERT_EQ(symlink("..v1", dir_.File("..data").c_str()), 0);
   ASSERT_EQ(symlink("..data/web.yaml", dir_.File("web.yaml").c_str()), 0);
   StartSource();
-  ASSERT_EQ(handler_.Events()[0], "service add demo/web");
-  const size_t base = handler_.Count();
+  ASSERT_EQ(handler_.events()[0], "service add demo/web");
+  const size_t base = handler_.call_count();
 
   ASSERT_EQ(mkdir(dir_.File("..v2").c_str(), 0755), 0);
   dir_.Write("..v2/web.yaml", ServiceYaml("web", 81));
   ASSERT_EQ(symlink("..v2", dir_.File("..data_tmp").c_str()), 0);
   dir_.Rename("..data_tmp", "..data");
   WaitFor(base + 1);
-  auto update = handler_.Calls()[base];
+  auto update = handler_.calls()[base];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.service->ports[0].port, 81);
 }
@@ -193,7 +200,7 @@ TEST_F(ManifestSourceTest, ConfigMapStyleSymlinkSwap) {
 TEST_F(ManifestSourceTest, RewritingIdenticalContentDeliversNothing) {
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   dir_.WriteAtomically("web.yaml", ServiceYaml("web", 80));
   // Same objects in a different layout: no change either.
@@ -206,7 +213,7 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
   dir_.Write("web.yaml",
              ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.WriteAtomically("web.yaml", "kind: Service\nmetadata: [unclosed\n");
   Barrier(base);
@@ -225,7 +232,7 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
   dir_.WriteAtomically("web.yaml",
                        ServiceYaml("web", 81) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
   WaitFor(base + 3);
-  auto update = handler_.Calls()[base + 2];
+  auto update = handler_.calls()[base + 2];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 80);
   EXPECT_EQ(update.service->ports[0].port, 81);
@@ -233,7 +240,7 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
 
 TEST_F(ManifestSourceTest, BrokenNewFileDeliversNothing) {
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   dir_.WriteAtomically("bad.json", R"({"kind": "Service", )");
   Barrier(base);
   EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
@@ -245,7 +252,7 @@ TEST_F(ManifestSourceTest, BrokenNewFileDeliversNothing) {
 TEST_F(ManifestSourceTest, InvalidObjectKeepsLastGoodVersion) {
   dir_.Write("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 8080));
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.WriteAtomically("app.yaml", ServiceYaml("web", 70000) + "---\n" + ServiceYaml("api", 9090));
   WaitFor(base + 1);
@@ -262,7 +269,7 @@ TEST_F(ManifestSourceTest, InvalidObjectKeepsLastGoodVersion) {
   // Removing the object from the file does delete it.
   dir_.WriteAtomically("app.yaml", ServiceYaml("api", 9090));
   WaitFor(base + 3);
-  EXPECT_EQ(handler_.Events()[base + 2], "service delete demo/web");
+  EXPECT_EQ(handler_.events()[base + 2], "service delete demo/web");
 }
 
 TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
@@ -272,7 +279,7 @@ TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
                                SliceYaml("web-1", "web", "fd00::1") + "---\n" +
                                SliceYaml("web-2", "web", "10.99.1.12"));
   StartSource();
-  EXPECT_EQ(handler_.Events(), (Events{"service add demo/web", "endpointslice add demo/web-2",
+  EXPECT_EQ(handler_.events(), (Events{"service add demo/web", "endpointslice add demo/web-2",
                                        "service synced", "endpointslice synced", "node synced"}));
   EXPECT_EQ(stats_.objects_rejected, 3u);
   EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "rejected: document 2: kind: \"ConfigMap\""}), 1u);
@@ -292,8 +299,8 @@ TEST_F(ManifestSourceTest, SkipsWhatKubeProxySkips) {
                  SliceYaml("web-1", "web", "10.99.1.11") + "---\n" +
                  NodeYaml("kpx-peer", "10.99.0.3"));
   StartSource();
-  EXPECT_EQ(handler_.Events()[0], "endpointslice add demo/web-1");
-  EXPECT_EQ(handler_.Count(), 1u + kSynced.size());
+  EXPECT_EQ(handler_.events()[0], "endpointslice add demo/web-1");
+  EXPECT_EQ(handler_.call_count(), 1u + kSynced.size());
   EXPECT_EQ(stats_.objects_skipped, 2u);
   EXPECT_EQ(stats_.objects_rejected, 0u);
   EXPECT_TRUE(logs_.Warnings().empty()) << ::testing::PrintToString(logs_.Warnings());
@@ -303,14 +310,14 @@ TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
   dir_.Write("a.yaml", ServiceYaml("web", 80));
   dir_.Write("b.yaml", ServiceYaml("web", 81));
   StartSource();
-  const auto calls = handler_.Calls();
+  const auto calls = handler_.calls();
   ASSERT_EQ(calls[0].event, "service add demo/web");
   EXPECT_EQ(calls[0].service->ports[0].port, 81);
   EXPECT_EQ(logs_.CountMatching({"service demo/web is defined in a.yaml and b.yaml; using the "
                                  "one in b.yaml"}),
             1u)
       << ::testing::PrintToString(logs_.Warnings());
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   // Still a duplicate after an unrelated change: not reported again.
   Barrier(base);
@@ -318,7 +325,7 @@ TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
 
   dir_.Remove("b.yaml");
   WaitFor(base + 2);
-  auto update = handler_.Calls()[base + 1];
+  auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 81);
   EXPECT_EQ(update.service->ports[0].port, 80);
@@ -328,13 +335,13 @@ TEST_F(ManifestSourceTest, OnlyThisNodeIsDelivered) {
   dir_.Write("nodes.yaml",
              NodeYaml("kpx-peer", "10.99.0.3") + "---\n" + NodeYaml("kpx-node", "10.99.0.2"));
   StartSource();
-  ASSERT_EQ(handler_.Events()[0], "node add kpx-node");
-  EXPECT_EQ(handler_.Calls()[0].node->internal_ips[0].ToString(), "10.99.0.2");
-  const size_t base = handler_.Count();
+  ASSERT_EQ(handler_.events()[0], "node add kpx-node");
+  EXPECT_EQ(handler_.calls()[0].node->internal_ips[0].ToString(), "10.99.0.2");
+  const size_t base = handler_.call_count();
   dir_.WriteAtomically("nodes.yaml", NodeYaml("kpx-peer", "10.99.0.4") + "---\n" +
                                          NodeYaml("kpx-node", "10.99.0.5"));
   WaitFor(base + 1);
-  auto update = handler_.Calls()[base];
+  auto update = handler_.calls()[base];
   EXPECT_EQ(update.event, "node update kpx-node");
   EXPECT_EQ(update.old_node->internal_ips[0].ToString(), "10.99.0.2");
   EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.5");
@@ -346,7 +353,7 @@ TEST_F(ManifestSourceTest, NullHandlersAreAllowed) {
                              NodeYaml("kpx-node", "10.99.0.2"));
   ManifestSource source(dir_.path(), kNodeName, &handler_, nullptr, nullptr, &stats_);
   ASSERT_TRUE(source.Start().ok());
-  EXPECT_EQ(handler_.Events(), (Events{"service add demo/web", "service synced"}));
+  EXPECT_EQ(handler_.events(), (Events{"service add demo/web", "service synced"}));
 }
 
 size_t ThreadCount() {
@@ -377,7 +384,7 @@ TEST_F(ManifestSourceTest, ConstructorStartsNoThreadAndStopIsPrompt) {
   source_->Stop();  // idempotent
 
   // Nothing is delivered after Stop.
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   EXPECT_FALSE(handler_.WaitForCalls(base + 1, std::chrono::milliseconds(200)));
 }
@@ -393,7 +400,7 @@ TEST_F(ManifestSourceTest, FifoNamedLikeAManifestDoesNotHang) {
   ASSERT_EQ(mkfifo(dir_.File("pipe.yaml").c_str(), 0644), 0);
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   StartSource();
-  EXPECT_EQ(handler_.Events()[0], "service add demo/web");
+  EXPECT_EQ(handler_.events()[0], "service add demo/web");
 }
 
 }  // namespace
