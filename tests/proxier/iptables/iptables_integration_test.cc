@@ -29,7 +29,7 @@
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/subprocess_executor.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

@@ -25,8 +25,8 @@
 #include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
-#include "tests/proxier/iptables/state_fixture.h"
 #include "tests/proxier/userspace/traffic.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

@@ -5,13 +5,14 @@
 
 #include "proxier/userspace/frontend_spec.h"
 #include "proxier/userspace/portal_rules.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {
 
 using testing::Ep;
 using testing::Ip;
+using testing::LocalEp;
 using testing::StateBuilderForTest;
 using testing::Svc;
 
@@ -19,10 +20,6 @@ using testing::Svc;
 // Node "node-a" runs 10.244.1.x; other nodes 10.244.2.x.
 constexpr char kWebIp[] = "10.96.0.10";
 constexpr char kDnsIp[] = "10.96.0.53";
-
-EndpointInfo LocalEp(const std::string& ip, int port) {
-  return Ep(ip, port, [](EndpointInfo& e) { e.node_name = "node-a"; });
-}
 
 std::vector<BoundFrontend> Bind(const FrontendPlan& plan) {
   std::vector<BoundFrontend> out;

@@ -1,4 +1,4 @@
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +26,15 @@ EndpointInfo Ep(const std::string& ip, int port, const std::function<void(Endpoi
   e.node_name = "node-b";
   if (mutate) mutate(e);
   return e;
+}
+
+EndpointInfo LocalEp(const std::string& ip, int port,
+                     const std::function<void(EndpointInfo&)>& mutate) {
+  return Ep(ip, port, [&](EndpointInfo& e) {
+    e.is_local = true;
+    e.node_name = "node-a";
+    if (mutate) mutate(e);
+  });
 }
 
 ServicePortInfo Svc(const std::string& ns, const std::string& name, const std::string& port_name,
