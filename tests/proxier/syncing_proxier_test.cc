@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "tests/proxier/core/test_objects.h"
+#include "tests/support/api_objects.h"
 #include "tests/proxier/runner/fake_clock.h"
 
 namespace kpx {

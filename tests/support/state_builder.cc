@@ -1,21 +1,8 @@
 #include "tests/support/state_builder.h"
 
 #include <sstream>
-#include <stdexcept>
 
 namespace kpx::testing {
-
-IpAddress Ip(const std::string& text) {
-  auto ip = IpAddress::Parse(text);
-  if (!ip) throw std::invalid_argument("bad ip " + text);
-  return *ip;
-}
-
-Cidr Net(const std::string& text) {
-  auto c = Cidr::Parse(text);
-  if (!c) throw std::invalid_argument("bad cidr " + text);
-  return *c;
-}
 
 EndpointInfo Ep(const std::string& ip, int port, const std::function<void(EndpointInfo&)>& mutate) {
   EndpointInfo e;

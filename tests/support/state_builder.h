@@ -5,17 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "base/cidr.h"
-#include "base/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/core/endpoint_selection.h"
+#include "tests/support/addresses.h"
 
 namespace kpx::testing {
 
 // Test builders for DesiredState, with mutator lambdas for the few fields a case cares about.
-// Typos in a test's IP plan throw (the test fails with the bad text), they never abort.
-IpAddress Ip(const std::string& text);
-Cidr Net(const std::string& text);
 
 // A ready, serving endpoint on another node unless `mutate` says otherwise.
 EndpointInfo Ep(const std::string& ip, int port,

@@ -13,9 +13,9 @@
 #include "k8s-watch/client/api_source.h"
 #include "k8s-watch/client/client_config_loader.h"
 #include "k8s-watch/decode/label_filter.h"
-#include "tests/k8s-watch/client/api_objects.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/k8s-watch/client/wire_objects.h"
 #include "tests/support/recording_handler.h"
 #include "tests/support/temp_dir.h"
 

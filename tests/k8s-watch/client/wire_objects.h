@@ -7,9 +7,10 @@
 
 #include "tests/k8s-watch/client/fake_api_server.h"
 
-// Builders for API objects as a v1.30 API server serves them (managedFields, uids, timestamps and
-// status included), to store in FakeApiServer. IP plan: ClusterIPs 10.96.0.0/12, pods
-// 10.244.0.0/16, nodes 192.168.1.0/24.
+// Builders for API objects on the wire, as a v1.30 API server serves them (managedFields, uids,
+// timestamps and status included), to store in FakeApiServer. Addresses are text so a case can
+// send what no decoded struct can hold (tests/support/api_objects.h builds those structs). IP plan:
+// ClusterIPs 10.96.0.0/12, pods 10.244.0.0/16, nodes 192.168.1.0/24.
 namespace kpx::testing {
 
 using Labels = std::map<std::string, std::string>;
@@ -43,6 +44,9 @@ struct NodeSpec {
 FakeApiServer::Object ServiceObject(const ServiceSpec& spec);
 FakeApiServer::Object SliceObject(const SliceSpec& spec);
 FakeApiServer::Object NodeObject(const NodeSpec& spec);
+
+// A stable, UUID-shaped uid derived from `seed` (e.g. "ns/name").
+std::string StableUid(const std::string& seed);
 
 // The i-th of many distinct, valid ClusterIPs / pod IPs (i < 1,000,000).
 std::string ClusterIp(int i);

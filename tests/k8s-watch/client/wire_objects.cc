@@ -1,4 +1,4 @@
-#include "tests/k8s-watch/client/api_objects.h"
+#include "tests/k8s-watch/client/wire_objects.h"
 
 #include <cstdio>
 #include <functional>
@@ -25,8 +25,19 @@ std::string LabelsJson(const Labels& labels) {
   return out + "}";
 }
 
-// A stable, UUID-shaped uid per object name.
-std::string Uid(const std::string& seed) {
+std::string Meta(const std::string& ns, const std::string& name, uint64_t rv, const Labels& labels,
+                 const std::string& extra) {
+  std::string out = R"("metadata":{"name":)" + Quote(name);
+  if (!ns.empty()) out += R"(,"namespace":)" + Quote(ns);
+  out += R"(,"uid":")" + StableUid(ns + "/" + name) + R"(","resourceVersion":")" +
+         std::to_string(rv) + R"(","creationTimestamp":"2024-05-02T09:14:03Z","labels":)" +
+         LabelsJson(labels) + extra;
+  return out + "}";
+}
+
+}  // namespace
+
+std::string StableUid(const std::string& seed) {
   const size_t h = std::hash<std::string>{}(seed);
   char buf[40];
   snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(h >> 32),
@@ -35,17 +46,6 @@ std::string Uid(const std::string& seed) {
            static_cast<unsigned long long>(h) & 0xffffffffffffULL);
   return buf;
 }
-
-std::string Meta(const std::string& ns, const std::string& name, uint64_t rv, const Labels& labels,
-                 const std::string& extra) {
-  std::string out = R"("metadata":{"name":)" + Quote(name);
-  if (!ns.empty()) out += R"(,"namespace":)" + Quote(ns);
-  out += R"(,"uid":")" + Uid(ns + "/" + name) + R"(","resourceVersion":")" + std::to_string(rv) +
-         R"(","creationTimestamp":"2024-05-02T09:14:03Z","labels":)" + LabelsJson(labels) + extra;
-  return out + "}";
-}
-
-}  // namespace
 
 std::string ClusterIp(int i) {
   return "10.96." + std::to_string(i / 250 % 256) + "." + std::to_string(i % 250 + 1);
@@ -95,7 +95,7 @@ FakeApiServer::Object SliceObject(const SliceSpec& spec) {
                    R"(,"terminating":false},"targetRef":{"kind":"Pod","namespace":)" +
                    Quote(spec.namespace_) + R"(,"name":)" +
                    Quote(spec.service_name + "-pod-" + std::to_string(i)) + R"(,"uid":")" +
-                   Uid(spec.name + std::to_string(i)) +
+                   StableUid(spec.name + std::to_string(i)) +
                    R"("},"nodeName":"kpx-node","zone":"zone-a"})";
     }
     endpoints += "]";
@@ -103,7 +103,7 @@ FakeApiServer::Object SliceObject(const SliceSpec& spec) {
            Meta(spec.namespace_, spec.name, rv, labels,
                 R"(,"generateName":)" + Quote(spec.service_name + "-") +
                     R"(,"ownerReferences":[{"apiVersion":"v1","kind":"Service","name":)" +
-                    Quote(spec.service_name) + R"(,"uid":")" + Uid(spec.service_name) +
+                    Quote(spec.service_name) + R"(,"uid":")" + StableUid(spec.service_name) +
                     R"(","controller":true,"blockOwnerDeletion":true}])") +
            R"(,"addressType":"IPv4","endpoints":)" + endpoints +
            R"(,"ports":[{"name":"http","protocol":"TCP","port":)" + std::to_string(spec.port) +
