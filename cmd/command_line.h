@@ -15,7 +15,11 @@ struct CommandLine {
   std::string usage;
 };
 
-// Errors name the flag or config field; the caller exits 2 with the message.
+// Errors name the flag or config field; the caller exits 2 with the message. --help and
+// --version skip validation.
 Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+
+// What --version prints ("raw" asks for the detailed form, as kube-proxy's verflag does).
+std::string VersionText(const std::string& request);
 
 }  // namespace kpx

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "cmd/bind_address.h"
 #include "cmd/duration.h"
 
 namespace kpx {
@@ -48,6 +49,18 @@ int32_t ParseInt(const YAML::Node& n, const std::string& field) {
   }
 }
 
+float ParseFloat(const YAML::Node& n, const std::string& field) {
+  const std::string v = Scalar(n, field);
+  try {
+    size_t used = 0;
+    const float x = std::stof(v, &used);
+    if (used != v.size()) throw std::invalid_argument(v);
+    return x;
+  } catch (const std::exception&) {
+    throw FieldError{field + ": \"" + v + "\" is not a number"};
+  }
+}
+
 std::chrono::milliseconds ParseDuration(const YAML::Node& n, const std::string& field) {
   const std::string v = Scalar(n, field);
   auto d = ParseGoDuration(v);
@@ -61,6 +74,17 @@ std::vector<std::string> ParseStringList(const YAML::Node& n, const std::string&
   if (!n.IsSequence()) throw FieldError{field + ": expected a list"};
   for (size_t i = 0; i < n.size(); ++i) {
     out.push_back(Scalar(n[i], field + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+std::map<std::string, bool> ParseBoolMap(const YAML::Node& n, const std::string& field) {
+  std::map<std::string, bool> out;
+  if (n.IsNull()) return out;
+  if (!n.IsMap()) throw FieldError{field + ": expected a mapping of names to booleans"};
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    out[key] = ParseBool(kv.second, field + "." + key);
   }
   return out;
 }
@@ -85,136 +109,253 @@ void SetIfPositive(std::chrono::milliseconds& field, std::chrono::milliseconds v
   if (v.count() > 0) field = v;
 }
 
-using Setter = std::function<void(const YAML::Node&, const std::string& field, KpxConfig&)>;
+// What a file set that defaulting depends on.
+struct Seen {
+  bool healthz = false;
+  bool metrics = false;
+};
+
+using Setter = std::function<void(const YAML::Node&, const std::string& field, KpxConfig&, Seen&)>;
+
+Setter Str(std::string KpxConfig::*m) {
+  return [m](auto& n, auto& f, KpxConfig& c, Seen&) { SetIfNonEmpty(c.*m, Scalar(n, f)); };
+}
+Setter Flag(std::function<bool&(KpxConfig&)> get) {
+  return [get](auto& n, auto& f, KpxConfig& c, Seen&) { get(c) = ParseBool(n, f); };
+}
+Setter Int(std::function<int32_t&(KpxConfig&)> get) {
+  return [get](auto& n, auto& f, KpxConfig& c, Seen&) { get(c) = ParseInt(n, f); };
+}
+// A metav1.Duration kube-proxy defaults when zero.
+Setter DefaultedDuration(std::function<std::chrono::milliseconds&(KpxConfig&)> get) {
+  return
+      [get](auto& n, auto& f, KpxConfig& c, Seen&) { SetIfPositive(get(c), ParseDuration(n, f)); };
+}
+// A duration taken as written (0 means "leave as is" for kube-proxy).
+Setter Duration(std::function<std::chrono::milliseconds&(KpxConfig&)> get) {
+  return [get](auto& n, auto& f, KpxConfig& c, Seen&) { get(c) = ParseDuration(n, f); };
+}
 
 // Fields kpx acts on, by their path in the file.
 const std::map<std::string, Setter>& Applied() {
   static const auto* m = new std::map<std::string, Setter>{
-      {"mode", [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.mode, Scalar(n, f)); }},
-      {"clientConnection.kubeconfig",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.kubeconfig, Scalar(n, f)); }},
-      {"hostnameOverride",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.hostname_override, Scalar(n, f)); }},
+      {"mode",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         const std::string v = Scalar(n, f);
+         auto mode = ParseProxyMode(v);
+         if (!mode) {
+           throw FieldError{f + ": unknown proxy mode \"" + v +
+                            "\" (want iptables, ipvs or userspace)"};
+         }
+         c.mode = *mode;
+       }},
+      {"clientConnection.kubeconfig", Str(&KpxConfig::kubeconfig)},
+      {"clientConnection.contentType",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         SetIfNonEmpty(c.no_effect.kube_api_content_type, Scalar(n, f));
+       }},
+      {"clientConnection.qps",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         if (float q = ParseFloat(n, f); q != 0) c.no_effect.kube_api_qps = q;
+       }},
+      {"clientConnection.burst",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         if (int32_t b = ParseInt(n, f); b != 0) c.no_effect.kube_api_burst = b;
+       }},
+      {"hostnameOverride", Str(&KpxConfig::hostname_override)},
       {"clusterCIDR",
-       [](auto& n, auto& f, KpxConfig& c) { c.cluster_cidrs = SplitComma(Scalar(n, f)); }},
-      {"bindAddress",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.bind_address, Scalar(n, f)); }},
+       [](auto& n, auto& f, KpxConfig& c, Seen&) { c.cluster_cidrs = SplitComma(Scalar(n, f)); }},
+      {"bindAddress", Str(&KpxConfig::bind_address)},
       {"healthzBindAddress",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.healthz_bind_address, Scalar(n, f)); }},
+       [](auto& n, auto& f, KpxConfig& c, Seen& seen) {
+         const std::string v = Scalar(n, f);
+         if (v.empty()) return;
+         c.healthz_bind_address = AppendPortIfNeeded(v, kHealthzPort);
+         seen.healthz = true;
+       }},
       {"metricsBindAddress",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.metrics_bind_address, Scalar(n, f)); }},
+       [](auto& n, auto& f, KpxConfig& c, Seen& seen) {
+         const std::string v = Scalar(n, f);
+         if (v.empty()) return;
+         c.metrics_bind_address = AppendPortIfNeeded(v, kMetricsPort);
+         seen.metrics = true;
+       }},
+      {"bindAddressHardFail", Flag([](KpxConfig& c) -> bool& { return c.bind_address_hard_fail; })},
+      {"oomScoreAdj", Int([](KpxConfig& c) -> int32_t& { return c.oom_score_adj; })},
+      {"featureGates",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) { c.feature_gates = ParseBoolMap(n, f); }},
       {"nodePortAddresses",
-       [](auto& n, auto& f, KpxConfig& c) { c.nodeport_addresses = ParseStringList(n, f); }},
-      {"detectLocalMode",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.detect_local_mode, Scalar(n, f)); }},
-      {"iptables.syncPeriod",
-       [](auto& n, auto& f, KpxConfig& c) {
-         SetIfPositive(c.iptables.sync_period, ParseDuration(n, f));
+       [](auto& n, auto& f, KpxConfig& c, Seen&) { c.nodeport_addresses = ParseStringList(n, f); }},
+      {"detectLocalMode", Str(&KpxConfig::detect_local_mode)},
+      {"detectLocal.bridgeInterface",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         c.detect_local.bridge_interface = Scalar(n, f);
        }},
-      {"iptables.minSyncPeriod",
-       [](auto& n, auto& f, KpxConfig& c) { c.iptables.min_sync_period = ParseDuration(n, f); }},
+      {"detectLocal.interfaceNamePrefix",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         c.detect_local.interface_name_prefix = Scalar(n, f);
+       }},
+      {"configSyncPeriod", DefaultedDuration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.no_effect.config_sync_period;
+       })},
+      {"enableProfiling", Flag([](KpxConfig& c) -> bool& { return c.no_effect.profiling; })},
+      {"showHiddenMetricsForVersion",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) {
+         c.no_effect.show_hidden_metrics_for_version = Scalar(n, f);
+       }},
+      {"windowsRunAsService",
+       Flag([](KpxConfig& c) -> bool& { return c.no_effect.windows_service; })},
+      {"iptables.syncPeriod", DefaultedDuration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.iptables.sync_period;
+       })},
+      {"iptables.minSyncPeriod", DefaultedDuration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.iptables.min_sync_period;
+       })},
       {"iptables.masqueradeAll",
-       [](auto& n, auto& f, KpxConfig& c) { c.iptables.masquerade_all = ParseBool(n, f); }},
+       Flag([](KpxConfig& c) -> bool& { return c.iptables.masquerade_all; })},
       {"iptables.masqueradeBit",
-       [](auto& n, auto& f, KpxConfig& c) { c.iptables.masquerade_bit = ParseInt(n, f); }},
+       Int([](KpxConfig& c) -> int32_t& { return c.iptables.masquerade_bit; })},
       {"iptables.localhostNodePorts",
-       [](auto& n, auto& f, KpxConfig& c) { c.iptables.localhost_nodeports = ParseBool(n, f); }},
-      {"ipvs.scheduler",
-       [](auto& n, auto& f, KpxConfig& c) { SetIfNonEmpty(c.ipvs.scheduler, Scalar(n, f)); }},
-      {"ipvs.syncPeriod",
-       [](auto& n, auto& f, KpxConfig& c) {
-         SetIfPositive(c.ipvs.sync_period, ParseDuration(n, f));
-       }},
+       Flag([](KpxConfig& c) -> bool& { return c.iptables.localhost_nodeports; })},
+      {"ipvs.scheduler", [](auto& n, auto& f, KpxConfig& c,
+                            Seen&) { SetIfNonEmpty(c.ipvs.scheduler, Scalar(n, f)); }},
+      {"ipvs.syncPeriod", DefaultedDuration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.ipvs.sync_period;
+       })},
+      // Not defaulted by kube-proxy: 0 means "sync on every change" for IPVS.
       {"ipvs.minSyncPeriod",
-       [](auto& n, auto& f, KpxConfig& c) { c.ipvs.min_sync_period = ParseDuration(n, f); }},
+       Duration([](KpxConfig& c) -> std::chrono::milliseconds& { return c.ipvs.min_sync_period; })},
       {"ipvs.tcpTimeout",
-       [](auto& n, auto& f, KpxConfig& c) { c.ipvs.tcp_timeout = ParseDuration(n, f); }},
+       Duration([](KpxConfig& c) -> std::chrono::milliseconds& { return c.ipvs.tcp_timeout; })},
       {"ipvs.tcpFinTimeout",
-       [](auto& n, auto& f, KpxConfig& c) { c.ipvs.tcp_fin_timeout = ParseDuration(n, f); }},
+       Duration([](KpxConfig& c) -> std::chrono::milliseconds& { return c.ipvs.tcp_fin_timeout; })},
       {"ipvs.udpTimeout",
-       [](auto& n, auto& f, KpxConfig& c) { c.ipvs.udp_timeout = ParseDuration(n, f); }},
-      {"ipvs.strictARP",
-       [](auto& n, auto& f, KpxConfig& c) { c.ipvs.strict_arp = ParseBool(n, f); }},
+       Duration([](KpxConfig& c) -> std::chrono::milliseconds& { return c.ipvs.udp_timeout; })},
+      {"ipvs.strictARP", Flag([](KpxConfig& c) -> bool& { return c.ipvs.strict_arp; })},
+      {"ipvs.excludeCIDRs",
+       [](auto& n, auto& f, KpxConfig& c, Seen&) { c.ipvs.exclude_cidrs = ParseStringList(n, f); }},
       {"conntrack.maxPerCore",
-       [](auto& n, auto& f, KpxConfig& c) { c.conntrack.max_per_core = ParseInt(n, f); }},
-      {"conntrack.min", [](auto& n, auto& f, KpxConfig& c) { c.conntrack.min = ParseInt(n, f); }},
-      {"conntrack.tcpEstablishedTimeout",
-       [](auto& n, auto& f, KpxConfig& c) {
-         c.conntrack.tcp_established_timeout = ParseDuration(n, f);
-       }},
-      {"conntrack.tcpCloseWaitTimeout",
-       [](auto& n, auto& f, KpxConfig& c) {
-         c.conntrack.tcp_close_wait_timeout = ParseDuration(n, f);
-       }},
+       Int([](KpxConfig& c) -> int32_t& { return c.conntrack.max_per_core; })},
+      {"conntrack.min", Int([](KpxConfig& c) -> int32_t& { return c.conntrack.min; })},
+      {"conntrack.tcpEstablishedTimeout", Duration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.conntrack.tcp_established_timeout;
+       })},
+      {"conntrack.tcpCloseWaitTimeout", Duration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.conntrack.tcp_close_wait_timeout;
+       })},
+      {"conntrack.tcpBeLiberal",
+       Flag([](KpxConfig& c) -> bool& { return c.conntrack.tcp_be_liberal; })},
+      {"conntrack.udpTimeout", Duration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.conntrack.udp_timeout;
+       })},
+      {"conntrack.udpStreamTimeout", Duration([](KpxConfig& c) -> std::chrono::milliseconds& {
+         return c.conntrack.udp_stream_timeout;
+       })},
+      {"logging.format", [](auto& n, auto& f, KpxConfig& c,
+                            Seen&) { SetIfNonEmpty(c.no_effect.logging_format, Scalar(n, f)); }},
+      {"logging.verbosity", Int([](KpxConfig& c) -> int32_t& { return c.verbosity; })},
   };
   return *m;
 }
 
-// Fields kube-proxy defines that kpx accepts without acting on them.
-const std::set<std::string>& Ignored() {
-  static const auto* s = new std::set<std::string>{"apiVersion",
-                                                   "kind",
-                                                   "featureGates",
-                                                   "bindAddressHardFail",
-                                                   "healthzBindAddressHardFail",
-                                                   "clientConnection.acceptContentTypes",
-                                                   "clientConnection.contentType",
-                                                   "clientConnection.qps",
-                                                   "clientConnection.burst",
-                                                   "configSyncPeriod",
-                                                   "enableProfiling",
-                                                   "showHiddenMetricsForVersion",
-                                                   "oomScoreAdj",
-                                                   "portRange",
-                                                   "udpIdleTimeout",
-                                                   "logging",
-                                                   "winkernel",
-                                                   "nftables",
-                                                   "detectLocal",
-                                                   "detectLocal.bridgeInterface",
-                                                   "detectLocal.interfaceNamePrefix",
-                                                   "ipvs.excludeCIDRs",
-                                                   "conntrack.udpTimeout",
-                                                   "conntrack.udpStreamTimeout",
-                                                   "conntrack.tcpBeLiberal",
-                                                   "linux",
-                                                   "linux.masqueradeAll",
-                                                   "linux.oomScoreAdj",
-                                                   "linux.conntrack",
-                                                   "windows"};
+// The value type of a field kube-proxy defines that kpx accepts without acting on it: kube-proxy
+// would still refuse a value of the wrong type.
+enum class Type { kString, kBool, kNumber, kDuration, kAny };
+
+const std::map<std::string, Type>& NoEffect() {
+  static const auto* m = new std::map<std::string, Type>{
+      {"clientConnection.acceptContentTypes", Type::kString},
+      {"portRange", Type::kString},
+      {"ipvs.ipSet", Type::kAny},
+      {"nftables.masqueradeAll", Type::kBool},
+      {"nftables.masqueradeBit", Type::kNumber},
+      {"nftables.syncPeriod", Type::kDuration},
+      {"nftables.minSyncPeriod", Type::kDuration},
+      {"winkernel.networkName", Type::kString},
+      {"winkernel.sourceVip", Type::kString},
+      {"winkernel.enableDSR", Type::kBool},
+      {"winkernel.rootHnsEndpointName", Type::kString},
+      {"winkernel.forwardHealthCheckVip", Type::kBool},
+      {"logging.flushFrequency", Type::kAny},
+      {"logging.vmodule", Type::kAny},
+      {"logging.options", Type::kAny},
+  };
+  return *m;
+}
+
+// Fields older kube-proxy releases defined; its lenient decoding still loads files with them.
+const std::set<std::string>& Removed() {
+  static const auto* s = new std::set<std::string>{"conntrack.max", "resourceContainer",
+                                                   "udpIdleTimeout", "ipvs.masqueradeAll"};
   return *s;
 }
 
 bool IsSection(const std::string& path) {
-  return path == "clientConnection" || path == "iptables" || path == "ipvs" || path == "conntrack";
+  static const std::set<std::string> kSections = {"clientConnection", "iptables",   "ipvs",
+                                                  "nftables",         "conntrack",  "winkernel",
+                                                  "logging",          "detectLocal"};
+  return kSections.contains(path);
 }
 
-void Walk(const YAML::Node& map, const std::string& prefix, KpxConfig& c) {
+void CheckType(const YAML::Node& n, const std::string& path, Type t) {
+  switch (t) {
+    case Type::kString:
+      Scalar(n, path);
+      return;
+    case Type::kBool:
+      ParseBool(n, path);
+      return;
+    case Type::kNumber:
+      ParseFloat(n, path);
+      return;
+    case Type::kDuration:
+      ParseDuration(n, path);
+      return;
+    case Type::kAny:
+      return;
+  }
+}
+
+void Walk(const YAML::Node& map, const std::string& prefix, KpxConfig& c, Seen& seen,
+          std::vector<std::string>& ignored) {
   for (const auto& kv : map) {
     const std::string key = kv.first.as<std::string>();
     const std::string path = Join(prefix, key);
     const YAML::Node& value = kv.second;
+    if (prefix.empty() && (key == "apiVersion" || key == "kind")) continue;
     if (auto it = Applied().find(path); it != Applied().end()) {
-      if (!value.IsNull()) it->second(value, path, c);
+      if (!value.IsNull()) it->second(value, path, c, seen);
       continue;
     }
     if (IsSection(path)) {
       if (value.IsNull()) continue;
       if (!value.IsMap()) throw FieldError{path + ": expected a mapping"};
-      Walk(value, path, c);
+      Walk(value, path, c, seen, ignored);
       continue;
     }
-    if (Ignored().contains(path)) {
+    if (auto it = NoEffect().find(path); it != NoEffect().end()) {
+      if (!value.IsNull()) CheckType(value, path, it->second);
       VLOG(1) << "config file: field " << path << " is accepted but has no effect in kpx";
       continue;
     }
-    throw FieldError{path + ": unknown field"};
+    // kube-proxy's strict decoding fails here and its lenient v1alpha1 decoding drops the field
+    // with a log line; kpx does the same, naming the field.
+    ignored.push_back(path);
+    if (Removed().contains(path)) {
+      LOG(WARNING) << "config file: field " << path
+                   << " was removed from kube-proxy; ignored, as kube-proxy's lenient decoding "
+                      "does";
+    } else {
+      LOG(WARNING) << "config file: unknown field " << path
+                   << " ignored, as kube-proxy's lenient decoding does";
+    }
   }
 }
 
 }  // namespace
 
-Result<KpxConfig> ParseConfigText(const std::string& text, KpxConfig base) {
+Result<KpxConfig> ParseConfigText(const std::string& text, KpxConfig base,
+                                  std::vector<std::string>* ignored) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -230,13 +371,20 @@ Result<KpxConfig> ParseConfigText(const std::string& text, KpxConfig base) {
   if (!api || !api.IsScalar() || api.Scalar() != "kubeproxy.config.k8s.io/v1alpha1") {
     return Status::Error("apiVersion: want kubeproxy.config.k8s.io/v1alpha1");
   }
+  Seen seen;
+  std::vector<std::string> dropped;
   try {
-    Walk(root, "", base);
+    Walk(root, "", base, seen, dropped);
   } catch (const FieldError& e) {
     return Status::Error(e.message);
   } catch (const YAML::Exception& e) {
     return Status::Error(std::string("malformed value: ") + e.what());
   }
+  // kube-proxy's defaults.go: the listeners' defaults follow bindAddress's family.
+  if (!seen.healthz) base.healthz_bind_address = DefaultHealthzAddress(base.bind_address);
+  if (!seen.metrics) base.metrics_bind_address = DefaultMetricsAddress(base.bind_address);
+  for (const auto& path : dropped) base.ignored_settings.push_back("config field " + path);
+  if (ignored) *ignored = std::move(dropped);
   return base;
 }
 

@@ -100,18 +100,21 @@ Result<std::unique_ptr<Dataplane>> MakeDataplane(const KpxConfig& config, std::o
     if (config.cleanup) return Status::Error("--cleanup and --dry-run exclude each other");
     return std::unique_ptr<Dataplane>(std::make_unique<PrintingDataplane>(out));
   }
-  if (config.mode == "iptables") {
-    auto options = IptablesOptionsFrom(config);
-    if (!options.ok()) return options.status();
-    return NewIptablesDataplane(*options);
+  switch (config.mode) {
+    case ProxyMode::kIptables: {
+      auto options = IptablesOptionsFrom(config);
+      if (!options.ok()) return options.status();
+      return NewIptablesDataplane(*options);
+    }
+    case ProxyMode::kIpvs:
+      return NewIpvsDataplane(IpvsOptionsFrom(config));
+    case ProxyMode::kUserspace: {
+      auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
+      ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);
+      return dp;
+    }
   }
-  if (config.mode == "ipvs") return NewIpvsDataplane(IpvsOptionsFrom(config));
-  if (config.mode == "userspace") {
-    auto dp = NewUserspaceDataplane(UserspaceOptionsFrom(config));
-    ExportUserspaceMetrics(static_cast<const UserspaceDataplane&>(*dp), metrics);
-    return dp;
-  }
-  return Status::Error("unknown proxy mode \"" + config.mode + "\"");
+  return Status::Error("unknown proxy mode");
 }
 
 }  // namespace kpx

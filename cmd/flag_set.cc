@@ -86,6 +86,31 @@ void FlagSet::StringList(const std::string& name, std::vector<std::string>* targ
              }});
 }
 
+void FlagSet::Float(const std::string& name, float* target, const std::string& help) {
+  std::ostringstream def;
+  def << *target;
+  Add(name, {help, false, def.str(), [target, name](const std::string& v, bool) {
+               float out = 0;
+               auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+               if (ec != std::errc() || p != v.data() + v.size()) {
+                 return Status::Error("invalid number \"" + v + "\" for --" + name);
+               }
+               *target = out;
+               return Status::Ok();
+             }});
+}
+
+void FlagSet::Func(const std::string& name, bool is_bool, const std::string& default_text,
+                   std::function<Status(const std::string& value)> set, const std::string& help) {
+  Add(name, {help, is_bool, default_text,
+             [set = std::move(set)](const std::string& v, bool) { return set(v); }});
+}
+
+void FlagSet::Shorthand(char letter, const std::string& name) {
+  if (!flags_.contains(name)) throw std::logic_error("shorthand of unknown flag --" + name);
+  shorthands_[letter] = name;
+}
+
 void FlagSet::Alias(const std::string& alias, const std::string& name) {
   if (!flags_.contains(name)) throw std::logic_error("alias of unknown flag --" + name);
   aliases_[alias] = name;
@@ -102,7 +127,8 @@ Status FlagSet::Parse(int argc, const char* const* argv) {
     if (arg.size() < 2 || arg[0] != '-') {
       return Status::Error("unexpected argument \"" + arg + "\" (kpx takes flags only)");
     }
-    arg = arg.substr(arg[1] == '-' ? 2 : 1);
+    const bool single_dash = arg[1] != '-';
+    arg = arg.substr(single_dash ? 1 : 2);
     std::string name = arg;
     std::string value;
     bool has_value = false;
@@ -110,6 +136,9 @@ Status FlagSet::Parse(int argc, const char* const* argv) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
       has_value = true;
+    }
+    if (single_dash && name.size() == 1) {
+      if (auto s = shorthands_.find(name[0]); s != shorthands_.end()) name = s->second;
     }
     if (auto a = aliases_.find(name); a != aliases_.end()) name = a->second;
     auto it = flags_.find(name);
@@ -136,6 +165,9 @@ std::string FlagSet::Usage() const {
     os << "  --" << name << (f.is_bool ? "" : " value") << "\n      " << f.help;
     if (!f.default_text.empty()) os << " (default " << f.default_text << ")";
     os << "\n";
+  }
+  for (const auto& [letter, name] : shorthands_) {
+    os << "  -" << letter << "\n      Same as --" << name << ".\n";
   }
   for (const auto& [alias, name] : aliases_) {
     os << "  --" << alias << "\n      Same as --" << name << ".\n";

@@ -26,8 +26,15 @@ class FlagSet {
   // A comma-separated list ("a,b,c"); repeated flags append.
   void StringList(const std::string& name, std::vector<std::string>* target,
                   const std::string& help);
+  void Float(const std::string& name, float* target, const std::string& help);
+  // A flag with its own parser (`set` gets the value text and reports a bad value); `is_bool`
+  // flags take "--name" alone as "--name=true", as pflag's boolean-like values do.
+  void Func(const std::string& name, bool is_bool, const std::string& default_text,
+            std::function<Status(const std::string& value)> set, const std::string& help);
   // Another name for an existing flag (kube-proxy's --iptables-sync-period for --sync-period).
   void Alias(const std::string& alias, const std::string& name);
+  // A one-letter name, usable as "-h" or "-v=4" (pflag's shorthands).
+  void Shorthand(char letter, const std::string& name);
 
   // Parses argv[1..]. Positional arguments are an error: kube-proxy takes none. May be called
   // again (after loading a config file into the bound variables) to re-apply the same flags.
@@ -47,6 +54,7 @@ class FlagSet {
 
   std::map<std::string, Flag> flags_;
   std::map<std::string, std::string> aliases_;
+  std::map<char, std::string> shorthands_;
   std::set<std::string> set_;
 };
 

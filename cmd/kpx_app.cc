@@ -6,15 +6,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <ostream>
 #include <thread>
 
+#include "cmd/config_writer.h"
 #include "cmd/dataplane_factory.h"
 #include "cmd/health_check_listener.h"
 #include "cmd/instance_lock.h"
 #include "cmd/node_sysctls.h"
+#include "cmd/oom_score.h"
 #include "cmd/source_factory.h"
 #include "cmd/status_endpoints.h"
 #include "proxier/health/service_health.h"
@@ -43,9 +46,10 @@ std::string NodeName(const KpxConfig& config) {
 // its iptables rules reference chains the iptables mode also owns.
 int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry& metrics) {
   int failures = 0;
-  for (const char* mode : {"ipvs", "userspace", "iptables"}) {
+  for (ProxyMode m : {ProxyMode::kIpvs, ProxyMode::kUserspace, ProxyMode::kIptables}) {
+    const std::string_view mode = ProxyModeName(m);
     KpxConfig c = config;
-    c.mode = mode;
+    c.mode = m;
     auto dataplane = MakeDataplane(c, out, metrics);
     if (!dataplane.ok()) {
       // No IPVS in this kernel means there is nothing of the IPVS mode to remove.
@@ -62,6 +66,30 @@ int CleanupAllModes(const KpxConfig& config, std::ostream& out, MetricsRegistry&
   return failures == 0 ? 0 : 1;
 }
 
+// Settings that were accepted for kube-proxy compatibility but change nothing in kpx, said once
+// at start so that an operator comparing with kube-proxy sees them.
+void LogIgnoredSettings(const KpxConfig& config) {
+  for (const auto& what : config.ignored_settings) {
+    LOG(WARNING) << "accepted without effect in kpx: " << what;
+  }
+  const KpxConfig defaults;
+  const auto& n = config.no_effect;
+  const auto& d = defaults.no_effect;
+  if (n.logging_format != "text") {
+    LOG(WARNING) << "logging format \"" << n.logging_format << "\": kpx writes klog's text format";
+  }
+  if (n.profiling) LOG(WARNING) << "profiling: kpx has no /debug/pprof handler";
+  if (n.windows_service) LOG(WARNING) << "windows service: Windows only, ignored on Linux";
+  if (n.kube_api_qps != d.kube_api_qps || n.kube_api_burst != d.kube_api_burst ||
+      n.kube_api_content_type != d.kube_api_content_type) {
+    LOG(INFO) << "kube-api qps/burst/content type: kpx makes one JSON list+watch per resource "
+                 "and ignores them";
+  }
+  if (!config.ipvs.exclude_cidrs.empty() && config.mode == ProxyMode::kIpvs) {
+    LOG(INFO) << "ipvs excludeCIDRs: kpx only ever removes virtual servers it created";
+  }
+}
+
 }  // namespace
 
 int RunKpx(const KpxConfig& config, std::ostream& out) {
@@ -71,6 +99,30 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  LogIgnoredSettings(config);
+  if (!config.write_config_to.empty()) {
+    std::ofstream f(config.write_config_to);
+    f << RenderConfigYaml(config);
+    f.flush();
+    if (!f) {
+      LOG(ERROR) << "cannot write the configuration to " << config.write_config_to;
+      return 1;
+    }
+    LOG(INFO) << "wrote the configuration to " << config.write_config_to;
+    return 0;
+  }
+  if (!config.dry_run && !config.cleanup) {
+    // kube-proxy logs a failure here and goes on (e.g. without CAP_SYS_RESOURCE).
+    if (Status st = ApplyOomScoreAdj(config.oom_score_adj); !st.ok()) {
+      LOG(WARNING) << "cannot apply oom_score_adj " << config.oom_score_adj << ": " << st.message();
+    }
+  }
+  if (config.init_only) {
+    NodeSysctls::Proc().Apply(config);
+    LOG(INFO) << "--init-only: node settings made, exiting";
+    return 0;
+  }
 
   // --cleanup takes the lock too: removing rules under a running kpx would fight it.
   InstanceLock lock;
@@ -92,12 +144,12 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
   if (!config.dry_run) NodeSysctls::Proc().Apply(config);
 
   const std::string node_name = NodeName(config);
-  LOG(INFO) << "kpx starting: mode=" << config.mode << " dataplane=" << (*dataplane)->Name()
-            << " node=" << node_name;
+  LOG(INFO) << "kpx starting: mode=" << ProxyModeName(config.mode)
+            << " dataplane=" << (*dataplane)->Name() << " node=" << node_name;
   SteadyClock clock;
   SyncingProxier::Options options;
   options.node_name = node_name;
-  const bool ipvs = config.mode == "ipvs";
+  const bool ipvs = config.mode == ProxyMode::kIpvs;
   options.runner.min_interval =
       ipvs ? config.ipvs.min_sync_period : config.iptables.min_sync_period;
   options.runner.max_interval = ipvs ? config.ipvs.sync_period : config.iptables.sync_period;
@@ -132,8 +184,16 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
 
   StatusEndpoints status(config, proxier, metrics);
   if (Status st = status.Start(); !st.ok()) {
-    // kube-proxy keeps running without its health server; an unreachable probe is visible enough.
     LOG(ERROR) << st.message();
+    // --bind-address-hard-fail: kube-proxy exits when a server cannot bind.
+    if (config.bind_address_hard_fail) {
+      std::cerr << "kpx: " << st.message() << "\n";
+      proxier.Stop();
+      (*source)->Stop();
+      service_health.Stop();
+      status.Stop();
+      return 1;
+    }
   }
 
   std::thread waiter([&] {

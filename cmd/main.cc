@@ -4,7 +4,10 @@
 #include <glog/logging.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
+#include <string>
 
 #include "cmd/command_line.h"
 #include "cmd/klog_format.h"
@@ -27,6 +30,17 @@ int main(int argc, char** argv) {
     std::cout << command_line->usage;
     return 0;
   }
+  if (!command_line->config.version_request.empty()) {
+    std::cout << kpx::VersionText(command_line->config.version_request);
+    return 0;
+  }
   FLAGS_v = command_line->config.verbosity;
+  // klog's --vmodule "pattern=N,...": glog matches the same file-name globs.
+  std::istringstream vmodule(command_line->config.vmodule);
+  for (std::string entry; std::getline(vmodule, entry, ',');) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    google::SetVLOGLevel(entry.substr(0, eq).c_str(), std::atoi(entry.c_str() + eq + 1));
+  }
   return kpx::RunKpx(command_line->config, std::cout);
 }

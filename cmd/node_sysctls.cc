@@ -61,8 +61,24 @@ int NodeSysctls::Apply(const KpxConfig& config) {
     written += SetIfDifferent("net/netfilter/nf_conntrack_tcp_timeout_close_wait",
                               std::to_string(ct.tcp_close_wait_timeout.count() / 1000), false);
   }
-  if (config.mode == "iptables" && config.iptables.localhost_nodeports) {
+  if (ct.tcp_be_liberal) {
+    written += SetIfDifferent("net/netfilter/nf_conntrack_tcp_be_liberal", "1", false);
+  }
+  if (ct.udp_timeout.count() > 0) {
+    written += SetIfDifferent("net/netfilter/nf_conntrack_udp_timeout",
+                              std::to_string(ct.udp_timeout.count() / 1000), false);
+  }
+  if (ct.udp_stream_timeout.count() > 0) {
+    written += SetIfDifferent("net/netfilter/nf_conntrack_udp_timeout_stream",
+                              std::to_string(ct.udp_stream_timeout.count() / 1000), false);
+  }
+  if (config.mode == ProxyMode::kIptables && config.iptables.localhost_nodeports) {
     written += SetIfDifferent("net/ipv4/conf/all/route_localnet", "1", false);
+  }
+  // kube-proxy's --ipvs-strict-arp: service IPs on kube-ipvs0 must not be answered for by ARP.
+  if (config.mode == ProxyMode::kIpvs && config.ipvs.strict_arp) {
+    written += SetIfDifferent("net/ipv4/conf/all/arp_ignore", "1", false);
+    written += SetIfDifferent("net/ipv4/conf/all/arp_announce", "2", false);
   }
   return written;
 }

@@ -20,7 +20,7 @@ StatusEndpoints::StatusEndpoints(const KpxConfig& config, const SyncingProxier& 
 
 HttpServer::Response StatusEndpoints::Health(bool liveness) {
   const auto sync_period =
-      config_.mode == "ipvs" ? config_.ipvs.sync_period : config_.iptables.sync_period;
+      config_.mode == ProxyMode::kIpvs ? config_.ipvs.sync_period : config_.iptables.sync_period;
   const auto report =
       ProxierHealth::Evaluate(ProxierHealth::Clock::now(), std::chrono::system_clock::now(),
                               proxier_.OldestPendingChange(), proxier_.LastSuccessfulSyncWall(),
@@ -55,7 +55,8 @@ Status StatusEndpoints::Start() {
     });
     metrics_server_->Route("/healthz", [this](const std::string&) { return Health(false); });
     metrics_server_->Route("/proxyMode", [this](const std::string&) {
-      return HttpServer::Response{200, "text/plain; charset=utf-8", config_.mode, {}};
+      return HttpServer::Response{
+          200, "text/plain; charset=utf-8", std::string(ProxyModeName(config_.mode)), {}};
     });
     if (Status st = metrics_server_->Start(); !st.ok()) return st;
     LOG(INFO) << "serving /metrics on " << config_.metrics_bind_address;

@@ -1,6 +1,7 @@
 #include "proxier/syncing_proxier.h"
 
 #include <glog/logging.h>
+#include <malloc.h>
 
 #include <chrono>
 
@@ -193,6 +194,10 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   const auto start = clock_.Now();
   const Status st = dataplane_.Apply(state, full);
   const auto end = clock_.Now();
+  // A full sync allocates and frees transient copies as large as the ruleset; glibc keeps freed
+  // heap by default, which showed as hundreds of MiB of RSS after the first sync at 10 000
+  // services. Hand it back (outside the measured sync time).
+  if (full) malloc_trim(0);
   dataplane_.RecordMetrics(metrics_);
   const double seconds = std::chrono::duration<double>(end - start).count();
   sync_duration_->Observe(seconds);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds kpx into BUILD_DIR (default: build). Extra arguments go to cmake.
+# Configures and builds kpx into BUILD_DIR (default: build). Extra arguments go to cmake;
+# BUILD_TARGETS limits the build to some targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
@@ -15,4 +16,7 @@ if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
 else
   cmake -S . -B "$build_dir" -DKPX_WERROR=ON "$@" >/dev/null
 fi
-cmake --build "$build_dir" -j "$jobs"
+# BUILD_TARGETS: only these targets (e.g. "kpx"); default everything.
+targets=()
+for t in ${BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build_dir" -j "$jobs" "${targets[@]}"

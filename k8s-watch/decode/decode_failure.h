@@ -16,6 +16,9 @@ struct DecodeFailure {
   // True for objects kpx ignores on purpose (an FQDN EndpointSlice): count them as skipped, not as
   // invalid input.
   bool unsupported = false;
+  // True for a well-formed object of a kind kpx does not use (a Deployment or ConfigMap in a
+  // manifest stream): not an error, skipped with a debug line.
+  bool other_kind = false;
 
   bool operator==(const DecodeFailure&) const = default;
 };

@@ -45,10 +45,11 @@ Status DecodeConditions(const rapidjson::Value& ep, const std::string& path, End
       return s;
     }
   }
-  // The API's rules for unset conditions: ready unset means ready (consumers must assume the best
-  // when the producer does not know), serving unset follows ready, terminating unset is false.
+  // The API's rules for unset conditions: ready and serving unset mean true (consumers must
+  // assume the best when the producer does not know; kube-proxy's endpointslicecache does the
+  // same), terminating unset is false.
   out->ready = ready.value_or(true);
-  out->serving = serving.value_or(out->ready);
+  out->serving = serving.value_or(true);
   out->terminating = terminating.value_or(false);
   return Status::Ok();
 }

@@ -157,7 +157,8 @@ void DecodeObject(const rapidjson::Value& object, std::string_view prefix, bool 
     }
     return DecodeItems(object, &list.item, out);
   }
-  Fail(prefix, "kind: " + json::Quote(kind) + " not supported", out);
+  out->failures.push_back(
+      {"", "", WithPrefix(prefix, "kind: " + json::Quote(kind) + " not used by kpx"), false, true});
 }
 
 }  // namespace

@@ -264,6 +264,21 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
   std::vector<EndpointSlice> slices;
   std::vector<Node> nodes;
   for (Service& svc : decoded.services) {
+    // In a manifest written for the API server, spec.clusterIP is usually absent: the API server
+    // allocates it. kpx has no allocator, so such a Service cannot be programmed; say so instead
+    // of dropping it silently (issue: an ingress-nginx manifest lost two Services unnoticed).
+    if (svc.type != ServiceType::kExternalName && !svc.headless && svc.cluster_ips.empty()) {
+      LOG(WARNING) << "manifest " << path << ": service " << svc.meta.Key()
+                   << " skipped: it has no spec.clusterIP (the API server assigns one; a "
+                      "manifest read by kpx must give it)";
+      ++stats_->objects_skipped;
+      continue;
+    }
+    if (svc.headless || svc.type == ServiceType::kExternalName) {
+      LOG(INFO) << "manifest " << path << ": service " << svc.meta.Key() << " is "
+                << (svc.headless ? "headless" : "ExternalName")
+                << ": no cluster IP, so no rules (as kube-proxy)";
+    }
     if (LabelFilter::SkipService(svc)) {
       VLOG(2) << "manifest " << path << ": service " << svc.meta.Key()
               << " is labelled for another proxy; skipped";
@@ -289,6 +304,10 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
     nodes.push_back(std::move(node));
   }
   for (const DecodeFailure& f : decoded.failures) {
+    if (f.other_kind) {
+      VLOG(1) << "manifest " << path << ": skipped: " << f.message;
+      continue;
+    }
     if (f.unsupported) {
       LOG(INFO) << "manifest " << path << ": skipped: " << f.message;
       ++stats_->objects_skipped;

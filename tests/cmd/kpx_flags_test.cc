@@ -23,7 +23,6 @@ TEST(KpxFlagsTest, ValidationNamesTheField) {
     const char* prefix;
   };
   const Case cases[] = {
-      {[](KpxConfig& c) { c.mode = "nftables2"; }, "mode: unknown proxy mode"},
       {[](KpxConfig& c) { c.cluster_cidrs = {"10.0.0.0/33"}; }, "clusterCIDR:"},
       {[](KpxConfig& c) { c.nodeport_addresses = {"bogus"}; }, "nodePortAddresses:"},
       {[](KpxConfig& c) { c.bind_address = "localhost"; }, "bindAddress:"},
@@ -35,7 +34,23 @@ TEST(KpxFlagsTest, ValidationNamesTheField) {
        "iptables.minSyncPeriod:"},
       {[](KpxConfig& c) { c.iptables.masquerade_bit = 32; }, "iptables.masqueradeBit:"},
       {[](KpxConfig& c) { c.iptables.backend = "ebpf"; }, "iptables backend:"},
-      {[](KpxConfig& c) { c.detect_local_mode = "BridgeInterface"; }, "detectLocalMode:"},
+      {[](KpxConfig& c) { c.detect_local_mode = "Bridge"; }, "detectLocalMode:"},
+      {[](KpxConfig& c) { c.detect_local_mode = "BridgeInterface"; },
+       "detectLocal.bridgeInterface:"},
+      {[](KpxConfig& c) { c.detect_local_mode = "InterfaceNamePrefix"; },
+       "detectLocal.interfaceNamePrefix:"},
+      {[](KpxConfig& c) { c.oom_score_adj = -1001; }, "oomScoreAdj:"},
+      {[](KpxConfig& c) {
+         c.feature_gates = {{"Bogus", true}};
+       },
+       "featureGates:"},
+      {[](KpxConfig& c) {
+         c.nodeport_addresses = {"primary", "10.0.0.0/8"};
+       },
+       "nodePortAddresses:"},
+      {[](KpxConfig& c) { c.ipvs.exclude_cidrs = {"x"}; }, "ipvs.excludeCIDRs:"},
+      {[](KpxConfig& c) { c.conntrack.max_per_core = -1; }, "conntrack.maxPerCore:"},
+      {[](KpxConfig& c) { c.no_effect.logging_format = "xml"; }, "logging.format:"},
   };
   for (const auto& c : cases) {
     KpxConfig config;

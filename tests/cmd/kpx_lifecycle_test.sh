@@ -60,9 +60,11 @@ healthy() {
 bad=$("$kpx" --mode=bogus 2>&1; echo "exit=$?")
 check "an unknown mode is a clear error" grep -q 'mode: unknown proxy mode "bogus"' <<<"$bad"
 check "an unknown mode exits 2" grep -q "exit=2" <<<"$bad"
-printf 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nipvs: {schedulr: rr}\n' >"$work/bad.conf"
+# Unknown fields are dropped with a warning, as kube-proxy's lenient decoding does (unit-tested);
+# a wrong type for a field kube-proxy defines stops the start.
+printf 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nipvs: {scheduler: [rr]}\n' >"$work/bad.conf"
 bad=$("$kpx" --config="$work/bad.conf" 2>&1; echo "exit=$?")
-check "an unknown config field is named, exit 2" grep -qz 'ipvs.schedulr: unknown field.*exit=2' <<<"$bad"
+check "a config field of the wrong type is named, exit 2" grep -qz 'ipvs.scheduler: expected a scalar value.*exit=2' <<<"$bad"
 
 topo_up "$build/tests/tools/kpx-echo-server"
 # Someone else's rules, which kpx must neither touch nor remove.

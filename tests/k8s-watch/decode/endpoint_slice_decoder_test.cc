@@ -66,7 +66,9 @@ TEST(EndpointSliceDecoderTest, ConditionDefaults) {
       {nullptr, true, true, false},
       {"null", true, true, false},
       {"{}", true, true, false},
-      {R"({"ready": false})", false, false, false},
+      // Serving unset means serving, whatever ready says (the API's rule, kube-proxy's too).
+      {R"({"ready": false})", false, true, false},
+      {R"({"ready": false, "terminating": true})", false, true, true},
       {R"({"ready": true})", true, true, false},
       {R"({"ready": false, "serving": true})", false, true, false},
       {R"({"ready": true, "serving": false})", true, false, false},

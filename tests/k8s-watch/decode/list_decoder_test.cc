@@ -76,8 +76,9 @@ TEST(ListDecoderTest, GenericListDispatchesByKind) {
   EXPECT_EQ(out.endpoint_slices.size(), 1u);
   EXPECT_EQ(out.nodes.size(), 1u);
   ASSERT_EQ(out.failures.size(), 5u);
-  EXPECT_EQ(out.failures[0],
-            (DecodeFailure{"", "", R"(items[3]: kind: "Deployment" not supported)", false}));
+  EXPECT_EQ(
+      out.failures[0],
+      (DecodeFailure{"", "", R"(items[3]: kind: "Deployment" not used by kpx)", false, true}));
   EXPECT_EQ(out.failures[1],
             (DecodeFailure{"EndpointSlice", "default/web-7x2kq",
                            R"(items[4]: endpointslice default/web-7x2kq: addressType: "FQDN" )"
@@ -98,7 +99,7 @@ TEST(ListDecoderTest, DocumentLevelFailures) {
   const Case cases[] = {
       {"[]", "must be a JSON object, got array"},
       {R"({"apiVersion": "v1"})", "kind: required"},
-      {R"({"kind": "ConfigMap", "apiVersion": "v1"})", R"(kind: "ConfigMap" not supported)"},
+      {R"({"kind": "ConfigMap", "apiVersion": "v1"})", R"(kind: "ConfigMap" not used by kpx)"},
       {R"({"kind": "List", "apiVersion": "v1", "items": {}})",
        "items: must be an array, got object"},
       {R"({"kind": "List", "apiVersion": "v2", "items": []})",
@@ -109,7 +110,7 @@ TEST(ListDecoderTest, DocumentLevelFailures) {
       {R"({"kind": "List", "apiVersion": "v1", "items": [{"kind": "List", "items": []}]})",
        R"(items[0]: kind: nested "List")"},
       {R"({"kind": "PodList", "apiVersion": "v1", "items": []})",
-       R"(kind: "PodList" not supported)"},
+       R"(kind: "PodList" not used by kpx)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.json);

@@ -35,7 +35,7 @@ TEST(ManifestParserTest, YamlDocumentsAndFailuresNamed) {
   EXPECT_EQ(out.services.size(), 1u);
   EXPECT_EQ(out.nodes.size(), 1u);
   ASSERT_EQ(out.failures.size(), 1u);
-  EXPECT_EQ(out.failures[0].message, R"(document 2: kind: "ConfigMap" not supported)");
+  EXPECT_EQ(out.failures[0].message, R"(document 2: kind: "ConfigMap" not used by kpx)");
 }
 
 TEST(ManifestParserTest, JsonByExtension) {

@@ -281,8 +281,8 @@ TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
   StartSource();
   EXPECT_EQ(handler_.events(), (Events{"service add demo/web", "endpointslice add demo/web-2",
                                        "service synced", "endpointslice synced", "node synced"}));
-  EXPECT_EQ(stats_.objects_rejected, 3u);
-  EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "rejected: document 2: kind: \"ConfigMap\""}), 1u);
+  EXPECT_EQ(stats_.objects_rejected, 2u);  // the ConfigMap is not an error, only not kpx's
+  EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "ConfigMap"}), 0u);
   EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "document 3: service: metadata.name"}), 1u);
   EXPECT_EQ(logs_.CountMatching({"mixed.yaml",
                                  "document 4: endpointslice demo/web-1: "
@@ -290,6 +290,32 @@ TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
                                  "IPv4 address"}),
             1u)
       << ::testing::PrintToString(logs_.Warnings());
+}
+
+// An ingress-nginx-like stream: kinds kpx does not use pass quietly; a Service the API server
+// would have given a cluster IP is skipped with a warning naming it, not dropped silently.
+TEST_F(ManifestSourceTest, ServicesWithoutClusterIpAreNamedOtherKindsPassQuietly) {
+  std::string no_ip = ServiceYaml("controller", 80);
+  no_ip.replace(no_ip.find("  clusterIP: 10.96.0.10\n"), 24, "");
+  std::string headless = ServiceYaml("peers", 80);
+  headless.replace(headless.find("10.96.0.10"), 10, "None");
+  dir_.Write("ingress.yaml",
+             "apiVersion: v1\nkind: Namespace\nmetadata: {name: ingress}\n---\n"
+             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: c, namespace: demo}\n"
+             "spec: {replicas: 1}\n---\n"
+             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+             "metadata: {name: crb}\n---\n" +
+                 no_ip + "---\n" + headless + "---\n" + ServiceYaml("web", 80));
+  StartSource();
+  EXPECT_EQ(handler_.events()[0], "service add demo/peers");
+  EXPECT_EQ(handler_.events()[1], "service add demo/web");
+  EXPECT_EQ(handler_.call_count(), 2u + kSynced.size());
+  EXPECT_EQ(stats_.objects_rejected, 0u);
+  EXPECT_EQ(stats_.objects_skipped, 1u);
+  ASSERT_EQ(logs_.Warnings().size(), 1u) << ::testing::PrintToString(logs_.Warnings());
+  EXPECT_EQ(
+      logs_.CountMatching({"ingress.yaml", "service demo/controller skipped", "no spec.clusterIP"}),
+      1u);
 }
 
 TEST_F(ManifestSourceTest, SkipsWhatKubeProxySkips) {

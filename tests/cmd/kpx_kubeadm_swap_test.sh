@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The kubeadm swap: kubeadm's kube-proxy DaemonSet with only the image's binary replaced by kpx.
+# kpx runs with exactly the DaemonSet's command line (--config=/var/lib/kube-proxy/config.conf
+# --hostname-override=$(NODE_NAME), the variable expanded as the kubelet does) and exactly the
+# files the DaemonSet mounts: the ConfigMap's config.conf and kubeconfig.conf at
+# /var/lib/kube-proxy, the service account's token and CA at
+# /var/run/secrets/kubernetes.io/serviceaccount, in a private mount namespace (tmpfs over /var/lib
+# and /run, so the host sees nothing). The API server is kpx-fake-apiserver serving the example
+# manifests; the check is real TCP from a client namespace through web's ClusterIP.
+# Usage: kpx_kubeadm_swap_test.sh BUILD_DIR
+set -uo pipefail
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [[ $(id -u) != 0 ]]; then echo "needs root for network and mount namespaces"; exit 77; fi
+
+# shellcheck source=tests/lib/check.sh
+source "$root/tests/lib/check.sh"
+TOPO_PREFIX=kpxk$$
+# shellcheck source=scripts/lib/demo-topology.sh
+source "$root/scripts/lib/demo-topology.sh"
+kpx=$build/cmd/kpx
+probe=$build/tests/tools/kpx-probe
+fake=$build/tests/k8s-watch/client/kpx-fake-apiserver
+data=$here/testdata
+work=$(mktemp -d)
+kpx_pid=
+api_pid=
+cleanup() {
+  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
+  if [[ -n $api_pid ]]; then
+    exec 7>&- 8<&-
+    kill "$api_pid" 2>/dev/null
+    wait "$api_pid" 2>/dev/null
+  fi
+  topo_down
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir "$work/m" "$work/api" "$work/lib" "$work/sa"
+cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
+in_node() { ip netns exec "$TOPO_NODE" "$@"; }
+in_client() { ip netns exec "$TOPO_CLIENT" "$@"; }
+
+# A ConfigMap data key's block ("  KEY: |-" and the lines indented below it), unindented.
+configmap_key() {
+  awk -v key="  $1: |-" '
+    $0 == key {on = 1; next}
+    on && /^  [^ ]/ {on = 0}
+    on {sub(/^    /, ""); print}' "$data/kubeadm-kube-proxy-configmap.yaml"
+}
+# The container's command, one word per line.
+daemonset_command() {
+  awk '
+    /^        command:/ {on = 1; next}
+    on && /^        - / {sub(/^        - /, ""); print; next}
+    on {exit}' "$data/kubeadm-kube-proxy-daemonset.yaml"
+}
+
+topo_up "$build/tests/tools/kpx-echo-server"
+mkfifo "$work/api.in" "$work/api.out"
+exec 7<>"$work/api.in" 8<>"$work/api.out"
+in_node "$fake" --dir "$work/api" --manifests "$work/m" \
+  <"$work/api.in" >"$work/api.out" 2>>"$work/api.log" 7>&- 8>&- &
+api_pid=$!
+ready=
+port=
+read -r -t 20 ready port <&8
+check_eq "kpx-fake-apiserver is ready" ready "$ready"
+if [[ $ready != ready ]]; then
+  tail -n 20 "$work/api.log"
+  check_summary
+  exit
+fi
+
+# The mounted files: the ConfigMap's two keys, with the control-plane endpoint kubeadm fills in
+# pointing at the fake server, and the service account's token and CA.
+configmap_key config.conf >"$work/lib/config.conf"
+configmap_key kubeconfig.conf | sed "s|server: https://127.0.0.1:6443|server: https://127.0.0.1:$port|" \
+  >"$work/lib/kubeconfig.conf"
+sed -n 's/^ *token: //p' "$work/api/kubeconfig" | tr -d '\n' >"$work/sa/token"
+cp "$work/api/ca.crt" "$work/sa/ca.crt"
+check "config.conf came out of the ConfigMap" grep -q '^kind: KubeProxyConfiguration' "$work/lib/config.conf"
+check "kubeconfig.conf uses tokenFile" grep -q 'tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token' "$work/lib/kubeconfig.conf"
+check "the token is there" test -s "$work/sa/token"
+
+mapfile -t command < <(daemonset_command)
+check_eq "the DaemonSet's command" \
+  "/usr/local/bin/kube-proxy --config=/var/lib/kube-proxy/config.conf --hostname-override=\$(NODE_NAME)" \
+  "${command[*]}"
+command[0]=$kpx                            # the image's binary
+for i in "${!command[@]}"; do              # the kubelet expands $(NODE_NAME)
+  command[i]=${command[i]//\$(NODE_NAME)/kpx-node}
+done
+
+in_node unshare -m --propagation private bash -c '
+  set -e
+  mount -t tmpfs kpx-lib /var/lib && mkdir /var/lib/kube-proxy
+  cp "$1"/lib/config.conf "$1"/lib/kubeconfig.conf /var/lib/kube-proxy/
+  mount -t tmpfs kpx-run /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount
+  cp "$1"/sa/token "$1"/sa/ca.crt /run/secrets/kubernetes.io/serviceaccount/
+  shift
+  exec "$@"' _ "$work" "${command[@]}" >"$work/kpx.log" 2>&1 7>&- 8>&- &
+kpx_pid=$!
+
+synced() {
+  local body
+  body=$(in_client curl -s --max-time 2 -w ' %{http_code}' http://10.99.0.2:10256/healthz) || return 1
+  [[ $body == *' 200' && $body != *'"lastUpdated": "0001-'* ]]
+}
+check "kpx syncs from the API server with kubeadm's files" wait_until 30 synced
+check_eq "a client reaches web's ClusterIP through kpx's rules" 0 \
+  "$(in_client "$probe" tcp 10.96.0.10 80 --count 5 --timeout-ms 2000 >/dev/null; echo $?)"
+check "/metrics answers on kube-proxy's default 127.0.0.1:10249" \
+  in_node curl -sf --max-time 2 -o /dev/null http://127.0.0.1:10249/metrics
+# kube-proxy's default -999 where the kernel lets root lower it (some sandboxes refuse any
+# negative value: then kpx, like kube-proxy, logs the failure and runs on).
+if sh -c 'echo -999 >/proc/self/oom_score_adj' 2>/dev/null; then
+  check_eq "oom_score_adj is kube-proxy's default" -999 "$(cat "/proc/$kpx_pid/oom_score_adj" 2>/dev/null)"
+else
+  check "oom_score_adj -999 refused here: logged, kpx runs on" \
+    grep -q 'cannot apply oom_score_adj -999' "$work/kpx.log"
+fi
+check "kubeadm's config.conf loads without an unknown field" \
+  bash -c "! grep -q 'unknown field' '$work/kpx.log'"
+check "the host saw no mount" bash -c "! grep -q kpx-lib /proc/self/mountinfo"
+if ((CHECK_FAILED > 0)); then
+  tail -n 30 "$work/kpx.log" | sed 's/^/kpx: /'
+fi
+check_summary

@@ -1,0 +1,41 @@
+#include "cmd/oom_score.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace kpx {
+namespace {
+
+TEST(OomScoreTest, WritesTheValueToTheFile) {
+  char path[] = "/tmp/kpx-oom-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(ApplyOomScoreAdj(-999, path).ok());
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  EXPECT_EQ(text, "-999");
+  std::remove(path);
+  EXPECT_FALSE(ApplyOomScoreAdj(-999, "/nonexistent/dir/oom_score_adj").ok());
+}
+
+// The real file, for this process: raising the score needs no privilege, so it works anywhere.
+TEST(OomScoreTest, RaisesThisProcesssScore) {
+  std::ifstream before("/proc/self/oom_score_adj");
+  int old_value = 0;
+  before >> old_value;
+  const int want = std::min(1000, old_value + 1);
+  ASSERT_TRUE(ApplyOomScoreAdj(want).ok());
+  std::ifstream after("/proc/self/oom_score_adj");
+  int now = 0;
+  after >> now;
+  EXPECT_EQ(now, want);
+}
+
+}  // namespace
+}  // namespace kpx
