@@ -14,7 +14,7 @@
 #include <map>
 #include <thread>
 
-#include "tests/proxier/userspace/traffic.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
