@@ -41,14 +41,9 @@ std::string ExchangeOnce(Transport transport, const std::string& ip, int port, i
       socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return "ERROR " + ErrorText(errno);
   std::string out;
-  if (!source.empty()) {
-    sockaddr_storage src;
-    socklen_t src_len;
-    if (!MakeSockaddr(source, 0, &src, &src_len) ||
-        bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) {
-      close(fd);
-      return "ERROR bind " + source;
-    }
+  if (!BindSource(fd, source)) {
+    close(fd);
+    return "ERROR bind " + source;
   }
   if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     out = "ERROR " + ErrorText(errno);

@@ -23,6 +23,14 @@ bool MakeSockaddr(const std::string& ip, int port, sockaddr_storage* ss, socklen
   return inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) == 1;
 }
 
+bool BindSource(int fd, const std::string& source) {
+  if (source.empty()) return true;
+  sockaddr_storage src;
+  socklen_t len;
+  return MakeSockaddr(source, 0, &src, &len) &&
+         bind(fd, reinterpret_cast<sockaddr*>(&src), len) == 0;
+}
+
 std::string SockaddrText(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
   int port = 0;

@@ -32,14 +32,9 @@ int TcpConnect(const std::string& ip, int port, const std::string& source) {
   const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   SetTimeouts(fd);
-  if (!source.empty()) {
-    sockaddr_storage src;
-    socklen_t src_len;
-    if (!MakeSockaddr(source, 0, &src, &src_len) ||
-        bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) {
-      close(fd);
-      return -1;
-    }
+  if (!BindSource(fd, source)) {
+    close(fd);
+    return -1;
   }
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     const int err = errno;
