@@ -8,12 +8,8 @@
 //                                             10.100.3.1 --veth-- 10.100.3.2 be2
 // be1 and be2 run kpx-echo-server on TCP and UDP 8080; replies name the backend and the peer.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sched.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -36,19 +32,25 @@
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/proc_sysctl.h"
 #include "proxier/netfilter/subprocess_executor.h"
+#include "tests/support/in_netns.h"
 #include "tests/support/state_builder.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
 
 using testing::Ep;
 using ::testing::HasSubstr;
+using testing::InNetns;
 using testing::Ip;
 using testing::LocalEp;
 using testing::Net;
 using ::testing::Not;
+using testing::ReadLine;
+using testing::SendAll;
 using testing::StateBuilderForTest;
 using testing::Svc;
+using testing::TcpConnect;
 using Clock = std::chrono::steady_clock;
 
 // IP plan.
@@ -112,39 +114,20 @@ std::string PeerIpOf(const std::string& reply) {
 class HeldConnection {
  public:
   HeldConnection(const std::string& ip, int port) {
-    const int self = open("/proc/self/ns/net", O_RDONLY);
-    const int client = open("/var/run/netns/client", O_RDONLY);
-    if (self >= 0 && client >= 0 && setns(client, CLONE_NEWNET) == 0) {
-      fd_ = socket(AF_INET, SOCK_STREAM, 0);  // the socket stays in the client namespace
-      setns(self, CLONE_NEWNET);
+    {
+      InNetns in("client");
+      fd_ = TcpConnect(ip, port);  // the socket stays in the client namespace
     }
-    if (self >= 0) close(self);
-    if (client >= 0) close(client);
     if (fd_ < 0) return;
-    timeval tv{3, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      close(fd_);
-      fd_ = -1;
-      return;
-    }
-    greeting_ = ReadLine();
+    greeting_ = Line();
   }
   ~HeldConnection() { Close(); }
   bool ok() const { return fd_ >= 0 && !greeting_.empty(); }
   const std::string& greeting() const { return greeting_; }
   // Sends a line and returns the echo, proving the connection still carries data.
   std::string Echo(const std::string& line) {
-    const std::string msg = line + "\n";
-    if (send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
-      return "";
-    }
-    return ReadLine();
+    if (!SendAll(fd_, line + "\n")) return "";
+    return Line();
   }
   void Close() {
     if (fd_ >= 0) close(fd_);
@@ -152,14 +135,10 @@ class HeldConnection {
   }
 
  private:
-  std::string ReadLine() {
-    std::string out;
-    char c;
-    while (recv(fd_, &c, 1, 0) == 1) {
-      if (c == '\n') return out;
-      out += c;
-    }
-    return "";
+  // The next line, or "" when none came (ReadLine's "ERROR ..." texts are not lines).
+  std::string Line() {
+    std::string line = ReadLine(fd_);
+    return line.rfind("ERROR", 0) == 0 ? "" : line;
   }
   int fd_ = -1;
   std::string greeting_;
