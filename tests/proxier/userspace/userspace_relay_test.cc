@@ -16,8 +16,12 @@
 
 #include "tests/support/traffic.h"
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
+
+using testing::Ip;
 
 using testing::Greeting;
 using ::testing::HasSubstr;
@@ -33,7 +37,7 @@ constexpr int kUdpPort = 18053;
 constexpr char kListen[] = "127.0.0.1";
 
 Backend B(const std::string& ip, int port = kPort) {
-  return Backend{*IpAddress::Parse(ip), static_cast<uint16_t>(port)};
+  return Backend{Ip(ip), static_cast<uint16_t>(port)};
 }
 
 FrontendSpec Spec(std::vector<Backend> backends, Protocol protocol = Protocol::kTCP) {
@@ -121,7 +125,7 @@ TEST_F(RelayTest, ConnectTimeoutMovesToNextEndpoint) {
   // A listener that never accepts, with its one-slot queue filled: further SYNs are dropped, so
   // a connect to it hangs until kpx's connect timeout.
   const int stuck = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  SocketAddress addr = SocketAddress::From(*IpAddress::Parse("127.0.0.21"), kPort);
+  SocketAddress addr = SocketAddress::From(Ip("127.0.0.21"), kPort);
   ASSERT_EQ(bind(stuck, addr.get(), addr.len()), 0);
   ASSERT_EQ(listen(stuck, 0), 0);
   std::vector<int> fillers;
