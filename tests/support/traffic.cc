@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <thread>
 
 #include "tests/support/socket_address.h"
@@ -164,6 +165,26 @@ RoundTrip EchoRoundTrip(int fd, const std::string& payload, size_t expect_bytes,
   sender.join();
   r.ok = r.ok && sent;
   return r;
+}
+
+int ConcurrentEchoRoundTrips(const std::vector<int>& fds, size_t bytes) {
+  std::vector<std::future<bool>> results;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    results.push_back(std::async(std::launch::async, [fd = fds[i], i, bytes] {
+      if (fd < 0) return false;
+      bool ok = false;
+      if (ReadLine(fd).rfind("ERROR", 0) != 0) {
+        const std::string payload = Pattern(bytes, static_cast<uint32_t>(i));
+        const RoundTrip r = EchoRoundTrip(fd, payload, payload.size());
+        ok = r.ok && r.received == payload;
+      }
+      close(fd);
+      return ok;
+    }));
+  }
+  int ok = 0;
+  for (auto& f : results) ok += f.get();
+  return ok;
 }
 
 TestBackend::TestBackend(std::string name, std::string ip, int tcp_port, int udp_port, Mode mode)

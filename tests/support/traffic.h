@@ -43,6 +43,10 @@ struct RoundTrip {
 };
 RoundTrip EchoRoundTrip(int fd, const std::string& payload, size_t expect_bytes,
                         bool half_close = true);
+// On every connection at once (one thread each): reads the greeting, sends `bytes` of a pattern
+// distinct per connection and checks the echo is byte-exact; closes them all. Returns how many
+// succeeded (a -1 fd counts as a failure).
+int ConcurrentEchoRoundTrips(const std::vector<int>& fds, size_t bytes);
 
 // An in-process TCP/UDP server on one address for relay tests. Modes:
 //  kGreetEcho: sends "NAME peer-ip:port\n", then echoes until EOF, then closes.

@@ -212,19 +212,7 @@ TEST_F(UserspaceNetnsTest, TwoHundredConcurrentClients) {
   const int ok = FromClient([&] {
     std::vector<int> fds;
     for (int i = 0; i < 200; ++i) fds.push_back(testing::TcpConnect(kWebIp, 80));
-    std::vector<std::future<bool>> results;
-    for (int i = 0; i < 200; ++i) {
-      results.push_back(std::async(std::launch::async, [fd = fds[i], i] {
-        if (fd < 0 || ReadLine(fd).rfind("ERROR", 0) == 0) return false;
-        const std::string payload = testing::Pattern(32 << 10, i);
-        const testing::RoundTrip rt = testing::EchoRoundTrip(fd, payload, payload.size());
-        close(fd);
-        return rt.ok && rt.received == payload;
-      }));
-    }
-    int n = 0;
-    for (auto& f : results) n += f.get();
-    return n;
+    return testing::ConcurrentEchoRoundTrips(fds, 32 << 10);
   });
   EXPECT_EQ(ok, 200);
 }

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 #include <map>
 #include <thread>
 
@@ -232,19 +231,7 @@ TEST_F(RelayTest, ManyConcurrentClients) {
   }
   // All 200 are open at once before any is used.
   ASSERT_TRUE(Eventually([&] { return engine_->Counters().active == kClients; }));
-  std::vector<std::future<bool>> results;
-  for (int i = 0; i < kClients; ++i) {
-    results.push_back(std::async(std::launch::async, [fd = fds[i], i] {
-      if (ReadLine(fd).rfind("ERROR", 0) == 0) return false;
-      const std::string payload = testing::Pattern(64 << 10, i);
-      const testing::RoundTrip r = testing::EchoRoundTrip(fd, payload, payload.size());
-      close(fd);
-      return r.ok && r.received == payload;
-    }));
-  }
-  int ok = 0;
-  for (auto& f : results) ok += f.get();
-  EXPECT_EQ(ok, kClients);
+  EXPECT_EQ(testing::ConcurrentEchoRoundTrips(fds, 64 << 10), kClients);
   EXPECT_GT(a.accepted(), 50);
   EXPECT_GT(b.accepted(), 50);
 }
