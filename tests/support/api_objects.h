@@ -11,7 +11,7 @@
 
 // Builders for decoded API objects (the structs sources hand to handlers): a default object plus
 // a mutator lambda for the fields a case is about. What a server sends on the wire, including
-// invalid input no struct can hold, is built by tests/k8s-watch/client/wire_objects.h.
+// invalid input no struct can hold, is built by wire_objects.h.
 namespace kpx::testing {
 
 // ClusterIP service ns/name on 10.96.0.10 with one port "http" TCP 80.

@@ -14,7 +14,7 @@
 #include "k8s-watch/client/api_source.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
-#include "tests/k8s-watch/client/wire_objects.h"
+#include "tests/support/wire_objects.h"
 
 // The initial sync of a large cluster: 10 000 Services and 10 000 EndpointSlices, listed in pages
 // of 500. The fake API server runs in a forked child so that the RSS printed here is the

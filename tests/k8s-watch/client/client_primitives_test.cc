@@ -16,9 +16,9 @@
 #include "k8s-watch/client/typed_reflector_store.h"
 #include "k8s-watch/decode/json_text.h"
 #include "tests/k8s-watch/client/test_pki.h"
-#include "tests/k8s-watch/client/wire_objects.h"
 #include "tests/support/recording_handler.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wire_objects.h"
 
 namespace kpx {
 namespace {

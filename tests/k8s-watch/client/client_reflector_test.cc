@@ -15,9 +15,9 @@
 #include "k8s-watch/decode/label_filter.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
-#include "tests/k8s-watch/client/wire_objects.h"
 #include "tests/support/recording_handler.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wire_objects.h"
 
 // End-to-end tests of ApiSource against FakeApiServer over real HTTPS on 127.0.0.1. Every wait is
 // bounded; backoff is shortened (50 ms doubling to 400 ms) so outages of a couple of seconds are

@@ -45,7 +45,7 @@
 #include "k8s-watch/manifest/manifest_parser.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
-#include "tests/k8s-watch/client/wire_objects.h"
+#include "tests/support/wire_objects.h"
 
 namespace kpx::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/k8s-watch/client/wire_objects.h"
+#include "tests/support/wire_objects.h"
 
 #include <cstdio>
 #include <functional>
