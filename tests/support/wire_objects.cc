@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <functional>
+#include <utility>
 
 namespace kpx::testing {
+
+using Labels = std::map<std::string, std::string>;
 
 namespace {
 
@@ -55,83 +58,153 @@ std::string PodIp(int i) {
   return "10.244." + std::to_string(i / 250 % 256) + "." + std::to_string(i % 250 + 1);
 }
 
-FakeApiServer::Object ServiceObject(const ServiceSpec& spec) {
+namespace {
+
+std::string JoinIps(const std::vector<IpAddress>& ips) {
+  std::string out;
+  for (const IpAddress& ip : ips) out += (out.empty() ? "\"" : ",\"") + ip.ToString() + "\"";
+  return out;
+}
+
+}  // namespace
+
+FakeApiServer::Object ServiceObject(const Service& service) {
   FakeApiServer::Object o;
-  o.namespace_ = spec.namespace_;
-  o.name = spec.name;
-  o.labels = spec.labels;
-  o.render = [spec](uint64_t rv) {
-    const std::string ip = spec.headless ? "None" : spec.cluster_ip;
-    const std::string port = std::to_string(spec.port);
+  o.namespace_ = service.meta.namespace_;
+  o.name = service.meta.name;
+  o.labels = service.meta.labels;
+  o.render = [s = service](uint64_t rv) {
+    const std::string first_port = s.ports.empty() ? "0" : std::to_string(s.ports[0].port);
+    const std::string first_protocol =
+        s.ports.empty() ? "TCP" : std::string(ProtocolName(s.ports[0].protocol));
+    std::string ports;
+    for (const ServicePortSpec& p : s.ports) {
+      if (!ports.empty()) ports += ",";
+      ports += R"({"name":)" + Quote(p.name) + R"(,"protocol":")" +
+               std::string(ProtocolName(p.protocol)) + R"(","port":)" + std::to_string(p.port) +
+               R"(,"targetPort":8080)" +
+               (p.node_port != 0 ? R"(,"nodePort":)" + std::to_string(p.node_port) : "") + "}";
+    }
+    std::string cluster_ip = "\"None\"";
+    std::string cluster_ips = "\"None\"";
+    std::string families;
+    if (!s.headless) {
+      cluster_ip = s.cluster_ips.empty() ? "\"\"" : "\"" + s.cluster_ips[0].ToString() + "\"";
+      cluster_ips = JoinIps(s.cluster_ips);
+    }
+    for (const IpAddress& ip : s.cluster_ips) {
+      families += std::string(families.empty() ? "\"" : ",\"") +
+                  std::string(IpFamilyName(ip.family())) + "\"";
+    }
+    if (families.empty()) families = R"("IPv4")";
     return "{" +
            Meta(
-               spec.namespace_, spec.name, rv, spec.labels,
+               s.meta.namespace_, s.meta.name, rv, s.meta.labels,
                R"(,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"kind\":\"Service\"}\n"},)"
                R"("managedFields":[{"manager":"kubectl-client-side-apply","operation":"Update","apiVersion":"v1","time":"2024-05-02T09:14:03Z","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:ports":{".":{},"k:{\"port\":)" +
-                   port + R"(,\"protocol\":\"TCP\"}":{}}}}}])") +
-           R"(,"spec":{"ports":[{"name":"http","protocol":"TCP","port":)" + port +
-           R"(,"targetPort":8080}],"selector":{"app":)" + Quote(spec.name) + R"(},"clusterIP":")" +
-           ip + R"(","clusterIPs":[")" + ip +
-           R"("],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster"},"status":{"loadBalancer":{}}})";
+                   first_port + R"(,\"protocol\":\")" + first_protocol + R"(\"}":{}}}}}])") +
+           R"(,"spec":{"ports":[)" + ports + R"(],"selector":{"app":)" + Quote(s.meta.name) +
+           R"(},"clusterIP":)" + cluster_ip + R"(,"clusterIPs":[)" + cluster_ips +
+           R"(],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":[)" + families +
+           R"(],"ipFamilyPolicy":")" +
+           (s.cluster_ips.size() > 1 ? "PreferDualStack" : "SingleStack") +
+           R"(","internalTrafficPolicy":"Cluster"},"status":{"loadBalancer":{}}})";
   };
   return o;
 }
 
-FakeApiServer::Object SliceObject(const SliceSpec& spec) {
+FakeApiServer::Object SliceObject(const EndpointSlice& slice) {
   FakeApiServer::Object o;
-  o.namespace_ = spec.namespace_;
-  o.name = spec.name;
-  o.labels = spec.extra_labels;
-  o.labels["kubernetes.io/service-name"] = spec.service_name;
+  o.namespace_ = slice.meta.namespace_;
+  o.name = slice.meta.name;
+  o.labels = slice.meta.labels;
+  o.labels["kubernetes.io/service-name"] = slice.service_name;
   o.labels["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io";
   const Labels labels = o.labels;
-  o.render = [spec, labels](uint64_t rv) {
+  o.render = [s = slice, labels](uint64_t rv) {
     std::string endpoints = "[";
-    for (size_t i = 0; i < spec.addresses.size(); ++i) {
+    for (size_t i = 0; i < s.endpoints.size(); ++i) {
+      const Endpoint& e = s.endpoints[i];
       if (i > 0) endpoints += ",";
-      const std::string ready = spec.ready ? "true" : "false";
-      endpoints += R"({"addresses":[")" + spec.addresses[i] + R"("],"conditions":{"ready":)" +
-                   ready + R"(,"serving":)" + ready +
-                   R"(,"terminating":false},"targetRef":{"kind":"Pod","namespace":)" +
-                   Quote(spec.namespace_) + R"(,"name":)" +
-                   Quote(spec.service_name + "-pod-" + std::to_string(i)) + R"(,"uid":")" +
-                   StableUid(spec.name + std::to_string(i)) +
-                   R"("},"nodeName":"kpx-node","zone":"zone-a"})";
+      endpoints += R"({"addresses":[)" + JoinIps(e.addresses) + R"(],"conditions":{"ready":)" +
+                   (e.ready ? "true" : "false") + R"(,"serving":)" +
+                   (e.serving ? "true" : "false") + R"(,"terminating":)" +
+                   (e.terminating ? "true" : "false") +
+                   R"(},"targetRef":{"kind":"Pod","namespace":)" + Quote(s.meta.namespace_) +
+                   R"(,"name":)" + Quote(s.service_name + "-pod-" + std::to_string(i)) +
+                   R"(,"uid":")" + StableUid(s.meta.name + std::to_string(i)) + "\"}";
+      if (!e.node_name.empty()) endpoints += R"(,"nodeName":)" + Quote(e.node_name);
+      if (!e.zone.empty()) endpoints += R"(,"zone":)" + Quote(e.zone);
+      endpoints += "}";
     }
     endpoints += "]";
+    std::string ports;
+    for (const EndpointSlicePort& p : s.ports) {
+      if (!ports.empty()) ports += ",";
+      ports += R"({"name":)" + Quote(p.name) + R"(,"protocol":")" +
+               std::string(ProtocolName(p.protocol)) + R"(","port":)" + std::to_string(p.port) +
+               "}";
+    }
     return "{" +
-           Meta(spec.namespace_, spec.name, rv, labels,
-                R"(,"generateName":)" + Quote(spec.service_name + "-") +
+           Meta(s.meta.namespace_, s.meta.name, rv, labels,
+                R"(,"generateName":)" + Quote(s.service_name + "-") +
                     R"(,"ownerReferences":[{"apiVersion":"v1","kind":"Service","name":)" +
-                    Quote(spec.service_name) + R"(,"uid":")" + StableUid(spec.service_name) +
+                    Quote(s.service_name) + R"(,"uid":")" + StableUid(s.service_name) +
                     R"(","controller":true,"blockOwnerDeletion":true}])") +
-           R"(,"addressType":"IPv4","endpoints":)" + endpoints +
-           R"(,"ports":[{"name":"http","protocol":"TCP","port":)" + std::to_string(spec.port) +
-           "}]}";
+           R"(,"addressType":")" + std::string(IpFamilyName(s.address_type)) + R"(","endpoints":)" +
+           endpoints + R"(,"ports":[)" + ports + "]}";
   };
   return o;
 }
 
-FakeApiServer::Object NodeObject(const NodeSpec& spec) {
+FakeApiServer::Object NodeObject(const Node& node) {
   FakeApiServer::Object o;
-  o.name = spec.name;
-  o.labels = {{"kubernetes.io/hostname", spec.name},
-              {"kubernetes.io/os", "linux"},
-              {"topology.kubernetes.io/zone", spec.zone}};
+  o.name = node.meta.name;
+  o.labels = node.meta.labels;
+  o.labels.emplace("kubernetes.io/hostname", node.meta.name);
+  o.labels.emplace("kubernetes.io/os", "linux");
   const Labels labels = o.labels;
-  o.render = [spec, labels](uint64_t rv) {
+  o.render = [n = node, labels](uint64_t rv) {
+    std::string cidrs;
+    for (const Cidr& c : n.pod_cidrs) {
+      cidrs += (cidrs.empty() ? "\"" : ",\"") + c.ToString() + "\"";
+    }
+    std::string addresses;
+    for (const IpAddress& ip : n.internal_ips) {
+      addresses += R"({"type":"InternalIP","address":")" + ip.ToString() + "\"},";
+    }
+    for (const IpAddress& ip : n.external_ips) {
+      addresses += R"({"type":"ExternalIP","address":")" + ip.ToString() + "\"},";
+    }
     return "{" +
-           Meta("", spec.name, rv, labels,
+           Meta("", n.meta.name, rv, labels,
                 R"(,"annotations":{"node.alpha.kubernetes.io/ttl":"0"})") +
-           R"(,"spec":{"podCIDR":")" + spec.pod_cidr + R"(","podCIDRs":[")" + spec.pod_cidr +
-           R"("],"providerID":"kind://docker/kind/)" + spec.name +
+           R"(,"spec":{)" +
+           (n.pod_cidrs.empty() ? std::string()
+                                : R"("podCIDR":)" + cidrs.substr(0, cidrs.find(',')) +
+                                      R"(,"podCIDRs":[)" + cidrs + "],") +
+           R"("providerID":"kind://docker/kind/)" + n.meta.name +
            R"("},"status":{"capacity":{"cpu":"8","memory":"32792720Ki","pods":"110"},)"
            R"("conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"2024-05-03T12:00:00Z","lastTransitionTime":"2024-04-30T08:01:00Z","reason":"KubeletReady","message":"kubelet is posting ready status"}],)"
-           R"("addresses":[{"type":"InternalIP","address":")" +
-           spec.internal_ip + R"("},{"type":"Hostname","address":)" + Quote(spec.name) +
+           R"("addresses":[)" +
+           addresses + R"({"type":"Hostname","address":)" + Quote(n.meta.name) +
            R"j(}],"nodeInfo":{"kubeletVersion":"v1.30.0","osImage":"Debian GNU/Linux 12 (bookworm)"}}})j";
   };
   return o;
+}
+
+FakeApiServer::Object WithText(FakeApiServer::Object object, std::string from, std::string to) {
+  auto render = std::move(object.render);
+  object.render = [render = std::move(render), from = std::move(from),
+                   to = std::move(to)](uint64_t rv) {
+    std::string text = render(rv);
+    for (size_t pos = text.find(from); pos != std::string::npos;
+         pos = text.find(from, pos + to.size())) {
+      text.replace(pos, from.size(), to);
+    }
+    return text;
+  };
+  return object;
 }
 
 }  // namespace kpx::testing
