@@ -15,6 +15,7 @@ namespace {
 using testing::Ep;
 using testing::ExpandGolden;
 using testing::Ip;
+using testing::LocalEp;
 using testing::Net;
 using testing::StateBuilderForTest;
 using testing::Svc;
@@ -106,8 +107,7 @@ DesiredState NodePortState() {
 DesiredState EtpLocalState(bool with_local_endpoint) {
   auto b = Node();
   std::vector<EndpointInfo> eps = {Ep("10.180.2.1", 80)};
-  if (with_local_endpoint)
-    eps.push_back(Ep("10.180.0.4", 80, [](EndpointInfo& e) { e.is_local = true; }));
+  if (with_local_endpoint) eps.push_back(LocalEp("10.180.0.4", 80));
   b.Add(Svc("ns3", "svc3", "", Protocol::kTCP, 80, "172.30.0.43",
             [](ServicePortInfo& s) {
               s.node_port = 3003;
@@ -122,8 +122,7 @@ DesiredState EtpLocalState(bool with_local_endpoint) {
 DesiredState ItpLocalState(bool with_local_endpoint) {
   auto b = Node();
   std::vector<EndpointInfo> eps = {Ep("10.180.2.1", 53)};
-  if (with_local_endpoint)
-    eps.push_back(Ep("10.180.0.5", 53, [](EndpointInfo& e) { e.is_local = true; }));
+  if (with_local_endpoint) eps.push_back(LocalEp("10.180.0.5", 53));
   b.Add(Svc("ns4", "svc4", "dns", Protocol::kUDP, 53, "172.30.0.44",
             [](ServicePortInfo& s) { s.internal_policy = TrafficPolicy::kLocal; }),
         eps);
