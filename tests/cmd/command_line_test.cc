@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cmd/feature_gates.h"
+#include "tests/support/temp_dir.h"
 
 namespace kpx {
 namespace {
@@ -17,26 +18,19 @@ namespace {
 class CommandLineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kpx-cmdline-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/config.conf";
-    std::ofstream(path_) << "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
-                            "kind: KubeProxyConfiguration\n"
-                            "mode: ipvs\n"
-                            "clusterCIDR: 10.244.0.0/16\n"
-                            "iptables:\n  syncPeriod: 45s\n  masqueradeAll: true\n";
-  }
-  void TearDown() override {
-    std::remove(path_.c_str());
-    rmdir(dir_.c_str());
+    path_ = dir_.Write("config.conf",
+                       "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+                       "kind: KubeProxyConfiguration\n"
+                       "mode: ipvs\n"
+                       "clusterCIDR: 10.244.0.0/16\n"
+                       "iptables:\n  syncPeriod: 45s\n  masqueradeAll: true\n");
   }
   Result<CommandLine> Parse(std::vector<const char*> args) {
     args.insert(args.begin(), "kpx");
     return ParseCommandLine(static_cast<int>(args.size()), args.data());
   }
 
-  std::string dir_;
+  testing::TempDir dir_;
   std::string path_;
 };
 

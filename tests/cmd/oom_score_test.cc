@@ -7,20 +7,19 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/temp_dir.h"
+
 namespace kpx {
 namespace {
 
 TEST(OomScoreTest, WritesTheValueToTheFile) {
-  char path[] = "/tmp/kpx-oom-XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
+  testing::TempDir dir;
+  const std::string path = dir.Write("oom_score_adj", "");
   ASSERT_TRUE(ApplyOomScoreAdj(-999, path).ok());
   std::ifstream in(path);
   std::string text;
   std::getline(in, text);
   EXPECT_EQ(text, "-999");
-  std::remove(path);
   EXPECT_FALSE(ApplyOomScoreAdj(-999, "/nonexistent/dir/oom_score_adj").ok());
 }
 

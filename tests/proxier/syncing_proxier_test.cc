@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "tests/proxier/core/test_objects.h"
 #include "tests/proxier/runner/fake_clock.h"
+#include "tests/support/api_objects.h"
 
 namespace kpx {
 namespace {

@@ -18,27 +18,9 @@
 #include <thread>
 #include <vector>
 
-namespace {
+#include "tests/support/socket_address.h"
 
-std::string PeerText(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    port = ntohs(a->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    // IPv4 clients of the dual-stack socket arrive as ::ffff:a.b.c.d; print them as IPv4.
-    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-      inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, sizeof(host));
-    } else {
-      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    }
-    port = ntohs(a->sin6_port);
-  }
-  return std::string(host) + ":" + std::to_string(port);
-}
+namespace {
 
 int Listen(int type, const std::string& bind_ip, int port) {
   // A dual-stack socket on :: serves IPv4 and IPv6 clients alike.
@@ -137,13 +119,14 @@ int main(int argc, char** argv) {
       if (types[i] == SOCK_STREAM) {
         const int c = accept(fds[i].fd, reinterpret_cast<sockaddr*>(&peer), &len);
         if (c < 0) continue;
-        std::thread(ServeTcpConnection, c, name + " " + PeerText(peer) + "\n").detach();
+        std::thread(ServeTcpConnection, c, name + " " + kpx::testing::SockaddrText(peer) + "\n")
+            .detach();
       } else {
         char buf[2048];
         const ssize_t n =
             recvfrom(fds[i].fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &len);
         if (n < 0) continue;
-        const std::string reply = name + " " + PeerText(peer) + "\n";
+        const std::string reply = name + " " + kpx::testing::SockaddrText(peer) + "\n";
         sendto(fds[i].fd, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), len);
       }
     }

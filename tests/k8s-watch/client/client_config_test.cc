@@ -8,7 +8,7 @@
 #include "k8s-watch/client/client_config_loader.h"
 #include "k8s-watch/client/in_cluster_config.h"
 #include "k8s-watch/client/kubeconfig_loader.h"
-#include "tests/k8s-watch/client/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace kpx {
 namespace {

@@ -12,9 +12,10 @@
 #include <string>
 
 #include "k8s-watch/client/api_source.h"
-#include "tests/k8s-watch/client/api_objects.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/support/api_objects.h"
+#include "tests/support/wire_objects.h"
 
 // The initial sync of a large cluster: 10 000 Services and 10 000 EndpointSlices, listed in pages
 // of 500. The fake API server runs in a forked child so that the RSS printed here is the
@@ -93,21 +94,23 @@ long StatusKb(const std::string& field) {
   for (int i = 0; i < kObjects; ++i) {
     const std::string ns = "ns-" + std::to_string(i % 100);
     const std::string name = "svc-" + std::to_string(i);
-    server.Put(R::kServices, testing::ServiceObject({.namespace_ = ns,
-                                                     .name = name,
-                                                     .cluster_ip = testing::ClusterIp(i),
-                                                     .port = 80 + i % 1000}));
-    server.Put(R::kEndpointSlices,
-               testing::SliceObject({.namespace_ = ns,
-                                     .name = name + "-abcde",
-                                     .service_name = name,
-                                     .addresses = {testing::PodIp(3 * i), testing::PodIp(3 * i + 1),
-                                                   testing::PodIp(3 * i + 2)},
-                                     .port = 8080}));
+    server.Put(R::kServices, testing::ServiceObject(testing::MakeService(ns, name, [&](Service& s) {
+                 s.cluster_ips = {testing::Ip(testing::ClusterIp(i))};
+                 s.ports[0].port = 80 + i % 1000;
+               })));
+    std::vector<Endpoint> endpoints;
+    for (int k = 3 * i; k < 3 * i + 3; ++k) {
+      endpoints.push_back(testing::MakeEndpoint(testing::PodIp(k), "kpx-node",
+                                                [](Endpoint& e) { e.zone = "zone-a"; }));
+    }
+    server.Put(R::kEndpointSlices, testing::SliceObject(testing::MakeSlice(
+                                       ns, name, name + "-abcde", std::move(endpoints))));
   }
-  server.Put(R::kNodes,
-             testing::NodeObject(
-                 {.name = "kpx-node", .internal_ip = "192.168.1.10", .pod_cidr = "10.244.1.0/24"}));
+  server.Put(R::kNodes, testing::NodeObject(testing::MakeNode("kpx-node", [](Node& n) {
+               n.internal_ips = {testing::Ip("192.168.1.10")};
+               n.pod_cidrs = {testing::Net("10.244.1.0/24")};
+               n.meta.labels["topology.kubernetes.io/zone"] = "zone-a";
+             })));
   server.Start();
   const int port = server.port();
   if (write(ready_fd, &port, sizeof(port)) != sizeof(port)) _exit(2);

@@ -15,15 +15,17 @@
 #include "k8s-watch/client/line_splitter.h"
 #include "k8s-watch/client/typed_reflector_store.h"
 #include "k8s-watch/decode/json_text.h"
-#include "tests/k8s-watch/client/api_objects.h"
-#include "tests/k8s-watch/client/recording_handler.h"
-#include "tests/k8s-watch/client/temp_dir.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/support/api_objects.h"
+#include "tests/support/recording_handler.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/wire_objects.h"
 
 namespace kpx {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::FakeApiServer;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
@@ -130,11 +132,11 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.message();
     return d;
   }
-  static std::string Item(const testing::ServiceSpec& spec, uint64_t rv) {
-    return testing::ServiceObject(spec).render(rv);
+  static std::string Item(const FakeApiServer::Object& object, uint64_t rv) {
+    return object.render(rv);
   }
-  static std::string Event(const testing::ServiceSpec& spec, uint64_t rv) {
-    return R"({"kind":"Service","apiVersion":"v1",)" + Item(spec, rv).substr(1);
+  static std::string Event(const FakeApiServer::Object& object, uint64_t rv) {
+    return R"({"kind":"Service","apiVersion":"v1",)" + Item(object, rv).substr(1);
   }
   void ListPage(const std::vector<std::string>& items) {
     std::string body =
@@ -149,25 +151,35 @@ class StoreTest : public ::testing::Test {
   TypedReflectorStore<ServiceKind> store_{&handler_, &mu_, &stats_};
 };
 
-using Svc = testing::ServiceSpec;
+// Service default/<name> on `cluster_ip`, port 80 unless given, with `labels`; on the wire.
+FakeApiServer::Object Svc(const std::string& name, const std::string& cluster_ip, int port = 80,
+                          const std::map<std::string, std::string>& labels = {}) {
+  return testing::ServiceObject(testing::MakeService("default", name, [&](Service& s) {
+    s.cluster_ips = {testing::Ip(cluster_ip)};
+    s.ports[0].port = port;
+    s.meta.labels = labels;
+  }));
+}
+
+// The same with an address no struct can hold, edited into the valid object's text.
+FakeApiServer::Object SvcWithBadIp(const std::string& name, const std::string& bad_ip) {
+  return testing::WithText(Svc(name, "10.96.0.99"), "10.96.0.99", bad_ip);
+}
 
 TEST_F(StoreTest, RelistDiffReportsExactlyAddsUpdatesAndDeletes) {
   store_.BeginList();
-  ListPage({Item(Svc{.name = "keep", .cluster_ip = "10.96.0.1"}, 5),
-            Item(Svc{.name = "change", .cluster_ip = "10.96.0.2"}, 6)});
-  ListPage({Item(Svc{.name = "gone", .cluster_ip = "10.96.0.3"}, 7)});
+  ListPage({Item(Svc("keep", "10.96.0.1"), 5), Item(Svc("change", "10.96.0.2"), 6)});
+  ListPage({Item(Svc("gone", "10.96.0.3"), 7)});
   store_.CommitList();
   EXPECT_TRUE(store_.synced());
   EXPECT_EQ(handler_.synced("service"), 1);
   handler_.ClearCalls();
 
   store_.BeginList();
-  ListPage({Item(Svc{.name = "keep", .cluster_ip = "10.96.0.1"}, 5),
-            Item(Svc{.name = "change", .cluster_ip = "10.96.0.2", .port = 81}, 10),
-            Item(Svc{.name = "new", .cluster_ip = "10.96.0.4"}, 11),
-            Item(Svc{.name = "proxied-elsewhere",
-                     .cluster_ip = "10.96.0.5",
-                     .labels = {{"service.kubernetes.io/service-proxy-name", "other"}}},
+  ListPage({Item(Svc("keep", "10.96.0.1"), 5), Item(Svc("change", "10.96.0.2", 81), 10),
+            Item(Svc("new", "10.96.0.4"), 11),
+            Item(Svc("proxied-elsewhere", "10.96.0.5", 80,
+                     {{"service.kubernetes.io/service-proxy-name", "other"}}),
                  12)});
   store_.CommitList();
   std::vector<std::string> calls;
@@ -181,12 +193,12 @@ TEST_F(StoreTest, RelistDiffReportsExactlyAddsUpdatesAndDeletes) {
 // may be less restrictive than what the update asks for (e.g. new source ranges).
 TEST_F(StoreTest, InvalidServiceUpdateWithdrawsTheLastGoodVersionAndIsCounted) {
   store_.BeginList();
-  ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)});
+  ListPage({Item(Svc("web", "10.96.0.1"), 5)});
   store_.CommitList();
   handler_.ClearCalls();
   // A MODIFIED whose object no longer validates: counted, and the cached version is deleted.
   store_.Apply(WatchEventType::kModified,
-               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)));
+               Parse(Event(SvcWithBadIp("web", "10.96.999.1"), 6)));
   EXPECT_EQ(stats_.objects_rejected.load(), 1u);
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'D');
@@ -194,13 +206,13 @@ TEST_F(StoreTest, InvalidServiceUpdateWithdrawsTheLastGoodVersionAndIsCounted) {
   handler_.ClearCalls();
   // A relist where it is still invalid changes nothing more.
   store_.BeginList();
-  ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)});
+  ListPage({Item(SvcWithBadIp("web", "10.96.999.1"), 6)});
   store_.CommitList();
   EXPECT_TRUE(handler_.calls().empty());
   EXPECT_EQ(stats_.objects_rejected.load(), 2u);
   // A valid version brings it back.
   store_.Apply(WatchEventType::kModified,
-               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 7)));
+               Parse(Event(Svc("web", "10.96.0.1"), 7)));
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'A');
 }
@@ -208,11 +220,11 @@ TEST_F(StoreTest, InvalidServiceUpdateWithdrawsTheLastGoodVersionAndIsCounted) {
 // The same on a relist: the invalid version withdraws the cached one.
 TEST_F(StoreTest, InvalidServiceInARelistIsWithdrawn) {
   store_.BeginList();
-  ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)});
+  ListPage({Item(Svc("web", "10.96.0.1"), 5)});
   store_.CommitList();
   handler_.ClearCalls();
   store_.BeginList();
-  ListPage({Item(Svc{.name = "web", .cluster_ip = "10.96.999.1"}, 6)});
+  ListPage({Item(SvcWithBadIp("web", "10.96.999.1"), 6)});
   store_.CommitList();
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'D');
@@ -221,21 +233,17 @@ TEST_F(StoreTest, InvalidServiceInARelistIsWithdrawn) {
 TEST_F(StoreTest, GainingAnExcludingLabelIsADelete) {
   store_.BeginList();
   store_.CommitList();
-  store_.Apply(WatchEventType::kAdded,
-               Parse(Event(Svc{.name = "web", .cluster_ip = "10.96.0.1"}, 5)));
-  store_.Apply(WatchEventType::kModified,
-               Parse(Event(Svc{.name = "web",
-                               .cluster_ip = "10.96.0.1",
-                               .labels = {{"service.kubernetes.io/service-proxy-name", "x"}}},
-                           6)));
+  store_.Apply(WatchEventType::kAdded, Parse(Event(Svc("web", "10.96.0.1"), 5)));
+  store_.Apply(
+      WatchEventType::kModified,
+      Parse(Event(Svc("web", "10.96.0.1", 80, {{"service.kubernetes.io/service-proxy-name", "x"}}),
+                  6)));
   std::vector<char> ops;
   for (const auto& c : handler_.calls()) ops.push_back(c.op);
   EXPECT_THAT(ops, ElementsAre('S', 'A', 'D'));
   // A replayed ADDED of an unchanged object is not reported again.
-  store_.Apply(WatchEventType::kAdded,
-               Parse(Event(Svc{.name = "db", .cluster_ip = "10.96.0.2"}, 7)));
-  store_.Apply(WatchEventType::kAdded,
-               Parse(Event(Svc{.name = "db", .cluster_ip = "10.96.0.2"}, 7)));
+  store_.Apply(WatchEventType::kAdded, Parse(Event(Svc("db", "10.96.0.2"), 7)));
+  store_.Apply(WatchEventType::kAdded, Parse(Event(Svc("db", "10.96.0.2"), 7)));
   EXPECT_EQ(handler_.calls().size(), 4u);
   EXPECT_EQ(stats_.events_received.load(), 3u);
   EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());

@@ -13,11 +13,12 @@
 #include "k8s-watch/client/api_source.h"
 #include "k8s-watch/client/client_config_loader.h"
 #include "k8s-watch/decode/label_filter.h"
-#include "tests/k8s-watch/client/api_objects.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
-#include "tests/k8s-watch/client/recording_handler.h"
-#include "tests/k8s-watch/client/temp_dir.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/support/api_objects.h"
+#include "tests/support/recording_handler.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/wire_objects.h"
 
 // End-to-end tests of ApiSource against FakeApiServer over real HTTPS on 127.0.0.1. Every wait is
 // bounded; backoff is shortened (50 ms doubling to 400 ms) so outages of a couple of seconds are
@@ -40,22 +41,33 @@ constexpr char kNodeName[] = "kpx-node";
 constexpr char kToken[] = "node-token";
 constexpr auto kWait = 15s;  // generous bound for things that normally take milliseconds
 
-testing::ServiceSpec Svc(const std::string& name, int i, int port = 80) {
-  return {.namespace_ = i % 2 == 0 ? "default" : "shop",
-          .name = name,
-          .cluster_ip = testing::ClusterIp(i),
-          .port = port};
-}
-
-testing::SliceSpec Slice(const std::string& service, int i, int port = 8080) {
-  return {.namespace_ = i % 2 == 0 ? "default" : "shop",
-          .name = service + "-x7k2q",
-          .service_name = service,
-          .addresses = {testing::PodIp(2 * i), testing::PodIp(2 * i + 1)},
-          .port = port};
-}
-
 std::string Ns(int i) { return i % 2 == 0 ? "default" : "shop"; }
+
+Service Svc(const std::string& name, int i, int port = 80) {
+  return testing::MakeService(Ns(i), name, [&](Service& s) {
+    s.cluster_ips = {testing::Ip(testing::ClusterIp(i))};
+    s.ports[0].port = port;
+  });
+}
+
+EndpointSlice Slice(const std::string& service, int i, int port = 8080) {
+  std::vector<Endpoint> endpoints;
+  for (int k : {2 * i, 2 * i + 1}) {
+    endpoints.push_back(testing::MakeEndpoint(testing::PodIp(k), "kpx-node",
+                                              [](Endpoint& e) { e.zone = "zone-a"; }));
+  }
+  return testing::MakeSlice(Ns(i), service, service + "-x7k2q", std::move(endpoints),
+                            [&](EndpointSlice& s) { s.ports[0].port = port; });
+}
+
+Node NodeAt(const std::string& name, const std::string& ip, const std::string& pod_cidr,
+            const std::string& zone) {
+  return testing::MakeNode(name, [&](Node& n) {
+    n.internal_ips = {testing::Ip(ip)};
+    n.pod_cidrs = {testing::Net(pod_cidr)};
+    n.meta.labels["topology.kubernetes.io/zone"] = zone;
+  });
+}
 
 class ReflectorTest : public ::testing::Test {
  protected:
@@ -145,20 +157,16 @@ class ReflectorTest : public ::testing::Test {
       server_->Put(R::kServices, ServiceObject(Svc(name, i)));
       server_->Put(R::kEndpointSlices, SliceObject(Slice(name, i)));
     }
-    testing::ServiceSpec other = Svc("istio-managed", 999);
-    other.labels[LabelFilter::kServiceProxyName] = "istio";
+    Service other = Svc("istio-managed", 999);
+    other.meta.labels[LabelFilter::kServiceProxyName] = "istio";
     server_->Put(R::kServices, ServiceObject(other));
-    testing::SliceSpec headless = Slice("headless", 998);
-    headless.extra_labels[LabelFilter::kHeadless] = "";
+    EndpointSlice headless = Slice("headless", 998);
+    headless.meta.labels[LabelFilter::kHeadless] = "";
     server_->Put(R::kEndpointSlices, SliceObject(headless));
-    server_->Put(R::kNodes, NodeObject({.name = kNodeName,
-                                        .internal_ip = "192.168.1.10",
-                                        .pod_cidr = "10.244.1.0/24",
-                                        .zone = "zone-a"}));
-    server_->Put(R::kNodes, NodeObject({.name = "other-node",
-                                        .internal_ip = "192.168.1.11",
-                                        .pod_cidr = "10.244.2.0/24",
-                                        .zone = "zone-b"}));
+    server_->Put(R::kNodes,
+                 NodeObject(NodeAt(kNodeName, "192.168.1.10", "10.244.1.0/24", "zone-a")));
+    server_->Put(R::kNodes,
+                 NodeObject(NodeAt("other-node", "192.168.1.11", "10.244.2.0/24", "zone-b")));
   }
 
   std::vector<std::string> CallsOf(const std::string& kind) const {
@@ -237,14 +245,9 @@ TEST_F(ReflectorTest, InitialSyncAfterPaginatedListThenWatch) {
 
   // Watch events reach the handlers.
   server_->Put(R::kServices, ServiceObject(Svc("late", 100)));
-  server_->Put(R::kNodes, NodeObject({.name = kNodeName,
-                                      .internal_ip = "192.168.1.10",
-                                      .pod_cidr = "10.244.1.0/24",
-                                      .zone = "zone-c"}));
-  server_->Put(R::kNodes, NodeObject({.name = "other-node",
-                                      .internal_ip = "192.168.1.11",
-                                      .pod_cidr = "10.244.2.0/24",
-                                      .zone = "zone-c"}));
+  server_->Put(R::kNodes, NodeObject(NodeAt(kNodeName, "192.168.1.10", "10.244.1.0/24", "zone-c")));
+  server_->Put(R::kNodes,
+               NodeObject(NodeAt("other-node", "192.168.1.11", "10.244.2.0/24", "zone-c")));
   ASSERT_TRUE(handler_.WaitUntil(
       [&] {
         return handler_.services_locked().contains("default/late") &&
@@ -445,9 +448,9 @@ TEST_F(ReflectorTest, MalformedEventsAreSkippedAndTheStreamContinues) {
   server_->InjectRawEvent(R::kServices, "<html>502 Bad Gateway</html>");
   server_->InjectRawEvent(R::kServices, R"({"type":"ADDED"})");
   server_->InjectRawEvent(R::kServices, R"({"type":"UPSERTED","object":{}})");
-  testing::ServiceSpec bad = Svc("bad-ip", 90);
-  bad.cluster_ip = "10.96.0.300";
-  server_->Put(R::kServices, ServiceObject(bad));
+  // An address no struct can hold: the valid object's text, edited.
+  server_->Put(R::kServices, testing::WithText(ServiceObject(Svc("bad-ip", 90)),
+                                               testing::ClusterIp(90), "10.96.0.300"));
   server_->Put(R::kServices, ServiceObject(Svc("good", 91)));
   ASSERT_TRUE(
       handler_.WaitUntil([&] { return handler_.services_locked().contains("shop/good"); }, kWait));
@@ -743,8 +746,8 @@ TEST_F(ReflectorTest, OversizedWatchEventIsDroppedLoggedAndCounted) {
   ASSERT_TRUE(source_->Start().ok());
   ASSERT_TRUE(WaitSynced());
   ASSERT_TRUE(WaitWatching());
-  testing::ServiceSpec big = Svc("big", 50);
-  big.labels["padding"] = std::string(8192, 'x');
+  Service big = Svc("big", 50);
+  big.meta.labels["padding"] = std::string(8192, 'x');
   server_->Put(R::kServices, ServiceObject(big));
   server_->Put(R::kServices, ServiceObject(Svc("small", 51)));
   // The event after the dropped one still arrives: the stream goes on.
@@ -782,8 +785,8 @@ TEST_F(ReflectorTest, OversizedListPagesShrinkUntilTheyFit) {
 // One object over the limit cannot be listed at all: counted and retried, never buffered.
 TEST_F(ReflectorTest, ObjectOverTheResponseLimitIsAbandonedAndCounted) {
   Seed(2);
-  testing::ServiceSpec big = Svc("big", 50);
-  big.labels["padding"] = std::string(16384, 'x');
+  Service big = Svc("big", 50);
+  big.meta.labels["padding"] = std::string(16384, 'x');
   server_->Put(R::kServices, ServiceObject(big));
   ApiSource::Options options = FastOptions();
   options.client.max_response_bytes = 8192;

@@ -45,6 +45,7 @@
 #include "k8s-watch/manifest/manifest_parser.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/support/wire_objects.h"
 
 namespace kpx::testing {
 namespace {
@@ -69,17 +70,6 @@ std::optional<R> ResourceOfKind(std::string kind) {
   if (kind == "endpointslice" || kind == "endpointslices") return R::kEndpointSlices;
   if (kind == "node" || kind == "nodes") return R::kNodes;
   return std::nullopt;
-}
-
-// A stable, UUID-shaped uid for objects whose manifest has none.
-std::string Uid(const std::string& seed) {
-  const size_t h = std::hash<std::string>{}(seed);
-  char buf[40];
-  snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(h >> 32),
-           static_cast<unsigned>(h >> 16) & 0xffff, static_cast<unsigned>(h >> 4) & 0xfff,
-           static_cast<unsigned>(h) & 0xfff,
-           static_cast<unsigned long long>(h) & 0xffffffffffffULL);
-  return buf;
 }
 
 // One API object as the server stores it: identity, labels, and a renderer that serialises the
@@ -127,7 +117,7 @@ Status ToItem(const rapidjson::Value& doc, std::vector<Item>* out) {
   auto& alloc = stored->GetAllocator();
   m.RemoveMember("resourceVersion");
   if (!m.HasMember("uid")) {
-    const std::string uid = Uid(kind + "/" + item.object.namespace_ + "/" + item.object.name);
+    const std::string uid = StableUid(kind + "/" + item.object.namespace_ + "/" + item.object.name);
     m.AddMember("uid", rapidjson::Value(uid.c_str(), alloc), alloc);
   }
   if (!m.HasMember("creationTimestamp")) {

@@ -9,14 +9,16 @@
 #include "tests/k8s-watch/decode/api_samples.h"
 #include "tests/k8s-watch/decode/json_patch.h"
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
+
+using testing::Ip;
 
 using testing::JsonPatch;
 using testing::kWebSlice;
 using testing::Patched;
-
-IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
 
 TEST(EndpointSliceDecoderTest, Sample) {
   auto slice = DecodeEndpointSlice(testing::ParseJson(kWebSlice));

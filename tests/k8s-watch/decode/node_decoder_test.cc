@@ -8,15 +8,17 @@
 #include "tests/k8s-watch/decode/api_samples.h"
 #include "tests/k8s-watch/decode/json_patch.h"
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
+
+using testing::Ip;
+using testing::Net;
 
 using testing::JsonPatch;
 using testing::kNode;
 using testing::Patched;
-
-IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
-Cidr Net(const char* text) { return *Cidr::Parse(text); }
 
 TEST(NodeDecoderTest, Sample) {
   auto node = DecodeNode(testing::ParseJson(kNode));

@@ -11,16 +11,18 @@
 #include "tests/k8s-watch/decode/api_samples.h"
 #include "tests/k8s-watch/decode/json_patch.h"
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
+
+using testing::Ip;
+using testing::Net;
 
 using testing::JsonPatch;
 using testing::kLoadBalancerService;
 using testing::kWebService;
 using testing::Patched;
-
-IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
-Cidr Net(const char* text) { return *Cidr::Parse(text); }
 
 TEST(ServiceDecoderTest, ClusterIpSample) {
   auto svc = DecodeService(testing::ParseJson(kWebService));

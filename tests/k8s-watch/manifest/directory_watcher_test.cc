@@ -7,7 +7,7 @@
 #include <chrono>
 #include <future>
 
-#include "tests/k8s-watch/manifest/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace kpx {
 namespace {

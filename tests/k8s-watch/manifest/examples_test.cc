@@ -7,7 +7,7 @@
 #include <string>
 
 #include "k8s-watch/manifest/manifest_source.h"
-#include "tests/k8s-watch/manifest/recording_handler.h"
+#include "tests/support/recording_handler.h"
 
 namespace kpx {
 namespace {
@@ -25,7 +25,7 @@ TEST(ExampleManifestsTest, DecodeToTheDocumentedDemo) {
   std::map<std::string, Service> services;
   std::map<std::string, EndpointSlice> slices;
   std::map<std::string, Node> nodes;
-  const auto calls = handler.Calls();
+  const auto calls = handler.calls();
   ASSERT_GE(calls.size(), 3u);
   for (size_t i = 0; i + 3 < calls.size(); ++i) {
     const auto& c = calls[i];

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -15,8 +16,8 @@
 #include <vector>
 
 #include "tests/k8s-watch/manifest/log_capture.h"
-#include "tests/k8s-watch/manifest/recording_handler.h"
-#include "tests/k8s-watch/manifest/temp_dir.h"
+#include "tests/support/recording_handler.h"
+#include "tests/support/temp_dir.h"
 
 namespace kpx {
 namespace {
@@ -49,6 +50,12 @@ std::string NodeYaml(const std::string& name, const std::string& ip) {
 
 class ManifestSourceTest : public ::testing::Test {
  protected:
+  // Whatever a case did, the source kept exact add/update/delete semantics towards its handlers.
+  void TearDown() override {
+    source_.reset();
+    EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());
+  }
+
   void StartSource() {
     source_ = std::make_unique<ManifestSource>(dir_.path(), kNodeName, &handler_, &handler_,
                                                &handler_, &stats_);
@@ -63,13 +70,13 @@ class ManifestSourceTest : public ::testing::Test {
 
   // The events recorded after the first `from`.
   Events EventsFrom(size_t from) const {
-    Events all = handler_.Events();
+    Events all = handler_.events();
     return Events(all.begin() + static_cast<long>(std::min(from, all.size())), all.end());
   }
 
   std::string Dump() const {
     std::string out;
-    for (const std::string& e : handler_.Events()) out += "  " + e + "\n";
+    for (const std::string& e : handler_.events()) out += "  " + e + "\n";
     return out;
   }
 
@@ -101,19 +108,19 @@ TEST_F(ManifestSourceTest, InitialSyncDeliversObjectsThenSyncedOnce) {
   dir_.Write("notes.txt", "not a manifest");
   StartSource();
   // Delivered synchronously by Start, in kind and key order, then the synced signals.
-  EXPECT_EQ(handler_.Events(),
+  EXPECT_EQ(handler_.events(),
             (Events{"service add demo/api", "service add demo/web", "endpointslice add demo/web-1",
                     "node add kpx-node", "service synced", "endpointslice synced", "node synced"}));
   EXPECT_EQ(stats_.events_received, 4u);
   EXPECT_EQ(stats_.objects_rejected, 0u);
-  auto calls = handler_.Calls();
+  auto calls = handler_.calls();
   EXPECT_EQ(calls[1].service->ports[0].port, 80);
   EXPECT_EQ(calls[2].slice->endpoints[0].addresses[0].ToString(), "10.99.1.11");
 }
 
 TEST_F(ManifestSourceTest, EmptyDirectoryStillSyncs) {
   StartSource();
-  EXPECT_EQ(handler_.Events(), kSynced);
+  EXPECT_EQ(handler_.events(), kSynced);
 }
 
 TEST_F(ManifestSourceTest, StartFailsForMissingDirectory) {
@@ -121,12 +128,12 @@ TEST_F(ManifestSourceTest, StartFailsForMissingDirectory) {
   Status s = source.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("missing"), std::string::npos) << s.message();
-  EXPECT_EQ(handler_.Count(), 0u);  // no synced signal from a source that never listed
+  EXPECT_EQ(handler_.call_count(), 0u);  // no synced signal from a source that never listed
 }
 
 TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   WaitFor(base + 1);
@@ -134,14 +141,14 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
 
   dir_.Write("web.yaml", ServiceYaml("web", 81));
   WaitFor(base + 2);
-  auto update = handler_.Calls()[base + 1];
+  auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 80);
   EXPECT_EQ(update.service->ports[0].port, 81);
 
   dir_.Remove("web.yaml");
   WaitFor(base + 3);
-  auto del = handler_.Calls()[base + 2];
+  auto del = handler_.calls()[base + 2];
   EXPECT_EQ(del.event, "service delete demo/web");
   EXPECT_EQ(del.service->ports[0].port, 81);
   EXPECT_EQ(stats_.events_received, 3u);
@@ -152,7 +159,7 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
 // source must retry until the change is read.
 TEST_F(ManifestSourceTest, ChangeMissedForLackOfFileDescriptorsIsPickedUpLater) {
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   // Staged under a name that is not a manifest; the rename below needs no descriptor.
   dir_.Write("web.staged", ServiceYaml("web", 80));
   rlimit saved{};
@@ -167,24 +174,24 @@ TEST_F(ManifestSourceTest, ChangeMissedForLackOfFileDescriptorsIsPickedUpLater) 
   ASSERT_EQ(std::rename(dir_.File("web.staged").c_str(), dir_.File("web.yaml").c_str()), 0);
   // The rescan this triggers fails; give it time to (not a bound on anything).
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const size_t during = handler_.Count();
+  const size_t during = handler_.call_count();
   for (int fd : fillers) close(fd);
   setrlimit(RLIMIT_NOFILE, &saved);
   EXPECT_EQ(during, base);  // nothing could be read while out of descriptors
   WaitFor(base + 1);
-  EXPECT_EQ(handler_.Events()[base], "service add demo/web");
+  EXPECT_EQ(handler_.events()[base], "service add demo/web");
 }
 
 TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {
   testing::TempDir elsewhere;
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.WriteAtomically("web.yaml", ServiceYaml("web", 80));
   WaitFor(base + 1);
   dir_.WriteAtomically("web.yaml", ServiceYaml("web", 8080));
   WaitFor(base + 2);
-  auto update = handler_.Calls()[base + 1];
+  auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 80);
   EXPECT_EQ(update.service->ports[0].port, 8080);
@@ -192,13 +199,13 @@ TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {
   // Renaming to a name that is not a manifest counts as removing it.
   dir_.Rename("web.yaml", "web.yaml.bak");
   WaitFor(base + 3);
-  EXPECT_EQ(handler_.Events()[base + 2], "service delete demo/web");
+  EXPECT_EQ(handler_.events()[base + 2], "service delete demo/web");
   dir_.Rename("web.yaml.bak", "web.yml");
   WaitFor(base + 4);
-  EXPECT_EQ(handler_.Events()[base + 3], "service add demo/web");
+  EXPECT_EQ(handler_.events()[base + 3], "service add demo/web");
   ASSERT_EQ(std::rename(dir_.File("web.yml").c_str(), elsewhere.File("web.yml").c_str()), 0);
   WaitFor(base + 5);
-  EXPECT_EQ(handler_.Events()[base + 4], "service delete demo/web");
+  EXPECT_EQ(handler_.events()[base + 4], "service delete demo/web");
 }
 
 // Kubernetes ConfigMap volumes: files are symlinks through "..data", which is swapped atomically.
@@ -208,15 +215,15 @@ TEST_F(ManifestSourceTest, ConfigMapStyleSymlinkSwap) {
   ASSERT_EQ(symlink("..v1", dir_.File("..data").c_str()), 0);
   ASSERT_EQ(symlink("..data/web.yaml", dir_.File("web.yaml").c_str()), 0);
   StartSource();
-  ASSERT_EQ(handler_.Events()[0], "service add demo/web");
-  const size_t base = handler_.Count();
+  ASSERT_EQ(handler_.events()[0], "service add demo/web");
+  const size_t base = handler_.call_count();
 
   ASSERT_EQ(mkdir(dir_.File("..v2").c_str(), 0755), 0);
   dir_.Write("..v2/web.yaml", ServiceYaml("web", 81));
   ASSERT_EQ(symlink("..v2", dir_.File("..data_tmp").c_str()), 0);
   dir_.Rename("..data_tmp", "..data");
   WaitFor(base + 1);
-  auto update = handler_.Calls()[base];
+  auto update = handler_.calls()[base];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.service->ports[0].port, 81);
 }
@@ -224,7 +231,7 @@ TEST_F(ManifestSourceTest, ConfigMapStyleSymlinkSwap) {
 TEST_F(ManifestSourceTest, RewritingIdenticalContentDeliversNothing) {
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   dir_.WriteAtomically("web.yaml", ServiceYaml("web", 80));
   // Same objects in a different layout: no change either.
@@ -237,7 +244,7 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
   dir_.Write("web.yaml",
              ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.WriteAtomically("web.yaml", "kind: Service\nmetadata: [unclosed\n");
   Barrier(base);
@@ -256,7 +263,7 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
   dir_.WriteAtomically("web.yaml",
                        ServiceYaml("web", 81) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));
   WaitFor(base + 3);
-  auto update = handler_.Calls()[base + 2];
+  auto update = handler_.calls()[base + 2];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 80);
   EXPECT_EQ(update.service->ports[0].port, 81);
@@ -264,7 +271,7 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
 
 TEST_F(ManifestSourceTest, BrokenNewFileDeliversNothing) {
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   dir_.WriteAtomically("bad.json", R"({"kind": "Service", )");
   Barrier(base);
   EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
@@ -280,7 +287,7 @@ TEST_F(ManifestSourceTest, RejectedServiceUpdateWithdrawsTheServiceSlicesKeepThe
   dir_.Write("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 8080) + "---\n" +
                              SliceYaml("web-1", "web", "10.99.1.11"));
   StartSource();
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   dir_.WriteAtomically("app.yaml", ServiceYaml("web", 70000) + "---\n" + ServiceYaml("api", 9090) +
                                        "---\n" + SliceYaml("web-1", "web", "not-an-ip"));
@@ -304,7 +311,7 @@ TEST_F(ManifestSourceTest, RejectedServiceUpdateWithdrawsTheServiceSlicesKeepThe
   // A good version brings it back.
   dir_.WriteAtomically("app.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("api", 9090));
   WaitFor(base + 5);
-  EXPECT_EQ(handler_.Events()[base + 3], "service add demo/web");
+  EXPECT_EQ(handler_.events()[base + 3], "service add demo/web");
 }
 
 TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
@@ -314,7 +321,7 @@ TEST_F(ManifestSourceTest, BadObjectsAreSkippedGoodNeighboursDelivered) {
                                SliceYaml("web-1", "web", "fd00::1") + "---\n" +
                                SliceYaml("web-2", "web", "10.99.1.12"));
   StartSource();
-  EXPECT_EQ(handler_.Events(), (Events{"service add demo/web", "endpointslice add demo/web-2",
+  EXPECT_EQ(handler_.events(), (Events{"service add demo/web", "endpointslice add demo/web-2",
                                        "service synced", "endpointslice synced", "node synced"}));
   EXPECT_EQ(stats_.objects_rejected, 2u);  // the ConfigMap is not an error, only not kpx's
   EXPECT_EQ(logs_.CountMatching({"mixed.yaml", "ConfigMap"}), 0u);
@@ -342,9 +349,9 @@ TEST_F(ManifestSourceTest, ServicesWithoutClusterIpAreNamedOtherKindsPassQuietly
              "metadata: {name: crb}\n---\n" +
                  no_ip + "---\n" + headless + "---\n" + ServiceYaml("web", 80));
   StartSource();
-  EXPECT_EQ(handler_.Events()[0], "service add demo/peers");
-  EXPECT_EQ(handler_.Events()[1], "service add demo/web");
-  EXPECT_EQ(handler_.Count(), 2u + kSynced.size());
+  EXPECT_EQ(handler_.events()[0], "service add demo/peers");
+  EXPECT_EQ(handler_.events()[1], "service add demo/web");
+  EXPECT_EQ(handler_.call_count(), 2u + kSynced.size());
   EXPECT_EQ(stats_.objects_rejected, 0u);
   EXPECT_EQ(stats_.objects_skipped, 1u);
   ASSERT_EQ(logs_.Warnings().size(), 1u) << ::testing::PrintToString(logs_.Warnings());
@@ -360,8 +367,8 @@ TEST_F(ManifestSourceTest, SkipsWhatKubeProxySkips) {
                  SliceYaml("web-1", "web", "10.99.1.11") + "---\n" +
                  NodeYaml("kpx-peer", "10.99.0.3"));
   StartSource();
-  EXPECT_EQ(handler_.Events()[0], "endpointslice add demo/web-1");
-  EXPECT_EQ(handler_.Count(), 1u + kSynced.size());
+  EXPECT_EQ(handler_.events()[0], "endpointslice add demo/web-1");
+  EXPECT_EQ(handler_.call_count(), 1u + kSynced.size());
   EXPECT_EQ(stats_.objects_skipped, 2u);
   EXPECT_EQ(stats_.objects_rejected, 0u);
   EXPECT_TRUE(logs_.Warnings().empty()) << ::testing::PrintToString(logs_.Warnings());
@@ -371,14 +378,14 @@ TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
   dir_.Write("a.yaml", ServiceYaml("web", 80));
   dir_.Write("b.yaml", ServiceYaml("web", 81));
   StartSource();
-  const auto calls = handler_.Calls();
+  const auto calls = handler_.calls();
   ASSERT_EQ(calls[0].event, "service add demo/web");
   EXPECT_EQ(calls[0].service->ports[0].port, 81);
   EXPECT_EQ(logs_.CountMatching({"service demo/web is defined in a.yaml and b.yaml; using the "
                                  "one in b.yaml"}),
             1u)
       << ::testing::PrintToString(logs_.Warnings());
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
 
   // Still a duplicate after an unrelated change: not reported again.
   Barrier(base);
@@ -386,7 +393,7 @@ TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
 
   dir_.Remove("b.yaml");
   WaitFor(base + 2);
-  auto update = handler_.Calls()[base + 1];
+  auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
   EXPECT_EQ(update.old_service->ports[0].port, 81);
   EXPECT_EQ(update.service->ports[0].port, 80);
@@ -396,13 +403,13 @@ TEST_F(ManifestSourceTest, OnlyThisNodeIsDelivered) {
   dir_.Write("nodes.yaml",
              NodeYaml("kpx-peer", "10.99.0.3") + "---\n" + NodeYaml("kpx-node", "10.99.0.2"));
   StartSource();
-  ASSERT_EQ(handler_.Events()[0], "node add kpx-node");
-  EXPECT_EQ(handler_.Calls()[0].node->internal_ips[0].ToString(), "10.99.0.2");
-  const size_t base = handler_.Count();
+  ASSERT_EQ(handler_.events()[0], "node add kpx-node");
+  EXPECT_EQ(handler_.calls()[0].node->internal_ips[0].ToString(), "10.99.0.2");
+  const size_t base = handler_.call_count();
   dir_.WriteAtomically("nodes.yaml", NodeYaml("kpx-peer", "10.99.0.4") + "---\n" +
                                          NodeYaml("kpx-node", "10.99.0.5"));
   WaitFor(base + 1);
-  auto update = handler_.Calls()[base];
+  auto update = handler_.calls()[base];
   EXPECT_EQ(update.event, "node update kpx-node");
   EXPECT_EQ(update.old_node->internal_ips[0].ToString(), "10.99.0.2");
   EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.5");
@@ -414,7 +421,7 @@ TEST_F(ManifestSourceTest, NullHandlersAreAllowed) {
                              NodeYaml("kpx-node", "10.99.0.2"));
   ManifestSource source(dir_.path(), kNodeName, &handler_, nullptr, nullptr, &stats_);
   ASSERT_TRUE(source.Start().ok());
-  EXPECT_EQ(handler_.Events(), (Events{"service add demo/web", "service synced"}));
+  EXPECT_EQ(handler_.events(), (Events{"service add demo/web", "service synced"}));
 }
 
 size_t ThreadCount() {
@@ -445,7 +452,7 @@ TEST_F(ManifestSourceTest, ConstructorStartsNoThreadAndStopIsPrompt) {
   source_->Stop();  // idempotent
 
   // Nothing is delivered after Stop.
-  const size_t base = handler_.Count();
+  const size_t base = handler_.call_count();
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   EXPECT_FALSE(handler_.WaitForCalls(base + 1, std::chrono::milliseconds(200)));
 }
@@ -461,7 +468,7 @@ TEST_F(ManifestSourceTest, FifoNamedLikeAManifestDoesNotHang) {
   ASSERT_EQ(mkfifo(dir_.File("pipe.yaml").c_str(), 0644), 0);
   dir_.Write("web.yaml", ServiceYaml("web", 80));
   StartSource();
-  EXPECT_EQ(handler_.Events()[0], "service add demo/web");
+  EXPECT_EQ(handler_.events()[0], "service add demo/web");
 }
 
 }  // namespace

@@ -5,8 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
+
+using testing::Ip;
 
 // IP plan: endpoints 10.0.0.1-9; "L" marks an endpoint on this node ("node-a", zone "z1").
 struct Ep {
@@ -19,7 +23,7 @@ EndpointList Build(const std::vector<Ep>& eps) {
   EndpointList out;
   for (const auto& e : eps) {
     auto info = std::make_shared<EndpointInfo>();
-    info->ip = *IpAddress::Parse(e.ip);
+    info->ip = Ip(e.ip);
     info->port = 80;
     info->ready = e.ready;
     info->serving = e.serving;

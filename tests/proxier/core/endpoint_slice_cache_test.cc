@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "proxier/core/service_port_info.h"
-#include "tests/proxier/core/test_objects.h"
+#include "tests/support/api_objects.h"
 
 namespace kpx {
 namespace {

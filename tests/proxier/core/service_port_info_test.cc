@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/proxier/core/test_objects.h"
+#include "tests/support/api_objects.h"
 
 namespace kpx {
 namespace {

@@ -2,13 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/proxier/core/test_objects.h"
+#include "tests/support/api_objects.h"
 
 namespace kpx {
 namespace {
 
 using testing::Ip;
 using testing::MakeEndpoint;
+using testing::MakeNode;
 using testing::MakeService;
 using testing::MakeSlice;
 
@@ -91,11 +92,10 @@ TEST(StateBuilderTest, NodeZoneChangeReselectsTopologyAwareEndpoints) {
                  MakeEndpoint("10.0.0.2", "n2", [](Endpoint& e) { e.hint_zones = {"z2"}; })}));
   EXPECT_EQ(b.Snapshot().Find(kWeb)->For(IpFamily::kIPv4).cluster.size(), 2u);
 
-  Node node;
-  node.meta.name = "node-a";
-  node.meta.labels["topology.kubernetes.io/zone"] = "z2";
-  node.internal_ips = {Ip("192.168.0.2")};
-  b.UpdateNode(node);
+  b.UpdateNode(MakeNode("node-a", [](Node& n) {
+    n.meta.labels["topology.kubernetes.io/zone"] = "z2";
+    n.internal_ips = {Ip("192.168.0.2")};
+  }));
   const auto s = b.Snapshot();
   EXPECT_TRUE(s.node_changed);
   EXPECT_EQ(s.node.zone, "z2");

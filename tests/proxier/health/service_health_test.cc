@@ -5,7 +5,7 @@
 #include <set>
 
 #include "proxier/core/state_builder.h"
-#include "tests/proxier/core/test_objects.h"
+#include "tests/support/api_objects.h"
 
 namespace kpx {
 namespace {

@@ -7,7 +7,7 @@
 #include "proxier/netfilter/fake_conntrack.h"
 #include "proxier/netfilter/fake_iptables_runner.h"
 #include "tests/proxier/iptables/packet_tracer.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

@@ -3,17 +3,7 @@
 // real TCP and UDP traffic. Needs root; skips with a message otherwise. Never touches the
 // host's own namespace: every iptables call happens on a thread switched into the node namespace,
 // and the switch is verified before anything runs.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
-#include <random>
 #include <regex>
 #include <set>
 
@@ -31,16 +20,27 @@
 #include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/subprocess_executor.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/command.h"
+#include "tests/support/exchange.h"
+#include "tests/support/in_netns.h"
+#include "tests/support/netns.h"
+#include "tests/support/state_builder.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
 
 using testing::Ep;
+using testing::ExchangeOnce;
+using testing::InNetns;
 using testing::Ip;
 using testing::Net;
+using testing::RunCommand;
 using testing::StateBuilderForTest;
 using testing::Svc;
+using testing::TestNetns;
+using testing::Transport;
+using testing::WaitForGreeting;
 
 // IP plan: client 10.99.1.2 -- node 10.99.1.1 | node 10.99.2.1 -- backends 10.99.2.2, 10.99.2.3
 // (both on one veth). Services 172.30.0.0/16, NodePort 30080.
@@ -49,137 +49,15 @@ constexpr char kNodeIp[] = "10.99.1.1";
 constexpr char kBackend1[] = "10.99.2.2";
 constexpr char kBackend2[] = "10.99.2.3";
 
-// Namespaces to remove if the test is killed: a signal handler can only do syscalls, so the
-// paths are prepared up front.
-char g_cleanup_paths[3][128];
-
-void EmergencyCleanup(int sig) {
-  for (auto& p : g_cleanup_paths) {
-    if (p[0] != '\0') {
-      umount2(p, MNT_DETACH);
-      unlink(p);
-    }
-  }
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-Status RunCommand(std::vector<std::string> argv) {
-  SubprocessExecutor exec;
-  auto out = exec.Run(argv, "");
-  if (!out.ok()) return out.status();
-  if (out->exit_code != 0) return Status::Error(argv[0] + " " + argv[1] + ": " + out->err);
-  return Status::Ok();
-}
-
-ino_t NetnsInode(int fd) {
-  struct stat st {};
-  fstat(fd, &st);
-  return st.st_ino;
-}
-
-// Switches the calling thread into a named namespace for the guard's lifetime.
-class InNetns {
- public:
-  explicit InNetns(const std::string& name) {
-    original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (original_ < 0 || target < 0) std::abort();
-    const ino_t host = NetnsInode(original_);
-    if (setns(target, CLONE_NEWNET) != 0) std::abort();
-    close(target);
-    const int now = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    // Refuse to continue in the host namespace: nothing here may touch its rules.
-    if (NetnsInode(now) == host) std::abort();
-    close(now);
-  }
-  ~InNetns() {
-    if (setns(original_, CLONE_NEWNET) != 0) std::abort();
-    close(original_);
-  }
-
- private:
-  int original_ = -1;
-};
-
-// TCP and UDP echo-my-address servers for one backend address, in a child process.
-pid_t StartServer(const std::string& netns, const std::string& ip, int tcp_port, int udp_port) {
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY);
-  if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(1);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  const int t = socket(AF_INET, SOCK_STREAM, 0);
-  const int u = socket(AF_INET, SOCK_DGRAM, 0);
-  const int one = 1;
-  setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  addr.sin_port = htons(tcp_port);
-  if (bind(t, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(t, 64) != 0)
-    _exit(2);
-  addr.sin_port = htons(udp_port);
-  if (bind(u, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(3);
-  const std::string reply = ip + "\n";
-  for (;;) {
-    pollfd fds[2] = {{t, POLLIN, 0}, {u, POLLIN, 0}};
-    if (poll(fds, 2, -1) <= 0) continue;
-    if (fds[0].revents) {
-      const int c = accept(t, nullptr, nullptr);
-      if (c >= 0) {
-        (void)!write(c, reply.data(), reply.size());
-        close(c);
-      }
-    }
-    if (fds[1].revents) {
-      char buf[512];
-      sockaddr_in from{};
-      socklen_t len = sizeof(from);
-      if (recvfrom(u, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len) >= 0) {
-        sendto(u, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
-      }
-    }
-  }
-}
-
-// One request from the client namespace: the server's reply ("10.99.2.2"), or "refused",
-// "timeout", "error".
+// One request from the client namespace: the answering backend (the echo servers are named by
+// their address, "10.99.2.2"), or "refused", "timeout", or another error.
 std::string Request(const std::string& netns, int type, const std::string& ip, int port,
                     std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
   InNetns in(netns);
-  const int s = socket(AF_INET, type | SOCK_NONBLOCK, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  std::string result = "timeout";
-  if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS) {
-    close(s);
-    return errno == ECONNREFUSED ? "refused" : "error";
-  }
-  if (type == SOCK_DGRAM) (void)!send(s, "hi", 2, 0);
-  std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{s, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    char buf[256];
-    const ssize_t n = recv(s, buf, sizeof(buf), 0);
-    if (n > 0) {
-      got.append(buf, static_cast<size_t>(n));
-      if (got.back() == '\n') break;
-      continue;
-    }
-    if (n < 0 && errno == ECONNREFUSED) {
-      result = "refused";
-      got.clear();
-      break;
-    }
-    if (n == 0 || (n < 0 && errno != EAGAIN)) break;
-  }
-  close(s);
-  if (!got.empty() && got.back() == '\n') return got.substr(0, got.size() - 1);
-  return result;
+  const std::string reply = ExchangeOnce(type == SOCK_STREAM ? Transport::kTcp : Transport::kUdp,
+                                         ip, port, static_cast<int>(wait.count()));
+  if (reply.rfind("ERROR ", 0) == 0) return reply.substr(6);
+  return reply.substr(0, reply.find(' '));
 }
 
 std::string Normalize(std::string save) {
@@ -190,52 +68,36 @@ std::string Normalize(std::string save) {
 class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, iptables)";
-    if (!RunCommand({"ip", "netns", "list"}).ok())
-      GTEST_SKIP() << "iproute2 'ip netns' unavailable";
-    std::random_device rd;
-    const std::string tag = std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
-    client_ = "kpx-ipt-" + tag + "-c";
-    node_ = "kpx-ipt-" + tag + "-n";
-    backend_ = "kpx-ipt-" + tag + "-b";
-    const std::string names[3] = {client_, node_, backend_};
-    for (int i = 0; i < 3; ++i) {
-      std::snprintf(g_cleanup_paths[i], sizeof(g_cleanup_paths[i]), "/run/netns/%s",
-                    names[i].c_str());
-    }
-    for (int sig : {SIGINT, SIGTERM, SIGABRT, SIGSEGV}) signal(sig, EmergencyCleanup);
-    for (const auto& n : names) {
-      ASSERT_TRUE(RunCommand({"ip", "netns", "add", n}).ok()) << n;
-      created_.push_back(n);
-    }
-    const std::vector<std::vector<std::string>> setup = {
-        {"ip", "link", "add", "kc0", "netns", client_, "type", "veth", "peer", "name", "kn0",
-         "netns", node_},
-        {"ip", "link", "add", "kb0", "netns", backend_, "type", "veth", "peer", "name", "kn1",
-         "netns", node_},
-        {"ip", "-n", client_, "addr", "add", std::string(kClientIp) + "/24", "dev", "kc0"},
-        {"ip", "-n", node_, "addr", "add", std::string(kNodeIp) + "/24", "dev", "kn0"},
-        {"ip", "-n", node_, "addr", "add", "10.99.2.1/24", "dev", "kn1"},
-        {"ip", "-n", backend_, "addr", "add", std::string(kBackend1) + "/24", "dev", "kb0"},
-        {"ip", "-n", backend_, "addr", "add", std::string(kBackend2) + "/24", "dev", "kb0"},
-        {"ip", "-n", client_, "link", "set", "kc0", "up"},
-        {"ip", "-n", client_, "link", "set", "lo", "up"},
-        {"ip", "-n", node_, "link", "set", "kn0", "up"},
-        {"ip", "-n", node_, "link", "set", "kn1", "up"},
-        {"ip", "-n", node_, "link", "set", "lo", "up"},
-        {"ip", "-n", backend_, "link", "set", "kb0", "up"},
-        {"ip", "-n", backend_, "link", "set", "lo", "up"},
-        {"ip", "-n", client_, "route", "add", "default", "via", kNodeIp},
-        {"ip", "-n", backend_, "route", "add", "default", "via", "10.99.2.1"},
+    if (const std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
+    netns_ = std::make_unique<TestNetns>("kpx-ipt");
+    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_->Add(role).ok()) << role;
+    client_ = netns_->Name("c");
+    node_ = netns_->Name("n");
+    const std::vector<Status> setup = {
+        netns_->Link("c", "kc0", "n", "kn0"),
+        netns_->Link("b", "kb0", "n", "kn1"),
+        netns_->Ip("c", {"addr", "add", std::string(kClientIp) + "/24", "dev", "kc0"}),
+        netns_->Ip("n", {"addr", "add", std::string(kNodeIp) + "/24", "dev", "kn0"}),
+        netns_->Ip("n", {"addr", "add", "10.99.2.1/24", "dev", "kn1"}),
+        netns_->Ip("b", {"addr", "add", std::string(kBackend1) + "/24", "dev", "kb0"}),
+        netns_->Ip("b", {"addr", "add", std::string(kBackend2) + "/24", "dev", "kb0"}),
+        netns_->Ip("c", {"route", "add", "default", "via", kNodeIp}),
+        netns_->Ip("b", {"route", "add", "default", "via", "10.99.2.1"}),
         // Like a node's default route: unDNATed service traffic must be routable to reach the
         // FORWARD chain (and its REJECT rules) instead of dying in the routing decision.
-        {"ip", "-n", node_, "route", "add", "default", "via", kBackend1},
-        {"ip", "netns", "exec", node_, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+        netns_->Ip("n", {"route", "add", "default", "via", kBackend1}),
+        netns_->Exec("n", {"sysctl", "-qw", "net.ipv4.ip_forward=1"}),
     };
-    for (const auto& cmd : setup)
-      ASSERT_TRUE(RunCommand(cmd).ok()) << cmd[1] << " " << cmd[2] << " " << cmd[3];
-    for (const char* ip : {kBackend1, kBackend2})
-      servers_.push_back(StartServer(backend_, ip, 8080, 5353));
+    for (const Status& s : setup) ASSERT_TRUE(s.ok()) << s.message();
+    for (const char* ip : {kBackend1, kBackend2}) {
+      ASSERT_GT(
+          netns_->Spawn("b", {KPX_ECHO_SERVER, ip, "--bind", ip, "--tcp", "8080", "--udp", "5353"}),
+          0);
+    }
+    {
+      InNetns in(node_);
+      for (const char* ip : {kBackend1, kBackend2}) ASSERT_TRUE(WaitForGreeting(ip, 8080)) << ip;
+    }
 
     Rebuild([](IptablesOptions&) {});
     builder_.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp)}; });
@@ -277,12 +139,7 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
 
   void TearDown() override {
     dataplane_.reset();
-    for (pid_t pid : servers_) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    for (const auto& n : created_) (void)RunCommand({"ip", "netns", "del", n});
-    for (auto& p : g_cleanup_paths) p[0] = '\0';
+    netns_.reset();
   }
 
   std::string SaveAll() {
@@ -318,9 +175,8 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  std::string client_, node_, backend_;
-  std::vector<std::string> created_;
-  std::vector<pid_t> servers_;
+  std::unique_ptr<TestNetns> netns_;
+  std::string client_, node_;
   std::unique_ptr<IptablesDataplane> dataplane_;
   StateBuilderForTest builder_{"node-a"};
 };

@@ -10,13 +10,14 @@
 #include "proxier/iptables/iptables_renderer.h"
 #include "proxier/netfilter/fake_iptables_runner.h"
 #include "tests/proxier/iptables/packet_tracer.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {
 
 using testing::Ep;
 using testing::Ip;
+using testing::LocalEp;
 using testing::Net;
 using testing::PacketTracer;
 using testing::StateBuilderForTest;
@@ -40,10 +41,6 @@ StateBuilderForTest Node() {
   StateBuilderForTest b("node-a");
   b.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp), Ip("fd00::2")}; });
   return b;
-}
-
-EndpointInfo Local(const std::string& ip, int port) {
-  return Ep(ip, port, [](EndpointInfo& e) { e.is_local = true; });
 }
 
 class TracerTest : public ::testing::Test {
@@ -100,7 +97,7 @@ TEST_F(TracerTest, ClusterIpBalancesEvenlyAndMasqueradesOnlyOffClusterClients) {
 
 TEST_F(TracerTest, HairpinIsMasqueraded) {
   auto b = Node();
-  b.Add(Svc("ns1", "svc1", "", Protocol::kTCP, 80, "172.30.0.41"), {Local("10.180.0.1", 8080)});
+  b.Add(Svc("ns1", "svc1", "", Protocol::kTCP, 80, "172.30.0.41"), {LocalEp("10.180.0.1", 8080)});
   Load(b.Build());
   EXPECT_EQ(From("10.180.0.1", "172.30.0.41", 80, Protocol::kTCP, "veth1"),
             (Summary{{"10.180.0.1:8080+masq", 1}}));
@@ -132,7 +129,7 @@ TEST_F(TracerTest, ExternalTrafficPolicyLocalKeepsClientIpAndShortCircuitsPods) 
               s.load_balancer_ips = {Ip("1.2.3.4")};
               s.external_policy = TrafficPolicy::kLocal;
             }),
-        {Ep("10.180.2.1", 80), Local("10.180.0.4", 80)});
+        {Ep("10.180.2.1", 80), LocalEp("10.180.0.4", 80)});
   Load(b.Build());
   EXPECT_EQ(From("203.0.113.9", "1.2.3.4", 80), (Summary{{"10.180.0.4:80", 1}}));
   EXPECT_EQ(From("203.0.113.9", kNodeIp, 30003), (Summary{{"10.180.0.4:80", 1}}));
@@ -164,7 +161,7 @@ TEST_F(TracerTest, InternalTrafficPolicyLocal) {
   auto b = Node();
   b.Add(Svc("ns4", "with", "", Protocol::kUDP, 53, "172.30.0.44",
             [](ServicePortInfo& s) { s.internal_policy = TrafficPolicy::kLocal; }),
-        {Ep("10.180.2.1", 53), Local("10.180.0.5", 53)});
+        {Ep("10.180.2.1", 53), LocalEp("10.180.0.5", 53)});
   b.Add(Svc("ns4", "without", "", Protocol::kUDP, 53, "172.30.0.45",
             [](ServicePortInfo& s) { s.internal_policy = TrafficPolicy::kLocal; }),
         {Ep("10.180.2.1", 53)});

@@ -5,15 +5,19 @@
 
 #include "proxier/ipvs/fake_ipvs_handle.h"
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
+
+using testing::Ip;
 
 using std::chrono::seconds;
 
 // IP plan: one TCP and one UDP virtual server on 10.96.0.10, backends 10.244.1.5 and .6.
-const IpAddress kVip = *IpAddress::Parse("10.96.0.10");
-const IpvsDestinationKey kA{*IpAddress::Parse("10.244.1.5"), 8080};
-const IpvsDestinationKey kB{*IpAddress::Parse("10.244.1.6"), 8080};
+const IpAddress kVip = Ip("10.96.0.10");
+const IpvsDestinationKey kA{Ip("10.244.1.5"), 8080};
+const IpvsDestinationKey kB{Ip("10.244.1.6"), 8080};
 
 class GracefulTerminationTest : public ::testing::Test {
  protected:

@@ -11,32 +11,34 @@
 #include "proxier/netfilter/fake_ipset.h"
 #include "proxier/netfilter/fake_iptables_runner.h"
 #include "proxier/netfilter/fake_sysctl.h"
-#include "tests/proxier/ipvs/ipvs_state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {
 
-using ipvs_testing::Addr;
-using ipvs_testing::Backend;
-using ipvs_testing::IpvsStateBuilder;
-using ipvs_testing::Port;
 using ::testing::Contains;
+using testing::Ep;
 using ::testing::HasSubstr;
+using testing::Ip;
 using ::testing::IsEmpty;
+using testing::LocalEp;
+using testing::Net;
 using ::testing::Not;
+using testing::StateBuilderForTest;
+using testing::Svc;
 
 // IP plan: node eth0 192.168.0.10; services 10.96.0.0/16; pods 10.244.0.0/16.
-const IpAddress kNodeIp = Addr("192.168.0.10");
-const IpvsServiceKey kWeb{Protocol::kTCP, Addr("10.96.0.10"), 80};
+const IpAddress kNodeIp = Ip("192.168.0.10");
+const IpvsServiceKey kWeb{Protocol::kTCP, Ip("10.96.0.10"), 80};
 const IpvsServiceKey kWebNodePort{Protocol::kTCP, kNodeIp, 30080};
-const IpvsDestinationKey kPodA{Addr("10.244.1.5"), 8080};
-const IpvsDestinationKey kPodB{Addr("10.244.2.5"), 8080};
+const IpvsDestinationKey kPodA{Ip("10.244.1.5"), 8080};
+const IpvsDestinationKey kPodB{Ip("10.244.2.5"), 8080};
 
 class IpvsDataplaneTest : public ::testing::Test {
  protected:
   IpvsDataplaneTest() {
     link_->AddInterface("eth0", {kNodeIp});
-    link_->AddInterface("lo", {Addr("127.0.0.1")});
+    link_->AddInterface("lo", {Ip("127.0.0.1")});
     options_.timeouts = {3600, 120, 300};
   }
 
@@ -47,10 +49,10 @@ class IpvsDataplaneTest : public ::testing::Test {
 
   DesiredState WebState(std::vector<EndpointInfo> backends) {
     return builder_
-        .Set(Port("web", Protocol::kTCP, "10.96.0.10", 80,
-                  [](ServicePortInfo& i) { i.node_port = 30080; }),
+        .Add(Svc("default", "web", "", Protocol::kTCP, 80, "10.96.0.10",
+                 [](ServicePortInfo& i) { i.node_port = 30080; }),
              backends)
-        .Snapshot();
+        .Build();
   }
 
   std::shared_ptr<FakeIpvsHandle> ipvs_ = std::make_shared<FakeIpvsHandle>();
@@ -60,15 +62,14 @@ class IpvsDataplaneTest : public ::testing::Test {
   std::shared_ptr<FakeSysctl> sysctl_ = std::make_shared<FakeSysctl>();
   std::shared_ptr<FakeConntrack> conntrack_ = std::make_shared<FakeConntrack>();
   IpvsOptions options_;
-  IpvsStateBuilder builder_;
+  StateBuilderForTest builder_;
   std::chrono::steady_clock::time_point now_{std::chrono::seconds(100)};
 };
 
 TEST_F(IpvsDataplaneTest, FirstApplyProgramsEverything) {
   auto dp = NewDataplane();
   ASSERT_TRUE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080, true), Backend("10.244.2.5", 8080)}), false)
-          .ok());
+      dp->Apply(WebState({LocalEp("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   // Sysctls as kube-proxy sets them.
   EXPECT_EQ(sysctl_->values()["net/ipv4/vs/conntrack"], "1");
   EXPECT_EQ(sysctl_->values()["net/ipv4/vs/conn_reuse_mode"], "0");
@@ -100,7 +101,7 @@ TEST_F(IpvsDataplaneTest, FirstApplyProgramsEverything) {
 
 TEST_F(IpvsDataplaneTest, IdenticalStateNeedsNoOperations) {
   auto dp = NewDataplane();
-  const DesiredState s = WebState({Backend("10.244.1.5", 8080)});
+  const DesiredState s = WebState({Ep("10.244.1.5", 8080)});
   ASSERT_TRUE(dp->Apply(s, false).ok());
   ipvs_->ClearLog();
   const int lists = ipvs_->list_calls();
@@ -114,7 +115,7 @@ TEST_F(IpvsDataplaneTest, IdenticalStateNeedsNoOperations) {
 }
 
 TEST_F(IpvsDataplaneTest, RestartAdoptsWithoutChanges) {
-  const DesiredState s = WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)});
+  const DesiredState s = WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)});
   ASSERT_TRUE(NewDataplane()->Apply(s, false).ok());
   ipvs_->SetConnections(kWeb, kPodA, 3, 0);
   ipvs_->ClearLog();
@@ -131,10 +132,9 @@ TEST_F(IpvsDataplaneTest, RestartAdoptsWithoutChanges) {
 
 TEST_F(IpvsDataplaneTest, RemovedEndpointDrainsThenGoes) {
   auto dp = NewDataplane();
-  ASSERT_TRUE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   ipvs_->SetConnections(kWeb, kPodA, 1, 0);
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.2.5", 8080)}), false).ok());
   ASSERT_NE(ipvs_->FindDestination(kWeb, kPodA), nullptr);
   EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA)->weight, 0);
   // The NodePort's copy had no connections: gone at once.
@@ -145,7 +145,7 @@ TEST_F(IpvsDataplaneTest, RemovedEndpointDrainsThenGoes) {
   ASSERT_TRUE(dp->ProcessGracefulTermination().ok());
   EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA), nullptr);
   ipvs_->ClearLog();
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.2.5", 8080)}), false).ok());
   EXPECT_THAT(ipvs_->log(), IsEmpty());
 }
 
@@ -153,8 +153,7 @@ TEST_F(IpvsDataplaneTest, DrainedDestinationIsDeletedByHousekeepingWithoutASync)
   options_.graceful_termination_check = std::chrono::seconds(7);
   auto dp = NewDataplane();
   EXPECT_EQ(dp->HousekeepingInterval(), std::chrono::seconds(7));
-  ASSERT_TRUE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   // Nothing draining: housekeeping does not even ask the kernel.
   const int lists = ipvs_->list_calls();
   ipvs_->ClearLog();
@@ -163,7 +162,7 @@ TEST_F(IpvsDataplaneTest, DrainedDestinationIsDeletedByHousekeepingWithoutASync)
   EXPECT_EQ(ipvs_->list_calls(), lists);
 
   ipvs_->SetConnections(kWeb, kPodA, 1, 0);
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.2.5", 8080)}), false).ok());
   ASSERT_TRUE(dp->Housekeep().ok());
   EXPECT_NE(ipvs_->FindDestination(kWeb, kPodA), nullptr) << "still has a connection";
   ipvs_->SetConnections(kWeb, kPodA, 0, 0);
@@ -172,77 +171,78 @@ TEST_F(IpvsDataplaneTest, DrainedDestinationIsDeletedByHousekeepingWithoutASync)
   EXPECT_EQ(dp->counters().draining_destinations, 0u);
   // kpx's picture of the kernel followed: the same state needs no operation.
   ipvs_->ClearLog();
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.2.5", 8080)}), false).ok());
   EXPECT_THAT(ipvs_->log(), IsEmpty());
 }
 
 TEST_F(IpvsDataplaneTest, RemovedUdpEndpointLosesItsConntrackEntries) {
   auto dns = [&](std::vector<EndpointInfo> backends) {
     return builder_
-        .Set(Port("dns", Protocol::kUDP, "10.96.0.53", 53,
-                  [](ServicePortInfo& i) { i.node_port = 30053; }),
+        .Add(Svc("default", "dns", "", Protocol::kUDP, 53, "10.96.0.53",
+                 [](ServicePortInfo& i) { i.node_port = 30053; }),
              backends)
-        .Snapshot();
+        .Build();
   };
   auto dp = NewDataplane();
   ASSERT_TRUE(dp->Apply(dns({}), false).ok());
   EXPECT_THAT(conntrack_->deleted(), IsEmpty());
   // First endpoint: entries made while the service rejected must go.
-  ASSERT_TRUE(dp->Apply(dns({Backend("10.244.1.5", 53), Backend("10.244.2.5", 53)}), false).ok());
-  ConntrackFilter by_ip{IpFamily::kIPv4, Protocol::kUDP, Addr("10.96.0.53"), std::nullopt,
+  ASSERT_TRUE(dp->Apply(dns({Ep("10.244.1.5", 53), Ep("10.244.2.5", 53)}), false).ok());
+  ConntrackFilter by_ip{IpFamily::kIPv4, Protocol::kUDP, Ip("10.96.0.53"), std::nullopt,
                         std::nullopt};
   ConntrackFilter by_port{IpFamily::kIPv4, Protocol::kUDP, std::nullopt, 30053, std::nullopt};
   EXPECT_EQ(conntrack_->deleted(), (std::vector<ConntrackFilter>{by_ip, by_port}));
   conntrack_->Clear();
-  ASSERT_TRUE(dp->Apply(dns({Backend("10.244.2.5", 53)}), false).ok());
-  by_ip.dst_nat = Addr("10.244.1.5");
-  by_port.dst_nat = Addr("10.244.1.5");
+  ASSERT_TRUE(dp->Apply(dns({Ep("10.244.2.5", 53)}), false).ok());
+  by_ip.dst_nat = Ip("10.244.1.5");
+  by_port.dst_nat = Ip("10.244.1.5");
   EXPECT_EQ(conntrack_->deleted(), (std::vector<ConntrackFilter>{by_ip, by_port}));
   EXPECT_EQ(dp->counters().conntrack_deletions, 4u);
   // TCP changes leave conntrack alone (TCP endpoints reset their own connections).
   conntrack_->Clear();
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080)}), false).ok());
   ASSERT_TRUE(dp->Apply(WebState({}), false).ok());
   EXPECT_THAT(conntrack_->deleted(), IsEmpty());
 }
 
 TEST_F(IpvsDataplaneTest, StrictArpSetsKubeProxysArpSysctls) {
   auto plain = NewDataplane();
-  ASSERT_TRUE(plain->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(plain->Apply(WebState({Ep("10.244.1.5", 8080)}), false).ok());
   EXPECT_EQ(sysctl_->values()["net/ipv4/conf/all/arp_ignore"], "0");
   EXPECT_EQ(sysctl_->values()["net/ipv4/conf/all/arp_announce"], "0");
   options_.strict_arp = true;
   options_.set_sysctls = false;  // strict ARP is its own setting
   auto strict = NewDataplane();
-  ASSERT_TRUE(strict->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(strict->Apply(WebState({Ep("10.244.1.5", 8080)}), false).ok());
   EXPECT_EQ(sysctl_->values()["net/ipv4/conf/all/arp_ignore"], "1");
   EXPECT_EQ(sysctl_->values()["net/ipv4/conf/all/arp_announce"], "2");
 }
 
 TEST_F(IpvsDataplaneTest, DrainingEndpointComesBack) {
   auto dp = NewDataplane();
-  ASSERT_TRUE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   ipvs_->SetConnections(kWeb, kPodA, 1, 0);
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.2.5", 8080)}), false).ok());
   ASSERT_EQ(ipvs_->FindDestination(kWeb, kPodA)->weight, 0);
-  ASSERT_TRUE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   EXPECT_EQ(ipvs_->FindDestination(kWeb, kPodA)->weight, 1);
   EXPECT_EQ(dp->counters().draining_destinations, 0u);
 }
 
 TEST_F(IpvsDataplaneTest, RemovedServiceIsDeletedForeignKept) {
   IpvsService foreign;
-  foreign.key = {Protocol::kTCP, Addr("172.16.0.1"), 443};
+  foreign.key = {Protocol::kTCP, Ip("172.16.0.1"), 443};
   ASSERT_TRUE(ipvs_->AddService(foreign).ok());
   IpvsService foreign_node;  // on the node address, outside the NodePort range
   foreign_node.key = {Protocol::kTCP, kNodeIp, 80};
   ASSERT_TRUE(ipvs_->AddService(foreign_node).ok());
 
   auto dp = NewDataplane();
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
-  ASSERT_TRUE(dp->Apply(builder_.Drop("web").Snapshot(), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(
+      dp->Apply(builder_.Remove(ServicePortName{"default", "web", "", Protocol::kTCP}).Build(),
+                false)
+          .ok());
   EXPECT_EQ(ipvs_->FindService(kWeb), nullptr);
   EXPECT_EQ(ipvs_->FindService(kWebNodePort), nullptr);
   EXPECT_NE(ipvs_->FindService(foreign.key), nullptr);
@@ -254,15 +254,13 @@ TEST_F(IpvsDataplaneTest, RemovedServiceIsDeletedForeignKept) {
 
 TEST_F(IpvsDataplaneTest, FailureMakesNextSyncFullAndRepairs) {
   auto dp = NewDataplane();
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080)}), false).ok());
   ipvs_->FailNextMutations(1);
-  EXPECT_FALSE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  EXPECT_FALSE(dp->Apply(WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   // Someone deletes a service behind kpx's back, too.
   ASSERT_TRUE(ipvs_->DeleteService(kWebNodePort).ok());
   const uint64_t fulls = dp->counters().full_syncs;
-  ASSERT_TRUE(
-      dp->Apply(WebState({Backend("10.244.1.5", 8080), Backend("10.244.2.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
   EXPECT_EQ(dp->counters().full_syncs, fulls + 1);
   EXPECT_NE(ipvs_->FindDestination(kWeb, kPodB), nullptr);
   EXPECT_NE(ipvs_->FindDestination(kWebNodePort, kPodB), nullptr);
@@ -272,16 +270,16 @@ TEST_F(IpvsDataplaneTest, AffinityAndSchedulerReachTheKernel) {
   options_.scheduler = "sh";
   auto dp = NewDataplane();
   ASSERT_TRUE(dp->Apply(builder_
-                            .Set(Port("sticky", Protocol::kUDP, "10.96.0.53", 53,
-                                      [](ServicePortInfo& i) {
-                                        i.session_affinity_client_ip = true;
-                                        i.session_affinity_timeout_seconds = 60;
-                                      }),
-                                 {Backend("10.244.1.9", 5353)})
-                            .Snapshot(),
+                            .Add(Svc("default", "sticky", "", Protocol::kUDP, 53, "10.96.0.53",
+                                     [](ServicePortInfo& i) {
+                                       i.session_affinity_client_ip = true;
+                                       i.session_affinity_timeout_seconds = 60;
+                                     }),
+                                 {Ep("10.244.1.9", 5353)})
+                            .Build(),
                         false)
                   .ok());
-  const IpvsService* s = ipvs_->FindService({Protocol::kUDP, Addr("10.96.0.53"), 53});
+  const IpvsService* s = ipvs_->FindService({Protocol::kUDP, Ip("10.96.0.53"), 53});
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->scheduler, "sh");
   EXPECT_TRUE(s->persistent());
@@ -292,16 +290,15 @@ TEST_F(IpvsDataplaneTest, AffinityAndSchedulerReachTheKernel) {
 TEST_F(IpvsDataplaneTest, LoadBalancerSourceRangesFillTheFirewallSets) {
   auto dp = NewDataplane();
   ASSERT_TRUE(dp->Apply(builder_
-                            .Set(Port("lb", Protocol::kTCP, "10.96.0.80", 80,
-                                      [](ServicePortInfo& i) {
-                                        i.load_balancer_ips = {Addr("203.0.113.50")};
-                                        i.load_balancer_source_ranges = {
-                                            ipvs_testing::Prefix("198.51.100.0/24")};
-                                        i.external_policy = TrafficPolicy::kLocal;
-                                        i.node_port = 30081;
-                                      }),
-                                 {Backend("10.244.1.5", 8080, true)})
-                            .Snapshot(),
+                            .Add(Svc("default", "lb", "", Protocol::kTCP, 80, "10.96.0.80",
+                                     [](ServicePortInfo& i) {
+                                       i.load_balancer_ips = {Ip("203.0.113.50")};
+                                       i.load_balancer_source_ranges = {Net("198.51.100.0/24")};
+                                       i.external_policy = TrafficPolicy::kLocal;
+                                       i.node_port = 30081;
+                                     }),
+                                 {LocalEp("10.244.1.5", 8080)})
+                            .Build(),
                         false)
                   .ok());
   EXPECT_THAT(ipset_->Find("KUBE-LOAD-BALANCER-FW")->entries, Contains("203.0.113.50,tcp:80"));
@@ -309,17 +306,17 @@ TEST_F(IpvsDataplaneTest, LoadBalancerSourceRangesFillTheFirewallSets) {
               Contains("203.0.113.50,tcp:80,198.51.100.0/24"));
   EXPECT_THAT(ipset_->Find("KUBE-LOAD-BALANCER-LOCAL")->entries, Contains("203.0.113.50,tcp:80"));
   EXPECT_THAT(ipset_->Find("KUBE-NODE-PORT-LOCAL-TCP")->entries, Contains("30081"));
-  EXPECT_THAT(link_->Find("kube-ipvs0")->addresses, Contains(Addr("203.0.113.50")));
+  EXPECT_THAT(link_->Find("kube-ipvs0")->addresses, Contains(Ip("203.0.113.50")));
   EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "filter", "KUBE-SOURCE-RANGES-FIREWALL"),
               Contains(HasSubstr("-j DROP")));
 }
 
 TEST_F(IpvsDataplaneTest, CleanupRemovesOnlyKpx) {
   IpvsService foreign;
-  foreign.key = {Protocol::kTCP, Addr("172.16.0.1"), 443};
+  foreign.key = {Protocol::kTCP, Ip("172.16.0.1"), 443};
   ASSERT_TRUE(ipvs_->AddService(foreign).ok());
   auto dp = NewDataplane();
-  ASSERT_TRUE(dp->Apply(WebState({Backend("10.244.1.5", 8080)}), false).ok());
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080)}), false).ok());
 
   // A fresh process (kpx --cleanup) knows nothing but what the kernel holds.
   auto cleaner = NewDataplane();
@@ -353,20 +350,19 @@ namespace {
 // 65 536 once doubled for growth: the set is created large enough (found by bench/run at
 // 10 000 services x 10 endpoints, where every sync failed with "Hash is full").
 TEST(IpvsIpsetsTest, HashSetsAreSizedForTheirEntries) {
-  ipvs_testing::IpvsStateBuilder builder;
+  StateBuilderForTest builder;
   for (int s = 0; s < 400; ++s) {
     std::vector<EndpointInfo> eps;
     for (int e = 0; e < 100; ++e) {
-      eps.push_back(ipvs_testing::Backend("10." + std::to_string(100 + s / 200) + "." +
-                                              std::to_string(s % 200) + "." + std::to_string(e + 1),
-                                          8080, true));
+      eps.push_back(LocalEp("10." + std::to_string(100 + s / 200) + "." + std::to_string(s % 200) +
+                                "." + std::to_string(e + 1),
+                            8080));
     }
-    builder.Set(ipvs_testing::Port(
-                    "svc" + std::to_string(s), Protocol::kTCP,
-                    "10.96." + std::to_string(s / 200) + "." + std::to_string(s % 200 + 1), 80),
+    builder.Add(Svc("default", "svc" + std::to_string(s), "", Protocol::kTCP, 80,
+                    "10.96." + std::to_string(s / 200) + "." + std::to_string(s % 200 + 1)),
                 eps);
   }
-  const IpsetMap sets = RenderIpsets(builder.Snapshot(), IpFamily::kIPv4);
+  const IpsetMap sets = RenderIpsets(builder.Build(), IpFamily::kIPv4);
   const IpsetContent& loop = sets.at("KUBE-LOOP-BACK");
   EXPECT_EQ(loop.entries.size(), 40000u);
   EXPECT_NE(loop.options.find(" maxelem 131072"), std::string::npos) << loop.options;

@@ -6,13 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/addresses.h"
+
 namespace kpx {
 namespace {
 
+using testing::Ip;
+
 // IP plan.
-const IpAddress kVip = *IpAddress::Parse("10.96.0.1");
-const IpAddress kVip6 = *IpAddress::Parse("fd00::a");
-const IpAddress kPod = *IpAddress::Parse("10.244.1.5");
+const IpAddress kVip = Ip("10.96.0.1");
+const IpAddress kVip6 = Ip("fd00::a");
+const IpAddress kPod = Ip("10.244.1.5");
 
 constexpr NetlinkRequestHeader kHeader{.family_id = 0x24, .seq = 7, .port_id = 0};
 
@@ -189,7 +193,7 @@ TEST(IpvsMessagesTest, ServiceAndDestRoundTrip) {
   EXPECT_EQ(*parsed, s);
 
   IpvsDestination d;
-  d.key = {*IpAddress::Parse("fd00:10::7"), 9376};
+  d.key = {Ip("fd00:10::7"), 9376};
   d.weight = 0;
   const auto dbytes = BuildSetDestRequest(kHeader, s.key, d);
   auto dmsgs = SplitNetlinkMessages(dbytes);

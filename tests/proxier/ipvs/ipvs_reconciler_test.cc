@@ -7,24 +7,26 @@
 #include <string>
 #include <vector>
 
-#include "tests/proxier/ipvs/ipvs_state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {
 
-using ipvs_testing::Addr;
-using ipvs_testing::Backend;
-using ipvs_testing::IpvsStateBuilder;
-using ipvs_testing::Port;
 using ::testing::ElementsAreArray;
+using testing::Ep;
+using testing::Ip;
+using testing::LocalEp;
+using testing::Net;
+using testing::StateBuilderForTest;
+using testing::Svc;
 
 // IP plan: services in 10.96.0.0/16, pods in 10.244.0.0/16 (node-1 owns 10.244.1.0/24),
 // node addresses 192.168.0.10 and 192.168.1.10, external/LB addresses in 203.0.113.0/24.
-const std::vector<IpAddress> kNodeIps = {Addr("192.168.0.10"), Addr("192.168.1.10")};
+const std::vector<IpAddress> kNodeIps = {Ip("192.168.0.10"), Ip("192.168.1.10")};
 
 IpvsService Svc(Protocol p, const std::string& ip, uint16_t port, const std::string& sched = "rr") {
   IpvsService s;
-  s.key = {p, Addr(ip), port};
+  s.key = {p, Ip(ip), port};
   s.scheduler = sched;
   s.flags = kIpvsFlagHashed;  // as the kernel reports it
   return s;
@@ -32,7 +34,7 @@ IpvsService Svc(Protocol p, const std::string& ip, uint16_t port, const std::str
 
 IpvsDestination Dest(const std::string& ip, uint16_t port, int weight = 1) {
   IpvsDestination d;
-  d.key = {Addr(ip), port};
+  d.key = {Ip(ip), port};
   d.weight = weight;
   return d;
 }
@@ -43,10 +45,10 @@ void Have(ObservedIpvs& o, const IpvsService& s, const std::vector<IpvsDestinati
 }
 
 DesiredState WebState(const std::function<void(ServicePortInfo&)>& edit = nullptr) {
-  return IpvsStateBuilder()
-      .Set(Port("web", Protocol::kTCP, "10.96.0.10", 80, edit),
-           {Backend("10.244.1.5", 8080, /*local=*/true), Backend("10.244.2.5", 8080)})
-      .Snapshot();
+  return StateBuilderForTest()
+      .Add(Svc("default", "web", "", Protocol::kTCP, 80, "10.96.0.10", edit),
+           {LocalEp("10.244.1.5", 8080), Ep("10.244.2.5", 8080)})
+      .Build();
 }
 
 // The kernel state WebState() leads to.
@@ -54,7 +56,7 @@ ObservedIpvs WebObserved() {
   ObservedIpvs o;
   Have(o, Svc(Protocol::kTCP, "10.96.0.10", 80),
        {Dest("10.244.1.5", 8080), Dest("10.244.2.5", 8080)});
-  o.bound_addresses = {Addr("10.96.0.10")};
+  o.bound_addresses = {Ip("10.96.0.10")};
   return o;
 }
 
@@ -91,9 +93,10 @@ const Case kCases[] = {
     {"SteadyStateIsEmpty", [] { return WebState(); }, WebObserved, nullptr, {}},
     {"RemovedEndpointIsRetiredNotDeleted",
      [] {
-       return IpvsStateBuilder()
-           .Set(Port("web", Protocol::kTCP, "10.96.0.10", 80), {Backend("10.244.2.5", 8080)})
-           .Snapshot();
+       return StateBuilderForTest()
+           .Add(Svc("default", "web", "", Protocol::kTCP, 80, "10.96.0.10"),
+                {Ep("10.244.2.5", 8080)})
+           .Build();
      },
      WebObserved,
      nullptr,
@@ -123,7 +126,7 @@ const Case kCases[] = {
      [](IpvsOptions& o) { o.scheduler = "wlc"; },
      {"update-service TCP/10.96.0.10:80 wlc"}},
     {"RemovedServiceIsDeletedAndUnboundForeignKept",
-     [] { return IpvsStateBuilder().Snapshot(); },
+     [] { return StateBuilderForTest().Build(); },
      [] {
        ObservedIpvs o = WebObserved();
        // Someone else's virtual servers: on an address kpx never bound, and on a node address
@@ -136,11 +139,11 @@ const Case kCases[] = {
      {"delete-service TCP/10.96.0.10:80", "unbind 10.96.0.10"}},
     {"NodePortOnEveryNodeAddress",
      [] {
-       return IpvsStateBuilder()
-           .Set(Port("np", Protocol::kUDP, "10.96.0.20", 53,
-                     [](ServicePortInfo& i) { i.node_port = 30053; }),
-                {Backend("10.244.2.7", 5353)})
-           .Snapshot();
+       return StateBuilderForTest()
+           .Add(Svc("default", "np", "", Protocol::kUDP, 53, "10.96.0.20",
+                    [](ServicePortInfo& i) { i.node_port = 30053; }),
+                {Ep("10.244.2.7", 5353)})
+           .Build();
      },
      [] { return ObservedIpvs(); },
      nullptr,
@@ -165,7 +168,7 @@ const Case kCases[] = {
        });
      },
      WebObserved,
-     [](IpvsOptions& o) { o.node_port_addresses = {ipvs_testing::Prefix("192.168.0.0/24")}; },
+     [](IpvsOptions& o) { o.node_port_addresses = {Net("192.168.0.0/24")}; },
      {"add-service TCP/192.168.0.10:30080 rr", "add-dest TCP/192.168.0.10:30080 10.244.1.5:8080"}},
     {"InternalPolicyLocalUsesLocalEndpointsInside",
      [] { return WebState([](ServicePortInfo& i) { i.internal_policy = TrafficPolicy::kLocal; }); },
@@ -175,8 +178,8 @@ const Case kCases[] = {
     {"ExternalAndLoadBalancerIpsAreBound",
      [] {
        return WebState([](ServicePortInfo& i) {
-         i.external_ips = {Addr("203.0.113.7")};
-         i.load_balancer_ips = {Addr("203.0.113.50")};
+         i.external_ips = {Ip("203.0.113.7")};
+         i.load_balancer_ips = {Ip("203.0.113.50")};
        });
      },
      WebObserved,
@@ -188,20 +191,20 @@ const Case kCases[] = {
       "add-dest TCP/203.0.113.50:80 10.244.2.5:8080", "bind 203.0.113.7", "bind 203.0.113.50"}},
     {"DisabledFamilySkipped",
      [] {
-       return IpvsStateBuilder()
-           .Set(Port("v6", Protocol::kTCP, "fd00::10", 80), {Backend("fd00:244::5", 8080)})
-           .Snapshot();
+       return StateBuilderForTest()
+           .Add(Svc("default", "v6", "", Protocol::kTCP, 80, "fd00::10"), {Ep("fd00:244::5", 8080)})
+           .Build();
      },
      [] { return ObservedIpvs(); },
      nullptr,
      {}},
     {"Ipv6WithPrefixNetmask",
      [] {
-       return IpvsStateBuilder()
-           .Set(Port("v6", Protocol::kTCP, "fd00::10", 80,
-                     [](ServicePortInfo& i) { i.session_affinity_client_ip = true; }),
-                {Backend("fd00:244::5", 8080)})
-           .Snapshot();
+       return StateBuilderForTest()
+           .Add(Svc("default", "v6", "", Protocol::kTCP, 80, "fd00::10",
+                    [](ServicePortInfo& i) { i.session_affinity_client_ip = true; }),
+                {Ep("fd00:244::5", 8080)})
+           .Build();
      },
      [] { return ObservedIpvs(); },
      [](IpvsOptions& o) { o.families = {IpFamily::kIPv6}; },
@@ -209,9 +212,9 @@ const Case kCases[] = {
       "add-dest TCP/[fd00::10]:80 [fd00:244::5]:8080", "bind fd00::10"}},
     {"ServiceWithoutEndpointsStillExists",
      [] {
-       return IpvsStateBuilder()
-           .Set(Port("empty", Protocol::kTCP, "10.96.0.30", 80), {})
-           .Snapshot();
+       return StateBuilderForTest()
+           .Add(Svc("default", "empty", "", Protocol::kTCP, 80, "10.96.0.30"), {})
+           .Build();
      },
      [] { return ObservedIpvs(); },
      nullptr,
@@ -223,32 +226,31 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ReconcilerTest, ::testing::ValuesIn(kCases),
 
 TEST(ReconcilerNodePortAddressTest, FiltersLoopbackLinkLocalAndCidrs) {
   IpvsOptions o;
-  const std::vector<IpAddress> local = {Addr("127.0.0.1"),    Addr("192.168.1.10"),
-                                        Addr("::1"),          Addr("fe80::1"),
-                                        Addr("192.168.0.10"), Addr("2001:db8::1")};
+  const std::vector<IpAddress> local = {Ip("127.0.0.1"), Ip("192.168.1.10"), Ip("::1"),
+                                        Ip("fe80::1"),   Ip("192.168.0.10"), Ip("2001:db8::1")};
   EXPECT_THAT(SelectNodePortAddresses(local, o),
-              ElementsAreArray({Addr("192.168.0.10"), Addr("192.168.1.10"), Addr("2001:db8::1")}));
+              ElementsAreArray({Ip("192.168.0.10"), Ip("192.168.1.10"), Ip("2001:db8::1")}));
   // An IPv4 list restricts IPv4 only; IPv6, with nothing of its own, keeps all (kube-proxy).
-  o.node_port_addresses = {ipvs_testing::Prefix("192.168.1.0/24")};
+  o.node_port_addresses = {Net("192.168.1.0/24")};
   EXPECT_THAT(SelectNodePortAddresses(local, o),
-              ElementsAreArray({Addr("192.168.1.10"), Addr("2001:db8::1")}));
+              ElementsAreArray({Ip("192.168.1.10"), Ip("2001:db8::1")}));
   // "primary": the Node object's first InternalIP per family.
   o.node_port_addresses.clear();
   o.node_port_primary = true;
   NodeState node;
-  node.addresses = {Addr("192.168.0.10"), Addr("192.168.1.10")};
+  node.addresses = {Ip("192.168.0.10"), Ip("192.168.1.10")};
   EXPECT_THAT(SelectNodePortAddresses(local, o, node),
-              ElementsAreArray({Addr("192.168.0.10"), Addr("2001:db8::1")}));
+              ElementsAreArray({Ip("192.168.0.10"), Ip("2001:db8::1")}));
 }
 
 TEST(ReconcilerOwnershipTest, NodeAddressOwnedOnlyInNodePortRange) {
   IpvsOptions o;
-  const std::set<IpAddress> dummy = {Addr("10.96.0.10")};
+  const std::set<IpAddress> dummy = {Ip("10.96.0.10")};
   const std::set<IpAddress> node(kNodeIps.begin(), kNodeIps.end());
-  EXPECT_TRUE(OwnsVirtualServer({Protocol::kTCP, Addr("10.96.0.10"), 1}, dummy, node, o));
-  EXPECT_TRUE(OwnsVirtualServer({Protocol::kTCP, Addr("192.168.0.10"), 30000}, dummy, node, o));
-  EXPECT_FALSE(OwnsVirtualServer({Protocol::kTCP, Addr("192.168.0.10"), 22}, dummy, node, o));
-  EXPECT_FALSE(OwnsVirtualServer({Protocol::kTCP, Addr("10.0.0.1"), 30000}, dummy, node, o));
+  EXPECT_TRUE(OwnsVirtualServer({Protocol::kTCP, Ip("10.96.0.10"), 1}, dummy, node, o));
+  EXPECT_TRUE(OwnsVirtualServer({Protocol::kTCP, Ip("192.168.0.10"), 30000}, dummy, node, o));
+  EXPECT_FALSE(OwnsVirtualServer({Protocol::kTCP, Ip("192.168.0.10"), 22}, dummy, node, o));
+  EXPECT_FALSE(OwnsVirtualServer({Protocol::kTCP, Ip("10.0.0.1"), 30000}, dummy, node, o));
 }
 
 TEST(ReconcilerServiceMatchTest, IgnoresHashedAndTimeoutOfNonPersistent) {

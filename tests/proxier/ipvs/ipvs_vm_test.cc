@@ -8,12 +8,8 @@
 //                                             10.100.3.1 --veth-- 10.100.3.2 be2
 // be1 and be2 run kpx-echo-server on TCP and UDP 8080; replies name the backend and the peer.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sched.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -36,17 +32,25 @@
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/proc_sysctl.h"
 #include "proxier/netfilter/subprocess_executor.h"
-#include "tests/proxier/ipvs/ipvs_state_fixture.h"
+#include "tests/support/in_netns.h"
+#include "tests/support/state_builder.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
 
-using ipvs_testing::Addr;
-using ipvs_testing::Backend;
-using ipvs_testing::IpvsStateBuilder;
-using ipvs_testing::Port;
+using testing::Ep;
 using ::testing::HasSubstr;
+using testing::InNetns;
+using testing::Ip;
+using testing::LocalEp;
+using testing::Net;
 using ::testing::Not;
+using testing::ReadLine;
+using testing::SendAll;
+using testing::StateBuilderForTest;
+using testing::Svc;
+using testing::TcpConnect;
 using Clock = std::chrono::steady_clock;
 
 // IP plan.
@@ -110,39 +114,20 @@ std::string PeerIpOf(const std::string& reply) {
 class HeldConnection {
  public:
   HeldConnection(const std::string& ip, int port) {
-    const int self = open("/proc/self/ns/net", O_RDONLY);
-    const int client = open("/var/run/netns/client", O_RDONLY);
-    if (self >= 0 && client >= 0 && setns(client, CLONE_NEWNET) == 0) {
-      fd_ = socket(AF_INET, SOCK_STREAM, 0);  // the socket stays in the client namespace
-      setns(self, CLONE_NEWNET);
+    {
+      InNetns in("client");
+      fd_ = TcpConnect(ip, port);  // the socket stays in the client namespace
     }
-    if (self >= 0) close(self);
-    if (client >= 0) close(client);
     if (fd_ < 0) return;
-    timeval tv{3, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      close(fd_);
-      fd_ = -1;
-      return;
-    }
-    greeting_ = ReadLine();
+    greeting_ = Line();
   }
   ~HeldConnection() { Close(); }
   bool ok() const { return fd_ >= 0 && !greeting_.empty(); }
   const std::string& greeting() const { return greeting_; }
   // Sends a line and returns the echo, proving the connection still carries data.
   std::string Echo(const std::string& line) {
-    const std::string msg = line + "\n";
-    if (send(fd_, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
-      return "";
-    }
-    return ReadLine();
+    if (!SendAll(fd_, line + "\n")) return "";
+    return Line();
   }
   void Close() {
     if (fd_ >= 0) close(fd_);
@@ -150,14 +135,10 @@ class HeldConnection {
   }
 
  private:
-  std::string ReadLine() {
-    std::string out;
-    char c;
-    while (recv(fd_, &c, 1, 0) == 1) {
-      if (c == '\n') return out;
-      out += c;
-    }
-    return "";
+  // The next line, or "" when none came (ReadLine's "ERROR ..." texts are not lines).
+  std::string Line() {
+    std::string line = ReadLine(fd_);
+    return line.rfind("ERROR", 0) == 0 ? "" : line;
   }
   int fd_ = -1;
   std::string greeting_;
@@ -185,25 +166,26 @@ IpvsOptions VmOptions() {
   o.scheduler = "rr";
   o.timeouts = {900, 120, 300};
   o.iptables_backend = "legacy";
-  o.node_port_addresses = {ipvs_testing::Prefix("10.100.1.0/24")};
+  o.node_port_addresses = {Net("10.100.1.0/24")};
   o.graceful_termination_bound = std::chrono::seconds(60);
   return o;
 }
 
-DesiredState State(IpvsStateBuilder& b, bool with_be1) {
+DesiredState State(StateBuilderForTest& b, bool with_be1) {
   std::vector<EndpointInfo> backends;
-  if (with_be1) backends.push_back(Backend(kBe1, 8080));
-  backends.push_back(Backend(kBe2, 8080));
-  b.Set(Port("web", Protocol::kTCP, kWebVip, 80, [](ServicePortInfo& i) { i.node_port = 30080; }),
+  if (with_be1) backends.push_back(Ep(kBe1, 8080));
+  backends.push_back(Ep(kBe2, 8080));
+  b.Add(Svc("default", "web", "", Protocol::kTCP, 80, kWebVip,
+            [](ServicePortInfo& i) { i.node_port = 30080; }),
         backends);
-  b.Set(Port("dns", Protocol::kUDP, kDnsVip, 53), {Backend(kBe1, 8080), Backend(kBe2, 8080)});
-  b.Set(Port("sticky", Protocol::kTCP, kStickyVip, 80,
-             [](ServicePortInfo& i) {
-               i.session_affinity_client_ip = true;
-               i.session_affinity_timeout_seconds = 300;
-             }),
-        {Backend(kBe1, 8080), Backend(kBe2, 8080)});
-  return b.Snapshot();
+  b.Add(Svc("default", "dns", "", Protocol::kUDP, 53, kDnsVip), {Ep(kBe1, 8080), Ep(kBe2, 8080)});
+  b.Add(Svc("default", "sticky", "", Protocol::kTCP, 80, kStickyVip,
+            [](ServicePortInfo& i) {
+              i.session_affinity_client_ip = true;
+              i.session_affinity_timeout_seconds = 300;
+            }),
+        {Ep(kBe1, 8080), Ep(kBe2, 8080)});
+  return b.Build();
 }
 
 // The destinations of a virtual server, read back from the kernel with a separate handle.
@@ -212,7 +194,7 @@ std::map<std::string, IpvsDestination> KernelDests(const std::string& vip, uint1
   std::map<std::string, IpvsDestination> out;
   auto h = NetlinkIpvsHandle::Open(5000);
   if (!h.ok()) return out;
-  auto dests = (*h)->ListDestinations({p, Addr(vip), port});
+  auto dests = (*h)->ListDestinations({p, Ip(vip), port});
   if (!dests.ok()) return out;
   for (const auto& d : *dests) out[d.key.address.ToString()] = d;
   return out;
@@ -278,7 +260,7 @@ class IpvsVmTest : public ::testing::Test {
   }
 
   static inline std::unique_ptr<IpvsDataplane> dp_;
-  static inline IpvsStateBuilder builder_{"node-1"};
+  static inline StateBuilderForTest builder_{"node-1"};
   static inline std::map<std::string, double> timings_ms_;
 };
 
@@ -411,8 +393,8 @@ TEST_F(IpvsVmTest, G_ScaleAndSteadyState) {
   // 250 extra ClusterIP services with 2 endpoints each, then no-op and full re-syncs.
   for (int i = 0; i < 250; ++i) {
     const std::string vip = "10.97." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1);
-    builder_.Set(Port("bulk-" + std::to_string(i), Protocol::kTCP, vip, 80),
-                 {Backend(kBe1, 8080), Backend(kBe2, 8080)});
+    builder_.Add(Svc("default", "bulk-" + std::to_string(i), "", Protocol::kTCP, 80, vip),
+                 {Ep(kBe1, 8080), Ep(kBe2, 8080)});
   }
   const DesiredState big = State(builder_, true);
   auto t = Clock::now();
@@ -435,7 +417,7 @@ TEST_F(IpvsVmTest, H_CleanupRemovesEverythingOfKpx) {
   auto h = NetlinkIpvsHandle::Open();
   ASSERT_TRUE(h.ok());
   IpvsService foreign;
-  foreign.key = {Protocol::kTCP, Addr("172.16.0.1"), 443};
+  foreign.key = {Protocol::kTCP, Ip("172.16.0.1"), 443};
   ASSERT_TRUE((*h)->AddService(foreign).ok());
 
   auto cleaner = std::make_unique<IpvsDataplane>(VmOptions(), RealSeams());

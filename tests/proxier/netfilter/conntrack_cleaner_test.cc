@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "proxier/netfilter/fake_conntrack.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

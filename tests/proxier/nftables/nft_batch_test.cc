@@ -13,7 +13,7 @@
 
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "proxier/nftables/fake_nft_handle.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

@@ -31,7 +31,7 @@
 #include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

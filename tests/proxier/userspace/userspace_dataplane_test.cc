@@ -5,9 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/proxier/iptables/state_fixture.h"
 #include "tests/proxier/userspace/fake_relay_engine.h"
 #include "tests/proxier/userspace/recording_iptables_runner.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {

@@ -4,13 +4,7 @@
 // dataplane is built on the test's main thread after it switched into the node namespace (its
 // worker threads and iptables children inherit it); clients run on threads switched into the
 // client namespace. Never touches the host's namespace: every switch is verified.
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -20,25 +14,31 @@
 #include <cstring>
 #include <future>
 #include <map>
-#include <random>
 
-#include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/userspace/userspace_dataplane.h"
 #include "proxier/userspace/userspace_dataplane_factory.h"
-#include "tests/proxier/iptables/state_fixture.h"
-#include "tests/proxier/userspace/traffic.h"
+#include "tests/support/command.h"
+#include "tests/support/in_netns.h"
+#include "tests/support/netns.h"
+#include "tests/support/state_builder.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
 
+using testing::CommandOutput;
 using testing::Ep;
 using testing::Greeting;
 using ::testing::HasSubstr;
+using testing::InNetns;
 using ::testing::Not;
 using testing::ReadLine;
+using testing::RunCommand;
 using ::testing::StartsWith;
 using testing::StateBuilderForTest;
 using testing::Svc;
+using testing::TestNetns;
+using testing::WaitForGreeting;
 
 // IP plan: client 10.77.1.2 -- node 10.77.1.1 | node 10.77.2.1 -- backends 10.77.2.2-4 (one
 // veth). ClusterIPs 10.96.0.10 (web, tcp 80 -> 8080, NodePort 30080) and 10.96.0.53 (dns, udp
@@ -49,117 +49,34 @@ constexpr char kWebIp[] = "10.96.0.10";
 constexpr char kDnsIp[] = "10.96.0.53";
 const char* const kBackends[] = {"10.77.2.2", "10.77.2.3", "10.77.2.4"};
 
-// What a signal handler must undo if the test dies: only syscalls there, so prepared up front.
-char g_netns_paths[3][128];
-pid_t g_pids[8];
-
-void EmergencyCleanup(int sig) {
-  for (pid_t& p : g_pids) {
-    if (p > 0) kill(p, SIGKILL);
-  }
-  for (auto& p : g_netns_paths) {
-    if (p[0] != '\0') {
-      umount2(p, MNT_DETACH);
-      unlink(p);
-    }
-  }
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-Status RunCommand(const std::vector<std::string>& argv) {
-  SubprocessExecutor exec;
-  auto out = exec.Run(argv, "");
-  if (!out.ok()) return out.status();
-  if (out->exit_code != 0) return Status::Error(argv[0] + " " + argv[1] + ": " + out->err);
-  return Status::Ok();
-}
-
-std::string Output(const std::vector<std::string>& argv) {
-  SubprocessExecutor exec;
-  auto out = exec.Run(argv, "");
-  return out.ok() ? out->out : "";
-}
-
-ino_t Inode(int fd) {
-  struct stat st {};
-  fstat(fd, &st);
-  return st.st_ino;
-}
-
-// Switches the calling thread into a named namespace for the guard's lifetime.
-class InNetns {
- public:
-  explicit InNetns(const std::string& name) {
-    original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (original_ < 0 || target < 0) std::abort();
-    const ino_t host = Inode(original_);
-    if (setns(target, CLONE_NEWNET) != 0) std::abort();
-    close(target);
-    const int now = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (Inode(now) == host) std::abort();  // never run anything in the host namespace
-    close(now);
-  }
-  ~InNetns() {
-    if (setns(original_, CLONE_NEWNET) != 0) std::abort();
-    close(original_);
-  }
-
- private:
-  int original_ = -1;
-};
-
 class UserspaceNetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, iptables)";
-    if (!RunCommand({"ip", "netns", "list"}).ok())
-      GTEST_SKIP() << "iproute2 'ip netns' unavailable";
+    if (const std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
     if (!RunCommand({"iptables-nft", "--version"}).ok()) GTEST_SKIP() << "iptables-nft missing";
-    std::random_device rd;
-    const std::string tag = std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
-    client_ = "kpx-us-" + tag + "-c";
-    node_ = "kpx-us-" + tag + "-n";
-    backend_ = "kpx-us-" + tag + "-b";
-    const std::string names[3] = {client_, node_, backend_};
-    for (int i = 0; i < 3; ++i) {
-      std::snprintf(g_netns_paths[i], sizeof(g_netns_paths[i]), "/run/netns/%s", names[i].c_str());
-    }
-    for (int sig : {SIGINT, SIGTERM, SIGABRT, SIGSEGV, SIGBUS}) signal(sig, EmergencyCleanup);
-    for (const auto& n : names) {
-      ASSERT_TRUE(RunCommand({"ip", "netns", "add", n}).ok()) << n;
-      created_.push_back(n);
-    }
-    const std::vector<std::vector<std::string>> setup = {
-        {"ip", "link", "add", "uc0", "netns", client_, "type", "veth", "peer", "name", "un0",
-         "netns", node_},
-        {"ip", "link", "add", "ub0", "netns", backend_, "type", "veth", "peer", "name", "un1",
-         "netns", node_},
-        {"ip", "-n", client_, "addr", "add", std::string(kClient) + "/24", "dev", "uc0"},
-        {"ip", "-n", node_, "addr", "add", std::string(kNode) + "/24", "dev", "un0"},
-        {"ip", "-n", node_, "addr", "add", "10.77.2.1/24", "dev", "un1"},
-        {"ip", "-n", backend_, "addr", "add", "10.77.2.2/24", "dev", "ub0"},
-        {"ip", "-n", backend_, "addr", "add", "10.77.2.3/24", "dev", "ub0"},
-        {"ip", "-n", backend_, "addr", "add", "10.77.2.4/24", "dev", "ub0"},
-        {"ip", "-n", client_, "link", "set", "uc0", "up"},
-        {"ip", "-n", client_, "link", "set", "lo", "up"},
-        {"ip", "-n", node_, "link", "set", "un0", "up"},
-        {"ip", "-n", node_, "link", "set", "un1", "up"},
-        {"ip", "-n", node_, "link", "set", "lo", "up"},
-        {"ip", "-n", backend_, "link", "set", "ub0", "up"},
-        {"ip", "-n", backend_, "link", "set", "lo", "up"},
-        {"ip", "-n", client_, "route", "add", "default", "via", kNode},
-        {"ip", "-n", backend_, "route", "add", "default", "via", "10.77.2.1"},
+    netns_ = std::make_unique<TestNetns>("kpx-us");
+    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_->Add(role).ok()) << role;
+    client_ = netns_->Name("c");
+    node_ = netns_->Name("n");
+    const std::vector<Status> setup = {
+        netns_->Link("c", "uc0", "n", "un0"),
+        netns_->Link("b", "ub0", "n", "un1"),
+        netns_->Ip("c", {"addr", "add", std::string(kClient) + "/24", "dev", "uc0"}),
+        netns_->Ip("n", {"addr", "add", std::string(kNode) + "/24", "dev", "un0"}),
+        netns_->Ip("n", {"addr", "add", "10.77.2.1/24", "dev", "un1"}),
+        netns_->Ip("b", {"addr", "add", "10.77.2.2/24", "dev", "ub0"}),
+        netns_->Ip("b", {"addr", "add", "10.77.2.3/24", "dev", "ub0"}),
+        netns_->Ip("b", {"addr", "add", "10.77.2.4/24", "dev", "ub0"}),
+        netns_->Ip("c", {"route", "add", "default", "via", kNode}),
+        netns_->Ip("b", {"route", "add", "default", "via", "10.77.2.1"}),
         // The node's own service traffic needs a route before OUTPUT's REDIRECT applies.
-        {"ip", "-n", node_, "route", "add", "default", "via", kClient},
+        netns_->Ip("n", {"route", "add", "default", "via", kClient}),
     };
-    for (const auto& cmd : setup) {
-      ASSERT_TRUE(RunCommand(cmd).ok())
-          << cmd[1] << " " << cmd[2] << " " << cmd[3] << " " << cmd[4];
-    }
+    for (const Status& s : setup) ASSERT_TRUE(s.ok()) << s.message();
     for (int i = 0; i < 3; ++i) {
-      StartEchoServer("b" + std::to_string(i + 1), kBackends[i]);
+      ASSERT_GT(netns_->Spawn("b", {KPX_ECHO_SERVER, "b" + std::to_string(i + 1), "--bind",
+                                    kBackends[i], "--tcp", "8080", "--udp", "5353"}),
+                0);
     }
     // The node namespace for the rest of the test: the dataplane and its threads live there.
     in_node_ = std::make_unique<InNetns>(node_);
@@ -172,46 +89,13 @@ class UserspaceNetnsTest : public ::testing::Test {
     dataplane_ = dynamic_cast<UserspaceDataplane*>(owned_.get());
     ASSERT_NE(dataplane_, nullptr);
     // Wait until every backend answers, so no test races the servers' start.
-    for (const char* ip : kBackends) {
-      bool up = false;
-      for (int i = 0; i < 200 && !up; ++i) {
-        up = Greeting(ip, 8080).rfind("ERROR", 0) != 0;
-        if (!up) usleep(10000);
-      }
-      ASSERT_TRUE(up) << ip;
-    }
+    for (const char* ip : kBackends) ASSERT_TRUE(WaitForGreeting(ip, 8080)) << ip;
   }
 
   void TearDown() override {
     owned_.reset();
     in_node_.reset();
-    for (pid_t& pid : g_pids) {
-      if (pid <= 0) continue;
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      pid = 0;
-    }
-    for (const auto& n : created_) (void)RunCommand({"ip", "netns", "del", n});
-    for (auto& p : g_netns_paths) p[0] = '\0';
-  }
-
-  void StartEchoServer(const std::string& name, const std::string& ip) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int ns = open(("/run/netns/" + backend_).c_str(), O_RDONLY);
-      if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(1);
-      const int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 1);
-      execl(KPX_ECHO_SERVER, KPX_ECHO_SERVER, name.c_str(), "--bind", ip.c_str(), "--tcp", "8080",
-            "--udp", "5353", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (pid_t& slot : g_pids) {
-      if (slot <= 0) {
-        slot = pid;
-        break;
-      }
-    }
+    netns_.reset();
   }
 
   // Runs `f` on a thread inside the client namespace.
@@ -242,8 +126,8 @@ class UserspaceNetnsTest : public ::testing::Test {
     return greeting.substr(0, greeting.find(' '));
   }
 
-  std::string client_, node_, backend_;
-  std::vector<std::string> created_;
+  std::unique_ptr<TestNetns> netns_;
+  std::string client_, node_;
   std::unique_ptr<InNetns> in_node_;
   std::unique_ptr<Dataplane> owned_;
   UserspaceDataplane* dataplane_ = nullptr;
@@ -269,7 +153,7 @@ TEST_F(UserspaceNetnsTest, ClusterIpAndNodePortBalanceFromClientAndNode) {
   EXPECT_THAT(Greeting(kNode, 30080), StartsWith("b"));
   // Backends see the node's address: kpx connects on the client's behalf.
   EXPECT_THAT(FromClient([&] { return Greeting(kWebIp, 80); }), HasSubstr(" 10.77.2.1:"));
-  const std::string nat = Output({"iptables-nft-save", "-t", "nat"});
+  const std::string nat = CommandOutput({"iptables-nft-save", "-t", "nat"});
   EXPECT_THAT(nat, HasSubstr("-A PREROUTING -m comment --comment \"kpx userspace service "
                              "portals\" -j KPX-PORTALS-CONTAINER"));
   EXPECT_THAT(nat, HasSubstr("-j REDIRECT --to-ports"));
@@ -328,19 +212,7 @@ TEST_F(UserspaceNetnsTest, TwoHundredConcurrentClients) {
   const int ok = FromClient([&] {
     std::vector<int> fds;
     for (int i = 0; i < 200; ++i) fds.push_back(testing::TcpConnect(kWebIp, 80));
-    std::vector<std::future<bool>> results;
-    for (int i = 0; i < 200; ++i) {
-      results.push_back(std::async(std::launch::async, [fd = fds[i], i] {
-        if (fd < 0 || ReadLine(fd).rfind("ERROR", 0) == 0) return false;
-        const std::string payload = testing::Pattern(32 << 10, i);
-        const testing::RoundTrip rt = testing::EchoRoundTrip(fd, payload, payload.size());
-        close(fd);
-        return rt.ok && rt.received == payload;
-      }));
-    }
-    int n = 0;
-    for (auto& f : results) n += f.get();
-    return n;
+    return testing::ConcurrentEchoRoundTrips(fds, 32 << 10);
   });
   EXPECT_EQ(ok, 200);
 }
@@ -395,13 +267,13 @@ TEST_F(UserspaceNetnsTest, EndpointChangeKeepsEstablishedConnection) {
 TEST_F(UserspaceNetnsTest, RemovedServiceAndCleanupLeaveNoRules) {
   AddWeb(AllBackends());
   Sync();
-  ASSERT_THAT(Output({"iptables-nft-save", "-t", "nat"}), HasSubstr("10.96.0.10/32"));
+  ASSERT_THAT(CommandOutput({"iptables-nft-save", "-t", "nat"}), HasSubstr("10.96.0.10/32"));
   builder_.Remove(ServicePortName{"demo", "web", "", Protocol::kTCP});
   Sync();
-  EXPECT_THAT(Output({"iptables-nft-save", "-t", "nat"}), Not(HasSubstr("10.96.0.10/32")));
+  EXPECT_THAT(CommandOutput({"iptables-nft-save", "-t", "nat"}), Not(HasSubstr("10.96.0.10/32")));
   EXPECT_EQ(dataplane_->counters().frontends, 0u);
   ASSERT_TRUE(dataplane_->Cleanup().ok());
-  EXPECT_THAT(Output({"iptables-nft-save", "-t", "nat"}), Not(HasSubstr("KPX-PORTALS")));
+  EXPECT_THAT(CommandOutput({"iptables-nft-save", "-t", "nat"}), Not(HasSubstr("KPX-PORTALS")));
 }
 
 }  // namespace

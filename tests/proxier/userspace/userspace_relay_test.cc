@@ -10,14 +10,17 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 #include <map>
 #include <thread>
 
-#include "tests/proxier/userspace/traffic.h"
+#include "tests/support/traffic.h"
+
+#include "tests/support/addresses.h"
 
 namespace kpx {
 namespace {
+
+using testing::Ip;
 
 using testing::Greeting;
 using ::testing::HasSubstr;
@@ -33,7 +36,7 @@ constexpr int kUdpPort = 18053;
 constexpr char kListen[] = "127.0.0.1";
 
 Backend B(const std::string& ip, int port = kPort) {
-  return Backend{*IpAddress::Parse(ip), static_cast<uint16_t>(port)};
+  return Backend{Ip(ip), static_cast<uint16_t>(port)};
 }
 
 FrontendSpec Spec(std::vector<Backend> backends, Protocol protocol = Protocol::kTCP) {
@@ -121,7 +124,7 @@ TEST_F(RelayTest, ConnectTimeoutMovesToNextEndpoint) {
   // A listener that never accepts, with its one-slot queue filled: further SYNs are dropped, so
   // a connect to it hangs until kpx's connect timeout.
   const int stuck = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  SocketAddress addr = SocketAddress::From(*IpAddress::Parse("127.0.0.21"), kPort);
+  SocketAddress addr = SocketAddress::From(Ip("127.0.0.21"), kPort);
   ASSERT_EQ(bind(stuck, addr.get(), addr.len()), 0);
   ASSERT_EQ(listen(stuck, 0), 0);
   std::vector<int> fillers;
@@ -228,19 +231,7 @@ TEST_F(RelayTest, ManyConcurrentClients) {
   }
   // All 200 are open at once before any is used.
   ASSERT_TRUE(Eventually([&] { return engine_->Counters().active == kClients; }));
-  std::vector<std::future<bool>> results;
-  for (int i = 0; i < kClients; ++i) {
-    results.push_back(std::async(std::launch::async, [fd = fds[i], i] {
-      if (ReadLine(fd).rfind("ERROR", 0) == 0) return false;
-      const std::string payload = testing::Pattern(64 << 10, i);
-      const testing::RoundTrip r = testing::EchoRoundTrip(fd, payload, payload.size());
-      close(fd);
-      return r.ok && r.received == payload;
-    }));
-  }
-  int ok = 0;
-  for (auto& f : results) ok += f.get();
-  EXPECT_EQ(ok, kClients);
+  EXPECT_EQ(testing::ConcurrentEchoRoundTrips(fds, 64 << 10), kClients);
   EXPECT_GT(a.accepted(), 50);
   EXPECT_GT(b.accepted(), 50);
 }

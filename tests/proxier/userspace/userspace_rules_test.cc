@@ -5,13 +5,16 @@
 
 #include "proxier/userspace/frontend_spec.h"
 #include "proxier/userspace/portal_rules.h"
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 namespace kpx {
 namespace {
 
+using testing::Net;
+
 using testing::Ep;
 using testing::Ip;
+using testing::LocalEp;
 using testing::StateBuilderForTest;
 using testing::Svc;
 
@@ -19,10 +22,6 @@ using testing::Svc;
 // Node "node-a" runs 10.244.1.x; other nodes 10.244.2.x.
 constexpr char kWebIp[] = "10.96.0.10";
 constexpr char kDnsIp[] = "10.96.0.53";
-
-EndpointInfo LocalEp(const std::string& ip, int port) {
-  return Ep(ip, port, [](EndpointInfo& e) { e.node_name = "node-a"; });
-}
 
 std::vector<BoundFrontend> Bind(const FrontendPlan& plan) {
   std::vector<BoundFrontend> out;
@@ -109,16 +108,16 @@ TEST(PortalRulesGolden, EveryKindOfPortal) {
   auto state =
       StateBuilderForTest()
           .Add(Svc("demo", "dns", "dns", Protocol::kUDP, 53, kDnsIp), {Ep("10.244.2.53", 5353)})
-          .Add(Svc("demo", "web", "http", Protocol::kTCP, 80, kWebIp,
-                   [](ServicePortInfo& s) {
-                     s.node_port = 30080;
-                     s.external_ips = {Ip("192.0.2.10")};
-                     s.load_balancer_ips = {Ip("192.0.2.20")};
-                     s.load_balancer_source_ranges = {*Cidr::Parse("198.51.100.0/24"),
-                                                      *Cidr::Parse("203.0.113.0/24")};
-                     s.external_policy = TrafficPolicy::kLocal;
-                   }),
-               {LocalEp("10.244.1.2", 8080), Ep("10.244.2.2", 8080)})
+          .Add(
+              Svc("demo", "web", "http", Protocol::kTCP, 80, kWebIp,
+                  [](ServicePortInfo& s) {
+                    s.node_port = 30080;
+                    s.external_ips = {Ip("192.0.2.10")};
+                    s.load_balancer_ips = {Ip("192.0.2.20")};
+                    s.load_balancer_source_ranges = {Net("198.51.100.0/24"), Net("203.0.113.0/24")};
+                    s.external_policy = TrafficPolicy::kLocal;
+                  }),
+              {LocalEp("10.244.1.2", 8080), Ep("10.244.2.2", 8080)})
           .Add(Svc("demo", "api", "", Protocol::kTCP, 443, "10.96.0.11",
                    [](ServicePortInfo& s) { s.node_port = 30443; }),
                {Ep("10.244.2.3", 8443)})

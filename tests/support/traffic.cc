@@ -1,4 +1,4 @@
-#include "tests/proxier/userspace/traffic.h"
+#include "tests/support/traffic.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,41 +9,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <future>
+#include <thread>
+
+#include "tests/support/socket_address.h"
 
 namespace kpx::testing {
 
 namespace {
-
-bool MakeAddr(const std::string& ip, int port, sockaddr_storage* ss, socklen_t* len) {
-  *ss = {};
-  if (ip.find(':') == std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in*>(ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(*a);
-    return inet_pton(AF_INET, ip.c_str(), &a->sin_addr) == 1;
-  }
-  auto* a = reinterpret_cast<sockaddr_in6*>(ss);
-  a->sin6_family = AF_INET6;
-  a->sin6_port = htons(static_cast<uint16_t>(port));
-  *len = sizeof(*a);
-  return inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) == 1;
-}
-
-std::string PeerText(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    port = ntohs(a->sin_port);
-  } else {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    port = ntohs(a->sin6_port);
-  }
-  return std::string(host) + ":" + std::to_string(port);
-}
 
 void SetTimeouts(int fd) {
   timeval tv{10, 0};
@@ -56,18 +29,13 @@ void SetTimeouts(int fd) {
 int TcpConnect(const std::string& ip, int port, const std::string& source) {
   sockaddr_storage ss;
   socklen_t len;
-  if (!MakeAddr(ip, port, &ss, &len)) return -1;
+  if (!MakeSockaddr(ip, port, &ss, &len)) return -1;
   const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   SetTimeouts(fd);
-  if (!source.empty()) {
-    sockaddr_storage src;
-    socklen_t src_len;
-    if (!MakeAddr(source, 0, &src, &src_len) ||
-        bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) != 0) {
-      close(fd);
-      return -1;
-    }
+  if (!BindSource(fd, source)) {
+    close(fd);
+    return -1;
   }
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     const int err = errno;
@@ -81,7 +49,7 @@ int TcpConnect(const std::string& ip, int port, const std::string& source) {
 int UdpConnect(const std::string& ip, int port) {
   sockaddr_storage ss;
   socklen_t len;
-  if (!MakeAddr(ip, port, &ss, &len)) return -1;
+  if (!MakeSockaddr(ip, port, &ss, &len)) return -1;
   const int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
@@ -144,6 +112,15 @@ std::string Greeting(const std::string& ip, int port, const std::string& source)
   return line;
 }
 
+bool WaitForGreeting(const std::string& ip, int port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (Greeting(ip, port).rfind("ERROR", 0) != 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 std::string UdpRequest(int fd, const std::string& payload, int timeout_ms) {
   if (send(fd, payload.data(), payload.size(), 0) < 0) return "ERROR send";
   pollfd p{fd, POLLIN, 0};
@@ -190,12 +167,32 @@ RoundTrip EchoRoundTrip(int fd, const std::string& payload, size_t expect_bytes,
   return r;
 }
 
+int ConcurrentEchoRoundTrips(const std::vector<int>& fds, size_t bytes) {
+  std::vector<std::future<bool>> results;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    results.push_back(std::async(std::launch::async, [fd = fds[i], i, bytes] {
+      if (fd < 0) return false;
+      bool ok = false;
+      if (ReadLine(fd).rfind("ERROR", 0) != 0) {
+        const std::string payload = Pattern(bytes, static_cast<uint32_t>(i));
+        const RoundTrip r = EchoRoundTrip(fd, payload, payload.size());
+        ok = r.ok && r.received == payload;
+      }
+      close(fd);
+      return ok;
+    }));
+  }
+  int ok = 0;
+  for (auto& f : results) ok += f.get();
+  return ok;
+}
+
 TestBackend::TestBackend(std::string name, std::string ip, int tcp_port, int udp_port, Mode mode)
     : name_(std::move(name)), ip_(std::move(ip)), port_(tcp_port), mode_(mode) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   sockaddr_storage ss;
   socklen_t len;
-  if (!MakeAddr(ip_, tcp_port, &ss, &len)) return;
+  if (!MakeSockaddr(ip_, tcp_port, &ss, &len)) return;
   const int one = 1;
   const int t = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -204,7 +201,7 @@ TestBackend::TestBackend(std::string name, std::string ip, int tcp_port, int udp
     return;
   }
   if (udp_port > 0) {
-    MakeAddr(ip_, udp_port, &ss, &len);
+    MakeSockaddr(ip_, udp_port, &ss, &len);
     udp_fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (bind(udp_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
       close(udp_fd_);
@@ -241,7 +238,7 @@ void TestBackend::AcceptLoop() {
     if (c < 0) continue;
     ++accepted_;
     ++serving_;
-    std::thread([this, c, text = PeerText(peer)] { Serve(c, text); }).detach();
+    std::thread([this, c, text = SockaddrText(peer)] { Serve(c, text); }).detach();
   }
 }
 
@@ -285,7 +282,7 @@ void TestBackend::UdpLoop() {
         recvfrom(udp_fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &len);
     if (n < 0) continue;
     const std::string reply =
-        name_ + " " + PeerText(peer) + " " + std::string(buf, static_cast<size_t>(n));
+        name_ + " " + SockaddrText(peer) + " " + std::string(buf, static_cast<size_t>(n));
     sendto(udp_fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), len);
   }
 }

@@ -1,21 +1,8 @@
-#include "tests/proxier/iptables/state_fixture.h"
+#include "tests/support/state_builder.h"
 
 #include <sstream>
-#include <stdexcept>
 
 namespace kpx::testing {
-
-IpAddress Ip(const std::string& text) {
-  auto ip = IpAddress::Parse(text);
-  if (!ip) throw std::invalid_argument("bad ip " + text);
-  return *ip;
-}
-
-Cidr Net(const std::string& text) {
-  auto c = Cidr::Parse(text);
-  if (!c) throw std::invalid_argument("bad cidr " + text);
-  return *c;
-}
 
 EndpointInfo Ep(const std::string& ip, int port, const std::function<void(EndpointInfo&)>& mutate) {
   EndpointInfo e;
@@ -26,6 +13,15 @@ EndpointInfo Ep(const std::string& ip, int port, const std::function<void(Endpoi
   e.node_name = "node-b";
   if (mutate) mutate(e);
   return e;
+}
+
+EndpointInfo LocalEp(const std::string& ip, int port,
+                     const std::function<void(EndpointInfo&)>& mutate) {
+  return Ep(ip, port, [&](EndpointInfo& e) {
+    e.is_local = true;
+    e.node_name = "node-a";
+    if (mutate) mutate(e);
+  });
 }
 
 ServicePortInfo Svc(const std::string& ns, const std::string& name, const std::string& port_name,

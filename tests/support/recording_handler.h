@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,17 +16,26 @@
 
 namespace kpx::testing {
 
-// Receives all three kinds, keeps the view a proxier would build from the calls, and records
-// every call. Calls that contradict the view (an add of a known object, an update or delete of an
-// unknown one, a stale `old` object, a second synced call) are recorded as violations: the
-// reflector promises exact add/update/delete semantics.
+// Receives all three kinds from any thread, records every call in order, and keeps the view a
+// proxier would build from the calls. Calls that contradict the view (an add of a known object, an
+// update or delete of an unknown one, a stale `old` object, a no-op update, a second synced call,
+// two calls at once) are recorded as violations: sources promise exact add/update/delete
+// semantics. Tests wait for calls with bounded waits instead of sleeping.
 class RecordingHandler : public ServiceHandler, public EndpointSliceHandler, public NodeHandler {
  public:
   struct Call {
     char op;           // 'A'dd, 'U'pdate, 'D'elete, 'S'ynced
     std::string kind;  // "service", "slice", "node"
-    std::string key;
+    std::string key;   // "ns/name"; empty for synced calls
     std::string resource_version;
+    // "service add default/web", "endpointslice update default/web-1", "node synced", ...
+    std::string event;
+    std::optional<Service> old_service;
+    std::optional<Service> service;
+    std::optional<EndpointSlice> old_slice;
+    std::optional<EndpointSlice> slice;
+    std::optional<Node> old_node;
+    std::optional<Node> node;
   };
 
   void OnServiceAdd(const Service& s) override;
@@ -42,12 +53,17 @@ class RecordingHandler : public ServiceHandler, public EndpointSliceHandler, pub
 
   // Waits until `predicate` (called with the lock held) holds, at most `timeout`.
   bool WaitUntil(const std::function<bool()>& predicate, std::chrono::milliseconds timeout);
+  // True once at least `n` calls have been recorded; false if `timeout` passed first.
+  bool WaitForCalls(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // Snapshot accessors (take the lock).
   std::map<std::string, Service> services() const;
   std::map<std::string, EndpointSlice> slices() const;
   std::map<std::string, Node> nodes() const;
   std::vector<Call> calls() const;
+  // The calls' `event` texts, in order.
+  std::vector<std::string> events() const;
+  size_t call_count() const;
   std::vector<std::string> violations() const;
   int synced(const std::string& kind) const;
   // Unlocked views for use inside WaitUntil predicates.
@@ -62,7 +78,8 @@ class RecordingHandler : public ServiceHandler, public EndpointSliceHandler, pub
  private:
   template <typename T>
   void Apply(char op, const char* kind, std::map<std::string, T>& view, const T* old_object,
-             const T& object);
+             const T& object, std::optional<T> Call::*old_field, std::optional<T> Call::*field);
+  void Synced(const char* kind);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -72,7 +89,8 @@ class RecordingHandler : public ServiceHandler, public EndpointSliceHandler, pub
   std::vector<Call> calls_;
   std::vector<std::string> violations_;
   std::map<std::string, int> synced_;
-  int in_flight_ = 0;
+  // Counted outside the lock, so two calls at once are seen rather than serialised away.
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace kpx::testing

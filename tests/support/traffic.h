@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -8,8 +9,9 @@
 
 namespace kpx::testing {
 
-// Blocking client helpers with timeouts, for tests that push real traffic through a relay.
-// Every call is bounded: sockets get 10 s send/receive timeouts.
+// Blocking client helpers with timeouts, for tests that push real traffic through a dataplane
+// (ExchangeOnce in exchange.h is the non-blocking single probe). Every call is bounded: sockets
+// get 10 s send/receive timeouts.
 
 // A connected TCP socket to ip:port (optionally from `source`), or -1.
 int TcpConnect(const std::string& ip, int port, const std::string& source = "");
@@ -23,6 +25,10 @@ std::string ReadLine(int fd);
 bool ReadToEof(int fd, std::string* out);
 // The first line a fresh connection to ip:port answers with ("NAME peer"), or "ERROR ...".
 std::string Greeting(const std::string& ip, int port, const std::string& source = "");
+// True once a fresh TCP connection to ip:port is answered with a line (a server started in the
+// background is up); false if `timeout` passed first.
+bool WaitForGreeting(const std::string& ip, int port,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(2));
 // One UDP request/answer; "ERROR timeout" after `timeout_ms`.
 std::string UdpRequest(int fd, const std::string& payload, int timeout_ms = 2000);
 // FNV-1a over `data`, continuing from `h`.
@@ -37,6 +43,10 @@ struct RoundTrip {
 };
 RoundTrip EchoRoundTrip(int fd, const std::string& payload, size_t expect_bytes,
                         bool half_close = true);
+// On every connection at once (one thread each): reads the greeting, sends `bytes` of a pattern
+// distinct per connection and checks the echo is byte-exact; closes them all. Returns how many
+// succeeded (a -1 fd counts as a failure).
+int ConcurrentEchoRoundTrips(const std::vector<int>& fds, size_t bytes);
 
 // An in-process TCP/UDP server on one address for relay tests. Modes:
 //  kGreetEcho: sends "NAME peer-ip:port\n", then echoes until EOF, then closes.

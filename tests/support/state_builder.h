@@ -5,20 +5,21 @@
 #include <string>
 #include <vector>
 
-#include "base/cidr.h"
-#include "base/ip_address.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/core/endpoint_selection.h"
+#include "tests/support/addresses.h"
 
 namespace kpx::testing {
 
 // Test builders for DesiredState, with mutator lambdas for the few fields a case cares about.
-IpAddress Ip(const std::string& text);
-Cidr Net(const std::string& text);
 
 // A ready, serving endpoint on another node unless `mutate` says otherwise.
 EndpointInfo Ep(const std::string& ip, int port,
                 const std::function<void(EndpointInfo&)>& mutate = nullptr);
+// A ready, serving endpoint on the test's own node: is_local, on the builder's default node
+// "node-a" (local also under a builder with another node name).
+EndpointInfo LocalEp(const std::string& ip, int port,
+                     const std::function<void(EndpointInfo&)>& mutate = nullptr);
 
 // A ClusterIP service port "ns/name:port_name" on `cluster_ip` (comma-separated for dual-stack).
 ServicePortInfo Svc(const std::string& ns, const std::string& name, const std::string& port_name,

@@ -1,22 +1,21 @@
-#include "tests/k8s-watch/manifest/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
 namespace kpx::testing {
 
 TempDir::TempDir() {
-  std::string pattern = ::testing::TempDir() + "kpx-manifest-XXXXXX";
+  std::string pattern = ::testing::TempDir() + "kpx-test-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   const char* made = mkdtemp(buf.data());
-  EXPECT_NE(made, nullptr) << pattern;
+  EXPECT_NE(made, nullptr) << "mkdtemp " << pattern;
   if (made != nullptr) path_ = made;
 }
 
@@ -25,11 +24,18 @@ TempDir::~TempDir() {
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
-void TempDir::Write(const std::string& name, const std::string& content) const {
-  const int fd = open(File(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  ASSERT_GE(fd, 0) << name;
-  EXPECT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+std::string TempDir::Write(const std::string& name, const std::string& content) const {
+  const std::string full = File(name);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(full).parent_path(), ec);
+  EXPECT_FALSE(ec) << "creating the directory of " << full << ": " << ec.message();
+  const int fd = open(full.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  EXPECT_GE(fd, 0) << "opening " << full;
+  if (fd < 0) return full;
+  EXPECT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()))
+      << "writing " << full;
   close(fd);
+  return full;
 }
 
 void TempDir::WriteAtomically(const std::string& name, const std::string& content) const {

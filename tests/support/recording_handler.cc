@@ -1,15 +1,46 @@
-#include "tests/k8s-watch/client/recording_handler.h"
+#include "tests/support/recording_handler.h"
+
+#include <string_view>
 
 namespace kpx::testing {
 
+namespace {
+
+// The event text names slices "endpointslice", as the API kind does.
+std::string EventText(char op, std::string_view kind, const std::string& key) {
+  std::string out = kind == "slice" ? "endpointslice" : std::string(kind);
+  switch (op) {
+    case 'A':
+      out += " add ";
+      break;
+    case 'U':
+      out += " update ";
+      break;
+    case 'D':
+      out += " delete ";
+      break;
+    default:
+      return out + " synced";
+  }
+  return out + key;
+}
+
+}  // namespace
+
 template <typename T>
 void RecordingHandler::Apply(char op, const char* kind, std::map<std::string, T>& view,
-                             const T* old_object, const T& object) {
-  std::lock_guard<std::mutex> lock(mu_);
+                             const T* old_object, const T& object,
+                             std::optional<T> Call::*old_field, std::optional<T> Call::*field) {
   // The source promises one call at a time.
-  if (++in_flight_ != 1) violations_.push_back("concurrent handler calls");
+  const bool concurrent = in_flight_.fetch_add(1) != 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (concurrent) violations_.push_back("concurrent handler calls");
   const std::string key = object.meta.Key();
-  calls_.push_back({op, kind, key, object.meta.resource_version});
+  Call call{op, kind, key, object.meta.resource_version, EventText(op, kind, key), {}, {}, {},
+            {}, {},   {}};
+  if (old_object != nullptr) call.*old_field = *old_object;
+  call.*field = object;
+  calls_.push_back(std::move(call));
   auto it = view.find(key);
   switch (op) {
     case 'A':
@@ -39,59 +70,57 @@ void RecordingHandler::Apply(char op, const char* kind, std::map<std::string, T>
   cv_.notify_all();
 }
 
+void RecordingHandler::Synced(const char* kind) {
+  const bool concurrent = in_flight_.fetch_add(1) != 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (concurrent) violations_.push_back("concurrent handler calls");
+  if (++synced_[kind] > 1) violations_.push_back(std::string(kind) + " synced twice");
+  calls_.push_back({'S', kind, "", "", EventText('S', kind, ""), {}, {}, {}, {}, {}, {}});
+  --in_flight_;
+  cv_.notify_all();
+}
+
 void RecordingHandler::OnServiceAdd(const Service& s) {
-  Apply('A', "service", services_, static_cast<decltype(&s)>(nullptr), s);
+  Apply<Service>('A', "service", services_, nullptr, s, &Call::old_service, &Call::service);
 }
 void RecordingHandler::OnServiceUpdate(const Service& o, const Service& s) {
-  Apply('U', "service", services_, &o, s);
+  Apply('U', "service", services_, &o, s, &Call::old_service, &Call::service);
 }
 void RecordingHandler::OnServiceDelete(const Service& s) {
-  Apply('D', "service", services_, static_cast<decltype(&s)>(nullptr), s);
+  Apply<Service>('D', "service", services_, nullptr, s, &Call::old_service, &Call::service);
 }
+void RecordingHandler::OnServiceSynced() { Synced("service"); }
+
 void RecordingHandler::OnEndpointSliceAdd(const EndpointSlice& s) {
-  Apply('A', "slice", slices_, static_cast<decltype(&s)>(nullptr), s);
+  Apply<EndpointSlice>('A', "slice", slices_, nullptr, s, &Call::old_slice, &Call::slice);
 }
 void RecordingHandler::OnEndpointSliceUpdate(const EndpointSlice& o, const EndpointSlice& s) {
-  Apply('U', "slice", slices_, &o, s);
+  Apply('U', "slice", slices_, &o, s, &Call::old_slice, &Call::slice);
 }
 void RecordingHandler::OnEndpointSliceDelete(const EndpointSlice& s) {
-  Apply('D', "slice", slices_, static_cast<decltype(&s)>(nullptr), s);
+  Apply<EndpointSlice>('D', "slice", slices_, nullptr, s, &Call::old_slice, &Call::slice);
 }
+void RecordingHandler::OnEndpointSliceSynced() { Synced("slice"); }
+
 void RecordingHandler::OnNodeAdd(const Node& n) {
-  Apply('A', "node", nodes_, static_cast<decltype(&n)>(nullptr), n);
+  Apply<Node>('A', "node", nodes_, nullptr, n, &Call::old_node, &Call::node);
 }
 void RecordingHandler::OnNodeUpdate(const Node& o, const Node& n) {
-  Apply('U', "node", nodes_, &o, n);
+  Apply('U', "node", nodes_, &o, n, &Call::old_node, &Call::node);
 }
 void RecordingHandler::OnNodeDelete(const Node& n) {
-  Apply('D', "node", nodes_, static_cast<decltype(&n)>(nullptr), n);
+  Apply<Node>('D', "node", nodes_, nullptr, n, &Call::old_node, &Call::node);
 }
-
-void RecordingHandler::OnServiceSynced() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (++synced_["service"] > 1) violations_.push_back("service synced twice");
-  calls_.push_back({'S', "service", "", ""});
-  cv_.notify_all();
-}
-
-void RecordingHandler::OnEndpointSliceSynced() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (++synced_["slice"] > 1) violations_.push_back("slice synced twice");
-  calls_.push_back({'S', "slice", "", ""});
-  cv_.notify_all();
-}
-
-void RecordingHandler::OnNodeSynced() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (++synced_["node"] > 1) violations_.push_back("node synced twice");
-  calls_.push_back({'S', "node", "", ""});
-  cv_.notify_all();
-}
+void RecordingHandler::OnNodeSynced() { Synced("node"); }
 
 bool RecordingHandler::WaitUntil(const std::function<bool()>& predicate,
                                  std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, timeout, predicate);
+}
+
+bool RecordingHandler::WaitForCalls(size_t n, std::chrono::milliseconds timeout) {
+  return WaitUntil([&] { return calls_.size() >= n; }, timeout);
 }
 
 std::map<std::string, Service> RecordingHandler::services() const {
@@ -112,6 +141,19 @@ std::map<std::string, Node> RecordingHandler::nodes() const {
 std::vector<RecordingHandler::Call> RecordingHandler::calls() const {
   std::lock_guard<std::mutex> lock(mu_);
   return calls_;
+}
+
+std::vector<std::string> RecordingHandler::events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(calls_.size());
+  for (const Call& c : calls_) out.push_back(c.event);
+  return out;
+}
+
+size_t RecordingHandler::call_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_.size();
 }
 
 std::vector<std::string> RecordingHandler::violations() const {
