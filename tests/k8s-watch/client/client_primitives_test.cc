@@ -197,8 +197,7 @@ TEST_F(StoreTest, InvalidServiceUpdateWithdrawsTheLastGoodVersionAndIsCounted) {
   store_.CommitList();
   handler_.ClearCalls();
   // A MODIFIED whose object no longer validates: counted, and the cached version is deleted.
-  store_.Apply(WatchEventType::kModified,
-               Parse(Event(SvcWithBadIp("web", "10.96.999.1"), 6)));
+  store_.Apply(WatchEventType::kModified, Parse(Event(SvcWithBadIp("web", "10.96.999.1"), 6)));
   EXPECT_EQ(stats_.objects_rejected.load(), 1u);
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'D');
@@ -211,8 +210,7 @@ TEST_F(StoreTest, InvalidServiceUpdateWithdrawsTheLastGoodVersionAndIsCounted) {
   EXPECT_TRUE(handler_.calls().empty());
   EXPECT_EQ(stats_.objects_rejected.load(), 2u);
   // A valid version brings it back.
-  store_.Apply(WatchEventType::kModified,
-               Parse(Event(Svc("web", "10.96.0.1"), 7)));
+  store_.Apply(WatchEventType::kModified, Parse(Event(Svc("web", "10.96.0.1"), 7)));
   ASSERT_EQ(handler_.calls().size(), 1u);
   EXPECT_EQ(handler_.calls()[0].op, 'A');
 }

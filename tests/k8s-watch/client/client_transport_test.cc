@@ -18,10 +18,10 @@
 #include <thread>
 
 #include "k8s-watch/client/api_client.h"
-#include "tests/support/api_objects.h"
-#include "tests/support/wire_objects.h"
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
+#include "tests/support/api_objects.h"
+#include "tests/support/wire_objects.h"
 
 namespace kpx {
 namespace {
@@ -83,7 +83,8 @@ TEST(ClientTransportTest, ReachesAnIpv6ApiServerInANetworkNamespace) {
   ASSERT_TRUE(client.ok());
   pplx::cancellation_token_source cancel;
   int lines = 0;
-  server.Put(FakeApiServer::Resource::kServices, testing::ServiceObject(testing::MakeService("default", "web")));
+  server.Put(FakeApiServer::Resource::kServices,
+             testing::ServiceObject(testing::MakeService("default", "web")));
   Result<ApiClient::Response> watch = (*client)->Stream(
       "/api/v1/services?watch=1&resourceVersion=0",
       [&](std::string_view) {
