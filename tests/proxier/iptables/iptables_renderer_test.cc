@@ -38,7 +38,7 @@ StateBuilderForTest Node() {
 
 std::string Render(const DesiredState& s, IptablesOptions o = BaseOptions(),
                    IpFamily f = IpFamily::kIPv4) {
-  return IptablesRenderer(o).Render(s, f, {}).FullText();
+  return IptablesRenderer(o).Render(s, f, {});
 }
 
 // The lines every render shares, held once: the golden cases below state only their own lines
@@ -444,8 +444,7 @@ TEST(IptablesRendererGolden, MasqueradeAll) {
 TEST(IptablesRendererGolden, NodePortAddresses) {
   EXPECT_EQ(IptablesRenderer(NodePortAddressOptions())
                 .Render(NodePortState(), IpFamily::kIPv4,
-                        {Ip("192.168.0.2"), Ip("10.9.9.9"), Ip("127.0.0.1")})
-                .FullText(),
+                        {Ip("192.168.0.2"), Ip("10.9.9.9"), Ip("127.0.0.1")}),
             Golden(R"golden(*nat
 :KUBE-EXT-GNZBNJ2PO5MGZ6GT - [0:0]
 :KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
@@ -468,24 +467,6 @@ TEST(IptablesRenderer, IdenticalInputGivesIdenticalBytes) {
   const DesiredState b = DualStackState();
   for (IpFamily f : kIpFamilies)
     EXPECT_EQ(Render(a, BaseOptions(), f), Render(b, BaseOptions(), f));
-}
-
-TEST(IptablesRenderer, PartialTextHoldsOnlyChangedServiceChains) {
-  auto b = Node();
-  b.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1"), {Ep("10.180.0.1", 80)});
-  b.Add(Svc("ns1", "b", "", Protocol::kTCP, 80, "172.30.0.2"), {Ep("10.180.0.2", 80)});
-  const DesiredState s = b.Build();
-  const IptablesRuleset rules = IptablesRenderer(BaseOptions()).Render(s, IpFamily::kIPv4, {});
-  const std::set<ServicePortName> only = {{"ns1", "b", "", Protocol::kTCP}};
-  const std::string text = rules.RestoreText(&only, {}, {"KUBE-SVC-OLD"});
-  const std::string svc_a = ServiceChain({"ns1", "a", "", Protocol::kTCP});
-  const std::string svc_b = ServiceChain({"ns1", "b", "", Protocol::kTCP});
-  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr(":" + svc_a)));
-  EXPECT_THAT(text, ::testing::HasSubstr(":" + svc_b + " - [0:0]"));
-  // Top-level chains are complete, so KUBE-SERVICES still jumps to the unchanged service.
-  EXPECT_THAT(text, ::testing::HasSubstr("-j " + svc_a + "\n"));
-  EXPECT_THAT(text, ::testing::HasSubstr(":KUBE-SVC-OLD - [0:0]\n"));
-  EXPECT_THAT(text, ::testing::EndsWith("-X KUBE-SVC-OLD\nCOMMIT\n"));
 }
 
 TEST(IptablesRenderer, ChainNamesMatchKubeProxyAndFit) {
@@ -551,7 +532,7 @@ namespace {
 std::vector<std::string> NodePortJumps(const IptablesOptions& o, IpFamily f,
                                        const std::vector<IpAddress>& host) {
   std::vector<std::string> out;
-  std::istringstream in(IptablesRenderer(o).Render(NodePortState(), f, host).FullText());
+  std::istringstream in(IptablesRenderer(o).Render(NodePortState(), f, host));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("-A KUBE-SERVICES", 0) == 0 &&
         line.find("-j KUBE-NODEPORTS") != std::string::npos) {
@@ -596,8 +577,7 @@ TEST(IptablesRendererNfacct, CountsInvalidDropsAndLocalhostNodePorts) {
   IptablesOptions o = BaseOptions();
   o.nfacct_ct_state_invalid = true;
   o.nfacct_localhost_nodeports = true;
-  const std::string v4 =
-      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv4, {}).FullText();
+  const std::string v4 = IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv4, {});
   EXPECT_NE(v4.find("-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name "
                     "ct_state_invalid_dropped_pkts -j DROP\n"),
             std::string::npos)
@@ -607,13 +587,12 @@ TEST(IptablesRendererNfacct, CountsInvalidDropsAndLocalhostNodePorts) {
                     "-j KUBE-EXT-"),
             std::string::npos)
       << v4;
-  const std::string v6 =
-      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv6, {}).FullText();
+  const std::string v6 = IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv6, {});
   EXPECT_EQ(v6.find("localhost_nps_accepted_pkts"), std::string::npos);
   // Without the counters, kube-proxy's plain rules.
   EXPECT_EQ(IptablesRenderer(BaseOptions())
                 .Render(NodePortState(), IpFamily::kIPv4, {})
-                .FullText()
+
                 .find("nfacct"),
             std::string::npos);
 }
