@@ -35,10 +35,31 @@ Result<std::set<std::string>> IptablesDataplane::ExistingChains(IpFamily family,
   return out;
 }
 
+bool IptablesDataplane::FullResyncDue(IpFamily family, const FamilyState& fs) {
+  if (!fs.last_full || sync_start_ - *fs.last_full >= options_.full_sync_period) return true;
+  auto saved = runner_->Save(family, "mangle");
+  if (!saved.ok()) {
+    LOG(WARNING) << IpFamilyName(family) << ": cannot list the mangle table for the canary ("
+                 << saved.status().message() << "), resyncing in full";
+    return true;
+  }
+  for (const auto& c : RestoreText::ChainNames(*saved, "mangle")) {
+    if (c == kCanaryChain) return false;
+  }
+  ++counters_.canary_missing;
+  LOG(WARNING) << IpFamilyName(family) << ": " << kCanaryChain
+               << " is gone from the mangle table: the tables were flushed, resyncing in full";
+  return true;
+}
+
 Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state, bool full) {
   FamilyState& fs = families_[static_cast<int>(family)];
   const int fi = static_cast<int>(family);
-  full = full || fs.needs_full || state.node_changed;
+  if (fs.needs_full || state.node_changed) {
+    full = true;
+  } else if (full) {
+    full = FullResyncDue(family, fs);
+  }
   // Until this sync succeeds, the kernel may hold neither the old nor the new rendering.
   fs.needs_full = true;
   std::set<std::string> existing_nat, existing_filter;
@@ -50,6 +71,12 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
       if (!added.ok()) return added.status();
       if (*added)
         VLOG(2) << "added jump " << jump.table << "/" << jump.chain << " -> " << jump.target;
+    }
+    // The canary first: if the restore below fails, the next check still finds a reason to
+    // resync in full (needs_full), and once it succeeds the canary vouches for the tables.
+    const std::string canary = "*mangle\n:" + std::string(kCanaryChain) + " - [0:0]\nCOMMIT\n";
+    if (Status st = runner_->Restore(family, canary); !st.ok()) {
+      return Status::Error(std::string(IpFamilyName(family)) + " canary: " + st.message());
     }
     auto nat = ExistingChains(family, "nat");
     if (!nat.ok()) return nat.status();
@@ -81,6 +108,7 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
     return Status::Error(std::string(IpFamilyName(family)) + " restore failed: " + st.message());
   }
   ++(out.full ? counters_.full_syncs : counters_.partial_syncs);
+  if (full) fs.last_full = sync_start_;
   counters_.stale_chains_deleted += out.stale_chains;
   fs.needs_full = false;
   VLOG(2) << IpFamilyName(family) << ": " << (out.full ? "full" : "partial") << " sync, "
@@ -92,6 +120,7 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
 
 Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   const auto start = clock_();
+  sync_start_ = start;
   ++counters_.syncs;
   std::string errors;
   const std::set<ServicePortName> changed =
@@ -128,6 +157,7 @@ Status IptablesDataplane::Cleanup() {
       auto deleted = runner_->DeleteJump(family, jump);
       if (!deleted.ok()) note(deleted.status());
     }
+    note(runner_->DeleteChains(family, "mangle", {std::string(kCanaryChain)}));
     for (const std::string table : {"nat", "filter"}) {
       auto chains = ExistingChains(family, table);
       if (!chains.ok()) {
@@ -138,6 +168,7 @@ Status IptablesDataplane::Cleanup() {
                                  std::vector<std::string>(chains->begin(), chains->end())));
     }
     families_[static_cast<int>(family)].needs_full = true;
+    families_[static_cast<int>(family)].last_full.reset();
   }
   previous_.reset();
   if (!errors.empty()) return Status::Error("cleanup: " + errors);
@@ -164,6 +195,10 @@ void IptablesDataplane::RecordMetrics(MetricsRegistry& metrics) const {
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "full"}})->Set(counters_.full_syncs);
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "partial"}})->Set(counters_.partial_syncs);
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "skipped"}})->Set(counters_.skipped_syncs);
+  metrics
+      .GetCounter("kpx_iptables_canary_missing_total",
+                  "Periodic checks that found KUBE-PROXY-CANARY gone (tables flushed): full resync")
+      ->Set(static_cast<double>(counters_.canary_missing));
   metrics
       .GetCounter("kpx_iptables_stale_chains_deleted_total",
                   "Chains kpx deleted because no service needs them any more")

@@ -26,6 +26,7 @@ struct IptablesCounters {
   uint64_t partial_syncs = 0;  // restores that rewrote only changed services
   uint64_t skipped_syncs = 0;  // no changed service port changed a rule: kernel untouched
   uint64_t restore_failures = 0;
+  uint64_t canary_missing = 0;  // periodic checks that found the canary gone (tables flushed)
   uint64_t stale_chains_deleted = 0;
   uint64_t conntrack_deletions = 0;
   uint64_t conntrack_failures = 0;
@@ -45,6 +46,11 @@ struct IptablesCounters {
 //    Full syncs learn what exists from iptables-save; partial syncs from the changed ports' old
 //    renderings.
 //  - When no changed service port changed a rule, a partial sync does not touch the kernel.
+//  - A full request (the periodic resync, a retry) is a full sync only when the family needs
+//    one (first sync, failure, node change), the last full sync is options.full_sync_period
+//    old, or kube-proxy's canary chain (KUBE-PROXY-CANARY in mangle, created by full syncs) is
+//    gone; otherwise it is partial (and usually touches nothing). Checking the canary is one
+//    small iptables-save of the mangle table.
 //  - After a failure the next sync of that family is full.
 //  - UDP conntrack entries pointing at removed endpoints (or at a service that just got its
 //    first endpoint) are deleted after a successful restore.
@@ -68,10 +74,13 @@ class IptablesDataplane : public Dataplane {
   struct FamilyState {
     bool needs_full = true;
     std::unique_ptr<IptablesFamilyRules> rules;  // the cached rendering
+    std::optional<std::chrono::steady_clock::time_point> last_full;
   };
 
   Status ApplyFamily(IpFamily family, const DesiredState& state, bool full);
   Result<std::set<std::string>> ExistingChains(IpFamily family, const std::string& table);
+  // Whether a full request must be a full sync: the period elapsed or the canary is gone.
+  bool FullResyncDue(IpFamily family, const FamilyState& fs);
 
   IptablesOptions options_;
   IptablesRenderer renderer_;
@@ -80,7 +89,8 @@ class IptablesDataplane : public Dataplane {
   ConntrackCleaner conntrack_cleaner_;
   Clock clock_;
   std::array<FamilyState, 2> families_;
-  std::optional<DesiredState> previous_;  // last state applied to every family
+  std::chrono::steady_clock::time_point sync_start_{};  // of the Apply in progress
+  std::optional<DesiredState> previous_;                // last state applied to every family
   IptablesCounters counters_;
 };
 

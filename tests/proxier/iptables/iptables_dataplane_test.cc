@@ -29,10 +29,15 @@ const ServicePortName kDns{"ns", "dns", "", Protocol::kUDP};
 
 class DataplaneTest : public ::testing::Test {
  protected:
-  DataplaneTest() {
+  // Most cases ask for full syncs and mean it; kube-proxy's hourly full resync is the default
+  // the periodic cases below ask for.
+  DataplaneTest() { Make(std::chrono::milliseconds(0)); }
+
+  void Make(std::chrono::milliseconds full_sync_period) {
     IptablesOptions o;
     o.localhost_nodeports = true;  // kube-proxy's default, for its rules
     o.cluster_cidrs = {Net("10.0.0.0/8")};
+    o.full_sync_period = full_sync_period;
     auto fake = std::make_unique<FakeIptablesRunner>();
     fake_ = fake.get();
     auto ct = std::make_unique<FakeConntrack>();
@@ -139,9 +144,9 @@ TEST_F(DataplaneTest, IdenticalRenderingSkipsTheKernel) {
   ASSERT_TRUE(Sync().ok());
   EXPECT_EQ(fake_->restore_calls(), restores);
   EXPECT_EQ(dataplane_->counters().skipped_syncs, 4u);
-  // A full sync is a repair request: it is never skipped.
+  // A full sync is a repair request: it is never skipped (canary and rules, per family).
   ASSERT_TRUE(Sync(/*full=*/true).ok());
-  EXPECT_EQ(fake_->restore_calls(), restores + 2);
+  EXPECT_EQ(fake_->restore_calls(), restores + 4);
 }
 
 TEST_F(DataplaneTest, FailureMakesTheNextSyncFullAndRepairsDrift) {
@@ -216,6 +221,53 @@ TEST_F(DataplaneTest, UdpConntrackCleanup) {
   AddA({});
   ASSERT_TRUE(Sync().ok());
   EXPECT_TRUE(conntrack_->deleted().empty());
+}
+
+TEST_F(DataplaneTest, PeriodicResyncIsPartialWhileTheCanaryLives) {
+  Make(std::chrono::hours(1));
+  AddA();
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_NE(fake_->GetChain(IpFamily::kIPv4, "mangle", "KUBE-PROXY-CANARY"), nullptr);
+  EXPECT_NE(fake_->GetChain(IpFamily::kIPv6, "mangle", "KUBE-PROXY-CANARY"), nullptr);
+  const int restores = fake_->restore_calls();
+  const int saves = fake_->save_calls();
+  ASSERT_TRUE(Sync(/*full=*/true).ok());             // the periodic resync, 30 s later
+  EXPECT_EQ(dataplane_->counters().full_syncs, 2u);  // the first sync's, one per family
+  EXPECT_EQ(fake_->restore_calls(), restores);       // nothing changed: nothing written
+  EXPECT_EQ(fake_->save_calls(), saves + 2);         // one look at mangle per family
+  // A drifted service chain is not noticed (as in kube-proxy) until the hourly full resync.
+  fake_->FlushChain(IpFamily::kIPv4, "nat", ServiceChain(kA));
+  ASSERT_TRUE(Sync(true).ok());
+  EXPECT_EQ(Trace("172.30.0.1"), (std::map<std::string, double>{{"ACCEPT", 1}}));
+  now_ += std::chrono::hours(1);
+  ASSERT_TRUE(Sync(true).ok());
+  EXPECT_EQ(dataplane_->counters().full_syncs, 4u);
+  EXPECT_EQ(Trace("172.30.0.1"), (std::map<std::string, double>{{"10.180.0.1:80", 1}}));
+  EXPECT_EQ(dataplane_->counters().canary_missing, 0u);
+}
+
+TEST_F(DataplaneTest, FlushedTablesAreRepairedOnTheNextPeriodicResync) {
+  Make(std::chrono::hours(1));
+  AddA();
+  AddB();
+  ASSERT_TRUE(Sync().ok());
+  // A firewall reload: every table of IPv4 flushed, jumps and canary gone.
+  for (const char* t : {"nat", "filter", "mangle"}) fake_->FlushTable(IpFamily::kIPv4, t);
+  EXPECT_EQ(Trace("172.30.0.1"), (std::map<std::string, double>{{"ACCEPT", 1}}));
+  // An event-driven sync trusts its cache and does not look at the kernel...
+  const int saves = fake_->save_calls();
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(fake_->save_calls(), saves);
+  // ...the next periodic one checks the canary and repairs everything.
+  ASSERT_TRUE(Sync(/*full=*/true).ok());
+  EXPECT_EQ(dataplane_->counters().canary_missing, 1u);
+  EXPECT_EQ(dataplane_->counters().full_syncs, 3u);  // 2 first, 1 repair (IPv6 stayed partial)
+  EXPECT_EQ(Trace("172.30.0.1"), (std::map<std::string, double>{{"10.180.0.1:80", 1}}));
+  AddB({Ep("10.180.0.7", 80)});
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(Trace("172.30.0.2"), (std::map<std::string, double>{{"10.180.0.7:80", 1}}));
+  EXPECT_NE(fake_->GetChain(IpFamily::kIPv4, "mangle", "KUBE-PROXY-CANARY"), nullptr);
+  EXPECT_EQ(fake_->RuleLines(IpFamily::kIPv4, "nat", "PREROUTING").size(), 1u);
 }
 
 TEST_F(DataplaneTest, CountersDescribeTheLastSync) {

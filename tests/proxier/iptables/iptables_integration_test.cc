@@ -239,6 +239,39 @@ TEST_P(IptablesIntegrationTest, ServiceTrafficEndpointChangesAndCleanup) {
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
 }
 
+// A firewall reload flushes and deletes every chain of nat and mangle: the service stops
+// working, and the next periodic resync (a full request, partial while the canary lives) sees
+// KUBE-PROXY-CANARY gone and rewrites everything.
+TEST_P(IptablesIntegrationTest, FlushedTablesAreRepairedOnTheNextPeriodicResync) {
+  const std::set<std::string> both = {kBackend1, kBackend2};
+  Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
+  // A periodic resync with the canary in place is partial and writes nothing.
+  const uint64_t full_syncs = dataplane_->counters().full_syncs;
+  st = Apply(/*full=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(dataplane_->counters().full_syncs, full_syncs);
+  EXPECT_EQ(dataplane_->counters().skipped_syncs, 1u);
+  {
+    InNetns in(node_);
+    const std::string bin = GetParam() == "nft" ? "iptables-nft" : "iptables-legacy";
+    for (const char* table : {"nat", "mangle"}) {
+      for (const char* op : {"-F", "-X"}) {
+        ASSERT_TRUE(RunCommand({bin, "-w", "5", "-t", table, op}).ok()) << table << op;
+      }
+    }
+  }
+  EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+  st = Apply(/*full=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(dataplane_->counters().canary_missing, 1u);
+  EXPECT_EQ(dataplane_->counters().full_syncs, full_syncs + 1);
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080), both);
+}
+
 // --nodeport-addresses against the node namespace's own interfaces (listed with getifaddrs
 // inside it): "primary" is the Node object's InternalIP only, a CIDR picks its interface
 // addresses; the other address of the same interface does not answer.
