@@ -366,6 +366,45 @@ TEST(IptablesRendererGolden, Affinity) {
 )golden"));
 }
 
+// kube-proxy's large-cluster mode: above largeClusterEndpointsThreshold endpoints the
+// per-endpoint comments go (SVC/SVL load balancing and affinity rules, SEP rules); every other
+// comment stays. The threshold is 3 here, and AffinityState has 3 endpoints: not large yet.
+TEST(IptablesRendererGolden, LargeClusterDropsPerEndpointComments) {
+  IptablesOptions o = BaseOptions();
+  o.large_cluster_endpoints_threshold = 3;
+  EXPECT_EQ(Render(AffinityState(), o), Render(AffinityState()));
+  o.large_cluster_endpoints_threshold = 2;
+  EXPECT_EQ(Render(AffinityState(), o), Golden(R"golden(*nat
+:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
+:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
+:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
+:KUBE-SEP-HOU2AJF3C3TGUR4W - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 -j KUBE-SVC-NDY5GL2HU4YWCI7Q
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --rcheck --seconds 600 --reap -j KUBE-SEP-WASM2BGHDUARAP65
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-LYG6GVEMV3CC6VJG --rcheck --seconds 600 --reap -j KUBE-SEP-LYG6GVEMV3CC6VJG
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-HOU2AJF3C3TGUR4W --rcheck --seconds 600 --reap -j KUBE-SEP-HOU2AJF3C3TGUR4W
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-WASM2BGHDUARAP65
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-LYG6GVEMV3CC6VJG
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -j KUBE-SEP-HOU2AJF3C3TGUR4W
+-A KUBE-SEP-WASM2BGHDUARAP65 -s 10.180.0.7 -j KUBE-MARK-MASQ
+-A KUBE-SEP-WASM2BGHDUARAP65 -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.7:80
+-A KUBE-SEP-LYG6GVEMV3CC6VJG -s 10.180.0.8 -j KUBE-MARK-MASQ
+-A KUBE-SEP-LYG6GVEMV3CC6VJG -m recent --name KUBE-SEP-LYG6GVEMV3CC6VJG --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.8:80
+-A KUBE-SEP-HOU2AJF3C3TGUR4W -s 10.180.0.9 -j KUBE-MARK-MASQ
+-A KUBE-SEP-HOU2AJF3C3TGUR4W -m recent --name KUBE-SEP-HOU2AJF3C3TGUR4W --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.9:80
+)golden"));
+}
+
+TEST(IptablesRenderer, LargeClusterThresholdIsKubeProxys) {
+  const IptablesRenderer r(BaseOptions());
+  EXPECT_FALSE(r.LargeCluster(1000));  // kube-proxy: totalEndpoints > 1000
+  EXPECT_TRUE(r.LargeCluster(1001));
+  IptablesOptions never = BaseOptions();
+  never.large_cluster_endpoints_threshold = -1;
+  EXPECT_FALSE(IptablesRenderer(never).LargeCluster(1000000));
+}
+
 TEST(IptablesRendererGolden, NoEndpoints) {
   EXPECT_EQ(Render(NoEndpointsState()), Golden(R"golden(*filter
 -A KUBE-SERVICES -m comment --comment "ns7/svc7:p80 has no endpoints" -m tcp -p tcp -d 172.30.0.47 --dport 80 -j REJECT
