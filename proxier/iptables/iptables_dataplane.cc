@@ -139,8 +139,30 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   counters_.last_sync_duration =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock_() - start);
   if (!errors.empty()) return Status::Error(errors);
-  previous_ = state;
+  RememberApplied(state);
   return Status::Ok();
+}
+
+void IptablesDataplane::RememberApplied(const DesiredState& state) {
+  // Copying the state is a map copy of every service port: O(services) on every sync. The next
+  // snapshot of a consecutive one differs from it only in `changed`, so patch those entries.
+  if (!previous_ || previous_->generation + 1 != state.generation) {
+    previous_ = state;
+    return;
+  }
+  for (const auto& name : state.changed) {
+    auto it = state.services.find(name);
+    if (it == state.services.end()) {
+      previous_->services.erase(name);
+    } else {
+      previous_->services.insert_or_assign(name, it->second);
+    }
+  }
+  previous_->generation = state.generation;
+  previous_->node = state.node;
+  previous_->changed = state.changed;
+  previous_->node_changed = state.node_changed;
+  previous_->synced = state.synced;
 }
 
 Status IptablesDataplane::Cleanup() {

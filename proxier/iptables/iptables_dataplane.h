@@ -79,6 +79,8 @@ class IptablesDataplane : public Dataplane {
 
   Status ApplyFamily(IpFamily family, const DesiredState& state, bool full);
   Result<std::set<std::string>> ExistingChains(IpFamily family, const std::string& table);
+  // previous_ = state, in O(changes) when `state` is the snapshot after previous_.
+  void RememberApplied(const DesiredState& state);
   // Whether a full request must be a full sync: the period elapsed or the canary is gone.
   bool FullResyncDue(IpFamily family, const FamilyState& fs);
 
