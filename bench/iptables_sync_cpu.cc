@@ -8,6 +8,7 @@
 // first sync's restore input (full.txt) and the last incremental one (partial.txt), so the
 // hand-off can be timed separately with iptables-restore in a private namespace. Bounded: SYNCS
 // defaults to 20.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -129,6 +130,10 @@ int main(int argc, char** argv) {
   const double first_ms = ThreadCpuMs() - t0;
   const size_t first_bytes = counting.bytes;
   if (!dump.empty()) std::ofstream(dump + "/full.txt") << counting.last;
+  counting.last.clear();
+  counting.last.shrink_to_fit();
+  // As SyncingProxier does after a full sync: hand freed heap back, so RSS shows what is live.
+  malloc_trim(0);
   const long rss_first = StatusKb("VmRSS:");
 
   std::vector<double> ms;

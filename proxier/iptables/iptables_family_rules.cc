@@ -23,9 +23,9 @@ void Lines(const std::vector<std::string>& lines, std::string& out) {
   }
 }
 
-bool Contains(const std::vector<RenderedChain>& chains, const std::string& name) {
+bool Contains(const std::vector<OwnedChain>& chains, const std::string& name) {
   return std::any_of(chains.begin(), chains.end(),
-                     [&](const RenderedChain& c) { return c.name == name; });
+                     [&](const OwnedChain& c) { return c.name == name; });
 }
 
 }  // namespace
@@ -33,14 +33,14 @@ bool Contains(const std::vector<RenderedChain>& chains, const std::string& name)
 size_t ServiceFragment::FilterRules() const {
   size_t n = 0;
   for (int i = 0; i < kSharedChainCount; ++i) {
-    if (i != static_cast<int>(SharedChain::kNatNodePorts)) n += shared[i].size();
+    if (i != static_cast<int>(SharedChain::kNatNodePorts)) n += shared_rules[i];
   }
   return n;
 }
 
 size_t ServiceFragment::NatRules() const {
-  size_t n = shared[static_cast<int>(SharedChain::kNatNodePorts)].size();
-  for (const auto& c : chains) n += c.rules.size();
+  size_t n = shared_rules[static_cast<int>(SharedChain::kNatNodePorts)];
+  for (const auto& c : chains) n += c.rules;
   return n;
 }
 
@@ -272,7 +272,7 @@ void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) con
   }
   if (c.services) {
     const int i = static_cast<int>(*c.services);
-    for (const auto& [name, e] : entries_) Lines(e.fragment.shared[i], out);
+    for (const auto& [name, e] : entries_) out += e.fragment.shared[i];
   }
   Lines(c.rules, out);
 }
@@ -280,7 +280,7 @@ void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) con
 std::string IptablesFamilyRules::Write(const Selection& sel) const {
   std::string out;
   auto wanted = [&](const std::vector<bool>& flags, size_t i) { return sel.all || flags[i]; };
-  auto service_chains = [&](auto&& fn) {
+  auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
     if (sel.all) {
       for (const auto& [name, e] : entries_) {
         for (const auto& c : e.fragment.chains) fn(c);
@@ -315,7 +315,7 @@ std::string IptablesFamilyRules::Write(const Selection& sel) const {
     for (size_t i = 0; i < top_.nat.size(); ++i) {
       if (wanted(sel.nat_top, i)) Declare(top_.nat[i].name, out);
     }
-    service_chains([&](const RenderedChain& c) { Declare(c.name, out); });
+    service_chains([&](const OwnedChain& c) { Declare(c.name, out); });
     if (tree) {
       for (size_t i = 1; i < tree_.size(); ++i) Declare(tree_[i].name, out);
     }
@@ -323,7 +323,7 @@ std::string IptablesFamilyRules::Write(const Selection& sel) const {
     for (size_t i = 0; i < top_.nat.size(); ++i) {
       if (wanted(sel.nat_top, i)) WriteTop(top_.nat[i], out);
     }
-    service_chains([&](const RenderedChain& c) { Lines(c.rules, out); });
+    service_chains([&](const OwnedChain& c) { out += c.text; });
     if (tree) {
       for (size_t i = 1; i < tree_.size(); ++i) Lines(tree_[i].rules, out);
     }

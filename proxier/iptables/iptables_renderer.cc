@@ -201,7 +201,10 @@ class ServicePortRenderer {
   }
 
   void Shared(SharedChain chain, std::string_view name, std::string args) {
-    frag_.shared[static_cast<int>(chain)].push_back(Line(name, args));
+    const int i = static_cast<int>(chain);
+    frag_.shared[i] += Line(name, args);
+    frag_.shared[i].push_back('\n');
+    ++frag_.shared_rules[i];
   }
 
   void ClusterIpRules(const ServicePlan& p) {
@@ -320,14 +323,17 @@ class ServicePortRenderer {
   }
 
   // Declares an owned chain (first use fixes its place in the restore input).
-  RenderedChain& Chain(const ServicePlan& p, const std::string& chain) {
+  OwnedChain& Chain(const ServicePlan& p, const std::string& chain) {
     auto [it, added] = owned_.try_emplace(chain, frag_.chains.size());
-    if (added) frag_.chains.push_back(RenderedChain{chain, {}, p.info.name});
+    if (added) frag_.chains.push_back(OwnedChain{chain, {}, 0});
     return frag_.chains[it->second];
   }
 
   void AddOwned(const ServicePlan& p, const std::string& chain, std::string_view args) {
-    Chain(p, chain).rules.push_back(Line(chain, args));
+    OwnedChain& c = Chain(p, chain);
+    c.text += Line(chain, args);
+    c.text.push_back('\n');
+    ++c.rules;
   }
 
   void ServiceChains(const ServicePlan& p) {
