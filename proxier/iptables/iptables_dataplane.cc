@@ -179,7 +179,13 @@ Status IptablesDataplane::Cleanup() {
       auto deleted = runner_->DeleteJump(family, jump);
       if (!deleted.ok()) note(deleted.status());
     }
-    note(runner_->DeleteChains(family, "mangle", {std::string(kCanaryChain)}));
+    // Best effort: a kernel without this family's mangle table cannot hold the canary, and
+    // that must not fail the cleanup of the tables kpx really uses.
+    if (Status st = runner_->DeleteChains(family, "mangle", {std::string(kCanaryChain)});
+        !st.ok()) {
+      LOG(WARNING) << IpFamilyName(family) << ": " << kCanaryChain
+                   << " not removed: " << st.message();
+    }
     for (const std::string table : {"nat", "filter"}) {
       auto chains = ExistingChains(family, table);
       if (!chains.ok()) {
