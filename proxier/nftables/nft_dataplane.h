@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "proxier/dataplane.h"
@@ -41,6 +42,7 @@ struct NftCounters {
   // encoding netlink messages, and the kernel applying them (sendmsg to ACK, all transactions).
   struct Phases {
     std::chrono::nanoseconds dump{0}, compute{0}, encode{0}, kernel{0};
+    std::chrono::nanoseconds compute_cpu{0};  // this thread's CPU time in compute
   } last_full_sync;
   std::array<size_t, 2> elements{};  // held in the kernel, by IpFamily
   std::array<size_t, 2> chains{};
@@ -100,7 +102,8 @@ class NftDataplane : public Dataplane {
     bool empty() const { return plain == 0 && by_owner.empty(); }
     NftValue Effective() const { return by_owner.empty() ? NftValue{} : by_owner.begin()->second; }
   };
-  using SetElements = std::map<std::string, Claims>;  // by key
+  // By key. Unordered: a million hairpin pairs at 100 000 x 10; sorted once per full sync.
+  using SetElements = std::unordered_map<std::string, Claims>;
   struct FamilyState {
     bool needs_full = true;
     bool adopted = false;  // ids read back from the kernel once
