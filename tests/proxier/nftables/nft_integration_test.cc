@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -124,10 +125,11 @@ class NftIntegrationTest : public ::testing::Test {
   }
 
   // A fresh dataplane, as after a kpx restart: its socket is opened inside the node namespace.
-  void NewDataplane() {
+  void NewDataplane(const std::function<void(NftOptions&)>& mutate = nullptr) {
     NftOptions o;
     o.families = {IpFamily::kIPv4};
     o.cluster_cidrs = {Net("10.99.2.0/24")};
+    if (mutate) mutate(o);
     InNetns in(node_);
     auto handle = std::make_unique<NetlinkNftHandle>();
     Status st = handle->Open(o.max_batch_bytes);
@@ -347,6 +349,38 @@ TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
   const uint64_t messages = dataplane_->counters().messages;
   ASSERT_TRUE(Apply(/*full=*/true).ok());
   EXPECT_EQ(dataplane_->counters().messages, messages);
+}
+
+// detectLocalMode by input interface: a client arriving on an interface the detector names is
+// pod traffic (not masqueraded: the backend sees the client), any other is masqueraded (the
+// backend sees the node). The client comes in on the node's "kn0".
+TEST_F(NftIntegrationTest, InterfaceDetectorsDecideWhoIsMasqueraded) {
+  const std::string node_side = "10.99.2.1";
+  struct Case {
+    NftLocalDetect mode;
+    std::string name;
+    std::string seen;  // the source the backend sees
+  };
+  const std::vector<Case> cases = {
+      {NftLocalDetect::kInterfaceNamePrefix, "kn", kClientIp},  // prefix of kn0: a pod
+      {NftLocalDetect::kInterfaceNamePrefix, "kb", node_side},
+      {NftLocalDetect::kBridgeInterface, "kn0", kClientIp},  // exact name
+      {NftLocalDetect::kBridgeInterface, "kn", node_side},   // exact: "kn" is not "kn0"
+  };
+  Web({Ep(kBackend1, 8080)});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    NewDataplane([&](NftOptions& o) {
+      o.local_detect = c.mode;
+      o.local_interface = c.name;
+    });
+    // Each detector is a different layout: the full sync rewrites the masquerade chains.
+    Status st = Apply(/*full=*/true);
+    ASSERT_TRUE(st.ok()) << st.message();
+    // New connections only: a reused conntrack entry would keep its first NAT decision.
+    EXPECT_EQ(Replies(SOCK_STREAM, "172.30.0.10", 80, 4),
+              std::set<std::string>{std::string(kBackend1) + " " + c.seen});
+  }
 }
 
 TEST_F(NftIntegrationTest, RestartAdoptsTheTableWithoutFailingAConnection) {
