@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <span>
+#include <tuple>
 
 #include "proxier/nftables/nft_batch.h"
 #include "proxier/nftables/nft_rule_codec.h"
@@ -282,7 +283,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   fs.next_id = 2;
   fs.shared.clear();
-  // Per-id sets go straight into per-set lists (sorted below); shared ones through the claims.
+  fs.exclusive_elements = 0;
+  // Per-id sets go straight into per-set lists; shared ones through the claims.
   std::map<std::string, std::vector<NftElement>> want;
   for (const auto& [name, port] : state.services) {
     // A port of the other family only has elements there; it needs no id here.
@@ -291,34 +293,32 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
     if (elements.empty()) continue;
     const Owner owner = name.ToString();
-    for (auto& e : elements) {
-      if (PerIdSet(e.set)) {
-        want[e.set].push_back(std::move(e));
-      } else {
-        fs.shared[e.set][e.key].Add(owner, std::move(e.value));
-      }
+    // Per-id keys belong to this port alone, so a duplicate can only come from the port itself
+    // (an endpoint listed twice): drop it here, on a handful of elements.
+    auto per_id = std::stable_partition(elements.begin(), elements.end(),
+                                        [](const NftElement& e) { return !PerIdSet(e.set); });
+    std::sort(per_id, elements.end(), [](const NftElement& x, const NftElement& y) {
+      return std::tie(x.set, x.key) < std::tie(y.set, y.key);
+    });
+    auto per_id_end = std::unique(
+        per_id, elements.end(),
+        [](const NftElement& x, const NftElement& y) { return x.set == y.set && x.key == y.key; });
+    for (auto it = elements.begin(); it != per_id; ++it) {
+      fs.shared[it->set][it->key].Add(owner, std::move(it->value));
+    }
+    for (auto it = per_id; it != per_id_end; ++it) {
+      ++fs.exclusive_elements;
+      want[it->set].push_back(std::move(*it));
     }
   }
   for (const auto& e : NodeElements(family, options_, LocalAddresses(state))) {
     fs.shared[e.set][e.key].Add("", e.value);
   }
-  fs.exclusive_elements = 0;
-  for (auto& [set, elements] : want) {
-    std::sort(elements.begin(), elements.end(),
-              [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
-    // Ids are unique per port, so a duplicate key is one port listing an endpoint twice.
-    elements.erase(
-        std::unique(elements.begin(), elements.end(),
-                    [](const NftElement& x, const NftElement& y) { return x.key == y.key; }),
-        elements.end());
-    fs.exclusive_elements += elements.size();
-  }
+  // Unsorted: a cold start writes them as they are; the merge with a dump sorts what it needs.
   for (const auto& [set, claims] : fs.shared) {
     auto& out = want[set];
     out.reserve(claims.size());
     for (const auto& [key, c] : claims) out.push_back(NftElement{set, key, c.Effective()});
-    std::sort(out.begin(), out.end(),
-              [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
   }
   const auto t_computed = clock_();
   const auto cpu_computed = ThreadCpu();
@@ -365,8 +365,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       if (w != want.end()) add[set] = std::move(w->second);
       continue;
     }
-    static const std::vector<NftElement> kNone;
-    const std::vector<NftElement>& wanted = w != want.end() ? w->second : kNone;
+    static std::vector<NftElement> none;  // stays empty
+    std::vector<NftElement>& wanted = w != want.end() ? w->second : none;
+    std::sort(wanted.begin(), wanted.end(),
+              [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
     auto h = have->second.elements.begin();
     const auto h_end = have->second.elements.end();
     auto& g = gone[set];
