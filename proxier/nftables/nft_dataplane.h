@@ -146,6 +146,8 @@ class NftDataplane : public Dataplane {
   void PruneAffinity(IpFamily family, const DesiredState& state,
                      const std::set<ServicePortName>& changed);
   std::vector<IpAddress> LocalAddresses(const DesiredState& state) const;
+  // Keeps `state` as the last applied snapshot (previous_), in O(changed) when it follows it.
+  void Remember(const DesiredState& state);
 
   NftOptions options_;
   std::unique_ptr<NftHandle> handle_;
