@@ -239,17 +239,13 @@ TEST_P(IptablesIntegrationTest, ServiceTrafficEndpointChangesAndCleanup) {
   EXPECT_EQ(Answers(SOCK_DGRAM, "172.30.0.10", 53), both);
   EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080), both);
 
-  // No endpoints: refused, not a black hole.
+  // No endpoints: refused, not a black hole (which would answer "timeout").
   // TCP: with veth, the ICMP for the first SYN arrives while connect() still holds the socket
-  // lock and only counts as a soft error, so the refusal lands on a retransmission (1 s, 3 s),
-  // not after the ~2 min a black hole would take. UDP has no such lock: immediate.
-  auto t0 = std::chrono::steady_clock::now();
+  // lock and only counts as a soft error, so the refusal lands on a retransmission (1 s, 3 s):
+  // the 5 s budget leaves room for that, not for the ~2 min a black hole would take.
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.11", 80, std::chrono::milliseconds(5000)),
             "refused");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4000));
-  t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(Request(client_, SOCK_DGRAM, "172.30.0.11", 53), "refused");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
 
   // Endpoint removed, then added back (partial syncs).
   Web({Ep(kBackend1, 8080)});
