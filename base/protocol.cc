@@ -1,37 +1,22 @@
 #include "base/protocol.h"
 
+#include "base/enum_names.h"
+
 namespace kpx {
+namespace {
 
-std::string_view ProtocolName(Protocol p) {
-  switch (p) {
-    case Protocol::kTCP:
-      return "TCP";
-    case Protocol::kUDP:
-      return "UDP";
-    case Protocol::kSCTP:
-      return "SCTP";
-  }
-  return "?";
-}
+using P = Protocol;
+using namespace std::string_view_literals;
+constexpr EnumNames kApiNames(std::array{std::pair{P::kTCP, "TCP"sv}, std::pair{P::kUDP, "UDP"sv},
+                                         std::pair{P::kSCTP, "SCTP"sv}});
+constexpr EnumNames kLowerNames(std::array{std::pair{P::kTCP, "tcp"sv}, std::pair{P::kUDP, "udp"sv},
+                                           std::pair{P::kSCTP, "sctp"sv}});
 
-std::string_view ProtocolLowerName(Protocol p) {
-  switch (p) {
-    case Protocol::kTCP:
-      return "tcp";
-    case Protocol::kUDP:
-      return "udp";
-    case Protocol::kSCTP:
-      return "sctp";
-  }
-  return "?";
-}
+}  // namespace
 
-std::optional<Protocol> ParseProtocol(std::string_view s) {
-  if (s == "TCP") return Protocol::kTCP;
-  if (s == "UDP") return Protocol::kUDP;
-  if (s == "SCTP") return Protocol::kSCTP;
-  return std::nullopt;
-}
+std::string_view ProtocolName(Protocol p) { return kApiNames.Name(p); }
+std::string_view ProtocolLowerName(Protocol p) { return kLowerNames.Name(p); }
+std::optional<Protocol> ParseProtocol(std::string_view s) { return kApiNames.Parse(s); }
 
 std::string_view IpFamilyName(IpFamily f) { return f == IpFamily::kIPv4 ? "IPv4" : "IPv6"; }
 

@@ -1,27 +1,21 @@
 #include "cmd/proxy_mode.h"
 
+#include "base/enum_names.h"
+
 namespace kpx {
+namespace {
 
-std::optional<ProxyMode> ParseProxyMode(std::string_view name) {
-  if (name.empty() || name == "iptables") return ProxyMode::kIptables;
-  if (name == "ipvs") return ProxyMode::kIpvs;
-  if (name == "userspace") return ProxyMode::kUserspace;
-  if (name == "nftables") return ProxyMode::kNftables;
-  return std::nullopt;
-}
+using M = ProxyMode;
+using namespace std::string_view_literals;
+// "" last: an alias of the default, never printed.
+constexpr EnumNames kNames(std::array{
+    std::pair{M::kIptables, "iptables"sv}, std::pair{M::kIpvs, "ipvs"sv},
+    std::pair{M::kUserspace, "userspace"sv}, std::pair{M::kNftables, "nftables"sv},
+    std::pair{M::kIptables, ""sv}});
 
-std::string_view ProxyModeName(ProxyMode mode) {
-  switch (mode) {
-    case ProxyMode::kIptables:
-      return "iptables";
-    case ProxyMode::kIpvs:
-      return "ipvs";
-    case ProxyMode::kUserspace:
-      return "userspace";
-    case ProxyMode::kNftables:
-      return "nftables";
-  }
-  return "iptables";
-}
+}  // namespace
+
+std::optional<ProxyMode> ParseProxyMode(std::string_view name) { return kNames.Parse(name); }
+std::string_view ProxyModeName(ProxyMode mode) { return kNames.Name(mode, "iptables"); }
 
 }  // namespace kpx

@@ -88,7 +88,15 @@ check() {
     failed=$((failed + 1))
   fi
 }
-in_image() { ip netns exec "$TOPO_NODE" buildah run --isolation=chroot -v "$manifests:/manifests:ro" "$ctr" -- "$@"; }
+# The capabilities kpx needs (the DaemonSet runs privileged; these two are the least that works):
+# chroot isolation grants neither by default, and nf_tables answers EACCES without NET_ADMIN.
+# Always called in a subshell, which it replaces: buildah then gets our signals itself and passes
+# them to kpx (a signal to a backgrounded shell function would stop only that subshell and leave
+# kpx running).
+in_image() {
+  exec ip netns exec "$TOPO_NODE" buildah run --isolation=chroot --cap-add=CAP_NET_ADMIN \
+    --cap-add=CAP_NET_RAW -v "$manifests:/manifests:ro" "$ctr" -- "$@"
+}
 answered_by_web() {
   local out i
   for i in $(seq 100); do
@@ -112,16 +120,16 @@ for backend in nft legacy; do
   topo_up "$echo_server"
   # What a node using this backend already holds: kubelet's canary chain.
   ip netns exec "$TOPO_NODE" "iptables-$backend" -t mangle -N KUBE-KUBELET-CANARY
-  in_image /usr/local/bin/kpx --source=/manifests --hostname-override=kpx-node \
+  (in_image /usr/local/bin/kpx --source=/manifests --hostname-override=kpx-node \
     --cluster-cidr=10.99.0.0/16 --min-sync-period=100ms \
     --healthz-bind-address=127.0.0.1:10256 --metrics-bind-address=127.0.0.1:10249 \
-    >"$manifests/kpx-$backend.log" 2>&1 &
+    >"$manifests/kpx-$backend.log" 2>&1) &
   kpx_pid=$!
   check "$backend host: ClusterIP 10.96.0.10:80 answered through kpx from the image" answered_by_web
   check "$backend host: kpx's chains are in iptables-$backend" test "$(chains_in "$backend")" -gt 0
   check "$backend host: and not in iptables-$other" test "$(chains_in "$other")" -eq 0
   stop_kpx
-  in_image /usr/local/bin/kpx --cleanup >/dev/null 2>&1 || true
+  (in_image /usr/local/bin/kpx --cleanup >>"$manifests/kpx-$backend.log" 2>&1) || true
   check "$backend host: kpx --cleanup from the image removes its chains" test "$(chains_in "$backend")" -eq 0
   if ((failed > 0)); then sed 's/^/  kpx: /' "$manifests/kpx-$backend.log" | tail -20 >&2; fi
   topo_down

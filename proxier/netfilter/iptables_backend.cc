@@ -2,18 +2,25 @@
 
 #include <glog/logging.h>
 
+#include "base/enum_names.h"
 #include "proxier/netfilter/backend_detection.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 
 namespace kpx {
 
+namespace {
+
+using B = IptablesBackend;
+using namespace std::string_view_literals;
+constexpr EnumNames kNames(std::array{std::pair{B::kAuto, "auto"sv}, std::pair{B::kNft, "nft"sv},
+                                      std::pair{B::kLegacy, "legacy"sv},
+                                      std::pair{B::kLibiptc, "libiptc"sv}});
+
+}  // namespace
+
 std::optional<IptablesBackend> ParseIptablesBackend(std::string_view text) {
-  if (text == "auto") return IptablesBackend::kAuto;
-  if (text == "nft") return IptablesBackend::kNft;
-  if (text == "legacy") return IptablesBackend::kLegacy;
-  if (text == "libiptc") return IptablesBackend::kLibiptc;
-  return std::nullopt;
+  return kNames.Parse(text);
 }
 
 std::unique_ptr<IptablesRunner> NewIptablesRunner(IptablesBackend backend,

@@ -1,30 +1,26 @@
 #include "proxier/netfilter/local_traffic_detector.h"
 
+#include "base/enum_names.h"
+
 namespace kpx {
+namespace {
+
+using D = LocalDetectMode;
+using namespace std::string_view_literals;
+// kNone prints as ""; parsing "" never reaches the table: it is kube-proxy's default, ClusterCIDR.
+constexpr EnumNames kNames(std::array{
+    std::pair{D::kNone, ""sv}, std::pair{D::kClusterCidr, "ClusterCIDR"sv},
+    std::pair{D::kNodeCidr, "NodeCIDR"sv}, std::pair{D::kBridgeInterface, "BridgeInterface"sv},
+    std::pair{D::kInterfaceNamePrefix, "InterfaceNamePrefix"sv}});
+
+}  // namespace
 
 std::optional<LocalDetectMode> ParseLocalDetectMode(std::string_view name) {
-  if (name == "ClusterCIDR" || name.empty()) return LocalDetectMode::kClusterCidr;
-  if (name == "NodeCIDR") return LocalDetectMode::kNodeCidr;
-  if (name == "BridgeInterface") return LocalDetectMode::kBridgeInterface;
-  if (name == "InterfaceNamePrefix") return LocalDetectMode::kInterfaceNamePrefix;
-  return std::nullopt;
+  if (name.empty()) return LocalDetectMode::kClusterCidr;
+  return kNames.Parse(name);
 }
 
-std::string_view LocalDetectModeName(LocalDetectMode mode) {
-  switch (mode) {
-    case LocalDetectMode::kNone:
-      return "";
-    case LocalDetectMode::kClusterCidr:
-      return "ClusterCIDR";
-    case LocalDetectMode::kNodeCidr:
-      return "NodeCIDR";
-    case LocalDetectMode::kBridgeInterface:
-      return "BridgeInterface";
-    case LocalDetectMode::kInterfaceNamePrefix:
-      return "InterfaceNamePrefix";
-  }
-  return "";
-}
+std::string_view LocalDetectModeName(LocalDetectMode mode) { return kNames.Name(mode, ""); }
 
 LocalTrafficDetector LocalTrafficDetector::For(LocalDetectMode mode, IpFamily family,
                                                const std::vector<Cidr>& cluster_cidrs,

@@ -8,42 +8,11 @@
 # client connection failed and the kernel state equals what a fresh kpx programs.
 # Usage: kpx_api_faults_test.sh BUILD_DIR
 set -uo pipefail
-build=$1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-TOPO_PREFIX=kpxa$$
-# shellcheck source=scripts/lib/demo-topology.sh
-source "$root/scripts/lib/demo-topology.sh"
-kpx=$build/cmd/kpx
-probe=$build/tests/tools/kpx-probe
-fake=$build/tests/k8s-watch/client/kpx-fake-apiserver
-work=$(mktemp -d)
-kpx_pid=
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpxa$$ topology
 loop_pid=
-api_pid=
-cleanup() {
-  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  [[ -n $loop_pid ]] && { kill "$loop_pid" 2>/dev/null; wait "$loop_pid" 2>/dev/null; }
-  if [[ -n $api_pid ]]; then
-    # Its state lives in memory only; were this script killed outright, the end of its input
-    # would make it quit.
-    exec 7>&- 8<&-
-    kill "$api_pid" 2>/dev/null
-    wait "$api_pid" 2>/dev/null
-  fi
-  topo_down
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir "$work/m" "$work/api"
-cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
-
-in_node() { ip netns exec "$TOPO_NODE" "$@"; }
-in_client() { ip netns exec "$TOPO_CLIENT" "$@"; }
+test_cleanup() { stop_pid TERM "$loop_pid"; }
 now_ms() { date +%s%3N; }
 tables() {
   in_node iptables-save 2>/dev/null |
@@ -196,14 +165,7 @@ metric() {
 }
 
 topo_up "$build/tests/tools/kpx-echo-server"
-mkfifo "$work/api.in" "$work/api.out"
-exec 7<>"$work/api.in" 8<>"$work/api.out"
-# The server must not hold our ends (it would never see the end of its input).
-ip netns exec "$TOPO_NODE" "$fake" --dir "$work/api" --manifests "$work/m" \
-  <"$work/api.in" >"$work/api.out" 2>>"$work/api.log" 7>&- 8>&- &
-api_pid=$!
-ready=
-read -r -t 20 ready port <&8
+start_fake_api "$TOPO_NODE" --manifests "$work/m"
 # Nothing below makes sense without a server and a synced kpx.
 give_up_on_failure() {
   ((CHECK_FAILED == 0)) && return

@@ -5,33 +5,12 @@
 #  - someone flushes or deletes kpx's chains: repaired within one sync period.
 # Usage: kpx_faults_test.sh BUILD_DIR [kills]
 set -uo pipefail
-build=$1
 kills=${2:-25}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-TOPO_PREFIX=kpxf$$
-# shellcheck source=scripts/lib/demo-topology.sh
-source "$root/scripts/lib/demo-topology.sh"
-kpx=$build/cmd/kpx
-probe=$build/tests/tools/kpx-probe
-work=$(mktemp -d)
-kpx_pid=
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpxf$$ topology
 loop_pid=
-cleanup() {
-  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  [[ -n $loop_pid ]] && { kill "$loop_pid" 2>/dev/null; wait "$loop_pid" 2>/dev/null; }
-  topo_down
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir "$work/m"
-cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
-
-in_node() { ip netns exec "$TOPO_NODE" "$@"; }
+test_cleanup() { stop_pid TERM "$loop_pid"; }
 tables() {
   in_node iptables-save 2>/dev/null |
     awk '/^\*/ {t = $0} /^-A|^:[^ ]+ - / {sub(/ \[[0-9]*:[0-9]*\]/, ""); print t " " $0}'

@@ -6,30 +6,14 @@
 # flat, and the refusals are counted in /metrics.
 # Usage: kpx_http_limits_test.sh BUILD_DIR
 set -uo pipefail
-build=$1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-kpx=$build/cmd/kpx
-ns=kpxh$$
-work=$(mktemp -d)
-kpx_pid=
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpxh$$ netns
 attack_pids=()
-cleanup() {
-  for p in "${attack_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$work"
+test_cleanup() {
+  local p
+  for p in "${attack_pids[@]}"; do stop_pid TERM "$p"; done
 }
-trap cleanup EXIT
-in_ns() { ip netns exec "$ns" "$@"; }
-ip netns add "$ns" || exit 1
-in_ns ip link set lo up
-mkdir "$work/m"
-cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
 
 # containerd 2.x's soft limit under whatever hard limit this machine allows (raising a hard limit
 # needs CAP_SYS_RESOURCE).

@@ -7,49 +7,16 @@
 # /metrics serves regardless, the failure is counted, and healthz comes up once the port is free.
 # Usage: kpx_ipv6_test.sh BUILD_DIR
 set -uo pipefail
-build=$1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-kpx=$build/cmd/kpx
-fake=$build/tests/k8s-watch/client/kpx-fake-apiserver
-ns=kpx6$$
-work=$(mktemp -d)
-kpx_pid=
-api_pid=
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpx6$$ netns
 holder_pid=
-cleanup() {
-  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  [[ -n $holder_pid ]] && { kill "$holder_pid" 2>/dev/null; wait "$holder_pid" 2>/dev/null; }
-  if [[ -n $api_pid ]]; then
-    exec 7>&- 8<&-
-    kill "$api_pid" 2>/dev/null
-    wait "$api_pid" 2>/dev/null
-  fi
-  ip netns del "$ns" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-in_ns() { ip netns exec "$ns" "$@"; }
+test_cleanup() { stop_pid TERM "$holder_pid"; }
 exited() { [[ ! -e /proc/$1 ]] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
-ip netns add "$ns" || exit 1
-in_ns ip link set lo up
 # nodad: usable at once, without duplicate address detection's delay.
 in_ns ip -6 addr add fd00::1/128 dev lo nodad
-mkdir "$work/api" "$work/m"
-cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
-
-mkfifo "$work/api.in" "$work/api.out"
-exec 7<>"$work/api.in" 8<>"$work/api.out"
-ip netns exec "$ns" "$fake" --dir "$work/api" --manifests "$work/m" --host fd00::1 \
-  <"$work/api.in" >"$work/api.out" 2>>"$work/api.log" 7>&- 8>&- &
-api_pid=$!
-ready=
-read -r -t 20 ready port <&8
+start_fake_api "$ns" --manifests "$work/m" --host fd00::1
 check_eq "kpx-fake-apiserver listens on IPv6" ready "$ready"
 check "its kubeconfig names https://[fd00::1]:$port" \
   grep -q "server: https://\[fd00::1\]:$port" "$work/api/kubeconfig"

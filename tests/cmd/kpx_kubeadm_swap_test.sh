@@ -9,38 +9,11 @@
 # manifests; the check is real TCP from a client namespace through web's ClusterIP.
 # Usage: kpx_kubeadm_swap_test.sh BUILD_DIR
 set -uo pipefail
-build=$1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network and mount namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-TOPO_PREFIX=kpxk$$
-# shellcheck source=scripts/lib/demo-topology.sh
-source "$root/scripts/lib/demo-topology.sh"
-kpx=$build/cmd/kpx
-probe=$build/tests/tools/kpx-probe
-fake=$build/tests/k8s-watch/client/kpx-fake-apiserver
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpxk$$ topology
 data=$here/testdata
-work=$(mktemp -d)
-kpx_pid=
-api_pid=
-cleanup() {
-  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  if [[ -n $api_pid ]]; then
-    exec 7>&- 8<&-
-    kill "$api_pid" 2>/dev/null
-    wait "$api_pid" 2>/dev/null
-  fi
-  topo_down
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir "$work/m" "$work/api" "$work/lib" "$work/sa"
-cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
-in_node() { ip netns exec "$TOPO_NODE" "$@"; }
-in_client() { ip netns exec "$TOPO_CLIENT" "$@"; }
+mkdir "$work/lib" "$work/sa"
 
 # A ConfigMap data key's block ("  KEY: |-" and the lines indented below it), unindented.
 configmap_key() {
@@ -58,14 +31,7 @@ daemonset_command() {
 }
 
 topo_up "$build/tests/tools/kpx-echo-server"
-mkfifo "$work/api.in" "$work/api.out"
-exec 7<>"$work/api.in" 8<>"$work/api.out"
-in_node "$fake" --dir "$work/api" --manifests "$work/m" \
-  <"$work/api.in" >"$work/api.out" 2>>"$work/api.log" 7>&- 8>&- &
-api_pid=$!
-ready=
-port=
-read -r -t 20 ready port <&8
+start_fake_api "$TOPO_NODE" --manifests "$work/m"
 check_eq "kpx-fake-apiserver is ready" ready "$ready"
 if [[ $ready != ready ]]; then
   tail -n 20 "$work/api.log"

@@ -5,33 +5,13 @@
 # Usage: kpx_lifecycle_test.sh BUILD_DIR [iptables-backend] [mode]
 # (mode ipvs runs inside the qemu VM, whose kernel has IPVS: see tests/cmd/CMakeLists.txt)
 set -uo pipefail
-build=$1
 backend=${2:-auto}
 mode=${3:-iptables}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-TOPO_PREFIX=kpxl$$
-# shellcheck source=scripts/lib/demo-topology.sh
-source "$root/scripts/lib/demo-topology.sh"
-kpx=$build/cmd/kpx
-probe=$build/tests/tools/kpx-probe
-work=$(mktemp -d)
-kpx_pid=
-cleanup() {
-  [[ -n $kpx_pid ]] && { kill -TERM "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  topo_down
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cp "$root"/examples/manifests/* "$work/"
-mkdir "$work/m" && mv "$work"/*.yaml "$work"/*.json "$work/m/"
-
-in_node() { ip netns exec "$TOPO_NODE" "$@"; }
-in_client() { ip netns exec "$TOPO_CLIENT" "$@"; }
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpxl$$ topology
+# SIGTERM leaves the rules serving; the test checks that, and ends kpx the same way.
+kpx_stop_signal=TERM
 # Rules and user chains as the kernel holds them, without counters: what "left as it was"
 # compares. (Built-in chains appear once a table is first used, which kpx cannot undo.)
 tables() {

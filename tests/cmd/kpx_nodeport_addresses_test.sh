@@ -7,31 +7,10 @@
 # it is the other way round.
 # Usage: kpx_nodeport_addresses_test.sh BUILD_DIR [MODE]   (MODE: iptables (default), userspace)
 set -uo pipefail
-build=$1
 mode=${2:-iptables}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-if [[ $(id -u) != 0 ]]; then echo "needs root for network namespaces"; exit 77; fi
-
-# shellcheck source=tests/lib/check.sh
-source "$root/tests/lib/check.sh"
-TOPO_PREFIX=kpxn$$
-# shellcheck source=scripts/lib/demo-topology.sh
-source "$root/scripts/lib/demo-topology.sh"
-kpx=$build/cmd/kpx
-probe=$build/tests/tools/kpx-probe
-work=$(mktemp -d)
-kpx_pid=
-cleanup() {
-  [[ -n $kpx_pid ]] && { kill -KILL "$kpx_pid" 2>/dev/null; wait "$kpx_pid" 2>/dev/null; }
-  topo_down
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir "$work/m"
-cp "$root"/examples/manifests/*.yaml "$root"/examples/manifests/*.json "$work/m/"
-in_node() { ip netns exec "$TOPO_NODE" "$@"; }
-in_client() { ip netns exec "$TOPO_CLIENT" "$@"; }
+# shellcheck source=tests/lib/kpx_test.sh
+source "$here/../lib/kpx_test.sh" "$1" kpxn$$ topology
 
 start_kpx() {
   ip netns exec "$TOPO_NODE" "$kpx" --mode="$mode" --source="$work/m" --hostname-override=kpx-node \
