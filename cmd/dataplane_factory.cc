@@ -202,6 +202,9 @@ void ExportUserspaceMetrics(const UserspaceDataplane& dp, MetricsRegistry& metri
       {"kpx_userspace_accept_failures_total",
        "accept() failures of the relay (e.g. out of file descriptors); the listener pauses",
        &UserspaceCounters::accept_failures},
+      {"kpx_userspace_direct_connections_reset_total",
+       "TCP connections made straight to a listener port rather than through a portal, reset",
+       &UserspaceCounters::direct_rejects},
   };
   for (const auto& f : kFields) {
     metrics.SetCounterFunc(f.name, f.help, {}, [&dp, field = f.field] {

@@ -1,6 +1,7 @@
 #include "proxier/userspace/relay_worker.h"
 
 #include <glog/logging.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace kpx {
 
@@ -29,6 +31,30 @@ void ResetAndClose(int fd) {
   const linger l{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
   close(fd);
+}
+
+// netfilter's getsockopt for a connection's destination before NAT (linux/netfilter_ipv4.h's
+// SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST in ip6_tables.h; both 80, not in glibc's headers).
+constexpr int kSoOriginalDst = 80;
+
+// False when the accepted connection provably came straight to the listener's port rather than
+// through a portal's REDIRECT: its destination before NAT is the listener's own address and
+// port, or conntrack has no entry for it (REDIRECT always makes one). Listeners bind the
+// wildcard address, so their ports answer on every node address, where no portal rule (and no
+// loadBalancerSourceRanges) applies. Any other failure cannot tell, and lets the connection in.
+bool ThroughPortal(int fd) {
+  SocketAddress local;
+  if (getsockname(fd, local.get(), local.mutable_len()) != 0) return true;
+  const std::optional<IpAddress> local_ip = local.ip();
+  if (!local_ip) return true;
+  SocketAddress original;
+  // An IPv4 peer on a dual-stack socket is tracked as IPv4.
+  const bool v4 = local_ip->family() == IpFamily::kIPv4;
+  if (getsockopt(fd, v4 ? SOL_IP : SOL_IPV6, kSoOriginalDst, original.get(),
+                 original.mutable_len()) != 0) {
+    return errno != ENOENT;
+  }
+  return original.ip() != local_ip || original.port() != local.port();
 }
 
 UdpLocalAddress LocalAddressOf(msghdr& msg) {
@@ -214,6 +240,14 @@ void RelayWorker::AcceptTcp(Listener& l, Clock::time_point now) {
     }
     RelayStats::Add<uint64_t>(stats_.accepted, 1);
     l.frontend->accepted.fetch_add(1, std::memory_order_relaxed);
+    if (options_.require_portal && !ThroughPortal(c)) {
+      RelayStats::Add<uint64_t>(stats_.direct_rejects, 1);
+      LOG_EVERY_N(WARNING, 100) << "userspace: reset a connection made straight to the listener "
+                                   "port of "
+                                << l.frontend->key().ToString() << " (not through its portals)";
+      ResetAndClose(c);
+      continue;
+    }
     if (!Admit(*l.frontend, now)) {
       ResetAndClose(c);
       continue;

@@ -23,6 +23,7 @@ struct UserspaceCounters {
   uint64_t listeners = 0;            // gauge: listeners, summed over workers (a TCP socket is
                                      // served by every worker, so it counts once per worker)
   uint64_t accept_failures = 0;      // accept() errors such as EMFILE (the listener pauses)
+  uint64_t direct_rejects = 0;       // TCP connections made to a listener port, not via a portal
   // Dataplane.
   uint64_t syncs = 0;
   uint64_t restore_failures = 0;

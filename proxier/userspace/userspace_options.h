@@ -33,6 +33,11 @@ struct UserspaceOptions {
   std::vector<Cidr> cluster_cidrs;
   std::string local_interface;  // for kBridgeInterface and kInterfaceNamePrefix
 
+  // Only TCP connections a portal rule redirected are relayed; one made straight to a listener's
+  // port (which answers on every node address) is reset. Off only where nothing redirects: the
+  // relay's own tests and benchmark connect to the listeners directly.
+  bool require_portal = true;
+
   // Event-loop threads; 0 means one per online CPU. They share each service port's one listening
   // socket (EPOLLEXCLUSIVE), so more workers cost no descriptors per service port.
   int workers = 0;

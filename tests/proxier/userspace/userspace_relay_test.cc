@@ -64,6 +64,7 @@ class RelayTest : public ::testing::Test {
   void SetUp() override {
     options_.families = {IpFamily::kIPv4};
     options_.workers = 2;
+    options_.require_portal = false;  // clients connect to the listeners directly
     options_.udp_idle_timeout = std::chrono::milliseconds(500);
   }
   // Starts the engine and one frontend; returns its port.

@@ -204,6 +204,10 @@ TEST_F(UserspaceScaleTest, TenThousandServicePortsListenAndRelay) {
     EXPECT_THAT(greetings[k], StartsWith("backend 10.78.2.1:")) << ClusterIp(sample[k]);
   }
   EXPECT_EQ(dataplane_->counters().accepted, sample.size());
+  // Straight to a listener port (one socket for both families here): reset, not relayed.
+  const uint16_t first = dataplane_->ListenPort(FrontendKey{PortName(0), FrontendRole::kInternal});
+  EXPECT_THAT(FromClient([&] { return Greeting(kNode, first); }), StartsWith("ERROR"));
+  EXPECT_EQ(dataplane_->counters().direct_rejects, 1u);
 }
 
 // Fewer descriptors than service ports: kpx opens what it can, says so with the numbers, counts
