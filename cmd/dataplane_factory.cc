@@ -198,6 +198,15 @@ void ExportUserspaceMetrics(const UserspaceDataplane& dp, MetricsRegistry& metri
        &UserspaceCounters::bytes_spliced},
       {"kpx_userspace_udp_datagrams_total", "UDP datagrams relayed, both directions",
        &UserspaceCounters::udp_datagrams},
+      {"kpx_userspace_fd_shortages_total",
+       "Syncs that left service ports without a listener for lack of file descriptors",
+       &UserspaceCounters::fd_shortages},
+      {"kpx_userspace_accept_failures_total",
+       "accept() failures of the relay (e.g. out of file descriptors); the listener pauses",
+       &UserspaceCounters::accept_failures},
+      {"kpx_userspace_direct_connections_reset_total",
+       "TCP connections made straight to a listener port rather than through a portal, reset",
+       &UserspaceCounters::direct_rejects},
   };
   for (const auto& f : kFields) {
     metrics.SetCounterFunc(f.name, f.help, {}, [&dp, field = f.field] {

@@ -194,6 +194,10 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
     metrics.SetCounterFunc("kpx_http_accept_failures_total",
                            "accept() failures of kpx's HTTP servers (e.g. out of file descriptors)",
                            labels, [s] { return double(s->accept_failures.load()); });
+    metrics.SetCounterFunc("kpx_http_requests_timed_out_total",
+                           "Connections to kpx's HTTP servers closed for not completing a request "
+                           "within the deadline",
+                           labels, [s] { return double(s->requests_timed_out.load()); });
   }
   // Health-check node ports listen where NodePorts answer (--nodeport-addresses), as kube-proxy.
   const NodePortAddresses node_port_addresses = NodePortAddressesOf(config);

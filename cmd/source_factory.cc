@@ -35,9 +35,9 @@ void ExportSourceStats(const SourceStats& stats, const std::string& source,
   metrics.SetCounterFunc("kpx_watch_events_dropped_total",
                          "Watch events dropped for exceeding the line size limit (64 MiB)", labels,
                          read(stats.watch_events_dropped));
-  metrics.SetCounterFunc("kpx_list_pages_too_large_total",
-                         "List pages abandoned for exceeding the response size limit (32 MiB)",
-                         labels, read(stats.lists_too_large));
+  metrics.SetCounterFunc("kpx_list_items_too_large_total",
+                         "List items (objects) skipped for exceeding the size limit (16 MiB)",
+                         labels, read(stats.list_items_too_large));
 }
 
 // Owns the counters a source writes and exports them as metrics at scrape time.

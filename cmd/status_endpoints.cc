@@ -71,6 +71,10 @@ void StatusEndpoints::AddEndpoint(const std::string& name, const std::string& bi
   metrics_.SetCounterFunc("kpx_http_accept_failures_total",
                           "accept() failures of kpx's HTTP servers (e.g. out of file descriptors)",
                           labels, [stats] { return double(stats->accept_failures.load()); });
+  metrics_.SetCounterFunc(
+      "kpx_http_requests_timed_out_total",
+      "Connections to kpx's HTTP servers closed for not completing a request within the deadline",
+      labels, [stats] { return double(stats->requests_timed_out.load()); });
   endpoints_.push_back(std::move(endpoint));
 }
 

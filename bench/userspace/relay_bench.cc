@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   // Blocked before the workers start, so only sigwait below sees them.
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   options.max_connections_per_service = 0;
+  options.require_portal = false;  // the load generator connects to the listener directly
   kpx::EpollRelayEngine engine(options);
   auto frontend = std::make_shared<kpx::Frontend>(spec, 0, std::chrono::seconds(10));
   auto port = engine.Open(frontend);

@@ -73,6 +73,8 @@ struct ApiClient::Transfer {
   // Stream: lines go to on_line while the status is 200; otherwise (and for Get) the body is
   // collected.
   const LineFn* on_line = nullptr;
+  // GetStreamed: the body of a 200 answer goes to on_body.
+  const BodyFn* on_body = nullptr;
   const std::function<void(size_t)>* on_dropped = nullptr;
   const std::function<void()>* on_open = nullptr;
 
@@ -112,7 +114,14 @@ struct ApiClient::Transfer {
       }
       return n;
     }
-    if (t->on_line != nullptr) {
+    if (t->on_body != nullptr && t->response.status == 200) {
+      if (!(*t->on_body)(std::string_view(data, n))) {
+        t->stopped = true;
+        return 0;  // ends the transfer (CURLE_WRITE_ERROR)
+      }
+      return n;
+    }
+    if (t->on_line != nullptr || t->on_body != nullptr) {
       t->response.body.append(
           data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, t->response.body.size())));
       return n;
@@ -308,6 +317,17 @@ Status ApiClient::Perform(const std::string& path_and_query, bool stream, Transf
 Result<ApiClient::Response> ApiClient::Get(const std::string& path_and_query,
                                            const pplx::cancellation_token& cancel) {
   Transfer transfer;
+  if (Status st = Perform(path_and_query, false, transfer, cancel); !st.ok()) {
+    return Status::Error("GET " + path_and_query + ": " + st.message());
+  }
+  return std::move(transfer.response);
+}
+
+Result<ApiClient::Response> ApiClient::GetStreamed(const std::string& path_and_query,
+                                                   const BodyFn& on_body,
+                                                   const pplx::cancellation_token& cancel) {
+  Transfer transfer;
+  transfer.on_body = &on_body;
   if (Status st = Perform(path_and_query, false, transfer, cancel); !st.ok()) {
     return Status::Error("GET " + path_and_query + ": " + st.message());
   }

@@ -42,10 +42,8 @@ class ApiClient {
     // A watch event (one line) longer than this is dropped whole, reported to Stream's
     // on_dropped; kube-apiserver's own limit on an object is far below it.
     size_t max_watch_line = size_t{64} << 20;
-    // A GET (one list page) whose body is larger is abandoned (Response::too_large) instead of
-    // growing memory without bound; the reflector then asks for fewer objects per page. 500
-    // objects of kube-apiserver's at most ~3 MiB each could exceed it, typical pages are far
-    // below (500 EndpointSlices of 100 endpoints: ~10 MiB).
+    // A Get whose body is larger is abandoned (Response::too_large) instead of growing memory
+    // without bound. Lists do not buffer their body (GetStreamed), so this bounds only Get.
     size_t max_response_bytes = size_t{32} << 20;
   };
 
@@ -68,6 +66,15 @@ class ApiClient {
   // GET `path_and_query` (already percent-encoded). HTTP error statuses are a Response; transport
   // failures (refused, TLS, timeout, cancelled) an error.
   Result<Response> Get(const std::string& path_and_query, const pplx::cancellation_token& cancel);
+
+  // Returns false to abandon the transfer (its connection is closed, not reused).
+  using BodyFn = std::function<bool(std::string_view bytes)>;
+  // GET `path_and_query` and hand the body of a 200 answer to `on_body` piece by piece as it
+  // arrives; nothing of it is buffered here, so a list of any size costs only what the caller
+  // keeps. Other answers' bodies (their start) are in Response::body. The whole request has
+  // Options::request_timeout, as Get. Returns once the body ended or `on_body` stopped it.
+  Result<Response> GetStreamed(const std::string& path_and_query, const BodyFn& on_body,
+                               const pplx::cancellation_token& cancel);
 
   // Returns false to abandon the stream (its connection is closed, not reused).
   using LineFn = std::function<bool(std::string_view line)>;

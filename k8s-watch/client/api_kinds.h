@@ -18,6 +18,7 @@ struct ServiceKind {
   using Object = Service;
   using Handler = ServiceHandler;
   static constexpr char kName[] = "service";
+  static constexpr char kListKind[] = "ServiceList";
   // A Service whose new version fails validation is withdrawn, not kept at its last good
   // version: the old one may be less restrictive (source ranges, external IPs) than intended.
   static constexpr bool kKeepLastGood = false;
@@ -33,6 +34,7 @@ struct EndpointSliceKind {
   using Object = EndpointSlice;
   using Handler = EndpointSliceHandler;
   static constexpr char kName[] = "endpointslice";
+  static constexpr char kListKind[] = "EndpointSliceList";
   // Stale endpoints widen nobody's access: the last good version keeps traffic flowing.
   static constexpr bool kKeepLastGood = true;
   static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
@@ -49,6 +51,7 @@ struct NodeKind {
   using Object = Node;
   using Handler = NodeHandler;
   static constexpr char kName[] = "node";
+  static constexpr char kListKind[] = "NodeList";
   static constexpr bool kKeepLastGood = true;
   static std::vector<Node>& Items(DecodedObjects& d) { return d.nodes; }
   // The node reflector selects by name on the server; labels do not filter nodes.

@@ -44,6 +44,7 @@ Status ApiSource::Start() {
     o.label_selector = std::move(label_selector);
     o.field_selector = std::move(field_selector);
     o.page_size = options_.page_size;
+    o.max_list_item = options_.max_list_item;
     o.min_watch_timeout = options_.min_watch_timeout;
     o.max_watch_timeout = options_.max_watch_timeout;
     o.backoff = options_.backoff;

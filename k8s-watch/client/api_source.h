@@ -39,6 +39,8 @@ class ApiSource : public Source {
     std::chrono::seconds max_watch_timeout{600};
     std::chrono::milliseconds min_healthy_watch{1000};
     int page_size = 500;
+    // See Reflector::Options::max_list_item.
+    size_t max_list_item = size_t{16} << 20;
   };
 
   ApiSource(ClientConfig config, std::string node_name, ServiceHandler* services,

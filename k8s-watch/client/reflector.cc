@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include "k8s-watch/client/list_item_splitter.h"
 #include "k8s-watch/decode/json_fields.h"
 #include "k8s-watch/decode/json_text.h"
 
@@ -12,6 +13,8 @@ namespace {
 constexpr int kGone = 410;
 // Restarting a paginated list whose continue token expired; beyond this, back off.
 constexpr int kMaxContinueRestarts = 3;
+// A list page without its items: kind, apiVersion and metadata (resourceVersion, continue).
+constexpr size_t kMaxListEnvelope = size_t{1} << 20;
 
 std::string StringAt(const rapidjson::Value& object, const char* key) {
   if (!object.IsObject()) return std::string();
@@ -204,23 +207,46 @@ Status Reflector::List() {
   int restarts = 0;
   size_t pages = 0;
   for (;;) {
-    Result<ApiClient::Response> response =
-        client_->Get(Query(/*watch=*/false, continue_token), cancel_.get_token());
-    if (!response.ok()) return response.status();
-    if (response->too_large) {
-      // Pages of large objects: ask for fewer per page, down to one, rather than grow memory.
-      stats_->lists_too_large.fetch_add(1, std::memory_order_relaxed);
-      if (page_limit_ <= 1) {
-        return Status::Error("one object is over the response size limit, abandoned");
+    // The page is parsed as it arrives, one item at a time: `limit` is only advice to the server,
+    // and a page of any size costs the decoded objects, not its text.
+    ListItemSplitter splitter(options_.max_list_item, kMaxListEnvelope);
+    std::string list_kind;
+    std::string api_version;
+    size_t index = 0;
+    Status item_error = Status::Ok();
+    ListItemSplitter::Callbacks callbacks;
+    callbacks.on_items_start = [&](std::string_view envelope) {
+      rapidjson::Document head;
+      if (JsonText::Parse(envelope, &head).ok()) {
+        list_kind = StringAt(head, "kind");
+        api_version = StringAt(head, "apiVersion");
       }
-      page_limit_ = std::max(1, page_limit_ / 2);
-      LOG(WARNING) << options_.resource << ": list page over the response size limit, "
-                   << "restarting the list with limit=" << page_limit_;
-      store_->BeginList();
-      continue_token.clear();
-      pages = 0;
-      continue;
-    }
+      return true;
+    };
+    callbacks.on_item = [&](std::string_view text) {
+      rapidjson::Document item;
+      if (Status s = JsonText::Parse(text, &item); !s.ok()) {
+        // A broken body, not a bad object: the page is not trusted.
+        item_error = Status::Error("items[" + std::to_string(index) + "]: " + s.message());
+        return false;
+      }
+      store_->AddListItem(list_kind, api_version, item, index++);
+      return !stopping();
+    };
+    callbacks.on_oversized = [&](size_t bytes) {
+      // Skipped like an object that fails validation; without its text there is no key, so a
+      // cached version of it is reported deleted when the list commits (fail closed).
+      LOG(ERROR) << options_.resource << ": skipping list item " << index << " of " << bytes
+                 << " bytes, over the " << options_.max_list_item << "-byte limit";
+      stats_->list_items_too_large.fetch_add(1, std::memory_order_relaxed);
+      stats_->objects_rejected.fetch_add(1, std::memory_order_relaxed);
+      ++index;
+    };
+    Result<ApiClient::Response> response = client_->GetStreamed(
+        Query(/*watch=*/false, continue_token),
+        [&](std::string_view bytes) { return splitter.Feed(bytes, callbacks); },
+        cancel_.get_token());
+    if (!response.ok()) return response.status();
     if (response->status == kGone && !continue_token.empty() && restarts < kMaxContinueRestarts) {
       // The snapshot behind the continue token was compacted: start over.
       LOG(INFO) << options_.resource << ": list continue token expired, restarting the list";
@@ -230,18 +256,21 @@ Status Reflector::List() {
       continue;
     }
     if (response->status != 200) return Status::Error(DescribeFailure(*response));
+    if (stopping()) return Status::Error("stopping");
+    const std::string page_name = "list page " + std::to_string(pages);
+    if (!item_error.ok()) return Status::Error(page_name + ": " + item_error.message());
+    Result<std::string> envelope = splitter.Finish();
+    if (!envelope.ok()) return Status::Error(page_name + ": " + envelope.status().message());
     rapidjson::Document page;
-    if (Status s = JsonText::Parse(response->body, &page); !s.ok()) {
-      return Status::Error("list page " + std::to_string(pages) + ": " + s.message());
+    if (Status s = JsonText::Parse(*envelope, &page); !s.ok()) {
+      return Status::Error(page_name + ": " + s.message());
     }
-    response->body.clear();
-    response->body.shrink_to_fit();
+    // Its items came one by one; the rest still says whether this is a list kpx can use.
     store_->AddListPage(page);
     ++pages;
     resource_version = MetadataString(page, "resourceVersion");
     continue_token = MetadataString(page, "continue");
     if (continue_token.empty()) break;
-    if (stopping()) return Status::Error("stopping");
   }
   if (resource_version.empty()) return Status::Error("list carries no metadata.resourceVersion");
   resource_version_ = resource_version;

@@ -38,6 +38,9 @@ class Reflector {
     std::string label_selector;
     std::string field_selector;
     int page_size = 500;
+    // A list item (one object) larger than this is skipped, logged and counted rather than held.
+    // kube-apiserver's objects are at most ~1.5 MiB (etcd's default request limit).
+    size_t max_list_item = size_t{16} << 20;
     // Each watch asks the server to end it after a random time in this range, so the watches of
     // many nodes do not expire together (client-go uses 5 to 10 minutes).
     std::chrono::seconds min_watch_timeout{300};
@@ -90,9 +93,8 @@ class Reflector {
   bool watched_before_ = false;
   // steady_clock ticks since the epoch; 0 while in touch.
   std::atomic<int64_t> out_of_touch_since_;
-  // `limit` of list requests: options_.page_size, halved while pages exceed the client's
-  // response size limit (large objects). Reflector thread only.
-  int page_limit_;
+  // `limit` of list requests.
+  const int page_limit_;
   void InTouch() {
     VLOG(2) << options_.resource << ": in touch";
     out_of_touch_since_.store(0);

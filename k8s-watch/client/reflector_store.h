@@ -2,6 +2,9 @@
 
 #include <rapidjson/document.h>
 
+#include <cstddef>
+#include <string_view>
+
 namespace kpx {
 
 enum class WatchEventType { kAdded, kModified, kDeleted };
@@ -17,6 +20,11 @@ class ReflectorStore {
   // fails half way is simply never committed (the next BeginList discards it).
   virtual void BeginList() = 0;
   virtual void AddListPage(const rapidjson::Value& list) = 0;
+  // A page may also arrive one item at a time (the reflector stream-parses large pages): `item`
+  // is element `index` of the items of a list of `list_kind` and `api_version` (empty when the
+  // list did not say before its items: the store's own list kind).
+  virtual void AddListItem(std::string_view list_kind, std::string_view api_version,
+                           const rapidjson::Value& item, size_t index) = 0;
   virtual void CommitList() = 0;
   // The object of one ADDED, MODIFIED or DELETED watch event.
   virtual void Apply(WatchEventType type, const rapidjson::Value& object) = 0;

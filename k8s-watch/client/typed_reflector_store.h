@@ -39,18 +39,14 @@ class TypedReflectorStore : public ReflectorStore {
     failed_keys_.clear();
   }
 
-  void AddListPage(const rapidjson::Value& list) override {
-    DecodedObjects decoded = ListDecoder::Decode(list);
-    for (Object& object : Kind::Items(decoded)) {
-      if (Kind::Skip(object)) continue;
-      std::string key = object.meta.Key();
-      listed_.insert_or_assign(std::move(key), std::move(object));
-    }
-    for (const DecodeFailure& failure : decoded.failures) {
-      Reject(failure);
-      if (!failure.key.empty()) failed_keys_.insert(failure.key);
-    }
-    RejectForeign(decoded);
+  void AddListPage(const rapidjson::Value& list) override { TakeListed(ListDecoder::Decode(list)); }
+
+  void AddListItem(std::string_view list_kind, std::string_view api_version,
+                   const rapidjson::Value& item, size_t index) override {
+    DecodedObjects decoded;
+    ListDecoder::DecodeListItem(list_kind.empty() ? Kind::kListKind : list_kind, api_version, item,
+                                index, &decoded);
+    TakeListed(std::move(decoded));
   }
 
   void CommitList() override {
@@ -130,6 +126,20 @@ class TypedReflectorStore : public ReflectorStore {
   bool synced() const override { return synced_.load(); }
 
  private:
+  // Files one page's (or one item's) decoded objects into the listing in progress.
+  void TakeListed(DecodedObjects decoded) {
+    for (Object& object : Kind::Items(decoded)) {
+      if (Kind::Skip(object)) continue;
+      std::string key = object.meta.Key();
+      listed_.insert_or_assign(std::move(key), std::move(object));
+    }
+    for (const DecodeFailure& failure : decoded.failures) {
+      Reject(failure);
+      if (!failure.key.empty()) failed_keys_.insert(failure.key);
+    }
+    RejectForeign(decoded);
+  }
+
   void Remove(const std::string& key) {
     auto cached = cache_.find(key);
     if (cached == cache_.end()) return;

@@ -173,4 +173,31 @@ void ListDecoder::DecodeInto(const rapidjson::Value& document, DecodedObjects* o
   DecodeObject(document, "", /*allow_list=*/true, out);
 }
 
+void ListDecoder::DecodeListItem(std::string_view list_kind, std::string_view api_version,
+                                 const rapidjson::Value& item, size_t index, DecodedObjects* out) {
+  const std::string prefix = json::Index("items", index);
+  if (list_kind == "List") {
+    if (!api_version.empty() && api_version != "v1") {
+      return Fail(
+          prefix,
+          "apiVersion: " + json::Quote(std::string(api_version)) + " not supported for List", out);
+    }
+    return DecodeObject(item, prefix, /*allow_list=*/false, out);
+  }
+  for (const ListKind& list : kTypedLists) {
+    if (list_kind != list.kind) continue;
+    if (!api_version.empty() && api_version != list.api_version) {
+      return Fail(prefix,
+                  "apiVersion: " + json::Quote(std::string(api_version)) + " not supported for " +
+                      list.kind + " (want " + list.api_version + ")",
+                  out);
+    }
+    return DecodeItem(item, list.item, prefix, out);
+  }
+  out->failures.push_back(
+      {"", "",
+       WithPrefix(prefix, "list kind: " + json::Quote(std::string(list_kind)) + " not used by kpx"),
+       false, true});
+}
+
 }  // namespace kpx

@@ -2,6 +2,9 @@
 
 #include <rapidjson/document.h>
 
+#include <cstddef>
+#include <string_view>
+
 #include "k8s-watch/decode/decoded_objects.h"
 
 namespace kpx {
@@ -16,6 +19,11 @@ class ListDecoder {
   static DecodedObjects Decode(const rapidjson::Value& document);
   // Appends to *out, so several documents (a multi-document YAML file) share one result.
   static void DecodeInto(const rapidjson::Value& document, DecodedObjects* out);
+  // One element of the items of a list of `list_kind` (e.g. "ServiceList", or "List") and
+  // `api_version`, at `index`: appends to *out what Decode would for it inside the whole list.
+  // For lists that arrive one item at a time (ListItemSplitter).
+  static void DecodeListItem(std::string_view list_kind, std::string_view api_version,
+                             const rapidjson::Value& item, size_t index, DecodedObjects* out);
 };
 
 }  // namespace kpx

@@ -14,7 +14,7 @@ struct SourceStats {
   std::atomic<uint64_t> relists{0};               // full relists after 410 Gone or errors
   std::atomic<uint64_t> events_received{0};       // add/update/delete events delivered to handlers
   std::atomic<uint64_t> watch_events_dropped{0};  // watch lines over the size limit (API source)
-  std::atomic<uint64_t> lists_too_large{0};       // list pages over the size limit (API source)
+  std::atomic<uint64_t> list_items_too_large{0};  // list items over the size limit, skipped
 };
 
 }  // namespace kpx

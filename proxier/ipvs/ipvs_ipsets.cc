@@ -106,13 +106,15 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
       if (ip.family() != family) continue;
       set(kLoadBalancerSet).insert(IpPort(ip, p, info.port));
       if (local) set(kLoadBalancerLocalSet).insert(IpPort(ip, p, info.port));
-      bool any_range = false;
       for (const Cidr& range : info.load_balancer_source_ranges) {
         if (range.family() != family) continue;
-        any_range = true;
         set(kLoadBalancerSourceCidrSet).insert(IpPort(ip, p, info.port) + "," + NetText(range));
       }
-      if (any_range) set(kLoadBalancerFwSet).insert(IpPort(ip, p, info.port));
+      // Ranges only in the other family still restrict this one: behind the firewall with no
+      // source allowed, nobody of this family gets in (kube-proxy would leave it open).
+      if (!info.load_balancer_source_ranges.empty()) {
+        set(kLoadBalancerFwSet).insert(IpPort(ip, p, info.port));
+      }
     }
     if (info.node_port != 0 && p != Protocol::kSCTP) {
       const bool tcp = p == Protocol::kTCP;

@@ -8,18 +8,36 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <unordered_map>
 
 namespace kpx {
 
 namespace {
 
 // Parses "IP:port" / "[IPv6]:port" strictly (no names: kpx never resolves its own bind address).
+// "ip:port" of a client, for log lines.
+std::string PeerName(const sockaddr* addr) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr->sa_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(addr);
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+    port = ntohs(a->sin_port);
+  } else if (addr->sa_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+    return "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return std::string(ip) + ":" + std::to_string(port);
+}
+
 bool ParseBind(const std::string& bind, sockaddr_storage* out, socklen_t* len) {
   std::string host;
   std::string port;
@@ -108,21 +126,30 @@ struct HttpServer::Impl {
                                 : "");
   }
 
-  // Accepts connections and hands them to libmicrohttpd. Out of descriptors (EMFILE, ENFILE) or
-  // memory, accept() fails while the connection stays queued, so retrying at once would spin a
-  // core; back off from 5 ms doubling to 1 s instead, as Go's net/http does.
+  // Accepts connections and hands them to libmicrohttpd, and enforces the request deadline
+  // between accepts. Out of descriptors (EMFILE, ENFILE) or memory, accept() fails while the
+  // connection stays queued, so retrying at once would spin a core; back off from 5 ms doubling
+  // to 1 s instead, as Go's net/http does.
   void AcceptLoop() {
+    using Clock = std::chrono::steady_clock;
     std::chrono::milliseconds backoff{0};
+    Clock::time_point retry_at{};
     for (;;) {
-      pollfd fds[2] = {{stop_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}};
-      const int timeout = backoff.count() > 0 ? static_cast<int>(backoff.count()) : -1;
+      const Clock::time_point now = Clock::now();
+      std::chrono::milliseconds wait = CloseOverdue(now);
+      const bool backing_off = now < retry_at;
+      if (backing_off) {
+        wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(retry_at - now));
+      }
       // While backing off only the stop signal is watched: the listening socket stays readable.
-      const int n = poll(fds, backoff.count() > 0 ? 1 : 2, timeout);
+      pollfd fds[2] = {{stop_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}};
+      const int n = poll(fds, backing_off ? 1 : 2, static_cast<int>(wait.count()));
       if (n < 0 && errno != EINTR) {
         Warn(std::string("poll: ") + std::strerror(errno));
         return;
       }
       if (fds[0].revents != 0) return;
+      if (backing_off ? Clock::now() < retry_at : fds[1].revents == 0) continue;
       sockaddr_storage peer{};
       socklen_t peer_len = sizeof(peer);
       const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len,
@@ -137,6 +164,7 @@ struct HttpServer::Impl {
         server->stats_->accept_failures.fetch_add(1);
         backoff = backoff.count() == 0 ? std::chrono::milliseconds(5)
                                        : std::min(backoff * 2, std::chrono::milliseconds(1000));
+        retry_at = Clock::now() + backoff;
         Warn(std::string("accept: ") + std::strerror(err) + "; retrying in " +
              std::to_string(backoff.count()) + " ms");
         continue;
@@ -148,6 +176,56 @@ struct HttpServer::Impl {
         Warn(std::string("refused a connection: ") + std::strerror(errno));
       }
     }
+  }
+
+  // libmicrohttpd only has an inactivity timeout, which a client sending a byte now and then
+  // never trips. So every connection is timestamped when libmicrohttpd takes it, and one whose
+  // request is not complete by its deadline is shut down here: libmicrohttpd then reads EOF and
+  // closes and forgets it itself, freeing its slot. Returns the time until the next deadline.
+  std::chrono::milliseconds CloseOverdue(std::chrono::steady_clock::time_point now) {
+    std::chrono::milliseconds next = server->options_.request_deadline;
+    std::lock_guard lock(pending_mu);
+    for (auto& [connection, p] : pending) {
+      if (!p.armed) continue;
+      if (p.deadline > now) {
+        next = std::min(next, std::chrono::ceil<std::chrono::milliseconds>(p.deadline - now));
+        continue;
+      }
+      p.armed = false;
+      // The descriptor is libmicrohttpd's and stays open until it reports the connection closed,
+      // which waits for this lock; the inode check is a second guard against ever shutting down
+      // a socket that reused the number.
+      struct stat st {};
+      if (fstat(p.fd, &st) == 0 && st.st_ino == p.inode) shutdown(p.fd, SHUT_RDWR);
+      server->stats_->requests_timed_out.fetch_add(1);
+      Warn("closed a connection from " + p.peer + " that sent no complete request within " +
+           std::to_string(server->options_.request_deadline.count()) + " ms");
+    }
+    return std::max(next, std::chrono::milliseconds(1));
+  }
+
+  // The request deadline's bookkeeping, from libmicrohttpd's callbacks (its thread) and the
+  // accept loop.
+  struct Pending {
+    int fd = -1;
+    ino_t inode = 0;
+    std::string peer;
+    std::chrono::steady_clock::time_point deadline;
+    bool armed = false;  // a request is being read
+  };
+  std::mutex pending_mu;
+  std::unordered_map<MHD_Connection*, Pending> pending;
+
+  void Arm(MHD_Connection* connection) {
+    std::lock_guard lock(pending_mu);
+    if (auto it = pending.find(connection); it != pending.end()) {
+      it->second.armed = true;
+      it->second.deadline = std::chrono::steady_clock::now() + server->options_.request_deadline;
+    }
+  }
+  void Disarm(MHD_Connection* connection) {
+    std::lock_guard lock(pending_mu);
+    if (auto it = pending.find(connection); it != pending.end()) it->second.armed = false;
   }
 
   static void OnLog(void* cls, const char* format, va_list ap) {
@@ -165,15 +243,39 @@ struct HttpServer::Impl {
     impl->Warn(text);
   }
 
-  static void OnConnection(void* cls, MHD_Connection*, void**,
+  static void OnConnection(void* cls, MHD_Connection* connection, void**,
                            MHD_ConnectionNotificationCode code) {
     auto* impl = static_cast<Impl*>(cls);
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) impl->server->stats_->connections.fetch_add(1);
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) impl->server->stats_->connections.fetch_sub(1);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+      impl->server->stats_->connections.fetch_add(1);
+      Pending p;
+      if (const MHD_ConnectionInfo* info =
+              MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD)) {
+        p.fd = info->connect_fd;
+        struct stat st {};
+        if (fstat(p.fd, &st) == 0) p.inode = st.st_ino;
+      }
+      if (const MHD_ConnectionInfo* info =
+              MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) {
+        p.peer = PeerName(info->client_addr);
+      }
+      p.armed = p.fd >= 0;
+      p.deadline = std::chrono::steady_clock::now() + impl->server->options_.request_deadline;
+      std::lock_guard lock(impl->pending_mu);
+      impl->pending[connection] = std::move(p);
+    }
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+      impl->server->stats_->connections.fetch_sub(1);
+      std::lock_guard lock(impl->pending_mu);
+      impl->pending.erase(connection);
+    }
   }
 
-  static void OnCompleted(void* cls, MHD_Connection*, void**, MHD_RequestTerminationCode code) {
+  static void OnCompleted(void* cls, MHD_Connection* connection, void**,
+                          MHD_RequestTerminationCode code) {
     auto* impl = static_cast<Impl*>(cls);
+    // A kept-alive connection's next request gets a deadline of its own.
+    if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) impl->Arm(connection);
     if (code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
       impl->server->stats_->requests_refused.fetch_add(1);
       impl->Warn("closed a connection idle for " +
@@ -184,6 +286,7 @@ struct HttpServer::Impl {
   static MHD_Result OnRequest(void* cls, MHD_Connection* connection, const char* url,
                               const char* method, const char*, const char*, size_t*, void**) {
     auto* impl = static_cast<Impl*>(cls);
+    impl->Disarm(connection);  // the request line and headers are complete
     // Answered on the first call, before any body is read: libmicrohttpd then closes the
     // connection instead of reading the body.
     const Response r = impl->server->Answer(method, url);

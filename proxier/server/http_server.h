@@ -35,7 +35,8 @@ class HttpServer {
   struct Stats {
     std::atomic<uint64_t> connections{0};          // open now
     std::atomic<uint64_t> connections_refused{0};  // over max_connections(_per_client)
-    std::atomic<uint64_t> requests_refused{0};     // malformed, too large, timed out
+    std::atomic<uint64_t> requests_refused{0};     // malformed, too large, idle
+    std::atomic<uint64_t> requests_timed_out{0};   // not complete within request_deadline
     std::atomic<uint64_t> accept_failures{0};      // accept() errors such as EMFILE
   };
 
@@ -48,6 +49,10 @@ class HttpServer {
     size_t max_request_bytes = 64 * 1024;
     // A connection that sends or reads nothing for this long is closed.
     std::chrono::seconds idle_timeout{10};
+    // A request line and headers must be complete this long after the connection was accepted
+    // (or its previous request answered), however steadily they trickle in; else the connection
+    // is closed. Go's ReadHeaderTimeout, which kube-proxy's servers have.
+    std::chrono::milliseconds request_deadline{10000};
     // Where to count; a fresh Stats of the server's own when null.
     std::shared_ptr<Stats> stats;
   };

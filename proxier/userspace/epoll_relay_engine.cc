@@ -1,11 +1,14 @@
 #include "proxier/userspace/epoll_relay_engine.h"
 
+#include <dirent.h>
 #include <glog/logging.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -15,10 +18,10 @@ namespace kpx {
 
 namespace {
 
-constexpr int kBindAttempts = 16;
 constexpr int kBacklog = 4096;
-
-int ProtocolIndex(Protocol p) { return p == Protocol::kUDP ? 1 : 0; }
+// Descriptors kept free beyond the listeners: every relayed TCP connection holds two sockets and
+// two pipes while active, and syncs, the API client and the HTTP servers need theirs.
+constexpr uint64_t kMaxDescriptorReserve = 1024;
 
 }  // namespace
 
@@ -55,50 +58,44 @@ Status EpollRelayEngine::EnsureStarted() {
   return Status::Ok();
 }
 
-Result<std::vector<EpollRelayEngine::Bound>> EpollRelayEngine::BindAll(Protocol protocol,
-                                                                       int udp_worker,
-                                                                       uint16_t* port) {
-  std::vector<Bound> bound;
-  auto fail = [&](const std::string& what) -> Status {
-    const int err = errno;
-    for (const Bound& b : bound) close(b.fd);
-    errno = err;
-    return Status::Error(what + ": " + strerror(err));
-  };
+Result<std::shared_ptr<ListenSocket>> EpollRelayEngine::Bind(Protocol protocol, uint16_t* port) {
   const bool tcp = protocol == Protocol::kTCP;
-  *port = 0;
-  for (IpFamily f : families_) {
-    const int first = tcp ? 0 : udp_worker;
-    const int last = tcp ? static_cast<int>(workers_.size()) : udp_worker + 1;
-    for (int w = first; w < last; ++w) {
-      const int fd = socket(f == IpFamily::kIPv4 ? AF_INET : AF_INET6,
-                            (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) return fail("socket");
-      bound.push_back(Bound{fd, f, w});
-      const int one = 1;
-      if (tcp) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        // Inherited by every accepted socket: relayed bytes go out as they arrive.
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      }
-      if (f == IpFamily::kIPv6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        if (!tcp) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-      } else if (!tcp) {
-        setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-      }
-      SocketAddress addr = SocketAddress::Any(f, *port);
-      if (bind(fd, addr.get(), addr.len()) != 0) return fail("bind");
-      if (*port == 0) {
-        SocketAddress got;
-        if (getsockname(fd, got.get(), got.mutable_len()) != 0) return fail("getsockname");
-        *port = got.port();
-      }
-      if (tcp && listen(fd, kBacklog) != 0) return fail("listen");
-    }
+  const bool v4 = std::find(families_.begin(), families_.end(), IpFamily::kIPv4) != families_.end();
+  const bool v6 = std::find(families_.begin(), families_.end(), IpFamily::kIPv6) != families_.end();
+  const IpFamily family = v6 ? IpFamily::kIPv6 : IpFamily::kIPv4;
+  const int fd = socket(v6 ? AF_INET6 : AF_INET,
+                        (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
+  auto socket = std::make_shared<ListenSocket>(fd, protocol, family);
+  const int one = 1;
+  if (tcp) {
+    // Inherited by every accepted socket: relayed bytes go out as they arrive.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
-  return bound;
+  if (v6) {
+    // Off: IPv4 peers arrive on the same socket as IPv4-mapped addresses, and their datagrams'
+    // IPV6_PKTINFO carries the mapped local address, which sendmsg takes back for the reply.
+    const int v6only = v4 ? 0 : 1;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0) {
+      return Status::Error(std::string("IPV6_V6ONLY: ") + strerror(errno));
+    }
+    if (!tcp) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+  } else if (!tcp) {
+    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+  }
+  SocketAddress addr = SocketAddress::Any(family, 0);
+  if (bind(fd, addr.get(), addr.len()) != 0) {
+    return Status::Error(std::string("bind: ") + strerror(errno));
+  }
+  SocketAddress got;
+  if (getsockname(fd, got.get(), got.mutable_len()) != 0) {
+    return Status::Error(std::string("getsockname: ") + strerror(errno));
+  }
+  if (tcp && listen(fd, kBacklog) != 0) {
+    return Status::Error(std::string("listen: ") + strerror(errno));
+  }
+  *port = got.port();
+  return socket;
 }
 
 Result<uint16_t> EpollRelayEngine::Open(std::shared_ptr<Frontend> frontend) {
@@ -110,38 +107,42 @@ Result<uint16_t> EpollRelayEngine::Open(std::shared_ptr<Frontend> frontend) {
   if (protocol != Protocol::kTCP && protocol != Protocol::kUDP) {
     return Status::Error("only TCP and UDP are relayed");
   }
-  const int udp_worker = static_cast<int>(next_udp_worker_ % workers_.size());
-  auto& in_use = ports_in_use_[ProtocolIndex(protocol)];
-  Status last = Status::Error("no attempt");
-  for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
-    uint16_t port = 0;
-    auto bound = BindAll(protocol, udp_worker, &port);
-    if (!bound.ok()) {
-      last = bound.status();
-      if (errno == EADDRINUSE) continue;
-      return last;
-    }
-    if (in_use.contains(port)) {
-      // Never share a port (and with it a reuseport group) with another frontend of ours.
-      for (const Bound& b : *bound) close(b.fd);
-      continue;
-    }
-    in_use.insert(port);
-    open_[frontend.get()] = {ProtocolIndex(protocol), port};
-    if (protocol == Protocol::kUDP) ++next_udp_worker_;
-    for (const Bound& b : *bound) workers_[b.worker]->AddListener(b.fd, b.family, frontend);
-    return port;
+  uint16_t port = 0;
+  auto socket = Bind(protocol, &port);
+  if (!socket.ok()) return socket.status();
+  if (protocol == Protocol::kUDP) {
+    workers_[next_udp_worker_++ % workers_.size()]->AddListener(*socket, frontend);
+  } else {
+    for (auto& w : workers_) w->AddListener(*socket, frontend);
   }
-  return last;
+  return port;
 }
 
 void EpollRelayEngine::Close(const std::shared_ptr<Frontend>& frontend) {
   std::lock_guard lock(mu_);
   for (auto& w : workers_) w->RemoveListeners(frontend.get());
-  auto it = open_.find(frontend.get());
-  if (it == open_.end()) return;
-  ports_in_use_[it->second.first].erase(it->second.second);
-  open_.erase(it);
+}
+
+DescriptorBudget EpollRelayEngine::Budget() const {
+  DescriptorBudget b;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return b;
+  b.soft_limit = limit.rlim_cur;
+  b.hard_limit = limit.rlim_max;
+  b.reserve = std::min<uint64_t>(kMaxDescriptorReserve, b.soft_limit / 4);
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) {
+    // Out of descriptors already (EMFILE), or no /proc: then only open() itself can tell.
+    b.open = b.soft_limit;
+    b.frontends = errno == EMFILE || errno == ENFILE ? 0 : SIZE_MAX;
+    return b;
+  }
+  uint64_t entries = 0;
+  while (const dirent* e = readdir(dir)) entries += e->d_name[0] != '.';
+  closedir(dir);
+  b.open = entries > 0 ? entries - 1 : 0;  // the listing's own descriptor
+  b.frontends = b.soft_limit > b.open + b.reserve ? b.soft_limit - b.open - b.reserve : 0;
+  return b;
 }
 
 UserspaceCounters EpollRelayEngine::Counters() const {

@@ -66,25 +66,22 @@ FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily
     for (IpFamily f : kIpFamilies) {
       if (!Has(families, f)) continue;
       if (const auto& cip = info.ClusterIp(f)) {
-        internal.portals.push_back({f, *cip, info.port, true, true, "cluster IP", {}});
+        internal.portals.push_back({f, *cip, info.port, true, true, "cluster IP", false, {}});
       }
       auto add_external = [&](std::optional<IpAddress> ip, int32_t port, const char* kind,
                               std::vector<Cidr> ranges = {}) {
         // Source ranges restrict traffic from other hosts; the node's own traffic is not
-        // filtered (kube-proxy lets the node through its firewall chain as well).
+        // filtered (kube-proxy lets the node through its firewall chain as well). Ranges given
+        // only for the other family still restrict this one, to nobody.
+        const bool restricted = !ranges.empty();
         std::erase_if(ranges, [&](const Cidr& c) { return c.family() != f; });
-        if (&from_outside == &from_node) {
-          PortalDestination both{f, ip, port, true, true, kind, {}};
-          if (!ranges.empty()) {
-            both.host = false;
-            from_outside.portals.push_back({f, ip, port, true, false, kind, ranges});
-            from_outside.portals.push_back({f, ip, port, false, true, kind, {}});
-          } else {
-            from_outside.portals.push_back(both);
-          }
+        const PortalDestination outside{f, ip, port, true, false, kind, restricted, ranges};
+        const PortalDestination node{f, ip, port, false, true, kind, false, {}};
+        if (&from_outside == &from_node && !restricted) {
+          from_outside.portals.push_back({f, ip, port, true, true, kind, false, {}});
         } else {
-          from_outside.portals.push_back({f, ip, port, true, false, kind, ranges});
-          from_node.portals.push_back({f, ip, port, false, true, kind, {}});
+          from_outside.portals.push_back(outside);
+          from_node.portals.push_back(node);
         }
       };
       if (info.node_port != 0) add_external(std::nullopt, info.node_port, "node port");

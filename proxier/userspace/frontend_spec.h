@@ -40,8 +40,10 @@ struct PortalDestination {
   bool container = false;  // from other hosts and pods (nat PREROUTING)
   bool host = false;       // from the node itself (nat OUTPUT)
   std::string kind;        // "cluster IP", "node port", "external IP", "load balancer IP"
-  // loadBalancerSourceRanges, for load-balancer IPs reached from other hosts: only these sources
-  // are redirected, everything else to this destination is dropped. Empty: no restriction.
+  // loadBalancerSourceRanges, for load-balancer IPs reached from other hosts (`restricted`): only
+  // these sources (this family's) are redirected, everything else to this destination is
+  // dropped; with ranges only in the other family, nobody is redirected.
+  bool restricted = false;
   std::vector<Cidr> source_ranges;
   bool operator==(const PortalDestination&) const = default;
 };

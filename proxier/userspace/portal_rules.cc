@@ -70,13 +70,13 @@ std::string RenderPortalRules(IpFamily family, const std::vector<BoundFrontend>&
     for (const PortalDestination& p : portals) {
       // With loadBalancerSourceRanges the ranges decide first (kube-proxy's firewall chain
       // precedes the short circuit); pods then take the external portal like anyone else.
-      if (short_circuit && p.container && p.source_ranges.empty()) {
+      if (short_circuit && p.container && !p.restricted) {
         std::vector<std::string> args = PortalArgs(*f.spec, p, internal->second);
         args[3] = f.spec->key.service.ToString() + " pod traffic for " + p.kind;
         args.insert(args.begin() + 4, pod_match.begin(), pod_match.end());
         container_rules += "-A " + container + " " + RestoreText::Join(args) + "\n";
       }
-      if (p.container && !p.source_ranges.empty()) {
+      if (p.container && p.restricted) {
         for (const Cidr& range : p.source_ranges) {
           container_rules += "-A " + container + " " +
                              RestoreText::Join(PortalArgs(*f.spec, p, f.listen_port, &range)) +

@@ -23,6 +23,8 @@ struct alignas(64) RelayStats {
   std::atomic<int64_t> udp_active_sessions{0};
   std::atomic<uint64_t> udp_datagrams{0};
   std::atomic<int64_t> listeners{0};
+  std::atomic<uint64_t> accept_failures{0};
+  std::atomic<uint64_t> direct_rejects{0};
 
   // Single-writer increment: a plain load and store, no locked instruction.
   template <typename T>
@@ -48,6 +50,8 @@ struct alignas(64) RelayStats {
     c.udp_active_sessions += u(udp_active_sessions);
     c.udp_datagrams += udp_datagrams.load(std::memory_order_relaxed);
     c.listeners += u(listeners);
+    c.accept_failures += accept_failures.load(std::memory_order_relaxed);
+    c.direct_rejects += direct_rejects.load(std::memory_order_relaxed);
   }
 };
 

@@ -1,6 +1,7 @@
 #include "proxier/userspace/relay_worker.h"
 
 #include <glog/logging.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace kpx {
 
@@ -29,6 +31,30 @@ void ResetAndClose(int fd) {
   const linger l{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
   close(fd);
+}
+
+// netfilter's getsockopt for a connection's destination before NAT (linux/netfilter_ipv4.h's
+// SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST in ip6_tables.h; both 80, not in glibc's headers).
+constexpr int kSoOriginalDst = 80;
+
+// False when the accepted connection provably came straight to the listener's port rather than
+// through a portal's REDIRECT: its destination before NAT is the listener's own address and
+// port, or conntrack has no entry for it (REDIRECT always makes one). Listeners bind the
+// wildcard address, so their ports answer on every node address, where no portal rule (and no
+// loadBalancerSourceRanges) applies. Any other failure cannot tell, and lets the connection in.
+bool ThroughPortal(int fd) {
+  SocketAddress local;
+  if (getsockname(fd, local.get(), local.mutable_len()) != 0) return true;
+  const std::optional<IpAddress> local_ip = local.ip();
+  if (!local_ip) return true;
+  SocketAddress original;
+  // An IPv4 peer on a dual-stack socket is tracked as IPv4.
+  const bool v4 = local_ip->family() == IpFamily::kIPv4;
+  if (getsockopt(fd, v4 ? SOL_IP : SOL_IPV6, kSoOriginalDst, original.get(),
+                 original.mutable_len()) != 0) {
+    return errno != ENOENT;
+  }
+  return original.ip() != local_ip || original.port() != local.port();
 }
 
 UdpLocalAddress LocalAddressOf(msghdr& msg) {
@@ -101,22 +127,18 @@ void RelayWorker::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void RelayWorker::AddListener(int fd, IpFamily family, std::shared_ptr<Frontend> frontend) {
+void RelayWorker::AddListener(std::shared_ptr<ListenSocket> socket,
+                              std::shared_ptr<Frontend> frontend) {
   {
     std::lock_guard lock(mu_);
-    commands_.push_back([this, fd, family, frontend = std::move(frontend)]() mutable {
+    commands_.push_back([this, socket = std::move(socket),
+                         frontend = std::move(frontend)]() mutable {
       auto l = std::make_unique<Listener>();
-      l->fd = fd;
-      l->family = family;
+      l->socket = std::move(socket);
       l->frontend = std::move(frontend);
       l->tag = EpollTag{EpollTag::Kind::kListener, l.get()};
-      // Level-triggered: a burst larger than one turn is picked up on the next wait.
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.ptr = &l->tag;
-      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      if (!Watch(*l)) {
         PLOG(ERROR) << "userspace: epoll_ctl for a listener of " << l->frontend->key().ToString();
-        close(fd);
         return;
       }
       RelayStats::Add<int64_t>(stats_.listeners, 1);
@@ -125,6 +147,16 @@ void RelayWorker::AddListener(int fd, IpFamily family, std::shared_ptr<Frontend>
   }
   const uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+bool RelayWorker::Watch(Listener& l) {
+  // Level-triggered: a burst larger than one turn is picked up on the next wait. Exclusive for
+  // TCP: the socket is in every worker's set and one connection needs only one of them awake.
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (l.socket->protocol() == Protocol::kTCP) ev.events |= EPOLLEXCLUSIVE;
+  ev.data.ptr = &l.tag;
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l.socket->fd(), &ev) == 0;
 }
 
 void RelayWorker::RemoveListeners(const Frontend* frontend) {
@@ -143,11 +175,31 @@ void RelayWorker::RemoveListeners(const Frontend* frontend) {
 }
 
 void RelayWorker::CloseListener(Listener& l) {
-  if (l.fd < 0) return;
-  close(l.fd);
-  l.fd = -1;
-  l.sessions.clear();
+  if (!l.socket) return;
+  // Other workers may still serve the socket: leave this epoll set explicitly (closing would not
+  // remove it while their references keep the descriptor open).
+  if (!l.paused) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd(), nullptr);
+  std::erase(paused_, &l);
+  l.sessions.clear();  // they reply through the socket
+  l.socket.reset();
   RelayStats::Add<int64_t>(stats_.listeners, -1);
+}
+
+void RelayWorker::Pause(Listener& l) {
+  if (l.paused) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd(), nullptr);
+  l.paused = true;
+  paused_.push_back(&l);
+}
+
+void RelayWorker::ResumePaused() {
+  for (Listener* l : paused_) {
+    l->paused = false;
+    if (!Watch(*l)) {
+      PLOG(ERROR) << "userspace: epoll_ctl for a listener of " << l->frontend->key().ToString();
+    }
+  }
+  paused_.clear();
 }
 
 void RelayWorker::RunCommands() {
@@ -174,22 +226,37 @@ bool RelayWorker::Admit(Frontend& frontend, Clock::time_point now) {
 void RelayWorker::AcceptTcp(Listener& l, Clock::time_point now) {
   for (int i = 0; i < kAcceptsPerTurn; ++i) {
     SocketAddress peer;
-    const int c = accept4(l.fd, peer.get(), peer.mutable_len(), SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int c =
+        accept4(l.socket->fd(), peer.get(), peer.mutable_len(), SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        PLOG_EVERY_N(WARNING, 100) << "userspace: accept for " << l.frontend->key().ToString();
-      }
+      const int err = errno;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      RelayStats::Add<uint64_t>(stats_.accept_failures, 1);
+      PLOG_EVERY_N(WARNING, 100) << "userspace: accept for " << l.frontend->key().ToString()
+                                 << " (listener paused until the next sweep)";
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) Pause(l);
       return;
     }
     RelayStats::Add<uint64_t>(stats_.accepted, 1);
     l.frontend->accepted.fetch_add(1, std::memory_order_relaxed);
+    if (options_.require_portal && !ThroughPortal(c)) {
+      RelayStats::Add<uint64_t>(stats_.direct_rejects, 1);
+      LOG_EVERY_N(WARNING, 100) << "userspace: reset a connection made straight to the listener "
+                                   "port of "
+                                << l.frontend->key().ToString() << " (not through its portals)";
+      ResetAndClose(c);
+      continue;
+    }
     if (!Admit(*l.frontend, now)) {
       ResetAndClose(c);
       continue;
     }
+    // A dual-stack listener's IPv4 peers come as IPv4-mapped addresses, which ip() unmaps.
+    const std::optional<IpAddress> peer_ip = peer.ip();
+    const IpFamily family = peer_ip ? peer_ip->family() : l.socket->family();
     auto relay =
-        std::make_unique<TcpRelay>(ctx_, c, l.frontend, l.family, peer.ip().value_or(IpAddress()));
+        std::make_unique<TcpRelay>(ctx_, c, l.frontend, family, peer_ip.value_or(IpAddress()));
     TcpRelay* r = relay.get();
     relays_.emplace(r, std::move(relay));
     r->Start(now);
@@ -214,7 +281,7 @@ void RelayWorker::ReadUdp(Listener& l, Clock::time_point now) {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    const ssize_t n = recvmsg(l.fd, &msg, MSG_DONTWAIT);
+    const ssize_t n = recvmsg(l.socket->fd(), &msg, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;
@@ -227,8 +294,9 @@ void RelayWorker::ReadUdp(Listener& l, Clock::time_point now) {
     if (it == l.sessions.end()) {
       if (!Admit(*l.frontend, now)) continue;
       const std::optional<IpAddress> client_ip = client.ip();
+      const IpFamily family = client_ip ? client_ip->family() : l.socket->family();
       const std::optional<Backend> backend =
-          l.frontend->picker(l.family).Pick(client_ip.value_or(IpAddress()), now);
+          l.frontend->picker(family).Pick(client_ip.value_or(IpAddress()), now);
       if (!backend) {
         l.frontend->limiter().Release();
         RelayStats::Add<uint64_t>(stats_.no_endpoint_rejects, 1);
@@ -243,7 +311,8 @@ void RelayWorker::ReadUdp(Listener& l, Clock::time_point now) {
         RelayStats::Add<uint64_t>(stats_.failed_connects, 1);
         continue;
       }
-      auto session = std::make_unique<UdpSession>(ctx_, l.fd, fd, client, local, l.frontend, now);
+      auto session =
+          std::make_unique<UdpSession>(ctx_, l.socket->fd(), fd, client, local, l.frontend, now);
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.ptr = session->tag();
@@ -257,6 +326,7 @@ void RelayWorker::ReadUdp(Listener& l, Clock::time_point now) {
 }
 
 void RelayWorker::Sweep(Clock::time_point now) {
+  ResumePaused();
   for (auto& [r, relay] : relays_) {
     if (relay->done()) continue;
     relay->CheckTimers(now);

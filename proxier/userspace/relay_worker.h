@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "proxier/userspace/frontend.h"
+#include "proxier/userspace/listen_socket.h"
 #include "proxier/userspace/pipe_pool.h"
 #include "proxier/userspace/relay_context.h"
 #include "proxier/userspace/relay_stats.h"
@@ -35,9 +36,9 @@ class RelayWorker {
   Status Start();
   void Stop();
 
-  // Thread-safe. The worker takes ownership of `fd`, a bound non-blocking socket (listening, for
-  // TCP), and serves it for `frontend`.
-  void AddListener(int fd, IpFamily family, std::shared_ptr<Frontend> frontend);
+  // Thread-safe. The worker serves `socket`, bound and non-blocking (listening, for TCP), for
+  // `frontend`. A TCP socket may be served by several workers at once (EPOLLEXCLUSIVE).
+  void AddListener(std::shared_ptr<ListenSocket> socket, std::shared_ptr<Frontend> frontend);
   // Thread-safe. Closes the listeners of `frontend` and ends their UDP sessions; TCP relays
   // already accepted go on.
   void RemoveListeners(const Frontend* frontend);
@@ -46,10 +47,10 @@ class RelayWorker {
 
  private:
   struct Listener {
-    int fd = -1;
-    IpFamily family = IpFamily::kIPv4;
+    std::shared_ptr<ListenSocket> socket;  // null once closed
     std::shared_ptr<Frontend> frontend;
     EpollTag tag;
+    bool paused = false;  // out of epoll after accept() ran out of descriptors
     std::unordered_map<std::string, std::unique_ptr<UdpSession>> sessions;  // by client+local
   };
 
@@ -61,7 +62,13 @@ class RelayWorker {
   bool Admit(Frontend& frontend, std::chrono::steady_clock::time_point now);
   void Sweep(std::chrono::steady_clock::time_point now);
   void Reap();
+  // Adds the listener to this worker's epoll set.
+  bool Watch(Listener& l);
   void CloseListener(Listener& l);
+  // accept() failed for lack of descriptors or memory: the connection stays queued and the socket
+  // readable, so the listener leaves the epoll set until the next sweep instead of spinning.
+  void Pause(Listener& l);
+  void ResumePaused();
 
   const int index_;
   const UserspaceOptions options_;
@@ -83,6 +90,7 @@ class RelayWorker {
   std::vector<TcpRelay*> ready_;  // yielded with data pending
   std::vector<TcpRelay*> dead_relays_;
   std::vector<UdpSession*> dead_sessions_;
+  std::vector<Listener*> paused_;
   std::chrono::milliseconds sweep_interval_{100};
   std::vector<char> datagram_;
   std::chrono::steady_clock::time_point next_sweep_{};

@@ -20,11 +20,17 @@ struct UserspaceCounters {
   uint64_t udp_sessions = 0;         // UDP sessions created
   uint64_t udp_active_sessions = 0;  // gauge
   uint64_t udp_datagrams = 0;        // datagrams relayed, both directions
-  uint64_t listeners = 0;            // gauge: listening sockets (all workers and families)
+  uint64_t listeners = 0;            // gauge: listeners, summed over workers (a TCP socket is
+                                     // served by every worker, so it counts once per worker)
+  uint64_t accept_failures = 0;      // accept() errors such as EMFILE (the listener pauses)
+  uint64_t direct_rejects = 0;       // TCP connections made to a listener port, not via a portal
   // Dataplane.
   uint64_t syncs = 0;
   uint64_t restore_failures = 0;
   uint64_t open_failures = 0;  // frontends whose listeners could not be opened
+  uint64_t fd_shortages = 0;   // syncs that left frontends without a listener for lack of
+                               // file descriptors (see RelayEngine::Budget)
+  uint64_t unopened = 0;       // gauge: frontends the last sync wanted but could not open
   uint64_t sctp_skipped = 0;   // gauge: SCTP service ports in the last state, not proxied
   uint64_t frontends = 0;      // gauge
 };

@@ -42,26 +42,46 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
 
   // Open or update what the plan wants before any rule points at it.
   uint64_t open_failures = 0;
+  std::vector<const FrontendSpec*> to_open;
   for (auto& [key, spec] : plan.frontends) {
     auto it = frontends_.find(key);
-    if (it != frontends_.end()) {
-      if (!(it->second.spec == spec)) {
-        it->second.frontend->Update(spec);
-        it->second.spec = spec;
-        VLOG(4) << "userspace: updated " << key.ToString();
-      }
-      continue;
+    if (it == frontends_.end()) {
+      to_open.push_back(&spec);
+    } else if (!(it->second.spec == spec)) {
+      it->second.frontend->Update(spec);
+      it->second.spec = spec;
+      VLOG(4) << "userspace: updated " << key.ToString();
     }
-    auto frontend = std::make_shared<Frontend>(spec, options_.max_connections_per_service,
+  }
+  // Each frontend costs a descriptor. Those beyond the budget wait (no rule points at them, so
+  // their traffic is not redirected) and the next sync tries again; taking the last descriptors
+  // instead would make the portal restores below, and every relayed connection, fail.
+  uint64_t unopened = 0;
+  if (!to_open.empty()) {
+    const DescriptorBudget budget = engine_->Budget();
+    if (to_open.size() > budget.frontends) {
+      unopened = to_open.size() - budget.frontends;
+      note("out of file descriptors: " + std::to_string(plan.frontends.size()) +
+           " service ports need a listener each, " + std::to_string(frontends_.size()) +
+           " are open, " + std::to_string(unopened) + " left without one; " +
+           std::to_string(budget.open) + " descriptors are open of the open-file limit " +
+           std::to_string(budget.soft_limit) + " (hard limit " + std::to_string(budget.hard_limit) +
+           "), " + std::to_string(budget.reserve) +
+           " kept free for connections and syncs; raise the hard limit (LimitNOFILE, ulimit -Hn)");
+      to_open.resize(budget.frontends);
+    }
+  }
+  for (const FrontendSpec* spec : to_open) {
+    auto frontend = std::make_shared<Frontend>(*spec, options_.max_connections_per_service,
                                                options_.limit_log_interval);
     auto port = engine_->Open(frontend);
     if (!port.ok()) {
       ++open_failures;
-      note("cannot listen for " + key.ToString() + ": " + port.status().message());
+      note("cannot listen for " + spec->key.ToString() + ": " + port.status().message());
       continue;
     }
-    VLOG(4) << "userspace: " << key.ToString() << " listens on port " << *port;
-    frontends_.emplace(key, Entry{std::move(frontend), *port, spec});
+    VLOG(4) << "userspace: " << spec->key.ToString() << " listens on port " << *port;
+    frontends_.emplace(spec->key, Entry{std::move(frontend), *port, *spec});
   }
 
   std::vector<BoundFrontend> bound;
@@ -122,7 +142,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
       it = frontends_.erase(it);
     }
   }
-  needs_full_ = !rules_ok || open_failures > 0;
+  needs_full_ = !rules_ok || open_failures > 0 || unopened > 0;
   VLOG(2) << "userspace: synced " << frontends_.size() << " frontends"
           << (errors.empty() ? "" : " with errors");
   {
@@ -130,6 +150,8 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     ++own_.syncs;
     own_.restore_failures += restore_failures;
     own_.open_failures += open_failures;
+    own_.fd_shortages += unopened > 0 ? 1 : 0;
+    own_.unopened = unopened;
     own_.sctp_skipped = sctp.size();
     own_.frontends = frontends_.size();
   }
@@ -171,6 +193,8 @@ UserspaceCounters UserspaceDataplane::counters() const {
   c.syncs = own_.syncs;
   c.restore_failures = own_.restore_failures;
   c.open_failures = own_.open_failures;
+  c.fd_shortages = own_.fd_shortages;
+  c.unopened = own_.unopened;
   c.sctp_skipped = own_.sctp_skipped;
   c.frontends = own_.frontends;
   return c;

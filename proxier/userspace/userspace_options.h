@@ -33,8 +33,13 @@ struct UserspaceOptions {
   std::vector<Cidr> cluster_cidrs;
   std::string local_interface;  // for kBridgeInterface and kInterfaceNamePrefix
 
-  // Event-loop threads; 0 means one per online CPU. Each has its own SO_REUSEPORT listener per
-  // service port and family, so accepts never contend between threads.
+  // Only TCP connections a portal rule redirected are relayed; one made straight to a listener's
+  // port (which answers on every node address) is reset. Off only where nothing redirects: the
+  // relay's own tests and benchmark connect to the listeners directly.
+  bool require_portal = true;
+
+  // Event-loop threads; 0 means one per online CPU. They share each service port's one listening
+  // socket (EPOLLEXCLUSIVE), so more workers cost no descriptors per service port.
   int workers = 0;
 
   // A backend connect that has not completed in this time counts as failed (and is retried).

@@ -40,6 +40,12 @@ std::string Meta(const std::string& ns, const std::string& name, uint64_t rv, co
 
 }  // namespace
 
+FakeApiServer::Object WithLastApplied(FakeApiServer::Object object, size_t bytes) {
+  return WithText(std::move(object), R"("creationTimestamp":)",
+                  R"("annotations":{"kubectl.kubernetes.io/last-applied-configuration":")" +
+                      std::string(bytes, 'x') + R"("},"creationTimestamp":)");
+}
+
 std::string StableUid(const std::string& seed) {
   const size_t h = std::hash<std::string>{}(seed);
   char buf[40];

@@ -28,6 +28,10 @@ FakeApiServer::Object NodeObject(const Node& node);
 // starting from a valid object.
 FakeApiServer::Object WithText(FakeApiServer::Object object, std::string from, std::string to);
 
+// `object` with a kubectl last-applied-configuration annotation of `bytes` filler bytes: the bulk
+// of real clusters' lists, which kpx reads past and drops.
+FakeApiServer::Object WithLastApplied(FakeApiServer::Object object, size_t bytes);
+
 // A stable, UUID-shaped uid derived from `seed` (e.g. "ns/name").
 std::string StableUid(const std::string& seed);
 

@@ -15,6 +15,7 @@
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
 #include "tests/support/api_objects.h"
+#include "tests/support/counting_handler.h"
 #include "tests/support/wire_objects.h"
 
 // The initial sync of a large cluster: 10 000 Services and 10 000 EndpointSlices, listed in pages
@@ -24,58 +25,11 @@ namespace kpx {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::CountingHandler;
 using testing::FakeApiServer;
 using R = FakeApiServer::Resource;
 
 constexpr int kObjects = 10000;
-
-// Counts calls without keeping objects, so the measured memory is the source's own.
-class CountingHandler : public ServiceHandler, public EndpointSliceHandler, public NodeHandler {
- public:
-  void OnServiceAdd(const Service&) override { Bump(&services_); }
-  void OnServiceUpdate(const Service&, const Service&) override {}
-  void OnServiceDelete(const Service&) override { Drop(&services_); }
-  void OnServiceSynced() override { Bump(&synced_); }
-  void OnEndpointSliceAdd(const EndpointSlice&) override { Bump(&slices_); }
-  void OnEndpointSliceUpdate(const EndpointSlice&, const EndpointSlice&) override {}
-  void OnEndpointSliceDelete(const EndpointSlice&) override { Drop(&slices_); }
-  void OnEndpointSliceSynced() override { Bump(&synced_); }
-  void OnNodeAdd(const Node&) override { Bump(&nodes_); }
-  void OnNodeUpdate(const Node&, const Node&) override {}
-  void OnNodeDelete(const Node&) override { Drop(&nodes_); }
-  void OnNodeSynced() override { Bump(&synced_); }
-
-  bool WaitSynced(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return synced_ == 3; });
-  }
-  int services() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return services_;
-  }
-  int slices() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return slices_;
-  }
-  int nodes() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return nodes_;
-  }
-
- private:
-  void Bump(int* n) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++*n;
-    cv_.notify_all();
-  }
-  void Drop(int* n) {
-    std::lock_guard<std::mutex> lock(mu_);
-    --*n;
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int services_ = 0, slices_ = 0, nodes_ = 0, synced_ = 0;
-};
 
 // A field of /proc/self/status in kB ("VmRSS", "VmHWM").
 long StatusKb(const std::string& field) {

@@ -255,7 +255,8 @@ bool FakeApiServer::WriteResponse(SSL* ssl, int code, const std::string& body) {
                      "\r\nContent-Type: application/json\r\nCache-Control: no-cache, private\r\n"
                      "Content-Length: " +
                      std::to_string(body.size()) + "\r\n\r\n";
-  return WriteAll(ssl, head + body);
+  // Separately: a list body may be hundreds of MiB, not worth copying.
+  return WriteAll(ssl, head) && WriteAll(ssl, body);
 }
 
 std::string FakeApiServer::Authenticate(SSL* ssl, const std::string& authorization) const {
@@ -405,6 +406,10 @@ std::string FakeApiServer::ListKind(Resource r) {
 bool FakeApiServer::ServeList(SSL* ssl, Resource r, const Request& req) {
   size_t limit = 0;
   if (auto it = req.query.find("limit"); it != req.query.end()) limit = std::stoul(it->second);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ignore_limit_) limit = 0;
+  }
   std::string continue_token;
   if (auto it = req.query.find("continue"); it != req.query.end()) continue_token = it->second;
 
@@ -714,6 +719,11 @@ void FakeApiServer::InjectRawEvent(Resource r, const std::string& line) {
   e.resource_version = resource_version_;
   e.object = std::make_shared<const std::string>(line);
   AppendLocked(r, std::move(e));
+}
+
+void FakeApiServer::SetIgnoreLimit(bool ignore) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ignore_limit_ = ignore;
 }
 
 void FakeApiServer::SetGoneAsHttpStatus(bool http_status) {

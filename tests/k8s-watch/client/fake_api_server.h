@@ -89,6 +89,9 @@ class FakeApiServer {
   void InjectRawEvent(Resource r, const std::string& line);
   // Report 410 for too-old watches as the HTTP status instead of a 200 + ERROR event.
   void SetGoneAsHttpStatus(bool http_status);
+  // Lists answer with every object in one page whatever `limit` asks (the field is advisory:
+  // servers and proxies may ignore it).
+  void SetIgnoreLimit(bool ignore);
   // Ends every open watch of `r` cleanly (final empty chunk), as the server's timeout does.
   void EndWatches(Resource r);
   // The next event to each open watch of `r` is cut half way and the connection dropped.
@@ -181,6 +184,7 @@ class FakeApiServer {
   std::map<std::string, Snapshot> snapshots_;
   uint64_t next_snapshot_ = 1;
   bool gone_as_http_status_ = false;
+  bool ignore_limit_ = false;
   int fail_all_status_ = 0;
   bool watches_gone_ = false;
   int gone_generation_ = 0;  // bumped when watches_gone_ is turned on

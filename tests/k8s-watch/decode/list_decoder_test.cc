@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/k8s-watch/decode/api_samples.h"
 #include "tests/k8s-watch/decode/json_patch.h"
@@ -89,6 +90,43 @@ TEST(ListDecoderTest, GenericListDispatchesByKind) {
             R"(items[5]: service: apiVersion: "v1beta1" not supported for Service (want v1))");
   EXPECT_EQ(out.failures[3].message, "items[6]: kind: required");
   EXPECT_EQ(out.failures[4].message, "items[7]: must be a JSON object, got number");
+}
+
+// A list that arrives one item at a time decodes exactly as the whole list: same objects, same
+// failures with the same item indexes, for typed and generic lists.
+TEST(ListDecoderTest, ItemByItemEqualsWholeList) {
+  const std::string generic_items = std::string(kWebService) + "," + kWebSlice + "," + kNode +
+                                    R"(,{"kind": "Deployment", "apiVersion": "apps/v1"}, 7)";
+  const std::string typed_items = std::string(kWebService) + "," + kWebService;
+  std::vector<rapidjson::Document> lists;
+  lists.push_back(testing::ParseJson(List("List", "v1", generic_items)));
+  lists.push_back(
+      Patched(List("ServiceList", "v1", typed_items), {{"/items/1/spec/ports/0/port", "0"}}));
+  lists.push_back(testing::ParseJson(List("NodeList", "v1", kNode)));
+  lists.push_back(testing::ParseJson(List("ServiceList", "v2", kWebService)));
+  lists.push_back(testing::ParseJson(List("DeploymentList", "apps/v1", kWebService)));
+  for (size_t n = 0; n < lists.size(); ++n) {
+    SCOPED_TRACE(n);
+    const rapidjson::Document& list = lists[n];
+    const DecodedObjects whole = ListDecoder::Decode(list);
+    DecodedObjects one_by_one;
+    const rapidjson::Value& items = list["items"];
+    for (rapidjson::SizeType i = 0; i < items.Size(); ++i) {
+      ListDecoder::DecodeListItem(list["kind"].GetString(), list["apiVersion"].GetString(),
+                                  items[i], i, &one_by_one);
+    }
+    EXPECT_EQ(one_by_one.services, whole.services);
+    EXPECT_EQ(one_by_one.endpoint_slices, whole.endpoint_slices);
+    EXPECT_EQ(one_by_one.nodes, whole.nodes);
+    if (n >= 3) {
+      // The whole list fails once; item by item, each item says so.
+      ASSERT_EQ(whole.failures.size(), 1u);
+      ASSERT_EQ(one_by_one.failures.size(), 1u);
+      EXPECT_TRUE(one_by_one.failures[0].message.starts_with("items[0]: "));
+      continue;
+    }
+    EXPECT_EQ(one_by_one.failures, whole.failures);
+  }
 }
 
 TEST(ListDecoderTest, DocumentLevelFailures) {

@@ -257,6 +257,24 @@ TEST_F(TracerTest, DualStackUsesEachFamilysRules) {
   EXPECT_EQ(From("10.0.5.5", "172.30.0.49", 80), (Summary{{"10.180.0.13:80", 1}}));
 }
 
+// Issue 17, a deliberate difference (README "Fail-closed source ranges"): a dual-stack load
+// balancer whose source ranges are all IPv4 lets nobody in over IPv6, where kube-proxy would let
+// everybody in.
+TEST_F(TracerTest, SourceRangesInOneFamilyCloseTheOtherFamily) {
+  auto b = Node();
+  b.Add(Svc("ns9", "lb9", "", Protocol::kTCP, 443, "172.30.0.59,fd00:172:30::59",
+            [](ServicePortInfo& s) {
+              s.load_balancer_ips = {Ip("1.2.3.9"), Ip("2001:db8:1::9")};
+              s.load_balancer_source_ranges = {Net("203.0.113.0/25")};
+            }),
+        {Ep("10.180.0.19", 8443), Ep("fd00:10::19", 8443)});
+  Load(b.Build());
+  EXPECT_EQ(From("203.0.113.5", "1.2.3.9", 443), (Summary{{"10.180.0.19:8443+masq", 1}}));
+  EXPECT_EQ(From("198.51.100.1", "1.2.3.9", 443), (Summary{{"DROP", 1}}));
+  EXPECT_EQ(From("2001:db8:2::1", "2001:db8:1::9", 443), (Summary{{"DROP", 1}}));
+  EXPECT_EQ(From("fd00:10::5", "2001:db8:1::9", 443), (Summary{{"DROP", 1}}));
+}
+
 TEST_F(TracerTest, UdpAndSctpMatchTheirProtocolOnly) {
   auto b = Node();
   b.Add(Svc("ns10", "svc10", "dns", Protocol::kUDP, 53, "172.30.0.51"), {Ep("10.180.0.15", 5353)});

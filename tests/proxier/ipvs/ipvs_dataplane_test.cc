@@ -311,6 +311,27 @@ TEST_F(IpvsDataplaneTest, LoadBalancerSourceRangesFillTheFirewallSets) {
               Contains(HasSubstr("-j DROP")));
 }
 
+// Source ranges only in the other family: nobody of this family may connect (README "Fail-closed
+// source ranges"; kube-proxy would leave it open). The load balancer is behind the firewall with
+// no source allowed.
+TEST_F(IpvsDataplaneTest, SourceRangesOnlyInTheOtherFamilyLetNobodyIn) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(builder_
+                            .Add(Svc("default", "lb6", "", Protocol::kTCP, 80, "10.96.0.81",
+                                     [](ServicePortInfo& i) {
+                                       i.load_balancer_ips = {Ip("203.0.113.51")};
+                                       i.load_balancer_source_ranges = {Net("2001:db8::/64")};
+                                     }),
+                                 {Ep("10.244.2.5", 8080)})
+                            .Build(),
+                        false)
+                  .ok());
+  EXPECT_THAT(ipset_->Find("KUBE-LOAD-BALANCER-FW")->entries, Contains("203.0.113.51,tcp:80"));
+  for (const std::string& entry : ipset_->Find("KUBE-LOAD-BALANCER-SOURCE-CIDR")->entries) {
+    EXPECT_EQ(entry.find("203.0.113.51"), std::string::npos) << entry;
+  }
+}
+
 TEST_F(IpvsDataplaneTest, CleanupRemovesOnlyKpx) {
   IpvsService foreign;
   foreign.key = {Protocol::kTCP, Ip("172.16.0.1"), 443};

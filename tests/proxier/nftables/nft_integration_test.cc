@@ -301,11 +301,21 @@ TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
                      s.load_balancer_source_ranges = {Net("192.0.2.0/24"), Net("10.99.0.0/24")};
                    }),
                {Ep(kBackend1, 8080)});
+  // Ranges only in the other family let nobody of this one in (README "Fail-closed source
+  // ranges"; kube-proxy would leave it open).
+  builder_.Add(Svc("default", "lbv6only", "", Protocol::kTCP, 80, "172.30.0.27",
+                   [](ServicePortInfo& s) {
+                     s.load_balancer_ips = {Ip("203.0.113.23")};
+                     s.load_balancer_source_ranges = {Net("2001:db8::/64")};
+                   }),
+               {Ep(kBackend1, 8080)});
   const Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(Answers(SOCK_STREAM, "203.0.113.20", 80, 2), std::set<std::string>{kBackend1});
   EXPECT_EQ(Answers(SOCK_STREAM, "203.0.113.21", 80, 2), std::set<std::string>{kBackend1});
   EXPECT_EQ(Request(client_, SOCK_STREAM, "203.0.113.22", 80, std::chrono::milliseconds(1500)),
+            "timeout");
+  EXPECT_EQ(Request(client_, SOCK_STREAM, "203.0.113.23", 80, std::chrono::milliseconds(1500)),
             "timeout");
   // NodePorts are not subject to the ranges.
   EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30086, 2), std::set<std::string>{kBackend1});

@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -301,6 +304,131 @@ TEST(HttpServerTest, AcceptBacksOffWhenOutOfFileDescriptors) {
   ASSERT_EQ(write(client, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   EXPECT_NE(ReadAll(client).find("ok /late"), std::string::npos);
   close(client);
+}
+
+// A client that sends a request header one byte at a time, each byte well within the idle
+// timeout, and never finishes it. Dripping runs on its own thread until the server closes the
+// connection (or the test ends).
+class Dripper {
+ public:
+  Dripper(int port, std::chrono::milliseconds interval) {
+    fd_ = Connect(kAttacker, port, kAttacker);
+    if (fd_ >= 0) thread_ = std::thread([this, interval] { Run(interval); });
+  }
+  ~Dripper() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return fd_ >= 0; }
+  bool closed() const { return closed_; }
+  // True once the server closed the connection; false if `limit` passed first.
+  bool WaitClosed(std::chrono::seconds limit) const {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!closed_ && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return closed_;
+  }
+
+ private:
+  void Run(std::chrono::milliseconds interval) {
+    const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Drip: ";
+    if (send(fd_, head.data(), head.size(), MSG_NOSIGNAL) < 0) {
+      closed_ = true;
+      return;
+    }
+    while (!stop_) {
+      pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+      if (poll(&p, 1, static_cast<int>(interval.count())) > 0) {
+        char buf[512];
+        if (recv(fd_, buf, sizeof(buf), MSG_DONTWAIT) <= 0) break;  // closed or reset
+        continue;                                                   // an answer: read on
+      }
+      if (send(fd_, "a", 1, MSG_NOSIGNAL) != 1) break;
+    }
+    if (!stop_) closed_ = true;
+  }
+
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> closed_{false};
+  std::thread thread_;
+};
+
+HttpServer::Options DripTestOptions() {
+  HttpServer::Options options;
+  options.max_connections = 4;
+  options.max_connections_per_client = 4;
+  options.idle_timeout = std::chrono::seconds(3);
+  options.request_deadline = std::chrono::milliseconds(1500);
+  return options;
+}
+
+// Issue 17 item 1 ("time out slow clients"): an idle timeout is not enough against a client that
+// drips a header byte by byte; the whole request has a deadline, and /healthz keeps answering.
+TEST(HttpServerTest, DrippingClientIsClosedAtTheRequestDeadline) {
+  HttpServer server("127.0.0.1:0", DripTestOptions());
+  server.Fallback(Ok);
+  ASSERT_TRUE(server.Start().ok());
+  Dripper dripper(server.port(), std::chrono::milliseconds(300));
+  ASSERT_TRUE(dripper.connected());
+  // Served meanwhile, from another address.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(Get("127.0.0.1", server.port(), "GET", "/healthz", kProber).find("ok /healthz"),
+              std::string::npos);
+  }
+  EXPECT_TRUE(dripper.WaitClosed(std::chrono::seconds(15)))
+      << "a dripping client kept its connection well past the request deadline";
+  EXPECT_GE(server.stats().requests_timed_out.load(), 1u);
+  EXPECT_NE(Get("127.0.0.1", server.port(), "GET", "/after", kProber).find("ok /after"),
+            std::string::npos);
+}
+
+// A slow but finite client is served: the deadline bounds the whole request, not each read.
+TEST(HttpServerTest, SlowClientWithinTheDeadlineIsServed) {
+  HttpServer server("127.0.0.1:0", DripTestOptions());
+  server.Fallback(Ok);
+  ASSERT_TRUE(server.Start().ok());
+  const int fd = Connect("127.0.0.1", server.port(), kProber);
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+  const size_t third = request.size() / 3 + 1;
+  for (size_t i = 0; i < request.size(); i += third) {
+    const std::string piece = request.substr(i, third);
+    ASSERT_EQ(send(fd, piece.data(), piece.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(piece.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_NE(ReadAll(fd).find("ok /slow"), std::string::npos);
+  close(fd);
+  EXPECT_EQ(server.stats().requests_timed_out.load(), 0u);
+}
+
+// With the connection cap full of drippers, new clients are refused until the deadline evicts
+// them; then a new client is served.
+TEST(HttpServerTest, DrippersFillingTheConnectionCapAreEvictedByTheDeadline) {
+  HttpServer server("127.0.0.1:0", DripTestOptions());
+  server.Fallback(Ok);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::unique_ptr<Dripper>> drippers;
+  for (int i = 0; i < 4; ++i) {
+    drippers.push_back(std::make_unique<Dripper>(server.port(), std::chrono::milliseconds(300)));
+    ASSERT_TRUE(drippers.back()->connected());
+  }
+  for (int i = 0; i < 100 && server.stats().connections.load() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server.stats().connections.load(), 4u);
+  EXPECT_EQ(Get("127.0.0.1", server.port(), "GET", "/full", kProber).find("ok /full"),
+            std::string::npos)
+      << "the cap was not full";
+  for (auto& d : drippers) {
+    EXPECT_TRUE(d->WaitClosed(std::chrono::seconds(15)));
+  }
+  EXPECT_GE(server.stats().requests_timed_out.load(), 4u);
+  EXPECT_NE(Get("127.0.0.1", server.port(), "GET", "/free", kProber).find("ok /free"),
+            std::string::npos);
 }
 
 }  // namespace

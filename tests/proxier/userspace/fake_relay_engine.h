@@ -25,11 +25,13 @@ class FakeRelayEngine : public RelayEngine {
     open.erase(frontend->key().ToString());
   }
   UserspaceCounters Counters() const override { return UserspaceCounters{}; }
+  DescriptorBudget Budget() const override { return budget; }
 
   std::map<std::string, std::pair<std::shared_ptr<Frontend>, uint16_t>> open;
   uint16_t next_port = 40000;
   int closes = 0;
   int fail_opens = 0;
+  DescriptorBudget budget;  // unbounded unless a test sets it
 };
 
 }  // namespace kpx::testing

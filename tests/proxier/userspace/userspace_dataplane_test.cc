@@ -58,6 +58,31 @@ TEST_F(UserspaceDataplaneTest, OpensListenersAndRedirectsToThem) {
   EXPECT_EQ(dataplane_->counters().frontends, 2u);
 }
 
+// Beyond the engine's descriptor budget, service ports wait without a listener or a portal; the
+// sync says why with the figures, counts it, and the next sync opens them once there is room.
+TEST_F(UserspaceDataplaneTest, DescriptorBudgetLimitsOpensAndIsRetried) {
+  builder_.Add(Svc("demo", "a", "", Protocol::kTCP, 80, "10.96.0.10"), {Ep("10.244.2.2", 8080)});
+  builder_.Add(Svc("demo", "b", "", Protocol::kTCP, 80, "10.96.0.11"), {Ep("10.244.2.2", 8080)});
+  builder_.Add(Svc("demo", "c", "", Protocol::kTCP, 80, "10.96.0.12"), {Ep("10.244.2.2", 8080)});
+  engine_->budget = DescriptorBudget{1, 1000, 4096, 749, 250};
+  const Status st = dataplane_->Apply(builder_.Build(), true);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("out of file descriptors: 3 service ports need a listener "
+                                      "each, 0 are open, 2 left without one; 749 descriptors are "
+                                      "open of the open-file limit 1000 (hard limit 4096)"));
+  EXPECT_EQ(engine_->open.size(), 1u);
+  EXPECT_THAT(Rules(), HasSubstr("10.96.0.10/32"));
+  EXPECT_THAT(Rules(), Not(HasSubstr("10.96.0.11/32")));
+  EXPECT_EQ(dataplane_->counters().fd_shortages, 1u);
+  EXPECT_EQ(dataplane_->counters().unopened, 2u);
+  engine_->budget = DescriptorBudget{};
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(engine_->open.size(), 3u);
+  EXPECT_THAT(Rules(), HasSubstr("10.96.0.12/32"));
+  EXPECT_EQ(dataplane_->counters().fd_shortages, 1u);
+  EXPECT_EQ(dataplane_->counters().unopened, 0u);
+}
+
 TEST_F(UserspaceDataplaneTest, UnchangedStateSkipsTheKernel) {
   builder_.Add(Svc("demo", "web", "", Protocol::kTCP, 80, "10.96.0.10"), {Ep("10.244.2.2", 8080)});
   ASSERT_TRUE(dataplane_->Apply(builder_.Build(), true).ok());

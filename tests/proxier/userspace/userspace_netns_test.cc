@@ -31,6 +31,8 @@ using testing::Ep;
 using testing::Greeting;
 using ::testing::HasSubstr;
 using testing::InNetns;
+using testing::Ip;
+using testing::Net;
 using ::testing::Not;
 using testing::ReadLine;
 using testing::RunCommand;
@@ -262,6 +264,24 @@ TEST_F(UserspaceNetnsTest, EndpointChangeKeepsEstablishedConnection) {
     return out;
   });
   EXPECT_EQ(result, "b1 b2 still here");
+}
+
+// A listener binds the wildcard address, so its port answers on the node's own addresses too,
+// where no portal rule (and no loadBalancerSourceRanges) applies. Only connections a portal
+// redirected are relayed; one made straight to the listener port is reset and counted.
+TEST_F(UserspaceNetnsTest, DirectConnectionToTheListenerPortIsReset) {
+  AddWeb(AllBackends(), [](ServicePortInfo& s) {
+    s.load_balancer_ips = {Ip("192.0.2.80")};
+    s.load_balancer_source_ranges = {Net("198.51.100.0/24")};  // not the client's
+  });
+  Sync();
+  const uint16_t port = dataplane_->ListenPort({{"demo", "web", "", Protocol::kTCP}});
+  ASSERT_NE(port, 0);
+  const std::string direct = FromClient([&] { return Greeting(kNode, port); });
+  EXPECT_THAT(direct, StartsWith("ERROR")) << "reached the service around its portals";
+  EXPECT_THAT(FromClient([&] { return Greeting(kWebIp, 80); }), StartsWith("b"));
+  EXPECT_THAT(Greeting(kWebIp, 80), StartsWith("b"));  // the node's own, through OUTPUT
+  EXPECT_EQ(dataplane_->counters().direct_rejects, 1u);
 }
 
 TEST_F(UserspaceNetnsTest, RemovedServiceAndCleanupLeaveNoRules) {

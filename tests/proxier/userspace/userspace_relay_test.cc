@@ -4,8 +4,10 @@
 #include "proxier/userspace/epoll_relay_engine.h"
 #include "proxier/userspace/socket_address.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,6 +64,7 @@ class RelayTest : public ::testing::Test {
   void SetUp() override {
     options_.families = {IpFamily::kIPv4};
     options_.workers = 2;
+    options_.require_portal = false;  // clients connect to the listeners directly
     options_.udp_idle_timeout = std::chrono::milliseconds(500);
   }
   // Starts the engine and one frontend; returns its port.
@@ -92,7 +95,38 @@ TEST_F(RelayTest, RoundRobinAcrossBackends) {
   EXPECT_EQ(counters.accepted, 31u);
   EXPECT_EQ(counters.failed_connects, 0u);
   EXPECT_TRUE(Eventually([&] { return engine_->Counters().active == 0; }));
-  EXPECT_EQ(engine_->Counters().listeners, 2u);  // one per worker
+  EXPECT_EQ(engine_->Counters().listeners, 2u);  // one socket, served by both workers
+}
+
+// accept() out of descriptors leaves the connection queued and the socket readable: the listener
+// pauses instead of spinning, counts the failure, and serves the client once descriptors are back.
+TEST_F(RelayTest, AcceptOutOfDescriptorsPausesAndRecovers) {
+  TestBackend a("a", "127.0.0.11", kPort);
+  ASSERT_TRUE(a.ok());
+  const uint16_t port = Serve(Spec({B("127.0.0.11")}));
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  // Room for the client's socket only: the limit is the second free descriptor number, so the
+  // first free one is the only one left.
+  int first_free = 0;
+  while (fcntl(first_free, F_GETFD) != -1) ++first_free;
+  int second_free = first_free + 1;
+  while (fcntl(second_free, F_GETFD) != -1) ++second_free;
+  rlimit lowered = limit;
+  lowered.rlim_cur = static_cast<rlim_t>(second_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  const int c = TcpConnect(kListen, port);
+  const bool failed = Eventually([&] { return engine_->Counters().accept_failures > 0; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t failures = engine_->Counters().accept_failures;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  ASSERT_GE(c, 0);
+  EXPECT_TRUE(failed);
+  // A listener retried in a busy loop fails hundreds of thousands of times in 300 ms; paused, it
+  // retries once per sweep and worker.
+  EXPECT_LT(failures, 100u);
+  EXPECT_THAT(ReadLine(c), StartsWith("a "));
+  close(c);
 }
 
 TEST_F(RelayTest, ClientIpAffinity) {
@@ -326,6 +360,28 @@ TEST_F(RelayTest, Ipv6Listener) {
   const uint16_t port = Serve(spec);
   EXPECT_THAT(Greeting("::1", port), StartsWith("a "));
   EXPECT_THAT(Greeting(kListen, port), StartsWith("v4 "));
+}
+
+// One socket serves both families: IPv4 datagrams arrive IPv4-mapped, and the reply must leave
+// from the mapped local address (IPV6_PKTINFO) for a connected IPv4 client to accept it.
+TEST_F(RelayTest, UdpOneSocketServesBothFamilies) {
+  options_.families = {IpFamily::kIPv4, IpFamily::kIPv6};
+  const int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+  if (probe < 0) GTEST_SKIP() << "no IPv6 on this host";
+  close(probe);
+  TestBackend v6("v6", "::1", kPort, kUdpPort);
+  if (!v6.ok()) GTEST_SKIP() << "cannot bind ::1";
+  TestBackend v4("v4", "127.0.0.11", kPort, kUdpPort);
+  FrontendSpec spec = Spec({B("127.0.0.11", kUdpPort)}, Protocol::kUDP);
+  spec.backends[1] = {B("::1", kUdpPort)};
+  const uint16_t port = Serve(spec);
+  const int c4 = testing::UdpConnect(kListen, port);
+  const int c6 = testing::UdpConnect("::1", port);
+  EXPECT_THAT(testing::UdpRequest(c4, "four"), StartsWith("v4 "));
+  EXPECT_THAT(testing::UdpRequest(c6, "six"), StartsWith("v6 "));
+  close(c4);
+  close(c6);
+  EXPECT_EQ(engine_->Counters().listeners, 1u);  // one socket, on one worker
 }
 
 }  // namespace

@@ -254,5 +254,33 @@ TEST(PortalRules, PodTrafficToExternalDestinationsGoesToTheInternalFrontend) {
   EXPECT_EQ(RenderPortalRules(IpFamily::kIPv4, Bind(plan)).find("pod traffic"), std::string::npos);
 }
 
+// Source ranges only in the other family: nobody from other hosts reaches the load-balancer IP
+// of this family (README "Fail-closed source ranges"; kube-proxy would leave it open). The node
+// itself still does, as through kube-proxy's firewall chain.
+TEST(PortalRules, SourceRangesOnlyInTheOtherFamilyLetNobodyIn) {
+  auto state = StateBuilderForTest()
+                   .Add(Svc("demo", "web", "http", Protocol::kTCP, 80, kWebIp,
+                            [](ServicePortInfo& s) {
+                              s.load_balancer_ips = {Ip("192.0.2.20")};
+                              s.load_balancer_source_ranges = {*Cidr::Parse("2001:db8::/64")};
+                            }),
+                        {Ep("10.244.2.2", 8080)})
+                   .Build();
+  const std::string text =
+      RenderPortalRules(IpFamily::kIPv4, Bind(PlanFrontends(state, {IpFamily::kIPv4})));
+  EXPECT_EQ(text.find("-A KPX-PORTALS-CONTAINER -m comment --comment \"demo/web:http load "
+                      "balancer IP\""),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("-A KPX-PORTALS-HOST -m comment --comment \"demo/web:http load balancer "
+                      "IP\" -d 192.0.2.20/32"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("outside loadBalancerSourceRanges\" -d 192.0.2.20/32 -p tcp -m tcp "
+                      "--dport 80 -j DROP"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace kpx
