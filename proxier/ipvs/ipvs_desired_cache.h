@@ -1,0 +1,94 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "proxier/core/desired_state.h"
+#include "proxier/ipvs/ipvs_ipsets.h"
+#include "proxier/ipvs/ipvs_options.h"
+#include "proxier/ipvs/ipvs_reconciler.h"
+
+namespace kpx {
+
+// What each service port contributes to the IPVS mode (virtual servers, addresses to bind, ipset
+// entries), kept between syncs and keyed by ServicePortName, so an incremental sync rebuilds only
+// the ports that changed. An entry remembers the ServicePortState it was built from: the same
+// pointer in a later snapshot is the same entry (DesiredState's contract), and nothing is rebuilt.
+//
+// Shared things are reference counted, so a ClusterIP used by two services stays wanted until
+// the last one leaves, and an ipset entry two ports produce (a pod behind two services in
+// KUBE-LOOP-BACK) is deleted only when neither wants it. A virtual server two ports claim goes to
+// the smallest ServicePortName, as BuildDesiredIpvs decides ("first in sorted order").
+//
+// Pure data, no I/O. Not thread-safe (the sync thread only).
+class IpvsDesiredCache {
+ public:
+  // What an Update touched: the plan looks at these keys and addresses only.
+  struct Touched {
+    std::set<IpvsServiceKey> servers;
+    std::set<IpAddress> addresses;
+    // Restore lines for the ipset entries whose presence flipped ("add KUBE-CLUSTER-IP ...",
+    // "del ..."), deletions first; empty when no entry changed.
+    std::string ipset_lines;
+    size_t ipset_changes = 0;
+    // The ports rebuilt, each with the state it was built from before (null: it is new).
+    std::vector<std::pair<ServicePortName, std::shared_ptr<const ServicePortState>>> replaced;
+  };
+
+  explicit IpvsDesiredCache(IpvsOptions options) : options_(std::move(options)) {}
+
+  // The NodePort addresses (SelectNodePortAddresses' output) entries are built with. Returns
+  // whether they differ from the previous ones; if so, every entry is stale and the caller must
+  // Rebuild or Update with `force`.
+  bool SetNodePortIps(std::vector<IpAddress> ips);
+
+  // Forgets everything and builds every service port of `state` (full syncs).
+  Touched Rebuild(const DesiredState& state);
+
+  // Rebuilds the entries of `names` from `state` (a name `state` lacks is dropped); an entry
+  // whose ServicePortState pointer is unchanged is kept unless `force`.
+  Touched Update(const DesiredState& state, const std::set<ServicePortName>& names,
+                 bool force = false);
+
+  // Every name with an entry or in `state` (for a sync that must not trust a change set).
+  std::set<ServicePortName> AllNames(const DesiredState& state) const;
+
+  // The winning claim on `key`, or null when no port wants it.
+  const DesiredVirtualServer* Find(const IpvsServiceKey& key) const;
+  bool WantsAddress(const IpAddress& ip) const { return address_refs_.contains(ip); }
+  // The whole desired IPVS state, equal to BuildDesiredIpvs over the same snapshot.
+  DesiredIpvs Assemble() const;
+  // The ipset entry lines wanted now, for tests.
+  std::set<IpsetEntryLine> IpsetLines() const;
+
+  size_t server_count() const { return claims_.size(); }
+  size_t port_count() const { return ports_.size(); }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const ServicePortState> state;
+    ServicePortIpvs ipvs;
+    std::vector<IpsetEntryLine> ipset;  // every family, deduplicated
+  };
+
+  // Adds (+1) or drops (-1) an entry's references, noting in `touched` what it covers and, in
+  // `ipset_before`, whether each ipset line was present before its first change in this update.
+  void Count(const Entry& e, const ServicePortName& name, int delta, Touched& touched,
+             std::unordered_map<IpsetEntryLine, bool>& ipset_before);
+  Entry Build(std::shared_ptr<const ServicePortState> state) const;
+
+  IpvsOptions options_;
+  std::vector<IpAddress> node_port_ips_;
+  std::map<ServicePortName, Entry> ports_;
+  // Every port claiming a virtual server key; the first (smallest) wins.
+  std::map<IpvsServiceKey, std::set<ServicePortName>> claims_;
+  std::map<IpAddress, uint32_t> address_refs_;
+  std::unordered_map<IpsetEntryLine, uint32_t> ipset_refs_;
+};
+
+}  // namespace kpx
