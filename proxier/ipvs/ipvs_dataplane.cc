@@ -235,17 +235,16 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   const bool everything = cache_.SetNodePortIps(node_port_ips) || full;
 
   IpvsDesiredCache::Touched touched;
-  if (full) {
+  if (everything) {
     touched = cache_.Rebuild(state);
   } else {
     // The change set describes the step from the previous snapshot only; after a gap, compare
     // every entry by pointer (still no rebuild of unchanged ports).
-    const bool consecutive = cache_generation_ + 1 == state.generation && !everything;
-    touched = consecutive ? cache_.Update(state, state.changed)
-                          : cache_.Update(state, cache_.AllNames(state), everything);
+    const bool consecutive = cache_generation_ + 1 == state.generation;
+    touched = cache_.Update(state, consecutive ? state.changed : cache_.AllNames(state));
   }
   cache_generation_ = state.generation;
-  counters_.service_ports_rebuilt += full ? cache_.port_count() : touched.replaced.size();
+  counters_.service_ports_rebuilt += everything ? cache_.port_count() : touched.replaced.size();
   for (auto& [name, before] : touched.replaced) conntrack_before_.try_emplace(name, before);
 
   std::optional<DesiredIpvs> desired;
@@ -310,7 +309,7 @@ std::vector<IpvsOp> IpvsDataplane::PlanTouched(const IpvsDesiredCache::Touched& 
   ObservedIpvs have;
   std::set<IpAddress> addresses = touched.addresses;
   for (const IpvsServiceKey& key : touched.servers) {
-    if (const DesiredVirtualServer* vs = cache_.Find(key)) want.servers.emplace(key, *vs);
+    if (auto vs = cache_.Find(key)) want.servers.emplace(key, std::move(*vs));
     if (auto it = observed_.services.find(key); it != observed_.services.end()) {
       have.services.insert(*it);
     }
@@ -386,11 +385,13 @@ void IpvsDataplane::ForgetDrainedDestinations(const std::set<IpvsServiceKey>* ke
                                               bool use_desired) {
   auto forget = [&](const IpvsServiceKey& key,
                     std::map<IpvsDestinationKey, IpvsDestination>& dests) {
-    const DesiredVirtualServer* want = use_desired ? cache_.Find(key) : nullptr;
+    std::optional<std::optional<DesiredVirtualServer>> want;  // derived on first need
     for (auto it = dests.begin(); it != dests.end();) {
-      const bool wanted = want && want->dests.contains(it->first);
-      const bool stale =
-          it->second.weight == 0 && !termination_.IsDraining(key, it->first) && !wanted;
+      bool stale = it->second.weight == 0 && !termination_.IsDraining(key, it->first);
+      if (stale && use_desired) {
+        if (!want) want = cache_.Find(key);
+        stale = !(*want && (*want)->dests.contains(it->first));
+      }
       it = stale ? dests.erase(it) : std::next(it);
     }
   };

@@ -10,24 +10,22 @@ bool IpvsDesiredCache::SetNodePortIps(std::vector<IpAddress> ips) {
   return true;
 }
 
-IpvsDesiredCache::Entry IpvsDesiredCache::Build(
-    std::shared_ptr<const ServicePortState> state) const {
-  Entry e;
-  e.ipvs = BuildServicePortIpvs(*state, options_, node_port_ips_);
+IpvsDesiredCache::Contribution IpvsDesiredCache::Derive(const ServicePortState& state) const {
+  Contribution c;
+  c.ipvs = BuildServicePortIpvs(state, options_, node_port_ips_);
   for (IpFamily f : options_.families) {
-    std::vector<IpsetEntryLine> lines = ServicePortIpsetEntries(*state, f);
-    e.ipset.insert(e.ipset.end(), std::make_move_iterator(lines.begin()),
+    std::vector<IpsetEntryLine> lines = ServicePortIpsetEntries(state, f);
+    c.ipset.insert(c.ipset.end(), std::make_move_iterator(lines.begin()),
                    std::make_move_iterator(lines.end()));
   }
   // A port counts once per line, however often it produces it (two local endpoints with the
   // same address and port collapse into one KUBE-LOOP-BACK entry).
-  std::sort(e.ipset.begin(), e.ipset.end());
-  e.ipset.erase(std::unique(e.ipset.begin(), e.ipset.end()), e.ipset.end());
-  e.state = std::move(state);
-  return e;
+  std::sort(c.ipset.begin(), c.ipset.end());
+  c.ipset.erase(std::unique(c.ipset.begin(), c.ipset.end()), c.ipset.end());
+  return c;
 }
 
-void IpvsDesiredCache::Count(const Entry& e, const ServicePortName& name, int delta,
+void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name, int delta,
                              Touched& touched,
                              std::unordered_map<IpsetEntryLine, bool>& ipset_before) {
   for (const auto& [key, vs] : e.ipvs.servers) {
@@ -65,7 +63,8 @@ void IpvsDesiredCache::Count(const Entry& e, const ServicePortName& name, int de
 IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
   Touched touched;
   std::unordered_map<IpsetEntryLine, bool> ipset_before;
-  std::map<ServicePortName, Entry> old = std::move(ports_);
+  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> old = std::move(ports_);
+  std::unordered_map<IpsetEntryLine, uint32_t> old_ipset = std::move(ipset_refs_);
   ports_.clear();
   claims_.clear();
   address_refs_.clear();
@@ -74,23 +73,28 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
     auto it = old.find(name);
     if (it == old.end()) {
       touched.replaced.emplace_back(name, nullptr);
-    } else if (it->second.state != sp) {
-      touched.replaced.emplace_back(name, it->second.state);
+    } else if (it->second != sp) {
+      touched.replaced.emplace_back(name, it->second);
     }
-    Entry e = Build(sp);
-    Count(e, name, +1, touched, ipset_before);
-    ports_.emplace_hint(ports_.end(), name, std::move(e));
+    Count(Derive(*sp), name, +1, touched, ipset_before);
+    ports_.emplace_hint(ports_.end(), name, sp);
   }
-  for (auto& [name, e] : old) {
-    if (!state.services.contains(name)) touched.replaced.emplace_back(name, std::move(e.state));
+  for (auto& [name, sp] : old) {
+    if (!state.services.contains(name)) touched.replaced.emplace_back(name, std::move(sp));
   }
-  // A full sync restores the ipsets whole; no per-entry lines.
+  std::vector<IpsetEntryLine> adds, dels;
+  for (const auto& [line, refs] : ipset_refs_) {
+    if (!old_ipset.contains(line)) adds.push_back(line);
+  }
+  for (const auto& [line, refs] : old_ipset) {
+    if (!ipset_refs_.contains(line)) dels.push_back(line);
+  }
+  Lines(adds, dels, touched);
   return touched;
 }
 
 IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
-                                                   const std::set<ServicePortName>& names,
-                                                   bool force) {
+                                                   const std::set<ServicePortName>& names) {
   Touched touched;
   std::unordered_map<IpsetEntryLine, bool> ipset_before;
   for (const ServicePortName& name : names) {
@@ -99,19 +103,19 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
         found == state.services.end() ? nullptr : &found->second;
     auto it = ports_.find(name);
     if (it == ports_.end() && !now) continue;
-    if (it != ports_.end() && now && it->second.state == *now && !force) continue;
+    if (it != ports_.end() && now && it->second == *now) continue;
     std::shared_ptr<const ServicePortState> before;
     if (it != ports_.end()) {
-      Count(it->second, name, -1, touched, ipset_before);
-      before = std::move(it->second.state);
+      // The same derivation as when it was counted (NodePort addresses change only by Rebuild).
+      Count(Derive(*it->second), name, -1, touched, ipset_before);
+      before = std::move(it->second);
       ports_.erase(it);
     }
     if (now) {
-      Entry e = Build(*now);
-      Count(e, name, +1, touched, ipset_before);
-      ports_.emplace(name, std::move(e));
+      Count(Derive(**now), name, +1, touched, ipset_before);
+      ports_.emplace(name, *now);
     }
-    if (before != (now ? *now : nullptr)) touched.replaced.emplace_back(name, std::move(before));
+    touched.replaced.emplace_back(name, std::move(before));
   }
   std::vector<IpsetEntryLine> adds, dels;
   for (const auto& [line, was] : ipset_before) {
@@ -119,33 +123,43 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
     if (was == is) continue;
     (is ? adds : dels).push_back(line);
   }
+  Lines(adds, dels, touched);
+  return touched;
+}
+
+void IpvsDesiredCache::Lines(std::vector<IpsetEntryLine>& adds, std::vector<IpsetEntryLine>& dels,
+                             Touched& touched) {
   // Sorted so the kernel sees the same batch for the same change.
   std::sort(adds.begin(), adds.end());
   std::sort(dels.begin(), dels.end());
   for (const auto& l : dels) touched.ipset_lines += "del " + l + "\n";
   for (const auto& l : adds) touched.ipset_lines += "add " + l + "\n";
   touched.ipset_changes = adds.size() + dels.size();
-  return touched;
 }
 
 std::set<ServicePortName> IpvsDesiredCache::AllNames(const DesiredState& state) const {
   std::set<ServicePortName> out;
-  for (const auto& [name, e] : ports_) out.insert(out.end(), name);
+  for (const auto& [name, sp] : ports_) out.insert(out.end(), name);
   for (const auto& [name, sp] : state.services) out.insert(name);
   return out;
 }
 
-const DesiredVirtualServer* IpvsDesiredCache::Find(const IpvsServiceKey& key) const {
+std::optional<DesiredVirtualServer> IpvsDesiredCache::Find(const IpvsServiceKey& key) const {
   auto it = claims_.find(key);
-  if (it == claims_.end()) return nullptr;
-  return &ports_.at(*it->second.begin()).ipvs.servers.at(key);
+  if (it == claims_.end()) return std::nullopt;
+  ServicePortIpvs winner =
+      BuildServicePortIpvs(*ports_.at(*it->second.begin()), options_, node_port_ips_);
+  return std::move(winner.servers.at(key));
 }
 
 DesiredIpvs IpvsDesiredCache::Assemble() const {
+  // Each port's servers, each taken from the port that wins its key.
   DesiredIpvs out;
-  for (const auto& [key, owners] : claims_) {
-    out.servers.emplace_hint(out.servers.end(), key,
-                             ports_.at(*owners.begin()).ipvs.servers.at(key));
+  for (const auto& [name, sp] : ports_) {
+    ServicePortIpvs port = BuildServicePortIpvs(*sp, options_, node_port_ips_);
+    for (auto& [key, vs] : port.servers) {
+      if (*claims_.at(key).begin() == name) out.servers.emplace(key, std::move(vs));
+    }
   }
   for (const auto& [ip, refs] : address_refs_) {
     out.bound_addresses.insert(out.bound_addresses.end(), ip);

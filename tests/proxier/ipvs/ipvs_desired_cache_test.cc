@@ -111,7 +111,7 @@ TEST_F(IpvsDesiredCacheTest, ContestedServerGoesToTheSmallestNameWhateverTheOrde
   const DesiredState first = builder_.Add(SvcB(at9), {Ep("10.244.2.5", 8080)}).Build();
   cache_.Rebuild(first);
   const IpvsServiceKey key{Protocol::kTCP, Ip("10.96.0.9"), 80};
-  ASSERT_NE(cache_.Find(key), nullptr);
+  ASSERT_TRUE(cache_.Find(key).has_value());
   EXPECT_EQ(cache_.Find(key)->owner, kB);
   const DesiredState second = builder_.Add(SvcA(at9), {Ep("10.244.1.5", 8080)}).Build();
   IpvsDesiredCache::Touched t = cache_.Update(second, second.changed);
@@ -125,19 +125,23 @@ TEST_F(IpvsDesiredCacheTest, ContestedServerGoesToTheSmallestNameWhateverTheOrde
   ExpectMatchesFullBuild(third);
 }
 
-TEST_F(IpvsDesiredCacheTest, UnchangedPointerIsNotRebuiltUnlessForced) {
-  const DesiredState first = builder_.Add(SvcA(), {Ep("10.244.1.5", 8080)}).Build();
+TEST_F(IpvsDesiredCacheTest, UnchangedPointerIsNotRebuilt) {
+  const DesiredState first =
+      builder_.Add(SvcA([](ServicePortInfo& i) { i.node_port = 30080; }), {Ep("10.244.1.5", 8080)})
+          .Build();
   cache_.Rebuild(first);
   // The same snapshot again: a change set naming a, but the pointer is the same.
   IpvsDesiredCache::Touched t = cache_.Update(first, {kA});
   EXPECT_THAT(t.replaced, IsEmpty());
   EXPECT_THAT(t.servers, IsEmpty());
-  // New NodePort addresses: entries are stale although their states are not.
+  // New NodePort addresses: the NodePort servers move, the ipsets (ports only) stay.
   EXPECT_TRUE(cache_.SetNodePortIps({Ip("192.168.0.11")}));
   EXPECT_FALSE(cache_.SetNodePortIps({Ip("192.168.0.11")}));
-  t = cache_.Update(first, cache_.AllNames(first), true);
-  EXPECT_EQ(t.servers.size(), 1u);
+  t = cache_.Rebuild(first);
   EXPECT_THAT(t.replaced, IsEmpty()) << "the state itself did not change";
+  EXPECT_EQ(t.ipset_lines, "");
+  EXPECT_TRUE(cache_.Find({Protocol::kTCP, Ip("192.168.0.11"), 30080}).has_value());
+  EXPECT_FALSE(cache_.Find({Protocol::kTCP, Ip("192.168.0.10"), 30080}).has_value());
 }
 
 TEST_F(IpvsDesiredCacheTest, RebuildReportsWhatChangedAgainstTheCache) {
