@@ -8,6 +8,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null || exit 1
 werror=${KPX_MATRIX_WERROR:-ON}
+# As in build.sh: paths inside the checkout hash the same from any clone (shared ccache).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 configs=(Debug Release RelWithDebInfo MinSizeRel clang)
 (($# > 0)) && configs=("$@")
 generator=()

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-scripts/install-deps.sh
-scripts/build.sh >/dev/null
+scripts/install-deps.sh run
+# Only what the demo runs: kpx and the two traffic tools (the test suite is test.sh's job).
+BUILD_TARGETS=${BUILD_TARGETS:-kpx kpx-echo-server kpx-probe} scripts/build.sh >/dev/null
 build=$root/${BUILD_DIR:-build}
 kpx=$build/cmd/kpx
 probe=$build/tests/tools/kpx-probe

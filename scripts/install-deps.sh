@@ -3,6 +3,7 @@
 # apt's lists are refreshed (once) only when something is missing.
 #   scripts/install-deps.sh          everything: build, run, test (what test.sh and demo.sh use)
 #   scripts/install-deps.sh build    only what building kpx needs (the container image's builder)
+#   scripts/install-deps.sh run      building kpx and running it on a node (demo.sh)
 set -euo pipefail
 group=${1:-all}
 
@@ -16,11 +17,13 @@ build_packages=(
   # the API client's transport (IPv6 servers, strict TLS names, proxies, keepalive)
   libcurl4-openssl-dev
 )
+# What kpx drives on a node, and what the demo's checks use.
+run_packages=(iptables ipset iproute2 conntrack procps curl)
 test_packages=(
   clang-format
   # kpx_ipv6 and kpx_http_limits hold ports and connections with small Python scripts
   python3
-  iptables ipset iproute2 conntrack procps curl openssl
+  openssl
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev
   haproxy
@@ -29,8 +32,9 @@ test_packages=(
 )
 case $group in
   build) packages=("${build_packages[@]}") ;;
-  all) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
-  *) echo "install-deps: unknown group '$group' (build or all)" >&2; exit 2 ;;
+  run) packages=("${build_packages[@]}" "${run_packages[@]}") ;;
+  all) packages=("${build_packages[@]}" "${run_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "install-deps: unknown group '$group' (build, run or all)" >&2; exit 2 ;;
 esac
 
 missing=()
