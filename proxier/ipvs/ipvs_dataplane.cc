@@ -235,8 +235,10 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   const bool everything = cache_.SetNodePortIps(node_port_ips) || full;
 
   IpvsDesiredCache::Touched touched;
+  std::optional<DesiredIpvs> desired;
   if (everything) {
-    touched = cache_.Rebuild(state);
+    desired.emplace();
+    touched = cache_.Rebuild(state, &*desired);
   } else {
     // The change set describes the step from the previous snapshot only; after a gap, compare
     // every entry by pointer (still no rebuild of unchanged ports).
@@ -247,8 +249,6 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   counters_.service_ports_rebuilt += everything ? cache_.port_count() : touched.replaced.size();
   for (auto& [name, before] : touched.replaced) conntrack_before_.try_emplace(name, before);
 
-  std::optional<DesiredIpvs> desired;
-  if (everything) desired = cache_.Assemble();
   if (full) {
     ++counters_.full_syncs;
     if (auto s = Observe(*desired, node_port_ips, dummy_addresses); !s.ok()) {

@@ -27,7 +27,7 @@ IpvsDesiredCache::Contribution IpvsDesiredCache::Derive(const ServicePortState& 
 
 void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name, int delta,
                              Touched& touched,
-                             std::unordered_map<IpsetEntryLine, bool>& ipset_before) {
+                             std::unordered_map<IpsetEntryLine, bool>* ipset_before) {
   for (const auto& [key, vs] : e.ipvs.servers) {
     touched.servers.insert(key);
     if (delta > 0) {
@@ -47,7 +47,7 @@ void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name,
   }
   for (const IpsetEntryLine& line : e.ipset) {
     auto it = ipset_refs_.find(line);
-    ipset_before.try_emplace(line, it != ipset_refs_.end());
+    if (ipset_before) ipset_before->try_emplace(line, it != ipset_refs_.end());
     if (delta > 0) {
       if (it == ipset_refs_.end()) {
         ipset_refs_.emplace(line, 1);
@@ -60,15 +60,16 @@ void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name,
   }
 }
 
-IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
+IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
+                                                    DesiredIpvs* assembled) {
   Touched touched;
-  std::unordered_map<IpsetEntryLine, bool> ipset_before;
   std::map<ServicePortName, std::shared_ptr<const ServicePortState>> old = std::move(ports_);
   std::unordered_map<IpsetEntryLine, uint32_t> old_ipset = std::move(ipset_refs_);
   ports_.clear();
   claims_.clear();
   address_refs_.clear();
   ipset_refs_.clear();
+  ipset_refs_.reserve(old_ipset.size());
   for (const auto& [name, sp] : state.services) {
     auto it = old.find(name);
     if (it == old.end()) {
@@ -76,8 +77,18 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
     } else if (it->second != sp) {
       touched.replaced.emplace_back(name, it->second);
     }
-    Count(Derive(*sp), name, +1, touched, ipset_before);
+    Contribution c = Derive(*sp);
+    Count(c, name, +1, touched, nullptr);
+    if (assembled) {
+      // Sorted order: the first port to claim a key is the smallest, the winner.
+      for (auto& [key, vs] : c.ipvs.servers) assembled->servers.emplace(key, std::move(vs));
+    }
     ports_.emplace_hint(ports_.end(), name, sp);
+  }
+  if (assembled) {
+    for (const auto& [ip, refs] : address_refs_) {
+      assembled->bound_addresses.insert(assembled->bound_addresses.end(), ip);
+    }
   }
   for (auto& [name, sp] : old) {
     if (!state.services.contains(name)) touched.replaced.emplace_back(name, std::move(sp));
@@ -107,12 +118,12 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
     std::shared_ptr<const ServicePortState> before;
     if (it != ports_.end()) {
       // The same derivation as when it was counted (NodePort addresses change only by Rebuild).
-      Count(Derive(*it->second), name, -1, touched, ipset_before);
+      Count(Derive(*it->second), name, -1, touched, &ipset_before);
       before = std::move(it->second);
       ports_.erase(it);
     }
     if (now) {
-      Count(Derive(**now), name, +1, touched, ipset_before);
+      Count(Derive(**now), name, +1, touched, &ipset_before);
       ports_.emplace(name, *now);
     }
     touched.replaced.emplace_back(name, std::move(before));

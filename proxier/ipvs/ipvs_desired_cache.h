@@ -51,8 +51,9 @@ class IpvsDesiredCache {
   bool SetNodePortIps(std::vector<IpAddress> ips);
 
   // Forgets everything and builds every service port of `state` (full syncs, new NodePort
-  // addresses). Its ipset lines are the difference from the entries wanted before.
-  Touched Rebuild(const DesiredState& state);
+  // addresses). Its ipset lines are the difference from the entries wanted before. With
+  // `assembled`, also fills it with what Assemble() would return, from the same derivation.
+  Touched Rebuild(const DesiredState& state, DesiredIpvs* assembled = nullptr);
 
   // Rebuilds the entries of `names` from `state` (a name `state` lacks is dropped); an entry
   // whose ServicePortState pointer is unchanged is kept.
@@ -83,9 +84,10 @@ class IpvsDesiredCache {
   Contribution Derive(const ServicePortState& state) const;
 
   // Adds (+1) or drops (-1) a contribution's references, noting in `touched` what it covers
-  // and, in `ipset_before`, whether each ipset line was present before its first change.
+  // and, in `ipset_before` (if given), whether each ipset line was present before its first
+  // change.
   void Count(const Contribution& c, const ServicePortName& name, int delta, Touched& touched,
-             std::unordered_map<IpsetEntryLine, bool>& ipset_before);
+             std::unordered_map<IpsetEntryLine, bool>* ipset_before);
 
   // Turns the entries whose presence flipped into restore lines in `touched`.
   static void Lines(std::vector<IpsetEntryLine>& adds, std::vector<IpsetEntryLine>& dels,
