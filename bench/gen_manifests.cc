@@ -4,9 +4,9 @@
 //                 [--pod-base IP] [--service-base IP] [--port P] [--target-port P]
 //                 [--node NAME] [--node-ip IP] [--chunk C] [--edit-service K] [--edit-dir DIR2]
 //
-// Service i (0-based) is bench/svc-%05d with ClusterIP service-base + 1 + i, port `port` (TCP)
-// to `target-port`. Names are zero-padded so that kpx's sorted rule order is the numeric order:
-// svc-00000 is first in KUBE-SERVICES, svc-<N-1> last.
+// Service i (0-based) is bench/svc-%05d (more digits above 100 000) with ClusterIP service-base + 1
+// + i, port `port` (TCP) to `target-port`. Names are zero-padded so that kpx's sorted rule order is
+// the numeric order: svc-00000 is first in KUBE-SERVICES, svc-<N-1> last.
 //
 // Endpoints: with --backends, service i gets E endpoints taken round-robin from the backend list
 // starting at i (data plane: a handful of real servers shared by every service, so traffic works
@@ -65,9 +65,12 @@ std::string IpText(uint32_t ip) {
   return buf;
 }
 
+// Digits in a service name: 5, or more for N > 100 000, so names still sort numerically.
+int g_name_width = 5;
+
 std::string ServiceName(long i) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "svc-%05ld", i);
+  std::snprintf(buf, sizeof(buf), "svc-%0*ld", g_name_width, i);
   return buf;
 }
 
@@ -238,8 +241,9 @@ Options ParseArgs(int argc, char** argv) {
     }
   }
   if (o.out.empty()) Usage("--out is required");
-  // A /16 of service addresses, minus the network address.
-  if (o.services < 1 || o.services > 65534) Usage("--services must be in 1..65534");
+  // Service addresses count up from --service-base (10.100.0.1 ... 10.101.134.160 for 100 000).
+  if (o.services < 1 || o.services > 1000000) Usage("--services must be in 1..1000000");
+  for (long n = o.services - 1; n >= 100000; n /= 10) ++g_name_width;
   if (o.endpoints < 1 || o.endpoints > 1000) Usage("--endpoints must be in 1..1000");
   if (o.chunk < 1) Usage("--chunk must be positive");
   if (o.edit_service < 0) o.edit_service = o.services / 2;

@@ -115,12 +115,13 @@ NftOptions NftOptionsFrom(const KpxConfig& config) {
   } else if (config.detect_local_mode == LocalDetectMode::kClusterCidr) {
     // kube-proxy: ClusterCIDR mode without a cluster CIDR detects nothing.
     o.local_detect = o.cluster_cidrs.empty() ? NftLocalDetect::kNone : NftLocalDetect::kClusterCidr;
+  } else if (config.detect_local_mode == LocalDetectMode::kBridgeInterface) {
+    o.local_detect = NftLocalDetect::kBridgeInterface;
+    o.local_interface = config.detect_local.bridge_interface;
+  } else if (config.detect_local_mode == LocalDetectMode::kInterfaceNamePrefix) {
+    o.local_detect = NftLocalDetect::kInterfaceNamePrefix;
+    o.local_interface = config.detect_local.interface_name_prefix;
   } else {
-    // The interface detectors are not in the nftables layout yet: detect nothing, and say so.
-    if (config.detect_local_mode != LocalDetectMode::kNone) {
-      LOG(WARNING) << "nftables mode: detectLocalMode BridgeInterface/InterfaceNamePrefix is not "
-                      "supported yet; no local-traffic detection";
-    }
     o.local_detect = NftLocalDetect::kNone;
   }
   for (const auto& a : config.nodeport_addresses) {

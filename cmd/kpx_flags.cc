@@ -280,6 +280,17 @@ Status ValidateConfig(const KpxConfig& c) {
     return Status::Error(
         "detectLocal.interfaceNamePrefix: must be set with detectLocalMode InterfaceNamePrefix");
   }
+  // Interface names hold at most 15 bytes (IFNAMSIZ - 1); a longer one can never match.
+  if (dl == LocalDetectMode::kBridgeInterface && c.detect_local.bridge_interface.size() > 15) {
+    return Status::Error("detectLocal.bridgeInterface: \"" + c.detect_local.bridge_interface +
+                         "\" is longer than an interface name (15 bytes)");
+  }
+  if (dl == LocalDetectMode::kInterfaceNamePrefix &&
+      c.detect_local.interface_name_prefix.size() > 15) {
+    return Status::Error("detectLocal.interfaceNamePrefix: \"" +
+                         c.detect_local.interface_name_prefix +
+                         "\" is longer than an interface name (15 bytes)");
+  }
   if (c.oom_score_adj < -1000 || c.oom_score_adj > 1000) {
     return Status::Error("oomScoreAdj: " + std::to_string(c.oom_score_adj) +
                          " is not in [-1000, 1000]");

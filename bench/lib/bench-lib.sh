@@ -187,7 +187,7 @@ b_gen_controlplane() {
 # b_dataplane MODE BACKEND DISPATCH N MANIFEST_DIR
 # Rows: dataplane_latency.csv, dataplane_throughput.csv (see bench/run for the columns).
 b_dataplane() {
-  local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 label target dst row log t0 sync_s
+  local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 label log t0 sync_s
   label=$(b_mode_label "$mode" "$dispatch")
   log="$BLOGS/kpx-$BKERNEL-dp-$label-$n.log"
   b_topo_up
@@ -202,6 +202,14 @@ b_dataplane() {
   fi
   sync_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
   b_log "$label N=$n: synced in ${sync_s}s, measuring"
+  b_dp_measure "$label" "$n"
+  b_topo_down
+}
+
+# b_dp_measure LABEL N: the data plane rows for whatever holds the node's rules now (kpx, or a
+# ruleset loaded by hand); the topology is up.
+b_dp_measure() {
+  local label=$1 n=$2 target dst row
   # Warm-up: ARP, route caches and the backends' first accepts are not what we measure.
   ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
     --duration-ms 200 --max-conns 50 >/dev/null 2>&1 || true
@@ -220,7 +228,6 @@ b_dataplane() {
     --conns 1 --duration-ms "$DUR_MS" --timeout-ms 2000) || true
   [[ -n $row ]] || row="1,0,0,0,0,0,0"
   b_emit dataplane_throughput.csv "$BKERNEL,$label,$n,$row"
-  b_topo_down
 }
 
 # b_count_nft_events FILE: kernel objects (rules, chains) an nft monitor saw added or removed.

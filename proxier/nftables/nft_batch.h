@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,9 @@ class NftBatch {
   // Elements of one set, split into messages of at most kElementsPerMessage.
   // `ranges`: the set holds ranges; each element's key is its start key followed by its end key.
   void AddElements(IpFamily family, const std::string& table, const std::string& set,
-                   const std::vector<NftElement>& elements, bool ranges = false);
+                   std::span<const NftElement> elements, bool ranges = false);
   void DeleteElements(IpFamily family, const std::string& table, const std::string& set,
-                      const std::vector<NftElement>& elements, bool ranges = false);
+                      std::span<const NftElement> elements, bool ranges = false);
 
   // The whole transaction (begin, messages, end). Only the last message asks for an ACK: the
   // kernel reports every failing message anyway, and one ACK per message would overflow the
@@ -58,7 +59,7 @@ class NftBatch {
  private:
   void Append(const void* nlh, std::string description);
   void Elements(uint16_t type, IpFamily family, const std::string& table, const std::string& set,
-                const std::vector<NftElement>& elements, bool ranges);
+                std::span<const NftElement> elements, bool ranges);
   uint32_t NextSeq() const;
 
   uint32_t first_seq_;

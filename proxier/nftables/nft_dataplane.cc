@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <span>
+#include <tuple>
 
 #include "proxier/nftables/nft_batch.h"
 #include "proxier/nftables/nft_rule_codec.h"
@@ -29,6 +31,20 @@ const std::vector<std::string>& AddOrder() {
       nft::kNoEndpointServices, nft::kNoEndpointNodePorts};
   // nft::kAffinity is written by the packet path only: never diffed, never touched.
   return order;
+}
+
+// Sets whose keys start with the owner's id: one service port's elements alone, never claimed
+// twice, so they need no claims bookkeeping.
+// CPU time of the calling thread: what kpx itself spent, whatever else the machine runs.
+std::chrono::nanoseconds ThreadCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+bool PerIdSet(const std::string& set) {
+  return set == nft::kEndpoints || set == nft::kEndpointSets || set == nft::kAffinityEndpoints ||
+         set == nft::kAffinityTimeouts;
 }
 
 }  // namespace
@@ -68,28 +84,40 @@ void NftDataplane::ReleaseId(FamilyState& fs, const ServicePortName& name) {
 void NftDataplane::Reclaim(FamilyState& fs, const Owner& owner,
                            const std::vector<NftElement>& before,
                            const std::vector<NftElement>& after, Changes& changes) {
-  auto note = [&](const NftElement& e) {
-    auto& set_changes = changes[e.set];
-    if (set_changes.contains(e.key)) return;
-    std::optional<NftValue> was;
-    auto s = fs.desired.find(e.set);
-    if (s != fs.desired.end()) {
-      auto k = s->second.find(e.key);
-      if (k != s->second.end()) was = k->second.Effective();
+  // The first touch of a key records what the kernel holds for it before this sync.
+  auto touch = [&](const NftElement& e) -> Delta& {
+    auto [it, inserted] = changes[e.set].try_emplace(e.key);
+    if (inserted && !PerIdSet(e.set)) {
+      auto s = fs.shared.find(e.set);
+      if (s != fs.shared.end()) {
+        auto k = s->second.find(e.key);
+        if (k != s->second.end()) it->second.was = k->second.Effective();
+      }
     }
-    set_changes.emplace(e.key, std::move(was));
+    return it->second;
   };
   for (const auto& e : before) {
-    note(e);
-    auto& set = fs.desired[e.set];
+    Delta& d = touch(e);
+    if (PerIdSet(e.set)) {
+      // Only this owner ever held the key: its previous value is what the kernel has, unless
+      // an owner removed earlier in this sync held the same id (then `was` is already set).
+      if (!d.was && !d.now) d.was = e.value;
+      d.now.reset();
+      continue;
+    }
+    auto& set = fs.shared[e.set];
     auto k = set.find(e.key);
     if (k == set.end()) continue;
-    k->second.by_owner.erase(owner);
-    if (k->second.by_owner.empty()) set.erase(k);
+    k->second.Remove(owner, e.value);
+    if (k->second.empty()) set.erase(k);
   }
   for (const auto& e : after) {
-    note(e);
-    fs.desired[e.set][e.key].by_owner[owner] = e.value;
+    Delta& d = touch(e);
+    if (PerIdSet(e.set)) {
+      d.now = e.value;
+      continue;
+    }
+    fs.shared[e.set][e.key].Add(owner, e.value);
   }
 }
 
@@ -98,6 +126,7 @@ Status NftDataplane::Commit(NftBatch& batch) {
   const auto start = clock_();
   Status st = handle_->Commit(batch);
   counters_.last_commit_duration = clock_() - start;
+  sync_kernel_ += counters_.last_commit_duration;
   seq_ = batch.end_seq() + 1;
   ++counters_.transactions;
   if (!st.ok()) {
@@ -117,16 +146,22 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
   NftBatch batch(seq_);
   std::map<std::string, std::vector<NftElement>> deletes, adds;
   for (const auto& [set, keys] : changes) {
-    const auto s = fs.desired.find(set);
-    for (const auto& [key, was] : keys) {
-      std::optional<NftValue> now;
-      if (s != fs.desired.end()) {
+    const bool per_id = PerIdSet(set);
+    const auto s = fs.shared.find(set);
+    for (const auto& [key, delta] : keys) {
+      std::optional<NftValue> now = delta.now;
+      if (!per_id && s != fs.shared.end()) {
         auto k = s->second.find(key);
         if (k != s->second.end()) now = k->second.Effective();
       }
+      const std::optional<NftValue>& was = delta.was;
       if (was == now) continue;
       if (was) deletes[set].push_back(NftElement{set, key, *was});
       if (now) adds[set].push_back(NftElement{set, key, *now});
+      if (per_id) {
+        if (was) --fs.exclusive_elements;
+        if (now) ++fs.exclusive_elements;
+      }
     }
   }
   auto order = AddOrder();
@@ -155,27 +190,29 @@ std::set<uint32_t> NftDataplane::Distinct(const std::map<ServicePortName, uint32
 
 Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
   FamilyState& fs = families_[static_cast<int>(family)];
+  // What the kernel holds for a changed port is what the last applied snapshot gave it.
+  const DesiredState* prev = previous_ ? &*previous_ : nullptr;
   Changes changes;
   for (const ServicePortName& name : state.changed) {
     const ServicePortState* port = state.Find(name);
-    auto old = fs.contributed.find(name);
-    std::vector<NftElement> before;
-    if (old != fs.contributed.end()) before = std::move(old->second);
-    std::vector<NftElement> after;
-    if (port != nullptr) {
+    const ServicePortState* old = prev != nullptr ? prev->Find(name) : nullptr;
+    std::vector<NftElement> before, after;
+    if (old != nullptr && old->info.ClusterIp(family)) {
+      auto id = fs.ids.find(name);
+      if (id == fs.ids.end()) {
+        return Status::Error("nftables: " + name.ToString() +
+                             " has no service id; resyncing the whole table");
+      }
+      before = ServicePortElements(*old, family, id->second, prev->node.addresses);
+    }
+    const bool in_family = port != nullptr && port->info.ClusterIp(family);
+    if (in_family) {
       after = ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
     }
     // A removed port's id is freed before later ports in the same sync pick theirs; its
     // elements were released above, so a reuse rewrites them in the same transaction.
     Reclaim(fs, name.ToString(), before, after, changes);
-    if (port == nullptr) {
-      ReleaseId(fs, name);
-      fs.contributed.erase(name);
-    } else if (after.empty()) {
-      fs.contributed.erase(name);
-    } else {
-      fs.contributed[name] = std::move(after);
-    }
+    if (!in_family) ReleaseId(fs, name);
   }
   VLOG(2) << NftFamilyName(family) << ": partial sync of " << state.changed.size()
           << " service port(s)";
@@ -191,6 +228,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     }
   }
   const std::set<uint32_t> timeouts = Distinct(fs.affinity_timeouts);
+  const auto t_start = clock_();
+  const auto kernel_before = sync_kernel_;
   const NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
   // The generation before the dump: the first transaction is refused if anyone (another kpx,
   // an operator's nft) committed in between, and the next sync starts over from a new dump.
@@ -199,6 +238,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   auto dumped = handle_->Dump(family, nft::kTable);
   if (!dumped.ok()) return dumped.status();
   NftTableDump dump = std::move(dumped).value();
+  const auto t_dumped = clock_();
+  const auto cpu_dumped = ThreadCpu();
 
   // A restart adopts the ids the kernel already uses, so unchanged services produce
   // byte-identical elements and nothing of theirs is rewritten.
@@ -241,16 +282,46 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     it = fs.ids.erase(it);
   }
   fs.next_id = 2;
-  fs.desired.clear();
-  fs.contributed.clear();
+  fs.shared.clear();
+  fs.exclusive_elements = 0;
+  // Per-id sets go straight into per-set lists; shared ones through the claims.
+  std::map<std::string, std::vector<NftElement>> want;
   for (const auto& [name, port] : state.services) {
+    // A port of the other family only has elements there; it needs no id here.
+    if (!port->info.ClusterIp(family)) continue;
     std::vector<NftElement> elements =
         ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
-    for (const auto& e : elements) fs.desired[e.set][e.key].by_owner[name.ToString()] = e.value;
-    if (!elements.empty()) fs.contributed[name] = std::move(elements);
+    if (elements.empty()) continue;
+    const Owner owner = name.ToString();
+    // Per-id keys belong to this port alone, so a duplicate can only come from the port itself
+    // (an endpoint listed twice): drop it here, on a handful of elements.
+    auto per_id = std::stable_partition(elements.begin(), elements.end(),
+                                        [](const NftElement& e) { return !PerIdSet(e.set); });
+    std::sort(per_id, elements.end(), [](const NftElement& x, const NftElement& y) {
+      return std::tie(x.set, x.key) < std::tie(y.set, y.key);
+    });
+    auto per_id_end = std::unique(
+        per_id, elements.end(),
+        [](const NftElement& x, const NftElement& y) { return x.set == y.set && x.key == y.key; });
+    for (auto it = elements.begin(); it != per_id; ++it) {
+      fs.shared[it->set][it->key].Add(owner, std::move(it->value));
+    }
+    for (auto it = per_id; it != per_id_end; ++it) {
+      ++fs.exclusive_elements;
+      want[it->set].push_back(std::move(*it));
+    }
   }
-  fs.node_elements = NodeElements(family, options_, LocalAddresses(state));
-  for (const auto& e : fs.node_elements) fs.desired[e.set][e.key].by_owner[""] = e.value;
+  for (const auto& e : NodeElements(family, options_, LocalAddresses(state))) {
+    fs.shared[e.set][e.key].Add("", e.value);
+  }
+  // Unsorted: a cold start writes them as they are; the merge with a dump sorts what it needs.
+  for (const auto& [set, claims] : fs.shared) {
+    auto& out = want[set];
+    out.reserve(claims.size());
+    for (const auto& [key, c] : claims) out.push_back(NftElement{set, key, c.Effective()});
+  }
+  const auto t_computed = clock_();
+  const auto cpu_computed = ThreadCpu();
 
   NftBatch batch(seq_);
   batch.RequireGeneration(*genid);
@@ -284,23 +355,48 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   if (!dump.exists) batch.AddTable(family, nft::kTable);
 
-  // Elements that must go, dispatch first.
+  // Both sides sorted by key: one merge walk per set tells what goes and what comes.
   auto order = AddOrder();
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    auto have = dump.sets.find(*it);
-    if (have == dump.sets.end()) continue;
-    const SetElements& want = fs.desired[*it];
-    std::vector<NftElement> gone;
-    for (const auto& [key, value] : have->second.elements) {
-      auto w = want.find(key);
-      if (w == want.end() || !(w->second.Effective() == value)) {
-        gone.push_back(NftElement{*it, key, value});
+  std::map<std::string, std::vector<NftElement>> gone, add;
+  for (const auto& set : order) {
+    auto w = want.find(set);
+    auto have = dump.sets.find(set);
+    if (have == dump.sets.end()) {
+      if (w != want.end()) add[set] = std::move(w->second);
+      continue;
+    }
+    static std::vector<NftElement> none;  // stays empty
+    std::vector<NftElement>& wanted = w != want.end() ? w->second : none;
+    std::sort(wanted.begin(), wanted.end(),
+              [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
+    auto h = have->second.elements.begin();
+    const auto h_end = have->second.elements.end();
+    auto& g = gone[set];
+    auto& a = add[set];
+    for (const NftElement& e : wanted) {
+      while (h != h_end && h->first < e.key) {
+        g.push_back(NftElement{set, h->first, h->second});
+        ++h;
+      }
+      if (h != h_end && h->first == e.key) {
+        if (!(h->second == e.value)) {
+          g.push_back(NftElement{set, h->first, h->second});
+          a.push_back(e);
+        }
+        ++h;
+      } else {
+        a.push_back(e);
       }
     }
-    for (size_t i = 0; i < gone.size(); i += NftBatch::kElementsPerMessage) {
-      const size_t end = std::min(gone.size(), i + NftBatch::kElementsPerMessage);
-      batch.DeleteElements(family, nft::kTable, *it,
-                           std::vector<NftElement>(gone.begin() + i, gone.begin() + end),
+    for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
+  }
+  want.clear();
+  // Elements that must go, dispatch first.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const std::vector<NftElement>& g = gone[*it];
+    for (size_t i = 0; i < g.size(); i += NftBatch::kElementsPerMessage) {
+      const size_t n = std::min(g.size() - i, NftBatch::kElementsPerMessage);
+      batch.DeleteElements(family, nft::kTable, *it, std::span(g).subspan(i, n),
                            *it == nft::kFirewallAllow);
       if (Status st = bounded(); !st.ok()) return st;
     }
@@ -329,22 +425,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     counters_.rules_written += c.rules.size();
   }
   for (const auto& set : order) {
-    auto w = fs.desired.find(set);
-    if (w == fs.desired.end()) continue;
-    const auto have = dump.sets.find(set);
-    std::vector<NftElement> add;
-    for (const auto& [key, claims] : w->second) {
-      const NftValue& v = claims.Effective();
-      if (have != dump.sets.end()) {
-        auto h = have->second.elements.find(key);
-        if (h != have->second.elements.end() && h->second == v) continue;
-      }
-      add.push_back(NftElement{set, key, v});
-    }
-    for (size_t i = 0; i < add.size(); i += NftBatch::kElementsPerMessage) {
-      const size_t end = std::min(add.size(), i + NftBatch::kElementsPerMessage);
-      batch.AddElements(family, nft::kTable, set,
-                        std::vector<NftElement>(add.begin() + i, add.begin() + end),
+    const std::vector<NftElement>& a = add[set];
+    for (size_t i = 0; i < a.size(); i += NftBatch::kElementsPerMessage) {
+      const size_t n = std::min(a.size() - i, NftBatch::kElementsPerMessage);
+      batch.AddElements(family, nft::kTable, set, std::span(a).subspan(i, n),
                         set == nft::kFirewallAllow);
       if (Status st = bounded(); !st.ok()) return st;
     }
@@ -364,6 +448,17 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     if (!set_names.contains(name)) batch.DeleteSet(family, nft::kTable, name);
   }
   if (Status st = Commit(batch); !st.ok()) return st;
+  auto& phases = counters_.last_full_sync;
+  phases.dump = t_dumped - t_start;
+  phases.compute = t_computed - t_dumped;
+  phases.kernel = sync_kernel_ - kernel_before;
+  phases.encode = clock_() - t_computed - phases.kernel;
+  phases.compute_cpu = cpu_computed - cpu_dumped;
+  auto ms = [](std::chrono::nanoseconds d) { return std::to_string(d.count() / 1000000); };
+  VLOG(2) << NftFamilyName(family) << ": full sync phases: dump " << ms(phases.dump)
+          << " ms, compute " << ms(phases.compute) << " ms, encode " << ms(phases.encode)
+          << " ms, kernel " << ms(phases.kernel) << " ms (compute on CPU " << ms(phases.compute_cpu)
+          << " ms)";
   fs.layout_timeouts = timeouts;
   counters_.chains[static_cast<int>(family)] = layout.chains.size();
   counters_.sets[static_cast<int>(family)] = layout.sets.size();
@@ -416,7 +511,8 @@ Status NftDataplane::ApplyFamily(IpFamily family, const DesiredState& state, boo
     ++counters_.partial_syncs;
   }
   size_t n = 0;
-  for (const auto& [set, elements] : fs.desired) n += elements.size();
+  for (const auto& [set, elements] : fs.shared) n += elements.size();
+  n += fs.exclusive_elements;
   counters_.elements[static_cast<int>(family)] = n;
   return Status::Ok();
 }
@@ -424,6 +520,7 @@ Status NftDataplane::ApplyFamily(IpFamily family, const DesiredState& state, boo
 Status NftDataplane::Apply(const DesiredState& state, bool full) {
   ++counters_.syncs;
   sync_messages_ = sync_bytes_ = sync_elements_ = 0;
+  sync_kernel_ = std::chrono::nanoseconds{0};
   if (!foreign_removed_) {
     if (Status st = RemoveForeignTables(); !st.ok()) {
       LOG(WARNING) << "cannot remove kube-proxy's nftables tables: " << st.message();
@@ -449,9 +546,38 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
   counters_.last_sync_messages = sync_messages_;
   counters_.last_sync_bytes = sync_bytes_;
   counters_.last_sync_elements = sync_elements_;
-  if (!errors.empty()) return Status::Error(errors);
-  previous_ = state;
+  if (!errors.empty()) {
+    // Partial syncs derive what the kernel holds from the last applied snapshot, which this
+    // one did not replace: every family starts over from a dump.
+    for (auto& fs : families_) fs.needs_full = true;
+    return Status::Error(errors);
+  }
+  Remember(state);
   return Status::Ok();
+}
+
+void NftDataplane::Remember(const DesiredState& state) {
+  // The next snapshot's change set is relative to this one: when this one directly follows the
+  // remembered one, only its changed entries differ, and copying the whole service map (100 000
+  // entries) on every partial sync would cost more than the sync itself.
+  if (!previous_ || previous_->generation + 1 != state.generation) {
+    previous_ = state;
+    return;
+  }
+  DesiredState& p = *previous_;
+  for (const ServicePortName& name : state.changed) {
+    auto it = state.services.find(name);
+    if (it == state.services.end()) {
+      p.services.erase(name);
+    } else {
+      p.services.insert_or_assign(name, it->second);
+    }
+  }
+  p.generation = state.generation;
+  p.node = state.node;
+  p.changed = state.changed;
+  p.node_changed = state.node_changed;
+  p.synced = state.synced;
 }
 
 void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,

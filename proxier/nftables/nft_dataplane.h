@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "proxier/dataplane.h"
@@ -37,6 +38,12 @@ struct NftCounters {
   size_t last_sync_bytes = 0;
   size_t last_sync_elements = 0;
   std::chrono::nanoseconds last_commit_duration{0};
+  // Where the last full sync's time went: reading the table, computing the desired elements,
+  // encoding netlink messages, and the kernel applying them (sendmsg to ACK, all transactions).
+  struct Phases {
+    std::chrono::nanoseconds dump{0}, compute{0}, encode{0}, kernel{0};
+    std::chrono::nanoseconds compute_cpu{0};  // this thread's CPU time in compute
+  } last_full_sync;
   std::array<size_t, 2> elements{};  // held in the kernel, by IpFamily
   std::array<size_t, 2> chains{};
   std::array<size_t, 2> sets{};
@@ -71,20 +78,45 @@ class NftDataplane : public Dataplane {
   // An element value and every owner that contributes it; the smallest owner's value wins so a
   // key two services both claim is deterministic.
   using Owner = std::string;  // ServicePortName text, or "" for the node's own elements
+  // Map elements remember each owner's value; plain set elements (no value: hairpin pairs,
+  // firewall entries, node addresses) only how many claims they have, since every claim is the
+  // same. An owner adds and removes the same list, so the count stays exact even when an owner
+  // lists a key twice.
   struct Claims {
+    uint32_t plain = 0;
     std::map<Owner, NftValue> by_owner;
-    const NftValue& Effective() const { return by_owner.begin()->second; }
+    void Add(const Owner& owner, NftValue value) {
+      if (value == NftValue{}) {
+        ++plain;
+      } else {
+        by_owner[owner] = std::move(value);
+      }
+    }
+    void Remove(const Owner& owner, const NftValue& value) {
+      if (value == NftValue{}) {
+        if (plain > 0) --plain;
+      } else {
+        by_owner.erase(owner);
+      }
+    }
+    bool empty() const { return plain == 0 && by_owner.empty(); }
+    NftValue Effective() const { return by_owner.empty() ? NftValue{} : by_owner.begin()->second; }
   };
-  using SetElements = std::map<std::string, Claims>;  // by key
+  // By key. Unordered: a million hairpin pairs at 100 000 x 10; sorted once per full sync.
+  using SetElements = std::unordered_map<std::string, Claims>;
   struct FamilyState {
     bool needs_full = true;
     bool adopted = false;  // ids read back from the kernel once
     std::map<ServicePortName, uint32_t> ids;
     std::set<uint32_t> used_ids;
     uint32_t next_id = 2;
-    std::map<ServicePortName, std::vector<NftElement>> contributed;
-    std::vector<NftElement> node_elements;
-    std::map<std::string, SetElements> desired;  // by set name
+    // Elements of the sets several owners may claim (dispatch keys, hairpin pairs, firewall
+    // entries, node addresses), with every claim, by set name. Elements of the per-id sets
+    // (endpoints, endpoint-sets, affinity) belong to one service port alone and are not kept:
+    // a partial sync recomputes a port's previous elements from the previous snapshot, which
+    // the dataplane holds anyway. At 100 000 x 10 that is 1.3 M elements not stored twice.
+    std::map<std::string, SetElements> shared;
+    size_t exclusive_elements = 0;  // held in the per-id sets (for the elements gauge)
     // sessionAffinity timeouts of the ports with ClientIP affinity; the distinct values shape
     // the layout (one recording chain each).
     std::map<ServicePortName, uint32_t> affinity_timeouts;
@@ -97,9 +129,13 @@ class NftDataplane : public Dataplane {
   Status PartialSync(IpFamily family, const DesiredState& state);
   uint32_t IdFor(FamilyState& fs, const ServicePortName& name);
   void ReleaseId(FamilyState& fs, const ServicePortName& name);
-  // Replaces `owner`'s elements; returns the keys (per set) whose effective value changed, with
-  // the value before (nullopt: absent).
-  using Changes = std::map<std::string, std::map<std::string, std::optional<NftValue>>>;
+  // One key touched by a partial sync: its value in the kernel before (nullopt: absent) and, for
+  // per-id sets, after (shared sets take theirs from the claims once every owner is done).
+  struct Delta {
+    std::optional<NftValue> was, now;
+  };
+  using Changes = std::map<std::string, std::map<std::string, Delta>>;  // set -> key -> delta
+  // Replaces `owner`'s elements `before` by `after`, recording every touched key in `changes`.
   void Reclaim(FamilyState& fs, const Owner& owner, const std::vector<NftElement>& before,
                const std::vector<NftElement>& after, Changes& changes);
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
@@ -110,6 +146,8 @@ class NftDataplane : public Dataplane {
   void PruneAffinity(IpFamily family, const DesiredState& state,
                      const std::set<ServicePortName>& changed);
   std::vector<IpAddress> LocalAddresses(const DesiredState& state) const;
+  // Keeps `state` as the last applied snapshot (previous_), in O(changed) when it follows it.
+  void Remember(const DesiredState& state);
 
   NftOptions options_;
   std::unique_ptr<NftHandle> handle_;
@@ -122,6 +160,7 @@ class NftDataplane : public Dataplane {
   uint32_t seq_;
   NftCounters counters_;
   size_t sync_messages_ = 0, sync_bytes_ = 0, sync_elements_ = 0;
+  std::chrono::nanoseconds sync_kernel_{0};  // time inside handle_->Commit, this sync
 };
 
 }  // namespace kpx

@@ -194,11 +194,22 @@ std::vector<NftExprSpec> MarkForMasquerade(uint32_t mark) {
           MetaSet(NFT_META_MARK, R(0))};
 }
 
-// The pod-traffic detector as a match on the source address, or nothing when none is
-// configured. `local` true matches pods, false matches everything else.
+// The pod-traffic detector as a match on the source address or the input interface, or nothing
+// when none is configured. `local` true matches pods, false matches everything else.
 std::optional<std::vector<NftExprSpec>> SourceIsPod(IpFamily family, const NftOptions& o,
                                                     const NodeState& node, const FamilyFacts& ff,
                                                     bool local) {
+  if (o.local_detect == NftLocalDetect::kBridgeInterface ||
+      o.local_detect == NftLocalDetect::kInterfaceNamePrefix) {
+    // The kernel compares only as many bytes as given: the name alone is a prefix match, the
+    // name with its NUL an exact one. Locally generated packets have no input interface (an
+    // empty name), so the node's own traffic is never pod traffic, as in kube-proxy.
+    if (o.local_interface.empty() || o.local_interface.size() >= 16) return std::nullopt;
+    std::string name = o.local_interface;
+    if (o.local_detect == NftLocalDetect::kBridgeInterface) name.push_back('\0');
+    return std::vector<NftExprSpec>{MetaLoad(NFT_META_IIFNAME, R(0)),
+                                    Cmp(local ? NFT_CMP_EQ : NFT_CMP_NEQ, R(0), name)};
+  }
   const std::vector<Cidr>* cidrs = nullptr;
   if (o.local_detect == NftLocalDetect::kClusterCidr) cidrs = &o.cluster_cidrs;
   if (o.local_detect == NftLocalDetect::kNodeCidr) cidrs = &node.pod_cidrs;

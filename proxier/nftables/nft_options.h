@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "base/cidr.h"
@@ -8,9 +9,16 @@
 
 namespace kpx {
 
-// How the nftables mode tells pod traffic from the rest (kube-proxy's --detect-local-mode);
-// the other detectors of the iptables mode are not offered here yet.
-enum class NftLocalDetect { kNone, kClusterCidr, kNodeCidr };
+// How the nftables mode tells pod traffic from the rest (kube-proxy's --detect-local-mode):
+// by source address (the cluster CIDR, the Node's podCIDRs) or by input interface (a bridge's
+// exact name, or a name prefix such as "veth").
+enum class NftLocalDetect {
+  kNone,
+  kClusterCidr,
+  kNodeCidr,
+  kBridgeInterface,
+  kInterfaceNamePrefix
+};
 
 // Everything the nftables dataplane is configured with. Plain data, copied freely.
 struct NftOptions {
@@ -19,6 +27,8 @@ struct NftOptions {
   int masquerade_bit = 14;  // kube-proxy's default mark bit 0x4000
   NftLocalDetect local_detect = NftLocalDetect::kClusterCidr;
   std::vector<Cidr> cluster_cidrs;  // the first of each family is used, as kube-proxy does
+  // kBridgeInterface: the bridge's name; kInterfaceNamePrefix: the prefix (at most 15 bytes).
+  std::string local_interface;
   // --nodeport-addresses: NodePorts answer only on local addresses inside these. Empty (or a /0)
   // means every local address except loopback, matched with `fib daddr type local`.
   std::vector<Cidr> node_port_addresses;

@@ -28,6 +28,16 @@ for runner in nft legacy libiptc; do
 done
 check "vm control plane, ipvs" test "$(cp_rows vm ipvs -)" -ge 1
 check "vm control plane, iptables" test "$(cp_rows vm iptables-linear legacy)" -ge 1
+for mode in nftables "kube-proxy-nft (nft -f)"; do
+  check "host $mode: latency rows with connections" test "$(rows dataplane_latency.csv host "$mode")" -ge 3
+done
+nft_rows() { awk -F, -v i="$1" 'NR > 1 && $2 == i && $5 + 0 > 0 && $11 + 0 > 0' "$out/nftables_controlplane.csv" | wc -l; }
+check "nftables control plane: kpx's first sync and change times" test "$(nft_rows kpx-nftables)" -ge 1
+check "nftables control plane: kube-proxy's layout through nft -f" \
+  test "$(nft_rows "kube-proxy-layout (nft -f)")" -ge 1
+check "nftables control plane: kernel floor" \
+  test "$(awk -F, 'NR > 1 && $2 == "kpx-nftables" && $9 + 0 > 0' "$out/nftables_controlplane.csv" | wc -l)" -ge 1
+check "results.md has the nftables section" grep -q "^## nftables mode vs kube-proxy" "$out/results.md"
 for png in dataplane_latency_host dataplane_latency_vm dataplane_connrate dataplane_throughput \
   controlplane_full_sync controlplane_incremental_sync controlplane_rss; do
   check "$png.png is a PNG" bash -c "head -c 8 '$out/$png.png' | grep -q PNG"

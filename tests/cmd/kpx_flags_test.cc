@@ -47,6 +47,16 @@ TEST(KpxFlagsTest, ValidationNamesTheField) {
        "detectLocal.bridgeInterface:"},
       {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kInterfaceNamePrefix; },
        "detectLocal.interfaceNamePrefix:"},
+      {[](KpxConfig& c) {
+         c.detect_local_mode = LocalDetectMode::kBridgeInterface;
+         c.detect_local.bridge_interface = "a-sixteen-bytes!";
+       },
+       "detectLocal.bridgeInterface:"},
+      {[](KpxConfig& c) {
+         c.detect_local_mode = LocalDetectMode::kInterfaceNamePrefix;
+         c.detect_local.interface_name_prefix = "a-sixteen-bytes!";
+       },
+       "detectLocal.interfaceNamePrefix:"},
       {[](KpxConfig& c) { c.oom_score_adj = -1001; }, "oomScoreAdj:"},
       {[](KpxConfig& c) {
          c.feature_gates = {{"Bogus", true}};

@@ -7,12 +7,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,8 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <random>
-#include <regex>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -31,16 +27,28 @@
 #include "proxier/netfilter/subprocess_executor.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
+#include "tests/support/command.h"
+#include "tests/support/exchange.h"
+#include "tests/support/in_netns.h"
+#include "tests/support/netns.h"
 #include "tests/support/state_builder.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
 
+using testing::CommandOutput;
 using testing::Ep;
+using testing::ExchangeOnce;
+using testing::InNetns;
 using testing::Ip;
 using testing::Net;
+using testing::RunCommand;
 using testing::StateBuilderForTest;
 using testing::Svc;
+using testing::TestBackend;
+using testing::TestNetns;
+using testing::Transport;
 
 // IP plan: client 10.99.1.2 -- node 10.99.1.1 | node 10.99.2.1 -- backends 10.99.2.2, 10.99.2.3
 // (both on one veth). Services 172.30.0.0/16, NodePort 30080.
@@ -49,282 +57,79 @@ constexpr char kNodeIp[] = "10.99.1.1";
 constexpr char kBackend1[] = "10.99.2.2";
 constexpr char kBackend2[] = "10.99.2.3";
 
-// Namespaces to remove if the test is killed: a signal handler can only do syscalls, so the
-// paths are prepared up front.
-char g_cleanup_paths[3][128];
-
-void EmergencyCleanup(int sig) {
-  for (auto& p : g_cleanup_paths) {
-    if (p[0] != '\0') {
-      umount2(p, MNT_DETACH);
-      unlink(p);
-    }
-  }
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-Status RunCommand(std::vector<std::string> argv) {
-  SubprocessExecutor exec;
-  auto out = exec.Run(argv, "");
-  if (!out.ok()) return out.status();
-  if (out->exit_code != 0) return Status::Error(argv[0] + " " + argv[1] + ": " + out->err);
-  return Status::Ok();
-}
-
-ino_t NetnsInode(int fd) {
-  struct stat st {};
-  fstat(fd, &st);
-  return st.st_ino;
-}
-
-// Switches the calling thread into a named namespace for the guard's lifetime.
-class InNetns {
- public:
-  explicit InNetns(const std::string& name) {
-    original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (original_ < 0 || target < 0) std::abort();
-    const ino_t host = NetnsInode(original_);
-    if (setns(target, CLONE_NEWNET) != 0) std::abort();
-    close(target);
-    const int now = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    // Refuse to continue in the host namespace: nothing here may touch its rules.
-    if (NetnsInode(now) == host) std::abort();
-    close(now);
-  }
-  ~InNetns() {
-    if (setns(original_, CLONE_NEWNET) != 0) std::abort();
-    close(original_);
-  }
-
- private:
-  int original_ = -1;
-};
-
-// TCP and UDP echo-my-address servers for one backend address, in a child process.
-pid_t StartServer(const std::string& netns, const std::string& ip, int tcp_port, int udp_port) {
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
-  const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY);
-  if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(1);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  const int t = socket(AF_INET, SOCK_STREAM, 0);
-  const int u = socket(AF_INET, SOCK_DGRAM, 0);
-  const int one = 1;
-  setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  addr.sin_port = htons(tcp_port);
-  if (bind(t, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(t, 64) != 0)
-    _exit(2);
-  addr.sin_port = htons(udp_port);
-  if (bind(u, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(3);
-  for (;;) {
-    pollfd fds[2] = {{t, POLLIN, 0}, {u, POLLIN, 0}};
-    if (poll(fds, 2, -1) <= 0) continue;
-    if (fds[0].revents) {
-      sockaddr_in peer{};
-      socklen_t plen = sizeof(peer);
-      const int c = accept(t, reinterpret_cast<sockaddr*>(&peer), &plen);
-      if (c >= 0) {
-        char from[INET_ADDRSTRLEN] = {};
-        inet_ntop(AF_INET, &peer.sin_addr, from, sizeof(from));
-        // "<server> <peer>": which backend answered and whom it saw (masquerade or not).
-        const std::string r = ip + " " + from + "\n";
-        (void)!write(c, r.data(), r.size());
-        close(c);
-      }
-    }
-    if (fds[1].revents) {
-      char buf[512];
-      sockaddr_in from{};
-      socklen_t len = sizeof(from);
-      if (recvfrom(u, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len) >= 0) {
-        char peer[INET_ADDRSTRLEN] = {};
-        inet_ntop(AF_INET, &from.sin_addr, peer, sizeof(peer));
-        const std::string r = ip + " " + peer + "\n";
-        sendto(u, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
-      }
-    }
-  }
-}
-
-// One request from the client namespace: the server's reply ("10.99.2.2"), or "refused",
-// "timeout", "error".
+// One request from `netns` through tests/support's ExchangeOnce, in the form these tests compare:
+// "<server> <peer address>" (TestBackend answers "<name> <peer ip:port>[ <payload>]"), or
+// "refused" (a reject verdict), "timeout" (a drop), "error".
 std::string Request(const std::string& netns, int type, const std::string& ip, int port,
                     std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
   InNetns in(netns);
-  const int s = socket(AF_INET, type | SOCK_NONBLOCK, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  std::string result = "timeout";
-  if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS) {
-    close(s);
-    return errno == ECONNREFUSED ? "refused" : "error";
-  }
-  if (type == SOCK_DGRAM) (void)!send(s, "hi", 2, 0);
-  std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{s, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    char buf[256];
-    const ssize_t n = recv(s, buf, sizeof(buf), 0);
-    if (n > 0) {
-      got.append(buf, static_cast<size_t>(n));
-      if (got.back() == '\n') break;
-      continue;
-    }
-    if (n < 0 && errno == ECONNREFUSED) {
-      result = "refused";
-      got.clear();
-      break;
-    }
-    if (n == 0 || (n < 0 && errno != EAGAIN)) break;
-  }
-  close(s);
-  if (!got.empty() && got.back() == '\n') return got.substr(0, got.size() - 1);
-  return result;
-}
-
-// An IPv6 TCP server answering "<server> <peer>", in a child process.
-pid_t StartServer6(const std::string& netns, const std::string& ip, int tcp_port) {
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY);
-  if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(1);
-  sockaddr_in6 addr{};
-  addr.sin6_family = AF_INET6;
-  addr.sin6_port = htons(tcp_port);
-  inet_pton(AF_INET6, ip.c_str(), &addr.sin6_addr);
-  const int t = socket(AF_INET6, SOCK_STREAM, 0);
-  const int one = 1;
-  setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(t, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));  // DAD may still be running
-  if (bind(t, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(t, 64) != 0)
-    _exit(2);
-  for (;;) {
-    sockaddr_in6 peer{};
-    socklen_t plen = sizeof(peer);
-    const int c = accept(t, reinterpret_cast<sockaddr*>(&peer), &plen);
-    if (c < 0) continue;
-    char from[INET6_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET6, &peer.sin6_addr, from, sizeof(from));
-    const std::string r = ip + " " + from + "\n";
-    (void)!write(c, r.data(), r.size());
-    close(c);
-  }
-}
-
-// One IPv6 TCP request from `netns`: the reply, or "refused", "timeout", "error".
-std::string Request6(const std::string& netns, const std::string& ip, int port,
-                     std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
-  InNetns in(netns);
-  const int s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  sockaddr_in6 addr{};
-  addr.sin6_family = AF_INET6;
-  addr.sin6_port = htons(port);
-  inet_pton(AF_INET6, ip.c_str(), &addr.sin6_addr);
-  if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS) {
-    close(s);
-    return errno == ECONNREFUSED ? "refused" : "error";
-  }
-  std::string got, result = "timeout";
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{s, POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    char buf[256];
-    const ssize_t n = recv(s, buf, sizeof(buf), 0);
-    if (n > 0) {
-      got.append(buf, static_cast<size_t>(n));
-      if (got.back() == '\n') break;
-      continue;
-    }
-    if (n < 0 && errno == ECONNREFUSED) {
-      result = "refused";
-      break;
-    }
-    if (n == 0 || (n < 0 && errno != EAGAIN)) break;
-  }
-  close(s);
-  if (!got.empty() && got.back() == '\n') return got.substr(0, got.size() - 1);
-  return result;
+  const std::string line = ExchangeOnce(type == SOCK_DGRAM ? Transport::kUdp : Transport::kTcp, ip,
+                                        port, static_cast<int>(wait.count()));
+  if (line == "ERROR refused") return "refused";
+  if (line == "ERROR timeout") return "timeout";
+  if (line.rfind("ERROR", 0) == 0) return "error";
+  const size_t sp = line.find(' ');
+  if (sp == std::string::npos) return line;
+  std::string peer = line.substr(sp + 1);
+  peer = peer.substr(0, peer.find(' '));  // UDP: the echoed payload follows
+  const size_t colon = peer.rfind(':');   // the peer's port
+  if (colon != std::string::npos) peer = peer.substr(0, colon);
+  if (peer.size() > 1 && peer.front() == '[') peer = peer.substr(1, peer.size() - 2);
+  return line.substr(0, sp) + " " + peer;
 }
 
 // Output of a command run inside a namespace ("" when it fails).
 std::string Output(const std::string& netns, std::vector<std::string> argv) {
   argv.insert(argv.begin(), {"ip", "netns", "exec", netns});
-  SubprocessExecutor exec;
-  auto out = exec.Run(argv, "");
-  if (!out.ok()) return "";
-  if (out->exit_code != 0) return "exit " + std::to_string(out->exit_code) + ": " + out->err;
-  return out->out;
+  return CommandOutput(argv);
 }
 
 class NftIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nf_tables)";
-    if (!RunCommand({"ip", "netns", "list"}).ok())
-      GTEST_SKIP() << "iproute2 'ip netns' unavailable";
-    std::random_device rd;
-    const std::string tag = std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
-    client_ = "kpx-nft-" + tag + "-c";
-    node_ = "kpx-nft-" + tag + "-n";
-    backend_ = "kpx-nft-" + tag + "-b";
-    const std::string names[3] = {client_, node_, backend_};
-    for (int i = 0; i < 3; ++i) {
-      std::snprintf(g_cleanup_paths[i], sizeof(g_cleanup_paths[i]), "/run/netns/%s",
-                    names[i].c_str());
-    }
-    for (int sig : {SIGINT, SIGTERM, SIGABRT, SIGSEGV}) signal(sig, EmergencyCleanup);
-    for (const auto& n : names) {
-      ASSERT_TRUE(RunCommand({"ip", "netns", "add", n}).ok()) << n;
-      created_.push_back(n);
-    }
-    const std::vector<std::vector<std::string>> setup = {
-        {"ip", "link", "add", "kc0", "netns", client_, "type", "veth", "peer", "name", "kn0",
-         "netns", node_},
-        {"ip", "link", "add", "kb0", "netns", backend_, "type", "veth", "peer", "name", "kn1",
-         "netns", node_},
-        {"ip", "-n", client_, "addr", "add", std::string(kClientIp) + "/24", "dev", "kc0"},
-        {"ip", "-n", node_, "addr", "add", std::string(kNodeIp) + "/24", "dev", "kn0"},
-        {"ip", "-n", node_, "addr", "add", "10.99.2.1/24", "dev", "kn1"},
-        {"ip", "-n", backend_, "addr", "add", std::string(kBackend1) + "/24", "dev", "kb0"},
-        {"ip", "-n", backend_, "addr", "add", std::string(kBackend2) + "/24", "dev", "kb0"},
-        {"ip", "-n", client_, "link", "set", "kc0", "up"},
-        {"ip", "-n", client_, "link", "set", "lo", "up"},
-        {"ip", "-n", node_, "link", "set", "kn0", "up"},
-        {"ip", "-n", node_, "link", "set", "kn1", "up"},
-        {"ip", "-n", node_, "link", "set", "lo", "up"},
-        {"ip", "-n", backend_, "link", "set", "kb0", "up"},
-        {"ip", "-n", backend_, "link", "set", "lo", "up"},
-        {"ip", "-n", client_, "route", "add", "default", "via", kNodeIp},
-        {"ip", "-n", backend_, "route", "add", "default", "via", "10.99.2.1"},
+    if (const std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
+    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_.Add(role).ok()) << role;
+    client_ = netns_.Name("c");
+    node_ = netns_.Name("n");
+    backend_ = netns_.Name("b");
+    ASSERT_TRUE(netns_.Link("c", "kc0", "n", "kn0").ok());
+    ASSERT_TRUE(netns_.Link("b", "kb0", "n", "kn1").ok());
+    const std::vector<std::pair<std::string, std::vector<std::string>>> setup = {
+        {"c", {"addr", "add", std::string(kClientIp) + "/24", "dev", "kc0"}},
+        {"n", {"addr", "add", std::string(kNodeIp) + "/24", "dev", "kn0"}},
+        {"n", {"addr", "add", "10.99.2.1/24", "dev", "kn1"}},
+        {"b", {"addr", "add", std::string(kBackend1) + "/24", "dev", "kb0"}},
+        {"b", {"addr", "add", std::string(kBackend2) + "/24", "dev", "kb0"}},
+        {"c", {"route", "add", "default", "via", kNodeIp}},
+        {"b", {"route", "add", "default", "via", "10.99.2.1"}},
         // Like a node's default route: unDNATed service traffic must be routable to reach the
         // forward hook (and its reject verdicts) instead of dying in the routing decision.
-        {"ip", "-n", node_, "route", "add", "default", "via", kBackend1},
-        {"ip", "netns", "exec", node_, "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+        {"n", {"route", "add", "default", "via", kBackend1}},
     };
-    for (const auto& cmd : setup)
-      ASSERT_TRUE(RunCommand(cmd).ok()) << cmd[1] << " " << cmd[2] << " " << cmd[3];
-    for (const char* ip : {kBackend1, kBackend2})
-      servers_.push_back(StartServer(backend_, ip, 8080, 5353));
+    for (const auto& [role, args] : setup) {
+      const Status st = netns_.Ip(role, args);
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+    ASSERT_TRUE(netns_.Exec("n", {"sysctl", "-qw", "net.ipv4.ip_forward=1"}).ok());
+    StartBackend(kBackend1, 8080, 5353);
+    StartBackend(kBackend2, 8080, 5353);
     builder_.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp)}; });
     NewDataplane();
   }
 
+  // A TestBackend named after its address (answers "<ip> <peer>"), in the backend namespace.
+  void StartBackend(const std::string& ip, int tcp_port, int udp_port = 0) {
+    InNetns in(backend_);
+    backends_.push_back(std::make_unique<TestBackend>(ip, ip, tcp_port, udp_port));
+    ASSERT_TRUE(backends_.back()->ok()) << "backend " << ip;
+  }
+
   // A fresh dataplane, as after a kpx restart: its socket is opened inside the node namespace.
-  void NewDataplane() {
+  void NewDataplane(const std::function<void(NftOptions&)>& mutate = nullptr) {
     NftOptions o;
     o.families = {IpFamily::kIPv4};
     o.cluster_cidrs = {Net("10.99.2.0/24")};
+    if (mutate) mutate(o);
     InNetns in(node_);
     auto handle = std::make_unique<NetlinkNftHandle>();
     Status st = handle->Open(o.max_batch_bytes);
@@ -336,12 +141,12 @@ class NftIntegrationTest : public ::testing::Test {
 
   void TearDown() override {
     dataplane_.reset();
+    backends_.clear();
     for (pid_t pid : servers_) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
-    for (const auto& n : created_) (void)RunCommand({"ip", "netns", "del", n});
-    for (auto& p : g_cleanup_paths) p[0] = '\0';
+    // netns_ removes the namespaces when the fixture goes.
   }
 
   Status Apply(bool full = false) {
@@ -373,9 +178,10 @@ class NftIntegrationTest : public ::testing::Test {
     return out;
   }
 
+  TestNetns netns_{"kpx-nft"};
   std::string client_, node_, backend_;
-  std::vector<std::string> created_;
-  std::vector<pid_t> servers_;
+  std::vector<std::unique_ptr<TestBackend>> backends_;
+  std::vector<pid_t> servers_;  // the SCTP server (a forked child)
   std::unique_ptr<NftDataplane> dataplane_;
   StateBuilderForTest builder_{"node-a"};
 };
@@ -545,6 +351,38 @@ TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
   EXPECT_EQ(dataplane_->counters().messages, messages);
 }
 
+// detectLocalMode by input interface: a client arriving on an interface the detector names is
+// pod traffic (not masqueraded: the backend sees the client), any other is masqueraded (the
+// backend sees the node). The client comes in on the node's "kn0".
+TEST_F(NftIntegrationTest, InterfaceDetectorsDecideWhoIsMasqueraded) {
+  const std::string node_side = "10.99.2.1";
+  struct Case {
+    NftLocalDetect mode;
+    std::string name;
+    std::string seen;  // the source the backend sees
+  };
+  const std::vector<Case> cases = {
+      {NftLocalDetect::kInterfaceNamePrefix, "kn", kClientIp},  // prefix of kn0: a pod
+      {NftLocalDetect::kInterfaceNamePrefix, "kb", node_side},
+      {NftLocalDetect::kBridgeInterface, "kn0", kClientIp},  // exact name
+      {NftLocalDetect::kBridgeInterface, "kn", node_side},   // exact: "kn" is not "kn0"
+  };
+  Web({Ep(kBackend1, 8080)});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    NewDataplane([&](NftOptions& o) {
+      o.local_detect = c.mode;
+      o.local_interface = c.name;
+    });
+    // Each detector is a different layout: the full sync rewrites the masquerade chains.
+    Status st = Apply(/*full=*/true);
+    ASSERT_TRUE(st.ok()) << st.message();
+    // New connections only: a reused conntrack entry would keep its first NAT decision.
+    EXPECT_EQ(Replies(SOCK_STREAM, "172.30.0.10", 80, 4),
+              std::set<std::string>{std::string(kBackend1) + " " + c.seen});
+  }
+}
+
 TEST_F(NftIntegrationTest, RestartAdoptsTheTableWithoutFailingAConnection) {
   Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
   Dns({Ep(kBackend1, 5353)});
@@ -585,10 +423,11 @@ TEST_F(NftIntegrationTest, FullSyncRepairsWhatNftDeleted) {
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
   // Someone removes the service's dispatch element and empties the NodePort path.
-  EXPECT_EQ(Output(node_, {"nft", "delete", "element", "ip", "kpx", "service-ips",
-                           "{ 172.30.0.10 . tcp . 80 }"}),
-            "");
-  EXPECT_EQ(Output(node_, {"nft", "flush", "chain", "ip", "kpx", "services"}), "");
+  EXPECT_TRUE(netns_
+                  .Exec("n", {"nft", "delete", "element", "ip", "kpx", "service-ips",
+                              "{ 172.30.0.10 . tcp . 80 }"})
+                  .ok());
+  EXPECT_TRUE(netns_.Exec("n", {"nft", "flush", "chain", "ip", "kpx", "services"}).ok());
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80, std::chrono::milliseconds(1000)),
             "timeout");
   // A partial sync trusts its cache; the (periodic) full sync compares with the kernel.
@@ -600,18 +439,21 @@ TEST_F(NftIntegrationTest, FullSyncRepairsWhatNftDeleted) {
 
 TEST_F(NftIntegrationTest, DualStackServiceOverIpv6) {
   // IPv6 plan: client fd99:1::2 -- node fd99:1::1 | node fd99:2::1 -- backend fd99:2::2.
-  const std::vector<std::vector<std::string>> setup = {
-      {"ip", "-n", client_, "addr", "add", "fd99:1::2/64", "dev", "kc0", "nodad"},
-      {"ip", "-n", node_, "addr", "add", "fd99:1::1/64", "dev", "kn0", "nodad"},
-      {"ip", "-n", node_, "addr", "add", "fd99:2::1/64", "dev", "kn1", "nodad"},
-      {"ip", "-n", backend_, "addr", "add", "fd99:2::2/64", "dev", "kb0", "nodad"},
-      {"ip", "-n", client_, "-6", "route", "add", "default", "via", "fd99:1::1"},
-      {"ip", "-n", backend_, "-6", "route", "add", "default", "via", "fd99:2::1"},
-      {"ip", "-n", node_, "-6", "route", "add", "default", "via", "fd99:2::2"},
-      {"ip", "netns", "exec", node_, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
+  const std::vector<std::pair<std::string, std::vector<std::string>>> setup = {
+      {"c", {"addr", "add", "fd99:1::2/64", "dev", "kc0", "nodad"}},
+      {"n", {"addr", "add", "fd99:1::1/64", "dev", "kn0", "nodad"}},
+      {"n", {"addr", "add", "fd99:2::1/64", "dev", "kn1", "nodad"}},
+      {"b", {"addr", "add", "fd99:2::2/64", "dev", "kb0", "nodad"}},
+      {"c", {"-6", "route", "add", "default", "via", "fd99:1::1"}},
+      {"b", {"-6", "route", "add", "default", "via", "fd99:2::1"}},
+      {"n", {"-6", "route", "add", "default", "via", "fd99:2::2"}},
   };
-  for (const auto& cmd : setup) ASSERT_TRUE(RunCommand(cmd).ok()) << cmd[3] << " " << cmd[4];
-  servers_.push_back(StartServer6(backend_, "fd99:2::2", 8080));
+  for (const auto& [role, args] : setup) {
+    const Status st = netns_.Ip(role, args);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  ASSERT_TRUE(netns_.Exec("n", {"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"}).ok());
+  StartBackend("fd99:2::2", 8080);
   {
     NftOptions o;
     o.cluster_cidrs = {Net("10.99.2.0/24"), Net("fd99:2::/64")};
@@ -631,11 +473,13 @@ TEST_F(NftIntegrationTest, DualStackServiceOverIpv6) {
               ::testing::HasSubstr("chain services"));
   // The client is outside the IPv6 cluster CIDR: masqueraded to the node's address.
   std::string r;
-  for (int i = 0; i < 20 && (r = Request6(client_, "fd00:30::10", 80)) == "timeout"; ++i) {
+  for (int i = 0; i < 20 && (r = Request(client_, SOCK_STREAM, "fd00:30::10", 80)) == "timeout";
+       ++i) {
   }
   EXPECT_EQ(r, "fd99:2::2 fd99:2::1");
-  EXPECT_EQ(Request6(client_, "fd99:1::1", 30080).substr(0, 9), "fd99:2::2");
-  EXPECT_EQ(Request6(client_, "fd00:30::11", 80, std::chrono::milliseconds(5000)), "refused");
+  EXPECT_EQ(Request(client_, SOCK_STREAM, "fd99:1::1", 30080).substr(0, 9), "fd99:2::2");
+  EXPECT_EQ(Request(client_, SOCK_STREAM, "fd00:30::11", 80, std::chrono::milliseconds(5000)),
+            "refused");
   // IPv4 still works beside it.
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80, 4), std::set<std::string>{kBackend1});
 }

@@ -1,0 +1,178 @@
+// kpx-nft-floor: the kernel's own cost of loading map elements, for comparison with kpx's full
+// sync. A minimal libnftnl loop, independent of kpx's code: one table with one map per shape
+// kpx uses at scale, N elements each, committed in transactions of at most 4 MiB (as kpx does);
+// only the commits (sendmsg to ACK) are timed. Run it inside a private network namespace:
+//
+//   ip netns exec NS kpx-nft-floor --elements 230000 [--size-hint]
+//
+// Prints one CSV row: elements,transactions,build_ms,commit_ms. --size-hint declares each map's
+// final size (the kernel then sizes its hash table once instead of growing it).
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr char kTable[] = "kpx-floor";
+constexpr size_t kMaxBatch = 4u << 20;
+constexpr int kPerMessage = 512;
+
+struct Batch {
+  std::vector<char> buf = std::vector<char>(kMaxBatch + (1 << 20));
+  mnl_nlmsg_batch* b = nullptr;
+  uint32_t seq = 1;
+  nlmsghdr* last = nullptr;  // the message that asks for the ACK
+  Batch() {
+    b = mnl_nlmsg_batch_start(buf.data(), buf.size());
+    nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b)), seq++);
+    mnl_nlmsg_batch_next(b);
+  }
+  ~Batch() { mnl_nlmsg_batch_stop(b); }
+  char* Cur() { return static_cast<char*>(mnl_nlmsg_batch_current(b)); }
+  size_t Size() { return mnl_nlmsg_batch_size(b); }
+};
+
+int Fail(const char* what) {
+  std::fprintf(stderr, "kpx-nft-floor: %s: %s\n", what, std::strerror(errno));
+  return 1;
+}
+
+// Sends one transaction and reads replies until the ACK of its last message.
+bool Commit(mnl_socket* nl, Batch& batch) {
+  const uint32_t last_seq = batch.last->nlmsg_seq;
+  batch.last->nlmsg_flags |= NLM_F_ACK;
+  nftnl_batch_end(batch.Cur(), batch.seq++);
+  mnl_nlmsg_batch_next(batch.b);
+  if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(batch.b), batch.Size()) < 0) return false;
+  std::vector<char> rx(MNL_SOCKET_BUFFER_SIZE);
+  const uint32_t portid = mnl_socket_get_portid(nl);
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(nl, rx.data(), rx.size());
+    if (n <= 0) return false;
+    const int r = mnl_cb_run(rx.data(), static_cast<size_t>(n), 0, portid, nullptr, nullptr);
+    if (r < 0) return false;
+    const auto* h = reinterpret_cast<const nlmsghdr*>(rx.data());
+    if (h->nlmsg_seq == last_seq) return true;
+  }
+}
+
+void AddMap(Batch& batch, const char* name, uint32_t klen, uint32_t dlen, uint32_t size) {
+  nftnl_set* s = nftnl_set_alloc();
+  nftnl_set_set_str(s, NFTNL_SET_TABLE, kTable);
+  nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+  nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+  nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, klen);
+  nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, 0);
+  nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, dlen);
+  nftnl_set_set_u32(s, NFTNL_SET_ID, 1);
+  if (size != 0) nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWSET, NFPROTO_IPV4, NLM_F_CREATE, batch.seq++);
+  nftnl_set_nlmsg_build_payload(nlh, s);
+  nftnl_set_free(s);
+  batch.last = nlh;
+  mnl_nlmsg_batch_next(batch.b);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long n = 230000;
+  bool size_hint = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--elements" && i + 1 < argc) {
+      n = std::atol(argv[++i]);
+    } else if (a == "--size-hint") {
+      size_hint = true;
+    } else {
+      std::fprintf(stderr, "usage: kpx-nft-floor [--elements N] [--size-hint]\n");
+      return 2;
+    }
+  }
+  if (n < 1) return 2;
+  mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
+  if (nl == nullptr || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) return Fail("netlink");
+  int sz = static_cast<int>(2 * kMaxBatch);
+  setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+
+  // The table and one map with kpx's largest shape: (set id . index) -> (address . port).
+  {
+    Batch batch;
+    nftnl_table* t = nftnl_table_alloc();
+    nftnl_table_set_str(t, NFTNL_TABLE_NAME, kTable);
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWTABLE, NFPROTO_IPV4, NLM_F_CREATE,
+                                          batch.seq++);
+    nftnl_table_nlmsg_build_payload(nlh, t);
+    nftnl_table_free(t);
+    mnl_nlmsg_batch_next(batch.b);
+    AddMap(batch, "m", 8, 8, size_hint ? static_cast<uint32_t>(n) : 0);
+    if (!Commit(nl, batch)) return Fail("creating the table");
+  }
+
+  std::chrono::nanoseconds build{0}, commit{0};
+  long done = 0, transactions = 0;
+  while (done < n) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Batch batch;
+    while (done < n && batch.Size() < kMaxBatch) {
+      nftnl_set* s = nftnl_set_alloc();
+      nftnl_set_set_str(s, NFTNL_SET_TABLE, kTable);
+      nftnl_set_set_str(s, NFTNL_SET_NAME, "m");
+      for (int j = 0; j < kPerMessage && done < n; ++j, ++done) {
+        const uint32_t key[2] = {static_cast<uint32_t>(done / 10),
+                                 static_cast<uint32_t>(done % 10)};
+        const uint32_t data[2] = {static_cast<uint32_t>(0x0a800000 + done), 0x901f0000};
+        nftnl_set_elem* e = nftnl_set_elem_alloc();
+        nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
+        nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, sizeof(data));
+        nftnl_set_elem_add(s, e);
+      }
+      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWSETELEM, NFPROTO_IPV4,
+                                            NLM_F_CREATE, batch.seq++);
+      nftnl_set_elems_nlmsg_build_payload(nlh, s);
+      nftnl_set_free(s);
+      batch.last = nlh;
+      mnl_nlmsg_batch_next(batch.b);
+    }
+    // Only the last message asks for an ACK, as kpx does.
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!Commit(nl, batch)) return Fail("committing elements");
+    const auto t2 = std::chrono::steady_clock::now();
+    build += t1 - t0;
+    commit += t2 - t1;
+    ++transactions;
+  }
+  std::printf("%ld,%ld,%.1f,%.1f\n", n, transactions,
+              std::chrono::duration<double, std::milli>(build).count(),
+              std::chrono::duration<double, std::milli>(commit).count());
+
+  // Leave nothing behind.
+  Batch batch;
+  nftnl_table* t = nftnl_table_alloc();
+  nftnl_table_set_str(t, NFTNL_TABLE_NAME, kTable);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_DELTABLE, NFPROTO_IPV4, 0, batch.seq++);
+  nftnl_table_nlmsg_build_payload(nlh, t);
+  nftnl_table_free(t);
+  batch.last = nlh;
+  mnl_nlmsg_batch_next(batch.b);
+  if (!Commit(nl, batch)) return Fail("deleting the table");
+  mnl_socket_close(nl);
+  return 0;
+}
