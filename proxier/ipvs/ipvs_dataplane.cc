@@ -482,6 +482,14 @@ void IpvsDataplane::RecordMetrics(MetricsRegistry& metrics) const {
   metrics
       .GetCounter("kpx_ipvs_operation_failures_total", "IPVS and address operations that failed")
       ->Set(d(counters_.operation_failures));
+  metrics
+      .GetCounter("kpx_ipvs_service_ports_rebuilt_total",
+                  "service ports whose IPVS state was rebuilt (all on a full sync)")
+      ->Set(d(counters_.service_ports_rebuilt));
+  metrics
+      .GetCounter("kpx_ipvs_ipset_entries_changed_total",
+                  "ipset entries added or deleted one by one by incremental syncs")
+      ->Set(d(counters_.ipset_element_changes));
   metrics.GetGauge("kpx_ipvs_virtual_servers", "IPVS virtual servers kpx programs")
       ->Set(d(counters_.virtual_servers));
   metrics.GetGauge("kpx_ipvs_draining_destinations", "removed destinations still draining")

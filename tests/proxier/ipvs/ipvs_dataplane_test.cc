@@ -334,6 +334,9 @@ TEST_F(IpvsDataplaneTest, IncrementalSyncTouchesOnlyTheChangedPort) {
   EXPECT_EQ(ipset_->restores().back(), "add KUBE-LOOP-BACK 10.244.1.6,tcp:8080,10.244.1.6\n")
       << "one entry, not the sets";
   EXPECT_EQ(dp->counters().ipset_element_changes, 1u);
+  MetricsRegistry metrics;
+  dp->RecordMetrics(metrics);
+  EXPECT_THAT(metrics.Render(), HasSubstr("kpx_ipvs_ipset_entries_changed_total 1\n"));
   EXPECT_THAT(ipset_->Find("KUBE-LOOP-BACK")->entries, Contains("10.244.1.6,tcp:8080,10.244.1.6"));
 
   // Nothing changed: nothing written anywhere.
