@@ -42,11 +42,20 @@ Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     if (Status st = flags.Parse(argc, argv); !st.ok()) return st;
     // What kube-proxy still honours next to --config: logging flags and --hostname-override;
     // kpx's own flags have no kube-proxy meaning to differ from.
-    static const std::set<std::string> kHonouredByKubeProxy = {
-        "config",   "v",       "vmodule",          "hostname-override",
-        "source",   "dry-run", "iptables-backend", "iptables-dispatch",
-        "help",     "version", "cleanup",          "write-config-to",
-        "init-only"};
+    static const std::set<std::string> kHonouredByKubeProxy = {"config",
+                                                               "v",
+                                                               "vmodule",
+                                                               "hostname-override",
+                                                               "source",
+                                                               "dry-run",
+                                                               "iptables-backend",
+                                                               "iptables-dispatch",
+                                                               "help",
+                                                               "version",
+                                                               "cleanup",
+                                                               "write-config-to",
+                                                               "init-only",
+                                                               "iptables-full-sync-period"};
     for (const std::string& name : flags.SetFlags()) {
       if (!kHonouredByKubeProxy.contains(name)) out.flags_over_config.push_back("--" + name);
     }

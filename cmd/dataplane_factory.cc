@@ -80,6 +80,7 @@ Result<IptablesOptions> IptablesOptionsFrom(const KpxConfig& config) {
   o.conntrack_tcp_liberal = config.conntrack.tcp_be_liberal;
   o.dispatch =
       config.iptables.dispatch == "prefix-tree" ? DispatchMode::kPrefixTree : DispatchMode::kLinear;
+  o.full_sync_period = config.iptables.full_sync_period;
   return o;
 }
 

@@ -60,6 +60,8 @@ struct KpxConfig {
     bool localhost_nodeports = false;
     std::string backend = "auto";     // auto | nft | legacy | libiptc
     std::string dispatch = "linear";  // linear | prefix-tree (kpx's sub-linear layout)
+    // Periodic syncs are partial; every chain is rewritten this often (kube-proxy: 1 h, fixed).
+    std::chrono::milliseconds full_sync_period{3600000};
   } iptables;
 
   struct Ipvs {

@@ -175,6 +175,9 @@ void RegisterKpxFlags(FlagSet& f, KpxConfig& c) {
            "How iptables rules are applied: auto, nft, legacy or libiptc.");
   f.String("iptables-dispatch", &c.iptables.dispatch,
            "Service dispatch layout: linear (kube-proxy's) or prefix-tree (sub-linear).");
+  f.Duration("iptables-full-sync-period", &c.iptables.full_sync_period,
+             "kpx: how often a periodic sync rewrites every chain (kube-proxy: 1h). Between them "
+             "periodic syncs are partial and repair flushed tables through a canary chain.");
   f.String("ipvs-scheduler", &c.ipvs.scheduler,
            "The IPVS scheduler: rr, wrr, lc, wlc, sh, mh, ...");
   f.Duration("ipvs-sync-period", &c.ipvs.sync_period, "How often IPVS rules are fully refreshed.");
@@ -304,6 +307,9 @@ Status ValidateConfig(const KpxConfig& c) {
   if (c.iptables.min_sync_period.count() < 0 ||
       c.iptables.min_sync_period > c.iptables.sync_period) {
     return Status::Error("iptables.minSyncPeriod: must be between 0 and syncPeriod");
+  }
+  if (c.iptables.full_sync_period.count() < 0) {
+    return Status::Error("iptables-full-sync-period: must not be negative");
   }
   if (c.iptables.masquerade_bit < 0 || c.iptables.masquerade_bit > 31) {
     return Status::Error("iptables.masqueradeBit: " + std::to_string(c.iptables.masquerade_bit) +

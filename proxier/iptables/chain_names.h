@@ -16,6 +16,9 @@ inline constexpr std::string_view kSvlPrefix = "KUBE-SVL-";
 inline constexpr std::string_view kExtPrefix = "KUBE-EXT-";
 inline constexpr std::string_view kFwPrefix = "KUBE-FW-";
 inline constexpr std::string_view kSepPrefix = "KUBE-SEP-";
+// kube-proxy's canary: an empty chain in the mangle table of each family. Nothing else creates
+// or flushes mangle chains of this name, so its absence means someone flushed the tables.
+inline constexpr std::string_view kCanaryChain = "KUBE-PROXY-CANARY";
 // kpx's own addition: the per-prefix dispatch chains of DispatchMode::kPrefixTree.
 inline constexpr std::string_view kDstPrefix = "KUBE-DST-";
 

@@ -9,16 +9,6 @@
 
 namespace kpx {
 
-namespace {
-
-std::vector<std::string> Minus(const std::set<std::string>& a, const std::set<std::string>& b) {
-  std::vector<std::string> out;
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
-
-}  // namespace
-
 IptablesDataplane::IptablesDataplane(IptablesOptions options,
                                      std::unique_ptr<IptablesRunner> runner,
                                      std::unique_ptr<Conntrack> conntrack, Clock clock)
@@ -27,7 +17,12 @@ IptablesDataplane::IptablesDataplane(IptablesOptions options,
       runner_(std::move(runner)),
       conntrack_(std::move(conntrack)),
       conntrack_cleaner_(conntrack_.get()),
-      clock_(clock ? std::move(clock) : Clock(std::chrono::steady_clock::now)) {}
+      clock_(clock ? std::move(clock) : Clock(std::chrono::steady_clock::now)) {
+  for (IpFamily family : kIpFamilies) {
+    families_[static_cast<int>(family)].rules =
+        std::make_unique<IptablesFamilyRules>(renderer_, family);
+  }
+}
 
 Result<std::set<std::string>> IptablesDataplane::ExistingChains(IpFamily family,
                                                                 const std::string& table) {
@@ -40,10 +35,34 @@ Result<std::set<std::string>> IptablesDataplane::ExistingChains(IpFamily family,
   return out;
 }
 
+bool IptablesDataplane::FullResyncDue(IpFamily family, const FamilyState& fs) {
+  if (!fs.last_full || sync_start_ - *fs.last_full >= options_.full_sync_period) return true;
+  auto saved = runner_->Save(family, "mangle");
+  if (!saved.ok()) {
+    LOG(WARNING) << IpFamilyName(family) << ": cannot list the mangle table for the canary ("
+                 << saved.status().message() << "), resyncing in full";
+    return true;
+  }
+  for (const auto& c : RestoreText::ChainNames(*saved, "mangle")) {
+    if (c == kCanaryChain) return false;
+  }
+  ++counters_.canary_missing;
+  LOG(WARNING) << IpFamilyName(family) << ": " << kCanaryChain
+               << " is gone from the mangle table: the tables were flushed, resyncing in full";
+  return true;
+}
+
 Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state, bool full) {
   FamilyState& fs = families_[static_cast<int>(family)];
   const int fi = static_cast<int>(family);
-  full = full || fs.needs_full || state.node_changed;
+  if (fs.needs_full || state.node_changed) {
+    full = true;
+  } else if (full) {
+    full = FullResyncDue(family, fs);
+  }
+  // Until this sync succeeds, the kernel may hold neither the old nor the new rendering.
+  fs.needs_full = true;
+  std::set<std::string> existing_nat, existing_filter;
   if (full) {
     // Jumps go in with separate commands: a restore cannot add one rule to a built-in chain
     // without declaring (and so flushing) it.
@@ -53,60 +72,55 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
       if (*added)
         VLOG(2) << "added jump " << jump.table << "/" << jump.chain << " -> " << jump.target;
     }
+    // The canary first: if the restore below fails, the next check still finds a reason to
+    // resync in full (needs_full), and once it succeeds the canary vouches for the tables.
+    const std::string canary = "*mangle\n:" + std::string(kCanaryChain) + " - [0:0]\nCOMMIT\n";
+    if (Status st = runner_->Restore(family, canary); !st.ok()) {
+      return Status::Error(std::string(IpFamilyName(family)) + " canary: " + st.message());
+    }
+    auto nat = ExistingChains(family, "nat");
+    if (!nat.ok()) return nat.status();
+    auto filter = ExistingChains(family, "filter");
+    if (!filter.ok()) return filter.status();
+    existing_nat = std::move(*nat);
+    existing_filter = std::move(*filter);
   }
   std::vector<IpAddress> local =
       options_.local_address_lister ? options_.local_address_lister() : state.node.addresses;
   // A host always has an address (loopback at least): an empty listing is a failed one, and
   // the Node object's addresses are better than dropping every NodePort.
   if (local.empty()) local = state.node.addresses;
-  const IptablesRuleset rules = renderer_.Render(state, family, local);
-  std::string full_text = rules.FullText();
-  counters_.nat_rules[fi] = rules.nat().RuleCount();
-  counters_.filter_rules[fi] = rules.filter().RuleCount();
-  counters_.nat_chains[fi] = rules.nat().chains.size();
-  if (!full && full_text == fs.last_full_text) {
+  const IptablesFamilyRules::Output out = fs.rules->Update(
+      state, local, full ? IptablesFamilyRules::Mode::kFull : IptablesFamilyRules::Mode::kPartial,
+      existing_filter, existing_nat);
+  counters_.nat_rules[fi] = fs.rules->nat_rules();
+  counters_.filter_rules[fi] = fs.rules->filter_rules();
+  counters_.nat_chains[fi] = fs.rules->nat_chains();
+  if (out.text.empty()) {
+    fs.needs_full = false;
     ++counters_.skipped_syncs;
     VLOG(2) << IpFamilyName(family) << ": rules unchanged, kernel not touched";
     return Status::Ok();
   }
-
-  std::set<std::string> existing_nat = fs.nat_chains;
-  std::set<std::string> existing_filter = fs.filter_chains;
-  if (full) {
-    auto nat = ExistingChains(family, "nat");
-    if (!nat.ok()) return nat.status();
-    auto filter = ExistingChains(family, "filter");
-    if (!filter.ok()) return filter.status();
-    existing_nat.insert(nat->begin(), nat->end());
-    existing_filter.insert(filter->begin(), filter->end());
-  }
-  const std::set<std::string> rendered_nat = rules.nat().ChainNames();
-  const std::set<std::string> rendered_filter = rules.filter().ChainNames();
-  const std::vector<std::string> stale_nat = Minus(existing_nat, rendered_nat);
-  const std::vector<std::string> stale_filter = Minus(existing_filter, rendered_filter);
-
-  const std::string text = full ? rules.RestoreText(nullptr, stale_filter, stale_nat)
-                                : rules.RestoreText(&state.changed, stale_filter, stale_nat);
-  VLOG(9) << "iptables-restore input (" << IpFamilyName(family) << "):\n" << text;
-  if (Status st = runner_->Restore(family, text); !st.ok()) {
+  VLOG(9) << "iptables-restore input (" << IpFamilyName(family) << "):\n" << out.text;
+  if (Status st = runner_->Restore(family, out.text); !st.ok()) {
     ++counters_.restore_failures;
-    fs.needs_full = true;
     return Status::Error(std::string(IpFamilyName(family)) + " restore failed: " + st.message());
   }
-  ++(full ? counters_.full_syncs : counters_.partial_syncs);
-  counters_.stale_chains_deleted += stale_nat.size() + stale_filter.size();
+  ++(out.full ? counters_.full_syncs : counters_.partial_syncs);
+  if (full) fs.last_full = sync_start_;
+  counters_.stale_chains_deleted += out.stale_chains;
   fs.needs_full = false;
-  fs.last_full_text = std::move(full_text);
-  fs.nat_chains = rendered_nat;
-  fs.filter_chains = rendered_filter;
-  VLOG(2) << IpFamilyName(family) << ": " << (full ? "full" : "partial") << " sync, "
+  VLOG(2) << IpFamilyName(family) << ": " << (out.full ? "full" : "partial") << " sync, "
+          << out.rerendered << " service ports rendered, " << out.text.size() << " bytes written, "
           << counters_.nat_rules[fi] << " nat rules, " << counters_.filter_rules[fi]
-          << " filter rules, " << stale_nat.size() + stale_filter.size() << " stale chains";
+          << " filter rules, " << out.stale_chains << " stale chains";
   return Status::Ok();
 }
 
 Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   const auto start = clock_();
+  sync_start_ = start;
   ++counters_.syncs;
   std::string errors;
   const std::set<ServicePortName> changed =
@@ -125,8 +139,30 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   counters_.last_sync_duration =
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock_() - start);
   if (!errors.empty()) return Status::Error(errors);
-  previous_ = state;
+  RememberApplied(state);
   return Status::Ok();
+}
+
+void IptablesDataplane::RememberApplied(const DesiredState& state) {
+  // Copying the state is a map copy of every service port: O(services) on every sync. The next
+  // snapshot of a consecutive one differs from it only in `changed`, so patch those entries.
+  if (!previous_ || previous_->generation + 1 != state.generation) {
+    previous_ = state;
+    return;
+  }
+  for (const auto& name : state.changed) {
+    auto it = state.services.find(name);
+    if (it == state.services.end()) {
+      previous_->services.erase(name);
+    } else {
+      previous_->services.insert_or_assign(name, it->second);
+    }
+  }
+  previous_->generation = state.generation;
+  previous_->node = state.node;
+  previous_->changed = state.changed;
+  previous_->node_changed = state.node_changed;
+  previous_->synced = state.synced;
 }
 
 Status IptablesDataplane::Cleanup() {
@@ -143,6 +179,13 @@ Status IptablesDataplane::Cleanup() {
       auto deleted = runner_->DeleteJump(family, jump);
       if (!deleted.ok()) note(deleted.status());
     }
+    // Best effort: a kernel without this family's mangle table cannot hold the canary, and
+    // that must not fail the cleanup of the tables kpx really uses.
+    if (Status st = runner_->DeleteChains(family, "mangle", {std::string(kCanaryChain)});
+        !st.ok()) {
+      LOG(WARNING) << IpFamilyName(family) << ": " << kCanaryChain
+                   << " not removed: " << st.message();
+    }
     for (const std::string table : {"nat", "filter"}) {
       auto chains = ExistingChains(family, table);
       if (!chains.ok()) {
@@ -152,7 +195,8 @@ Status IptablesDataplane::Cleanup() {
       note(runner_->DeleteChains(family, table,
                                  std::vector<std::string>(chains->begin(), chains->end())));
     }
-    families_[static_cast<int>(family)] = FamilyState{};
+    families_[static_cast<int>(family)].needs_full = true;
+    families_[static_cast<int>(family)].last_full.reset();
   }
   previous_.reset();
   if (!errors.empty()) return Status::Error("cleanup: " + errors);
@@ -179,6 +223,10 @@ void IptablesDataplane::RecordMetrics(MetricsRegistry& metrics) const {
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "full"}})->Set(counters_.full_syncs);
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "partial"}})->Set(counters_.partial_syncs);
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "skipped"}})->Set(counters_.skipped_syncs);
+  metrics
+      .GetCounter("kpx_iptables_canary_missing_total",
+                  "Periodic checks that found KUBE-PROXY-CANARY gone (tables flushed): full resync")
+      ->Set(static_cast<double>(counters_.canary_missing));
   metrics
       .GetCounter("kpx_iptables_stale_chains_deleted_total",
                   "Chains kpx deleted because no service needs them any more")

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "proxier/dataplane.h"
+#include "proxier/iptables/iptables_family_rules.h"
 #include "proxier/iptables/iptables_options.h"
 #include "proxier/iptables/iptables_renderer.h"
 #include "proxier/netfilter/conntrack.h"
@@ -23,8 +24,9 @@ struct IptablesCounters {
   uint64_t syncs = 0;          // Apply calls that reached the kernel or were skipped
   uint64_t full_syncs = 0;     // restores that rewrote every chain
   uint64_t partial_syncs = 0;  // restores that rewrote only changed services
-  uint64_t skipped_syncs = 0;  // rendering identical to the last applied one: kernel untouched
+  uint64_t skipped_syncs = 0;  // no changed service port changed a rule: kernel untouched
   uint64_t restore_failures = 0;
+  uint64_t canary_missing = 0;  // periodic checks that found the canary gone (tables flushed)
   uint64_t stale_chains_deleted = 0;
   uint64_t conntrack_deletions = 0;
   uint64_t conntrack_failures = 0;
@@ -37,12 +39,18 @@ struct IptablesCounters {
 // The iptables mode's Dataplane: renders, then applies one iptables-restore per family.
 //  - Jumps from built-in chains are ensured on full syncs only (first sync, after any failure,
 //    and whenever the caller asks for full), so steady-state syncs cost one restore.
-//  - Partial syncs rewrite the chains of the service ports in state.changed and every top-level
-//    chain; other services' chains are not mentioned, so --noflush keeps them.
+//  - Partial syncs re-render only the service ports in state.changed (IptablesFamilyRules keeps
+//    every port's rendering) and write only the chains whose rules changed; the rest is not
+//    mentioned, so --noflush keeps it.
 //  - Stale chains (ours, existing, not rendered) are flushed and deleted in the same restore.
-//    Full syncs learn what exists from iptables-save; partial syncs use what was rendered last.
-//  - When the full rendering is byte-identical to the last applied one, a partial sync does not
-//    touch the kernel at all.
+//    Full syncs learn what exists from iptables-save; partial syncs from the changed ports' old
+//    renderings.
+//  - When no changed service port changed a rule, a partial sync does not touch the kernel.
+//  - A full request (the periodic resync, a retry) is a full sync only when the family needs
+//    one (first sync, failure, node change), the last full sync is options.full_sync_period
+//    old, or kube-proxy's canary chain (KUBE-PROXY-CANARY in mangle, created by full syncs) is
+//    gone; otherwise it is partial (and usually touches nothing). Checking the canary is one
+//    small iptables-save of the mangle table.
 //  - After a failure the next sync of that family is full.
 //  - UDP conntrack entries pointing at removed endpoints (or at a service that just got its
 //    first endpoint) are deleted after a successful restore.
@@ -65,13 +73,16 @@ class IptablesDataplane : public Dataplane {
  private:
   struct FamilyState {
     bool needs_full = true;
-    std::string last_full_text;
-    std::set<std::string> nat_chains;     // ours, as of the last successful restore
-    std::set<std::string> filter_chains;  // ours, as of the last successful restore
+    std::unique_ptr<IptablesFamilyRules> rules;  // the cached rendering
+    std::optional<std::chrono::steady_clock::time_point> last_full;
   };
 
   Status ApplyFamily(IpFamily family, const DesiredState& state, bool full);
   Result<std::set<std::string>> ExistingChains(IpFamily family, const std::string& table);
+  // previous_ = state, in O(changes) when `state` is the snapshot after previous_.
+  void RememberApplied(const DesiredState& state);
+  // Whether a full request must be a full sync: the period elapsed or the canary is gone.
+  bool FullResyncDue(IpFamily family, const FamilyState& fs);
 
   IptablesOptions options_;
   IptablesRenderer renderer_;
@@ -80,7 +91,8 @@ class IptablesDataplane : public Dataplane {
   ConntrackCleaner conntrack_cleaner_;
   Clock clock_;
   std::array<FamilyState, 2> families_;
-  std::optional<DesiredState> previous_;  // last state applied to every family
+  std::chrono::steady_clock::time_point sync_start_{};  // of the Apply in progress
+  std::optional<DesiredState> previous_;                // last state applied to every family
   IptablesCounters counters_;
 };
 

@@ -57,6 +57,18 @@ struct IptablesOptions {
   DispatchMode dispatch = DispatchMode::kLinear;
   // kPrefixTree: a chain with at most this many rules is not split further.
   int dispatch_leaf_size = 8;
+
+  // A periodic resync (Apply with full=true) rewrites every chain only when the last full sync
+  // is at least this old; otherwise it checks the canary chain (KUBE-PROXY-CANARY in mangle)
+  // and is partial unless the canary is gone. kube-proxy's FullSyncPeriod (one hour). Zero:
+  // every full request is a full sync.
+  std::chrono::milliseconds full_sync_period = std::chrono::hours(1);
+
+  // kube-proxy's largeClusterEndpointsThreshold: with more endpoints than this in a family
+  // (every endpoint of every service port, whatever its condition) the per-endpoint comments
+  // ("ns/svc:port -> ip:port" in KUBE-SVC/SVL, "ns/svc:port" in KUBE-SEP) are left out, which
+  // shrinks the table the kernel copies on every change by a third. Negative: never.
+  int large_cluster_endpoints_threshold = 1000;
 };
 
 // "0x4000" for bit 14: the mark value and mask kube-proxy writes.

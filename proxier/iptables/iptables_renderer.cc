@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <string>
+#include <unordered_map>
 
 #include "proxier/core/node_port_addresses.h"
 #include "proxier/iptables/chain_names.h"
-#include "proxier/iptables/prefix_dispatch.h"
+#include "proxier/iptables/iptables_family_rules.h"
 #include "proxier/netfilter/nfacct.h"
 #include "proxier/netfilter/restore_text.h"
 
@@ -18,25 +18,7 @@ namespace {
 constexpr std::string_view kNodePortsComment =
     "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
 
-// Collects chains in first-use order and their rules.
-class ChainList {
- public:
-  RenderedChain& Get(const std::string& name, const std::optional<ServicePortName>& owner) {
-    auto it = index_.find(name);
-    if (it != index_.end()) return chains_[it->second];
-    index_.emplace(name, chains_.size());
-    chains_.push_back(RenderedChain{name, {}, owner});
-    return chains_.back();
-  }
-  void Add(const std::string& chain, std::string args) {
-    Get(chain, std::nullopt).rules.push_back("-A " + chain + " " + args);
-  }
-  std::vector<RenderedChain> Take() { return std::move(chains_); }
-
- private:
-  std::vector<RenderedChain> chains_;
-  std::map<std::string, size_t> index_;
-};
+std::string S(std::string_view v) { return std::string(v); }
 
 // Builds the argument text of one rule; comments are quoted only when they need it.
 class Args {
@@ -57,6 +39,16 @@ class Args {
   std::string s_;
 };
 
+std::string Line(std::string_view chain, std::string_view args) {
+  std::string out;
+  out.reserve(4 + chain.size() + args.size());
+  out += "-A ";
+  out += chain;
+  out.push_back(' ');
+  out += args;
+  return out;
+}
+
 std::string Probability(size_t n) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%0.10f", 1.0 / static_cast<double>(n));
@@ -72,75 +64,31 @@ std::vector<T> OfFamily(const std::vector<T>& in, IpFamily family) {
   return out;
 }
 
-// kube-proxy's LocalTrafficDetector: argument text matching pod (local) traffic and its negation.
-using LocalDetector = LocalTrafficDetector;
-
-LocalDetector MakeDetector(const IptablesOptions& o, const DesiredState& state, IpFamily family) {
-  return LocalTrafficDetector::For(o.local_detect, family, o.cluster_cidrs, state.node.pod_cidrs,
-                                   o.local_interface);
-}
-
-class FamilyRenderer {
+// Renders one service port into a fragment.
+class ServicePortRenderer {
  public:
-  FamilyRenderer(const IptablesOptions& o, const DesiredState& state, IpFamily family,
-                 const std::vector<IpAddress>& local_addresses)
-      : o_(o),
-        state_(state),
-        family_(family),
-        local_addresses_(local_addresses),
-        mark_(MasqueradeMark(o.masquerade_bit)),
-        detector_(MakeDetector(o, state, family)) {
-    for (const auto& a : state.node.addresses) {
-      if (a.family() == family) {
-        node_ip_ = a;
-        break;
-      }
-    }
-  }
+  ServicePortRenderer(const IptablesOptions& o, const FamilyContext& c, ServiceChainNames& names)
+      : o_(o), c_(c), names_(names) {}
 
-  IptablesRuleset Render() {
-    TopLevel();
-    for (const auto& [name, port] : state_.services) Service(*port);
-    Finish();
-    return IptablesRuleset(family_, RenderedTable{"filter", filter_.Take()},
-                           RenderedTable{"nat", nat_.Take()});
+  ServiceFragment Render(const ServicePortState& port) {
+    const std::optional<ServicePlan> plan = Plan(port);
+    frag_.endpoints = port.For(c_.family).all.size();
+    if (!plan) {
+      names_.sep.clear();
+      return std::move(frag_);
+    }
+    // Dispatch from the top-level chains, then the per-service chains.
+    ClusterIpRules(*plan);
+    ExternalIpRules(*plan);
+    LoadBalancerRules(*plan);
+    NodePortRules(*plan);
+    ServiceChains(*plan);
+    EndpointChains(*plan);
+    names_.sep = std::move(used_sep_);
+    return std::move(frag_);
   }
 
  private:
-  static std::string S(std::string_view v) { return std::string(v); }
-
-  void TopLevel() {
-    const bool firewall = family_ == IpFamily::kIPv4 && o_.localhost_nodeports;
-    for (auto c : {kServicesChain, kExternalServicesChain, kForwardChain, kNodePortsChain,
-                   kProxyFirewallChain}) {
-      filter_.Get(S(c), std::nullopt);
-    }
-    if (firewall) filter_.Get(S(kFirewallChain), std::nullopt);
-    for (auto c : {kServicesChain, kNodePortsChain, kPostroutingChain, kMarkMasqChain}) {
-      nat_.Get(S(c), std::nullopt);
-    }
-    const std::string mark_mask = mark_ + "/" + mark_;
-    nat_.Add(S(kPostroutingChain),
-             Args().Raw("-m mark ! --mark " + mark_mask).Jump("RETURN").Take());
-    // Clear the mark so a packet that goes through the stack again is not masqueraded twice.
-    nat_.Add(S(kPostroutingChain), Args().Jump("MARK").Raw("--xor-mark " + mark_).Take());
-    Args masq;
-    masq.Comment("kubernetes service traffic requiring SNAT").Jump("MASQUERADE");
-    if (o_.masquerade_random_fully) masq.Raw("--random-fully");
-    nat_.Add(S(kPostroutingChain), masq.Take());
-    nat_.Add(S(kMarkMasqChain), Args().Jump("MARK").Raw("--or-mark " + mark_).Take());
-    if (firewall) {
-      // route_localnet makes 127/8 routable; without this guard other hosts could reach
-      // localhost-bound services through it (kubernetes#90259).
-      filter_.Add(S(kFirewallChain), Args()
-                                         .Comment("block incoming localnet connections")
-                                         .Raw("-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! "
-                                              "--ctstate RELATED,ESTABLISHED,DNAT")
-                                         .Jump("DROP")
-                                         .Take());
-    }
-  }
-
   // What one service port's rules depend on, in one family, derived once before any rule is
   // written (kube-proxy's syncProxyRules derives the same facts in the same way).
   struct ServicePlan {
@@ -173,19 +121,19 @@ class FamilyRenderer {
     std::string DstPort(const std::string& ip) const { return "-d " + ip + " --dport " + port; }
   };
 
-  std::optional<ServicePlan> Plan(const ServicePortState& port) const {
+  std::optional<ServicePlan> Plan(const ServicePortState& port) {
     const ServicePortInfo& info = port.info;
-    const auto& cluster_ip = info.ClusterIp(family_);
+    const auto& cluster_ip = info.ClusterIp(c_.family);
     if (!cluster_ip) return std::nullopt;  // single-stack service of the other family
-    ServicePlan p(info, port.For(family_));
+    ServicePlan p(info, port.For(c_.family));
     const ServicePortName& spn = info.name;
     p.name = spn.ToString();
     p.proto = S(ProtocolLowerName(info.protocol));
     p.port = std::to_string(info.port);
     p.cluster_ip = *cluster_ip;
-    p.external_ips = OfFamily(info.external_ips, family_);
-    p.lb_ips = OfFamily(info.load_balancer_ips, family_);
-    p.source_ranges = OfFamily(info.load_balancer_source_ranges, family_);
+    p.external_ips = OfFamily(info.external_ips, c_.family);
+    p.lb_ips = OfFamily(info.load_balancer_ips, c_.family);
+    p.source_ranges = OfFamily(info.load_balancer_source_ranges, c_.family);
     // Source ranges given only for the other family still restrict this one: allow nobody
     // rather than everybody.
     const bool has_source_ranges = !info.load_balancer_source_ranges.empty();
@@ -198,10 +146,16 @@ class FamilyRenderer {
     const bool uses_cluster_endpoints = !internal_local || externally_accessible;
     const bool uses_local_endpoints = internal_local || p.external_local;
 
-    p.svc_chain = ServiceChain(spn);
-    p.svl_chain = ServiceLocalChain(spn);
-    p.ext_chain = ExternalChain(spn);
-    p.fw_chain = FirewallChain(spn);
+    if (names_.svc.empty()) {
+      names_.svc = ServiceChain(spn);
+      names_.svl = ServiceLocalChain(spn);
+      names_.ext = ExternalChain(spn);
+      names_.fw = FirewallChain(spn);
+    }
+    p.svc_chain = names_.svc;
+    p.svl_chain = names_.svl;
+    p.ext_chain = names_.ext;
+    p.fw_chain = names_.fw;
 
     p.has_endpoints = p.sel.has_any_endpoints;
     p.uses_cluster_chain = !p.sel.cluster.empty() && uses_cluster_endpoints;
@@ -233,16 +187,24 @@ class FamilyRenderer {
     return p;
   }
 
-  void Service(const ServicePortState& port) {
-    const std::optional<ServicePlan> plan = Plan(port);
-    if (!plan) return;
-    // Dispatch from the top-level chains, then the per-service chains.
-    ClusterIpRules(*plan);
-    ExternalIpRules(*plan);
-    LoadBalancerRules(*plan);
-    NodePortRules(*plan);
-    ServiceChains(*plan);
-    EndpointChains(*plan);
+  // The KUBE-SEP- name of `ep`, hashed only the first time the port is rendered with it.
+  const std::string& Sep(const ServicePortName& spn, const EndpointInfo& ep) {
+    std::string key = ep.ToString();
+    if (auto it = used_sep_.find(key); it != used_sep_.end()) return it->second;
+    std::string name;
+    if (auto it = names_.sep.find(key); it != names_.sep.end()) {
+      name = it->second;
+    } else {
+      name = EndpointChain(spn, ep);
+    }
+    return used_sep_.emplace(std::move(key), std::move(name)).first->second;
+  }
+
+  void Shared(SharedChain chain, std::string_view name, std::string args) {
+    const int i = static_cast<int>(chain);
+    frag_.shared[i] += Line(name, args);
+    frag_.shared[i].push_back('\n');
+    ++frag_.shared_rules[i];
   }
 
   void ClusterIpRules(const ServicePlan& p) {
@@ -255,12 +217,13 @@ class FamilyRenderer {
                                  .Jump(p.internal_chain)
                                  .Take());
     } else {
-      filter_.Add(S(kServicesChain), Args()
-                                         .Comment(p.internal_filter_comment)
-                                         .Proto(p.proto)
-                                         .Raw(p.DstPort(cip))
-                                         .Jump(p.internal_filter_target)
-                                         .Take());
+      Shared(SharedChain::kFilterServices, kServicesChain,
+             Args()
+                 .Comment(p.internal_filter_comment)
+                 .Proto(p.proto)
+                 .Raw(p.DstPort(cip))
+                 .Jump(p.internal_filter_target)
+                 .Take());
     }
   }
 
@@ -291,13 +254,13 @@ class FamilyRenderer {
                          .Take());
       }
       if (p.uses_fw_chain) {
-        filter_.Add(S(kProxyFirewallChain),
-                    Args()
-                        .Comment(p.name + " traffic not accepted by " + p.fw_chain)
-                        .Proto(p.proto)
-                        .Raw(p.DstPort(l))
-                        .Jump("DROP")
-                        .Take());
+        Shared(SharedChain::kFilterProxyFirewall, kProxyFirewallChain,
+               Args()
+                   .Comment(p.name + " traffic not accepted by " + p.fw_chain)
+                   .Proto(p.proto)
+                   .Raw(p.DstPort(l))
+                   .Jump("DROP")
+                   .Take());
       }
     }
     if (!p.has_external) {
@@ -310,82 +273,92 @@ class FamilyRenderer {
       const std::string np = "--dport " + std::to_string(p.info.node_port);
       if (p.has_endpoints) {
         // Localhost NodePorts are counted in kube-proxy's nfacct counter first (IPv4 only).
-        if (o_.localhost_nodeports && family_ == IpFamily::kIPv4 && o_.nfacct_localhost_nodeports) {
-          nat_.Add(S(kNodePortsChain), Args()
-                                           .Comment(p.name)
-                                           .Proto(p.proto)
-                                           .Raw("-d 127.0.0.0/8 " + np)
-                                           .Raw(std::string("-m nfacct --nfacct-name ") +
-                                                kLocalhostNodePortsAcceptedCounter)
-                                           .Jump(p.ext_chain)
-                                           .Take());
+        if (o_.localhost_nodeports && c_.family == IpFamily::kIPv4 &&
+            o_.nfacct_localhost_nodeports) {
+          Shared(
+              SharedChain::kNatNodePorts, kNodePortsChain,
+              Args()
+                  .Comment(p.name)
+                  .Proto(p.proto)
+                  .Raw("-d 127.0.0.0/8 " + np)
+                  .Raw(std::string("-m nfacct --nfacct-name ") + kLocalhostNodePortsAcceptedCounter)
+                  .Jump(p.ext_chain)
+                  .Take());
         }
         // NodePorts are not subject to loadBalancerSourceRanges (as in kube-proxy).
-        nat_.Add(S(kNodePortsChain),
-                 Args().Comment(p.name).Proto(p.proto).Raw(np).Jump(p.ext_chain).Take());
+        Shared(SharedChain::kNatNodePorts, kNodePortsChain,
+               Args().Comment(p.name).Proto(p.proto).Raw(np).Jump(p.ext_chain).Take());
       }
       if (!p.has_external) {
-        filter_.Add(S(kExternalServicesChain), Args()
-                                                   .Comment(p.external_filter_comment)
-                                                   .Raw("-m addrtype --dst-type LOCAL")
-                                                   .Proto(p.proto)
-                                                   .Raw(np)
-                                                   .Jump(p.external_filter_target)
-                                                   .Take());
+        Shared(SharedChain::kFilterExternalServices, kExternalServicesChain,
+               Args()
+                   .Comment(p.external_filter_comment)
+                   .Raw("-m addrtype --dst-type LOCAL")
+                   .Proto(p.proto)
+                   .Raw(np)
+                   .Jump(p.external_filter_target)
+                   .Take());
       }
     }
     if (p.info.health_check_node_port != 0) {
-      filter_.Add(S(kNodePortsChain),
-                  Args()
-                      .Comment(p.name + " health check node port")
-                      .Proto("tcp")
-                      .Raw("--dport " + std::to_string(p.info.health_check_node_port))
-                      .Jump("ACCEPT")
-                      .Take());
+      Shared(SharedChain::kFilterNodePorts, kNodePortsChain,
+             Args()
+                 .Comment(p.name + " health check node port")
+                 .Proto("tcp")
+                 .Raw("--dport " + std::to_string(p.info.health_check_node_port))
+                 .Jump("ACCEPT")
+                 .Take());
     }
   }
 
   // The verdict for external traffic to `dst_port` when the external policy leaves no endpoint.
   void ExternalFilter(const ServicePlan& p, const std::string& dst_port) {
-    filter_.Add(S(kExternalServicesChain), Args()
-                                               .Comment(p.external_filter_comment)
-                                               .Proto(p.proto)
-                                               .Raw(dst_port)
-                                               .Jump(p.external_filter_target)
-                                               .Take());
+    Shared(SharedChain::kFilterExternalServices, kExternalServicesChain,
+           Args()
+               .Comment(p.external_filter_comment)
+               .Proto(p.proto)
+               .Raw(dst_port)
+               .Jump(p.external_filter_target)
+               .Take());
   }
 
-  // Appends a rule to a chain owned by the service port (so partial syncs can find it).
-  void AddOwned(const ServicePlan& p, const std::string& chain, std::string args) {
-    nat_.Get(chain, p.info.name).rules.push_back("-A " + chain + " " + args);
+  // Declares an owned chain (first use fixes its place in the restore input).
+  OwnedChain& Chain(const ServicePlan& p, const std::string& chain) {
+    auto [it, added] = owned_.try_emplace(chain, frag_.chains.size());
+    if (added) frag_.chains.push_back(OwnedChain{chain, {}, 0});
+    return frag_.chains[it->second];
+  }
+
+  void AddOwned(const ServicePlan& p, const std::string& chain, std::string_view args) {
+    OwnedChain& c = Chain(p, chain);
+    c.text += Line(chain, args);
+    c.text.push_back('\n');
+    ++c.rules;
   }
 
   void ServiceChains(const ServicePlan& p) {
     // Declared in kube-proxy's order: EXT, FW, SVC, SVL (then SEP).
-    const std::optional<ServicePortName> owner = p.info.name;
-    if (p.uses_ext_chain) nat_.Get(p.ext_chain, owner);
-    if (p.uses_fw_chain) nat_.Get(p.fw_chain, owner);
-    if (p.uses_cluster_chain) nat_.Get(p.svc_chain, owner);
-    if (p.uses_local_chain) nat_.Get(p.svl_chain, owner);
+    if (p.uses_ext_chain) Chain(p, p.ext_chain);
+    if (p.uses_fw_chain) Chain(p, p.fw_chain);
+    if (p.uses_cluster_chain) Chain(p, p.svc_chain);
+    if (p.uses_local_chain) Chain(p, p.svl_chain);
 
     if (p.has_internal) {
       Args masq;
       masq.Comment(p.name + " cluster IP").Proto(p.proto).Raw(p.DstPort(p.cluster_ip.ToString()));
       if (o_.masquerade_all) {
         AddOwned(p, p.internal_chain, masq.Jump(kMarkMasqChain).Take());
-      } else if (detector_.implemented()) {
+      } else if (c_.detector.implemented()) {
         // Off-cluster clients that route the service range to this node get masqueraded so
         // replies come back through it.
-        AddOwned(p, p.internal_chain, masq.Raw(detector_.if_not_local).Jump(kMarkMasqChain).Take());
+        AddOwned(p, p.internal_chain,
+                 masq.Raw(c_.detector.if_not_local).Jump(kMarkMasqChain).Take());
       }
     }
     if (p.uses_ext_chain) ExternalChainRules(p);
     if (p.uses_fw_chain) FirewallChainRules(p);
-    auto add = [&](const std::string& chain, std::string args) {
-      AddOwned(p, chain, std::move(args));
-    };
-    if (p.uses_cluster_chain) LoadBalance(p.info, p.name, p.svc_chain, p.sel.cluster, add);
-    if (p.uses_local_chain) LoadBalance(p.info, p.name, p.svl_chain, p.sel.local, add);
+    if (p.uses_cluster_chain) LoadBalance(p, p.svc_chain, p.sel.cluster);
+    if (p.uses_local_chain) LoadBalance(p, p.svl_chain, p.sel.local);
   }
 
   void ExternalChainRules(const ServicePlan& p) {
@@ -399,11 +372,11 @@ class FamilyRenderer {
     } else if (p.uses_cluster_chain) {
       // Pods and the host reaching an external address behave as if they went out to the
       // load balancer and came back: no traffic policy applies to them.
-      if (detector_.implemented()) {
+      if (c_.detector.implemented()) {
         AddOwned(p, p.ext_chain,
                  Args()
                      .Comment("pod traffic for " + p.name + " external destinations")
-                     .Raw(detector_.if_local)
+                     .Raw(c_.detector.if_local)
                      .Jump(p.svc_chain)
                      .Take());
       }
@@ -429,7 +402,7 @@ class FamilyRenderer {
     bool allow_from_node = false;
     for (const auto& cidr : p.source_ranges) {
       AddOwned(p, p.fw_chain, head + " -s " + cidr.ToString() + " -j " + p.ext_chain);
-      if (node_ip_ && cidr.Contains(*node_ip_)) allow_from_node = true;
+      if (c_.node_ip && cidr.Contains(*c_.node_ip)) allow_from_node = true;
     }
     // A VIP often sits on a local interface, so the node's own requests arrive with the VIP
     // as source; let them through when the node itself is allowed.
@@ -445,14 +418,23 @@ class FamilyRenderer {
                  .Take());
   }
 
+  // kube-proxy's appendServiceCommentLocked: per-endpoint comments are dropped in large
+  // clusters, where they made up a large part of the table the kernel copies on every change.
+  void EndpointComment(Args& a, const std::string& text) const {
+    if (!c_.large_cluster) a.Comment(text);
+  }
+
   void EndpointChains(const ServicePlan& p) {
-    const std::string comment = Args().Comment(p.name).Take();
+    Args head;
+    EndpointComment(head, p.name);
+    const std::string comment = head.Take();
     for (const auto& ep : p.sel.all_reachable) {
-      const std::string sep = EndpointChain(p.info.name, *ep);
-      nat_.Get(sep, p.info.name);
+      const std::string sep = Sep(p.info.name, *ep);
+      Chain(p, sep);
       // Hairpin: a pod reaching itself through the service must be SNATed or it would answer
       // itself directly and the client would drop the reply.
-      AddOwned(p, sep, comment + " -s " + ep->ip.ToString() + " -j " + S(kMarkMasqChain));
+      AddOwned(p, sep,
+               Args().Raw(comment).Raw("-s " + ep->ip.ToString()).Jump(kMarkMasqChain).Take());
       Args dnat;
       dnat.Raw(comment);
       if (p.info.session_affinity_client_ip) dnat.Raw("-m recent --name " + sep + " --set");
@@ -461,116 +443,174 @@ class FamilyRenderer {
     }
   }
 
-  template <typename AddFn>
-  void LoadBalance(const ServicePortInfo& info, const std::string& name, const std::string& chain,
-                   const EndpointList& endpoints, AddFn& add) {
+  void LoadBalance(const ServicePlan& p, const std::string& chain, const EndpointList& endpoints) {
+    const ServicePortInfo& info = p.info;
     if (info.session_affinity_client_ip) {
       for (const auto& ep : endpoints) {
-        const std::string sep = EndpointChain(info.name, *ep);
-        add(chain, Args()
-                       .Comment(name + " -> " + ep->ToString())
-                       .Raw("-m recent --name " + sep + " --rcheck --seconds " +
-                            std::to_string(info.session_affinity_timeout_seconds) + " --reap")
-                       .Jump(sep)
-                       .Take());
+        const std::string sep = Sep(info.name, *ep);
+        Args a;
+        EndpointComment(a, p.name + " -> " + ep->ToString());
+        AddOwned(p, chain,
+                 a.Raw("-m recent --name " + sep + " --rcheck --seconds " +
+                       std::to_string(info.session_affinity_timeout_seconds) + " --reap")
+                     .Jump(sep)
+                     .Take());
       }
     }
     const size_t n = endpoints.size();
     for (size_t i = 0; i < n; ++i) {
       Args a;
-      a.Comment(name + " -> " + endpoints[i]->ToString());
+      EndpointComment(a, p.name + " -> " + endpoints[i]->ToString());
       // Rule i takes 1/(n-i) of what rules 0..i-1 left: uniform over the n endpoints.
       if (i + 1 < n) a.Raw("-m statistic --mode random --probability " + Probability(n - i));
-      add(chain, a.Jump(EndpointChain(info.name, *endpoints[i])).Take());
+      AddOwned(p, chain, a.Jump(Sep(info.name, *endpoints[i])).Take());
     }
   }
 
   void Dispatch(const IpAddress& dst, std::string args) {
-    dispatch_.push_back(DispatchEntry{dst, std::move(args)});
-  }
-
-  void Finish() {
-    const std::string services = S(kServicesChain);
-    if (o_.dispatch == DispatchMode::kPrefixTree) {
-      PrefixDispatch tree(family_, static_cast<size_t>(std::max(1, o_.dispatch_leaf_size)));
-      for (auto& chain : tree.Build(services, std::move(dispatch_))) {
-        auto& out = nat_.Get(chain.name, std::nullopt);
-        for (auto& r : chain.rules) out.rules.push_back(std::move(r));
-      }
-    } else {
-      for (auto& e : dispatch_) nat_.Add(services, std::move(e.args));
-    }
-    NodePortsDispatch();
-
-    if (!o_.conntrack_tcp_liberal) {
-      // Without be_liberal, out-of-window packets are INVALID and, left alone, would reach the
-      // endpoint un-DNATed and trigger resets (kubernetes#74839).
-      Args a;
-      a.Raw("-m conntrack --ctstate INVALID");
-      if (o_.nfacct_ct_state_invalid) {
-        a.Raw(std::string("-m nfacct --nfacct-name ") + kCtStateInvalidDroppedCounter);
-      }
-      filter_.Add(S(kForwardChain), a.Jump("DROP").Take());
-    }
-    // NodePort traffic forwarded to other nodes carries the mark: accept it even when FORWARD's
-    // policy is DROP.
-    filter_.Add(S(kForwardChain), Args()
-                                      .Comment("kubernetes forwarding rules")
-                                      .Raw("-m mark --mark " + mark_ + "/" + mark_)
-                                      .Jump("ACCEPT")
-                                      .Take());
-    filter_.Add(S(kForwardChain), Args()
-                                      .Comment("kubernetes forwarding conntrack rule")
-                                      .Raw("-m conntrack --ctstate RELATED,ESTABLISHED")
-                                      .Jump("ACCEPT")
-                                      .Take());
-  }
-
-  void NodePortsDispatch() {
-    const std::string services = S(kServicesChain);
-    const NodePortAddresses npa{o_.node_port_addresses, o_.node_port_primary};
-    const bool v6 = family_ == IpFamily::kIPv6;
-    if (npa.MatchesAll(family_, state_.node)) {
-      Args a;
-      a.Comment(kNodePortsComment).Raw("-m addrtype --dst-type LOCAL");
-      // Localhost NodePorts never work on IPv6 and on IPv4 only with route_localnet.
-      if (v6) {
-        a.Raw("! -d ::1/128");
-      } else if (!o_.localhost_nodeports) {
-        a.Raw("! -d 127.0.0.0/8");
-      }
-      nat_.Add(services, a.Jump(kNodePortsChain).Take());
-      return;
-    }
-    for (const auto& ip :
-         npa.Select(family_, local_addresses_, state_.node, !v6 && o_.localhost_nodeports)) {
-      nat_.Add(services, Args()
-                             .Comment(kNodePortsComment)
-                             .Raw("-d " + ip.ToString())
-                             .Jump(kNodePortsChain)
-                             .Take());
-    }
+    frag_.dispatch.push_back(DispatchEntry{dst, std::move(args)});
   }
 
   const IptablesOptions& o_;
-  const DesiredState& state_;
-  IpFamily family_;
-  const std::vector<IpAddress>& local_addresses_;
-  std::string mark_;
-  LocalDetector detector_;
-  std::optional<IpAddress> node_ip_;
-  ChainList filter_;
-  ChainList nat_;
-  std::vector<DispatchEntry> dispatch_;
+  const FamilyContext& c_;
+  ServiceChainNames& names_;
+  ServiceFragment frag_;
+  std::unordered_map<std::string, size_t> owned_;  // chain name -> index in frag_.chains
+  std::unordered_map<std::string, std::string> used_sep_;
 };
 
 }  // namespace
 
 IptablesRenderer::IptablesRenderer(IptablesOptions options) : options_(std::move(options)) {}
 
-IptablesRuleset IptablesRenderer::Render(const DesiredState& state, IpFamily family,
-                                         const std::vector<IpAddress>& local_addresses) const {
-  return FamilyRenderer(options_, state, family, local_addresses).Render();
+FamilyContext IptablesRenderer::Context(const NodeState& node, IpFamily family,
+                                        bool large_cluster) const {
+  FamilyContext c;
+  c.family = family;
+  c.mark = MasqueradeMark(options_.masquerade_bit);
+  c.detector = LocalTrafficDetector::For(options_.local_detect, family, options_.cluster_cidrs,
+                                         node.pod_cidrs, options_.local_interface);
+  for (const auto& a : node.addresses) {
+    if (a.family() == family) {
+      c.node_ip = a;
+      break;
+    }
+  }
+  c.large_cluster = large_cluster;
+  return c;
+}
+
+bool IptablesRenderer::LargeCluster(size_t endpoints) const {
+  return options_.large_cluster_endpoints_threshold >= 0 &&
+         endpoints > static_cast<size_t>(options_.large_cluster_endpoints_threshold);
+}
+
+ServiceFragment IptablesRenderer::RenderServicePort(const ServicePortState& port,
+                                                    const FamilyContext& context,
+                                                    ServiceChainNames& names) const {
+  return ServicePortRenderer(options_, context, names).Render(port);
+}
+
+TopLevelRules IptablesRenderer::RenderTopLevel(const DesiredState& state, IpFamily family,
+                                               const std::vector<IpAddress>& local) const {
+  const IptablesOptions& o = options_;
+  const std::string mark = MasqueradeMark(o.masquerade_bit);
+  const bool firewall = family == IpFamily::kIPv4 && o.localhost_nodeports;
+  TopLevelRules t;
+  // References into these are held while chains are added: no reallocation.
+  t.filter.reserve(6);
+  t.nat.reserve(4);
+  auto top = [](std::vector<TopLevelChain>& table, std::string_view name,
+                std::optional<SharedChain> services) -> TopLevelChain& {
+    table.push_back(TopLevelChain{S(name), services, false, {}});
+    return table.back();
+  };
+  auto add = [](TopLevelChain& c, std::string args) { c.rules.push_back(Line(c.name, args)); };
+
+  // filter, in kube-proxy's declaration order.
+  top(t.filter, kServicesChain, SharedChain::kFilterServices);
+  top(t.filter, kExternalServicesChain, SharedChain::kFilterExternalServices);
+  TopLevelChain& forward = top(t.filter, kForwardChain, std::nullopt);
+  top(t.filter, kNodePortsChain, SharedChain::kFilterNodePorts);
+  top(t.filter, kProxyFirewallChain, SharedChain::kFilterProxyFirewall);
+  if (firewall) {
+    // route_localnet makes 127/8 routable; without this guard other hosts could reach
+    // localhost-bound services through it (kubernetes#90259).
+    add(top(t.filter, kFirewallChain, std::nullopt),
+        Args()
+            .Comment("block incoming localnet connections")
+            .Raw("-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! "
+                 "--ctstate RELATED,ESTABLISHED,DNAT")
+            .Jump("DROP")
+            .Take());
+  }
+  if (!o.conntrack_tcp_liberal) {
+    // Without be_liberal, out-of-window packets are INVALID and, left alone, would reach the
+    // endpoint un-DNATed and trigger resets (kubernetes#74839).
+    Args a;
+    a.Raw("-m conntrack --ctstate INVALID");
+    if (o.nfacct_ct_state_invalid) {
+      a.Raw(std::string("-m nfacct --nfacct-name ") + kCtStateInvalidDroppedCounter);
+    }
+    add(forward, a.Jump("DROP").Take());
+  }
+  // NodePort traffic forwarded to other nodes carries the mark: accept it even when FORWARD's
+  // policy is DROP.
+  add(forward, Args()
+                   .Comment("kubernetes forwarding rules")
+                   .Raw("-m mark --mark " + mark + "/" + mark)
+                   .Jump("ACCEPT")
+                   .Take());
+  add(forward, Args()
+                   .Comment("kubernetes forwarding conntrack rule")
+                   .Raw("-m conntrack --ctstate RELATED,ESTABLISHED")
+                   .Jump("ACCEPT")
+                   .Take());
+
+  // nat.
+  TopLevelChain& services = top(t.nat, kServicesChain, std::nullopt);
+  services.dispatch = true;
+  top(t.nat, kNodePortsChain, SharedChain::kNatNodePorts);
+  TopLevelChain& post = top(t.nat, kPostroutingChain, std::nullopt);
+  TopLevelChain& masq_chain = top(t.nat, kMarkMasqChain, std::nullopt);
+  add(post, Args().Raw("-m mark ! --mark " + mark + "/" + mark).Jump("RETURN").Take());
+  // Clear the mark so a packet that goes through the stack again is not masqueraded twice.
+  add(post, Args().Jump("MARK").Raw("--xor-mark " + mark).Take());
+  Args masq;
+  masq.Comment("kubernetes service traffic requiring SNAT").Jump("MASQUERADE");
+  if (o.masquerade_random_fully) masq.Raw("--random-fully");
+  add(post, masq.Take());
+  add(masq_chain, Args().Jump("MARK").Raw("--or-mark " + mark).Take());
+
+  // The NodePort entry point, after every service's dispatch rule.
+  const NodePortAddresses npa{o.node_port_addresses, o.node_port_primary};
+  const bool v6 = family == IpFamily::kIPv6;
+  if (npa.MatchesAll(family, state.node)) {
+    Args a;
+    a.Comment(kNodePortsComment).Raw("-m addrtype --dst-type LOCAL");
+    // Localhost NodePorts never work on IPv6 and on IPv4 only with route_localnet.
+    if (v6) {
+      a.Raw("! -d ::1/128");
+    } else if (!o.localhost_nodeports) {
+      a.Raw("! -d 127.0.0.0/8");
+    }
+    add(services, a.Jump(kNodePortsChain).Take());
+  } else {
+    for (const auto& ip : npa.Select(family, local, state.node, !v6 && o.localhost_nodeports)) {
+      add(services, Args()
+                        .Comment(kNodePortsComment)
+                        .Raw("-d " + ip.ToString())
+                        .Jump(kNodePortsChain)
+                        .Take());
+    }
+  }
+  return t;
+}
+
+std::string IptablesRenderer::Render(const DesiredState& state, IpFamily family,
+                                     const std::vector<IpAddress>& local_addresses) const {
+  IptablesFamilyRules rules(*this, family);
+  return rules.Update(state, local_addresses, IptablesFamilyRules::Mode::kFull, {}, {}).text;
 }
 
 std::vector<JumpRule> KpxJumpRules(IpFamily family, const IptablesOptions& options) {

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -14,43 +13,39 @@ namespace kpx {
 struct RenderedChain {
   std::string name;
   std::vector<std::string> rules;
-  // The service port whose chain this is; empty for the top-level chains, which every sync
-  // rewrites in full.
+  // The service port whose chain this is; empty for the top-level and dispatch chains.
   std::optional<ServicePortName> owner;
+  bool operator==(const RenderedChain&) const = default;
 };
 
-struct RenderedTable {
-  std::string name;  // "filter" or "nat"
-  std::vector<RenderedChain> chains;
-  size_t RuleCount() const;
-  std::set<std::string> ChainNames() const;
+// The top-level chains service ports add rules to, in the order a full restore writes them
+// within their table. Indexes ServiceFragment::shared.
+enum class SharedChain : int {
+  kFilterServices,          // filter KUBE-SERVICES: REJECT/DROP for ports without endpoints
+  kFilterExternalServices,  // filter KUBE-EXTERNAL-SERVICES: the same for external addresses
+  kFilterNodePorts,         // filter KUBE-NODEPORTS: health check node ports
+  kFilterProxyFirewall,     // filter KUBE-PROXY-FIREWALL: loadBalancerSourceRanges drops
+  kNatNodePorts,            // nat KUBE-NODEPORTS
+  kCount,
+};
+inline constexpr int kSharedChainCount = static_cast<int>(SharedChain::kCount);
+
+// A top-level chain of one table as a full restore writes it: the rules service ports add
+// (`services`, or the KUBE-SERVICES dispatch when `dispatch`), then its own fixed rules.
+struct TopLevelChain {
+  std::string name;
+  std::optional<SharedChain> services;
+  bool dispatch = false;  // nat KUBE-SERVICES: the per-service dispatch rules come first
+  std::vector<std::string> rules;
+  bool operator==(const TopLevelChain&) const = default;
 };
 
-// What the renderer says one family's filter and nat tables should hold. Assembling the restore
-// text is separate from rendering so that full and partial syncs come from one rendering and the
-// full text can be compared byte for byte with the last one applied.
-class IptablesRuleset {
- public:
-  IptablesRuleset(IpFamily family, RenderedTable filter, RenderedTable nat);
-
-  IpFamily family() const { return family_; }
-  const RenderedTable& filter() const { return filter_; }
-  const RenderedTable& nat() const { return nat_; }
-
-  // iptables-restore --noflush input: filter then nat. With `only` set, per-service chains are
-  // written for those service ports only (declaring a chain flushes it, so the others are not
-  // mentioned and keep their rules); top-level chains are always written in full. Chains in
-  // `stale_*` are flushed and deleted ("-X") after the rules.
-  std::string RestoreText(const std::set<ServicePortName>* only,
-                          const std::vector<std::string>& stale_filter,
-                          const std::vector<std::string>& stale_nat) const;
-  // The full text: RestoreText(nullptr, {}, {}).
-  std::string FullText() const { return RestoreText(nullptr, {}, {}); }
-
- private:
-  IpFamily family_;
-  RenderedTable filter_;
-  RenderedTable nat_;
+// Everything of one family's ruleset that does not belong to a service port, in declaration
+// order per table. Depends on the options, the node and the host's addresses only.
+struct TopLevelRules {
+  std::vector<TopLevelChain> filter;
+  std::vector<TopLevelChain> nat;
+  bool operator==(const TopLevelRules&) const = default;
 };
 
 }  // namespace kpx

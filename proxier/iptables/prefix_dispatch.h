@@ -12,6 +12,7 @@ namespace kpx {
 struct DispatchEntry {
   IpAddress dst;
   std::string args;  // "-m comment ... -d <dst> --dport ... -j KUBE-SVC-..."
+  bool operator==(const DispatchEntry&) const = default;
 };
 
 // Splits KUBE-SERVICES' dispatch rules into a path-compressed binary tree of per-prefix chains

@@ -41,7 +41,7 @@ FakeIptablesRunner::Table NewTable(std::string_view name) {
 
 FakeIptablesRunner::FakeIptablesRunner() {
   for (auto& tables : tables_) {
-    for (const char* t : {"nat", "filter"}) tables[t] = NewTable(t);
+    for (const char* t : {"nat", "filter", "mangle"}) tables[t] = NewTable(t);
   }
 }
 
@@ -200,6 +200,10 @@ Result<bool> FakeIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rul
   const size_t before = rules.size();
   std::erase_if(rules, [&](const Rule& r) { return r.args == args; });
   return rules.size() != before;
+}
+
+void FakeIptablesRunner::FlushTable(IpFamily family, std::string_view table) {
+  tables_[static_cast<int>(family)][std::string(table)] = NewTable(table);
 }
 
 Status FakeIptablesRunner::DeleteChains(IpFamily family, std::string_view table,

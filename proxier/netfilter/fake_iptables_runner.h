@@ -13,8 +13,8 @@ namespace kpx {
 // A stateful, in-memory IptablesRunner that behaves like the kernel for what kpx does: restore
 // with --noflush semantics (declared user chains are created or flushed, others kept), "-X" only
 // of existing, empty, unreferenced user chains, jumps only to existing chains, DNAT/MASQUERADE only
-// in nat, all-or-nothing per call. Starts with the built-in chains of nat and filter in both
-// families. Lets unit tests apply several syncs in a row and inspect or trace the result.
+// in nat, all-or-nothing per call. Starts with the built-in chains of nat, filter and mangle in
+// both families. Lets unit tests apply several syncs in a row and inspect or trace the result.
 class FakeIptablesRunner : public IptablesRunner {
  public:
   struct Rule {
@@ -55,6 +55,9 @@ class FakeIptablesRunner : public IptablesRunner {
   // Fault and drift injection.
   void FailNextRestores(int count) { fail_restores_ = count; }
   void FlushChain(IpFamily family, std::string_view table, std::string_view chain);
+  // What "iptables -t <table> -F; iptables -t <table> -X" (or a firewall reload) leaves: the
+  // built-in chains, empty.
+  void FlushTable(IpFamily family, std::string_view table);
   // Adds a foreign rule (someone else's), so tests can check it survives.
   Status AppendRule(IpFamily family, std::string_view table, std::string_view chain,
                     const std::vector<std::string>& args);

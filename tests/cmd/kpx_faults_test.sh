@@ -18,7 +18,8 @@ tables() {
 start_kpx() {
   ip netns exec "$TOPO_NODE" "$kpx" --mode=iptables --source="$work/m" \
     --hostname-override=kpx-node --cluster-cidr=10.99.0.0/16 --min-sync-period=0 \
-    --sync-period="${1:-30s}" --healthz-bind-address=10.99.0.2:10256 --metrics-bind-address= \
+    --sync-period="${1:-30s}" --iptables-full-sync-period="${2:-1h}" \
+    --healthz-bind-address=10.99.0.2:10256 --metrics-bind-address= \
     >>"$work/kpx.log" 2>&1 &
   kpx_pid=$!
 }
@@ -77,19 +78,32 @@ start_kpx
 check "a fresh kpx syncs" wait_until 20 synced
 check_eq "state after the kills equals a fresh kpx's" "$converged" "$(tables)"
 
-# Kernel drift: with a 2 s sync period, damage is repaired by the next periodic sync.
+# Kernel drift. Periodic syncs are partial (kube-proxy's hourly full resync is the default):
+# a flush that takes the canary chain (a firewall reload: nat and mangle flushed and their
+# chains deleted) is repaired by the next periodic sync.
 kill -TERM "$kpx_pid"; wait "$kpx_pid"; kpx_pid=
 start_kpx 2s
 check "kpx with a 2s sync period syncs" wait_until 20 synced
 good=$(tables)
+# wait_until re-runs its command, so the comparison must read the tables inside it.
+tables_are() { [[ "$(tables)" == "$1" ]]; }
+for table in nat mangle; do in_node iptables -t "$table" -F; in_node iptables -t "$table" -X; done
+check "the flush took effect" test "$(tables)" != "$good"
+check "flushed tables (canary gone) are repaired within a sync period" \
+  wait_until 6 tables_are "$good"
+check_eq "traffic flows after the flush" 0 "$(ip netns exec "$TOPO_CLIENT" "$probe" tcp 10.96.0.10 80 --count 3 >/dev/null; echo $?)"
+
+# Damage the canary does not see waits for the full resync: with a 2 s full-sync period it is
+# repaired within one.
+kill -TERM "$kpx_pid"; wait "$kpx_pid"; kpx_pid=
+start_kpx 2s 2s
+check "kpx with a 2s full-sync period syncs" wait_until 20 synced
 svc_chain=$(in_node iptables-save -t nat | awk '/-A KUBE-SERVICES .*demo\/web:http cluster IP/ {print $NF; exit}')
 in_node iptables -t nat -F "$svc_chain"
 in_node iptables -t nat -D PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
 in_node iptables -t filter -F KUBE-SERVICES
 check "the damage took effect" test "$(tables)" != "$good"
-# wait_until re-runs its command, so the comparison must read the tables inside it.
-tables_are() { [[ "$(tables)" == "$1" ]]; }
-check "flushed chains and a deleted jump are repaired within a sync period" \
+check "flushed chains and a deleted jump are repaired within a full-sync period" \
   wait_until 6 tables_are "$good"
 check_eq "traffic flows again" 0 "$(ip netns exec "$TOPO_CLIENT" "$probe" tcp 10.96.0.10 80 --count 3 >/dev/null; echo $?)"
 in_node iptables -t nat -X KUBE-MARK-MASQ 2>/dev/null || in_node iptables -t nat -F KUBE-MARK-MASQ

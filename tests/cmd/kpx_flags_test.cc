@@ -24,6 +24,9 @@ TEST(KpxFlagsTest, IptablesOptionsDefaultsAgreeWithTheConfig) {
   EXPECT_EQ(IptablesOptions{}.localhost_nodeports, KpxConfig{}.iptables.localhost_nodeports);
   EXPECT_EQ(IptablesOptions{}.masquerade_bit, KpxConfig{}.iptables.masquerade_bit);
   EXPECT_EQ(IptablesOptions{}.conntrack_tcp_liberal, KpxConfig{}.conntrack.tcp_be_liberal);
+  // kube-proxy's FullSyncPeriod, one hour.
+  EXPECT_EQ(IptablesOptions{}.full_sync_period, KpxConfig{}.iptables.full_sync_period);
+  EXPECT_EQ(KpxConfig{}.iptables.full_sync_period, std::chrono::hours(1));
 }
 
 TEST(KpxFlagsTest, ValidationNamesTheField) {
@@ -43,6 +46,8 @@ TEST(KpxFlagsTest, ValidationNamesTheField) {
        "iptables.minSyncPeriod:"},
       {[](KpxConfig& c) { c.iptables.masquerade_bit = 32; }, "iptables.masqueradeBit:"},
       {[](KpxConfig& c) { c.iptables.backend = "ebpf"; }, "iptables backend:"},
+      {[](KpxConfig& c) { c.iptables.full_sync_period = std::chrono::milliseconds(-1); },
+       "iptables-full-sync-period:"},
       {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kBridgeInterface; },
        "detectLocal.bridgeInterface:"},
       {[](KpxConfig& c) { c.detect_local_mode = LocalDetectMode::kInterfaceNamePrefix; },

@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.cluster_cidrs = {*kpx::Cidr::Parse("10.0.0.0/8")};
   const kpx::IptablesRenderer renderer(options);
   for (kpx::IpFamily f : kpx::kIpFamilies) {
-    CheckRestoreText(renderer.Render(state, f, {}).FullText());
+    CheckRestoreText(renderer.Render(state, f, {}));
   }
   return 0;
 }

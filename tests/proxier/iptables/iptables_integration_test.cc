@@ -11,8 +11,10 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "proxier/iptables/iptables_dataplane.h"
 #include "proxier/netfilter/exec_conntrack.h"
@@ -24,6 +26,7 @@
 #include "tests/support/exchange.h"
 #include "tests/support/in_netns.h"
 #include "tests/support/netns.h"
+#include "tests/support/random_changes.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
 
@@ -35,6 +38,7 @@ using testing::ExchangeOnce;
 using testing::InNetns;
 using testing::Ip;
 using testing::Net;
+using testing::RandomChanges;
 using testing::RunCommand;
 using testing::StateBuilderForTest;
 using testing::Svc;
@@ -63,6 +67,34 @@ std::string Request(const std::string& netns, int type, const std::string& ip, i
 std::string Normalize(std::string save) {
   save = std::regex_replace(save, std::regex("^#.*\n", std::regex::multiline), "");
   return std::regex_replace(save, std::regex("\\[[0-9]+:[0-9]+\\]"), "[0:0]");
+}
+
+// Normalize(), and independent of the order in which chains were created: per table, chain
+// declarations sorted and rules grouped by chain (their order within a chain kept).
+std::string Canonical(const std::string& save) {
+  std::istringstream in(Normalize(save));
+  std::string out, line, table;
+  std::set<std::string> chains;
+  std::map<std::string, std::vector<std::string>> rules;
+  while (std::getline(in, line)) {
+    if (line.starts_with("*")) {
+      table = line;
+    } else if (line.starts_with(":")) {
+      chains.insert(line);
+    } else if (line.starts_with("-A ")) {
+      rules[line.substr(3, line.find(' ', 3) - 3)].push_back(line);
+    } else if (line == "COMMIT") {
+      out += table + "\n";
+      for (const auto& c : chains) out += c + "\n";
+      for (const auto& [chain, lines] : rules) {
+        for (const auto& l : lines) out += l + "\n";
+      }
+      out += "COMMIT\n";
+      chains.clear();
+      rules.clear();
+    }
+  }
+  return out;
 }
 
 class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
@@ -101,10 +133,14 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
 
     Rebuild([](IptablesOptions&) {});
     builder_.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp)}; });
-    // Someone else's rules in every built-in chain kpx touches, so the tables exist before kpx
-    // runs and "cleanup leaves them as they were" is a meaningful comparison.
+    AddForeignRules(node_);
+  }
+
+  // Someone else's rules in every built-in chain kpx touches, so the tables exist before kpx
+  // runs and "cleanup leaves them as they were" is a meaningful comparison.
+  void AddForeignRules(const std::string& netns) {
     const std::string tool = GetParam() == "nft" ? "-nft" : "-legacy";
-    InNetns in(node_);
+    InNetns in(netns);
     for (const char* fam : {"iptables", "ip6tables"}) {
       const std::string bin = std::string(fam) + tool;
       const char* src = std::string(fam) == "iptables" ? "192.0.2.1" : "2001:db8::1";
@@ -122,6 +158,10 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
 
   // A fresh dataplane (this backend's runner) with the fixture's options, then `mutate`.
   void Rebuild(const std::function<void(IptablesOptions&)>& mutate) {
+    dataplane_ = MakeDataplane(mutate);
+  }
+  std::unique_ptr<IptablesDataplane> MakeDataplane(
+      const std::function<void(IptablesOptions&)>& mutate) {
     IptablesOptions o;
     o.families = {IpFamily::kIPv4};
     o.cluster_cidrs = {Net("10.99.2.0/24")};
@@ -133,8 +173,8 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "legacy")
       runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kLegacy, exec);
     if (GetParam() == "libiptc") runner = std::make_unique<LibiptcIptablesRunner>();
-    dataplane_ = std::make_unique<IptablesDataplane>(o, std::move(runner),
-                                                     std::make_unique<ExecConntrack>(exec));
+    return std::make_unique<IptablesDataplane>(o, std::move(runner),
+                                               std::make_unique<ExecConntrack>(exec));
   }
 
   void TearDown() override {
@@ -142,13 +182,16 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
     netns_.reset();
   }
 
-  std::string SaveAll() {
-    InNetns in(node_);
+  std::string SaveAll(const std::vector<std::string>& tables = {"nat", "filter"}) {
+    return SaveAllIn(node_, tables);
+  }
+  std::string SaveAllIn(const std::string& netns, const std::vector<std::string>& tables) {
+    InNetns in(netns);
     const std::string tool = GetParam() == "nft" ? "-nft-save" : "-legacy-save";
     std::string all;
     SubprocessExecutor exec;
     for (const char* fam : {"iptables", "ip6tables"}) {
-      for (const char* table : {"nat", "filter"}) {
+      for (const std::string& table : tables) {
         auto out = exec.Run({std::string(fam) + tool, "-t", table}, "");
         if (out.ok()) all += out->out;
       }
@@ -196,17 +239,13 @@ TEST_P(IptablesIntegrationTest, ServiceTrafficEndpointChangesAndCleanup) {
   EXPECT_EQ(Answers(SOCK_DGRAM, "172.30.0.10", 53), both);
   EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080), both);
 
-  // No endpoints: refused, not a black hole.
+  // No endpoints: refused, not a black hole (which would answer "timeout").
   // TCP: with veth, the ICMP for the first SYN arrives while connect() still holds the socket
-  // lock and only counts as a soft error, so the refusal lands on a retransmission (1 s, 3 s),
-  // not after the ~2 min a black hole would take. UDP has no such lock: immediate.
-  auto t0 = std::chrono::steady_clock::now();
+  // lock and only counts as a soft error, so the refusal lands on a retransmission (1 s, 3 s):
+  // the 5 s budget leaves room for that, not for the ~2 min a black hole would take.
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.11", 80, std::chrono::milliseconds(5000)),
             "refused");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4000));
-  t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(Request(client_, SOCK_DGRAM, "172.30.0.11", 53), "refused");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
 
   // Endpoint removed, then added back (partial syncs).
   Web({Ep(kBackend1, 8080)});
@@ -237,6 +276,85 @@ TEST_P(IptablesIntegrationTest, ServiceTrafficEndpointChangesAndCleanup) {
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(SaveAll(), before);
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+}
+
+// A firewall reload flushes and deletes every chain of nat and mangle: the service stops
+// working, and the next periodic resync (a full request, partial while the canary lives) sees
+// KUBE-PROXY-CANARY gone and rewrites everything.
+TEST_P(IptablesIntegrationTest, FlushedTablesAreRepairedOnTheNextPeriodicResync) {
+  const std::set<std::string> both = {kBackend1, kBackend2};
+  Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
+  // A periodic resync with the canary in place is partial and writes nothing.
+  const uint64_t full_syncs = dataplane_->counters().full_syncs;
+  st = Apply(/*full=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(dataplane_->counters().full_syncs, full_syncs);
+  EXPECT_EQ(dataplane_->counters().skipped_syncs, 1u);
+  {
+    InNetns in(node_);
+    const std::string bin = GetParam() == "nft" ? "iptables-nft" : "iptables-legacy";
+    for (const char* table : {"nat", "mangle"}) {
+      for (const char* op : {"-F", "-X"}) {
+        ASSERT_TRUE(RunCommand({bin, "-w", "5", "-t", table, op}).ok()) << table << op;
+      }
+    }
+  }
+  EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+  st = Apply(/*full=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(dataplane_->counters().canary_missing, 1u);
+  EXPECT_EQ(dataplane_->counters().full_syncs, full_syncs + 1);
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080), both);
+}
+
+// The differential test on the real kernel: a random sequence of changes (services added and
+// removed, endpoints, traffic policies, affinity, NodePorts, load balancers, both families)
+// applied as incremental syncs leaves nat, filter and mangle exactly as a fresh full sync of the
+// same state leaves a second namespace (same foreign rules), compared as normalized
+// iptables-save output at several points of the sequence.
+TEST_P(IptablesIntegrationTest, IncrementalSyncsEqualAFreshFullSyncInTheKernel) {
+  ASSERT_TRUE(netns_->Add("f").ok());
+  const std::string fresh_ns = netns_->Name("f");
+  AddForeignRules(fresh_ns);
+  const auto dual_stack = [](IptablesOptions& o) {
+    o.families = {IpFamily::kIPv4, IpFamily::kIPv6};
+    o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00:10::/64")};
+  };
+  Rebuild(dual_stack);
+  RandomChanges::SetUpNode(builder_);
+  RandomChanges changes(/*seed=*/14, /*pool_size=*/10);
+  const std::vector<std::string> tables = {"nat", "filter", "mangle"};
+  std::string history;
+  uint64_t compared = 0;
+  for (int step = 1; step <= 48; ++step) {
+    history += changes.Step(builder_) + "; ";
+    if (step % 2 != 0) continue;
+    const DesiredState state = builder_.Build();
+    {
+      InNetns in(node_);
+      const Status st = dataplane_->Apply(state, /*full=*/false);
+      ASSERT_TRUE(st.ok()) << st.message() << " after " << history;
+    }
+    if (step % 12 != 0) continue;
+    auto fresh = MakeDataplane(dual_stack);
+    {
+      InNetns in(fresh_ns);
+      Status st = fresh->Cleanup();  // the previous comparison's rules
+      ASSERT_TRUE(st.ok()) << st.message();
+      st = fresh->Apply(state, /*full=*/true);
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+    const std::string expected = Canonical(SaveAllIn(fresh_ns, tables));
+    ASSERT_NE(expected.find("KUBE-SEP-"), std::string::npos);  // the comparison has content
+    ASSERT_EQ(Canonical(SaveAllIn(node_, tables)), expected) << "after " << history;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 4u);
+  EXPECT_GT(dataplane_->counters().partial_syncs, 10u);
 }
 
 // --nodeport-addresses against the node namespace's own interfaces (listed with getifaddrs

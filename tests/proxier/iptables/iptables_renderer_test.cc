@@ -38,7 +38,7 @@ StateBuilderForTest Node() {
 
 std::string Render(const DesiredState& s, IptablesOptions o = BaseOptions(),
                    IpFamily f = IpFamily::kIPv4) {
-  return IptablesRenderer(o).Render(s, f, {}).FullText();
+  return IptablesRenderer(o).Render(s, f, {});
 }
 
 // The lines every render shares, held once: the golden cases below state only their own lines
@@ -366,6 +366,45 @@ TEST(IptablesRendererGolden, Affinity) {
 )golden"));
 }
 
+// kube-proxy's large-cluster mode: above largeClusterEndpointsThreshold endpoints the
+// per-endpoint comments go (SVC/SVL load balancing and affinity rules, SEP rules); every other
+// comment stays. The threshold is 3 here, and AffinityState has 3 endpoints: not large yet.
+TEST(IptablesRendererGolden, LargeClusterDropsPerEndpointComments) {
+  IptablesOptions o = BaseOptions();
+  o.large_cluster_endpoints_threshold = 3;
+  EXPECT_EQ(Render(AffinityState(), o), Render(AffinityState()));
+  o.large_cluster_endpoints_threshold = 2;
+  EXPECT_EQ(Render(AffinityState(), o), Golden(R"golden(*nat
+:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
+:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
+:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
+:KUBE-SEP-HOU2AJF3C3TGUR4W - [0:0]
+-A KUBE-SERVICES -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 -j KUBE-SVC-NDY5GL2HU4YWCI7Q
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --rcheck --seconds 600 --reap -j KUBE-SEP-WASM2BGHDUARAP65
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-LYG6GVEMV3CC6VJG --rcheck --seconds 600 --reap -j KUBE-SEP-LYG6GVEMV3CC6VJG
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-HOU2AJF3C3TGUR4W --rcheck --seconds 600 --reap -j KUBE-SEP-HOU2AJF3C3TGUR4W
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-WASM2BGHDUARAP65
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-LYG6GVEMV3CC6VJG
+-A KUBE-SVC-NDY5GL2HU4YWCI7Q -j KUBE-SEP-HOU2AJF3C3TGUR4W
+-A KUBE-SEP-WASM2BGHDUARAP65 -s 10.180.0.7 -j KUBE-MARK-MASQ
+-A KUBE-SEP-WASM2BGHDUARAP65 -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.7:80
+-A KUBE-SEP-LYG6GVEMV3CC6VJG -s 10.180.0.8 -j KUBE-MARK-MASQ
+-A KUBE-SEP-LYG6GVEMV3CC6VJG -m recent --name KUBE-SEP-LYG6GVEMV3CC6VJG --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.8:80
+-A KUBE-SEP-HOU2AJF3C3TGUR4W -s 10.180.0.9 -j KUBE-MARK-MASQ
+-A KUBE-SEP-HOU2AJF3C3TGUR4W -m recent --name KUBE-SEP-HOU2AJF3C3TGUR4W --set -m tcp -p tcp -j DNAT --to-destination 10.180.0.9:80
+)golden"));
+}
+
+TEST(IptablesRenderer, LargeClusterThresholdIsKubeProxys) {
+  const IptablesRenderer r(BaseOptions());
+  EXPECT_FALSE(r.LargeCluster(1000));  // kube-proxy: totalEndpoints > 1000
+  EXPECT_TRUE(r.LargeCluster(1001));
+  IptablesOptions never = BaseOptions();
+  never.large_cluster_endpoints_threshold = -1;
+  EXPECT_FALSE(IptablesRenderer(never).LargeCluster(1000000));
+}
+
 TEST(IptablesRendererGolden, NoEndpoints) {
   EXPECT_EQ(Render(NoEndpointsState()), Golden(R"golden(*filter
 -A KUBE-SERVICES -m comment --comment "ns7/svc7:p80 has no endpoints" -m tcp -p tcp -d 172.30.0.47 --dport 80 -j REJECT
@@ -444,8 +483,7 @@ TEST(IptablesRendererGolden, MasqueradeAll) {
 TEST(IptablesRendererGolden, NodePortAddresses) {
   EXPECT_EQ(IptablesRenderer(NodePortAddressOptions())
                 .Render(NodePortState(), IpFamily::kIPv4,
-                        {Ip("192.168.0.2"), Ip("10.9.9.9"), Ip("127.0.0.1")})
-                .FullText(),
+                        {Ip("192.168.0.2"), Ip("10.9.9.9"), Ip("127.0.0.1")}),
             Golden(R"golden(*nat
 :KUBE-EXT-GNZBNJ2PO5MGZ6GT - [0:0]
 :KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
@@ -468,24 +506,6 @@ TEST(IptablesRenderer, IdenticalInputGivesIdenticalBytes) {
   const DesiredState b = DualStackState();
   for (IpFamily f : kIpFamilies)
     EXPECT_EQ(Render(a, BaseOptions(), f), Render(b, BaseOptions(), f));
-}
-
-TEST(IptablesRenderer, PartialTextHoldsOnlyChangedServiceChains) {
-  auto b = Node();
-  b.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1"), {Ep("10.180.0.1", 80)});
-  b.Add(Svc("ns1", "b", "", Protocol::kTCP, 80, "172.30.0.2"), {Ep("10.180.0.2", 80)});
-  const DesiredState s = b.Build();
-  const IptablesRuleset rules = IptablesRenderer(BaseOptions()).Render(s, IpFamily::kIPv4, {});
-  const std::set<ServicePortName> only = {{"ns1", "b", "", Protocol::kTCP}};
-  const std::string text = rules.RestoreText(&only, {}, {"KUBE-SVC-OLD"});
-  const std::string svc_a = ServiceChain({"ns1", "a", "", Protocol::kTCP});
-  const std::string svc_b = ServiceChain({"ns1", "b", "", Protocol::kTCP});
-  EXPECT_THAT(text, ::testing::Not(::testing::HasSubstr(":" + svc_a)));
-  EXPECT_THAT(text, ::testing::HasSubstr(":" + svc_b + " - [0:0]"));
-  // Top-level chains are complete, so KUBE-SERVICES still jumps to the unchanged service.
-  EXPECT_THAT(text, ::testing::HasSubstr("-j " + svc_a + "\n"));
-  EXPECT_THAT(text, ::testing::HasSubstr(":KUBE-SVC-OLD - [0:0]\n"));
-  EXPECT_THAT(text, ::testing::EndsWith("-X KUBE-SVC-OLD\nCOMMIT\n"));
 }
 
 TEST(IptablesRenderer, ChainNamesMatchKubeProxyAndFit) {
@@ -551,7 +571,7 @@ namespace {
 std::vector<std::string> NodePortJumps(const IptablesOptions& o, IpFamily f,
                                        const std::vector<IpAddress>& host) {
   std::vector<std::string> out;
-  std::istringstream in(IptablesRenderer(o).Render(NodePortState(), f, host).FullText());
+  std::istringstream in(IptablesRenderer(o).Render(NodePortState(), f, host));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("-A KUBE-SERVICES", 0) == 0 &&
         line.find("-j KUBE-NODEPORTS") != std::string::npos) {
@@ -596,8 +616,7 @@ TEST(IptablesRendererNfacct, CountsInvalidDropsAndLocalhostNodePorts) {
   IptablesOptions o = BaseOptions();
   o.nfacct_ct_state_invalid = true;
   o.nfacct_localhost_nodeports = true;
-  const std::string v4 =
-      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv4, {}).FullText();
+  const std::string v4 = IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv4, {});
   EXPECT_NE(v4.find("-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name "
                     "ct_state_invalid_dropped_pkts -j DROP\n"),
             std::string::npos)
@@ -607,13 +626,12 @@ TEST(IptablesRendererNfacct, CountsInvalidDropsAndLocalhostNodePorts) {
                     "-j KUBE-EXT-"),
             std::string::npos)
       << v4;
-  const std::string v6 =
-      IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv6, {}).FullText();
+  const std::string v6 = IptablesRenderer(o).Render(NodePortState(), IpFamily::kIPv6, {});
   EXPECT_EQ(v6.find("localhost_nps_accepted_pkts"), std::string::npos);
   // Without the counters, kube-proxy's plain rules.
   EXPECT_EQ(IptablesRenderer(BaseOptions())
                 .Render(NodePortState(), IpFamily::kIPv4, {})
-                .FullText()
+
                 .find("nfacct"),
             std::string::npos);
 }

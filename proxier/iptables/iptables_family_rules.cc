@@ -1,0 +1,336 @@
+#include "proxier/iptables/iptables_family_rules.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "proxier/iptables/prefix_dispatch.h"
+#include "proxier/netfilter/kube_chains.h"
+
+namespace kpx {
+
+namespace {
+
+void Declare(std::string_view chain, std::string& out) {
+  out.push_back(':');
+  out += chain;
+  out += " - [0:0]\n";
+}
+
+void Lines(const std::vector<std::string>& lines, std::string& out) {
+  for (const auto& l : lines) {
+    out += l;
+    out.push_back('\n');
+  }
+}
+
+bool Contains(const std::vector<OwnedChain>& chains, const std::string& name) {
+  return std::any_of(chains.begin(), chains.end(),
+                     [&](const OwnedChain& c) { return c.name == name; });
+}
+
+}  // namespace
+
+size_t ServiceFragment::FilterRules() const {
+  size_t n = 0;
+  for (int i = 0; i < kSharedChainCount; ++i) {
+    if (i != static_cast<int>(SharedChain::kNatNodePorts)) n += shared_rules[i];
+  }
+  return n;
+}
+
+size_t ServiceFragment::NatRules() const {
+  size_t n = shared_rules[static_cast<int>(SharedChain::kNatNodePorts)];
+  for (const auto& c : chains) n += c.rules;
+  return n;
+}
+
+IptablesFamilyRules::IptablesFamilyRules(const IptablesRenderer& renderer, IpFamily family)
+    : renderer_(renderer), family_(family) {}
+
+size_t IptablesFamilyRules::filter_rules() const {
+  size_t n = filter_rules_;
+  for (const auto& c : top_.filter) n += c.rules.size();
+  return n;
+}
+
+size_t IptablesFamilyRules::nat_rules() const {
+  size_t n = nat_rules_;
+  for (const auto& c : top_.nat) n += c.rules.size();
+  if (renderer_.options().dispatch == DispatchMode::kPrefixTree) {
+    for (const auto& c : tree_) n += c.rules.size();
+  } else {
+    n += dispatch_rules_;
+  }
+  return n;
+}
+
+size_t IptablesFamilyRules::nat_chains() const {
+  return top_.nat.size() + owned_chains_ + (tree_.empty() ? 0 : tree_.size() - 1);
+}
+
+void IptablesFamilyRules::Count(const ServiceFragment& f, int sign) {
+  auto add = [sign](size_t& total, size_t n) { total = sign > 0 ? total + n : total - n; };
+  add(endpoints_, f.endpoints);
+  add(filter_rules_, f.FilterRules());
+  add(nat_rules_, f.NatRules());
+  add(dispatch_rules_, f.dispatch.size());
+  add(owned_chains_, f.chains.size());
+}
+
+void IptablesFamilyRules::BuildTree() {
+  if (renderer_.options().dispatch != DispatchMode::kPrefixTree) {
+    tree_.clear();
+    return;
+  }
+  std::vector<DispatchEntry> all;
+  all.reserve(dispatch_rules_);
+  for (const auto& [name, e] : entries_) {
+    all.insert(all.end(), e.fragment.dispatch.begin(), e.fragment.dispatch.end());
+  }
+  PrefixDispatch tree(family_,
+                      static_cast<size_t>(std::max(1, renderer_.options().dispatch_leaf_size)));
+  tree_ = tree.Build(std::string(kServicesChain), std::move(all));
+}
+
+IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
+    const DesiredState& state, TopLevelRules top, const std::set<std::string>& existing_filter,
+    const std::set<std::string>& existing_nat) {
+  // What the previous rendering had is as good as what the kernel listed: delete it too.
+  std::set<std::string> old_nat = existing_nat;
+  std::set<std::string> old_filter = existing_filter;
+  for (const auto& c : top_.filter) old_filter.insert(c.name);
+  for (const auto& c : top_.nat) old_nat.insert(c.name);
+  for (const auto& [name, e] : entries_) {
+    for (const auto& c : e.fragment.chains) old_nat.insert(c.name);
+  }
+  for (size_t i = 1; i < tree_.size(); ++i) old_nat.insert(tree_[i].name);
+
+  std::map<ServicePortName, Entry> old = std::move(entries_);
+  entries_.clear();
+  endpoints_ = filter_rules_ = nat_rules_ = dispatch_rules_ = owned_chains_ = 0;
+  top_ = std::move(top);
+  size_t endpoints = 0;
+  for (const auto& [name, port] : state.services) endpoints += port->For(family_).all.size();
+  large_ = renderer_.LargeCluster(endpoints);
+  const FamilyContext context = renderer_.Context(state.node, family_, large_);
+  for (const auto& [name, port] : state.services) {
+    Entry e;
+    e.port = port;
+    if (auto it = old.find(name); it != old.end()) e.names = std::move(it->second.names);
+    e.fragment = renderer_.RenderServicePort(*port, context, e.names);
+    Count(e.fragment, +1);
+    entries_.emplace_hint(entries_.end(), name, std::move(e));
+  }
+  BuildTree();
+  valid_ = true;
+
+  Selection sel;
+  sel.all = true;
+  std::unordered_set<std::string_view> rendered_nat, rendered_filter;
+  for (const auto& c : top_.filter) rendered_filter.insert(c.name);
+  for (const auto& c : top_.nat) rendered_nat.insert(c.name);
+  for (const auto& [name, e] : entries_) {
+    for (const auto& c : e.fragment.chains) rendered_nat.insert(c.name);
+  }
+  for (size_t i = 1; i < tree_.size(); ++i) rendered_nat.insert(tree_[i].name);
+  for (const auto& c : old_filter) {
+    if (!rendered_filter.contains(c)) sel.stale_filter.push_back(c);
+  }
+  for (const auto& c : old_nat) {
+    if (!rendered_nat.contains(c)) sel.stale_nat.push_back(c);
+  }
+  Output out;
+  out.full = true;
+  out.stale_chains = sel.stale_filter.size() + sel.stale_nat.size();
+  out.rerendered = entries_.size();
+  out.text = Write(sel);
+  return out;
+}
+
+IptablesFamilyRules::Output IptablesFamilyRules::Update(
+    const DesiredState& state, const std::vector<IpAddress>& local, Mode mode,
+    const std::set<std::string>& existing_filter, const std::set<std::string>& existing_nat) {
+  TopLevelRules top = renderer_.RenderTopLevel(state, family_, local);
+  if (mode == Mode::kFull || !valid_ || state.node_changed ||
+      top.filter.size() != top_.filter.size() || top.nat.size() != top_.nat.size()) {
+    return RenderAll(state, std::move(top), existing_filter, existing_nat);
+  }
+  // kube-proxy's large-cluster mode changes every endpoint rule: flipping it is a full render.
+  size_t endpoints = endpoints_;
+  for (const auto& name : state.changed) {
+    if (auto it = entries_.find(name); it != entries_.end()) {
+      endpoints -= it->second.fragment.endpoints;
+    }
+    if (const ServicePortState* port = state.Find(name)) endpoints += port->For(family_).all.size();
+  }
+  if (renderer_.LargeCluster(endpoints) != large_) {
+    return RenderAll(state, std::move(top), existing_filter, existing_nat);
+  }
+
+  const FamilyContext context = renderer_.Context(state.node, family_, large_);
+  Selection sel;
+  std::array<bool, kSharedChainCount> shared_dirty{};
+  bool dispatch_dirty = false;
+  Output out;
+  auto compare = [&](const ServiceFragment& before, const ServiceFragment& after) {
+    for (int i = 0; i < kSharedChainCount; ++i) {
+      if (before.shared[i] != after.shared[i]) shared_dirty[i] = true;
+    }
+    if (before.dispatch != after.dispatch) dispatch_dirty = true;
+    for (const auto& c : before.chains) {
+      if (!Contains(after.chains, c.name)) sel.stale_nat.push_back(c.name);
+    }
+  };
+  const ServiceFragment none;
+  for (const auto& name : state.changed) {
+    auto sit = state.services.find(name);
+    auto eit = entries_.find(name);
+    if (sit == state.services.end()) {
+      if (eit == entries_.end()) continue;  // added and removed between two syncs
+      compare(eit->second.fragment, none);
+      Count(eit->second.fragment, -1);
+      entries_.erase(eit);
+      continue;
+    }
+    if (eit != entries_.end() && eit->second.port == sit->second) continue;  // same entry
+    ServiceChainNames names;
+    if (eit != entries_.end()) names = std::move(eit->second.names);
+    ServiceFragment fragment = renderer_.RenderServicePort(*sit->second, context, names);
+    ++out.rerendered;
+    if (eit == entries_.end()) eit = entries_.emplace(name, Entry{}).first;
+    Entry& e = eit->second;
+    if (e.fragment == fragment) {
+      // A change that does not show in this family's rules (a port of the other family, a
+      // field iptables does not use, a change undone before this sync).
+      e.port = sit->second;
+      e.names = std::move(names);
+      continue;
+    }
+    compare(e.fragment, fragment);
+    Count(e.fragment, -1);
+    Count(fragment, +1);
+    e.port = sit->second;
+    e.names = std::move(names);
+    e.fragment = std::move(fragment);
+    sel.services.push_back(&e);
+  }
+
+  sel.filter_top.resize(top.filter.size());
+  sel.nat_top.resize(top.nat.size());
+  bool any_top = false;
+  for (size_t i = 0; i < top.filter.size(); ++i) {
+    const TopLevelChain& c = top.filter[i];
+    sel.filter_top[i] =
+        c != top_.filter[i] || (c.services && shared_dirty[static_cast<int>(*c.services)]);
+    any_top = any_top || sel.filter_top[i];
+  }
+  for (size_t i = 0; i < top.nat.size(); ++i) {
+    const TopLevelChain& c = top.nat[i];
+    sel.nat_top[i] = c != top_.nat[i] || (c.dispatch && dispatch_dirty) ||
+                     (c.services && shared_dirty[static_cast<int>(*c.services)]);
+    any_top = any_top || sel.nat_top[i];
+  }
+  top_ = std::move(top);
+  if (dispatch_dirty && renderer_.options().dispatch == DispatchMode::kPrefixTree) {
+    std::vector<std::string> old_tree;
+    for (size_t i = 1; i < tree_.size(); ++i) old_tree.push_back(std::move(tree_[i].name));
+    BuildTree();
+    std::unordered_set<std::string_view> now;
+    for (size_t i = 1; i < tree_.size(); ++i) now.insert(tree_[i].name);
+    for (auto& c : old_tree) {
+      if (!now.contains(c)) sel.stale_nat.push_back(std::move(c));
+    }
+    sel.tree = true;
+  }
+  std::sort(sel.stale_nat.begin(), sel.stale_nat.end());
+  out.stale_chains = sel.stale_nat.size();
+  if (!any_top && sel.services.empty() && !sel.tree && sel.stale_nat.empty()) return out;
+  out.text = Write(sel);
+  return out;
+}
+
+std::string IptablesFamilyRules::CurrentText() const {
+  Selection sel;
+  sel.all = true;
+  return Write(sel);
+}
+
+void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) const {
+  if (c.dispatch) {
+    if (renderer_.options().dispatch == DispatchMode::kPrefixTree) {
+      if (!tree_.empty()) Lines(tree_[0].rules, out);
+    } else {
+      const std::string head = "-A " + c.name + " ";
+      for (const auto& [name, e] : entries_) {
+        for (const auto& d : e.fragment.dispatch) {
+          out += head;
+          out += d.args;
+          out.push_back('\n');
+        }
+      }
+    }
+  }
+  if (c.services) {
+    const int i = static_cast<int>(*c.services);
+    for (const auto& [name, e] : entries_) out += e.fragment.shared[i];
+  }
+  Lines(c.rules, out);
+}
+
+std::string IptablesFamilyRules::Write(const Selection& sel) const {
+  std::string out;
+  auto wanted = [&](const std::vector<bool>& flags, size_t i) { return sel.all || flags[i]; };
+  auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
+    if (sel.all) {
+      for (const auto& [name, e] : entries_) {
+        for (const auto& c : e.fragment.chains) fn(c);
+      }
+    } else {
+      for (const Entry* e : sel.services) {
+        for (const auto& c : e->fragment.chains) fn(c);
+      }
+    }
+  };
+  const bool tree = sel.all || sel.tree;
+
+  bool filter = !sel.stale_filter.empty();
+  for (size_t i = 0; i < top_.filter.size(); ++i) filter = filter || wanted(sel.filter_top, i);
+  if (filter) {
+    out += "*filter\n";
+    for (size_t i = 0; i < top_.filter.size(); ++i) {
+      if (wanted(sel.filter_top, i)) Declare(top_.filter[i].name, out);
+    }
+    for (const auto& c : sel.stale_filter) Declare(c, out);
+    for (size_t i = 0; i < top_.filter.size(); ++i) {
+      if (wanted(sel.filter_top, i)) WriteTop(top_.filter[i], out);
+    }
+    for (const auto& c : sel.stale_filter) out += "-X " + c + "\n";
+    out += "COMMIT\n";
+  }
+
+  bool nat = sel.all || !sel.services.empty() || sel.tree || !sel.stale_nat.empty();
+  for (size_t i = 0; i < top_.nat.size(); ++i) nat = nat || wanted(sel.nat_top, i);
+  if (nat) {
+    out += "*nat\n";
+    for (size_t i = 0; i < top_.nat.size(); ++i) {
+      if (wanted(sel.nat_top, i)) Declare(top_.nat[i].name, out);
+    }
+    service_chains([&](const OwnedChain& c) { Declare(c.name, out); });
+    if (tree) {
+      for (size_t i = 1; i < tree_.size(); ++i) Declare(tree_[i].name, out);
+    }
+    for (const auto& c : sel.stale_nat) Declare(c, out);
+    for (size_t i = 0; i < top_.nat.size(); ++i) {
+      if (wanted(sel.nat_top, i)) WriteTop(top_.nat[i], out);
+    }
+    service_chains([&](const OwnedChain& c) { out += c.text; });
+    if (tree) {
+      for (size_t i = 1; i < tree_.size(); ++i) Lines(tree_[i].rules, out);
+    }
+    for (const auto& c : sel.stale_nat) out += "-X " + c + "\n";
+    out += "COMMIT\n";
+  }
+  return out;
+}
+
+}  // namespace kpx

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proxier/core/desired_state.h"
+#include "proxier/iptables/iptables_renderer.h"
+#include "proxier/iptables/iptables_ruleset.h"
+#include "proxier/iptables/service_fragment.h"
+
+namespace kpx {
+
+// One family's rendered ruleset, kept between syncs as one fragment per service port so that an
+// incremental sync costs work in proportion to what changed:
+//  - a service port is re-rendered only when it is in state.changed and its entry's pointer
+//    differs from the one its fragment was rendered from (DesiredState shares unchanged entries);
+//  - only chains whose rules changed are written: the changed ports' own chains, and a top-level
+//    chain only if some changed port's lines in it (or its own rules) differ;
+//  - stale chains are the changed ports' old chains they no longer have (and old prefix-tree
+//    chains), so no set of every chain is built on the incremental path;
+//  - "nothing changed" (empty text) follows from the change set and the re-rendered fragments,
+//    never from comparing whole renderings.
+// A full update re-renders everything and writes every chain: its text is byte for byte a fresh
+// render's. The cache is updated before the caller applies the text; after a failed apply the
+// caller must ask for a full update (the cache no longer describes the kernel).
+// Not thread-safe.
+class IptablesFamilyRules {
+ public:
+  enum class Mode { kPartial, kFull };
+  struct Output {
+    // iptables-restore --noflush input; empty when the kernel already holds this rendering.
+    std::string text;
+    // Every chain was written: asked for, or promoted (first update, large-cluster mode flip).
+    bool full = false;
+    size_t stale_chains = 0;
+    size_t rerendered = 0;  // service ports rendered by this update
+  };
+
+  IptablesFamilyRules(const IptablesRenderer& renderer, IpFamily family);
+
+  // kFull: `existing_*` are kpx's chains the kernel holds; those not rendered are deleted.
+  // kPartial: the service ports in state.changed are reconsidered, the rest is trusted.
+  Output Update(const DesiredState& state, const std::vector<IpAddress>& local_addresses, Mode mode,
+                const std::set<std::string>& existing_filter,
+                const std::set<std::string>& existing_nat);
+
+  // The whole current rendering as restore input, as a full update would write it without
+  // stale chains. Builds the full text: for tests and diagnostics, never on the sync path.
+  std::string CurrentText() const;
+
+  // Rule and chain counts of the current rendering.
+  size_t nat_rules() const;
+  size_t filter_rules() const;
+  size_t nat_chains() const;
+  bool large_cluster() const { return large_; }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const ServicePortState> port;
+    ServiceFragment fragment;
+    ServiceChainNames names;
+  };
+  // What a partial update writes.
+  struct Selection {
+    bool all = false;
+    std::vector<bool> filter_top;  // by index in top_.filter
+    std::vector<bool> nat_top;     // by index in top_.nat
+    std::vector<const Entry*> services;
+    bool tree = false;  // the prefix tree's KUBE-DST chains
+    std::vector<std::string> stale_filter;
+    std::vector<std::string> stale_nat;
+  };
+
+  Output RenderAll(const DesiredState& state, TopLevelRules top,
+                   const std::set<std::string>& existing_filter,
+                   const std::set<std::string>& existing_nat);
+  // Rebuilds the prefix tree from every fragment's dispatch entries (DispatchMode::kPrefixTree).
+  void BuildTree();
+  void Count(const ServiceFragment& f, int sign);
+  std::string Write(const Selection& sel) const;
+  void WriteTop(const TopLevelChain& c, std::string& out) const;
+
+  const IptablesRenderer& renderer_;
+  const IpFamily family_;
+  bool valid_ = false;
+  bool large_ = false;
+  std::map<ServicePortName, Entry> entries_;
+  TopLevelRules top_;
+  // kPrefixTree: [0] holds KUBE-SERVICES' dispatch rules, the rest are the KUBE-DST chains.
+  std::vector<RenderedChain> tree_;
+  // Sums over entries_.
+  size_t endpoints_ = 0;
+  size_t filter_rules_ = 0;
+  size_t nat_rules_ = 0;  // owned chains and nat KUBE-NODEPORTS, not dispatch
+  size_t dispatch_rules_ = 0;
+  size_t owned_chains_ = 0;
+};
+
+}  // namespace kpx

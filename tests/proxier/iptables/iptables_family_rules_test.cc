@@ -1,0 +1,166 @@
+#include "proxier/iptables/iptables_family_rules.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "proxier/iptables/chain_names.h"
+#include "tests/support/random_changes.h"
+#include "tests/support/state_builder.h"
+
+namespace kpx {
+namespace {
+
+using ::testing::EndsWith;
+using testing::Ep;
+using ::testing::HasSubstr;
+using testing::Ip;
+using testing::Net;
+using ::testing::Not;
+using testing::RandomChanges;
+using testing::StateBuilderForTest;
+using testing::Svc;
+
+// IP plan: node 192.168.0.2, pods 10.0.0.0/8, services 172.30.0.0/16 (see RandomChanges for
+// the randomized cases).
+const ServicePortName kA{"ns1", "a", "", Protocol::kTCP};
+const ServicePortName kB{"ns1", "b", "", Protocol::kTCP};
+
+IptablesOptions Options() {
+  IptablesOptions o;
+  o.localhost_nodeports = true;
+  o.cluster_cidrs = {Net("10.0.0.0/8"), Net("fd00:10::/64")};
+  return o;
+}
+
+using Mode = IptablesFamilyRules::Mode;
+
+class FamilyRulesTest : public ::testing::Test {
+ protected:
+  FamilyRulesTest() {
+    builder_.Node([](NodeState& n) { n.addresses = {Ip("192.168.0.2")}; });
+    AddA();
+    builder_.Add(Svc("ns1", "b", "", Protocol::kTCP, 80, "172.30.0.2"), {Ep("10.180.0.2", 80)});
+    const DesiredState s = builder_.Build();
+    first_ = rules_.Update(s, {}, Mode::kFull, {}, {});
+  }
+  void AddA(std::vector<EndpointInfo> eps = {Ep("10.180.0.1", 80)}, int node_port = 0) {
+    builder_.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1",
+                     [&](ServicePortInfo& i) { i.node_port = node_port; }),
+                 eps);
+  }
+  IptablesFamilyRules::Output Partial() {
+    state_ = builder_.Build();
+    return rules_.Update(state_, {}, Mode::kPartial, {}, {});
+  }
+
+  IptablesRenderer renderer_{Options()};
+  IptablesFamilyRules rules_{renderer_, IpFamily::kIPv4};
+  StateBuilderForTest builder_{"node-a"};
+  DesiredState state_;
+  IptablesFamilyRules::Output first_;
+};
+
+TEST_F(FamilyRulesTest, FullUpdateIsAFreshRenderByteForByte) {
+  EXPECT_TRUE(first_.full);
+  EXPECT_EQ(first_.rerendered, 2u);
+  EXPECT_EQ(first_.text, renderer_.Render(builder_.Build(), IpFamily::kIPv4, {}));
+}
+
+TEST_F(FamilyRulesTest, EndpointChangeWritesOnlyThatServicesChains) {
+  AddA({Ep("10.180.0.1", 80), Ep("10.180.0.3", 80)});
+  const auto out = Partial();
+  EXPECT_FALSE(out.full);
+  EXPECT_EQ(out.rerendered, 1u);
+  EXPECT_THAT(out.text, HasSubstr(":" + ServiceChain(kA) + " - [0:0]"));
+  EXPECT_THAT(out.text, Not(HasSubstr(ServiceChain(kB))));
+  // The dispatch rule did not change: no top-level chain, no filter table.
+  EXPECT_THAT(out.text, Not(HasSubstr(":KUBE-SERVICES")));
+  EXPECT_THAT(out.text, Not(HasSubstr("*filter")));
+  EXPECT_EQ(rules_.CurrentText(), renderer_.Render(state_, IpFamily::kIPv4, {}));
+}
+
+TEST_F(FamilyRulesTest, DispatchChangeRewritesKubeServicesWithEveryService) {
+  AddA({});  // no endpoints: REJECT in filter, no dispatch rule, its chains go
+  const auto out = Partial();
+  EXPECT_THAT(out.text, HasSubstr(":KUBE-SERVICES - [0:0]"));
+  // Top-level chains are written whole, so b's dispatch rule is there though b did not change.
+  EXPECT_THAT(out.text, HasSubstr("-j " + ServiceChain(kB) + "\n"));
+  EXPECT_THAT(out.text, Not(HasSubstr(":" + ServiceChain(kB))));
+  EXPECT_THAT(out.text, HasSubstr("ns1/a has no endpoints"));
+  // a's old chains are flushed and deleted in the same restore.
+  EXPECT_THAT(out.text, HasSubstr("-X " + ServiceChain(kA) + "\n"));
+  EXPECT_THAT(out.text, EndsWith("COMMIT\n"));
+  EXPECT_EQ(out.stale_chains, 2u);  // SVC and SEP
+  EXPECT_EQ(rules_.CurrentText(), renderer_.Render(state_, IpFamily::kIPv4, {}));
+}
+
+TEST_F(FamilyRulesTest, NothingChangedIsDecidedFromTheChangeSet) {
+  // Unchanged pointer: not even rendered.
+  DesiredState same = builder_.Build();
+  same.changed = {kA};
+  auto out = rules_.Update(same, {}, Mode::kPartial, {}, {});
+  EXPECT_EQ(out.rerendered, 0u);
+  EXPECT_TRUE(out.text.empty());
+  // New pointer, same rules: rendered, compared per fragment, nothing written.
+  AddA();
+  out = Partial();
+  EXPECT_EQ(out.rerendered, 1u);
+  EXPECT_TRUE(out.text.empty());
+  // A service port of the other family only: nothing for this family to write.
+  builder_.Add(Svc("ns1", "v6", "", Protocol::kTCP, 80, "fd00:172:30::1"), {Ep("fd00:10::1", 80)});
+  out = Partial();
+  EXPECT_TRUE(out.text.empty());
+}
+
+TEST_F(FamilyRulesTest, LargeClusterFlipRendersEverything) {
+  IptablesOptions o = Options();
+  o.large_cluster_endpoints_threshold = 2;
+  IptablesRenderer renderer(o);
+  IptablesFamilyRules rules(renderer, IpFamily::kIPv4);
+  ASSERT_TRUE(rules.Update(builder_.Build(), {}, Mode::kFull, {}, {}).full);
+  EXPECT_FALSE(rules.large_cluster());
+  AddA({Ep("10.180.0.1", 80), Ep("10.180.0.3", 80)});  // 3 endpoints > 2
+  const DesiredState s = builder_.Build();
+  const auto out = rules.Update(s, {}, Mode::kPartial, {}, {});
+  EXPECT_TRUE(out.full);
+  EXPECT_TRUE(rules.large_cluster());
+  // b did not change, but its endpoint chain lost its comment.
+  EXPECT_THAT(out.text, HasSubstr("-A " + EndpointChain(kB, Ep("10.180.0.2", 80)) +
+                                  " -s 10.180.0.2 -j KUBE-MARK-MASQ\n"));
+  EXPECT_EQ(out.text, renderer.Render(s, IpFamily::kIPv4, {}));
+}
+
+// The differential test at the rendering level: after every step of random change sequences,
+// the cached rendering equals a fresh full render of the same state.
+TEST(FamilyRulesDifferential, IncrementalEqualsFreshRender) {
+  for (DispatchMode dispatch : {DispatchMode::kLinear, DispatchMode::kPrefixTree}) {
+    for (int threshold : {-1, 12}) {
+      IptablesOptions o = Options();
+      o.dispatch = dispatch;
+      o.dispatch_leaf_size = 2;
+      o.large_cluster_endpoints_threshold = threshold;
+      const IptablesRenderer renderer(o);
+      for (uint32_t seed = 1; seed <= 25; ++seed) {
+        RandomChanges changes(seed, 10);
+        StateBuilderForTest builder("node-a");
+        RandomChanges::SetUpNode(builder);
+        IptablesFamilyRules v4(renderer, IpFamily::kIPv4), v6(renderer, IpFamily::kIPv6);
+        std::string history;
+        for (int step = 0; step < 60; ++step) {
+          history += changes.Step(builder) + "; ";
+          if (step % 3 != 2) continue;  // several changes per sync, too
+          const DesiredState s = builder.Build();
+          for (IptablesFamilyRules* rules : {&v4, &v6}) {
+            const IpFamily f = rules == &v4 ? IpFamily::kIPv4 : IpFamily::kIPv6;
+            rules->Update(s, {}, step == 2 ? Mode::kFull : Mode::kPartial, {}, {});
+            ASSERT_EQ(rules->CurrentText(), renderer.Render(s, f, {}))
+                << "seed " << seed << " family " << IpFamilyName(f) << " after " << history;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kpx
