@@ -1,10 +1,15 @@
 // Incremental == fresh full sync: random sequences of changes applied one snapshot at a time to
 // one dataplane must leave exactly the kernel state (IPVS table, dummy device addresses, ipsets)
-// that a new dataplane produces from the final snapshot alone on an empty kernel.
+// that a new dataplane produces from the final snapshot alone on an empty kernel. Two sources of
+// changes: this file's Scenario, whose small address pools make services share ClusterIPs,
+// external IPs, pods and NodePorts (what the IPVS mode reference counts), and tests/support's
+// RandomChanges, shared with the other modes, whose services never collide but cover more
+// features per port (health check node ports, terminating endpoints, source ranges).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <random>
@@ -19,6 +24,7 @@
 #include "proxier/netfilter/fake_ipset.h"
 #include "proxier/netfilter/fake_iptables_runner.h"
 #include "proxier/netfilter/fake_sysctl.h"
+#include "tests/support/random_changes.h"
 #include "tests/support/state_builder.h"
 
 namespace kpx {
@@ -28,6 +34,7 @@ using testing::Ep;
 using testing::Ip;
 using testing::LocalEp;
 using testing::Net;
+using testing::RandomChanges;
 using testing::StateBuilderForTest;
 using testing::Svc;
 
@@ -40,9 +47,9 @@ constexpr int kSteps = 40;
 
 // One fake kernel: what a dataplane programs and what the comparison reads.
 struct Kernel {
-  Kernel() {
+  explicit Kernel(std::vector<IpAddress> node_ips = {Ip("192.168.0.10")}) {
     link->AddInterface("lo", {Ip("127.0.0.1")});
-    link->AddInterface("eth0", {Ip("192.168.0.10")});
+    link->AddInterface("eth0", node_ips);
   }
   IpvsSeams Seams() { return {ipvs, link, ipset, iptables, sysctl, conntrack}; }
 
@@ -270,6 +277,37 @@ TEST(IpvsDifferentialTest, IncrementalSyncsEqualAFreshFullSync) {
     EXPECT_EQ(live.ipset->restores().size(), restores) << live.ipset->restores().back();
   }
   EXPECT_EQ(compared, kSeeds * kSteps);
+}
+
+TEST(IpvsDifferentialTest, SharedRandomChangesEqualAFreshFullSync) {
+  const auto now = [] { return std::chrono::steady_clock::time_point(std::chrono::hours(1)); };
+  IpvsOptions options;
+  options.families = {IpFamily::kIPv4, IpFamily::kIPv6};
+  const std::vector<IpAddress> node_ips = {Ip("192.168.0.2"), Ip("fd00::2")};
+  int compared = 0;
+  size_t most_servers = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    RandomChanges changes(seed, 12);
+    StateBuilderForTest builder;
+    RandomChanges::SetUpNode(builder);
+    Kernel live(node_ips);
+    IpvsDataplane dp(options, live.Seams(), now);
+    std::string history;
+    for (int step = 0; step < 40; ++step) {
+      history += changes.Step(builder) + "; ";
+      const DesiredState state = builder.Build();
+      ASSERT_TRUE(dp.Apply(state, false).ok()) << history;
+      Kernel fresh(node_ips);
+      IpvsDataplane full(options, fresh.Seams(), now);
+      ASSERT_TRUE(full.Apply(state, true).ok());
+      ASSERT_EQ(live.Dump(), fresh.Dump()) << "after step " << step << ": " << history;
+      most_servers = std::max(most_servers, live.ipvs->table().size());
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 40 * 40);
+  EXPECT_GT(most_servers, 10u) << "the sequences must build something to compare";
 }
 
 }  // namespace
