@@ -28,6 +28,7 @@ KernelStatus FakeLinkHandle::DeleteLink(const std::string& name) {
 }
 
 Result<std::vector<IpAddress>> FakeLinkHandle::ListAddresses(const std::string& name) {
+  ++address_dumps_;
   auto it = links_.find(name);
   if (it == links_.end()) return Status::Error("link " + name + " not found");
   return std::vector<IpAddress>(it->second.addresses.begin(), it->second.addresses.end());
@@ -54,6 +55,7 @@ KernelStatus FakeLinkHandle::DeleteAddress(const std::string& name, const IpAddr
 }
 
 Result<std::vector<InterfaceAddress>> FakeLinkHandle::ListAllAddresses() {
+  ++address_dumps_;
   std::vector<InterfaceAddress> out;
   for (const auto& [name, link] : links_) {
     for (const IpAddress& a : link.addresses) out.push_back({name, a});

@@ -31,10 +31,13 @@ class FakeLinkHandle : public LinkHandle {
   void AddInterface(const std::string& name, const std::vector<IpAddress>& addresses);
   const Link* Find(const std::string& name) const;
   int mutations() const { return mutations_; }
+  // ListAddresses and ListAllAddresses calls (each a full address dump in the kernel).
+  int address_dumps() const { return address_dumps_; }
 
  private:
   std::map<std::string, Link> links_;
   int mutations_ = 0;
+  int address_dumps_ = 0;
 };
 
 }  // namespace kpx

@@ -59,9 +59,14 @@ bool GracefulTermination::IsDraining(const IpvsServiceKey& service,
   return draining_.count({service, dest}) > 0;
 }
 
-Result<int> GracefulTermination::Process() {
+std::set<IpvsServiceKey> GracefulTermination::DrainingServices() const {
   std::set<IpvsServiceKey> services;
-  for (const auto& [key, since] : draining_) services.insert(key.first);
+  for (const auto& [key, since] : draining_) services.insert(services.end(), key.first);
+  return services;
+}
+
+Result<int> GracefulTermination::Process() {
+  const std::set<IpvsServiceKey> services = DrainingServices();
   const auto now = clock_();
   int deleted = 0;
   Status first_error;

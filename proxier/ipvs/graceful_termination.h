@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "proxier/ipvs/ipvs_handle.h"
@@ -31,6 +32,8 @@ class GracefulTermination {
   void ForgetService(const IpvsServiceKey& service);
   bool IsDraining(const IpvsServiceKey& service, const IpvsDestinationKey& dest) const;
   size_t draining() const { return draining_.size(); }
+  // The virtual servers with a destination draining (what Process may delete from).
+  std::set<IpvsServiceKey> DrainingServices() const;
 
   // Re-reads the counters of every draining destination and deletes those that drained or ran
   // out of time. Returns the number deleted; on a kernel error the entries stay for next time.

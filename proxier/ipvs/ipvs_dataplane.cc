@@ -36,7 +36,8 @@ IpvsDataplane::IpvsDataplane(IpvsOptions options, IpvsSeams seams, Clock clock)
       seams_(std::move(seams)),
       clock_(clock ? std::move(clock) : [] { return std::chrono::steady_clock::now(); }),
       termination_(seams_.ipvs.get(), options_.graceful_termination_bound, clock_),
-      conntrack_cleaner_(seams_.conntrack.get()) {}
+      conntrack_cleaner_(seams_.conntrack.get()),
+      cache_(options_) {}
 
 Status IpvsDataplane::Initialize() {
   auto ensure = [&](const char* path, const char* value) {
@@ -86,11 +87,10 @@ Result<std::vector<IpAddress>> IpvsDataplane::LocalAddresses() {
 }
 
 Status IpvsDataplane::Observe(const DesiredIpvs& desired,
-                              const std::vector<IpAddress>& node_port_ips) {
+                              const std::vector<IpAddress>& node_port_ips,
+                              const std::vector<IpAddress>& dummy_addresses) {
   ObservedIpvs o;
-  auto bound = seams_.link->ListAddresses(options_.dummy_device);
-  if (!bound.ok()) return bound.status();
-  for (const IpAddress& ip : *bound) {
+  for (const IpAddress& ip : dummy_addresses) {
     if (HasFamily(options_, ip.family())) o.bound_addresses.insert(ip);
   }
   auto services = seams_.ipvs->ListServices();
@@ -203,7 +203,21 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
       return s;
     }
   }
-  if (full || state.node_changed) {
+  std::vector<IpAddress> dummy_addresses;
+  if (full) {
+    // One address dump serves both the NodePort addresses and the dummy device's picture.
+    auto all = seams_.link->ListAllAddresses();
+    if (!all.ok()) {
+      ++counters_.sync_failures;
+      needs_full_ = true;
+      return all.status();
+    }
+    local_addresses_.clear();
+    for (const auto& a : *all) {
+      (a.interface == options_.dummy_device ? dummy_addresses : local_addresses_)
+          .push_back(a.address);
+    }
+  } else if (state.node_changed) {
     auto local = LocalAddresses();
     if (!local.ok()) {
       ++counters_.sync_failures;
@@ -217,11 +231,27 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
       local_addresses_.empty() ? state.node.addresses : local_addresses_;
   const std::vector<IpAddress> node_port_ips =
       SelectNodePortAddresses(candidates, options_, state.node);
-  const DesiredIpvs desired = BuildDesiredIpvs(state, options_, node_port_ips);
+  // New NodePort addresses change every NodePort server: nothing cached can be trusted.
+  const bool everything = cache_.SetNodePortIps(node_port_ips) || full;
+
+  IpvsDesiredCache::Touched touched;
+  std::optional<DesiredIpvs> desired;
+  if (everything) {
+    desired.emplace();
+    touched = cache_.Rebuild(state, &*desired);
+  } else {
+    // The change set describes the step from the previous snapshot only; after a gap, compare
+    // every entry by pointer (still no rebuild of unchanged ports).
+    const bool consecutive = cache_generation_ + 1 == state.generation;
+    touched = cache_.Update(state, consecutive ? state.changed : cache_.AllNames(state));
+  }
+  cache_generation_ = state.generation;
+  counters_.service_ports_rebuilt += everything ? cache_.port_count() : touched.replaced.size();
+  for (auto& [name, before] : touched.replaced) conntrack_before_.try_emplace(name, before);
 
   if (full) {
     ++counters_.full_syncs;
-    if (auto s = Observe(desired, node_port_ips); !s.ok()) {
+    if (auto s = Observe(*desired, node_port_ips, dummy_addresses); !s.ok()) {
       ++counters_.sync_failures;
       needs_full_ = true;
       return s;
@@ -229,14 +259,15 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   }
 
   // ipsets before IPVS (and before the iptables rules that reference them).
-  fail(SyncIpsets(state, full));
+  fail(SyncIpsets(state, full, touched.ipset_lines, touched.ipset_changes));
   // NodeCIDR local detection follows the Node object's podCIDRs.
   const bool pod_cidrs_changed = state.node.pod_cidrs != node_pod_cidrs_;
   node_pod_cidrs_ = state.node.pod_cidrs;
   if (full || pod_cidrs_changed) fail(SyncIptables(true));
 
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
-  const std::vector<IpvsOp> plan = PlanIpvs(desired, observed_, node_ips, options_);
+  const std::vector<IpvsOp> plan =
+      desired ? PlanIpvs(*desired, observed_, node_ips, options_) : PlanTouched(touched, node_ips);
   counters_.last_plan_size = plan.size();
   for (const IpvsOp& op : plan) {
     VLOG(4) << "ipvs: " << op.ToString();
@@ -249,56 +280,90 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
       fail(s.ToStatus());
     }
   }
+  // Only servers with a draining destination can lose one to Process.
+  const std::set<IpvsServiceKey> draining = termination_.DrainingServices();
   if (auto s = termination_.Process(); !s.ok()) fail(s.status());
-  ForgetDrainedDestinations(&desired);
+  ForgetDrainedDestinations(everything ? nullptr : &draining, true);
 
   // After the kernel moved traffic away from removed endpoints, so no new stale entry appears.
-  if (result.ok()) {
-    const DesiredState* before = previous_ ? &*previous_ : nullptr;
-    const std::set<ServicePortName> changed = ConntrackCleaner::ChangedBetween(before, state);
-    for (IpFamily f : options_.families) conntrack_cleaner_.Clean(f, before, state, changed);
-    counters_.conntrack_deletions = conntrack_cleaner_.deletions();
-    counters_.conntrack_failures = conntrack_cleaner_.failures();
-    previous_ = state;
-  }
-  counters_.virtual_servers = desired.servers.size();
+  if (result.ok()) CleanConntrack(state);
+  counters_.virtual_servers = cache_.server_count();
   counters_.draining_destinations = termination_.draining();
   counters_.last_sync_duration = clock_() - start;
   needs_full_ = !result.ok();
   if (!result.ok()) ++counters_.sync_failures;
-  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << plan.size() << " operations, "
-          << desired.servers.size() << " virtual servers, " << termination_.draining()
-          << " draining";
+  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << touched.replaced.size()
+          << " service ports rebuilt, " << plan.size() << " operations, " << touched.ipset_changes
+          << " ipset entries, " << cache_.server_count() << " virtual servers, "
+          << termination_.draining() << " draining";
   return result;
 }
 
-Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full) {
-  std::string text;
-  std::array<std::optional<IpsetMap>, 2> wanted;
-  if (full) {
-    auto saved = seams_.ipset->Save();
-    if (!saved.ok()) return saved.status();
-    const IpsetMap have = ParseIpsetSave(*saved);
-    for (IpFamily f : options_.families) ipsets_[static_cast<int>(f)] = have;
+std::vector<IpvsOp> IpvsDataplane::PlanTouched(const IpvsDesiredCache::Touched& touched,
+                                               const std::set<IpAddress>& node_ips) const {
+  // PlanIpvs over a slice of both sides: the touched servers with their observed counterparts,
+  // and the touched addresses (plus those of the touched servers, which decide whether kpx owns
+  // a server it is about to delete) with their wanted and observed state. Outside the slice the
+  // kernel already matches, so the plan equals the one over everything.
+  DesiredIpvs want;
+  ObservedIpvs have;
+  std::set<IpAddress> addresses = touched.addresses;
+  for (const IpvsServiceKey& key : touched.servers) {
+    if (auto vs = cache_.Find(key)) want.servers.emplace(key, std::move(*vs));
+    if (auto it = observed_.services.find(key); it != observed_.services.end()) {
+      have.services.insert(*it);
+    }
+    if (auto it = observed_.dests.find(key); it != observed_.dests.end()) have.dests.insert(*it);
+    addresses.insert(key.address);
   }
+  for (const IpAddress& ip : addresses) {
+    if (cache_.WantsAddress(ip)) want.bound_addresses.insert(ip);
+    if (observed_.bound_addresses.contains(ip)) have.bound_addresses.insert(ip);
+  }
+  return PlanIpvs(want, have, node_ips, options_);
+}
+
+void IpvsDataplane::CleanConntrack(const DesiredState& state) {
+  if (conntrack_before_.empty()) return;
+  DesiredState before;
+  std::set<ServicePortName> names;
+  for (auto& [name, sp] : conntrack_before_) {
+    names.insert(names.end(), name);
+    if (sp) before.services.emplace_hint(before.services.end(), name, std::move(sp));
+  }
+  for (IpFamily f : options_.families) conntrack_cleaner_.Clean(f, &before, state, names);
+  counters_.conntrack_deletions = conntrack_cleaner_.deletions();
+  counters_.conntrack_failures = conntrack_cleaner_.failures();
+  conntrack_before_.clear();
+}
+
+Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full,
+                                 const std::string& element_lines, size_t element_changes) {
+  if (!full) {
+    // Only the entries whose presence changed; the sets exist since the last full sync.
+    if (element_lines.empty()) return Status::Ok();
+    ++counters_.ipset_element_batches;
+    counters_.ipset_element_changes += element_changes;
+    VLOG(9) << "ipset restore:\n" << element_lines;
+    return seams_.ipset->Restore(element_lines);
+  }
+  auto saved = seams_.ipset->Save();
+  if (!saved.ok()) return saved.status();
+  const IpsetMap have = ParseIpsetSave(*saved);
+  // One wanted picture across families: the bitmap:port sets (NodePorts) are shared, and a
+  // per-family diff would have one family delete the other's NodePorts.
+  IpsetMap want;
   for (IpFamily f : options_.families) {
-    const int i = static_cast<int>(f);
-    wanted[i] = RenderIpsets(state, f);
-    text += IpsetRestoreText(*wanted[i], ipsets_[i] ? *ipsets_[i] : IpsetMap());
+    for (auto& [name, set] : RenderIpsets(state, f)) {
+      auto [it, inserted] = want.try_emplace(name, std::move(set));
+      if (!inserted) it->second.entries.merge(set.entries);
+    }
   }
+  const std::string text = IpsetRestoreText(want, have);
   if (text.empty()) return Status::Ok();
   ++counters_.ipset_restores;
   VLOG(9) << "ipset restore:\n" << text;
-  if (auto s = seams_.ipset->Restore(text); !s.ok()) {
-    for (auto& m : ipsets_) m.reset();
-    return s;
-  }
-  // Only the sets we rendered are tracked, so the next diff never deletes foreign entries.
-  for (IpFamily f : options_.families) {
-    const int i = static_cast<int>(f);
-    ipsets_[i] = std::move(wanted[i]);
-  }
-  return Status::Ok();
+  return seams_.ipset->Restore(text);
 }
 
 Status IpvsDataplane::SyncIptables(bool full) {
@@ -316,24 +381,36 @@ Status IpvsDataplane::SyncIptables(bool full) {
   return Status::Ok();
 }
 
-void IpvsDataplane::ForgetDrainedDestinations(const DesiredIpvs* desired) {
-  for (auto& [key, dests] : observed_.dests) {
+void IpvsDataplane::ForgetDrainedDestinations(const std::set<IpvsServiceKey>* keys,
+                                              bool use_desired) {
+  auto forget = [&](const IpvsServiceKey& key,
+                    std::map<IpvsDestinationKey, IpvsDestination>& dests) {
+    std::optional<std::optional<DesiredVirtualServer>> want;  // derived on first need
     for (auto it = dests.begin(); it != dests.end();) {
-      const bool wanted =
-          desired && desired->servers.count(key) && desired->servers.at(key).dests.count(it->first);
-      const bool stale =
-          it->second.weight == 0 && !termination_.IsDraining(key, it->first) && !wanted;
+      bool stale = it->second.weight == 0 && !termination_.IsDraining(key, it->first);
+      if (stale && use_desired) {
+        if (!want) want = cache_.Find(key);
+        stale = !(*want && (*want)->dests.contains(it->first));
+      }
       it = stale ? dests.erase(it) : std::next(it);
     }
+  };
+  if (!keys) {
+    for (auto& [key, dests] : observed_.dests) forget(key, dests);
+    return;
+  }
+  for (const IpvsServiceKey& key : *keys) {
+    if (auto it = observed_.dests.find(key); it != observed_.dests.end()) forget(key, it->second);
   }
 }
 
 Status IpvsDataplane::ProcessGracefulTermination() {
   if (termination_.draining() == 0) return Status::Ok();
+  const std::set<IpvsServiceKey> draining = termination_.DrainingServices();
   auto r = termination_.Process();
   // Between syncs nothing desired has weight 0 (desired destinations are re-weighted by the
   // next Apply), so what graceful termination deleted is all that leaves the picture.
-  ForgetDrainedDestinations(nullptr);
+  ForgetDrainedDestinations(&draining, false);
   counters_.draining_destinations = termination_.draining();
   return r.ok() ? Status::Ok() : r.status();
 }
@@ -390,8 +467,9 @@ Status IpvsDataplane::Cleanup() {
     if (!s.ok() && !s.not_found()) fail(s.ToStatus());
   }
   observed_ = ObservedIpvs();
-  previous_.reset();
-  for (auto& m : ipsets_) m.reset();
+  cache_ = IpvsDesiredCache(options_);
+  cache_generation_ = 0;
+  conntrack_before_.clear();
   needs_full_ = true;
   initialized_ = false;
   return result;
@@ -404,6 +482,14 @@ void IpvsDataplane::RecordMetrics(MetricsRegistry& metrics) const {
   metrics
       .GetCounter("kpx_ipvs_operation_failures_total", "IPVS and address operations that failed")
       ->Set(d(counters_.operation_failures));
+  metrics
+      .GetCounter("kpx_ipvs_service_ports_rebuilt_total",
+                  "service ports whose IPVS state was rebuilt (all on a full sync)")
+      ->Set(d(counters_.service_ports_rebuilt));
+  metrics
+      .GetCounter("kpx_ipvs_ipset_entries_changed_total",
+                  "ipset entries added or deleted one by one by incremental syncs")
+      ->Set(d(counters_.ipset_element_changes));
   metrics.GetGauge("kpx_ipvs_virtual_servers", "IPVS virtual servers kpx programs")
       ->Set(d(counters_.virtual_servers));
   metrics.GetGauge("kpx_ipvs_draining_destinations", "removed destinations still draining")

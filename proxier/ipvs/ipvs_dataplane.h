@@ -11,6 +11,7 @@
 
 #include "proxier/dataplane.h"
 #include "proxier/ipvs/graceful_termination.h"
+#include "proxier/ipvs/ipvs_desired_cache.h"
 #include "proxier/ipvs/ipvs_handle.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
 #include "proxier/ipvs/ipvs_options.h"
@@ -28,9 +29,12 @@ namespace kpx {
 struct IpvsCounters {
   uint64_t syncs = 0;
   uint64_t full_syncs = 0;
-  uint64_t operations = 0;  // IPVS/address operations applied
+  uint64_t service_ports_rebuilt = 0;  // cache entries rebuilt, over all syncs
+  uint64_t operations = 0;             // IPVS/address operations applied
   uint64_t operation_failures = 0;
-  uint64_t ipset_restores = 0;
+  uint64_t ipset_restores = 0;         // whole-set restores (full syncs)
+  uint64_t ipset_element_batches = 0;  // per-element add/del batches (incremental syncs)
+  uint64_t ipset_element_changes = 0;  // entries added or deleted by those batches
   uint64_t iptables_restores = 0;
   uint64_t sync_failures = 0;
   size_t last_plan_size = 0;  // operations the last sync needed (0 = kernel already matched)
@@ -63,7 +67,12 @@ struct IpvsSeams {
 //    run at the end of every Apply) deletes those that drained.
 //  - Only virtual servers kpx owns are touched (see OwnsVirtualServer), so a restart adopts what
 //    is there: identical state means zero operations and untouched connections.
-//  - ipsets are updated by difference; the static iptables rules and jumps on full syncs.
+//  - Each service port's virtual servers, addresses and ipset entries are cached
+//    (IpvsDesiredCache); an incremental sync rebuilds only the ports in the change set, plans
+//    only over the virtual servers and addresses they touch, and adds/deletes only the ipset
+//    entries whose presence changed. Full syncs (and a change of NodePort addresses) rebuild
+//    and diff everything.
+//  - ipsets are restored by difference on full syncs; the static iptables rules and jumps too.
 //  - UDP conntrack entries left stale by a change (removed endpoints, a first endpoint) are
 //    deleted, as kube-proxy's IPVS proxier does, through the shared ConntrackCleaner.
 // Constructing it touches nothing; the first Apply sets sysctls, creates the dummy device and
@@ -90,15 +99,23 @@ class IpvsDataplane : public Dataplane {
 
  private:
   Status Initialize();
-  Status Observe(const DesiredIpvs& desired, const std::vector<IpAddress>& node_port_ips);
+  Status Observe(const DesiredIpvs& desired, const std::vector<IpAddress>& node_port_ips,
+                 const std::vector<IpAddress>& dummy_addresses);
   Result<std::vector<IpAddress>> LocalAddresses();
+  // The plan for what one incremental update touched, from the cache and observed_.
+  std::vector<IpvsOp> PlanTouched(const IpvsDesiredCache::Touched& touched,
+                                  const std::set<IpAddress>& node_ips) const;
   // Applies one op, keeping observed_ in step with what the kernel now holds.
   KernelStatus Execute(const IpvsOp& op);
-  Status SyncIpsets(const DesiredState& state, bool full);
+  Status SyncIpsets(const DesiredState& state, bool full, const std::string& element_lines,
+                    size_t element_changes);
   Status SyncIptables(bool full);
-  // Drops destinations graceful termination deleted from observed_ (`desired` may be null: keep
-  // every destination that is not weight 0).
-  void ForgetDrainedDestinations(const DesiredIpvs* desired);
+  // Drops destinations graceful termination deleted from observed_, looking at the virtual
+  // servers in `keys` (null: all). With `use_desired` false no destination counts as wanted
+  // (between syncs nothing desired has weight 0).
+  void ForgetDrainedDestinations(const std::set<IpvsServiceKey>* keys, bool use_desired);
+  // UDP conntrack cleanup for every port changed since the last successful cleanup.
+  void CleanConntrack(const DesiredState& state);
   std::vector<Cidr> node_pod_cidrs_;  // the Node object's, as last rendered into iptables
 
   IpvsOptions options_;
@@ -109,10 +126,13 @@ class IpvsDataplane : public Dataplane {
   bool needs_full_ = true;
   ObservedIpvs observed_;  // the kernel as of the last sync
   std::vector<IpAddress> local_addresses_;
-  std::array<std::optional<IpsetMap>, 2> ipsets_;  // by family, as of the last restore
   IpvsCounters counters_;
   ConntrackCleaner conntrack_cleaner_;
-  std::optional<DesiredState> previous_;  // the last snapshot applied without error
+  IpvsDesiredCache cache_;
+  uint64_t cache_generation_ = 0;  // the snapshot the cache was last brought up to
+  // Ports changed since conntrack was last cleaned, with the state they had then (null: absent).
+  // Replaces a copy of the whole previous snapshot: only what the cleaner reads is kept.
+  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> conntrack_before_;
 };
 
 }  // namespace kpx

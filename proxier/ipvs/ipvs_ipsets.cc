@@ -74,6 +74,48 @@ std::vector<std::string> AllIpsetNames() {
   return out;
 }
 
+std::vector<IpsetEntryLine> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family) {
+  std::vector<IpsetEntryLine> out;
+  const ServicePortInfo& info = sp.info;
+  const auto& cluster_ip = info.ClusterIp(family);
+  if (!cluster_ip) return out;
+  auto add = [&](const char* base, const std::string& entry) {
+    out.push_back(IpsetName(base, family) + " " + entry);
+  };
+  const Protocol p = info.protocol;
+  add(kClusterIpSet, IpPort(*cluster_ip, p, info.port));
+  for (const auto& ep : sp.For(family).all) {
+    if (!ep->is_local) continue;
+    add(kLoopBackSet, IpPort(ep->ip, p, ep->port) + "," + ep->ip.ToString());
+  }
+  const bool local = info.ExternalPolicyLocal();
+  for (const IpAddress& ip : info.external_ips) {
+    if (ip.family() != family) continue;
+    add(kExternalIpSet, IpPort(ip, p, info.port));
+    if (local) add(kExternalIpLocalSet, IpPort(ip, p, info.port));
+  }
+  for (const IpAddress& ip : info.load_balancer_ips) {
+    if (ip.family() != family) continue;
+    add(kLoadBalancerSet, IpPort(ip, p, info.port));
+    if (local) add(kLoadBalancerLocalSet, IpPort(ip, p, info.port));
+    for (const Cidr& range : info.load_balancer_source_ranges) {
+      if (range.family() != family) continue;
+      add(kLoadBalancerSourceCidrSet, IpPort(ip, p, info.port) + "," + NetText(range));
+    }
+    // Ranges only in the other family still restrict this one: behind the firewall with no
+    // source allowed, nobody of this family gets in (kube-proxy would leave it open).
+    if (!info.load_balancer_source_ranges.empty())
+      add(kLoadBalancerFwSet, IpPort(ip, p, info.port));
+  }
+  if (info.node_port != 0 && p != Protocol::kSCTP) {
+    const bool tcp = p == Protocol::kTCP;
+    add(tcp ? kNodePortTcpSet : kNodePortUdpSet, std::to_string(info.node_port));
+    if (local)
+      add(tcp ? kNodePortLocalTcpSet : kNodePortLocalUdpSet, std::to_string(info.node_port));
+  }
+  return out;
+}
+
 IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
   IpsetMap out;
   for (const SetDef& d : kSets) {
@@ -82,47 +124,10 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
     if (IsBitmap(d)) c.options = " range 0-65535";
     out[IpsetName(d.name, family)] = c;
   }
-  auto set = [&](const char* base) -> std::set<std::string>& {
-    return out[IpsetName(base, family)].entries;
-  };
-
   for (const auto& [name, sp] : state.services) {
-    const ServicePortInfo& info = sp->info;
-    const auto& cluster_ip = info.ClusterIp(family);
-    if (!cluster_ip) continue;
-    const Protocol p = info.protocol;
-    set(kClusterIpSet).insert(IpPort(*cluster_ip, p, info.port));
-    for (const auto& ep : sp->For(family).all) {
-      if (!ep->is_local) continue;
-      set(kLoopBackSet).insert(IpPort(ep->ip, p, ep->port) + "," + ep->ip.ToString());
-    }
-    const bool local = info.ExternalPolicyLocal();
-    for (const IpAddress& ip : info.external_ips) {
-      if (ip.family() != family) continue;
-      set(kExternalIpSet).insert(IpPort(ip, p, info.port));
-      if (local) set(kExternalIpLocalSet).insert(IpPort(ip, p, info.port));
-    }
-    for (const IpAddress& ip : info.load_balancer_ips) {
-      if (ip.family() != family) continue;
-      set(kLoadBalancerSet).insert(IpPort(ip, p, info.port));
-      if (local) set(kLoadBalancerLocalSet).insert(IpPort(ip, p, info.port));
-      for (const Cidr& range : info.load_balancer_source_ranges) {
-        if (range.family() != family) continue;
-        set(kLoadBalancerSourceCidrSet).insert(IpPort(ip, p, info.port) + "," + NetText(range));
-      }
-      // Ranges only in the other family still restrict this one: behind the firewall with no
-      // source allowed, nobody of this family gets in (kube-proxy would leave it open).
-      if (!info.load_balancer_source_ranges.empty()) {
-        set(kLoadBalancerFwSet).insert(IpPort(ip, p, info.port));
-      }
-    }
-    if (info.node_port != 0 && p != Protocol::kSCTP) {
-      const bool tcp = p == Protocol::kTCP;
-      set(tcp ? kNodePortTcpSet : kNodePortUdpSet).insert(std::to_string(info.node_port));
-      if (local) {
-        set(tcp ? kNodePortLocalTcpSet : kNodePortLocalUdpSet)
-            .insert(std::to_string(info.node_port));
-      }
+    for (const IpsetEntryLine& line : ServicePortIpsetEntries(*sp, family)) {
+      const size_t space = line.find(' ');
+      out[line.substr(0, space)].entries.insert(line.substr(space + 1));
     }
   }
   // ipset's default limit (65536) is too small for a large cluster's KUBE-LOOP-BACK, one entry

@@ -36,6 +36,14 @@ using IpsetMap = std::map<std::string, IpsetContent>;
 // The set name for a family: "KUBE-CLUSTER-IP" or "KUBE-6-CLUSTER-IP"; bitmap sets unchanged.
 std::string IpsetName(const std::string& base, IpFamily family);
 
+// One entry of one set, as a restore line spells it after the verb: "KUBE-CLUSTER-IP
+// 10.96.0.10,tcp:80" ("add " + it adds it, "del " + it deletes it).
+using IpsetEntryLine = std::string;
+
+// The entries one service port puts into the sets of `family` (possibly with repeats; several
+// service ports may also share an entry, e.g. KUBE-LOOP-BACK for a pod behind two services).
+std::vector<IpsetEntryLine> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family);
+
 // Every set kpx uses in `family`, filled from the state (all of them, empty ones too, since the
 // iptables rules reference each).
 IpsetMap RenderIpsets(const DesiredState& state, IpFamily family);

@@ -38,15 +38,13 @@ std::map<IpvsDestinationKey, IpvsDestination> Dests(const EndpointList& endpoint
   return out;
 }
 
-void Add(DesiredIpvs& out, const ServicePortInfo& info, const IpAddress& ip, int32_t port,
+void Add(ServicePortIpvs& out, const ServicePortInfo& info, const IpAddress& ip, int32_t port,
          VirtualServerKind kind, const EndpointList& endpoints, const IpvsOptions& options) {
   DesiredVirtualServer vs;
   vs.service = MakeService(info, ip, port, options);
   vs.dests = Dests(endpoints);
   vs.kind = kind;
   vs.owner = info.name;
-  // Two service ports claiming the same (ip, port, protocol) is a user error the API server
-  // mostly prevents; the first in sorted order wins, deterministically.
   out.servers.emplace(vs.service.key, std::move(vs));
 }
 
@@ -73,41 +71,52 @@ std::vector<IpAddress> SelectNodePortAddresses(const std::vector<IpAddress>& loc
   return {out.begin(), out.end()};
 }
 
+ServicePortIpvs BuildServicePortIpvs(const ServicePortState& sp, const IpvsOptions& options,
+                                     const std::vector<IpAddress>& node_port_ips) {
+  ServicePortIpvs out;
+  const ServicePortInfo& info = sp.info;
+  for (IpFamily f : kIpFamilies) {
+    if (!FamilyEnabled(options, f)) continue;
+    const auto& cluster_ip = info.ClusterIp(f);
+    // A service port exists in a family only if it has a ClusterIP there.
+    if (!cluster_ip) continue;
+    const EndpointSelection& sel = sp.For(f);
+    const EndpointList& internal = info.InternalPolicyLocal() ? sel.local : sel.cluster;
+    const EndpointList& external = info.ExternalPolicyLocal() ? sel.local : sel.cluster;
+
+    Add(out, info, *cluster_ip, info.port, VirtualServerKind::kClusterIp, internal, options);
+    out.bound_addresses.insert(*cluster_ip);
+    for (const IpAddress& ip : info.external_ips) {
+      if (ip.family() != f) continue;
+      Add(out, info, ip, info.port, VirtualServerKind::kExternalIp, external, options);
+      out.bound_addresses.insert(ip);
+    }
+    for (const IpAddress& ip : info.load_balancer_ips) {
+      if (ip.family() != f) continue;
+      Add(out, info, ip, info.port, VirtualServerKind::kLoadBalancer, external, options);
+      out.bound_addresses.insert(ip);
+    }
+    if (info.node_port != 0) {
+      for (const IpAddress& ip : node_port_ips) {
+        if (ip.family() != f) continue;
+        Add(out, info, ip, info.node_port, VirtualServerKind::kNodePort, external, options);
+      }
+    }
+  }
+  return out;
+}
+
 DesiredIpvs BuildDesiredIpvs(const DesiredState& state, const IpvsOptions& options,
                              const std::vector<IpAddress>& candidate_node_ips) {
   DesiredIpvs out;
   const std::vector<IpAddress> node_port_ips =
       SelectNodePortAddresses(candidate_node_ips, options, state.node);
   for (const auto& [name, sp] : state.services) {
-    const ServicePortInfo& info = sp->info;
-    for (IpFamily f : kIpFamilies) {
-      if (!FamilyEnabled(options, f)) continue;
-      const auto& cluster_ip = info.ClusterIp(f);
-      // A service port exists in a family only if it has a ClusterIP there.
-      if (!cluster_ip) continue;
-      const EndpointSelection& sel = sp->For(f);
-      const EndpointList& internal = info.InternalPolicyLocal() ? sel.local : sel.cluster;
-      const EndpointList& external = info.ExternalPolicyLocal() ? sel.local : sel.cluster;
-
-      Add(out, info, *cluster_ip, info.port, VirtualServerKind::kClusterIp, internal, options);
-      out.bound_addresses.insert(*cluster_ip);
-      for (const IpAddress& ip : info.external_ips) {
-        if (ip.family() != f) continue;
-        Add(out, info, ip, info.port, VirtualServerKind::kExternalIp, external, options);
-        out.bound_addresses.insert(ip);
-      }
-      for (const IpAddress& ip : info.load_balancer_ips) {
-        if (ip.family() != f) continue;
-        Add(out, info, ip, info.port, VirtualServerKind::kLoadBalancer, external, options);
-        out.bound_addresses.insert(ip);
-      }
-      if (info.node_port != 0) {
-        for (const IpAddress& ip : node_port_ips) {
-          if (ip.family() != f) continue;
-          Add(out, info, ip, info.node_port, VirtualServerKind::kNodePort, external, options);
-        }
-      }
-    }
+    ServicePortIpvs port = BuildServicePortIpvs(*sp, options, node_port_ips);
+    // Two service ports claiming the same (ip, port, protocol) is a user error the API server
+    // mostly prevents; the first in sorted order wins, deterministically.
+    for (auto& [key, vs] : port.servers) out.servers.emplace(key, std::move(vs));
+    out.bound_addresses.merge(port.bound_addresses);
   }
   return out;
 }

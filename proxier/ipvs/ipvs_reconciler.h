@@ -48,6 +48,19 @@ std::vector<IpAddress> SelectNodePortAddresses(const std::vector<IpAddress>& loc
                                                const IpvsOptions& options,
                                                const NodeState& node = {});
 
+// One service port's share of DesiredIpvs. Within a port the first claim of a key wins (a
+// ClusterIP that is also listed as an external IP stays a ClusterIP server).
+struct ServicePortIpvs {
+  std::map<IpvsServiceKey, DesiredVirtualServer> servers;
+  std::set<IpAddress> bound_addresses;
+  bool operator==(const ServicePortIpvs&) const = default;
+};
+
+// What one service port contributes; `node_port_ips` must already be the output of
+// SelectNodePortAddresses. BuildDesiredIpvs is this function folded over every service port.
+ServicePortIpvs BuildServicePortIpvs(const ServicePortState& sp, const IpvsOptions& options,
+                                     const std::vector<IpAddress>& node_port_ips);
+
 // kube-proxy's IPVS layout: one virtual server per (ClusterIP, port, protocol), per external IP,
 // per load-balancer ingress IP, and per node address for a NodePort; ClusterIP servers use the
 // endpoints the internal traffic policy selects, the others those of the external policy. The

@@ -1,6 +1,8 @@
 #include "proxier/netfilter/fake_ipset.h"
 
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 namespace kpx {
 
@@ -9,9 +11,51 @@ Status FakeIpset::Restore(std::string_view text) {
     --fail_restores_;
     return Status::Error("ipset restore: injected failure");
   }
-  // Applied to a copy: the caller sees all of it or, on a bad line, the state before the bad line
-  // -- which is what ipset does; the copy just keeps the fake simple.
-  auto sets = sets_;
+  // All or nothing, as the caller sees it: every set a line changes is saved once before its
+  // first change and put back on a bad line. (Copying all sets instead made each restore cost
+  // as much as the whole state, which the per-element syncs it stands in for do not.)
+  std::map<std::string, std::optional<Set>> saved;
+  // Entry-level undo for big sets: only the entries a line touched are remembered.
+  std::vector<std::tuple<std::string, std::string, bool>> entry_undo;  // set, entry, was present
+  auto save = [&](const std::string& name) {
+    if (saved.contains(name)) return;
+    auto it = sets_.find(name);
+    if (it == sets_.end()) {
+      saved.emplace(name, std::nullopt);
+      return;
+    }
+    // The set as it was before this restore: earlier add/del lines undone on the copy.
+    Set before = it->second;
+    for (auto u = entry_undo.rbegin(); u != entry_undo.rend(); ++u) {
+      const auto& [set, entry, present] = *u;
+      if (set != name) continue;
+      if (present) {
+        before.entries.insert(entry);
+      } else {
+        before.entries.erase(entry);
+      }
+    }
+    saved.emplace(name, std::move(before));
+  };
+  auto rollback = [&] {
+    for (auto it = entry_undo.rbegin(); it != entry_undo.rend(); ++it) {
+      const auto& [name, entry, present] = *it;
+      if (saved.contains(name)) continue;  // restored whole below
+      auto& entries = sets_[name].entries;
+      if (present) {
+        entries.insert(entry);
+      } else {
+        entries.erase(entry);
+      }
+    }
+    for (auto& [name, set] : saved) {
+      if (set) {
+        sets_[name] = std::move(*set);
+      } else {
+        sets_.erase(name);
+      }
+    }
+  };
   std::istringstream in{std::string(text)};
   std::string line;
   int n = 0;
@@ -22,35 +66,43 @@ Status FakeIpset::Restore(std::string_view text) {
     std::string cmd, name;
     words >> cmd >> name;
     const std::string where = "ipset restore line " + std::to_string(n) + ": ";
+    auto error = [&](const std::string& message) {
+      rollback();
+      return Status::Error(where + message);
+    };
     if (cmd == "create") {
       Set s;
       words >> s.type;
       std::getline(words, s.options);
-      auto it = sets.find(name);
-      if (it != sets.end() && it->second.type != s.type) {
-        return Status::Error(where + "set " + name + " exists with another type");
+      auto it = sets_.find(name);
+      if (it != sets_.end() && it->second.type != s.type) {
+        return error("set " + name + " exists with another type");
       }
-      if (it == sets.end()) sets[name] = s;
+      if (it == sets_.end()) {
+        save(name);
+        sets_[name] = s;
+      }
       continue;
     }
-    auto it = sets.find(name);
-    if (it == sets.end()) return Status::Error(where + "set " + name + " does not exist");
+    auto it = sets_.find(name);
+    if (it == sets_.end()) return error("set " + name + " does not exist");
     std::string entry;
     words >> entry;
     if (cmd == "add") {
-      it->second.entries.insert(entry);
+      if (it->second.entries.insert(entry).second) entry_undo.emplace_back(name, entry, false);
     } else if (cmd == "del") {
-      it->second.entries.erase(entry);
+      if (it->second.entries.erase(entry) > 0) entry_undo.emplace_back(name, entry, true);
     } else if (cmd == "flush") {
+      save(name);
       it->second.entries.clear();
     } else if (cmd == "destroy") {
-      if (referenced_.count(name)) return Status::Error(where + "set " + name + " is in use");
-      sets.erase(it);
+      if (referenced_.count(name)) return error("set " + name + " is in use");
+      save(name);
+      sets_.erase(it);
     } else {
-      return Status::Error(where + "unknown command " + cmd);
+      return error("unknown command " + cmd);
     }
   }
-  sets_ = std::move(sets);
   restores_.push_back(std::string(text));
   return Status::Ok();
 }

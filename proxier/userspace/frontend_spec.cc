@@ -30,14 +30,20 @@ bool Has(const std::vector<IpFamily>& families, IpFamily f) {
 
 FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily>& families) {
   FrontendPlan plan;
-  for (const auto& entry : state.services) {
-    // Named references, not structured bindings: the lambdas below capture them (clang 14).
-    const ServicePortName& name = entry.first;
-    const ServicePortState* sps = entry.second.get();
+  for (const auto& [name, sps] : state.services) {
+    PlanServicePortFrontends(name, *sps, families, plan);
+  }
+  return plan;
+}
+
+void PlanServicePortFrontends(const ServicePortName& name, const ServicePortState& state,
+                              const std::vector<IpFamily>& families, FrontendPlan& plan) {
+  {
+    const ServicePortState* sps = &state;
     const ServicePortInfo& info = sps->info;
     if (info.protocol == Protocol::kSCTP) {
       plan.skipped_sctp.push_back(name);
-      continue;
+      return;
     }
     const bool internal_local = info.InternalPolicyLocal();
     const bool external_local = info.ExternalPolicyLocal();
@@ -97,7 +103,6 @@ FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily
     plan.frontends.emplace(internal.key, std::move(internal));
     if (external) plan.frontends.emplace(external->key, std::move(*external));
   }
-  return plan;
 }
 
 }  // namespace kpx

@@ -79,4 +79,8 @@ struct FrontendPlan {
 //    policies are Local: there is no listener with the cluster set then).
 FrontendPlan PlanFrontends(const DesiredState& state, const std::vector<IpFamily>& families);
 
+// One service port's part of PlanFrontends, added to `plan` (its frontends are keyed by `name`).
+void PlanServicePortFrontends(const ServicePortName& name, const ServicePortState& state,
+                              const std::vector<IpFamily>& families, FrontendPlan& plan);
+
 }  // namespace kpx

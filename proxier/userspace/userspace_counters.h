@@ -33,6 +33,8 @@ struct UserspaceCounters {
   uint64_t unopened = 0;       // gauge: frontends the last sync wanted but could not open
   uint64_t sctp_skipped = 0;   // gauge: SCTP service ports in the last state, not proxied
   uint64_t frontends = 0;      // gauge
+  // Service ports planned: every one on a full sync, only the changed ones otherwise.
+  uint64_t ports_planned = 0;
 };
 
 }  // namespace kpx

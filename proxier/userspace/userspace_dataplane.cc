@@ -29,21 +29,39 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     errors += message;
   };
   if (full) needs_full_ = true;
-  FrontendPlan plan = PlanFrontends(state, options_.families);
-
-  std::set<ServicePortName> sctp(plan.skipped_sctp.begin(), plan.skipped_sctp.end());
-  for (const auto& name : sctp) {
-    if (sctp_logged_.insert(name).second) {
-      LOG(WARNING) << "userspace: service port " << name.ToString()
-                   << " is SCTP, which the userspace proxy does not relay; skipped";
+  // The change set covers one step; after a gap or a failure, plan everything again.
+  const bool everything = needs_full_ || generation_ == 0 || generation_ + 1 != state.generation;
+  bool portals_changed = everything;
+  std::set<FrontendKey> touched;
+  uint64_t planned = 0;
+  if (everything) {
+    FrontendPlan plan = PlanFrontends(state, options_.families);
+    for (const auto& [key, entry] : frontends_) touched.insert(key);
+    for (const auto& [key, spec] : plan.frontends) touched.insert(key);
+    plan_ = std::move(plan);
+    sctp_ = std::set<ServicePortName>(plan_.skipped_sctp.begin(), plan_.skipped_sctp.end());
+    planned_ = state.services;
+    planned = state.services.size();
+    for (const auto& name : sctp_) {
+      if (sctp_logged_.insert(name).second) {
+        LOG(WARNING) << "userspace: service port " << name.ToString()
+                     << " is SCTP, which the userspace proxy does not relay; skipped";
+      }
     }
+    std::erase_if(sctp_logged_, [&](const ServicePortName& n) { return !sctp_.contains(n); });
+  } else {
+    touched = Replan(state, state.changed, portals_changed);
+    planned = state.changed.size();
   }
-  std::erase_if(sctp_logged_, [&](const ServicePortName& n) { return !sctp.contains(n); });
+  generation_ = state.generation;
 
   // Open or update what the plan wants before any rule points at it.
   uint64_t open_failures = 0;
   std::vector<const FrontendSpec*> to_open;
-  for (auto& [key, spec] : plan.frontends) {
+  for (const FrontendKey& key : touched) {
+    auto want = plan_.frontends.find(key);
+    if (want == plan_.frontends.end()) continue;
+    const FrontendSpec& spec = want->second;
     auto it = frontends_.find(key);
     if (it == frontends_.end()) {
       to_open.push_back(&spec);
@@ -61,7 +79,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     const DescriptorBudget budget = engine_->Budget();
     if (to_open.size() > budget.frontends) {
       unopened = to_open.size() - budget.frontends;
-      note("out of file descriptors: " + std::to_string(plan.frontends.size()) +
+      note("out of file descriptors: " + std::to_string(plan_.frontends.size()) +
            " service ports need a listener each, " + std::to_string(frontends_.size()) +
            " are open, " + std::to_string(unopened) + " left without one; " +
            std::to_string(budget.open) + " descriptors are open of the open-file limit " +
@@ -82,13 +100,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     }
     VLOG(4) << "userspace: " << spec->key.ToString() << " listens on port " << *port;
     frontends_.emplace(spec->key, Entry{std::move(frontend), *port, *spec});
-  }
-
-  std::vector<BoundFrontend> bound;
-  for (const auto& [key, entry] : frontends_) {
-    auto it = plan.frontends.find(key);
-    if (it == plan.frontends.end()) continue;  // being removed: no portals
-    bound.push_back(BoundFrontend{&it->second, entry.port});
+    portals_changed = true;  // a new listener port to redirect to
   }
 
   // --nodeport-addresses: NodePort portals on the selected interface addresses only.
@@ -96,10 +108,21 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
   std::vector<IpAddress> local =
       options_.local_address_lister ? options_.local_address_lister() : state.node.addresses;
   if (local.empty()) local = state.node.addresses;  // a failed listing; see IptablesDataplane
+  const bool render = portals_changed || state.node_changed || local != last_local_;
+  last_local_ = local;
+
+  std::vector<BoundFrontend> bound;
+  if (render) {
+    for (const auto& [key, entry] : frontends_) {
+      auto it = plan_.frontends.find(key);
+      if (it == plan_.frontends.end()) continue;  // being removed: no portals
+      bound.push_back(BoundFrontend{&it->second, entry.port});
+    }
+  }
 
   bool rules_ok = true;
   uint64_t restore_failures = 0;
-  for (IpFamily family : options_.families) {
+  for (IpFamily family : render ? options_.families : std::vector<IpFamily>{}) {
     std::string& applied = applied_text_[static_cast<int>(family)];
     std::optional<std::vector<IpAddress>> node_port_ips;
     if (!npa.MatchesAll(family, state.node)) {
@@ -132,14 +155,12 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
 
   // Close what vanished only once no rule of any family points at it any more.
   if (rules_ok) {
-    for (auto it = frontends_.begin(); it != frontends_.end();) {
-      if (plan.frontends.contains(it->first)) {
-        ++it;
-        continue;
-      }
-      VLOG(4) << "userspace: closing " << it->first.ToString();
+    for (const FrontendKey& key : touched) {
+      auto it = frontends_.find(key);
+      if (it == frontends_.end() || plan_.frontends.contains(key)) continue;
+      VLOG(4) << "userspace: closing " << key.ToString();
       engine_->Close(it->second.frontend);
-      it = frontends_.erase(it);
+      frontends_.erase(it);
     }
   }
   needs_full_ = !rules_ok || open_failures > 0 || unopened > 0;
@@ -152,11 +173,57 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     own_.open_failures += open_failures;
     own_.fd_shortages += unopened > 0 ? 1 : 0;
     own_.unopened = unopened;
-    own_.sctp_skipped = sctp.size();
+    own_.sctp_skipped = sctp_.size();
     own_.frontends = frontends_.size();
+    own_.ports_planned += planned;
   }
   if (!errors.empty()) return Status::Error("userspace sync: " + errors);
   return Status::Ok();
+}
+
+std::set<FrontendKey> UserspaceDataplane::Replan(const DesiredState& state,
+                                                 const std::set<ServicePortName>& names,
+                                                 bool& portals_changed) {
+  std::set<FrontendKey> touched;
+  for (const ServicePortName& name : names) {
+    auto now = state.services.find(name);
+    auto was = planned_.find(name);
+    const bool present = now != state.services.end();
+    if (present && was != planned_.end() && was->second == now->second) continue;
+    FrontendPlan port;
+    if (present) PlanServicePortFrontends(name, *now->second, options_.families, port);
+    for (FrontendRole role : {FrontendRole::kInternal, FrontendRole::kExternal}) {
+      const FrontendKey key{name, role};
+      auto old_spec = plan_.frontends.find(key);
+      auto new_spec = port.frontends.find(key);
+      const bool had = old_spec != plan_.frontends.end();
+      const bool has = new_spec != port.frontends.end();
+      if (!had && !has) continue;
+      touched.insert(key);
+      if (had != has || old_spec->second.portals != new_spec->second.portals) {
+        portals_changed = true;
+      }
+      if (had) plan_.frontends.erase(old_spec);
+      if (has) plan_.frontends.insert(port.frontends.extract(new_spec));
+    }
+    const bool sctp = !port.skipped_sctp.empty();
+    if (sctp) {
+      sctp_.insert(name);
+      if (sctp_logged_.insert(name).second) {
+        LOG(WARNING) << "userspace: service port " << name.ToString()
+                     << " is SCTP, which the userspace proxy does not relay; skipped";
+      }
+    } else {
+      sctp_.erase(name);
+      sctp_logged_.erase(name);
+    }
+    if (present) {
+      planned_[name] = now->second;
+    } else {
+      planned_.erase(name);
+    }
+  }
+  return touched;
 }
 
 Status UserspaceDataplane::Cleanup() {
@@ -197,6 +264,7 @@ UserspaceCounters UserspaceDataplane::counters() const {
   c.unopened = own_.unopened;
   c.sctp_skipped = own_.sctp_skipped;
   c.frontends = own_.frontends;
+  c.ports_planned = own_.ports_planned;
   return c;
 }
 

@@ -29,6 +29,9 @@ namespace kpx {
 //  - A service port without endpoints keeps its listener: connections are accepted and reset at
 //    once (the client sees ECONNRESET rather than ECONNREFUSED), datagrams are dropped.
 //  - After a failed sync the next one re-applies everything and re-ensures the jumps.
+//  - Work follows the change set: an incremental sync re-plans only the service ports in
+//    state.changed, touches only their frontends, and renders the portal rules only when a
+//    portal, a listener, the node or its addresses changed (an endpoint change writes nothing).
 // Apply/Cleanup are called from the sync thread only; counters() from any thread.
 class UserspaceDataplane : public Dataplane {
  public:
@@ -54,7 +57,18 @@ class UserspaceDataplane : public Dataplane {
   UserspaceOptions options_;
   std::unique_ptr<IptablesRunner> runner_;
   std::unique_ptr<RelayEngine> engine_;
+  // Re-plans the ports in `names` into plan_; returns the frontend keys they cover (before and
+  // after) and whether any portal appeared, vanished or changed.
+  std::set<FrontendKey> Replan(const DesiredState& state, const std::set<ServicePortName>& names,
+                               bool& portals_changed);
+
   std::map<FrontendKey, Entry> frontends_;
+  // The plan as of the last sync, kept up to date port by port, and the states it came from.
+  FrontendPlan plan_;
+  std::set<ServicePortName> sctp_;
+  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> planned_;
+  uint64_t generation_ = 0;
+  std::vector<IpAddress> last_local_;
   std::array<std::string, 2> applied_text_;  // by IpFamily; empty: unknown, restore again
   bool needs_full_ = true;
   std::set<ServicePortName> sctp_logged_;

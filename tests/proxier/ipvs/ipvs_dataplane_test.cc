@@ -332,6 +332,78 @@ TEST_F(IpvsDataplaneTest, SourceRangesOnlyInTheOtherFamilyLetNobodyIn) {
   }
 }
 
+TEST_F(IpvsDataplaneTest, IncrementalSyncTouchesOnlyTheChangedPort) {
+  auto dp = NewDataplane();
+  builder_.Add(Svc("default", "api", "", Protocol::kUDP, 53, "10.96.0.53"), {Ep("10.244.3.5", 53)});
+  ASSERT_TRUE(dp->Apply(WebState({LocalEp("10.244.1.5", 8080)}), false).ok());
+  ipvs_->ClearLog();
+  const int lists = ipvs_->list_calls();
+  const int link_mutations = link_->mutations();
+  const size_t restores = ipset_->restores().size();
+  const uint64_t rebuilt = dp->counters().service_ports_rebuilt;
+
+  // One endpoint more for web, a local one: two destinations and one KUBE-LOOP-BACK entry.
+  ASSERT_TRUE(
+      dp->Apply(WebState({LocalEp("10.244.1.5", 8080), LocalEp("10.244.1.6", 8080)}), false).ok());
+  EXPECT_EQ(dp->counters().service_ports_rebuilt, rebuilt + 1) << "only web is rebuilt";
+  EXPECT_EQ(ipvs_->log(),
+            (std::vector<std::string>{"add-dest TCP/10.96.0.10:80 10.244.1.6:8080 weight=1",
+                                      "add-dest TCP/192.168.0.10:30080 10.244.1.6:8080 weight=1"}));
+  EXPECT_EQ(ipvs_->list_calls(), lists) << "an incremental sync does not dump the kernel";
+  EXPECT_EQ(link_->mutations(), link_mutations);
+  ASSERT_EQ(ipset_->restores().size(), restores + 1);
+  EXPECT_EQ(ipset_->restores().back(), "add KUBE-LOOP-BACK 10.244.1.6,tcp:8080,10.244.1.6\n")
+      << "one entry, not the sets";
+  EXPECT_EQ(dp->counters().ipset_element_changes, 1u);
+  MetricsRegistry metrics;
+  dp->RecordMetrics(metrics);
+  EXPECT_THAT(metrics.Render(), HasSubstr("kpx_ipvs_ipset_entries_changed_total 1\n"));
+  EXPECT_THAT(ipset_->Find("KUBE-LOOP-BACK")->entries, Contains("10.244.1.6,tcp:8080,10.244.1.6"));
+
+  // Nothing changed: nothing written anywhere.
+  ASSERT_TRUE(dp->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(ipset_->restores().size(), restores + 1);
+  EXPECT_EQ(dp->counters().last_plan_size, 0u);
+}
+
+TEST_F(IpvsDataplaneTest, AddressSharedByTwoServicesStaysBoundUntilTheLastLeaves) {
+  auto dp = NewDataplane();
+  const ServicePortName http{"default", "web", "http", Protocol::kTCP};
+  const ServicePortName https{"default", "web", "https", Protocol::kTCP};
+  builder_.Add(Svc("default", "web", "http", Protocol::kTCP, 80, "10.96.0.10"),
+               {Ep("10.244.1.5", 8080)});
+  builder_.Add(Svc("default", "web", "https", Protocol::kTCP, 443, "10.96.0.10"),
+               {Ep("10.244.1.5", 8443)});
+  ASSERT_TRUE(dp->Apply(builder_.Build(), false).ok());
+  ASSERT_TRUE(dp->Apply(builder_.Remove(http).Build(), false).ok());
+  EXPECT_EQ(link_->Find("kube-ipvs0")->addresses, std::set<IpAddress>{Ip("10.96.0.10")});
+  EXPECT_EQ(ipvs_->FindService(kWeb), nullptr);
+  EXPECT_NE(ipvs_->FindService({Protocol::kTCP, Ip("10.96.0.10"), 443}), nullptr);
+  ASSERT_TRUE(dp->Apply(builder_.Remove(https).Build(), false).ok());
+  EXPECT_THAT(link_->Find("kube-ipvs0")->addresses, IsEmpty());
+  EXPECT_TRUE(ipvs_->table().empty());
+}
+
+TEST_F(IpvsDataplaneTest, FullSyncListsAddressesOnce) {
+  auto dp = NewDataplane();
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.1.5", 8080)}), true).ok());
+  EXPECT_EQ(link_->address_dumps(), 1);
+  ASSERT_TRUE(dp->Apply(WebState({Ep("10.244.2.5", 8080)}), false).ok());
+  EXPECT_EQ(link_->address_dumps(), 1) << "an incremental sync lists no address";
+}
+
+// The NodePort sets (bitmap:port) are one set for both families: a full sync on a kernel that
+// already holds them must not let the IPv6 family delete the NodePort of an IPv4-only service.
+// (Found by the differential test.)
+TEST_F(IpvsDataplaneTest, DualStackFullSyncKeepsSingleStackNodePorts) {
+  options_.families = {IpFamily::kIPv4, IpFamily::kIPv6};
+  auto dp = NewDataplane();
+  const DesiredState s = WebState({Ep("10.244.1.5", 8080)});
+  ASSERT_TRUE(dp->Apply(s, true).ok());
+  ASSERT_TRUE(dp->Apply(s, true).ok());
+  EXPECT_THAT(ipset_->Find("KUBE-NODE-PORT-TCP")->entries, Contains("30080"));
+}
+
 TEST_F(IpvsDataplaneTest, CleanupRemovesOnlyKpx) {
   IpvsService foreign;
   foreign.key = {Protocol::kTCP, Ip("172.16.0.1"), 443};

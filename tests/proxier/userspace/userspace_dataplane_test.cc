@@ -111,6 +111,48 @@ TEST_F(UserspaceDataplaneTest, EndpointChangeUpdatesLiveFrontendWithoutReopening
   EXPECT_EQ(runner_->restores, restores);  // portals did not change
 }
 
+// An incremental sync follows the change set: one changed port is planned, the others are not
+// looked at, and an endpoint change renders no rules at all.
+TEST_F(UserspaceDataplaneTest, IncrementalSyncPlansOnlyChangedPorts) {
+  for (int i = 0; i < 20; ++i) {
+    builder_.Add(Svc("demo", "svc" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "10.96.1." + std::to_string(i + 1)),
+                 {Ep("10.244.2." + std::to_string(i + 1), 8080)});
+  }
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), true).ok());
+  EXPECT_EQ(dataplane_->counters().ports_planned, 20u);
+  const int restores = runner_->restores;
+  const size_t opened = engine_->open.size();
+
+  builder_.Add(Svc("demo", "svc7", "", Protocol::kTCP, 80, "10.96.1.8"),
+               {Ep("10.244.2.8", 8080), Ep("10.244.3.8", 8080)});
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(dataplane_->counters().ports_planned, 21u);
+  EXPECT_EQ(runner_->restores, restores) << "no portal changed";
+  EXPECT_EQ(engine_->open.size(), opened);
+
+  // A new service: planned alone, and its portal makes the rules render again.
+  builder_.Add(Svc("demo", "new", "", Protocol::kTCP, 80, "10.96.1.100"), {Ep("10.244.2.9", 80)});
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(dataplane_->counters().ports_planned, 22u);
+  EXPECT_EQ(runner_->restores, restores + 1);
+  EXPECT_THAT(Rules(), HasSubstr("-d 10.96.1.100/32"));
+  EXPECT_THAT(Rules(), HasSubstr("-d 10.96.1.8/32")) << "the other portals stay";
+  EXPECT_EQ(dataplane_->counters().frontends, 21u);
+
+  // Removal: planned alone, its portal goes, then its listener.
+  const int closes = engine_->closes;
+  ASSERT_TRUE(
+      dataplane_
+          ->Apply(builder_.Remove(ServicePortName{"demo", "new", "", Protocol::kTCP}).Build(),
+                  false)
+          .ok());
+  EXPECT_EQ(dataplane_->counters().ports_planned, 23u);
+  EXPECT_THAT(Rules(), Not(HasSubstr("-d 10.96.1.100/32")));
+  EXPECT_EQ(engine_->closes, closes + 1);
+  EXPECT_EQ(dataplane_->counters().frontends, 20u);
+}
+
 TEST_F(UserspaceDataplaneTest, RemovedServiceLosesRulesThenListener) {
   builder_.Add(Svc("demo", "web", "", Protocol::kTCP, 80, "10.96.0.10"), {Ep("10.244.2.2", 8080)});
   ASSERT_TRUE(dataplane_->Apply(builder_.Build(), true).ok());

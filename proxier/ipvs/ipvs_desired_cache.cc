@@ -1,0 +1,187 @@
+#include "proxier/ipvs/ipvs_desired_cache.h"
+
+#include <algorithm>
+
+namespace kpx {
+
+bool IpvsDesiredCache::SetNodePortIps(std::vector<IpAddress> ips) {
+  if (ips == node_port_ips_) return false;
+  node_port_ips_ = std::move(ips);
+  return true;
+}
+
+IpvsDesiredCache::Contribution IpvsDesiredCache::Derive(const ServicePortState& state) const {
+  Contribution c;
+  c.ipvs = BuildServicePortIpvs(state, options_, node_port_ips_);
+  for (IpFamily f : options_.families) {
+    std::vector<IpsetEntryLine> lines = ServicePortIpsetEntries(state, f);
+    c.ipset.insert(c.ipset.end(), std::make_move_iterator(lines.begin()),
+                   std::make_move_iterator(lines.end()));
+  }
+  // A port counts once per line, however often it produces it (two local endpoints with the
+  // same address and port collapse into one KUBE-LOOP-BACK entry).
+  std::sort(c.ipset.begin(), c.ipset.end());
+  c.ipset.erase(std::unique(c.ipset.begin(), c.ipset.end()), c.ipset.end());
+  return c;
+}
+
+void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name, int delta,
+                             Touched& touched,
+                             std::unordered_map<IpsetEntryLine, bool>* ipset_before) {
+  for (const auto& [key, vs] : e.ipvs.servers) {
+    touched.servers.insert(key);
+    if (delta > 0) {
+      claims_[key].insert(name);
+    } else if (auto it = claims_.find(key); it != claims_.end()) {
+      it->second.erase(name);
+      if (it->second.empty()) claims_.erase(it);
+    }
+  }
+  for (const IpAddress& ip : e.ipvs.bound_addresses) {
+    touched.addresses.insert(ip);
+    if (delta > 0) {
+      ++address_refs_[ip];
+    } else if (auto it = address_refs_.find(ip); it != address_refs_.end() && --it->second == 0) {
+      address_refs_.erase(it);
+    }
+  }
+  for (const IpsetEntryLine& line : e.ipset) {
+    auto it = ipset_refs_.find(line);
+    if (ipset_before) ipset_before->try_emplace(line, it != ipset_refs_.end());
+    if (delta > 0) {
+      if (it == ipset_refs_.end()) {
+        ipset_refs_.emplace(line, 1);
+      } else {
+        ++it->second;
+      }
+    } else if (it != ipset_refs_.end() && --it->second == 0) {
+      ipset_refs_.erase(it);
+    }
+  }
+}
+
+IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
+                                                    DesiredIpvs* assembled) {
+  Touched touched;
+  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> old = std::move(ports_);
+  std::unordered_map<IpsetEntryLine, uint32_t> old_ipset = std::move(ipset_refs_);
+  ports_.clear();
+  claims_.clear();
+  address_refs_.clear();
+  ipset_refs_.clear();
+  ipset_refs_.reserve(old_ipset.size());
+  for (const auto& [name, sp] : state.services) {
+    auto it = old.find(name);
+    if (it == old.end()) {
+      touched.replaced.emplace_back(name, nullptr);
+    } else if (it->second != sp) {
+      touched.replaced.emplace_back(name, it->second);
+    }
+    Contribution c = Derive(*sp);
+    Count(c, name, +1, touched, nullptr);
+    if (assembled) {
+      // Sorted order: the first port to claim a key is the smallest, the winner.
+      for (auto& [key, vs] : c.ipvs.servers) assembled->servers.emplace(key, std::move(vs));
+    }
+    ports_.emplace_hint(ports_.end(), name, sp);
+  }
+  if (assembled) {
+    for (const auto& [ip, refs] : address_refs_) {
+      assembled->bound_addresses.insert(assembled->bound_addresses.end(), ip);
+    }
+  }
+  for (auto& [name, sp] : old) {
+    if (!state.services.contains(name)) touched.replaced.emplace_back(name, std::move(sp));
+  }
+  std::vector<IpsetEntryLine> adds, dels;
+  for (const auto& [line, refs] : ipset_refs_) {
+    if (!old_ipset.contains(line)) adds.push_back(line);
+  }
+  for (const auto& [line, refs] : old_ipset) {
+    if (!ipset_refs_.contains(line)) dels.push_back(line);
+  }
+  Lines(adds, dels, touched);
+  return touched;
+}
+
+IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
+                                                   const std::set<ServicePortName>& names) {
+  Touched touched;
+  std::unordered_map<IpsetEntryLine, bool> ipset_before;
+  for (const ServicePortName& name : names) {
+    auto found = state.services.find(name);
+    const std::shared_ptr<const ServicePortState>* now =
+        found == state.services.end() ? nullptr : &found->second;
+    auto it = ports_.find(name);
+    if (it == ports_.end() && !now) continue;
+    if (it != ports_.end() && now && it->second == *now) continue;
+    std::shared_ptr<const ServicePortState> before;
+    if (it != ports_.end()) {
+      // The same derivation as when it was counted (NodePort addresses change only by Rebuild).
+      Count(Derive(*it->second), name, -1, touched, &ipset_before);
+      before = std::move(it->second);
+      ports_.erase(it);
+    }
+    if (now) {
+      Count(Derive(**now), name, +1, touched, &ipset_before);
+      ports_.emplace(name, *now);
+    }
+    touched.replaced.emplace_back(name, std::move(before));
+  }
+  std::vector<IpsetEntryLine> adds, dels;
+  for (const auto& [line, was] : ipset_before) {
+    const bool is = ipset_refs_.contains(line);
+    if (was == is) continue;
+    (is ? adds : dels).push_back(line);
+  }
+  Lines(adds, dels, touched);
+  return touched;
+}
+
+void IpvsDesiredCache::Lines(std::vector<IpsetEntryLine>& adds, std::vector<IpsetEntryLine>& dels,
+                             Touched& touched) {
+  // Sorted so the kernel sees the same batch for the same change.
+  std::sort(adds.begin(), adds.end());
+  std::sort(dels.begin(), dels.end());
+  for (const auto& l : dels) touched.ipset_lines += "del " + l + "\n";
+  for (const auto& l : adds) touched.ipset_lines += "add " + l + "\n";
+  touched.ipset_changes = adds.size() + dels.size();
+}
+
+std::set<ServicePortName> IpvsDesiredCache::AllNames(const DesiredState& state) const {
+  std::set<ServicePortName> out;
+  for (const auto& [name, sp] : ports_) out.insert(out.end(), name);
+  for (const auto& [name, sp] : state.services) out.insert(name);
+  return out;
+}
+
+std::optional<DesiredVirtualServer> IpvsDesiredCache::Find(const IpvsServiceKey& key) const {
+  auto it = claims_.find(key);
+  if (it == claims_.end()) return std::nullopt;
+  ServicePortIpvs winner =
+      BuildServicePortIpvs(*ports_.at(*it->second.begin()), options_, node_port_ips_);
+  return std::move(winner.servers.at(key));
+}
+
+DesiredIpvs IpvsDesiredCache::Assemble() const {
+  // Each port's servers, each taken from the port that wins its key.
+  DesiredIpvs out;
+  for (const auto& [name, sp] : ports_) {
+    ServicePortIpvs port = BuildServicePortIpvs(*sp, options_, node_port_ips_);
+    for (auto& [key, vs] : port.servers) {
+      if (*claims_.at(key).begin() == name) out.servers.emplace(key, std::move(vs));
+    }
+  }
+  for (const auto& [ip, refs] : address_refs_) {
+    out.bound_addresses.insert(out.bound_addresses.end(), ip);
+  }
+  return out;
+}
+
+std::set<IpsetEntryLine> IpvsDesiredCache::IpsetLines() const {
+  std::set<IpsetEntryLine> out;
+  for (const auto& [line, refs] : ipset_refs_) out.insert(line);
+  return out;
+}
+
+}  // namespace kpx
