@@ -15,6 +15,7 @@ configs=(Debug Release RelWithDebInfo MinSizeRel clang)
 (($# > 0)) && configs=("$@")
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+mkdir -p build-matrix
 passed=0
 failed=0
 for name in "${configs[@]}"; do
