@@ -27,6 +27,7 @@
 #include "tests/support/in_netns.h"
 #include "tests/support/netns.h"
 #include "tests/support/random_changes.h"
+#include "tests/support/routed_topology.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
 
@@ -102,25 +103,17 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (const std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
     netns_ = std::make_unique<TestNetns>("kpx-ipt");
-    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_->Add(role).ok()) << role;
+    const Status st =
+        BuildRoutedTopology(*netns_, {.dev_prefix = "k",
+                                      .client_ip = kClientIp,
+                                      .node_ip = kNodeIp,
+                                      .node_backend_ip = "10.99.2.1",
+                                      .backend_ips = {kBackend1, kBackend2},
+                                      .node_default_via = kBackend1,  // like a node's default route
+                                      .forwarding = true});
+    ASSERT_TRUE(st.ok()) << st.message();
     client_ = netns_->Name("c");
     node_ = netns_->Name("n");
-    const std::vector<Status> setup = {
-        netns_->Link("c", "kc0", "n", "kn0"),
-        netns_->Link("b", "kb0", "n", "kn1"),
-        netns_->Ip("c", {"addr", "add", std::string(kClientIp) + "/24", "dev", "kc0"}),
-        netns_->Ip("n", {"addr", "add", std::string(kNodeIp) + "/24", "dev", "kn0"}),
-        netns_->Ip("n", {"addr", "add", "10.99.2.1/24", "dev", "kn1"}),
-        netns_->Ip("b", {"addr", "add", std::string(kBackend1) + "/24", "dev", "kb0"}),
-        netns_->Ip("b", {"addr", "add", std::string(kBackend2) + "/24", "dev", "kb0"}),
-        netns_->Ip("c", {"route", "add", "default", "via", kNodeIp}),
-        netns_->Ip("b", {"route", "add", "default", "via", "10.99.2.1"}),
-        // Like a node's default route: unDNATed service traffic must be routable to reach the
-        // FORWARD chain (and its REJECT rules) instead of dying in the routing decision.
-        netns_->Ip("n", {"route", "add", "default", "via", kBackend1}),
-        netns_->Exec("n", {"sysctl", "-qw", "net.ipv4.ip_forward=1"}),
-    };
-    for (const Status& s : setup) ASSERT_TRUE(s.ok()) << s.message();
     for (const char* ip : {kBackend1, kBackend2}) {
       ASSERT_GT(
           netns_->Spawn("b", {KPX_ECHO_SERVER, ip, "--bind", ip, "--tcp", "8080", "--udp", "5353"}),

@@ -31,6 +31,7 @@
 #include "tests/support/exchange.h"
 #include "tests/support/in_netns.h"
 #include "tests/support/netns.h"
+#include "tests/support/routed_topology.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
 
@@ -88,29 +89,19 @@ class NftIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (const std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
-    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_.Add(role).ok()) << role;
+    // The node's default route: unDNATed service traffic must be routable to reach the forward
+    // hook (and its reject verdicts) instead of dying in the routing decision.
+    const Status st = BuildRoutedTopology(netns_, {.dev_prefix = "k",
+                                                   .client_ip = kClientIp,
+                                                   .node_ip = kNodeIp,
+                                                   .node_backend_ip = "10.99.2.1",
+                                                   .backend_ips = {kBackend1, kBackend2},
+                                                   .node_default_via = kBackend1,
+                                                   .forwarding = true});
+    ASSERT_TRUE(st.ok()) << st.message();
     client_ = netns_.Name("c");
     node_ = netns_.Name("n");
     backend_ = netns_.Name("b");
-    ASSERT_TRUE(netns_.Link("c", "kc0", "n", "kn0").ok());
-    ASSERT_TRUE(netns_.Link("b", "kb0", "n", "kn1").ok());
-    const std::vector<std::pair<std::string, std::vector<std::string>>> setup = {
-        {"c", {"addr", "add", std::string(kClientIp) + "/24", "dev", "kc0"}},
-        {"n", {"addr", "add", std::string(kNodeIp) + "/24", "dev", "kn0"}},
-        {"n", {"addr", "add", "10.99.2.1/24", "dev", "kn1"}},
-        {"b", {"addr", "add", std::string(kBackend1) + "/24", "dev", "kb0"}},
-        {"b", {"addr", "add", std::string(kBackend2) + "/24", "dev", "kb0"}},
-        {"c", {"route", "add", "default", "via", kNodeIp}},
-        {"b", {"route", "add", "default", "via", "10.99.2.1"}},
-        // Like a node's default route: unDNATed service traffic must be routable to reach the
-        // forward hook (and its reject verdicts) instead of dying in the routing decision.
-        {"n", {"route", "add", "default", "via", kBackend1}},
-    };
-    for (const auto& [role, args] : setup) {
-      const Status st = netns_.Ip(role, args);
-      ASSERT_TRUE(st.ok()) << st.message();
-    }
-    ASSERT_TRUE(netns_.Exec("n", {"sysctl", "-qw", "net.ipv4.ip_forward=1"}).ok());
     StartBackend(kBackend1, 8080, 5353);
     StartBackend(kBackend2, 8080, 5353);
     builder_.Node([](NodeState& n) { n.addresses = {Ip(kNodeIp)}; });

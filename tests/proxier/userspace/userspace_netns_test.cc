@@ -20,6 +20,7 @@
 #include "tests/support/command.h"
 #include "tests/support/in_netns.h"
 #include "tests/support/netns.h"
+#include "tests/support/routed_topology.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
 
@@ -57,24 +58,17 @@ class UserspaceNetnsTest : public ::testing::Test {
     if (const std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
     if (!RunCommand({"iptables-nft", "--version"}).ok()) GTEST_SKIP() << "iptables-nft missing";
     netns_ = std::make_unique<TestNetns>("kpx-us");
-    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_->Add(role).ok()) << role;
+    // The node's own service traffic needs a route before OUTPUT's REDIRECT applies.
+    const Status st =
+        BuildRoutedTopology(*netns_, {.dev_prefix = "u",
+                                      .client_ip = kClient,
+                                      .node_ip = kNode,
+                                      .node_backend_ip = "10.77.2.1",
+                                      .backend_ips = {kBackends[0], kBackends[1], kBackends[2]},
+                                      .node_default_via = kClient});
+    ASSERT_TRUE(st.ok()) << st.message();
     client_ = netns_->Name("c");
     node_ = netns_->Name("n");
-    const std::vector<Status> setup = {
-        netns_->Link("c", "uc0", "n", "un0"),
-        netns_->Link("b", "ub0", "n", "un1"),
-        netns_->Ip("c", {"addr", "add", std::string(kClient) + "/24", "dev", "uc0"}),
-        netns_->Ip("n", {"addr", "add", std::string(kNode) + "/24", "dev", "un0"}),
-        netns_->Ip("n", {"addr", "add", "10.77.2.1/24", "dev", "un1"}),
-        netns_->Ip("b", {"addr", "add", "10.77.2.2/24", "dev", "ub0"}),
-        netns_->Ip("b", {"addr", "add", "10.77.2.3/24", "dev", "ub0"}),
-        netns_->Ip("b", {"addr", "add", "10.77.2.4/24", "dev", "ub0"}),
-        netns_->Ip("c", {"route", "add", "default", "via", kNode}),
-        netns_->Ip("b", {"route", "add", "default", "via", "10.77.2.1"}),
-        // The node's own service traffic needs a route before OUTPUT's REDIRECT applies.
-        netns_->Ip("n", {"route", "add", "default", "via", kClient}),
-    };
-    for (const Status& s : setup) ASSERT_TRUE(s.ok()) << s.message();
     for (int i = 0; i < 3; ++i) {
       ASSERT_GT(netns_->Spawn("b", {KPX_ECHO_SERVER, "b" + std::to_string(i + 1), "--bind",
                                     kBackends[i], "--tcp", "8080", "--udp", "5353"}),

@@ -23,6 +23,7 @@
 #include "tests/support/command.h"
 #include "tests/support/in_netns.h"
 #include "tests/support/netns.h"
+#include "tests/support/routed_topology.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
 
@@ -94,19 +95,13 @@ class UserspaceScaleTest : public ::testing::Test {
     raised.rlim_cur = raised.rlim_max;
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &raised), 0);
     netns_ = std::make_unique<TestNetns>("kpx-us10k");
-    for (const char* role : {"c", "n", "b"}) ASSERT_TRUE(netns_->Add(role).ok()) << role;
+    const Status st = BuildRoutedTopology(*netns_, {.dev_prefix = "s",
+                                                    .client_ip = kClient,
+                                                    .node_ip = kNode,
+                                                    .node_backend_ip = "10.78.2.1",
+                                                    .backend_ips = {kBackend}});
+    ASSERT_TRUE(st.ok()) << st.message();
     client_ = netns_->Name("c");
-    const std::vector<Status> setup = {
-        netns_->Link("c", "sc0", "n", "sn0"),
-        netns_->Link("b", "sb0", "n", "sn1"),
-        netns_->Ip("c", {"addr", "add", std::string(kClient) + "/24", "dev", "sc0"}),
-        netns_->Ip("n", {"addr", "add", std::string(kNode) + "/24", "dev", "sn0"}),
-        netns_->Ip("n", {"addr", "add", "10.78.2.1/24", "dev", "sn1"}),
-        netns_->Ip("b", {"addr", "add", std::string(kBackend) + "/24", "dev", "sb0"}),
-        netns_->Ip("c", {"route", "add", "default", "via", kNode}),
-        netns_->Ip("b", {"route", "add", "default", "via", "10.78.2.1"}),
-    };
-    for (const Status& s : setup) ASSERT_TRUE(s.ok()) << s.message();
     ASSERT_GT(netns_->Spawn("b", {KPX_ECHO_SERVER, "backend", "--bind", kBackend, "--tcp", "8080"}),
               0);
     in_node_ = std::make_unique<InNetns>(netns_->Name("n"));
