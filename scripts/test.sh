@@ -81,8 +81,13 @@ if [[ " $stages " == *" asan "* ]]; then
   if timed "asan: build" env BUILD_DIR=build-fuzz scripts/build.sh -DCMAKE_C_COMPILER=clang \
       -DCMAKE_CXX_COMPILER=clang++ -DKPX_FUZZ=ON -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 \
       "-DKPX_SKIP_DIRS=bench;vm"; then
+    # Two tests use up every file descriptor on purpose. UBSan's vptr check asks the sanitizer
+    # runtime whether a vtable is readable by writing it into a fresh pipe(2), so with no
+    # descriptor left it reports a false "vptr" error in whatever runs then (glog's sink, a
+    # std::thread's state). They run in the main and TSan stages.
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      timed "asan: tests" run_ctest build-fuzz -LE 'vm|bench'
+      timed "asan: tests" run_ctest build-fuzz -LE 'vm|bench' \
+      -E 'ChangeMissedForLackOfFileDescriptorsIsPickedUpLater|AcceptOutOfDescriptorsPausesAndRecovers'
     if timed "asan: fuzz" env FUZZ_BUILD_DIR=build-fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh; then
       passed=$((passed + 1))
     else

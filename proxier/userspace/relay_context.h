@@ -1,5 +1,8 @@
 #pragma once
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 
@@ -22,6 +25,15 @@ struct RelayContext {
   PipePool* pipes = nullptr;
   RelayStats* stats = nullptr;
   const UserspaceOptions* options = nullptr;
+
+  // Closes a socket registered with this worker's epoll, deregistering it first. close() alone
+  // removes the registration only with the last reference to the socket, and a child being
+  // spawned by another thread holds one until its exec: an event could then still arrive with a
+  // data.ptr into a connection already freed.
+  void CloseRegistered(int fd) const {
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+    close(fd);
+  }
 };
 
 }  // namespace kpx

@@ -338,11 +338,17 @@ void RelayWorker::Sweep(Clock::time_point now) {
 }
 
 void RelayWorker::Reap() {
+  // A relay still in ready_ (a sweep found it timed out after it was queued) is freed at the
+  // next reap, once the ready loop has dropped it; forgetting it here would leak it.
+  std::vector<TcpRelay*> still_queued;
   for (TcpRelay* r : dead_relays_) {
-    if (r->queued) continue;  // still in ready_: freed once it leaves the queue
+    if (r->queued) {
+      still_queued.push_back(r);
+      continue;
+    }
     relays_.erase(r);
   }
-  dead_relays_.clear();
+  dead_relays_.swap(still_queued);
   for (UdpSession* s : dead_sessions_) {
     static_cast<Listener*>(s->listener)->sessions.erase(s->key);
   }

@@ -280,7 +280,7 @@ TcpRelay::PumpResult TcpRelay::Pump(Direction& d, int src, int dst, uint64_t& mo
 void TcpRelay::CloseBackend(bool reset) {
   if (backend_fd_ < 0) return;
   if (reset) SetLingerZero(backend_fd_);
-  close(backend_fd_);
+  ctx_.CloseRegistered(backend_fd_);
   backend_fd_ = -1;
 }
 
@@ -290,7 +290,7 @@ void TcpRelay::Finish(bool reset) {
   wants_more_ = false;
   if (client_fd_ >= 0) {
     if (reset) SetLingerZero(client_fd_);
-    close(client_fd_);
+    ctx_.CloseRegistered(client_fd_);
     client_fd_ = -1;
   }
   CloseBackend(reset);

@@ -28,7 +28,7 @@ UdpSession::UdpSession(RelayContext ctx, int listener_fd, int backend_fd, Socket
 }
 
 UdpSession::~UdpSession() {
-  close(backend_fd_);
+  ctx_.CloseRegistered(backend_fd_);
   frontend_->limiter().Release();
   RelayStats::Add<int64_t>(ctx_.stats->udp_active_sessions, -1);
 }
