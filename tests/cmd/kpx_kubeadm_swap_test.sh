@@ -59,7 +59,10 @@ for i in "${!command[@]}"; do              # the kubelet expands $(NODE_NAME)
   command[i]=${command[i]//\$(NODE_NAME)/kpx-node}
 done
 
-in_node unshare -m --propagation private bash -c '
+# Not through in_node: a backgrounded shell function is a subshell, and $! would be its pid,
+# not kpx's (the exit handler's KILL then left kpx running). ip netns exec, unshare (without
+# --fork) and bash's exec all keep one pid: kpx's.
+ip netns exec "$TOPO_NODE" unshare -m --propagation private bash -c '
   set -e
   mount -t tmpfs kpx-lib /var/lib && mkdir /var/lib/kube-proxy
   cp "$1"/lib/config.conf "$1"/lib/kubeconfig.conf /var/lib/kube-proxy/
