@@ -515,7 +515,13 @@ TEST_F(ReflectorTest, WatchesGoneInALoopRelistUntilTheyStick) {
   // refused again, and relists again after a delay.
   server_->SetWatchesGone(true);
   server_->Put(R::kServices, ServiceObject(Svc("added-while-gone", 53)));
-  std::this_thread::sleep_for(1500ms);
+  // At least two lists: the first relist, refused again, then another after the backoff. Waited
+  // for, not slept for: under a sanitizer on a loaded machine the backoff takes longer.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (server_->list_requests(R::kServices) - lists < 2 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
   EXPECT_GE(server_->list_requests(R::kServices) - lists, 2);
   server_->Put(R::kServices, ServiceObject(Svc("svc-0", 0, 9092)));
   server_->SetWatchesGone(false);
