@@ -65,14 +65,7 @@ long StatusKb(const std::string& field) {
                n.pod_cidrs = {testing::Net("10.244.1.0/24")};
                n.meta.labels["topology.kubernetes.io/zone"] = "zone-a";
              })));
-  server.Start();
-  const int port = server.port();
-  if (write(ready_fd, &port, sizeof(port)) != sizeof(port)) _exit(2);
-  char c;
-  while (read(done_fd, &c, 1) > 0) {
-  }
-  server.Stop();
-  _exit(0);
+  server.ServeInChild(ready_fd, done_fd);
 }
 
 TEST(LargeListTest, InitialSyncOfTenThousandServicesAndSlices) {

@@ -196,6 +196,17 @@ void FakeApiServer::Stop() {
   for (std::thread& t : threads) t.join();
 }
 
+void FakeApiServer::ServeInChild(int ready_fd, int done_fd) {
+  Start();
+  const int port = port_;
+  if (write(ready_fd, &port, sizeof(port)) != sizeof(port)) _exit(2);
+  char c;
+  while (read(done_fd, &c, 1) > 0) {
+  }
+  Stop();
+  _exit(0);
+}
+
 void FakeApiServer::AcceptLoop() {
   while (!stopping_) {
     pollfd p{listen_fd_, POLLIN, 0};

@@ -63,6 +63,9 @@ class FakeApiServer {
   // Closes the listener and every connection (watches end abruptly, like a crashed server) and
   // joins all threads. State (objects, history) survives for a later Start.
   void Stop();
+  // For a server in a forked child (so the parent's memory is measured alone): starts, writes the
+  // port (an int) to `ready_fd`, serves until `done_fd` reads end of file, stops and _exits.
+  [[noreturn]] void ServeInChild(int ready_fd, int done_fd);
   int port() const { return port_; }
   std::string url() const {
     const std::string h = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;

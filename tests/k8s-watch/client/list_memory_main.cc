@@ -58,14 +58,7 @@ FakeApiServer::Object PaddedService(int i) {
   for (int i = 0; i < objects; ++i) {
     server.Put(FakeApiServer::Resource::kServices, PaddedService(i));
   }
-  server.Start();
-  const int port = server.port();
-  if (write(ready_fd, &port, sizeof(port)) != sizeof(port)) _exit(2);
-  char c;
-  while (read(done_fd, &c, 1) > 0) {
-  }
-  server.Stop();
-  _exit(0);
+  server.ServeInChild(ready_fd, done_fd);
 }
 
 }  // namespace
