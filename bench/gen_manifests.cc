@@ -3,6 +3,7 @@
 //   kpx-bench-gen --out DIR --services N [--endpoints E] [--backends IP,IP,...]
 //                 [--pod-base IP] [--service-base IP] [--port P] [--target-port P]
 //                 [--node NAME] [--node-ip IP] [--chunk C] [--edit-service K] [--edit-dir DIR2]
+//                 [--ipvsadm FILE]
 //
 // Service i (0-based) is bench/svc-%05d (more digits above 100 000) with ClusterIP service-base + 1
 // + i, port `port` (TCP) to `target-port`. Names are zero-padded so that kpx's sorted rule order is
@@ -18,6 +19,10 @@
 // --edit-service (default N/2) alone in edit-slice.json. With --edit-dir, DIR2/edit-slice.a and
 // DIR2/edit-slice.b are two versions of that file that differ in the address of one endpoint:
 // copying them over edit-slice.json in turn is "one endpoint changed".
+//
+// --ipvsadm FILE: the same services and endpoints as `ipvsadm -R` input (one TCP virtual server
+// per ClusterIP, scheduler rr, masquerading real servers of weight 1, as kpx's IPVS mode programs
+// them): the data-plane floor configures the kernel with it, without kpx (bench/lib/guest.sh).
 //
 // Plain JSON written with printf: 20 000 services x 10 endpoints take well under a second.
 
@@ -48,6 +53,7 @@ struct Options {
   std::string node_ip = "10.98.0.2";
   long chunk = 1000;
   long edit_service = -1;
+  std::string ipvsadm;
 };
 
 bool ParseIp(const char* text, uint32_t* out) {
@@ -181,12 +187,26 @@ void WriteEditSlice(const Options& o, const std::string& path, uint32_t changed_
   CloseOrDie(f, path);
 }
 
+// The ipvsadm -R input for every service (see the header comment).
+void WriteIpvsadm(const Options& o) {
+  FILE* f = OpenOrDie(o.ipvsadm);
+  for (long i = 0; i < o.services; ++i) {
+    const std::string vip = IpText(o.service_base + 1 + static_cast<uint32_t>(i));
+    std::fprintf(f, "-A -t %s:%d -s rr\n", vip.c_str(), o.port);
+    for (int j = 0; j < o.endpoints; ++j) {
+      std::fprintf(f, "-a -t %s:%d -r %s:%d -m -w 1\n", vip.c_str(), o.port,
+                   IpText(EndpointIp(o, i, j)).c_str(), o.target_port);
+    }
+  }
+  CloseOrDie(f, o.ipvsadm);
+}
+
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "kpx-bench-gen: %s\nusage: kpx-bench-gen --out DIR --services N [--endpoints E] "
                "[--backends IP,...] [--pod-base IP] [--service-base IP] [--port P] "
                "[--target-port P] [--node NAME] [--node-ip IP] [--chunk C] [--edit-service K] "
-               "[--edit-dir DIR]\n",
+               "[--edit-dir DIR] [--ipvsadm FILE]\n",
                why);
   std::exit(2);
 }
@@ -234,6 +254,8 @@ Options ParseArgs(int argc, char** argv) {
       o.node_ip = v;
     } else if (flag == "--chunk") {
       o.chunk = std::atol(v);
+    } else if (flag == "--ipvsadm") {
+      o.ipvsadm = v;
     } else if (flag == "--edit-service") {
       o.edit_service = std::atol(v);
     } else {
@@ -267,5 +289,6 @@ int main(int argc, char** argv) {
     WriteEditSlice(o, o.edit_dir + "/edit-slice.a", 0);
     WriteEditSlice(o, o.edit_dir + "/edit-slice.b", changed);
   }
+  if (!o.ipvsadm.empty()) WriteIpvsadm(o);
   return 0;
 }

@@ -174,10 +174,11 @@ b_mode_label() {
 }
 
 # b_gen_dataplane N DIR / b_gen_controlplane N DIR EDIT_DIR
+# The data plane's services also go to DIR.ipvsadm as `ipvsadm -R` input (the IPVS floor).
 b_gen_dataplane() {
   mkdir -p "$2"
   "$GEN" --out "$2" --services "$1" --endpoints 3 \
-    --backends "$(IFS=,; echo "${BBACKENDS[*]}")" --node-ip 10.98.0.2
+    --backends "$(IFS=,; echo "${BBACKENDS[*]}")" --node-ip 10.98.0.2 --ipvsadm "$2.ipvsadm"
 }
 b_gen_controlplane() {
   mkdir -p "$2" "$3"
@@ -203,6 +204,30 @@ b_dataplane() {
   sync_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
   b_log "$label N=$n: synced in ${sync_s}s, measuring"
   b_dp_measure "$label" "$n"
+  b_topo_down
+}
+
+# b_dataplane_ipvs_floor N IPVSADM_FILE: the data plane rows of mode "ipvs-floor": the same
+# virtual servers and real servers as kpx's IPVS mode programs (kpx-bench-gen --ipvsadm), loaded
+# with `ipvsadm -R` alone into a fresh topology: no kpx, no iptables rules, no ipsets, the IPVS
+# sysctls left at the kernel's defaults. What IPVS itself costs at N services, beside which kpx's
+# ipvs rows are read. The service addresses sit on a dummy device left down, as kpx's kube-ipvs0.
+b_dataplane_ipvs_floor() {
+  local n=$1 rules=$2 t0 load_s
+  b_topo_up
+  t0=$EPOCHREALTIME
+  ip -n "$BNODE" link add "${BPREFIX}ipvs0" type dummy
+  awk -v dev="${BPREFIX}ipvs0" '$1 == "-A" {sub(/:[0-9]+$/, "", $3); print "addr add " $3 "/32 dev " dev}' \
+    "$rules" >"$BWORK/floor-addrs.batch"
+  if ! ip -n "$BNODE" -batch "$BWORK/floor-addrs.batch" ||
+    ! ip netns exec "$BNODE" ipvsadm -R <"$rules"; then
+    b_emit dataplane_skipped.csv "$BKERNEL,ipvs-floor,$n,ipvsadm -R or the service addresses failed"
+    b_topo_down
+    return 1
+  fi
+  load_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
+  b_log "ipvs-floor N=$n: $(ip netns exec "$BNODE" ipvsadm -Ln | grep -c '^TCP') virtual servers loaded by ipvsadm -R in ${load_s}s, measuring"
+  b_dp_measure ipvs-floor "$n"
   b_topo_down
 }
 

@@ -5,7 +5,9 @@
 # Rows go to the console as "KPXB|FILE|ROW"; bench/run collects them.
 # Usage (in the guest):
 #   guest.sh BENCH_DIR KPX CONNBENCH GEN QUICK(0|1) DUR_MS CONN_CAP EDITS "DP_NS" "CP_NS" LOG_DIR
-#            IPT_CP_MAX_N
+#            IPT_CP_MAX_N ["MODES"]
+# MODES (default: all): which of ipvs, ipvs-floor, iptables-linear, iptables-prefix-tree run
+# (ipvs-floor: the same services loaded with ipvsadm alone, no kpx; data plane only).
 # The iptables control plane stops at IPT_CP_MAX_N: legacy commits whole tables, which under TCG
 # takes minutes per incremental sync at 10 000 services; it is here as a same-kernel reference.
 set -euo pipefail
@@ -21,6 +23,8 @@ read -r -a dp_ns <<<"$9"
 read -r -a cp_ns <<<"${10}"
 BLOGS=${11}
 ipt_cp_max_n=${12}
+modes=" ${13:-ipvs ipvs-floor iptables-linear iptables-prefix-tree} "
+want() { [[ $modes == *" $1 "* ]]; }
 BKERNEL=vm
 BWORK=$(mktemp -d /tmp/kpxb.XXXXXX)
 mkdir -p "$BLOGS"
@@ -39,18 +43,22 @@ ulimit -n 65536 2>/dev/null || true
 for n in "${cp_ns[@]}"; do
   rm -rf "$BWORK/cp" "$BWORK/edit"
   b_gen_controlplane "$n" "$BWORK/cp" "$BWORK/edit" >/dev/null
-  b_controlplane ipvs legacy linear "$n" "$BWORK/cp" "$BWORK/edit" || true
-  if ((n <= ipt_cp_max_n)); then
+  if want ipvs; then b_controlplane ipvs legacy linear "$n" "$BWORK/cp" "$BWORK/edit" || true; fi
+  if want iptables-linear && ((n <= ipt_cp_max_n)); then
     b_controlplane iptables legacy linear "$n" "$BWORK/cp" "$BWORK/edit" || true
-  else
+  elif want iptables-linear; then
     b_emit controlplane_skipped.csv "vm,iptables-linear,legacy,$n,above the VM's iptables control-plane limit ($ipt_cp_max_n): too slow under TCG"
   fi
 done
 for n in "${dp_ns[@]}"; do
   rm -rf "$BWORK/dp"
   b_gen_dataplane "$n" "$BWORK/dp" >/dev/null
-  b_dataplane ipvs legacy linear "$n" "$BWORK/dp" || true
-  b_dataplane iptables libiptc linear "$n" "$BWORK/dp" || true
-  b_dataplane iptables libiptc prefix-tree "$n" "$BWORK/dp" || true
+  if want ipvs; then b_dataplane ipvs legacy linear "$n" "$BWORK/dp" || true; fi
+  # Right after kpx's ipvs rows, on the same kernel: the floor they are read against.
+  if want ipvs-floor; then b_dataplane_ipvs_floor "$n" "$BWORK/dp.ipvsadm" || true; fi
+  if want iptables-linear; then b_dataplane iptables libiptc linear "$n" "$BWORK/dp" || true; fi
+  if want iptables-prefix-tree; then
+    b_dataplane iptables libiptc prefix-tree "$n" "$BWORK/dp" || true
+  fi
 done
 b_log "guest: done"

@@ -18,7 +18,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "prepare-kernel: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# Packages the harness needs on the host. ipvsadm is only a debugging aid inside the guest.
+# Packages the harness needs on the host. ipvsadm goes into the guest: bench/run's IPVS floor
+# loads services with it (ipvsadm -R), and it is a debugging aid there.
 host_packages=(qemu-system-x86 busybox-static kmod cpio xz-utils gzip util-linux
   iptables ipset iproute2 conntrack netbase ipvsadm)
 
