@@ -167,6 +167,17 @@ b_last_error() {
 }
 
 b_rss_mib() { awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$KPX_PID/status" 2>/dev/null; }
+# b_rss_now_mib: kpx's resident set now (VmRSS), e.g. steady after its syncs.
+b_rss_now_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$KPX_PID/status" 2>/dev/null; }
+
+# b_cpu_ticks: kpx's CPU time so far (user + system, every thread) in clock ticks. The comm field
+# may hold spaces, so the fields are counted after its closing parenthesis.
+b_cpu_ticks() { sed 's/^.*) //' "/proc/$KPX_PID/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+B_CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# b_partial_syncs LOG: partial syncs kpx has logged (-v=2: "<mode> partial sync of ... took").
+# Waiting on the log rather than on /metrics keeps the polling out of kpx's CPU time.
+b_partial_syncs() { grep -c ' partial sync of ' "$1" 2>/dev/null || true; }
 
 # b_mode_label MODE DISPATCH: the name a row carries ("iptables-linear", "ipvs", ...).
 b_mode_label() {
@@ -274,10 +285,16 @@ b_table_rules() {
 # b_controlplane MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
-#   written_per_change,written_unit,rules_total,peak_rss_mib
+#   written_per_change,written_unit,rules_total,peak_rss_mib,incr_cpu_ms,rss_mib,edit_to_sync_ms
+# incr_sync_ms: kpx's partial-sync histogram (its Apply); edit_to_sync_ms: wall time from the
+# rename of the edited file until kpx logs the sync (median; polled every 20 ms, so up to that
+# much late; includes inotify, the file's parse and the runner); incr_cpu_ms: kpx's process
+# CPU from the edit until the sync is logged (median; /proc ticks, usually 10 ms, so "0" means
+# under one tick), re-reading the edited file included; rss_mib: VmRSS after the last edit.
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
   local label runner log t0 startup first m c0 s0 c1 s1 i v times=() written unit total rss mon
+  local l0 k0 k1 cpus=() rss_now w0 walls=()
   label=$(b_mode_label "$mode" "$dispatch")
   runner=$backend
   [[ $mode == iptables ]] || runner=-
@@ -320,14 +337,22 @@ b_controlplane() {
     fi
     v=$((i % 2 == 0 ? 1 : 0))
     if ((v)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
+    l0=$(b_partial_syncs "$log")
+    k0=$(b_cpu_ticks)
+    w0=$EPOCHREALTIME
     # A rename: one inotify event for a complete file.
     mv "$dir/.edit.tmp" "$dir/edit-slice.json"
     local deadline=$((SECONDS + EDIT_TIMEOUT))
+    c1=""
     while :; do
-      m=$(b_metrics)
-      c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-      [[ ${c1:-0} != "${c0:-0}" ]] && break
-      if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then c1=""; break; fi
+      if (($(b_partial_syncs "$log") > l0)); then
+        k1=$(b_cpu_ticks)
+        walls+=("$(awk -v a="$w0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", 1000 * (b - a)}')")
+        m=$(b_metrics)
+        c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+        break
+      fi
+      if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then break; fi
       sleep 0.02
     done
     if [[ -z $c1 ]]; then
@@ -339,6 +364,7 @@ b_controlplane() {
     fi
     s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
     if ((i < EDITS)); then
+      cpus+=("$(awk -v a="$k0" -v b="$k1" -v hz="$B_CLK_TCK" 'BEGIN {printf "%.0f", 1000 * (b - a) / hz}')")
       times+=("$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {printf "%.2f", 1000 * (b - a) / (y - x)}')")
     fi
     if [[ -n $mon ]]; then
@@ -365,10 +391,14 @@ b_controlplane() {
     unit="-"
   fi
   rss=$(b_rss_mib)
-  local med max
+  rss_now=$(b_rss_now_mib)
+  local med max cpu wall
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   max=$(printf '%s\n' "${times[@]}" | sort -g | tail -n 1)
-  b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), written ${written:-?} $unit, RSS ${rss} MiB"
-  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss"
+  cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
+  # The last edit's wall time is left out like its sync time (nft monitor may run beside it).
+  wall=$(printf '%s\n' "${walls[@]:0:EDITS}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
+  b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
+  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-}"
   b_topo_down
 }
