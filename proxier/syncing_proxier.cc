@@ -5,9 +5,13 @@
 
 #include <chrono>
 
+#include "base/rfc3339.h"
+
 namespace kpx {
 
 namespace {
+
+constexpr const char* kTriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time";
 
 double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -31,7 +35,8 @@ SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Cloc
       runner_(
           WithHousekeeping(options_.runner, dataplane), clock_,
           [this](bool periodic) { return SyncInternal(periodic); }, [this] { Housekeep(); }),
-      builder_(options_.node_name) {
+      builder_(options_.node_name),
+      start_wall_(options_.started.value_or(std::chrono::system_clock::now())) {
   const auto buckets = MetricsRegistry::ExponentialBuckets(0.001, 2, 15);
   sync_duration_ = metrics.GetHistogram("kubeproxy_sync_proxy_rules_duration_seconds",
                                         "SyncProxyRules latency in seconds", buckets);
@@ -62,6 +67,25 @@ SyncingProxier::SyncingProxier(Options options, Dataplane& dataplane, const Cloc
                        "Pending proxy rules Endpoint changes");
   sync_failures_total_ = metrics.GetCounter("kpx_sync_proxy_rules_failures_total",
                                             "Syncs whose dataplane apply failed");
+  invalid_trigger_times_total_ = metrics.GetCounter(
+      "kpx_endpointslice_invalid_trigger_time_total",
+      "EndpointSlices whose endpoints.kubernetes.io/last-change-trigger-time is not RFC 3339 "
+      "(left out of kubeproxy_network_programming_duration_seconds)");
+}
+
+void SyncingProxier::NoteTriggerTimeLocked(const EndpointSlice& slice) {
+  const auto it = slice.meta.annotations.find(kTriggerTimeAnnotation);
+  if (it == slice.meta.annotations.end()) return;
+  const auto t = ParseRfc3339(it->second);
+  if (!t) {
+    LOG(WARNING) << "endpointslice " << slice.meta.Key() << ": " << kTriggerTimeAnnotation << " \""
+                 << it->second
+                 << "\" is not an RFC 3339 time; left out of the network programming latency";
+    invalid_trigger_times_total_->Inc();
+    return;
+  }
+  if (*t <= start_wall_) return;
+  pending_triggers_[slice.meta.namespace_ + "/" + slice.service_name].push_back(*t);
 }
 
 void SyncingProxier::Changed(bool service_change) {
@@ -113,6 +137,7 @@ void SyncingProxier::OnEndpointSliceAdd(const EndpointSlice& slice) {
   {
     std::lock_guard lock(mu_);
     builder_.AddEndpointSlice(slice);
+    NoteTriggerTimeLocked(slice);
   }
   Changed(false);
 }
@@ -123,6 +148,8 @@ void SyncingProxier::OnEndpointSliceUpdate(const EndpointSlice& old_slice,
   {
     std::lock_guard lock(mu_);
     builder_.UpdateEndpointSlice(old_slice, slice);
+    // An update that changes nothing (a relist) carries the old stamp of an applied change.
+    if (!(old_slice == slice)) NoteTriggerTimeLocked(slice);
   }
   Changed(false);
 }
@@ -132,6 +159,7 @@ void SyncingProxier::OnEndpointSliceDelete(const EndpointSlice& slice) {
   {
     std::lock_guard lock(mu_);
     builder_.DeleteEndpointSlice(slice);
+    pending_triggers_.erase(slice.meta.namespace_ + "/" + slice.service_name);
   }
   Changed(false);
 }
@@ -177,6 +205,7 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   DesiredState state;
   bool full;
   std::optional<Clock::TimePoint> pending_since;
+  std::map<std::string, std::vector<std::chrono::system_clock::time_point>> triggers;
   {
     std::lock_guard lock(mu_);
     if (!AllSyncedLocked()) {
@@ -187,6 +216,7 @@ bool SyncingProxier::SyncInternal(bool periodic) {
     state = builder_.Snapshot();
     full = need_full_sync_ || periodic;
     pending_since = std::exchange(oldest_pending_, std::nullopt);
+    triggers = std::exchange(pending_triggers_, {});
     pending_service_changes_ = pending_endpoint_changes_ = 0;
     service_changes_pending_->Set(0);
     endpoint_changes_pending_->Set(0);
@@ -213,6 +243,11 @@ bool SyncingProxier::SyncInternal(bool periodic) {
     if (pending_since && (!oldest_pending_ || *pending_since < *oldest_pending_)) {
       oldest_pending_ = pending_since;
     }
+    // Likewise their trigger times: the latency runs until a sync applies them.
+    for (auto& [service, times] : triggers) {
+      auto& pending = pending_triggers_[service];
+      pending.insert(pending.end(), times.begin(), times.end());
+    }
     // The snapshot's change set is lost with it; the forced full sync covers it.
     return false;
   }
@@ -220,9 +255,11 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   last_success_ = end;
   last_success_wall_ = std::chrono::system_clock::now();
   last_sync_timestamp_->Set(WallSeconds());
-  if (pending_since) {
-    network_programming_duration_->Observe(
-        std::chrono::duration<double>(end - *pending_since).count());
+  const auto now_wall = std::chrono::system_clock::now();
+  for (const auto& [service, times] : triggers) {
+    for (const auto t : times) {
+      network_programming_duration_->Observe(std::chrono::duration<double>(now_wall - t).count());
+    }
   }
   VLOG(2) << dataplane_.Name() << (full ? " full" : " partial") << " sync of "
           << state.services.size() << " service ports (" << state.changed.size()

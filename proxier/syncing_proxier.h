@@ -3,10 +3,12 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "proxier/core/desired_state.h"
 #include "proxier/core/state_builder.h"
@@ -31,6 +33,9 @@ class SyncingProxier final : public Proxier {
     BoundedFrequencyRunner::Options runner;
     // Called on the sync thread after every successful apply (health-check node ports).
     std::function<void(const DesiredState&)> on_applied;
+    // When kpx started (wall clock): slice trigger times before it are left out of the network
+    // programming latency. Unset: when the proxier is constructed.
+    std::optional<std::chrono::system_clock::time_point> started;
   };
   SyncingProxier(Options options, Dataplane& dataplane, const Clock& clock,
                  MetricsRegistry& metrics);
@@ -68,6 +73,9 @@ class SyncingProxier final : public Proxier {
   // The dataplane's work between syncs, on the runner's thread.
   void Housekeep();
   void Changed(bool service_change);
+  // Keeps the slice's endpoints.kubernetes.io/last-change-trigger-time for the network
+  // programming latency, as kube-proxy does. Requires mu_.
+  void NoteTriggerTimeLocked(const EndpointSlice& slice);
   // Records that one source kind finished its initial listing; the last one requests a sync.
   void MarkSynced(bool SyncingProxier::*flag);
   bool AllSyncedLocked() const { return services_synced_ && slices_synced_ && node_synced_; }
@@ -87,6 +95,14 @@ class SyncingProxier final : public Proxier {
   std::optional<Clock::TimePoint> last_success_;
   std::optional<std::chrono::system_clock::time_point> last_success_wall_;
   std::shared_ptr<const DesiredState> last_applied_;
+  // kubeproxy_network_programming_duration_seconds runs from the time the EndpointSlice
+  // controller stamped on a change to the sync that applied it (kube-proxy: the
+  // last-change-trigger-time annotation), per service "namespace/name". Stamps from before kpx
+  // started are changes made while it was not running (the initial listing), left out as
+  // kube-proxy does; deleting a slice drops its service's stamps (its annotation says when the
+  // slice was last updated, not when it was deleted).
+  const std::chrono::system_clock::time_point start_wall_;
+  std::map<std::string, std::vector<std::chrono::system_clock::time_point>> pending_triggers_;
   bool need_full_sync_ = true;
   std::mutex sync_mu_;  // serialises Sync()
 
@@ -102,6 +118,7 @@ class SyncingProxier final : public Proxier {
   MetricsRegistry::Gauge* service_changes_pending_;
   MetricsRegistry::Gauge* endpoint_changes_pending_;
   MetricsRegistry::Counter* sync_failures_total_;
+  MetricsRegistry::Counter* invalid_trigger_times_total_;
   double pending_service_changes_ = 0;
   double pending_endpoint_changes_ = 0;
 };

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
 #include <vector>
 
 #include "tests/proxier/runner/fake_clock.h"
@@ -43,7 +47,10 @@ class RecordingDataplane final : public Dataplane {
 
 class SyncingProxierTest : public ::testing::Test {
  protected:
-  SyncingProxierTest() : proxier_({"node-a", {}, {}}, dataplane_, clock_, metrics_) {}
+  // Started an hour ago, so trigger times from seconds ago count.
+  SyncingProxierTest()
+      : proxier_({"node-a", {}, {}, std::chrono::system_clock::now() - std::chrono::hours(1)},
+                 dataplane_, clock_, metrics_) {}
 
   void SyncAll() {
     proxier_.OnServiceSynced();
@@ -92,8 +99,98 @@ TEST_F(SyncingProxierTest, LaterSyncsArePartialAndFailureForcesAFullOne) {
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_endpoint_changes_total 1\n"), std::string::npos);
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_service_changes_total 1\n"), std::string::npos);
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_duration_seconds_count 3\n"), std::string::npos);
-  EXPECT_NE(text.find("kubeproxy_network_programming_duration_seconds_count 2\n"),
+  // No slice carried a last-change-trigger-time: nothing to measure the latency from.
+  EXPECT_NE(text.find("kubeproxy_network_programming_duration_seconds_count 0\n"),
             std::string::npos);
+}
+
+// The slice's endpoints.kubernetes.io/last-change-trigger-time, as the EndpointSlice controller
+// stamps it (RFC 3339 with nanoseconds, UTC).
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
+  const std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[96];
+  std::snprintf(out, sizeof(out), "%s.%09lldZ", buf, ns);
+  return out;
+}
+
+EndpointSlice StampedSlice(const std::string& ip, const std::string& stamp) {
+  EndpointSlice slice = MakeSlice("ns", "web", "w1", {MakeEndpoint(ip, "n")});
+  slice.meta.annotations["endpoints.kubernetes.io/last-change-trigger-time"] = stamp;
+  return slice;
+}
+
+bool HasLine(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
+
+constexpr const char* kLatency = "kubeproxy_network_programming_duration_seconds";
+
+TEST_F(SyncingProxierTest, NetworkProgrammingLatencyRunsFromTheSlicesTriggerTime) {
+  SyncAll();
+  proxier_.OnServiceAdd(MakeService("ns", "web"));
+  ASSERT_TRUE(proxier_.Sync());
+  EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 0"))
+      << "a service change carries no trigger time";
+
+  // Stamped two seconds before kpx saw it (the controller and the watch took that long): the
+  // latency covers them, which the time the change reached kpx would not.
+  const auto stamped = std::chrono::system_clock::now() - std::chrono::seconds(2);
+  const EndpointSlice v1 = StampedSlice("10.0.0.1", Rfc3339(stamped));
+  proxier_.OnEndpointSliceAdd(v1);
+  ASSERT_TRUE(proxier_.Sync());
+  std::string text = metrics_.Render();
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_count 1")) << text;
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_bucket{le=\"1\"} 0")) << text;
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_bucket{le=\"20\"} 1")) << text;
+
+  // The same object again (a relist) is no new change.
+  proxier_.OnEndpointSliceUpdate(v1, v1);
+  ASSERT_TRUE(proxier_.Sync());
+  EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 1"));
+
+  // A changed slice whose sync fails: its stamp waits for the sync that applies it.
+  const EndpointSlice v2 =
+      StampedSlice("10.0.0.2", Rfc3339(std::chrono::system_clock::now() - std::chrono::seconds(5)));
+  proxier_.OnEndpointSliceUpdate(v1, v2);
+  dataplane_.fail_next = true;
+  EXPECT_FALSE(proxier_.Sync());
+  EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 1"));
+  ASSERT_TRUE(proxier_.Sync());
+  text = metrics_.Render();
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_count 2")) << text;
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_bucket{le=\"4\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_bucket{le=\"20\"} 2")) << text;
+}
+
+TEST_F(SyncingProxierTest, TriggerTimesBeforeStartDeletedOrMalformedAreLeftOut) {
+  SyncAll();
+  proxier_.OnServiceAdd(MakeService("ns", "web"));
+  // Changed before kpx started: the initial listing, not a change kpx programmed late.
+  proxier_.OnEndpointSliceAdd(StampedSlice("10.0.0.1", "2000-01-01T00:00:00Z"));
+  ASSERT_TRUE(proxier_.Sync());
+  EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 0"));
+
+  // A deleted slice's annotation says when it was last updated, not when it went away.
+  const EndpointSlice fresh = StampedSlice("10.0.0.2", Rfc3339(std::chrono::system_clock::now()));
+  proxier_.OnEndpointSliceUpdate(StampedSlice("10.0.0.1", "2000-01-01T00:00:00Z"), fresh);
+  proxier_.OnEndpointSliceDelete(fresh);
+  ASSERT_TRUE(proxier_.Sync());
+  EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 0"));
+
+  // Bad input is counted and logged; the change itself is still applied.
+  const size_t calls = dataplane_.calls.size();
+  proxier_.OnEndpointSliceAdd(StampedSlice("10.0.0.3", "yesterday"));
+  ASSERT_TRUE(proxier_.Sync());
+  const std::string text = metrics_.Render();
+  EXPECT_EQ(dataplane_.calls.size(), calls + 1);
+  EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_count 0")) << text;
+  EXPECT_TRUE(HasLine(text, "kpx_endpointslice_invalid_trigger_time_total 1")) << text;
 }
 
 TEST_F(SyncingProxierTest, RecordsLastSuccessForHealthChecks) {
@@ -111,7 +208,7 @@ TEST(SyncingProxierHousekeepingTest, TheDataplaneIsLookedAfterBetweenSyncsOnlyOn
   RecordingDataplane dataplane;
   dataplane.housekeeping = std::chrono::seconds(10);
   // Periodic syncs far apart, so only housekeeping happens in between.
-  SyncingProxier::Options o{"node-a", {}, {}};
+  SyncingProxier::Options o{"node-a", {}, {}, {}};
   o.runner.max_interval = std::chrono::hours(1);
   SyncingProxier proxier(o, dataplane, clock, metrics);
   Clock::TimePoint wake;
