@@ -166,6 +166,14 @@ TEST_F(SyncingProxierTest, NetworkProgrammingLatencyRunsFromTheSlicesTriggerTime
   EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_count 2")) << text;
   EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_bucket{le=\"4\"} 1")) << text;
   EXPECT_TRUE(HasLine(text, std::string(kLatency) + "_bucket{le=\"20\"} 2")) << text;
+  // kube-proxy's bucket layout: 0.25, 0.5, each second to 59, each 5 s to 115, each 30 s to 300.
+  for (const char* le :
+       {"0.25", "0.5", "1", "2", "17", "59", "60", "65", "115", "120", "150", "300"}) {
+    EXPECT_NE(text.find(std::string(kLatency) + "_bucket{le=\"" + le + "\"}"), std::string::npos)
+        << le;
+  }
+  EXPECT_EQ(text.find(std::string(kLatency) + "_bucket{le=\"61\"}"), std::string::npos);
+  EXPECT_EQ(text.find(std::string(kLatency) + "_bucket{le=\"125\"}"), std::string::npos);
 }
 
 TEST_F(SyncingProxierTest, TriggerTimesBeforeStartDeletedOrMalformedAreLeftOut) {
