@@ -24,6 +24,11 @@
 // per ClusterIP, scheduler rr, masquerading real servers of weight 1, as kpx's IPVS mode programs
 // them): the data-plane floor configures the kernel with it, without kpx (bench/lib/guest.sh).
 //
+// The edit slices carry endpoints.kubernetes.io/last-change-trigger-time = kTriggerTime, a time
+// before any kpx started, which kpx (like kube-proxy) leaves out of
+// kubeproxy_network_programming_duration_seconds; kpx-bench-churn replaces it with the time of
+// each write, as the EndpointSlice controller stamps each change.
+//
 // Plain JSON written with printf: 20 000 services x 10 endpoints take well under a second.
 
 #include <arpa/inet.h>
@@ -55,6 +60,10 @@ struct Options {
   long edit_service = -1;
   std::string ipvsadm;
 };
+
+// The placeholder trigger time of the edit slices (see the header comment); kpx-bench-churn
+// looks for this exact text.
+constexpr const char* kTriggerTime = "2000-01-01T00:00:00Z";
 
 bool ParseIp(const char* text, uint32_t* out) {
   in_addr a{};
@@ -118,15 +127,23 @@ uint32_t EndpointIp(const Options& o, long i, int j) {
   return o.pod_base + static_cast<uint32_t>(i * o.endpoints + j);
 }
 
-// `changed_ip`, when non-zero, replaces the address of endpoint 0.
-void WriteSlice(FILE* f, const Options& o, long i, uint32_t changed_ip) {
+// `changed_ip`, when non-zero, replaces the address of endpoint 0. `trigger`, when set, is the
+// slice's last-change-trigger-time annotation.
+void WriteSlice(FILE* f, const Options& o, long i, uint32_t changed_ip,
+                const char* trigger = nullptr) {
   const std::string name = ServiceName(i);
+  std::string annotations;
+  if (trigger != nullptr) {
+    annotations =
+        std::string(",\"annotations\":{\"endpoints.kubernetes.io/last-change-trigger-time\":\"") +
+        trigger + "\"}";
+  }
   std::fprintf(f,
                "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
                "{\"name\":\"%s-bench\",\"namespace\":\"bench\",\"labels\":{"
                "\"kubernetes.io/service-name\":\"%s\",\"endpointslice.kubernetes.io/managed-by\":"
-               "\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv4\",\"endpoints\":[",
-               name.c_str(), name.c_str());
+               "\"endpointslice-controller.k8s.io\"}%s},\"addressType\":\"IPv4\",\"endpoints\":[",
+               name.c_str(), name.c_str(), annotations.c_str());
   for (int j = 0; j < o.endpoints; ++j) {
     const uint32_t ip = (j == 0 && changed_ip != 0) ? changed_ip : EndpointIp(o, i, j);
     std::fprintf(f,
@@ -182,7 +199,7 @@ void WriteChunk(const Options& o, long chunk_index, long first, long last) {
 
 void WriteEditSlice(const Options& o, const std::string& path, uint32_t changed_ip) {
   FILE* f = OpenOrDie(path);
-  WriteSlice(f, o, o.edit_service, changed_ip);
+  WriteSlice(f, o, o.edit_service, changed_ip, kTriggerTime);
   std::fputs("\n", f);
   CloseOrDie(f, path);
 }

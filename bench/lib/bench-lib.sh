@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The benchmark's measurements, shared by the host run (bench/run) and the qemu guest
 # (bench/lib/guest.sh). Sourced; the caller sets:
-#   KPX CONNBENCH GEN   binaries
+#   KPX CONNBENCH GEN   binaries (CHURN: kpx-bench-churn, for b_churn)
 #   BWORK               scratch directory (manifests); BLOGS: where kpx logs go
 #   BKERNEL             "host" or "vm": the first CSV column
 #   DUR_MS              traffic per measurement (ms); CONN_CAP: connections per measurement, at most
@@ -123,7 +123,8 @@ b_topo_down() {
 
 b_cleanup() { b_topo_down; }
 
-# b_start_kpx MODE BACKEND DISPATCH MANIFEST_DIR LOG: kpx in the node namespace.
+# b_start_kpx MODE BACKEND DISPATCH MANIFEST_DIR LOG: kpx in the node namespace (log level
+# B_KPX_V, default 2).
 b_start_kpx() {
   local mode=$1 backend=$2 dispatch=$3 dir=$4 log=$5
   # Not through a function or subshell: $! must be kpx itself (ip netns exec execs it).
@@ -131,7 +132,7 @@ b_start_kpx() {
     --iptables-dispatch="$dispatch" --source="$dir" --hostname-override=kpx-node \
     --cluster-cidr=10.128.0.0/10 --min-sync-period=0s --sync-period=1h \
     --ipvs-min-sync-period=0s --ipvs-sync-period=1h \
-    --healthz-bind-address=10.98.0.2:10256 --metrics-bind-address=127.0.0.1:10249 -v=2 \
+    --healthz-bind-address=10.98.0.2:10256 --metrics-bind-address=127.0.0.1:10249 -v="${B_KPX_V:-2}" \
     >"$log" 2>&1 &
   KPX_PID=$!
 }
@@ -400,5 +401,111 @@ b_controlplane() {
   wall=$(printf '%s\n' "${walls[@]:0:EDITS}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
   b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-}"
+  b_topo_down
+}
+
+# b_hist_quantile NAME Q < metrics: the Q-quantile of histogram NAME from its cumulative buckets,
+# interpolated linearly inside the bucket as Prometheus' histogram_quantile does (so a figure
+# inside the first bucket only says "below its bound"), in ms; empty without observations.
+b_hist_quantile() {
+  awk -v n="$1_bucket" -v q="$2" '
+    index($1, n "{le=\"") == 1 {
+      le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+      b[++k] = (le == "+Inf" ? -1 : le + 0); c[k] = $2 + 0
+    }
+    END {
+      if (k == 0 || c[k] == 0) exit
+      rank = q * c[k]; lo = 0; prev = 0
+      for (i = 1; i <= k; i++) {
+        if (c[i] >= rank) {
+          if (b[i] < 0) { printf "%.1f", 1000 * lo; exit }
+          printf "%.1f", 1000 * (lo + (b[i] - lo) * (c[i] > prev ? (rank - prev) / (c[i] - prev) : 1))
+          exit
+        }
+        lo = b[i]; prev = c[i]
+      }
+    }'
+}
+
+# b_hist_bound NAME Q < metrics: the upper bound (ms) of the bucket holding the Q-quantile.
+b_hist_bound() {
+  awk -v n="$1_bucket" -v q="$2" '
+    index($1, n "{le=\"") == 1 {
+      le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le); b[++k] = le; c[k] = $2 + 0
+    }
+    END {
+      if (k == 0 || c[k] == 0) exit
+      for (i = 1; i <= k; i++) if (c[i] >= q * c[k]) { print (b[i] == "+Inf" ? "+Inf" : 1000 * b[i]); exit }
+    }'
+}
+
+# b_churn MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR RATE SECONDS
+# One row of churn.csv: kpx under RATE endpoint changes per second for SECONDS (kpx-bench-churn,
+# each change stamped with a fresh last-change-trigger-time), then
+# kubeproxy_network_programming_duration_seconds from kpx's /metrics:
+#   kernel,mode,runner,n,endpoints,rate_per_s,seconds,changes,churn_s,late_max_ms,observed,
+#   mean_ms,p50_ms,p99_ms,p99_bucket_le_ms,syncs,sync_mean_ms,cpu_ms_per_change,rss_mib,
+#   peak_rss_mib,log_p50_ms,log_p99_ms,log_max_ms
+# mean: the histogram's sum / count (exact); p50/p99: from its buckets (bucket-derived); log_*:
+# the same observations from kpx's -v=4 log line per change (exact; nearest-rank quantiles).
+b_churn() {
+  local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6 rate=$7 secs=$8
+  local label runner log m row k0 k1 s0 c0 s1 c1 cnt sum p50 p99 le99 syncs smean cpu i last
+  local npd=kubeproxy_network_programming_duration_seconds
+  local psync=kubeproxy_sync_partial_proxy_rules_duration_seconds
+  label=$(b_mode_label "$mode" "$dispatch")
+  runner=$backend
+  [[ $mode == iptables ]] || runner=-
+  log="$BLOGS/kpx-$BKERNEL-churn-$label-$runner-$n.log"
+  cp "$edit_dir/edit-slice.a" "$dir/edit-slice.json"
+  b_node_up
+  # -v=4: kpx logs each change's network programming latency exactly (kube-proxy's V(4) line).
+  B_KPX_V=4 b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
+  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
+    b_log "churn $label/$runner N=$n: kpx did not sync; last log lines:"
+    tail -n 5 "$log" >&2
+    b_emit controlplane_skipped.csv "$BKERNEL,$label (churn),$runner,$n,$(b_last_error "$log")"
+    b_topo_down
+    return 1
+  fi
+  m=$(b_metrics)
+  c0=$(b_metric_value "${psync}_count" <<<"$m")
+  s0=$(b_metric_value "${psync}_sum" <<<"$m")
+  k0=$(b_cpu_ticks)
+  b_log "churn $label/$runner N=$n: $rate changes/s for ${secs}s"
+  if ! row=$("$CHURN" --dir "$dir" --edit-dir "$edit_dir" --rate "$rate" --seconds "$secs"); then
+    b_emit controlplane_skipped.csv "$BKERNEL,$label (churn),$runner,$n,kpx-bench-churn failed"
+    b_topo_down
+    return 1
+  fi
+  # Until the last change is applied: no endpoint change pending and no sync for a second.
+  last=-1
+  for ((i = 0; i < EDIT_TIMEOUT * 10; i++)); do
+    sleep 0.1
+    m=$(b_metrics)
+    c1=$(b_metric_value "${psync}_count" <<<"$m")
+    if [[ $(b_metric_value kubeproxy_sync_proxy_rules_endpoint_changes_pending <<<"$m") == 0 ]] &&
+      [[ $c1 == "$last" ]] && ((i % 10 == 9)); then
+      break
+    fi
+    ((i % 10 == 9)) && last=$c1
+  done
+  k1=$(b_cpu_ticks)
+  s1=$(b_metric_value "${psync}_sum" <<<"$m")
+  cnt=$(b_metric_value "${npd}_count" <<<"$m")
+  sum=$(b_metric_value "${npd}_sum" <<<"$m")
+  p50=$(b_hist_quantile "$npd" 0.5 <<<"$m")
+  p99=$(b_hist_quantile "$npd" 0.99 <<<"$m")
+  le99=$(b_hist_bound "$npd" 0.99 <<<"$m")
+  syncs=$((${c1:-0} - ${c0:-0}))
+  smean=$(awk -v a="$s0" -v b="$s1" -v s="$syncs" 'BEGIN {if (s > 0) printf "%.1f", 1000 * (b - a) / s}')
+  cpu=$(awk -v a="$k0" -v b="$k1" -v hz="$B_CLK_TCK" -v c="${row%%,*}" 'BEGIN {if (c > 0) printf "%.2f", 1000 * (b - a) / hz / c}')
+  local mean exact
+  mean=$(awk -v s="$sum" -v c="$cnt" 'BEGIN {if (c > 0) printf "%.1f", 1000 * s / c}')
+  # The same observations, exactly, from kpx's log: p50/p99/max in ms.
+  exact=$(sed -n 's/.* network programming of [^ ]* took \([-0-9.e+]*\) s$/\1/p' "$log" | sort -g |
+    awk '{v[NR] = $1} END {if (NR) printf "%.1f,%.1f,%.1f", 1000 * v[int((NR + 1) / 2)], 1000 * v[int(0.99 * NR + 0.999)], 1000 * v[NR]; else printf ",,"}')
+  b_log "churn $label/$runner N=$n: ${row%%,*} changes written, ${cnt:-0} observed; network programming mean ${mean:-?} ms, p50 ${p50:-?} ms, p99 ${p99:-?} ms (bucket le ${le99:-?} ms), exact p50,p99,max ${exact} ms; $syncs partial syncs of ${smean:-?} ms mean; kpx CPU ${cpu:-?} ms per change"
+  b_emit churn.csv "$BKERNEL,$label,$runner,$n,10,$rate,$secs,$row,${cnt:-0},${mean:-},${p50:-},${p99:-},${le99:-},$syncs,${smean:-},${cpu:-},$(b_rss_now_mib),$(b_rss_mib),$exact"
   b_topo_down
 }

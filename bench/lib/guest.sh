@@ -4,10 +4,12 @@
 # and the control plane of ipvs with iptables-legacy beside it.
 # Rows go to the console as "KPXB|FILE|ROW"; bench/run collects them.
 # Usage (in the guest):
-#   guest.sh BENCH_DIR KPX CONNBENCH GEN QUICK(0|1) DUR_MS CONN_CAP EDITS "DP_NS" "CP_NS" LOG_DIR
-#            IPT_CP_MAX_N ["MODES"]
+#   guest.sh BENCH_DIR KPX CONNBENCH GEN CHURN QUICK(0|1) DUR_MS CONN_CAP EDITS "DP_NS" "CP_NS"
+#            LOG_DIR IPT_CP_MAX_N "MODES" "CHURN_NS" CHURN_RATE CHURN_SECONDS
 # MODES (default: all): which of ipvs, ipvs-floor, iptables-linear, iptables-prefix-tree run
 # (ipvs-floor: the same services loaded with ipvsadm alone, no kpx; data plane only).
+# CHURN_NS: sizes at which kpx's ipvs mode takes CHURN_RATE endpoint changes/s for CHURN_SECONDS
+# (network programming latency; churn.csv).
 # The iptables control plane stops at IPT_CP_MAX_N: legacy commits whole tables, which under TCG
 # takes minutes per incremental sync at 10 000 services; it is here as a same-kernel reference.
 set -euo pipefail
@@ -15,15 +17,19 @@ bench=$1
 KPX=$2
 CONNBENCH=$3
 GEN=$4
-quick=$5
-DUR_MS=$6
-CONN_CAP=$7
-EDITS=$8
-read -r -a dp_ns <<<"$9"
-read -r -a cp_ns <<<"${10}"
-BLOGS=${11}
-ipt_cp_max_n=${12}
-modes=" ${13:-ipvs ipvs-floor iptables-linear iptables-prefix-tree} "
+CHURN=$5
+quick=$6
+DUR_MS=$7
+CONN_CAP=$8
+EDITS=$9
+read -r -a dp_ns <<<"${10}"
+read -r -a cp_ns <<<"${11}"
+BLOGS=${12}
+ipt_cp_max_n=${13}
+modes=" ${14} "
+read -r -a churn_ns <<<"${15}"
+churn_rate=${16}
+churn_seconds=${17}
 want() { [[ $modes == *" $1 "* ]]; }
 BKERNEL=vm
 BWORK=$(mktemp -d /tmp/kpxb.XXXXXX)
@@ -50,6 +56,14 @@ for n in "${cp_ns[@]}"; do
     b_emit controlplane_skipped.csv "vm,iptables-linear,legacy,$n,above the VM's iptables control-plane limit ($ipt_cp_max_n): too slow under TCG"
   fi
 done
+# Churn next: the network programming latency at the largest N asked for.
+for n in "${churn_ns[@]}"; do
+  want ipvs || break
+  rm -rf "$BWORK/cp" "$BWORK/edit"
+  b_gen_controlplane "$n" "$BWORK/cp" "$BWORK/edit" >/dev/null
+  b_churn ipvs legacy linear "$n" "$BWORK/cp" "$BWORK/edit" "$churn_rate" "$churn_seconds" || true
+done
+rm -rf "$BWORK/cp"
 for n in "${dp_ns[@]}"; do
   rm -rf "$BWORK/dp"
   b_gen_dataplane "$n" "$BWORK/dp" >/dev/null
