@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The benchmark's measurements, shared by the host run (bench/run) and the qemu guest
 # (bench/lib/guest.sh). Sourced; the caller sets:
-#   KPX CONNBENCH GEN   binaries (CHURN: kpx-bench-churn, for b_churn)
+#   KPX CONNBENCH GEN   binaries (CHURN: kpx-bench-churn, for b_churn; XTFLOOR, optional:
+#                       kpx-xt-floor, the x_tables floor of the legacy/libiptc rows)
 #   BWORK               scratch directory (manifests); BLOGS: where kpx logs go
 #   BKERNEL             "host" or "vm": the first CSV column
 #   DUR_MS              traffic per measurement (ms); CONN_CAP: connections per measurement, at most
@@ -286,12 +287,16 @@ b_table_rules() {
 # b_controlplane MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
-#   written_per_change,written_unit,rules_total,peak_rss_mib,incr_cpu_ms,rss_mib,edit_to_sync_ms
+#   written_per_change,written_unit,rules_total,peak_rss_mib,incr_cpu_ms,rss_mib,edit_to_sync_ms,
+#   xt_floor_ms,xt_table_bytes
 # incr_sync_ms: kpx's partial-sync histogram (its Apply); edit_to_sync_ms: wall time from the
 # rename of the edited file until kpx logs the sync (median; polled every 20 ms, so up to that
 # much late; includes inotify, the file's parse and the runner); incr_cpu_ms: kpx's process
 # CPU from the edit until the sync is logged (median; /proc ticks, usually 10 ms, so "0" means
-# under one tick), re-reading the edited file included; rss_mib: VmRSS after the last edit.
+# under one tick), re-reading the edited file included; rss_mib: VmRSS after the last edit;
+# xt_floor_ms (legacy and libiptc rows, with XTFLOOR): the kernel's own replace of the IPv4 filter
+# and nat tables kpx left, read and written back unchanged (kpx-xt-floor, median of 3), and their
+# size in bytes: what every whole-table commit costs at least.
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
   local label runner log t0 startup first m c0 s0 c1 s1 i v times=() written unit total rss mon
@@ -393,6 +398,15 @@ b_controlplane() {
   fi
   rss=$(b_rss_mib)
   rss_now=$(b_rss_now_mib)
+  local xt="" xt_ms="" xt_bytes=""
+  if [[ -n ${XTFLOOR:-} && $mode != ipvs && ($backend == legacy || $backend == libiptc) ]]; then
+    # entries,bytes,get_ms,replace_ms
+    if xt=$(ip netns exec "$BNODE" "$XTFLOOR" --repeat 3); then
+      xt_bytes=$(cut -d, -f2 <<<"$xt")
+      xt_ms=$(cut -d, -f4 <<<"$xt")
+      b_log "$label/$runner N=$n: x_tables floor: filter+nat replaced unchanged in ${xt_ms} ms ($xt_bytes bytes)"
+    fi
+  fi
   local med max cpu wall
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   max=$(printf '%s\n' "${times[@]}" | sort -g | tail -n 1)
@@ -400,7 +414,7 @@ b_controlplane() {
   # The last edit's wall time is left out like its sync time (nft monitor may run beside it).
   wall=$(printf '%s\n' "${walls[@]:0:EDITS}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
-  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-}"
+  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes"
   b_topo_down
 }
 
