@@ -220,27 +220,42 @@ b_dataplane() {
   b_topo_down
 }
 
-# b_dataplane_ipvs_floor N IPVSADM_FILE: the data plane rows of mode "ipvs-floor": the same
-# virtual servers and real servers as kpx's IPVS mode programs (kpx-bench-gen --ipvsadm), loaded
-# with `ipvsadm -R` alone into a fresh topology: no kpx, no iptables rules, no ipsets, the IPVS
-# sysctls left at the kernel's defaults. What IPVS itself costs at N services, beside which kpx's
-# ipvs rows are read. The service addresses sit on a dummy device left down, as kpx's kube-ipvs0.
+# b_dataplane_ipvs_floor N IPVSADM_FILE [masq]: the data plane rows of mode "ipvs-floor": the
+# same virtual servers and real servers as kpx's IPVS mode programs (kpx-bench-gen --ipvsadm),
+# loaded with `ipvsadm -R` alone into a fresh topology: no kpx, no iptables rules, no ipsets, the
+# IPVS sysctls left at the kernel's defaults. What IPVS itself costs at N services, beside which
+# kpx's ipvs rows are read. The service addresses sit on a dummy device left down, as kpx's
+# kube-ipvs0. With "masq", mode "ipvs-floor-masq": the same plus what any kube-proxy-style IPVS
+# node needs for a client outside the cluster, to tell kpx's own overhead from the kernel's:
+# kpx's IPVS sysctls (vs/conntrack=1 and friends, so conntrack follows IPVS connections) and one
+# nat rule masquerading IPVS traffic.
 b_dataplane_ipvs_floor() {
-  local n=$1 rules=$2 t0 load_s
+  local n=$1 rules=$2 masq=${3:-} t0 load_s label=ipvs-floor
+  [[ $masq != masq ]] || label=ipvs-floor-masq
   b_topo_up
+  if [[ $masq == masq ]]; then
+    ip netns exec "$BNODE" sysctl -qw net.ipv4.vs.conntrack=1 net.ipv4.vs.conn_reuse_mode=0 \
+      net.ipv4.vs.expire_nodest_conn=1 net.ipv4.vs.expire_quiescent_template=1
+    if ! ip netns exec "$BNODE" iptables -t nat -A POSTROUTING -m ipvs --ipvs --vdir ORIGINAL \
+      -j MASQUERADE; then
+      b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,the masquerade rule (xt_ipvs) failed"
+      b_topo_down
+      return 1
+    fi
+  fi
   t0=$EPOCHREALTIME
   ip -n "$BNODE" link add "${BPREFIX}ipvs0" type dummy
   awk -v dev="${BPREFIX}ipvs0" '$1 == "-A" {sub(/:[0-9]+$/, "", $3); print "addr add " $3 "/32 dev " dev}' \
     "$rules" >"$BWORK/floor-addrs.batch"
   if ! ip -n "$BNODE" -batch "$BWORK/floor-addrs.batch" ||
     ! ip netns exec "$BNODE" ipvsadm -R <"$rules"; then
-    b_emit dataplane_skipped.csv "$BKERNEL,ipvs-floor,$n,ipvsadm -R or the service addresses failed"
+    b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,ipvsadm -R or the service addresses failed"
     b_topo_down
     return 1
   fi
   load_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
-  b_log "ipvs-floor N=$n: $(ip netns exec "$BNODE" ipvsadm -Ln | grep -c '^TCP') virtual servers loaded by ipvsadm -R in ${load_s}s, measuring"
-  b_dp_measure ipvs-floor "$n"
+  b_log "$label N=$n: $(ip netns exec "$BNODE" ipvsadm -Ln | grep -c '^TCP') virtual servers loaded by ipvsadm -R in ${load_s}s, measuring"
+  b_dp_measure "$label" "$n"
   b_topo_down
 }
 

@@ -22,6 +22,8 @@ done
 check "vm ipvs: latency rows with connections" test "$(rows dataplane_latency.csv vm ipvs)" -ge 3
 check "vm ipvs-floor (ipvsadm alone): latency rows with connections" \
   test "$(rows dataplane_latency.csv vm ipvs-floor)" -ge 3
+check "vm ipvs-floor-masq (ipvsadm, conntrack, one masquerade rule): latency rows with connections" \
+  test "$(rows dataplane_latency.csv vm ipvs-floor-masq)" -ge 3
 check "results.md has the IPVS floor table" grep -q "^### IPVS: kpx against the kernel's floor" "$out/results.md"
 check "throughput rows" test "$(awk -F, 'NR > 1 && $5 > 0' "$out/dataplane_throughput.csv" | wc -l)" -ge 4
 cp_rows() { awk -F, -v k="$1" -v m="$2" -v r="$3" 'NR > 1 && $1 == k && $2 == m && $3 == r && $6 != "" && $8 != "" && $13 != ""' "$out/controlplane.csv" | wc -l; }
