@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     next.changed.clear();
     auto p = Port(n / 2, endpoints, s);
     next.changed.insert(p->info.name);
-    next.services[p->info.name] = std::move(p);
+    next.services.insert_or_assign(p->info.name, std::move(p));
     state = std::move(next);
     const size_t before = counting.bytes;
     t0 = ThreadCpuMs();

@@ -27,8 +27,9 @@ test_packages=(
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev
   haproxy
-  # bench/run: plots, and nft monitor to count the kernel objects an incremental sync writes
-  gnuplot-nox nftables
+  # bench/run: plots, nft monitor to count the kernel objects an incremental sync writes, and GNU
+  # time for the peak RSS of kube-proxy's layout loaded with nft -f (bash's `time` keyword has no %M)
+  gnuplot-nox nftables time
 )
 case $group in
   build) packages=("${build_packages[@]}") ;;

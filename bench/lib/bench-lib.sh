@@ -299,6 +299,47 @@ b_table_rules() {
   echo "$total"
 }
 
+# b_edit_and_wait DIR EDIT_DIR I [LOG]: puts edit I's EndpointSlice (edit-slice.b for even I, .a
+# for odd) into DIR with one rename (one inotify event for a complete file) and waits for kpx's
+# next partial sync. Sets B_EDIT_MS to that sync's duration, from the partial-sync histogram's sum
+# and count. With kpx's LOG (-v=2), the wait watches the log for the sync's line instead of
+# polling /metrics, which keeps the polling out of kpx's CPU, and also sets B_EDIT_WALL_MS (from
+# the rename until the line appears; polled every 20 ms) and B_EDIT_CPU_MS (kpx's process CPU over
+# that span, /proc ticks). Returns 1 when no sync came within EDIT_TIMEOUT seconds or kpx exited.
+b_edit_and_wait() {
+  local dir=$1 edit_dir=$2 i=$3 log=${4:-} m c0 s0 c1 s1 deadline l0 k0 w0
+  B_EDIT_WALL_MS=""
+  B_EDIT_CPU_MS=""
+  m=$(b_metrics)
+  c0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+  s0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
+  if ((i % 2 == 0)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
+  [[ -z $log ]] || l0=$(b_partial_syncs "$log")
+  k0=$(b_cpu_ticks)
+  w0=$EPOCHREALTIME
+  mv "$dir/.edit.tmp" "$dir/edit-slice.json"
+  deadline=$((SECONDS + EDIT_TIMEOUT))
+  while :; do
+    if [[ -n $log ]]; then
+      if (($(b_partial_syncs "$log") > l0)); then
+        B_EDIT_CPU_MS=$(awk -v a="$k0" -v b="$(b_cpu_ticks)" -v hz="$B_CLK_TCK" 'BEGIN {printf "%.0f", 1000 * (b - a) / hz}')
+        B_EDIT_WALL_MS=$(awk -v a="$w0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", 1000 * (b - a)}')
+        m=$(b_metrics)
+        c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+        break
+      fi
+    else
+      m=$(b_metrics)
+      c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+      [[ ${c1:-0} != "${c0:-0}" ]] && break
+    fi
+    if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then return 1; fi
+    if [[ -n $log ]]; then sleep 0.02; else sleep 0.01; fi
+  done
+  s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
+  B_EDIT_MS=$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {if (y > x) printf "%.3f", 1000 * (b - a) / (y - x)}')
+}
+
 # b_controlplane MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
@@ -314,8 +355,8 @@ b_table_rules() {
 # size in bytes: what every whole-table commit costs at least.
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
-  local label runner log t0 startup first m c0 s0 c1 s1 i v times=() written unit total rss mon
-  local l0 k0 k1 cpus=() rss_now w0 walls=()
+  local label runner log t0 startup first m c0 i times=() written unit total rss mon
+  local cpus=() rss_now walls=()
   label=$(b_mode_label "$mode" "$dispatch")
   runner=$backend
   [[ $mode == iptables ]] || runner=-
@@ -345,9 +386,6 @@ b_controlplane() {
   b_log "$label/$runner N=$n: first full sync ${first} ms (kpx up and synced in ${startup}s)"
   # Timed edits; the last one also counts what reached the kernel.
   for ((i = 0; i <= EDITS; i++)); do
-    m=$(b_metrics)
-    c0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-    s0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
     mon=""
     if ((i == EDITS)) && [[ $mode != ipvs ]] && [[ $backend == nft ]] && command -v nft >/dev/null; then
       ip netns exec "$BNODE" nft monitor >"$BWORK/nft-monitor.txt" 2>/dev/null &
@@ -356,37 +394,17 @@ b_controlplane() {
       # nft monitor lists the ruleset before it listens; give it time on a large, busy one.
       sleep 2
     fi
-    v=$((i % 2 == 0 ? 1 : 0))
-    if ((v)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
-    l0=$(b_partial_syncs "$log")
-    k0=$(b_cpu_ticks)
-    w0=$EPOCHREALTIME
-    # A rename: one inotify event for a complete file.
-    mv "$dir/.edit.tmp" "$dir/edit-slice.json"
-    local deadline=$((SECONDS + EDIT_TIMEOUT))
-    c1=""
-    while :; do
-      if (($(b_partial_syncs "$log") > l0)); then
-        k1=$(b_cpu_ticks)
-        walls+=("$(awk -v a="$w0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", 1000 * (b - a)}')")
-        m=$(b_metrics)
-        c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-        break
-      fi
-      if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then break; fi
-      sleep 0.02
-    done
-    if [[ -z $c1 ]]; then
+    if ! b_edit_and_wait "$dir" "$edit_dir" "$i" "$log"; then
       b_log "$label/$runner N=$n: no partial sync within ${EDIT_TIMEOUT}s of an edit; last log lines:"
       tail -n 5 "$log" >&2
       b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,no incremental sync within ${EDIT_TIMEOUT}s of an edit (first full sync $first ms)"
       b_topo_down
       return 1
     fi
-    s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
     if ((i < EDITS)); then
-      cpus+=("$(awk -v a="$k0" -v b="$k1" -v hz="$B_CLK_TCK" 'BEGIN {printf "%.0f", 1000 * (b - a) / hz}')")
-      times+=("$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {printf "%.2f", 1000 * (b - a) / (y - x)}')")
+      times+=("$B_EDIT_MS")
+      cpus+=("$B_EDIT_CPU_MS")
+      walls+=("$B_EDIT_WALL_MS")
     fi
     if [[ -n $mon ]]; then
       sleep 0.3
@@ -426,8 +444,7 @@ b_controlplane() {
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   max=$(printf '%s\n' "${times[@]}" | sort -g | tail -n 1)
   cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
-  # The last edit's wall time is left out like its sync time (nft monitor may run beside it).
-  wall=$(printf '%s\n' "${walls[@]:0:EDITS}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
+  wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
   b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes"
   b_topo_down

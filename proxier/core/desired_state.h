@@ -10,6 +10,7 @@
 
 #include "base/cidr.h"
 #include "base/ip_address.h"
+#include "base/persistent_map.h"
 #include "proxier/core/endpoint_selection.h"
 #include "proxier/core/service_port_info.h"
 #include "proxier/core/service_port_name.h"
@@ -34,11 +35,12 @@ struct ServicePortState {
   bool operator==(const ServicePortState&) const = default;
 };
 
-using ServiceMap = std::map<ServicePortName, std::shared_ptr<const ServicePortState>>;
+using ServiceMap = PersistentMap<ServicePortName, std::shared_ptr<const ServicePortState>>;
 
-// An immutable snapshot of everything the proxiers must make the kernel match. Entries are
-// shared between consecutive snapshots, so taking one costs a map copy, not a deep copy; an entry
-// whose pointer is unchanged between two snapshots is unchanged.
+// An immutable snapshot of everything the proxiers must make the kernel match. Consecutive
+// snapshots share their structure (ServiceMap is persistent), so taking or keeping one costs O(1)
+// and O(changes) memory, not a copy of every service port; an entry whose pointer is unchanged
+// between two snapshots is unchanged.
 struct DesiredState {
   uint64_t generation = 0;  // increases with every snapshot taken
   NodeState node;

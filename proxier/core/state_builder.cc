@@ -55,7 +55,7 @@ void StateBuilder::RebuildService(const std::string& key, std::set<ServicePortNa
     }
     auto it = current_.find(port.name);
     if (it != current_.end() && *it->second == *state) continue;
-    current_[port.name] = std::move(state);
+    current_.insert_or_assign(port.name, std::move(state));
     changed.insert(port.name);
   }
   auto& before = ports_by_service_[key];

@@ -218,7 +218,7 @@ std::set<FrontendKey> UserspaceDataplane::Replan(const DesiredState& state,
       sctp_logged_.erase(name);
     }
     if (present) {
-      planned_[name] = now->second;
+      planned_.insert_or_assign(name, now->second);
     } else {
       planned_.erase(name);
     }

@@ -66,7 +66,7 @@ class UserspaceDataplane : public Dataplane {
   // The plan as of the last sync, kept up to date port by port, and the states it came from.
   FrontendPlan plan_;
   std::set<ServicePortName> sctp_;
-  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> planned_;
+  ServiceMap planned_;
   uint64_t generation_ = 0;
   std::vector<IpAddress> last_local_;
   std::array<std::string, 2> applied_text_;  // by IpFamily; empty: unknown, restore again

@@ -67,7 +67,7 @@ StateBuilderForTest& StateBuilderForTest::Add(const ServicePortInfo& info,
     }
     port->endpoints[static_cast<int>(f)] = SelectEndpoints(info, std::move(list), topo);
   }
-  state_.services[info.name] = std::move(port);
+  state_.services.insert_or_assign(info.name, std::move(port));
   changed_.insert(info.name);
   return *this;
 }
