@@ -318,8 +318,7 @@ Result<ApiClient::Response> ApiClient::Get(const std::string& path_and_query,
 }
 
 Result<ApiClient::Response> ApiClient::GetStreamed(const std::string& path_and_query,
-                                                   const BodyFn& on_body,
-                                                   std::stop_token cancel) {
+                                                   const BodyFn& on_body, std::stop_token cancel) {
   Transfer transfer;
   transfer.on_body = &on_body;
   if (Status st = Perform(path_and_query, false, transfer, cancel); !st.ok()) {
@@ -329,8 +328,7 @@ Result<ApiClient::Response> ApiClient::GetStreamed(const std::string& path_and_q
 }
 
 Result<ApiClient::Response> ApiClient::Stream(const std::string& path_and_query,
-                                              const LineFn& on_line,
-                                              std::stop_token cancel,
+                                              const LineFn& on_line, std::stop_token cancel,
                                               const std::function<void(size_t)>& on_dropped,
                                               const std::function<void()>& on_open) {
   Transfer transfer;

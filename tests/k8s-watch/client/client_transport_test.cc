@@ -54,8 +54,7 @@ ClientConfig ConfigFor(const std::string& server) {
 std::string List(const ClientConfig& config) {
   Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(config);
   if (!client.ok()) return "create: " + client.status().message();
-  Result<ApiClient::Response> r =
-      (*client)->Get("/api/v1/services", std::stop_token());
+  Result<ApiClient::Response> r = (*client)->Get("/api/v1/services", std::stop_token());
   if (!r.ok()) return "error: " + r.status().message();
   return "status " + std::to_string(r->status);
 }
