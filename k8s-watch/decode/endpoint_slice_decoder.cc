@@ -97,8 +97,11 @@ Status DecodeEndpoint(const rapidjson::Value& ep, const std::string& path, IpFam
     out->addresses.push_back(*ip);
   }
   if (Status s = DecodeConditions(ep, path, out); !s.ok()) return s;
-  if (Status s = json::ReadString(ep, "nodeName", path, &out->node_name); !s.ok()) return s;
-  if (Status s = json::ReadString(ep, "zone", path, &out->zone); !s.ok()) return s;
+  std::string node_name, zone;
+  if (Status s = json::ReadString(ep, "nodeName", path, &node_name); !s.ok()) return s;
+  if (Status s = json::ReadString(ep, "zone", path, &zone); !s.ok()) return s;
+  out->node_name = node_name;
+  out->zone = zone;
   return DecodeHints(ep, path, out);
 }
 
