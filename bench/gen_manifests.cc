@@ -4,14 +4,10 @@
 //                 [--pod-base IP] [--service-base IP] [--port P] [--target-port P]
 //                 [--node NAME] [--node-ip IP] [--chunk C] [--edit-service K] [--edit-dir DIR2]
 //
-// Service i (0-based) is bench/svc-%05d (more digits above 100 000) with ClusterIP service-base + 1
-// + i, port `port` (TCP) to `target-port`. Names are zero-padded so that kpx's sorted rule order is
-// the numeric order: svc-00000 is first in KUBE-SERVICES, svc-<N-1> last.
-//
-// Endpoints: with --backends, service i gets E endpoints taken round-robin from the backend list
-// starting at i (data plane: a handful of real servers shared by every service, so traffic works
-// whatever the service). Without it, every endpoint has its own address counted up from
-// --pod-base (control plane: realistic rule counts, no traffic).
+// The Services, their addresses and endpoints are bench/synthetic_cluster.h's. Names are
+// zero-padded so that kpx's sorted rule order is the numeric order: svc-00000 is first in
+// KUBE-SERVICES, svc-<N-1> last. --backends is for the data plane (a handful of real servers shared
+// by every service), counted pod addresses for the control plane.
 //
 // Files: node.json; services-NNN.json and slices-NNN.json holding `chunk` objects each (one List
 // per file, so one small edit re-parses one small file, not everything); the EndpointSlice of
@@ -20,8 +16,6 @@
 // copying them over edit-slice.json in turn is "one endpoint changed".
 //
 // Plain JSON written with printf: 20 000 services x 10 endpoints take well under a second.
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -32,47 +26,19 @@
 #include <string>
 #include <vector>
 
+#include "bench/synthetic_cluster.h"
+
 namespace {
 
-struct Options {
-  std::string out;
-  std::string edit_dir;
-  long services = -1;
-  int endpoints = 3;
-  std::vector<uint32_t> backends;
-  uint32_t pod_base = 0;
-  uint32_t service_base = 0;
-  int port = 80;
-  int target_port = 8080;
+using kpx::bench::SyntheticCluster;
+
+struct Options : SyntheticCluster {
   std::string node = "kpx-node";
   std::string node_ip = "10.98.0.2";
   long chunk = 1000;
-  long edit_service = -1;
 };
 
-bool ParseIp(const char* text, uint32_t* out) {
-  in_addr a{};
-  if (inet_pton(AF_INET, text, &a) != 1) return false;
-  *out = ntohl(a.s_addr);
-  return true;
-}
-
-std::string IpText(uint32_t ip) {
-  char buf[INET_ADDRSTRLEN];
-  in_addr a{};
-  a.s_addr = htonl(ip);
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return buf;
-}
-
-// Digits in a service name: 5, or more for N > 100 000, so names still sort numerically.
-int g_name_width = 5;
-
-std::string ServiceName(long i) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "svc-%0*ld", g_name_width, i);
-  return buf;
-}
+std::string IpText(uint32_t ip) { return SyntheticCluster::IpText(ip); }
 
 // Opens `path` for writing or exits with a message.
 FILE* OpenOrDie(const std::string& path) {
@@ -93,8 +59,8 @@ void CloseOrDie(FILE* f, const std::string& path) {
 }
 
 void WriteService(FILE* f, const Options& o, long i) {
-  const std::string ip = IpText(o.service_base + 1 + static_cast<uint32_t>(i));
-  const std::string name = ServiceName(i);
+  const std::string ip = IpText(o.ServiceIp(i));
+  const std::string name = o.ServiceName(i);
   std::fprintf(f,
                "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
                "\"namespace\":\"bench\"},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"%s\","
@@ -104,17 +70,9 @@ void WriteService(FILE* f, const Options& o, long i) {
                name.c_str(), ip.c_str(), ip.c_str(), o.port, o.target_port);
 }
 
-// The address of endpoint j of service i.
-uint32_t EndpointIp(const Options& o, long i, int j) {
-  if (!o.backends.empty()) {
-    return o.backends[static_cast<size_t>(i + j) % o.backends.size()];
-  }
-  return o.pod_base + static_cast<uint32_t>(i * o.endpoints + j);
-}
-
 // `changed_ip`, when non-zero, replaces the address of endpoint 0.
 void WriteSlice(FILE* f, const Options& o, long i, uint32_t changed_ip) {
-  const std::string name = ServiceName(i);
+  const std::string name = o.ServiceName(i);
   std::fprintf(f,
                "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
                "{\"name\":\"%s-bench\",\"namespace\":\"bench\",\"labels\":{"
@@ -122,7 +80,7 @@ void WriteSlice(FILE* f, const Options& o, long i, uint32_t changed_ip) {
                "\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv4\",\"endpoints\":[",
                name.c_str(), name.c_str());
   for (int j = 0; j < o.endpoints; ++j) {
-    const uint32_t ip = (j == 0 && changed_ip != 0) ? changed_ip : EndpointIp(o, i, j);
+    const uint32_t ip = (j == 0 && changed_ip != 0) ? changed_ip : o.EndpointIp(i, j);
     std::fprintf(f,
                  "%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true,\"serving\":true,"
                  "\"terminating\":false},\"nodeName\":\"%s\"}",
@@ -181,73 +139,31 @@ void WriteEditSlice(const Options& o, const std::string& path, uint32_t changed_
   CloseOrDie(f, path);
 }
 
-[[noreturn]] void Usage(const char* why) {
+[[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
-               "kpx-bench-gen: %s\nusage: kpx-bench-gen --out DIR --services N [--endpoints E] "
-               "[--backends IP,...] [--pod-base IP] [--service-base IP] [--port P] "
-               "[--target-port P] [--node NAME] [--node-ip IP] [--chunk C] [--edit-service K] "
-               "[--edit-dir DIR]\n",
-               why);
+               "kpx-bench-gen: %s\nusage: kpx-bench-gen --out DIR %s [--node NAME] [--node-ip IP] "
+               "[--chunk C]\n",
+               why.c_str(), SyntheticCluster::kUsage);
   std::exit(2);
 }
 
 Options ParseArgs(int argc, char** argv) {
   Options o;
-  ParseIp("10.129.0.0", &o.pod_base);
-  ParseIp("10.100.0.0", &o.service_base);
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) Usage(("missing value for " + flag).c_str());
-    const char* v = argv[++i];
-    if (flag == "--out") {
-      o.out = v;
-    } else if (flag == "--edit-dir") {
-      o.edit_dir = v;
-    } else if (flag == "--services") {
-      o.services = std::atol(v);
-    } else if (flag == "--endpoints") {
-      o.endpoints = std::atoi(v);
-    } else if (flag == "--backends") {
-      std::string list = v;
-      size_t start = 0;
-      while (start <= list.size()) {
-        const size_t comma = list.find(',', start);
-        const std::string item =
-            list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        uint32_t ip;
-        if (!ParseIp(item.c_str(), &ip)) Usage(("bad backend address " + item).c_str());
-        o.backends.push_back(ip);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-    } else if (flag == "--pod-base") {
-      if (!ParseIp(v, &o.pod_base)) Usage("bad --pod-base");
-    } else if (flag == "--service-base") {
-      if (!ParseIp(v, &o.service_base)) Usage("bad --service-base");
-    } else if (flag == "--port") {
-      o.port = std::atoi(v);
-    } else if (flag == "--target-port") {
-      o.target_port = std::atoi(v);
-    } else if (flag == "--node") {
-      o.node = v;
-    } else if (flag == "--node-ip") {
-      o.node_ip = v;
-    } else if (flag == "--chunk") {
-      o.chunk = std::atol(v);
-    } else if (flag == "--edit-service") {
-      o.edit_service = std::atol(v);
-    } else {
-      Usage(("unknown flag " + flag).c_str());
-    }
-  }
-  if (o.out.empty()) Usage("--out is required");
-  // Service addresses count up from --service-base (10.100.0.1 ... 10.101.134.160 for 100 000).
-  if (o.services < 1 || o.services > 1000000) Usage("--services must be in 1..1000000");
-  for (long n = o.services - 1; n >= 100000; n /= 10) ++g_name_width;
-  if (o.endpoints < 1 || o.endpoints > 1000) Usage("--endpoints must be in 1..1000");
-  if (o.chunk < 1) Usage("--chunk must be positive");
-  if (o.edit_service < 0) o.edit_service = o.services / 2;
-  if (o.edit_service >= o.services) Usage("--edit-service out of range");
+  const std::string error =
+      o.Parse(argc, argv, [&](const std::string& flag, const char* v, std::string* bad) {
+        if (flag == "--node") {
+          o.node = v;
+        } else if (flag == "--node-ip") {
+          o.node_ip = v;
+        } else if (flag == "--chunk") {
+          o.chunk = std::atol(v);
+          if (o.chunk < 1) *bad = "--chunk must be positive";
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!error.empty()) Usage(error);
   return o;
 }
 
@@ -261,11 +177,8 @@ int main(int argc, char** argv) {
   }
   WriteEditSlice(o, o.out + "/edit-slice.json", 0);
   if (!o.edit_dir.empty()) {
-    // An address outside both the backends and the counted pod range.
-    uint32_t changed;
-    ParseIp("10.255.255.254", &changed);
     WriteEditSlice(o, o.edit_dir + "/edit-slice.a", 0);
-    WriteEditSlice(o, o.edit_dir + "/edit-slice.b", changed);
+    WriteEditSlice(o, o.edit_dir + "/edit-slice.b", SyntheticCluster::ChangedEndpointIp());
   }
   return 0;
 }

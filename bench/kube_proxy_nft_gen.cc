@@ -6,8 +6,8 @@
 //                   [--cluster-cidr CIDR] [--service-cidr CIDR] [--edit-service K]
 //                   [--edit-dir DIR]
 //
-// The addresses follow kpx-bench-gen's plan for the same flags (service i: ClusterIP
-// service-base + 1 + i, endpoint j: backends[(i + j) % B], or pod-base + i * E + j).
+// The Services and endpoints are bench/synthetic_cluster.h's, as kpx-bench-gen's for the same
+// flags.
 //
 // The structure is the one kube-proxy's nftables proxier documents and tests (pkg/proxy/nftables
 // README and proxier_test.go, KEP-3866): table `ip kube-proxy`; sets cluster-ips, nodeport-ips;
@@ -25,8 +25,6 @@
 // kpx-bench-gen's edit-slice.a/.b): the new endpoint chain, the service chain flushed and
 // rewritten with the new vmap, the old endpoint chain flushed and deleted.
 
-#include <arpa/inet.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -35,51 +33,18 @@
 #include <string>
 #include <vector>
 
+#include "bench/synthetic_cluster.h"
+
 namespace {
 
-struct Options {
-  std::string out;
-  std::string edit_dir;
-  long services = 0;
-  int endpoints = 3;
-  std::vector<uint32_t> backends;
-  uint32_t pod_base = 0;
-  uint32_t service_base = 0;
-  int port = 80;
-  int target_port = 8080;
+using kpx::bench::SyntheticCluster;
+
+struct Options : SyntheticCluster {
   std::string cluster_cidr = "10.128.0.0/10";
   std::string service_cidr = "10.96.0.0/12";
-  long edit_service = -1;
 };
 
-bool ParseIp(const char* s, uint32_t* out) {
-  in_addr a{};
-  if (inet_pton(AF_INET, s, &a) != 1) return false;
-  *out = ntohl(a.s_addr);
-  return true;
-}
-
-std::string IpText(uint32_t ip) {
-  char buf[INET_ADDRSTRLEN];
-  in_addr a{};
-  a.s_addr = htonl(ip);
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return buf;
-}
-
-// Same names and widths as kpx-bench-gen.
-std::string ServiceName(const Options& o, long i) {
-  int width = 5;
-  for (long n = o.services - 1; n >= 100000; n /= 10) ++width;
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "svc-%0*ld", width, i);
-  return buf;
-}
-
-uint32_t EndpointIp(const Options& o, long i, int j) {
-  if (!o.backends.empty()) return o.backends[static_cast<size_t>(i + j) % o.backends.size()];
-  return o.pod_base + static_cast<uint32_t>(i * o.endpoints + j);
-}
+std::string IpText(uint32_t ip) { return SyntheticCluster::IpText(ip); }
 
 // 8 characters of base32 over a 64-bit FNV-1a hash (kube-proxy: base32 of sha256).
 std::string Hash8(const std::string& s) {
@@ -94,9 +59,7 @@ std::string Hash8(const std::string& s) {
   return out;
 }
 
-std::string PortName(const Options& o, long i) {
-  return "bench/" + ServiceName(o, i) + "/tcp/http";
-}
+std::string PortName(const Options& o, long i) { return "bench/" + o.ServiceName(i) + "/tcp/http"; }
 std::string ServiceChain(const Options& o, long i) {
   const std::string n = PortName(o, i);
   return "service-" + Hash8(n) + "-" + n;
@@ -118,7 +81,7 @@ void EndpointRules(std::ostringstream& f, const Options& o, long i, uint32_t ip)
 void ServiceRules(std::ostringstream& f, const Options& o, long i,
                   const std::vector<uint32_t>& eps) {
   const std::string c = ServiceChain(o, i);
-  f << "add rule ip kube-proxy " << c << " ip daddr " << IpText(o.service_base + 1 + i)
+  f << "add rule ip kube-proxy " << c << " ip daddr " << IpText(o.ServiceIp(i))
     << " ip saddr != " << o.cluster_cidr << " jump mark-for-masquerade\n";
   f << "add rule ip kube-proxy " << c << " numgen random mod " << eps.size() << " vmap { ";
   for (size_t j = 0; j < eps.size(); ++j) {
@@ -129,7 +92,7 @@ void ServiceRules(std::ostringstream& f, const Options& o, long i,
 
 std::vector<uint32_t> Endpoints(const Options& o, long i) {
   std::vector<uint32_t> eps;
-  for (int j = 0; j < o.endpoints; ++j) eps.push_back(EndpointIp(o, i, j));
+  for (int j = 0; j < o.endpoints; ++j) eps.push_back(o.EndpointIp(i, j));
   return eps;
 }
 
@@ -214,13 +177,11 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return std::fclose(f) == 0 && ok;
 }
 
-[[noreturn]] void Usage(const char* why) {
+[[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
-               "kpx-bench-kpnft: %s\nusage: kpx-bench-kpnft --out FILE --services N "
-               "[--endpoints E] [--backends IP,...] [--pod-base IP] [--service-base IP] "
-               "[--port P] [--target-port P] [--cluster-cidr CIDR] [--service-cidr CIDR] "
-               "[--edit-service K] [--edit-dir DIR]\n",
-               why);
+               "kpx-bench-kpnft: %s\nusage: kpx-bench-kpnft --out FILE %s [--cluster-cidr CIDR] "
+               "[--service-cidr CIDR]\n",
+               why.c_str(), SyntheticCluster::kUsage);
   std::exit(2);
 }
 
@@ -228,53 +189,18 @@ bool WriteFile(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   Options o;
-  ParseIp("10.129.0.0", &o.pod_base);
-  ParseIp("10.100.0.0", &o.service_base);
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) Usage(("missing value for " + flag).c_str());
-    const char* v = argv[++i];
-    if (flag == "--out") {
-      o.out = v;
-    } else if (flag == "--edit-dir") {
-      o.edit_dir = v;
-    } else if (flag == "--services") {
-      o.services = std::atol(v);
-    } else if (flag == "--endpoints") {
-      o.endpoints = std::atoi(v);
-    } else if (flag == "--backends") {
-      std::string list = v;
-      for (size_t pos = 0; pos <= list.size();) {
-        size_t comma = list.find(',', pos);
-        if (comma == std::string::npos) comma = list.size();
-        uint32_t ip;
-        if (!ParseIp(list.substr(pos, comma - pos).c_str(), &ip)) Usage("bad --backends");
-        o.backends.push_back(ip);
-        pos = comma + 1;
-      }
-    } else if (flag == "--pod-base") {
-      if (!ParseIp(v, &o.pod_base)) Usage("bad --pod-base");
-    } else if (flag == "--service-base") {
-      if (!ParseIp(v, &o.service_base)) Usage("bad --service-base");
-    } else if (flag == "--port") {
-      o.port = std::atoi(v);
-    } else if (flag == "--target-port") {
-      o.target_port = std::atoi(v);
-    } else if (flag == "--cluster-cidr") {
-      o.cluster_cidr = v;
-    } else if (flag == "--service-cidr") {
-      o.service_cidr = v;
-    } else if (flag == "--edit-service") {
-      o.edit_service = std::atol(v);
-    } else {
-      Usage(("unknown flag " + flag).c_str());
-    }
-  }
-  if (o.out.empty()) Usage("--out is required");
-  if (o.services < 1 || o.services > 1000000) Usage("--services must be in 1..1000000");
-  if (o.endpoints < 1 || o.endpoints > 1000) Usage("--endpoints must be in 1..1000");
-  if (o.edit_service < 0) o.edit_service = o.services / 2;
-  if (o.edit_service >= o.services) Usage("--edit-service out of range");
+  const std::string error =
+      o.Parse(argc, argv, [&](const std::string& flag, const char* v, std::string*) {
+        if (flag == "--cluster-cidr") {
+          o.cluster_cidr = v;
+        } else if (flag == "--service-cidr") {
+          o.service_cidr = v;
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!error.empty()) Usage(error);
 
   std::ostringstream f;
   Base(f, o);
@@ -283,16 +209,15 @@ int main(int argc, char** argv) {
     f << "add chain ip kube-proxy " << ServiceChain(o, i) << "\n";
     for (uint32_t ip : eps) EndpointRules(f, o, i, ip);
     ServiceRules(f, o, i, eps);
-    const std::string vip = IpText(o.service_base + 1 + i);
+    const std::string vip = IpText(o.ServiceIp(i));
     f << "add element ip kube-proxy cluster-ips { " << vip << " }\n";
     f << "add element ip kube-proxy service-ips { " << vip << " . tcp . " << o.port << " : goto "
       << ServiceChain(o, i) << " }\n";
   }
   if (!WriteFile(o.out, f.str())) Usage(("cannot write " + o.out).c_str());
   if (!o.edit_dir.empty()) {
-    uint32_t changed;
-    ParseIp("10.255.255.254", &changed);
-    const uint32_t original = EndpointIp(o, o.edit_service, 0);
+    const uint32_t changed = SyntheticCluster::ChangedEndpointIp();
+    const uint32_t original = o.EndpointIp(o.edit_service, 0);
     if (!WriteFile(o.edit_dir + "/edit-b.nft", Edit(o, original, changed)) ||
         !WriteFile(o.edit_dir + "/edit-a.nft", Edit(o, changed, original))) {
       Usage("cannot write the edit files");

@@ -247,12 +247,35 @@ b_table_rules() {
 }
 
 # b_controlplane MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR
+# b_edit_and_wait DIR EDIT_DIR I: puts edit I's EndpointSlice (edit-slice.b for even I, .a for odd)
+# into DIR with one rename (one inotify event for a complete file) and waits for kpx's next
+# partial sync. Sets B_EDIT_MS to that sync's duration, from the partial-sync histogram's sum and
+# count. Returns 1 when none came within EDIT_TIMEOUT seconds or kpx exited.
+b_edit_and_wait() {
+  local dir=$1 edit_dir=$2 i=$3 m c0 s0 c1 s1 deadline
+  m=$(b_metrics)
+  c0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+  s0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
+  if ((i % 2 == 0)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
+  mv "$dir/.edit.tmp" "$dir/edit-slice.json"
+  deadline=$((SECONDS + EDIT_TIMEOUT))
+  while :; do
+    m=$(b_metrics)
+    c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
+    [[ ${c1:-0} != "${c0:-0}" ]] && break
+    if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then return 1; fi
+    sleep 0.01
+  done
+  s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
+  B_EDIT_MS=$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {printf "%.3f", 1000 * (b - a) / (y - x)}')
+}
+
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
 #   written_per_change,written_unit,rules_total,peak_rss_mib
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
-  local label runner log t0 startup first m c0 s0 c1 s1 i v times=() written unit total rss mon
+  local label runner log t0 startup first m c0 i times=() written unit total rss mon
   label=$(b_mode_label "$mode" "$dispatch")
   runner=$backend
   [[ $mode == iptables ]] || runner=-
@@ -282,9 +305,6 @@ b_controlplane() {
   b_log "$label/$runner N=$n: first full sync ${first} ms (kpx up and synced in ${startup}s)"
   # Timed edits; the last one also counts what reached the kernel.
   for ((i = 0; i <= EDITS; i++)); do
-    m=$(b_metrics)
-    c0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-    s0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
     mon=""
     if ((i == EDITS)) && [[ $mode != ipvs ]] && [[ $backend == nft ]] && command -v nft >/dev/null; then
       ip netns exec "$BNODE" nft monitor >"$BWORK/nft-monitor.txt" 2>/dev/null &
@@ -293,29 +313,14 @@ b_controlplane() {
       # nft monitor lists the ruleset before it listens; give it time on a large, busy one.
       sleep 2
     fi
-    v=$((i % 2 == 0 ? 1 : 0))
-    if ((v)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
-    # A rename: one inotify event for a complete file.
-    mv "$dir/.edit.tmp" "$dir/edit-slice.json"
-    local deadline=$((SECONDS + EDIT_TIMEOUT))
-    while :; do
-      m=$(b_metrics)
-      c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-      [[ ${c1:-0} != "${c0:-0}" ]] && break
-      if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then c1=""; break; fi
-      sleep 0.02
-    done
-    if [[ -z $c1 ]]; then
+    if ! b_edit_and_wait "$dir" "$edit_dir" "$i"; then
       b_log "$label/$runner N=$n: no partial sync within ${EDIT_TIMEOUT}s of an edit; last log lines:"
       tail -n 5 "$log" >&2
       b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,no incremental sync within ${EDIT_TIMEOUT}s of an edit (first full sync $first ms)"
       b_topo_down
       return 1
     fi
-    s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
-    if ((i < EDITS)); then
-      times+=("$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {printf "%.2f", 1000 * (b - a) / (y - x)}')")
-    fi
+    if ((i < EDITS)); then times+=("$B_EDIT_MS"); fi
     if [[ -n $mon ]]; then
       sleep 0.3
       kill "$mon" 2>/dev/null || true

@@ -19,7 +19,7 @@ b_pctl() { sort -g "$2" | awk -v p="$1" '{v[NR] = $1} END {if (NR) {i = int(NR *
 
 # b_nft_cp_kpx N DIR EDIT_DIR CHANGES
 b_nft_cp_kpx() {
-  local n=$1 dir=$2 edit_dir=$3 changes=$4 log m first phases cpu kern elements c0 s0 c1 s1 i
+  local n=$1 dir=$2 edit_dir=$3 changes=$4 log m first phases cpu kern elements i
   local times="$BWORK/nft-times.txt" p50 p99 rss hwm floor
   log="$BLOGS/kpx-$BKERNEL-nft-cp-$n.log"
   cp "$edit_dir/edit-slice.a" "$dir/edit-slice.json"
@@ -42,26 +42,12 @@ b_nft_cp_kpx() {
   b_log "nftables N=$n: first full sync $first ms ($phases)"
   : >"$times"
   for ((i = 0; i < changes; i++)); do
-    m=$(b_metrics)
-    c0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-    s0=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
-    if ((i % 2 == 0)); then cp "$edit_dir/edit-slice.b" "$dir/.edit.tmp"; else cp "$edit_dir/edit-slice.a" "$dir/.edit.tmp"; fi
-    mv "$dir/.edit.tmp" "$dir/edit-slice.json"
-    local deadline=$((SECONDS + EDIT_TIMEOUT))
-    while :; do
-      m=$(b_metrics)
-      c1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_count <<<"$m")
-      [[ ${c1:-0} != "${c0:-0}" ]] && break
-      if ((SECONDS > deadline)) || ! kill -0 "$KPX_PID" 2>/dev/null; then c1=""; break; fi
-      sleep 0.01
-    done
-    if [[ -z $c1 ]]; then
+    if ! b_edit_and_wait "$dir" "$edit_dir" "$i"; then
       b_emit controlplane_skipped.csv "$BKERNEL,nftables,-,$n,no partial sync within ${EDIT_TIMEOUT}s of an edit"
       b_topo_down
       return 1
     fi
-    s1=$(b_metric_value kubeproxy_sync_partial_proxy_rules_duration_seconds_sum <<<"$m")
-    awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {printf "%.3f\n", 1000 * (b - a) / (y - x)}' >>"$times"
+    echo "$B_EDIT_MS" >>"$times"
   done
   p50=$(b_pctl 50 "$times")
   p99=$(b_pctl 99 "$times")
@@ -79,6 +65,10 @@ b_nft_cp_kpx() {
 # b_nft_cp_peer N CHANGES: kube-proxy's layout for the same N x 10 services.
 b_nft_cp_peer() {
   local n=$1 changes=$2 rules="$BWORK/kpnft" t0 load i times="$BWORK/nft-times.txt" p50 p99 kib
+  if [[ ! -x /usr/bin/time ]]; then
+    b_emit controlplane_skipped.csv "$BKERNEL,kube-proxy-layout,nft -f,$n,GNU time (/usr/bin/time) is missing: scripts/install-deps.sh installs it"
+    return 1
+  fi
   rm -rf "$rules"
   mkdir -p "$rules"
   "$KPNFT" --out "$rules/ruleset.nft" --services "$n" --endpoints 10 --edit-dir "$rules"

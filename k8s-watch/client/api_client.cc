@@ -1,15 +1,7 @@
 #include "k8s-watch/client/api_client.h"
 
 #include <arpa/inet.h>
-// cpprestsdk's Linux compatibility header (through api_client.h) defines dllexport and dllimport
-// as empty macros, which breaks curl.h's __has_declspec_attribute(dllexport) under clang.
-#pragma push_macro("dllexport")
-#pragma push_macro("dllimport")
-#undef dllexport
-#undef dllimport
 #include <curl/curl.h>
-#pragma pop_macro("dllimport")
-#pragma pop_macro("dllexport")
 #include <glog/logging.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -214,7 +206,7 @@ ApiClient::ApiClient(const ClientConfig& config, TlsMaterial tls, Options option
 ApiClient::~ApiClient() = default;
 
 Status ApiClient::Perform(const std::string& path_and_query, bool stream, Transfer& transfer,
-                          const pplx::cancellation_token& cancel) {
+                          std::stop_token cancel) {
   // Read per request so a rotated token file takes effect on the next list or watch.
   Result<std::string> token = token_.Get();
   if (!token.ok()) return token.status();
@@ -271,8 +263,10 @@ Status ApiClient::Perform(const std::string& path_and_query, bool stream, Transf
   curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, &Transfer::OnSslContext);
   curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, &transfer);
 
-  // The multi interface so that the wait can watch the cancellation token (100 ms at most).
+  // The multi interface so that a stop request interrupts the wait at once (a watch may be idle
+  // for minutes): the callback wakes curl_multi_poll, which then sees the request.
   curl_multi_add_handle(multi.get(), e);
+  std::stop_callback wake(cancel, [m = multi.get()] { curl_multi_wakeup(m); });
   int running = 1;
   bool cancelled = false;
   while (running > 0) {
@@ -281,11 +275,11 @@ Status ApiClient::Perform(const std::string& path_and_query, bool stream, Transf
       return Status::Error(curl_multi_strerror(mc));
     }
     if (running == 0) break;
-    if (cancel.is_canceled()) {
+    if (cancel.stop_requested()) {
       cancelled = true;
       break;
     }
-    curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);
+    curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);
   }
   CURLcode result = CURLE_OK;
   int left = 0;
@@ -315,7 +309,7 @@ Status ApiClient::Perform(const std::string& path_and_query, bool stream, Transf
 }
 
 Result<ApiClient::Response> ApiClient::Get(const std::string& path_and_query,
-                                           const pplx::cancellation_token& cancel) {
+                                           std::stop_token cancel) {
   Transfer transfer;
   if (Status st = Perform(path_and_query, false, transfer, cancel); !st.ok()) {
     return Status::Error("GET " + path_and_query + ": " + st.message());
@@ -324,8 +318,7 @@ Result<ApiClient::Response> ApiClient::Get(const std::string& path_and_query,
 }
 
 Result<ApiClient::Response> ApiClient::GetStreamed(const std::string& path_and_query,
-                                                   const BodyFn& on_body,
-                                                   const pplx::cancellation_token& cancel) {
+                                                   const BodyFn& on_body, std::stop_token cancel) {
   Transfer transfer;
   transfer.on_body = &on_body;
   if (Status st = Perform(path_and_query, false, transfer, cancel); !st.ok()) {
@@ -335,8 +328,7 @@ Result<ApiClient::Response> ApiClient::GetStreamed(const std::string& path_and_q
 }
 
 Result<ApiClient::Response> ApiClient::Stream(const std::string& path_and_query,
-                                              const LineFn& on_line,
-                                              const pplx::cancellation_token& cancel,
+                                              const LineFn& on_line, std::stop_token cancel,
                                               const std::function<void(size_t)>& on_dropped,
                                               const std::function<void()>& on_open) {
   Transfer transfer;

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <pplx/pplxtasks.h>
-
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -65,7 +64,7 @@ class ApiClient {
 
   // GET `path_and_query` (already percent-encoded). HTTP error statuses are a Response; transport
   // failures (refused, TLS, timeout, cancelled) an error.
-  Result<Response> Get(const std::string& path_and_query, const pplx::cancellation_token& cancel);
+  Result<Response> Get(const std::string& path_and_query, std::stop_token cancel);
 
   // Returns false to abandon the transfer (its connection is closed, not reused).
   using BodyFn = std::function<bool(std::string_view bytes)>;
@@ -74,7 +73,7 @@ class ApiClient {
   // keeps. Other answers' bodies (their start) are in Response::body. The whole request has
   // Options::request_timeout, as Get. Returns once the body ended or `on_body` stopped it.
   Result<Response> GetStreamed(const std::string& path_and_query, const BodyFn& on_body,
-                               const pplx::cancellation_token& cancel);
+                               std::stop_token cancel);
 
   // Returns false to abandon the stream (its connection is closed, not reused).
   using LineFn = std::function<bool(std::string_view line)>;
@@ -85,7 +84,7 @@ class ApiClient {
   // `on_dropped` (if set) is told the size of every line dropped for exceeding max_watch_line;
   // `on_open` (if set) is called once the server has answered 200 (the stream is open).
   Result<Response> Stream(const std::string& path_and_query, const LineFn& on_line,
-                          const pplx::cancellation_token& cancel,
+                          std::stop_token cancel,
                           const std::function<void(size_t bytes)>& on_dropped = nullptr,
                           const std::function<void()>& on_open = nullptr);
 
@@ -97,7 +96,7 @@ class ApiClient {
   ApiClient(const ClientConfig& config, TlsMaterial tls, Options options);
   // Runs one GET to completion, cancellation, or until the transfer's sink stops it.
   Status Perform(const std::string& path_and_query, bool stream, Transfer& transfer,
-                 const pplx::cancellation_token& cancel);
+                 std::stop_token cancel);
 
   ClientConfig config_;
   TlsMaterial tls_;

@@ -79,7 +79,7 @@ void Reflector::RequestStop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  cancel_.cancel();
+  cancel_.request_stop();
 }
 
 void Reflector::Stop() {

@@ -88,7 +88,7 @@ class Reflector {
   SourceStats* const stats_;
   Backoff backoff_;
   std::mt19937 rng_;
-  pplx::cancellation_token_source cancel_;
+  std::stop_source cancel_;
   std::string resource_version_;
   bool watched_before_ = false;
   // steady_clock ticks since the epoch; 0 while in touch.

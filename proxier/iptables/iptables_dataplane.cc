@@ -144,25 +144,8 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
 }
 
 void IptablesDataplane::RememberApplied(const DesiredState& state) {
-  // Copying the state is a map copy of every service port: O(services) on every sync. The next
-  // snapshot of a consecutive one differs from it only in `changed`, so patch those entries.
-  if (!previous_ || previous_->generation + 1 != state.generation) {
-    previous_ = state;
-    return;
-  }
-  for (const auto& name : state.changed) {
-    auto it = state.services.find(name);
-    if (it == state.services.end()) {
-      previous_->services.erase(name);
-    } else {
-      previous_->services.insert_or_assign(name, it->second);
-    }
-  }
-  previous_->generation = state.generation;
-  previous_->node = state.node;
-  previous_->changed = state.changed;
-  previous_->node_changed = state.node_changed;
-  previous_->synced = state.synced;
+  // O(changes): the service map is persistent, so the copy shares every unchanged entry.
+  previous_ = state;
 }
 
 Status IptablesDataplane::Cleanup() {

@@ -557,27 +557,8 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
 }
 
 void NftDataplane::Remember(const DesiredState& state) {
-  // The next snapshot's change set is relative to this one: when this one directly follows the
-  // remembered one, only its changed entries differ, and copying the whole service map (100 000
-  // entries) on every partial sync would cost more than the sync itself.
-  if (!previous_ || previous_->generation + 1 != state.generation) {
-    previous_ = state;
-    return;
-  }
-  DesiredState& p = *previous_;
-  for (const ServicePortName& name : state.changed) {
-    auto it = state.services.find(name);
-    if (it == state.services.end()) {
-      p.services.erase(name);
-    } else {
-      p.services.insert_or_assign(name, it->second);
-    }
-  }
-  p.generation = state.generation;
-  p.node = state.node;
-  p.changed = state.changed;
-  p.node_changed = state.node_changed;
-  p.synced = state.synced;
+  // O(changes): the service map is persistent, so the copy shares every unchanged entry.
+  previous_ = state;
 }
 
 void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,

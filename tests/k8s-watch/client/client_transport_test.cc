@@ -54,8 +54,7 @@ ClientConfig ConfigFor(const std::string& server) {
 std::string List(const ClientConfig& config) {
   Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(config);
   if (!client.ok()) return "create: " + client.status().message();
-  Result<ApiClient::Response> r =
-      (*client)->Get("/api/v1/services", pplx::cancellation_token::none());
+  Result<ApiClient::Response> r = (*client)->Get("/api/v1/services", std::stop_token());
   if (!r.ok()) return "error: " + r.status().message();
   return "status " + std::to_string(r->status);
 }
@@ -81,7 +80,7 @@ TEST(ClientTransportTest, ReachesAnIpv6ApiServerInANetworkNamespace) {
   // Watches stream over the same transport.
   Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(ConfigFor(server.url()));
   ASSERT_TRUE(client.ok());
-  pplx::cancellation_token_source cancel;
+  std::stop_source cancel;
   int lines = 0;
   server.Put(FakeApiServer::Resource::kServices,
              testing::ServiceObject(testing::MakeService("default", "web")));
@@ -113,7 +112,7 @@ TEST(ClientTransportTest, WatchToAVanishedServerHostEndsWithinTheKeepaliveBound)
   options.stream_idle_timeout = std::chrono::seconds(300);
   Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(ConfigFor(server.url()), options);
   ASSERT_TRUE(client.ok());
-  pplx::cancellation_token_source cancel;
+  std::stop_source cancel;
   std::promise<Result<ApiClient::Response>> done;
   std::thread watcher([&] {
     done.set_value((*client)->Stream(
@@ -130,7 +129,7 @@ TEST(ClientTransportTest, WatchToAVanishedServerHostEndsWithinTheKeepaliveBound)
             0);
   std::future<Result<ApiClient::Response>> result = done.get_future();
   const bool ended = result.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
-  if (!ended) cancel.cancel();
+  if (!ended) cancel.request_stop();
   watcher.join();
   EXPECT_TRUE(ended) << "the watch outlived a dead peer by 60 s";
   const Result<ApiClient::Response> r = result.get();
