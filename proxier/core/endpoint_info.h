@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/interned_string.h"
 #include "base/ip_address.h"
 
 namespace kpx {
@@ -16,8 +17,8 @@ struct EndpointInfo {
   bool serving = false;
   bool terminating = false;
   bool is_local = false;  // runs on this node
-  std::string node_name;
-  std::string zone;
+  InternedString node_name;
+  InternedString zone;
   std::vector<std::string> hint_zones;
 
   // "10.0.0.1:80" or "[fd00::1]:80".

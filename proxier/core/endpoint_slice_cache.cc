@@ -17,7 +17,38 @@ std::string ServiceKeyOf(const EndpointSlice& slice) {
 void EndpointSliceCache::Update(const EndpointSlice& slice) {
   const std::string key = ServiceKeyOf(slice);
   dirty_.insert(key);
-  slices_[key][slice.meta.name] = slice;
+  slices_[key][slice.meta.name] = Project(slice);
+}
+
+EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice& slice) const {
+  CachedSlice out;
+  out.address_type = slice.address_type;
+  out.ports.reserve(slice.ports.size());
+  for (const EndpointSlicePort& p : slice.ports) {
+    // Only the first port of a given name and protocol is ever matched.
+    bool shadowed = false;
+    for (const CachedPort& c : out.ports) shadowed |= c.name == p.name && c.protocol == p.protocol;
+    if (shadowed) continue;
+    CachedPort& port = out.ports.emplace_back();
+    port.name = p.name;
+    port.protocol = p.protocol;
+    port.endpoints.reserve(slice.endpoints.size());
+    for (const Endpoint& ep : slice.endpoints) {
+      if (ep.addresses.empty()) continue;
+      auto info = std::make_shared<EndpointInfo>();
+      info->ip = ep.addresses.front();  // kube-proxy uses only the first
+      info->port = p.port;
+      info->ready = ep.ready;
+      info->serving = ep.serving;
+      info->terminating = ep.terminating;
+      info->node_name = ep.node_name;
+      info->is_local = !node_name_.empty() && ep.node_name == node_name_;
+      info->zone = ep.zone;
+      info->hint_zones = ep.hint_zones;
+      port.endpoints.push_back(std::move(info));
+    }
+  }
+  return out;
 }
 
 void EndpointSliceCache::Delete(const EndpointSlice& slice) {
@@ -37,26 +68,22 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
   std::map<std::pair<IpAddress, int32_t>, size_t> seen;
   for (const auto& [slice_name, slice] : it->second) {
     if (slice.address_type != family) continue;
-    const EndpointSlicePort* match = nullptr;
-    for (const auto& p : slice.ports) {
+    const CachedPort* match = nullptr;
+    for (const CachedPort& p : slice.ports) {
       if (p.name == port.name.port && p.protocol == port.protocol) {
         match = &p;
         break;
       }
     }
     if (match == nullptr) continue;
-    for (const auto& ep : slice.endpoints) {
-      if (ep.addresses.empty()) continue;
-      auto info = std::make_shared<EndpointInfo>();
-      info->ip = ep.addresses.front();
-      info->port = match->port;
-      info->ready = ep.ready;
-      info->serving = ep.serving;
-      info->terminating = ep.terminating;
-      info->node_name = ep.node_name;
-      info->is_local = !node_name.empty() && ep.node_name == node_name;
-      info->zone = ep.zone;
-      info->hint_zones = ep.hint_zones;
+    for (const auto& cached : match->endpoints) {
+      std::shared_ptr<const EndpointInfo> info = cached;
+      const bool local = !node_name.empty() && cached->node_name == node_name;
+      if (local != cached->is_local) {
+        auto copy = std::make_shared<EndpointInfo>(*cached);
+        copy->is_local = local;
+        info = std::move(copy);
+      }
       auto [pos, inserted] = seen.try_emplace({info->ip, info->port}, out.size());
       if (inserted) {
         out.push_back(std::move(info));

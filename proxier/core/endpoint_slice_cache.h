@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "k8s-watch/objects/endpoint_slice.h"
@@ -14,8 +15,18 @@ namespace kpx {
 // Holds every EndpointSlice, grouped by the Service it belongs to, and merges a Service's slices
 // into the endpoint list of one of its ports. Remembers which Services' slices changed since the
 // last TakeDirty(). Not thread-safe.
+//
+// A slice is not kept as the source delivered it (metadata, labels, every address) but as the
+// immutable EndpointInfo entries it yields, built once per slice change. EndpointsFor hands out
+// those same entries, so the snapshots share them with the cache instead of holding a copy per
+// endpoint per sync: at 10 000 x 10 the slice copies and the per-sync EndpointInfo copies were
+// 37 MiB.
 class EndpointSliceCache {
  public:
+  // Entries are built marked local when on `node_name` (the proxy's node, fixed for the life of
+  // the process); a query for another node gets its own copies.
+  explicit EndpointSliceCache(std::string node_name = "") : node_name_(std::move(node_name)) {}
+
   void Update(const EndpointSlice& slice);
   void Delete(const EndpointSlice& slice);
 
@@ -28,8 +39,20 @@ class EndpointSliceCache {
   size_t slice_count() const;
 
  private:
+  struct CachedPort {
+    std::string name;
+    Protocol protocol = Protocol::kTCP;
+    EndpointList endpoints;  // one entry per endpoint that has an address, in slice order
+  };
+  struct CachedSlice {
+    IpFamily address_type = IpFamily::kIPv4;
+    std::vector<CachedPort> ports;
+  };
+  CachedSlice Project(const EndpointSlice& slice) const;
+
+  std::string node_name_;
   // service key ("ns/name") -> slice name -> slice
-  std::map<std::string, std::map<std::string, EndpointSlice>> slices_;
+  std::map<std::string, std::map<std::string, CachedSlice>> slices_;
   std::set<std::string> dirty_;
 };
 

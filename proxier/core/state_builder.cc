@@ -4,7 +4,8 @@
 
 namespace kpx {
 
-StateBuilder::StateBuilder(std::string node_name) : node_name_(std::move(node_name)) {
+StateBuilder::StateBuilder(std::string node_name)
+    : node_name_(std::move(node_name)), slices_(node_name_) {
   node_.name = node_name_;
 }
 

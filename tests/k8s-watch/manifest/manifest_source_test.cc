@@ -240,6 +240,23 @@ TEST_F(ManifestSourceTest, RewritingIdenticalContentDeliversNothing) {
   EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
 }
 
+// Only a digest of the bytes is kept: going back to earlier bytes is still a change.
+TEST_F(ManifestSourceTest, EditingBackToEarlierBytesDeliversEachChange) {
+  dir_.Write("web.yaml", ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.5"));
+  StartSource();
+  const size_t base = handler_.call_count();
+  dir_.WriteAtomically("web.yaml",
+                       ServiceYaml("web", 81) + "---\n" + SliceYaml("web-1", "web", "10.99.1.5"));
+  WaitFor(base + 1);
+  dir_.WriteAtomically("web.yaml",
+                       ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.5"));
+  WaitFor(base + 2);
+  Barrier(base + 2);
+  // The slice, unchanged in every version, is never updated.
+  EXPECT_EQ(EventsFrom(base), (Events{"service update demo/web", "service update demo/web",
+                                      "service add demo/barrier1"}));
+}
+
 TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
   dir_.Write("web.yaml",
              ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.11"));

@@ -64,5 +64,39 @@ TEST(EndpointSliceCacheTest, TracksDirtyServicesAndDeletes) {
   EXPECT_EQ(cache.slice_count(), 1u);
 }
 
+// Entries are built once per slice change and shared by every query (and so by every snapshot);
+// a slice update replaces them. Locality follows the node asked about.
+TEST(EndpointSliceCacheTest, SharesEntriesUntilTheSliceChanges) {
+  EndpointSliceCache cache("n1");
+  cache.Update(MakeSlice("ns", "web", "web-a",
+                         {MakeEndpoint("10.0.0.1", "n1"), MakeEndpoint("10.0.0.2", "n2"),
+                          MakeEndpoint("10.0.0.9", "n1", [](Endpoint& e) { e.addresses.clear(); }),
+                          MakeEndpoint("10.0.0.3", "n1", [](Endpoint& e) {
+                            e.addresses.push_back(*IpAddress::Parse("10.0.0.4"));
+                          })}));
+  const auto first = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n1");
+  const auto second = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n1");
+  // No address: skipped; several: the first one counts, as in kube-proxy.
+  ASSERT_EQ(Strings(first),
+            (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}));
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].get(), second[i].get());
+  EXPECT_TRUE(first[0]->is_local);
+  EXPECT_FALSE(first[1]->is_local);
+  EXPECT_EQ(first[0]->node_name, "n1");
+
+  const auto elsewhere = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n2");
+  ASSERT_EQ(elsewhere.size(), 3u);
+  EXPECT_FALSE(elsewhere[0]->is_local);
+  EXPECT_TRUE(elsewhere[1]->is_local);
+  EXPECT_EQ(first[0]->ToString(), elsewhere[0]->ToString());
+
+  cache.Update(MakeSlice("ns", "web", "web-a",
+                         {MakeEndpoint("10.0.0.1", "n1", [](Endpoint& e) { e.ready = false; })}));
+  const auto after = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n1");
+  ASSERT_EQ(Strings(after), (std::vector<std::string>{"10.0.0.1:8080 notready"}));
+  EXPECT_NE(after[0].get(), first[0].get());
+  EXPECT_TRUE(first[0]->ready);  // what an earlier snapshot holds is immutable
+}
+
 }  // namespace
 }  // namespace kpx
