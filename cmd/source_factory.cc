@@ -38,6 +38,9 @@ void ExportSourceStats(const SourceStats& stats, const std::string& source,
   metrics.SetCounterFunc("kpx_list_items_too_large_total",
                          "List items (objects) skipped for exceeding the size limit (16 MiB)",
                          labels, read(stats.list_items_too_large));
+  metrics.SetCounterFunc("kpx_manifest_files_read_total",
+                         "Manifest files read from disk; an edit reads the edited file, not all",
+                         labels, read(stats.files_read));
 }
 
 // Owns the counters a source writes and exports them as metrics at scrape time.

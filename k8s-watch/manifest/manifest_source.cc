@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <utility>
 
 #include "k8s-watch/decode/label_filter.h"
@@ -19,7 +22,7 @@ namespace kpx {
 
 namespace {
 
-enum class ReadResult { kOk, kMissing, kError };
+enum class ReadResult { kOk, kUnchanged, kMissing, kError };
 
 // Out of descriptors or memory: the failure passes by itself, so the scan must be retried.
 bool Transient(int err) {
@@ -28,8 +31,10 @@ bool Transient(int err) {
 
 // Reads a regular file. O_NONBLOCK keeps a FIFO that happens to be named *.yaml from blocking the
 // watcher forever; it is then refused as not a regular file.
-ReadResult ReadFile(const std::string& path, std::string* content, std::string* error,
-                    bool* transient) {
+// `unchanged` is asked after fstat, before anything is read: true skips the read (kUnchanged).
+ReadResult ReadFile(const std::string& path,
+                    const std::function<bool(const struct stat&)>& unchanged, std::string* content,
+                    std::string* error, bool* transient) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return ReadResult::kMissing;  // removed since the directory listing
@@ -44,6 +49,8 @@ ReadResult ReadFile(const std::string& path, std::string* content, std::string* 
     result = ReadResult::kError;
   } else if (!S_ISREG(st.st_mode)) {
     result = ReadResult::kMissing;
+  } else if (unchanged(st)) {
+    result = ReadResult::kUnchanged;
   } else if (static_cast<size_t>(st.st_size) > ManifestSource::kMaxFileBytes) {
     *error = "file too large (" + std::to_string(st.st_size) + " bytes)";
     result = ReadResult::kError;
@@ -125,63 +132,100 @@ bool KeepOld(const DecodeFailure& failure, const std::vector<Shared<T>>& old,
   return true;
 }
 
-// Merges the objects of every file into one map; a later file replaces an earlier one's object.
-// `objects_of` picks a kind's objects from a file's state.
-template <typename T, typename Files, typename Pick>
-std::map<std::string, Shared<T>> Merge(const Files& files, Pick objects_of, const char* kind,
-                                       std::set<std::string>* duplicates) {
-  std::map<std::string, Shared<T>> merged;
-  std::map<std::string, std::string> origin;
-  for (const auto& [file, state] : files) {
-    for (const Shared<T>& o : objects_of(state)) {
-      const std::string key = o->meta.Key();
-      auto [it, inserted] = origin.emplace(key, file);
-      if (!inserted) {
-        duplicates->insert(std::string(kind) + " " + key + " is defined in " + it->second +
-                           " and " + file + "; using the one in " + file);
-        it->second = file;
+// Diffs the touched keys of one kind against what was delivered: warns about new duplicate
+// definitions, then calls the handler for every difference (deletes first) and records what was
+// delivered. Each call is counted in *events before it is made, so a handler (or a test waiting on
+// one) never sees a counter that lags behind. Objects are compared by pointer first: an object no
+// file changed is the same one. A null handler (`deliver` false) receives nothing.
+template <typename T, typename Index, typename Add, typename Update, typename Delete>
+uint64_t DeliverKind(Index* index, const char* kind, const std::string& directory, bool deliver,
+                     std::atomic<uint64_t>* events, Add add, Update update, Delete del) {
+  const std::set<std::string> touched = std::move(index->touched);
+  index->touched.clear();
+  std::vector<std::pair<const std::string*, Shared<T>>> desired;
+  desired.reserve(touched.size());
+  for (const std::string& key : touched) {
+    auto defined = index->by_key.find(key);
+    Shared<T> winner;
+    std::vector<std::string> duplicates;
+    if (defined != index->by_key.end()) {
+      const std::string* previous = nullptr;
+      for (const auto& [file, object] : defined->second) {
+        if (previous != nullptr) {
+          duplicates.push_back(std::string(kind) + " " + key + " is defined in " + *previous +
+                               " and " + file + "; using the one in " + file);
+        }
+        previous = &file;
+        winner = object;
       }
-      merged.insert_or_assign(key, o);
     }
+    auto& reported = index->reported_duplicates[key];
+    for (const std::string& d : duplicates) {
+      if (std::find(reported.begin(), reported.end(), d) == reported.end()) {
+        LOG(WARNING) << "manifest " << directory << ": " << d;
+      }
+    }
+    if (duplicates.empty()) {
+      index->reported_duplicates.erase(key);
+    } else {
+      reported = std::move(duplicates);
+    }
+    desired.emplace_back(&key, std::move(winner));
   }
-  return merged;
-}
-
-// Calls the handler for every difference between what was delivered and what is desired, then
-// makes `delivered` equal to `desired`. Each call is counted in *events before it is made, so a
-// handler (or a test waiting on one) never sees a counter that lags behind. Returns the calls made.
-// Objects are compared by pointer first: an object no file changed is the same one.
-template <typename T, typename Add, typename Update, typename Delete>
-uint64_t Reconcile(std::map<std::string, Shared<T>>* delivered,
-                   std::map<std::string, Shared<T>> desired, const char* kind,
-                   std::atomic<uint64_t>* events, Add add, Update update, Delete del) {
+  if (!deliver) return 0;
   uint64_t calls = 0;
-  for (const auto& [key, old] : *delivered) {
-    if (desired.contains(key)) continue;
-    VLOG(4) << "manifest: " << kind << " delete " << key;
-    ++*events;
-    del(*old);
-    ++calls;
-  }
   for (const auto& [key, object] : desired) {
-    auto it = delivered->find(key);
-    if (it == delivered->end()) {
-      VLOG(4) << "manifest: " << kind << " add " << key;
+    auto it = index->delivered.find(*key);
+    if (object != nullptr || it == index->delivered.end()) continue;
+    VLOG(4) << "manifest: " << kind << " delete " << *key;
+    ++*events;
+    del(*it->second);
+    ++calls;
+    index->delivered.erase(it);
+  }
+  for (auto& [key, object] : desired) {
+    if (object == nullptr) continue;
+    auto it = index->delivered.find(*key);
+    if (it == index->delivered.end()) {
+      VLOG(4) << "manifest: " << kind << " add " << *key;
       ++*events;
       add(*object);
       ++calls;
-    } else if (it->second != object && !(*it->second == *object)) {
-      VLOG(4) << "manifest: " << kind << " update " << key;
-      ++*events;
-      update(*it->second, *object);
-      ++calls;
+      index->delivered.emplace(*key, std::move(object));
+    } else if (it->second != object) {
+      if (!(*it->second == *object)) {
+        VLOG(4) << "manifest: " << kind << " update " << *key;
+        ++*events;
+        update(*it->second, *object);
+        ++calls;
+      }
+      it->second = std::move(object);
     }
   }
-  *delivered = std::move(desired);
   return calls;
 }
 
 }  // namespace
+
+template <typename T>
+void ManifestSource::KindIndex<T>::Replace(const std::string& file,
+                                           const std::vector<Shared<T>>& before,
+                                           const std::vector<Shared<T>>& after) {
+  for (const Shared<T>& o : before) {
+    std::string key = o->meta.Key();
+    auto it = by_key.find(key);
+    if (it != by_key.end()) {
+      it->second.erase(file);
+      if (it->second.empty()) by_key.erase(it);
+    }
+    touched.insert(std::move(key));
+  }
+  for (const Shared<T>& o : after) {
+    std::string key = o->meta.Key();
+    by_key[key].insert_or_assign(file, o);
+    touched.insert(std::move(key));
+  }
+}
 
 ManifestSource::ManifestSource(std::string directory, std::string node_name,
                                ServiceHandler* services, EndpointSliceHandler* endpoint_slices,
@@ -249,8 +293,15 @@ void ManifestSource::Rescan() {
   for (const std::string& name : *names) {
     auto it = files_.find(name);
     FileState state = it == files_.end() ? FileState() : std::move(it->second);
-    if (LoadFile(name, &state)) next.emplace(name, std::move(state));
+    if (LoadFile(name, &state)) {
+      next.emplace(name, std::move(state));
+    } else {
+      SetObjects(name, &state, {}, {}, {});
+    }
+    if (it != files_.end()) files_.erase(it);
   }
+  // What is left was removed from the directory.
+  for (auto& [name, state] : files_) SetObjects(name, &state, {}, {}, {});
   files_ = std::move(next);
   Deliver();
 }
@@ -260,7 +311,29 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
   std::string content;
   std::string error;
   bool transient = false;
-  switch (ReadFile(path, &content, &error, &transient)) {
+  FileIdentity identity;
+  auto unchanged = [&](const struct stat& st) {
+    identity.device = st.st_dev;
+    identity.inode = st.st_ino;
+    identity.size = st.st_size;
+    identity.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    identity.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
+    return state->identity == identity;
+  };
+  const ReadResult read = ReadFile(path, unchanged, &content, &error, &transient);
+  if (read == ReadResult::kUnchanged) return true;
+  if (read == ReadResult::kOk) ++stats_->files_read;
+  // File times move in clock ticks, so a write in the same tick as this read could leave the
+  // identity as it is now: trust it only once the file is older than any such tick (as git
+  // treats "racily clean" files); until then, the digest decides.
+  state->identity.reset();
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+  const bool settled = now_ns - std::max(identity.mtime_ns, identity.ctime_ns) > 2000000000;
+  switch (read) {
+    case ReadResult::kUnchanged:
+      return true;
     case ReadResult::kMissing:
       return false;
     case ReadResult::kError:
@@ -278,6 +351,7 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
       break;
   }
   state->read_error.clear();
+  if (settled) state->identity = identity;
   const Digest digest = Sha256(content);
   if (state->digest == digest) return true;
   state->digest = digest;
@@ -290,11 +364,12 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
     ++stats_->objects_rejected;
     return true;
   }
-  Accept(path, std::move(decoded), state);
+  Accept(name, std::move(decoded), state);
   return true;
 }
 
-void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, FileState* state) {
+void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, FileState* state) {
+  const std::string path = directory_ + "/" + name;
   std::vector<Shared<Service>> services;
   std::vector<Shared<EndpointSlice>> slices;
   std::vector<Shared<Node>> nodes;
@@ -359,53 +434,45 @@ void ManifestSource::Accept(const std::string& path, DecodedObjects decoded, Fil
                  << (withdrawn ? "; its last good version is withdrawn (fail closed)" : "");
     ++stats_->objects_rejected;
   }
+  SetObjects(name, state, std::move(services), std::move(slices), std::move(nodes));
+}
+
+void ManifestSource::SetObjects(const std::string& name, FileState* state,
+                                std::vector<Shared<Service>> services,
+                                std::vector<Shared<EndpointSlice>> slices,
+                                std::vector<Shared<Node>> nodes) {
+  services_.Replace(name, state->services, services);
+  slices_.Replace(name, state->endpoint_slices, slices);
+  nodes_.Replace(name, state->nodes, nodes);
   state->services = std::move(services);
   state->endpoint_slices = std::move(slices);
   state->nodes = std::move(nodes);
 }
 
 void ManifestSource::Deliver() {
-  std::set<std::string> duplicates;
-  auto desired_services = Merge<Service>(
-      files_, [](const FileState& f) -> auto& { return f.services; }, "service", &duplicates);
-  auto desired_slices = Merge<EndpointSlice>(
-      files_, [](const FileState& f) -> auto& { return f.endpoint_slices; }, "endpointslice",
-      &duplicates);
-  auto desired_nodes = Merge<Node>(
-      files_, [](const FileState& f) -> auto& { return f.nodes; }, "node", &duplicates);
-  for (const std::string& d : duplicates) {
-    if (!reported_duplicates_.contains(d)) LOG(WARNING) << "manifest " << directory_ << ": " << d;
-  }
-  reported_duplicates_ = std::move(duplicates);
-
   uint64_t calls = 0;
-  if (service_handler_ != nullptr) {
-    ServiceHandler* h = service_handler_;
-    calls += Reconcile(
-        &services_, std::move(desired_services), "service", &stats_->events_received,
-        [h](const Service& s) { h->OnServiceAdd(s); },
-        [h](const Service& o, const Service& s) { h->OnServiceUpdate(o, s); },
-        [h](const Service& s) { h->OnServiceDelete(s); });
-  }
-  if (slice_handler_ != nullptr) {
-    EndpointSliceHandler* h = slice_handler_;
-    calls += Reconcile(
-        &slices_, std::move(desired_slices), "endpointslice", &stats_->events_received,
-        [h](const EndpointSlice& s) { h->OnEndpointSliceAdd(s); },
-        [h](const EndpointSlice& o, const EndpointSlice& s) { h->OnEndpointSliceUpdate(o, s); },
-        [h](const EndpointSlice& s) { h->OnEndpointSliceDelete(s); });
-  }
-  if (node_handler_ != nullptr) {
-    NodeHandler* h = node_handler_;
-    calls += Reconcile(
-        &nodes_, std::move(desired_nodes), "node", &stats_->events_received,
-        [h](const Node& n) { h->OnNodeAdd(n); },
-        [h](const Node& o, const Node& n) { h->OnNodeUpdate(o, n); },
-        [h](const Node& n) { h->OnNodeDelete(n); });
-  }
-  VLOG(2) << "manifest " << directory_ << ": " << files_.size() << " file(s), " << services_.size()
-          << " service(s), " << slices_.size() << " endpointslice(s), " << nodes_.size()
-          << " node(s); " << calls << " change(s) delivered";
+  ServiceHandler* sh = service_handler_;
+  calls += DeliverKind<Service>(
+      &services_, "service", directory_, sh != nullptr, &stats_->events_received,
+      [sh](const Service& s) { sh->OnServiceAdd(s); },
+      [sh](const Service& o, const Service& s) { sh->OnServiceUpdate(o, s); },
+      [sh](const Service& s) { sh->OnServiceDelete(s); });
+  EndpointSliceHandler* eh = slice_handler_;
+  calls += DeliverKind<EndpointSlice>(
+      &slices_, "endpointslice", directory_, eh != nullptr, &stats_->events_received,
+      [eh](const EndpointSlice& s) { eh->OnEndpointSliceAdd(s); },
+      [eh](const EndpointSlice& o, const EndpointSlice& s) { eh->OnEndpointSliceUpdate(o, s); },
+      [eh](const EndpointSlice& s) { eh->OnEndpointSliceDelete(s); });
+  NodeHandler* nh = node_handler_;
+  calls += DeliverKind<Node>(
+      &nodes_, "node", directory_, nh != nullptr, &stats_->events_received,
+      [nh](const Node& n) { nh->OnNodeAdd(n); },
+      [nh](const Node& o, const Node& n) { nh->OnNodeUpdate(o, n); },
+      [nh](const Node& n) { nh->OnNodeDelete(n); });
+  VLOG(2) << "manifest " << directory_ << ": " << files_.size() << " file(s), "
+          << services_.delivered.size() << " service(s), " << slices_.delivered.size()
+          << " endpointslice(s), " << nodes_.delivered.size() << " node(s); " << calls
+          << " change(s) delivered";
 }
 
 }  // namespace kpx

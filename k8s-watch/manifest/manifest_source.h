@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,10 +23,12 @@ namespace kpx {
 // Feeds Services, EndpointSlices and this node's Node from a directory of manifests (*.json,
 // *.yaml, *.yml; not recursive; hidden files ignored) to the same handlers the API source uses.
 //
-// Every change in the directory triggers a rescan; the result is diffed against what was delivered
-// before (keyed by kind and namespace/name), and only real changes (operator== on the structs)
-// reach the handlers as Add, Update(old, new) or Delete. Files whose bytes did not change are not
-// parsed again, so a broken file is reported once, not on every rescan.
+// Every change in the directory triggers a rescan. A file whose identity (inode, size, change and
+// modification times) is unchanged is not read again, and one whose bytes (SHA-256) are unchanged
+// is not parsed again, so a broken file is reported once, not on every rescan. Only the objects
+// of files that did change are diffed against what was delivered (keyed by kind and
+// namespace/name), and only real changes (operator== on the structs) reach the handlers as Add,
+// Update(old, new) or Delete: an edit costs what the edited file holds, not the whole directory.
 //
 // Memory: each object is held once, immutable and shared between the file it came from and the
 // delivered maps (a rescan copies pointers, not objects); of a file's bytes only a SHA-256 digest
@@ -74,8 +77,35 @@ class ManifestSource {
   using Shared = std::shared_ptr<const T>;
   using Digest = std::array<unsigned char, 32>;
 
+  // What stat(2) says of a file; equal identities mean the file was not written since.
+  struct FileIdentity {
+    uint64_t device = 0;
+    uint64_t inode = 0;
+    int64_t size = -1;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    bool operator==(const FileIdentity&) const = default;
+  };
+
+  // Every file's objects of one kind by namespace/name, and which of them are to be diffed
+  // against what was delivered at the next Deliver.
+  template <typename T>
+  struct KindIndex {
+    // key -> file name -> object; the file last in name order wins.
+    std::map<std::string, std::map<std::string, Shared<T>>> by_key;
+    std::set<std::string> touched;
+    std::map<std::string, Shared<T>> delivered;
+    // Duplicate definitions already warned about, by key.
+    std::map<std::string, std::vector<std::string>> reported_duplicates;
+
+    // Replaces what `file` defines of this kind.
+    void Replace(const std::string& file, const std::vector<Shared<T>>& before,
+                 const std::vector<Shared<T>>& after);
+  };
+
   // What one file contributed at its last good version.
   struct FileState {
+    std::optional<FileIdentity> identity;  // as of the last read; nullopt: read it again
     std::optional<Digest> digest;  // SHA-256 of the bytes last read; nullopt until a read succeeds
     std::string read_error;        // the read failure already reported, if any
     std::vector<Shared<Service>> services;
@@ -91,7 +121,11 @@ class ManifestSource {
   // Refreshes *state from the file; false when the file is gone (or not a regular file).
   bool LoadFile(const std::string& name, FileState* state);
   // Replaces *state's objects with `decoded`, reporting and resolving per-object failures.
-  void Accept(const std::string& path, DecodedObjects decoded, FileState* state);
+  void Accept(const std::string& name, DecodedObjects decoded, FileState* state);
+  // Sets *state's objects, keeping the per-kind indexes in step.
+  void SetObjects(const std::string& name, FileState* state, std::vector<Shared<Service>> services,
+                  std::vector<Shared<EndpointSlice>> slices, std::vector<Shared<Node>> nodes);
+  // Hands the handlers what changed among the touched keys.
   void Deliver();
 
   const std::string directory_;
@@ -106,11 +140,10 @@ class ManifestSource {
   bool started_ = false;
 
   // Owned by whichever thread runs Rescan: Start's caller, then the watcher thread.
-  std::map<std::string, FileState> files_;           // by file name, sorted: later names win
-  std::map<std::string, Shared<Service>> services_;  // delivered, by namespace/name
-  std::map<std::string, Shared<EndpointSlice>> slices_;
-  std::map<std::string, Shared<Node>> nodes_;
-  std::set<std::string> reported_duplicates_;
+  std::map<std::string, FileState> files_;  // by file name, sorted: later names win
+  KindIndex<Service> services_;
+  KindIndex<EndpointSlice> slices_;
+  KindIndex<Node> nodes_;
 };
 
 }  // namespace kpx

@@ -15,6 +15,7 @@ struct SourceStats {
   std::atomic<uint64_t> events_received{0};       // add/update/delete events delivered to handlers
   std::atomic<uint64_t> watch_events_dropped{0};  // watch lines over the size limit (API source)
   std::atomic<uint64_t> list_items_too_large{0};  // list items over the size limit, skipped
+  std::atomic<uint64_t> files_read{0};            // manifest files read (manifest source)
 };
 
 }  // namespace kpx
