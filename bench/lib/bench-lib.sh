@@ -198,6 +198,20 @@ b_gen_controlplane() {
   "$GEN" --out "$2" --services "$1" --endpoints 10 --node-ip 10.98.0.2 --edit-dir "$3"
 }
 
+# b_start_synced WHAT SKIP_CSV SKIP_ROW MODE BACKEND DISPATCH DIR LOG: starts kpx (b_start_kpx's
+# arguments) and waits for its first sync. When none comes: logs kpx's last lines under WHAT,
+# writes SKIP_ROW and kpx's last error to SKIP_CSV, tears the topology down and returns 1.
+b_start_synced() {
+  local what=$1 skip_csv=$2 skip_row=$3 log=$8
+  b_start_kpx "$4" "$5" "$6" "$7" "$log"
+  b_wait_synced "$SYNC_TIMEOUT" "$log" && return 0
+  b_log "$what: kpx did not sync; last log lines:"
+  tail -n 5 "$log" >&2
+  b_emit "$skip_csv" "$skip_row,$(b_last_error "$log")"
+  b_topo_down
+  return 1
+}
+
 # b_dataplane MODE BACKEND DISPATCH N MANIFEST_DIR
 # Rows: dataplane_latency.csv, dataplane_throughput.csv (see bench/run for the columns).
 b_dataplane() {
@@ -206,14 +220,8 @@ b_dataplane() {
   log="$BLOGS/kpx-$BKERNEL-dp-$label-$n.log"
   b_topo_up
   t0=$EPOCHREALTIME
-  b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
-    b_log "$label N=$n: kpx did not sync; last log lines:"
-    tail -n 5 "$log" >&2
-    b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,$(b_last_error "$log")"
-    b_topo_down
-    return 1
-  fi
+  b_start_synced "$label N=$n" dataplane_skipped.csv "$BKERNEL,$label,$n" \
+    "$mode" "$backend" "$dispatch" "$dir" "$log" || return 1
   sync_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
   b_log "$label N=$n: synced in ${sync_s}s, measuring"
   b_dp_measure "$label" "$n"
@@ -364,14 +372,8 @@ b_controlplane() {
   cp "$edit_dir/edit-slice.a" "$dir/edit-slice.json"
   b_node_up
   t0=$EPOCHREALTIME
-  b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
-    b_log "$label/$runner N=$n: kpx did not sync; last log lines:"
-    tail -n 5 "$log" >&2
-    b_emit controlplane_skipped.csv "$BKERNEL,$label,$runner,$n,$(b_last_error "$log")"
-    b_topo_down
-    return 1
-  fi
+  b_start_synced "$label/$runner N=$n" controlplane_skipped.csv "$BKERNEL,$label,$runner,$n" \
+    "$mode" "$backend" "$dispatch" "$dir" "$log" || return 1
   startup=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
   m=$(b_metrics)
   # The first sync is a full one; its duration is the full-sync histogram's sum.
@@ -506,14 +508,8 @@ b_churn() {
   cp "$edit_dir/edit-slice.a" "$dir/edit-slice.json"
   b_node_up
   # -v=4: kpx logs each change's network programming latency exactly (kube-proxy's V(4) line).
-  B_KPX_V=4 b_start_kpx "$mode" "$backend" "$dispatch" "$dir" "$log"
-  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
-    b_log "churn $label/$runner N=$n: kpx did not sync; last log lines:"
-    tail -n 5 "$log" >&2
-    b_emit controlplane_skipped.csv "$BKERNEL,$label (churn),$runner,$n,$(b_last_error "$log")"
-    b_topo_down
-    return 1
-  fi
+  B_KPX_V=4 b_start_synced "churn $label/$runner N=$n" controlplane_skipped.csv \
+    "$BKERNEL,$label (churn),$runner,$n" "$mode" "$backend" "$dispatch" "$dir" "$log" || return 1
   m=$(b_metrics)
   c0=$(b_metric_value "${psync}_count" <<<"$m")
   s0=$(b_metric_value "${psync}_sum" <<<"$m")

@@ -24,14 +24,8 @@ b_nft_cp_kpx() {
   log="$BLOGS/kpx-$BKERNEL-nft-cp-$n.log"
   cp "$edit_dir/edit-slice.a" "$dir/edit-slice.json"
   b_node_up
-  b_start_kpx nftables auto linear "$dir" "$log"
-  if ! b_wait_synced "$SYNC_TIMEOUT" "$log"; then
-    b_log "nftables N=$n: kpx did not sync; last log lines:"
-    tail -n 5 "$log" >&2
-    b_emit controlplane_skipped.csv "$BKERNEL,nftables,-,$n,$(b_last_error "$log")"
-    b_topo_down
-    return 1
-  fi
+  b_start_synced "nftables N=$n" controlplane_skipped.csv "$BKERNEL,nftables,-,$n" \
+    nftables auto linear "$dir" "$log" || return 1
   m=$(b_metrics)
   first=$(b_metric_value kubeproxy_sync_full_proxy_rules_duration_seconds_sum <<<"$m")
   first=$(awk -v s="${first:-0}" 'BEGIN {printf "%.1f", 1000 * s}')
