@@ -1,5 +1,6 @@
 #include "base/rfc3339.h"
 
+#include <cstdio>
 #include <ctime>
 
 namespace kpx {
@@ -93,6 +94,19 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   const time_t utc = timegm(&tm);
   return std::chrono::system_clock::from_time_t(utc - offset_seconds) +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
+}
+
+std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
+  const std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char date[32];
+  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof(out), "%s.%09lldZ", date, ns);
+  return out;
 }
 
 }  // namespace kpx

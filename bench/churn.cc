@@ -20,11 +20,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "base/rfc3339.h"
 
 namespace {
 
@@ -48,21 +49,6 @@ std::string ReadOrDie(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// The wall clock now as the EndpointSlice controller writes it (Go's RFC3339Nano, UTC).
-std::string NowRfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-  const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
-  const std::time_t t = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char date[32];
-  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof(out), "%s.%09lldZ", date, ns);
-  return out;
 }
 
 // `text` with its one placeholder replaced by `stamp`.
@@ -134,7 +120,8 @@ int main(int argc, char** argv) {
         late_max,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - due).count());
     const int v = static_cast<int>(i % 2);
-    WriteOrDie(tmp, target, Stamped(versions[v], at[v], NowRfc3339()));
+    WriteOrDie(tmp, target,
+               Stamped(versions[v], at[v], kpx::FormatRfc3339(std::chrono::system_clock::now())));
   }
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -42,5 +42,18 @@ TEST(Rfc3339Test, RejectsAnythingElse) {
   }
 }
 
+TEST(Rfc3339Test, FormatsAsTheControllerStampsAndReadsBackExactly) {
+  using std::chrono::nanoseconds;
+  using std::chrono::system_clock;
+  const system_clock::time_point t{std::chrono::duration_cast<system_clock::duration>(
+      std::chrono::seconds(1714641311) + nanoseconds(123456789))};
+  EXPECT_EQ(FormatRfc3339(t), "2024-05-02T09:15:11.123456789Z");
+  EXPECT_EQ(FormatRfc3339(system_clock::time_point{}), "1970-01-01T00:00:00.000000000Z");
+  const auto now = system_clock::now();
+  auto back = ParseRfc3339(FormatRfc3339(now));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, now);
+}
+
 }  // namespace
 }  // namespace kpx

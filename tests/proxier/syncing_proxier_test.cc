@@ -3,11 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <string>
 #include <vector>
 
+#include "base/rfc3339.h"
 #include "tests/proxier/runner/fake_clock.h"
 #include "tests/support/api_objects.h"
 
@@ -104,21 +103,6 @@ TEST_F(SyncingProxierTest, LaterSyncsArePartialAndFailureForcesAFullOne) {
             std::string::npos);
 }
 
-// The slice's endpoints.kubernetes.io/last-change-trigger-time, as the EndpointSlice controller
-// stamps it (RFC 3339 with nanoseconds, UTC).
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  const long long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t - secs).count();
-  const std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[96];
-  std::snprintf(out, sizeof(out), "%s.%09lldZ", buf, ns);
-  return out;
-}
-
 EndpointSlice StampedSlice(const std::string& ip, const std::string& stamp) {
   EndpointSlice slice = MakeSlice("ns", "web", "w1", {MakeEndpoint(ip, "n")});
   slice.meta.annotations["endpoints.kubernetes.io/last-change-trigger-time"] = stamp;
@@ -141,7 +125,7 @@ TEST_F(SyncingProxierTest, NetworkProgrammingLatencyRunsFromTheSlicesTriggerTime
   // Stamped two seconds before kpx saw it (the controller and the watch took that long): the
   // latency covers them, which the time the change reached kpx would not.
   const auto stamped = std::chrono::system_clock::now() - std::chrono::seconds(2);
-  const EndpointSlice v1 = StampedSlice("10.0.0.1", Rfc3339(stamped));
+  const EndpointSlice v1 = StampedSlice("10.0.0.1", FormatRfc3339(stamped));
   proxier_.OnEndpointSliceAdd(v1);
   ASSERT_TRUE(proxier_.Sync());
   std::string text = metrics_.Render();
@@ -155,8 +139,8 @@ TEST_F(SyncingProxierTest, NetworkProgrammingLatencyRunsFromTheSlicesTriggerTime
   EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 1"));
 
   // A changed slice whose sync fails: its stamp waits for the sync that applies it.
-  const EndpointSlice v2 =
-      StampedSlice("10.0.0.2", Rfc3339(std::chrono::system_clock::now() - std::chrono::seconds(5)));
+  const EndpointSlice v2 = StampedSlice(
+      "10.0.0.2", FormatRfc3339(std::chrono::system_clock::now() - std::chrono::seconds(5)));
   proxier_.OnEndpointSliceUpdate(v1, v2);
   dataplane_.fail_next = true;
   EXPECT_FALSE(proxier_.Sync());
@@ -185,7 +169,8 @@ TEST_F(SyncingProxierTest, TriggerTimesBeforeStartDeletedOrMalformedAreLeftOut) 
   EXPECT_TRUE(HasLine(metrics_.Render(), std::string(kLatency) + "_count 0"));
 
   // A deleted slice's annotation says when it was last updated, not when it went away.
-  const EndpointSlice fresh = StampedSlice("10.0.0.2", Rfc3339(std::chrono::system_clock::now()));
+  const EndpointSlice fresh =
+      StampedSlice("10.0.0.2", FormatRfc3339(std::chrono::system_clock::now()));
   proxier_.OnEndpointSliceUpdate(StampedSlice("10.0.0.1", "2000-01-01T00:00:00Z"), fresh);
   proxier_.OnEndpointSliceDelete(fresh);
   ASSERT_TRUE(proxier_.Sync());
