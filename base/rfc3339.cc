@@ -38,7 +38,7 @@ int DaysInMonth(int y, int m) {
 
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {
   size_t pos = 0;
-  int year, month, day, hour, minute, second;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadNumber(text, &pos, 4, &year) || !Expect(text, &pos, '-') ||
       !ReadNumber(text, &pos, 2, &month) || !Expect(text, &pos, '-') ||
       !ReadNumber(text, &pos, 2, &day) || !Expect(text, &pos, 'T') ||
@@ -72,7 +72,7 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     const int sign = text[pos] == '-' ? -1 : 1;
     ++pos;
-    int oh, om;
+    int oh = 0, om = 0;
     if (!ReadNumber(text, &pos, 2, &oh) || !Expect(text, &pos, ':') ||
         !ReadNumber(text, &pos, 2, &om) || oh > 23 || om > 59) {
       return std::nullopt;
