@@ -320,18 +320,7 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
     identity.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
     return state->identity == identity;
   };
-  const ReadResult read = ReadFile(path, unchanged, &content, &error, &transient);
-  if (read == ReadResult::kUnchanged) return true;
-  if (read == ReadResult::kOk) ++stats_->files_read;
-  // File times move in clock ticks, so a write in the same tick as this read could leave the
-  // identity as it is now: trust it only once the file is older than any such tick (as git
-  // treats "racily clean" files); until then, the digest decides.
-  state->identity.reset();
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  const int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
-  const bool settled = now_ns - std::max(identity.mtime_ns, identity.ctime_ns) > 2000000000;
-  switch (read) {
+  switch (ReadFile(path, unchanged, &content, &error, &transient)) {
     case ReadResult::kUnchanged:
       return true;
     case ReadResult::kMissing:
@@ -345,13 +334,27 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
         ++stats_->objects_rejected;
         state->read_error = error;
       }
-      state->digest.reset();  // parse again once it can be read
+      // Read and parse again once it can be read.
+      state->identity.reset();
+      state->digest.reset();
       return true;
     case ReadResult::kOk:
       break;
   }
+  ++stats_->files_read;
   state->read_error.clear();
-  if (settled) state->identity = identity;
+  // File times move in clock ticks, so a write in the same tick as this read could leave the
+  // identity as it is now: trust it only once the file is older than any such tick (as git
+  // treats "racily clean" files); until then, the digest decides.
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+  const bool settled = now_ns - std::max(identity.mtime_ns, identity.ctime_ns) > 2000000000;
+  if (settled) {
+    state->identity = identity;
+  } else {
+    state->identity.reset();
+  }
   const Digest digest = Sha256(content);
   if (state->digest == digest) return true;
   state->digest = digest;
