@@ -17,10 +17,10 @@
 #include <sstream>
 
 #include "proxier/iptables/iptables_dataplane.h"
-#include "proxier/netfilter/exec_conntrack.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/command.h"
 #include "tests/support/exchange.h"
@@ -167,7 +167,7 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
       runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kLegacy, exec);
     if (GetParam() == "libiptc") runner = std::make_unique<LibiptcIptablesRunner>();
     return std::make_unique<IptablesDataplane>(o, std::move(runner),
-                                               std::make_unique<ExecConntrack>(exec));
+                                               std::make_unique<NetlinkConntrack>());
   }
 
   void TearDown() override {

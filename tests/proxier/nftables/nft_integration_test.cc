@@ -23,8 +23,7 @@
 #include <set>
 #include <thread>
 
-#include "proxier/netfilter/exec_conntrack.h"
-#include "proxier/netfilter/subprocess_executor.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
 #include "tests/support/command.h"
@@ -125,9 +124,8 @@ class NftIntegrationTest : public ::testing::Test {
     auto handle = std::make_unique<NetlinkNftHandle>();
     Status st = handle->Open(o.max_batch_bytes);
     ASSERT_TRUE(st.ok()) << st.message();
-    auto exec = std::make_shared<SubprocessExecutor>();
     dataplane_ =
-        std::make_unique<NftDataplane>(o, std::move(handle), std::make_unique<ExecConntrack>(exec));
+        std::make_unique<NftDataplane>(o, std::move(handle), std::make_unique<NetlinkConntrack>());
   }
 
   void TearDown() override {

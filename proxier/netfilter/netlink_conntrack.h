@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "proxier/netfilter/conntrack.h"
+
+struct mnl_socket;
+
+namespace kpx {
+
+// Conntrack in process over ctnetlink (libmnl for the socket, libnetfilter_conntrack to build and
+// parse the messages), with the semantics of `conntrack -D` for each ConntrackFilter field, so it
+// replaces one process spawn per filter. A Delete dumps the family's table (the kernel filters by
+// family; libnetfilter_conntrack 1.0.9 can express nothing narrower), matches in user space, then
+// deletes the matches in batches after the dump has ended. Entries that expire between dump and
+// delete count as deleted.
+//
+// The socket is opened on first use, in the network namespace of the calling thread at that time,
+// kept open, and dropped after any socket or protocol error so the next call starts clean.
+// Not thread-safe: the sync thread only.
+class NetlinkConntrack final : public Conntrack {
+ public:
+  NetlinkConntrack() = default;
+  NetlinkConntrack(const NetlinkConntrack&) = delete;
+  NetlinkConntrack& operator=(const NetlinkConntrack&) = delete;
+  ~NetlinkConntrack() override;
+
+  Status Delete(const ConntrackFilter& filter) override;
+
+  // How many entries the last Delete removed (those that had already expired are not counted).
+  uint64_t last_deleted() const { return last_deleted_; }
+
+ private:
+  Status Open();
+  void Close();
+
+  mnl_socket* sock_ = nullptr;
+  uint32_t portid_ = 0;
+  uint32_t seq_ = 0;
+  uint64_t last_deleted_ = 0;
+};
+
+}  // namespace kpx
