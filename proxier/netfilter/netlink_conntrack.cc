@@ -116,7 +116,7 @@ nlmsghdr* PutHeader(char* buf, uint16_t type, uint16_t flags, uint32_t seq, uint
 }
 
 struct DumpState {
-  const ConntrackFilter* filter;
+  const std::vector<const ConntrackFilter*>* filters;
   std::vector<CtPtr> matches;
   bool out_of_memory = false;
 };
@@ -130,7 +130,12 @@ int OnDumpedEntry(const nlmsghdr* nlh, void* data) {
   }
   // An entry the library cannot parse cannot match a filter either; the dump goes on.
   if (nfct_nlmsg_parse(nlh, ct.get()) < 0) return MNL_CB_OK;
-  if (Matches(*state->filter, ct.get())) state->matches.push_back(std::move(ct));
+  for (const ConntrackFilter* f : *state->filters) {
+    if (Matches(*f, ct.get())) {
+      state->matches.push_back(std::move(ct));
+      break;
+    }
+  }
   return MNL_CB_OK;
 }
 
@@ -163,10 +168,26 @@ void NetlinkConntrack::Close() {
   sock_ = nullptr;
 }
 
-Status NetlinkConntrack::Delete(const ConntrackFilter& filter) {
+Status NetlinkConntrack::Delete(const std::vector<ConntrackFilter>& filters) {
   last_deleted_ = 0;
+  Status result = Status::Ok();
+  for (IpFamily family : kIpFamilies) {
+    std::vector<const ConntrackFilter*> mine;
+    for (const auto& f : filters) {
+      if (f.family == family) mine.push_back(&f);
+    }
+    if (mine.empty()) continue;
+    // One family failing must not keep the other's stale entries.
+    if (Status st = DeleteInFamily(family, mine); !st.ok() && result.ok()) result = st;
+  }
+  return result;
+}
+
+Status NetlinkConntrack::DeleteInFamily(IpFamily family,
+                                        const std::vector<const ConntrackFilter*>& filters) {
   if (Status st = Open(); !st.ok()) return st;
-  const std::string what = "conntrack " + filter.ToString();
+  std::string what = "conntrack " + filters.front()->ToString();
+  if (filters.size() > 1) what += " and " + std::to_string(filters.size() - 1) + " more filters";
   // Any failure below may leave unread messages on the socket; a fresh one starts clean.
   auto fail = [&](const std::string& message) {
     Close();
@@ -176,10 +197,9 @@ Status NetlinkConntrack::Delete(const ConntrackFilter& filter) {
 
   // 1. Dump the family's entries (the kernel filters by the family in the request header) and
   //    keep the matches. Deleting from inside the dump would interleave acks with dump parts.
-  DumpState state{&filter, {}, false};
+  DumpState state{&filters, {}, false};
   const uint32_t dump_seq = ++seq_;
-  nlmsghdr* nlh =
-      PutHeader(buf.data(), IPCTNL_MSG_CT_GET, NLM_F_DUMP, dump_seq, L3Num(filter.family));
+  nlmsghdr* nlh = PutHeader(buf.data(), IPCTNL_MSG_CT_GET, NLM_F_DUMP, dump_seq, L3Num(family));
   if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0)
     return fail("dump request: " + Errno(errno));
   for (;;) {
@@ -206,8 +226,8 @@ Status NetlinkConntrack::Delete(const ConntrackFilter& filter) {
     for (size_t i = 0; i < count; ++i) {
       CtPtr key = DeleteKey(state.matches[start + i].get());
       if (!key) return fail("delete: out of memory");
-      nlmsghdr* del = PutHeader(out.data() + used, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ++seq_,
-                                L3Num(filter.family));
+      nlmsghdr* del =
+          PutHeader(out.data() + used, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ++seq_, L3Num(family));
       if (nfct_nlmsg_build(del, key.get()) < 0) return fail("delete: build: " + Errno(errno));
       used += del->nlmsg_len;
       if (used + kMaxDeleteMessage > out.size() && i + 1 < count) {
@@ -238,7 +258,7 @@ Status NetlinkConntrack::Delete(const ConntrackFilter& filter) {
       }
     }
   }
-  last_deleted_ = deleted;
+  last_deleted_ += deleted;
   if (refusals > 0) {
     return Status::Error(what + ": the kernel refused " + std::to_string(refusals) + " of " +
                          std::to_string(state.matches.size()) + " deletions: " + refused);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "proxier/netfilter/conntrack.h"
 
@@ -11,10 +12,10 @@ namespace kpx {
 
 // Conntrack in process over ctnetlink (libmnl for the socket, libnetfilter_conntrack to build and
 // parse the messages), with the semantics of `conntrack -D` for each ConntrackFilter field, so it
-// replaces one process spawn per filter. A Delete dumps the family's table (the kernel filters by
-// family; libnetfilter_conntrack 1.0.9 can express nothing narrower), matches in user space, then
-// deletes the matches in batches after the dump has ended. Entries that expire between dump and
-// delete count as deleted.
+// replaces one process spawn per filter. A Delete dumps each family's table once for all its
+// filters (the kernel filters by family; libnetfilter_conntrack 1.0.9 can express nothing
+// narrower), matches in user space, then deletes the matches in batches after the dump has ended.
+// Entries that expire between dump and delete count as deleted.
 //
 // The socket is opened on first use, in the network namespace of the calling thread at that time,
 // kept open, and dropped after any socket or protocol error so the next call starts clean.
@@ -26,12 +27,14 @@ class NetlinkConntrack final : public Conntrack {
   NetlinkConntrack& operator=(const NetlinkConntrack&) = delete;
   ~NetlinkConntrack() override;
 
-  Status Delete(const ConntrackFilter& filter) override;
+  Status Delete(const std::vector<ConntrackFilter>& filters) override;
 
   // How many entries the last Delete removed (those that had already expired are not counted).
   uint64_t last_deleted() const { return last_deleted_; }
 
  private:
+  // One dump and the deletions for the filters of one family.
+  Status DeleteInFamily(IpFamily family, const std::vector<const ConntrackFilter*>& filters);
   Status Open();
   void Close();
 

@@ -198,11 +198,19 @@ class NetlinkConntrackTest : public ::testing::TestWithParam<Impl> {
     return keys;
   }
 
-  Status Delete(const ConntrackFilter& f) {
+  // In process: one call with every filter. The tool: one run per filter, as kpx spawned it.
+  Status Delete(const std::vector<ConntrackFilter>& filters) {
     if (GetParam() == Impl::kNetlink) {
       InNetns in(ns_->Name("node"));
-      return netlink_.Delete(f);
+      return netlink_.Delete(filters);
     }
+    for (const auto& f : filters) {
+      if (Status st = RunTool(f); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  Status RunTool(const ConntrackFilter& f) {
     std::vector<std::string> argv = {"ip",        "netns",
                                      "exec",      ns_->Name("node"),
                                      "conntrack", "-D",
@@ -219,25 +227,39 @@ class NetlinkConntrackTest : public ::testing::TestWithParam<Impl> {
     return st;
   }
 
-  // Runs `filter` on a fresh table and expects exactly `gone` (Key()s) to have left the
-  // filter's family, and the other family to be untouched.
-  void ExpectDeletes(const ConntrackFilter& filter, const std::set<std::string>& gone) {
+  // Runs `filters` on a fresh table and expects exactly `gone_v4` and `gone_v6` (Key()s) to have
+  // left the table, and everything else to stay.
+  void ExpectDeletes(const std::vector<ConntrackFilter>& filters,
+                     const std::set<std::string>& gone_v4, const std::set<std::string>& gone_v6) {
     // conntrack-tools 1.4.7 (bookworm) ignores --dst-nat in IPv6: it deletes every entry the
     // other options select (both endpoints of a service), which is why kpx's IPv6 cleanup used to
     // over-delete. The tool is no reference there; the in-process adapter is held to the IPv4
     // semantics in both families.
-    if (GetParam() == Impl::kTool && filter.family == IpFamily::kIPv6 && filter.dst_nat) return;
+    for (const auto& f : filters) {
+      if (GetParam() == Impl::kTool && f.family == IpFamily::kIPv6 && f.dst_nat) return;
+    }
     CreateFlows();
     if (HasFatalFailure()) return;
-    Status st = Delete(filter);
+    Status st = Delete(filters);
     ASSERT_TRUE(st.ok()) << st.message();
-    std::set<std::string> left = AllKeys();
-    for (const auto& k : gone) left.erase(k);
-    const IpFamily other = filter.family == IpFamily::kIPv4 ? IpFamily::kIPv6 : IpFamily::kIPv4;
-    EXPECT_EQ(Entries(filter.family), left) << filter.ToString();
-    EXPECT_EQ(Entries(other), AllKeys()) << "other family, " << filter.ToString();
+    std::string what;
+    for (const auto& f : filters) what += f.ToString() + "; ";
+    for (IpFamily family : kIpFamilies) {
+      std::set<std::string> left = AllKeys();
+      for (const auto& k : family == IpFamily::kIPv4 ? gone_v4 : gone_v6) left.erase(k);
+      EXPECT_EQ(Entries(family), left) << IpFamilyName(family) << " after " << what;
+    }
     if (GetParam() == Impl::kNetlink) {
-      EXPECT_EQ(netlink_.last_deleted(), gone.size());
+      EXPECT_EQ(netlink_.last_deleted(), gone_v4.size() + gone_v6.size());
+    }
+  }
+
+  // One filter: expects exactly `gone` to leave the filter's family.
+  void ExpectDeletes(const ConntrackFilter& filter, const std::set<std::string>& gone) {
+    if (filter.family == IpFamily::kIPv4) {
+      ExpectDeletes({filter}, gone, {});
+    } else {
+      ExpectDeletes({filter}, {}, gone);
     }
   }
 
@@ -320,6 +342,18 @@ TEST_P(NetlinkConntrackTest, NothingMatchingIsSuccess) {
                 {});
 }
 
+// A sync's filters in one call (the in-process adapter dumps each family once): what each
+// selects goes, in both families, and an entry two filters select is deleted once.
+TEST_P(NetlinkConntrackTest, ManyFiltersInOneCall) {
+  const FamilyPlan v4 = Plan(IpFamily::kIPv4), v6 = Plan(IpFamily::kIPv6);
+  ExpectDeletes({Filter(IpFamily::kIPv4, Protocol::kUDP, v4.svc_a, std::nullopt, v4.ep5),
+                 Filter(IpFamily::kIPv4, Protocol::kUDP, std::nullopt, 30053, v4.ep5),
+                 Filter(IpFamily::kIPv4, Protocol::kUDP, v4.svc_a, std::nullopt, std::nullopt),
+                 Filter(IpFamily::kIPv6, Protocol::kUDP, v6.svc_c, std::nullopt, std::nullopt),
+                 Filter(IpFamily::kIPv6, Protocol::kUDP, std::nullopt, 30053, std::nullopt)},
+                {"udp/40001", "udp/40002", "udp/40004"}, {"udp/40006", "udp/40004", "udp/40005"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Impls, NetlinkConntrackTest,
                          ::testing::Values(Impl::kNetlink, Impl::kTool), [](const auto& info) {
                            return info.param == Impl::kNetlink ? "Netlink" : "ConntrackTool";
@@ -333,11 +367,13 @@ TEST(NetlinkConntrackEmptyTest, EmptyTableAndRepeatedCalls) {
   ASSERT_TRUE(ns.Add("node").ok());
   InNetns in(ns.Name("node"));
   NetlinkConntrack ct;
+  Status none = ct.Delete({});
+  ASSERT_TRUE(none.ok()) << none.message();
   for (int i = 0; i < 3; ++i) {
     for (IpFamily family : kIpFamilies) {
       ConntrackFilter f;
       f.family = family;
-      Status st = ct.Delete(f);
+      Status st = ct.Delete({f});
       ASSERT_TRUE(st.ok()) << st.message();
       EXPECT_EQ(ct.last_deleted(), 0u);
     }
