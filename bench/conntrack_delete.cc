@@ -5,17 +5,19 @@
 //
 //   kpx-bench-conntrack [--entries N] [--repeat R]
 //
-// For a table of 0 and of N entries (default 10 000 UDP entries of distinct clients of one
-// service, translated to an endpoint that stays), and for 1 and 10 filters per sync (the
+// For an empty table and two of N entries (default 10 000; see `tables` below), and for 1 and
+// 10 filters per sync (the
 // cleaner's shape for a removed endpoint: orig-dst + dst-nat, one removed endpoint each), times R
 // syncs (default 20) of each adapter. With entries, each filter matches exactly one entry, which
 // is recreated between syncs, untimed; every sync must delete exactly the matches or the tool
-// stops. Prints CSV rows `entries,filters,adapter,median_ms,p90_ms,max_ms,user_ms,sys_ms`: wall
-// time per sync, and CPU per sync (mean; kpx's process plus its children) in user space and in
-// the kernel, which says where the time goes on a loaded machine. Exit status 0, 1 on
+// stops. Prints CSV rows `table,entries,filters,adapter,median_ms,p90_ms,max_ms,user_ms,sys_ms,
+// dumped`: wall time per sync, CPU per sync (mean; this process plus its children) in user space
+// and in the kernel, which says where the time goes on a loaded machine, and for the in-process
+// adapter the entries the kernel sent in the last sync's dump. Exit status 0, 1 on
 // a failure (message on stderr), 2 on usage errors.
 #include <arpa/inet.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 #include <sched.h>
 #include <sys/resource.h>
 
@@ -54,16 +56,18 @@ constexpr uint32_t kFirstVictim = 0x0a000001;  // 10.0.0.1
 // Other clients start above every victim.
 constexpr uint32_t kFirstOther = 0x0a010000;  // 10.1.0.0
 
-// Creates a UDP entry client:port -> service:53 translated to `endpoint`: the reply tuple is given
+// Creates an entry client:port -> service:53 translated to `endpoint`: the reply tuple is given
 // untranslated and the kernel's NAT setup rewrites it, as for a packet that went through DNAT.
-void Create(nfct_handle* h, uint32_t client, uint16_t port, const std::string& endpoint) {
+void Create(nfct_handle* h, uint32_t client, uint16_t port, const std::string& endpoint,
+            const std::string& service = kService, uint8_t protocol = IPPROTO_UDP) {
   nf_conntrack* ct = nfct_new();
   if (!ct) Fail("out of memory");
   uint32_t svc = 0, ep = 0;
-  inet_pton(AF_INET, kService, &svc);
+  inet_pton(AF_INET, service.c_str(), &svc);
   inet_pton(AF_INET, endpoint.c_str(), &ep);
   nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
-  nfct_set_attr_u8(ct, ATTR_L4PROTO, IPPROTO_UDP);
+  nfct_set_attr_u8(ct, ATTR_L4PROTO, protocol);
+  if (protocol == IPPROTO_TCP) nfct_set_attr_u8(ct, ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
   nfct_set_attr_u32(ct, ATTR_IPV4_SRC, htonl(client));
   nfct_set_attr_u32(ct, ATTR_IPV4_DST, svc);
   nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(port));
@@ -120,9 +124,35 @@ int main(int argc, char** argv) {
   kpx::SubprocessExecutor exec;
   kpx::NetlinkConntrack netlink;
 
-  std::printf("entries,filters,adapter,median_ms,p90_ms,max_ms,user_ms,sys_ms\n");
-  int created = 0;
-  for (const int table : {0, entries}) {
+  std::printf("table,entries,filters,adapter,median_ms,p90_ms,max_ms,user_ms,sys_ms,dumped\n");
+  // The tables: empty; N entries of one service (every entry is of the filters' service and
+  // protocol, so the kernel can filter nothing out: the worst case); N entries over 1 000
+  // services, half of them TCP (a busy node: the kernel sends only the filters' service).
+  struct Table {
+    const char* name;
+    int others;
+    bool spread;
+  };
+  const Table tables[] = {{"empty", 0, false},
+                          {"one-service", entries - 10, false},
+                          {"many-services", entries - 10, true}};
+  for (const Table& t : tables) {
+    uint8_t family = AF_INET;
+    if (nfct_query(h, NFCT_Q_FLUSH, &family) < 0)
+      Fail(std::string("flush: ") + std::strerror(errno));
+    // The rest of the table, translated to an endpoint that stays, so the filters must look at
+    // each entry the kernel sends and keep it.
+    for (int i = 0; i < t.others; ++i) {
+      const uint32_t client = kFirstOther + static_cast<uint32_t>(i);
+      if (!t.spread) {
+        Create(h, client, 40000, kKeptEndpoint);
+      } else {
+        const int svc = i % 1000;
+        Create(h, client, 40000, kKeptEndpoint,
+               "10.97." + std::to_string(svc / 250) + "." + std::to_string(svc % 250 + 1),
+               i % 2 ? IPPROTO_TCP : IPPROTO_UDP);
+      }
+    }
     for (const int nfilters : {1, 10}) {
       std::vector<kpx::ConntrackFilter> filters;
       for (int i = 0; i < nfilters; ++i) {
@@ -131,12 +161,7 @@ int main(int argc, char** argv) {
         f.dst_nat = kpx::IpAddress::Parse(RemovedEndpoint(i));
         filters.push_back(f);
       }
-      const int victims = table > 0 ? nfilters : 0;
-      // The rest of the table: other clients of the same service, translated to the endpoint
-      // that stays, so every filter must look at each of them and keep it.
-      for (; table > 0 && created < table - victims; ++created) {
-        Create(h, kFirstOther + static_cast<uint32_t>(created), 40000, kKeptEndpoint);
-      }
+      const int victims = t.others > 0 ? nfilters : 0;
       // Each sync must delete exactly the victims, or the figures would time the wrong work.
       const std::vector<std::pair<std::string, std::function<void()>>> adapters = {
           {"exec-conntrack",
@@ -177,8 +202,11 @@ int main(int argc, char** argv) {
                   .count());
         }
         const Stats s = Summarize(ms);
-        std::printf("%d,%d,%s,%.3f,%.3f,%.3f,%.3f,%.3f\n", table, nfilters, name.c_str(), s.median,
-                    s.p90, s.max, user / repeat, sys / repeat);
+        const std::string dumped =
+            name == "netlink" ? std::to_string(netlink.last_dumped()) : std::string("-");
+        std::printf("%s,%d,%d,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%s\n", t.name, t.others + victims,
+                    nfilters, name.c_str(), s.median, s.p90, s.max, user / repeat, sys / repeat,
+                    dumped.c_str());
         std::fflush(stdout);
       }
     }
