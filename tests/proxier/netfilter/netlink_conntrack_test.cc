@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -422,6 +423,34 @@ TEST(NetlinkConntrackEmptyTest, EmptyTableAndRepeatedCalls) {
       EXPECT_EQ(ct.last_deleted(), 0u);
     }
   }
+}
+
+// A refusal by the kernel is a clear error, not a crash, and the next call starts over on a fresh
+// socket: here the caller lacks CAP_NET_ADMIN (a child that dropped root), so ctnetlink refuses
+// the dump. Exit codes name the step that failed.
+TEST(NetlinkConntrackErrorTest, KernelRefusalIsAnErrorAndTheNextCallReopens) {
+  if (std::string why = TestNetns::Unavailable(); !why.empty()) GTEST_SKIP() << why;
+  TestNetns ns("ct");
+  ASSERT_TRUE(ns.Add("node").ok());
+  const std::string name = ns.Name("node");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    InNetns in(name);
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(10);
+    NetlinkConntrack ct;
+    ConntrackFilter f;
+    for (int i = 0; i < 2; ++i) {
+      Status st = ct.Delete({f});
+      if (st.ok()) _exit(11);
+      if (st.message().find("Operation not permitted") == std::string::npos) _exit(12);
+      if (st.message().find("conntrack IPv4 udp") == std::string::npos) _exit(13);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child crashed";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "failed step (see the child above)";
 }
 
 }  // namespace
