@@ -387,6 +387,31 @@ TEST_P(NetlinkConntrackTest, KernelNarrowsTheDump) {
   }
 }
 
+// More matches than one batch of deletions (64 per sendmsg): every batch is sent and every ack
+// read, and the entries outside the filter stay.
+TEST_P(NetlinkConntrackTest, ManyMatchesSpanSeveralBatches) {
+  const FamilyPlan p = Plan(IpFamily::kIPv4);
+  CreateFlows();
+  if (HasFatalFailure()) return;
+  constexpr int kMany = 150;
+  {
+    InNetns in(ns_->Name("node"));
+    for (int i = 0; i < kMany; ++i) {
+      ASSERT_TRUE(Send(IpFamily::kIPv4, p.node, {Protocol::kUDP, 41000 + i, p.svc_c, 53, ""}));
+    }
+  }
+  ASSERT_EQ(Entries(IpFamily::kIPv4).size(), AllKeys().size() + kMany);
+  Status st =
+      Delete({Filter(IpFamily::kIPv4, Protocol::kUDP, p.svc_c, std::nullopt, std::nullopt)});
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::set<std::string> left = AllKeys();
+  left.erase("udp/40006");  // the plan's own entry to C
+  EXPECT_EQ(Entries(IpFamily::kIPv4), left);
+  if (GetParam() == Impl::kNetlink) {
+    EXPECT_EQ(netlink_.last_deleted(), static_cast<uint64_t>(kMany + 1));
+  }
+}
+
 // A sync's filters in one call (the in-process adapter dumps each family once): what each
 // selects goes, in both families, and an entry two filters select is deleted once.
 TEST_P(NetlinkConntrackTest, ManyFiltersInOneCall) {
