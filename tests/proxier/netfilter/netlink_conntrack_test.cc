@@ -327,9 +327,12 @@ TEST_P(NetlinkConntrackTest, FirstEndpointForNodePort) {
 // --dst-nat alone: only translated entries whose reply comes from the endpoint; the flow sent
 // straight to ep5 (same reply source, no translation) stays, as with the tool.
 TEST_P(NetlinkConntrackTest, DstNatMatchesOnlyTranslatedEntries) {
-  const FamilyPlan p = Plan(IpFamily::kIPv4);
-  ExpectDeletes(Filter(IpFamily::kIPv4, Protocol::kUDP, std::nullopt, std::nullopt, p.ep5),
-                {"udp/40001", "udp/40003", "udp/40004"});
+  for (IpFamily family : kIpFamilies) {
+    SCOPED_TRACE(IpFamilyName(family));
+    const FamilyPlan p = Plan(family);
+    ExpectDeletes(Filter(family, Protocol::kUDP, std::nullopt, std::nullopt, p.ep5),
+                  {"udp/40001", "udp/40003", "udp/40004"});
+  }
 }
 
 TEST_P(NetlinkConntrackTest, ProtocolSelectsTcp) {
