@@ -28,9 +28,9 @@ class Conntrack {
  public:
   virtual ~Conntrack() = default;
   // Deletes every entry that matches at least one of `filters`. All of a sync's filters come in
-  // one call because the kernel can only hand out the whole table (it walks every bucket of its
-  // hash, ~20 ms at 262 144 buckets whatever the entries), so an adapter reads it once per
-  // family, not once per filter.
+  // one call because every dump makes the kernel walk every bucket of its conntrack hash (~10 ms
+  // of kernel CPU at 262 144 buckets, whatever the entries and any dump filter), so an adapter
+  // dumps once per family, not once per filter.
   virtual Status Delete(const std::vector<ConntrackFilter>& filters) = 0;
 };
 
