@@ -72,13 +72,9 @@ TEST_F(ConntrackCleanerTest, ManyChangedPortsOneCallAndNoCallWithoutFilters) {
   EXPECT_EQ(conntrack_.calls(), 0);
 }
 
-class FailingConntrack : public Conntrack {
- public:
-  Status Delete(const std::vector<ConntrackFilter>&) override { return Status::Error("no"); }
-};
-
 TEST(ConntrackCleanerFailureTest, AFailedCallCountsEachOfItsFilters) {
-  FailingConntrack failing;
+  FakeConntrack failing;
+  failing.Fail("refused");
   ConntrackCleaner cleaner(&failing);
   StateBuilderForTest builder;
   const DesiredState a = builder.Add(Dns(), {}).Build();
