@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
                                     f.orig_dst->ToString(), "--dst-nat", f.dst_nat->ToString()},
                                    "");
                if (!out.ok()) Fail("conntrack: " + out.status().message());
-               const std::string want = (victims > 0 ? "1" : "0") + std::string(" flow entries");
+               const std::string want = victims > 0 ? "1 flow entries" : "0 flow entries";
                if (out->err.find(want) == std::string::npos) Fail("conntrack: " + out->err);
              }
            }},
