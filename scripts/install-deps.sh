@@ -12,17 +12,21 @@ build_packages=(
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
   rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev libnetfilter-acct-dev libnftnl-dev libmnl-dev
+  # UDP conntrack cleanup over ctnetlink, in process (proxier/netfilter/netlink_conntrack)
+  libnetfilter-conntrack-dev
   # kpx's own HTTP endpoints (proxier/server): bounded, IPv6, accept backoff
   libmicrohttpd-dev
   # the API client's transport (IPv6 servers, strict TLS names, proxies, keepalive)
   libcurl4-openssl-dev
 )
 # What kpx drives on a node, and what the demo's checks use.
-run_packages=(iptables ipset iproute2 conntrack procps curl)
+run_packages=(iptables ipset iproute2 procps curl)
 test_packages=(
   clang-format
   # kpx_ipv6 and kpx_http_limits hold ports and connections with small Python scripts
   python3
+  # conntrack(8): tests list the kernel's entries and compare kpx's deletions with the tool's
+  conntrack
   openssl
   # the ASan/UBSan + libFuzzer build (scripts/fuzz.sh, scripts/test.sh)
   clang libclang-rt-14-dev

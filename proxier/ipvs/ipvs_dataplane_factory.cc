@@ -6,9 +6,9 @@
 #include "proxier/ipvs/netlink_ipvs_handle.h"
 #include "proxier/ipvs/netlink_link_handle.h"
 #include "proxier/netfilter/backend_detection.h"
-#include "proxier/netfilter/exec_conntrack.h"
 #include "proxier/netfilter/exec_ipset.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/netfilter/proc_sysctl.h"
 #include "proxier/netfilter/subprocess_executor.h"
 
@@ -35,7 +35,7 @@ Result<std::unique_ptr<Dataplane>> NewIpvsDataplane(const IpvsOptions& options) 
   seams.ipset = std::make_unique<ExecIpset>(executor);
   seams.iptables = std::make_unique<ExecIptablesRunner>(flavor, executor);
   seams.sysctl = std::make_unique<ProcSysctl>();
-  seams.conntrack = std::make_unique<ExecConntrack>(executor);
+  seams.conntrack = std::make_unique<NetlinkConntrack>();
   return std::unique_ptr<Dataplane>(new IpvsDataplane(options, std::move(seams)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/ip_address.h"
 #include "base/protocol.h"
@@ -26,7 +27,11 @@ struct ConntrackFilter {
 class Conntrack {
  public:
   virtual ~Conntrack() = default;
-  virtual Status Delete(const ConntrackFilter& filter) = 0;
+  // Deletes every entry that matches at least one of `filters`. All of a sync's filters come in
+  // one call because every dump makes the kernel walk every bucket of its conntrack hash (~10 ms
+  // of kernel CPU at 262 144 buckets, whatever the entries and any dump filter), so an adapter
+  // dumps once per family, not once per filter.
+  virtual Status Delete(const std::vector<ConntrackFilter>& filters) = 0;
 };
 
 }  // namespace kpx

@@ -37,18 +37,11 @@ std::set<ServicePortName> ConntrackCleaner::ChangedBetween(const DesiredState* b
   return names;
 }
 
-void ConntrackCleaner::Delete(const ConntrackFilter& filter) {
-  ++deletions_;
-  if (Status st = conntrack_->Delete(filter); !st.ok()) {
-    ++failures_;
-    LOG(WARNING) << "conntrack cleanup (" << filter.ToString() << ") failed: " << st.message();
-  }
-}
-
 void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const DesiredState& after,
                              const std::set<ServicePortName>& names) {
   if (!conntrack_) return;
   static const ServicePortState kEmpty;
+  std::vector<ConntrackFilter> filters;
   auto del = [&](std::optional<IpAddress> orig_dst, std::optional<int> port,
                  std::optional<IpAddress> dst_nat) {
     ConntrackFilter f;
@@ -57,7 +50,7 @@ void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const 
     f.orig_dst = std::move(orig_dst);
     f.orig_dst_port = port;
     f.dst_nat = std::move(dst_nat);
-    Delete(f);
+    filters.push_back(std::move(f));
   };
   for (const auto& name : names) {
     if (name.protocol != Protocol::kUDP) continue;
@@ -79,6 +72,13 @@ void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const 
       for (const auto& ip : ServiceAddresses(now.info, family)) del(ip, std::nullopt, std::nullopt);
       if (now.info.node_port != 0) del(std::nullopt, now.info.node_port, std::nullopt);
     }
+  }
+  if (filters.empty()) return;
+  deletions_ += filters.size();
+  if (Status st = conntrack_->Delete(filters); !st.ok()) {
+    failures_ += filters.size();
+    LOG(WARNING) << "conntrack cleanup (" << filters.size() << " filters, first "
+                 << filters.front().ToString() << ") failed: " << st.message();
   }
 }
 

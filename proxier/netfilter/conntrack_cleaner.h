@@ -29,15 +29,15 @@ class ConntrackCleaner {
 
   // Deletes, for UDP service ports in `names`, the entries that DNAT to endpoints no longer
   // reachable and, for a port that got its first endpoint, the entries created while it had none.
+  // All of them in one Conntrack call (one pass over the kernel's table).
   void Clean(IpFamily family, const DesiredState* before, const DesiredState& after,
              const std::set<ServicePortName>& names);
 
+  // Filters asked for, and those of them in a call that failed.
   uint64_t deletions() const { return deletions_; }
   uint64_t failures() const { return failures_; }
 
  private:
-  void Delete(const ConntrackFilter& filter);
-
   Conntrack* conntrack_;
   uint64_t deletions_ = 0;
   uint64_t failures_ = 0;

@@ -1,7 +1,6 @@
 #include "proxier/nftables/nft_dataplane_factory.h"
 
-#include "proxier/netfilter/exec_conntrack.h"
-#include "proxier/netfilter/subprocess_executor.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
 
@@ -10,9 +9,8 @@ namespace kpx {
 Result<std::unique_ptr<Dataplane>> NewNftDataplane(const NftOptions& options) {
   auto handle = std::make_unique<NetlinkNftHandle>();
   if (Status st = handle->Open(options.max_batch_bytes); !st.ok()) return st;
-  auto executor = std::make_shared<SubprocessExecutor>();
   return std::unique_ptr<Dataplane>(std::make_unique<NftDataplane>(
-      options, std::move(handle), std::make_unique<ExecConntrack>(executor)));
+      options, std::move(handle), std::make_unique<NetlinkConntrack>()));
 }
 
 }  // namespace kpx

@@ -17,10 +17,10 @@
 #include <sstream>
 
 #include "proxier/iptables/iptables_dataplane.h"
-#include "proxier/netfilter/exec_conntrack.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/getifaddrs_local_address_lister.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/command.h"
 #include "tests/support/exchange.h"
@@ -30,6 +30,7 @@
 #include "tests/support/routed_topology.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
+#include "tests/support/udp_session.h"
 
 namespace kpx {
 namespace {
@@ -167,7 +168,7 @@ class IptablesIntegrationTest : public ::testing::TestWithParam<std::string> {
       runner = std::make_unique<ExecIptablesRunner>(IptablesFlavor::kLegacy, exec);
     if (GetParam() == "libiptc") runner = std::make_unique<LibiptcIptablesRunner>();
     return std::make_unique<IptablesDataplane>(o, std::move(runner),
-                                               std::make_unique<ExecConntrack>(exec));
+                                               std::make_unique<NetlinkConntrack>());
   }
 
   void TearDown() override {
@@ -269,6 +270,28 @@ TEST_P(IptablesIntegrationTest, ServiceTrafficEndpointChangesAndCleanup) {
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(SaveAll(), before);
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+}
+
+// UDP has no teardown: a client that keeps its source port keeps its conntrack entry, which
+// keeps DNATing to the endpoint it was made for. When that endpoint goes, the dataplane deletes
+// the entry (in process, over ctnetlink), so the next datagram is balanced afresh.
+TEST_P(IptablesIntegrationTest, UdpConntrackEntriesOfRemovedEndpointsAreDeleted) {
+  Dns({Ep(kBackend1, 5353), Ep(kBackend2, 5353)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  testing::UdpSession session(client_, 40053);
+  ASSERT_TRUE(session.bound());
+  const std::string first = session.Ask("172.30.0.10", 53);
+  ASSERT_TRUE(first == kBackend1 || first == kBackend2) << first;
+  EXPECT_EQ(session.Ask("172.30.0.10", 53), first);  // same flow, same endpoint
+  const std::string other = first == kBackend1 ? kBackend2 : kBackend1;
+  Dns({Ep(other, 5353)});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_GT(dataplane_->counters().conntrack_deletions, 0u);
+  EXPECT_EQ(dataplane_->counters().conntrack_failures, 0u);
+  // Without the deletion the flow's entry would keep DNATing to the removed endpoint.
+  EXPECT_EQ(session.Ask("172.30.0.10", 53), other);
 }
 
 // A firewall reload flushes and deletes every chain of nat and mangle: the service stops

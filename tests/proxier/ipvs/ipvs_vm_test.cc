@@ -30,11 +30,13 @@
 #include "proxier/ipvs/netlink_link_handle.h"
 #include "proxier/netfilter/exec_ipset.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/netfilter/proc_sysctl.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/in_netns.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
+#include "tests/support/udp_session.h"
 
 namespace kpx {
 namespace {
@@ -158,6 +160,7 @@ IpvsSeams RealSeams() {
   seams.ipset = std::make_shared<ExecIpset>(executor);
   seams.iptables = std::make_shared<ExecIptablesRunner>(IptablesFlavor::kLegacy, executor);
   seams.sysctl = std::make_shared<ProcSysctl>();
+  seams.conntrack = std::make_shared<NetlinkConntrack>();
   return seams;
 }
 
@@ -312,6 +315,31 @@ TEST_F(IpvsVmTest, B_TcpAndUdpTrafficRoundRobin) {
   for (const auto& r : udp) ++uhits[BackendOf(r)];
   EXPECT_EQ(uhits, (std::map<std::string, int>{{"be1", 2}, {"be2", 2}}))
       << ::testing::PrintToString(udp);
+}
+
+// A UDP flow's conntrack entry (IPVS with net.ipv4.vs.conntrack=1 rewrites its reply side to
+// the real server) is deleted when that real server leaves the service. The flow itself may
+// keep its IPVS connection entry until IPVS expires it; this case checks the conntrack side.
+TEST_F(IpvsVmTest, B2_UdpConntrackEntryOfARemovedEndpointIsDeleted) {
+  testing::UdpSession session("client", 40053);
+  ASSERT_TRUE(session.bound());
+  const std::string first = session.Ask(kDnsVip, 53);
+  ASSERT_THAT(first, ::testing::AnyOf("be1", "be2"));
+  const std::string gone_ip = first == "be1" ? kBe1 : kBe2;
+  const std::string kept_ip = first == "be1" ? kBe2 : kBe1;
+  const std::string list = "conntrack -L -p udp --orig-dst " + std::string(kDnsVip);
+  // The flow's entry, its reply side rewritten to the real server.
+  const std::string before = Sh(list).out;
+  ASSERT_THAT(before, HasSubstr("sport=40053 dport=53"));
+  ASSERT_THAT(before, HasSubstr("src=" + gone_ip));
+  const uint64_t deletions = dp_->counters().conntrack_deletions;
+  builder_.Add(Svc("default", "dns", "", Protocol::kUDP, 53, kDnsVip), {Ep(kept_ip, 8080)});
+  ASSERT_TRUE(dp_->Apply(builder_.Build(), false).ok());
+  EXPECT_GT(dp_->counters().conntrack_deletions, deletions);
+  EXPECT_EQ(dp_->counters().conntrack_failures, 0u);
+  EXPECT_THAT(Sh(list).out, Not(HasSubstr("src=" + gone_ip))) << Sh(list).out;
+  // Back to both endpoints for the cases that follow.
+  ASSERT_TRUE(dp_->Apply(State(builder_, true), false).ok());
 }
 
 TEST_F(IpvsVmTest, C_ClientIpAffinitySticks) {

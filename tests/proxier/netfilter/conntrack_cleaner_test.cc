@@ -57,6 +57,31 @@ TEST_F(ConntrackCleanerTest, RemovedEndpointEntriesGoForEveryAddressAndTheNodePo
               UnorderedElementsAre(Udp("10.96.0.10", std::nullopt, "10.244.1.5"),
                                    Udp("203.0.113.7", std::nullopt, "10.244.1.5"),
                                    Udp(std::nullopt, 30053, "10.244.1.5")));
+  EXPECT_EQ(conntrack_.calls(), 1) << "a sync's filters go in one call: one pass over the table";
+}
+
+TEST_F(ConntrackCleanerTest, ManyChangedPortsOneCallAndNoCallWithoutFilters) {
+  const auto dns2 = Svc("kube-system", "dns2", "dns", Protocol::kUDP, 53, "10.96.0.11");
+  Apply(builder_.Add(Dns(), {Ep("10.244.1.5", 53)}).Add(dns2, {Ep("10.244.1.7", 53)}).Build());
+  conntrack_.Clear();
+  Apply(builder_.Add(Dns(), {}).Add(dns2, {}).Build());
+  EXPECT_EQ(conntrack_.deleted().size(), 4u) << "3 for dns, 1 for dns2";
+  EXPECT_EQ(conntrack_.calls(), 1);
+  conntrack_.Clear();
+  Apply(builder_.Add(Dns(), {}).Build());  // nothing reachable before or after
+  EXPECT_EQ(conntrack_.calls(), 0);
+}
+
+TEST(ConntrackCleanerFailureTest, AFailedCallCountsEachOfItsFilters) {
+  FakeConntrack failing;
+  failing.Fail("refused");
+  ConntrackCleaner cleaner(&failing);
+  StateBuilderForTest builder;
+  const DesiredState a = builder.Add(Dns(), {}).Build();
+  const DesiredState b = builder.Add(Dns(), {Ep("10.244.1.5", 53)}).Build();
+  cleaner.Clean(IpFamily::kIPv4, &a, b, ConntrackCleaner::ChangedBetween(&a, b));
+  EXPECT_EQ(cleaner.deletions(), 3u);
+  EXPECT_EQ(cleaner.failures(), 3u);
 }
 
 TEST_F(ConntrackCleanerTest, FirstEndpointFlushesEntriesMadeWhileRejecting) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "proxier/netfilter/fake_conntrack.h"
 #include "proxier/nftables/fake_nft_handle.h"
 #include "tests/support/state_builder.h"
 
@@ -303,6 +304,28 @@ TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("kpx_nftables_transactions_total"), std::string::npos);
+}
+
+// A conntrack cleanup the kernel refuses does not fail the sync (the rules are in place); it is
+// counted and exported under the names the other modes use.
+TEST_F(NftDataplaneTest, ConntrackFailuresAreCountedAndExported) {
+  auto conntrack = std::make_unique<FakeConntrack>();
+  FakeConntrack* ct = conntrack.get();
+  NftDataplane dp(Options(), std::make_unique<FakeNftHandle>(), std::move(conntrack));
+  builder_.Add(Svc("default", "dns", "", Protocol::kUDP, 53, "172.30.0.53"),
+               {Ep("10.1.0.4", 53), Ep("10.1.0.5", 53)});
+  APPLY_OK(&dp, builder_.Build(), false);  // first endpoints: one filter for the ClusterIP
+  ct->Clear();
+  ct->Fail("refused");
+  builder_.Add(Svc("default", "dns", "", Protocol::kUDP, 53, "172.30.0.53"), {Ep("10.1.0.5", 53)});
+  APPLY_OK(&dp, builder_.Build(), false);
+  EXPECT_EQ(ct->deleted().size(), 1u) << "orig-dst 172.30.0.53, dst-nat 10.1.0.4";
+  EXPECT_EQ(dp.counters().conntrack_failures, 1u);
+  MetricsRegistry metrics;
+  dp.RecordMetrics(metrics);
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("kpx_conntrack_failures_total 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("kpx_conntrack_entries_deleted_total 2"), std::string::npos) << text;
 }
 
 // Differential: random change sequences applied with partial syncs leave the fake kernel in the

@@ -23,8 +23,7 @@
 #include <set>
 #include <thread>
 
-#include "proxier/netfilter/exec_conntrack.h"
-#include "proxier/netfilter/subprocess_executor.h"
+#include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
 #include "tests/support/command.h"
@@ -34,6 +33,7 @@
 #include "tests/support/routed_topology.h"
 #include "tests/support/state_builder.h"
 #include "tests/support/traffic.h"
+#include "tests/support/udp_session.h"
 
 namespace kpx {
 namespace {
@@ -50,6 +50,7 @@ using testing::Svc;
 using testing::TestBackend;
 using testing::TestNetns;
 using testing::Transport;
+using testing::UdpSession;
 
 // IP plan: client 10.99.1.2 -- node 10.99.1.1 | node 10.99.2.1 -- backends 10.99.2.2, 10.99.2.3
 // (both on one veth). Services 172.30.0.0/16, NodePort 30080.
@@ -125,9 +126,8 @@ class NftIntegrationTest : public ::testing::Test {
     auto handle = std::make_unique<NetlinkNftHandle>();
     Status st = handle->Open(o.max_batch_bytes);
     ASSERT_TRUE(st.ok()) << st.message();
-    auto exec = std::make_shared<SubprocessExecutor>();
     dataplane_ =
-        std::make_unique<NftDataplane>(o, std::move(handle), std::make_unique<ExecConntrack>(exec));
+        std::make_unique<NftDataplane>(o, std::move(handle), std::make_unique<NetlinkConntrack>());
   }
 
   void TearDown() override {
@@ -534,42 +534,6 @@ TEST_F(NftIntegrationTest, ClientIpAffinitySticksAndFollowsEndpointChanges) {
   EXPECT_THAT(Output(node_, {"nft", "list", "chains", "ip"}),
               ::testing::Not(::testing::HasSubstr("affinity-30")));
 }
-
-// One UDP socket bound to a fixed source port in the client namespace: successive datagrams
-// share one conntrack entry, so they keep reaching the endpoint it was DNATed to until kpx
-// deletes the entry.
-class UdpSession {
- public:
-  UdpSession(const std::string& netns, int local_port) : netns_(netns) {
-    InNetns in(netns_);
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(local_port);
-    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  }
-  ~UdpSession() { close(fd_); }
-  bool bound() const { return bound_; }
-  std::string Ask(const std::string& ip, int port) {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
-    sendto(fd_, "hi", 2, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 2000) <= 0) return "timeout";
-    char buf[256];
-    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-    if (n <= 0) return "error";
-    std::string r(buf, static_cast<size_t>(n));
-    return r.substr(0, r.find(' '));
-  }
-
- private:
-  std::string netns_;
-  int fd_ = -1;
-  bool bound_ = false;
-};
 
 TEST_F(NftIntegrationTest, UdpConntrackEntriesOfRemovedEndpointsAreDeleted) {
   Dns({Ep(kBackend1, 5353), Ep(kBackend2, 5353)});
