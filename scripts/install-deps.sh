@@ -12,6 +12,8 @@ build_packages=(
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
   libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev libnetfilter-acct-dev libnftnl-dev libmnl-dev
+  # IPVS mode's ipsets, in process (proxier/netfilter/libipset_ipset)
+  libipset-dev
   # kpx's own HTTP endpoints (proxier/server): bounded, IPv6, accept backoff
   libmicrohttpd-dev
   # the API client's transport (IPv6 servers, strict TLS names, proxies, keepalive)
