@@ -8,7 +8,7 @@
 namespace kpx {
 
 // The seam to the kernel's ipsets, in ipset(8)'s own restore/save language. Implementations:
-// ExecIpset (the ipset binary, driven through argv and stdin, never a shell) and FakeIpset.
+// LibipsetIpset (in process, over libipset) and FakeIpset.
 class Ipset {
  public:
   virtual ~Ipset() = default;
