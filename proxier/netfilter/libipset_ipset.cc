@@ -10,6 +10,8 @@
 #include <mutex>
 #include <vector>
 
+#include "proxier/netfilter/protocol_table.h"
+
 namespace kpx {
 namespace {
 
@@ -186,6 +188,7 @@ std::string SessionError(const Handle& h) {
 Result<std::unique_ptr<LibipsetIpset>> LibipsetIpset::Open() {
   std::lock_guard<std::mutex> lock(LibipsetMutex());
   LoadTypesOnce();
+  LoadProtocolTable();
   CallState st;
   Handle h(&st);
   if (h.get() == nullptr) return Status::Error("ipset: cannot allocate a libipset session");
