@@ -64,7 +64,7 @@ void LoadProtocolTable() { Load(); }
 
 // glibc's files backend matches names and aliases exactly (strcmp) and returns the first entry of
 // the file that matches; so do these.
-extern "C" protoent* getprotobyname(const char* name) noexcept {
+extern "C" protoent* getprotobyname(const char* name) {
   kpx::Load();
   if (name == nullptr) return nullptr;
   for (kpx::Protocol& p : kpx::Table()) {
@@ -76,7 +76,7 @@ extern "C" protoent* getprotobyname(const char* name) noexcept {
   return nullptr;
 }
 
-extern "C" protoent* getprotobynumber(int proto) noexcept {
+extern "C" protoent* getprotobynumber(int proto) {
   kpx::Load();
   for (kpx::Protocol& p : kpx::Table()) {
     if (p.entry.p_proto == proto) return &p.entry;
