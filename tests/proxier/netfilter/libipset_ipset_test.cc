@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "proxier/ipvs/ipvs_ipsets.h"
 #include "tests/support/command.h"
@@ -238,6 +239,43 @@ TEST_F(LibipsetIpsetTest, AppliesAndSavesAHundredThousandEntries) {
   auto saved = ipset_->Save();
   ASSERT_TRUE(saved.ok()) << saved.status().message();
   EXPECT_EQ(ParseIpsetSave(*saved)["KUBE-LOOP-BACK"].entries, want);
+}
+
+// libipset caches set name -> type for the whole process: a set re-created with another type
+// behind kpx's back (or under the same name in another namespace) must not be parsed as the old
+// type by the next call.
+TEST_F(LibipsetIpsetTest, NoSetTypeIsRememberedBetweenCalls) {
+  ASSERT_TRUE(
+      ipset_->Restore("create KUBE-EXTERNAL-IP hash:ip\nadd KUBE-EXTERNAL-IP 203.0.113.7\n").ok());
+  Status st = netns_.Exec("ipset", {"ipset", "destroy", "KUBE-EXTERNAL-IP"});
+  ASSERT_TRUE(st.ok()) << st.message();
+  st = netns_.Exec("ipset", {"ipset", "create", "KUBE-EXTERNAL-IP", "hash:ip,port"});
+  ASSERT_TRUE(st.ok()) << st.message();
+  st = ipset_->Restore("add KUBE-EXTERNAL-IP 203.0.113.7,tcp:443\n");
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_TRUE(KernelHas("KUBE-EXTERNAL-IP", "203.0.113.7,tcp:443"));
+
+  // Two namespaces, one set name, two types, used from two threads at once.
+  ASSERT_TRUE(netns_.Add("other").ok());
+  std::thread other([&] {
+    InNetns in(netns_.Name("other"));
+    for (int i = 0; i < 50; ++i) {
+      const Status s = ipset_->Restore(
+          "create KUBE-EXTERNAL-IP bitmap:port range 0-65535\n"
+          "add KUBE-EXTERNAL-IP " +
+          std::to_string(30000 + i) + "\n");
+      ASSERT_TRUE(s.ok()) << s.message();
+    }
+  });
+  for (int i = 0; i < 50; ++i) {
+    st = ipset_->Restore("add KUBE-EXTERNAL-IP 203.0.113." + std::to_string(i) + ",udp:53\n");
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  other.join();
+  EXPECT_EQ(KernelSets()["KUBE-EXTERNAL-IP"].entries.size(), 51u);
+  EXPECT_THAT(CommandOutput({"ip", "netns", "exec", netns_.Name("other"), "ipset", "list", "-t",
+                             "KUBE-EXTERNAL-IP"}),
+              HasSubstr("Number of entries: 50"));
 }
 
 TEST_F(LibipsetIpsetTest, EmptyRestoreTouchesNothing) {
