@@ -14,6 +14,8 @@ build_packages=(
   libyaml-cpp-dev libssl-dev libnetfilter-acct-dev libnftnl-dev libmnl-dev
   # UDP conntrack cleanup over ctnetlink, in process (proxier/netfilter/netlink_conntrack)
   libnetfilter-conntrack-dev
+  # IPVS mode's ipsets, in process (proxier/netfilter/libipset_ipset)
+  libipset-dev
   # kpx's own HTTP endpoints (proxier/server): bounded, IPv6, accept backoff
   libmicrohttpd-dev
   # the API client's transport (IPv6 servers, strict TLS names, proxies, keepalive)

@@ -28,9 +28,9 @@
 #include "proxier/ipvs/ipvs_dataplane.h"
 #include "proxier/ipvs/netlink_ipvs_handle.h"
 #include "proxier/ipvs/netlink_link_handle.h"
-#include "proxier/netfilter/exec_ipset.h"
 #include "proxier/netfilter/exec_iptables_runner.h"
 #include "proxier/netfilter/netlink_conntrack.h"
+#include "proxier/netfilter/libipset_ipset.h"
 #include "proxier/netfilter/proc_sysctl.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/in_netns.h"
@@ -150,14 +150,16 @@ IpvsSeams RealSeams() {
   IpvsSeams seams;
   auto ipvs = NetlinkIpvsHandle::Open(5000);
   auto link = NetlinkLinkHandle::Open();
-  if (!ipvs.ok() || !link.ok()) {
-    ADD_FAILURE() << "netlink: " << ipvs.status().message() << " " << link.status().message();
+  auto ipset = LibipsetIpset::Open();
+  if (!ipvs.ok() || !link.ok() || !ipset.ok()) {
+    ADD_FAILURE() << "netlink: " << ipvs.status().message() << " " << link.status().message() << " "
+                  << ipset.status().message();
     return seams;
   }
   auto executor = std::make_shared<SubprocessExecutor>();
   seams.ipvs = std::move(ipvs).value();
   seams.link = std::move(link).value();
-  seams.ipset = std::make_shared<ExecIpset>(executor);
+  seams.ipset = std::move(ipset).value();
   seams.iptables = std::make_shared<ExecIptablesRunner>(IptablesFlavor::kLegacy, executor);
   seams.sysctl = std::make_shared<ProcSysctl>();
   seams.conntrack = std::make_shared<NetlinkConntrack>();
