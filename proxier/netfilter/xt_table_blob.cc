@@ -292,6 +292,22 @@ size_t XtTableBlob::RuleCount(std::string_view name) const {
   return c == nullptr ? 0 : c->end - c->rules;
 }
 
+std::vector<XtTableBlob::ChainSummary> XtTableBlob::Chains() const {
+  const Layout l = LayoutOf(family_);
+  std::vector<ChainSummary> out;
+  out.reserve(chains_.size());
+  for (const Chain& c : chains_) {
+    std::string_view policy = "-";
+    if (c.hook >= 0) {
+      const TargetView t = TargetOf(l, blob_.data() + entries_[c.end].offset);
+      const int32_t v = IsStandard(t) ? Verdict(t) : 0;
+      policy = v == -NF_ACCEPT - 1 ? "ACCEPT" : v == -NF_DROP - 1 ? "DROP" : "?";
+    }
+    out.push_back({c.name, policy});
+  }
+  return out;
+}
+
 Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
                                          size_t headroom) const {
   const Layout l = LayoutOf(family_);

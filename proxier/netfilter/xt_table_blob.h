@@ -71,6 +71,13 @@ class XtTableBlob {
   // 0 for a chain that does not exist.
   size_t RuleCount(std::string_view name) const;
   size_t ChainCount() const { return chains_.size(); }
+  // Chains in table order with their policies ("ACCEPT"/"DROP"; "-" for user chains), as
+  // iptables-save lists them.
+  struct ChainSummary {
+    std::string_view name;
+    std::string_view policy;
+  };
+  std::vector<ChainSummary> Chains() const;
 
   // Applies `edits` (at most one per chain) and lays the table out again: entries keep their
   // bytes (counters, matches, targets), jumps are pointed at their chains' new offsets, hook

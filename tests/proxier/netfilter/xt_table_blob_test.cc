@@ -320,6 +320,10 @@ TEST_P(XtTableBlobTest, CreatesChainsWithJumpsBetweenThem) {
   EXPECT_TRUE(blob->IsBuiltin("INPUT"));
   EXPECT_FALSE(blob->IsBuiltin("KUBE-A"));
   EXPECT_FALSE(blob->HasChain("KUBE-Z"));
+  std::string chains;
+  for (const auto& c : blob->Chains())
+    chains += std::string(c.name) + " " + std::string(c.policy) + ",";
+  EXPECT_EQ(chains, "INPUT ACCEPT,FORWARD DROP,OUTPUT ACCEPT,KUBE-A -,KUBE-B -,KUBE-C -,");
 }
 
 TEST_P(XtTableBlobTest, GrowingAndShrinkingChainsMovesEveryJump) {
