@@ -10,7 +10,7 @@ group=${1:-all}
 build_packages=(
   build-essential cmake pkg-config ninja-build ccache
   libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libiptc-dev libip4tc-dev libip6tc-dev
-  libcpprest-dev rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
+  rapidjson-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libssl-dev libnetfilter-acct-dev libnftnl-dev libmnl-dev
   # kpx's own HTTP endpoints (proxier/server): bounded, IPv6, accept backoff
   libmicrohttpd-dev

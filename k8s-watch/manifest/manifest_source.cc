@@ -13,10 +13,12 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/manifest/manifest_parser.h"
+#include "k8s-watch/manifest/slice_content.h"
 
 namespace kpx {
 
@@ -114,49 +116,76 @@ std::array<unsigned char, 32> Sha256(const std::string& bytes) {
 }
 
 template <typename T>
-Shared<T> FindByKey(const std::vector<Shared<T>>& objects, const std::string& key) {
-  for (const Shared<T>& o : objects) {
-    if (o->meta.Key() == key) return o;
+constexpr bool kKeptWhole = !std::is_same_v<T, EndpointSlice>;
+
+template <typename Held>
+const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) {
+  for (const Held& o : objects) {
+    if (o.object->meta.Key() == key) return &o;
   }
   return nullptr;
 }
 
+template <typename Entry>
+bool Defines(const std::vector<Entry>& entries, const std::string& key) {
+  for (const Entry& e : entries) {
+    if (e.held.object->meta.Key() == key) return true;
+  }
+  return false;
+}
+
 // Adds the object of `failure` from `old` to `into`, if there was one; true when it did.
-template <typename T>
-bool KeepOld(const DecodeFailure& failure, const std::vector<Shared<T>>& old,
-             std::vector<Shared<T>>* into) {
+template <typename Held, typename Entry>
+bool KeepOld(const DecodeFailure& failure, const std::vector<Held>& old, std::vector<Entry>* into) {
   if (failure.key.empty()) return false;
-  Shared<T> previous = FindByKey(old, failure.key);
-  if (previous == nullptr || FindByKey(*into, failure.key) != nullptr) return false;
-  into->push_back(std::move(previous));
+  const Held* previous = FindByKey(old, failure.key);
+  if (previous == nullptr || Defines(*into, failure.key)) return false;
+  into->push_back({*previous, nullptr});
   return true;
+}
+
+// Two held versions of one object have the same content: the same pointer (no file changed it),
+// or equal structs and, for slices, equal content digests.
+template <typename Held>
+bool SameContent(const Held& a, const Held& b) {
+  return a.object == b.object || (a.content == b.content && *a.object == *b.object);
+}
+
+// The object the handlers are to receive for a definition, or null if it is no longer held.
+template <typename T, typename Entry>
+std::shared_ptr<const T> WholeOf(const Entry& e) {
+  if constexpr (kKeptWhole<T>) {
+    return e.held.object;
+  } else {
+    return e.whole;
+  }
 }
 
 // Diffs the touched keys of one kind against what was delivered: warns about new duplicate
 // definitions, then calls the handler for every difference (deletes first) and records what was
 // delivered. Each call is counted in *events before it is made, so a handler (or a test waiting on
 // one) never sees a counter that lags behind. Objects are compared by pointer first: an object no
-// file changed is the same one. A null handler (`deliver` false) receives nothing.
+// file changed is the same one. A null handler (`deliver` false) receives nothing. Afterwards no
+// definition keeps its decoded object beyond what the kind holds.
 template <typename T, typename Index, typename Add, typename Update, typename Delete>
 uint64_t DeliverKind(Index* index, const char* kind, const std::string& directory, bool deliver,
                      std::atomic<uint64_t>* events, Add add, Update update, Delete del) {
   const std::set<std::string> touched = std::move(index->touched);
   index->touched.clear();
-  std::vector<std::pair<const std::string*, Shared<T>>> desired;
+  std::vector<std::pair<const std::string*, typename Index::EntryType*>> desired;
   desired.reserve(touched.size());
   for (const std::string& key : touched) {
-    auto defined = index->by_key.find(key);
-    Shared<T> winner;
     std::vector<std::string> duplicates;
-    if (defined != index->by_key.end()) {
+    typename Index::EntryType* winner = nullptr;
+    if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
       const std::string* previous = nullptr;
-      for (const auto& [file, object] : defined->second) {
+      for (auto& [file, entry] : defined->second) {
         if (previous != nullptr) {
           duplicates.push_back(std::string(kind) + " " + key + " is defined in " + *previous +
                                " and " + file + "; using the one in " + file);
         }
         previous = &file;
-        winner = object;
+        winner = &entry;
       }
     }
     auto& reported = index->reported_duplicates[key];
@@ -170,38 +199,55 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
     } else {
       reported = std::move(duplicates);
     }
-    desired.emplace_back(&key, std::move(winner));
+    desired.emplace_back(&key, winner);
   }
-  if (!deliver) return 0;
+  // The handlers get what they need below; after that a slice's endpoints live only in the core.
+  auto release = [&] {
+    for (const std::string& key : touched) {
+      if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
+        for (auto& [file, entry] : defined->second) entry.whole = nullptr;
+      }
+    }
+  };
+  if (!deliver) {
+    release();
+    return 0;
+  }
   uint64_t calls = 0;
-  for (const auto& [key, object] : desired) {
+  for (const auto& [key, entry] : desired) {
     auto it = index->delivered.find(*key);
-    if (object != nullptr || it == index->delivered.end()) continue;
+    if (entry != nullptr || it == index->delivered.end()) continue;
     VLOG(4) << "manifest: " << kind << " delete " << *key;
     ++*events;
-    del(*it->second);
+    del(*it->second.object);
     ++calls;
     index->delivered.erase(it);
   }
-  for (auto& [key, object] : desired) {
-    if (object == nullptr) continue;
+  for (auto& [key, entry] : desired) {
+    if (entry == nullptr) continue;
     auto it = index->delivered.find(*key);
-    if (it == index->delivered.end()) {
-      VLOG(4) << "manifest: " << kind << " add " << *key;
-      ++*events;
-      add(*object);
-      ++calls;
-      index->delivered.emplace(*key, std::move(object));
-    } else if (it->second != object) {
-      if (!(*it->second == *object)) {
-        VLOG(4) << "manifest: " << kind << " update " << *key;
-        ++*events;
-        update(*it->second, *object);
-        ++calls;
+    if (it == index->delivered.end() || !SameContent(it->second, entry->held)) {
+      const std::shared_ptr<const T> whole = WholeOf<T>(*entry);
+      if (whole == nullptr) {
+        // FilesToReread found none, or the file no longer decodes: keep what was delivered.
+        LOG(WARNING) << "manifest " << directory << ": " << kind << " " << *key
+                     << " changed, but its definition could not be read again; keeping the "
+                        "delivered version";
+        continue;
       }
-      it->second = std::move(object);
+      ++*events;
+      ++calls;
+      if (it == index->delivered.end()) {
+        VLOG(4) << "manifest: " << kind << " add " << *key;
+        add(*whole);
+      } else {
+        VLOG(4) << "manifest: " << kind << " update " << *key;
+        update(*it->second.object, *whole);
+      }
     }
+    index->delivered.insert_or_assign(*key, entry->held);
   }
+  release();
   return calls;
 }
 
@@ -209,10 +255,10 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
 
 template <typename T>
 void ManifestSource::KindIndex<T>::Replace(const std::string& file,
-                                           const std::vector<Shared<T>>& before,
-                                           const std::vector<Shared<T>>& after) {
-  for (const Shared<T>& o : before) {
-    std::string key = o->meta.Key();
+                                           const std::vector<Held<T>>& before,
+                                           const std::vector<Entry<T>>& after) {
+  for (const Held<T>& o : before) {
+    std::string key = o.object->meta.Key();
     auto it = by_key.find(key);
     if (it != by_key.end()) {
       it->second.erase(file);
@@ -220,11 +266,27 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file,
     }
     touched.insert(std::move(key));
   }
-  for (const Shared<T>& o : after) {
-    std::string key = o->meta.Key();
-    by_key[key].insert_or_assign(file, o);
+  for (const Entry<T>& e : after) {
+    std::string key = e.held.object->meta.Key();
+    by_key[key].insert_or_assign(file, e);
     touched.insert(std::move(key));
   }
+}
+
+template <typename T>
+std::set<std::string> ManifestSource::KindIndex<T>::FilesToReread() const {
+  std::set<std::string> files;
+  if constexpr (!kKeptWhole<T>) {
+    for (const std::string& key : touched) {
+      auto defined = by_key.find(key);
+      if (defined == by_key.end()) continue;
+      const auto& [file, winner] = *defined->second.rbegin();
+      if (winner.whole != nullptr) continue;
+      auto it = delivered.find(key);
+      if (it == delivered.end() || !SameContent(it->second, winner.held)) files.insert(file);
+    }
+  }
+  return files;
 }
 
 ManifestSource::ManifestSource(std::string directory, std::string node_name,
@@ -373,9 +435,9 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
 
 void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, FileState* state) {
   const std::string path = directory_ + "/" + name;
-  std::vector<Shared<Service>> services;
-  std::vector<Shared<EndpointSlice>> slices;
-  std::vector<Shared<Node>> nodes;
+  std::vector<Entry<Service>> services;
+  std::vector<Entry<EndpointSlice>> slices;
+  std::vector<Entry<Node>> nodes;
   for (Service& svc : decoded.services) {
     // In a manifest written for the API server, spec.clusterIP is usually absent: the API server
     // allocates it. kpx has no allocator, so such a Service cannot be programmed; say so instead
@@ -398,7 +460,7 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    services.push_back(std::make_shared<const Service>(std::move(svc)));
+    services.push_back({{std::make_shared<const Service>(std::move(svc))}, nullptr});
   }
   for (EndpointSlice& slice : decoded.endpoint_slices) {
     if (LabelFilter::SkipEndpointSlice(slice)) {
@@ -407,14 +469,18 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    slices.push_back(std::make_shared<const EndpointSlice>(std::move(slice)));
+    auto whole = std::make_shared<const EndpointSlice>(std::move(slice));
+    Held<EndpointSlice> held{
+        std::make_shared<const EndpointSlice>(SliceContent::IdentityOf(*whole)),
+        SliceContent::DigestOf(*whole)};
+    slices.push_back({std::move(held), std::move(whole)});
   }
   for (Node& node : decoded.nodes) {
     if (node.meta.name != node_name_) {
       VLOG(4) << "manifest " << path << ": node " << node.meta.name << " is not this node";
       continue;
     }
-    nodes.push_back(std::make_shared<const Node>(std::move(node)));
+    nodes.push_back({{std::make_shared<const Node>(std::move(node))}, nullptr});
   }
   for (const DecodeFailure& f : decoded.failures) {
     if (f.other_kind) {
@@ -441,18 +507,34 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
 }
 
 void ManifestSource::SetObjects(const std::string& name, FileState* state,
-                                std::vector<Shared<Service>> services,
-                                std::vector<Shared<EndpointSlice>> slices,
-                                std::vector<Shared<Node>> nodes) {
+                                std::vector<Entry<Service>> services,
+                                std::vector<Entry<EndpointSlice>> slices,
+                                std::vector<Entry<Node>> nodes) {
   services_.Replace(name, state->services, services);
   slices_.Replace(name, state->endpoint_slices, slices);
   nodes_.Replace(name, state->nodes, nodes);
-  state->services = std::move(services);
-  state->endpoint_slices = std::move(slices);
-  state->nodes = std::move(nodes);
+  auto held = [](const auto& entries) {
+    std::vector<std::remove_cvref_t<decltype(entries.front().held)>> out;
+    out.reserve(entries.size());
+    for (const auto& e : entries) out.push_back(e.held);
+    return out;
+  };
+  state->services = held(services);
+  state->endpoint_slices = held(slices);
+  state->nodes = held(nodes);
 }
 
 void ManifestSource::Deliver() {
+  // A changed winner whose decoded slice is gone (its file was read before and the file that
+  // overrode it went away) is read again, so the handlers get the whole slice. A file that
+  // cannot be read or decoded now keeps what was delivered (DeliverKind warns).
+  for (const std::string& name : slices_.FilesToReread()) {
+    auto it = files_.find(name);
+    if (it == files_.end()) continue;
+    it->second.identity.reset();
+    it->second.digest.reset();
+    LoadFile(name, &it->second);
+  }
   uint64_t calls = 0;
   ServiceHandler* sh = service_handler_;
   calls += DeliverKind<Service>(

@@ -27,13 +27,16 @@ namespace kpx {
 // modification times) is unchanged is not read again, and one whose bytes (SHA-256) are unchanged
 // is not parsed again, so a broken file is reported once, not on every rescan. Only the objects
 // of files that did change are diffed against what was delivered (keyed by kind and
-// namespace/name), and only real changes (operator== on the structs) reach the handlers as Add,
+// namespace/name), and only real changes (operator== on the structs; for EndpointSlices on the
+// identity and the content digest) reach the handlers as Add,
 // Update(old, new) or Delete: an edit costs what the edited file holds, not the whole directory.
 //
 // Memory: each object is held once, immutable and shared between the file it came from and the
 // delivered maps (a rescan copies pointers, not objects); of a file's bytes only a SHA-256 digest
-// is kept to recognise an unchanged file. At 10 000 Services x 10 endpoints the bytes and the two
-// deep copies were 50 MiB of kpx's RSS.
+// is kept to recognise an unchanged file. EndpointSlices are kept without their endpoints: once
+// delivered, only the identity and a digest of the content stay here (SliceContent), so the
+// old slice an Update or Delete hands over has no endpoints or ports (the handler contract allows
+// it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of kpx's RSS.
 //
 // Bad input never stops the source. A file that cannot be parsed (or read) is skipped with one
 // warning and objects_rejected is bumped; the objects it held at its last good version are KEPT,
@@ -89,18 +92,43 @@ class ManifestSource {
 
   // Every file's objects of one kind by namespace/name, and which of them are to be diffed
   // against what was delivered at the next Deliver.
+  // What the source keeps of one object. Services and Nodes are kept whole: they are few, and
+  // their last version is what Update and Delete hand over. An EndpointSlice is kept as its
+  // identity plus a digest of its endpoints and ports (SliceContent): the endpoints live once,
+  // in the core, not a second time here.
+  template <typename T>
+  struct Held {
+    Shared<T> object;  // whole, or the slice's identity
+    Digest content{};  // slices: SliceContent::DigestOf; others: unused
+  };
+
+  // One definition of an object in one file. `whole` is the decoded object of a kind not kept
+  // whole, from the read that produced it until the next Deliver hands it over.
+  template <typename T>
+  struct Entry {
+    Held<T> held;
+    Shared<T> whole;
+  };
+
+  // Every file's objects of one kind by namespace/name, and which of them are to be diffed
+  // against what was delivered at the next Deliver.
   template <typename T>
   struct KindIndex {
-    // key -> file name -> object; the file last in name order wins.
-    std::map<std::string, std::map<std::string, Shared<T>>> by_key;
+    using EntryType = Entry<T>;
+    // key -> file name -> definition; the file last in name order wins.
+    std::map<std::string, std::map<std::string, Entry<T>>> by_key;
     std::set<std::string> touched;
-    std::map<std::string, Shared<T>> delivered;
+    std::map<std::string, Held<T>> delivered;
     // Duplicate definitions already warned about, by key.
     std::map<std::string, std::vector<std::string>> reported_duplicates;
 
     // Replaces what `file` defines of this kind.
-    void Replace(const std::string& file, const std::vector<Shared<T>>& before,
-                 const std::vector<Shared<T>>& after);
+    void Replace(const std::string& file, const std::vector<Held<T>>& before,
+                 const std::vector<Entry<T>>& after);
+    // The files whose winning definition of a touched key differs from what was delivered but
+    // whose decoded object is no longer held (a duplicate that wins again after the file that
+    // overrode it went away): they must be read again before Deliver.
+    std::set<std::string> FilesToReread() const;
   };
 
   // What one file contributed at its last good version.
@@ -108,9 +136,9 @@ class ManifestSource {
     std::optional<FileIdentity> identity;  // as of the last read; nullopt: read it again
     std::optional<Digest> digest;  // SHA-256 of the bytes last read; nullopt until a read succeeds
     std::string read_error;        // the read failure already reported, if any
-    std::vector<Shared<Service>> services;
-    std::vector<Shared<EndpointSlice>> endpoint_slices;
-    std::vector<Shared<Node>> nodes;
+    std::vector<Held<Service>> services;
+    std::vector<Held<EndpointSlice>> endpoint_slices;
+    std::vector<Held<Node>> nodes;
   };
 
   void Run();
@@ -123,8 +151,8 @@ class ManifestSource {
   // Replaces *state's objects with `decoded`, reporting and resolving per-object failures.
   void Accept(const std::string& name, DecodedObjects decoded, FileState* state);
   // Sets *state's objects, keeping the per-kind indexes in step.
-  void SetObjects(const std::string& name, FileState* state, std::vector<Shared<Service>> services,
-                  std::vector<Shared<EndpointSlice>> slices, std::vector<Shared<Node>> nodes);
+  void SetObjects(const std::string& name, FileState* state, std::vector<Entry<Service>> services,
+                  std::vector<Entry<EndpointSlice>> slices, std::vector<Entry<Node>> nodes);
   // Hands the handlers what changed among the touched keys.
   void Deliver();
 

@@ -25,6 +25,19 @@ std::string EventText(char op, std::string_view kind, const std::string& key) {
   return out + key;
 }
 
+// The old object of an Update is the one last handed over, except that a source may hand over
+// only an EndpointSlice's identity (see EndpointSliceHandler).
+template <typename T>
+bool IsOldVersionOf(const T& old_object, const T& kept) {
+  return old_object == kept;
+}
+bool IsOldVersionOf(const EndpointSlice& old_object, const EndpointSlice& kept) {
+  if (old_object == kept) return true;
+  return old_object.endpoints.empty() && old_object.ports.empty() && old_object.meta == kept.meta &&
+         old_object.service_name == kept.service_name &&
+         old_object.address_type == kept.address_type;
+}
+
 }  // namespace
 
 template <typename T>
@@ -50,10 +63,10 @@ void RecordingHandler::Apply(char op, const char* kind, std::map<std::string, T>
     case 'U':
       if (it == view.end()) {
         violations_.push_back(std::string("update of unknown ") + kind + " " + key);
-      } else if (!(it->second == *old_object)) {
+      } else if (!IsOldVersionOf(*old_object, it->second)) {
         violations_.push_back(std::string("stale old object in update of ") + kind + " " + key);
       }
-      if (*old_object == object) {
+      if (*old_object == object || (it != view.end() && it->second == object)) {
         violations_.push_back(std::string("no-op update of ") + kind + " " + key);
       }
       view[key] = object;

@@ -153,6 +153,67 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
   EXPECT_EQ(stats_.events_received, 3u);
 }
 
+// A delivered slice is kept as its identity and a digest of its content: Update and Delete hand
+// over that identity (no endpoints), Add and Update the whole new slice, and a change that only
+// flips an endpoint's condition is still seen.
+TEST_F(ManifestSourceTest, SliceUpdatesHandOverTheIdentityAndTheWholeNewSlice) {
+  dir_.Write("web.yaml", SliceYaml("web-1", "web", "10.99.1.5"));
+  StartSource();
+  const size_t base = handler_.call_count();
+
+  dir_.WriteAtomically("web.yaml", SliceYaml("web-1", "web", "10.99.1.6"));
+  WaitFor(base + 1);
+  auto update = handler_.calls()[base];
+  EXPECT_EQ(update.event, "endpointslice update demo/web-1");
+  EXPECT_EQ(update.old_slice->meta.Key(), "demo/web-1");
+  EXPECT_EQ(update.old_slice->service_name, "web");
+  EXPECT_EQ(update.old_slice->address_type, IpFamily::kIPv4);
+  EXPECT_TRUE(update.old_slice->endpoints.empty());
+  ASSERT_EQ(update.slice->endpoints.size(), 1u);
+  EXPECT_EQ(update.slice->endpoints[0].addresses[0].ToString(), "10.99.1.6");
+  EXPECT_EQ(update.slice->ports[0].port, 8080);
+
+  std::string not_ready = SliceYaml("web-1", "web", "10.99.1.6");
+  const std::string node_line = "    nodeName: kpx-node\n";
+  not_ready.replace(not_ready.find(node_line), node_line.size(),
+                    node_line + "    conditions: {ready: false}\n");
+  dir_.WriteAtomically("web.yaml", not_ready);
+  WaitFor(base + 2);
+  update = handler_.calls()[base + 1];
+  EXPECT_EQ(update.event, "endpointslice update demo/web-1");
+  ASSERT_EQ(update.slice->endpoints.size(), 1u);
+  EXPECT_FALSE(update.slice->endpoints[0].ready);
+
+  dir_.Remove("web.yaml");
+  WaitFor(base + 3);
+  auto del = handler_.calls()[base + 2];
+  EXPECT_EQ(del.event, "endpointslice delete demo/web-1");
+  EXPECT_EQ(del.slice->service_name, "web");
+}
+
+// The overridden definition of a duplicate slice was read long ago and its endpoints were not
+// kept; when the overriding file goes, the source reads it again to hand over the whole slice.
+TEST_F(ManifestSourceTest, DuplicateSliceWinningAgainIsReadAgain) {
+  dir_.Write("a.yaml", SliceYaml("web-1", "web", "10.99.1.5"));
+  dir_.Write("b.yaml", SliceYaml("web-1", "web", "10.99.1.6"));
+  StartSource();
+  ASSERT_EQ(handler_.events()[0], "endpointslice add demo/web-1");
+  EXPECT_EQ(handler_.calls()[0].slice->endpoints[0].addresses[0].ToString(), "10.99.1.6");
+  const size_t base = handler_.call_count();
+
+  dir_.Remove("b.yaml");
+  WaitFor(base + 1);
+  auto update = handler_.calls()[base];
+  EXPECT_EQ(update.event, "endpointslice update demo/web-1");
+  ASSERT_EQ(update.slice->endpoints.size(), 1u);
+  EXPECT_EQ(update.slice->endpoints[0].addresses[0].ToString(), "10.99.1.5");
+
+  // An identical duplicate appearing again changes nothing the handlers see.
+  dir_.Write("c.yaml", SliceYaml("web-1", "web", "10.99.1.5"));
+  Barrier(base + 1);
+  EXPECT_EQ(EventsFrom(base + 1), Events{"service add demo/barrier1"});
+}
+
 // Issue 17 item 2: out of file descriptors, a rescan cannot list the directory or read a file;
 // the change that triggered it used to be lost for good (nothing triggered another rescan). The
 // source must retry until the change is read.
