@@ -142,6 +142,8 @@ Result<XtTableBlob> XtTableBlob::Parse(IpFamily family, const XtTableInfo& info,
 
 Status XtTableBlob::Split() {
   const Layout l = LayoutOf(family_);
+  // The count is the kernel's word, but untrusted: never reserve more than the bytes could hold.
+  entries_.reserve(std::min<size_t>(info_.num_entries, blob_.size() / l.entry_size));
   for (size_t off = 0; off < blob_.size();) {
     auto size = CheckEntry(l, blob_.data() + off, blob_.size() - off);
     if (!size.ok()) {
@@ -231,6 +233,7 @@ Status XtTableBlob::Split() {
     }
   }
   if (Status st = close(last - 1); !st.ok()) return st;
+  by_name_.reserve(chains_.size());
   for (uint32_t c = 0; c < chains_.size(); ++c) {
     if (!by_name_.emplace(chains_[c].name, c).second) {
       return Status::Error("chain " + std::string(chains_[c].name) + " appears twice");
@@ -360,6 +363,7 @@ Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
     slots.push_back({nullptr, created[next_created], created[next_created]->name});
   }
   std::unordered_map<std::string_view, uint32_t> slot_of;
+  slot_of.reserve(slots.size());
   std::vector<uint32_t> slot_of_chain(chains_.size(), kNoJump);
   for (uint32_t s = 0; s < slots.size(); ++s) {
     slot_of.emplace(slots[s].name, s);
@@ -420,6 +424,7 @@ Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
   out.info.size = static_cast<uint32_t>(size);
   out.info.num_entries = static_cast<uint32_t>(count);
   out.buffer.resize(headroom + size);
+  std::memset(out.buffer.data(), 0, headroom);
   out.old_index.reserve(count);
   unsigned char* const base = out.buffer.data() + headroom;
   uint32_t at = 0;

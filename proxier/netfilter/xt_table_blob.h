@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/default_init_allocator.h"
 #include "base/protocol.h"
 #include "base/status.h"
 
@@ -40,12 +41,15 @@ struct XtChainEdit {
   std::vector<XtRule> after;   // rules after the kept ones (iptables -A)
 };
 
+// A table-sized byte buffer, not zero-filled when grown: every byte is written right after.
+using XtBuffer = std::vector<unsigned char, DefaultInitAllocator<unsigned char>>;
+
 // The table after an edit, ready for SO_SET_REPLACE.
 struct XtReplacement {
   XtTableInfo info;
   // `headroom` bytes reserved for the caller's ipt_replace header, then the entries, so the
-  // table is handed to the kernel without one more copy of it.
-  std::vector<unsigned char> buffer;
+  // table is handed to the kernel without one more copy of it. The headroom is zeroed.
+  XtBuffer buffer;
   // Per new entry: the index of the entry it was copied from in the parsed table, or kNew.
   // Counters of kept entries are carried over with it (SO_SET_ADD_COUNTERS), as libiptc does.
   std::vector<uint32_t> old_index;

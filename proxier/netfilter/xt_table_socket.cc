@@ -10,6 +10,7 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <glog/logging.h>
@@ -69,7 +70,7 @@ Status Errno(const std::string& table, const std::string& what) {
 template <typename F>
 struct Snapshot {
   XtTableInfo info;
-  std::vector<unsigned char> buffer;
+  XtBuffer buffer;
   std::span<const unsigned char> entries() const {
     return {buffer.data() + offsetof(typename F::GetEntries, entrytable), info.size};
   }
@@ -105,11 +106,15 @@ template <typename F>
 Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& plan) {
   Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
   if (fd.get() < 0) return Errno(table, "raw socket");
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    const auto t0 = Clock::now();
     auto read = ReadOnce<F>(fd.get(), table);
     if (!read.ok()) return read.status();
     if (!read->has_value()) continue;
     const Snapshot<F>& snap = **read;
+    const auto t1 = Clock::now();
     auto blob = XtTableBlob::Parse(F::kFamily, snap.info, snap.entries());
     if (!blob.ok()) return Status::Error("x_tables " + table + ": " + blob.status().message());
     auto edits = plan(*blob);
@@ -119,6 +124,7 @@ Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& 
     if (!applied.ok())
       return Status::Error("x_tables " + table + ": " + applied.status().message());
     XtReplacement& r = applied.value();
+    const auto t2 = Clock::now();
     auto* rep = reinterpret_cast<typename F::Replace*>(r.buffer.data());
     std::memcpy(rep->name, table.data(), table.size());
     rep->valid_hooks = r.info.valid_hooks;
@@ -128,7 +134,7 @@ Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& 
     std::memcpy(rep->underflow, r.info.underflow.data(), sizeof(rep->underflow));
     // The kernel refuses the replace (EAGAIN) unless num_counters is the table's entry count,
     // which is how a write by someone else since our read is noticed.
-    std::vector<xt_counters> old(snap.info.num_entries);
+    std::vector<xt_counters, DefaultInitAllocator<xt_counters>> old(snap.info.num_entries);
     rep->num_counters = snap.info.num_entries;
     rep->counters = old.data();
     if (setsockopt(fd.get(), F::kLevel, F::kReplace, rep,
@@ -139,7 +145,9 @@ Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& 
       }
       return Errno(table, "replace");
     }
+    const auto t3 = Clock::now();
     // Counters of the entries that were kept, so foreign rules' counters survive our writes.
+    // Zero-filled: new entries start from zero.
     std::vector<unsigned char> add(sizeof(xt_counters_info) +
                                    sizeof(xt_counters) * r.old_index.size());
     auto* info = reinterpret_cast<xt_counters_info*>(add.data());
@@ -153,6 +161,10 @@ Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& 
       // The rules are in; only statistics are lost (someone replaced the table again).
       LOG(WARNING) << Errno(table, "restoring counters").message();
     }
+    VLOG(2) << "x_tables " << table << ": " << snap.info.num_entries << " -> " << r.info.num_entries
+            << " entries, " << r.info.size << " bytes: read " << ms(t1 - t0)
+            << " ms, plan and edit " << ms(t2 - t1) << " ms, replace " << ms(t3 - t2)
+            << " ms, counters " << ms(Clock::now() - t3) << " ms";
     return true;
   }
   return Status::Error("x_tables " + table + ": replaced by another writer " +
