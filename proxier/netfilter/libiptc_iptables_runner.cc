@@ -622,19 +622,22 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
   struct ChainState {
     XtChainEdit edit;
     bool exists = false;
+    bool builtin = false;
   };
   std::vector<ChainState> states;
-  std::unordered_map<std::string, size_t> index;
+  // Looked up once per restore line (a full sync has one per rule): found without building a
+  // key, the table asked only the first time a chain is named.
+  std::unordered_map<std::string_view, size_t> index;
   auto state = [&](const std::string& name) -> ChainState& {
-    auto [it, added] = index.emplace(name, states.size());
-    if (added) {
-      ChainState s;
-      s.edit.name = name;
-      s.edit.keep_rules = true;
-      s.exists = table.HasChain(name);
-      states.push_back(std::move(s));
-    }
-    return states[it->second];
+    if (auto it = index.find(name); it != index.end()) return states[it->second];
+    ChainState s;
+    s.edit.name = name;
+    s.edit.keep_rules = true;
+    s.exists = table.HasChain(name);
+    s.builtin = table.IsBuiltin(name);
+    index.emplace(name, states.size());
+    states.push_back(std::move(s));
+    return states.back();
   };
   // Drops the chain's rules, as a flush (or a creation) does.
   auto empty = [](ChainState& s) {
@@ -646,25 +649,26 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
   };
   const std::string where_table = "x_tables " + section.name + ": ";
   for (const auto& decl : section.chains) {
-    if (table.IsBuiltin(decl.name)) return Plan();
-    empty(state(decl.name));
+    ChainState& s = state(decl.name);
+    if (s.builtin) return Plan();
+    empty(s);
   }
   for (const auto& cmd : section.commands) {
     using K = RestoreCommand::Kind;
-    if (cmd.kind == K::kDeleteRule || table.IsBuiltin(cmd.chain)) return Plan();
-    const std::string where = where_table + "line " + std::to_string(cmd.line) + ": ";
     ChainState& s = state(cmd.chain);
+    if (cmd.kind == K::kDeleteRule || s.builtin) return Plan();
+    auto where = [&] { return where_table + "line " + std::to_string(cmd.line) + ": "; };
     if (cmd.kind == K::kNewChain) {
-      if (s.exists) return Status::Error(where + "create " + cmd.chain + ": chain exists");
+      if (s.exists) return Status::Error(where() + "create " + cmd.chain + ": chain exists");
       empty(s);
       continue;
     }
-    if (!s.exists) return Status::Error(where + cmd.chain + ": no such chain");
+    if (!s.exists) return Status::Error(where() + cmd.chain + ": no such chain");
     switch (cmd.kind) {
       case K::kAppend:
       case K::kInsert: {
         auto entry = EncodeIptEntry(family, cmd.args);
-        if (!entry.ok()) return Status::Error(where + entry.status().message());
+        if (!entry.ok()) return Status::Error(where() + entry.status().message());
         if (cmd.kind == K::kAppend) {
           s.edit.after.push_back(std::move(*entry));
         } else {
@@ -678,7 +682,7 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
       case K::kDeleteChain:
         if (!s.edit.before.empty() || !s.edit.after.empty() ||
             (s.edit.keep_rules && table.RuleCount(cmd.chain) > 0)) {
-          return Status::Error(where + "delete " + cmd.chain + ": chain is not empty");
+          return Status::Error(where() + "delete " + cmd.chain + ": chain is not empty");
         }
         s.edit.remove = true;
         s.edit.keep_rules = false;
