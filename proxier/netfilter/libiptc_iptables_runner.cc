@@ -703,20 +703,26 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
 }
 
 template <typename F>
-Status RestoreFamily(IpFamily family, std::string_view text, LibiptcIptablesRunner::Stats& stats) {
+Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs,
+                     LibiptcIptablesRunner::Stats& stats) {
   auto parsed = RestoreText::Parse(text);
   if (!parsed.ok()) return parsed.status();
   for (const auto& section : parsed.value()) {
-    auto edited = XtTableSocket::Edit(family, section.name, [&](const XtTableBlob& table) {
-      return PlanSection(family, section, table);
-    });
+    Result<bool> edited = false;
+    if (edit_blobs) {
+      edited = XtTableSocket::Edit(family, section.name, [&](const XtTableBlob& table) {
+        return PlanSection(family, section, table);
+      });
+    }
     if (!edited.ok()) return edited.status();
     if (*edited) {
       ++stats.edited_sections;
       continue;
     }
-    VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
-            << "rules, applied through libiptc";
+    if (edit_blobs) {
+      VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
+              << "rules, applied through libiptc";
+    }
     if (Status st = RestoreSectionWithLibiptc<F>(family, section); !st.ok()) return st;
     ++stats.libiptc_sections;
   }
@@ -794,8 +800,8 @@ Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
 }
 
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
-  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, stats_)
-                                   : RestoreFamily<V6>(family, text, stats_);
+  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, edit_blobs_, stats_)
+                                   : RestoreFamily<V6>(family, text, edit_blobs_, stats_);
 }
 
 Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {

@@ -28,6 +28,9 @@ class LibiptcIptablesRunner : public IptablesRunner {
     uint64_t edited_sections = 0;   // by editing the table's blob
     uint64_t libiptc_sections = 0;  // through libiptc
   };
+  // edit_blobs false applies every section through libiptc: the path the blob editor replaces,
+  // kept selectable so tests and benchmarks compare the two on the same input.
+  explicit LibiptcIptablesRunner(bool edit_blobs = true) : edit_blobs_(edit_blobs) {}
   std::string_view Name() const override { return "libiptc"; }
   Status Restore(IpFamily family, std::string_view text) override;
   Result<std::string> Save(IpFamily family, std::string_view table) override;
@@ -38,6 +41,7 @@ class LibiptcIptablesRunner : public IptablesRunner {
   const Stats& stats() const { return stats_; }
 
  private:
+  bool edit_blobs_;
   Stats stats_;
 };
 

@@ -131,6 +131,10 @@ class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
     testing::InNetns in(netns_->Name("blob"));
     return runner_.Restore(GetParam(), text);
   }
+  Status RestoreWithLibiptc(const std::string& text) {
+    testing::InNetns in(netns_->Name("ref"));
+    return libiptc_.Restore(GetParam(), text);
+  }
   // iptables-legacy-save of filter and nat, counters included when asked.
   std::string Save(const std::string& role, bool counters) {
     testing::InNetns in(netns_->Name(role));
@@ -146,7 +150,8 @@ class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
   }
   // Applies `text` in both namespaces and expects the same tables.
   void Step(const std::string& text) {
-    ASSERT_TRUE(RestoreWithIptables("ref", text).ok()) << text;
+    Status ref = RestoreWithLibiptc(text);
+    ASSERT_TRUE(ref.ok()) << ref.message() << "\n" << text;
     Status st = RestoreWithRunner(text);
     ASSERT_TRUE(st.ok()) << st.message() << "\n" << text;
     EXPECT_EQ(Save("blob", false), Save("ref", false)) << text;
@@ -168,6 +173,7 @@ class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
 
   std::unique_ptr<testing::TestNetns> netns_;
   LibiptcIptablesRunner runner_;
+  LibiptcIptablesRunner libiptc_{/*edit_blobs=*/false};
 };
 
 TEST_P(LibiptcBlobEditTest, RestoresMatchIptablesAndForeignRulesKeepTheirCounters) {
@@ -247,6 +253,8 @@ TEST_P(LibiptcBlobEditTest, RestoresMatchIptablesAndForeignRulesKeepTheirCounter
       "*nat\n:KUBE-M - [0:0]\n:KUBE-N - [0:0]\n-A KUBE-N -j ACCEPT\n-X KUBE-M\nCOMMIT\n");
   EXPECT_EQ(runner_.stats().edited_sections, 5u);
   EXPECT_EQ(runner_.stats().libiptc_sections, 0u);
+  EXPECT_EQ(libiptc_.stats().edited_sections, 0u);
+  EXPECT_EQ(libiptc_.stats().libiptc_sections, 5u);
 
   // Errors leave the table as it was: a chain another rule jumps to, a missing chain.
   const std::string before = Save("blob", false);
