@@ -1,13 +1,19 @@
-// kpx-bench-xt-paths FULL PARTIAL [ROUNDS]: the libiptc runner's two ways of applying a restore,
-// on the same input in the same process: editing the table's blob (XtTableBlob, the default) and
+// kpx-bench-xt-paths blob|libiptc FULL PARTIAL: the libiptc runner's two ways of applying a
+// restore, timed on the same input: editing the table's blob (XtTableBlob, the default) or
 // libiptc's parse-and-compile. FULL and PARTIAL are restore texts, e.g. the full.txt and
 // partial.txt that kpx-bench-iptables-sync writes (10 000 x 10:
-// `kpx-bench-iptables-sync 10000 10 2 DIR`). Per round and path, in a fresh network namespace
-// of this process (never the host's tables): FULL (the first sync), PARTIAL (one incremental
-// sync), then PARTIAL without its -X lines ("refill": the same chains flushed and filled again,
-// repeatable) three times. Prints one CSV row per round and path:
-// path,full_ms,partial_ms,refill_ms (refill: the median of three). Needs CAP_SYS_ADMIN and
-// CAP_NET_ADMIN. Bounded: ROUNDS (default 2) at most 10. Exit status 1 on a failed restore.
+// `kpx-bench-iptables-sync 10000 10 2 DIR`). In a network namespace of its own (never the
+// host's tables): FULL (the first sync), PARTIAL (one incremental sync), then PARTIAL without
+// its -X lines ("refill": the same chains flushed and filled again, repeatable) three times.
+// Prints one CSV row: path,full_ms,partial_ms,refill_ms (refill: the median of three). Needs
+// CAP_SYS_ADMIN and CAP_NET_ADMIN; exit status 1 on a failed restore, 2 on usage errors.
+//
+// One path per process, and the restores on a second thread as kpx's syncs are: glibc's main
+// arena, or an arena a previous run fragmented, makes libiptc's hundreds of thousands of small
+// allocations several times slower (5.5-9 s instead of 2.9 s for FULL at 10 000 x 10 on the
+// development machine), which would flatter the blob editor. Alternate the paths over several
+// processes, e.g. `for i in 1 2 3; do for p in blob libiptc; do kpx-bench-xt-paths $p F P; done;
+// done`.
 #include <sched.h>
 
 #include <algorithm>
@@ -17,6 +23,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "proxier/netfilter/libiptc_iptables_runner.h"
@@ -46,42 +53,38 @@ double TimedRestore(kpx::LibiptcIptablesRunner& runner, const std::string& text)
   return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 3 || argc > 4) {
-    std::fprintf(stderr, "usage: kpx-bench-xt-paths FULL PARTIAL [ROUNDS]\n");
-    return 2;
-  }
-  const std::string full = ReadFile(argv[1]);
-  const std::string partial = ReadFile(argv[2]);
+int Run(bool edit_blobs, const std::string& full, const std::string& partial) {
   std::string refill;
   std::istringstream lines(partial);
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("-X ", 0) != 0) refill += line + "\n";
   }
-  const int rounds = argc == 4 ? std::atoi(argv[3]) : 2;
-  if (rounds < 1 || rounds > 10) {
-    std::fprintf(stderr, "kpx-bench-xt-paths: ROUNDS must be in 1..10\n");
+  // Applies to this thread only, which is the one that restores.
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::perror("kpx-bench-xt-paths: unshare(CLONE_NEWNET)");
+    return 1;
+  }
+  kpx::LibiptcIptablesRunner runner(edit_blobs);
+  const double f = TimedRestore(runner, full);
+  const double p = TimedRestore(runner, partial);
+  std::vector<double> r;
+  for (int i = 0; i < 3; ++i) r.push_back(TimedRestore(runner, refill));
+  std::sort(r.begin(), r.end());
+  std::printf("%s,%.1f,%.1f,%.1f\n", edit_blobs ? "blob" : "libiptc", f, p, r[1]);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4 || (std::string(argv[1]) != "blob" && std::string(argv[1]) != "libiptc")) {
+    std::fprintf(stderr, "usage: kpx-bench-xt-paths blob|libiptc FULL PARTIAL\n");
     return 2;
   }
-  std::printf("path,full_ms,partial_ms,refill_ms\n");
-  for (int round = 0; round < rounds; ++round) {
-    // Alternating, so a change in the machine's load falls on both paths.
-    for (const bool edit_blobs : {true, false}) {
-      if (unshare(CLONE_NEWNET) != 0) {
-        std::perror("kpx-bench-xt-paths: unshare(CLONE_NEWNET)");
-        return 1;
-      }
-      kpx::LibiptcIptablesRunner runner(edit_blobs);
-      const double f = TimedRestore(runner, full);
-      const double p = TimedRestore(runner, partial);
-      std::vector<double> r;
-      for (int i = 0; i < 3; ++i) r.push_back(TimedRestore(runner, refill));
-      std::sort(r.begin(), r.end());
-      std::printf("%s,%.1f,%.1f,%.1f\n", edit_blobs ? "blob" : "libiptc", f, p, r[1]);
-      std::fflush(stdout);
-    }
-  }
-  return 0;
+  const std::string full = ReadFile(argv[2]);
+  const std::string partial = ReadFile(argv[3]);
+  int status = 0;
+  std::thread worker([&] { status = Run(std::string(argv[1]) == "blob", full, partial); });
+  worker.join();
+  return status;
 }
