@@ -8,12 +8,10 @@
 // Prints one CSV row: path,full_ms,partial_ms,refill_ms (refill: the median of three). Needs
 // CAP_SYS_ADMIN and CAP_NET_ADMIN; exit status 1 on a failed restore, 2 on usage errors.
 //
-// One path per process, and the restores on a second thread as kpx's syncs are: glibc's main
-// arena, or an arena a previous run fragmented, makes libiptc's hundreds of thousands of small
-// allocations several times slower (5.5-9 s instead of 2.9 s for FULL at 10 000 x 10 on the
-// development machine), which would flatter the blob editor. Alternate the paths over several
-// processes, e.g. `for i in 1 2 3; do for p in blob libiptc; do kpx-bench-xt-paths $p F P; done;
-// done`.
+// One path per process, so neither runs on a heap the other fragmented (libiptc makes hundreds
+// of thousands of small allocations), and the restores on a second thread, as kpx's syncs are.
+// Alternate the paths over several processes, e.g.
+// `for i in 1 2 3; do for p in blob libiptc; do kpx-bench-xt-paths $p F P; done; done`.
 #include <sched.h>
 
 #include <algorithm>
