@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <thread>
 
 namespace kpx {
 
@@ -80,7 +81,24 @@ Status InstanceLock::AcquireFallback() {
   return Status::Ok();
 }
 
-Status InstanceLock::Acquire() {
+Status InstanceLock::Acquire(std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  bool told = false;
+  while (true) {
+    Status st = TryAcquire();
+    if (st.ok() || st.message() != kRunning || std::chrono::steady_clock::now() >= deadline) {
+      return st;
+    }
+    if (!told) {
+      LOG(WARNING) << "instance lock @" << name_ << " is held; waiting up to " << patience.count()
+                   << " ms for its holder to exit";
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+Status InstanceLock::TryAcquire() {
   if (socket_fd_ >= 0 || file_fd_ >= 0) return Status::Ok();
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::Error(std::string("lock socket: ") + std::strerror(errno));

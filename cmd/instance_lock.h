@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "base/status.h"
@@ -24,13 +25,18 @@ class InstanceLock {
   InstanceLock(const InstanceLock&) = delete;
   InstanceLock& operator=(const InstanceLock&) = delete;
 
-  Status Acquire();
+  // Waits up to `patience` for a holder to let go. A kpx killed while a child it spawned had
+  // not yet exec'd leaves the lock with that child for a moment (the descriptors close at exec):
+  // its successor, restarted at once, must not give up on it.
+  Status Acquire(std::chrono::milliseconds patience = std::chrono::milliseconds(0));
 
   // The file lock on its own (Acquire takes it too); exposed for tests.
   Status AcquireFallback();
   std::string FallbackPath() const;
 
  private:
+  Status TryAcquire();
+
   std::string name_;
   std::string dir_;
   int socket_fd_ = -1;

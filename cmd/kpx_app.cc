@@ -135,7 +135,7 @@ int RunKpx(const KpxConfig& config, std::ostream& out) {
 
   // --cleanup takes the lock too: removing rules under a running kpx would fight it.
   InstanceLock lock;
-  if (Status st = lock.Acquire(); !st.ok() && !config.dry_run) {
+  if (Status st = lock.Acquire(std::chrono::seconds(5)); !st.ok() && !config.dry_run) {
     LOG(ERROR) << st.message();
     std::cerr << "kpx: " << st.message() << "\n";
     return 1;

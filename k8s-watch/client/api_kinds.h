@@ -1,10 +1,12 @@
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
+#include "k8s-watch/objects/kept_slice.h"
 #include "k8s-watch/objects/node_handler.h"
 #include "k8s-watch/objects/service_handler.h"
 
@@ -13,8 +15,20 @@ namespace kpx {
 // Per-kind glue for TypedReflectorStore: which DecodedObjects vector holds the kind, which
 // objects the label filter drops, and which handler methods to call. Kept together because each
 // is a handful of one-line forwarders.
+//
+// What the store keeps of an object (Kept) is what it hands over as the old object of an Update
+// and the object of a Delete, and what it compares a new version with (Same).
 
-struct ServiceKind {
+// Kinds kept whole: few objects, and their handlers read the old version.
+template <typename T>
+struct KeptWhole {
+  using Kept = T;
+  static T Keep(T&& object) { return std::move(object); }
+  static bool Same(const T& kept, const T& object) { return kept == object; }
+  static const T& Named(const T& kept) { return kept; }
+};
+
+struct ServiceKind : KeptWhole<Service> {
   using Object = Service;
   using Handler = ServiceHandler;
   static constexpr char kName[] = "service";
@@ -37,6 +51,11 @@ struct EndpointSliceKind {
   static constexpr char kListKind[] = "EndpointSliceList";
   // Stale endpoints widen nobody's access: the last good version keeps traffic flowing.
   static constexpr bool kKeepLastGood = true;
+  // The endpoints live once, in the core; the store keeps the identity and a digest.
+  using Kept = KeptSlice;
+  static KeptSlice Keep(EndpointSlice&& slice) { return KeptSlice(slice); }
+  static bool Same(const KeptSlice& kept, const EndpointSlice& s) { return kept.Matches(s); }
+  static const EndpointSlice& Named(const KeptSlice& kept) { return kept.identity(); }
   static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
   static bool Skip(const EndpointSlice& s) { return LabelFilter::SkipEndpointSlice(s); }
   static void Add(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceAdd(s); }
@@ -47,7 +66,7 @@ struct EndpointSliceKind {
   static void Synced(Handler* h) { h->OnEndpointSliceSynced(); }
 };
 
-struct NodeKind {
+struct NodeKind : KeptWhole<Node> {
   using Object = Node;
   using Handler = NodeHandler;
   static constexpr char kName[] = "node";

@@ -29,6 +29,7 @@ template <typename Kind>
 class TypedReflectorStore : public ReflectorStore {
  public:
   using Object = typename Kind::Object;
+  using Kept = typename Kind::Kept;
   using Handler = typename Kind::Handler;
 
   TypedReflectorStore(Handler* handler, std::mutex* dispatch_mu, SourceStats* stats)
@@ -50,18 +51,22 @@ class TypedReflectorStore : public ReflectorStore {
   }
 
   void CommitList() override {
+    // Objects that failed decoding keep their last good version (unless the kind withdraws it).
+    std::set<std::string> kept_over;
     for (const std::string& key : failed_keys_) {
-      if (!Kind::kKeepLastGood) continue;  // withdrawn: reported deleted below
-      auto cached = cache_.find(key);
-      if (cached != cache_.end() && !listed_.contains(key)) listed_.emplace(key, cached->second);
+      if (Kind::kKeepLastGood && cache_.contains(key) && !listed_.contains(key)) {
+        kept_over.insert(key);
+      }
     }
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
     // Deletes first: an address freed by one object may be taken by a new one in the same relist.
     // Named references rather than structured bindings: clang 14 cannot capture bindings in
     // lambdas (a C++20 addition it lacks), and the fuzz build uses clang.
     for (const auto& entry : cache_) {
-      const Object& old_object = entry.second;
-      if (!listed_.contains(entry.first)) Dispatch([&] { Kind::Delete(handler_, old_object); });
+      const Object& old_object = Kind::Named(entry.second);
+      if (!listed_.contains(entry.first) && !kept_over.contains(entry.first)) {
+        Dispatch([&] { Kind::Delete(handler_, old_object); });
+      }
     }
     for (const auto& entry : listed_) {
       const std::string& key = entry.first;
@@ -69,11 +74,14 @@ class TypedReflectorStore : public ReflectorStore {
       auto cached = cache_.find(key);
       if (cached == cache_.end()) {
         Dispatch([&] { Kind::Add(handler_, object); });
-      } else if (!(cached->second == object)) {
-        Dispatch([&] { Kind::Update(handler_, cached->second, object); });
+      } else if (!Kind::Same(cached->second, object)) {
+        Dispatch([&] { Kind::Update(handler_, Kind::Named(cached->second), object); });
       }
     }
-    cache_.swap(listed_);
+    std::map<std::string, Kept> next;
+    for (const std::string& key : kept_over) next.emplace(key, std::move(cache_.at(key)));
+    for (auto& entry : listed_) next.emplace(entry.first, Kind::Keep(std::move(entry.second)));
+    cache_.swap(next);
     listed_.clear();
     failed_keys_.clear();
     VLOG(2) << Kind::kName << ": listed " << cache_.size() << " objects";
@@ -113,13 +121,13 @@ class TypedReflectorStore : public ReflectorStore {
     auto cached = cache_.find(key);
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
     if (cached == cache_.end()) {
-      auto inserted = cache_.emplace(std::move(key), std::move(item)).first;
-      Dispatch([&] { Kind::Add(handler_, inserted->second); });
-    } else if (!(cached->second == item)) {
+      Dispatch([&] { Kind::Add(handler_, item); });
+      cache_.emplace(std::move(key), Kind::Keep(std::move(item)));
+    } else if (!Kind::Same(cached->second, item)) {
       // Reported as an update even for ADDED: a re-established watch may replay an object the
       // cache already holds.
-      Object old = std::exchange(cached->second, std::move(item));
-      Dispatch([&] { Kind::Update(handler_, old, cached->second); });
+      Dispatch([&] { Kind::Update(handler_, Kind::Named(cached->second), item); });
+      cached->second = Kind::Keep(std::move(item));
     }
   }
 
@@ -143,10 +151,10 @@ class TypedReflectorStore : public ReflectorStore {
   void Remove(const std::string& key) {
     auto cached = cache_.find(key);
     if (cached == cache_.end()) return;
-    Object old = std::move(cached->second);
+    Kept old = std::move(cached->second);
     cache_.erase(cached);
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
-    Dispatch([&] { Kind::Delete(handler_, old); });
+    Dispatch([&] { Kind::Delete(handler_, Kind::Named(old)); });
   }
 
   template <typename Fn>
@@ -178,7 +186,7 @@ class TypedReflectorStore : public ReflectorStore {
   Handler* const handler_;
   std::mutex* const dispatch_mu_;
   SourceStats* const stats_;
-  std::map<std::string, Object> cache_;
+  std::map<std::string, Kept> cache_;
   // The listing in progress, and keys of listed objects that failed decoding.
   std::map<std::string, Object> listed_;
   std::set<std::string> failed_keys_;

@@ -18,7 +18,7 @@
 
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/manifest/manifest_parser.h"
-#include "k8s-watch/manifest/slice_content.h"
+#include "k8s-watch/objects/kept_slice.h"
 
 namespace kpx {
 
@@ -470,9 +470,8 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       continue;
     }
     auto whole = std::make_shared<const EndpointSlice>(std::move(slice));
-    Held<EndpointSlice> held{
-        std::make_shared<const EndpointSlice>(SliceContent::IdentityOf(*whole)),
-        SliceContent::DigestOf(*whole)};
+    Held<EndpointSlice> held{std::make_shared<const EndpointSlice>(KeptSlice::IdentityOf(*whole)),
+                             KeptSlice::DigestOf(*whole)};
     slices.push_back({std::move(held), std::move(whole)});
   }
   for (Node& node : decoded.nodes) {

@@ -34,7 +34,7 @@ namespace kpx {
 // Memory: each object is held once, immutable and shared between the file it came from and the
 // delivered maps (a rescan copies pointers, not objects); of a file's bytes only a SHA-256 digest
 // is kept to recognise an unchanged file. EndpointSlices are kept without their endpoints: once
-// delivered, only the identity and a digest of the content stay here (SliceContent), so the
+// delivered, only the identity and a digest of the content stay here (KeptSlice), so the
 // old slice an Update or Delete hands over has no endpoints or ports (the handler contract allows
 // it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of kpx's RSS.
 //
@@ -94,12 +94,12 @@ class ManifestSource {
   // against what was delivered at the next Deliver.
   // What the source keeps of one object. Services and Nodes are kept whole: they are few, and
   // their last version is what Update and Delete hand over. An EndpointSlice is kept as its
-  // identity plus a digest of its endpoints and ports (SliceContent): the endpoints live once,
+  // identity plus a digest of its endpoints and ports (KeptSlice): the endpoints live once,
   // in the core, not a second time here.
   template <typename T>
   struct Held {
     Shared<T> object;  // whole, or the slice's identity
-    Digest content{};  // slices: SliceContent::DigestOf; others: unused
+    Digest content{};  // slices: KeptSlice::DigestOf; others: unused
   };
 
   // One definition of an object in one file. `whole` is the decoded object of a kind not kept

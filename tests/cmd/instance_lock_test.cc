@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace kpx {
 namespace {
@@ -71,6 +72,53 @@ TEST(InstanceLockTest, KilledHolderLeavesNoStaleLock) {
   EXPECT_TRUE(contender.Acquire().ok());
   close(ready[0]);
   close(ready[1]);
+}
+
+// kpx_faults found it: a kpx killed while a child it spawned had not yet exec'd leaves its
+// descriptors, and so the lock, with that child until it execs or exits. The successor,
+// restarted at once, waits for that instead of exiting with "another kpx is running".
+TEST(InstanceLockTest, LockLeftWithAChildOfAKilledHolderIsAwaited) {
+  const std::string name = UniqueName() + "-child";
+  LockDir dir;
+  int ready[2], release[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(release), 0);
+  const pid_t holder = fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    InstanceLock lock(name, dir.path());
+    const bool ok = lock.Acquire().ok();
+    // Stands for a spawned child between fork and exec: it shares every descriptor, until the
+    // test lets it exit.
+    if (ok && fork() == 0) {
+      close(release[1]);  // so that the test's exit alone also ends it
+      char r;
+      (void)!read(release[0], &r, 1);
+      _exit(0);
+    }
+    const char c = ok ? 'y' : 'n';
+    (void)!write(ready[1], &c, 1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  InstanceLock impatient(name, dir.path());
+  EXPECT_EQ(impatient.Acquire().message(),
+            "another kpx is already running in this network namespace")
+      << "the child still holds the lock";
+  // The child exits while the successor waits.
+  std::thread let_go([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    (void)!write(release[1], "x", 1);
+  });
+  InstanceLock successor(name, dir.path());
+  EXPECT_TRUE(successor.Acquire(std::chrono::seconds(60)).ok());
+  let_go.join();
+  for (int fd : {ready[0], ready[1], release[0], release[1]}) close(fd);
 }
 
 // Issue 17 item 5: any unprivileged process in the node's network namespace could bind the lock's

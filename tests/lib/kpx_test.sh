@@ -53,6 +53,11 @@ kpx_test_exit() {
     topology) topo_down ;;
     netns) ip netns del "$ns" 2>/dev/null ;;
   esac
+  # A failed check is explained by what kpx logged; the work directory is about to go.
+  if ((${CHECK_FAILED:-0} > 0)) && [[ -s $work/kpx.log ]]; then
+    echo "--- last 60 lines of kpx's log ($CHECK_FAILED failed check(s)):"
+    tail -n 60 "$work/kpx.log"
+  fi
   rm -rf "$work"
 }
 trap kpx_test_exit EXIT

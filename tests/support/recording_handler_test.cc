@@ -60,8 +60,32 @@ TEST(RecordingHandlerTest, CallsThatContradictTheViewAreViolations) {
   EXPECT_THAT(
       h.violations(),
       ElementsAre("add of known service ns/web", "stale old object in update of service ns/web",
-                  "no-op update of service ns/web", "delete of unknown service ns/gone",
-                  "update of unknown node n1", "service synced twice"));
+                  // web to web, whatever old object the call names
+                  "no-op update of service ns/web", "no-op update of service ns/web",
+                  "delete of unknown service ns/gone", "update of unknown node n1",
+                  "service synced twice"));
+}
+
+// A source may name the old slice by its identity alone (EndpointSliceHandler); a different
+// slice, or one with other endpoints, is still a stale old object.
+TEST(RecordingHandlerTest, AnUpdateMayNameTheOldSliceByItsIdentity) {
+  RecordingHandler h;
+  Endpoint a;
+  a.addresses = {Ip("10.0.0.1")};
+  Endpoint b = a;
+  b.addresses = {Ip("10.0.0.2")};
+  const EndpointSlice v1 = MakeSlice("ns", "web", "web-1", {a});
+  const EndpointSlice v2 = MakeSlice("ns", "web", "web-1", {b});
+  EndpointSlice identity = v1;
+  identity.endpoints.clear();
+  identity.ports.clear();
+  h.OnEndpointSliceAdd(v1);
+  h.OnEndpointSliceUpdate(identity, v2);
+  EXPECT_THAT(h.violations(), IsEmpty());
+  Endpoint c = a;
+  c.addresses = {Ip("10.0.0.3")};
+  h.OnEndpointSliceUpdate(v1, MakeSlice("ns", "web", "web-1", {c}));
+  EXPECT_THAT(h.violations(), ElementsAre("stale old object in update of slice ns/web-1"));
 }
 
 TEST(RecordingHandlerTest, WaitsAreBounded) {

@@ -247,5 +247,46 @@ TEST_F(StoreTest, GainingAnExcludingLabelIsADelete) {
   EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());
 }
 
+// EndpointSlices are kept as identity plus content digest: the old slice of an Update and the
+// slice of a Delete carry no endpoints, a relist of the same content delivers nothing, and a
+// change to one endpoint's condition is still an update.
+TEST(SliceStoreTest, KeepsTheIdentityAndTellsChangesByContent) {
+  testing::RecordingHandler handler;
+  std::mutex mu;
+  SourceStats stats;
+  TypedReflectorStore<EndpointSliceKind> store{&handler, &mu, &stats};
+  auto slice = [](bool ready) {
+    Endpoint ep;
+    ep.addresses = {testing::Ip("10.0.0.1")};
+    ep.ready = ready;
+    ep.node_name = "node-a";
+    return testing::SliceObject(testing::MakeSlice("default", "web", "web-1", {ep}));
+  };
+  auto list = [&](const std::vector<FakeApiServer::Object>& items, uint64_t rv) {
+    std::string body = R"({"kind":"EndpointSliceList","apiVersion":"discovery.k8s.io/v1",)"
+                       R"("metadata":{"resourceVersion":"9"},"items":[)";
+    for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i].render(rv);
+    rapidjson::Document d;
+    ASSERT_TRUE(JsonText::Parse(body + "]}", &d).ok());
+    store.BeginList();
+    store.AddListPage(d);
+    store.CommitList();
+  };
+  list({slice(true)}, 5);
+  list({slice(true)}, 5);  // the same content again
+  list({slice(false)}, 6);
+  list({}, 7);
+  std::vector<std::string> calls;
+  for (const auto& c : handler.calls()) calls.push_back(std::string(1, c.op) + " " + c.key);
+  EXPECT_THAT(calls, ElementsAre("A default/web-1", "S ", "U default/web-1", "D default/web-1"));
+  const auto& update = handler.calls()[2];
+  EXPECT_TRUE(update.old_slice->endpoints.empty());
+  EXPECT_EQ(update.old_slice->service_name, "web");
+  ASSERT_EQ(update.slice->endpoints.size(), 1u);
+  EXPECT_FALSE(update.slice->endpoints[0].ready);
+  EXPECT_EQ(handler.calls()[3].slice->service_name, "web");
+  EXPECT_THAT(handler.violations(), ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace kpx

@@ -1,4 +1,4 @@
-#include "k8s-watch/manifest/slice_content.h"
+#include "k8s-watch/objects/kept_slice.h"
 
 #include <openssl/evp.h>
 
@@ -35,7 +35,7 @@ class Encoder {
 
 }  // namespace
 
-SliceContent::Digest SliceContent::DigestOf(const EndpointSlice& slice) {
+KeptSlice::Digest KeptSlice::DigestOf(const EndpointSlice& slice) {
   Encoder e;
   e.U32(static_cast<uint32_t>(slice.endpoints.size()));
   for (const Endpoint& ep : slice.endpoints) {
@@ -62,7 +62,12 @@ SliceContent::Digest SliceContent::DigestOf(const EndpointSlice& slice) {
   return digest;
 }
 
-EndpointSlice SliceContent::IdentityOf(const EndpointSlice& slice) {
+bool KeptSlice::Matches(const EndpointSlice& whole) const {
+  return whole.meta == identity_.meta && whole.service_name == identity_.service_name &&
+         whole.address_type == identity_.address_type && DigestOf(whole) == content_;
+}
+
+EndpointSlice KeptSlice::IdentityOf(const EndpointSlice& slice) {
   EndpointSlice identity;
   identity.meta = slice.meta;
   identity.service_name = slice.service_name;
