@@ -439,7 +439,7 @@ b_controlplane() {
     if xt=$(ip netns exec "$BNODE" "$XTFLOOR" --repeat 3); then
       xt_bytes=$(cut -d, -f2 <<<"$xt")
       xt_ms=$(cut -d, -f4 <<<"$xt")
-      b_log "$label/$runner N=$n: x_tables floor: filter+nat replaced unchanged in ${xt_ms} ms ($xt_bytes bytes)"
+      b_log "$label/$runner N=$n: x_tables floor: filter+nat replaced unchanged in ${xt_ms} ms ($xt_bytes bytes; reading them took $(cut -d, -f3 <<<"$xt") ms)"
     fi
   fi
   local med max cpu wall

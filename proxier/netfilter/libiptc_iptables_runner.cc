@@ -27,10 +27,15 @@ extern "C" {
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include <glog/logging.h>
 
 #include "base/cidr.h"
 #include "proxier/netfilter/restore_text.h"
 #include "proxier/netfilter/rule_spec.h"
+#include "proxier/netfilter/xt_table_socket.h"
 
 namespace kpx {
 
@@ -76,12 +81,6 @@ struct V4 {
   static int Check(const char* c, const void* e, unsigned char* m, xtc_handle* h) {
     return iptc_check_entry(c, static_cast<const Entry*>(e), m, h);
   }
-  static const char* First(xtc_handle* h) { return iptc_first_chain(h); }
-  static const char* Next(xtc_handle* h) { return iptc_next_chain(h); }
-  static const char* Policy(const char* c, xtc_handle* h) {
-    xt_counters counters;
-    return iptc_get_policy(c, &counters, h);
-  }
   static int SetPolicy(const char* c, const char* p, xtc_handle* h) {
     return iptc_set_policy(c, p, nullptr, h);
   }
@@ -109,12 +108,6 @@ struct V6 {
   }
   static int Check(const char* c, const void* e, unsigned char* m, xtc_handle* h) {
     return ip6tc_check_entry(c, static_cast<const Entry*>(e), m, h);
-  }
-  static const char* First(xtc_handle* h) { return ip6tc_first_chain(h); }
-  static const char* Next(xtc_handle* h) { return ip6tc_next_chain(h); }
-  static const char* Policy(const char* c, xtc_handle* h) {
-    xt_counters counters;
-    return ip6tc_get_policy(c, &counters, h);
   }
   static int SetPolicy(const char* c, const char* p, xtc_handle* h) {
     return ip6tc_set_policy(c, p, nullptr, h);
@@ -564,76 +557,176 @@ class Handle {
   std::string table_;
 };
 
+// Applies one section through libiptc: what the blob path declines (built-in chains, -D).
 template <typename F>
-Status RestoreFamily(IpFamily family, std::string_view text) {
-  auto parsed = RestoreText::Parse(text);
-  if (!parsed.ok()) return parsed.status();
-  for (const auto& section : parsed.value()) {
-    auto opened = Handle<F>::Open(section.name);
-    if (!opened.ok()) return opened.status();
-    auto& h = *opened.value();
-    for (const auto& decl : section.chains) {
-      const char* name = decl.name.c_str();
-      if (F::IsChain(name, h.get()) && F::Builtin(name, h.get())) {
-        if (decl.policy != "-" && !F::SetPolicy(name, decl.policy.c_str(), h.get())) {
-          return h.Fail("policy " + decl.name);
-        }
-      } else if (F::IsChain(name, h.get())) {
-        if (!F::Flush(name, h.get())) return h.Fail("flush " + decl.name);
-      } else if (!F::Create(name, h.get())) {
-        return h.Fail("create " + decl.name);
+Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
+  auto opened = Handle<F>::Open(section.name);
+  if (!opened.ok()) return opened.status();
+  auto& h = *opened.value();
+  for (const auto& decl : section.chains) {
+    const char* name = decl.name.c_str();
+    if (F::IsChain(name, h.get()) && F::Builtin(name, h.get())) {
+      if (decl.policy != "-" && !F::SetPolicy(name, decl.policy.c_str(), h.get())) {
+        return h.Fail("policy " + decl.name);
       }
+    } else if (F::IsChain(name, h.get())) {
+      if (!F::Flush(name, h.get())) return h.Fail("flush " + decl.name);
+    } else if (!F::Create(name, h.get())) {
+      return h.Fail("create " + decl.name);
     }
-    for (const auto& cmd : section.commands) {
-      const std::string where = "line " + std::to_string(cmd.line) + ": ";
-      const char* chain = cmd.chain.c_str();
-      using K = RestoreCommand::Kind;
-      switch (cmd.kind) {
-        case K::kAppend:
-        case K::kInsert:
-        case K::kDeleteRule: {
-          auto entry = Encode<typename F::Entry>(family, cmd.args);
-          if (!entry.ok()) return Status::Error(where + entry.status().message());
-          int ok = 0;
-          if (cmd.kind == K::kAppend) {
-            ok = F::Append(chain, entry->data(), h.get());
-          } else if (cmd.kind == K::kInsert) {
-            ok = F::Insert(chain, entry->data(), h.get());
-          } else {
-            std::vector<unsigned char> mask(entry->size(), 0xff);
-            ok = F::DeleteEntry(chain, entry->data(), mask.data(), h.get());
-          }
-          if (!ok) return h.Fail(where + "rule in " + cmd.chain);
-          break;
-        }
-        case K::kNewChain:
-          if (!F::Create(chain, h.get())) return h.Fail(where + "create " + cmd.chain);
-          break;
-        case K::kFlushChain:
-          if (!F::Flush(chain, h.get())) return h.Fail(where + "flush " + cmd.chain);
-          break;
-        case K::kDeleteChain:
-          if (!F::Delete(chain, h.get())) return h.Fail(where + "delete " + cmd.chain);
-          break;
-      }
-    }
-    if (Status st = h.Commit(); !st.ok()) return st;
   }
-  return Status::Ok();
+  for (const auto& cmd : section.commands) {
+    const std::string where = "line " + std::to_string(cmd.line) + ": ";
+    const char* chain = cmd.chain.c_str();
+    using K = RestoreCommand::Kind;
+    switch (cmd.kind) {
+      case K::kAppend:
+      case K::kInsert:
+      case K::kDeleteRule: {
+        auto entry = Encode<typename F::Entry>(family, cmd.args);
+        if (!entry.ok()) return Status::Error(where + entry.status().message());
+        int ok = 0;
+        if (cmd.kind == K::kAppend) {
+          ok = F::Append(chain, entry->data(), h.get());
+        } else if (cmd.kind == K::kInsert) {
+          ok = F::Insert(chain, entry->data(), h.get());
+        } else {
+          std::vector<unsigned char> mask(entry->size(), 0xff);
+          ok = F::DeleteEntry(chain, entry->data(), mask.data(), h.get());
+        }
+        if (!ok) return h.Fail(where + "rule in " + cmd.chain);
+        break;
+      }
+      case K::kNewChain:
+        if (!F::Create(chain, h.get())) return h.Fail(where + "create " + cmd.chain);
+        break;
+      case K::kFlushChain:
+        if (!F::Flush(chain, h.get())) return h.Fail(where + "flush " + cmd.chain);
+        break;
+      case K::kDeleteChain:
+        if (!F::Delete(chain, h.get())) return h.Fail(where + "delete " + cmd.chain);
+        break;
+    }
+  }
+  return h.Commit();
+}
+
+// The section as edits of user chains, with libiptc's --noflush semantics: a declared chain is
+// flushed or created, -N creates (and fails on an existing chain), -F flushes, -X deletes an
+// empty chain, -A/-I add to an existing one. nullopt when the section declares or changes a
+// built-in chain or deletes single rules: those keep going through libiptc.
+Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
+                                                            const RestoreTable& section,
+                                                            const XtTableBlob& table) {
+  using Plan = std::optional<std::vector<XtChainEdit>>;
+  struct ChainState {
+    XtChainEdit edit;
+    bool exists = false;
+    bool builtin = false;
+  };
+  std::vector<ChainState> states;
+  // Looked up once per restore line (a full sync has one per rule): found without building a
+  // key, the table asked only the first time a chain is named.
+  std::unordered_map<std::string_view, size_t> index;
+  auto state = [&](const std::string& name) -> ChainState& {
+    if (auto it = index.find(name); it != index.end()) return states[it->second];
+    ChainState s;
+    s.edit.name = name;
+    s.edit.keep_rules = true;
+    s.exists = table.HasChain(name);
+    s.builtin = table.IsBuiltin(name);
+    index.emplace(name, states.size());
+    states.push_back(std::move(s));
+    return states.back();
+  };
+  // Drops the chain's rules, as a flush (or a creation) does.
+  auto empty = [](ChainState& s) {
+    s.edit.keep_rules = false;
+    s.edit.remove = false;
+    s.edit.before.clear();
+    s.edit.after.clear();
+    s.exists = true;
+  };
+  const std::string where_table = "x_tables " + section.name + ": ";
+  for (const auto& decl : section.chains) {
+    ChainState& s = state(decl.name);
+    if (s.builtin) return Plan();
+    empty(s);
+  }
+  for (const auto& cmd : section.commands) {
+    using K = RestoreCommand::Kind;
+    ChainState& s = state(cmd.chain);
+    if (cmd.kind == K::kDeleteRule || s.builtin) return Plan();
+    auto where = [&] { return where_table + "line " + std::to_string(cmd.line) + ": "; };
+    if (cmd.kind == K::kNewChain) {
+      if (s.exists) return Status::Error(where() + "create " + cmd.chain + ": chain exists");
+      empty(s);
+      continue;
+    }
+    if (!s.exists) return Status::Error(where() + cmd.chain + ": no such chain");
+    switch (cmd.kind) {
+      case K::kAppend:
+      case K::kInsert: {
+        auto entry = EncodeIptEntry(family, cmd.args);
+        if (!entry.ok()) return Status::Error(where() + entry.status().message());
+        if (cmd.kind == K::kAppend) {
+          s.edit.after.push_back(std::move(*entry));
+        } else {
+          s.edit.before.insert(s.edit.before.begin(), std::move(*entry));
+        }
+        break;
+      }
+      case K::kFlushChain:
+        empty(s);
+        break;
+      case K::kDeleteChain:
+        if (!s.edit.before.empty() || !s.edit.after.empty() ||
+            (s.edit.keep_rules && table.RuleCount(cmd.chain) > 0)) {
+          return Status::Error(where() + "delete " + cmd.chain + ": chain is not empty");
+        }
+        s.edit.remove = true;
+        s.edit.keep_rules = false;
+        s.exists = false;
+        break;
+      default:
+        break;
+    }
+  }
+  std::vector<XtChainEdit> edits;
+  edits.reserve(states.size());
+  for (auto& s : states) {
+    // Created and deleted again: nothing to do in the table.
+    if (s.edit.remove && !table.HasChain(s.edit.name)) continue;
+    edits.push_back(std::move(s.edit));
+  }
+  return Plan(std::move(edits));
 }
 
 template <typename F>
-Result<std::string> SaveFamily(std::string_view table) {
-  auto opened = Handle<F>::Open(std::string(table));
-  if (!opened.ok()) return opened.status();
-  auto& h = *opened.value();
-  std::string out = "*" + std::string(table) + "\n";
-  for (const char* c = F::First(h.get()); c != nullptr; c = F::Next(h.get())) {
-    const char* policy = F::Builtin(c, h.get()) ? F::Policy(c, h.get()) : nullptr;
-    out += ":" + std::string(c) + " " + (policy ? policy : "-") + " [0:0]\n";
+Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs,
+                     LibiptcIptablesRunner::Stats& stats) {
+  auto parsed = RestoreText::Parse(text);
+  if (!parsed.ok()) return parsed.status();
+  for (const auto& section : parsed.value()) {
+    Result<bool> edited = false;
+    if (edit_blobs) {
+      edited = XtTableSocket::Edit(family, section.name, [&](const XtTableBlob& table) {
+        return PlanSection(family, section, table);
+      });
+    }
+    if (!edited.ok()) return edited.status();
+    if (*edited) {
+      ++stats.edited_sections;
+      continue;
+    }
+    if (edit_blobs) {
+      VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
+              << "rules, applied through libiptc";
+    }
+    if (Status st = RestoreSectionWithLibiptc<F>(family, section); !st.ok()) return st;
+    ++stats.libiptc_sections;
   }
-  out += "COMMIT\n";
-  return out;
+  return Status::Ok();
 }
 
 template <typename F>
@@ -707,12 +800,19 @@ Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
 }
 
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
-  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text)
-                                   : RestoreFamily<V6>(family, text);
+  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, edit_blobs_, stats_)
+                                   : RestoreFamily<V6>(family, text, edit_blobs_, stats_);
 }
 
 Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {
-  return family == IpFamily::kIPv4 ? SaveFamily<V4>(table) : SaveFamily<V6>(table);
+  std::string out = "*" + std::string(table) + "\n";
+  Status st = XtTableSocket::Read(family, std::string(table), [&](const XtTableBlob& blob) {
+    for (const auto& c : blob.Chains()) {
+      out += ":" + std::string(c.name) + " " + std::string(c.policy) + " [0:0]\n";
+    }
+  });
+  if (!st.ok()) return st;
+  return out + "COMMIT\n";
 }
 
 Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {

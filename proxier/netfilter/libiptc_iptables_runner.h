@@ -1,21 +1,36 @@
 #pragma once
 
+#include <cstdint>
+
 #include "proxier/netfilter/iptables_runner.h"
 
 namespace kpx {
 
-// IptablesRunner for the legacy (x_tables) backend, in process through libiptc: each restore
-// section is parsed with RestoreText/RuleSpec (we own the format on both ends), applied to an
-// in-memory copy of the table and committed with one iptc_commit, so it is atomic per table like
-// iptables-legacy-restore, without a fork per sync.
+// IptablesRunner for the legacy (x_tables) backend, in process: each restore section is parsed
+// with RestoreText/RuleSpec (we own the format on both ends) and replaces its table in one
+// SO_SET_REPLACE, so it is atomic per table like iptables-legacy-restore, without a fork per
+// sync. A section that only declares, fills and deletes user chains (all kpx's syncs) is applied
+// by editing the table's blob directly (XtTableSocket, XtTableBlob): libiptc would parse the whole
+// table into chain lists and compile it again, which is most of a large table's sync and
+// quadratic in the chains created. Sections touching built-in chains or deleting single rules,
+// and the jump and chain-deletion calls, go through libiptc.
 //
 // Supports exactly the rule vocabulary kpx renders: -s/-d/-p/-i with negation; matches comment,
 // tcp/udp/sctp --dport, addrtype --src-type/--dst-type, statistic random, recent, mark,
 // conntrack --ctstate; targets ACCEPT/DROP/RETURN, chain jumps, MARK, DNAT, MASQUERADE, REJECT.
 // Anything else fails the restore with a clear error. Save() lists chains and policies only
-// (no rules): the dataplane needs chain names, and rules would need decoding every extension.
+// (no rules), read from the blob: the dataplane needs chain names, and rules would need decoding
+// every extension.
 class LibiptcIptablesRunner : public IptablesRunner {
  public:
+  // How restore sections were applied, for logs and tests.
+  struct Stats {
+    uint64_t edited_sections = 0;   // by editing the table's blob
+    uint64_t libiptc_sections = 0;  // through libiptc
+  };
+  // edit_blobs false applies every section through libiptc: the path the blob editor replaces,
+  // kept selectable so tests and benchmarks compare the two on the same input.
+  explicit LibiptcIptablesRunner(bool edit_blobs = true) : edit_blobs_(edit_blobs) {}
   std::string_view Name() const override { return "libiptc"; }
   Status Restore(IpFamily family, std::string_view text) override;
   Result<std::string> Save(IpFamily family, std::string_view table) override;
@@ -23,6 +38,11 @@ class LibiptcIptablesRunner : public IptablesRunner {
   Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) override;
   Status DeleteChains(IpFamily family, std::string_view table,
                       const std::vector<std::string>& chains) override;
+  const Stats& stats() const { return stats_; }
+
+ private:
+  bool edit_blobs_;
+  Stats stats_;
 };
 
 // Encodes one rule as the ipt_entry/ip6t_entry bytes libiptc takes. Exposed for tests.

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -16,6 +17,9 @@
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/netlink_nfacct.h"
 #include "proxier/netfilter/subprocess_executor.h"
+#include "tests/support/in_netns.h"
+#include "tests/support/netns.h"
+#include "tests/support/traffic.h"
 
 namespace kpx {
 namespace {
@@ -91,6 +95,187 @@ TEST(LibiptcIptablesRunnerTest, WritesWhatIptablesWrites) {
   EXPECT_EQ(by_libiptc.find("unsupported"), std::string::npos) << by_libiptc;
   EXPECT_NE(by_libiptc.find("--dport 3868"), std::string::npos) << by_libiptc;
 }
+
+// The blob editor against the kernel: the same restores applied by iptables-legacy-restore
+// (libiptc) in one namespace and by the runner (which edits the blob) in another read back
+// identically with iptables-legacy-save after every step, and rules and chains another tool put in
+// the same tables keep their counters.
+class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
+ protected:
+  void SetUp() override {
+    if (const std::string why = testing::TestNetns::Unavailable(); !why.empty()) {
+      GTEST_SKIP() << why;
+    }
+    if (access("/usr/sbin/iptables-legacy-restore", X_OK) != 0) {
+      GTEST_SKIP() << "iptables-legacy-restore unavailable";
+    }
+    netns_ = std::make_unique<testing::TestNetns>("kpx-xt");
+    ASSERT_TRUE(netns_->Add("ref").ok());
+    ASSERT_TRUE(netns_->Add("blob").ok());
+  }
+  bool v4() const { return GetParam() == IpFamily::kIPv4; }
+  std::string Tool(const std::string& what) const {
+    return std::string(v4() ? "iptables" : "ip6tables") + "-legacy" + what;
+  }
+  // Addresses of the family: Addr(1) is 10.0.0.1 or fd00::1.
+  std::string Addr(int n) const { return (v4() ? "10.0.0." : "fd00::") + std::to_string(n); }
+  std::string Dnat(int n) const { return v4() ? Addr(n) + ":8080" : "[" + Addr(n) + "]:8080"; }
+  Status RestoreWithIptables(const std::string& role, const std::string& text) {
+    testing::InNetns in(netns_->Name(role));
+    auto r = SubprocessExecutor().Run({Tool("-restore"), "--noflush"}, text);
+    if (!r.ok()) return r.status();
+    if (r->exit_code != 0) return Status::Error(Tool("-restore") + ": " + r->err);
+    return Status::Ok();
+  }
+  Status RestoreWithRunner(const std::string& text) {
+    testing::InNetns in(netns_->Name("blob"));
+    return runner_.Restore(GetParam(), text);
+  }
+  Status RestoreWithLibiptc(const std::string& text) {
+    testing::InNetns in(netns_->Name("ref"));
+    return libiptc_.Restore(GetParam(), text);
+  }
+  // iptables-legacy-save of filter and nat, counters included when asked.
+  std::string Save(const std::string& role, bool counters) {
+    testing::InNetns in(netns_->Name(role));
+    std::string out;
+    for (const char* table : {"filter", "nat"}) {
+      std::vector<std::string> argv = {Tool("-save"), "-t", table};
+      if (counters) argv.push_back("-c");
+      auto r = SubprocessExecutor().Run(argv, "");
+      EXPECT_TRUE(r.ok() && r->exit_code == 0);
+      if (r.ok()) out += r->out;
+    }
+    return std::regex_replace(out, std::regex("^#.*\n", std::regex::multiline), "");
+  }
+  // Applies `text` in both namespaces and expects the same tables.
+  void Step(const std::string& text) {
+    Status ref = RestoreWithLibiptc(text);
+    ASSERT_TRUE(ref.ok()) << ref.message() << "\n" << text;
+    Status st = RestoreWithRunner(text);
+    ASSERT_TRUE(st.ok()) << st.message() << "\n" << text;
+    EXPECT_EQ(Save("blob", false), Save("ref", false)) << text;
+  }
+  // Lines of `save` that belong to the foreign rules and chains, with their counters.
+  static std::string Foreign(const std::string& save) {
+    std::istringstream in(save);
+    std::string out;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("KUBE-") != std::string::npos) continue;
+      if (line.find("FOREIGN") != std::string::npos || line.find("-o lo") != std::string::npos ||
+          line.rfind(":INPUT", 0) == 0 || line.rfind(":OUTPUT", 0) == 0 ||
+          line.rfind(":POSTROUTING", 0) == 0) {
+        out += line + "\n";
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<testing::TestNetns> netns_;
+  LibiptcIptablesRunner runner_;
+  LibiptcIptablesRunner libiptc_{/*edit_blobs=*/false};
+};
+
+TEST_P(LibiptcBlobEditTest, RestoresMatchIptablesAndForeignRulesKeepTheirCounters) {
+  // Another tool's rules and chains, in both namespaces, through iptables itself.
+  const std::string foreign =
+      "*filter\n:FOREIGN - [0:0]\n-A INPUT -i lo -j FOREIGN\n-A FOREIGN -p tcp -j RETURN\n"
+      "-A FOREIGN -p udp -j ACCEPT\n-A OUTPUT -o lo -j ACCEPT\nCOMMIT\n"
+      "*nat\n:FOREIGN-NAT - [0:0]\n-A POSTROUTING -o lo -j FOREIGN-NAT\n"
+      "-A FOREIGN-NAT -p udp -j RETURN\nCOMMIT\n";
+  ASSERT_TRUE(RestoreWithIptables("ref", foreign).ok());
+  ASSERT_TRUE(RestoreWithIptables("blob", foreign).ok());
+  {
+    // Some packets, so the foreign rules have counters to lose.
+    testing::InNetns in(netns_->Name("blob"));
+    for (int i = 0; i < 3; ++i) {
+      const int fd = testing::UdpConnect(v4() ? "127.0.0.1" : "::1", 9);
+      ASSERT_GE(fd, 0);
+      EXPECT_TRUE(testing::SendAll(fd, "x"));
+      close(fd);
+    }
+  }
+
+  // A jump from a built-in chain into kpx's, as the dataplane adds it (through libiptc).
+  ASSERT_TRUE(
+      RestoreWithIptables("ref",
+                          "*filter\n:KUBE-SVC - [0:0]\n-I INPUT -m comment --comment kpx -j "
+                          "KUBE-SVC\nCOMMIT\n")
+          .ok());
+  {
+    testing::InNetns in(netns_->Name("blob"));
+    auto added = runner_.EnsureJump(
+        GetParam(), JumpRule{"filter", "INPUT", {"-m", "comment", "--comment", "kpx"}, "KUBE-SVC"});
+    ASSERT_TRUE(added.ok() && *added) << added.status().message();
+  }
+  EXPECT_EQ(Save("blob", false), Save("ref", false));
+
+  // Counted after the jump went in: libiptc's commit of a changed built-in chain itself resets
+  // that chain's policy counters (INPUT's here).
+  const std::string counted = Foreign(Save("blob", true));
+  ASSERT_NE(counted.find("[3:"), std::string::npos) << counted;
+
+  // Chains with jumps between them, in both tables.
+  Step(
+      "*filter\n:KUBE-SVC - [0:0]\n:KUBE-A - [0:0]\n:KUBE-B - [0:0]\n"
+      "-A KUBE-SVC -d " +
+      Addr(1) +
+      " -p tcp -m tcp --dport 80 -j KUBE-A\n"
+      "-A KUBE-SVC -m comment --comment \"ns/svc:http\" -j KUBE-B\n"
+      "-A KUBE-A -m statistic --mode random --probability 0.5000000000 -j KUBE-B\n"
+      "-A KUBE-A -j REJECT\n-A KUBE-B -j ACCEPT\nCOMMIT\n"
+      "*nat\n:KUBE-N - [0:0]\n:KUBE-M - [0:0]\n"
+      "-A KUBE-N -p tcp -m tcp --dport 80 -j DNAT --to-destination " +
+      Dnat(2) +
+      "\n"
+      "-A KUBE-N -j KUBE-M\n-A KUBE-M -j MASQUERADE\nCOMMIT\n");
+  EXPECT_EQ(Foreign(Save("blob", true)), counted);
+  // Grow a chain before the jump targets, shrink one, create chains that sort first and last,
+  // insert and append to a chain without declaring it.
+  Step(
+      "*filter\n:KUBE-A - [0:0]\n:KUBE-SVC - [0:0]\n:KUBE-0 - [0:0]\n:KUBE-Z - [0:0]\n"
+      "-A KUBE-A -s " +
+      Addr(3) + " -j KUBE-B\n-A KUBE-A -s " + Addr(4) +
+      " -j KUBE-Z\n"
+      "-A KUBE-A -s " +
+      Addr(5) +
+      " -j KUBE-0\n-A KUBE-A -j DROP\n"
+      "-A KUBE-SVC -j KUBE-A\n-A KUBE-0 -j RETURN\n-A KUBE-Z -j KUBE-B\n"
+      "-N KUBE-C\n-A KUBE-C -p udp -m udp ! --dport 53 -j ACCEPT\n"
+      "-I KUBE-B -s " +
+      Addr(6) + " -j KUBE-C\n-A KUBE-B -j FOREIGN\nCOMMIT\n");
+  // Delete chains (declared to flush them first, as kube-proxy does, or flushed with -F), the
+  // rest keep their places.
+  Step(
+      "*filter\n:KUBE-A - [0:0]\n:KUBE-B - [0:0]\n:KUBE-SVC - [0:0]\n"
+      "-A KUBE-SVC -j KUBE-0\n-A KUBE-B -j ACCEPT\n-F KUBE-C\n-X KUBE-C\n-X KUBE-A\n"
+      "-F KUBE-Z\n-X KUBE-Z\nCOMMIT\n"
+      "*nat\n:KUBE-M - [0:0]\n:KUBE-N - [0:0]\n-A KUBE-N -j ACCEPT\n-X KUBE-M\nCOMMIT\n");
+  EXPECT_EQ(runner_.stats().edited_sections, 5u);
+  EXPECT_EQ(runner_.stats().libiptc_sections, 0u);
+  EXPECT_EQ(libiptc_.stats().edited_sections, 0u);
+  EXPECT_EQ(libiptc_.stats().libiptc_sections, 5u);
+
+  // Errors leave the table as it was: a chain another rule jumps to, a missing chain.
+  const std::string before = Save("blob", false);
+  Status st = RestoreWithRunner("*filter\n:FOREIGN - [0:0]\n-X FOREIGN\nCOMMIT\n");
+  EXPECT_NE(st.message().find("a rule still jumps to it"), std::string::npos) << st.message();
+  st = RestoreWithRunner("*filter\n-A KUBE-NOPE -j ACCEPT\nCOMMIT\n");
+  EXPECT_NE(st.message().find("KUBE-NOPE: no such chain"), std::string::npos) << st.message();
+  EXPECT_EQ(Save("blob", false), before);
+
+  // A section that changes a built-in chain goes through libiptc, with the same result.
+  Step("*filter\n:FORWARD DROP [0:0]\n-A KUBE-B -j RETURN\nCOMMIT\n");
+  EXPECT_EQ(runner_.stats().libiptc_sections, 1u);
+
+  // No packets since: the foreign rules' counters are where they were.
+  EXPECT_EQ(Foreign(Save("blob", true)), counted);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, LibiptcBlobEditTest,
+                         ::testing::Values(IpFamily::kIPv4, IpFamily::kIPv6), [](const auto& info) {
+                           return info.param == IpFamily::kIPv4 ? "IPv4" : "IPv6";
+                         });
 
 }  // namespace
 }  // namespace kpx

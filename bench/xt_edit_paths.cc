@@ -1,0 +1,88 @@
+// kpx-bench-xt-paths blob|libiptc FULL PARTIAL: the libiptc runner's two ways of applying a
+// restore, timed on the same input: editing the table's blob (XtTableBlob, the default) or
+// libiptc's parse-and-compile. FULL and PARTIAL are restore texts, e.g. the full.txt and
+// partial.txt that kpx-bench-iptables-sync writes (10 000 x 10:
+// `kpx-bench-iptables-sync 10000 10 2 DIR`). In a network namespace of its own (never the
+// host's tables): FULL (the first sync), PARTIAL (one incremental sync), then PARTIAL without
+// its -X lines ("refill": the same chains flushed and filled again, repeatable) three times.
+// Prints one CSV row: path,full_ms,partial_ms,refill_ms (refill: the median of three). Needs
+// CAP_SYS_ADMIN and CAP_NET_ADMIN; exit status 1 on a failed restore, 2 on usage errors.
+//
+// One path per process, so neither runs on a heap the other fragmented (libiptc makes hundreds
+// of thousands of small allocations), and the restores on a second thread, as kpx's syncs are.
+// Alternate the paths over several processes, e.g.
+// `for i in 1 2 3; do for p in blob libiptc; do kpx-bench-xt-paths $p F P; done; done`.
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxier/netfilter/libiptc_iptables_runner.h"
+
+namespace {
+
+std::string ReadFile(const char* path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "kpx-bench-xt-paths: cannot read %s\n", path);
+    std::exit(2);
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Times one restore; exits on failure (the figures would mean nothing).
+double TimedRestore(kpx::LibiptcIptablesRunner& runner, const std::string& text) {
+  const auto t0 = std::chrono::steady_clock::now();
+  kpx::Status st = runner.Restore(kpx::IpFamily::kIPv4, text);
+  const auto t1 = std::chrono::steady_clock::now();
+  if (!st.ok()) {
+    std::fprintf(stderr, "kpx-bench-xt-paths: %s\n", st.message().c_str());
+    std::exit(1);
+  }
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+int Run(bool edit_blobs, const std::string& full, const std::string& partial) {
+  std::string refill;
+  std::istringstream lines(partial);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("-X ", 0) != 0) refill += line + "\n";
+  }
+  // Applies to this thread only, which is the one that restores.
+  if (unshare(CLONE_NEWNET) != 0) {
+    std::perror("kpx-bench-xt-paths: unshare(CLONE_NEWNET)");
+    return 1;
+  }
+  kpx::LibiptcIptablesRunner runner(edit_blobs);
+  const double f = TimedRestore(runner, full);
+  const double p = TimedRestore(runner, partial);
+  std::vector<double> r;
+  for (int i = 0; i < 3; ++i) r.push_back(TimedRestore(runner, refill));
+  std::sort(r.begin(), r.end());
+  std::printf("%s,%.1f,%.1f,%.1f\n", edit_blobs ? "blob" : "libiptc", f, p, r[1]);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4 || (std::string(argv[1]) != "blob" && std::string(argv[1]) != "libiptc")) {
+    std::fprintf(stderr, "usage: kpx-bench-xt-paths blob|libiptc FULL PARTIAL\n");
+    return 2;
+  }
+  const std::string full = ReadFile(argv[2]);
+  const std::string partial = ReadFile(argv[3]);
+  int status = 0;
+  std::thread worker([&] { status = Run(std::string(argv[1]) == "blob", full, partial); });
+  worker.join();
+  return status;
+}

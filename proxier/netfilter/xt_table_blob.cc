@@ -1,0 +1,534 @@
+#include "proxier/netfilter/xt_table_blob.h"
+
+// glibc's netinet/in.h before the kernel's headers, which then skip their own in.h definitions.
+#include <netinet/in.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/x_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <optional>
+
+namespace kpx {
+
+namespace {
+
+constexpr size_t kAlign = XT_ALIGN(1);
+constexpr size_t kTargetHeader = sizeof(xt_entry_target);
+constexpr size_t kStandardTargetSize = XT_ALIGN(sizeof(xt_standard_target));
+constexpr size_t kErrorTargetSize = XT_ALIGN(sizeof(xt_error_target));
+// The longest chain name iptables accepts (XT_EXTENSION_MAXNAMELEN less the NUL).
+constexpr size_t kMaxChainName = XT_EXTENSION_MAXNAMELEN - 1;
+constexpr int kHooks = 5;
+constexpr const char* kHookNames[kHooks] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT",
+                                            "POSTROUTING"};
+
+// Where the fields the editor touches sit in the family's entry.
+struct Layout {
+  size_t entry_size;
+  size_t target_offset_at;
+  size_t next_offset_at;
+};
+
+Layout LayoutOf(IpFamily family) {
+  if (family == IpFamily::kIPv4) {
+    return {sizeof(ipt_entry), offsetof(ipt_entry, target_offset),
+            offsetof(ipt_entry, next_offset)};
+  }
+  return {sizeof(ip6t_entry), offsetof(ip6t_entry, target_offset),
+          offsetof(ip6t_entry, next_offset)};
+}
+
+uint16_t Read16(const unsigned char* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+int32_t Read32(const unsigned char* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+void Write16(unsigned char* p, uint16_t v) { std::memcpy(p, &v, sizeof(v)); }
+void Write32(unsigned char* p, int32_t v) { std::memcpy(p, &v, sizeof(v)); }
+
+// The target of an entry whose sizes were checked by CheckEntry.
+struct TargetView {
+  const unsigned char* at;  // the xt_entry_target
+  uint16_t size;
+  std::string_view name;  // u.user.name up to its NUL
+};
+
+TargetView TargetOf(const Layout& l, const unsigned char* entry) {
+  const unsigned char* t = entry + Read16(entry + l.target_offset_at);
+  const char* name = reinterpret_cast<const char*>(t + offsetof(xt_entry_target, u.user.name));
+  return {t, Read16(t), std::string_view(name, strnlen(name, XT_EXTENSION_MAXNAMELEN))};
+}
+
+// Checks that the entry at `at` (with `room` bytes left in its buffer) is laid out as the kernel
+// requires: header, then a target that fits, the whole aligned. Returns its size.
+Result<uint32_t> CheckEntry(const Layout& l, const unsigned char* at, size_t room) {
+  if (room < l.entry_size) return Status::Error("entry truncated");
+  const uint16_t target_offset = Read16(at + l.target_offset_at);
+  const uint16_t next_offset = Read16(at + l.next_offset_at);
+  if (next_offset > room) return Status::Error("entry runs past the end of the table");
+  if (next_offset % kAlign != 0) return Status::Error("entry size not aligned");
+  if (target_offset < l.entry_size || target_offset % kAlign != 0 ||
+      size_t{target_offset} + kTargetHeader > next_offset) {
+    return Status::Error("target offset out of the entry");
+  }
+  const uint16_t target_size = Read16(at + target_offset);
+  if (target_size < kTargetHeader || size_t{target_offset} + target_size > next_offset) {
+    return Status::Error("target size out of the entry");
+  }
+  return uint32_t{next_offset};
+}
+
+bool IsStandard(const TargetView& t) { return t.name.empty(); }
+
+int32_t Verdict(const TargetView& t) { return Read32(t.at + kTargetHeader); }
+
+// A user chain's head (ERROR target carrying the name) or tail (unconditional RETURN), zeroed
+// elsewhere, as libiptc writes them.
+void WriteHead(const Layout& l, unsigned char* at, std::string_view name) {
+  std::memset(at, 0, l.entry_size + kErrorTargetSize);
+  Write16(at + l.target_offset_at, static_cast<uint16_t>(l.entry_size));
+  Write16(at + l.next_offset_at, static_cast<uint16_t>(l.entry_size + kErrorTargetSize));
+  unsigned char* t = at + l.entry_size;
+  Write16(t, static_cast<uint16_t>(kErrorTargetSize));
+  std::memcpy(t + offsetof(xt_entry_target, u.user.name), XT_ERROR_TARGET,
+              sizeof(XT_ERROR_TARGET) - 1);
+  std::memcpy(t + kTargetHeader, name.data(), name.size());
+}
+
+void WriteTail(const Layout& l, unsigned char* at) {
+  std::memset(at, 0, l.entry_size + kStandardTargetSize);
+  Write16(at + l.target_offset_at, static_cast<uint16_t>(l.entry_size));
+  Write16(at + l.next_offset_at, static_cast<uint16_t>(l.entry_size + kStandardTargetSize));
+  unsigned char* t = at + l.entry_size;
+  Write16(t, static_cast<uint16_t>(kStandardTargetSize));
+  Write32(t + kTargetHeader, XT_RETURN);
+}
+
+// The verdict a user-form standard target names, if it names one.
+std::optional<int32_t> NamedVerdict(std::string_view name) {
+  if (name == "ACCEPT") return -NF_ACCEPT - 1;
+  if (name == "DROP") return -NF_DROP - 1;
+  if (name == "QUEUE") return -NF_QUEUE - 1;
+  if (name == "RETURN") return XT_RETURN;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<XtTableBlob> XtTableBlob::Parse(IpFamily family, const XtTableInfo& info,
+                                       std::span<const unsigned char> entries) {
+  if (entries.size() != info.size) {
+    return Status::Error("table blob is " + std::to_string(entries.size()) +
+                         " bytes, its info says " + std::to_string(info.size));
+  }
+  if ((info.valid_hooks >> kHooks) != 0) return Status::Error("unknown hooks in valid_hooks");
+  XtTableBlob t(family, info, entries);
+  if (Status st = t.Split(); !st.ok()) return st;
+  if (Status st = t.ResolveJumps(); !st.ok()) return st;
+  return t;
+}
+
+Status XtTableBlob::Split() {
+  const Layout l = LayoutOf(family_);
+  // The count is the kernel's word, but untrusted: never reserve more than the bytes could hold.
+  entries_.reserve(std::min<size_t>(info_.num_entries, blob_.size() / l.entry_size));
+  for (size_t off = 0; off < blob_.size();) {
+    auto size = CheckEntry(l, blob_.data() + off, blob_.size() - off);
+    if (!size.ok()) {
+      return Status::Error("entry at offset " + std::to_string(off) + ": " +
+                           size.status().message());
+    }
+    entries_.push_back({static_cast<uint32_t>(off), *size});
+    off += *size;
+  }
+  if (entries_.size() != info_.num_entries) {
+    return Status::Error("table has " + std::to_string(entries_.size()) +
+                         " entries, its info says " + std::to_string(info_.num_entries));
+  }
+  if (entries_.empty()) return Status::Error("table has no entries");
+  auto index_at = [&](uint32_t offset) -> std::optional<uint32_t> {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
+                               [](const Entry& e, uint32_t o) { return e.offset < o; });
+    if (it == entries_.end() || it->offset != offset) return std::nullopt;
+    return static_cast<uint32_t>(it - entries_.begin());
+  };
+  // The entry index each hook's chain starts at, and each hook's policy entry.
+  std::vector<std::pair<uint32_t, int>> hook_at;
+  std::array<uint32_t, kHooks> policy{};
+  for (int h = 0; h < kHooks; ++h) {
+    if ((info_.valid_hooks & (1u << h)) == 0) continue;
+    auto start = index_at(info_.hook_entry[h]);
+    auto under = index_at(info_.underflow[h]);
+    if (!start || !under || *under < *start) {
+      return Status::Error(std::string("hook ") + kHookNames[h] +
+                           ": entry or underflow is not an entry of the table");
+    }
+    for (const auto& [other, _] : hook_at) {
+      if (other == *start) {
+        return Status::Error(std::string("hook ") + kHookNames[h] + " shares its chain");
+      }
+    }
+    hook_at.emplace_back(*start, h);
+    policy[h] = *under;
+  }
+  const uint32_t last = static_cast<uint32_t>(entries_.size() - 1);
+  if (TargetOf(l, blob_.data() + entries_[last].offset).name != XT_ERROR_TARGET) {
+    return Status::Error("table does not end with an ERROR entry");
+  }
+  // Closes the chain being read at entry `end` (inclusive) and checks how it ends.
+  auto close = [&](uint32_t end) -> Status {
+    if (chains_.empty()) return Status::Ok();
+    Chain& c = chains_.back();
+    c.end = end;
+    if (c.hook >= 0) {
+      if (policy[c.hook] != end) {
+        return Status::Error("chain " + std::string(c.name) + " does not end at its underflow");
+      }
+      return Status::Ok();
+    }
+    const TargetView t = TargetOf(l, blob_.data() + entries_[end].offset);
+    if (end < c.rules || !IsStandard(t) || t.size != kStandardTargetSize ||
+        Verdict(t) != XT_RETURN) {
+      return Status::Error("chain " + std::string(c.name) + " does not end with RETURN");
+    }
+    return Status::Ok();
+  };
+  for (uint32_t i = 0; i < last; ++i) {
+    const unsigned char* e = blob_.data() + entries_[i].offset;
+    auto h = std::find_if(hook_at.begin(), hook_at.end(),
+                          [i](const auto& start) { return start.first == i; });
+    if (h != hook_at.end()) {
+      if (Status st = close(i - 1); !st.ok()) return st;
+      chains_.push_back({kHookNames[h->second], h->second, i, i, 0});
+      continue;
+    }
+    const TargetView t = TargetOf(l, e);
+    if (t.name == XT_ERROR_TARGET) {
+      if (Status st = close(i - 1); !st.ok()) return st;
+      if (t.size < kTargetHeader + 1) return Status::Error("user chain head without a name");
+      const char* name = reinterpret_cast<const char*>(t.at + kTargetHeader);
+      const size_t len = strnlen(name, t.size - kTargetHeader);
+      if (len == 0 || len == t.size - kTargetHeader) {
+        return Status::Error("user chain head at offset " + std::to_string(entries_[i].offset) +
+                             " has no terminated name");
+      }
+      chains_.push_back({std::string_view(name, len), -1, i, i + 1, 0});
+      continue;
+    }
+    if (chains_.empty()) {
+      return Status::Error("entry at offset " + std::to_string(entries_[i].offset) +
+                           " belongs to no chain");
+    }
+  }
+  if (Status st = close(last - 1); !st.ok()) return st;
+  by_name_.reserve(chains_.size());
+  for (uint32_t c = 0; c < chains_.size(); ++c) {
+    if (!by_name_.emplace(chains_[c].name, c).second) {
+      return Status::Error("chain " + std::string(chains_[c].name) + " appears twice");
+    }
+  }
+  for (int h = 0; h < kHooks; ++h) {
+    if ((info_.valid_hooks & (1u << h)) != 0 && !by_name_.contains(kHookNames[h])) {
+      return Status::Error(std::string("hook ") + kHookNames[h] + " has no chain");
+    }
+  }
+  return Status::Ok();
+}
+
+Status XtTableBlob::ResolveJumps() {
+  const Layout l = LayoutOf(family_);
+  // Chains are in blob order, so their first rules' offsets are sorted.
+  std::vector<uint32_t> starts;
+  starts.reserve(chains_.size());
+  for (const Chain& c : chains_) starts.push_back(entries_[c.rules].offset);
+  jump_.assign(entries_.size(), kNoJump);
+  for (uint32_t i = 0; i < entries_.size(); ++i) {
+    const TargetView t = TargetOf(l, blob_.data() + entries_[i].offset);
+    if (!IsStandard(t)) continue;
+    if (t.size != kStandardTargetSize) {
+      return Status::Error("standard target of size " + std::to_string(t.size) + " at offset " +
+                           std::to_string(entries_[i].offset));
+    }
+    const int32_t verdict = Verdict(t);
+    if (verdict < 0) continue;
+    if (static_cast<uint32_t>(verdict) == entries_[i].offset + entries_[i].size) {
+      jump_[i] = kFallThrough;
+      continue;
+    }
+    auto it = std::lower_bound(starts.begin(), starts.end(), static_cast<uint32_t>(verdict));
+    if (it == starts.end() || *it != static_cast<uint32_t>(verdict)) {
+      return Status::Error("rule at offset " + std::to_string(entries_[i].offset) +
+                           " jumps to offset " + std::to_string(verdict) +
+                           ", which starts no chain");
+    }
+    jump_[i] = static_cast<uint32_t>(it - starts.begin());
+  }
+  return Status::Ok();
+}
+
+const XtTableBlob::Chain* XtTableBlob::Find(std::string_view name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &chains_[it->second];
+}
+
+bool XtTableBlob::HasChain(std::string_view name) const { return Find(name) != nullptr; }
+
+bool XtTableBlob::IsBuiltin(std::string_view name) const {
+  const Chain* c = Find(name);
+  return c != nullptr && c->hook >= 0;
+}
+
+size_t XtTableBlob::RuleCount(std::string_view name) const {
+  const Chain* c = Find(name);
+  return c == nullptr ? 0 : c->end - c->rules;
+}
+
+std::vector<XtTableBlob::ChainSummary> XtTableBlob::Chains() const {
+  const Layout l = LayoutOf(family_);
+  std::vector<ChainSummary> out;
+  out.reserve(chains_.size());
+  for (const Chain& c : chains_) {
+    std::string_view policy = "-";
+    if (c.hook >= 0) {
+      const TargetView t = TargetOf(l, blob_.data() + entries_[c.end].offset);
+      const int32_t v = IsStandard(t) ? Verdict(t) : 0;
+      policy = v == -NF_ACCEPT - 1 ? "ACCEPT" : v == -NF_DROP - 1 ? "DROP" : "?";
+    }
+    out.push_back({c.name, policy});
+  }
+  return out;
+}
+
+Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
+                                         size_t headroom) const {
+  const Layout l = LayoutOf(family_);
+  std::unordered_map<std::string_view, const XtChainEdit*> edit_of;
+  std::vector<const XtChainEdit*> created;
+  for (const XtChainEdit& e : edits) {
+    if (e.name.empty() || e.name.size() > kMaxChainName) {
+      return Status::Error("bad chain name \"" + e.name + "\"");
+    }
+    if (!edit_of.emplace(e.name, &e).second) {
+      return Status::Error("chain " + e.name + " edited twice");
+    }
+    const Chain* c = Find(e.name);
+    if (c != nullptr && c->hook >= 0) return Status::Error(e.name + " is a built-in chain");
+    if (e.remove) {
+      if (c == nullptr) return Status::Error("cannot delete " + e.name + ": no such chain");
+      if (!e.before.empty() || !e.after.empty() || (e.keep_rules && c->end > c->rules)) {
+        return Status::Error("cannot delete " + e.name + ": chain is not empty");
+      }
+    } else if (c == nullptr) {
+      created.push_back(&e);
+    }
+  }
+  std::sort(created.begin(), created.end(),
+            [](const XtChainEdit* a, const XtChainEdit* b) { return a->name < b->name; });
+
+  // The new table's chains in order: existing ones (index into chains_) or created ones.
+  struct Slot {
+    const Chain* old = nullptr;
+    const XtChainEdit* edit = nullptr;
+    std::string_view name;
+    uint32_t first_rule = 0;  // offset in the new table
+  };
+  std::vector<Slot> slots;
+  slots.reserve(chains_.size() + created.size());
+  size_t next_created = 0;
+  for (const Chain& c : chains_) {
+    auto it = edit_of.find(c.name);
+    const XtChainEdit* e = it == edit_of.end() ? nullptr : it->second;
+    if (c.hook < 0) {
+      while (next_created < created.size() && created[next_created]->name < c.name) {
+        slots.push_back({nullptr, created[next_created], created[next_created]->name});
+        ++next_created;
+      }
+    }
+    if (e != nullptr && e->remove) continue;
+    slots.push_back({&c, e, c.name});
+  }
+  for (; next_created < created.size(); ++next_created) {
+    slots.push_back({nullptr, created[next_created], created[next_created]->name});
+  }
+  std::unordered_map<std::string_view, uint32_t> slot_of;
+  slot_of.reserve(slots.size());
+  std::vector<uint32_t> slot_of_chain(chains_.size(), kNoJump);
+  for (uint32_t s = 0; s < slots.size(); ++s) {
+    slot_of.emplace(slots[s].name, s);
+    if (slots[s].old != nullptr) slot_of_chain[slots[s].old - chains_.data()] = s;
+  }
+
+  // A new rule's size, checked.
+  auto rule_size = [&](const XtRule& r) -> Result<uint32_t> {
+    auto size = CheckEntry(l, r.data(), r.size());
+    if (size.ok() && *size != r.size()) return Status::Error("rule size differs from next_offset");
+    return size;
+  };
+  // Bytes of the old entries [from, to).
+  auto span_bytes = [&](uint32_t from, uint32_t to) -> uint64_t {
+    if (from >= to) return 0;
+    return uint64_t{entries_[to - 1].offset} + entries_[to - 1].size - entries_[from].offset;
+  };
+
+  // Pass 1: sizes and each chain's first rule.
+  uint64_t size = 0;
+  uint64_t count = 0;
+  const size_t head = l.entry_size + kErrorTargetSize;
+  const size_t tail = l.entry_size + kStandardTargetSize;
+  for (Slot& s : slots) {
+    const bool keep = s.edit == nullptr || s.edit->keep_rules;
+    if (s.old != nullptr && s.old->hook >= 0) {
+      s.first_rule = static_cast<uint32_t>(size);
+      size += span_bytes(s.old->first, s.old->end + 1);
+      count += s.old->end + 1 - s.old->first;
+      continue;
+    }
+    size += s.old != nullptr ? span_bytes(s.old->first, s.old->rules) : head;
+    s.first_rule = static_cast<uint32_t>(size);
+    if (s.edit != nullptr) {
+      for (const auto* list : {&s.edit->before, &s.edit->after}) {
+        for (const XtRule& r : *list) {
+          auto rs = rule_size(r);
+          if (!rs.ok())
+            return Status::Error("rule for " + s.edit->name + ": " + rs.status().message());
+          size += *rs;
+        }
+        count += list->size();
+      }
+    }
+    if (keep && s.old != nullptr) {
+      size += span_bytes(s.old->rules, s.old->end);
+      count += s.old->end - s.old->rules;
+    }
+    size += s.old != nullptr ? entries_[s.old->end].size : tail;
+    count += s.old != nullptr ? s.old->rules - s.old->first + 1 : 2;
+  }
+  size += entries_.back().size;
+  count += 1;
+  if (size > UINT32_MAX || count > UINT32_MAX) return Status::Error("table too large");
+
+  XtReplacement out;
+  out.info.valid_hooks = info_.valid_hooks;
+  out.info.size = static_cast<uint32_t>(size);
+  out.info.num_entries = static_cast<uint32_t>(count);
+  out.buffer.resize(headroom + size);
+  std::memset(out.buffer.data(), 0, headroom);
+  out.old_index.reserve(count);
+  unsigned char* const base = out.buffer.data() + headroom;
+  uint32_t at = 0;
+
+  // Copies old entries [from, to) and points their jumps at the chains' new offsets.
+  auto copy_old = [&](uint32_t from, uint32_t to) -> Status {
+    if (from >= to) return Status::Ok();
+    const uint32_t start = at;
+    const uint64_t bytes = span_bytes(from, to);
+    std::memcpy(base + at, blob_.data() + entries_[from].offset, bytes);
+    const int64_t delta = int64_t{start} - entries_[from].offset;
+    for (uint32_t i = from; i < to; ++i) {
+      out.old_index.push_back(i);
+      if (jump_[i] == kNoJump) continue;
+      unsigned char* e = base + entries_[i].offset + delta;
+      unsigned char* verdict = e + Read16(e + l.target_offset_at) + kTargetHeader;
+      if (jump_[i] == kFallThrough) {
+        Write32(verdict, static_cast<int32_t>(entries_[i].offset + delta + entries_[i].size));
+        continue;
+      }
+      const uint32_t s = slot_of_chain[jump_[i]];
+      if (s == kNoJump) {
+        return Status::Error("cannot delete " + std::string(chains_[jump_[i]].name) +
+                             ": a rule still jumps to it");
+      }
+      Write32(verdict, static_cast<int32_t>(slots[s].first_rule));
+    }
+    at += static_cast<uint32_t>(bytes);
+    return Status::Ok();
+  };
+  // Copies a new rule, turning its named standard target into a verdict or a jump.
+  auto copy_new = [&](const XtRule& r, std::string_view chain) -> Status {
+    unsigned char* e = base + at;
+    std::memcpy(e, r.data(), r.size());
+    out.old_index.push_back(XtReplacement::kNew);
+    const TargetView t = TargetOf(l, e);
+    unsigned char* target = e + Read16(e + l.target_offset_at);
+    std::optional<int32_t> verdict;
+    if (IsStandard(t)) {
+      verdict = static_cast<int32_t>(at + r.size());  // fall through
+    } else if (auto named = NamedVerdict(t.name)) {
+      verdict = named;
+    } else if (auto it = slot_of.find(t.name); it != slot_of.end()) {
+      verdict = static_cast<int32_t>(slots[it->second].first_rule);
+    } else if (auto old = Find(t.name); old != nullptr) {
+      return Status::Error("rule in " + std::string(chain) + " jumps to " + std::string(t.name) +
+                           ", which is deleted");
+    }
+    if (verdict) {
+      if (t.size != kStandardTargetSize) {
+        return Status::Error("rule in " + std::string(chain) + ": standard target of size " +
+                             std::to_string(t.size));
+      }
+      std::memset(target + offsetof(xt_entry_target, u.user.name), 0, XT_EXTENSION_MAXNAMELEN);
+      target[offsetof(xt_entry_target, u.user.revision)] = 0;
+      Write32(target + kTargetHeader, *verdict);
+    }
+    at += static_cast<uint32_t>(r.size());
+    return Status::Ok();
+  };
+
+  // Pass 2: the bytes.
+  for (const Slot& s : slots) {
+    if (s.old != nullptr && s.old->hook >= 0) {
+      out.info.hook_entry[s.old->hook] = at;
+      if (Status st = copy_old(s.old->first, s.old->end); !st.ok()) return st;
+      out.info.underflow[s.old->hook] = at;
+      if (Status st = copy_old(s.old->end, s.old->end + 1); !st.ok()) return st;
+      continue;
+    }
+    if (s.old != nullptr) {
+      if (Status st = copy_old(s.old->first, s.old->rules); !st.ok()) return st;
+    } else {
+      WriteHead(l, base + at, s.name);
+      out.old_index.push_back(XtReplacement::kNew);
+      at += static_cast<uint32_t>(head);
+    }
+    if (s.edit != nullptr) {
+      for (const XtRule& r : s.edit->before) {
+        if (Status st = copy_new(r, s.name); !st.ok()) return st;
+      }
+    }
+    if (s.old != nullptr && (s.edit == nullptr || s.edit->keep_rules)) {
+      if (Status st = copy_old(s.old->rules, s.old->end); !st.ok()) return st;
+    }
+    if (s.edit != nullptr) {
+      for (const XtRule& r : s.edit->after) {
+        if (Status st = copy_new(r, s.name); !st.ok()) return st;
+      }
+    }
+    if (s.old != nullptr) {
+      if (Status st = copy_old(s.old->end, s.old->end + 1); !st.ok()) return st;
+    } else {
+      WriteTail(l, base + at);
+      out.old_index.push_back(XtReplacement::kNew);
+      at += static_cast<uint32_t>(tail);
+    }
+  }
+  if (Status st = copy_old(static_cast<uint32_t>(entries_.size() - 1),
+                           static_cast<uint32_t>(entries_.size()));
+      !st.ok()) {
+    return st;
+  }
+  return out;
+}
+
+}  // namespace kpx

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/default_init_allocator.h"
+#include "base/protocol.h"
+#include "base/status.h"
+
+namespace kpx {
+
+// What IPT_SO_GET_INFO (IP6T_SO_GET_INFO) says about a table, and what IPT_SO_SET_REPLACE needs
+// besides the entries. Offsets are byte offsets into the entries blob, indexed by hook
+// (NF_INET_PRE_ROUTING .. NF_INET_POST_ROUTING).
+struct XtTableInfo {
+  uint32_t valid_hooks = 0;
+  std::array<uint32_t, 5> hook_entry{};
+  std::array<uint32_t, 5> underflow{};
+  uint32_t num_entries = 0;
+  uint32_t size = 0;
+};
+
+// One rule as EncodeIptEntry writes it (libiptc's user form): a standard target names its verdict
+// ("ACCEPT", "DROP", "RETURN", "" for fall through) or the user chain it jumps to.
+using XtRule = std::vector<unsigned char>;
+
+// A change to one user chain. A chain not named in any edit keeps every byte.
+struct XtChainEdit {
+  std::string name;
+  // Deletes the chain: it must exist, end up without rules and be jumped to by no rule.
+  bool remove = false;
+  // False drops the chain's current rules (a flush); a chain that does not exist is created.
+  bool keep_rules = false;
+  std::vector<XtRule> before;  // rules ahead of the kept ones (iptables -I), in final order
+  std::vector<XtRule> after;   // rules after the kept ones (iptables -A)
+};
+
+// A table-sized byte buffer, not zero-filled when grown: every byte is written right after.
+using XtBuffer = std::vector<unsigned char, DefaultInitAllocator<unsigned char>>;
+
+// The table after an edit, ready for SO_SET_REPLACE.
+struct XtReplacement {
+  XtTableInfo info;
+  // `headroom` bytes reserved for the caller's ipt_replace header, then the entries, so the
+  // table is handed to the kernel without one more copy of it. The headroom is zeroed.
+  XtBuffer buffer;
+  // Per new entry: the index of the entry it was copied from in the parsed table, or kNew.
+  // Counters of kept entries are carried over with it (SO_SET_ADD_COUNTERS), as libiptc does.
+  std::vector<uint32_t> old_index;
+  static constexpr uint32_t kNew = UINT32_MAX;
+};
+
+// The entries blob of one x_tables table (IPv4 ipt_entry or IPv6 ip6t_entry, as read with
+// SO_GET_ENTRIES), split into chains: built-in chains found through hook_entry and underflow,
+// user chains through their ERROR-target heads, and the final ERROR entry. Pure: no syscalls.
+//
+// The blob comes from the kernel but is treated as untrusted: every offset and size is checked,
+// and anything libiptc would not accept either (a jump into the middle of a chain, a user chain
+// without its RETURN tail) is an error, never a crash. The parsed object points into `entries`,
+// which must outlive it.
+class XtTableBlob {
+ public:
+  static Result<XtTableBlob> Parse(IpFamily family, const XtTableInfo& info,
+                                   std::span<const unsigned char> entries);
+
+  bool HasChain(std::string_view name) const;
+  bool IsBuiltin(std::string_view name) const;
+  // Rules of a chain (without a user chain's head and tail or a built-in chain's policy);
+  // 0 for a chain that does not exist.
+  size_t RuleCount(std::string_view name) const;
+  size_t ChainCount() const { return chains_.size(); }
+  // Chains in table order with their policies ("ACCEPT"/"DROP"; "-" for user chains), as
+  // iptables-save lists them.
+  struct ChainSummary {
+    std::string_view name;
+    std::string_view policy;
+  };
+  std::vector<ChainSummary> Chains() const;
+
+  // Applies `edits` (at most one per chain) and lays the table out again: entries keep their
+  // bytes (counters, matches, targets), jumps are pointed at their chains' new offsets, hook
+  // entries, underflows, size and entry count are recomputed. New chains go where libiptc puts
+  // them: before the first user chain whose name sorts after theirs.
+  Result<XtReplacement> Apply(const std::vector<XtChainEdit>& edits, size_t headroom) const;
+
+ private:
+  struct Entry {
+    uint32_t offset = 0;  // in the parsed blob
+    uint32_t size = 0;
+  };
+  struct Chain {
+    std::string_view name;  // into the blob (user chains) or a literal (built-in chains)
+    int hook = -1;          // built-in: its hook; user chain: -1
+    uint32_t first = 0;     // index of the first entry (a user chain's head, a built-in's rule)
+    uint32_t rules = 0;     // index of the first rule
+    uint32_t end = 0;       // index of the tail (user) or policy (built-in) entry
+  };
+  XtTableBlob(IpFamily family, const XtTableInfo& info, std::span<const unsigned char> entries)
+      : family_(family), info_(info), blob_(entries) {}
+  Status Split();
+  Status ResolveJumps();
+  const Chain* Find(std::string_view name) const;
+
+  IpFamily family_;
+  XtTableInfo info_;
+  std::span<const unsigned char> blob_;
+  std::vector<Entry> entries_;
+  std::vector<Chain> chains_;  // in blob order; the final ERROR entry belongs to none
+  std::unordered_map<std::string_view, uint32_t> by_name_;
+  // Per entry: the chain its standard target jumps to, kFallThrough, or kNoJump.
+  std::vector<uint32_t> jump_;
+  static constexpr uint32_t kNoJump = UINT32_MAX;
+  static constexpr uint32_t kFallThrough = UINT32_MAX - 1;
+};
+
+}  // namespace kpx

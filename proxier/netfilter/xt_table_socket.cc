@@ -1,0 +1,202 @@
+#include "proxier/netfilter/xt_table_socket.h"
+
+// glibc's netinet/in.h before the kernel's headers, which then skip their own in.h definitions.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netfilter/x_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <glog/logging.h>
+
+namespace kpx {
+
+namespace {
+
+// Attempts at read-plan-replace when other writers keep replacing the table in between.
+constexpr int kAttempts = 4;
+
+struct V4 {
+  using GetInfo = ipt_getinfo;
+  using GetEntries = ipt_get_entries;
+  using Replace = ipt_replace;
+  static constexpr int kDomain = AF_INET;
+  static constexpr int kLevel = IPPROTO_IP;
+  static constexpr int kGetInfo = IPT_SO_GET_INFO;
+  static constexpr int kGetEntries = IPT_SO_GET_ENTRIES;
+  static constexpr int kReplace = IPT_SO_SET_REPLACE;
+  static constexpr int kAddCounters = IPT_SO_SET_ADD_COUNTERS;
+  static constexpr IpFamily kFamily = IpFamily::kIPv4;
+};
+
+struct V6 {
+  using GetInfo = ip6t_getinfo;
+  using GetEntries = ip6t_get_entries;
+  using Replace = ip6t_replace;
+  static constexpr int kDomain = AF_INET6;
+  static constexpr int kLevel = IPPROTO_IPV6;
+  static constexpr int kGetInfo = IP6T_SO_GET_INFO;
+  static constexpr int kGetEntries = IP6T_SO_GET_ENTRIES;
+  static constexpr int kReplace = IP6T_SO_SET_REPLACE;
+  static constexpr int kAddCounters = IP6T_SO_SET_ADD_COUNTERS;
+  static constexpr IpFamily kFamily = IpFamily::kIPv6;
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status Errno(const std::string& table, const std::string& what) {
+  return Status::Error("x_tables " + table + ": " + what + ": " + std::strerror(errno));
+}
+
+// A table as read: its info and the GET_ENTRIES buffer holding the entries.
+template <typename F>
+struct Snapshot {
+  XtTableInfo info;
+  XtBuffer buffer;
+  std::span<const unsigned char> entries() const {
+    return {buffer.data() + offsetof(typename F::GetEntries, entrytable), info.size};
+  }
+};
+
+// Reads the table; EAGAIN (it changed between the two calls) is returned as a null Snapshot.
+template <typename F>
+Result<std::optional<Snapshot<F>>> ReadOnce(int fd, const std::string& table) {
+  typename F::GetInfo gi{};
+  if (table.size() >= sizeof(gi.name)) return Status::Error("table name too long: " + table);
+  std::memcpy(gi.name, table.data(), table.size());
+  socklen_t len = sizeof(gi);
+  if (getsockopt(fd, F::kLevel, F::kGetInfo, &gi, &len) != 0) return Errno(table, "get info");
+  Snapshot<F> s;
+  s.info.valid_hooks = gi.valid_hooks;
+  std::memcpy(s.info.hook_entry.data(), gi.hook_entry, sizeof(gi.hook_entry));
+  std::memcpy(s.info.underflow.data(), gi.underflow, sizeof(gi.underflow));
+  s.info.num_entries = gi.num_entries;
+  s.info.size = gi.size;
+  s.buffer.resize(offsetof(typename F::GetEntries, entrytable) + gi.size);
+  auto* get = reinterpret_cast<typename F::GetEntries*>(s.buffer.data());
+  std::memcpy(get->name, gi.name, sizeof(get->name));
+  get->size = gi.size;
+  len = static_cast<socklen_t>(s.buffer.size());
+  if (getsockopt(fd, F::kLevel, F::kGetEntries, get, &len) != 0) {
+    if (errno == EAGAIN) return std::optional<Snapshot<F>>();
+    return Errno(table, "get entries");
+  }
+  return std::optional<Snapshot<F>>(std::move(s));
+}
+
+template <typename F>
+Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& plan) {
+  Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
+  if (fd.get() < 0) return Errno(table, "raw socket");
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    const auto t0 = Clock::now();
+    auto read = ReadOnce<F>(fd.get(), table);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) continue;
+    const Snapshot<F>& snap = **read;
+    const auto t1 = Clock::now();
+    auto blob = XtTableBlob::Parse(F::kFamily, snap.info, snap.entries());
+    if (!blob.ok()) return Status::Error("x_tables " + table + ": " + blob.status().message());
+    auto edits = plan(*blob);
+    if (!edits.ok()) return edits.status();
+    if (!edits->has_value()) return false;
+    auto applied = blob->Apply(**edits, sizeof(typename F::Replace));
+    if (!applied.ok())
+      return Status::Error("x_tables " + table + ": " + applied.status().message());
+    XtReplacement& r = applied.value();
+    const auto t2 = Clock::now();
+    auto* rep = reinterpret_cast<typename F::Replace*>(r.buffer.data());
+    std::memcpy(rep->name, table.data(), table.size());
+    rep->valid_hooks = r.info.valid_hooks;
+    rep->num_entries = r.info.num_entries;
+    rep->size = r.info.size;
+    std::memcpy(rep->hook_entry, r.info.hook_entry.data(), sizeof(rep->hook_entry));
+    std::memcpy(rep->underflow, r.info.underflow.data(), sizeof(rep->underflow));
+    // The kernel refuses the replace (EAGAIN) unless num_counters is the table's entry count,
+    // which is how a write by someone else since our read is noticed.
+    std::vector<xt_counters, DefaultInitAllocator<xt_counters>> old(snap.info.num_entries);
+    rep->num_counters = snap.info.num_entries;
+    rep->counters = old.data();
+    if (setsockopt(fd.get(), F::kLevel, F::kReplace, rep,
+                   static_cast<socklen_t>(r.buffer.size())) != 0) {
+      if (errno == EAGAIN) {
+        VLOG(2) << "x_tables " << table << " changed under us, attempt " << attempt;
+        continue;
+      }
+      return Errno(table, "replace");
+    }
+    const auto t3 = Clock::now();
+    // Counters of the entries that were kept, so foreign rules' counters survive our writes.
+    // Zero-filled: new entries start from zero.
+    std::vector<unsigned char> add(sizeof(xt_counters_info) +
+                                   sizeof(xt_counters) * r.old_index.size());
+    auto* info = reinterpret_cast<xt_counters_info*>(add.data());
+    std::memcpy(info->name, table.data(), table.size());
+    info->num_counters = static_cast<unsigned int>(r.old_index.size());
+    for (size_t i = 0; i < r.old_index.size(); ++i) {
+      if (r.old_index[i] != XtReplacement::kNew) info->counters[i] = old[r.old_index[i]];
+    }
+    if (setsockopt(fd.get(), F::kLevel, F::kAddCounters, info,
+                   static_cast<socklen_t>(add.size())) != 0) {
+      // The rules are in; only statistics are lost (someone replaced the table again).
+      LOG(WARNING) << Errno(table, "restoring counters").message();
+    }
+    VLOG(2) << "x_tables " << table << ": " << snap.info.num_entries << " -> " << r.info.num_entries
+            << " entries, " << r.info.size << " bytes: read " << ms(t1 - t0)
+            << " ms, plan and edit " << ms(t2 - t1) << " ms, replace " << ms(t3 - t2)
+            << " ms, counters " << ms(Clock::now() - t3) << " ms";
+    return true;
+  }
+  return Status::Error("x_tables " + table + ": replaced by another writer " +
+                       std::to_string(kAttempts) + " times in a row, giving up");
+}
+
+template <typename F>
+Status ReadFamily(const std::string& table, const std::function<void(const XtTableBlob&)>& use) {
+  Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
+  if (fd.get() < 0) return Errno(table, "raw socket");
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    auto read = ReadOnce<F>(fd.get(), table);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) continue;
+    auto blob = XtTableBlob::Parse(F::kFamily, (*read)->info, (*read)->entries());
+    if (!blob.ok()) return Status::Error("x_tables " + table + ": " + blob.status().message());
+    use(*blob);
+    return Status::Ok();
+  }
+  return Status::Error("x_tables " + table + ": changed while being read " +
+                       std::to_string(kAttempts) + " times in a row");
+}
+
+}  // namespace
+
+Result<bool> XtTableSocket::Edit(IpFamily family, const std::string& table, const Planner& plan) {
+  return family == IpFamily::kIPv4 ? EditFamily<V4>(table, plan) : EditFamily<V6>(table, plan);
+}
+
+Status XtTableSocket::Read(IpFamily family, const std::string& table,
+                           const std::function<void(const XtTableBlob&)>& use) {
+  return family == IpFamily::kIPv4 ? ReadFamily<V4>(table, use) : ReadFamily<V6>(table, use);
+}
+
+}  // namespace kpx

@@ -1,0 +1,592 @@
+// XtTableBlob on tables built here, checked by an independent reader of the kernel's layout
+// (Describe): every jump verdict must be the offset of its chain's first rule, every hook entry
+// and underflow where its chain starts and ends, sizes and counts what the walk finds.
+#include "proxier/netfilter/xt_table_blob.h"
+
+#include <netinet/in.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/x_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "proxier/netfilter/libiptc_iptables_runner.h"
+
+namespace kpx {
+namespace {
+
+constexpr const char* kHookNames[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
+
+size_t EntrySize(IpFamily f) {
+  return f == IpFamily::kIPv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
+}
+
+// Field accessors for either family's entry.
+struct EntryView {
+  IpFamily family;
+  const unsigned char* p;
+  uint16_t target_offset() const {
+    return family == IpFamily::kIPv4 ? reinterpret_cast<const ipt_entry*>(p)->target_offset
+                                     : reinterpret_cast<const ip6t_entry*>(p)->target_offset;
+  }
+  uint16_t next_offset() const {
+    return family == IpFamily::kIPv4 ? reinterpret_cast<const ipt_entry*>(p)->next_offset
+                                     : reinterpret_cast<const ip6t_entry*>(p)->next_offset;
+  }
+  xt_counters counters() const {
+    return family == IpFamily::kIPv4 ? reinterpret_cast<const ipt_entry*>(p)->counters
+                                     : reinterpret_cast<const ip6t_entry*>(p)->counters;
+  }
+  // The source address, which the tests use to tell rules apart.
+  std::string source() const {
+    std::array<uint8_t, 16> b{};
+    if (family == IpFamily::kIPv4) {
+      std::memcpy(b.data(), &reinterpret_cast<const ipt_entry*>(p)->ip.src, 4);
+    } else {
+      std::memcpy(b.data(), &reinterpret_cast<const ip6t_entry*>(p)->ipv6.src, 16);
+    }
+    return IpAddress::FromBytes(family, b).ToString();
+  }
+  const xt_entry_target* target() const {
+    return reinterpret_cast<const xt_entry_target*>(p + target_offset());
+  }
+  int verdict() const { return reinterpret_cast<const xt_standard_target*>(target())->verdict; }
+};
+
+// An entry in the kernel's form with a standard target carrying `verdict`.
+std::vector<unsigned char> KernelStandard(IpFamily f, int verdict) {
+  const size_t size = EntrySize(f) + XT_ALIGN(sizeof(xt_standard_target));
+  std::vector<unsigned char> e(size, 0);
+  const uint16_t to = static_cast<uint16_t>(EntrySize(f));
+  const uint16_t next = static_cast<uint16_t>(size);
+  if (f == IpFamily::kIPv4) {
+    reinterpret_cast<ipt_entry*>(e.data())->target_offset = to;
+    reinterpret_cast<ipt_entry*>(e.data())->next_offset = next;
+  } else {
+    reinterpret_cast<ip6t_entry*>(e.data())->target_offset = to;
+    reinterpret_cast<ip6t_entry*>(e.data())->next_offset = next;
+  }
+  auto* t = reinterpret_cast<xt_standard_target*>(e.data() + to);
+  t->target.u.user.target_size = XT_ALIGN(sizeof(xt_standard_target));
+  t->verdict = verdict;
+  return e;
+}
+
+std::vector<unsigned char> KernelError(IpFamily f, const char* name) {
+  const size_t size = EntrySize(f) + XT_ALIGN(sizeof(xt_error_target));
+  std::vector<unsigned char> e(size, 0);
+  const uint16_t to = static_cast<uint16_t>(EntrySize(f));
+  if (f == IpFamily::kIPv4) {
+    reinterpret_cast<ipt_entry*>(e.data())->target_offset = to;
+    reinterpret_cast<ipt_entry*>(e.data())->next_offset = static_cast<uint16_t>(size);
+  } else {
+    reinterpret_cast<ip6t_entry*>(e.data())->target_offset = to;
+    reinterpret_cast<ip6t_entry*>(e.data())->next_offset = static_cast<uint16_t>(size);
+  }
+  auto* t = reinterpret_cast<xt_error_target*>(e.data() + to);
+  t->target.u.user.target_size = XT_ALIGN(sizeof(xt_error_target));
+  std::strcpy(t->target.u.user.name, XT_ERROR_TARGET);
+  std::strcpy(t->errorname, name);
+  return e;
+}
+
+// A table as the kernel holds it.
+struct Table {
+  XtTableInfo info;
+  std::vector<unsigned char> entries;
+};
+
+// A filter table as a fresh namespace has it: INPUT ACCEPT, FORWARD DROP, OUTPUT ACCEPT.
+Table EmptyFilter(IpFamily f) {
+  Table t;
+  t.info.valid_hooks = (1 << NF_INET_LOCAL_IN) | (1 << NF_INET_FORWARD) | (1 << NF_INET_LOCAL_OUT);
+  const int policies[] = {-NF_ACCEPT - 1, -NF_DROP - 1, -NF_ACCEPT - 1};
+  const int hooks[] = {NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_LOCAL_OUT};
+  for (int i = 0; i < 3; ++i) {
+    t.info.hook_entry[hooks[i]] = t.info.underflow[hooks[i]] =
+        static_cast<uint32_t>(t.entries.size());
+    auto e = KernelStandard(f, policies[i]);
+    t.entries.insert(t.entries.end(), e.begin(), e.end());
+  }
+  auto e = KernelError(f, XT_ERROR_TARGET);
+  t.entries.insert(t.entries.end(), e.begin(), e.end());
+  t.info.num_entries = 4;
+  t.info.size = static_cast<uint32_t>(t.entries.size());
+  return t;
+}
+
+// A rule in libiptc's user form, told apart by its source address.
+XtRule Rule(IpFamily f, const std::string& source, const std::string& target) {
+  std::vector<std::string> args = {"-s", source};
+  if (!target.empty()) {
+    args.push_back("-j");
+    args.push_back(target);
+  }
+  if (target == "MARK") {
+    args.push_back("--or-mark");
+    args.push_back("0x4000");
+  }
+  auto r = EncodeIptEntry(f, args);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : XtRule{};
+}
+
+XtChainEdit Set(const std::string& name, std::vector<XtRule> rules) {
+  XtChainEdit e;
+  e.name = name;
+  e.after = std::move(rules);
+  return e;
+}
+
+XtChainEdit Remove(const std::string& name) {
+  XtChainEdit e;
+  e.name = name;
+  e.remove = true;
+  return e;
+}
+
+Result<Table> Edit(IpFamily f, const Table& t, const std::vector<XtChainEdit>& edits,
+                   std::vector<uint32_t>* old_index = nullptr) {
+  auto blob = XtTableBlob::Parse(f, t.info, t.entries);
+  if (!blob.ok()) return blob.status();
+  auto r = blob->Apply(edits, 8);
+  if (!r.ok()) return r.status();
+  EXPECT_EQ(r->buffer.size(), r->info.size + 8);
+  if (old_index) *old_index = r->old_index;
+  return Table{r->info, std::vector<unsigned char>(r->buffer.begin() + 8, r->buffer.end())};
+}
+
+// Reads a table the way the kernel lays it out, without XtTableBlob, and describes it one chain a
+// line: "NAME: rule rule ... | end", a rule "source>target" where the target is the chain whose
+// first rule the verdict points at, a verdict name, "next" (fall through) or an extension's name.
+// Anything that does not hold (a verdict into no chain's start, a hook entry or underflow in the
+// wrong place, sizes) is reported in the text, so a comparison shows it.
+std::string Describe(IpFamily f, const Table& t) {
+  struct Walked {
+    uint32_t offset;
+    EntryView e;
+  };
+  std::vector<Walked> all;
+  for (uint32_t off = 0; off < t.entries.size();) {
+    EntryView e{f, t.entries.data() + off};
+    all.push_back({off, e});
+    if (e.next_offset() == 0) return "zero next_offset";
+    off += e.next_offset();
+  }
+  std::string out;
+  if (all.size() != t.info.num_entries) out += "COUNT MISMATCH\n";
+  // Chain starts: hooks, then ERROR heads. First rule offsets name the chains for jumps.
+  std::map<uint32_t, std::string> first_rule;
+  std::map<uint32_t, std::string> starts;
+  for (int h = 0; h < 5; ++h) {
+    if (t.info.valid_hooks & (1 << h)) {
+      starts[t.info.hook_entry[h]] = kHookNames[h];
+      first_rule[t.info.hook_entry[h]] = kHookNames[h];
+    }
+  }
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    if (std::string(all[i].e.target()->u.user.name) == XT_ERROR_TARGET) {
+      const auto* et = reinterpret_cast<const xt_error_target*>(all[i].e.target());
+      starts[all[i].offset] = et->errorname;
+      first_rule[all[i + 1].offset] = et->errorname;
+    }
+  }
+  auto verdict_name = [&](const Walked& w) -> std::string {
+    const std::string name = w.e.target()->u.user.name;
+    if (!name.empty()) return name;
+    const int v = w.e.verdict();
+    if (v == -NF_ACCEPT - 1) return "ACCEPT";
+    if (v == -NF_DROP - 1) return "DROP";
+    if (v == XT_RETURN) return "RETURN";
+    if (v == static_cast<int>(w.offset + w.e.next_offset())) return "next";
+    auto it = first_rule.find(static_cast<uint32_t>(v));
+    return it == first_rule.end() ? "BAD@" + std::to_string(v) : it->second;
+  };
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    auto s = starts.find(all[i].offset);
+    if (s != starts.end()) {
+      if (!out.empty() && out.back() != '\n') out += "\n";
+      out += s->second + ":";
+      if (std::string(all[i].e.target()->u.user.name) == XT_ERROR_TARGET) continue;
+    }
+    const bool last_of_chain = starts.contains(all[i + 1].offset) || i + 2 == all.size();
+    if (last_of_chain) {
+      out += " | " + verdict_name(all[i]);
+      for (int h = 0; h < 5; ++h) {
+        if ((t.info.valid_hooks & (1 << h)) && t.info.underflow[h] == all[i].offset) {
+          out += std::string(" (underflow ") + kHookNames[h] + ")";
+        }
+      }
+    } else {
+      out += " " + all[i].e.source() + ">" + verdict_name(all[i]);
+    }
+  }
+  out += "\n";
+  return out;
+}
+
+// Offset of the first rule of `chain`, found by walking the table.
+uint32_t FirstRule(IpFamily f, const Table& t, const std::string& chain) {
+  for (uint32_t off = 0; off < t.entries.size();) {
+    EntryView e{f, t.entries.data() + off};
+    off += e.next_offset();
+    if (std::string(e.target()->u.user.name) == XT_ERROR_TARGET &&
+        reinterpret_cast<const xt_error_target*>(e.target())->errorname == chain) {
+      return off;
+    }
+  }
+  ADD_FAILURE() << "no chain " << chain;
+  return 0;
+}
+
+// The table with a kernel-form rule jumping to `chain` put first in INPUT: everything from
+// there on moves, so every verdict, hook entry and underflow at or after it moves too. Written
+// independently of XtTableBlob so the editor is checked on a table it did not lay out.
+Table InsertIntoInput(IpFamily f, const Table& t, const std::string& chain) {
+  const uint32_t pos = t.info.hook_entry[NF_INET_LOCAL_IN];
+  std::vector<unsigned char> rule = KernelStandard(f, static_cast<int>(FirstRule(f, t, chain)));
+  const uint32_t shift = static_cast<uint32_t>(rule.size());
+  Table out = t;
+  out.entries.insert(out.entries.begin() + pos, rule.begin(), rule.end());
+  for (uint32_t off = 0; off < out.entries.size();) {
+    EntryView e{f, out.entries.data() + off};
+    if (std::string(e.target()->u.user.name).empty() && e.verdict() >= static_cast<int>(pos)) {
+      reinterpret_cast<xt_standard_target*>(out.entries.data() + off + e.target_offset())
+          ->verdict += static_cast<int>(shift);
+    }
+    off += e.next_offset();
+  }
+  for (int h = 0; h < 5; ++h) {
+    if (out.info.hook_entry[h] > pos) out.info.hook_entry[h] += shift;
+    if (out.info.underflow[h] >= pos) out.info.underflow[h] += shift;
+  }
+  out.info.num_entries += 1;
+  out.info.size += shift;
+  return out;
+}
+
+class XtTableBlobTest : public ::testing::TestWithParam<IpFamily> {
+ protected:
+  IpFamily f() const { return GetParam(); }
+  // Addresses of the family: A(1) is 10.0.0.1 or fd00::1.
+  std::string A(int n) const {
+    return (f() == IpFamily::kIPv4 ? "10.0.0." : "fd00::") + std::to_string(n);
+  }
+  // KUBE-A jumps to KUBE-B and KUBE-C, KUBE-B to KUBE-C, INPUT to KUBE-A; FORWARD falls through.
+  Table Base() {
+    auto t = Edit(f(), EmptyFilter(f()),
+                  {Set("KUBE-A", {Rule(f(), A(1), "KUBE-B"), Rule(f(), A(2), "KUBE-C"),
+                                  Rule(f(), A(3), "ACCEPT")}),
+                   Set("KUBE-B", {Rule(f(), A(4), "KUBE-C"), Rule(f(), A(5), "")}),
+                   Set("KUBE-C", {Rule(f(), A(6), "MARK"), Rule(f(), A(7), "RETURN")})});
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    return *t;
+  }
+};
+
+TEST_P(XtTableBlobTest, EmptyTableReadsBack) {
+  const Table t = EmptyFilter(f());
+  EXPECT_EQ(Describe(f(), t),
+            "INPUT: | ACCEPT (underflow INPUT)\nFORWARD: | DROP (underflow FORWARD)\n"
+            "OUTPUT: | ACCEPT (underflow OUTPUT)\n");
+  auto same = Edit(f(), t, {});
+  ASSERT_TRUE(same.ok()) << same.status().message();
+  EXPECT_EQ(same->entries, t.entries);
+}
+
+TEST_P(XtTableBlobTest, CreatesChainsWithJumpsBetweenThem) {
+  const Table t = Base();
+  EXPECT_EQ(Describe(f(), t),
+            "INPUT: | ACCEPT (underflow INPUT)\nFORWARD: | DROP (underflow FORWARD)\n"
+            "OUTPUT: | ACCEPT (underflow OUTPUT)\n"
+            "KUBE-A: " +
+                A(1) + ">KUBE-B " + A(2) + ">KUBE-C " + A(3) + ">ACCEPT | RETURN\n" +
+                "KUBE-B: " + A(4) + ">KUBE-C " + A(5) + ">next | RETURN\n" + "KUBE-C: " + A(6) +
+                ">MARK " + A(7) + ">RETURN | RETURN\n");
+  EXPECT_EQ(t.info.num_entries, 4u + 3 * 2 + 7);
+  auto blob = XtTableBlob::Parse(f(), t.info, t.entries);
+  ASSERT_TRUE(blob.ok()) << blob.status().message();
+  EXPECT_EQ(blob->ChainCount(), 6u);
+  EXPECT_EQ(blob->RuleCount("KUBE-A"), 3u);
+  EXPECT_TRUE(blob->IsBuiltin("INPUT"));
+  EXPECT_FALSE(blob->IsBuiltin("KUBE-A"));
+  EXPECT_FALSE(blob->HasChain("KUBE-Z"));
+  std::string chains;
+  for (const auto& c : blob->Chains())
+    chains += std::string(c.name) + " " + std::string(c.policy) + ",";
+  EXPECT_EQ(chains, "INPUT ACCEPT,FORWARD DROP,OUTPUT ACCEPT,KUBE-A -,KUBE-B -,KUBE-C -,");
+}
+
+TEST_P(XtTableBlobTest, GrowingAndShrinkingChainsMovesEveryJump) {
+  // A foreign rule in INPUT (as another tool would add it) jumps to KUBE-C; kept as it is.
+  const Table t = InsertIntoInput(f(), Base(), "KUBE-C");
+  const std::string any = f() == IpFamily::kIPv4 ? "0.0.0.0" : "::";
+  const std::string input = "INPUT: " + any + ">KUBE-C | ACCEPT (underflow INPUT)\n";
+  ASSERT_EQ(Describe(f(), t).rfind(input, 0), 0u) << Describe(f(), t);
+  // Grow KUBE-A (before the jump targets), shrink KUBE-B, keep KUBE-C.
+  auto edited = Edit(f(), t,
+                     {Set("KUBE-A", {Rule(f(), A(11), "KUBE-C"), Rule(f(), A(12), "KUBE-B"),
+                                     Rule(f(), A(13), "KUBE-B"), Rule(f(), A(14), "DROP"),
+                                     Rule(f(), A(15), "KUBE-C")}),
+                      Set("KUBE-B", {})});
+  ASSERT_TRUE(edited.ok()) << edited.status().message();
+  EXPECT_EQ(Describe(f(), *edited),
+            "INPUT: " + any + ">KUBE-C | ACCEPT (underflow INPUT)\n" +
+                "FORWARD: | DROP (underflow FORWARD)\nOUTPUT: | ACCEPT (underflow OUTPUT)\n" +
+                "KUBE-A: " + A(11) + ">KUBE-C " + A(12) + ">KUBE-B " + A(13) + ">KUBE-B " + A(14) +
+                ">DROP " + A(15) + ">KUBE-C | RETURN\n" + "KUBE-B: | RETURN\n" + "KUBE-C: " + A(6) +
+                ">MARK " + A(7) + ">RETURN | RETURN\n");
+  // Shrink KUBE-A below its old size and grow KUBE-C (after the targets).
+  auto again = Edit(f(), *edited,
+                    {Set("KUBE-A", {Rule(f(), A(21), "KUBE-C")}),
+                     Set("KUBE-C", {Rule(f(), A(22), "KUBE-B"), Rule(f(), A(23), ""),
+                                    Rule(f(), A(24), "RETURN")})});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(Describe(f(), *again),
+            "INPUT: " + any + ">KUBE-C | ACCEPT (underflow INPUT)\n" +
+                "FORWARD: | DROP (underflow FORWARD)\nOUTPUT: | ACCEPT (underflow OUTPUT)\n" +
+                "KUBE-A: " + A(21) + ">KUBE-C | RETURN\nKUBE-B: | RETURN\n" + "KUBE-C: " + A(22) +
+                ">KUBE-B " + A(23) + ">next " + A(24) + ">RETURN | RETURN\n");
+}
+
+TEST_P(XtTableBlobTest, KeepsRulesAndAppendsOrInserts) {
+  XtChainEdit e;
+  e.name = "KUBE-B";
+  e.keep_rules = true;
+  e.before = {Rule(f(), A(30), "KUBE-C")};
+  e.after = {Rule(f(), A(31), "KUBE-A")};
+  auto edited = Edit(f(), Base(), {e});
+  ASSERT_TRUE(edited.ok()) << edited.status().message();
+  EXPECT_NE(Describe(f(), *edited)
+                .find("KUBE-B: " + A(30) + ">KUBE-C " + A(4) + ">KUBE-C " + A(5) + ">next " +
+                      A(31) + ">KUBE-A | RETURN\n"),
+            std::string::npos)
+      << Describe(f(), *edited);
+}
+
+TEST_P(XtTableBlobTest, NewChainsGoInNameOrderAndDeletedOnesLeave) {
+  // KUBE-B0 sorts between KUBE-A and KUBE-B, ZZZ after every chain; KUBE-C's rules move with it.
+  auto edited = Edit(f(), Base(),
+                     {Set("KUBE-B0", {Rule(f(), A(40), "KUBE-C")}), Set("ZZZ", {}),
+                      Set("KUBE-A", {Rule(f(), A(41), "KUBE-B0"), Rule(f(), A(42), "ZZZ")}),
+                      Set("AAA", {Rule(f(), A(43), "KUBE-A")})});
+  ASSERT_TRUE(edited.ok()) << edited.status().message();
+  EXPECT_EQ(Describe(f(), *edited),
+            "INPUT: | ACCEPT (underflow INPUT)\nFORWARD: | DROP (underflow FORWARD)\n"
+            "OUTPUT: | ACCEPT (underflow OUTPUT)\n"
+            "AAA: " +
+                A(43) + ">KUBE-A | RETURN\n" + "KUBE-A: " + A(41) + ">KUBE-B0 " + A(42) +
+                ">ZZZ | RETURN\n" + "KUBE-B: " + A(4) + ">KUBE-C " + A(5) + ">next | RETURN\n" +
+                "KUBE-B0: " + A(40) + ">KUBE-C | RETURN\n" + "KUBE-C: " + A(6) + ">MARK " + A(7) +
+                ">RETURN | RETURN\n" + "ZZZ: | RETURN\n");
+  // KUBE-B (nothing jumps to it any more) goes with its rules; so does AAA.
+  auto removed = Edit(f(), *edited, {Remove("KUBE-B"), Remove("AAA")});
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(Describe(f(), *removed),
+            "INPUT: | ACCEPT (underflow INPUT)\nFORWARD: | DROP (underflow FORWARD)\n"
+            "OUTPUT: | ACCEPT (underflow OUTPUT)\n"
+            "KUBE-A: " +
+                A(41) + ">KUBE-B0 " + A(42) + ">ZZZ | RETURN\n" + "KUBE-B0: " + A(40) +
+                ">KUBE-C | RETURN\n" + "KUBE-C: " + A(6) + ">MARK " + A(7) + ">RETURN | RETURN\n" +
+                "ZZZ: | RETURN\n");
+}
+
+TEST_P(XtTableBlobTest, KeptEntriesKeepTheirBytesAndMapToTheirOldIndex) {
+  Table t = Base();
+  // Counters as the kernel reports them, on every entry: entry i counts i packets.
+  {
+    uint32_t off = 0;
+    for (uint64_t i = 0; off < t.entries.size(); ++i) {
+      EntryView e{f(), t.entries.data() + off};
+      xt_counters c{i, 100 * i};
+      const size_t at =
+          f() == IpFamily::kIPv4 ? offsetof(ipt_entry, counters) : offsetof(ip6t_entry, counters);
+      std::memcpy(t.entries.data() + off + at, &c, sizeof(c));
+      off += e.next_offset();
+    }
+  }
+  std::vector<uint32_t> old_index;
+  auto edited = Edit(f(), t, {Set("KUBE-A", {Rule(f(), A(50), "KUBE-C")})}, &old_index);
+  ASSERT_TRUE(edited.ok()) << edited.status().message();
+  ASSERT_EQ(old_index.size(), edited->info.num_entries);
+  // Walk both tables; every kept entry equals its old self except for a moved jump's verdict.
+  std::vector<uint32_t> old_offsets;
+  for (uint32_t off = 0; off < t.entries.size();) {
+    old_offsets.push_back(off);
+    off += EntryView{f(), t.entries.data() + off}.next_offset();
+  }
+  size_t kept = 0;
+  uint32_t off = 0;
+  for (size_t i = 0; i < old_index.size(); ++i) {
+    EntryView now{f(), edited->entries.data() + off};
+    if (old_index[i] == XtReplacement::kNew) {
+      EXPECT_EQ(now.counters().pcnt, 0u);
+    } else {
+      ++kept;
+      ASSERT_LT(old_index[i], old_offsets.size());
+      EntryView was{f(), t.entries.data() + old_offsets[old_index[i]]};
+      ASSERT_EQ(now.next_offset(), was.next_offset());
+      EXPECT_EQ(now.counters().pcnt, old_index[i]);
+      EXPECT_EQ(now.counters().bcnt, 100u * old_index[i]);
+      // Same bytes up to the verdict (which may move with its chain).
+      EXPECT_EQ(std::memcmp(now.p, was.p, now.target_offset() + sizeof(xt_entry_target)), 0)
+          << "entry " << i;
+      EXPECT_EQ(std::string(now.target()->u.user.name), was.target()->u.user.name);
+    }
+    off += now.next_offset();
+  }
+  // Old: 17 entries; KUBE-A's 3 rules went, its head and tail and all else stayed.
+  EXPECT_EQ(kept, 17u - 3u);
+  EXPECT_EQ(edited->info.num_entries, kept + 1);
+}
+
+TEST_P(XtTableBlobTest, RefusesEditsThatCannotBeApplied) {
+  const Table t = Base();
+  auto blob = XtTableBlob::Parse(f(), t.info, t.entries);
+  ASSERT_TRUE(blob.ok());
+  auto error = [&](std::vector<XtChainEdit> edits) {
+    auto r = blob->Apply(edits, 0);
+    return r.ok() ? std::string("ok") : r.status().message();
+  };
+  // Deleting keeps nothing of the chain unless told to keep its rules, which then must be none.
+  XtChainEdit keep = Remove("KUBE-C");
+  keep.keep_rules = true;
+  EXPECT_EQ(error({keep}), "cannot delete KUBE-C: chain is not empty");
+  EXPECT_EQ(error({Remove("KUBE-C")}), "cannot delete KUBE-C: a rule still jumps to it");
+  EXPECT_EQ(error({Set("KUBE-C", {}), Remove("KUBE-X")}), "cannot delete KUBE-X: no such chain");
+  EXPECT_EQ(error({Set("KUBE-B", {}), Remove("KUBE-B")}), "chain KUBE-B edited twice");
+  EXPECT_EQ(error({Set("INPUT", {})}), "INPUT is a built-in chain");
+  EXPECT_EQ(error({Set(std::string(29, 'X'), {})}),
+            "bad chain name \"" + std::string(29, 'X') + "\"");
+  XtRule broken = Rule(f(), A(1), "ACCEPT");
+  broken.resize(broken.size() - 8);
+  EXPECT_NE(error({Set("KUBE-A", {broken})}).find("rule for KUBE-A"), std::string::npos);
+  // A rule may not jump to a chain deleted in the same edit.
+  auto emptied = Edit(f(), t, {Set("KUBE-A", {}), Set("KUBE-B", {})});
+  ASSERT_TRUE(emptied.ok());
+  auto blob2 = XtTableBlob::Parse(f(), emptied->info, emptied->entries);
+  ASSERT_TRUE(blob2.ok());
+  auto r = blob2->Apply({Remove("KUBE-B"), Set("KUBE-A", {Rule(f(), A(1), "KUBE-B")})}, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "rule in KUBE-A jumps to KUBE-B, which is deleted");
+  auto r2 = blob2->Apply({Remove("KUBE-B")}, 0);
+  EXPECT_TRUE(r2.ok()) << r2.status().message();
+}
+
+TEST_P(XtTableBlobTest, MalformedTablesAreErrors) {
+  const Table good = Base();
+  auto parse = [&](const Table& t) {
+    auto r = XtTableBlob::Parse(f(), t.info, t.entries);
+    return r.ok() ? std::string("ok") : r.status().message();
+  };
+  ASSERT_EQ(parse(good), "ok");
+  Table t = good;
+  t.info.size += 8;
+  EXPECT_NE(parse(t).find("info says"), std::string::npos);
+  t = good;
+  t.entries.resize(t.entries.size() - 8);
+  t.info.size -= 8;
+  EXPECT_NE(parse(t), "ok");
+  t = good;
+  t.info.num_entries += 1;
+  EXPECT_NE(parse(t).find("entries, its info says"), std::string::npos);
+  t = good;
+  t.info.hook_entry[NF_INET_FORWARD] += 8;
+  EXPECT_NE(parse(t).find("hook FORWARD"), std::string::npos);
+  t = good;
+  t.info.valid_hooks |= 1 << 6;
+  EXPECT_EQ(parse(t), "unknown hooks in valid_hooks");
+  // Zero next_offset in the first entry (a naive walk would loop forever).
+  t = good;
+  const size_t next_at =
+      f() == IpFamily::kIPv4 ? offsetof(ipt_entry, next_offset) : offsetof(ip6t_entry, next_offset);
+  t.entries[next_at] = 0;
+  t.entries[next_at + 1] = 0;
+  EXPECT_NE(parse(t).find("entry at offset 0"), std::string::npos);
+  // A jump into the middle of a chain: point KUBE-A's first rule's verdict 8 bytes further.
+  t = good;
+  {
+    uint32_t off = 0;
+    while (true) {
+      EntryView e{f(), t.entries.data() + off};
+      if (e.verdict() >= 0 && std::string(e.target()->u.user.name).empty() &&
+          e.verdict() != static_cast<int>(off + e.next_offset())) {
+        auto* st =
+            reinterpret_cast<xt_standard_target*>(t.entries.data() + off + e.target_offset());
+        st->verdict += static_cast<int>(sizeof(xt_counters));
+        break;
+      }
+      off += e.next_offset();
+      ASSERT_LT(off, t.entries.size());
+    }
+  }
+  EXPECT_NE(parse(t).find("which starts no chain"), std::string::npos) << parse(t);
+  // A user chain whose tail is not RETURN: make KUBE-C's tail ACCEPT (the entry before the
+  // final ERROR).
+  t = good;
+  {
+    uint32_t off = 0;  // the final ERROR entry's
+    while (off + EntryView{f(), t.entries.data() + off}.next_offset() < t.entries.size()) {
+      off += EntryView{f(), t.entries.data() + off}.next_offset();
+    }
+    uint32_t tail = 0;
+    for (uint32_t o = 0; o < off;) {
+      tail = o;
+      o += EntryView{f(), t.entries.data() + o}.next_offset();
+    }
+    EntryView e{f(), t.entries.data() + tail};
+    reinterpret_cast<xt_standard_target*>(t.entries.data() + tail + e.target_offset())->verdict =
+        -NF_ACCEPT - 1;
+  }
+  EXPECT_EQ(parse(t), "chain KUBE-C does not end with RETURN");
+  // No final ERROR entry: cut it off.
+  t = good;
+  {
+    const size_t error_size = EntrySize(f()) + XT_ALIGN(sizeof(xt_error_target));
+    t.entries.resize(t.entries.size() - error_size);
+    t.info.size = static_cast<uint32_t>(t.entries.size());
+    t.info.num_entries -= 1;
+  }
+  EXPECT_EQ(parse(t), "table does not end with an ERROR entry");
+}
+
+// Random corruption never crashes the parser or the editor; what parses can be edited or is
+// refused with an error.
+TEST_P(XtTableBlobTest, SurvivesRandomCorruption) {
+  const Table good = Base();
+  std::mt19937 rng(14);
+  int parsed = 0;
+  for (int round = 0; round < 3000; ++round) {
+    Table t = good;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int i = 0; i < flips; ++i) {
+      t.entries[rng() % t.entries.size()] = static_cast<unsigned char>(rng());
+    }
+    auto blob = XtTableBlob::Parse(f(), t.info, t.entries);
+    if (!blob.ok()) continue;
+    ++parsed;
+    auto r = blob->Apply({Set("KUBE-B", {Rule(f(), A(1), "KUBE-C")}), Set("NEW", {})}, 0);
+    if (r.ok()) {
+      EXPECT_EQ(r->buffer.size(), r->info.size);
+    }
+  }
+  // Most flips land in addresses, counters or names and still parse.
+  EXPECT_GT(parsed, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, XtTableBlobTest,
+                         ::testing::Values(IpFamily::kIPv4, IpFamily::kIPv6), [](const auto& info) {
+                           return info.param == IpFamily::kIPv4 ? "IPv4" : "IPv6";
+                         });
+
+}  // namespace
+}  // namespace kpx
