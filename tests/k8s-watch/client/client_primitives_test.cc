@@ -276,15 +276,17 @@ TEST(SliceStoreTest, KeepsTheIdentityAndTellsChangesByContent) {
   list({slice(true)}, 5);  // the same content again
   list({slice(false)}, 6);
   list({}, 7);
+  const auto recorded = handler.calls();  // a copy: the reference below must not dangle
   std::vector<std::string> calls;
-  for (const auto& c : handler.calls()) calls.push_back(std::string(1, c.op) + " " + c.key);
+  for (const auto& c : recorded) calls.push_back(std::string(1, c.op) + " " + c.key);
   EXPECT_THAT(calls, ElementsAre("A default/web-1", "S ", "U default/web-1", "D default/web-1"));
-  const auto& update = handler.calls()[2];
+  ASSERT_EQ(recorded.size(), 4u);
+  const auto& update = recorded[2];
   EXPECT_TRUE(update.old_slice->endpoints.empty());
   EXPECT_EQ(update.old_slice->service_name, "web");
   ASSERT_EQ(update.slice->endpoints.size(), 1u);
   EXPECT_FALSE(update.slice->endpoints[0].ready);
-  EXPECT_EQ(handler.calls()[3].slice->service_name, "web");
+  EXPECT_EQ(recorded[3].slice->service_name, "web");
   EXPECT_THAT(handler.violations(), ::testing::IsEmpty());
 }
 
