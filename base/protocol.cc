@@ -1,5 +1,7 @@
 #include "base/protocol.h"
 
+#include <netinet/in.h>
+
 #include "base/enum_names.h"
 
 namespace kpx {
@@ -17,6 +19,18 @@ constexpr EnumNames kLowerNames(std::array{std::pair{P::kTCP, "tcp"sv}, std::pai
 std::string_view ProtocolName(Protocol p) { return kApiNames.Name(p); }
 std::string_view ProtocolLowerName(Protocol p) { return kLowerNames.Name(p); }
 std::optional<Protocol> ParseProtocol(std::string_view s) { return kApiNames.Parse(s); }
+
+uint8_t IpProtocolNumber(Protocol p) {
+  switch (p) {
+    case Protocol::kTCP:
+      return IPPROTO_TCP;
+    case Protocol::kUDP:
+      return IPPROTO_UDP;
+    case Protocol::kSCTP:
+      return IPPROTO_SCTP;
+  }
+  return 0;
+}
 
 std::string_view IpFamilyName(IpFamily f) { return f == IpFamily::kIPv4 ? "IPv4" : "IPv6"; }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -13,6 +14,8 @@ std::string_view ProtocolName(Protocol p);
 // Lower-case form used by iptables ("-p tcp") and in chain-name hashes.
 std::string_view ProtocolLowerName(Protocol p);
 std::optional<Protocol> ParseProtocol(std::string_view s);
+// The IP protocol number (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP), as IPVS and conntrack key by it.
+uint8_t IpProtocolNumber(Protocol p);
 
 enum class IpFamily { kIPv4 = 0, kIPv6 = 1 };
 inline constexpr IpFamily kIpFamilies[] = {IpFamily::kIPv4, IpFamily::kIPv6};

@@ -214,12 +214,7 @@ void IptablesDataplane::RecordMetrics(MetricsRegistry& metrics) const {
       .GetCounter("kpx_iptables_stale_chains_deleted_total",
                   "Chains kpx deleted because no service needs them any more")
       ->Set(static_cast<double>(counters_.stale_chains_deleted));
-  metrics
-      .GetCounter("kpx_conntrack_entries_deleted_total",
-                  "conntrack deletions for removed UDP endpoints")
-      ->Set(static_cast<double>(counters_.conntrack_deletions));
-  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
-      ->Set(static_cast<double>(counters_.conntrack_failures));
+  conntrack_cleaner_.RecordMetrics(metrics);
 }
 
 }  // namespace kpx

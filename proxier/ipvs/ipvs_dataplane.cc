@@ -494,12 +494,7 @@ void IpvsDataplane::RecordMetrics(MetricsRegistry& metrics) const {
       ->Set(d(counters_.virtual_servers));
   metrics.GetGauge("kpx_ipvs_draining_destinations", "removed destinations still draining")
       ->Set(d(counters_.draining_destinations));
-  metrics
-      .GetCounter("kpx_conntrack_entries_deleted_total",
-                  "conntrack deletions for removed UDP endpoints")
-      ->Set(d(counters_.conntrack_deletions));
-  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
-      ->Set(d(counters_.conntrack_failures));
+  conntrack_cleaner_.RecordMetrics(metrics);
 }
 
 }  // namespace kpx

@@ -30,7 +30,7 @@ NetlinkWriter Start(const NetlinkRequestHeader& h, uint16_t flags, uint8_t comma
 // The attributes that name a virtual server (all the kernel needs to find one).
 void PutServiceKey(NetlinkWriter& w, const IpvsServiceKey& key) {
   w.PutU16(IPVS_SVC_ATTR_AF, AddressFamily(key.family()));
-  w.PutU16(IPVS_SVC_ATTR_PROTOCOL, IpvsProtocolNumber(key.protocol));
+  w.PutU16(IPVS_SVC_ATTR_PROTOCOL, IpProtocolNumber(key.protocol));
   w.PutBytes(IPVS_SVC_ATTR_ADDR, key.address.bytes().data(), key.address.bytes().size());
   w.PutBe16(IPVS_SVC_ATTR_PORT, key.port);
 }

@@ -44,9 +44,8 @@ struct IpvsService {
 // The netmask kube-proxy programs for a family: whole client address.
 inline uint32_t IpvsFullNetmask(IpFamily f) { return f == IpFamily::kIPv4 ? 0xffffffffu : 128u; }
 
-// The IP protocol number IPVS keys services by (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP).
-uint16_t IpvsProtocolNumber(Protocol p);
-// The inverse; false for protocols kpx does not program.
+// The inverse of IpProtocolNumber (IPVS keys services by the number); false for protocols kpx does
+// not program.
 bool ProtocolFromNumber(uint16_t number, Protocol* out);
 
 }  // namespace kpx

@@ -20,18 +20,6 @@ std::string IpvsServiceKey::ToString() const {
 
 std::string IpvsDestinationKey::ToString() const { return HostPort(address, port); }
 
-uint16_t IpvsProtocolNumber(Protocol p) {
-  switch (p) {
-    case Protocol::kTCP:
-      return IPPROTO_TCP;
-    case Protocol::kUDP:
-      return IPPROTO_UDP;
-    case Protocol::kSCTP:
-      return IPPROTO_SCTP;
-  }
-  return 0;
-}
-
 bool ProtocolFromNumber(uint16_t number, Protocol* out) {
   switch (number) {
     case IPPROTO_TCP:

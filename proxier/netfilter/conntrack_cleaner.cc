@@ -1,5 +1,7 @@
 #include "proxier/netfilter/conntrack_cleaner.h"
 
+#include "proxier/metrics/registry.h"
+
 #include <glog/logging.h>
 
 #include <string>
@@ -80,6 +82,15 @@ void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const 
     LOG(WARNING) << "conntrack cleanup (" << filters.size() << " filters, first "
                  << filters.front().ToString() << ") failed: " << st.message();
   }
+}
+
+void ConntrackCleaner::RecordMetrics(MetricsRegistry& metrics) const {
+  metrics
+      .GetCounter("kpx_conntrack_entries_deleted_total",
+                  "conntrack deletions for removed UDP endpoints")
+      ->Set(static_cast<double>(deletions_));
+  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
+      ->Set(static_cast<double>(failures_));
 }
 
 }  // namespace kpx

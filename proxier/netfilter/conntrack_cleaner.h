@@ -9,6 +9,8 @@
 
 namespace kpx {
 
+class MetricsRegistry;
+
 // Deletes the UDP conntrack entries a change of desired state leaves stale, for every mode. UDP
 // has no teardown, so without this a client keeps sending to an endpoint that is gone (or into
 // the reject path of a service that just got its first endpoint) until its entry times out, as
@@ -36,6 +38,8 @@ class ConntrackCleaner {
   // Filters asked for, and those of them in a call that failed.
   uint64_t deletions() const { return deletions_; }
   uint64_t failures() const { return failures_; }
+  // kpx_conntrack_entries_deleted_total and kpx_conntrack_failures_total, the same in every mode.
+  void RecordMetrics(MetricsRegistry& metrics) const;
 
  private:
   Conntrack* conntrack_;

@@ -34,18 +34,6 @@ using CtPtr = std::unique_ptr<nf_conntrack, CtFree>;
 
 uint8_t L3Num(IpFamily family) { return family == IpFamily::kIPv4 ? AF_INET : AF_INET6; }
 
-uint8_t L4Num(Protocol protocol) {
-  switch (protocol) {
-    case Protocol::kTCP:
-      return IPPROTO_TCP;
-    case Protocol::kUDP:
-      return IPPROTO_UDP;
-    case Protocol::kSCTP:
-      return IPPROTO_SCTP;
-  }
-  return IPPROTO_UDP;
-}
-
 std::string Errno(int err) { return std::strerror(err); }
 
 bool AddressIs(const nf_conntrack* ct, nf_conntrack_attr v4, nf_conntrack_attr v6,
@@ -67,7 +55,7 @@ bool Matches(const ConntrackFilter& f, const nf_conntrack* ct) {
     return false;
   }
   if (!nfct_attr_is_set(ct, ATTR_ORIG_L4PROTO) ||
-      nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO) != L4Num(f.protocol)) {
+      nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO) != IpProtocolNumber(f.protocol)) {
     return false;
   }
   if (f.orig_dst && !AddressIs(ct, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, *f.orig_dst)) {
@@ -142,7 +130,7 @@ void PutKernelFilter(nlmsghdr* nlh, IpFamily family,
     flags |= kFilterIpDst;
   }
   nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-  mnl_attr_put_u8(nlh, CTA_PROTO_NUM, L4Num(first.protocol));
+  mnl_attr_put_u8(nlh, CTA_PROTO_NUM, IpProtocolNumber(first.protocol));
   if (same_port) {
     mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(static_cast<uint16_t>(*first.orig_dst_port)));
     flags |= kFilterProtoDstPort;

@@ -637,13 +637,7 @@ void NftDataplane::RecordMetrics(MetricsRegistry& metrics) const {
       ->Set(static_cast<double>(counters_.transaction_failures));
   metrics.GetCounter("kpx_nftables_transactions_total", "nftables transactions committed")
       ->Set(static_cast<double>(counters_.transactions));
-  // The names the iptables and IPVS modes export, so a cleanup failure shows in every mode.
-  metrics
-      .GetCounter("kpx_conntrack_entries_deleted_total",
-                  "conntrack deletions for removed UDP endpoints")
-      ->Set(static_cast<double>(counters_.conntrack_deletions));
-  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
-      ->Set(static_cast<double>(counters_.conntrack_failures));
+  conntrack_cleaner_.RecordMetrics(metrics);
   metrics
       .GetCounter("kpx_nftables_elements_written_total", "Set and map elements added or deleted")
       ->Set(static_cast<double>(counters_.elements_written));
