@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -48,30 +49,43 @@ TEST(InstanceLockTest, SecondHolderIsRefusedUntilTheFirstLetsGo) {
   EXPECT_TRUE(again.Acquire().ok());
 }
 
-TEST(InstanceLockTest, KilledHolderLeavesNoStaleLock) {
-  const std::string name = UniqueName() + "-kill";
-  LockDir dir;
+// Forks a process that takes the lock, runs `also` in it once it holds the lock, and waits to be
+// killed. Returns its pid once it holds the lock, or -1 (nothing is left running then).
+pid_t ForkHolder(const std::string& name, const std::string& dir,
+                 const std::function<void()>& also = {}) {
   int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
+  if (pipe(ready) != 0) return -1;
   const pid_t child = fork();
-  ASSERT_GE(child, 0);
   if (child == 0) {
-    InstanceLock lock(name, dir.path());
-    const char c = lock.Acquire().ok() ? 'y' : 'n';
+    InstanceLock lock(name, dir);
+    const bool ok = lock.Acquire().ok();
+    if (ok && also) also();
+    const char c = ok ? 'y' : 'n';
     (void)!write(ready[1], &c, 1);
     pause();
     _exit(0);
   }
   char c = 0;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
-  InstanceLock contender(name, dir.path());
-  EXPECT_FALSE(contender.Acquire().ok());
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
-  EXPECT_TRUE(contender.Acquire().ok());
+  const bool held = child > 0 && read(ready[0], &c, 1) == 1 && c == 'y';
   close(ready[0]);
   close(ready[1]);
+  if (child > 0 && !held) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  }
+  return held ? child : -1;
+}
+
+TEST(InstanceLockTest, KilledHolderLeavesNoStaleLock) {
+  const std::string name = UniqueName() + "-kill";
+  LockDir dir;
+  const pid_t holder = ForkHolder(name, dir.path());
+  ASSERT_GT(holder, 0);
+  InstanceLock contender(name, dir.path());
+  EXPECT_FALSE(contender.Acquire().ok());
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  EXPECT_TRUE(contender.Acquire().ok());
 }
 
 // kpx_faults found it: a kpx killed while a child it spawned had not yet exec'd leaves its
@@ -80,30 +94,19 @@ TEST(InstanceLockTest, KilledHolderLeavesNoStaleLock) {
 TEST(InstanceLockTest, LockLeftWithAChildOfAKilledHolderIsAwaited) {
   const std::string name = UniqueName() + "-child";
   LockDir dir;
-  int ready[2], release[2];
-  ASSERT_EQ(pipe(ready), 0);
+  int release[2];
   ASSERT_EQ(pipe(release), 0);
-  const pid_t holder = fork();
-  ASSERT_GE(holder, 0);
-  if (holder == 0) {
-    InstanceLock lock(name, dir.path());
-    const bool ok = lock.Acquire().ok();
-    // Stands for a spawned child between fork and exec: it shares every descriptor, until the
-    // test lets it exit.
-    if (ok && fork() == 0) {
+  // The holder's child stands for a spawned child between fork and exec: it shares every
+  // descriptor, until the test lets it exit.
+  const pid_t holder = ForkHolder(name, dir.path(), [&] {
+    if (fork() == 0) {
       close(release[1]);  // so that the test's exit alone also ends it
       char r;
       (void)!read(release[0], &r, 1);
       _exit(0);
     }
-    const char c = ok ? 'y' : 'n';
-    (void)!write(ready[1], &c, 1);
-    pause();
-    _exit(0);
-  }
-  char c = 0;
-  ASSERT_EQ(read(ready[0], &c, 1), 1);
-  ASSERT_EQ(c, 'y');
+  });
+  ASSERT_GT(holder, 0);
   kill(holder, SIGKILL);
   waitpid(holder, nullptr, 0);
   InstanceLock impatient(name, dir.path());
@@ -118,7 +121,7 @@ TEST(InstanceLockTest, LockLeftWithAChildOfAKilledHolderIsAwaited) {
   InstanceLock successor(name, dir.path());
   EXPECT_TRUE(successor.Acquire(std::chrono::seconds(60)).ok());
   let_go.join();
-  for (int fd : {ready[0], ready[1], release[0], release[1]}) close(fd);
+  for (int fd : release) close(fd);
 }
 
 // Issue 17 item 5: any unprivileged process in the node's network namespace could bind the lock's
