@@ -81,18 +81,14 @@ void NftDataplane::ReleaseId(FamilyState& fs, const ServicePortName& name) {
   fs.ids.erase(it);
 }
 
-void NftDataplane::Reclaim(FamilyState& fs, const Owner& owner,
-                           const std::vector<NftElement>& before,
+void NftDataplane::Reclaim(FamilyState& fs, Owner owner, const std::vector<NftElement>& before,
                            const std::vector<NftElement>& after, Changes& changes) {
   // The first touch of a key records what the kernel holds for it before this sync.
   auto touch = [&](const NftElement& e) -> Delta& {
     auto [it, inserted] = changes[e.set].try_emplace(e.key);
     if (inserted && !PerIdSet(e.set)) {
       auto s = fs.shared.find(e.set);
-      if (s != fs.shared.end()) {
-        auto k = s->second.find(e.key);
-        if (k != s->second.end()) it->second.was = k->second.Effective();
-      }
+      if (s != fs.shared.end()) it->second.was = s->second.Effective(e.key);
     }
     return it->second;
   };
@@ -105,11 +101,8 @@ void NftDataplane::Reclaim(FamilyState& fs, const Owner& owner,
       d.now.reset();
       continue;
     }
-    auto& set = fs.shared[e.set];
-    auto k = set.find(e.key);
-    if (k == set.end()) continue;
-    k->second.Remove(owner, e.value);
-    if (k->second.empty()) set.erase(k);
+    auto s = fs.shared.find(e.set);
+    if (s != fs.shared.end()) s->second.Remove(e.key, owner, e.value);
   }
   for (const auto& e : after) {
     Delta& d = touch(e);
@@ -117,7 +110,7 @@ void NftDataplane::Reclaim(FamilyState& fs, const Owner& owner,
       d.now = e.value;
       continue;
     }
-    fs.shared[e.set][e.key].Add(owner, e.value);
+    fs.shared[e.set].Add(e.key, owner, e.value);
   }
 }
 
@@ -150,10 +143,7 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
     const auto s = fs.shared.find(set);
     for (const auto& [key, delta] : keys) {
       std::optional<NftValue> now = delta.now;
-      if (!per_id && s != fs.shared.end()) {
-        auto k = s->second.find(key);
-        if (k != s->second.end()) now = k->second.Effective();
-      }
+      if (!per_id && s != fs.shared.end()) now = s->second.Effective(key);
       const std::optional<NftValue>& was = delta.was;
       if (was == now) continue;
       if (was) deletes[set].push_back(NftElement{set, key, *was});
@@ -211,7 +201,9 @@ Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
     }
     // A removed port's id is freed before later ports in the same sync pick theirs; its
     // elements were released above, so a reuse rewrites them in the same transaction.
-    Reclaim(fs, name.ToString(), before, after, changes);
+    // The id (and with it the owner's name) outlives the claims: released below, after them.
+    auto owner = fs.ids.find(name);
+    Reclaim(fs, owner != fs.ids.end() ? &owner->first : nullptr, before, after, changes);
     if (!in_family) ReleaseId(fs, name);
   }
   VLOG(2) << NftFamilyName(family) << ": partial sync of " << state.changed.size()
@@ -272,7 +264,9 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   fs.adopted = true;
 
-  // Every element from scratch; ids of vanished ports are released.
+  // Every element from scratch; ids of vanished ports are released (after the claims that
+  // point at their names).
+  fs.shared.clear();
   for (auto it = fs.ids.begin(); it != fs.ids.end();) {
     if (state.services.contains(it->first)) {
       ++it;
@@ -282,17 +276,16 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     it = fs.ids.erase(it);
   }
   fs.next_id = 2;
-  fs.shared.clear();
   fs.exclusive_elements = 0;
   // Per-id sets go straight into per-set lists; shared ones through the claims.
   std::map<std::string, std::vector<NftElement>> want;
   for (const auto& [name, port] : state.services) {
     // A port of the other family only has elements there; it needs no id here.
     if (!port->info.ClusterIp(family)) continue;
-    std::vector<NftElement> elements =
-        ServicePortElements(*port, family, IdFor(fs, name), state.node.addresses);
+    const uint32_t id = IdFor(fs, name);
+    std::vector<NftElement> elements = ServicePortElements(*port, family, id, state.node.addresses);
     if (elements.empty()) continue;
-    const Owner owner = name.ToString();
+    const Owner owner = &fs.ids.find(name)->first;
     // Per-id keys belong to this port alone, so a duplicate can only come from the port itself
     // (an endpoint listed twice): drop it here, on a handful of elements.
     auto per_id = std::stable_partition(elements.begin(), elements.end(),
@@ -304,7 +297,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         per_id, elements.end(),
         [](const NftElement& x, const NftElement& y) { return x.set == y.set && x.key == y.key; });
     for (auto it = elements.begin(); it != per_id; ++it) {
-      fs.shared[it->set][it->key].Add(owner, std::move(it->value));
+      fs.shared[it->set].Add(it->key, owner, it->value);
     }
     for (auto it = per_id; it != per_id_end; ++it) {
       ++fs.exclusive_elements;
@@ -312,13 +305,15 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     }
   }
   for (const auto& e : NodeElements(family, options_, LocalAddresses(state))) {
-    fs.shared[e.set][e.key].Add("", e.value);
+    fs.shared[e.set].Add(e.key, nullptr, e.value);
   }
   // Unsorted: a cold start writes them as they are; the merge with a dump sorts what it needs.
   for (const auto& [set, claims] : fs.shared) {
     auto& out = want[set];
     out.reserve(claims.size());
-    for (const auto& [key, c] : claims) out.push_back(NftElement{set, key, c.Effective()});
+    claims.ForEach([&](std::string_view key, NftValue value) {
+      out.push_back(NftElement{set, std::string(key), std::move(value)});
+    });
   }
   const auto t_computed = clock_();
   const auto cpu_computed = ThreadCpu();

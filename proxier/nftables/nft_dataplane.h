@@ -9,12 +9,12 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "proxier/dataplane.h"
 #include "proxier/netfilter/conntrack.h"
 #include "proxier/netfilter/conntrack_cleaner.h"
+#include "proxier/nftables/nft_claim_set.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_handle.h"
 #include "proxier/nftables/nft_layout.h"
@@ -75,35 +75,10 @@ class NftDataplane : public Dataplane {
   NftHandle& handle() { return *handle_; }
 
  private:
-  // An element value and every owner that contributes it; the smallest owner's value wins so a
-  // key two services both claim is deterministic.
-  using Owner = std::string;  // ServicePortName text, or "" for the node's own elements
-  // Map elements remember each owner's value; plain set elements (no value: hairpin pairs,
-  // firewall entries, node addresses) only how many claims they have, since every claim is the
-  // same. An owner adds and removes the same list, so the count stays exact even when an owner
-  // lists a key twice.
-  struct Claims {
-    uint32_t plain = 0;
-    std::map<Owner, NftValue> by_owner;
-    void Add(const Owner& owner, NftValue value) {
-      if (value == NftValue{}) {
-        ++plain;
-      } else {
-        by_owner[owner] = std::move(value);
-      }
-    }
-    void Remove(const Owner& owner, const NftValue& value) {
-      if (value == NftValue{}) {
-        if (plain > 0) --plain;
-      } else {
-        by_owner.erase(owner);
-      }
-    }
-    bool empty() const { return plain == 0 && by_owner.empty(); }
-    NftValue Effective() const { return by_owner.empty() ? NftValue{} : by_owner.begin()->second; }
-  };
-  // By key. Unordered: a million hairpin pairs at 100 000 x 10; sorted once per full sync.
-  using SetElements = std::unordered_map<std::string, Claims>;
+  // The owner of shared elements: the ServicePortName key of its entry in FamilyState::ids,
+  // which lives as long as the port has an id, i.e. as long as it has claims (nullptr: the
+  // node's own elements).
+  using Owner = NftClaimSet::Owner;
   struct FamilyState {
     bool needs_full = true;
     bool adopted = false;  // ids read back from the kernel once
@@ -115,7 +90,7 @@ class NftDataplane : public Dataplane {
     // (endpoints, endpoint-sets, affinity) belong to one service port alone and are not kept:
     // a partial sync recomputes a port's previous elements from the previous snapshot, which
     // the dataplane holds anyway. At 100 000 x 10 that is 1.3 M elements not stored twice.
-    std::map<std::string, SetElements> shared;
+    std::map<std::string, NftClaimSet> shared;
     size_t exclusive_elements = 0;  // held in the per-id sets (for the elements gauge)
     // sessionAffinity timeouts of the ports with ClientIP affinity; the distinct values shape
     // the layout (one recording chain each).
@@ -136,7 +111,7 @@ class NftDataplane : public Dataplane {
   };
   using Changes = std::map<std::string, std::map<std::string, Delta>>;  // set -> key -> delta
   // Replaces `owner`'s elements `before` by `after`, recording every touched key in `changes`.
-  void Reclaim(FamilyState& fs, const Owner& owner, const std::vector<NftElement>& before,
+  void Reclaim(FamilyState& fs, Owner owner, const std::vector<NftElement>& before,
                const std::vector<NftElement>& after, Changes& changes);
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
   Status Commit(NftBatch& batch);

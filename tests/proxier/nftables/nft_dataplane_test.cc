@@ -197,6 +197,60 @@ TEST_F(NftDataplaneTest, FullSyncRepairsDrift) {
   EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)), want);
 }
 
+TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhenItLeaves) {
+  // Both list 192.0.2.1:80 as an external IP; "default/b" is added first, "default/a" sorts
+  // first and wins; when a goes (partial sync), b's value takes its place, and when a comes back
+  // it wins again. A fresh full sync agrees every time.
+  Fixture f = Make();
+  auto add = [&](const std::string& name, const std::string& cip, const std::string& pod) {
+    builder_.Add(Svc("default", name, "", Protocol::kTCP, 80, cip,
+                     [](ServicePortInfo& s) {
+                       s.external_ips = {Ip("192.0.2.1")};
+                       s.external_policy = TrafficPolicy::kLocal;
+                     }),
+                 {Ep(pod, 8080, [](EndpointInfo& e) {
+                   e.is_local = true;
+                   e.node_name = "node-a";
+                 })});
+  };
+  const std::string ext = NftServiceKey(Ip("192.0.2.1"), Protocol::kTCP, 80);
+  auto id_of = [&](const std::string& cip) {
+    const auto t = Dump(*f.fake, IpFamily::kIPv4);
+    const auto& ids = t.sets.at(nft::kServiceIds).elements;
+    EXPECT_EQ(ids.count(ext), 1u);
+    return std::make_pair(ids.at(ext).data,
+                          ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80)).data);
+  };
+  auto same_as_fresh = [&](const DesiredState& state) {
+    Fixture fresh = Make();
+    APPLY_OK(fresh.dataplane, state, true);
+    EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)),
+              Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+  };
+  add("b", "172.30.0.12", "10.1.0.3");
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  add("a", "172.30.0.11", "10.1.0.2");
+  DesiredState state = builder_.Build();
+  APPLY_OK(f.dataplane, state, false);
+  const uint64_t full_syncs = f.dataplane->counters().full_syncs;
+  auto [ext_id, a_id] = id_of("172.30.0.11");
+  EXPECT_EQ(ext_id, a_id);
+  same_as_fresh(state);
+  builder_.Remove(ServicePortName{"default", "a", "", Protocol::kTCP});
+  state = builder_.Build();
+  APPLY_OK(f.dataplane, state, false);
+  auto [ext_id2, b_id] = id_of("172.30.0.12");
+  EXPECT_EQ(ext_id2, b_id);
+  same_as_fresh(state);
+  add("a", "172.30.0.11", "10.1.0.2");
+  state = builder_.Build();
+  APPLY_OK(f.dataplane, state, false);
+  auto [ext_id3, a_id3] = id_of("172.30.0.11");
+  EXPECT_EQ(ext_id3, a_id3);
+  same_as_fresh(state);
+  EXPECT_EQ(f.dataplane->counters().full_syncs, full_syncs);  // all of it in partial syncs
+}
+
 TEST_F(NftDataplaneTest, FailedCommitMakesTheNextSyncFull) {
   Fixture f = Make();
   Web({Ep("10.1.0.2", 8080)});
