@@ -552,8 +552,11 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
 }
 
 void NftDataplane::Remember(const DesiredState& state) {
-  // O(changes): the service map is persistent, so the copy shares every unchanged entry.
+  // O(changes): the service map is persistent, so the copy shares every unchanged entry. Its
+  // `changed` is never read again (partial syncs take the next snapshot's) and after a full
+  // sync names every port: 1.3 MiB at 10 000 Services kept for nothing.
   previous_ = state;
+  previous_->changed.clear();
 }
 
 void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,
