@@ -43,6 +43,9 @@ struct NftCounters {
   struct Phases {
     std::chrono::nanoseconds dump{0}, compute{0}, encode{0}, kernel{0};
     std::chrono::nanoseconds compute_cpu{0};  // this thread's CPU time in compute
+    // This thread's CPU time building messages: the time after compute, less the CPU spent in
+    // the commits (sendmsg runs the kernel's side in this thread).
+    std::chrono::nanoseconds encode_cpu{0};
   } last_full_sync;
   std::array<size_t, 2> elements{};  // held in the kernel, by IpFamily
   std::array<size_t, 2> chains{};
@@ -135,7 +138,8 @@ class NftDataplane : public Dataplane {
   uint32_t seq_;
   NftCounters counters_;
   size_t sync_messages_ = 0, sync_bytes_ = 0, sync_elements_ = 0;
-  std::chrono::nanoseconds sync_kernel_{0};  // time inside handle_->Commit, this sync
+  std::chrono::nanoseconds sync_kernel_{0};      // time inside handle_->Commit, this sync
+  std::chrono::nanoseconds sync_kernel_cpu_{0};  // this thread's CPU time in there
 };
 
 }  // namespace kpx

@@ -128,22 +128,26 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
 
   // As in the iptables mode: an externally reachable port needs its Cluster set even when
   // core computed none (internalTrafficPolicy Local), for the pod and host short-circuit.
-  EndpointList cluster = sel.cluster;
-  if (cluster.empty() && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
+  // (Copied only then: a full sync renders every port, and copying shared_ptrs is not free.)
+  const EndpointList* cluster = &sel.cluster;
+  EndpointList fallback;
+  if (cluster->empty() && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
     for (const auto& ep : sel.all) {
-      if (ep->ready) cluster.push_back(ep);
+      if (ep->ready) fallback.push_back(ep);
     }
-    if (cluster.empty()) {
+    if (fallback.empty()) {
       for (const auto& ep : sel.all) {
-        if (ep->serving && ep->terminating) cluster.push_back(ep);
+        if (ep->serving && ep->terminating) fallback.push_back(ep);
       }
     }
+    cluster = &fallback;
   }
   const bool has_endpoints = sel.has_any_endpoints;
   const bool has_internal = has_endpoints && (!internal_local || !sel.local.empty());
   const bool has_external = has_endpoints && (!external_local || !sel.local.empty());
 
-  std::set<IpAddress> hairpin;
+  out.reserve(8 + 3 * sel.all.size());
+  std::vector<IpAddress> hairpin;  // sorted and deduplicated below
   auto endpoint_set = [&](uint32_t set_id, const EndpointList& eps) {
     if (eps.empty()) return;
     const auto n = static_cast<uint32_t>(std::min<size_t>(eps.size(), nft::kMaxEndpointsPerSet));
@@ -155,7 +159,7 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
                      NftValue{NftEndpointData(ep.ip, ep.port), false, 0, ""}});
     }
     for (uint32_t i = 0; i < n; ++i) {
-      hairpin.insert(eps[i]->ip);
+      hairpin.push_back(eps[i]->ip);
       // The endpoints a remembered ClientIP affinity may still lead to, per endpoint set.
       if (info.session_affinity_client_ip) {
         out.push_back({nft::kAffinityEndpoints,
@@ -163,7 +167,7 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
       }
     }
   };
-  if (uses_cluster_endpoints) endpoint_set(id, cluster);
+  if (uses_cluster_endpoints) endpoint_set(id, *cluster);
   if (internal_local || external_local) endpoint_set(id | 1, sel.local);
 
   const NftValue filter_verdict = has_endpoints ? Drop() : Goto(nft::kRejectChain);
@@ -227,6 +231,8 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     }
     if (!has_external) out.push_back({nft::kNoEndpointNodePorts, key, filter_verdict});
   }
+  std::sort(hairpin.begin(), hairpin.end());
+  hairpin.erase(std::unique(hairpin.begin(), hairpin.end()), hairpin.end());
   for (const auto& ip : hairpin) out.push_back({nft::kHairpin, Addr(ip) + Addr(ip), NftValue{}});
   // Affinity is recorded for connections the port dispatched, found through its ids.
   const bool dispatches = std::any_of(out.begin(), out.end(), [](const NftElement& e) {
