@@ -60,9 +60,9 @@ void EndpointSliceCache::Delete(const EndpointSlice& slice) {
   if (it->second.empty()) slices_.erase(it);
 }
 
-EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                                              const std::string& node_name) const {
-  EndpointList out;
+EndpointVector EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
+                                                const std::string& node_name) const {
+  EndpointVector out;
   auto it = slices_.find(port.name.ServiceKey());
   if (it == slices_.end()) return out;
   std::map<std::pair<IpAddress, int32_t>, size_t> seen;

@@ -33,8 +33,8 @@ class EndpointSliceCache {
   // The endpoints of `port` in `family` across all slices of its Service. An address that appears
   // in several slices (possible while the controller moves endpoints between slices) is listed
   // once, preferring a ready copy. Endpoints on `node_name` are marked local.
-  EndpointList EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                            const std::string& node_name) const;
+  EndpointVector EndpointsFor(const ServicePortInfo& port, IpFamily family,
+                              const std::string& node_name) const;
   std::set<std::string> TakeDirty();
   size_t slice_count() const;
 
@@ -42,7 +42,7 @@ class EndpointSliceCache {
   struct CachedPort {
     std::string name;
     Protocol protocol = Protocol::kTCP;
-    EndpointList endpoints;  // one entry per endpoint that has an address, in slice order
+    EndpointVector endpoints;  // one entry per endpoint that has an address, in slice order
   };
   struct CachedSlice {
     IpFamily address_type = IpFamily::kIPv4;
