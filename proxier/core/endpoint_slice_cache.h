@@ -42,7 +42,11 @@ class EndpointSliceCache {
   struct CachedPort {
     std::string name;
     Protocol protocol = Protocol::kTCP;
-    EndpointVector endpoints;  // one entry per endpoint that has an address, in slice order
+    // One entry per endpoint that has an address, in slice order, in one allocation: the
+    // snapshots' pointers alias this array (they keep it alive), so an endpoint costs its 72
+    // bytes, not a heap block and a control block of its own (40 bytes more each, 4 MiB at
+    // 100 000 endpoints).
+    std::shared_ptr<const std::vector<EndpointInfo>> endpoints;
   };
   struct CachedSlice {
     IpFamily address_type = IpFamily::kIPv4;
