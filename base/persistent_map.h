@@ -108,6 +108,21 @@ class PersistentMap {
     }
     return end();
   }
+  // The first entry whose key is not less than `key`, as std::map::lower_bound: with keys that
+  // sort by a prefix, the start of that prefix's range.
+  const_iterator lower_bound(const K& key) const {
+    const_iterator it;
+    const Compare less;
+    for (const Node* n = root_.get(); n;) {
+      if (less(n->kv->first, key)) {
+        n = n->right.get();
+      } else {
+        it.stack_[it.depth_++] = n;
+        n = n->left.get();
+      }
+    }
+    return it;
+  }
   bool contains(const K& key) const { return Lookup(key) != nullptr; }
   size_type count(const K& key) const { return contains(key) ? 1 : 0; }
   const V& at(const K& key) const {

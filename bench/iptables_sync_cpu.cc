@@ -78,7 +78,7 @@ std::shared_ptr<const kpx::ServicePortState> Port(int i, int endpoints, int vari
   info.protocol = kpx::Protocol::kTCP;
   info.port = 80;
   info.cluster_ip[0] = Addr(10, 100, i / 250, i % 250 + 1);
-  kpx::EndpointList eps;
+  kpx::EndpointVector eps;
   for (int e = 0; e < endpoints; ++e) {
     auto ep = std::make_shared<kpx::EndpointInfo>();
     // Every endpoint its own address; the edited one alternates between two, as bench/run's

@@ -63,13 +63,19 @@ KeptSlice::Digest KeptSlice::DigestOf(const EndpointSlice& slice) {
 }
 
 bool KeptSlice::Matches(const EndpointSlice& whole) const {
-  return whole.meta == identity_.meta && whole.service_name == identity_.service_name &&
+  const ObjectMeta& m = identity_.meta;
+  return whole.meta.name == m.name && whole.meta.namespace_ == m.namespace_ &&
+         whole.meta.uid == m.uid && whole.meta.resource_version == m.resource_version &&
+         whole.service_name == identity_.service_name &&
          whole.address_type == identity_.address_type && DigestOf(whole) == content_;
 }
 
 EndpointSlice KeptSlice::IdentityOf(const EndpointSlice& slice) {
   EndpointSlice identity;
-  identity.meta = slice.meta;
+  identity.meta.name = slice.meta.name;
+  identity.meta.namespace_ = slice.meta.namespace_;
+  identity.meta.uid = slice.meta.uid;
+  identity.meta.resource_version = slice.meta.resource_version;
   identity.service_name = slice.service_name;
   identity.address_type = slice.address_type;
   return identity;

@@ -6,19 +6,23 @@
 
 namespace kpx {
 
-// What a source keeps of an EndpointSlice it delivered: the identity (metadata, service name,
-// address type) and a digest of the endpoints and ports. The endpoints are ~90 % of a slice's
-// bytes; a source that kept them would hold every endpoint a second time beside the core's
-// EndpointSliceCache (9 MiB of live heap at 10 000 Services x 10 endpoints). The identity and
-// the digest still tell a changed slice from an unchanged one and name the slice in Update and
-// Delete (see EndpointSliceHandler).
+// What a source keeps of an EndpointSlice it delivered: the identity (name, namespace, uid,
+// resourceVersion, service name, address type) and a digest of the endpoints and ports. The
+// endpoints are ~90 % of a slice's bytes; a source that kept them would hold every endpoint a
+// second time beside the core's EndpointSliceCache (9 MiB of live heap at 10 000 Services x 10
+// endpoints). Labels and annotations are not kept either (another 3 MiB there): they were read
+// when the slice arrived (the proxy-name filter, the trigger-time annotation) and the core reads
+// neither from an old slice, so a change to them alone is no change to kpx. The identity and the
+// digest still tell a changed slice from an unchanged one and name the slice in Update and Delete
+// (see EndpointSliceHandler).
 class KeptSlice {
  public:
   using Digest = std::array<unsigned char, 32>;
 
   explicit KeptSlice(const EndpointSlice& whole)
       : identity_(IdentityOf(whole)), content_(DigestOf(whole)) {}
-  // The slice without endpoints and ports, for Update's old slice and for Delete.
+  // The slice without endpoints, ports, labels and annotations, for Update's old slice and for
+  // Delete.
   const EndpointSlice& identity() const { return identity_; }
   const Digest& content() const { return content_; }
   // Whether `whole` is the slice this was kept from (or one equal to it).
@@ -28,7 +32,7 @@ class KeptSlice {
   // SHA-256 over the endpoints and ports, field by field with lengths, so that no two different
   // contents share an encoding.
   static Digest DigestOf(const EndpointSlice& slice);
-  // The slice without its endpoints and ports: metadata, service name, address type.
+  // Name, namespace, uid, resourceVersion, service name and address type of `slice`.
   static EndpointSlice IdentityOf(const EndpointSlice& slice);
 
  private:

@@ -9,13 +9,19 @@ namespace kpx {
 namespace {
 
 bool SameEndpoints(const EndpointList& a, const EndpointList& b) {
+  if (a.SharesWith(b)) return true;
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [](const auto& x, const auto& y) { return x == y || *x == *y; });
 }
 
+// A subset that keeps everything is `in` itself (its array shared, not copied).
 template <typename Pred>
 EndpointList Filter(const EndpointList& in, Pred pred) {
-  EndpointList out;
+  size_t kept = 0;
+  for (const auto& ep : in) kept += pred(*ep) ? 1 : 0;
+  if (kept == in.size()) return in;
+  EndpointVector out;
+  out.reserve(kept);
   for (const auto& ep : in) {
     if (pred(*ep)) out.push_back(ep);
   }
@@ -48,7 +54,7 @@ bool EndpointSelection::operator==(const EndpointSelection& o) const {
          SameEndpoints(all_reachable, o.all_reachable);
 }
 
-EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointList endpoints,
+EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector endpoints,
                                   const NodeTopology& node) {
   std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) {
     return std::tie(a->ip, a->port) < std::tie(b->ip, b->port);
@@ -102,6 +108,12 @@ EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointList e
   for (const auto& ep : sel.cluster) used.insert(ep.get());
   for (const auto& ep : sel.local) used.insert(ep.get());
   sel.all_reachable = Filter(sel.all, [&](const EndpointInfo& ep) { return used.contains(&ep); });
+  // The union holds both subsets in the order of `all`: equal in size means equal to one of them.
+  if (sel.all_reachable.size() == sel.cluster.size()) {
+    sel.all_reachable = sel.cluster;
+  } else if (sel.all_reachable.size() == sel.local.size()) {
+    sel.all_reachable = sel.local;
+  }
   return sel;
 }
 

@@ -5,14 +5,14 @@
 #include <vector>
 
 #include "proxier/core/endpoint_info.h"
+#include "proxier/core/endpoint_list.h"
 #include "proxier/core/service_port_info.h"
 
 namespace kpx {
 
-using EndpointList = std::vector<std::shared_ptr<const EndpointInfo>>;
-
 // The endpoints of one service port in one IP family, sorted by (ip, port), and the subsets the
-// traffic policies use. Mirrors kube-proxy's CategorizeEndpoints.
+// traffic policies use. Mirrors kube-proxy's CategorizeEndpoints. A subset equal to a list it was
+// drawn from shares that list's array (see EndpointList).
 struct EndpointSelection {
   EndpointList all;  // every endpoint, whatever its condition
   EndpointList
@@ -31,7 +31,7 @@ struct NodeTopology {
 };
 
 // Pure: applies kube-proxy's endpoint selection rules to `endpoints` (one family, any order).
-EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointList endpoints,
+EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector endpoints,
                                   const NodeTopology& node);
 
 }  // namespace kpx

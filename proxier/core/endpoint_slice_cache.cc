@@ -32,21 +32,23 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
     CachedPort& port = out.ports.emplace_back();
     port.name = p.name;
     port.protocol = p.protocol;
-    port.endpoints.reserve(slice.endpoints.size());
+    std::vector<EndpointInfo> endpoints;
+    endpoints.reserve(slice.endpoints.size());
     for (const Endpoint& ep : slice.endpoints) {
       if (ep.addresses.empty()) continue;
-      auto info = std::make_shared<EndpointInfo>();
-      info->ip = ep.addresses.front();  // kube-proxy uses only the first
-      info->port = p.port;
-      info->ready = ep.ready;
-      info->serving = ep.serving;
-      info->terminating = ep.terminating;
-      info->node_name = ep.node_name;
-      info->is_local = !node_name_.empty() && ep.node_name == node_name_;
-      info->zone = ep.zone;
-      info->hint_zones = ep.hint_zones;
-      port.endpoints.push_back(std::move(info));
+      EndpointInfo& info = endpoints.emplace_back();
+      info.ip = ep.addresses.front();  // kube-proxy uses only the first
+      info.port = p.port;
+      info.ready = ep.ready;
+      info.serving = ep.serving;
+      info.terminating = ep.terminating;
+      info.node_name = ep.node_name;
+      info.is_local = !node_name_.empty() && ep.node_name == node_name_;
+      info.zone = ep.zone;
+      info.hint_zones = ep.hint_zones;
     }
+    endpoints.shrink_to_fit();
+    port.endpoints = std::make_shared<const std::vector<EndpointInfo>>(std::move(endpoints));
   }
   return out;
 }
@@ -60,9 +62,9 @@ void EndpointSliceCache::Delete(const EndpointSlice& slice) {
   if (it->second.empty()) slices_.erase(it);
 }
 
-EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                                              const std::string& node_name) const {
-  EndpointList out;
+EndpointVector EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
+                                                const std::string& node_name) const {
+  EndpointVector out;
   auto it = slices_.find(port.name.ServiceKey());
   if (it == slices_.end()) return out;
   std::map<std::pair<IpAddress, int32_t>, size_t> seen;
@@ -76,11 +78,12 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
       }
     }
     if (match == nullptr) continue;
-    for (const auto& cached : match->endpoints) {
-      std::shared_ptr<const EndpointInfo> info = cached;
-      const bool local = !node_name.empty() && cached->node_name == node_name;
-      if (local != cached->is_local) {
-        auto copy = std::make_shared<EndpointInfo>(*cached);
+    for (const EndpointInfo& cached : *match->endpoints) {
+      // Shares ownership of the slice port's array, pointing at one element of it.
+      std::shared_ptr<const EndpointInfo> info(match->endpoints, &cached);
+      const bool local = !node_name.empty() && cached.node_name == node_name;
+      if (local != cached.is_local) {
+        auto copy = std::make_shared<EndpointInfo>(cached);
         copy->is_local = local;
         info = std::move(copy);
       }

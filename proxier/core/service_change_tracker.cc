@@ -5,30 +5,20 @@
 namespace kpx {
 
 bool ServiceChangeTracker::Update(const Service& service) {
-  const std::string key = service.meta.Key();
-  dirty_.insert(key);
+  // A service that turns headless or ExternalName has no ports and loses its rules like a
+  // deleted one.
   auto ports = ServicePortsOf(service);
-  if (ports.empty()) {
-    // A service that turns headless or ExternalName loses its rules like a deleted one.
-    services_.erase(key);
-    return !IsIgnoredService(service);
-  }
-  services_[key] = std::move(ports);
-  return true;
+  const bool programmed = !ports.empty() || !IsIgnoredService(service);
+  touched_.insert_or_assign(service.meta.Key(), std::move(ports));
+  return programmed;
 }
 
 void ServiceChangeTracker::Delete(const std::string& service_key) {
-  dirty_.insert(service_key);
-  services_.erase(service_key);
+  touched_.insert_or_assign(service_key, std::vector<ServicePortInfo>{});
 }
 
-const std::vector<ServicePortInfo>& ServiceChangeTracker::PortsOf(
-    const std::string& service_key) const {
-  static const std::vector<ServicePortInfo> kNone;
-  auto it = services_.find(service_key);
-  return it == services_.end() ? kNone : it->second;
+std::map<std::string, std::vector<ServicePortInfo>> ServiceChangeTracker::Take() {
+  return std::exchange(touched_, {});
 }
-
-std::set<std::string> ServiceChangeTracker::TakeDirty() { return std::exchange(dirty_, {}); }
 
 }  // namespace kpx

@@ -43,45 +43,68 @@ void StateBuilder::DeleteNode() {
   node_dirty_ = true;
 }
 
-void StateBuilder::RebuildService(const std::string& key, std::set<ServicePortName>& changed) {
+StateBuilder::PortStates StateBuilder::PortsOf(const std::string& key) const {
+  PortStates out;
+  const size_t slash = key.find('/');
+  if (slash == std::string::npos) return out;
+  const std::string_view ns(key.data(), slash);
+  const std::string_view name(key.data() + slash + 1, key.size() - slash - 1);
+  // The smallest port name of the Service: an empty port name with the first protocol.
+  const ServicePortName first{std::string(ns), std::string(name), "", Protocol::kTCP};
+  for (auto it = current_.lower_bound(first);
+       it != current_.end() && it->first.namespace_ == ns && it->first.name == name; ++it) {
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+void StateBuilder::RebuildService(const std::string& key,
+                                  const std::vector<ServicePortInfo>* touched,
+                                  std::set<ServicePortName>& changed) {
   const NodeTopology topo{node_name_, node_.zone};
+  // Held until the end: `ports` may point into these states while current_ replaces them.
+  const PortStates before = PortsOf(key);
+  std::vector<const ServicePortInfo*> ports;
+  if (touched != nullptr) {
+    for (const auto& port : *touched) ports.push_back(&port);
+  } else {
+    for (const auto& [name, state] : before) ports.push_back(&state->info);
+  }
   std::set<ServicePortName> now;
-  for (const auto& port : services_.PortsOf(key)) {
-    now.insert(port.name);
+  for (const ServicePortInfo* port : ports) {
+    now.insert(port->name);
     auto state = std::make_shared<ServicePortState>();
-    state->info = port;
+    state->info = *port;
     for (IpFamily f : kIpFamilies) {
       state->endpoints[static_cast<int>(f)] =
-          SelectEndpoints(port, slices_.EndpointsFor(port, f, node_name_), topo);
+          SelectEndpoints(*port, slices_.EndpointsFor(*port, f, node_name_), topo);
     }
-    auto it = current_.find(port.name);
+    auto it = current_.find(port->name);
     if (it != current_.end() && *it->second == *state) continue;
-    current_.insert_or_assign(port.name, std::move(state));
-    changed.insert(port.name);
+    current_.insert_or_assign(port->name, std::move(state));
+    changed.insert(port->name);
   }
-  auto& before = ports_by_service_[key];
-  for (const auto& name : before) {
+  for (const auto& [name, state] : before) {
     if (!now.contains(name)) {
       current_.erase(name);
       changed.insert(name);
     }
   }
-  if (now.empty()) {
-    ports_by_service_.erase(key);
-  } else {
-    before = std::move(now);
-  }
 }
 
 DesiredState StateBuilder::Snapshot() {
   DesiredState out;
-  std::set<std::string> dirty = services_.TakeDirty();
-  dirty.merge(slices_.TakeDirty());
+  const std::map<std::string, std::vector<ServicePortInfo>> touched = services_.Take();
+  std::set<std::string> dirty = slices_.TakeDirty();
+  for (const auto& [key, ports] : touched) dirty.insert(key);
   if (node_dirty_) {
     // The zone feeds topology-aware selection of every service.
-    for (const auto& [key, names] : ports_by_service_) dirty.insert(key);
+    for (const auto& [name, state] : current_) dirty.insert(name.ServiceKey());
   }
-  for (const auto& key : dirty) RebuildService(key, out.changed);
+  for (const auto& key : dirty) {
+    auto t = touched.find(key);
+    RebuildService(key, t == touched.end() ? nullptr : &t->second, out.changed);
+  }
   out.node_changed = std::exchange(node_dirty_, false);
   out.generation = ++generation_;
   out.node = node_;

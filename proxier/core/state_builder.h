@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "k8s-watch/objects/endpoint_slice.h"
 #include "k8s-watch/objects/node.h"
@@ -33,11 +36,19 @@ class StateBuilder {
 
   DesiredState Snapshot();
 
-  size_t service_count() const { return services_.size(); }
   size_t endpoint_slice_count() const { return slices_.slice_count(); }
 
  private:
-  void RebuildService(const std::string& key, std::set<ServicePortName>& changed);
+  using PortStates =
+      std::vector<std::pair<ServicePortName, std::shared_ptr<const ServicePortState>>>;
+  // Recomputes the ports of Service `key` ("ns/name"): `touched` holds its ports when the Service
+  // itself changed, else the ports are those current_ already has (only its slices or the node
+  // changed).
+  void RebuildService(const std::string& key, const std::vector<ServicePortInfo>* touched,
+                      std::set<ServicePortName>& changed);
+  // The entries of current_ that belong to Service `key`: ServicePortName sorts by namespace and
+  // name first, so they are one contiguous range.
+  PortStates PortsOf(const std::string& key) const;
 
   std::string node_name_;
   NodeState node_;
@@ -47,8 +58,6 @@ class StateBuilder {
   ServiceChangeTracker services_;
   EndpointSliceCache slices_;
   ServiceMap current_;
-  // Keys of every service present in current_, for finding ports that disappeared.
-  std::map<std::string, std::set<ServicePortName>> ports_by_service_;
 };
 
 }  // namespace kpx

@@ -89,6 +89,20 @@ TEST(PersistentMapTest, MatchesStdMapAndOldVersionsStayIntact) {
     }
     ASSERT_EQ(m.size(), model.size());
     if (step % 50 == 0) versions.emplace_back(m, model);
+    if (step % 7 == 0) {
+      // lower_bound lands where std::map's does, and walks on in order from there.
+      const std::string probe = "k" + std::to_string(rng() % 3100);
+      auto got = m.lower_bound(probe);
+      auto want = model.lower_bound(probe);
+      for (int i = 0; i < 3 && want != model.end(); ++i, ++got, ++want) {
+        ASSERT_NE(got, m.end());
+        ASSERT_EQ(got->first, want->first);
+        ASSERT_EQ(got->second, want->second);
+      }
+      if (want == model.end()) {
+        ASSERT_EQ(got, m.end());
+      }
+    }
   }
   EXPECT_EQ(AsStdMap(m), model);
   ExpectBalanced(m);

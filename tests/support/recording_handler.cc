@@ -33,7 +33,11 @@ bool IsOldVersionOf(const T& old_object, const T& kept) {
 }
 bool IsOldVersionOf(const EndpointSlice& old_object, const EndpointSlice& kept) {
   if (old_object == kept) return true;
-  return old_object.endpoints.empty() && old_object.ports.empty() && old_object.meta == kept.meta &&
+  const ObjectMeta& a = old_object.meta;
+  const ObjectMeta& b = kept.meta;
+  return old_object.endpoints.empty() && old_object.ports.empty() && a.labels.empty() &&
+         a.annotations.empty() && a.name == b.name && a.namespace_ == b.namespace_ &&
+         a.uid == b.uid && a.resource_version == b.resource_version &&
          old_object.service_name == kept.service_name &&
          old_object.address_type == kept.address_type;
 }

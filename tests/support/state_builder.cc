@@ -58,7 +58,7 @@ StateBuilderForTest& StateBuilderForTest::Add(const ServicePortInfo& info,
   port->info = info;
   const NodeTopology topo{state_.node.name, state_.node.zone};
   for (IpFamily f : kIpFamilies) {
-    EndpointList list;
+    EndpointVector list;
     for (const auto& e : endpoints) {
       if (e.ip.family() != f) continue;
       auto copy = std::make_shared<EndpointInfo>(e);

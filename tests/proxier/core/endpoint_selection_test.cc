@@ -19,8 +19,8 @@ struct Ep {
   std::vector<std::string> hints = {};
 };
 
-EndpointList Build(const std::vector<Ep>& eps) {
-  EndpointList out;
+EndpointVector Build(const std::vector<Ep>& eps) {
+  EndpointVector out;
   for (const auto& e : eps) {
     auto info = std::make_shared<EndpointInfo>();
     info->ip = Ip(e.ip);
@@ -213,6 +213,32 @@ TEST(EndpointSelectionTest, SortsByAddressThenPort) {
       Build({{"10.0.0.10", true, true, false, false}, {"10.0.0.9", true, true, false, false}});
   const auto sel = SelectEndpoints(Svc(C, C, 0), eps, NodeTopology{"node-a", ""});
   EXPECT_EQ(Ips(sel.all), (Strings{"10.0.0.9", "10.0.0.10"}));
+}
+
+// Equal subsets are one array: a port whose endpoints are all ready holds them once, not three
+// times (all, cluster, all_reachable), and the selections still compare by content.
+TEST(EndpointSelectionTest, EqualSubsetsShareOneArray) {
+  const auto ready =
+      Build({{"10.0.0.1", true, true, false, false}, {"10.0.0.2", true, true, false, true}});
+  const auto sel = SelectEndpoints(Svc(C, C, 0), ready, NodeTopology{"node-a", ""});
+  EXPECT_TRUE(sel.cluster.SharesWith(sel.all));
+  EXPECT_TRUE(sel.all_reachable.SharesWith(sel.all));
+
+  // eTP=Local on a NodePort: the union of cluster and local is the cluster set.
+  const auto both = SelectEndpoints(Svc(C, L, 30080), ready, NodeTopology{"node-a", ""});
+  EXPECT_EQ(Ips(both.local), Strings{"10.0.0.2"});
+  EXPECT_TRUE(both.all_reachable.SharesWith(both.cluster));
+
+  // A subset that drops an endpoint is its own array, and equality is by content.
+  const auto mixed = SelectEndpoints(
+      Svc(C, C, 0),
+      Build({{"10.0.0.1", true, true, false, false}, {"10.0.0.2", false, false, false, false}}),
+      NodeTopology{"node-a", ""});
+  EXPECT_FALSE(mixed.cluster.SharesWith(mixed.all));
+  EXPECT_EQ(Ips(mixed.cluster), Strings{"10.0.0.1"});
+  const auto again = SelectEndpoints(Svc(C, C, 0), ready, NodeTopology{"node-a", ""});
+  EXPECT_TRUE(again == sel);
+  EXPECT_FALSE(mixed == sel);
 }
 
 }  // namespace

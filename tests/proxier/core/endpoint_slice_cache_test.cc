@@ -15,7 +15,7 @@ using testing::MakeSlice;
 
 ServicePortInfo WebPort() { return ServicePortsOf(MakeService("ns", "web"))[0]; }
 
-std::vector<std::string> Strings(const EndpointList& l) {
+std::vector<std::string> Strings(const EndpointVector& l) {
   std::vector<std::string> out;
   for (const auto& e : l) out.push_back(e->ToString() + (e->ready ? "" : " notready"));
   return out;

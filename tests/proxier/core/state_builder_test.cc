@@ -122,5 +122,59 @@ TEST(StateBuilderTest, SliceMovingToAnotherServiceLeavesNothingBehind) {
   EXPECT_EQ(s.Find(kApi)->For(IpFamily::kIPv4).all.size(), 1u);
 }
 
+// A slice-only change rebuilds the Service's ports from the snapshot's own copy of them (the
+// builder keeps no other): every port of that Service, and nothing of its neighbours in sort
+// order, whose names extend it ("web-2", namespace "ns-2") or precede it.
+TEST(StateBuilderTest, SliceChangeRebuildsEveryPortOfItsServiceAndNoOther) {
+  StateBuilder b("node-a");
+  auto two_ports = [](Service& s) {
+    s.ports = {{"", Protocol::kUDP, 53, 0}, {"http", Protocol::kTCP, 80, 0}};
+  };
+  b.UpdateService(MakeService("ns", "web", two_ports));
+  b.UpdateService(MakeService("ns", "web-2"));
+  b.UpdateService(MakeService("ns-2", "web"));
+  b.UpdateService(MakeService("ns", "wea"));
+  const auto first = b.Snapshot();
+  ASSERT_EQ(first.services.size(), 5u);
+
+  b.AddEndpointSlice(
+      MakeSlice("ns", "web", "web-1", {MakeEndpoint("10.0.0.1", "n1")}, [](EndpointSlice& s) {
+        s.ports = {{"", Protocol::kUDP, 5353}, {"http", Protocol::kTCP, 8080}};
+      }));
+  const auto s = b.Snapshot();
+  const ServicePortName dns{"ns", "web", "", Protocol::kUDP};
+  const ServicePortName http{"ns", "web", "http", Protocol::kTCP};
+  EXPECT_EQ(s.changed, (std::set<ServicePortName>{dns, http}));
+  ASSERT_EQ(s.services.size(), 5u);
+  ASSERT_EQ(s.Find(dns)->For(IpFamily::kIPv4).all.size(), 1u);
+  EXPECT_EQ(s.Find(dns)->For(IpFamily::kIPv4).all[0]->port, 5353);
+  EXPECT_EQ(s.Find(http)->For(IpFamily::kIPv4).all[0]->port, 8080);
+  EXPECT_EQ(s.Find(dns)->info.port, 53);  // the Service's port survived the rebuild
+  for (const auto& [name, state] : s.services) {
+    if (name.namespace_ == "ns" && name.name == "web") continue;
+    EXPECT_EQ(state.get(), first.services.at(name).get()) << name.ToString();
+  }
+
+  // Deleting the slice empties both ports again, still from the snapshot's copy.
+  b.DeleteEndpointSlice(MakeSlice("ns", "web", "web-1", {}));
+  const auto emptied = b.Snapshot();
+  EXPECT_EQ(emptied.changed, (std::set<ServicePortName>{dns, http}));
+  EXPECT_TRUE(emptied.Find(http)->For(IpFamily::kIPv4).all.empty());
+
+  // The Service itself loses a port: that one goes, its neighbours stay.
+  b.UpdateService(MakeService("ns", "web"));
+  const auto one_port = b.Snapshot();
+  EXPECT_EQ(one_port.changed, (std::set<ServicePortName>{dns}));
+  EXPECT_EQ(one_port.services.size(), 4u);
+
+  // A slice for a Service that does not exist (yet) programs nothing.
+  b.AddEndpointSlice(MakeSlice("ns", "later", "later-1", {MakeEndpoint("10.0.0.9", "n1")}));
+  EXPECT_TRUE(b.Snapshot().changed.empty());
+  b.UpdateService(MakeService("ns", "later"));
+  const auto later = b.Snapshot();
+  ASSERT_EQ(later.changed.size(), 1u);
+  EXPECT_EQ(later.Find(*later.changed.begin())->For(IpFamily::kIPv4).all.size(), 1u);
+}
+
 }  // namespace
 }  // namespace kpx
