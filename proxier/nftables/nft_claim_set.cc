@@ -12,11 +12,28 @@ namespace {
 
 size_t HashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
-// The index size for n keys: at most half full after a rehash, so probes stay short.
-size_t CapacityFor(size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n) cap *= 2;
-  return cap;
+// Where a hash starts probing in an index of `cap` positions: the hash's top 32 bits scaled to
+// the range, so `cap` need not be a power of two and the index can be sized to the keys.
+size_t Home(size_t hash, size_t cap) {
+  return static_cast<size_t>(((static_cast<uint64_t>(hash) >> 32) * cap) >> 32);
+}
+
+// Index sizes: grown to twice the keys at 3/4 full, shrunk at 1/6 full, and set to 3/2 of them
+// after a full sync (Compact).
+constexpr size_t kMinIndex = 16;
+size_t GrowTo(size_t n) { return std::max(kMinIndex, 2 * n); }
+size_t CompactTo(size_t n) { return std::max(kMinIndex, n + n / 2 + 1); }
+
+// Reallocates `v` to its size plus an eighth (room for the partial syncs that follow) when it
+// holds much more than that.
+template <typename T>
+void Trim(std::vector<T>& v) {
+  const size_t want = v.size() + v.size() / 8 + 16;
+  if (v.capacity() <= want + want / 8) return;
+  std::vector<T> out;
+  out.reserve(want);
+  out.assign(v.begin(), v.end());
+  v.swap(out);
 }
 
 // Interning key of a value that does not fit a word.
@@ -96,16 +113,16 @@ NftValue NftClaimSet::Value(uint32_t slot) const {
 }
 
 size_t NftClaimSet::Probe(std::string_view key) const {
-  const size_t mask = index_.size() - 1;
-  size_t p = HashKey(key) & mask;
-  while (index_[p] != kEmpty && KeyAt(index_[p] - 1) != key) p = (p + 1) & mask;
+  const size_t cap = index_.size();
+  size_t p = Home(HashKey(key), cap);
+  while (index_[p] != kEmpty && KeyAt(index_[p] - 1) != key) p = p + 1 == cap ? 0 : p + 1;
   return p;
 }
 
 size_t NftClaimSet::PositionOf(uint32_t slot) const {
-  const size_t mask = index_.size() - 1;
-  size_t p = HashKey(KeyAt(slot)) & mask;
-  while (index_[p] != slot + 1) p = (p + 1) & mask;
+  const size_t cap = index_.size();
+  size_t p = Home(HashKey(KeyAt(slot)), cap);
+  while (index_[p] != slot + 1) p = p + 1 == cap ? 0 : p + 1;
   return p;
 }
 
@@ -118,12 +135,19 @@ std::optional<uint32_t> NftClaimSet::Find(std::string_view key) const {
 
 void NftClaimSet::Rehash(size_t capacity) {
   index_ = std::vector<uint32_t>(capacity, kEmpty);  // assign() would keep a larger capacity
-  const size_t mask = capacity - 1;
   for (uint32_t s = 0; s < size(); ++s) {
-    size_t p = HashKey(KeyAt(s)) & mask;
-    while (index_[p] != kEmpty) p = (p + 1) & mask;
+    size_t p = Home(HashKey(KeyAt(s)), capacity);
+    while (index_[p] != kEmpty) p = p + 1 == capacity ? 0 : p + 1;
     index_[p] = s + 1;
   }
+}
+
+void NftClaimSet::Compact() {
+  Trim(keys_);
+  Trim(lens_);
+  Trim(counts_);
+  Trim(owned_);
+  if (index_.size() > CompactTo(size()) + CompactTo(size()) / 8) Rehash(CompactTo(size()));
 }
 
 void NftClaimSet::Restride(size_t stride) {
@@ -137,8 +161,8 @@ void NftClaimSet::Restride(size_t stride) {
 
 uint32_t NftClaimSet::Insert(std::string_view key) {
   if (key.size() > stride_) Restride(key.size());
-  // Grows at 70 % full; the index is rebuilt from the arena, which holds every key.
-  if ((size() + 1) * 10 > index_.size() * 7) Rehash(CapacityFor(size() + 1));
+  // The index is rebuilt from the arena, which holds every key.
+  if ((size() + 1) * 4 > index_.size() * 3) Rehash(GrowTo(size() + 1));
   const auto slot = static_cast<uint32_t>(size());
   keys_.resize(keys_.size() + stride_);
   std::memcpy(keys_.data() + static_cast<size_t>(slot) * stride_, key.data(), key.size());
@@ -152,10 +176,11 @@ uint32_t NftClaimSet::Insert(std::string_view key) {
 void NftClaimSet::Erase(uint32_t slot) {
   // Backward-shift deletion: entries after the hole that may live there move up, so lookups
   // never need tombstones.
-  const size_t mask = index_.size() - 1;
+  const size_t cap = index_.size();
   size_t hole = PositionOf(slot);
-  for (size_t j = (hole + 1) & mask; index_[j] != kEmpty; j = (j + 1) & mask) {
-    const size_t home = HashKey(KeyAt(index_[j] - 1)) & mask;
+  for (size_t j = hole + 1 == cap ? 0 : hole + 1; index_[j] != kEmpty;
+       j = j + 1 == cap ? 0 : j + 1) {
+    const size_t home = Home(HashKey(KeyAt(index_[j] - 1)), cap);
     const bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
     if (!stays) {
       index_[hole] = index_[j];
@@ -177,9 +202,9 @@ void NftClaimSet::Erase(uint32_t slot) {
   lens_.pop_back();
   counts_.pop_back();
   if (!owned_.empty()) owned_.pop_back();
-  if (size() * 8 < index_.size() && index_.size() > 16) {
+  if (size() * 6 < index_.size() && index_.size() > kMinIndex) {
     // Mostly emptied (Services deleted): give the memory back.
-    Rehash(CapacityFor(size()));
+    Rehash(GrowTo(size()));
     keys_.shrink_to_fit();
     lens_.shrink_to_fit();
     counts_.shrink_to_fit();

@@ -42,6 +42,9 @@ class NftClaimSet {
   size_t size() const { return lens_.size(); }
   bool empty() const { return lens_.empty(); }
   void Clear();
+  // Gives back what growing left unused (a full sync builds the set from nothing), keeping an
+  // eighth of room for the partial syncs that follow.
+  void Compact();
   // Calls f(key, value) for every claimed key, in no particular order.
   template <typename F>
   void ForEach(F&& f) const {
@@ -85,7 +88,7 @@ class NftClaimSet {
   std::vector<uint16_t> lens_;    // each key's length
   std::vector<uint32_t> counts_;  // plain claims per key
   std::vector<Owned> owned_;      // parallel to lens_ once any valued claim was made
-  std::vector<uint32_t> index_;   // slot+1 or kEmpty; power-of-two size
+  std::vector<uint32_t> index_;   // slot+1 or kEmpty; linear probing
   // Keys with two or more valued owners: every (owner, value), sorted by owner.
   std::unordered_map<std::string, std::vector<std::pair<Owner, uint64_t>>> contested_;
   std::vector<Interned> values_;  // values that do not fit a word; refs == 0: free

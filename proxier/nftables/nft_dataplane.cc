@@ -42,6 +42,25 @@ std::chrono::nanoseconds ThreadCpu() {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
+// The largest service id a restart adopts from the kernel (kpx hands out the lowest free even
+// id, so its own are below twice the number of service ports); a port whose id is above gets a
+// new one and its elements are rewritten once.
+constexpr uint32_t kMaxAdoptedId = 1u << 23;
+
+bool IdUsed(const std::vector<bool>& used, uint32_t id) {
+  const size_t i = id / 2;
+  return i < used.size() && used[i];
+}
+
+void MarkId(std::vector<bool>& used, uint32_t id, bool in_use) {
+  const size_t i = id / 2;
+  if (i >= used.size()) {
+    if (!in_use) return;
+    used.resize(std::max(i + 1, used.size() * 2));
+  }
+  used[i] = in_use;
+}
+
 bool PerIdSet(const std::string& set) {
   return set == nft::kEndpoints || set == nft::kEndpointSets || set == nft::kAffinityEndpoints ||
          set == nft::kAffinityTimeouts;
@@ -65,18 +84,18 @@ std::vector<IpAddress> NftDataplane::LocalAddresses(const DesiredState& state) c
 uint32_t NftDataplane::IdFor(FamilyState& fs, const ServicePortName& name) {
   auto it = fs.ids.find(name);
   if (it != fs.ids.end()) return it->second;
-  while (fs.used_ids.contains(fs.next_id)) fs.next_id += 2;
+  while (IdUsed(fs.used_ids, fs.next_id)) fs.next_id += 2;
   const uint32_t id = fs.next_id;
   fs.next_id += 2;
   fs.ids.emplace(name, id);
-  fs.used_ids.insert(id);
+  MarkId(fs.used_ids, id, true);
   return id;
 }
 
 void NftDataplane::ReleaseId(FamilyState& fs, const ServicePortName& name) {
   auto it = fs.ids.find(name);
   if (it == fs.ids.end()) return;
-  fs.used_ids.erase(it->second);
+  MarkId(fs.used_ids, it->second, false);
   fs.next_id = std::min(fs.next_id, it->second);
   fs.ids.erase(it);
 }
@@ -260,9 +279,11 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         k = kernel_ids.find(NftNodePortKey(port->info.protocol, port->info.node_port));
         if (k != kernel_ids.end()) id = k->second;
       }
-      if (!id || *id % 2 != 0 || *id == 0 || fs.used_ids.contains(*id)) continue;
+      if (!id || *id % 2 != 0 || *id == 0 || *id > kMaxAdoptedId || IdUsed(fs.used_ids, *id)) {
+        continue;
+      }
       fs.ids.emplace(name, *id);
-      fs.used_ids.insert(*id);
+      MarkId(fs.used_ids, *id, true);
     }
   }
   fs.adopted = true;
@@ -275,7 +296,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       ++it;
       continue;
     }
-    fs.used_ids.erase(it->second);
+    MarkId(fs.used_ids, it->second, false);
     it = fs.ids.erase(it);
   }
   fs.next_id = 2;
@@ -347,7 +368,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     fs.shared[e.set].Add(e.key, nullptr, e.value);
   }
   // Unsorted: a cold start writes them as they are; the merge with a dump sorts what it needs.
-  for (const auto& [set, claims] : fs.shared) {
+  for (auto& [set, claims] : fs.shared) {
+    claims.Compact();
     auto& out = want[set];
     out.reserve(claims.size());
     claims.ForEach([&](std::string_view key, NftValue value) {

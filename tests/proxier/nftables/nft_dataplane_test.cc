@@ -181,6 +181,36 @@ TEST_F(NftDataplaneTest, RestartAdoptsTheTableWithoutWriting) {
   EXPECT_EQ(Dump(*second.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.size(), 3u);
 }
 
+TEST_F(NftDataplaneTest, ARestartDoesNotAdoptAnImplausiblyLargeServiceId) {
+  // The id bitmap is sized by the largest id in use: an id kpx would never hand out (someone
+  // wrote it) is not adopted; the port gets a fresh one and the table is repaired.
+  Fixture first = Make();
+  Web({Ep("10.1.0.2", 8080)});
+  APPLY_OK(first.dataplane, builder_.Build(), false);
+  auto tables = first.fake->tables();
+  Fixture second = Make(std::make_unique<FakeNftHandle>(tables));
+  NftTableDump* t = second.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(t, nullptr);
+  const std::string key = NftServiceKey(Ip("172.30.0.10"), Protocol::kTCP, 80);
+  auto& ids = t->sets.at(nft::kServiceIds).elements;
+  ASSERT_EQ(ids.count(key), 1u);
+  const std::string huge = NftU32(0x40000000u);
+  ids[key].data = huge;
+  t->sets.at(nft::kNodePortIds).elements.begin()->second.data = huge;
+  APPLY_OK(second.dataplane, builder_.Build(), false);
+  const NftTableDump after = Dump(*second.fake, IpFamily::kIPv4);
+  EXPECT_NE(after.sets.at(nft::kServiceIds).elements.at(key).data, huge);
+  for (const auto& [name, set] : after.sets) {
+    for (const auto& [k, v] : set.elements) {
+      EXPECT_EQ(k.find(huge), std::string::npos) << name;
+      EXPECT_NE(v.data, huge) << name;
+    }
+  }
+  Fixture fresh = Make();
+  APPLY_OK(fresh.dataplane, builder_.Build(), true);
+  EXPECT_EQ(Canonical(after), Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+}
+
 TEST_F(NftDataplaneTest, FullSyncRepairsDrift) {
   Fixture f = Make();
   Web({Ep("10.1.0.2", 8080)});
