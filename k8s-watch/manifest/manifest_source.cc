@@ -18,6 +18,7 @@
 
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/manifest/manifest_parser.h"
+#include "k8s-watch/objects/kept_service.h"
 #include "k8s-watch/objects/kept_slice.h"
 
 namespace kpx {
@@ -116,7 +117,7 @@ std::array<unsigned char, 32> Sha256(const std::string& bytes) {
 }
 
 template <typename T>
-constexpr bool kKeptWhole = !std::is_same_v<T, EndpointSlice>;
+constexpr bool kKeptWhole = std::is_same_v<T, Node>;
 
 template <typename Held>
 const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) {
@@ -460,7 +461,10 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    services.push_back({{std::make_shared<const Service>(std::move(svc))}, nullptr});
+    auto whole = std::make_shared<const Service>(std::move(svc));
+    Held<Service> held{std::make_shared<const Service>(KeptService::IdentityOf(*whole)),
+                       KeptService::DigestOf(*whole)};
+    services.push_back({std::move(held), std::move(whole)});
   }
   for (EndpointSlice& slice : decoded.endpoint_slices) {
     if (LabelFilter::SkipEndpointSlice(slice)) {
@@ -524,10 +528,12 @@ void ManifestSource::SetObjects(const std::string& name, FileState* state,
 }
 
 void ManifestSource::Deliver() {
-  // A changed winner whose decoded slice is gone (its file was read before and the file that
-  // overrode it went away) is read again, so the handlers get the whole slice. A file that
+  // A changed winner whose decoded object is gone (its file was read before and the file that
+  // overrode it went away) is read again, so the handlers get the whole object. A file that
   // cannot be read or decoded now keeps what was delivered (DeliverKind warns).
-  for (const std::string& name : slices_.FilesToReread()) {
+  std::set<std::string> reread = slices_.FilesToReread();
+  reread.merge(services_.FilesToReread());
+  for (const std::string& name : reread) {
     auto it = files_.find(name);
     if (it == files_.end()) continue;
     it->second.identity.reset();

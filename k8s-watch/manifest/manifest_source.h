@@ -33,10 +33,11 @@ namespace kpx {
 //
 // Memory: each object is held once, immutable and shared between the file it came from and the
 // delivered maps (a rescan copies pointers, not objects); of a file's bytes only a SHA-256 digest
-// is kept to recognise an unchanged file. EndpointSlices are kept without their endpoints: once
-// delivered, only the identity and a digest of the content stay here (KeptSlice), so the
-// old slice an Update or Delete hands over has no endpoints or ports (the handler contract allows
-// it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of kpx's RSS.
+// is kept to recognise an unchanged file. Services and EndpointSlices are not kept whole: once
+// delivered, only the identity and a digest of the content stay here (KeptService, KeptSlice),
+// so the old object an Update or Delete hands over carries only its identity (the handler
+// contracts allow it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of
+// kpx's RSS.
 //
 // Bad input never stops the source. A file that cannot be parsed (or read) is skipped with one
 // warning and objects_rejected is bumped; the objects it held at its last good version are KEPT,
@@ -90,16 +91,14 @@ class ManifestSource {
     bool operator==(const FileIdentity&) const = default;
   };
 
-  // Every file's objects of one kind by namespace/name, and which of them are to be diffed
-  // against what was delivered at the next Deliver.
-  // What the source keeps of one object. Services and Nodes are kept whole: they are few, and
-  // their last version is what Update and Delete hand over. An EndpointSlice is kept as its
-  // identity plus a digest of its endpoints and ports (KeptSlice): the endpoints live once,
-  // in the core, not a second time here.
+  // What the source keeps of one object. Nodes are kept whole: there is one, and its last
+  // version is what Update and Delete hand over. A Service or an EndpointSlice is kept as its
+  // identity plus a digest of the rest (KeptService, KeptSlice): the core holds what it needs of
+  // them, and the source does not hold it a second time.
   template <typename T>
   struct Held {
     Shared<T> object;  // whole, or the slice's identity
-    Digest content{};  // slices: KeptSlice::DigestOf; others: unused
+    Digest content{};  // KeptService::DigestOf, KeptSlice::DigestOf; Nodes: unused
   };
 
   // One definition of an object in one file. `whole` is the decoded object of a kind not kept
