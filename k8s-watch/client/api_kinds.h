@@ -35,7 +35,7 @@ struct ServiceKind {
   using Kept = KeptService;
   static KeptService Keep(Service&& service) { return KeptService(service); }
   static bool Same(const KeptService& kept, const Service& s) { return kept.Matches(s); }
-  static const Service& Named(const KeptService& kept) { return kept.identity(); }
+  static Service Named(const KeptService& kept) { return kept.identity(); }
   using Handler = ServiceHandler;
   static constexpr char kName[] = "service";
   static constexpr char kListKind[] = "ServiceList";
@@ -61,7 +61,7 @@ struct EndpointSliceKind {
   using Kept = KeptSlice;
   static KeptSlice Keep(EndpointSlice&& slice) { return KeptSlice(slice); }
   static bool Same(const KeptSlice& kept, const EndpointSlice& s) { return kept.Matches(s); }
-  static const EndpointSlice& Named(const KeptSlice& kept) { return kept.identity(); }
+  static EndpointSlice Named(const KeptSlice& kept) { return kept.identity(); }
   static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
   static bool Skip(const EndpointSlice& s) { return LabelFilter::SkipEndpointSlice(s); }
   static void Add(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceAdd(s); }

@@ -119,10 +119,18 @@ std::array<unsigned char, 32> Sha256(const std::string& bytes) {
 template <typename T>
 constexpr bool kKeptWhole = std::is_same_v<T, Node>;
 
+// The key and the handler-facing object of what the source keeps.
+std::string KeyOf(const Node& n) { return n.meta.Key(); }
+std::string KeyOf(const KeptService& k) { return k.Key(); }
+std::string KeyOf(const KeptSlice& k) { return k.Key(); }
+const Node& Named(const Node& n) { return n; }
+Service Named(const KeptService& k) { return k.identity(); }
+EndpointSlice Named(const KeptSlice& k) { return k.identity(); }
+
 template <typename Held>
 const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) {
   for (const Held& o : objects) {
-    if (o.object->meta.Key() == key) return &o;
+    if (KeyOf(*o.object) == key) return &o;
   }
   return nullptr;
 }
@@ -130,7 +138,7 @@ const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) 
 template <typename Entry>
 bool Defines(const std::vector<Entry>& entries, const std::string& key) {
   for (const Entry& e : entries) {
-    if (e.held.object->meta.Key() == key) return true;
+    if (KeyOf(*e.held.object) == key) return true;
   }
   return false;
 }
@@ -146,10 +154,10 @@ bool KeepOld(const DecodeFailure& failure, const std::vector<Held>& old, std::ve
 }
 
 // Two held versions of one object have the same content: the same pointer (no file changed it),
-// or equal structs and, for slices, equal content digests.
+// or equal kept forms (the whole Node; identity and content digest for the others).
 template <typename Held>
 bool SameContent(const Held& a, const Held& b) {
-  return a.object == b.object || (a.content == b.content && *a.object == *b.object);
+  return a.object == b.object || *a.object == *b.object;
 }
 
 // The object the handlers are to receive for a definition, or null if it is no longer held.
@@ -220,7 +228,7 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
     if (entry != nullptr || it == index->delivered.end()) continue;
     VLOG(4) << "manifest: " << kind << " delete " << *key;
     ++*events;
-    del(*it->second.object);
+    del(Named(*it->second.object));
     ++calls;
     index->delivered.erase(it);
   }
@@ -243,7 +251,7 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
         add(*whole);
       } else {
         VLOG(4) << "manifest: " << kind << " update " << *key;
-        update(*it->second.object, *whole);
+        update(Named(*it->second.object), *whole);
       }
     }
     index->delivered.insert_or_assign(*key, entry->held);
@@ -259,7 +267,7 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file,
                                            const std::vector<Held<T>>& before,
                                            const std::vector<Entry<T>>& after) {
   for (const Held<T>& o : before) {
-    std::string key = o.object->meta.Key();
+    std::string key = KeyOf(*o.object);
     auto it = by_key.find(key);
     if (it != by_key.end()) {
       it->second.erase(file);
@@ -268,7 +276,7 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file,
     touched.insert(std::move(key));
   }
   for (const Entry<T>& e : after) {
-    std::string key = e.held.object->meta.Key();
+    std::string key = KeyOf(*e.held.object);
     by_key[key].insert_or_assign(file, e);
     touched.insert(std::move(key));
   }
@@ -462,8 +470,7 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       continue;
     }
     auto whole = std::make_shared<const Service>(std::move(svc));
-    Held<Service> held{std::make_shared<const Service>(KeptService::IdentityOf(*whole)),
-                       KeptService::DigestOf(*whole)};
+    Held<Service> held{std::make_shared<const KeptService>(*whole)};
     services.push_back({std::move(held), std::move(whole)});
   }
   for (EndpointSlice& slice : decoded.endpoint_slices) {
@@ -474,8 +481,7 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       continue;
     }
     auto whole = std::make_shared<const EndpointSlice>(std::move(slice));
-    Held<EndpointSlice> held{std::make_shared<const EndpointSlice>(KeptSlice::IdentityOf(*whole)),
-                             KeptSlice::DigestOf(*whole)};
+    Held<EndpointSlice> held{std::make_shared<const KeptSlice>(*whole)};
     slices.push_back({std::move(held), std::move(whole)});
   }
   for (Node& node : decoded.nodes) {

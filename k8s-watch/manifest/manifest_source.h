@@ -8,12 +8,15 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/manifest/directory_watcher.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
+#include "k8s-watch/objects/kept_service.h"
+#include "k8s-watch/objects/kept_slice.h"
 #include "k8s-watch/objects/node_handler.h"
 #include "k8s-watch/objects/service_handler.h"
 #include "k8s-watch/objects/source_stats.h"
@@ -96,9 +99,12 @@ class ManifestSource {
   // identity plus a digest of the rest (KeptService, KeptSlice): the core holds what it needs of
   // them, and the source does not hold it a second time.
   template <typename T>
+  using KeptOf =
+      std::conditional_t<std::is_same_v<T, Service>, KeptService,
+                         std::conditional_t<std::is_same_v<T, EndpointSlice>, KeptSlice, T>>;
+  template <typename T>
   struct Held {
-    Shared<T> object;  // whole, or the slice's identity
-    Digest content{};  // KeptService::DigestOf, KeptSlice::DigestOf; Nodes: unused
+    Shared<KeptOf<T>> object;
   };
 
   // One definition of an object in one file. `whole` is the decoded object of a kind not kept

@@ -61,12 +61,18 @@ KeptService::Digest KeptService::DigestOf(const Service& s) {
 }
 
 bool KeptService::Matches(const Service& whole) const {
-  return whole.meta.SameIdentity(identity_.meta) && DigestOf(whole) == content_;
+  return id_.Matches(whole.meta) && DigestOf(whole) == content_;
+}
+
+Service KeptService::identity() const {
+  Service identity;
+  identity.meta = id_.Meta();
+  return identity;
 }
 
 Service KeptService::IdentityOf(const Service& service) {
   Service identity;
-  identity.meta = service.meta.Identity();
+  identity.meta = ObjectIdentity::Of(service.meta).Meta();
   return identity;
 }
 

@@ -2,6 +2,9 @@
 
 #include <array>
 
+#include <string>
+
+#include "k8s-watch/objects/object_identity.h"
 #include "k8s-watch/objects/service.h"
 
 namespace kpx {
@@ -16,9 +19,11 @@ class KeptService {
   using Digest = std::array<unsigned char, 32>;
 
   explicit KeptService(const Service& whole)
-      : identity_(IdentityOf(whole)), content_(DigestOf(whole)) {}
-  // The Service with only its identity, for Update's old Service and for Delete.
-  const Service& identity() const { return identity_; }
+      : id_(ObjectIdentity::Of(whole.meta)), content_(DigestOf(whole)) {}
+  // The Service with only its identity, for Update's old Service and for Delete (built on each
+  // call: the events that need it are few).
+  Service identity() const;
+  std::string Key() const { return id_.Key(); }
   const Digest& content() const { return content_; }
   // Whether `whole` is the Service this was kept from (or one equal to it).
   bool Matches(const Service& whole) const;
@@ -30,7 +35,7 @@ class KeptService {
   static Service IdentityOf(const Service& service);
 
  private:
-  Service identity_;
+  ObjectIdentity id_;
   Digest content_;
 };
 

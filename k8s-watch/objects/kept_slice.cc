@@ -41,13 +41,21 @@ KeptSlice::Digest KeptSlice::DigestOf(const EndpointSlice& slice) {
 }
 
 bool KeptSlice::Matches(const EndpointSlice& whole) const {
-  return whole.meta.SameIdentity(identity_.meta) && whole.service_name == identity_.service_name &&
-         whole.address_type == identity_.address_type && DigestOf(whole) == content_;
+  return id_.Matches(whole.meta) && whole.service_name == service_name_ &&
+         whole.address_type == address_type_ && DigestOf(whole) == content_;
+}
+
+EndpointSlice KeptSlice::identity() const {
+  EndpointSlice identity;
+  identity.meta = id_.Meta();
+  identity.service_name = service_name_;
+  identity.address_type = address_type_;
+  return identity;
 }
 
 EndpointSlice KeptSlice::IdentityOf(const EndpointSlice& slice) {
   EndpointSlice identity;
-  identity.meta = slice.meta.Identity();
+  identity.meta = ObjectIdentity::Of(slice.meta).Meta();
   identity.service_name = slice.service_name;
   identity.address_type = slice.address_type;
   return identity;

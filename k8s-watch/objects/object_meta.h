@@ -16,13 +16,6 @@ struct ObjectMeta {
 
   // "namespace/name", or "name" for cluster-scoped objects: the key caches use.
   std::string Key() const { return namespace_.empty() ? name : namespace_ + "/" + name; }
-  // Name, namespace, uid and resourceVersion only: what a source keeps to name an object it no
-  // longer holds whole (labels and annotations were read when the object arrived).
-  ObjectMeta Identity() const { return {name, namespace_, uid, resource_version, {}, {}}; }
-  bool SameIdentity(const ObjectMeta& o) const {
-    return name == o.name && namespace_ == o.namespace_ && uid == o.uid &&
-           resource_version == o.resource_version;
-  }
   bool operator==(const ObjectMeta&) const = default;
 };
 

@@ -46,7 +46,7 @@ bool IsOldVersionOf(const EndpointSlice& old_object, const EndpointSlice& kept) 
 
 bool IsOldVersionOf(const Service& old_object, const Service& kept) {
   return old_object == kept || (old_object == KeptService::IdentityOf(old_object) &&
-                                old_object.meta.SameIdentity(kept.meta));
+                                ObjectIdentity::Of(old_object.meta).Matches(kept.meta));
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ Service Web() {
 
 TEST(KeptServiceTest, IdentityKeepsWhatNamesTheServiceAndNothingElse) {
   const KeptService kept(Web());
-  const Service& id = kept.identity();
+  const Service id = kept.identity();
   EXPECT_EQ(id.meta.Key(), "ns/web");
   EXPECT_EQ(id.meta.uid, "u-1");
   EXPECT_EQ(id.meta.resource_version, "7");
