@@ -188,12 +188,12 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
     typename Index::EntryType* winner = nullptr;
     if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
       const std::string* previous = nullptr;
-      for (auto& [file, entry] : defined->second) {
+      for (auto& [file, entry] : defined->second.files) {
         if (previous != nullptr) {
           duplicates.push_back(std::string(kind) + " " + key + " is defined in " + *previous +
-                               " and " + file + "; using the one in " + file);
+                               " and " + file.str() + "; using the one in " + file.str());
         }
-        previous = &file;
+        previous = &file.str();
         winner = &entry;
       }
     }
@@ -214,28 +214,37 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
   auto release = [&] {
     for (const std::string& key : touched) {
       if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
-        for (auto& [file, entry] : defined->second) entry.whole = nullptr;
+        for (auto& [file, entry] : defined->second.files) entry.whole = nullptr;
       }
     }
   };
-  if (!deliver) {
+  // A key with no definition left is forgotten once its deletion is delivered (or never was).
+  auto forget_if_gone = [&](auto it) {
+    if (it->second.files.empty() && it->second.delivered.object == nullptr) index->by_key.erase(it);
+  };
+  if (!deliver) {  // nothing is ever delivered, so Replace forgets keys without definitions
     release();
     return 0;
   }
   uint64_t calls = 0;
   for (const auto& [key, entry] : desired) {
-    auto it = index->delivered.find(*key);
-    if (entry != nullptr || it == index->delivered.end()) continue;
-    VLOG(4) << "manifest: " << kind << " delete " << *key;
-    ++*events;
-    del(Named(*it->second.object));
-    ++calls;
-    index->delivered.erase(it);
+    auto it = index->by_key.find(*key);
+    if (entry != nullptr || it == index->by_key.end()) continue;
+    if (it->second.delivered.object != nullptr) {
+      VLOG(4) << "manifest: " << kind << " delete " << *key;
+      ++*events;
+      del(Named(*it->second.delivered.object));
+      ++calls;
+      --index->delivered_count;
+      it->second.delivered = {};
+    }
+    forget_if_gone(it);
   }
   for (auto& [key, entry] : desired) {
     if (entry == nullptr) continue;
-    auto it = index->delivered.find(*key);
-    if (it == index->delivered.end() || !SameContent(it->second, entry->held)) {
+    auto& delivered = index->by_key.find(*key)->second.delivered;
+    const bool known = delivered.object != nullptr;
+    if (!known || !SameContent(delivered, entry->held)) {
       const std::shared_ptr<const T> whole = WholeOf<T>(*entry);
       if (whole == nullptr) {
         // FilesToReread found none, or the file no longer decodes: keep what was delivered.
@@ -246,15 +255,16 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
       }
       ++*events;
       ++calls;
-      if (it == index->delivered.end()) {
+      if (!known) {
         VLOG(4) << "manifest: " << kind << " add " << *key;
         add(*whole);
       } else {
         VLOG(4) << "manifest: " << kind << " update " << *key;
-        update(Named(*it->second.object), *whole);
+        update(Named(*delivered.object), *whole);
       }
     }
-    index->delivered.insert_or_assign(*key, entry->held);
+    if (!known) ++index->delivered_count;
+    delivered = entry->held;
   }
   release();
   return calls;
@@ -266,18 +276,32 @@ template <typename T>
 void ManifestSource::KindIndex<T>::Replace(const std::string& file,
                                            const std::vector<Held<T>>& before,
                                            const std::vector<Entry<T>>& after) {
+  const InternedString name(file);
+  auto position = [&](Defs& defs) {
+    return std::lower_bound(defs.files.begin(), defs.files.end(), name,
+                            [](const auto& def, const InternedString& n) { return def.first < n; });
+  };
   for (const Held<T>& o : before) {
     std::string key = KeyOf(*o.object);
     auto it = by_key.find(key);
     if (it != by_key.end()) {
-      it->second.erase(file);
-      if (it->second.empty()) by_key.erase(it);
+      auto& files = it->second.files;
+      auto at = position(it->second);
+      if (at != files.end() && at->first == name) files.erase(at);
+      // Kept while a deletion is still to be delivered.
+      if (files.empty() && it->second.delivered.object == nullptr) by_key.erase(it);
     }
     touched.insert(std::move(key));
   }
   for (const Entry<T>& e : after) {
     std::string key = KeyOf(*e.held.object);
-    by_key[key].insert_or_assign(file, e);
+    Defs& defs = by_key[key];
+    auto at = position(defs);
+    if (at != defs.files.end() && at->first == name) {
+      at->second = e;
+    } else {
+      defs.files.insert(at, {name, e});
+    }
     touched.insert(std::move(key));
   }
 }
@@ -288,11 +312,13 @@ std::set<std::string> ManifestSource::KindIndex<T>::FilesToReread() const {
   if constexpr (!kKeptWhole<T>) {
     for (const std::string& key : touched) {
       auto defined = by_key.find(key);
-      if (defined == by_key.end()) continue;
-      const auto& [file, winner] = *defined->second.rbegin();
+      if (defined == by_key.end() || defined->second.files.empty()) continue;
+      const auto& [file, winner] = defined->second.files.back();
       if (winner.whole != nullptr) continue;
-      auto it = delivered.find(key);
-      if (it == delivered.end() || !SameContent(it->second, winner.held)) files.insert(file);
+      const Held<T>& delivered = defined->second.delivered;
+      if (delivered.object == nullptr || !SameContent(delivered, winner.held)) {
+        files.insert(file.str());
+      }
     }
   }
   return files;
@@ -566,8 +592,8 @@ void ManifestSource::Deliver() {
       [nh](const Node& o, const Node& n) { nh->OnNodeUpdate(o, n); },
       [nh](const Node& n) { nh->OnNodeDelete(n); });
   VLOG(2) << "manifest " << directory_ << ": " << files_.size() << " file(s), "
-          << services_.delivered.size() << " service(s), " << slices_.delivered.size()
-          << " endpointslice(s), " << nodes_.delivered.size() << " node(s); " << calls
+          << services_.delivered_count << " service(s), " << slices_.delivered_count
+          << " endpointslice(s), " << nodes_.delivered_count << " node(s); " << calls
           << " change(s) delivered";
 }
 
