@@ -6,6 +6,7 @@
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
+#include "k8s-watch/objects/kept_service.h"
 #include "k8s-watch/objects/kept_slice.h"
 #include "k8s-watch/objects/node_handler.h"
 #include "k8s-watch/objects/service_handler.h"
@@ -19,7 +20,7 @@ namespace kpx {
 // What the store keeps of an object (Kept) is what it hands over as the old object of an Update
 // and the object of a Delete, and what it compares a new version with (Same).
 
-// Kinds kept whole: few objects, and their handlers read the old version.
+// Kinds kept whole: the one Node, whose handler reads the old version.
 template <typename T>
 struct KeptWhole {
   using Kept = T;
@@ -28,8 +29,13 @@ struct KeptWhole {
   static const T& Named(const T& kept) { return kept; }
 };
 
-struct ServiceKind : KeptWhole<Service> {
+struct ServiceKind {
   using Object = Service;
+  // The core holds a Service's ports; the store keeps the identity and a digest (KeptService).
+  using Kept = KeptService;
+  static KeptService Keep(Service&& service) { return KeptService(service); }
+  static bool Same(const KeptService& kept, const Service& s) { return kept.Matches(s); }
+  static Service Named(const KeptService& kept) { return kept.identity(); }
   using Handler = ServiceHandler;
   static constexpr char kName[] = "service";
   static constexpr char kListKind[] = "ServiceList";
@@ -55,7 +61,7 @@ struct EndpointSliceKind {
   using Kept = KeptSlice;
   static KeptSlice Keep(EndpointSlice&& slice) { return KeptSlice(slice); }
   static bool Same(const KeptSlice& kept, const EndpointSlice& s) { return kept.Matches(s); }
-  static const EndpointSlice& Named(const KeptSlice& kept) { return kept.identity(); }
+  static EndpointSlice Named(const KeptSlice& kept) { return kept.identity(); }
   static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
   static bool Skip(const EndpointSlice& s) { return LabelFilter::SkipEndpointSlice(s); }
   static void Add(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceAdd(s); }

@@ -18,6 +18,7 @@
 
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/manifest/manifest_parser.h"
+#include "k8s-watch/objects/kept_service.h"
 #include "k8s-watch/objects/kept_slice.h"
 
 namespace kpx {
@@ -116,12 +117,20 @@ std::array<unsigned char, 32> Sha256(const std::string& bytes) {
 }
 
 template <typename T>
-constexpr bool kKeptWhole = !std::is_same_v<T, EndpointSlice>;
+constexpr bool kKeptWhole = std::is_same_v<T, Node>;
+
+// The key and the handler-facing object of what the source keeps.
+std::string KeyOf(const Node& n) { return n.meta.Key(); }
+std::string KeyOf(const KeptService& k) { return k.Key(); }
+std::string KeyOf(const KeptSlice& k) { return k.Key(); }
+const Node& Named(const Node& n) { return n; }
+Service Named(const KeptService& k) { return k.identity(); }
+EndpointSlice Named(const KeptSlice& k) { return k.identity(); }
 
 template <typename Held>
 const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) {
   for (const Held& o : objects) {
-    if (o.object->meta.Key() == key) return &o;
+    if (KeyOf(*o.object) == key) return &o;
   }
   return nullptr;
 }
@@ -129,7 +138,7 @@ const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) 
 template <typename Entry>
 bool Defines(const std::vector<Entry>& entries, const std::string& key) {
   for (const Entry& e : entries) {
-    if (e.held.object->meta.Key() == key) return true;
+    if (KeyOf(*e.held.object) == key) return true;
   }
   return false;
 }
@@ -145,10 +154,10 @@ bool KeepOld(const DecodeFailure& failure, const std::vector<Held>& old, std::ve
 }
 
 // Two held versions of one object have the same content: the same pointer (no file changed it),
-// or equal structs and, for slices, equal content digests.
+// or equal kept forms (the whole Node; identity and content digest for the others).
 template <typename Held>
 bool SameContent(const Held& a, const Held& b) {
-  return a.object == b.object || (a.content == b.content && *a.object == *b.object);
+  return a.object == b.object || *a.object == *b.object;
 }
 
 // The object the handlers are to receive for a definition, or null if it is no longer held.
@@ -179,12 +188,12 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
     typename Index::EntryType* winner = nullptr;
     if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
       const std::string* previous = nullptr;
-      for (auto& [file, entry] : defined->second) {
+      for (auto& [file, entry] : defined->second.files) {
         if (previous != nullptr) {
           duplicates.push_back(std::string(kind) + " " + key + " is defined in " + *previous +
-                               " and " + file + "; using the one in " + file);
+                               " and " + file.str() + "; using the one in " + file.str());
         }
-        previous = &file;
+        previous = &file.str();
         winner = &entry;
       }
     }
@@ -205,28 +214,37 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
   auto release = [&] {
     for (const std::string& key : touched) {
       if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
-        for (auto& [file, entry] : defined->second) entry.whole = nullptr;
+        for (auto& [file, entry] : defined->second.files) entry.whole = nullptr;
       }
     }
   };
-  if (!deliver) {
+  // A key with no definition left is forgotten once its deletion is delivered (or never was).
+  auto forget_if_gone = [&](auto it) {
+    if (it->second.files.empty() && it->second.delivered.object == nullptr) index->by_key.erase(it);
+  };
+  if (!deliver) {  // nothing is ever delivered, so Replace forgets keys without definitions
     release();
     return 0;
   }
   uint64_t calls = 0;
   for (const auto& [key, entry] : desired) {
-    auto it = index->delivered.find(*key);
-    if (entry != nullptr || it == index->delivered.end()) continue;
-    VLOG(4) << "manifest: " << kind << " delete " << *key;
-    ++*events;
-    del(*it->second.object);
-    ++calls;
-    index->delivered.erase(it);
+    auto it = index->by_key.find(*key);
+    if (entry != nullptr || it == index->by_key.end()) continue;
+    if (it->second.delivered.object != nullptr) {
+      VLOG(4) << "manifest: " << kind << " delete " << *key;
+      ++*events;
+      del(Named(*it->second.delivered.object));
+      ++calls;
+      --index->delivered_count;
+      it->second.delivered = {};
+    }
+    forget_if_gone(it);
   }
   for (auto& [key, entry] : desired) {
     if (entry == nullptr) continue;
-    auto it = index->delivered.find(*key);
-    if (it == index->delivered.end() || !SameContent(it->second, entry->held)) {
+    auto& delivered = index->by_key.find(*key)->second.delivered;
+    const bool known = delivered.object != nullptr;
+    if (!known || !SameContent(delivered, entry->held)) {
       const std::shared_ptr<const T> whole = WholeOf<T>(*entry);
       if (whole == nullptr) {
         // FilesToReread found none, or the file no longer decodes: keep what was delivered.
@@ -237,15 +255,16 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
       }
       ++*events;
       ++calls;
-      if (it == index->delivered.end()) {
+      if (!known) {
         VLOG(4) << "manifest: " << kind << " add " << *key;
         add(*whole);
       } else {
         VLOG(4) << "manifest: " << kind << " update " << *key;
-        update(*it->second.object, *whole);
+        update(Named(*delivered.object), *whole);
       }
     }
-    index->delivered.insert_or_assign(*key, entry->held);
+    if (!known) ++index->delivered_count;
+    delivered = entry->held;
   }
   release();
   return calls;
@@ -257,18 +276,32 @@ template <typename T>
 void ManifestSource::KindIndex<T>::Replace(const std::string& file,
                                            const std::vector<Held<T>>& before,
                                            const std::vector<Entry<T>>& after) {
+  const InternedString name(file);
+  auto position = [&](Defs& defs) {
+    return std::lower_bound(defs.files.begin(), defs.files.end(), name,
+                            [](const auto& def, const InternedString& n) { return def.first < n; });
+  };
   for (const Held<T>& o : before) {
-    std::string key = o.object->meta.Key();
+    std::string key = KeyOf(*o.object);
     auto it = by_key.find(key);
     if (it != by_key.end()) {
-      it->second.erase(file);
-      if (it->second.empty()) by_key.erase(it);
+      auto& files = it->second.files;
+      auto at = position(it->second);
+      if (at != files.end() && at->first == name) files.erase(at);
+      // Kept while a deletion is still to be delivered.
+      if (files.empty() && it->second.delivered.object == nullptr) by_key.erase(it);
     }
     touched.insert(std::move(key));
   }
   for (const Entry<T>& e : after) {
-    std::string key = e.held.object->meta.Key();
-    by_key[key].insert_or_assign(file, e);
+    std::string key = KeyOf(*e.held.object);
+    Defs& defs = by_key[key];
+    auto at = position(defs);
+    if (at != defs.files.end() && at->first == name) {
+      at->second = e;
+    } else {
+      defs.files.insert(at, {name, e});
+    }
     touched.insert(std::move(key));
   }
 }
@@ -279,11 +312,13 @@ std::set<std::string> ManifestSource::KindIndex<T>::FilesToReread() const {
   if constexpr (!kKeptWhole<T>) {
     for (const std::string& key : touched) {
       auto defined = by_key.find(key);
-      if (defined == by_key.end()) continue;
-      const auto& [file, winner] = *defined->second.rbegin();
+      if (defined == by_key.end() || defined->second.files.empty()) continue;
+      const auto& [file, winner] = defined->second.files.back();
       if (winner.whole != nullptr) continue;
-      auto it = delivered.find(key);
-      if (it == delivered.end() || !SameContent(it->second, winner.held)) files.insert(file);
+      const Held<T>& delivered = defined->second.delivered;
+      if (delivered.object == nullptr || !SameContent(delivered, winner.held)) {
+        files.insert(file.str());
+      }
     }
   }
   return files;
@@ -460,7 +495,9 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    services.push_back({{std::make_shared<const Service>(std::move(svc))}, nullptr});
+    auto whole = std::make_shared<const Service>(std::move(svc));
+    Held<Service> held{std::make_shared<const KeptService>(*whole)};
+    services.push_back({std::move(held), std::move(whole)});
   }
   for (EndpointSlice& slice : decoded.endpoint_slices) {
     if (LabelFilter::SkipEndpointSlice(slice)) {
@@ -470,8 +507,7 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       continue;
     }
     auto whole = std::make_shared<const EndpointSlice>(std::move(slice));
-    Held<EndpointSlice> held{std::make_shared<const EndpointSlice>(KeptSlice::IdentityOf(*whole)),
-                             KeptSlice::DigestOf(*whole)};
+    Held<EndpointSlice> held{std::make_shared<const KeptSlice>(*whole)};
     slices.push_back({std::move(held), std::move(whole)});
   }
   for (Node& node : decoded.nodes) {
@@ -524,10 +560,12 @@ void ManifestSource::SetObjects(const std::string& name, FileState* state,
 }
 
 void ManifestSource::Deliver() {
-  // A changed winner whose decoded slice is gone (its file was read before and the file that
-  // overrode it went away) is read again, so the handlers get the whole slice. A file that
+  // A changed winner whose decoded object is gone (its file was read before and the file that
+  // overrode it went away) is read again, so the handlers get the whole object. A file that
   // cannot be read or decoded now keeps what was delivered (DeliverKind warns).
-  for (const std::string& name : slices_.FilesToReread()) {
+  std::set<std::string> reread = slices_.FilesToReread();
+  reread.merge(services_.FilesToReread());
+  for (const std::string& name : reread) {
     auto it = files_.find(name);
     if (it == files_.end()) continue;
     it->second.identity.reset();
@@ -554,8 +592,8 @@ void ManifestSource::Deliver() {
       [nh](const Node& o, const Node& n) { nh->OnNodeUpdate(o, n); },
       [nh](const Node& n) { nh->OnNodeDelete(n); });
   VLOG(2) << "manifest " << directory_ << ": " << files_.size() << " file(s), "
-          << services_.delivered.size() << " service(s), " << slices_.delivered.size()
-          << " endpointslice(s), " << nodes_.delivered.size() << " node(s); " << calls
+          << services_.delivered_count << " service(s), " << slices_.delivered_count
+          << " endpointslice(s), " << nodes_.delivered_count << " node(s); " << calls
           << " change(s) delivered";
 }
 

@@ -8,12 +8,16 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "base/interned_string.h"
 #include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/manifest/directory_watcher.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
+#include "k8s-watch/objects/kept_service.h"
+#include "k8s-watch/objects/kept_slice.h"
 #include "k8s-watch/objects/node_handler.h"
 #include "k8s-watch/objects/service_handler.h"
 #include "k8s-watch/objects/source_stats.h"
@@ -33,10 +37,11 @@ namespace kpx {
 //
 // Memory: each object is held once, immutable and shared between the file it came from and the
 // delivered maps (a rescan copies pointers, not objects); of a file's bytes only a SHA-256 digest
-// is kept to recognise an unchanged file. EndpointSlices are kept without their endpoints: once
-// delivered, only the identity and a digest of the content stay here (KeptSlice), so the
-// old slice an Update or Delete hands over has no endpoints or ports (the handler contract allows
-// it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of kpx's RSS.
+// is kept to recognise an unchanged file. Services and EndpointSlices are not kept whole: once
+// delivered, only the identity and a digest of the content stay here (KeptService, KeptSlice),
+// so the old object an Update or Delete hands over carries only its identity (the handler
+// contracts allow it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of
+// kpx's RSS.
 //
 // Bad input never stops the source. A file that cannot be parsed (or read) is skipped with one
 // warning and objects_rejected is bumped; the objects it held at its last good version are KEPT,
@@ -90,16 +95,17 @@ class ManifestSource {
     bool operator==(const FileIdentity&) const = default;
   };
 
-  // Every file's objects of one kind by namespace/name, and which of them are to be diffed
-  // against what was delivered at the next Deliver.
-  // What the source keeps of one object. Services and Nodes are kept whole: they are few, and
-  // their last version is what Update and Delete hand over. An EndpointSlice is kept as its
-  // identity plus a digest of its endpoints and ports (KeptSlice): the endpoints live once,
-  // in the core, not a second time here.
+  // What the source keeps of one object. Nodes are kept whole: there is one, and its last
+  // version is what Update and Delete hand over. A Service or an EndpointSlice is kept as its
+  // identity plus a digest of the rest (KeptService, KeptSlice): the core holds what it needs of
+  // them, and the source does not hold it a second time.
+  template <typename T>
+  using KeptOf =
+      std::conditional_t<std::is_same_v<T, Service>, KeptService,
+                         std::conditional_t<std::is_same_v<T, EndpointSlice>, KeptSlice, T>>;
   template <typename T>
   struct Held {
-    Shared<T> object;  // whole, or the slice's identity
-    Digest content{};  // slices: KeptSlice::DigestOf; others: unused
+    Shared<KeptOf<T>> object;
   };
 
   // One definition of an object in one file. `whole` is the decoded object of a kind not kept
@@ -115,10 +121,17 @@ class ManifestSource {
   template <typename T>
   struct KindIndex {
     using EntryType = Entry<T>;
-    // key -> file name -> definition; the file last in name order wins.
-    std::map<std::string, std::map<std::string, Entry<T>>> by_key;
+    // Everything known of one key: its definitions by file, sorted by file name (the last one
+    // wins; almost always there is one), and what was delivered (null object: nothing). One node
+    // per key, file names interned: with a map per key and a second map of delivered objects the
+    // bookkeeping was ~330 bytes per object.
+    struct Defs {
+      std::vector<std::pair<InternedString, Entry<T>>> files;
+      Held<T> delivered;
+    };
+    std::map<std::string, Defs> by_key;
     std::set<std::string> touched;
-    std::map<std::string, Held<T>> delivered;
+    size_t delivered_count = 0;
     // Duplicate definitions already warned about, by key.
     std::map<std::string, std::vector<std::string>> reported_duplicates;
 

@@ -2,7 +2,10 @@
 
 #include <array>
 
+#include <string>
+
 #include "k8s-watch/objects/endpoint_slice.h"
+#include "k8s-watch/objects/object_identity.h"
 
 namespace kpx {
 
@@ -20,10 +23,15 @@ class KeptSlice {
   using Digest = std::array<unsigned char, 32>;
 
   explicit KeptSlice(const EndpointSlice& whole)
-      : identity_(IdentityOf(whole)), content_(DigestOf(whole)) {}
+      : id_(ObjectIdentity::Of(whole.meta)),
+        service_name_(whole.service_name),
+        address_type_(whole.address_type),
+        content_(DigestOf(whole)) {}
   // The slice without endpoints, ports, labels and annotations, for Update's old slice and for
   // Delete.
-  const EndpointSlice& identity() const { return identity_; }
+  // Built on each call: the events that need it are few.
+  EndpointSlice identity() const;
+  std::string Key() const { return id_.Key(); }
   const Digest& content() const { return content_; }
   // Whether `whole` is the slice this was kept from (or one equal to it).
   bool Matches(const EndpointSlice& whole) const;
@@ -36,7 +44,9 @@ class KeptSlice {
   static EndpointSlice IdentityOf(const EndpointSlice& slice);
 
  private:
-  EndpointSlice identity_;
+  ObjectIdentity id_;
+  std::string service_name_;
+  IpFamily address_type_;
   Digest content_;
 };
 

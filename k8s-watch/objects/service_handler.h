@@ -6,6 +6,9 @@ namespace kpx {
 
 // Receives Service events from a source (API watcher or manifest directory). Calls for one source
 // come from one thread at a time; implementations shared between sources must lock.
+// Update is called only when the Service changed. The old Service of an Update and the Service of
+// a Delete may carry only the identity (name, namespace, uid, resourceVersion), every other field
+// default: a source need not keep every Service whole to name what it replaces (KeptService).
 class ServiceHandler {
  public:
   virtual ~ServiceHandler() = default;

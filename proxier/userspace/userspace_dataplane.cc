@@ -65,9 +65,10 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     auto it = frontends_.find(key);
     if (it == frontends_.end()) {
       to_open.push_back(&spec);
-    } else if (!(it->second.spec == spec)) {
+    } else {
+      // Idempotent for an unchanged spec (the rotation and the affinity entries stay), so the
+      // touched frontends are updated without keeping a copy of each spec to compare with.
       it->second.frontend->Update(spec);
-      it->second.spec = spec;
       VLOG(4) << "userspace: updated " << key.ToString();
     }
   }
@@ -99,7 +100,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
       continue;
     }
     VLOG(4) << "userspace: " << spec->key.ToString() << " listens on port " << *port;
-    frontends_.emplace(spec->key, Entry{std::move(frontend), *port, *spec});
+    frontends_.emplace(spec->key, Entry{std::move(frontend), *port});
     portals_changed = true;  // a new listener port to redirect to
   }
 
@@ -123,7 +124,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
   bool rules_ok = true;
   uint64_t restore_failures = 0;
   for (IpFamily family : render ? options_.families : std::vector<IpFamily>{}) {
-    std::string& applied = applied_text_[static_cast<int>(family)];
+    std::optional<ContentDigest::Digest>& applied = applied_digest_[static_cast<int>(family)];
     std::optional<std::vector<IpAddress>> node_port_ips;
     if (!npa.MatchesAll(family, state.node)) {
       node_port_ips = npa.Select(family, local, state.node, false);
@@ -132,7 +133,10 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
         LocalTrafficDetector::For(options_.local_detect, family, options_.cluster_cidrs,
                                   state.node.pod_cidrs, options_.local_interface);
     const std::string text = RenderPortalRules(family, bound, node_port_ips, pod_traffic);
-    if (!needs_full_ && text == applied) continue;
+    ContentDigest digest;
+    digest.Text(text);
+    const ContentDigest::Digest rendered = digest.Finish();
+    if (!needs_full_ && applied == rendered) continue;
     if (needs_full_) {
       for (const JumpRule& jump : PortalJumpRules()) {
         auto ensured = runner_->EnsureJump(family, jump);
@@ -146,11 +150,11 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     if (!st.ok()) {
       rules_ok = false;
       ++restore_failures;
-      applied.clear();
+      applied.reset();
       note(std::string(IpFamilyName(family)) + " portal restore: " + st.message());
       continue;
     }
-    applied = text;
+    applied = rendered;
   }
 
   // Close what vanished only once no rule of any family points at it any more.
@@ -241,7 +245,7 @@ Status UserspaceDataplane::Cleanup() {
     note(runner_->DeleteChains(
         family, "nat", {std::string(kPortalsContainerChain), std::string(kPortalsHostChain)}));
     note(runner_->DeleteChains(family, "filter", {std::string(kPortalsFirewallChain)}));
-    applied_text_[static_cast<int>(family)].clear();
+    applied_digest_[static_cast<int>(family)].reset();
   }
   for (auto& [key, entry] : frontends_) engine_->Close(entry.frontend);
   frontends_.clear();

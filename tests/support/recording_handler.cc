@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "k8s-watch/objects/kept_service.h"
+
 namespace kpx::testing {
 
 namespace {
@@ -40,6 +42,11 @@ bool IsOldVersionOf(const EndpointSlice& old_object, const EndpointSlice& kept) 
          a.uid == b.uid && a.resource_version == b.resource_version &&
          old_object.service_name == kept.service_name &&
          old_object.address_type == kept.address_type;
+}
+
+bool IsOldVersionOf(const Service& old_object, const Service& kept) {
+  return old_object == kept || (old_object == KeptService::IdentityOf(old_object) &&
+                                ObjectIdentity::Of(old_object.meta).Matches(kept.meta));
 }
 
 }  // namespace

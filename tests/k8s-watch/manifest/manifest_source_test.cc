@@ -142,14 +142,17 @@ TEST_F(ManifestSourceTest, FileAddedChangedRemoved) {
   WaitFor(base + 2);
   auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
-  EXPECT_EQ(update.old_service->ports[0].port, 80);
+  // The old Service is its identity alone (KeptService).
+  EXPECT_EQ(update.old_service->meta.Key(), "demo/web");
+  EXPECT_TRUE(update.old_service->ports.empty());
   EXPECT_EQ(update.service->ports[0].port, 81);
 
   dir_.Remove("web.yaml");
   WaitFor(base + 3);
   auto del = handler_.calls()[base + 2];
   EXPECT_EQ(del.event, "service delete demo/web");
-  EXPECT_EQ(del.service->ports[0].port, 81);
+  EXPECT_EQ(del.service->meta.Key(), "demo/web");
+  EXPECT_TRUE(del.service->ports.empty());
   EXPECT_EQ(stats_.events_received, 3u);
 }
 
@@ -253,7 +256,9 @@ TEST_F(ManifestSourceTest, RenamedIntoPlaceAndAway) {
   WaitFor(base + 2);
   auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
-  EXPECT_EQ(update.old_service->ports[0].port, 80);
+  // The old Service is its identity alone (KeptService).
+  EXPECT_EQ(update.old_service->meta.Key(), "demo/web");
+  EXPECT_TRUE(update.old_service->ports.empty());
   EXPECT_EQ(update.service->ports[0].port, 8080);
 
   // Renaming to a name that is not a manifest counts as removing it.
@@ -342,7 +347,9 @@ TEST_F(ManifestSourceTest, BrokenFileKeepsItsObjects) {
   WaitFor(base + 3);
   auto update = handler_.calls()[base + 2];
   EXPECT_EQ(update.event, "service update demo/web");
-  EXPECT_EQ(update.old_service->ports[0].port, 80);
+  // The old Service is its identity alone (KeptService).
+  EXPECT_EQ(update.old_service->meta.Key(), "demo/web");
+  EXPECT_TRUE(update.old_service->ports.empty());
   EXPECT_EQ(update.service->ports[0].port, 81);
 }
 
@@ -498,7 +505,9 @@ TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
   WaitFor(base + 2);
   auto update = handler_.calls()[base + 1];
   EXPECT_EQ(update.event, "service update demo/web");
-  EXPECT_EQ(update.old_service->ports[0].port, 81);
+  // The old Service is its identity alone (KeptService).
+  EXPECT_EQ(update.old_service->meta.Key(), "demo/web");
+  EXPECT_TRUE(update.old_service->ports.empty());
   EXPECT_EQ(update.service->ports[0].port, 80);
 }
 

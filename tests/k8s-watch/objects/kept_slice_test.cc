@@ -25,7 +25,7 @@ EndpointSlice Web() {
 
 TEST(KeptSliceTest, IdentityKeepsWhatNamesTheSliceAndNothingElse) {
   const KeptSlice kept(Web());
-  const EndpointSlice& id = kept.identity();
+  const EndpointSlice id = kept.identity();
   EXPECT_EQ(id.meta.Key(), "ns/web-1");
   EXPECT_EQ(id.meta.uid, "u-1");
   EXPECT_EQ(id.meta.resource_version, "7");

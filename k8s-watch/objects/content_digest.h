@@ -1,0 +1,30 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/cidr.h"
+#include "base/ip_address.h"
+
+namespace kpx {
+
+// Builds a SHA-256 over an object's fields, each written with its length or count, so that no two
+// different contents share an encoding. Sources keep this digest instead of the object's content
+// (KeptSlice, KeptService) to tell a changed object from an unchanged one.
+class ContentDigest {
+ public:
+  using Digest = std::array<unsigned char, 32>;
+
+  void U32(uint32_t v);
+  void Text(std::string_view s);
+  void Address(const IpAddress& a);
+  void Prefix(const Cidr& c);
+  Digest Finish() const;
+
+ private:
+  std::string bytes_;
+};
+
+}  // namespace kpx
