@@ -50,6 +50,12 @@ class NftClaimSet {
   void ForEach(F&& f) const {
     for (uint32_t s = 0; s < size(); ++s) f(KeyAt(s), Value(s));
   }
+  // Keys by position 0..size()-1, stable until the next Add, Remove or Compact: a full sync
+  // sorts and writes positions instead of copying every element out.
+  std::string_view KeyAt(uint32_t slot) const {
+    return {keys_.data() + static_cast<size_t>(slot) * stride_, lens_[slot]};
+  }
+  NftValue Value(uint32_t slot) const;
   // Heap bytes held (capacity, not size), for tests and the memory notes.
   size_t HeapBytes() const;
 
@@ -66,10 +72,6 @@ class NftClaimSet {
     uint32_t refs = 0;
   };
 
-  std::string_view KeyAt(uint32_t slot) const {
-    return {keys_.data() + static_cast<size_t>(slot) * stride_, lens_[slot]};
-  }
-  NftValue Value(uint32_t slot) const;
   // The index position holding `slot`+1, or of `key` (or the empty position where it would go).
   size_t Probe(std::string_view key) const;
   size_t PositionOf(uint32_t slot) const;

@@ -4,6 +4,7 @@
 #include "proxier/nftables/nft_dataplane.h"
 
 #include <gtest/gtest.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
 #include <cstring>
@@ -279,6 +280,27 @@ TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhen
   EXPECT_EQ(ext_id3, a_id3);
   same_as_fresh(state);
   EXPECT_EQ(f.dataplane->counters().full_syncs, full_syncs);  // all of it in partial syncs
+}
+
+TEST_F(NftDataplaneTest, FullSyncRewritesOnlyTheSharedElementsWhoseValueDrifted) {
+  Fixture f = Make();
+  Web({Ep("10.1.0.2", 8080)});
+  for (int i = 0; i < 30; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30.2." + std::to_string(i + 1)),
+                 {Ep("10.1.2." + std::to_string(i + 1), 80)});
+  }
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const auto want = Canonical(Dump(*f.fake, IpFamily::kIPv4));
+  NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(t, nullptr);
+  const std::string key = NftServiceKey(Ip("172.30.2.7"), Protocol::kTCP, 80);
+  ASSERT_EQ(t->sets.at(nft::kServiceIps).elements.count(key), 1u);
+  t->sets.at(nft::kServiceIps).elements[key] = NftValue{"", true, NF_DROP, ""};  // drifted
+  const uint64_t written = f.dataplane->counters().elements_written;
+  APPLY_OK(f.dataplane, builder_.Build(), true);
+  EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)), want);
+  EXPECT_EQ(f.dataplane->counters().elements_written, written + 2);  // delete + add, that one
 }
 
 TEST_F(NftDataplaneTest, FailedCommitMakesTheNextSyncFull) {
