@@ -3,13 +3,18 @@
 // kpx uses at scale, N elements each, committed in transactions of at most 4 MiB (as kpx does);
 // only the commits (sendmsg to ACK) are timed. Run it inside a private network namespace:
 //
-//   ip netns exec NS kpx-nft-floor --elements 230000 [--size-hint]
+//   ip netns exec NS kpx-nft-floor --elements 230000 [--size-hint] [--bindings K]
 //
 // Prints one CSV row: elements,transactions,build_ms,commit_ms. --size-hint declares each map's
-// final size (the kernel then sizes its hash table once instead of growing it).
+// final size (the kernel then sizes its hash table once instead of growing it). --bindings K
+// first adds K rules that look the map up (as kpx's endpoint chains each do with its endpoints
+// map): the kernel checks every new element against every rule bound to the map.
 
 #include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
@@ -89,19 +94,56 @@ void AddMap(Batch& batch, const char* name, uint32_t klen, uint32_t dlen, uint32
   mnl_nlmsg_batch_next(batch.b);
 }
 
+// A regular chain "c" with k rules: r1:r2 = 0, then the map looked up from r1:r2 into r3:r4.
+void AddBindings(Batch& batch, int k) {
+  nftnl_chain* c = nftnl_chain_alloc();
+  nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, kTable);
+  nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "c");
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWCHAIN, NFPROTO_IPV4, NLM_F_CREATE, batch.seq++);
+  nftnl_chain_nlmsg_build_payload(nlh, c);
+  nftnl_chain_free(c);
+  batch.last = nlh;
+  mnl_nlmsg_batch_next(batch.b);
+  for (int i = 0; i < k; ++i) {
+    nftnl_rule* r = nftnl_rule_alloc();
+    nftnl_rule_set_str(r, NFTNL_RULE_TABLE, kTable);
+    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "c");
+    nftnl_expr* imm = nftnl_expr_alloc("immediate");
+    const uint32_t zero[2] = {0, 0};
+    nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG32_00);
+    nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, zero, sizeof(zero));
+    nftnl_rule_add_expr(r, imm);
+    nftnl_expr* lookup = nftnl_expr_alloc("lookup");
+    nftnl_expr_set_u32(lookup, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
+    nftnl_expr_set_u32(lookup, NFTNL_EXPR_LOOKUP_DREG, NFT_REG32_02);
+    nftnl_expr_set_str(lookup, NFTNL_EXPR_LOOKUP_SET, "m");
+    nftnl_rule_add_expr(r, lookup);
+    nlh = nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWRULE, NFPROTO_IPV4,
+                                NLM_F_CREATE | NLM_F_APPEND, batch.seq++);
+    nftnl_rule_nlmsg_build_payload(nlh, r);
+    nftnl_rule_free(r);
+    batch.last = nlh;
+    mnl_nlmsg_batch_next(batch.b);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   long n = 230000;
   bool size_hint = false;
+  int bindings = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--elements" && i + 1 < argc) {
       n = std::atol(argv[++i]);
     } else if (a == "--size-hint") {
       size_hint = true;
+    } else if (a == "--bindings" && i + 1 < argc) {
+      bindings = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: kpx-nft-floor [--elements N] [--size-hint]\n");
+      std::fprintf(stderr, "usage: kpx-nft-floor [--elements N] [--size-hint] [--bindings K]\n");
       return 2;
     }
   }
@@ -122,6 +164,7 @@ int main(int argc, char** argv) {
     nftnl_table_free(t);
     mnl_nlmsg_batch_next(batch.b);
     AddMap(batch, "m", 8, 8, size_hint ? static_cast<uint32_t>(n) : 0);
+    AddBindings(batch, bindings);
     if (!Commit(nl, batch)) return Fail("creating the table");
   }
 
