@@ -6,6 +6,7 @@
 
 #include "base/interned_string.h"
 #include "base/ip_address.h"
+#include "proxier/core/zone_hints.h"
 
 namespace kpx {
 
@@ -19,7 +20,7 @@ struct EndpointInfo {
   bool is_local = false;  // runs on this node
   InternedString node_name;
   InternedString zone;
-  std::vector<std::string> hint_zones;
+  ZoneHints hint_zones;
 
   // "10.0.0.1:80" or "[fd00::1]:80".
   std::string ToString() const {

@@ -38,8 +38,7 @@ bool CanUseTopology(const EndpointList& endpoints, const NodeTopology& node) {
   for (const auto& ep : endpoints) {
     if (!ep->ready) continue;
     if (ep->hint_zones.empty()) return false;
-    if (std::find(ep->hint_zones.begin(), ep->hint_zones.end(), node.zone) !=
-        ep->hint_zones.end()) {
+    if (ep->hint_zones.Contains(node.zone)) {
       has_endpoint_for_zone = true;
     }
   }
@@ -67,8 +66,7 @@ EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector
     sel.cluster = Filter(sel.all, [&](const EndpointInfo& ep) {
       if (!ep.ready) return false;
       if (!topology) return true;
-      return std::find(ep.hint_zones.begin(), ep.hint_zones.end(), node.zone) !=
-             ep.hint_zones.end();
+      return ep.hint_zones.Contains(node.zone);
     });
     // With nothing ready anywhere, terminating endpoints that still serve are better than
     // refusing connections during a rolling update.

@@ -57,11 +57,18 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
 
   // Open or update what the plan wants before any rule points at it.
   uint64_t open_failures = 0;
-  std::vector<const FrontendSpec*> to_open;
+  // Once a frontend's pickers hold a spec's backends, the plan keeps only what the portal rules
+  // need: the backends were a second copy of every endpoint (2.4 MiB at 10 000 service ports).
+  // A spec whose frontend could not be opened keeps them; that sync fails and the next one
+  // plans everything again.
+  auto handed_over = [](FrontendSpec& spec) {
+    for (auto& list : spec.backends) std::vector<Backend>().swap(list);
+  };
+  std::vector<FrontendSpec*> to_open;
   for (const FrontendKey& key : touched) {
     auto want = plan_.frontends.find(key);
     if (want == plan_.frontends.end()) continue;
-    const FrontendSpec& spec = want->second;
+    FrontendSpec& spec = want->second;
     auto it = frontends_.find(key);
     if (it == frontends_.end()) {
       to_open.push_back(&spec);
@@ -69,6 +76,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
       // Idempotent for an unchanged spec (the rotation and the affinity entries stay), so the
       // touched frontends are updated without keeping a copy of each spec to compare with.
       it->second.frontend->Update(spec);
+      handed_over(spec);
       VLOG(4) << "userspace: updated " << key.ToString();
     }
   }
@@ -90,7 +98,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
       to_open.resize(budget.frontends);
     }
   }
-  for (const FrontendSpec* spec : to_open) {
+  for (FrontendSpec* spec : to_open) {
     auto frontend = std::make_shared<Frontend>(*spec, options_.max_connections_per_service,
                                                options_.limit_log_interval);
     auto port = engine_->Open(frontend);
@@ -101,6 +109,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
     }
     VLOG(4) << "userspace: " << spec->key.ToString() << " listens on port " << *port;
     frontends_.emplace(spec->key, Entry{std::move(frontend), *port});
+    handed_over(*spec);
     portals_changed = true;  // a new listener port to redirect to
   }
 

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "tests/proxier/userspace/fake_relay_engine.h"
 #include "tests/proxier/userspace/recording_iptables_runner.h"
 #include "tests/support/state_builder.h"
@@ -109,6 +112,30 @@ TEST_F(UserspaceDataplaneTest, EndpointChangeUpdatesLiveFrontendWithoutReopening
   EXPECT_EQ(engine_->closes, 0);
   EXPECT_EQ(frontend->picker(IpFamily::kIPv4).size(), 2u);
   EXPECT_EQ(runner_->restores, restores);  // portals did not change
+}
+
+// The plan hands each spec's backends to the frontend's pickers and keeps no copy; later syncs,
+// partial or full, still give every frontend its endpoints.
+TEST_F(UserspaceDataplaneTest, PickersKeepTheirEndpointsAcrossPartialAndFullSyncs) {
+  builder_.Add(Svc("demo", "web", "", Protocol::kTCP, 80, "10.96.0.10"), {Ep("10.244.2.2", 8080)});
+  builder_.Add(Svc("demo", "api", "", Protocol::kTCP, 80, "10.96.0.11"),
+               {Ep("10.244.2.4", 8080), Ep("10.244.2.5", 8080)});
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), true).ok());
+  auto picker_sizes = [&] {
+    std::map<std::string, size_t> out;
+    for (const auto& [port, opened] : engine_->open) {
+      out[opened.first->key().ToString()] = opened.first->picker(IpFamily::kIPv4).size();
+    }
+    return out;
+  };
+  const std::map<std::string, size_t> both{{"demo/api", 2u}, {"demo/web", 1u}};
+  EXPECT_EQ(picker_sizes(), both);
+  builder_.Add(Svc("demo", "web", "", Protocol::kTCP, 80, "10.96.0.10"),
+               {Ep("10.244.2.2", 8080), Ep("10.244.2.3", 8080)});
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(picker_sizes(), (std::map<std::string, size_t>{{"demo/api", 2u}, {"demo/web", 2u}}));
+  ASSERT_TRUE(dataplane_->Apply(builder_.Build(), true).ok());
+  EXPECT_EQ(picker_sizes(), (std::map<std::string, size_t>{{"demo/api", 2u}, {"demo/web", 2u}}));
 }
 
 // An incremental sync follows the change set: one changed port is planned, the others are not
