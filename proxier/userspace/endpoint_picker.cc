@@ -18,13 +18,14 @@ void EndpointPicker::Update(std::vector<Backend> backends, bool affinity_client_
   affinity_ = affinity_client_ip;
   affinity_timeout_ = affinity_timeout;
   if (!affinity_) {
-    sticky_.clear();
+    sticky_.reset();
     return;
   }
-  for (auto it = sticky_.begin(); it != sticky_.end();) {
+  if (!sticky_) return;
+  for (auto it = sticky_->begin(); it != sticky_->end();) {
     const bool present =
         std::find(backends_.begin(), backends_.end(), it->second.backend) != backends_.end();
-    it = present ? std::next(it) : sticky_.erase(it);
+    it = present ? std::next(it) : sticky_->erase(it);
   }
 }
 
@@ -36,12 +37,14 @@ Backend EndpointPicker::NextRoundRobin() {
 
 void EndpointPicker::Remember(const IpAddress& client, const Backend& backend, TimePoint now) {
   if (!affinity_) return;
-  sticky_[client] = Sticky{backend, now};
+  if (!sticky_) sticky_ = std::make_unique<std::map<IpAddress, Sticky>>();
+  (*sticky_)[client] = Sticky{backend, now};
 }
 
 void EndpointPicker::ExpireLocked(TimePoint now) {
-  for (auto it = sticky_.begin(); it != sticky_.end();) {
-    it = now - it->second.last_used >= affinity_timeout_ ? sticky_.erase(it) : std::next(it);
+  if (!sticky_) return;
+  for (auto it = sticky_->begin(); it != sticky_->end();) {
+    it = now - it->second.last_used >= affinity_timeout_ ? sticky_->erase(it) : std::next(it);
   }
 }
 
@@ -53,10 +56,12 @@ std::optional<Backend> EndpointPicker::Pick(const IpAddress& client, TimePoint n
       picks_since_expiry_ = 0;
       ExpireLocked(now);
     }
-    auto it = sticky_.find(client);
-    if (it != sticky_.end() && now - it->second.last_used < affinity_timeout_) {
-      it->second.last_used = now;
-      return it->second.backend;
+    if (sticky_) {
+      auto it = sticky_->find(client);
+      if (it != sticky_->end() && now - it->second.last_used < affinity_timeout_) {
+        it->second.last_used = now;
+        return it->second.backend;
+      }
     }
   }
   const Backend b = NextRoundRobin();
@@ -75,7 +80,7 @@ std::optional<Backend> EndpointPicker::PickNext(const IpAddress& client,
     Remember(client, b, now);
     return b;
   }
-  if (affinity_) sticky_.erase(client);
+  if (affinity_ && sticky_) sticky_->erase(client);
   return std::nullopt;
 }
 
@@ -86,7 +91,7 @@ size_t EndpointPicker::size() const {
 
 size_t EndpointPicker::affinity_entries() const {
   std::lock_guard lock(mu_);
-  return sticky_.size();
+  return sticky_ ? sticky_->size() : 0;
 }
 
 }  // namespace kpx

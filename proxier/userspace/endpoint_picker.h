@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -52,7 +53,9 @@ class EndpointPicker {
   size_t next_ = 0;
   bool affinity_ = false;
   std::chrono::seconds affinity_timeout_{10800};
-  std::map<IpAddress, Sticky> sticky_;
+  // Allocated with the first remembered client: most services have no ClientIP affinity, and an
+  // empty map inline in both pickers of 10 000 frontends was 0.8 MiB.
+  std::unique_ptr<std::map<IpAddress, Sticky>> sticky_;
   uint32_t picks_since_expiry_ = 0;
 };
 
