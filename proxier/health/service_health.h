@@ -5,7 +5,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "proxier/core/desired_state.h"
@@ -43,7 +46,9 @@ class ServiceHealth {
   static std::map<int32_t, ServiceHealthEntry> Plan(const DesiredState& state);
 
   // Opens and closes listeners to match `state`. A port that cannot be opened is logged and
-  // retried on the next update; it never fails the sync.
+  // retried on the next update; it never fails the sync. A state that follows the last one
+  // (generation + 1) is applied from its change set: only the changed service ports are looked
+  // at, as in the dataplanes; any other state is applied whole. Either way the result is Plan's.
   void Update(const DesiredState& state);
   // Closes every listener (at shutdown, before what the responders read goes away).
   void Stop();
@@ -52,7 +57,24 @@ class ServiceHealth {
   size_t listener_count() const;
 
  private:
+  // One service port's share of a health-check port: the local endpoint addresses it has.
+  struct Share {
+    int32_t port = 0;
+    std::vector<IpAddress> local;
+  };
+  // Replaces `name`'s share by what `port` (null: gone) gives, noting the health-check ports
+  // whose entry may have changed.
+  void Reshare(const ServicePortName& name, const ServicePortState* port,
+               std::set<int32_t>& touched);
+  // The entry of a health-check port from its shares, nullopt when none is left.
+  std::optional<ServiceHealthEntry> EntryOf(int32_t port) const;
+
   HealthCheckListenerFactory factory_;
+  // Owned by the sync thread (Update's caller).
+  std::map<ServicePortName, Share> shares_;
+  std::map<int32_t, std::set<ServicePortName>> sharers_;  // health-check port -> its ports
+  std::set<int32_t> unopened_;                            // wanted, to be opened again
+  uint64_t generation_ = 0;                               // of the last state applied
   mutable std::mutex mu_;
   std::map<int32_t, ServiceHealthEntry> entries_;
   std::map<int32_t, std::unique_ptr<HealthCheckListener>> listeners_;
