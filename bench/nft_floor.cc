@@ -49,6 +49,14 @@ struct Batch {
   ~Batch() { mnl_nlmsg_batch_stop(b); }
   char* Cur() { return static_cast<char*>(mnl_nlmsg_batch_current(b)); }
   size_t Size() { return mnl_nlmsg_batch_size(b); }
+  // Appends one message of `type` whose payload `build` writes into the header it is given.
+  template <typename Build>
+  void Add(uint16_t type, uint16_t flags, Build build) {
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(Cur(), type, NFPROTO_IPV4, flags, seq++);
+    build(nlh);
+    last = nlh;
+    mnl_nlmsg_batch_next(b);
+  }
 };
 
 int Fail(const char* what) {
@@ -86,12 +94,9 @@ void AddMap(Batch& batch, const char* name, uint32_t klen, uint32_t dlen, uint32
   nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, dlen);
   nftnl_set_set_u32(s, NFTNL_SET_ID, 1);
   if (size != 0) nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
-  nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWSET, NFPROTO_IPV4, NLM_F_CREATE, batch.seq++);
-  nftnl_set_nlmsg_build_payload(nlh, s);
+  batch.Add(NFT_MSG_NEWSET, NLM_F_CREATE,
+            [&](nlmsghdr* nlh) { nftnl_set_nlmsg_build_payload(nlh, s); });
   nftnl_set_free(s);
-  batch.last = nlh;
-  mnl_nlmsg_batch_next(batch.b);
 }
 
 // A regular chain "c" with k rules: r1:r2 = 0, then the map looked up from r1:r2 into r3:r4.
@@ -99,12 +104,9 @@ void AddBindings(Batch& batch, int k) {
   nftnl_chain* c = nftnl_chain_alloc();
   nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, kTable);
   nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "c");
-  nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWCHAIN, NFPROTO_IPV4, NLM_F_CREATE, batch.seq++);
-  nftnl_chain_nlmsg_build_payload(nlh, c);
+  batch.Add(NFT_MSG_NEWCHAIN, NLM_F_CREATE,
+            [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c); });
   nftnl_chain_free(c);
-  batch.last = nlh;
-  mnl_nlmsg_batch_next(batch.b);
   for (int i = 0; i < k; ++i) {
     nftnl_rule* r = nftnl_rule_alloc();
     nftnl_rule_set_str(r, NFTNL_RULE_TABLE, kTable);
@@ -119,12 +121,9 @@ void AddBindings(Batch& batch, int k) {
     nftnl_expr_set_u32(lookup, NFTNL_EXPR_LOOKUP_DREG, NFT_REG32_02);
     nftnl_expr_set_str(lookup, NFTNL_EXPR_LOOKUP_SET, "m");
     nftnl_rule_add_expr(r, lookup);
-    nlh = nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWRULE, NFPROTO_IPV4,
-                                NLM_F_CREATE | NLM_F_APPEND, batch.seq++);
-    nftnl_rule_nlmsg_build_payload(nlh, r);
+    batch.Add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+              [&](nlmsghdr* nlh) { nftnl_rule_nlmsg_build_payload(nlh, r); });
     nftnl_rule_free(r);
-    batch.last = nlh;
-    mnl_nlmsg_batch_next(batch.b);
   }
 }
 
@@ -158,11 +157,9 @@ int main(int argc, char** argv) {
     Batch batch;
     nftnl_table* t = nftnl_table_alloc();
     nftnl_table_set_str(t, NFTNL_TABLE_NAME, kTable);
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWTABLE, NFPROTO_IPV4, NLM_F_CREATE,
-                                          batch.seq++);
-    nftnl_table_nlmsg_build_payload(nlh, t);
+    batch.Add(NFT_MSG_NEWTABLE, NLM_F_CREATE,
+              [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t); });
     nftnl_table_free(t);
-    mnl_nlmsg_batch_next(batch.b);
     AddMap(batch, "m", 8, 8, size_hint ? static_cast<uint32_t>(n) : 0);
     AddBindings(batch, bindings);
     if (!Commit(nl, batch)) return Fail("creating the table");
@@ -186,12 +183,9 @@ int main(int argc, char** argv) {
         nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, sizeof(data));
         nftnl_set_elem_add(s, e);
       }
-      nlmsghdr* nlh = nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_NEWSETELEM, NFPROTO_IPV4,
-                                            NLM_F_CREATE, batch.seq++);
-      nftnl_set_elems_nlmsg_build_payload(nlh, s);
+      batch.Add(NFT_MSG_NEWSETELEM, NLM_F_CREATE,
+                [&](nlmsghdr* nlh) { nftnl_set_elems_nlmsg_build_payload(nlh, s); });
       nftnl_set_free(s);
-      batch.last = nlh;
-      mnl_nlmsg_batch_next(batch.b);
     }
     // Only the last message asks for an ACK, as kpx does.
     const auto t1 = std::chrono::steady_clock::now();
@@ -209,12 +203,8 @@ int main(int argc, char** argv) {
   Batch batch;
   nftnl_table* t = nftnl_table_alloc();
   nftnl_table_set_str(t, NFTNL_TABLE_NAME, kTable);
-  nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(batch.Cur(), NFT_MSG_DELTABLE, NFPROTO_IPV4, 0, batch.seq++);
-  nftnl_table_nlmsg_build_payload(nlh, t);
+  batch.Add(NFT_MSG_DELTABLE, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t); });
   nftnl_table_free(t);
-  batch.last = nlh;
-  mnl_nlmsg_batch_next(batch.b);
   if (!Commit(nl, batch)) return Fail("deleting the table");
   mnl_socket_close(nl);
   return 0;
