@@ -167,7 +167,11 @@ TEST(NftClaimSetTest, RandomClaimsMatchTheModel) {
       live.emplace_back(key, o, v);
     } else {
       const size_t i = pick(static_cast<uint32_t>(live.size()));
-      auto [key, o, v] = live[i];
+      // Plain copies, not structured bindings: clang before 16 cannot capture those in the
+      // lambda below.
+      const std::string key = std::get<0>(live[i]);
+      const int o = std::get<1>(live[i]);
+      const NftValue v = std::get<2>(live[i]);
       live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
       // The model forgets an owner's value at its first removal; so must the set: only remove
       // valued claims the owner holds once.
