@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ class Conntrack {
   // of kernel CPU at 262 144 buckets, whatever the entries and any dump filter), so an adapter
   // dumps once per family, not once per filter.
   virtual Status Delete(const std::vector<ConntrackFilter>& filters) = 0;
+  // How many entries the last Delete removed, also when it failed part-way (what
+  // kpx_conntrack_entries_deleted_total counts: entries, not filters).
+  virtual uint64_t last_deleted() const = 0;
 };
 
 }  // namespace kpx

@@ -76,8 +76,9 @@ void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const 
     }
   }
   if (filters.empty()) return;
-  deletions_ += filters.size();
-  if (Status st = conntrack_->Delete(filters); !st.ok()) {
+  const Status st = conntrack_->Delete(filters);
+  deletions_ += conntrack_->last_deleted();
+  if (!st.ok()) {
     failures_ += filters.size();
     LOG(WARNING) << "conntrack cleanup (" << filters.size() << " filters, first "
                  << filters.front().ToString() << ") failed: " << st.message();
@@ -87,9 +88,10 @@ void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const 
 void ConntrackCleaner::RecordMetrics(MetricsRegistry& metrics) const {
   metrics
       .GetCounter("kpx_conntrack_entries_deleted_total",
-                  "conntrack deletions for removed UDP endpoints")
+                  "conntrack entries deleted for removed UDP endpoints")
       ->Set(static_cast<double>(deletions_));
-  metrics.GetCounter("kpx_conntrack_failures_total", "conntrack deletions that failed")
+  metrics
+      .GetCounter("kpx_conntrack_failures_total", "conntrack deletion filters whose call failed")
       ->Set(static_cast<double>(failures_));
 }
 

@@ -35,7 +35,7 @@ class ConntrackCleaner {
   void Clean(IpFamily family, const DesiredState* before, const DesiredState& after,
              const std::set<ServicePortName>& names);
 
-  // Filters asked for, and those of them in a call that failed.
+  // Entries the kernel deleted, and the filters of calls that failed.
   uint64_t deletions() const { return deletions_; }
   uint64_t failures() const { return failures_; }
   // kpx_conntrack_entries_deleted_total and kpx_conntrack_failures_total, the same in every mode.

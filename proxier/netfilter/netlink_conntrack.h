@@ -31,8 +31,8 @@ class NetlinkConntrack final : public Conntrack {
 
   Status Delete(const std::vector<ConntrackFilter>& filters) override;
 
-  // How many entries the last Delete removed (those that had already expired are not counted).
-  uint64_t last_deleted() const { return last_deleted_; }
+  // Entries that had already expired are not counted.
+  uint64_t last_deleted() const override { return last_deleted_; }
   // How many entries the kernel sent in the last Delete's dumps (shows its filtering works).
   uint64_t last_dumped() const { return last_dumped_; }
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "proxier/metrics/registry.h"
 #include "proxier/netfilter/fake_conntrack.h"
 #include "tests/support/state_builder.h"
 
@@ -72,7 +73,7 @@ TEST_F(ConntrackCleanerTest, ManyChangedPortsOneCallAndNoCallWithoutFilters) {
   EXPECT_EQ(conntrack_.calls(), 0);
 }
 
-TEST(ConntrackCleanerFailureTest, AFailedCallCountsEachOfItsFilters) {
+TEST(ConntrackCleanerFailureTest, AFailedCallCountsEachOfItsFiltersAndNoEntries) {
   FakeConntrack failing;
   failing.Fail("refused");
   ConntrackCleaner cleaner(&failing);
@@ -80,8 +81,27 @@ TEST(ConntrackCleanerFailureTest, AFailedCallCountsEachOfItsFilters) {
   const DesiredState a = builder.Add(Dns(), {}).Build();
   const DesiredState b = builder.Add(Dns(), {Ep("10.244.1.5", 53)}).Build();
   cleaner.Clean(IpFamily::kIPv4, &a, b, ConntrackCleaner::ChangedBetween(&a, b));
-  EXPECT_EQ(cleaner.deletions(), 3u);
+  EXPECT_EQ(cleaner.deletions(), 0u);
   EXPECT_EQ(cleaner.failures(), 3u);
+}
+
+// The deletion count is the kernel's number of entries, not the number of filters: three filters
+// that matched seven flows count seven.
+TEST(ConntrackCleanerCountTest, CountsEntriesTheKernelDeleted) {
+  FakeConntrack conntrack;
+  conntrack.SetEntriesPerCall(7);
+  ConntrackCleaner cleaner(&conntrack);
+  StateBuilderForTest builder;
+  const DesiredState a = builder.Add(Dns(), {}).Build();
+  const DesiredState b = builder.Add(Dns(), {Ep("10.244.1.5", 53)}).Build();
+  cleaner.Clean(IpFamily::kIPv4, &a, b, ConntrackCleaner::ChangedBetween(&a, b));
+  EXPECT_EQ(conntrack.deleted().size(), 3u);
+  EXPECT_EQ(cleaner.deletions(), 7u);
+  EXPECT_EQ(cleaner.failures(), 0u);
+  MetricsRegistry metrics;
+  cleaner.RecordMetrics(metrics);
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("kpx_conntrack_entries_deleted_total 7"), std::string::npos) << text;
 }
 
 TEST_F(ConntrackCleanerTest, FirstEndpointFlushesEntriesMadeWhileRejecting) {
