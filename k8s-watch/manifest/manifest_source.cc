@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glog/logging.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 
 #include "k8s-watch/decode/label_filter.h"
 #include "k8s-watch/manifest/manifest_parser.h"
+#include "k8s-watch/objects/content_digest.h"
 #include "k8s-watch/objects/kept_service.h"
 #include "k8s-watch/objects/kept_slice.h"
 
@@ -108,13 +108,6 @@ std::string KeepNote(size_t kept) {
 
 template <typename T>
 using Shared = std::shared_ptr<const T>;
-
-std::array<unsigned char, 32> Sha256(const std::string& bytes) {
-  std::array<unsigned char, 32> digest{};
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
-  return digest;
-}
 
 template <typename T>
 constexpr bool kKeptWhole = std::is_same_v<T, Node>;
@@ -452,7 +445,7 @@ bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
   } else {
     state->identity.reset();
   }
-  const Digest digest = Sha256(content);
+  const Digest digest = ContentDigest::Of(content);
   if (state->digest == digest) return true;
   state->digest = digest;
 

@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/manifest/directory_watcher.h"
+#include "k8s-watch/objects/content_digest.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
 #include "k8s-watch/objects/kept_service.h"
 #include "k8s-watch/objects/kept_slice.h"
@@ -83,7 +84,7 @@ class ManifestSource {
  private:
   template <typename T>
   using Shared = std::shared_ptr<const T>;
-  using Digest = std::array<unsigned char, 32>;
+  using Digest = ContentDigest::Digest;
 
   // What stat(2) says of a file; equal identities mean the file was not written since.
   struct FileIdentity {

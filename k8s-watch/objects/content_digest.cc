@@ -23,10 +23,12 @@ void ContentDigest::Prefix(const Cidr& c) {
   U32(static_cast<uint32_t>(c.prefix_length()));
 }
 
-ContentDigest::Digest ContentDigest::Finish() const {
+ContentDigest::Digest ContentDigest::Finish() const { return Of(bytes_); }
+
+ContentDigest::Digest ContentDigest::Of(std::string_view bytes) {
   Digest digest{};
   unsigned int len = 0;
-  EVP_Digest(bytes_.data(), bytes_.size(), digest.data(), &len, EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
   return digest;
 }
 

@@ -11,8 +11,9 @@
 namespace kpx {
 
 // Builds a SHA-256 over an object's fields, each written with its length or count, so that no two
-// different contents share an encoding. Sources keep this digest instead of the object's content
-// (KeptSlice, KeptService) to tell a changed object from an unchanged one.
+// different contents share an encoding. Of() is the plain SHA-256 of a byte string. Sources keep
+// this digest instead of the object's content (KeptSlice, KeptService) to tell a changed object
+// from an unchanged one.
 class ContentDigest {
  public:
   using Digest = std::array<unsigned char, 32>;
@@ -22,6 +23,9 @@ class ContentDigest {
   void Address(const IpAddress& a);
   void Prefix(const Cidr& c);
   Digest Finish() const;
+  // SHA-256 of `bytes` as they are (no length prefix), without copying them: file contents,
+  // rendered rule texts, chain-name hashes.
+  static Digest Of(std::string_view bytes);
 
  private:
   std::string bytes_;

@@ -1,10 +1,9 @@
 #include "proxier/iptables/chain_names.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <cstdio>
 
+#include "k8s-watch/objects/content_digest.h"
 #include "proxier/iptables/iptables_options.h"
 
 namespace kpx {
@@ -37,10 +36,8 @@ std::string PortProtoKey(const ServicePortName& name) {
 }  // namespace
 
 std::string HashedSuffix(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int digest_len = 0;
-  EVP_Digest(text.data(), text.size(), digest.data(), &digest_len, EVP_sha256(), nullptr);
-  return Base32(digest.data(), digest_len).substr(0, 16);
+  const ContentDigest::Digest digest = ContentDigest::Of(text);
+  return Base32(digest.data(), digest.size()).substr(0, 16);
 }
 
 std::string ServiceChain(const ServicePortName& name) {

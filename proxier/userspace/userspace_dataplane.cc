@@ -142,9 +142,7 @@ Status UserspaceDataplane::Apply(const DesiredState& state, bool full) {
         LocalTrafficDetector::For(options_.local_detect, family, options_.cluster_cidrs,
                                   state.node.pod_cidrs, options_.local_interface);
     const std::string text = RenderPortalRules(family, bound, node_port_ips, pod_traffic);
-    ContentDigest digest;
-    digest.Text(text);
-    const ContentDigest::Digest rendered = digest.Finish();
+    const ContentDigest::Digest rendered = ContentDigest::Of(text);
     if (!needs_full_ && applied == rendered) continue;
     if (needs_full_) {
       for (const JumpRule& jump : PortalJumpRules()) {
