@@ -211,10 +211,6 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
       }
     }
   };
-  // A key with no definition left is forgotten once its deletion is delivered (or never was).
-  auto forget_if_gone = [&](auto it) {
-    if (it->second.files.empty() && it->second.delivered.object == nullptr) index->by_key.erase(it);
-  };
   if (!deliver) {  // nothing is ever delivered, so Replace forgets keys without definitions
     release();
     return 0;
@@ -231,7 +227,7 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
       --index->delivered_count;
       it->second.delivered = {};
     }
-    forget_if_gone(it);
+    if (it->second.Gone()) index->by_key.erase(it);
   }
   for (auto& [key, entry] : desired) {
     if (entry == nullptr) continue;
@@ -282,7 +278,7 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file,
       auto at = position(it->second);
       if (at != files.end() && at->first == name) files.erase(at);
       // Kept while a deletion is still to be delivered.
-      if (files.empty() && it->second.delivered.object == nullptr) by_key.erase(it);
+      if (it->second.Gone()) by_key.erase(it);
     }
     touched.insert(std::move(key));
   }

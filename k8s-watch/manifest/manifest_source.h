@@ -129,6 +129,8 @@ class ManifestSource {
     struct Defs {
       std::vector<std::pair<InternedString, Entry<T>>> files;
       Held<T> delivered;
+      // Nothing defines the key and nothing of it was delivered (or its deletion was): forget it.
+      bool Gone() const { return files.empty() && delivered.object == nullptr; }
     };
     std::map<std::string, Defs> by_key;
     std::set<std::string> touched;
