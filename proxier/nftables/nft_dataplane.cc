@@ -21,14 +21,16 @@ constexpr char kKubeProxyTable[] = "kube-proxy";
 // Adds go endpoints first and dispatch last, deletes the other way round, so that a
 // transaction split in several never leaves a dispatch element pointing at nothing.
 const std::vector<std::string>& AddOrder() {
-  static const std::vector<std::string> order = {
-      nft::kNodePortIps,        nft::kHairpin,
-      nft::kAffinityEndpoints,  nft::kFirewallAllow,
-      nft::kFirewallIps,        nft::kEndpoints,
-      nft::kEndpointSets,       nft::kAffinityTimeouts,
-      nft::kServiceIds,         nft::kNodePortIds,
-      nft::kServiceIps,         nft::kServiceNodePorts,
-      nft::kNoEndpointServices, nft::kNoEndpointNodePorts};
+  static const std::vector<std::string> order = [] {
+    std::vector<std::string> o = {nft::kNodePortIps, nft::kHairpin, nft::kAffinityEndpoints,
+                                  nft::kFirewallAllow, nft::kFirewallIps};
+    const auto& maps = nft::EndpointMaps();
+    o.insert(o.end(), maps.begin(), maps.end());
+    o.insert(o.end(), {nft::kEndpointSets, nft::kAffinityTimeouts, nft::kServiceIds,
+                       nft::kNodePortIds, nft::kServiceIps, nft::kServiceNodePorts,
+                       nft::kNoEndpointServices, nft::kNoEndpointNodePorts});
+    return o;
+  }();
   // nft::kAffinity is written by the packet path only: never diffed, never touched.
   return order;
 }
@@ -62,7 +64,7 @@ void MarkId(std::vector<bool>& used, uint32_t id, bool in_use) {
 }
 
 bool PerIdSet(const std::string& set) {
-  return set == nft::kEndpoints || set == nft::kEndpointSets || set == nft::kAffinityEndpoints ||
+  return nft::IsEndpointMap(set) || set == nft::kEndpointSets || set == nft::kAffinityEndpoints ||
          set == nft::kAffinityTimeouts;
 }
 
@@ -321,13 +323,17 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   {
     // Sized up front: growing them element by element moved every element several times and
     // touched twice the memory (a fifth of the compute at 10 000 x 10).
-    size_t endpoints = 0, ports = 0;
+    std::map<std::string, size_t> slots;  // per endpoints map
+    size_t ports = 0;
     for (const auto& [name, port] : state.services) {
       if (!port->info.ClusterIp(family)) continue;
       ++ports;
-      endpoints += port->For(family).all.size();
+      const size_t n = std::min<size_t>(port->For(family).all.size(), nft::kMaxEndpointsPerSet);
+      if (n == 0) continue;
+      const nft::EndpointChain chain = nft::EndpointChainFor(static_cast<uint32_t>(n), false);
+      slots[chain.map] += chain.slots;
     }
-    want[nft::kEndpoints].reserve(endpoints);
+    for (const auto& [map, n] : slots) want[map].reserve(n);
     want[nft::kEndpointSets].reserve(ports);
   }
   for (const auto& [name, port] : state.services) {

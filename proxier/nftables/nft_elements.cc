@@ -155,7 +155,7 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     out.push_back({nft::kEndpointSets, NftU32(set_id), Goto(chain.name)});
     for (uint32_t slot = 0; slot < chain.slots; ++slot) {
       const EndpointInfo& ep = *eps[slot % n];
-      out.push_back({nft::kEndpoints, NftU32(set_id) + NftU32(slot),
+      out.push_back({chain.map, NftU32(set_id) + NftU32(slot),
                      NftValue{NftEndpointData(ep.ip, ep.port), false, 0, ""}});
     }
     for (uint32_t i = 0; i < n; ++i) {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/ip_address.h"
@@ -69,7 +70,13 @@ inline constexpr char kServiceIds[] = "service-ids";
 inline constexpr char kServiceNodePorts[] = "service-nodeports";
 inline constexpr char kNodePortIds[] = "nodeport-ids";
 inline constexpr char kEndpointSets[] = "endpoint-sets";
-inline constexpr char kEndpoints[] = "endpoints";
+// The endpoints of every set are in one of seven maps: "endpoints-<S>" holds the sets of the
+// exact endpoint chains for more than S/2 and at most S endpoints (S = 1, 2, 4, ... 32), and
+// "endpoints-slots" those of the slot tables. The kernel checks every element added to a map
+// against every rule that reads the map: with one map read by all 172 endpoint rules that check
+// cost as much as storing the element. Split this way, a map is read by at most 64 rules (by 32
+// for sets of 9 to 16 endpoints).
+inline constexpr char kEndpointsPrefix[] = "endpoints-";
 inline constexpr char kNoEndpointServices[] = "no-endpoint-services";
 inline constexpr char kNoEndpointNodePorts[] = "no-endpoint-nodeports";
 inline constexpr char kHairpin[] = "hairpin";
@@ -107,8 +114,12 @@ inline constexpr uint32_t kMaxEndpointsPerSet = (1u << kMaxSlotBits) / 16;
 struct EndpointChain {
   std::string name;
   uint32_t slots = 0;
+  std::string map;  // the endpoints map it reads
 };
 EndpointChain EndpointChainFor(uint32_t n, bool local);
+// Every endpoints map name, in a fixed order.
+const std::vector<std::string>& EndpointMaps();
+bool IsEndpointMap(std::string_view set);
 }  // namespace nft
 
 // "affinity-<seconds>": the chain recording ClientIP affinity with that timeout.

@@ -84,7 +84,7 @@ std::map<std::string, std::map<std::string, std::string>> Canonical(const NftTab
       if (name == nft::kAffinityEndpoints) {
         k = name_of(key.substr(0, 4)) + "#" + NftValue{key.substr(4), false, 0, ""}.ToString();
       }
-      if (name == nft::kEndpoints) {
+      if (nft::IsEndpointMap(name)) {
         k = name_of(key.substr(0, 4)) + "#" + NftValue{key.substr(4), false, 0, ""}.ToString();
       }
       o[k] = d;
@@ -102,6 +102,15 @@ NftTableDump Dump(FakeNftHandle& fake, IpFamily f) {
   auto d = fake.Dump(f, nft::kTable);
   EXPECT_TRUE(d.ok());
   return *d;
+}
+
+// Elements over every endpoints map.
+size_t EndpointElements(const NftTableDump& t) {
+  size_t n = 0;
+  for (const auto& [name, set] : t.sets) {
+    if (nft::IsEndpointMap(name)) n += set.elements.size();
+  }
+  return n;
 }
 
 class NftDataplaneTest : public ::testing::Test {
@@ -134,7 +143,8 @@ TEST_F(NftDataplaneTest, FullSyncBuildsTablesWithServiceElements) {
     ASSERT_EQ(ips.count(NftServiceKey(Ip(cip), Protocol::kTCP, 80)), 1u);
     EXPECT_EQ(ips.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80)).chain, nft::kInternalCluster);
     EXPECT_EQ(t.sets.at(nft::kServiceNodePorts).elements.size(), 1u);
-    EXPECT_EQ(t.sets.at(nft::kEndpoints).elements.size(), 1u);
+    EXPECT_EQ(t.sets.at("endpoints-1").elements.size(), 1u);
+    EXPECT_EQ(EndpointElements(t), 1u);
   }
 }
 
@@ -153,10 +163,13 @@ TEST_F(NftDataplaneTest, PartialSyncWritesOnlyTheChangedElements) {
   APPLY_OK(f.dataplane, builder_.Build(), false);
   EXPECT_EQ(f.fake->commits(), commits + 1);  // one transaction
   EXPECT_EQ(f.dataplane->counters().rules_written, rules);
-  // endpoint-sets: ep-1 -> ep-2 (delete + add); endpoints: one more; hairpin: one more.
-  EXPECT_EQ(f.dataplane->counters().last_sync_elements, 4u);
-  const auto eps = Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements;
-  EXPECT_EQ(eps.size(), 22u);
+  // endpoint-sets: ep-1 -> ep-2 (delete + add); the set moves from endpoints-1 to endpoints-2
+  // (one delete, two adds); hairpin: one more.
+  EXPECT_EQ(f.dataplane->counters().last_sync_elements, 6u);
+  const NftTableDump t = Dump(*f.fake, IpFamily::kIPv4);
+  EXPECT_EQ(t.sets.at("endpoints-1").elements.size(), 20u);
+  EXPECT_EQ(t.sets.at("endpoints-2").elements.size(), 2u);
+  EXPECT_EQ(EndpointElements(t), 22u);
   // Nothing changed: nothing is sent.
   APPLY_OK(f.dataplane, builder_.Build(), false);
   EXPECT_EQ(f.fake->commits(), commits + 1);
@@ -179,7 +192,7 @@ TEST_F(NftDataplaneTest, RestartAdoptsTheTableWithoutWriting) {
   Web({Ep("10.1.0.3", 8080)});
   APPLY_OK(second.dataplane, builder_.Build(), false);
   EXPECT_EQ(second.fake->commits(), 1u);
-  EXPECT_EQ(Dump(*second.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.size(), 3u);
+  EXPECT_EQ(EndpointElements(Dump(*second.fake, IpFamily::kIPv4)), 3u);
 }
 
 TEST_F(NftDataplaneTest, ARestartDoesNotAdoptAnImplausiblyLargeServiceId) {
@@ -313,12 +326,12 @@ TEST_F(NftDataplaneTest, FailedCommitMakesTheNextSyncFull) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("injected"), std::string::npos);
   // Nothing that worked was torn down.
-  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.begin()->second.data,
+  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at("endpoints-1").elements.begin()->second.data,
             NftEndpointData(Ip("10.1.0.2"), 8080));
   const uint64_t full = f.dataplane->counters().full_syncs;
   APPLY_OK(f.dataplane, builder_.Build(), false);
   EXPECT_GT(f.dataplane->counters().full_syncs, full);
-  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.begin()->second.data,
+  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at("endpoints-1").elements.begin()->second.data,
             NftEndpointData(Ip("10.1.0.3"), 8080));
 }
 
