@@ -25,6 +25,7 @@ namespace {
 
 using testing::Ep;
 using testing::Ip;
+using testing::LocalEp;
 using testing::Net;
 using testing::StateBuilderForTest;
 using testing::Svc;
@@ -164,8 +165,8 @@ TEST_F(NftDataplaneTest, PartialSyncWritesOnlyTheChangedElements) {
   EXPECT_EQ(f.fake->commits(), commits + 1);  // one transaction
   EXPECT_EQ(f.dataplane->counters().rules_written, rules);
   // endpoint-sets: ep-1 -> ep-2 (delete + add); the set moves from endpoints-1 to endpoints-2
-  // (one delete, two adds); hairpin: one more.
-  EXPECT_EQ(f.dataplane->counters().last_sync_elements, 6u);
+  // (one delete, two adds); no hairpin pair (the endpoints are on other nodes).
+  EXPECT_EQ(f.dataplane->counters().last_sync_elements, 5u);
   const NftTableDump t = Dump(*f.fake, IpFamily::kIPv4);
   EXPECT_EQ(t.sets.at("endpoints-1").elements.size(), 20u);
   EXPECT_EQ(t.sets.at("endpoints-2").elements.size(), 2u);
@@ -364,7 +365,7 @@ TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
   for (int i = 0; i < 300; ++i) {
     builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
                      "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)),
-                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+                 {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
   }
   const DesiredState state = builder_.Build();
   Fixture one = Make();
@@ -404,9 +405,9 @@ TEST_F(NftDataplaneTest, AConcurrentWriterBetweenDumpAndCommitIsDetected) {
 
 TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
   Fixture f = Make();
-  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  Web({LocalEp("10.1.0.2", 8080), LocalEp("10.1.0.3", 8080)});
   APPLY_OK(f.dataplane, builder_.Build(), false);
-  Web({Ep("10.1.0.2", 8080)});
+  Web({LocalEp("10.1.0.2", 8080)});
   f.fake->FailNextCommit("injected");
   EXPECT_FALSE(f.dataplane->Apply(builder_.Build(), false).ok());
   MetricsRegistry metrics;
@@ -416,8 +417,9 @@ TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
   EXPECT_NE(text.find("kpx_nftables_chains{family=\"ipv4\"} " + std::to_string(chains)),
             std::string::npos)
       << text;
-  // Two endpoints: endpoint-sets, 2 endpoints, 2 hairpin, service-ids, service-ips,
-  // nodeport-ids, service-nodeports = 9 elements.
+  // Two endpoints on this node: endpoint-sets, 2 endpoints, 2 hairpin, service-ids,
+  // service-ips, nodeport-ids, service-nodeports = 9 elements (the Local set is not written:
+  // no policy is Local).
   EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 9"), std::string::npos) << text;
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1"),
             std::string::npos)

@@ -43,6 +43,7 @@ using testing::Ep;
 using testing::ExchangeOnce;
 using testing::InNetns;
 using testing::Ip;
+using testing::LocalEp;
 using testing::Net;
 using testing::RunCommand;
 using testing::StateBuilderForTest;
@@ -236,8 +237,31 @@ TEST_F(NftIntegrationTest, ClusterIpNodePortEndpointChangesAndCleanup) {
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
 }
 
-EndpointInfo LocalEp(const std::string& ip, int port) {
-  return Ep(ip, port, [](EndpointInfo& e) { e.node_name = "node-a"; });
+TEST_F(NftIntegrationTest, APodReachingItselfThroughAServiceIsMasqueraded) {
+  // The backend namespace's first address reaches a service whose one endpoint is itself: the
+  // reply must come back through the node, so the node masquerades (the endpoint sees the node's
+  // address). Without it the kernel drops a packet arriving with its own address as source.
+  const std::string node_side = "10.99.2.1";
+  // Reported on another node: only a pod on this node can come back to itself through this
+  // node's DNAT, so only local endpoints get the pair (as in kube-proxy's IPVS mode); here that
+  // shows as the unmasqueraded hairpin failing.
+  Web({Ep(kBackend1, 8080)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Request(backend_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+  Web({LocalEp(kBackend1, 8080)});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Request(backend_, SOCK_STREAM, "172.30.0.10", 80),
+            std::string(kBackend1) + " " + node_side);
+  // The pair goes with the last local endpoint at that address.
+  EXPECT_NE(Output(node_, {"nft", "list", "set", "ip", "kpx", "hairpin"}).find(kBackend1),
+            std::string::npos);
+  Web({Ep(kBackend2, 8080)});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Output(node_, {"nft", "list", "set", "ip", "kpx", "hairpin"}).find(kBackend1),
+            std::string::npos);
 }
 
 TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
