@@ -289,10 +289,9 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   const uint32_t svc_len = ff.addr_len + 8;
   const uint32_t np_key = Concat({kTypeInetProto, kTypeInetService});
   l.sets = {
-      VerdictMap(nft::kServiceIps, svc_key, svc_len),
       Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4),
-      VerdictMap(nft::kServiceNodePorts, np_key, 8),
       Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4),
+      VerdictMap(nft::kPolicies, kTypeMark, 4),
       VerdictMap(nft::kEndpointSets, kTypeMark, 4),
       VerdictMap(nft::kNoEndpointServices, svc_key, svc_len),
       VerdictMap(nft::kNoEndpointNodePorts, np_key, 8),
@@ -384,11 +383,16 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                           {{Verdict(NFT_JUMP, "masquerading")}}));
   // A packet matching a service address is never treated as a NodePort: the first rule's goto
   // ends the services chain for it.
+  const std::vector<NftExprSpec> to_policy = {
+      Bitwise(kRegSetId, U32Bytes(nft::kPolicyMask), U32Bytes(0)),
+      Lookup(nft::kPolicies, kRegSetId, NFT_REG_VERDICT)};
   l.chains.push_back(regular(
-      "services", {Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIps, kRegKey, NFT_REG_VERDICT)}}),
-                   Rule({NodePortDestination(family, o, ff),
-                         ProtoPort(),
-                         {Lookup(nft::kServiceNodePorts, kRegKey, NFT_REG_VERDICT)}})}));
+      "services",
+      {Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId)}, to_policy}),
+       Rule({NodePortDestination(family, o, ff),
+             ProtoPort(),
+             {Lookup(nft::kNodePortIds, kRegKey, kRegSetId)},
+             to_policy})}));
 
   E masq("masq");
   masq.U(NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
@@ -411,11 +415,11 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   // endpoint-set id derives it from the packet again, in two variants. The service variant
   // looks (daddr . proto . dport) up in service-ids; the NodePort variant applies only when that
   // key is absent (so a service address never falls through to another service's NodePort) and
-  // the destination is a node address. Ids are even and name the Cluster endpoint set; id|1
-  // names the Local one.
+  // the destination is a node address. The value's policy code is masked off: the id names the
+  // Cluster endpoint set, id|1 the Local one.
   auto with_id = [&](bool local, const std::vector<NftExprSpec>& tail) {
-    std::vector<NftExprSpec> kind;
-    if (local) kind.push_back(Bitwise(kRegSetId, U32Bytes(0xffffffffu), U32Bytes(1)));
+    const std::vector<NftExprSpec> kind = {
+        Bitwise(kRegSetId, U32Bytes(nft::kIdMask), U32Bytes(local ? 1u : 0u))};
     std::vector<NftRuleSpec> out;
     out.push_back(
         Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId)}, kind, tail}));
@@ -541,7 +545,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   };
   l.chains.push_back(
       regular("affinity-record",
-              with_original_id({Bitwise(kRegSetId, U32Bytes(~1u), U32Bytes(0)),
+              with_original_id({Bitwise(kRegSetId, U32Bytes(nft::kIdMask), U32Bytes(0)),
                                 Lookup(nft::kAffinityTimeouts, kRegSetId, NFT_REG_VERDICT)})));
   for (uint32_t t : affinity_timeouts) {
     // An update refreshes the timeout of an existing entry and keeps its endpoint (the
@@ -555,7 +559,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
     l.chains.push_back(regular(
         NftAffinityChain(t),
         with_original_id(
-            {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
+            {Bitwise2(kRegSetId, R(0), U32Bytes(nft::kIdMask), U32Bytes(0)),
              Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
              Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_dst, ff.addr_len, R(1 + words)),
              Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(1 + 2 * words)), dynset})));

@@ -42,7 +42,7 @@ TEST(NftLayoutTest, ObjectCountIsFixedAndBounded) {
   for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
     const NftLayout l = BuildNftLayout(f, o, NodeState{});
     EXPECT_LE(l.chains.size(), 110u);
-    // 13 maps plus 7 endpoints maps, split by set size only to keep the rules reading each few.
+    // 12 maps plus 7 endpoints maps, split by set size only to keep the rules reading each few.
     EXPECT_LE(l.sets.size(), 20u);
     std::set<std::string> names;
     for (const auto& c : l.chains) EXPECT_TRUE(names.insert(c.name).second) << c.name;

@@ -63,16 +63,17 @@ std::map<std::string, std::map<std::string, std::string>> Canonical(const NftTab
       uint32_t id = 0;
       std::memcpy(&id, v.data.data(), 4);
       const std::string name = std::string(m) + ":" + NftValue{key, false, 0, ""}.ToString();
-      auto [it, inserted] = label.emplace(id, name);
+      auto [it, inserted] = label.emplace(id & nft::kIdMask, name);
       if (!inserted && name < it->second) it->second = name;
     }
   }
   auto name_of = [&](const std::string& four) {
     uint32_t id = 0;
     std::memcpy(&id, four.data(), 4);
-    auto it = label.find(id & ~1u);
+    auto it = label.find(id & nft::kIdMask);
     const std::string base = it == label.end() ? "orphan" + std::to_string(id) : it->second;
-    return base + ((id & 1) ? "/local" : "/cluster");
+    return base + ((id & 1) ? "/local" : "/cluster") +
+           ((id & nft::kPolicyMask) != 0 ? "/policy" + std::to_string(id & nft::kPolicyMask) : "");
   };
   std::map<std::string, std::map<std::string, std::string>> out;
   for (const auto& [name, set] : t.sets) {
@@ -140,10 +141,22 @@ TEST_F(NftDataplaneTest, FullSyncBuildsTablesWithServiceElements) {
     ASSERT_TRUE(t.exists);
     EXPECT_EQ(t.chains.size(), BuildNftLayout(fam, Options(), NodeState{}).chains.size());
     const std::string cip = fam == IpFamily::kIPv4 ? "172.30.0.10" : "fd00::10";
-    const auto& ips = t.sets.at(nft::kServiceIps).elements;
-    ASSERT_EQ(ips.count(NftServiceKey(Ip(cip), Protocol::kTCP, 80)), 1u);
-    EXPECT_EQ(ips.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80)).chain, nft::kInternalCluster);
-    EXPECT_EQ(t.sets.at(nft::kServiceNodePorts).elements.size(), 1u);
+    auto policy = [](const NftValue& v) {
+      uint32_t id = 0;
+      std::memcpy(&id, v.data.data(), 4);
+      return id & nft::kPolicyMask;
+    };
+    const auto& ids = t.sets.at(nft::kServiceIds).elements;
+    ASSERT_EQ(ids.count(NftServiceKey(Ip(cip), Protocol::kTCP, 80)), 1u);
+    EXPECT_EQ(policy(ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80))),
+              nft::kPolicyInternalCluster);
+    const auto& node_ports = t.sets.at(nft::kNodePortIds).elements;
+    ASSERT_EQ(node_ports.size(), 1u);
+    EXPECT_EQ(policy(node_ports.begin()->second), nft::kPolicyExternalCluster);
+    // The policy codes lead to their chains.
+    const auto& policies = t.sets.at(nft::kPolicies).elements;
+    EXPECT_EQ(policies.at(NftU32(nft::kPolicyInternalCluster)).chain, nft::kInternalCluster);
+    EXPECT_EQ(policies.at(NftU32(nft::kPolicyExternalCluster)).chain, nft::kExternalCluster);
     EXPECT_EQ(t.sets.at("endpoints-1").elements.size(), 1u);
     EXPECT_EQ(EndpointElements(t), 1u);
   }
@@ -233,7 +246,7 @@ TEST_F(NftDataplaneTest, FullSyncRepairsDrift) {
   const auto want = Canonical(Dump(*f.fake, IpFamily::kIPv4));
   NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
   ASSERT_NE(t, nullptr);
-  t->sets.at(nft::kServiceIps).elements.clear();                // someone deleted elements
+  t->sets.at(nft::kServiceIds).elements.clear();                // someone deleted elements
   t->chains.at("services").rules.clear();                       // ... flushed a chain
   t->chains.erase("ep-7");                                      // ... deleted a chain
   t->sets.at(nft::kHairpin).elements["junk-key"] = NftValue{};  // ... added an element
@@ -263,8 +276,14 @@ TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhen
     const auto t = Dump(*f.fake, IpFamily::kIPv4);
     const auto& ids = t.sets.at(nft::kServiceIds).elements;
     EXPECT_EQ(ids.count(ext), 1u);
-    return std::make_pair(ids.at(ext).data,
-                          ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80)).data);
+    // The ids without their policy codes (external for the external IP, internal for the
+    // cluster IP).
+    auto id = [](const NftValue& v) {
+      uint32_t x = 0;
+      std::memcpy(&x, v.data.data(), 4);
+      return x & nft::kIdMask;
+    };
+    return std::make_pair(id(ids.at(ext)), id(ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80))));
   };
   auto same_as_fresh = [&](const DesiredState& state) {
     Fixture fresh = Make();
@@ -309,8 +328,9 @@ TEST_F(NftDataplaneTest, FullSyncRewritesOnlyTheSharedElementsWhoseValueDrifted)
   NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
   ASSERT_NE(t, nullptr);
   const std::string key = NftServiceKey(Ip("172.30.2.7"), Protocol::kTCP, 80);
-  ASSERT_EQ(t->sets.at(nft::kServiceIps).elements.count(key), 1u);
-  t->sets.at(nft::kServiceIps).elements[key] = NftValue{"", true, NF_DROP, ""};  // drifted
+  ASSERT_EQ(t->sets.at(nft::kServiceIds).elements.count(key), 1u);
+  std::string& value = t->sets.at(nft::kServiceIds).elements[key].data;
+  value[0] = static_cast<char>(value[0] ^ nft::kPolicyExternalLocal);  // drifted: another policy
   const uint64_t written = f.dataplane->counters().elements_written;
   APPLY_OK(f.dataplane, builder_.Build(), true);
   EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)), want);
@@ -418,9 +438,9 @@ TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
             std::string::npos)
       << text;
   // Two endpoints on this node: endpoint-sets, 2 endpoints, 2 hairpin, service-ids,
-  // service-ips, nodeport-ids, service-nodeports = 9 elements (the Local set is not written:
-  // no policy is Local).
-  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 9"), std::string::npos) << text;
+  // nodeport-ids, and the 4 policies = 11 elements (the Local set is not written: no policy is
+  // Local).
+  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 11"), std::string::npos) << text;
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1"),
             std::string::npos)
       << text;

@@ -186,8 +186,8 @@ TEST_F(NftIntegrationTest, ClusterIpNodePortEndpointChangesAndCleanup) {
   builder_.Add(Svc("default", "empty", "dns", Protocol::kUDP, 53, "172.30.0.11"), {});
   Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_THAT(Output(node_, {"nft", "list", "chain", "ip", "kpx", "services"}),
-              ::testing::HasSubstr("chain services"));
+  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "policies"}),
+              ::testing::HasSubstr("goto internal-cluster"));
 
   // ClusterIP balances over both backends, for TCP and UDP; NodePort works from outside.
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
@@ -449,7 +449,7 @@ TEST_F(NftIntegrationTest, FullSyncRepairsWhatNftDeleted) {
   ASSERT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
   // Someone removes the service's dispatch element and empties the NodePort path.
   EXPECT_TRUE(netns_
-                  .Exec("n", {"nft", "delete", "element", "ip", "kpx", "service-ips",
+                  .Exec("n", {"nft", "delete", "element", "ip", "kpx", "service-ids",
                               "{ 172.30.0.10 . tcp . 80 }"})
                   .ok());
   EXPECT_TRUE(netns_.Exec("n", {"nft", "flush", "chain", "ip", "kpx", "services"}).ok());
@@ -494,8 +494,8 @@ TEST_F(NftIntegrationTest, DualStackServiceOverIpv6) {
   builder_.Add(Svc("default", "empty6", "", Protocol::kTCP, 80, "fd00:30::11"), {});
   const Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_THAT(Output(node_, {"nft", "list", "chain", "ip6", "kpx", "services"}),
-              ::testing::HasSubstr("chain services"));
+  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip6", "kpx", "policies"}),
+              ::testing::HasSubstr("goto external-cluster"));
   // The client is outside the IPv6 cluster CIDR: masqueraded to the node's address.
   std::string r;
   for (int i = 0; i < 20 && (r = Request(client_, SOCK_STREAM, "fd00:30::10", 80)) == "timeout";
