@@ -438,9 +438,9 @@ TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
             std::string::npos)
       << text;
   // Two endpoints on this node: endpoint-sets, 2 endpoints, 2 hairpin, service-ids,
-  // nodeport-ids, and the 4 policies = 11 elements (the Local set is not written: no policy is
-  // Local).
-  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 11"), std::string::npos) << text;
+  // nodeport-ids, plus the table's own 4 policies and 86 endpoint chain codes = 97 elements
+  // (the Local set is not written: no policy is Local).
+  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 97"), std::string::npos) << text;
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1"),
             std::string::npos)
       << text;
