@@ -264,6 +264,40 @@ TEST_F(NftIntegrationTest, APodReachingItselfThroughAServiceIsMasqueraded) {
             std::string::npos);
 }
 
+TEST_F(NftIntegrationTest, TopologyHintsAndTerminatingFallbackSteerRealTraffic) {
+  builder_.Node([](NodeState& n) {
+    n.addresses = {Ip(kNodeIp)};
+    n.zone = "zone-a";
+  });
+  // Every ready endpoint has a zone hint and one is for this node's zone: only it is used.
+  Web({Ep(kBackend1, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-a"}; }),
+       Ep(kBackend2, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-b"}; })});
+  // externalTrafficPolicy Local whose only local endpoint is terminating but still serving:
+  // external traffic falls back to it rather than being dropped; the cluster IP keeps to the
+  // ready endpoint elsewhere.
+  builder_.Add(Svc("default", "api", "", Protocol::kTCP, 80, "172.30.0.20",
+                   [](ServicePortInfo& s) {
+                     s.node_port = 30081;
+                     s.external_policy = TrafficPolicy::kLocal;
+                   }),
+               {Ep(kBackend1, 8080), LocalEp(kBackend2, 8080, [](EndpointInfo& e) {
+                  e.ready = false;
+                  e.serving = true;
+                  e.terminating = true;
+                })});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), std::set<std::string>{kBackend1});
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30081), std::set<std::string>{kBackend2});
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.20", 80), std::set<std::string>{kBackend1});
+  // A hint for a zone that has no endpoint of its own: hints are ignored, both are used.
+  Web({Ep(kBackend1, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-b"}; }),
+       Ep(kBackend2, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-b"}; })});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), (std::set<std::string>{kBackend1, kBackend2}));
+}
+
 TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
   const std::set<std::string> both = {kBackend1, kBackend2};
   const std::string node_side = "10.99.2.1";  // the node's address towards the backends
