@@ -14,20 +14,19 @@ IpvsDesiredCache::Contribution IpvsDesiredCache::Derive(const ServicePortState& 
   Contribution c;
   c.ipvs = BuildServicePortIpvs(state, options_, node_port_ips_);
   for (IpFamily f : options_.families) {
-    std::vector<IpsetEntryLine> lines = ServicePortIpsetEntries(state, f);
-    c.ipset.insert(c.ipset.end(), std::make_move_iterator(lines.begin()),
-                   std::make_move_iterator(lines.end()));
+    std::vector<IpsetEntry> entries = ServicePortIpsetEntries(state, f);
+    c.ipset.insert(c.ipset.end(), entries.begin(), entries.end());
   }
-  // A port counts once per line, however often it produces it (two local endpoints with the
-  // same address and port collapse into one KUBE-LOOP-BACK entry).
+  // A port counts once per entry, however often it produces it (two local endpoints with the
+  // same address and port collapse into one KUBE-LOOP-BACK entry; both families ask for the same
+  // NodePort bitmap entry).
   std::sort(c.ipset.begin(), c.ipset.end());
   c.ipset.erase(std::unique(c.ipset.begin(), c.ipset.end()), c.ipset.end());
   return c;
 }
 
 void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name, int delta,
-                             Touched& touched,
-                             std::unordered_map<IpsetEntryLine, bool>* ipset_before) {
+                             Touched& touched, std::map<IpsetEntry, bool>* ipset_before) {
   for (const auto& [key, vs] : e.ipvs.servers) {
     touched.servers.insert(key);
     if (delta > 0) {
@@ -45,17 +44,16 @@ void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name,
       address_refs_.erase(it);
     }
   }
-  for (const IpsetEntryLine& line : e.ipset) {
-    auto it = ipset_refs_.find(line);
-    if (ipset_before) ipset_before->try_emplace(line, it != ipset_refs_.end());
-    if (delta > 0) {
-      if (it == ipset_refs_.end()) {
-        ipset_refs_.emplace(line, 1);
-      } else {
-        ++it->second;
+  for (const IpsetEntry& entry : e.ipset) {
+    if (ipset_before) {
+      if (auto [it, inserted] = ipset_before->try_emplace(entry, false); inserted) {
+        it->second = ipset_refs_.Contains(entry);
       }
-    } else if (it != ipset_refs_.end() && --it->second == 0) {
-      ipset_refs_.erase(it);
+    }
+    if (delta > 0) {
+      ipset_refs_.Add(entry);
+    } else {
+      ipset_refs_.Remove(entry);
     }
   }
 }
@@ -64,12 +62,12 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
                                                     DesiredIpvs* assembled) {
   Touched touched;
   std::map<ServicePortName, std::shared_ptr<const ServicePortState>> old = std::move(ports_);
-  std::unordered_map<IpsetEntryLine, uint32_t> old_ipset = std::move(ipset_refs_);
+  IpsetEntryCounts old_ipset = std::move(ipset_refs_);
   ports_.clear();
   claims_.clear();
   address_refs_.clear();
-  ipset_refs_.clear();
-  ipset_refs_.reserve(old_ipset.size());
+  ipset_refs_.Clear();
+  ipset_refs_.Reserve(old_ipset.size());
   for (const auto& [name, sp] : state.services) {
     auto it = old.find(name);
     if (it == old.end()) {
@@ -93,13 +91,13 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
   for (auto& [name, sp] : old) {
     if (!state.services.contains(name)) touched.replaced.emplace_back(name, std::move(sp));
   }
-  std::vector<IpsetEntryLine> adds, dels;
-  for (const auto& [line, refs] : ipset_refs_) {
-    if (!old_ipset.contains(line)) adds.push_back(line);
-  }
-  for (const auto& [line, refs] : old_ipset) {
-    if (!ipset_refs_.contains(line)) dels.push_back(line);
-  }
+  std::vector<IpsetEntry> adds, dels;
+  ipset_refs_.ForEach([&](const IpsetEntry& e) {
+    if (!old_ipset.Contains(e)) adds.push_back(e);
+  });
+  old_ipset.ForEach([&](const IpsetEntry& e) {
+    if (!ipset_refs_.Contains(e)) dels.push_back(e);
+  });
   Lines(adds, dels, touched);
   return touched;
 }
@@ -107,7 +105,7 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
 IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
                                                    const std::set<ServicePortName>& names) {
   Touched touched;
-  std::unordered_map<IpsetEntryLine, bool> ipset_before;
+  std::map<IpsetEntry, bool> ipset_before;
   for (const ServicePortName& name : names) {
     auto found = state.services.find(name);
     const std::shared_ptr<const ServicePortState>* now =
@@ -128,23 +126,29 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
     }
     touched.replaced.emplace_back(name, std::move(before));
   }
-  std::vector<IpsetEntryLine> adds, dels;
-  for (const auto& [line, was] : ipset_before) {
-    const bool is = ipset_refs_.contains(line);
+  std::vector<IpsetEntry> adds, dels;
+  for (const auto& [entry, was] : ipset_before) {
+    const bool is = ipset_refs_.Contains(entry);
     if (was == is) continue;
-    (is ? adds : dels).push_back(line);
+    (is ? adds : dels).push_back(entry);
   }
   Lines(adds, dels, touched);
   return touched;
 }
 
-void IpvsDesiredCache::Lines(std::vector<IpsetEntryLine>& adds, std::vector<IpsetEntryLine>& dels,
-                             Touched& touched) {
-  // Sorted so the kernel sees the same batch for the same change.
-  std::sort(adds.begin(), adds.end());
-  std::sort(dels.begin(), dels.end());
-  for (const auto& l : dels) touched.ipset_lines += "del " + l + "\n";
-  for (const auto& l : adds) touched.ipset_lines += "add " + l + "\n";
+void IpvsDesiredCache::Lines(const std::vector<IpsetEntry>& adds,
+                             const std::vector<IpsetEntry>& dels, Touched& touched) {
+  // Text only now, for what is written; sorted so the kernel sees the same batch for the same
+  // change.
+  auto text = [](const std::vector<IpsetEntry>& entries) {
+    std::vector<IpsetEntryLine> lines;
+    lines.reserve(entries.size());
+    for (const IpsetEntry& e : entries) lines.push_back(e.Line());
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  for (const auto& l : text(dels)) touched.ipset_lines += "del " + l + "\n";
+  for (const auto& l : text(adds)) touched.ipset_lines += "add " + l + "\n";
   touched.ipset_changes = adds.size() + dels.size();
 }
 
@@ -180,7 +184,7 @@ DesiredIpvs IpvsDesiredCache::Assemble() const {
 
 std::set<IpsetEntryLine> IpvsDesiredCache::IpsetLines() const {
   std::set<IpsetEntryLine> out;
-  for (const auto& [line, refs] : ipset_refs_) out.insert(line);
+  ipset_refs_.ForEach([&](const IpsetEntry& e) { out.insert(e.Line()); });
   return out;
 }
 

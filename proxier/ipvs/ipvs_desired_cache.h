@@ -5,11 +5,11 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "proxier/core/desired_state.h"
+#include "proxier/ipvs/ipset_entry_counts.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
 #include "proxier/ipvs/ipvs_options.h"
 #include "proxier/ipvs/ipvs_reconciler.h"
@@ -79,7 +79,7 @@ class IpvsDesiredCache {
   // more memory than the rest of the dataplane (measured at 10 000 x 10).
   struct Contribution {
     ServicePortIpvs ipvs;
-    std::vector<IpsetEntryLine> ipset;  // every family, deduplicated
+    std::vector<IpsetEntry> ipset;  // every family, deduplicated
   };
   Contribution Derive(const ServicePortState& state) const;
 
@@ -87,10 +87,10 @@ class IpvsDesiredCache {
   // and, in `ipset_before` (if given), whether each ipset line was present before its first
   // change.
   void Count(const Contribution& c, const ServicePortName& name, int delta, Touched& touched,
-             std::unordered_map<IpsetEntryLine, bool>* ipset_before);
+             std::map<IpsetEntry, bool>* ipset_before);
 
   // Turns the entries whose presence flipped into restore lines in `touched`.
-  static void Lines(std::vector<IpsetEntryLine>& adds, std::vector<IpsetEntryLine>& dels,
+  static void Lines(const std::vector<IpsetEntry>& adds, const std::vector<IpsetEntry>& dels,
                     Touched& touched);
 
   IpvsOptions options_;
@@ -100,7 +100,7 @@ class IpvsDesiredCache {
   // Every port claiming a virtual server key; the first (smallest) wins.
   std::map<IpvsServiceKey, std::set<ServicePortName>> claims_;
   std::map<IpAddress, uint32_t> address_refs_;
-  std::unordered_map<IpsetEntryLine, uint32_t> ipset_refs_;
+  IpsetEntryCounts ipset_refs_;
 };
 
 }  // namespace kpx
