@@ -107,8 +107,8 @@ Status IpvsDataplane::Observe(const DesiredIpvs& desired,
     }
     auto dests = seams_.ipvs->ListDestinations(svc.key);
     if (!dests.ok()) return dests.status();
-    auto& m = o.dests[svc.key];
-    for (const auto& d : *dests) m[d.key] = d;
+    IpvsDestinationList& m = o.dests[svc.key];
+    for (const auto& d : *dests) m.Put(d);
   }
   observed_ = std::move(o);
   return Status::Ok();
@@ -136,7 +136,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
           add ? ipvs.AddDestination(key, op.dest) : ipvs.UpdateDestination(key, op.dest);
       if (add && s.exists()) s = ipvs.UpdateDestination(key, op.dest);
       if (!add && s.not_found()) s = ipvs.AddDestination(key, op.dest);
-      if (s.ok()) observed_.dests[key][op.dest.key] = op.dest;
+      if (s.ok()) observed_.dests[key].Put(op.dest);
       return s;
     }
     case IpvsOpKind::kRetireDest: {
@@ -148,16 +148,20 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       auto found = std::find_if(current->begin(), current->end(),
                                 [&](const IpvsDestination& d) { return d.key == op.dest.key; });
       if (found == current->end()) {
-        observed_.dests[key].erase(op.dest.key);
+        observed_.dests[key].Erase(op.dest.key);
         return KernelStatus::Ok();
       }
       KernelStatus s = termination_.Retire(op.service, *found);
       if (s.ok()) {
-        auto& dests = observed_.dests[key];
-        if (termination_.IsDraining(key, op.dest.key)) {
-          dests[op.dest.key].weight = 0;
+        IpvsDestinationList& dests = observed_.dests[key];
+        if (!termination_.IsDraining(key, op.dest.key)) {
+          dests.Erase(op.dest.key);
+        } else if (IpvsDestination* d = dests.Find(op.dest.key)) {
+          d->weight = 0;
         } else {
-          dests.erase(op.dest.key);
+          IpvsDestination draining = op.dest;
+          draining.weight = 0;
+          dests.Put(draining);
         }
       }
       return s;
@@ -383,17 +387,16 @@ Status IpvsDataplane::SyncIptables(bool full) {
 
 void IpvsDataplane::ForgetDrainedDestinations(const std::set<IpvsServiceKey>* keys,
                                               bool use_desired) {
-  auto forget = [&](const IpvsServiceKey& key,
-                    std::map<IpvsDestinationKey, IpvsDestination>& dests) {
+  auto forget = [&](const IpvsServiceKey& key, IpvsDestinationList& dests) {
     std::optional<std::optional<DesiredVirtualServer>> want;  // derived on first need
-    for (auto it = dests.begin(); it != dests.end();) {
-      bool stale = it->second.weight == 0 && !termination_.IsDraining(key, it->first);
+    dests.EraseIf([&](const IpvsDestination& d) {
+      bool stale = d.weight == 0 && !termination_.IsDraining(key, d.key);
       if (stale && use_desired) {
         if (!want) want = cache_.Find(key);
-        stale = !(*want && (*want)->dests.contains(it->first));
+        stale = !(*want && (*want)->dests.contains(d.key));
       }
-      it = stale ? dests.erase(it) : std::next(it);
-    }
+      return stale;
+    });
   };
   if (!keys) {
     for (auto& [key, dests] : observed_.dests) forget(key, dests);

@@ -140,11 +140,11 @@ bool ServiceMatches(const IpvsService& want, const IpvsService& have) {
 std::vector<IpvsOp> PlanIpvs(const DesiredIpvs& desired, const ObservedIpvs& observed,
                              const std::set<IpAddress>& node_port_ips, const IpvsOptions& options) {
   std::vector<IpvsOp> adds, dest_adds, binds, retires, deletes, unbinds;
-  static const std::map<IpvsDestinationKey, IpvsDestination> kNone;
+  static const IpvsDestinationList kNone;
 
   for (const auto& [key, vs] : desired.servers) {
     auto have = observed.services.find(key);
-    const std::map<IpvsDestinationKey, IpvsDestination>* have_dests = &kNone;
+    const IpvsDestinationList* have_dests = &kNone;
     if (have == observed.services.end()) {
       adds.push_back({IpvsOpKind::kAddService, vs.service, {}, {}});
     } else {
@@ -154,16 +154,17 @@ std::vector<IpvsOp> PlanIpvs(const DesiredIpvs& desired, const ObservedIpvs& obs
       if (auto d = observed.dests.find(key); d != observed.dests.end()) have_dests = &d->second;
     }
     for (const auto& [dkey, dest] : vs.dests) {
-      auto hd = have_dests->find(dkey);
-      if (hd == have_dests->end()) {
+      const IpvsDestination* hd = have_dests->Find(dkey);
+      if (!hd) {
         dest_adds.push_back({IpvsOpKind::kAddDest, vs.service, dest, {}});
-      } else if (hd->second.weight != dest.weight ||
-                 hd->second.forward_method != dest.forward_method) {
+      } else if (hd->weight != dest.weight || hd->forward_method != dest.forward_method) {
         dest_adds.push_back({IpvsOpKind::kUpdateDest, vs.service, dest, {}});
       }
     }
-    for (const auto& [dkey, dest] : *have_dests) {
-      if (!vs.dests.count(dkey)) retires.push_back({IpvsOpKind::kRetireDest, vs.service, dest, {}});
+    for (const IpvsDestination& dest : *have_dests) {
+      if (!vs.dests.count(dest.key)) {
+        retires.push_back({IpvsOpKind::kRetireDest, vs.service, dest, {}});
+      }
     }
   }
 

@@ -7,6 +7,7 @@
 
 #include "proxier/core/desired_state.h"
 #include "proxier/ipvs/ipvs_destination.h"
+#include "proxier/ipvs/ipvs_destination_list.h"
 #include "proxier/ipvs/ipvs_options.h"
 #include "proxier/ipvs/ipvs_service.h"
 
@@ -36,7 +37,7 @@ struct DesiredIpvs {
 struct ObservedIpvs {
   std::map<IpvsServiceKey, IpvsService> services;  // every service, kpx's or not
   // Destinations of the services kpx owns (others are never listed).
-  std::map<IpvsServiceKey, std::map<IpvsDestinationKey, IpvsDestination>> dests;
+  std::map<IpvsServiceKey, IpvsDestinationList> dests;
   std::set<IpAddress> bound_addresses;  // on the dummy device
 };
 

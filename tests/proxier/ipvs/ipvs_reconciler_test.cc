@@ -41,7 +41,7 @@ IpvsDestination Dest(const std::string& ip, uint16_t port, int weight = 1) {
 
 void Have(ObservedIpvs& o, const IpvsService& s, const std::vector<IpvsDestination>& dests) {
   o.services[s.key] = s;
-  for (const auto& d : dests) o.dests[s.key][d.key] = d;
+  for (const auto& d : dests) o.dests[s.key].Put(d);
 }
 
 DesiredState WebState(const std::function<void(ServicePortInfo&)>& edit = nullptr) {
@@ -105,7 +105,9 @@ const Case kCases[] = {
      [] { return WebState(); },
      [] {
        ObservedIpvs o = WebObserved();
-       o.dests.begin()->second.begin()->second.weight = 0;
+       IpvsDestination d = *o.dests.begin()->second.begin();
+       d.weight = 0;
+       o.dests.begin()->second.Put(d);
        return o;
      },
      nullptr,
