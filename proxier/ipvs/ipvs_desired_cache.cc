@@ -30,10 +30,9 @@ void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name,
   for (const auto& [key, vs] : e.ipvs.servers) {
     touched.servers.insert(key);
     if (delta > 0) {
-      claims_[key].insert(name);
-    } else if (auto it = claims_.find(key); it != claims_.end()) {
-      it->second.erase(name);
-      if (it->second.empty()) claims_.erase(it);
+      Claim(key, &name);
+    } else {
+      Unclaim(key, name);
     }
   }
   for (const IpAddress& ip : e.ipvs.bound_addresses) {
@@ -58,10 +57,43 @@ void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name,
   }
 }
 
+void IpvsDesiredCache::Claim(const IpvsServiceKey& key, const ServicePortName* owner) {
+  auto [it, inserted] = claims_.try_emplace(key);
+  Claims& c = it->second;
+  if (inserted) {
+    c.first = owner;
+    return;
+  }
+  if (*owner < *c.first) std::swap(owner, c.first);
+  auto at =
+      std::upper_bound(c.rest.begin(), c.rest.end(), owner,
+                       [](const ServicePortName* a, const ServicePortName* b) { return *a < *b; });
+  c.rest.insert(at, owner);
+}
+
+void IpvsDesiredCache::Unclaim(const IpvsServiceKey& key, const ServicePortName& owner) {
+  auto it = claims_.find(key);
+  if (it == claims_.end()) return;
+  Claims& c = it->second;
+  if (*c.first == owner) {
+    if (c.rest.empty()) {
+      claims_.erase(it);
+      return;
+    }
+    c.first = c.rest.front();
+    c.rest.erase(c.rest.begin());
+  } else {
+    auto r = std::find_if(c.rest.begin(), c.rest.end(),
+                          [&](const ServicePortName* p) { return *p == owner; });
+    if (r != c.rest.end()) c.rest.erase(r);
+  }
+  if (c.rest.empty()) std::vector<const ServicePortName*>().swap(c.rest);
+}
+
 IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
                                                     DesiredIpvs* assembled) {
   Touched touched;
-  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> old = std::move(ports_);
+  std::set<std::shared_ptr<const ServicePortState>, ByName> old = std::move(ports_);
   IpsetEntryCounts old_ipset = std::move(ipset_refs_);
   ports_.clear();
   claims_.clear();
@@ -72,24 +104,24 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
     auto it = old.find(name);
     if (it == old.end()) {
       touched.replaced.emplace_back(name, nullptr);
-    } else if (it->second != sp) {
-      touched.replaced.emplace_back(name, it->second);
+    } else if (*it != sp) {
+      touched.replaced.emplace_back(name, *it);
     }
     Contribution c = Derive(*sp);
-    Count(c, name, +1, touched, nullptr);
+    ports_.emplace_hint(ports_.end(), sp);
+    Count(c, sp->info.name, +1, touched, nullptr);
     if (assembled) {
       // Sorted order: the first port to claim a key is the smallest, the winner.
       for (auto& [key, vs] : c.ipvs.servers) assembled->servers.emplace(key, std::move(vs));
     }
-    ports_.emplace_hint(ports_.end(), name, sp);
   }
   if (assembled) {
     for (const auto& [ip, refs] : address_refs_) {
       assembled->bound_addresses.insert(assembled->bound_addresses.end(), ip);
     }
   }
-  for (auto& [name, sp] : old) {
-    if (!state.services.contains(name)) touched.replaced.emplace_back(name, std::move(sp));
+  for (const auto& sp : old) {
+    if (!state.services.contains(sp->info.name)) touched.replaced.emplace_back(sp->info.name, sp);
   }
   std::vector<IpsetEntry> adds, dels;
   ipset_refs_.ForEach([&](const IpsetEntry& e) {
@@ -112,17 +144,17 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
         found == state.services.end() ? nullptr : &found->second;
     auto it = ports_.find(name);
     if (it == ports_.end() && !now) continue;
-    if (it != ports_.end() && now && it->second == *now) continue;
+    if (it != ports_.end() && now && *it == *now) continue;
     std::shared_ptr<const ServicePortState> before;
     if (it != ports_.end()) {
+      before = *it;
       // The same derivation as when it was counted (NodePort addresses change only by Rebuild).
-      Count(Derive(*it->second), name, -1, touched, &ipset_before);
-      before = std::move(it->second);
+      Count(Derive(*before), before->info.name, -1, touched, &ipset_before);
       ports_.erase(it);
     }
     if (now) {
-      Count(Derive(**now), name, +1, touched, &ipset_before);
-      ports_.emplace(name, *now);
+      ports_.insert(*now);
+      Count(Derive(**now), (*now)->info.name, +1, touched, &ipset_before);
     }
     touched.replaced.emplace_back(name, std::move(before));
   }
@@ -154,7 +186,7 @@ void IpvsDesiredCache::Lines(const std::vector<IpsetEntry>& adds,
 
 std::set<ServicePortName> IpvsDesiredCache::AllNames(const DesiredState& state) const {
   std::set<ServicePortName> out;
-  for (const auto& [name, sp] : ports_) out.insert(out.end(), name);
+  for (const auto& sp : ports_) out.insert(out.end(), sp->info.name);
   for (const auto& [name, sp] : state.services) out.insert(name);
   return out;
 }
@@ -163,17 +195,17 @@ std::optional<DesiredVirtualServer> IpvsDesiredCache::Find(const IpvsServiceKey&
   auto it = claims_.find(key);
   if (it == claims_.end()) return std::nullopt;
   ServicePortIpvs winner =
-      BuildServicePortIpvs(*ports_.at(*it->second.begin()), options_, node_port_ips_);
+      BuildServicePortIpvs(StateOf(*it->second.first), options_, node_port_ips_);
   return std::move(winner.servers.at(key));
 }
 
 DesiredIpvs IpvsDesiredCache::Assemble() const {
   // Each port's servers, each taken from the port that wins its key.
   DesiredIpvs out;
-  for (const auto& [name, sp] : ports_) {
+  for (const auto& sp : ports_) {
     ServicePortIpvs port = BuildServicePortIpvs(*sp, options_, node_port_ips_);
     for (auto& [key, vs] : port.servers) {
-      if (*claims_.at(key).begin() == name) out.servers.emplace(key, std::move(vs));
+      if (*claims_.at(key).first == sp->info.name) out.servers.emplace(key, std::move(vs));
     }
   }
   for (const auto& [ip, refs] : address_refs_) {

@@ -85,9 +85,33 @@ class IpvsDesiredCache {
 
   // Adds (+1) or drops (-1) a contribution's references, noting in `touched` what it covers
   // and, in `ipset_before` (if given), whether each ipset line was present before its first
-  // change.
+  // change. `name` is the name inside a state ports_ holds: claims keep its address.
   void Count(const Contribution& c, const ServicePortName& name, int delta, Touched& touched,
              std::map<IpsetEntry, bool>* ipset_before);
+
+  // Every port claiming one virtual server key, by the name inside its state (alive while
+  // ports_ holds it). Nearly always one claimant, so the others live in a vector that is
+  // usually empty, not in a set node per claim.
+  struct Claims {
+    const ServicePortName* first = nullptr;    // the smallest name: the winner
+    std::vector<const ServicePortName*> rest;  // the others, sorted by name
+  };
+  void Claim(const IpvsServiceKey& key, const ServicePortName* owner);
+  void Unclaim(const IpvsServiceKey& key, const ServicePortName& owner);
+  const ServicePortState& StateOf(const ServicePortName& name) const { return **ports_.find(name); }
+
+  // Orders states by their name (the name the snapshot keys them by), and finds them by name.
+  struct ByName {
+    using is_transparent = void;
+    static const ServicePortName& N(const std::shared_ptr<const ServicePortState>& s) {
+      return s->info.name;
+    }
+    static const ServicePortName& N(const ServicePortName& n) { return n; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return N(a) < N(b);
+    }
+  };
 
   // Turns the entries whose presence flipped into restore lines in `touched`.
   static void Lines(const std::vector<IpsetEntry>& adds, const std::vector<IpsetEntry>& dels,
@@ -95,10 +119,9 @@ class IpvsDesiredCache {
 
   IpvsOptions options_;
   std::vector<IpAddress> node_port_ips_;
-  // The state each port's references were counted from.
-  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> ports_;
-  // Every port claiming a virtual server key; the first (smallest) wins.
-  std::map<IpvsServiceKey, std::set<ServicePortName>> claims_;
+  // The state each port's references were counted from; its name is the key, held once.
+  std::set<std::shared_ptr<const ServicePortState>, ByName> ports_;
+  std::map<IpvsServiceKey, Claims> claims_;
   std::map<IpAddress, uint32_t> address_refs_;
   IpsetEntryCounts ipset_refs_;
 };
