@@ -262,8 +262,9 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
     }
   }
 
-  // ipsets before IPVS (and before the iptables rules that reference them).
-  fail(SyncIpsets(state, full, touched.ipset_lines, touched.ipset_changes));
+  // ipsets before IPVS (and before the iptables rules that reference them). After a rebuild
+  // (new NodePort addresses, too) the sets are compared whole: the cache has no difference.
+  fail(SyncIpsets(state, everything, touched.ipset_lines, touched.ipset_changes));
   // NodeCIDR local detection follows the Node object's podCIDRs.
   const bool pod_cidrs_changed = state.node.pod_cidrs != node_pod_cidrs_;
   node_pod_cidrs_ = state.node.pod_cidrs;

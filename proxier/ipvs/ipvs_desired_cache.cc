@@ -94,12 +94,12 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
                                                     DesiredIpvs* assembled) {
   Touched touched;
   std::set<std::shared_ptr<const ServicePortState>, ByName> old = std::move(ports_);
-  IpsetEntryCounts old_ipset = std::move(ipset_refs_);
+  const size_t ipset_entries = ipset_refs_.size();
   ports_.clear();
   claims_.clear();
   address_refs_.clear();
   ipset_refs_.Clear();
-  ipset_refs_.Reserve(old_ipset.size());
+  ipset_refs_.Reserve(ipset_entries);
   for (const auto& [name, sp] : state.services) {
     auto it = old.find(name);
     if (it == old.end()) {
@@ -123,14 +123,6 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
   for (const auto& sp : old) {
     if (!state.services.contains(sp->info.name)) touched.replaced.emplace_back(sp->info.name, sp);
   }
-  std::vector<IpsetEntry> adds, dels;
-  ipset_refs_.ForEach([&](const IpsetEntry& e) {
-    if (!old_ipset.Contains(e)) adds.push_back(e);
-  });
-  old_ipset.ForEach([&](const IpsetEntry& e) {
-    if (!ipset_refs_.Contains(e)) dels.push_back(e);
-  });
-  Lines(adds, dels, touched);
   return touched;
 }
 

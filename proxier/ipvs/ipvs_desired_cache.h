@@ -36,7 +36,7 @@ class IpvsDesiredCache {
     std::set<IpvsServiceKey> servers;
     std::set<IpAddress> addresses;
     // Restore lines for the ipset entries whose presence flipped ("add KUBE-CLUSTER-IP ...",
-    // "del ..."), deletions first; empty when no entry changed.
+    // "del ..."), deletions first; empty when no entry changed. Update only: see Rebuild.
     std::string ipset_lines;
     size_t ipset_changes = 0;
     // The ports rebuilt, each with the state it was built from before (null: it is new).
@@ -51,8 +51,10 @@ class IpvsDesiredCache {
   bool SetNodePortIps(std::vector<IpAddress> ips);
 
   // Forgets everything and builds every service port of `state` (full syncs, new NodePort
-  // addresses). Its ipset lines are the difference from the entries wanted before. With
-  // `assembled`, also fills it with what Assemble() would return, from the same derivation.
+  // addresses). It reports no ipset lines: after a rebuild the caller brings the sets to
+  // IpsetLines() whole (it reads the kernel's sets anyway, and a rebuild's difference would be
+  // every entry spelled out at once). With `assembled`, also fills it with what Assemble()
+  // would return, from the same derivation.
   Touched Rebuild(const DesiredState& state, DesiredIpvs* assembled = nullptr);
 
   // Rebuilds the entries of `names` from `state` (a name `state` lacks is dropped); an entry

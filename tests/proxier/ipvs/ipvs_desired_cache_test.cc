@@ -172,11 +172,14 @@ TEST_F(IpvsDesiredCacheTest, UnchangedPointerIsNotRebuilt) {
   EXPECT_THAT(t.replaced, IsEmpty());
   EXPECT_THAT(t.servers, IsEmpty());
   // New NodePort addresses: the NodePort servers move, the ipsets (ports only) stay.
+  const std::set<IpsetEntryLine> lines = cache_.IpsetLines();
+  EXPECT_THAT(lines, ::testing::Contains("KUBE-NODE-PORT-TCP 30080"));
   EXPECT_TRUE(cache_.SetNodePortIps({Ip("192.168.0.11")}));
   EXPECT_FALSE(cache_.SetNodePortIps({Ip("192.168.0.11")}));
   t = cache_.Rebuild(first);
   EXPECT_THAT(t.replaced, IsEmpty()) << "the state itself did not change";
-  EXPECT_EQ(t.ipset_lines, "");
+  EXPECT_EQ(cache_.IpsetLines(), lines);
+  EXPECT_EQ(t.ipset_lines, "") << "a rebuild leaves the sets to a whole comparison";
   EXPECT_TRUE(cache_.Find({Protocol::kTCP, Ip("192.168.0.11"), 30080}).has_value());
   EXPECT_FALSE(cache_.Find({Protocol::kTCP, Ip("192.168.0.10"), 30080}).has_value());
 }
