@@ -26,9 +26,9 @@ IpvsDesiredCache::Contribution IpvsDesiredCache::Derive(const ServicePortState& 
 }
 
 void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name, int delta,
-                             Touched& touched, std::map<IpsetEntry, bool>* ipset_before) {
+                             Touched* touched, std::map<IpsetEntry, bool>* ipset_before) {
   for (const auto& [key, vs] : e.ipvs.servers) {
-    touched.servers.insert(key);
+    if (touched) touched->servers.insert(key);
     if (delta > 0) {
       Claim(key, &name);
     } else {
@@ -36,7 +36,7 @@ void IpvsDesiredCache::Count(const Contribution& e, const ServicePortName& name,
     }
   }
   for (const IpAddress& ip : e.ipvs.bound_addresses) {
-    touched.addresses.insert(ip);
+    if (touched) touched->addresses.insert(ip);
     if (delta > 0) {
       ++address_refs_[ip];
     } else if (auto it = address_refs_.find(ip); it != address_refs_.end() && --it->second == 0) {
@@ -90,8 +90,7 @@ void IpvsDesiredCache::Unclaim(const IpvsServiceKey& key, const ServicePortName&
   if (c.rest.empty()) std::vector<const ServicePortName*>().swap(c.rest);
 }
 
-IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
-                                                    DesiredIpvs* assembled) {
+IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
   Touched touched;
   std::set<std::shared_ptr<const ServicePortState>, ByName> old = std::move(ports_);
   const size_t ipset_entries = ipset_refs_.size();
@@ -109,17 +108,9 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state,
     }
     Contribution c = Derive(*sp);
     ports_.emplace_hint(ports_.end(), sp);
-    Count(c, sp->info.name, +1, touched, nullptr);
-    if (assembled) {
-      // Sorted order: the first port to claim a key is the smallest, the winner.
-      for (auto& [key, vs] : c.ipvs.servers) assembled->servers.emplace(key, std::move(vs));
-    }
+    Count(c, sp->info.name, +1, nullptr, nullptr);
   }
-  if (assembled) {
-    for (const auto& [ip, refs] : address_refs_) {
-      assembled->bound_addresses.insert(assembled->bound_addresses.end(), ip);
-    }
-  }
+
   for (const auto& sp : old) {
     if (!state.services.contains(sp->info.name)) touched.replaced.emplace_back(sp->info.name, sp);
   }
@@ -141,12 +132,12 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
     if (it != ports_.end()) {
       before = *it;
       // The same derivation as when it was counted (NodePort addresses change only by Rebuild).
-      Count(Derive(*before), before->info.name, -1, touched, &ipset_before);
+      Count(Derive(*before), before->info.name, -1, &touched, &ipset_before);
       ports_.erase(it);
     }
     if (now) {
       ports_.insert(*now);
-      Count(Derive(**now), (*now)->info.name, +1, touched, &ipset_before);
+      Count(Derive(**now), (*now)->info.name, +1, &touched, &ipset_before);
     }
     touched.replaced.emplace_back(name, std::move(before));
   }

@@ -53,9 +53,9 @@ class IpvsDesiredCache {
   // Forgets everything and builds every service port of `state` (full syncs, new NodePort
   // addresses). It reports no ipset lines: after a rebuild the caller brings the sets to
   // IpsetLines() whole (it reads the kernel's sets anyway, and a rebuild's difference would be
-  // every entry spelled out at once). With `assembled`, also fills it with what Assemble()
-  // would return, from the same derivation.
-  Touched Rebuild(const DesiredState& state, DesiredIpvs* assembled = nullptr);
+  // every entry spelled out at once), and no servers or addresses (it touched all of them), only
+  // the ports replaced.
+  Touched Rebuild(const DesiredState& state);
 
   // Rebuilds the entries of `names` from `state` (a name `state` lacks is dropped); an entry
   // whose ServicePortState pointer is unchanged is kept.
@@ -85,10 +85,11 @@ class IpvsDesiredCache {
   };
   Contribution Derive(const ServicePortState& state) const;
 
-  // Adds (+1) or drops (-1) a contribution's references, noting in `touched` what it covers
-  // and, in `ipset_before` (if given), whether each ipset line was present before its first
-  // change. `name` is the name inside a state ports_ holds: claims keep its address.
-  void Count(const Contribution& c, const ServicePortName& name, int delta, Touched& touched,
+  // Adds (+1) or drops (-1) a contribution's references, noting in `touched` (if given) the
+  // servers and addresses it covers and, in `ipset_before` (if given), whether each ipset line
+  // was present before its first change. `name` is the name inside a state ports_ holds: claims
+  // keep its address.
+  void Count(const Contribution& c, const ServicePortName& name, int delta, Touched* touched,
              std::map<IpsetEntry, bool>* ipset_before);
 
   // Every port claiming one virtual server key, by the name inside its state (alive while
