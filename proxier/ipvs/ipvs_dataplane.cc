@@ -86,8 +86,7 @@ Result<std::vector<IpAddress>> IpvsDataplane::LocalAddresses() {
   return out;
 }
 
-Status IpvsDataplane::Observe(const DesiredIpvs& desired,
-                              const std::vector<IpAddress>& node_port_ips,
+Status IpvsDataplane::Observe(const std::vector<IpAddress>& node_port_ips,
                               const std::vector<IpAddress>& dummy_addresses) {
   ObservedIpvs o;
   for (const IpAddress& ip : dummy_addresses) {
@@ -95,14 +94,14 @@ Status IpvsDataplane::Observe(const DesiredIpvs& desired,
   }
   auto services = seams_.ipvs->ListServices();
   if (!services.ok()) return services.status();
-  std::set<IpAddress> dummy = o.bound_addresses;
-  dummy.insert(desired.bound_addresses.begin(), desired.bound_addresses.end());
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
   for (const IpvsService& svc : *services) {
     if (!HasFamily(options_, svc.key.family())) continue;
     o.services[svc.key] = svc;
     // Destinations are listed only where kpx may act on them: one dump per owned service.
-    if (!desired.servers.count(svc.key) && !OwnsVirtualServer(svc.key, dummy, node_ips, options_)) {
+    // Owned: wanted, or on an address the dummy holds now or is about to hold, or a NodePort.
+    if (!cache_.WantsServer(svc.key) && !cache_.WantsAddress(svc.key.address) &&
+        !OwnsVirtualServer(svc.key, o.bound_addresses, node_ips, options_)) {
       continue;
     }
     auto dests = seams_.ipvs->ListDestinations(svc.key);
@@ -239,14 +238,8 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   const bool everything = cache_.SetNodePortIps(node_port_ips) || full;
 
   IpvsDesiredCache::Touched touched;
-  std::optional<DesiredIpvs> desired;
   if (everything) {
-    // The whole desired picture only after the cache is built, and dropped as soon as it is
-    // planned: made alongside the cache's long-lived nodes, its many short-lived ones would
-    // leave the heap full of pages that one live node each keeps resident (measured: 14 MiB at
-    // 10 000 x 10).
     touched = cache_.Rebuild(state);
-    desired.emplace(cache_.Assemble());
   } else {
     // The change set describes the step from the previous snapshot only; after a gap, compare
     // every entry by pointer (still no rebuild of unchanged ports).
@@ -254,12 +247,19 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
     touched = cache_.Update(state, consecutive ? state.changed : cache_.AllNames(state));
   }
   cache_generation_ = state.generation;
-  counters_.service_ports_rebuilt += everything ? cache_.port_count() : touched.replaced.size();
-  for (auto& [name, before] : touched.replaced) conntrack_before_.try_emplace(name, before);
+  const size_t replaced = touched.replaced.size();
+  counters_.service_ports_rebuilt += everything ? cache_.port_count() : replaced;
+  if (conntrack_before_.empty()) {
+    conntrack_before_ = std::move(touched.replaced);
+  } else {
+    conntrack_before_.insert(conntrack_before_.end(),
+                             std::make_move_iterator(touched.replaced.begin()),
+                             std::make_move_iterator(touched.replaced.end()));
+  }
 
   if (full) {
     ++counters_.full_syncs;
-    if (auto s = Observe(*desired, node_port_ips, dummy_addresses); !s.ok()) {
+    if (auto s = Observe(node_port_ips, dummy_addresses); !s.ok()) {
       ++counters_.sync_failures;
       needs_full_ = true;
       return s;
@@ -275,9 +275,16 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   if (full || pod_cidrs_changed) fail(SyncIptables(true));
 
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
-  const std::vector<IpvsOp> plan =
-      desired ? PlanIpvs(*desired, observed_, node_ips, options_) : PlanTouched(touched, node_ips);
-  desired.reset();
+  std::vector<IpvsOp> plan;
+  if (everything) {
+    // The whole desired picture only now, after the cache and observed_ are built, and gone
+    // before the plan runs: made alongside long-lived nodes, its many short-lived ones would
+    // leave the heap full of pages that one live node each keeps resident (measured: 14 MiB at
+    // 10 000 x 10).
+    plan = PlanIpvs(cache_.Assemble(), observed_, node_ips, options_);
+  } else {
+    plan = PlanTouched(touched, node_ips);
+  }
   counters_.last_plan_size = plan.size();
   for (const IpvsOp& op : plan) {
     VLOG(4) << "ipvs: " << op.ToString();
@@ -302,7 +309,7 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   counters_.last_sync_duration = clock_() - start;
   needs_full_ = !result.ok();
   if (!result.ok()) ++counters_.sync_failures;
-  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << touched.replaced.size()
+  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << replaced
           << " service ports rebuilt, " << plan.size() << " operations, " << touched.ipset_changes
           << " ipset entries, " << cache_.server_count() << " virtual servers, "
           << termination_.draining() << " draining";
@@ -335,16 +342,20 @@ std::vector<IpvsOp> IpvsDataplane::PlanTouched(const IpvsDesiredCache::Touched& 
 
 void IpvsDataplane::CleanConntrack(const DesiredState& state) {
   if (conntrack_before_.empty()) return;
+  // By name, the earliest state of each first: what the conntrack entries were made under.
+  std::stable_sort(conntrack_before_.begin(), conntrack_before_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   DesiredState before;
   std::set<ServicePortName> names;
   for (auto& [name, sp] : conntrack_before_) {
+    if (!names.empty() && *names.rbegin() == name) continue;
     names.insert(names.end(), name);
     if (sp) before.services.emplace_hint(before.services.end(), name, std::move(sp));
   }
   for (IpFamily f : options_.families) conntrack_cleaner_.Clean(f, &before, state, names);
   counters_.conntrack_deletions = conntrack_cleaner_.deletions();
   counters_.conntrack_failures = conntrack_cleaner_.failures();
-  conntrack_before_.clear();
+  decltype(conntrack_before_)().swap(conntrack_before_);
 }
 
 Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full,
@@ -478,7 +489,7 @@ Status IpvsDataplane::Cleanup() {
   observed_ = ObservedIpvs();
   cache_ = IpvsDesiredCache(options_);
   cache_generation_ = 0;
-  conntrack_before_.clear();
+  decltype(conntrack_before_)().swap(conntrack_before_);
   needs_full_ = true;
   initialized_ = false;
   return result;

@@ -66,6 +66,7 @@ class IpvsDesiredCache {
 
   // The winning claim on `key`, or nothing when no port wants it.
   std::optional<DesiredVirtualServer> Find(const IpvsServiceKey& key) const;
+  bool WantsServer(const IpvsServiceKey& key) const { return claims_.contains(key); }
   bool WantsAddress(const IpAddress& ip) const { return address_refs_.contains(ip); }
   // The whole desired IPVS state, equal to BuildDesiredIpvs over the same snapshot.
   DesiredIpvs Assemble() const;
