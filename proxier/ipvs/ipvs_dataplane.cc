@@ -155,9 +155,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
         IpvsDestinationList& dests = observed_.dests[key];
         if (!termination_.IsDraining(key, op.dest.key)) {
           dests.Erase(op.dest.key);
-        } else if (IpvsDestination* d = dests.Find(op.dest.key)) {
-          d->weight = 0;
-        } else {
+        } else if (!dests.SetWeight(op.dest.key, 0)) {
           IpvsDestination draining = op.dest;
           draining.weight = 0;
           dests.Put(draining);

@@ -154,7 +154,7 @@ std::vector<IpvsOp> PlanIpvs(const DesiredIpvs& desired, const ObservedIpvs& obs
       if (auto d = observed.dests.find(key); d != observed.dests.end()) have_dests = &d->second;
     }
     for (const auto& [dkey, dest] : vs.dests) {
-      const IpvsDestination* hd = have_dests->Find(dkey);
+      const std::optional<IpvsDestination> hd = have_dests->Find(dkey);
       if (!hd) {
         dest_adds.push_back({IpvsOpKind::kAddDest, vs.service, dest, {}});
       } else if (hd->weight != dest.weight || hd->forward_method != dest.forward_method) {

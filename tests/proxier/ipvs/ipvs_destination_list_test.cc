@@ -35,12 +35,14 @@ TEST(IpvsDestinationListTest, KeepsOneDestinationPerKeyInKeyOrder) {
   EXPECT_EQ(All(list),
             (std::vector<IpvsDestination>{Dest("10.244.1.5", 8080), Dest("10.244.1.5", 8081),
                                           Dest("10.244.2.5", 8080, 0), Dest("fd00:244::5", 8080)}));
-  ASSERT_NE(list.Find({Ip("10.244.2.5"), 8080}), nullptr);
+  ASSERT_TRUE(list.Find({Ip("10.244.2.5"), 8080}).has_value());
   EXPECT_EQ(list.Find({Ip("10.244.2.5"), 8080})->weight, 0);
-  EXPECT_EQ(list.Find({Ip("10.244.2.5"), 8081}), nullptr);
+  EXPECT_FALSE(list.Find({Ip("10.244.2.5"), 8081}).has_value());
   EXPECT_FALSE(list.Contains({Ip("10.244.3.5"), 8080}));
+  EXPECT_TRUE(list.Contains({Ip("fd00:244::5"), 8080}));
 
-  list.Find({Ip("10.244.1.5"), 8081})->weight = 7;
+  EXPECT_TRUE(list.SetWeight({Ip("10.244.1.5"), 8081}, 7));
+  EXPECT_FALSE(list.SetWeight({Ip("10.244.1.5"), 8082}, 7)) << "no such destination";
   EXPECT_EQ(list.Find({Ip("10.244.1.5"), 8081})->weight, 7);
   EXPECT_TRUE(list.Erase({Ip("10.244.1.5"), 8081}));
   EXPECT_FALSE(list.Erase({Ip("10.244.1.5"), 8081})) << "already gone";
@@ -50,6 +52,18 @@ TEST(IpvsDestinationListTest, KeepsOneDestinationPerKeyInKeyOrder) {
 }
 
 // Random puts and erases against a map, and the room growth leaves: an eighth, not double.
+TEST(IpvsDestinationListTest, KeepsOnlyWhatAPlanCompares) {
+  IpvsDestination d = Dest("10.244.1.5", 8080, 3);
+  d.forward_method = 2;
+  IpvsDestination dumped = d;
+  dumped.upper_threshold = dumped.lower_threshold = 9;
+  dumped.active_connections = dumped.inactive_connections = dumped.persistent_connections = 4;
+  IpvsDestinationList list;
+  list.Put(dumped);
+  EXPECT_EQ(All(list), std::vector<IpvsDestination>{d}) << "counters and thresholds dropped";
+  EXPECT_EQ(IpvsDestinationList::kEntryBytes, 28u);
+}
+
 TEST(IpvsDestinationListTest, RandomSequencesMatchAMapWithLittleUnusedRoom) {
   std::mt19937 rng(17);
   IpvsDestinationList list;
