@@ -93,12 +93,12 @@ void IpvsDesiredCache::Unclaim(const IpvsServiceKey& key, const ServicePortName&
 IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
   Touched touched;
   std::set<std::shared_ptr<const ServicePortState>, ByName> old = std::move(ports_);
-  const size_t ipset_entries = ipset_refs_.size();
+  const size_t ipset_v4 = ipset_refs_.v4_size(), ipset_v6 = ipset_refs_.v6_size();
   ports_.clear();
   claims_.clear();
   address_refs_.clear();
   ipset_refs_.Clear();
-  ipset_refs_.Reserve(ipset_entries);
+  ipset_refs_.Reserve(ipset_v4, ipset_v6);
   for (const auto& [name, sp] : state.services) {
     auto it = old.find(name);
     if (it == old.end()) {

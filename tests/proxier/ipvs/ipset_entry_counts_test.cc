@@ -83,11 +83,22 @@ TEST(IpsetEntryCountsTest, RandomSequencesMatchAPlainMap) {
   std::vector<IpsetEntry> pool;
   for (int i = 0; i < 3000; ++i) {
     const uint32_t v = 0x0af40000u + static_cast<uint32_t>(i % 1500);
-    IpsetEntry e{IpsetEntrySet(i % 3 == 0 ? kLoopBackSet : kClusterIpSet, IpFamily::kIPv4),
+    // Every family's table: IPv4, IPv6 (a fifth) and bitmap ports (a seventh).
+    const IpFamily f = i % 5 == 1 ? IpFamily::kIPv6 : IpFamily::kIPv4;
+    std::array<uint8_t, 16> v6{0xfd, 0, 0x02, 0x44};
+    v6[14] = static_cast<uint8_t>(v >> 8);
+    v6[15] = static_cast<uint8_t>(v);
+    IpsetEntry e{IpsetEntrySet(i % 3 == 0 ? kLoopBackSet : kClusterIpSet, f),
                  i % 2 ? Protocol::kUDP : Protocol::kTCP,
                  static_cast<uint16_t>(8000 + i % 7),
-                 IpAddress::FromV4(v),
+                 f == IpFamily::kIPv6 ? IpAddress::FromBytes(f, v6) : IpAddress::FromV4(v),
                  {}};
+    if (i % 7 == 3)
+      e = {IpsetEntrySet(kNodePortTcpSet, f),
+           Protocol::kTCP,
+           static_cast<uint16_t>(30000 + i % 50),
+           {},
+           {}};
     if (i % 101 == 0) {
       e.set = IpsetEntrySet(kLoadBalancerSourceCidrSet, IpFamily::kIPv4);
       e.net = Net("192.0.2.0/24");
@@ -129,7 +140,7 @@ TEST(IpsetEntryCountsTest, ReserveKeepsEverything) {
                 IpAddress::FromV4(0x0af40000u + i),
                 {}});
   }
-  counts.Reserve(5000);
+  counts.Reserve(5000, 0);
   EXPECT_EQ(counts.size(), 100u);
   for (uint32_t i = 0; i < 100; ++i) {
     EXPECT_TRUE(counts.Contains({IpsetEntrySet(kLoopBackSet, IpFamily::kIPv4),
@@ -138,8 +149,8 @@ TEST(IpsetEntryCountsTest, ReserveKeepsEverything) {
                                  IpAddress::FromV4(0x0af40000u + i),
                                  {}}));
   }
-  // About 24 bytes per entry plus the index, far below a node-based map's.
-  EXPECT_LT(counts.HeapBytes(), 5000u * 24 + 16384u * 4 + 1);
+  // 12 bytes per IPv4 entry plus the index, far below a node-based map's.
+  EXPECT_EQ(counts.HeapBytes(), 5000u * 12 + 16384u * 4);
 }
 
 }  // namespace
