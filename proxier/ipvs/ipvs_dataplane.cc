@@ -97,7 +97,8 @@ Status IpvsDataplane::Observe(const std::vector<IpAddress>& node_port_ips,
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
   for (const IpvsService& svc : *services) {
     if (!HasFamily(options_, svc.key.family())) continue;
-    o.services[svc.key] = svc;
+    ObservedServer& server = o.servers[svc.key];
+    server.service = svc;
     // Destinations are listed only where kpx may act on them: one dump per owned service.
     // Owned: wanted, or on an address the dummy holds now or is about to hold, or a NodePort.
     if (!cache_.WantsServer(svc.key) && !cache_.WantsAddress(svc.key.address) &&
@@ -106,8 +107,7 @@ Status IpvsDataplane::Observe(const std::vector<IpAddress>& node_port_ips,
     }
     auto dests = seams_.ipvs->ListDestinations(svc.key);
     if (!dests.ok()) return dests.status();
-    IpvsDestinationList& m = o.dests[svc.key];
-    for (const auto& d : *dests) m.Put(d);
+    for (const auto& d : *dests) server.dests.Put(d);
   }
   observed_ = std::move(o);
   return Status::Ok();
@@ -124,7 +124,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       // The kernel disagreed with our picture (someone else changed it): do the other one.
       if (add && s.exists()) s = ipvs.UpdateService(op.service);
       if (!add && s.not_found()) s = ipvs.AddService(op.service);
-      if (s.ok()) observed_.services[key] = op.service;
+      if (s.ok()) observed_.servers[key].service = op.service;
       return s;
     }
     case IpvsOpKind::kAddDest:
@@ -135,7 +135,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
           add ? ipvs.AddDestination(key, op.dest) : ipvs.UpdateDestination(key, op.dest);
       if (add && s.exists()) s = ipvs.UpdateDestination(key, op.dest);
       if (!add && s.not_found()) s = ipvs.AddDestination(key, op.dest);
-      if (s.ok()) observed_.dests[key].Put(op.dest);
+      if (s.ok()) observed_.servers[key].dests.Put(op.dest);
       return s;
     }
     case IpvsOpKind::kRetireDest: {
@@ -147,12 +147,12 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       auto found = std::find_if(current->begin(), current->end(),
                                 [&](const IpvsDestination& d) { return d.key == op.dest.key; });
       if (found == current->end()) {
-        observed_.dests[key].Erase(op.dest.key);
+        observed_.servers[key].dests.Erase(op.dest.key);
         return KernelStatus::Ok();
       }
       KernelStatus s = termination_.Retire(op.service, *found);
       if (s.ok()) {
-        IpvsDestinationList& dests = observed_.dests[key];
+        IpvsDestinationList& dests = observed_.servers[key].dests;
         if (!termination_.IsDraining(key, op.dest.key)) {
           dests.Erase(op.dest.key);
         } else if (!dests.SetWeight(op.dest.key, 0)) {
@@ -168,8 +168,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       if (s.not_found()) s = KernelStatus::Ok();
       if (s.ok()) {
         termination_.ForgetService(key);
-        observed_.services.erase(key);
-        observed_.dests.erase(key);
+        observed_.servers.erase(key);
       }
       return s;
     }
@@ -329,10 +328,9 @@ std::vector<IpvsOp> IpvsDataplane::PlanTouched(const IpvsDesiredCache::Touched& 
   std::set<IpAddress> addresses = touched.addresses;
   for (const IpvsServiceKey& key : touched.servers) {
     if (auto vs = cache_.Find(key)) want.servers.emplace(key, std::move(*vs));
-    if (auto it = observed_.services.find(key); it != observed_.services.end()) {
-      have.services.insert(*it);
+    if (auto it = observed_.servers.find(key); it != observed_.servers.end()) {
+      have.servers.insert(*it);
     }
-    if (auto it = observed_.dests.find(key); it != observed_.dests.end()) have.dests.insert(*it);
     addresses.insert(key.address);
   }
   for (const IpAddress& ip : addresses) {
@@ -418,11 +416,13 @@ void IpvsDataplane::ForgetDrainedDestinations(const std::set<IpvsServiceKey>* ke
     });
   };
   if (!keys) {
-    for (auto& [key, dests] : observed_.dests) forget(key, dests);
+    for (auto& [key, server] : observed_.servers) forget(key, server.dests);
     return;
   }
   for (const IpvsServiceKey& key : *keys) {
-    if (auto it = observed_.dests.find(key); it != observed_.dests.end()) forget(key, it->second);
+    if (auto it = observed_.servers.find(key); it != observed_.servers.end()) {
+      forget(key, it->second.dests);
+    }
   }
 }
 

@@ -143,15 +143,15 @@ std::vector<IpvsOp> PlanIpvs(const DesiredIpvs& desired, const ObservedIpvs& obs
   static const IpvsDestinationList kNone;
 
   for (const auto& [key, vs] : desired.servers) {
-    auto have = observed.services.find(key);
+    auto have = observed.servers.find(key);
     const IpvsDestinationList* have_dests = &kNone;
-    if (have == observed.services.end()) {
+    if (have == observed.servers.end() || !have->second.service) {
       adds.push_back({IpvsOpKind::kAddService, vs.service, {}, {}});
     } else {
-      if (!ServiceMatches(vs.service, have->second)) {
+      if (!ServiceMatches(vs.service, *have->second.service)) {
         adds.push_back({IpvsOpKind::kUpdateService, vs.service, {}, {}});
       }
-      if (auto d = observed.dests.find(key); d != observed.dests.end()) have_dests = &d->second;
+      have_dests = &have->second.dests;
     }
     for (const auto& [dkey, dest] : vs.dests) {
       const std::optional<IpvsDestination> hd = have_dests->Find(dkey);
@@ -172,10 +172,10 @@ std::vector<IpvsOp> PlanIpvs(const DesiredIpvs& desired, const ObservedIpvs& obs
   // a service left behind by a crash between "add service" and "bind" is still recognised.
   std::set<IpAddress> dummy = observed.bound_addresses;
   dummy.insert(desired.bound_addresses.begin(), desired.bound_addresses.end());
-  for (const auto& [key, svc] : observed.services) {
-    if (desired.servers.count(key)) continue;
+  for (const auto& [key, server] : observed.servers) {
+    if (!server.service || desired.servers.count(key)) continue;
     if (!OwnsVirtualServer(key, dummy, node_port_ips, options)) continue;
-    deletes.push_back({IpvsOpKind::kDeleteService, svc, {}, {}});
+    deletes.push_back({IpvsOpKind::kDeleteService, *server.service, {}, {}});
   }
 
   for (const IpAddress& ip : desired.bound_addresses) {
