@@ -26,8 +26,9 @@ const std::vector<std::string>& AddOrder() {
                                   nft::kFirewallAllow, nft::kFirewallIps};
     const auto& maps = nft::EndpointMaps();
     o.insert(o.end(), maps.begin(), maps.end());
-    o.insert(o.end(), {nft::kEndpointSets, nft::kAffinityTimeouts, nft::kPolicies, nft::kServiceIds,
-                       nft::kNodePortIds, nft::kNoEndpointServices, nft::kNoEndpointNodePorts});
+    o.insert(o.end(), {nft::kEndpointChains, nft::kEndpointSets, nft::kAffinityTimeouts,
+                       nft::kPolicies, nft::kServiceIds, nft::kNodePortIds,
+                       nft::kNoEndpointServices, nft::kNoEndpointNodePorts});
     return o;
   }();
   // nft::kAffinity is written by the packet path only: never diffed, never touched.

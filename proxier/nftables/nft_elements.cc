@@ -152,7 +152,7 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     if (eps.empty()) return;
     const auto n = static_cast<uint32_t>(std::min<size_t>(eps.size(), nft::kMaxEndpointsPerSet));
     const nft::EndpointChain chain = nft::EndpointChainFor(n, (set_id & 1) != 0);
-    out.push_back({nft::kEndpointSets, NftU32(set_id), Goto(chain.name)});
+    out.push_back({nft::kEndpointSets, NftU32(set_id), NftValue{NftU32(chain.code), false, 0, ""}});
     for (uint32_t slot = 0; slot < chain.slots; ++slot) {
       const EndpointInfo& ep = *eps[slot % n];
       out.push_back({chain.map, NftU32(set_id) + NftU32(slot),
@@ -257,6 +257,9 @@ std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
       {nft::kPolicies, NftU32(nft::kPolicyExternalCluster), Goto(nft::kExternalCluster)},
       {nft::kPolicies, NftU32(nft::kPolicyExternalLocal), Goto(nft::kExternalLocal)},
   };
+  for (const auto& chain : nft::EndpointChains()) {
+    out.push_back({nft::kEndpointChains, NftU32(chain.code), Goto(chain.name)});
+  }
   if (!NftNodePortsRestricted(family, options)) return out;
   std::set<IpAddress> ips;
   for (const auto& ip : local_addresses) {

@@ -37,8 +37,8 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
                                             uint32_t id,
                                             const std::vector<IpAddress>& node_addresses = {});
 
-// Pure: the elements that do not belong to a service: the policy codes' chains, and
-// nodeport-ips when NodePorts are restricted to --nodeport-addresses.
+// Pure: the elements that do not belong to a service: the chains of the policy codes and of the
+// endpoint chain codes, and nodeport-ips when NodePorts are restricted to --nodeport-addresses.
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
                                      const std::vector<IpAddress>& local_addresses);
 

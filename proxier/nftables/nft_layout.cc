@@ -248,10 +248,26 @@ std::string EndpointMapFor(uint32_t slots) {
 
 EndpointChain EndpointChainFor(uint32_t n, bool local) {
   const std::string prefix = local ? "epl-" : "ep-";
-  if (n <= kMaxExactEndpoints) return {prefix + std::to_string(n), n, EndpointMapFor(n)};
+  // Codes: 1..32 exact, 33.. slot tables; Local chains the same plus 64.
+  const uint32_t base = local ? 64 : 0;
+  if (n <= kMaxExactEndpoints) {
+    return {prefix + std::to_string(n), n, EndpointMapFor(n), base + n, local};
+  }
   uint32_t bits = kMinSlotBits;
   while (bits < kMaxSlotBits && (1u << bits) < 16 * n) ++bits;
-  return {prefix + "slots-" + std::to_string(1u << bits), 1u << bits, EndpointMapFor(1u << bits)};
+  return {prefix + "slots-" + std::to_string(1u << bits), 1u << bits, EndpointMapFor(1u << bits),
+          base + kMaxExactEndpoints + 1 + bits - kMinSlotBits, local};
+}
+
+std::vector<EndpointChain> EndpointChains() {
+  std::vector<EndpointChain> out;
+  for (bool local : {false, true}) {
+    for (uint32_t n = 1; n <= kMaxExactEndpoints; ++n) out.push_back(EndpointChainFor(n, local));
+    for (uint32_t b = kMinSlotBits; b <= kMaxSlotBits; ++b) {
+      out.push_back(EndpointChainFor((1u << b) / 16, local));
+    }
+  }
+  return out;
 }
 
 const std::vector<std::string>& EndpointMaps() {
@@ -292,7 +308,8 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
       Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4),
       Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4),
       VerdictMap(nft::kPolicies, kTypeMark, 4),
-      VerdictMap(nft::kEndpointSets, kTypeMark, 4),
+      Map(nft::kEndpointSets, kTypeMark, 4, kTypeMark, 4),
+      VerdictMap(nft::kEndpointChains, kTypeMark, 4),
       VerdictMap(nft::kNoEndpointServices, svc_key, svc_len),
       VerdictMap(nft::kNoEndpointNodePorts, np_key, 8),
       NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0, 0},
@@ -454,7 +471,8 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                         Lookup(nft::kAffinity, R(0), R(1 + words)),
                         Bitwise2(kRegSetId, R(words), U32Bytes(0xffffffffu), U32Bytes(0)),
                         Lookup(nft::kAffinityEndpoints, R(words), std::nullopt), aff_nat});
-    for (auto& r : with_id(local, {Lookup(nft::kEndpointSets, kRegSetId, NFT_REG_VERDICT)})) {
+    for (auto& r : with_id(local, {Lookup(nft::kEndpointSets, kRegSetId, kRegIndex),
+                                   Lookup(nft::kEndpointChains, kRegIndex, NFT_REG_VERDICT)})) {
       rules.push_back(std::move(r));
     }
     return rules;
@@ -496,8 +514,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   l.chains.push_back(regular(nft::kExternalShortcut, to_endpoints(false)));
 
   // Endpoint chains: a random index into the set's endpoints, then DNAT to (addr . port).
-  auto endpoint_chain = [&](bool local, uint32_t n) {
-    const nft::EndpointChain chain = nft::EndpointChainFor(n, local);
+  for (const nft::EndpointChain& chain : nft::EndpointChains()) {
     E ng("numgen");
     ng.U(NFTNL_EXPR_NG_DREG, kRegIndex)
         .U(NFTNL_EXPR_NG_MODULUS, chain.slots)
@@ -513,13 +530,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
         // What the kernel reports back: max = min, address and port given.
         .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
     l.chains.push_back(
-        regular(chain.name, with_id(local, {ng, Lookup(chain.map, kRegSetId, R(0)), nat})));
-  };
-  for (bool local : {false, true}) {
-    for (uint32_t n = 1; n <= nft::kMaxExactEndpoints; ++n) endpoint_chain(local, n);
-    for (uint32_t b = nft::kMinSlotBits; b <= nft::kMaxSlotBits; ++b) {
-      endpoint_chain(local, (1u << b) / 16);
-    }
+        regular(chain.name, with_id(chain.local, {ng, Lookup(chain.map, kRegSetId, R(0)), nat})));
   }
   // ClientIP affinity is recorded after DNAT, for every new connection to a service with
   // affinity (so each one refreshes the timeout, like the iptables mode's `recent --set`): the

@@ -82,7 +82,11 @@ inline constexpr uint32_t kPolicyInternalCluster = 0;
 inline constexpr uint32_t kPolicyInternalLocal = 2;
 inline constexpr uint32_t kPolicyExternalCluster = 4;
 inline constexpr uint32_t kPolicyExternalLocal = 6;
+// endpoint-sets: endpoint-set id -> the code of its endpoint chain; endpoint-chains: code ->
+// goto that chain (86 elements, fixed). Data rather than a verdict per set for the reason given
+// at service-ids.
 inline constexpr char kEndpointSets[] = "endpoint-sets";
+inline constexpr char kEndpointChains[] = "endpoint-chains";
 // The endpoints of every set are in one of seven maps: "endpoints-<S>" holds the sets of the
 // exact endpoint chains for more than S/2 and at most S endpoints (S = 1, 2, 4, ... 32), and
 // "endpoints-slots" those of the slot tables. The kernel checks every element added to a map
@@ -127,9 +131,13 @@ inline constexpr uint32_t kMaxEndpointsPerSet = (1u << kMaxSlotBits) / 16;
 struct EndpointChain {
   std::string name;
   uint32_t slots = 0;
-  std::string map;  // the endpoints map it reads
+  std::string map;     // the endpoints map it reads
+  uint32_t code = 0;   // its key in endpoint-chains
+  bool local = false;  // draws from a Local endpoint set (id|1)
 };
 EndpointChain EndpointChainFor(uint32_t n, bool local);
+// Every endpoint chain, Cluster ones first, each by the smallest endpoint count it serves.
+std::vector<EndpointChain> EndpointChains();
 // Every endpoints map name, in a fixed order.
 const std::vector<std::string>& EndpointMaps();
 bool IsEndpointMap(std::string_view set);

@@ -42,7 +42,7 @@ TEST(NftLayoutTest, ObjectCountIsFixedAndBounded) {
   for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
     const NftLayout l = BuildNftLayout(f, o, NodeState{});
     EXPECT_LE(l.chains.size(), 110u);
-    // 12 maps plus 7 endpoints maps, split by set size only to keep the rules reading each few.
+    // 13 maps plus 7 endpoints maps, split by set size only to keep the rules reading each few.
     EXPECT_LE(l.sets.size(), 20u);
     std::set<std::string> names;
     for (const auto& c : l.chains) EXPECT_TRUE(names.insert(c.name).second) << c.name;
@@ -62,6 +62,28 @@ TEST(NftLayoutTest, EndpointChainsAreExactUpTo32ThenSlotTables) {
   EXPECT_EQ(nft::EndpointChainFor(33, false).name, "ep-slots-1024");
   EXPECT_EQ(nft::EndpointChainFor(1000, false).slots, 16384u);
   EXPECT_EQ(nft::EndpointChainFor(nft::kMaxEndpointsPerSet, false).slots, 1u << 20);
+  // Every chain has its own code, and the table's endpoint-chains elements lead there.
+  std::set<uint32_t> codes;
+  std::set<std::string> names;
+  for (const auto& c : nft::EndpointChains()) {
+    EXPECT_TRUE(codes.insert(c.code).second) << c.name;
+    EXPECT_TRUE(names.insert(c.name).second) << c.name;
+    EXPECT_EQ(
+        nft::EndpointChainFor(c.slots > nft::kMaxExactEndpoints ? c.slots / 16 : c.slots, c.local)
+            .code,
+        c.code);
+  }
+  EXPECT_EQ(codes.size(), 86u);
+  size_t dispatched = 0;
+  for (const auto& e : NodeElements(IpFamily::kIPv4, NftOptions{}, {})) {
+    if (e.set != nft::kEndpointChains) continue;
+    uint32_t code = 0;
+    std::memcpy(&code, e.key.data(), 4);
+    EXPECT_TRUE(codes.contains(code));
+    EXPECT_TRUE(names.contains(e.value.chain));
+    ++dispatched;
+  }
+  EXPECT_EQ(dispatched, 86u);
 }
 
 TEST(NftLayoutTest, EndpointMapsSplitBySetSize) {

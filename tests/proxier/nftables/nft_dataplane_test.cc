@@ -438,9 +438,9 @@ TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
             std::string::npos)
       << text;
   // Two endpoints on this node: endpoint-sets, 2 endpoints, 2 hairpin, service-ids,
-  // nodeport-ids, and the 4 policies = 11 elements (the Local set is not written: no policy is
-  // Local).
-  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 11"), std::string::npos) << text;
+  // nodeport-ids, plus the table's own 4 policies and 86 endpoint chain codes = 97 elements
+  // (the Local set is not written: no policy is Local).
+  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 97"), std::string::npos) << text;
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1"),
             std::string::npos)
       << text;
@@ -503,10 +503,13 @@ TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
         continue;
       }
       std::vector<EndpointInfo> eps;
-      const int n = pick(5);
+      // Mostly a handful of endpoints; now and then a set large enough to move between the
+      // endpoints maps (up to the slot tables, above 32 distinct endpoints).
+      const bool large = pick(8) == 0;
+      const int n = large ? 5 + pick(36) : pick(5);
       for (int i = 0; i < n; ++i) {
         eps.push_back(Ep(pods[static_cast<size_t>(pick(static_cast<int>(pods.size())))],
-                         8000 + pick(3), [&](EndpointInfo& e) {
+                         large ? 9000 + i : 8000 + pick(3), [&](EndpointInfo& e) {
                            e.is_local = pick(2) == 0;
                            e.node_name = e.is_local ? "node-a" : "node-b";
                            if (pick(5) == 0) {
