@@ -3,7 +3,7 @@
 //   kpx-bench-gen --out DIR --services N [--endpoints E] [--backends IP,IP,...]
 //                 [--pod-base IP] [--service-base IP] [--port P] [--target-port P]
 //                 [--node NAME] [--node-ip IP] [--chunk C] [--edit-service K] [--edit-dir DIR2]
-//                 [--ipvsadm FILE]
+//                 [--ipvsadm FILE] [--local-endpoints K]
 //
 // The Services, their addresses and endpoints are bench/synthetic_cluster.h's. Names are
 // zero-padded so that kpx's sorted rule order is the numeric order: svc-00000 is first in
@@ -15,6 +15,12 @@
 // --edit-service (default N/2) alone in edit-slice.json. With --edit-dir, DIR2/edit-slice.a and
 // DIR2/edit-slice.b are two versions of that file that differ in the address of one endpoint:
 // copying them over edit-slice.json in turn is "one endpoint changed".
+//
+// --local-endpoints K: the first K endpoints (in service order) run on --node, the others on
+// peer nodes bench-peer-1, -2, ... with K each; by default all run on --node. A real node holds
+// at most a few hundred pods (kubelet's default maxPods is 110), so "every endpoint of a
+// 10 000-service cluster on this node" overstates what is node-local (hairpin pairs, loopback
+// ipset entries, Local endpoint sets).
 //
 // --ipvsadm FILE: the same services and endpoints as `ipvsadm -R` input (one TCP virtual server
 // per ClusterIP, scheduler rr, masquerading real servers of weight 1, as kpx's IPVS mode programs
@@ -47,6 +53,14 @@ struct Options : SyntheticCluster {
   std::string node_ip = "10.98.0.2";
   long chunk = 1000;
   std::string ipvsadm;
+  // How many endpoints run on `node` (the first ones, in service order); the others are spread
+  // over peer nodes holding as many each. -1: all of them.
+  long local_endpoints = -1;
+  std::string NodeOf(long service, int j) const {
+    const long g = service * endpoints + j;
+    if (local_endpoints < 0 || g < local_endpoints) return node;
+    return "bench-peer-" + std::to_string(local_endpoints == 0 ? 0 : g / local_endpoints);
+  }
 };
 
 // The placeholder trigger time of the edit slices (see the header comment); kpx-bench-churn
@@ -107,7 +121,7 @@ void WriteSlice(FILE* f, const Options& o, long i, uint32_t changed_ip,
     std::fprintf(f,
                  "%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true,\"serving\":true,"
                  "\"terminating\":false},\"nodeName\":\"%s\"}",
-                 j == 0 ? "" : ",", IpText(ip).c_str(), o.node.c_str());
+                 j == 0 ? "" : ",", IpText(ip).c_str(), o.NodeOf(i, j).c_str());
   }
   std::fprintf(f, "],\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":%d}]}",
                o.target_port);
@@ -179,7 +193,7 @@ void WriteIpvsadm(const Options& o) {
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
                "kpx-bench-gen: %s\nusage: kpx-bench-gen --out DIR %s [--node NAME] [--node-ip IP] "
-               "[--chunk C] [--ipvsadm FILE]\n",
+               "[--chunk C] [--ipvsadm FILE] [--local-endpoints K]\n",
                why.c_str(), SyntheticCluster::kUsage);
   std::exit(2);
 }
@@ -192,6 +206,9 @@ Options ParseArgs(int argc, char** argv) {
           o.node = v;
         } else if (flag == "--node-ip") {
           o.node_ip = v;
+        } else if (flag == "--local-endpoints") {
+          o.local_endpoints = std::atol(v);
+          if (o.local_endpoints < 0) *bad = "--local-endpoints must not be negative";
         } else if (flag == "--ipvsadm") {
           o.ipvsadm = v;
         } else if (flag == "--chunk") {

@@ -1,6 +1,6 @@
 // kpx-sync-bench: kpx's own CPU per one-endpoint sync, on the stateful kernel fakes.
 //
-//   kpx-sync-bench [--mode ipvs] [--services N] [--endpoints E] [--syncs K]
+//   kpx-sync-bench [--mode ipvs] [--services N] [--endpoints E] [--syncs K] [--null-kernel]
 //
 // Builds N ClusterIP services (TCP 80 -> 8080, ClusterIPs from 10.100.0.1, E endpoints each with
 // their own address, all on this node, so KUBE-LOOP-BACK holds N x E entries) in proxier/core's
@@ -12,6 +12,10 @@
 // does after a full sync) and peak RSS (VmHWM), the core's state alone (before the first
 // snapshot) and the dataplane's own share (what RSS drops by when it is destroyed; the rest is
 // the fake kernel, which holds a copy of every service, destination and ipset entry).
+// --null-kernel replaces the stateful fakes of IPVS and ipset with tables that accept everything
+// and keep nothing (bench/null_*.h), as the real kernel keeps nothing in kpx's address space: the
+// RSS is then kpx's own, including how its full sync leaves the heap (the fakes' allocations
+// would share its pages). It also prints glibc's malloc_stats (in use against held) on stderr.
 //
 // The fakes answer in O(log n) per operation, so what is measured is kpx's work; the kernel's
 // own cost (netlink, ipset) is not included. Bounded: N <= 50 000, E <= 100, K <= 1 000.
@@ -29,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/null_ipset.h"
+#include "bench/null_ipvs_handle.h"
 #include "proxier/core/state_builder.h"
 #include "proxier/ipvs/fake_ipvs_handle.h"
 #include "proxier/ipvs/fake_link_handle.h"
@@ -110,7 +116,7 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-int Run(long services, int endpoints, int syncs) {
+int Run(long services, int endpoints, int syncs, bool null_kernel) {
   StateBuilder builder(kNode);
   for (long i = 0; i < services; ++i) {
     builder.UpdateService(MakeService(i));
@@ -120,15 +126,17 @@ int Run(long services, int endpoints, int syncs) {
   malloc_trim(0);
   const long rss_state = StatusKb("VmRSS:");
 
-  auto ipvs = std::make_shared<FakeIpvsHandle>();
+  std::shared_ptr<IpvsHandle> ipvs = std::make_shared<FakeIpvsHandle>();
+  std::shared_ptr<Ipset> ipset = std::make_shared<FakeIpset>();
+  if (null_kernel) {
+    ipvs = std::make_shared<NullIpvsHandle>();
+    ipset = std::make_shared<NullIpset>();
+  }
   auto link = std::make_shared<FakeLinkHandle>();
   link->AddInterface("eth0", {V4(10u << 24 | 98u << 16 | 2)});
-  IpvsSeams seams{ipvs,
-                  link,
-                  std::make_shared<FakeIpset>(),
-                  std::make_shared<FakeIptablesRunner>(),
-                  std::make_shared<FakeSysctl>(),
-                  nullptr};
+  IpvsSeams seams{
+      ipvs,   link, ipset, std::make_shared<FakeIptablesRunner>(), std::make_shared<FakeSysctl>(),
+      nullptr};
   auto dp_owner = std::make_unique<IpvsDataplane>(IpvsOptions{}, std::move(seams));
   IpvsDataplane& dp = *dp_owner;
 
@@ -171,6 +179,7 @@ int Run(long services, int endpoints, int syncs) {
   }
   malloc_trim(0);
   const long rss = StatusKb("VmRSS:");
+  if (null_kernel) malloc_stats();
   // What the dataplane itself holds (its caches and picture of the kernel): the drop when it
   // goes. The rest is the core's state and the fake kernel.
   const size_t ops = dp.counters().last_plan_size;
@@ -179,11 +188,11 @@ int Run(long services, int endpoints, int syncs) {
   malloc_trim(0);
   const long rss_without_dp = StatusKb("VmRSS:");
   std::printf(
-      "mode=ipvs services=%ld endpoints=%d syncs=%d full_sync_cpu_ms=%.1f "
+      "mode=ipvs kernel=%s services=%ld endpoints=%d syncs=%d full_sync_cpu_ms=%.1f "
       "sync_cpu_ms_median=%.3f sync_cpu_ms_max=%.3f snapshot_cpu_ms_median=%.3f "
       "apply_cpu_ms_median=%.3f ops_last=%zu virtual_servers=%zu rss_steady_mib=%.1f "
       "rss_peak_mib=%.1f rss_core_state_mib=%.1f rss_dataplane_mib=%.1f\n",
-      services, endpoints, syncs, full_ms, Median(both),
+      null_kernel ? "null" : "fake", services, endpoints, syncs, full_ms, Median(both),
       *std::max_element(both.begin(), both.end()), Median(snap), Median(apply), ops, servers,
       rss / 1024.0, StatusKb("VmHWM:") / 1024.0, rss_state / 1024.0,
       (rss - rss_without_dp) / 1024.0);
@@ -197,6 +206,7 @@ int main(int argc, char** argv) {
   long services = 1000;
   int endpoints = 10;
   int syncs = 21;
+  bool null_kernel = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -212,10 +222,12 @@ int main(int argc, char** argv) {
       endpoints = std::atoi(argv[++i]);
     } else if (a == "--syncs" && v) {
       syncs = std::atoi(argv[++i]);
+    } else if (a == "--null-kernel") {
+      null_kernel = true;
     } else {
       std::fprintf(stderr,
                    "usage: kpx-sync-bench [--mode ipvs] [--services N] [--endpoints E] "
-                   "[--syncs K]\n");
+                   "[--syncs K] [--null-kernel]\n");
       return 2;
     }
   }
@@ -224,5 +236,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "out of bounds: 1 <= N <= 50000, 1 <= E <= 100, 1 <= K <= 1000\n");
     return 2;
   }
-  return kpx::Run(services, endpoints, syncs);
+  return kpx::Run(services, endpoints, syncs, null_kernel);
 }

@@ -275,10 +275,14 @@ bool SyncingProxier::SyncInternal(bool periodic) {
   VLOG(2) << dataplane_.Name() << (full ? " full" : " partial") << " sync of "
           << state.services.size() << " service ports (" << state.changed.size()
           << " changed) took " << seconds * 1000 << " ms";
-  last_applied_ = std::make_shared<const DesiredState>(std::move(state));
-  auto applied = last_applied_;
+  auto applied = std::make_shared<DesiredState>(std::move(state));
   lock.unlock();
   if (options_.on_applied) options_.on_applied(*applied);
+  // The change set served the callback. The snapshot kept afterwards never needs it, and after
+  // a full sync it names every port (1.4 MB at 10 000 Services, kept until the next sync).
+  applied->changed.clear();
+  lock.lock();
+  last_applied_ = std::move(applied);
   return true;
 }
 

@@ -65,7 +65,8 @@ class SyncingProxier final : public Proxier {
   std::optional<Clock::TimePoint> LastSuccessfulSync() const;
   std::optional<std::chrono::system_clock::time_point> LastSuccessfulSyncWall() const;
   std::optional<Clock::TimePoint> OldestPendingChange() const;
-  // The last snapshot applied successfully (for status printing and tests).
+  // The last snapshot applied successfully (for status printing and tests), without its change
+  // set.
   std::shared_ptr<const DesiredState> LastApplied() const;
 
  private:

@@ -193,9 +193,12 @@ b_gen_dataplane() {
   "$GEN" --out "$2" --services "$1" --endpoints 3 \
     --backends "$(IFS=,; echo "${BBACKENDS[*]}")" --node-ip 10.98.0.2 --ipvsadm "$2.ipvsadm"
 }
+# The control plane's endpoints: BENCH_LOCAL_ENDPOINTS (default 110, kubelet's default maxPods)
+# on the measured node, the rest on peer nodes, as in a real cluster of that size.
 b_gen_controlplane() {
   mkdir -p "$2" "$3"
-  "$GEN" --out "$2" --services "$1" --endpoints 10 --node-ip 10.98.0.2 --edit-dir "$3"
+  "$GEN" --out "$2" --services "$1" --endpoints 10 --node-ip 10.98.0.2 --edit-dir "$3" \
+    --local-endpoints "${BENCH_LOCAL_ENDPOINTS:-110}"
 }
 
 # b_start_synced WHAT SKIP_CSV SKIP_ROW MODE BACKEND DISPATCH DIR LOG: starts kpx (b_start_kpx's

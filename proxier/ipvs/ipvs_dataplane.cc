@@ -86,8 +86,7 @@ Result<std::vector<IpAddress>> IpvsDataplane::LocalAddresses() {
   return out;
 }
 
-Status IpvsDataplane::Observe(const DesiredIpvs& desired,
-                              const std::vector<IpAddress>& node_port_ips,
+Status IpvsDataplane::Observe(const std::vector<IpAddress>& node_port_ips,
                               const std::vector<IpAddress>& dummy_addresses) {
   ObservedIpvs o;
   for (const IpAddress& ip : dummy_addresses) {
@@ -95,20 +94,20 @@ Status IpvsDataplane::Observe(const DesiredIpvs& desired,
   }
   auto services = seams_.ipvs->ListServices();
   if (!services.ok()) return services.status();
-  std::set<IpAddress> dummy = o.bound_addresses;
-  dummy.insert(desired.bound_addresses.begin(), desired.bound_addresses.end());
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
   for (const IpvsService& svc : *services) {
     if (!HasFamily(options_, svc.key.family())) continue;
-    o.services[svc.key] = svc;
+    ObservedServer& server = o.servers[svc.key];
+    server.service = svc;
     // Destinations are listed only where kpx may act on them: one dump per owned service.
-    if (!desired.servers.count(svc.key) && !OwnsVirtualServer(svc.key, dummy, node_ips, options_)) {
+    // Owned: wanted, or on an address the dummy holds now or is about to hold, or a NodePort.
+    if (!cache_.WantsServer(svc.key) && !cache_.WantsAddress(svc.key.address) &&
+        !OwnsVirtualServer(svc.key, o.bound_addresses, node_ips, options_)) {
       continue;
     }
     auto dests = seams_.ipvs->ListDestinations(svc.key);
     if (!dests.ok()) return dests.status();
-    auto& m = o.dests[svc.key];
-    for (const auto& d : *dests) m[d.key] = d;
+    for (const auto& d : *dests) server.dests.Put(d);
   }
   observed_ = std::move(o);
   return Status::Ok();
@@ -125,7 +124,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       // The kernel disagreed with our picture (someone else changed it): do the other one.
       if (add && s.exists()) s = ipvs.UpdateService(op.service);
       if (!add && s.not_found()) s = ipvs.AddService(op.service);
-      if (s.ok()) observed_.services[key] = op.service;
+      if (s.ok()) observed_.servers[key].service = op.service;
       return s;
     }
     case IpvsOpKind::kAddDest:
@@ -136,7 +135,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
           add ? ipvs.AddDestination(key, op.dest) : ipvs.UpdateDestination(key, op.dest);
       if (add && s.exists()) s = ipvs.UpdateDestination(key, op.dest);
       if (!add && s.not_found()) s = ipvs.AddDestination(key, op.dest);
-      if (s.ok()) observed_.dests[key][op.dest.key] = op.dest;
+      if (s.ok()) observed_.servers[key].dests.Put(op.dest);
       return s;
     }
     case IpvsOpKind::kRetireDest: {
@@ -148,16 +147,18 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       auto found = std::find_if(current->begin(), current->end(),
                                 [&](const IpvsDestination& d) { return d.key == op.dest.key; });
       if (found == current->end()) {
-        observed_.dests[key].erase(op.dest.key);
+        observed_.servers[key].dests.Erase(op.dest.key);
         return KernelStatus::Ok();
       }
       KernelStatus s = termination_.Retire(op.service, *found);
       if (s.ok()) {
-        auto& dests = observed_.dests[key];
-        if (termination_.IsDraining(key, op.dest.key)) {
-          dests[op.dest.key].weight = 0;
-        } else {
-          dests.erase(op.dest.key);
+        IpvsDestinationList& dests = observed_.servers[key].dests;
+        if (!termination_.IsDraining(key, op.dest.key)) {
+          dests.Erase(op.dest.key);
+        } else if (!dests.SetWeight(op.dest.key, 0)) {
+          IpvsDestination draining = op.dest;
+          draining.weight = 0;
+          dests.Put(draining);
         }
       }
       return s;
@@ -167,8 +168,7 @@ KernelStatus IpvsDataplane::Execute(const IpvsOp& op) {
       if (s.not_found()) s = KernelStatus::Ok();
       if (s.ok()) {
         termination_.ForgetService(key);
-        observed_.services.erase(key);
-        observed_.dests.erase(key);
+        observed_.servers.erase(key);
       }
       return s;
     }
@@ -235,10 +235,8 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   const bool everything = cache_.SetNodePortIps(node_port_ips) || full;
 
   IpvsDesiredCache::Touched touched;
-  std::optional<DesiredIpvs> desired;
   if (everything) {
-    desired.emplace();
-    touched = cache_.Rebuild(state, &*desired);
+    touched = cache_.Rebuild(state);
   } else {
     // The change set describes the step from the previous snapshot only; after a gap, compare
     // every entry by pointer (still no rebuild of unchanged ports).
@@ -246,28 +244,47 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
     touched = cache_.Update(state, consecutive ? state.changed : cache_.AllNames(state));
   }
   cache_generation_ = state.generation;
-  counters_.service_ports_rebuilt += everything ? cache_.port_count() : touched.replaced.size();
-  for (auto& [name, before] : touched.replaced) conntrack_before_.try_emplace(name, before);
+  const size_t replaced = touched.replaced.size();
+  counters_.service_ports_rebuilt += everything ? cache_.port_count() : replaced;
+  if (conntrack_before_.empty()) {
+    conntrack_before_ = std::move(touched.replaced);
+  } else {
+    conntrack_before_.insert(conntrack_before_.end(),
+                             std::make_move_iterator(touched.replaced.begin()),
+                             std::make_move_iterator(touched.replaced.end()));
+  }
 
   if (full) {
     ++counters_.full_syncs;
-    if (auto s = Observe(*desired, node_port_ips, dummy_addresses); !s.ok()) {
+    if (auto s = Observe(node_port_ips, dummy_addresses); !s.ok()) {
       ++counters_.sync_failures;
       needs_full_ = true;
       return s;
     }
   }
 
-  // ipsets before IPVS (and before the iptables rules that reference them).
-  fail(SyncIpsets(state, full, touched.ipset_lines, touched.ipset_changes));
+  // ipsets before IPVS (and before the iptables rules that reference them). After a rebuild
+  // (new NodePort addresses, too) the sets are compared whole: the cache has no difference.
+  fail(SyncIpsets(state, everything, touched.ipset_lines, touched.ipset_changes));
   // NodeCIDR local detection follows the Node object's podCIDRs.
   const bool pod_cidrs_changed = state.node.pod_cidrs != node_pod_cidrs_;
   node_pod_cidrs_ = state.node.pod_cidrs;
   if (full || pod_cidrs_changed) fail(SyncIptables(true));
 
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
-  const std::vector<IpvsOp> plan =
-      desired ? PlanIpvs(*desired, observed_, node_ips, options_) : PlanTouched(touched, node_ips);
+  std::vector<IpvsOp> plan;
+  // A full sync's whole desired picture: made only now, after the cache is built, and kept until
+  // the plan has run. Its ~10^5 short-lived nodes must not share pages with nodes that stay:
+  // made alongside the cache's, or freed before the plan's ops allocate observed_ (which would
+  // then fill its holes), each page would keep a live node and stay resident after it is freed
+  // (measured at 10 000 x 10, on a kernel that keeps nothing in the process: 10 MiB each).
+  std::optional<DesiredIpvs> desired;
+  if (everything) {
+    desired.emplace(cache_.Assemble());
+    plan = PlanIpvs(*desired, observed_, node_ips, options_);
+  } else {
+    plan = PlanTouched(touched, node_ips);
+  }
   counters_.last_plan_size = plan.size();
   for (const IpvsOp& op : plan) {
     VLOG(4) << "ipvs: " << op.ToString();
@@ -280,6 +297,7 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
       fail(s.ToStatus());
     }
   }
+  desired.reset();
   // Only servers with a draining destination can lose one to Process.
   const std::set<IpvsServiceKey> draining = termination_.DrainingServices();
   if (auto s = termination_.Process(); !s.ok()) fail(s.status());
@@ -292,7 +310,7 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   counters_.last_sync_duration = clock_() - start;
   needs_full_ = !result.ok();
   if (!result.ok()) ++counters_.sync_failures;
-  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << touched.replaced.size()
+  VLOG(2) << "ipvs: sync " << (full ? "full" : "partial") << ", " << replaced
           << " service ports rebuilt, " << plan.size() << " operations, " << touched.ipset_changes
           << " ipset entries, " << cache_.server_count() << " virtual servers, "
           << termination_.draining() << " draining";
@@ -310,10 +328,9 @@ std::vector<IpvsOp> IpvsDataplane::PlanTouched(const IpvsDesiredCache::Touched& 
   std::set<IpAddress> addresses = touched.addresses;
   for (const IpvsServiceKey& key : touched.servers) {
     if (auto vs = cache_.Find(key)) want.servers.emplace(key, std::move(*vs));
-    if (auto it = observed_.services.find(key); it != observed_.services.end()) {
-      have.services.insert(*it);
+    if (auto it = observed_.servers.find(key); it != observed_.servers.end()) {
+      have.servers.insert(*it);
     }
-    if (auto it = observed_.dests.find(key); it != observed_.dests.end()) have.dests.insert(*it);
     addresses.insert(key.address);
   }
   for (const IpAddress& ip : addresses) {
@@ -325,16 +342,20 @@ std::vector<IpvsOp> IpvsDataplane::PlanTouched(const IpvsDesiredCache::Touched& 
 
 void IpvsDataplane::CleanConntrack(const DesiredState& state) {
   if (conntrack_before_.empty()) return;
+  // By name, the earliest state of each first: what the conntrack entries were made under.
+  std::stable_sort(conntrack_before_.begin(), conntrack_before_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   DesiredState before;
   std::set<ServicePortName> names;
   for (auto& [name, sp] : conntrack_before_) {
+    if (!names.empty() && *names.rbegin() == name) continue;
     names.insert(names.end(), name);
     if (sp) before.services.emplace_hint(before.services.end(), name, std::move(sp));
   }
   for (IpFamily f : options_.families) conntrack_cleaner_.Clean(f, &before, state, names);
   counters_.conntrack_deletions = conntrack_cleaner_.deletions();
   counters_.conntrack_failures = conntrack_cleaner_.failures();
-  conntrack_before_.clear();
+  decltype(conntrack_before_)().swap(conntrack_before_);
 }
 
 Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full,
@@ -383,24 +404,25 @@ Status IpvsDataplane::SyncIptables(bool full) {
 
 void IpvsDataplane::ForgetDrainedDestinations(const std::set<IpvsServiceKey>* keys,
                                               bool use_desired) {
-  auto forget = [&](const IpvsServiceKey& key,
-                    std::map<IpvsDestinationKey, IpvsDestination>& dests) {
+  auto forget = [&](const IpvsServiceKey& key, IpvsDestinationList& dests) {
     std::optional<std::optional<DesiredVirtualServer>> want;  // derived on first need
-    for (auto it = dests.begin(); it != dests.end();) {
-      bool stale = it->second.weight == 0 && !termination_.IsDraining(key, it->first);
+    dests.EraseIf([&](const IpvsDestination& d) {
+      bool stale = d.weight == 0 && !termination_.IsDraining(key, d.key);
       if (stale && use_desired) {
         if (!want) want = cache_.Find(key);
-        stale = !(*want && (*want)->dests.contains(it->first));
+        stale = !(*want && (*want)->dests.contains(d.key));
       }
-      it = stale ? dests.erase(it) : std::next(it);
-    }
+      return stale;
+    });
   };
   if (!keys) {
-    for (auto& [key, dests] : observed_.dests) forget(key, dests);
+    for (auto& [key, server] : observed_.servers) forget(key, server.dests);
     return;
   }
   for (const IpvsServiceKey& key : *keys) {
-    if (auto it = observed_.dests.find(key); it != observed_.dests.end()) forget(key, it->second);
+    if (auto it = observed_.servers.find(key); it != observed_.servers.end()) {
+      forget(key, it->second.dests);
+    }
   }
 }
 
@@ -469,7 +491,7 @@ Status IpvsDataplane::Cleanup() {
   observed_ = ObservedIpvs();
   cache_ = IpvsDesiredCache(options_);
   cache_generation_ = 0;
-  conntrack_before_.clear();
+  decltype(conntrack_before_)().swap(conntrack_before_);
   needs_full_ = true;
   initialized_ = false;
   return result;

@@ -99,7 +99,8 @@ class IpvsDataplane : public Dataplane {
 
  private:
   Status Initialize();
-  Status Observe(const DesiredIpvs& desired, const std::vector<IpAddress>& node_port_ips,
+  // Reads the kernel into observed_; what is wanted comes from cache_.
+  Status Observe(const std::vector<IpAddress>& node_port_ips,
                  const std::vector<IpAddress>& dummy_addresses);
   Result<std::vector<IpAddress>> LocalAddresses();
   // The plan for what one incremental update touched, from the cache and observed_.
@@ -132,7 +133,10 @@ class IpvsDataplane : public Dataplane {
   uint64_t cache_generation_ = 0;  // the snapshot the cache was last brought up to
   // Ports changed since conntrack was last cleaned, with the state they had then (null: absent).
   // Replaces a copy of the whole previous snapshot: only what the cleaner reads is kept.
-  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> conntrack_before_;
+  // In order of arrival, a name possibly more than once (the first is the state it had then):
+  // one array, not a tree node per port alive through a full sync's kernel work.
+  std::vector<std::pair<ServicePortName, std::shared_ptr<const ServicePortState>>>
+      conntrack_before_;
 };
 
 }  // namespace kpx

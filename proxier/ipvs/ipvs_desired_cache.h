@@ -5,11 +5,11 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "proxier/core/desired_state.h"
+#include "proxier/ipvs/ipset_entry_counts.h"
 #include "proxier/ipvs/ipvs_ipsets.h"
 #include "proxier/ipvs/ipvs_options.h"
 #include "proxier/ipvs/ipvs_reconciler.h"
@@ -36,7 +36,7 @@ class IpvsDesiredCache {
     std::set<IpvsServiceKey> servers;
     std::set<IpAddress> addresses;
     // Restore lines for the ipset entries whose presence flipped ("add KUBE-CLUSTER-IP ...",
-    // "del ..."), deletions first; empty when no entry changed.
+    // "del ..."), deletions first; empty when no entry changed. Update only: see Rebuild.
     std::string ipset_lines;
     size_t ipset_changes = 0;
     // The ports rebuilt, each with the state it was built from before (null: it is new).
@@ -51,9 +51,11 @@ class IpvsDesiredCache {
   bool SetNodePortIps(std::vector<IpAddress> ips);
 
   // Forgets everything and builds every service port of `state` (full syncs, new NodePort
-  // addresses). Its ipset lines are the difference from the entries wanted before. With
-  // `assembled`, also fills it with what Assemble() would return, from the same derivation.
-  Touched Rebuild(const DesiredState& state, DesiredIpvs* assembled = nullptr);
+  // addresses). It reports no ipset lines: after a rebuild the caller brings the sets to
+  // IpsetLines() whole (it reads the kernel's sets anyway, and a rebuild's difference would be
+  // every entry spelled out at once), and no servers or addresses (it touched all of them), only
+  // the ports replaced.
+  Touched Rebuild(const DesiredState& state);
 
   // Rebuilds the entries of `names` from `state` (a name `state` lacks is dropped); an entry
   // whose ServicePortState pointer is unchanged is kept.
@@ -64,6 +66,7 @@ class IpvsDesiredCache {
 
   // The winning claim on `key`, or nothing when no port wants it.
   std::optional<DesiredVirtualServer> Find(const IpvsServiceKey& key) const;
+  bool WantsServer(const IpvsServiceKey& key) const { return claims_.contains(key); }
   bool WantsAddress(const IpAddress& ip) const { return address_refs_.contains(ip); }
   // The whole desired IPVS state, equal to BuildDesiredIpvs over the same snapshot.
   DesiredIpvs Assemble() const;
@@ -79,28 +82,52 @@ class IpvsDesiredCache {
   // more memory than the rest of the dataplane (measured at 10 000 x 10).
   struct Contribution {
     ServicePortIpvs ipvs;
-    std::vector<IpsetEntryLine> ipset;  // every family, deduplicated
+    std::vector<IpsetEntry> ipset;  // every family, deduplicated
   };
   Contribution Derive(const ServicePortState& state) const;
 
-  // Adds (+1) or drops (-1) a contribution's references, noting in `touched` what it covers
-  // and, in `ipset_before` (if given), whether each ipset line was present before its first
-  // change.
-  void Count(const Contribution& c, const ServicePortName& name, int delta, Touched& touched,
-             std::unordered_map<IpsetEntryLine, bool>* ipset_before);
+  // Adds (+1) or drops (-1) a contribution's references, noting in `touched` (if given) the
+  // servers and addresses it covers and, in `ipset_before` (if given), whether each ipset line
+  // was present before its first change. `name` is the name inside a state ports_ holds: claims
+  // keep its address.
+  void Count(const Contribution& c, const ServicePortName& name, int delta, Touched* touched,
+             std::map<IpsetEntry, bool>* ipset_before);
+
+  // Every port claiming one virtual server key, by the name inside its state (alive while
+  // ports_ holds it). Nearly always one claimant, so the others live in a vector that is
+  // usually empty, not in a set node per claim.
+  struct Claims {
+    const ServicePortName* first = nullptr;    // the smallest name: the winner
+    std::vector<const ServicePortName*> rest;  // the others, sorted by name
+  };
+  void Claim(const IpvsServiceKey& key, const ServicePortName* owner);
+  void Unclaim(const IpvsServiceKey& key, const ServicePortName& owner);
+  const ServicePortState& StateOf(const ServicePortName& name) const { return **ports_.find(name); }
+
+  // Orders states by their name (the name the snapshot keys them by), and finds them by name.
+  struct ByName {
+    using is_transparent = void;
+    static const ServicePortName& N(const std::shared_ptr<const ServicePortState>& s) {
+      return s->info.name;
+    }
+    static const ServicePortName& N(const ServicePortName& n) { return n; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return N(a) < N(b);
+    }
+  };
 
   // Turns the entries whose presence flipped into restore lines in `touched`.
-  static void Lines(std::vector<IpsetEntryLine>& adds, std::vector<IpsetEntryLine>& dels,
+  static void Lines(const std::vector<IpsetEntry>& adds, const std::vector<IpsetEntry>& dels,
                     Touched& touched);
 
   IpvsOptions options_;
   std::vector<IpAddress> node_port_ips_;
-  // The state each port's references were counted from.
-  std::map<ServicePortName, std::shared_ptr<const ServicePortState>> ports_;
-  // Every port claiming a virtual server key; the first (smallest) wins.
-  std::map<IpvsServiceKey, std::set<ServicePortName>> claims_;
+  // The state each port's references were counted from; its name is the key, held once.
+  std::set<std::shared_ptr<const ServicePortState>, ByName> ports_;
+  std::map<IpvsServiceKey, Claims> claims_;
   std::map<IpAddress, uint32_t> address_refs_;
-  std::unordered_map<IpsetEntryLine, uint32_t> ipset_refs_;
+  IpsetEntryCounts ipset_refs_;
 };
 
 }  // namespace kpx

@@ -1,6 +1,8 @@
 #include "proxier/ipvs/ipvs_ipsets.h"
 
+#include <iterator>
 #include <sstream>
+#include <string_view>
 
 namespace kpx {
 namespace {
@@ -74,44 +76,83 @@ std::vector<std::string> AllIpsetNames() {
   return out;
 }
 
-std::vector<IpsetEntryLine> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family) {
-  std::vector<IpsetEntryLine> out;
+uint8_t IpsetEntrySet(const char* base, IpFamily family) {
+  for (size_t i = 0; i < std::size(kSets); ++i) {
+    if (std::string_view(kSets[i].name) != base) continue;
+    const bool v6 = family == IpFamily::kIPv6 && !IsBitmap(kSets[i]);
+    return static_cast<uint8_t>(i * 2 + (v6 ? 1 : 0));
+  }
+  return 0;
+}
+
+bool IpsetEntrySetIsBitmap(uint8_t set) {
+  return set / 2 < std::size(kSets) && IsBitmap(kSets[set / 2]);
+}
+
+IpFamily IpsetEntrySetFamily(uint8_t set) {
+  return set % 2 == 1 ? IpFamily::kIPv6 : IpFamily::kIPv4;
+}
+
+std::string IpsetEntry::SetName() const {
+  if (set / 2 >= std::size(kSets)) return "?";
+  return IpsetName(kSets[set / 2].name, IpsetEntrySetFamily(set));
+}
+
+std::string IpsetEntry::Member() const {
+  if (set / 2 >= std::size(kSets)) return "?";
+  const std::string_view type = kSets[set / 2].type;
+  if (type == "bitmap:port") return std::to_string(port);
+  std::string out = IpPort(ip, protocol, port);
+  if (type == "hash:ip,port,ip") {
+    out += "," + ip.ToString();
+  } else if (type == "hash:ip,port,net") {
+    out += "," + NetText(net);
+  }
+  return out;
+}
+
+std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family) {
+  std::vector<IpsetEntry> out;
   const ServicePortInfo& info = sp.info;
   const auto& cluster_ip = info.ClusterIp(family);
   if (!cluster_ip) return out;
-  auto add = [&](const char* base, const std::string& entry) {
-    out.push_back(IpsetName(base, family) + " " + entry);
-  };
   const Protocol p = info.protocol;
-  add(kClusterIpSet, IpPort(*cluster_ip, p, info.port));
+  auto add = [&](const char* base, const IpAddress& ip, uint16_t port, const Cidr& net = {}) {
+    out.push_back({IpsetEntrySet(base, family), p, port, ip, net});
+  };
+  const auto port = static_cast<uint16_t>(info.port);
+  add(kClusterIpSet, *cluster_ip, port);
   for (const auto& ep : sp.For(family).all) {
     if (!ep->is_local) continue;
-    add(kLoopBackSet, IpPort(ep->ip, p, ep->port) + "," + ep->ip.ToString());
+    add(kLoopBackSet, ep->ip, static_cast<uint16_t>(ep->port));
   }
   const bool local = info.ExternalPolicyLocal();
   for (const IpAddress& ip : info.external_ips) {
     if (ip.family() != family) continue;
-    add(kExternalIpSet, IpPort(ip, p, info.port));
-    if (local) add(kExternalIpLocalSet, IpPort(ip, p, info.port));
+    add(kExternalIpSet, ip, port);
+    if (local) add(kExternalIpLocalSet, ip, port);
   }
   for (const IpAddress& ip : info.load_balancer_ips) {
     if (ip.family() != family) continue;
-    add(kLoadBalancerSet, IpPort(ip, p, info.port));
-    if (local) add(kLoadBalancerLocalSet, IpPort(ip, p, info.port));
+    add(kLoadBalancerSet, ip, port);
+    if (local) add(kLoadBalancerLocalSet, ip, port);
     for (const Cidr& range : info.load_balancer_source_ranges) {
       if (range.family() != family) continue;
-      add(kLoadBalancerSourceCidrSet, IpPort(ip, p, info.port) + "," + NetText(range));
+      add(kLoadBalancerSourceCidrSet, ip, port, range);
     }
     // Ranges only in the other family still restrict this one: behind the firewall with no
     // source allowed, nobody of this family gets in (kube-proxy would leave it open).
-    if (!info.load_balancer_source_ranges.empty())
-      add(kLoadBalancerFwSet, IpPort(ip, p, info.port));
+    if (!info.load_balancer_source_ranges.empty()) add(kLoadBalancerFwSet, ip, port);
   }
   if (info.node_port != 0 && p != Protocol::kSCTP) {
+    // A bitmap entry is a port alone: the same entry whichever family or protocol asks.
     const bool tcp = p == Protocol::kTCP;
-    add(tcp ? kNodePortTcpSet : kNodePortUdpSet, std::to_string(info.node_port));
-    if (local)
-      add(tcp ? kNodePortLocalTcpSet : kNodePortLocalUdpSet, std::to_string(info.node_port));
+    const auto node_port = static_cast<uint16_t>(info.node_port);
+    auto add_port = [&](const char* base) {
+      out.push_back({IpsetEntrySet(base, family), Protocol::kTCP, node_port, {}, {}});
+    };
+    add_port(tcp ? kNodePortTcpSet : kNodePortUdpSet);
+    if (local) add_port(tcp ? kNodePortLocalTcpSet : kNodePortLocalUdpSet);
   }
   return out;
 }
@@ -125,9 +166,8 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
     out[IpsetName(d.name, family)] = c;
   }
   for (const auto& [name, sp] : state.services) {
-    for (const IpsetEntryLine& line : ServicePortIpsetEntries(*sp, family)) {
-      const size_t space = line.find(' ');
-      out[line.substr(0, space)].entries.insert(line.substr(space + 1));
+    for (const IpsetEntry& e : ServicePortIpsetEntries(*sp, family)) {
+      out[e.SetName()].entries.insert(e.Member());
     }
   }
   // ipset's default limit (65536) is too small for a large cluster's KUBE-LOOP-BACK, one entry

@@ -1,10 +1,14 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "base/cidr.h"
+#include "base/ip_address.h"
+#include "base/protocol.h"
 #include "proxier/core/desired_state.h"
 
 namespace kpx {
@@ -40,9 +44,39 @@ std::string IpsetName(const std::string& base, IpFamily family);
 // 10.96.0.10,tcp:80" ("add " + it adds it, "del " + it deletes it).
 using IpsetEntryLine = std::string;
 
+// One entry of one of kpx's sets, in binary: kept by the hundred thousand between syncs (one per
+// local endpoint in KUBE-LOOP-BACK), so it is spelled as text only when written. Which members
+// mean something depends on the set's type: hash:ip,port uses ip, protocol and port;
+// hash:ip,port,ip the same (its second ip is the first: kube-proxy's hairpin entry);
+// hash:ip,port,net also net; bitmap:port only port (the NodePort sets, shared by both
+// families, so `set` is the same for either).
+struct IpsetEntry {
+  uint8_t set = 0;  // which set and family: see IpsetEntrySet
+  Protocol protocol = Protocol::kTCP;
+  uint16_t port = 0;
+  IpAddress ip;
+  Cidr net;
+
+  // "KUBE-CLUSTER-IP", "KUBE-6-LOOP-BACK", ...
+  std::string SetName() const;
+  // The entry as ipset prints it: "10.96.0.10,tcp:80", "30080", ...
+  std::string Member() const;
+  // SetName() + " " + Member().
+  IpsetEntryLine Line() const { return SetName() + " " + Member(); }
+  auto operator<=>(const IpsetEntry&) const = default;
+};
+
+// The `set` value of `base` (one of the k...Set names above) in `family`; the same for both
+// families for the bitmap:port sets.
+uint8_t IpsetEntrySet(const char* base, IpFamily family);
+// Whether `set` is a bitmap:port set (its entries carry only a port).
+bool IpsetEntrySetIsBitmap(uint8_t set);
+// The family of a hash set's addresses.
+IpFamily IpsetEntrySetFamily(uint8_t set);
+
 // The entries one service port puts into the sets of `family` (possibly with repeats; several
 // service ports may also share an entry, e.g. KUBE-LOOP-BACK for a pod behind two services).
-std::vector<IpsetEntryLine> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family);
+std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family);
 
 // Every set kpx uses in `family`, filled from the state (all of them, empty ones too, since the
 // iptables rules reference each).

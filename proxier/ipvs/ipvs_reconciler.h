@@ -1,12 +1,14 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "proxier/core/desired_state.h"
 #include "proxier/ipvs/ipvs_destination.h"
+#include "proxier/ipvs/ipvs_destination_list.h"
 #include "proxier/ipvs/ipvs_options.h"
 #include "proxier/ipvs/ipvs_service.h"
 
@@ -32,12 +34,19 @@ struct DesiredIpvs {
   std::set<IpAddress> bound_addresses;
 };
 
+// One virtual server of ObservedIpvs: the service, and its destinations if kpx listed them
+// (only the services kpx owns are listed). One node for both: the dataplane keeps one for every
+// virtual server between syncs. Without a service the entry only holds destinations kpx saw
+// added (a plan ignores them: the service counts as absent).
+struct ObservedServer {
+  std::optional<IpvsService> service;
+  IpvsDestinationList dests;
+};
+
 // What the kernel holds (or, between full syncs, what kpx last left there).
 struct ObservedIpvs {
-  std::map<IpvsServiceKey, IpvsService> services;  // every service, kpx's or not
-  // Destinations of the services kpx owns (others are never listed).
-  std::map<IpvsServiceKey, std::map<IpvsDestinationKey, IpvsDestination>> dests;
-  std::set<IpAddress> bound_addresses;  // on the dummy device
+  std::map<IpvsServiceKey, ObservedServer> servers;  // every service, kpx's or not
+  std::set<IpAddress> bound_addresses;               // on the dummy device
 };
 
 // The local addresses NodePorts answer on: `local` minus loopback and IPv6 link-local, kept only

@@ -50,7 +50,7 @@ class NftBatch {
   bool empty() const { return descriptions_.empty(); }
   uint32_t first_seq() const { return first_seq_; }
   uint32_t end_seq() const { return first_seq_ + static_cast<uint32_t>(descriptions_.size()) + 1; }
-  // "add element service-ips (ip kpx)" for the message with sequence number `seq`.
+  // "add element service-ids (ip kpx)" for the message with sequence number `seq`.
   std::string Describe(uint32_t seq) const;
   size_t element_count() const { return elements_; }
 

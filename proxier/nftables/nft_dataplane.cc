@@ -21,14 +21,16 @@ constexpr char kKubeProxyTable[] = "kube-proxy";
 // Adds go endpoints first and dispatch last, deletes the other way round, so that a
 // transaction split in several never leaves a dispatch element pointing at nothing.
 const std::vector<std::string>& AddOrder() {
-  static const std::vector<std::string> order = {
-      nft::kNodePortIps,        nft::kHairpin,
-      nft::kAffinityEndpoints,  nft::kFirewallAllow,
-      nft::kFirewallIps,        nft::kEndpoints,
-      nft::kEndpointSets,       nft::kAffinityTimeouts,
-      nft::kServiceIds,         nft::kNodePortIds,
-      nft::kServiceIps,         nft::kServiceNodePorts,
-      nft::kNoEndpointServices, nft::kNoEndpointNodePorts};
+  static const std::vector<std::string> order = [] {
+    std::vector<std::string> o = {nft::kNodePortIps, nft::kHairpin, nft::kAffinityEndpoints,
+                                  nft::kFirewallAllow, nft::kFirewallIps};
+    const auto& maps = nft::EndpointMaps();
+    o.insert(o.end(), maps.begin(), maps.end());
+    o.insert(o.end(), {nft::kEndpointChains, nft::kEndpointSets, nft::kAffinityTimeouts,
+                       nft::kPolicies, nft::kServiceIds, nft::kNodePortIds,
+                       nft::kNoEndpointServices, nft::kNoEndpointNodePorts});
+    return o;
+  }();
   // nft::kAffinity is written by the packet path only: never diffed, never touched.
   return order;
 }
@@ -42,18 +44,18 @@ std::chrono::nanoseconds ThreadCpu() {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-// The largest service id a restart adopts from the kernel (kpx hands out the lowest free even
-// id, so its own are below twice the number of service ports); a port whose id is above gets a
+// The largest service id a restart adopts from the kernel (kpx hands out the lowest free id, so
+// its own are below kIdStep times the number of service ports); a port whose id is above gets a
 // new one and its elements are rewritten once.
-constexpr uint32_t kMaxAdoptedId = 1u << 23;
+constexpr uint32_t kMaxAdoptedId = 1u << 26;
 
 bool IdUsed(const std::vector<bool>& used, uint32_t id) {
-  const size_t i = id / 2;
+  const size_t i = id / nft::kIdStep;
   return i < used.size() && used[i];
 }
 
 void MarkId(std::vector<bool>& used, uint32_t id, bool in_use) {
-  const size_t i = id / 2;
+  const size_t i = id / nft::kIdStep;
   if (i >= used.size()) {
     if (!in_use) return;
     used.resize(std::max(i + 1, used.size() * 2));
@@ -62,7 +64,7 @@ void MarkId(std::vector<bool>& used, uint32_t id, bool in_use) {
 }
 
 bool PerIdSet(const std::string& set) {
-  return set == nft::kEndpoints || set == nft::kEndpointSets || set == nft::kAffinityEndpoints ||
+  return nft::IsEndpointMap(set) || set == nft::kEndpointSets || set == nft::kAffinityEndpoints ||
          set == nft::kAffinityTimeouts;
 }
 
@@ -84,9 +86,9 @@ std::vector<IpAddress> NftDataplane::LocalAddresses(const DesiredState& state) c
 uint32_t NftDataplane::IdFor(FamilyState& fs, const ServicePortName& name) {
   auto it = fs.ids.find(name);
   if (it != fs.ids.end()) return it->second;
-  while (IdUsed(fs.used_ids, fs.next_id)) fs.next_id += 2;
+  while (IdUsed(fs.used_ids, fs.next_id)) fs.next_id += nft::kIdStep;
   const uint32_t id = fs.next_id;
-  fs.next_id += 2;
+  fs.next_id += nft::kIdStep;
   fs.ids.emplace(name, id);
   MarkId(fs.used_ids, id, true);
   return id;
@@ -275,7 +277,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         if (v.data.size() != 4) continue;
         uint32_t id = 0;
         std::memcpy(&id, v.data.data(), 4);
-        kernel_ids.emplace(key, id);
+        kernel_ids.emplace(key, id & nft::kIdMask);
       }
     }
     for (const auto& [name, port] : state.services) {
@@ -288,7 +290,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         k = kernel_ids.find(NftNodePortKey(port->info.protocol, port->info.node_port));
         if (k != kernel_ids.end()) id = k->second;
       }
-      if (!id || *id % 2 != 0 || *id == 0 || *id > kMaxAdoptedId || IdUsed(fs.used_ids, *id)) {
+      if (!id || *id == 0 || *id > kMaxAdoptedId || IdUsed(fs.used_ids, *id)) {
         continue;
       }
       fs.ids.emplace(name, *id);
@@ -308,7 +310,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     MarkId(fs.used_ids, it->second, false);
     it = fs.ids.erase(it);
   }
-  fs.next_id = 2;
+  fs.next_id = nft::kIdStep;
   fs.exclusive_elements = 0;
   // Per-id sets go straight into per-set lists; shared ones through the claims.
   std::map<std::string, std::vector<NftElement>> want;
@@ -321,13 +323,17 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   {
     // Sized up front: growing them element by element moved every element several times and
     // touched twice the memory (a fifth of the compute at 10 000 x 10).
-    size_t endpoints = 0, ports = 0;
+    std::map<std::string, size_t> slots;  // per endpoints map
+    size_t ports = 0;
     for (const auto& [name, port] : state.services) {
       if (!port->info.ClusterIp(family)) continue;
       ++ports;
-      endpoints += port->For(family).all.size();
+      const size_t n = std::min<size_t>(port->For(family).all.size(), nft::kMaxEndpointsPerSet);
+      if (n == 0) continue;
+      const nft::EndpointChain chain = nft::EndpointChainFor(static_cast<uint32_t>(n), false);
+      slots[chain.map] += chain.slots;
     }
-    want[nft::kEndpoints].reserve(endpoints);
+    for (const auto& [map, n] : slots) want[map].reserve(n);
     want[nft::kEndpointSets].reserve(ports);
   }
   for (const auto& [name, port] : state.services) {

@@ -86,10 +86,10 @@ class NftDataplane : public Dataplane {
     bool needs_full = true;
     bool adopted = false;  // ids read back from the kernel once
     std::map<ServicePortName, uint32_t> ids;
-    // Bit id/2 for every id in use (ids are even): a few KiB where a std::set took 48 bytes an
-    // id. Ids read back from the kernel above kMaxAdoptedId are not adopted, so it stays small.
+    // Bit id/kIdStep for every id in use: a few KiB where a std::set took 48 bytes an id. Ids
+    // read back from the kernel above kMaxAdoptedId are not adopted, so it stays small.
     std::vector<bool> used_ids;
-    uint32_t next_id = 2;
+    uint32_t next_id = nft::kIdStep;
     // Elements of the sets several owners may claim (dispatch keys, hairpin pairs, firewall
     // entries, node addresses), with every claim, by set name. Elements of the per-id sets
     // (endpoints, endpoint-sets, affinity) belong to one service port alone and are not kept:

@@ -152,14 +152,18 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     if (eps.empty()) return;
     const auto n = static_cast<uint32_t>(std::min<size_t>(eps.size(), nft::kMaxEndpointsPerSet));
     const nft::EndpointChain chain = nft::EndpointChainFor(n, (set_id & 1) != 0);
-    out.push_back({nft::kEndpointSets, NftU32(set_id), Goto(chain.name)});
+    out.push_back({nft::kEndpointSets, NftU32(set_id), NftValue{NftU32(chain.code), false, 0, ""}});
     for (uint32_t slot = 0; slot < chain.slots; ++slot) {
       const EndpointInfo& ep = *eps[slot % n];
-      out.push_back({nft::kEndpoints, NftU32(set_id) + NftU32(slot),
+      out.push_back({chain.map, NftU32(set_id) + NftU32(slot),
                      NftValue{NftEndpointData(ep.ip, ep.port), false, 0, ""}});
     }
     for (uint32_t i = 0; i < n; ++i) {
-      hairpin.push_back(eps[i]->ip);
+      // Only a pod on this node can reach itself through this node's DNAT: another node's pod
+      // is DNATed by its own node's proxy (external traffic policy Cluster masquerades anyway).
+      // kube-proxy's IPVS mode keeps KUBE-LOOP-BACK to local endpoints for the same reason; at
+      // 10 000 x 10 this set held 100 000 of the 230 000 elements of a cold load.
+      if (eps[i]->is_local) hairpin.push_back(eps[i]->ip);
       // The endpoints a remembered ClientIP affinity may still lead to, per endpoint set.
       if (info.session_affinity_client_ip) {
         out.push_back({nft::kAffinityEndpoints,
@@ -172,14 +176,16 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
 
   const NftValue filter_verdict = has_endpoints ? Drop() : Goto(nft::kRejectChain);
   const std::string cip_key = NftServiceKey(*cluster_ip, info.protocol, info.port);
+  auto id_with = [&](uint32_t policy) { return NftValue{NftU32(id | policy), false, 0, ""}; };
   if (has_internal) {
-    out.push_back({nft::kServiceIds, cip_key, NftValue{NftU32(id), false, 0, ""}});
-    out.push_back({nft::kServiceIps, cip_key,
-                   Goto(internal_local ? nft::kInternalLocal : nft::kInternalCluster)});
+    out.push_back(
+        {nft::kServiceIds, cip_key,
+         id_with(internal_local ? nft::kPolicyInternalLocal : nft::kPolicyInternalCluster)});
   } else {
     out.push_back({nft::kNoEndpointServices, cip_key, filter_verdict});
   }
-  const std::string external_chain = external_local ? nft::kExternalLocal : nft::kExternalCluster;
+  const uint32_t external_policy =
+      external_local ? nft::kPolicyExternalLocal : nft::kPolicyExternalCluster;
   std::vector<IpAddress> external = external_ips;
   external.insert(external.end(), lb_ips.begin(), lb_ips.end());
   // loadBalancerSourceRanges restrict the LB IPs (not the cluster IP, external IPs or NodePort).
@@ -218,16 +224,14 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     const std::string key = NftServiceKey(ip, info.protocol, info.port);
     if (key == cip_key) continue;  // an external IP equal to the cluster IP: the latter wins
     if (has_endpoints) {
-      out.push_back({nft::kServiceIds, key, NftValue{NftU32(id), false, 0, ""}});
-      out.push_back({nft::kServiceIps, key, Goto(external_chain)});
+      out.push_back({nft::kServiceIds, key, id_with(external_policy)});
     }
     if (!has_external) out.push_back({nft::kNoEndpointServices, key, filter_verdict});
   }
   if (info.node_port != 0) {
     const std::string key = NftNodePortKey(info.protocol, info.node_port);
     if (has_endpoints) {
-      out.push_back({nft::kNodePortIds, key, NftValue{NftU32(id), false, 0, ""}});
-      out.push_back({nft::kServiceNodePorts, key, Goto(external_chain)});
+      out.push_back({nft::kNodePortIds, key, id_with(external_policy)});
     }
     if (!has_external) out.push_back({nft::kNoEndpointNodePorts, key, filter_verdict});
   }
@@ -247,7 +251,15 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
 
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
                                      const std::vector<IpAddress>& local_addresses) {
-  std::vector<NftElement> out;
+  std::vector<NftElement> out = {
+      {nft::kPolicies, NftU32(nft::kPolicyInternalCluster), Goto(nft::kInternalCluster)},
+      {nft::kPolicies, NftU32(nft::kPolicyInternalLocal), Goto(nft::kInternalLocal)},
+      {nft::kPolicies, NftU32(nft::kPolicyExternalCluster), Goto(nft::kExternalCluster)},
+      {nft::kPolicies, NftU32(nft::kPolicyExternalLocal), Goto(nft::kExternalLocal)},
+  };
+  for (const auto& chain : nft::EndpointChains()) {
+    out.push_back({nft::kEndpointChains, NftU32(chain.code), Goto(chain.name)});
+  }
   if (!NftNodePortsRestricted(family, options)) return out;
   std::set<IpAddress> ips;
   for (const auto& ip : local_addresses) {

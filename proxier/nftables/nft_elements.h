@@ -29,15 +29,16 @@ struct NftElement {
 };
 
 // Pure: every element one service port contributes to `family`'s table. `id` is the port's
-// service id in this family, even (id names the Cluster endpoint set, id|1 the Local one).
+// service id in this family, a multiple of nft::kIdStep (id names the Cluster endpoint set, id|1
+// the Local one).
 // Mirrors the iptables mode's rendering: the same endpoint sets, the same reject/drop choices.
 // `node_addresses` (the Node's) matter only for loadBalancerSourceRanges that allow the node.
 std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFamily family,
                                             uint32_t id,
                                             const std::vector<IpAddress>& node_addresses = {});
 
-// Pure: the elements that do not belong to a service (nodeport-ips when NodePorts are
-// restricted to --nodeport-addresses).
+// Pure: the elements that do not belong to a service: the chains of the policy codes and of the
+// endpoint chain codes, and nodeport-ips when NodePorts are restricted to --nodeport-addresses.
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
                                      const std::vector<IpAddress>& local_addresses);
 

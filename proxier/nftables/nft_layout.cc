@@ -6,6 +6,7 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <bit>
 #include <cstring>
 
 namespace kpx {
@@ -238,13 +239,48 @@ NftSetSpec VerdictMap(const std::string& name, uint32_t key_type, uint32_t key_l
 }  // namespace
 
 namespace nft {
+namespace {
+std::string EndpointMapFor(uint32_t slots) {
+  if (slots > kMaxExactEndpoints) return std::string(kEndpointsPrefix) + "slots";
+  return kEndpointsPrefix + std::to_string(std::bit_ceil(slots));
+}
+}  // namespace
+
 EndpointChain EndpointChainFor(uint32_t n, bool local) {
   const std::string prefix = local ? "epl-" : "ep-";
-  if (n <= kMaxExactEndpoints) return {prefix + std::to_string(n), n};
+  // Codes: 1..32 exact, 33.. slot tables; Local chains the same plus 64.
+  const uint32_t base = local ? 64 : 0;
+  if (n <= kMaxExactEndpoints) {
+    return {prefix + std::to_string(n), n, EndpointMapFor(n), base + n, local};
+  }
   uint32_t bits = kMinSlotBits;
   while (bits < kMaxSlotBits && (1u << bits) < 16 * n) ++bits;
-  return {prefix + "slots-" + std::to_string(1u << bits), 1u << bits};
+  return {prefix + "slots-" + std::to_string(1u << bits), 1u << bits, EndpointMapFor(1u << bits),
+          base + kMaxExactEndpoints + 1 + bits - kMinSlotBits, local};
 }
+
+std::vector<EndpointChain> EndpointChains() {
+  std::vector<EndpointChain> out;
+  for (bool local : {false, true}) {
+    for (uint32_t n = 1; n <= kMaxExactEndpoints; ++n) out.push_back(EndpointChainFor(n, local));
+    for (uint32_t b = kMinSlotBits; b <= kMaxSlotBits; ++b) {
+      out.push_back(EndpointChainFor((1u << b) / 16, local));
+    }
+  }
+  return out;
+}
+
+const std::vector<std::string>& EndpointMaps() {
+  static const std::vector<std::string> maps = [] {
+    std::vector<std::string> out;
+    for (uint32_t s = 1; s <= kMaxExactEndpoints; s *= 2) out.push_back(EndpointMapFor(s));
+    out.push_back(EndpointMapFor(1u << kMinSlotBits));
+    return out;
+  }();
+  return maps;
+}
+
+bool IsEndpointMap(std::string_view set) { return set.starts_with(kEndpointsPrefix); }
 }  // namespace nft
 
 bool NftNodePortsRestricted(IpFamily family, const NftOptions& options) {
@@ -269,13 +305,11 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   const uint32_t svc_len = ff.addr_len + 8;
   const uint32_t np_key = Concat({kTypeInetProto, kTypeInetService});
   l.sets = {
-      VerdictMap(nft::kServiceIps, svc_key, svc_len),
       Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4),
-      VerdictMap(nft::kServiceNodePorts, np_key, 8),
       Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4),
-      VerdictMap(nft::kEndpointSets, kTypeMark, 4),
-      Map(nft::kEndpoints, Concat({kTypeMark, kTypeMark}), 8,
-          Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4),
+      VerdictMap(nft::kPolicies, kTypeMark, 4),
+      Map(nft::kEndpointSets, kTypeMark, 4, kTypeMark, 4),
+      VerdictMap(nft::kEndpointChains, kTypeMark, 4),
       VerdictMap(nft::kNoEndpointServices, svc_key, svc_len),
       VerdictMap(nft::kNoEndpointNodePorts, np_key, 8),
       NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0, 0},
@@ -295,6 +329,10 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                  0,
                  {static_cast<uint8_t>(ff.addr_len), 1, 2, static_cast<uint8_t>(ff.addr_len)}},
   };
+  for (const auto& name : nft::EndpointMaps()) {
+    l.sets.push_back(Map(name, Concat({kTypeMark, kTypeMark}), 8,
+                         Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4));
+  }
   if (NftNodePortsRestricted(family, o)) {
     l.sets.push_back(NftSetSpec{nft::kNodePortIps, 0, ff.addr_type, ff.addr_len, 0, 0});
   }
@@ -362,11 +400,16 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                           {{Verdict(NFT_JUMP, "masquerading")}}));
   // A packet matching a service address is never treated as a NodePort: the first rule's goto
   // ends the services chain for it.
+  const std::vector<NftExprSpec> to_policy = {
+      Bitwise(kRegSetId, U32Bytes(nft::kPolicyMask), U32Bytes(0)),
+      Lookup(nft::kPolicies, kRegSetId, NFT_REG_VERDICT)};
   l.chains.push_back(regular(
-      "services", {Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIps, kRegKey, NFT_REG_VERDICT)}}),
-                   Rule({NodePortDestination(family, o, ff),
-                         ProtoPort(),
-                         {Lookup(nft::kServiceNodePorts, kRegKey, NFT_REG_VERDICT)}})}));
+      "services",
+      {Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId)}, to_policy}),
+       Rule({NodePortDestination(family, o, ff),
+             ProtoPort(),
+             {Lookup(nft::kNodePortIds, kRegKey, kRegSetId)},
+             to_policy})}));
 
   E masq("masq");
   masq.U(NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
@@ -389,11 +432,11 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   // endpoint-set id derives it from the packet again, in two variants. The service variant
   // looks (daddr . proto . dport) up in service-ids; the NodePort variant applies only when that
   // key is absent (so a service address never falls through to another service's NodePort) and
-  // the destination is a node address. Ids are even and name the Cluster endpoint set; id|1
-  // names the Local one.
+  // the destination is a node address. The value's policy code is masked off: the id names the
+  // Cluster endpoint set, id|1 the Local one.
   auto with_id = [&](bool local, const std::vector<NftExprSpec>& tail) {
-    std::vector<NftExprSpec> kind;
-    if (local) kind.push_back(Bitwise(kRegSetId, U32Bytes(0xffffffffu), U32Bytes(1)));
+    const std::vector<NftExprSpec> kind = {
+        Bitwise(kRegSetId, U32Bytes(nft::kIdMask), U32Bytes(local ? 1u : 0u))};
     std::vector<NftRuleSpec> out;
     out.push_back(
         Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId)}, kind, tail}));
@@ -406,10 +449,33 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                         tail}));
     return out;
   };
+  // ClientIP affinity first: the endpoint this client was sent to, if it is still one of the
+  // set's endpoints. Words: 0 service id, 1.. client address, then the remembered endpoint
+  // (address . port); the set id is copied in front of the endpoint so (set id . address .
+  // port) is one key. It sits here, before the split by endpoint count, so that 10 rules read
+  // affinity and service-ids for it rather than 4 in each of the 86 endpoint chains.
+  E aff_nat("nat");
+  aff_nat.U(NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT)
+      .U(NFTNL_EXPR_NAT_FAMILY, ff.nfproto)
+      .U(NFTNL_EXPR_NAT_REG_ADDR_MIN, R(1 + words))
+      .U(NFTNL_EXPR_NAT_REG_ADDR_MAX, R(1 + words))
+      .U(NFTNL_EXPR_NAT_REG_PROTO_MIN, R(1 + 2 * words))
+      .U(NFTNL_EXPR_NAT_REG_PROTO_MAX, R(1 + 2 * words))
+      .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
   // A set without endpoints has no endpoint-sets element: the packet leaves un-DNATed and the
   // filter chains reject or drop it.
   auto to_endpoints = [&](bool local) {
-    return with_id(local, {Lookup(nft::kEndpointSets, kRegSetId, NFT_REG_VERDICT)});
+    std::vector<NftRuleSpec> rules =
+        with_id(local, {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
+                        Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
+                        Lookup(nft::kAffinity, R(0), R(1 + words)),
+                        Bitwise2(kRegSetId, R(words), U32Bytes(0xffffffffu), U32Bytes(0)),
+                        Lookup(nft::kAffinityEndpoints, R(words), std::nullopt), aff_nat});
+    for (auto& r : with_id(local, {Lookup(nft::kEndpointSets, kRegSetId, kRegIndex),
+                                   Lookup(nft::kEndpointChains, kRegIndex, NFT_REG_VERDICT)})) {
+      rules.push_back(std::move(r));
+    }
+    return rules;
   };
   auto append = [](std::vector<NftRuleSpec>& rules, const std::vector<NftRuleSpec>& more) {
     rules.insert(rules.end(), more.begin(), more.end());
@@ -448,8 +514,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   l.chains.push_back(regular(nft::kExternalShortcut, to_endpoints(false)));
 
   // Endpoint chains: a random index into the set's endpoints, then DNAT to (addr . port).
-  auto endpoint_chain = [&](bool local, uint32_t n) {
-    const nft::EndpointChain chain = nft::EndpointChainFor(n, local);
+  for (const nft::EndpointChain& chain : nft::EndpointChains()) {
     E ng("numgen");
     ng.U(NFTNL_EXPR_NG_DREG, kRegIndex)
         .U(NFTNL_EXPR_NG_MODULUS, chain.slots)
@@ -464,34 +529,8 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
         .U(NFTNL_EXPR_NAT_REG_PROTO_MAX, R(words))
         // What the kernel reports back: max = min, address and port given.
         .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-    // ClientIP affinity first: the endpoint this client was sent to, if it is still one of
-    // this set's endpoints. Words: 0 service id, 1.. client address, then the remembered
-    // endpoint (address . port); the set id is copied in front of the endpoint so
-    // (set id . address . port) is one key.
-    E aff_nat("nat");
-    aff_nat.U(NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT)
-        .U(NFTNL_EXPR_NAT_FAMILY, ff.nfproto)
-        .U(NFTNL_EXPR_NAT_REG_ADDR_MIN, R(1 + words))
-        .U(NFTNL_EXPR_NAT_REG_ADDR_MAX, R(1 + words))
-        .U(NFTNL_EXPR_NAT_REG_PROTO_MIN, R(1 + 2 * words))
-        .U(NFTNL_EXPR_NAT_REG_PROTO_MAX, R(1 + 2 * words))
-        .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-    std::vector<NftRuleSpec> rules =
-        with_id(local, {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
-                        Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
-                        Lookup(nft::kAffinity, R(0), R(1 + words)),
-                        Bitwise2(kRegSetId, R(words), U32Bytes(0xffffffffu), U32Bytes(0)),
-                        Lookup(nft::kAffinityEndpoints, R(words), std::nullopt), aff_nat});
-    for (auto& r : with_id(local, {ng, Lookup(nft::kEndpoints, kRegSetId, R(0)), nat})) {
-      rules.push_back(std::move(r));
-    }
-    l.chains.push_back(regular(chain.name, std::move(rules)));
-  };
-  for (bool local : {false, true}) {
-    for (uint32_t n = 1; n <= nft::kMaxExactEndpoints; ++n) endpoint_chain(local, n);
-    for (uint32_t b = nft::kMinSlotBits; b <= nft::kMaxSlotBits; ++b) {
-      endpoint_chain(local, (1u << b) / 16);
-    }
+    l.chains.push_back(
+        regular(chain.name, with_id(chain.local, {ng, Lookup(chain.map, kRegSetId, R(0)), nat})));
   }
   // ClientIP affinity is recorded after DNAT, for every new connection to a service with
   // affinity (so each one refreshes the timeout, like the iptables mode's `recent --set`): the
@@ -517,7 +556,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   };
   l.chains.push_back(
       regular("affinity-record",
-              with_original_id({Bitwise(kRegSetId, U32Bytes(~1u), U32Bytes(0)),
+              with_original_id({Bitwise(kRegSetId, U32Bytes(nft::kIdMask), U32Bytes(0)),
                                 Lookup(nft::kAffinityTimeouts, kRegSetId, NFT_REG_VERDICT)})));
   for (uint32_t t : affinity_timeouts) {
     // An update refreshes the timeout of an existing entry and keeps its endpoint (the
@@ -531,7 +570,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
     l.chains.push_back(regular(
         NftAffinityChain(t),
         with_original_id(
-            {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
+            {Bitwise2(kRegSetId, R(0), U32Bytes(nft::kIdMask), U32Bytes(0)),
              Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
              Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_dst, ff.addr_len, R(1 + words)),
              Payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R(1 + 2 * words)), dynset})));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -193,6 +194,25 @@ TEST_F(SyncingProxierTest, RecordsLastSuccessForHealthChecks) {
   EXPECT_EQ(proxier_.LastSuccessfulSync(), clock_.Now());
   ASSERT_NE(proxier_.LastApplied(), nullptr);
   EXPECT_EQ(proxier_.LastApplied()->node.name, "node-a");
+}
+
+TEST(SyncingProxierAppliedTest, TheCallbackSeesTheChangeSetTheKeptSnapshotDropsIt) {
+  testing::FakeClock clock;
+  MetricsRegistry metrics;
+  RecordingDataplane dataplane;
+  std::set<ServicePortName> seen;
+  SyncingProxier::Options o{"node-a", {}, {}, {}};
+  o.on_applied = [&](const DesiredState& state) { seen = state.changed; };
+  SyncingProxier proxier(o, dataplane, clock, metrics);
+  proxier.OnServiceAdd(MakeService("ns", "web"));
+  proxier.OnServiceSynced();
+  proxier.OnEndpointSliceSynced();
+  proxier.OnNodeSynced();
+  ASSERT_TRUE(proxier.Sync());
+  EXPECT_EQ(seen.size(), 1u);
+  ASSERT_NE(proxier.LastApplied(), nullptr);
+  EXPECT_EQ(proxier.LastApplied()->services.size(), 1u);
+  EXPECT_TRUE(proxier.LastApplied()->changed.empty());
 }
 
 TEST(SyncingProxierHousekeepingTest, TheDataplaneIsLookedAfterBetweenSyncsOnlyOnceProgrammed) {

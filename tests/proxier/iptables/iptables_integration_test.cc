@@ -399,7 +399,7 @@ TEST_P(IptablesIntegrationTest, NodePortAddressesPrimaryAndCidrOnTheHostsInterfa
   Web({Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
   Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080, 8), both);
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30080), both);
   EXPECT_TRUE(not_a_backend(kSecondary));
   {
     InNetns in(node_);
@@ -412,7 +412,7 @@ TEST_P(IptablesIntegrationTest, NodePortAddressesPrimaryAndCidrOnTheHostsInterfa
   });
   st = Apply(/*full=*/true);
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_EQ(Answers(SOCK_STREAM, kSecondary, 30080, 8), both);
+  EXPECT_EQ(Answers(SOCK_STREAM, kSecondary, 30080), both);
   EXPECT_TRUE(not_a_backend(kNodeIp));
   {
     InNetns in(node_);

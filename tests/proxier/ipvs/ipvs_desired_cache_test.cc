@@ -125,6 +125,43 @@ TEST_F(IpvsDesiredCacheTest, ContestedServerGoesToTheSmallestNameWhateverTheOrde
   ExpectMatchesFullBuild(third);
 }
 
+TEST_F(IpvsDesiredCacheTest, ThreeClaimantsHandTheServerOnInNameOrder) {
+  // c, a and b (arriving in that order) all claim 10.96.0.9:80; whoever leaves, the smallest
+  // remaining name wins, and the key goes with the last claimant.
+  const ServicePortName kC{"default", "c", "", Protocol::kTCP};
+  auto at9 = [](ServicePortInfo& i) {
+    i.cluster_ip[0] = Ip("10.96.0.9");
+    i.port = 80;
+  };
+  const IpvsServiceKey key{Protocol::kTCP, Ip("10.96.0.9"), 80};
+  cache_.Rebuild(
+      builder_.Add(Svc("default", "c", "", Protocol::kTCP, 80, "10.96.0.9"), {}).Build());
+  EXPECT_EQ(cache_.Find(key)->owner, kC);
+  for (const ServicePortInfo& info : {SvcA(at9), SvcB(at9)}) {
+    const DesiredState s = builder_.Add(info, {}).Build();
+    cache_.Update(s, s.changed);
+    EXPECT_EQ(cache_.Find(key)->owner, kA);
+    ExpectMatchesFullBuild(s);
+  }
+  struct Step {
+    ServicePortName leaves;
+    std::optional<ServicePortName> winner;
+  };
+  for (const Step& step : {Step{kA, kB}, Step{kC, kB}, Step{kB, std::nullopt}}) {
+    const DesiredState s = builder_.Remove(step.leaves).Build();
+    IpvsDesiredCache::Touched t = cache_.Update(s, s.changed);
+    EXPECT_TRUE(t.servers.contains(key));
+    ExpectMatchesFullBuild(s);
+    if (step.winner) {
+      ASSERT_TRUE(cache_.Find(key).has_value()) << step.leaves.name << " left";
+      EXPECT_EQ(cache_.Find(key)->owner, *step.winner) << step.leaves.name << " left";
+    } else {
+      EXPECT_FALSE(cache_.Find(key).has_value());
+    }
+  }
+  EXPECT_EQ(cache_.server_count(), 0u);
+}
+
 TEST_F(IpvsDesiredCacheTest, UnchangedPointerIsNotRebuilt) {
   const DesiredState first =
       builder_.Add(SvcA([](ServicePortInfo& i) { i.node_port = 30080; }), {Ep("10.244.1.5", 8080)})
@@ -135,11 +172,14 @@ TEST_F(IpvsDesiredCacheTest, UnchangedPointerIsNotRebuilt) {
   EXPECT_THAT(t.replaced, IsEmpty());
   EXPECT_THAT(t.servers, IsEmpty());
   // New NodePort addresses: the NodePort servers move, the ipsets (ports only) stay.
+  const std::set<IpsetEntryLine> lines = cache_.IpsetLines();
+  EXPECT_THAT(lines, ::testing::Contains("KUBE-NODE-PORT-TCP 30080"));
   EXPECT_TRUE(cache_.SetNodePortIps({Ip("192.168.0.11")}));
   EXPECT_FALSE(cache_.SetNodePortIps({Ip("192.168.0.11")}));
   t = cache_.Rebuild(first);
   EXPECT_THAT(t.replaced, IsEmpty()) << "the state itself did not change";
-  EXPECT_EQ(t.ipset_lines, "");
+  EXPECT_EQ(cache_.IpsetLines(), lines);
+  EXPECT_EQ(t.ipset_lines, "") << "a rebuild leaves the sets to a whole comparison";
   EXPECT_TRUE(cache_.Find({Protocol::kTCP, Ip("192.168.0.11"), 30080}).has_value());
   EXPECT_FALSE(cache_.Find({Protocol::kTCP, Ip("192.168.0.10"), 30080}).has_value());
 }
@@ -150,12 +190,9 @@ TEST_F(IpvsDesiredCacheTest, RebuildReportsWhatChangedAgainstTheCache) {
   ASSERT_EQ(t.replaced.size(), 1u);
   EXPECT_EQ(t.replaced[0].second, nullptr);
   const DesiredState second = builder_.Remove(kA).Add(SvcB(), {}).Build();
-  DesiredIpvs assembled;
-  t = cache_.Rebuild(second, &assembled);
+  t = cache_.Rebuild(second);
   ASSERT_EQ(t.replaced.size(), 2u);
   ExpectMatchesFullBuild(second);
-  EXPECT_EQ(assembled.servers, cache_.Assemble().servers);
-  EXPECT_EQ(assembled.bound_addresses, cache_.Assemble().bound_addresses);
   EXPECT_EQ(cache_.port_count(), 1u);
 }
 

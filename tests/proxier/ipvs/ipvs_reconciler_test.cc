@@ -40,8 +40,8 @@ IpvsDestination Dest(const std::string& ip, uint16_t port, int weight = 1) {
 }
 
 void Have(ObservedIpvs& o, const IpvsService& s, const std::vector<IpvsDestination>& dests) {
-  o.services[s.key] = s;
-  for (const auto& d : dests) o.dests[s.key][d.key] = d;
+  o.servers[s.key].service = s;
+  for (const auto& d : dests) o.servers[s.key].dests.Put(d);
 }
 
 DesiredState WebState(const std::function<void(ServicePortInfo&)>& edit = nullptr) {
@@ -105,7 +105,10 @@ const Case kCases[] = {
      [] { return WebState(); },
      [] {
        ObservedIpvs o = WebObserved();
-       o.dests.begin()->second.begin()->second.weight = 0;
+       IpvsDestinationList& dests = o.servers.begin()->second.dests;
+       IpvsDestination d = *dests.begin();
+       d.weight = 0;
+       dests.Put(d);
        return o;
      },
      nullptr,

@@ -3,12 +3,15 @@
 #include "proxier/nftables/nft_batch.h"
 
 #include <gtest/gtest.h>
+#include <libnftnl/expr.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "proxier/nftables/nft_elements.h"
@@ -39,7 +42,8 @@ TEST(NftLayoutTest, ObjectCountIsFixedAndBounded) {
   for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
     const NftLayout l = BuildNftLayout(f, o, NodeState{});
     EXPECT_LE(l.chains.size(), 110u);
-    EXPECT_LE(l.sets.size(), 16u);
+    // 13 maps plus 7 endpoints maps, split by set size only to keep the rules reading each few.
+    EXPECT_LE(l.sets.size(), 20u);
     std::set<std::string> names;
     for (const auto& c : l.chains) EXPECT_TRUE(names.insert(c.name).second) << c.name;
   }
@@ -58,6 +62,62 @@ TEST(NftLayoutTest, EndpointChainsAreExactUpTo32ThenSlotTables) {
   EXPECT_EQ(nft::EndpointChainFor(33, false).name, "ep-slots-1024");
   EXPECT_EQ(nft::EndpointChainFor(1000, false).slots, 16384u);
   EXPECT_EQ(nft::EndpointChainFor(nft::kMaxEndpointsPerSet, false).slots, 1u << 20);
+  // Every chain has its own code, and the table's endpoint-chains elements lead there.
+  std::set<uint32_t> codes;
+  std::set<std::string> names;
+  for (const auto& c : nft::EndpointChains()) {
+    EXPECT_TRUE(codes.insert(c.code).second) << c.name;
+    EXPECT_TRUE(names.insert(c.name).second) << c.name;
+    EXPECT_EQ(
+        nft::EndpointChainFor(c.slots > nft::kMaxExactEndpoints ? c.slots / 16 : c.slots, c.local)
+            .code,
+        c.code);
+  }
+  EXPECT_EQ(codes.size(), 86u);
+  size_t dispatched = 0;
+  for (const auto& e : NodeElements(IpFamily::kIPv4, NftOptions{}, {})) {
+    if (e.set != nft::kEndpointChains) continue;
+    uint32_t code = 0;
+    std::memcpy(&code, e.key.data(), 4);
+    EXPECT_TRUE(codes.contains(code));
+    EXPECT_TRUE(names.contains(e.value.chain));
+    ++dispatched;
+  }
+  EXPECT_EQ(dispatched, 86u);
+}
+
+TEST(NftLayoutTest, EndpointMapsSplitBySetSize) {
+  EXPECT_EQ(nft::EndpointChainFor(1, false).map, "endpoints-1");
+  EXPECT_EQ(nft::EndpointChainFor(3, true).map, "endpoints-4");
+  EXPECT_EQ(nft::EndpointChainFor(16, false).map, "endpoints-16");
+  EXPECT_EQ(nft::EndpointChainFor(17, false).map, "endpoints-32");
+  EXPECT_EQ(nft::EndpointChainFor(32, true).map, "endpoints-32");
+  EXPECT_EQ(nft::EndpointChainFor(33, false).map, "endpoints-slots");
+  EXPECT_EQ(nft::EndpointMaps().size(), 7u);
+  // Each map is in the layout, and read by the rules of its endpoint chains only: no map is
+  // read by more than 64 rules, and every endpoint chain reads its own.
+  for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+    const NftLayout l = BuildNftLayout(f, NftOptions{}, NodeState{});
+    std::map<std::string, int> readers;
+    for (const auto& c : l.chains) {
+      for (const auto& r : c.rules) {
+        for (const auto& e : r) {
+          if (e.name != "lookup") continue;
+          for (const auto& [attr, v] : e.strs) {
+            if (attr == NFTNL_EXPR_LOOKUP_SET && nft::IsEndpointMap(v)) ++readers[v];
+          }
+        }
+      }
+    }
+    for (const auto& m : nft::EndpointMaps()) {
+      EXPECT_TRUE(std::any_of(l.sets.begin(), l.sets.end(), [&](const NftSetSpec& s) {
+        return s.name == m;
+      })) << m;
+      EXPECT_GT(readers[m], 0) << m;
+      EXPECT_LE(readers[m], 64) << m;
+    }
+    EXPECT_EQ(readers["endpoints-16"], 32);
+  }
 }
 
 TEST(NftElementsTest, KeysArePaddedConcatenations) {

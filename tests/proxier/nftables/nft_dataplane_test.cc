@@ -25,6 +25,7 @@ namespace {
 
 using testing::Ep;
 using testing::Ip;
+using testing::LocalEp;
 using testing::Net;
 using testing::StateBuilderForTest;
 using testing::Svc;
@@ -62,16 +63,17 @@ std::map<std::string, std::map<std::string, std::string>> Canonical(const NftTab
       uint32_t id = 0;
       std::memcpy(&id, v.data.data(), 4);
       const std::string name = std::string(m) + ":" + NftValue{key, false, 0, ""}.ToString();
-      auto [it, inserted] = label.emplace(id, name);
+      auto [it, inserted] = label.emplace(id & nft::kIdMask, name);
       if (!inserted && name < it->second) it->second = name;
     }
   }
   auto name_of = [&](const std::string& four) {
     uint32_t id = 0;
     std::memcpy(&id, four.data(), 4);
-    auto it = label.find(id & ~1u);
+    auto it = label.find(id & nft::kIdMask);
     const std::string base = it == label.end() ? "orphan" + std::to_string(id) : it->second;
-    return base + ((id & 1) ? "/local" : "/cluster");
+    return base + ((id & 1) ? "/local" : "/cluster") +
+           ((id & nft::kPolicyMask) != 0 ? "/policy" + std::to_string(id & nft::kPolicyMask) : "");
   };
   std::map<std::string, std::map<std::string, std::string>> out;
   for (const auto& [name, set] : t.sets) {
@@ -84,7 +86,7 @@ std::map<std::string, std::map<std::string, std::string>> Canonical(const NftTab
       if (name == nft::kAffinityEndpoints) {
         k = name_of(key.substr(0, 4)) + "#" + NftValue{key.substr(4), false, 0, ""}.ToString();
       }
-      if (name == nft::kEndpoints) {
+      if (nft::IsEndpointMap(name)) {
         k = name_of(key.substr(0, 4)) + "#" + NftValue{key.substr(4), false, 0, ""}.ToString();
       }
       o[k] = d;
@@ -102,6 +104,15 @@ NftTableDump Dump(FakeNftHandle& fake, IpFamily f) {
   auto d = fake.Dump(f, nft::kTable);
   EXPECT_TRUE(d.ok());
   return *d;
+}
+
+// Elements over every endpoints map.
+size_t EndpointElements(const NftTableDump& t) {
+  size_t n = 0;
+  for (const auto& [name, set] : t.sets) {
+    if (nft::IsEndpointMap(name)) n += set.elements.size();
+  }
+  return n;
 }
 
 class NftDataplaneTest : public ::testing::Test {
@@ -130,11 +141,24 @@ TEST_F(NftDataplaneTest, FullSyncBuildsTablesWithServiceElements) {
     ASSERT_TRUE(t.exists);
     EXPECT_EQ(t.chains.size(), BuildNftLayout(fam, Options(), NodeState{}).chains.size());
     const std::string cip = fam == IpFamily::kIPv4 ? "172.30.0.10" : "fd00::10";
-    const auto& ips = t.sets.at(nft::kServiceIps).elements;
-    ASSERT_EQ(ips.count(NftServiceKey(Ip(cip), Protocol::kTCP, 80)), 1u);
-    EXPECT_EQ(ips.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80)).chain, nft::kInternalCluster);
-    EXPECT_EQ(t.sets.at(nft::kServiceNodePorts).elements.size(), 1u);
-    EXPECT_EQ(t.sets.at(nft::kEndpoints).elements.size(), 1u);
+    auto policy = [](const NftValue& v) {
+      uint32_t id = 0;
+      std::memcpy(&id, v.data.data(), 4);
+      return id & nft::kPolicyMask;
+    };
+    const auto& ids = t.sets.at(nft::kServiceIds).elements;
+    ASSERT_EQ(ids.count(NftServiceKey(Ip(cip), Protocol::kTCP, 80)), 1u);
+    EXPECT_EQ(policy(ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80))),
+              nft::kPolicyInternalCluster);
+    const auto& node_ports = t.sets.at(nft::kNodePortIds).elements;
+    ASSERT_EQ(node_ports.size(), 1u);
+    EXPECT_EQ(policy(node_ports.begin()->second), nft::kPolicyExternalCluster);
+    // The policy codes lead to their chains.
+    const auto& policies = t.sets.at(nft::kPolicies).elements;
+    EXPECT_EQ(policies.at(NftU32(nft::kPolicyInternalCluster)).chain, nft::kInternalCluster);
+    EXPECT_EQ(policies.at(NftU32(nft::kPolicyExternalCluster)).chain, nft::kExternalCluster);
+    EXPECT_EQ(t.sets.at("endpoints-1").elements.size(), 1u);
+    EXPECT_EQ(EndpointElements(t), 1u);
   }
 }
 
@@ -153,10 +177,13 @@ TEST_F(NftDataplaneTest, PartialSyncWritesOnlyTheChangedElements) {
   APPLY_OK(f.dataplane, builder_.Build(), false);
   EXPECT_EQ(f.fake->commits(), commits + 1);  // one transaction
   EXPECT_EQ(f.dataplane->counters().rules_written, rules);
-  // endpoint-sets: ep-1 -> ep-2 (delete + add); endpoints: one more; hairpin: one more.
-  EXPECT_EQ(f.dataplane->counters().last_sync_elements, 4u);
-  const auto eps = Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements;
-  EXPECT_EQ(eps.size(), 22u);
+  // endpoint-sets: ep-1 -> ep-2 (delete + add); the set moves from endpoints-1 to endpoints-2
+  // (one delete, two adds); no hairpin pair (the endpoints are on other nodes).
+  EXPECT_EQ(f.dataplane->counters().last_sync_elements, 5u);
+  const NftTableDump t = Dump(*f.fake, IpFamily::kIPv4);
+  EXPECT_EQ(t.sets.at("endpoints-1").elements.size(), 20u);
+  EXPECT_EQ(t.sets.at("endpoints-2").elements.size(), 2u);
+  EXPECT_EQ(EndpointElements(t), 22u);
   // Nothing changed: nothing is sent.
   APPLY_OK(f.dataplane, builder_.Build(), false);
   EXPECT_EQ(f.fake->commits(), commits + 1);
@@ -179,7 +206,7 @@ TEST_F(NftDataplaneTest, RestartAdoptsTheTableWithoutWriting) {
   Web({Ep("10.1.0.3", 8080)});
   APPLY_OK(second.dataplane, builder_.Build(), false);
   EXPECT_EQ(second.fake->commits(), 1u);
-  EXPECT_EQ(Dump(*second.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.size(), 3u);
+  EXPECT_EQ(EndpointElements(Dump(*second.fake, IpFamily::kIPv4)), 3u);
 }
 
 TEST_F(NftDataplaneTest, ARestartDoesNotAdoptAnImplausiblyLargeServiceId) {
@@ -219,7 +246,7 @@ TEST_F(NftDataplaneTest, FullSyncRepairsDrift) {
   const auto want = Canonical(Dump(*f.fake, IpFamily::kIPv4));
   NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
   ASSERT_NE(t, nullptr);
-  t->sets.at(nft::kServiceIps).elements.clear();                // someone deleted elements
+  t->sets.at(nft::kServiceIds).elements.clear();                // someone deleted elements
   t->chains.at("services").rules.clear();                       // ... flushed a chain
   t->chains.erase("ep-7");                                      // ... deleted a chain
   t->sets.at(nft::kHairpin).elements["junk-key"] = NftValue{};  // ... added an element
@@ -249,8 +276,14 @@ TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhen
     const auto t = Dump(*f.fake, IpFamily::kIPv4);
     const auto& ids = t.sets.at(nft::kServiceIds).elements;
     EXPECT_EQ(ids.count(ext), 1u);
-    return std::make_pair(ids.at(ext).data,
-                          ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80)).data);
+    // The ids without their policy codes (external for the external IP, internal for the
+    // cluster IP).
+    auto id = [](const NftValue& v) {
+      uint32_t x = 0;
+      std::memcpy(&x, v.data.data(), 4);
+      return x & nft::kIdMask;
+    };
+    return std::make_pair(id(ids.at(ext)), id(ids.at(NftServiceKey(Ip(cip), Protocol::kTCP, 80))));
   };
   auto same_as_fresh = [&](const DesiredState& state) {
     Fixture fresh = Make();
@@ -295,8 +328,9 @@ TEST_F(NftDataplaneTest, FullSyncRewritesOnlyTheSharedElementsWhoseValueDrifted)
   NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
   ASSERT_NE(t, nullptr);
   const std::string key = NftServiceKey(Ip("172.30.2.7"), Protocol::kTCP, 80);
-  ASSERT_EQ(t->sets.at(nft::kServiceIps).elements.count(key), 1u);
-  t->sets.at(nft::kServiceIps).elements[key] = NftValue{"", true, NF_DROP, ""};  // drifted
+  ASSERT_EQ(t->sets.at(nft::kServiceIds).elements.count(key), 1u);
+  std::string& value = t->sets.at(nft::kServiceIds).elements[key].data;
+  value[0] = static_cast<char>(value[0] ^ nft::kPolicyExternalLocal);  // drifted: another policy
   const uint64_t written = f.dataplane->counters().elements_written;
   APPLY_OK(f.dataplane, builder_.Build(), true);
   EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)), want);
@@ -313,12 +347,12 @@ TEST_F(NftDataplaneTest, FailedCommitMakesTheNextSyncFull) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("injected"), std::string::npos);
   // Nothing that worked was torn down.
-  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.begin()->second.data,
+  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at("endpoints-1").elements.begin()->second.data,
             NftEndpointData(Ip("10.1.0.2"), 8080));
   const uint64_t full = f.dataplane->counters().full_syncs;
   APPLY_OK(f.dataplane, builder_.Build(), false);
   EXPECT_GT(f.dataplane->counters().full_syncs, full);
-  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kEndpoints).elements.begin()->second.data,
+  EXPECT_EQ(Dump(*f.fake, IpFamily::kIPv4).sets.at("endpoints-1").elements.begin()->second.data,
             NftEndpointData(Ip("10.1.0.3"), 8080));
 }
 
@@ -351,7 +385,7 @@ TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
   for (int i = 0; i < 300; ++i) {
     builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
                      "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)),
-                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+                 {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
   }
   const DesiredState state = builder_.Build();
   Fixture one = Make();
@@ -391,9 +425,9 @@ TEST_F(NftDataplaneTest, AConcurrentWriterBetweenDumpAndCommitIsDetected) {
 
 TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
   Fixture f = Make();
-  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  Web({LocalEp("10.1.0.2", 8080), LocalEp("10.1.0.3", 8080)});
   APPLY_OK(f.dataplane, builder_.Build(), false);
-  Web({Ep("10.1.0.2", 8080)});
+  Web({LocalEp("10.1.0.2", 8080)});
   f.fake->FailNextCommit("injected");
   EXPECT_FALSE(f.dataplane->Apply(builder_.Build(), false).ok());
   MetricsRegistry metrics;
@@ -403,9 +437,10 @@ TEST_F(NftDataplaneTest, MetricsDescribeObjectsBatchesAndFailures) {
   EXPECT_NE(text.find("kpx_nftables_chains{family=\"ipv4\"} " + std::to_string(chains)),
             std::string::npos)
       << text;
-  // Two endpoints: endpoint-sets, 2 endpoints, 2 hairpin, service-ids, service-ips,
-  // nodeport-ids, service-nodeports = 9 elements.
-  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 9"), std::string::npos) << text;
+  // Two endpoints on this node: endpoint-sets, 2 endpoints, 2 hairpin, service-ids,
+  // nodeport-ids, plus the table's own 4 policies and 86 endpoint chain codes = 97 elements
+  // (the Local set is not written: no policy is Local).
+  EXPECT_NE(text.find("kpx_nftables_elements{family=\"ipv4\"} 97"), std::string::npos) << text;
   EXPECT_NE(text.find("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1"),
             std::string::npos)
       << text;
@@ -468,10 +503,13 @@ TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
         continue;
       }
       std::vector<EndpointInfo> eps;
-      const int n = pick(5);
+      // Mostly a handful of endpoints; now and then a set large enough to move between the
+      // endpoints maps (up to the slot tables, above 32 distinct endpoints).
+      const bool large = pick(8) == 0;
+      const int n = large ? 5 + pick(36) : pick(5);
       for (int i = 0; i < n; ++i) {
         eps.push_back(Ep(pods[static_cast<size_t>(pick(static_cast<int>(pods.size())))],
-                         8000 + pick(3), [&](EndpointInfo& e) {
+                         large ? 9000 + i : 8000 + pick(3), [&](EndpointInfo& e) {
                            e.is_local = pick(2) == 0;
                            e.node_name = e.is_local ? "node-a" : "node-b";
                            if (pick(5) == 0) {

@@ -43,6 +43,7 @@ using testing::Ep;
 using testing::ExchangeOnce;
 using testing::InNetns;
 using testing::Ip;
+using testing::LocalEp;
 using testing::Net;
 using testing::RunCommand;
 using testing::StateBuilderForTest;
@@ -185,8 +186,8 @@ TEST_F(NftIntegrationTest, ClusterIpNodePortEndpointChangesAndCleanup) {
   builder_.Add(Svc("default", "empty", "dns", Protocol::kUDP, 53, "172.30.0.11"), {});
   Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_THAT(Output(node_, {"nft", "list", "chain", "ip", "kpx", "services"}),
-              ::testing::HasSubstr("chain services"));
+  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "policies"}),
+              ::testing::HasSubstr("goto internal-cluster"));
 
   // ClusterIP balances over both backends, for TCP and UDP; NodePort works from outside.
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
@@ -236,8 +237,65 @@ TEST_F(NftIntegrationTest, ClusterIpNodePortEndpointChangesAndCleanup) {
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
 }
 
-EndpointInfo LocalEp(const std::string& ip, int port) {
-  return Ep(ip, port, [](EndpointInfo& e) { e.node_name = "node-a"; });
+TEST_F(NftIntegrationTest, APodReachingItselfThroughAServiceIsMasqueraded) {
+  // The backend namespace's first address reaches a service whose one endpoint is itself: the
+  // reply must come back through the node, so the node masquerades (the endpoint sees the node's
+  // address). Without it the kernel drops a packet arriving with its own address as source.
+  const std::string node_side = "10.99.2.1";
+  // Reported on another node: only a pod on this node can come back to itself through this
+  // node's DNAT, so only local endpoints get the pair (as in kube-proxy's IPVS mode); here that
+  // shows as the unmasqueraded hairpin failing.
+  Web({Ep(kBackend1, 8080)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Request(backend_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+  Web({LocalEp(kBackend1, 8080)});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Request(backend_, SOCK_STREAM, "172.30.0.10", 80),
+            std::string(kBackend1) + " " + node_side);
+  // The pair goes with the last local endpoint at that address.
+  EXPECT_NE(Output(node_, {"nft", "list", "set", "ip", "kpx", "hairpin"}).find(kBackend1),
+            std::string::npos);
+  Web({Ep(kBackend2, 8080)});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Output(node_, {"nft", "list", "set", "ip", "kpx", "hairpin"}).find(kBackend1),
+            std::string::npos);
+}
+
+TEST_F(NftIntegrationTest, TopologyHintsAndTerminatingFallbackSteerRealTraffic) {
+  builder_.Node([](NodeState& n) {
+    n.addresses = {Ip(kNodeIp)};
+    n.zone = "zone-a";
+  });
+  // Every ready endpoint has a zone hint and one is for this node's zone: only it is used.
+  Web({Ep(kBackend1, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-a"}; }),
+       Ep(kBackend2, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-b"}; })});
+  // externalTrafficPolicy Local whose only local endpoint is terminating but still serving:
+  // external traffic falls back to it rather than being dropped; the cluster IP keeps to the
+  // ready endpoint elsewhere.
+  builder_.Add(Svc("default", "api", "", Protocol::kTCP, 80, "172.30.0.20",
+                   [](ServicePortInfo& s) {
+                     s.node_port = 30081;
+                     s.external_policy = TrafficPolicy::kLocal;
+                   }),
+               {Ep(kBackend1, 8080), LocalEp(kBackend2, 8080, [](EndpointInfo& e) {
+                  e.ready = false;
+                  e.serving = true;
+                  e.terminating = true;
+                })});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), std::set<std::string>{kBackend1});
+  EXPECT_EQ(Answers(SOCK_STREAM, kNodeIp, 30081), std::set<std::string>{kBackend2});
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.20", 80), std::set<std::string>{kBackend1});
+  // A hint for a zone that has no endpoint of its own: hints are ignored, both are used.
+  Web({Ep(kBackend1, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-b"}; }),
+       Ep(kBackend2, 8080, [](EndpointInfo& e) { e.hint_zones = {"zone-b"}; })});
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), (std::set<std::string>{kBackend1, kBackend2}));
 }
 
 TEST_F(NftIntegrationTest, TrafficPoliciesDropRejectAndMasquerade) {
@@ -425,7 +483,7 @@ TEST_F(NftIntegrationTest, FullSyncRepairsWhatNftDeleted) {
   ASSERT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80), both);
   // Someone removes the service's dispatch element and empties the NodePort path.
   EXPECT_TRUE(netns_
-                  .Exec("n", {"nft", "delete", "element", "ip", "kpx", "service-ips",
+                  .Exec("n", {"nft", "delete", "element", "ip", "kpx", "service-ids",
                               "{ 172.30.0.10 . tcp . 80 }"})
                   .ok());
   EXPECT_TRUE(netns_.Exec("n", {"nft", "flush", "chain", "ip", "kpx", "services"}).ok());
@@ -470,8 +528,8 @@ TEST_F(NftIntegrationTest, DualStackServiceOverIpv6) {
   builder_.Add(Svc("default", "empty6", "", Protocol::kTCP, 80, "fd00:30::11"), {});
   const Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_THAT(Output(node_, {"nft", "list", "chain", "ip6", "kpx", "services"}),
-              ::testing::HasSubstr("chain services"));
+  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip6", "kpx", "policies"}),
+              ::testing::HasSubstr("goto external-cluster"));
   // The client is outside the IPv6 cluster CIDR: masqueraded to the node's address.
   std::string r;
   for (int i = 0; i < 20 && (r = Request(client_, SOCK_STREAM, "fd00:30::10", 80)) == "timeout";
