@@ -330,7 +330,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       ++ports;
       const size_t n = std::min<size_t>(port->For(family).all.size(), nft::kMaxEndpointsPerSet);
       if (n == 0) continue;
-      const nft::EndpointChain chain = nft::EndpointChainFor(static_cast<uint32_t>(n), false);
+      const nft::EndpointChain& chain = nft::EndpointChainFor(static_cast<uint32_t>(n), false);
       slots[chain.map] += chain.slots;
     }
     for (const auto& [map, n] : slots) want[map].reserve(n);

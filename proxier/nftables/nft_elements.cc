@@ -151,7 +151,7 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
   auto endpoint_set = [&](uint32_t set_id, const EndpointList& eps) {
     if (eps.empty()) return;
     const auto n = static_cast<uint32_t>(std::min<size_t>(eps.size(), nft::kMaxEndpointsPerSet));
-    const nft::EndpointChain chain = nft::EndpointChainFor(n, (set_id & 1) != 0);
+    const nft::EndpointChain& chain = nft::EndpointChainFor(n, (set_id & 1) != 0);
     out.push_back({nft::kEndpointSets, NftU32(set_id), NftValue{NftU32(chain.code), false, 0, ""}});
     for (uint32_t slot = 0; slot < chain.slots; ++slot) {
       const EndpointInfo& ep = *eps[slot % n];

@@ -246,7 +246,9 @@ std::string EndpointMapFor(uint32_t slots) {
 }
 }  // namespace
 
-EndpointChain EndpointChainFor(uint32_t n, bool local) {
+namespace {
+// One chain's description, built once for the table below.
+EndpointChain MakeEndpointChain(uint32_t n, bool local) {
   const std::string prefix = local ? "epl-" : "ep-";
   // Codes: 1..32 exact, 33.. slot tables; Local chains the same plus 64.
   const uint32_t base = local ? 64 : 0;
@@ -258,16 +260,35 @@ EndpointChain EndpointChainFor(uint32_t n, bool local) {
   return {prefix + "slots-" + std::to_string(1u << bits), 1u << bits, EndpointMapFor(1u << bits),
           base + kMaxExactEndpoints + 1 + bits - kMinSlotBits, local};
 }
+constexpr uint32_t kChainsPerKind = kMaxExactEndpoints + kMaxSlotBits - kMinSlotBits + 1;
+}  // namespace
 
-std::vector<EndpointChain> EndpointChains() {
-  std::vector<EndpointChain> out;
-  for (bool local : {false, true}) {
-    for (uint32_t n = 1; n <= kMaxExactEndpoints; ++n) out.push_back(EndpointChainFor(n, local));
-    for (uint32_t b = kMinSlotBits; b <= kMaxSlotBits; ++b) {
-      out.push_back(EndpointChainFor((1u << b) / 16, local));
-    }
+const EndpointChain& EndpointChainFor(uint32_t n, bool local) {
+  // A lookup into EndpointChains(): every endpoint set of every sync asks, and building the
+  // names there each time allocated three strings a set.
+  uint32_t i = n - 1;
+  if (n > kMaxExactEndpoints) {
+    uint32_t bits = kMinSlotBits;
+    while (bits < kMaxSlotBits && (1u << bits) < 16 * n) ++bits;
+    i = kMaxExactEndpoints + bits - kMinSlotBits;
   }
-  return out;
+  return EndpointChains()[(local ? kChainsPerKind : 0) + i];
+}
+
+const std::vector<EndpointChain>& EndpointChains() {
+  static const std::vector<EndpointChain> chains = [] {
+    std::vector<EndpointChain> out;
+    for (bool local : {false, true}) {
+      for (uint32_t n = 1; n <= kMaxExactEndpoints; ++n) {
+        out.push_back(MakeEndpointChain(n, local));
+      }
+      for (uint32_t b = kMinSlotBits; b <= kMaxSlotBits; ++b) {
+        out.push_back(MakeEndpointChain((1u << b) / 16, local));
+      }
+    }
+    return out;
+  }();
+  return chains;
 }
 
 const std::vector<std::string>& EndpointMaps() {

@@ -135,9 +135,9 @@ struct EndpointChain {
   uint32_t code = 0;   // its key in endpoint-chains
   bool local = false;  // draws from a Local endpoint set (id|1)
 };
-EndpointChain EndpointChainFor(uint32_t n, bool local);
-// Every endpoint chain, Cluster ones first, each by the smallest endpoint count it serves.
-std::vector<EndpointChain> EndpointChains();
+const EndpointChain& EndpointChainFor(uint32_t n, bool local);
+// Every endpoint chain, Cluster ones first, exact ones before slot tables.
+const std::vector<EndpointChain>& EndpointChains();
 // Every endpoints map name, in a fixed order.
 const std::vector<std::string>& EndpointMaps();
 bool IsEndpointMap(std::string_view set);
