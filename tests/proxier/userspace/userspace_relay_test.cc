@@ -1,6 +1,8 @@
 // The relay core on loopback with real sockets: EpollRelayEngine serving frontends whose
-// endpoints are in-process servers on 127.0.0.x. No namespaces and no iptables: clients connect
-// to the listener port directly, as the portal rules would redirect them.
+// endpoints are in-process servers on 127.0.0.x. No iptables: clients connect to the listener
+// port directly, as the portal rules would redirect them. The backends' ports are fixed, so the
+// binary runs in a network namespace of its own (PRIVATE_NETNS in CMakeLists.txt) where another
+// run at the same time cannot hold them.
 #include "proxier/userspace/epoll_relay_engine.h"
 #include "proxier/userspace/socket_address.h"
 
@@ -35,7 +37,7 @@ using testing::TcpConnect;
 using testing::TestBackend;
 
 // IP plan: backends 127.0.0.11-13 (and .21 with nothing listening); clients from 127.0.0.2/.3.
-// Backend ports 18080 (TCP) and 18053 (UDP), unlikely to be taken on a test host.
+// Backend ports 18080 (TCP) and 18053 (UDP), free in the binary's own network namespace.
 constexpr int kPort = 18080;
 constexpr int kUdpPort = 18053;
 constexpr char kListen[] = "127.0.0.1";
