@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "tests/k8s-watch/client/fake_api_server.h"
 #include "tests/k8s-watch/client/test_pki.h"
 #include "tests/support/api_objects.h"
+#include "tests/support/private_netns.h"
 #include "tests/support/wire_objects.h"
 
 namespace kpx {
@@ -62,16 +62,20 @@ std::string List(const ClientConfig& config) {
 // Moves this test process (its main thread, before any other thread exists, and so every thread
 // started later) into a network namespace of its own, with fd00::1 on lo. The namespace goes
 // away with the process.
-bool EnterPrivateNetworkNamespace() {
-  return unshare(CLONE_NEWNET) == 0 &&
-         std::system("ip link set lo up && ip -6 addr add fd00::1/128 dev lo nodad") == 0;
+Status EnterNamespaceWithApiServerAddress() {
+  if (Status s = testing::EnterPrivateNetns(); !s.ok()) return s;
+  if (std::system("ip -6 addr add fd00::1/128 dev lo nodad") != 0) {
+    return Status::Error("ip -6 addr add fd00::1/128 dev lo failed");
+  }
+  return Status::Ok();
 }
 
 // Issue 16: an API server at https://[fd00::1]:6443 was never reached ("Error resolving
 // address").
 TEST(ClientTransportTest, ReachesAnIpv6ApiServerInANetworkNamespace) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root for a private network namespace";
-  ASSERT_TRUE(EnterPrivateNetworkNamespace());
+  if (const std::string why = testing::PrivateNetnsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  const Status in_netns = EnterNamespaceWithApiServerAddress();
+  ASSERT_TRUE(in_netns.ok()) << in_netns.message();
   FakeApiServer server(Pki());
   server.SetTokens({{kToken, "system:kube-proxy"}});
   server.Start(0, kApiServerV6);
@@ -101,8 +105,9 @@ TEST(ClientTransportTest, ReachesAnIpv6ApiServerInANetworkNamespace) {
 // nothing for minutes. Keepalive (here 1 s idle, 1 s apart; 15 s and 5 s in production) must end
 // the watch well within the 60 s the issue asks for, long before the stream's idle limit.
 TEST(ClientTransportTest, WatchToAVanishedServerHostEndsWithinTheKeepaliveBound) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root for a private network namespace";
-  ASSERT_TRUE(EnterPrivateNetworkNamespace());
+  if (const std::string why = testing::PrivateNetnsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  const Status in_netns = EnterNamespaceWithApiServerAddress();
+  ASSERT_TRUE(in_netns.ok()) << in_netns.message();
   FakeApiServer server(Pki());
   server.SetTokens({{kToken, "system:kube-proxy"}});
   server.Start();
