@@ -143,6 +143,10 @@ void Reflector::Run() {
     uint64_t events = 0;
     WatchEnd end = Watch(&events);
     const auto lasted = std::chrono::steady_clock::now() - started;
+    // A watch that lasted ends a row of watches expiring at once, however it ended: otherwise
+    // the one 410 after a server restart with compacted history, long after a 410 loop, waits
+    // out that loop's backoff before relisting.
+    if (lasted >= options_.min_healthy_watch) consecutive_gone = 0;
     switch (end) {
       case WatchEnd::kStopped:
         return;
@@ -153,9 +157,8 @@ void Reflector::Run() {
         need_list = true;
         // Only time counts here: a watch that expires within a second of starting is the loop
         // this guards against, even when it delivered an event (or a bookmark) first.
-        if (lasted >= options_.min_healthy_watch) {
-          consecutive_gone = 0;
-        } else if (++consecutive_gone > 1 && !Wait(backoff_.Next())) {
+        if (lasted < options_.min_healthy_watch && ++consecutive_gone > 1 &&
+            !Wait(backoff_.Next())) {
           return;
         }
         break;

@@ -557,6 +557,61 @@ TEST_F(ReflectorTest, WatchesGoneInALoopBackOffExponentially) {
   server_->SetWatchesGone(false);
 }
 
+// The 410-loop guard counts watches that expire at once, in a row: a watch that lasted breaks
+// the row, however it ended. Found by kpx_api_faults: after a 410 loop, an outage and a restart
+// with compacted history, the one 410 on reconnecting waited out the loop's backoff (up to 30 s)
+// before relisting, and kpx kept a deleted Service meanwhile. Here that wait would be an hour.
+TEST_F(ReflectorTest, OneExpiredWatchAfterAHealthyOneRelistsAtOnce) {
+  Seed(2);
+  ApiSource::Options options = FastOptions();
+  options.backoff = {.initial = 1h, .max = 1h, .jitter = 0};
+  options.min_healthy_watch = 1s;
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  const int watches = server_->watch_requests(R::kServices);
+  const auto has = [&](const std::string& key) {
+    return handler_.WaitUntil([&] { return handler_.services_locked().contains(key); }, kWait);
+  };
+  // Delivers a change to the open watch, then ends it cleanly with its resourceVersion
+  // compacted away: the watch that resumes from there expires at once.
+  const auto expire_after = [&](const std::string& name, int id) {
+    server_->Put(R::kServices, ServiceObject(Svc(name, id)));
+    if (!has("shop/" + name)) return false;
+    server_->AdvanceResourceVersion(100);
+    server_->Compact();
+    server_->EndWatches(R::kServices);
+    return true;
+  };
+
+  // One watch expires at once (the first of a would-be loop): relisted without a wait.
+  ASSERT_TRUE(expire_after("first", 61));
+  ASSERT_TRUE(WaitForWatchRequests(R::kServices, watches + 2));
+  // The watch after that relist lasts: the row of expired watches is over.
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_EQ(server_->watch_requests(R::kServices), watches + 2) << "the watch did not last";
+  // Another single expiry is the first of a new row again: relisted at once, not after 1 h.
+  ASSERT_TRUE(expire_after("second", 63));
+  // Changed once the watch that ended has been resumed (and expired), so that the change cannot
+  // go out on it before the end.
+  const auto resumed = std::chrono::steady_clock::now() + kWait;
+  while (server_->watch_requests(R::kServices) < watches + 3 &&
+         std::chrono::steady_clock::now() < resumed) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GE(server_->watch_requests(R::kServices), watches + 3);
+  server_->Put(R::kServices, ServiceObject(Svc("after", 65)));
+  EXPECT_TRUE(has("shop/after"));
+  // Counted once the relist has been handed over, which is when "after" may already be there.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (stats_.relists.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(stats_.relists.load(), 2u);
+}
+
 TEST_F(ReflectorTest, RotatedTokenFileIsUsedForTheNextRequest) {
   testing::TempDir dir;
   const std::string token_path = dir.Write("token", "token-1\n");
