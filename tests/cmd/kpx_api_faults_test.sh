@@ -99,7 +99,9 @@ EXTRA=10.99.1.11:8080,10.99.2.11:8080
 add_extra() { api apply "$work/extra.yaml"; }
 delete_extra() { api delete service demo extra && api delete endpointslice demo extra-q8w3z; }
 
-# What the kernel says about web and extra: "web=<DNAT targets> extra=<DNAT targets>|none".
+# What the kernel says about web and extra: "web=<DNAT targets> extra=<DNAT targets>|none", and
+# "extra=no-endpoints" while kpx still has rules for extra but no endpoints (its Service known,
+# its slice gone): a kpx that has caught up on slices but not yet on Services is not caught up.
 endpoints_of() {
   in_node iptables-save -t nat 2>/dev/null |
     sed -nE "s|^-A KUBE-SEP-[^ ]+ .*--comment \"?$1\"? .*-j DNAT .*--to-destination ([0-9.:]+).*|\1|p" |
@@ -108,6 +110,9 @@ endpoints_of() {
 state() {
   local extra
   extra=$(endpoints_of demo/extra:http)
+  if [[ -z $extra ]] && in_node iptables-save 2>/dev/null | grep -q 'demo/extra:http'; then
+    extra=no-endpoints
+  fi
   printf 'web=%s extra=%s' "$(endpoints_of demo/web:http)" "${extra:-none}"
 }
 state_is() { [[ "$(state)" == "$1" ]]; }
