@@ -612,13 +612,13 @@ TEST_F(NftIntegrationTest, SctpClusterIpAndNodePort) {
     InNetns in(backend_);
     for (const char* ip : {kBackend1, kBackend2}) {
       backends_.push_back(std::make_unique<TestBackend>(
-          ip, ip, 9999, 0, TestBackend::Mode::kGreetEcho, Transport::kSctp));
+          ip, ip, 8080, 0, TestBackend::Mode::kGreetEcho, Transport::kSctp));
       ASSERT_TRUE(backends_.back()->ok()) << "SCTP backend " << ip;
     }
   }
   builder_.Add(Svc("default", "sig", "", Protocol::kSCTP, 9, "172.30.0.40",
                    [](ServicePortInfo& s) { s.node_port = 30099; }),
-               {Ep(kBackend1, 9999), Ep(kBackend2, 9999)});
+               {Ep(kBackend1, 8080), Ep(kBackend2, 8080)});
   const Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
   // "<backend> <peer ip>" per association, as Request() reports TCP.
@@ -640,8 +640,9 @@ TEST_F(NftIntegrationTest, SctpClusterIpAndNodePort) {
                                       std::string(kBackend2) + " " + node_side};
   EXPECT_EQ(replies("172.30.0.40", 9), both);
   EXPECT_EQ(replies(kNodeIp, 30099), both);
-  // The SCTP service's port only: TCP to it is not DNATed anywhere.
-  EXPECT_THAT(Request(client_, SOCK_STREAM, "172.30.0.40", 9),
+  // The service is SCTP only: TCP to its port is not DNATed to the backends' TCP servers on the
+  // same port number (they would answer in milliseconds; the wait is kept short).
+  EXPECT_THAT(Request(client_, SOCK_STREAM, "172.30.0.40", 9, std::chrono::milliseconds(1000)),
               ::testing::Not(::testing::StartsWith("10.99.2.")));
 }
 
