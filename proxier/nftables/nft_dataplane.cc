@@ -35,6 +35,10 @@ const std::vector<std::string>& AddOrder() {
   return order;
 }
 
+// Growing sets carry NFT_SET_TIMEOUT only to get the kernel's resizable hash; nothing in them
+// expires, so the collector that would walk them every second gets the longest interval there is.
+constexpr uint32_t kNoGcInterval = UINT32_MAX;
+
 // Sets whose keys start with the owner's id: one service port's elements alone, never claimed
 // twice, so they need no claims bookkeeping.
 // CPU time of the calling thread: what kpx itself spent, whatever else the machine runs.
@@ -177,6 +181,29 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
       }
     }
   }
+  // A growing set with a declared size is raised first if this change takes it past it.
+  std::map<std::string, size_t> counts;
+  std::vector<NftSetSpec> raises;
+  for (auto& [name, fill] : fs.growing) {
+    auto d = deletes.find(name);
+    auto a = adds.find(name);
+    if (d == deletes.end() && a == adds.end()) continue;
+    size_t n = fill.count + (a != adds.end() ? a->second.size() : 0);
+    n -= std::min(n, d != deletes.end() ? d->second.size() : 0);
+    counts[name] = n;
+    if (fill.spec.size == 0 || n <= fill.spec.size) continue;
+    if (!options_.set_sizes_update) {
+      return Status::Error("nftables: set " + name + " is full (" + std::to_string(fill.spec.size) +
+                           " elements) and this kernel cannot raise its size; rebuilding it");
+    }
+    NftSetSpec raised = fill.spec;
+    raised.size = NftSetCapacity(n, options_.min_set_size);
+    if (raised.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
+    raises.push_back(raised);
+  }
+  if (!raises.empty()) {
+    if (Status st = RaiseSizes(family, fs, raises); !st.ok()) return st;
+  }
   auto order = AddOrder();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     auto d = deletes.find(*it);
@@ -192,7 +219,23 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
   }
   // A partial sync is one transaction: its size is that of the change, which the change set
   // bounds; only full syncs are split.
-  return Commit(batch);
+  if (Status st = Commit(batch); !st.ok()) return st;
+  for (const auto& [name, n] : counts) fs.growing[name].count = n;
+  return Status::Ok();
+}
+
+Status NftDataplane::RaiseSizes(IpFamily family, FamilyState& fs,
+                                const std::vector<NftSetSpec>& raises) {
+  NftBatch batch(seq_);
+  for (const NftSetSpec& r : raises) {
+    LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": raising the size of set "
+              << r.name << " to " << r.size;
+    batch.AddSet(family, nft::kTable, r);
+  }
+  if (Status st = Commit(batch); !st.ok()) return st;
+  for (const NftSetSpec& r : raises) fs.growing[r.name].spec.size = r.size;
+  counters_.set_size_raises += raises.size();
+  return Status::Ok();
 }
 
 std::set<uint32_t> NftDataplane::Distinct(const std::map<ServicePortName, uint32_t>& timeouts) {
@@ -255,7 +298,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   const auto t_start = clock_();
   const auto kernel_before = sync_kernel_;
   const auto kernel_cpu_before = sync_kernel_cpu_;
-  const NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
+  NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
   // The generation before the dump: the first transaction is refused if anyone (another kpx,
   // an operator's nft) committed in between, and the next sync starts over from a new dump.
   auto genid = handle_->Generation();
@@ -384,6 +427,23 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   // The shared sets are written from the claims themselves, by position (see below).
   for (auto& [set, claims] : fs.shared) claims.Compact();
+  // Growing sets are declared with room for what they will hold; deletes go before adds, so no
+  // set holds more than that in between.
+  std::map<std::string, size_t> final_counts;
+  for (NftSetSpec& spec : layout.sets) {
+    if (!spec.grows) continue;
+    size_t n = 0;
+    if (auto c = fs.shared.find(spec.name); c != fs.shared.end()) {
+      n = c->second.size();
+    } else if (auto w = want.find(spec.name); w != want.end()) {
+      n = w->second.size();
+    }
+    final_counts[spec.name] = n;
+    if (!options_.set_sizes_update) continue;
+    spec.flags |= NFT_SET_TIMEOUT;
+    spec.gc_interval_ms = kNoGcInterval;
+    spec.size = NftSetCapacity(n, options_.min_set_size);
+  }
   const auto t_computed = clock_();
   const auto cpu_computed = ThreadCpu();
 
@@ -396,11 +456,27 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
 
   // The fixed part. A set whose type changed, or a base chain on another hook, cannot be
   // altered in place: the table is rebuilt in one transaction (only after a layout change).
+  // So is a sized set too small for its elements on a kernel that cannot raise its size.
   bool recreate = false;
+  std::vector<NftSetSpec> raises;
   if (dump.exists) {
     for (const auto& spec : layout.sets) {
       auto s = dump.sets.find(spec.name);
-      if (s != dump.sets.end() && !(s->second.spec == spec)) recreate = true;
+      if (s == dump.sets.end()) continue;
+      if (!spec.CompatibleWith(s->second.spec)) {
+        recreate = true;
+        continue;
+      }
+      const NftSetSpec& have = s->second.spec;
+      if (!spec.grows || have.size == 0 || final_counts[spec.name] <= have.size) continue;
+      if (!options_.set_sizes_update) {
+        recreate = true;
+        continue;
+      }
+      NftSetSpec raised = have;
+      raised.size = NftSetCapacity(final_counts[spec.name], options_.min_set_size);
+      if (have.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
+      raises.push_back(raised);
     }
     for (const auto& c : layout.chains) {
       auto d = dump.chains.find(c.name);
@@ -416,6 +492,16 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
                  << ": table layout differs from this kpx version's, rebuilding it";
     batch.DeleteTable(family, nft::kTable);
     dump = NftTableDump{};
+  } else if (!raises.empty()) {
+    // In a transaction of their own: a raised size holds for adds once it is committed.
+    for (const NftSetSpec& r : raises) {
+      LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": raising the size of set "
+                << r.name << " to " << r.size << " for " << final_counts[r.name] << " elements";
+      batch.AddSet(family, nft::kTable, r);
+      dump.sets[r.name].spec.size = r.size;
+    }
+    counters_.set_size_raises += raises.size();
+    if (Status st = Commit(batch); !st.ok()) return st;
   }
   if (!dump.exists) batch.AddTable(family, nft::kTable);
 
@@ -562,6 +648,14 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     if (!set_names.contains(name)) batch.DeleteSet(family, nft::kTable, name);
   }
   if (Status st = Commit(batch); !st.ok()) return st;
+  fs.growing.clear();
+  for (const auto& spec : layout.sets) {
+    if (!spec.grows) continue;
+    auto have = dump.sets.find(spec.name);
+    FamilyState::Fill& fill = fs.growing[spec.name];
+    fill.spec = have != dump.sets.end() ? have->second.spec : spec;
+    fill.count = final_counts[spec.name];
+  }
   auto& phases = counters_.last_full_sync;
   phases.dump = t_dumped - t_start;
   phases.compute = t_computed - t_dumped;
@@ -759,6 +853,10 @@ void NftDataplane::RecordMetrics(MetricsRegistry& metrics) const {
   metrics
       .GetCounter("kpx_nftables_elements_written_total", "Set and map elements added or deleted")
       ->Set(static_cast<double>(counters_.elements_written));
+  metrics
+      .GetCounter("kpx_nftables_set_size_raises_total",
+                  "Growing sets whose declared size kpx raised before adding past it")
+      ->Set(static_cast<double>(counters_.set_size_raises));
   metrics.GetGauge("kpx_nftables_last_sync_messages", "Netlink messages sent by the last sync")
       ->Set(static_cast<double>(counters_.last_sync_messages));
   metrics.GetGauge("kpx_nftables_last_sync_bytes", "Netlink bytes sent by the last sync")

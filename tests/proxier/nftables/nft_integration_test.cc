@@ -26,6 +26,7 @@
 #include "proxier/netfilter/netlink_conntrack.h"
 #include "proxier/nftables/netlink_nft_handle.h"
 #include "proxier/nftables/nft_dataplane.h"
+#include "proxier/nftables/nft_set_sizes_probe.h"
 #include "tests/support/command.h"
 #include "tests/support/exchange.h"
 #include "tests/support/in_netns.h"
@@ -127,6 +128,10 @@ class NftIntegrationTest : public ::testing::Test {
     auto handle = std::make_unique<NetlinkNftHandle>();
     Status st = handle->Open(o.max_batch_bytes);
     ASSERT_TRUE(st.ok()) << st.message();
+    // As NewNftDataplane does: sized sets only where the kernel can raise them.
+    auto sizes = NftSetSizesUpdate(*handle);
+    ASSERT_TRUE(sizes.ok()) << sizes.status().message();
+    o.set_sizes_update = *sizes;
     dataplane_ =
         std::make_unique<NftDataplane>(o, std::move(handle), std::make_unique<NetlinkConntrack>());
   }
@@ -235,6 +240,43 @@ TEST_F(NftIntegrationTest, ClusterIpNodePortEndpointChangesAndCleanup) {
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(Output(node_, {"nft", "list", "tables"}), "");  // nothing of kpx's is left
   EXPECT_EQ(Request(client_, SOCK_STREAM, "172.30.0.10", 80), "timeout");
+}
+
+// Growing sets carry a size the kernel enforces (ENFILE past it). A partial sync that takes one
+// past it raises the size first, in a transaction of its own, and the services added past the
+// old size take traffic.
+TEST_F(NftIntegrationTest, SetsTakenPastTheirSizeAreRaisedInTheKernel) {
+  {
+    InNetns in(node_);
+    NetlinkNftHandle handle;
+    ASSERT_TRUE(handle.Open(1 << 20).ok());
+    auto updates = NftSetSizesUpdate(handle);
+    ASSERT_TRUE(updates.ok()) << updates.status().message();
+    if (!*updates) {
+      GTEST_SKIP()
+          << "this kernel cannot raise a set's size (Linux < 6.5): kpx leaves sets unsized";
+    }
+  }
+  EXPECT_EQ(Output(node_, {"nft", "list", "tables"}), "") << "the probe removes its table";
+  NewDataplane([](NftOptions& o) { o.min_set_size = 1; });
+  Web({Ep(kBackend1, 8080)});
+  Status st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
+              ::testing::HasSubstr("size " + std::to_string(NftSetCapacity(1, 1))));
+  for (int i = 1; i <= 8; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30.1." + std::to_string(i)),
+                 {Ep(kBackend2, 8080)});
+  }
+  st = Apply();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(dataplane_->counters().partial_syncs, 1u);
+  EXPECT_GE(dataplane_->counters().set_size_raises, 3u);
+  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
+              ::testing::HasSubstr("size " + std::to_string(NftSetCapacity(9, 1))));
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.1.8", 80, 1), std::set<std::string>{kBackend2});
+  EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80, 1), std::set<std::string>{kBackend1});
 }
 
 TEST_F(NftIntegrationTest, APodReachingItselfThroughAServiceIsMasqueraded) {
