@@ -146,7 +146,9 @@ int main(int argc, char** argv) {
     } else if (a == "--bindings" && i + 1 < argc) {
       bindings = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: kpx-nft-floor [--elements N] [--size-hint | --resizable-hint] [--bindings K]\n");
+      std::fprintf(
+          stderr,
+          "usage: kpx-nft-floor [--elements N] [--size-hint | --resizable-hint] [--bindings K]\n");
       return 2;
     }
   }
