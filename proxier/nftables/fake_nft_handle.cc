@@ -267,6 +267,7 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
   }
   *tables_ = std::move(next);
   ++*generation_;
+  if (after_commit_) after_commit_();
   return Status::Ok();
 }
 

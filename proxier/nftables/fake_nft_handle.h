@@ -34,6 +34,9 @@ class FakeNftHandle : public NftHandle {
   void AfterDump(std::function<void(IpFamily, const std::string&)> f) {
     after_dump_ = std::move(f);
   }
+  // Runs after every successful Commit: a test's check of what the packet path would see
+  // between transactions.
+  void AfterCommit(std::function<void()> f) { after_commit_ = std::move(f); }
   Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                   const std::string& set) override;
 
@@ -53,6 +56,7 @@ class FakeNftHandle : public NftHandle {
   std::shared_ptr<Tables> tables_;
   std::shared_ptr<uint32_t> generation_;
   std::function<void(IpFamily, const std::string&)> after_dump_;
+  std::function<void()> after_commit_;
   std::optional<std::string> fail_next_;
   bool set_sizes_update_ = true;
   size_t commits_ = 0;

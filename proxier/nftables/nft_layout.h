@@ -85,6 +85,8 @@ struct NftLayout {
 // Names shared by the layout and the element computation.
 namespace nft {
 inline constexpr char kTable[] = "kpx";
+// Where a new layout is built whole before kpx's table is rebuilt (NftDataplane::FullSync).
+inline constexpr char kShadowTable[] = "kpx-next";
 // (daddr . proto . dport) and (proto . dport) -> the service's id with its policy code: the
 // dispatch reads the policy chain from the code (through the constant `policies` map), the
 // endpoint chains the id. One data map instead of a data map and a verdict map of the same keys:

@@ -577,6 +577,90 @@ void AddServices(StateBuilderForTest& b, int first, int n) {
   }
 }
 
+// Whether some table of `tables` (kpx's or the shadow) dispatches `key` of service-ids to a
+// service whose endpoints are all there: what a new connection needs.
+bool Dispatched(const FakeNftHandle::Tables& tables, const std::string& key) {
+  for (const char* name : {nft::kTable, nft::kShadowTable}) {
+    auto t = tables.find({IpFamily::kIPv4, name});
+    if (t == tables.end()) continue;
+    const auto& sets = t->second.sets;
+    auto ids = sets.find(nft::kServiceIds);
+    if (ids == sets.end()) continue;
+    auto e = ids->second.elements.find(key);
+    if (e == ids->second.elements.end()) continue;
+    uint32_t id = 0;
+    std::memcpy(&id, e->second.data.data(), 4);
+    auto code =
+        sets.at(nft::kEndpointSets)
+            .elements.find(std::string(reinterpret_cast<const char*>(&(id &= nft::kIdMask)), 4));
+    if (code == sets.at(nft::kEndpointSets).elements.end()) continue;
+    size_t endpoints = 0;
+    for (const auto& [set, s] : sets) {
+      if (!nft::IsEndpointMap(set)) continue;
+      for (const auto& [k, v] : s.elements) endpoints += k.compare(0, 4, code->first) == 0;
+    }
+    if (endpoints == 2) return true;
+  }
+  return false;
+}
+
+TEST_F(NftDataplaneTest, ALayoutChangeIsBuiltInAShadowTableSoNoServiceIsEverMissing) {
+  for (int i = 0; i < 200; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30." + std::to_string(1 + i / 200) + "." + std::to_string(i % 200 + 1)),
+                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+  }
+  const DesiredState state = builder_.Build();
+  NftOptions small = Options();
+  small.max_batch_bytes = 8 * 1024;  // many transactions, as a large cluster takes
+  Fixture old = Make(std::make_unique<FakeNftHandle>(), small);
+  APPLY_OK(old.dataplane, state, false);
+  // What an older kpx left: a map this layout no longer has.
+  NftTableDump* table = old.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(table, nullptr);
+  table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  std::vector<std::string> keys;
+  for (const auto& [key, v] : table->sets.at(nft::kServiceIds).elements) keys.push_back(key);
+  ASSERT_EQ(keys.size(), 200u);
+
+  auto fake = std::make_unique<FakeNftHandle>(old.fake->tables());
+  FakeNftHandle* raw = fake.get();
+  size_t checked = 0;
+  std::string missing;
+  raw->AfterCommit([&] {
+    ++checked;
+    for (const auto& key : keys) {
+      if (!Dispatched(*raw->tables(), key) && missing.empty()) {
+        missing =
+            NftValue{key, false, 0, ""}.ToString() + " after commit " + std::to_string(checked);
+      }
+    }
+  });
+  Fixture upgraded = Make(std::move(fake), small);
+  APPLY_OK(upgraded.dataplane, state, false);
+  EXPECT_EQ(missing, "") << "a service without dispatch between two transactions";
+  EXPECT_GE(checked, 6u) << "each table written in several transactions";
+  EXPECT_EQ(raw->Table(IpFamily::kIPv4, nft::kShadowTable), nullptr) << "the shadow is gone";
+  const NftTableDump after = Dump(*raw, IpFamily::kIPv4);
+  EXPECT_FALSE(after.sets.contains("service-ips"));
+  Fixture fresh = Make();
+  APPLY_OK(fresh.dataplane, state, false);
+  EXPECT_EQ(Canonical(after), Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+}
+
+TEST_F(NftDataplaneTest, AShadowTableLeftByAnInterruptedRebuildIsRemoved) {
+  Fixture f = Make();
+  NftBatch leftover(1);
+  leftover.AddTable(IpFamily::kIPv4, nft::kShadowTable);
+  ASSERT_TRUE(f.fake->Commit(leftover).ok());
+  Web({Ep("10.1.0.2", 8080)});
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  EXPECT_EQ(f.fake->Table(IpFamily::kIPv4, nft::kShadowTable), nullptr);
+  ASSERT_TRUE(f.fake->Commit(leftover).ok());
+  ASSERT_TRUE(f.dataplane->Cleanup().ok());
+  EXPECT_TRUE(f.fake->tables()->empty()) << "cleanup removes the shadow too";
+}
+
 TEST_F(NftDataplaneTest, GrowingSetsAreDeclaredWithRoomForTheirElements) {
   Fixture f = Make();
   AddServices(builder_, 0, 3);
