@@ -459,8 +459,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   };
 
   // The fixed part. A set whose type changed, or a base chain on another hook, cannot be
-  // altered in place: the table is rebuilt in one transaction (only after a layout change).
-  // So is a sized set too small for its elements on a kernel that cannot raise its size.
+  // altered in place: the table is rebuilt (below, through the shadow table). So is a table
+  // with a sized set too small for its elements on a kernel that cannot raise its size.
   bool recreate = false;
   std::vector<NftSetSpec> raises;
   if (dump.exists) {
