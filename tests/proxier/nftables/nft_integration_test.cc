@@ -234,24 +234,31 @@ TEST_F(NftIntegrationTest, ClusterIpNodePortEndpointChangesAndCleanup) {
 // past it raises the size first, in a transaction of its own, and the services added past the
 // old size take traffic.
 TEST_F(NftIntegrationTest, SetsTakenPastTheirSizeAreRaisedInTheKernel) {
+  bool updates = false;
   {
     InNetns in(node_);
     NetlinkNftHandle handle;
     ASSERT_TRUE(handle.Open(1 << 20).ok());
-    auto updates = NftSetSizesUpdate(handle);
-    ASSERT_TRUE(updates.ok()) << updates.status().message();
-    if (!*updates) {
-      GTEST_SKIP()
-          << "this kernel cannot raise a set's size (Linux < 6.5): kpx leaves sets unsized";
-    }
+    auto answer = NftSetSizesUpdate(handle);
+    ASSERT_TRUE(answer.ok()) << answer.status().message();
+    updates = *answer;
   }
   EXPECT_EQ(Output(node_, {"nft", "list", "tables"}), "") << "the probe removes its table";
+  // The fixture probes too: sized sets where the kernel can raise them (Linux 6.5 and later),
+  // none on older kernels (Debian 12's 6.1 in the VM run), where the sets take what comes.
   NewDataplane([](NftOptions& o) { o.min_set_size = 1; });
   Web({Ep(kBackend1, 8080)});
   Status st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
-              ::testing::HasSubstr("size " + std::to_string(NftSetCapacity(1, 1))));
+  const std::string size_before = "size " + std::to_string(NftSetCapacity(1, 1));
+  if (updates) {
+    EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
+                ::testing::HasSubstr(size_before));
+  } else {
+    EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
+                ::testing::AllOf(::testing::HasSubstr("service-ids"),
+                                 ::testing::Not(::testing::HasSubstr("size "))));
+  }
   for (int i = 1; i <= 8; ++i) {
     builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
                      "172.30.1." + std::to_string(i)),
@@ -260,9 +267,13 @@ TEST_F(NftIntegrationTest, SetsTakenPastTheirSizeAreRaisedInTheKernel) {
   st = Apply();
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(dataplane_->counters().partial_syncs, 1u);
-  EXPECT_GE(dataplane_->counters().set_size_raises, 3u);
-  EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
-              ::testing::HasSubstr("size " + std::to_string(NftSetCapacity(9, 1))));
+  if (updates) {
+    EXPECT_GE(dataplane_->counters().set_size_raises, 3u);
+    EXPECT_THAT(Output(node_, {"nft", "list", "map", "ip", "kpx", "service-ids"}),
+                ::testing::HasSubstr("size " + std::to_string(NftSetCapacity(9, 1))));
+  } else {
+    EXPECT_EQ(dataplane_->counters().set_size_raises, 0u);
+  }
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.1.8", 80, 1), std::set<std::string>{kBackend2});
   EXPECT_EQ(Answers(SOCK_STREAM, "172.30.0.10", 80, 1), std::set<std::string>{kBackend1});
 }
