@@ -648,6 +648,54 @@ TEST_F(NftDataplaneTest, ALayoutChangeIsBuiltInAShadowTableSoNoServiceIsEverMiss
   EXPECT_EQ(Canonical(after), Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
 }
 
+TEST_F(NftDataplaneTest, ARebuildThatFailsHalfwayResumesWithoutLosingAService) {
+  for (int i = 0; i < 200; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30.1." + std::to_string(i + 1)),
+                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+  }
+  const DesiredState state = builder_.Build();
+  NftOptions small = Options();
+  small.max_batch_bytes = 8 * 1024;
+  Fixture old = Make(std::make_unique<FakeNftHandle>(), small);
+  APPLY_OK(old.dataplane, state, false);
+  NftTableDump* table = old.fake->Table(IpFamily::kIPv4, nft::kTable);
+  table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  std::vector<std::string> keys;
+  for (const auto& [key, v] : table->sets.at(nft::kServiceIds).elements) keys.push_back(key);
+
+  const auto tables = old.fake->tables();
+  std::string missing;
+  auto check = [&] {
+    for (const auto& key : keys) {
+      if (!Dispatched(*tables, key) && missing.empty()) {
+        missing = NftValue{key, false, 0, ""}.ToString();
+      }
+    }
+  };
+  // The rebuild fails once, in the shadow's write (after 2 commits), or in kpx's own (after 6),
+  // and the next sync finishes it; the older layout is put back between the two rounds.
+  for (const size_t fail_after : {2u, 6u}) {
+    Fixture upgraded = Make(std::make_unique<FakeNftHandle>(tables), small);
+    size_t commits = 0;
+    upgraded.fake->AfterCommit([&] {
+      check();
+      if (++commits == fail_after) upgraded.fake->FailNextCommit("ENOMEM");
+    });
+    EXPECT_FALSE(upgraded.dataplane->Apply(state, false).ok());
+    EXPECT_EQ(commits, fail_after);
+    APPLY_OK(upgraded.dataplane, state, false);
+    EXPECT_EQ(missing, "") << "failed after commit " << fail_after;
+    EXPECT_EQ(upgraded.fake->Table(IpFamily::kIPv4, nft::kShadowTable), nullptr);
+    Fixture fresh = Make();
+    APPLY_OK(fresh.dataplane, state, false);
+    EXPECT_EQ(Canonical(Dump(*upgraded.fake, IpFamily::kIPv4)),
+              Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+    table = upgraded.fake->Table(IpFamily::kIPv4, nft::kTable);
+    table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  }
+}
+
 TEST_F(NftDataplaneTest, AShadowTableLeftByAnInterruptedRebuildIsRemoved) {
   Fixture f = Make();
   NftBatch leftover(1);
