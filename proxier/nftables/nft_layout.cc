@@ -6,7 +6,9 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <bit>
+#include <climits>
 #include <cstring>
 
 namespace kpx {
@@ -235,6 +237,11 @@ NftSetSpec Map(const std::string& name, uint32_t key_type, uint32_t key_len, uin
 NftSetSpec VerdictMap(const std::string& name, uint32_t key_type, uint32_t key_len) {
   return NftSetSpec{name, NFT_SET_MAP, key_type, key_len, NFT_DATA_VERDICT, 0};
 }
+// A set with an element (or a few) per service port or endpoint.
+NftSetSpec Growing(NftSetSpec spec) {
+  spec.grows = true;
+  return spec;
+}
 
 }  // namespace
 
@@ -316,6 +323,11 @@ std::string NftAffinityChain(uint32_t timeout_seconds) {
   return "affinity-" + std::to_string(timeout_seconds);
 }
 
+uint32_t NftSetCapacity(size_t elements, uint32_t min_size) {
+  const uint64_t c = static_cast<uint64_t>(elements) + elements / 4 + min_size;
+  return static_cast<uint32_t>(std::min<uint64_t>(c, UINT32_MAX));
+}
+
 NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& node,
                          const std::set<uint32_t>& affinity_timeouts) {
   const FamilyFacts ff = Facts(family);
@@ -326,21 +338,23 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   const uint32_t svc_len = ff.addr_len + 8;
   const uint32_t np_key = Concat({kTypeInetProto, kTypeInetService});
   l.sets = {
-      Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4),
-      Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4),
+      Growing(Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4)),
+      Growing(Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4)),
       VerdictMap(nft::kPolicies, kTypeMark, 4),
-      Map(nft::kEndpointSets, kTypeMark, 4, kTypeMark, 4),
+      Growing(Map(nft::kEndpointSets, kTypeMark, 4, kTypeMark, 4)),
       VerdictMap(nft::kEndpointChains, kTypeMark, 4),
-      VerdictMap(nft::kNoEndpointServices, svc_key, svc_len),
-      VerdictMap(nft::kNoEndpointNodePorts, np_key, 8),
-      NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0, 0},
+      Growing(VerdictMap(nft::kNoEndpointServices, svc_key, svc_len)),
+      Growing(VerdictMap(nft::kNoEndpointNodePorts, np_key, 8)),
+      Growing(NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0,
+                         0}),
       NftSetSpec{nft::kAffinity, NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL,
                  Concat({kTypeMark, ff.addr_type}), 4 + ff.addr_len,
                  Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4, nft::kAffinitySize},
-      NftSetSpec{nft::kAffinityEndpoints, 0, Concat({kTypeMark, ff.addr_type, kTypeInetService}),
-                 4 + ff.addr_len + 4, 0, 0},
+      Growing(NftSetSpec{nft::kAffinityEndpoints, 0,
+                         Concat({kTypeMark, ff.addr_type, kTypeInetService}), 4 + ff.addr_len + 4,
+                         0, 0}),
       VerdictMap(nft::kAffinityTimeouts, kTypeMark, 4),
-      NftSetSpec{nft::kFirewallIps, 0, svc_key, svc_len, 0, 0},
+      Growing(NftSetSpec{nft::kFirewallIps, 0, svc_key, svc_len, 0, 0}),
       NftSetSpec{nft::kFirewallAllow,
                  NFT_SET_INTERVAL | NFT_SET_CONCAT,
                  Concat({ff.addr_type, kTypeInetProto, kTypeInetService, ff.addr_type}),
@@ -351,8 +365,8 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                  {static_cast<uint8_t>(ff.addr_len), 1, 2, static_cast<uint8_t>(ff.addr_len)}},
   };
   for (const auto& name : nft::EndpointMaps()) {
-    l.sets.push_back(Map(name, Concat({kTypeMark, kTypeMark}), 8,
-                         Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4));
+    l.sets.push_back(Growing(Map(name, Concat({kTypeMark, kTypeMark}), 8,
+                                 Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4)));
   }
   if (NftNodePortsRestricted(family, o)) {
     l.sets.push_back(NftSetSpec{nft::kNodePortIps, 0, ff.addr_type, ff.addr_len, 0, 0});
