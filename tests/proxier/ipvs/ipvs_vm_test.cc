@@ -370,6 +370,9 @@ TEST_F(IpvsVmTest, B3_SctpClusterIpAndNodePort) {
                {Ep(kBe1, 8080), Ep(kBe2, 8080)});
   ASSERT_TRUE(dp_->Apply(builder_.Build(), false).ok());
   EXPECT_EQ(KernelDests(kSctpVip, 9, Protocol::kSCTP).size(), 2u);
+  // The NodePort's entry: the kernel's bitmap:port sets never match an SCTP packet.
+  const std::string np_set = "ipset list KUBE-NODE-PORT-SCTP-HASH";
+  EXPECT_THAT(Sh(np_set).out, HasSubstr("10.100.1.1,sctp:30099"));
 
   const auto cluster = Probe("sctp", kSctpVip, 9, 4);
   ASSERT_EQ(cluster.size(), 4u);
@@ -390,6 +393,7 @@ TEST_F(IpvsVmTest, B3_SctpClusterIpAndNodePort) {
   builder_.Remove(Svc("default", "sig", "", Protocol::kSCTP, 9, kSctpVip).name);
   ASSERT_TRUE(dp_->Apply(builder_.Build(), false).ok());
   EXPECT_TRUE(KernelDests(kSctpVip, 9, Protocol::kSCTP).empty());
+  EXPECT_THAT(Sh(np_set).out, Not(HasSubstr("sctp:30099")));
 }
 
 TEST_F(IpvsVmTest, C_ClientIpAffinitySticks) {
