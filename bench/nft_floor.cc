@@ -83,12 +83,14 @@ bool Commit(mnl_socket* nl, Batch& batch) {
   }
 }
 
-void AddMap(Batch& batch, const char* name, uint32_t klen, uint32_t dlen, uint32_t size) {
+void AddMap(Batch& batch, const char* name, uint32_t klen, uint32_t dlen, uint32_t size,
+            bool resizable) {
   nftnl_set* s = nftnl_set_alloc();
   nftnl_set_set_str(s, NFTNL_SET_TABLE, kTable);
   nftnl_set_set_str(s, NFTNL_SET_NAME, name);
   nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
-  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+  nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP | (resizable ? NFT_SET_TIMEOUT : 0));
+  if (resizable) nftnl_set_set_u32(s, NFTNL_SET_GC_INTERVAL, UINT32_MAX);
   nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, klen);
   nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, 0);
   nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, dlen);
@@ -131,7 +133,7 @@ void AddBindings(Batch& batch, int k) {
 
 int main(int argc, char** argv) {
   long n = 230000;
-  bool size_hint = false;
+  bool size_hint = false, resizable = false;
   int bindings = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -139,10 +141,14 @@ int main(int argc, char** argv) {
       n = std::atol(argv[++i]);
     } else if (a == "--size-hint") {
       size_hint = true;
+    } else if (a == "--resizable-hint") {
+      size_hint = resizable = true;
     } else if (a == "--bindings" && i + 1 < argc) {
       bindings = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: kpx-nft-floor [--elements N] [--size-hint] [--bindings K]\n");
+      std::fprintf(
+          stderr,
+          "usage: kpx-nft-floor [--elements N] [--size-hint | --resizable-hint] [--bindings K]\n");
       return 2;
     }
   }
@@ -160,7 +166,7 @@ int main(int argc, char** argv) {
     batch.Add(NFT_MSG_NEWTABLE, NLM_F_CREATE,
               [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t); });
     nftnl_table_free(t);
-    AddMap(batch, "m", 8, 8, size_hint ? static_cast<uint32_t>(n) : 0);
+    AddMap(batch, "m", 8, 8, size_hint ? static_cast<uint32_t>(n) : 0, resizable);
     AddBindings(batch, bindings);
     if (!Commit(nl, batch)) return Fail("creating the table");
   }

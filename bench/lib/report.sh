@@ -276,8 +276,9 @@ nftables_section() {
   echo "does. First sync: kpx's first full sync / \`nft -f\` of the whole ruleset into an empty"
   echo "namespace. One change: one endpoint of one service replaced; kpx from sync start to the"
   echo "kernel's ACK, kube-proxy layout the \`nft -f\` of its incremental transaction (process wall"
-  echo "time). Floor: a minimal libnftnl loop (\`kpx-nft-floor\`) committing as many elements as kpx"
-  echo "holds, commit time only. kpx's compute is CPU time (the wall time moves with the machine's"
+  echo "time). Floor: a minimal libnftnl loop (\`kpx-nft-floor --resizable-hint\`) committing as many"
+  echo "elements as kpx holds into one map declared with their number, commit time only (since"
+  echo "2026-12-03 23:10; before, into an undeclared map). kpx's compute is CPU time (the wall time moves with the machine's"
   echo "load); kernel is its commits' wall time."
   echo
   echo "| impl | N x 10 | first sync ms | of which: compute CPU ms / kernel ms | elements | kernel floor ms | one change p50 / p99 ms (changes) | RSS / peak MiB |"

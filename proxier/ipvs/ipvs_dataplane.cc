@@ -265,7 +265,7 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
 
   // ipsets before IPVS (and before the iptables rules that reference them). After a rebuild
   // (new NodePort addresses, too) the sets are compared whole: the cache has no difference.
-  fail(SyncIpsets(state, everything, touched.ipset_lines, touched.ipset_changes));
+  fail(SyncIpsets(state, everything, touched.ipset_lines, touched.ipset_changes, node_port_ips));
   // NodeCIDR local detection follows the Node object's podCIDRs.
   const bool pod_cidrs_changed = state.node.pod_cidrs != node_pod_cidrs_;
   node_pod_cidrs_ = state.node.pod_cidrs;
@@ -359,7 +359,8 @@ void IpvsDataplane::CleanConntrack(const DesiredState& state) {
 }
 
 Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full,
-                                 const std::string& element_lines, size_t element_changes) {
+                                 const std::string& element_lines, size_t element_changes,
+                                 const std::vector<IpAddress>& node_port_ips) {
   if (!full) {
     // Only the entries whose presence changed; the sets exist since the last full sync.
     if (element_lines.empty()) return Status::Ok();
@@ -375,7 +376,7 @@ Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full,
   // per-family diff would have one family delete the other's NodePorts.
   IpsetMap want;
   for (IpFamily f : options_.families) {
-    for (auto& [name, set] : RenderIpsets(state, f)) {
+    for (auto& [name, set] : RenderIpsets(state, f, node_port_ips)) {
       auto [it, inserted] = want.try_emplace(name, std::move(set));
       if (!inserted) it->second.entries.merge(set.entries);
     }

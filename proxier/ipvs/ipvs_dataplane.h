@@ -108,8 +108,9 @@ class IpvsDataplane : public Dataplane {
                                   const std::set<IpAddress>& node_ips) const;
   // Applies one op, keeping observed_ in step with what the kernel now holds.
   KernelStatus Execute(const IpvsOp& op);
+  // `node_port_ips`: the addresses NodePorts answer on (the SCTP NodePort sets hold them).
   Status SyncIpsets(const DesiredState& state, bool full, const std::string& element_lines,
-                    size_t element_changes);
+                    size_t element_changes, const std::vector<IpAddress>& node_port_ips);
   Status SyncIptables(bool full);
   // Drops destinations graceful termination deleted from observed_, looking at the virtual
   // servers in `keys` (null: all). With `use_desired` false no destination counts as wanted

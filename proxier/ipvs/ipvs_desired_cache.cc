@@ -14,7 +14,7 @@ IpvsDesiredCache::Contribution IpvsDesiredCache::Derive(const ServicePortState& 
   Contribution c;
   c.ipvs = BuildServicePortIpvs(state, options_, node_port_ips_);
   for (IpFamily f : options_.families) {
-    std::vector<IpsetEntry> entries = ServicePortIpsetEntries(state, f);
+    std::vector<IpsetEntry> entries = ServicePortIpsetEntries(state, f, node_port_ips_);
     c.ipset.insert(c.ipset.end(), entries.begin(), entries.end());
   }
   // A port counts once per entry, however often it produces it (two local endpoints with the

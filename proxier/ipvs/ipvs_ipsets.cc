@@ -38,6 +38,9 @@ constexpr SetDef kSets[] = {
     {kNodePortUdpSet, "bitmap:port", "Kubernetes nodeport UDP port for masquerade purpose"},
     {kNodePortLocalUdpSet, "bitmap:port",
      "Kubernetes nodeport UDP port with externalTrafficPolicy=local"},
+    {kNodePortSctpSet, "hash:ip,port", "Kubernetes nodeport SCTP port for masquerade purpose"},
+    {kNodePortLocalSctpSet, "hash:ip,port",
+     "Kubernetes nodeport SCTP port with externalTrafficPolicy=local"},
 };
 
 bool IsBitmap(const SetDef& d) { return std::string(d.type) == "bitmap:port"; }
@@ -111,7 +114,8 @@ std::string IpsetEntry::Member() const {
   return out;
 }
 
-std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family) {
+std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family,
+                                                const std::vector<IpAddress>& node_port_ips) {
   std::vector<IpsetEntry> out;
   const ServicePortInfo& info = sp.info;
   const auto& cluster_ip = info.ClusterIp(family);
@@ -144,7 +148,14 @@ std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFa
     // source allowed, nobody of this family gets in (kube-proxy would leave it open).
     if (!info.load_balancer_source_ranges.empty()) add(kLoadBalancerFwSet, ip, port);
   }
-  if (info.node_port != 0 && p != Protocol::kSCTP) {
+  if (info.node_port != 0 && p == Protocol::kSCTP) {
+    // The kernel's bitmap:port matches only TCP and UDP: SCTP NodePorts are address . port.
+    for (const IpAddress& ip : node_port_ips) {
+      if (ip.family() != family) continue;
+      add(kNodePortSctpSet, ip, static_cast<uint16_t>(info.node_port));
+      if (local) add(kNodePortLocalSctpSet, ip, static_cast<uint16_t>(info.node_port));
+    }
+  } else if (info.node_port != 0) {
     // A bitmap entry is a port alone: the same entry whichever family or protocol asks.
     const bool tcp = p == Protocol::kTCP;
     const auto node_port = static_cast<uint16_t>(info.node_port);
@@ -157,7 +168,8 @@ std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFa
   return out;
 }
 
-IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
+IpsetMap RenderIpsets(const DesiredState& state, IpFamily family,
+                      const std::vector<IpAddress>& node_port_ips) {
   IpsetMap out;
   for (const SetDef& d : kSets) {
     IpsetContent c;
@@ -166,7 +178,7 @@ IpsetMap RenderIpsets(const DesiredState& state, IpFamily family) {
     out[IpsetName(d.name, family)] = c;
   }
   for (const auto& [name, sp] : state.services) {
-    for (const IpsetEntry& e : ServicePortIpsetEntries(*sp, family)) {
+    for (const IpsetEntry& e : ServicePortIpsetEntries(*sp, family, node_port_ips)) {
       out[e.SetName()].entries.insert(e.Member());
     }
   }

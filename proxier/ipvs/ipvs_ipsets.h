@@ -27,6 +27,10 @@ inline constexpr char kNodePortTcpSet[] = "KUBE-NODE-PORT-TCP";
 inline constexpr char kNodePortLocalTcpSet[] = "KUBE-NODE-PORT-LOCAL-TCP";
 inline constexpr char kNodePortUdpSet[] = "KUBE-NODE-PORT-UDP";
 inline constexpr char kNodePortLocalUdpSet[] = "KUBE-NODE-PORT-LOCAL-UDP";
+// SCTP NodePorts: hash:ip,port sets of NodePort address . sctp:port, as kube-proxy keeps them
+// (the kernel's bitmap:port matches only TCP and UDP packets).
+inline constexpr char kNodePortSctpSet[] = "KUBE-NODE-PORT-SCTP-HASH";
+inline constexpr char kNodePortLocalSctpSet[] = "KUBE-NODE-PORT-LOCAL-SCTP-HASH";
 
 // One set's definition and entries, entries spelled the way "ipset save" prints them.
 struct IpsetContent {
@@ -76,11 +80,15 @@ IpFamily IpsetEntrySetFamily(uint8_t set);
 
 // The entries one service port puts into the sets of `family` (possibly with repeats; several
 // service ports may also share an entry, e.g. KUBE-LOOP-BACK for a pod behind two services).
-std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family);
+// `node_port_ips` (either family; those of `family` are used) are the addresses NodePorts answer
+// on, for the SCTP NodePort sets.
+std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFamily family,
+                                                const std::vector<IpAddress>& node_port_ips = {});
 
 // Every set kpx uses in `family`, filled from the state (all of them, empty ones too, since the
 // iptables rules reference each).
-IpsetMap RenderIpsets(const DesiredState& state, IpFamily family);
+IpsetMap RenderIpsets(const DesiredState& state, IpFamily family,
+                      const std::vector<IpAddress>& node_port_ips = {});
 
 // Every set name kpx may own, across families (for cleanup and for parsing saves).
 std::vector<std::string> AllIpsetNames();

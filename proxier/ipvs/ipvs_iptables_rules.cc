@@ -73,6 +73,11 @@ std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f,
     t += "-A " + std::string(kIpvsNodePortChain) + " -p " + proto + " " +
          MatchSet(tcp ? kNodePortTcpSet : kNodePortUdpSet, f, "dst") + " -j " + masq + "\n";
   }
+  // SCTP's sets are address . port (bitmap:port would never match an SCTP packet).
+  t += "-A " + std::string(kIpvsNodePortChain) + " -p sctp " +
+       MatchSet(kNodePortLocalSctpSet, f, "dst,dst") + " -j RETURN\n";
+  t += "-A " + std::string(kIpvsNodePortChain) + " -p sctp " +
+       MatchSet(kNodePortSctpSet, f, "dst,dst") + " -j " + masq + "\n";
   // Service traffic needs nothing more from iptables: IPVS takes it in LOCAL_IN.
   t += "-A " + svc + " " + cluster + " -j ACCEPT\n";
   t += "COMMIT\n";

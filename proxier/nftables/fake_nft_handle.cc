@@ -192,7 +192,12 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
           if (it == t->second.sets.end()) {
             t->second.sets[spec.name].spec = spec;
           } else if (!(it->second.spec == spec)) {
-            return fail(nlh, EEXIST);
+            // The same set with another size: an update, which kernels before 6.5 accept and
+            // ignore.
+            NftSetSpec resized = it->second.spec;
+            resized.size = spec.size;
+            if (!(resized == spec)) return fail(nlh, EEXIST);
+            if (set_sizes_update_ && spec.size != 0) it->second.spec.size = spec.size;
           }
         } else {
           if (it == t->second.sets.end()) return fail(nlh, ENOENT);
@@ -242,6 +247,8 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
                 } else {
                   auto [pos, inserted] = c->set->elements.emplace(k, v);
                   if (!inserted && !(pos->second == v)) c->err = EEXIST;
+                  const uint32_t max = c->set->spec.size;
+                  if (inserted && max != 0 && c->set->elements.size() > max) c->err = ENFILE;
                 }
               } else if (c->set->elements.erase(k) == 0) {
                 c->err = ENOENT;
@@ -260,6 +267,7 @@ Status FakeNftHandle::Commit(const NftBatch& batch) {
   }
   *tables_ = std::move(next);
   ++*generation_;
+  if (after_commit_) after_commit_();
   return Status::Ok();
 }
 

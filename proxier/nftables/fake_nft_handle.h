@@ -13,7 +13,8 @@ namespace kpx {
 
 // A stateful in-memory nf_tables for unit tests: it parses the very bytes a batch would send
 // (with libnftnl), applies them all-or-nothing with the kernel's main refusals (missing table,
-// chain or set; element exists with other data; deleting what is missing or still referenced)
+// chain or set; element exists with other data; a set past its size; deleting what is missing
+// or still referenced)
 // and dumps what it holds in the same form as NetlinkNftHandle.
 class FakeNftHandle : public NftHandle {
  public:
@@ -33,9 +34,15 @@ class FakeNftHandle : public NftHandle {
   void AfterDump(std::function<void(IpFamily, const std::string&)> f) {
     after_dump_ = std::move(f);
   }
+  // Runs after every successful Commit: a test's check of what the packet path would see
+  // between transactions.
+  void AfterCommit(std::function<void()> f) { after_commit_ = std::move(f); }
   Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                   const std::string& set) override;
 
+  // Whether a set's size can be raised (Linux 6.5 and later); when not, the update is accepted
+  // and ignored, as older kernels do. Every set's declared size is its maximum (ENFILE).
+  void SetSizesUpdate(bool updates) { set_sizes_update_ = updates; }
   // The next Commit fails with `message` and changes nothing.
   void FailNextCommit(std::string message) { fail_next_ = std::move(message); }
   // Direct access for tests that simulate drift (someone deleting an element or a chain).
@@ -49,7 +56,9 @@ class FakeNftHandle : public NftHandle {
   std::shared_ptr<Tables> tables_;
   std::shared_ptr<uint32_t> generation_;
   std::function<void(IpFamily, const std::string&)> after_dump_;
+  std::function<void()> after_commit_;
   std::optional<std::string> fail_next_;
+  bool set_sizes_update_ = true;
   size_t commits_ = 0;
   size_t messages_ = 0;
   size_t element_messages_ = 0;

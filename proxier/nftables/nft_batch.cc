@@ -59,6 +59,8 @@ std::string NftErrnoText(int err) {
       return "value out of range (register or length)";
     case ENOSPC:
       return "set is full";
+    case ENFILE:
+      return "set is full (more elements than its declared size)";
     case ELOOP:
       return "chain loop detected";
     case ERESTART:
@@ -175,6 +177,9 @@ void NftBatch::AddSet(IpFamily family, const std::string& table, const NftSetSpe
     }
   }
   if (spec.size != 0) nftnl_set_set_u32(s.get(), NFTNL_SET_DESC_SIZE, spec.size);
+  if (spec.gc_interval_ms != 0) {
+    nftnl_set_set_u32(s.get(), NFTNL_SET_GC_INTERVAL, spec.gc_interval_ms);
+  }
   if (!spec.concat_fields.empty()) {
     nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, spec.concat_fields.data(),
                        static_cast<uint32_t>(spec.concat_fields.size()));

@@ -35,6 +35,10 @@ const std::vector<std::string>& AddOrder() {
   return order;
 }
 
+// Growing sets carry NFT_SET_TIMEOUT only to get the kernel's resizable hash; nothing in them
+// expires, so the collector that would walk them every second gets the longest interval there is.
+constexpr uint32_t kNoGcInterval = UINT32_MAX;
+
 // Sets whose keys start with the owner's id: one service port's elements alone, never claimed
 // twice, so they need no claims bookkeeping.
 // CPU time of the calling thread: what kpx itself spent, whatever else the machine runs.
@@ -177,6 +181,29 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
       }
     }
   }
+  // A growing set with a declared size is raised first if this change takes it past it.
+  std::map<std::string, size_t> counts;
+  std::vector<NftSetSpec> raises;
+  for (auto& [name, fill] : fs.growing) {
+    auto d = deletes.find(name);
+    auto a = adds.find(name);
+    if (d == deletes.end() && a == adds.end()) continue;
+    size_t n = fill.count + (a != adds.end() ? a->second.size() : 0);
+    n -= std::min(n, d != deletes.end() ? d->second.size() : 0);
+    counts[name] = n;
+    if (fill.spec.size == 0 || n <= fill.spec.size) continue;
+    if (!options_.set_sizes_update) {
+      return Status::Error("nftables: set " + name + " is full (" + std::to_string(fill.spec.size) +
+                           " elements) and this kernel cannot raise its size; rebuilding it");
+    }
+    NftSetSpec raised = fill.spec;
+    raised.size = NftSetCapacity(n, options_.min_set_size);
+    if (raised.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
+    raises.push_back(raised);
+  }
+  if (!raises.empty()) {
+    if (Status st = RaiseSizes(family, fs, raises); !st.ok()) return st;
+  }
   auto order = AddOrder();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     auto d = deletes.find(*it);
@@ -192,7 +219,23 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
   }
   // A partial sync is one transaction: its size is that of the change, which the change set
   // bounds; only full syncs are split.
-  return Commit(batch);
+  if (Status st = Commit(batch); !st.ok()) return st;
+  for (const auto& [name, n] : counts) fs.growing[name].count = n;
+  return Status::Ok();
+}
+
+Status NftDataplane::RaiseSizes(IpFamily family, FamilyState& fs,
+                                const std::vector<NftSetSpec>& raises) {
+  NftBatch batch(seq_);
+  for (const NftSetSpec& r : raises) {
+    LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": raising the size of set "
+              << r.name << " to " << r.size;
+    batch.AddSet(family, nft::kTable, r);
+  }
+  if (Status st = Commit(batch); !st.ok()) return st;
+  for (const NftSetSpec& r : raises) fs.growing[r.name].spec.size = r.size;
+  counters_.set_size_raises += raises.size();
+  return Status::Ok();
 }
 
 std::set<uint32_t> NftDataplane::Distinct(const std::map<ServicePortName, uint32_t>& timeouts) {
@@ -255,7 +298,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   const auto t_start = clock_();
   const auto kernel_before = sync_kernel_;
   const auto kernel_cpu_before = sync_kernel_cpu_;
-  const NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
+  NftLayout layout = BuildNftLayout(family, options_, state.node, timeouts);
   // The generation before the dump: the first transaction is refused if anyone (another kpx,
   // an operator's nft) committed in between, and the next sync starts over from a new dump.
   auto genid = handle_->Generation();
@@ -263,6 +306,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   auto dumped = handle_->Dump(family, nft::kTable);
   if (!dumped.ok()) return dumped.status();
   NftTableDump dump = std::move(dumped).value();
+  auto shadow = handle_->Dump(family, nft::kShadowTable);
+  if (!shadow.ok()) return shadow.status();
+  bool shadow_exists = shadow->exists;
+  shadow = NftTableDump{};
   const auto t_dumped = clock_();
   const auto cpu_dumped = ThreadCpu();
 
@@ -384,6 +431,23 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   // The shared sets are written from the claims themselves, by position (see below).
   for (auto& [set, claims] : fs.shared) claims.Compact();
+  // Growing sets are declared with room for what they will hold; deletes go before adds, so no
+  // set holds more than that in between.
+  std::map<std::string, size_t> final_counts;
+  for (NftSetSpec& spec : layout.sets) {
+    if (!spec.grows) continue;
+    size_t n = 0;
+    if (auto c = fs.shared.find(spec.name); c != fs.shared.end()) {
+      n = c->second.size();
+    } else if (auto w = want.find(spec.name); w != want.end()) {
+      n = w->second.size();
+    }
+    final_counts[spec.name] = n;
+    if (!options_.set_sizes_update) continue;
+    spec.flags |= NFT_SET_TIMEOUT;
+    spec.gc_interval_ms = kNoGcInterval;
+    spec.size = NftSetCapacity(n, options_.min_set_size);
+  }
   const auto t_computed = clock_();
   const auto cpu_computed = ThreadCpu();
 
@@ -395,12 +459,28 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   };
 
   // The fixed part. A set whose type changed, or a base chain on another hook, cannot be
-  // altered in place: the table is rebuilt in one transaction (only after a layout change).
+  // altered in place: the table is rebuilt (below, through the shadow table). So is a table
+  // with a sized set too small for its elements on a kernel that cannot raise its size.
   bool recreate = false;
+  std::vector<NftSetSpec> raises;
   if (dump.exists) {
     for (const auto& spec : layout.sets) {
       auto s = dump.sets.find(spec.name);
-      if (s != dump.sets.end() && !(s->second.spec == spec)) recreate = true;
+      if (s == dump.sets.end()) continue;
+      if (!spec.CompatibleWith(s->second.spec)) {
+        recreate = true;
+        continue;
+      }
+      const NftSetSpec& have = s->second.spec;
+      if (!spec.grows || have.size == 0 || final_counts[spec.name] <= have.size) continue;
+      if (!options_.set_sizes_update) {
+        recreate = true;
+        continue;
+      }
+      NftSetSpec raised = have;
+      raised.size = NftSetCapacity(final_counts[spec.name], options_.min_set_size);
+      if (have.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
+      raises.push_back(raised);
     }
     for (const auto& c : layout.chains) {
       auto d = dump.chains.find(c.name);
@@ -411,157 +491,225 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       }
     }
   }
+  // A layout change (a set of another type or a new or vanished set, a base chain on another
+  // hook, rules that differ) is not applied in place: between the transactions of a large
+  // change, rules would read maps not yet filled. The new layout is built whole in a shadow
+  // table, which serves while kpx's own is rebuilt (NAT goes to the first nat chain that
+  // matches, so either complete table answers for a service the other lacks), then the shadow
+  // goes. Twice a cold load's work, on upgrades only, and no moment without the services.
+  // Drift (missing elements, flushed or missing chains) is repaired in place.
+  if (dump.exists && !recreate) {
+    for (const auto& spec : layout.sets) recreate |= !dump.sets.contains(spec.name);
+    for (const auto& [name, set] : dump.sets) {
+      bool known = name == nft::kAffinity;
+      for (const auto& spec : layout.sets) known |= spec.name == name;
+      recreate |= !known;
+    }
+    for (const auto& c : layout.chains) {
+      auto d = dump.chains.find(c.name);
+      if (d == dump.chains.end() || d->second.rules.empty()) continue;
+      std::vector<std::string> want_rules;
+      for (const auto& r : c.rules)
+        want_rules.push_back(NftRuleText(BuildNftRule(nft::kTable, c.name, r).get()));
+      recreate |= d->second.rules != want_rules;
+    }
+  }
   if (recreate) {
     LOG(WARNING) << NftFamilyName(family) << " " << nft::kTable
-                 << ": table layout differs from this kpx version's, rebuilding it";
-    batch.DeleteTable(family, nft::kTable);
-    dump = NftTableDump{};
+                 << ": table layout differs from this kpx version's; building the new one in "
+                 << nft::kShadowTable << " first, then rebuilding " << nft::kTable;
+    raises.clear();
+  } else if (!raises.empty()) {
+    // In a transaction of their own: a raised size holds for adds once it is committed.
+    for (const NftSetSpec& r : raises) {
+      LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": raising the size of set "
+                << r.name << " to " << r.size << " for " << final_counts[r.name] << " elements";
+      batch.AddSet(family, nft::kTable, r);
+      dump.sets[r.name].spec.size = r.size;
+    }
+    counters_.set_size_raises += raises.size();
+    if (Status st = Commit(batch); !st.ok()) return st;
   }
-  if (!dump.exists) batch.AddTable(family, nft::kTable);
 
-  // Both sides sorted by key: one merge walk per set tells what goes and what comes. A shared
-  // set's elements stay in its claims: what comes from it is a list of positions, turned into
-  // elements a message at a time (at 100 000 x 10, 1.2 M elements not copied out at once).
-  auto order = AddOrder();
-  std::map<std::string, std::vector<NftElement>> gone, add;
-  std::map<std::string, std::vector<uint32_t>> add_claimed;
-  for (const auto& set : order) {
-    auto have = dump.sets.find(set);
-    auto& g = gone[set];
-    auto cs = PerIdSet(set) ? fs.shared.end() : fs.shared.find(set);
-    if (cs != fs.shared.end()) {
-      const NftClaimSet& claims = cs->second;
-      std::vector<uint32_t>& a = add_claimed[set];
-      a.resize(claims.size());
-      for (uint32_t i = 0; i < a.size(); ++i) a[i] = i;
-      if (have == dump.sets.end()) continue;  // all of them
-      std::sort(a.begin(), a.end(),
-                [&](uint32_t x, uint32_t y) { return claims.KeyAt(x) < claims.KeyAt(y); });
+  // Writes `table` so that it holds the desired state, from what `dump` says it holds.
+  auto write = [&](const std::string& table, const NftTableDump& dump) -> Status {
+    if (!dump.exists) batch.AddTable(family, table);
+
+    // Both sides sorted by key: one merge walk per set tells what goes and what comes. A shared
+    // set's elements stay in its claims: what comes from it is a list of positions, turned into
+    // elements a message at a time (at 100 000 x 10, 1.2 M elements not copied out at once).
+    auto order = AddOrder();
+    std::map<std::string, std::vector<NftElement>> gone, add;
+    // Sets written whole (absent from the dump): their wanted elements, not copied (the same
+    // elements may be written to two tables).
+    std::map<std::string, const std::vector<NftElement>*> add_whole;
+    std::map<std::string, std::vector<uint32_t>> add_claimed;
+    for (const auto& set : order) {
+      auto have = dump.sets.find(set);
+      auto& g = gone[set];
+      auto cs = PerIdSet(set) ? fs.shared.end() : fs.shared.find(set);
+      if (cs != fs.shared.end()) {
+        const NftClaimSet& claims = cs->second;
+        std::vector<uint32_t>& a = add_claimed[set];
+        a.resize(claims.size());
+        for (uint32_t i = 0; i < a.size(); ++i) a[i] = i;
+        if (have == dump.sets.end()) continue;  // all of them
+        std::sort(a.begin(), a.end(),
+                  [&](uint32_t x, uint32_t y) { return claims.KeyAt(x) < claims.KeyAt(y); });
+        auto h = have->second.elements.begin();
+        const auto h_end = have->second.elements.end();
+        size_t kept = 0;  // a[0..kept) are the positions to write
+        for (const uint32_t slot : a) {
+          const std::string_view key = claims.KeyAt(slot);
+          while (h != h_end && std::string_view(h->first) < key) {
+            g.push_back(NftElement{set, h->first, h->second});
+            ++h;
+          }
+          if (h != h_end && std::string_view(h->first) == key) {
+            if (!(h->second == claims.Value(slot))) {
+              g.push_back(NftElement{set, h->first, h->second});
+              a[kept++] = slot;
+            }
+            ++h;
+          } else {
+            a[kept++] = slot;
+          }
+        }
+        a.resize(kept);
+        for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
+        continue;
+      }
+      auto w = want.find(set);
+      if (have == dump.sets.end()) {
+        if (w != want.end()) add_whole[set] = &w->second;
+        continue;
+      }
+      static std::vector<NftElement> none;  // stays empty
+      std::vector<NftElement>& wanted = w != want.end() ? w->second : none;
+      std::sort(wanted.begin(), wanted.end(),
+                [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
       auto h = have->second.elements.begin();
       const auto h_end = have->second.elements.end();
-      size_t kept = 0;  // a[0..kept) are the positions to write
-      for (const uint32_t slot : a) {
-        const std::string_view key = claims.KeyAt(slot);
-        while (h != h_end && std::string_view(h->first) < key) {
+      auto& a = add[set];
+      for (const NftElement& e : wanted) {
+        while (h != h_end && h->first < e.key) {
           g.push_back(NftElement{set, h->first, h->second});
           ++h;
         }
-        if (h != h_end && std::string_view(h->first) == key) {
-          if (!(h->second == claims.Value(slot))) {
+        if (h != h_end && h->first == e.key) {
+          if (!(h->second == e.value)) {
             g.push_back(NftElement{set, h->first, h->second});
-            a[kept++] = slot;
+            a.push_back(e);
           }
           ++h;
         } else {
-          a[kept++] = slot;
-        }
-      }
-      a.resize(kept);
-      for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
-      continue;
-    }
-    auto w = want.find(set);
-    if (have == dump.sets.end()) {
-      if (w != want.end()) add[set] = std::move(w->second);
-      continue;
-    }
-    static std::vector<NftElement> none;  // stays empty
-    std::vector<NftElement>& wanted = w != want.end() ? w->second : none;
-    std::sort(wanted.begin(), wanted.end(),
-              [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
-    auto h = have->second.elements.begin();
-    const auto h_end = have->second.elements.end();
-    auto& a = add[set];
-    for (const NftElement& e : wanted) {
-      while (h != h_end && h->first < e.key) {
-        g.push_back(NftElement{set, h->first, h->second});
-        ++h;
-      }
-      if (h != h_end && h->first == e.key) {
-        if (!(h->second == e.value)) {
-          g.push_back(NftElement{set, h->first, h->second});
           a.push_back(e);
         }
-        ++h;
-      } else {
-        a.push_back(e);
       }
+      for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
     }
-    for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
-  }
-  want.clear();
-  // Elements that must go, dispatch first.
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    const std::vector<NftElement>& g = gone[*it];
-    for (size_t i = 0; i < g.size(); i += NftBatch::kElementsPerMessage) {
-      const size_t n = std::min(g.size() - i, NftBatch::kElementsPerMessage);
-      batch.DeleteElements(family, nft::kTable, *it, std::span(g).subspan(i, n),
-                           *it == nft::kFirewallAllow);
-      if (Status st = bounded(); !st.ok()) return st;
-    }
-  }
-  for (const auto& spec : layout.sets) {
-    if (!dump.sets.contains(spec.name)) batch.AddSet(family, nft::kTable, spec);
-  }
-  for (const auto& c : layout.chains) {
-    if (!dump.chains.contains(c.name)) batch.AddChain(family, nft::kTable, c);
-  }
-  for (const auto& c : layout.chains) {
-    std::vector<std::string> want;
-    for (const auto& r : c.rules)
-      want.push_back(NftRuleText(BuildNftRule(nft::kTable, c.name, r).get()));
-    auto d = dump.chains.find(c.name);
-    if (d != dump.chains.end() && d->second.rules == want) continue;
-    if (d != dump.chains.end() && !d->second.rules.empty()) {
-      LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": rewriting chain " << c.name;
-      for (size_t i = 0; i < want.size(); ++i) {
-        VLOG(4) << "want: " << want[i]
-                << "\nhave: " << (i < d->second.rules.size() ? d->second.rules[i] : "");
-      }
-      batch.FlushChain(family, nft::kTable, c.name);
-    }
-    for (const auto& r : c.rules) batch.AddRule(family, nft::kTable, c.name, r);
-    counters_.rules_written += c.rules.size();
-  }
-  std::vector<NftElement> chunk;
-  for (const auto& set : order) {
-    const bool ranges = set == nft::kFirewallAllow;
-    if (auto c = add_claimed.find(set); c != add_claimed.end()) {
-      const NftClaimSet& claims = fs.shared.at(set);
-      const std::vector<uint32_t>& a = c->second;
-      for (size_t i = 0; i < a.size(); i += NftBatch::kElementsPerMessage) {
-        const size_t n = std::min(a.size() - i, NftBatch::kElementsPerMessage);
-        chunk.clear();
-        for (size_t j = i; j < i + n; ++j) {
-          chunk.push_back(NftElement{set, std::string(claims.KeyAt(a[j])), claims.Value(a[j])});
-        }
-        batch.AddElements(family, nft::kTable, set, chunk, ranges);
+    // Elements that must go, dispatch first.
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      const std::vector<NftElement>& g = gone[*it];
+      for (size_t i = 0; i < g.size(); i += NftBatch::kElementsPerMessage) {
+        const size_t n = std::min(g.size() - i, NftBatch::kElementsPerMessage);
+        batch.DeleteElements(family, table, *it, std::span(g).subspan(i, n),
+                             *it == nft::kFirewallAllow);
         if (Status st = bounded(); !st.ok()) return st;
       }
-      continue;
     }
-    const std::vector<NftElement>& a = add[set];
-    for (size_t i = 0; i < a.size(); i += NftBatch::kElementsPerMessage) {
-      const size_t n = std::min(a.size() - i, NftBatch::kElementsPerMessage);
-      batch.AddElements(family, nft::kTable, set, std::span(a).subspan(i, n), ranges);
-      if (Status st = bounded(); !st.ok()) return st;
+    for (const auto& spec : layout.sets) {
+      if (!dump.sets.contains(spec.name)) batch.AddSet(family, table, spec);
     }
+    for (const auto& c : layout.chains) {
+      if (!dump.chains.contains(c.name)) batch.AddChain(family, table, c);
+    }
+    for (const auto& c : layout.chains) {
+      std::vector<std::string> want;
+      for (const auto& r : c.rules)
+        want.push_back(NftRuleText(BuildNftRule(table, c.name, r).get()));
+      auto d = dump.chains.find(c.name);
+      if (d != dump.chains.end() && d->second.rules == want) continue;
+      if (d != dump.chains.end() && !d->second.rules.empty()) {
+        LOG(INFO) << NftFamilyName(family) << " " << table << ": rewriting chain " << c.name;
+        for (size_t i = 0; i < want.size(); ++i) {
+          VLOG(4) << "want: " << want[i]
+                  << "\nhave: " << (i < d->second.rules.size() ? d->second.rules[i] : "");
+        }
+        batch.FlushChain(family, table, c.name);
+      }
+      for (const auto& r : c.rules) batch.AddRule(family, table, c.name, r);
+      counters_.rules_written += c.rules.size();
+    }
+    std::vector<NftElement> chunk;
+    for (const auto& set : order) {
+      const bool ranges = set == nft::kFirewallAllow;
+      if (auto c = add_claimed.find(set); c != add_claimed.end()) {
+        const NftClaimSet& claims = fs.shared.at(set);
+        const std::vector<uint32_t>& a = c->second;
+        for (size_t i = 0; i < a.size(); i += NftBatch::kElementsPerMessage) {
+          const size_t n = std::min(a.size() - i, NftBatch::kElementsPerMessage);
+          chunk.clear();
+          for (size_t j = i; j < i + n; ++j) {
+            chunk.push_back(NftElement{set, std::string(claims.KeyAt(a[j])), claims.Value(a[j])});
+          }
+          batch.AddElements(family, table, set, chunk, ranges);
+          if (Status st = bounded(); !st.ok()) return st;
+        }
+        continue;
+      }
+      auto whole = add_whole.find(set);
+      const std::vector<NftElement>& a = whole != add_whole.end() ? *whole->second : add[set];
+      for (size_t i = 0; i < a.size(); i += NftBatch::kElementsPerMessage) {
+        const size_t n = std::min(a.size() - i, NftBatch::kElementsPerMessage);
+        batch.AddElements(family, table, set, std::span(a).subspan(i, n), ranges);
+        if (Status st = bounded(); !st.ok()) return st;
+      }
+    }
+    // What an older layout left behind: chains (emptied first) and sets kpx no longer uses.
+    std::set<std::string> chain_names, set_names;
+    for (const auto& c : layout.chains) chain_names.insert(c.name);
+    for (const auto& s : layout.sets) set_names.insert(s.name);
+    for (const auto& [name, chain] : dump.chains) {
+      if (chain_names.contains(name)) continue;
+      if (!chain.rules.empty()) batch.FlushChain(family, table, name);
+    }
+    for (const auto& [name, chain] : dump.chains) {
+      if (!chain_names.contains(name)) batch.DeleteChain(family, table, name);
+    }
+    for (const auto& [name, set] : dump.sets) {
+      if (!set_names.contains(name)) batch.DeleteSet(family, table, name);
+    }
+    return Commit(batch);
+  };
+  if (!recreate) {
+    if (Status st = write(nft::kTable, dump); !st.ok()) return st;
+  } else {
+    const NftTableDump none;
+    if (shadow_exists) batch.DeleteTable(family, nft::kShadowTable);
+    if (Status st = write(nft::kShadowTable, none); !st.ok()) return st;
+    batch.DeleteTable(family, nft::kTable);
+    if (Status st = Commit(batch); !st.ok()) return st;
+    if (Status st = write(nft::kTable, none); !st.ok()) return st;
+    batch.DeleteTable(family, nft::kShadowTable);
+    if (Status st = Commit(batch); !st.ok()) return st;
+    dump = NftTableDump{};
+    shadow_exists = false;
   }
-  // What an older layout left behind: chains (emptied first) and sets kpx no longer uses.
-  std::set<std::string> chain_names, set_names;
-  for (const auto& c : layout.chains) chain_names.insert(c.name);
-  for (const auto& s : layout.sets) set_names.insert(s.name);
-  for (const auto& [name, chain] : dump.chains) {
-    if (chain_names.contains(name)) continue;
-    if (!chain.rules.empty()) batch.FlushChain(family, nft::kTable, name);
+  if (shadow_exists) {
+    // A shadow table left by an interrupted rebuild: kpx's own table is complete now.
+    batch.DeleteTable(family, nft::kShadowTable);
+    if (Status st = Commit(batch); !st.ok()) return st;
   }
-  for (const auto& [name, chain] : dump.chains) {
-    if (!chain_names.contains(name)) batch.DeleteChain(family, nft::kTable, name);
+  want.clear();
+  fs.growing.clear();
+  for (const auto& spec : layout.sets) {
+    if (!spec.grows) continue;
+    auto have = dump.sets.find(spec.name);
+    FamilyState::Fill& fill = fs.growing[spec.name];
+    fill.spec = have != dump.sets.end() ? have->second.spec : spec;
+    fill.count = final_counts[spec.name];
   }
-  for (const auto& [name, set] : dump.sets) {
-    if (!set_names.contains(name)) batch.DeleteSet(family, nft::kTable, name);
-  }
-  if (Status st = Commit(batch); !st.ok()) return st;
   auto& phases = counters_.last_full_sync;
   phases.dump = t_dumped - t_start;
   phases.compute = t_computed - t_dumped;
@@ -720,6 +868,15 @@ void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,
 Status NftDataplane::Cleanup() {
   std::string errors;
   for (IpFamily family : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+    // A shadow table left by an interrupted rebuild goes too.
+    if (auto shadow = handle_->Dump(family, nft::kShadowTable); shadow.ok() && shadow->exists) {
+      NftBatch batch(seq_);
+      batch.DeleteTable(family, nft::kShadowTable);
+      if (Status st = Commit(batch); !st.ok()) {
+        if (!errors.empty()) errors += "; ";
+        errors += st.message();
+      }
+    }
     auto dump = handle_->Dump(family, nft::kTable);
     Status st = dump.status();
     if (st.ok() && dump->exists) {
@@ -759,6 +916,10 @@ void NftDataplane::RecordMetrics(MetricsRegistry& metrics) const {
   metrics
       .GetCounter("kpx_nftables_elements_written_total", "Set and map elements added or deleted")
       ->Set(static_cast<double>(counters_.elements_written));
+  metrics
+      .GetCounter("kpx_nftables_set_size_raises_total",
+                  "Growing sets whose declared size kpx raised before adding past it")
+      ->Set(static_cast<double>(counters_.set_size_raises));
   metrics.GetGauge("kpx_nftables_last_sync_messages", "Netlink messages sent by the last sync")
       ->Set(static_cast<double>(counters_.last_sync_messages));
   metrics.GetGauge("kpx_nftables_last_sync_bytes", "Netlink bytes sent by the last sync")

@@ -34,6 +34,7 @@ struct NftCounters {
   uint64_t conntrack_deletions = 0;
   uint64_t conntrack_failures = 0;
   uint64_t affinity_pruned = 0;  // stale ClientIP affinity entries deleted
+  uint64_t set_size_raises = 0;  // growing sets whose declared size was raised
   size_t last_sync_messages = 0;
   size_t last_sync_bytes = 0;
   size_t last_sync_elements = 0;
@@ -101,6 +102,14 @@ class NftDataplane : public Dataplane {
     // the layout (one recording chain each).
     std::map<ServicePortName, uint32_t> affinity_timeouts;
     std::set<uint32_t> layout_timeouts;  // as last written to the kernel
+    // The growing sets (NftSetSpec::grows) as the kernel holds them after the last sync: the
+    // spec with the declared size (0: unbounded) and the element count, so that a partial sync
+    // raises a size before it adds past it.
+    struct Fill {
+      NftSetSpec spec;
+      size_t count = 0;
+    };
+    std::map<std::string, Fill> growing;
   };
   static std::set<uint32_t> Distinct(const std::map<ServicePortName, uint32_t>& timeouts);
 
@@ -119,6 +128,9 @@ class NftDataplane : public Dataplane {
   void Reclaim(FamilyState& fs, Owner owner, const std::vector<NftElement>& before,
                const std::vector<NftElement>& after, Changes& changes);
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
+  // Commits, in a transaction of its own, the sizes of `raises` (sets the kernel holds): a
+  // raised size holds for adds only once it is committed.
+  Status RaiseSizes(IpFamily family, FamilyState& fs, const std::vector<NftSetSpec>& raises);
   Status Commit(NftBatch& batch);
   Status RemoveForeignTables();
   // Deletes ClientIP affinity entries of the changed ports that point at an endpoint they no

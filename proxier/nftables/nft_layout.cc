@@ -6,7 +6,9 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
 #include <bit>
+#include <climits>
 #include <cstring>
 
 namespace kpx {
@@ -235,6 +237,11 @@ NftSetSpec Map(const std::string& name, uint32_t key_type, uint32_t key_len, uin
 NftSetSpec VerdictMap(const std::string& name, uint32_t key_type, uint32_t key_len) {
   return NftSetSpec{name, NFT_SET_MAP, key_type, key_len, NFT_DATA_VERDICT, 0};
 }
+// A set with an element (or a few) per service port or endpoint.
+NftSetSpec Growing(NftSetSpec spec) {
+  spec.grows = true;
+  return spec;
+}
 
 }  // namespace
 
@@ -316,6 +323,11 @@ std::string NftAffinityChain(uint32_t timeout_seconds) {
   return "affinity-" + std::to_string(timeout_seconds);
 }
 
+uint32_t NftSetCapacity(size_t elements, uint32_t min_size) {
+  const uint64_t c = static_cast<uint64_t>(elements) + elements / 4 + min_size;
+  return static_cast<uint32_t>(std::min<uint64_t>(c, UINT32_MAX));
+}
+
 NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& node,
                          const std::set<uint32_t>& affinity_timeouts) {
   const FamilyFacts ff = Facts(family);
@@ -326,21 +338,23 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   const uint32_t svc_len = ff.addr_len + 8;
   const uint32_t np_key = Concat({kTypeInetProto, kTypeInetService});
   l.sets = {
-      Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4),
-      Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4),
+      Growing(Map(nft::kServiceIds, svc_key, svc_len, kTypeMark, 4)),
+      Growing(Map(nft::kNodePortIds, np_key, 8, kTypeMark, 4)),
       VerdictMap(nft::kPolicies, kTypeMark, 4),
-      Map(nft::kEndpointSets, kTypeMark, 4, kTypeMark, 4),
+      Growing(Map(nft::kEndpointSets, kTypeMark, 4, kTypeMark, 4)),
       VerdictMap(nft::kEndpointChains, kTypeMark, 4),
-      VerdictMap(nft::kNoEndpointServices, svc_key, svc_len),
-      VerdictMap(nft::kNoEndpointNodePorts, np_key, 8),
-      NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0, 0},
+      Growing(VerdictMap(nft::kNoEndpointServices, svc_key, svc_len)),
+      Growing(VerdictMap(nft::kNoEndpointNodePorts, np_key, 8)),
+      Growing(NftSetSpec{nft::kHairpin, 0, Concat({ff.addr_type, ff.addr_type}), 2 * ff.addr_len, 0,
+                         0}),
       NftSetSpec{nft::kAffinity, NFT_SET_MAP | NFT_SET_TIMEOUT | NFT_SET_EVAL,
                  Concat({kTypeMark, ff.addr_type}), 4 + ff.addr_len,
                  Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4, nft::kAffinitySize},
-      NftSetSpec{nft::kAffinityEndpoints, 0, Concat({kTypeMark, ff.addr_type, kTypeInetService}),
-                 4 + ff.addr_len + 4, 0, 0},
+      Growing(NftSetSpec{nft::kAffinityEndpoints, 0,
+                         Concat({kTypeMark, ff.addr_type, kTypeInetService}), 4 + ff.addr_len + 4,
+                         0, 0}),
       VerdictMap(nft::kAffinityTimeouts, kTypeMark, 4),
-      NftSetSpec{nft::kFirewallIps, 0, svc_key, svc_len, 0, 0},
+      Growing(NftSetSpec{nft::kFirewallIps, 0, svc_key, svc_len, 0, 0}),
       NftSetSpec{nft::kFirewallAllow,
                  NFT_SET_INTERVAL | NFT_SET_CONCAT,
                  Concat({ff.addr_type, kTypeInetProto, kTypeInetService, ff.addr_type}),
@@ -351,8 +365,8 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
                  {static_cast<uint8_t>(ff.addr_len), 1, 2, static_cast<uint8_t>(ff.addr_len)}},
   };
   for (const auto& name : nft::EndpointMaps()) {
-    l.sets.push_back(Map(name, Concat({kTypeMark, kTypeMark}), 8,
-                         Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4));
+    l.sets.push_back(Growing(Map(name, Concat({kTypeMark, kTypeMark}), 8,
+                                 Concat({ff.addr_type, kTypeInetService}), ff.addr_len + 4)));
   }
   if (NftNodePortsRestricted(family, o)) {
     l.sets.push_back(NftSetSpec{nft::kNodePortIps, 0, ff.addr_type, ff.addr_len, 0, 0});
@@ -451,23 +465,32 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   // The kernel refuses a rule that reads a register no earlier expression of the same rule
   // wrote (ENODATA), so nothing travels between rules: every rule that needs the service's
   // endpoint-set id derives it from the packet again, in two variants. The service variant
-  // looks (daddr . proto . dport) up in service-ids; the NodePort variant applies only when that
-  // key is absent (so a service address never falls through to another service's NodePort) and
-  // the destination is a node address. The value's policy code is masked off: the id names the
-  // Cluster endpoint set, id|1 the Local one.
-  auto with_id = [&](bool local, const std::vector<NftExprSpec>& tail) {
+  // looks (daddr . proto . dport) up in service-ids; the NodePort variant applies when the
+  // destination is a node address. All service variants come first, then a rule that returns
+  // when the key is in service-ids (so a service address never falls through to another
+  // service's NodePort), then the NodePort variants. The chains end there, so the return is
+  // what running off their end would do. (An inverted lookup in the NodePort variants would
+  // say the same per rule, but older kernels refuse an inverted lookup in a map, and a map
+  // lookup without a destination register, with EINVAL: Debian 12's 6.1 refused every such
+  // rule. Hence also the unused value the return rule loads.) The value's policy code is masked
+  // off: the id names the Cluster endpoint set, id|1 the Local one.
+  auto with_id = [&](bool local, const std::vector<std::vector<NftExprSpec>>& tails) {
     const std::vector<NftExprSpec> kind = {
         Bitwise(kRegSetId, U32Bytes(nft::kIdMask), U32Bytes(local ? 1u : 0u))};
     std::vector<NftRuleSpec> out;
-    out.push_back(
-        Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId)}, kind, tail}));
-    out.push_back(Rule({DaddrProtoPort(ff),
-                        {Lookup(nft::kServiceIds, kRegKey, std::nullopt, /*invert=*/true)},
-                        NodePortDestination(family, o, ff),
-                        ProtoPort(),
-                        {Lookup(nft::kNodePortIds, kRegKey, kRegSetId)},
-                        kind,
-                        tail}));
+    for (const auto& tail : tails) {
+      out.push_back(
+          Rule({DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId)}, kind, tail}));
+    }
+    out.push_back(Rule(
+        {DaddrProtoPort(ff), {Lookup(nft::kServiceIds, kRegKey, kRegSetId), Verdict(NFT_RETURN)}}));
+    for (const auto& tail : tails) {
+      out.push_back(Rule({NodePortDestination(family, o, ff),
+                          ProtoPort(),
+                          {Lookup(nft::kNodePortIds, kRegKey, kRegSetId)},
+                          kind,
+                          tail}));
+    }
     return out;
   };
   // ClientIP affinity first: the endpoint this client was sent to, if it is still one of the
@@ -486,17 +509,14 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
   // A set without endpoints has no endpoint-sets element: the packet leaves un-DNATed and the
   // filter chains reject or drop it.
   auto to_endpoints = [&](bool local) {
-    std::vector<NftRuleSpec> rules =
-        with_id(local, {Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
-                        Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
-                        Lookup(nft::kAffinity, R(0), R(1 + words)),
-                        Bitwise2(kRegSetId, R(words), U32Bytes(0xffffffffu), U32Bytes(0)),
-                        Lookup(nft::kAffinityEndpoints, R(words), std::nullopt), aff_nat});
-    for (auto& r : with_id(local, {Lookup(nft::kEndpointSets, kRegSetId, kRegIndex),
-                                   Lookup(nft::kEndpointChains, kRegIndex, NFT_REG_VERDICT)})) {
-      rules.push_back(std::move(r));
-    }
-    return rules;
+    return with_id(local,
+                   {{Bitwise2(kRegSetId, R(0), U32Bytes(~1u), U32Bytes(0)),
+                     Payload(NFT_PAYLOAD_NETWORK_HEADER, ff.addr_offset_src, ff.addr_len, R(1)),
+                     Lookup(nft::kAffinity, R(0), R(1 + words)),
+                     Bitwise2(kRegSetId, R(words), U32Bytes(0xffffffffu), U32Bytes(0)),
+                     Lookup(nft::kAffinityEndpoints, R(words), std::nullopt), aff_nat},
+                    {Lookup(nft::kEndpointSets, kRegSetId, kRegIndex),
+                     Lookup(nft::kEndpointChains, kRegIndex, NFT_REG_VERDICT)}});
   };
   auto append = [](std::vector<NftRuleSpec>& rules, const std::vector<NftRuleSpec>& more) {
     rules.insert(rules.end(), more.begin(), more.end());
@@ -551,7 +571,7 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
         // What the kernel reports back: max = min, address and port given.
         .U(NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
     l.chains.push_back(
-        regular(chain.name, with_id(chain.local, {ng, Lookup(chain.map, kRegSetId, R(0)), nat})));
+        regular(chain.name, with_id(chain.local, {{ng, Lookup(chain.map, kRegSetId, R(0)), nat}})));
   }
   // ClientIP affinity is recorded after DNAT, for every new connection to a service with
   // affinity (so each one refreshes the timeout, like the iptables mode's `recent --set`): the
@@ -566,11 +586,11 @@ NftLayout BuildNftLayout(IpFamily family, const NftOptions& o, const NodeState& 
     const std::vector<NftExprSpec> key = {
         ct(family == IpFamily::kIPv4 ? NFT_CT_DST_IP : NFT_CT_DST_IP6, R(0)),
         MetaLoad(NFT_META_L4PROTO, R(words)), ct(NFT_CT_PROTO_DST, R(words + 1))};
+    // As with_id above: the service variant, a return for service keys, the NodePort variant.
     std::vector<NftRuleSpec> out;
     out.push_back(Rule({key, {Lookup(nft::kServiceIds, R(0), kRegSetId)}, tail}));
-    out.push_back(Rule({key,
-                        {Lookup(nft::kServiceIds, R(0), std::nullopt, /*invert=*/true)},
-                        {MetaLoad(NFT_META_L4PROTO, R(0)), ct(NFT_CT_PROTO_DST, R(1)),
+    out.push_back(Rule({key, {Lookup(nft::kServiceIds, R(0), kRegSetId), Verdict(NFT_RETURN)}}));
+    out.push_back(Rule({{MetaLoad(NFT_META_L4PROTO, R(0)), ct(NFT_CT_PROTO_DST, R(1)),
                          Lookup(nft::kNodePortIds, R(0), kRegSetId)},
                         tail}));
     return out;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <linux/netfilter/nf_tables.h>
+
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -43,14 +45,32 @@ struct NftSetSpec {
   uint32_t key_len = 0;
   uint32_t data_type = 0;  // NFT_DATA_VERDICT for verdict maps
   uint32_t data_len = 0;
-  uint32_t size = 0;  // maximum elements, for sets the packet path adds to
+  uint32_t size = 0;  // maximum elements (0: unbounded)
   // Field lengths of a concatenation of ranges (NFT_SET_INTERVAL|NFT_SET_CONCAT). Not compared:
   // the kernel's dump is not read back for it, and the flags and key length already differ
   // whenever it would.
   std::vector<uint8_t> concat_fields = {};
+  // kpx declares a size for this set, with headroom over its elements, and raises it as the set
+  // grows. A declared size is also the set's maximum (ENFILE beyond it), but it sizes the
+  // kernel's hash table once instead of doubling it under the load: a cold load of these sets
+  // costs the kernel about half (kpx-nft-floor --resizable-hint). Such sets also carry
+  // NFT_SET_TIMEOUT with no timeouts at all, only so that the kernel picks its resizable hash:
+  // with a size and no such flag it picks a hash whose bucket count never changes, whatever the
+  // size is raised to. Not compared: the dataplane chooses the size (NftSetCapacity).
+  bool grows = false;
+  uint32_t gc_interval_ms = 0;  // NFTA_SET_GC_INTERVAL, sent when non-zero; not compared
   bool operator==(const NftSetSpec& o) const {
     return name == o.name && flags == o.flags && key_type == o.key_type && key_len == o.key_len &&
            data_type == o.data_type && data_len == o.data_len && size == o.size;
+  }
+  // Whether the kernel's set `have` can stand for this one: the same key and data. For a set
+  // that grows, its size is the dataplane's to raise, and an unsized set without the flag
+  // (written before kpx declared sizes, or on a kernel that cannot raise one) works as well.
+  bool CompatibleWith(const NftSetSpec& have) const {
+    const uint32_t ignored = grows ? NFT_SET_TIMEOUT : 0;
+    return name == have.name && (flags & ~ignored) == (have.flags & ~ignored) &&
+           key_type == have.key_type && key_len == have.key_len && data_type == have.data_type &&
+           data_len == have.data_len && (grows || size == have.size);
   }
 };
 
@@ -65,6 +85,8 @@ struct NftLayout {
 // Names shared by the layout and the element computation.
 namespace nft {
 inline constexpr char kTable[] = "kpx";
+// Where a new layout is built whole before kpx's table is rebuilt (NftDataplane::FullSync).
+inline constexpr char kShadowTable[] = "kpx-next";
 // (daddr . proto . dport) and (proto . dport) -> the service's id with its policy code: the
 // dispatch reads the policy chain from the code (through the constant `policies` map), the
 // endpoint chains the id. One data map instead of a data map and a verdict map of the same keys:
@@ -145,6 +167,10 @@ bool IsEndpointMap(std::string_view set);
 
 // "affinity-<seconds>": the chain recording ClientIP affinity with that timeout.
 std::string NftAffinityChain(uint32_t timeout_seconds);
+
+// The size declared for a growing set that is to hold `elements`: a quarter more, plus
+// `min_size`, so that a set is raised (one small transaction) only after it grew by a quarter.
+uint32_t NftSetCapacity(size_t elements, uint32_t min_size);
 
 // Pure: the layout for one family. `node` matters only for --detect-local-mode=NodeCIDR.
 // `affinity_timeouts` are the distinct sessionAffinity timeouts in use: one small chain each (a

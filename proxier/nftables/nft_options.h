@@ -39,6 +39,13 @@ struct NftOptions {
   // several transactions (each one atomic, element batches never split a service port's
   // dispatch from its endpoints: endpoints go in before the dispatch that needs them).
   size_t max_batch_bytes = 4u << 20;
+  // The headroom every growing set gets over its elements (NftSetCapacity); tests lower it to
+  // see sets raised with a few elements.
+  uint32_t min_set_size = 256;
+  // Whether the kernel applies a new size to an existing set (NftSetSizesUpdate: Linux 6.5 and
+  // later; older kernels accept the message and keep the old size). Without it growing sets are
+  // left unsized: the kernel grows them on its own, only slower on a cold load.
+  bool set_sizes_update = true;
 };
 
 }  // namespace kpx

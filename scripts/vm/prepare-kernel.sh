@@ -21,7 +21,7 @@ die() { log "error: $*"; exit 1; }
 # Packages the harness needs on the host. ipvsadm goes into the guest: bench/run's IPVS floor
 # loads services with it (ipvsadm -R), and it is a debugging aid there.
 host_packages=(qemu-system-x86 busybox-static kmod cpio xz-utils gzip util-linux
-  iptables ipset iproute2 conntrack netbase ipvsadm)
+  iptables ipset iproute2 conntrack netbase ipvsadm nftables)
 
 apt_updated=0
 apt_update_once() {

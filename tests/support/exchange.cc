@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "tests/support/socket_address.h"
@@ -33,12 +36,14 @@ int Wait(int fd, short events, int timeout_ms) {
 
 std::string ExchangeOnce(Transport transport, const std::string& ip, int port, int timeout_ms,
                          const std::string& source) {
-  const bool tcp = transport == Transport::kTcp;
+  // SCTP's one-to-one sockets connect, accept and read like TCP's.
+  const bool tcp = transport != Transport::kUdp;
   sockaddr_storage ss;
   socklen_t len;
   if (!MakeSockaddr(ip, port, &ss, &len)) return "ERROR bad address " + ip;
   const int fd =
-      socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      socket(ss.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+             transport == Transport::kSctp ? IPPROTO_SCTP : 0);
   if (fd < 0) return "ERROR " + ErrorText(errno);
   std::string out;
   if (!BindSource(fd, source)) {
@@ -73,6 +78,21 @@ std::string ExchangeOnce(Transport transport, const std::string& ip, int port, i
   }
   close(fd);
   return out;
+}
+
+std::string SctpUnavailable() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP);
+  if (fd >= 0) {
+    close(fd);
+    return "";
+  }
+  return std::string("SCTP unavailable in this kernel (socket(IPPROTO_SCTP): ") +
+         std::strerror(errno) + "; no CONFIG_IP_SCTP or module sctp not loadable)";
+}
+
+bool SctpRequired() {
+  const char* v = std::getenv("KPX_REQUIRE_SCTP");
+  return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
 }  // namespace kpx::testing

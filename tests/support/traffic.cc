@@ -187,14 +187,17 @@ int ConcurrentEchoRoundTrips(const std::vector<int>& fds, size_t bytes) {
   return ok;
 }
 
-TestBackend::TestBackend(std::string name, std::string ip, int tcp_port, int udp_port, Mode mode)
+TestBackend::TestBackend(std::string name, std::string ip, int tcp_port, int udp_port, Mode mode,
+                         Transport stream)
     : name_(std::move(name)), ip_(std::move(ip)), port_(tcp_port), mode_(mode) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   sockaddr_storage ss;
   socklen_t len;
   if (!MakeSockaddr(ip_, tcp_port, &ss, &len)) return;
   const int one = 1;
-  const int t = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int t = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+                       stream == Transport::kSctp ? IPPROTO_SCTP : 0);
+  if (t < 0) return;
   setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(t, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(t, 1024) != 0) {
     close(t);

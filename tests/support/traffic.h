@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/exchange.h"
+
 namespace kpx::testing {
 
 // Blocking client helpers with timeouts, for tests that push real traffic through a dataplane
@@ -53,11 +55,13 @@ int ConcurrentEchoRoundTrips(const std::vector<int>& fds, size_t bytes);
 //  kCount: reads until EOF, then answers "NAME <bytes> <fnv>\n" and closes (half-close check).
 //  kReset: sends the greeting, reads one byte, then resets the connection (SO_LINGER 0).
 // UDP (when udp_port > 0): answers each datagram with "NAME peer-ip:port <payload>".
+// `stream` Transport::kSctp serves the stream modes over SCTP (one-to-one style) on `tcp_port`
+// instead of TCP.
 class TestBackend {
  public:
   enum class Mode { kGreetEcho, kCount, kReset };
   TestBackend(std::string name, std::string ip, int tcp_port, int udp_port = 0,
-              Mode mode = Mode::kGreetEcho);
+              Mode mode = Mode::kGreetEcho, Transport stream = Transport::kTcp);
   ~TestBackend();
   bool ok() const { return tcp_fd_ >= 0; }
   int accepted() const { return accepted_.load(); }

@@ -1,8 +1,9 @@
-// kpx-echo-server NAME [--tcp PORT]... [--udp PORT]... [--bind IP]
+// kpx-echo-server NAME [--tcp PORT]... [--udp PORT]... [--sctp PORT]... [--bind IP]
 //
-// Answers every TCP connection with "NAME <client-ip>:<client-port>\n" and then echoes what the
-// client sends until it closes; answers every UDP datagram with "NAME <client-ip>:<port>\n".
-// Reporting the peer address lets tests check whether a connection was masqueraded.
+// Answers every TCP or SCTP connection with "NAME <client-ip>:<client-port>\n" and then echoes
+// what the client sends until it closes; answers every UDP datagram with "NAME
+// <client-ip>:<port>\n". Reporting the peer address lets tests check whether a connection was
+// masqueraded.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,10 +23,19 @@
 
 namespace {
 
-int Listen(int type, const std::string& bind_ip, int port) {
+struct Wanted {
+  int type;      // SOCK_STREAM or SOCK_DGRAM
+  int protocol;  // 0, or IPPROTO_SCTP (one-to-one style: served like TCP)
+  int port;
+  const char* name;
+};
+
+int Listen(const Wanted& w, const std::string& bind_ip) {
+  const int type = w.type;
+  const int port = w.port;
   // A dual-stack socket on :: serves IPv4 and IPv6 clients alike.
   const bool v4 = bind_ip.find(':') == std::string::npos && !bind_ip.empty();
-  int fd = socket(v4 ? AF_INET : AF_INET6, type, 0);
+  int fd = socket(v4 ? AF_INET : AF_INET6, type, w.protocol);
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -74,18 +84,22 @@ void ServeTcpConnection(int fd, std::string greeting) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s NAME [--tcp PORT]... [--udp PORT]... [--bind IP]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s NAME [--tcp PORT]... [--udp PORT]... [--sctp PORT]... [--bind IP]\n",
+                 argv[0]);
     return 2;
   }
   const std::string name = argv[1];
   std::string bind_ip;
-  std::vector<std::pair<int, int>> wanted;  // (type, port)
+  std::vector<Wanted> wanted;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--tcp") {
-      wanted.emplace_back(SOCK_STREAM, std::atoi(argv[i + 1]));
+      wanted.push_back({SOCK_STREAM, 0, std::atoi(argv[i + 1]), "tcp"});
     } else if (flag == "--udp") {
-      wanted.emplace_back(SOCK_DGRAM, std::atoi(argv[i + 1]));
+      wanted.push_back({SOCK_DGRAM, 0, std::atoi(argv[i + 1]), "udp"});
+    } else if (flag == "--sctp") {
+      wanted.push_back({SOCK_STREAM, IPPROTO_SCTP, std::atoi(argv[i + 1]), "sctp"});
     } else if (flag == "--bind") {
       bind_ip = argv[i + 1];
     } else {
@@ -95,15 +109,15 @@ int main(int argc, char** argv) {
   }
   std::vector<pollfd> fds;
   std::vector<int> types;
-  for (const auto& [type, port] : wanted) {
-    const int fd = Listen(type, bind_ip, port);
+  for (const Wanted& w : wanted) {
+    const int fd = Listen(w, bind_ip);
     if (fd < 0) {
-      std::fprintf(stderr, "cannot listen on %s port %d: %s\n", type == SOCK_STREAM ? "tcp" : "udp",
-                   port, std::strerror(errno));
+      std::fprintf(stderr, "cannot listen on %s port %d: %s\n", w.name, w.port,
+                   std::strerror(errno));
       return 1;
     }
     fds.push_back({fd, POLLIN, 0});
-    types.push_back(type);
+    types.push_back(w.type);
   }
   std::printf("ready\n");
   std::fflush(stdout);

@@ -1,4 +1,4 @@
-// kpx-probe tcp|udp IP PORT [--timeout-ms N] [--count N] [--interval-ms N] [--summary]
+// kpx-probe tcp|udp|sctp IP PORT [--timeout-ms N] [--count N] [--interval-ms N] [--summary]
 //           [--source IP]
 //
 // Connects (or sends a datagram) N times and prints the first reply line of each attempt, or
@@ -27,10 +27,20 @@ void OnSigint(int) { g_stop = 1; }
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s tcp|udp IP PORT [--timeout-ms N] [--count N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s tcp|udp|sctp IP PORT [--timeout-ms N] [--count N]\n", argv[0]);
     return 2;
   }
-  const bool tcp = std::strcmp(argv[1], "tcp") == 0;
+  kpx::testing::Transport transport;
+  if (std::strcmp(argv[1], "tcp") == 0) {
+    transport = kpx::testing::Transport::kTcp;
+  } else if (std::strcmp(argv[1], "udp") == 0) {
+    transport = kpx::testing::Transport::kUdp;
+  } else if (std::strcmp(argv[1], "sctp") == 0) {
+    transport = kpx::testing::Transport::kSctp;
+  } else {
+    std::fprintf(stderr, "unknown protocol %s (tcp, udp or sctp)\n", argv[1]);
+    return 2;
+  }
   int timeout_ms = 2000;
   int count = 1;
   int interval_ms = 0;
@@ -68,9 +78,7 @@ int main(int argc, char** argv) {
   int failed = 0;
   for (int i = 0; i < count && !g_stop; ++i) {
     if (i > 0 && interval_ms > 0) usleep(static_cast<useconds_t>(interval_ms) * 1000);
-    const std::string r = kpx::testing::ExchangeOnce(
-        tcp ? kpx::testing::Transport::kTcp : kpx::testing::Transport::kUdp, ip, port, timeout_ms,
-        source);
+    const std::string r = kpx::testing::ExchangeOnce(transport, ip, port, timeout_ms, source);
     if (r.rfind("ERROR", 0) == 0) {
       // SIGINT cut this attempt short (the syscall returned EINTR): the loop was told to stop,
       // the network did not fail.

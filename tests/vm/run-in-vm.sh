@@ -15,12 +15,13 @@
 #                            prepared or not writable; for CTest's SKIP_RETURN_CODE
 #
 # The guest command runs as root under busybox sh in a fresh VM with /proc, /sys, /dev, /tmp
-# and /run mounted, lo up, and the IPVS, netfilter, ipset, dummy and veth modules loaded.
+# and /run mounted, lo up, and the IPVS, netfilter (xtables and nf_tables), ipset, SCTP, dummy
+# and veth modules loaded.
 # Module parameters. No dummy0/ifb devices by default: tests create the links they need.
 declare -A module_params=([dummy]="numdummies=0")
 
-# Guest tools: busybox, ip, iptables/ip6tables(-restore/-save) (legacy), ipset, conntrack,
-# ipvsadm.
+# Guest tools: busybox, ip, iptables/ip6tables(-restore/-save) (legacy; the -nft names too),
+# ipset, conntrack, ipvsadm, nft.
 #
 # Exit status: the guest command's exit status; 124 if the timeout expired; 125 if the VM
 # did not report a result (boot failure, guest crash) or could not be started; 2 on usage errors.
@@ -162,6 +163,11 @@ wanted_modules=(
   ip_set ip_set_hash_ip ip_set_hash_ipport ip_set_hash_ipportip ip_set_hash_ipportnet
   ip_set_hash_net ip_set_hash_netport ip_set_hash_ipmark ip_set_bitmap_port ip_set_list_set
   dummy veth
+  # SCTP sockets (the host kernel has none; nf_conntrack and ip_vs have SCTP built in) and the
+  # nf_tables expressions kpx's nftables mode and iptables-nft use.
+  sctp
+  nf_tables nft_ct nft_nat nft_chain_nat nft_numgen nft_fib_ipv4 nft_fib_ipv6 nft_masq
+  nft_reject_ipv4 nft_reject_ipv6 nft_compat
 )
 
 # Module parameters. No dummy0/ifb devices by default: tests create the links they need.
@@ -174,6 +180,8 @@ guest_tools=(
   "/usr/sbin/conntrack:conntrack"
   "/usr/bin/ip:ip"
   "/usr/sbin/ipvsadm:ipvsadm"
+  "/usr/sbin/xtables-nft-multi:iptables-nft iptables-nft-restore iptables-nft-save ip6tables-nft ip6tables-nft-restore ip6tables-nft-save"
+  "/usr/sbin/nft:nft"
 )
 xtables_dir=/usr/lib/x86_64-linux-gnu/xtables
 
@@ -286,7 +294,7 @@ base_key() {
   {
     echo "$kver"
     cat "${BASH_SOURCE[0]}" "$here/guest-init.sh"
-    dpkg-query -W busybox-static iptables ipset conntrack iproute2 ipvsadm libc6 2>/dev/null || true
+    dpkg-query -W busybox-static iptables ipset conntrack iproute2 ipvsadm nftables libc6 2>/dev/null || true
   } | sha256sum | cut -c1-16
 }
 

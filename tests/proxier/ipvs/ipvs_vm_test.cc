@@ -1,12 +1,13 @@
 // Runs inside the qemu VM (tests/vm) as root, on Debian's kernel with IPVS: kpx's own IpvsDataplane
 // with the real netlink, ipset and iptables-legacy adapters, and real TCP/UDP traffic from a
-// client namespace to backend namespaces through the virtual servers it creates. The cases share
-// one topology and run in order (one boot for all of them).
+// client namespace to backend namespaces through the virtual servers it creates (SCTP too: the
+// host kernel has none). The cases share one topology and run in order (one boot for all).
 //
 // Topology (host = the VM's root namespace, where kpx runs):
 //   client 10.100.1.2 --veth-- 10.100.1.1 host 10.100.2.1 --veth-- 10.100.2.2 be1
 //                                             10.100.3.1 --veth-- 10.100.3.2 be2
-// be1 and be2 run kpx-echo-server on TCP and UDP 8080; replies name the backend and the peer.
+// be1 and be2 run kpx-echo-server on TCP and UDP 8080 (SCTP 8080 from case B3 on); replies name
+// the backend and the peer.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -63,6 +64,7 @@ constexpr char kBe2[] = "10.100.3.2";
 constexpr char kWebVip[] = "10.96.0.10";     // TCP 80, NodePort 30080
 constexpr char kDnsVip[] = "10.96.0.53";     // UDP 53
 constexpr char kStickyVip[] = "10.96.0.20";  // TCP 80, ClientIP affinity
+constexpr char kSctpVip[] = "10.96.0.40";    // SCTP 9, NodePort 30099 (case B3 only)
 
 struct Cmd {
   int status = -1;
@@ -342,6 +344,56 @@ TEST_F(IpvsVmTest, B2_UdpConntrackEntryOfARemovedEndpointIsDeleted) {
   EXPECT_THAT(Sh(list).out, Not(HasSubstr("src=" + gone_ip))) << Sh(list).out;
   // Back to both endpoints for the cases that follow.
   ASSERT_TRUE(dp_->Apply(State(builder_, true), false).ok());
+}
+
+// SCTP: a virtual server with protocol SCTP, real SCTP associations from the client balanced
+// over both real servers, the client's address kept (ClusterIP) or masqueraded (NodePort). The
+// build host's kernel has no SCTP; Debian's has the module (tests/vm loads it). The service
+// goes again at the end, so the cases after this one see the state they expect.
+TEST_F(IpvsVmTest, B3_SctpClusterIpAndNodePort) {
+  const std::string echo = Env("KPX_ECHO_SERVER");
+  for (const char* ns : {"be1", "be2"}) {
+    MustSh(std::string("ip netns exec ") + ns + " " + echo + " " + ns +
+           " --sctp 8080 >/dev/null 2>&1 &");
+  }
+  for (const char* be : {kBe1, kBe2}) {  // answering directly (bounded wait)
+    bool up = false;
+    for (int i = 0; i < 50 && !up; ++i) {
+      const auto r = Probe("sctp", be, 8080, 1);
+      up = r.size() == 1 && r[0].rfind("be", 0) == 0;
+      if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(up) << "SCTP backend " << be << " not answering";
+  }
+  builder_.Add(Svc("default", "sig", "", Protocol::kSCTP, 9, kSctpVip,
+                   [](ServicePortInfo& i) { i.node_port = 30099; }),
+               {Ep(kBe1, 8080), Ep(kBe2, 8080)});
+  ASSERT_TRUE(dp_->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(KernelDests(kSctpVip, 9, Protocol::kSCTP).size(), 2u);
+  // The NodePort's entry: the kernel's bitmap:port sets never match an SCTP packet.
+  const std::string np_set = "ipset list KUBE-NODE-PORT-SCTP-HASH";
+  EXPECT_THAT(Sh(np_set).out, HasSubstr("10.100.1.1,sctp:30099"));
+
+  const auto cluster = Probe("sctp", kSctpVip, 9, 4);
+  ASSERT_EQ(cluster.size(), 4u);
+  std::map<std::string, int> hits;
+  for (const auto& r : cluster) {
+    ++hits[BackendOf(r)];
+    EXPECT_EQ(PeerIpOf(r), kClientIp) << "ClusterIP traffic keeps the client address: " << r;
+  }
+  EXPECT_EQ(hits, (std::map<std::string, int>{{"be1", 2}, {"be2", 2}}))
+      << ::testing::PrintToString(cluster);
+  const auto node_port = Probe("sctp", kNodeIp, 30099, 2);
+  ASSERT_EQ(node_port.size(), 2u);
+  for (const auto& line : node_port) {
+    EXPECT_THAT(BackendOf(line), ::testing::AnyOf("be1", "be2")) << line;
+    EXPECT_THAT(PeerIpOf(line), ::testing::AnyOf("10.100.2.1", "10.100.3.1")) << line;
+  }
+
+  builder_.Remove(Svc("default", "sig", "", Protocol::kSCTP, 9, kSctpVip).name);
+  ASSERT_TRUE(dp_->Apply(builder_.Build(), false).ok());
+  EXPECT_TRUE(KernelDests(kSctpVip, 9, Protocol::kSCTP).empty());
+  EXPECT_THAT(Sh(np_set).out, Not(HasSubstr("sctp:30099")));
 }
 
 TEST_F(IpvsVmTest, C_ClientIpAffinitySticks) {

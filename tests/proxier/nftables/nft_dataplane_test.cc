@@ -44,11 +44,20 @@ struct Fixture {
   std::unique_ptr<NftDataplane> dataplane;
 };
 
-Fixture Make(std::unique_ptr<FakeNftHandle> fake = std::make_unique<FakeNftHandle>()) {
+Fixture Make(std::unique_ptr<FakeNftHandle> fake = std::make_unique<FakeNftHandle>(),
+             NftOptions options = Options()) {
   Fixture f;
   f.fake = fake.get();
-  f.dataplane = std::make_unique<NftDataplane>(Options(), std::move(fake), nullptr);
+  f.dataplane = std::make_unique<NftDataplane>(std::move(options), std::move(fake), nullptr);
   return f;
+}
+
+// Growing sets declared with no headroom beyond a quarter of their elements (and one), so a
+// few services are enough to take them past their size.
+NftOptions TightSets() {
+  NftOptions o = Options();
+  o.min_set_size = 1;
+  return o;
 }
 
 // The table with service ids replaced by a name derived from what points at them (the smallest
@@ -489,7 +498,9 @@ constexpr int kDifferentialSteps = 300;
 TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
   std::mt19937 rng(12345);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-  Fixture inc = Make();
+  // Tight sets, so that partial syncs raise set sizes along the way (the fake refuses an
+  // element past a set's size, as the kernel does).
+  Fixture inc = Make(std::make_unique<FakeNftHandle>(), TightSets());
   const std::vector<std::string> pods = {"10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5",
                                          "10.1.0.6", "fd01::2",  "fd01::3"};
   for (int step = 0; step < kDifferentialSteps; ++step) {
@@ -553,6 +564,247 @@ TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
     }
   }
   EXPECT_GT(inc.dataplane->counters().partial_syncs, kDifferentialSteps * 5u / 6u);
+  EXPECT_GT(inc.dataplane->counters().set_size_raises, 0u);
+}
+
+// Adds `n` ClusterIP services web0..web<n-1> with two endpoints each.
+void AddServices(StateBuilderForTest& b, int first, int n) {
+  for (int i = first; i < first + n; ++i) {
+    b.Add(
+        Svc("default", "web" + std::to_string(i), "", Protocol::kTCP, 80,
+            "172.30.1." + std::to_string(i + 1)),
+        {Ep("10.1.1." + std::to_string(i + 1), 8080), Ep("10.1.2." + std::to_string(i + 1), 8080)});
+  }
+}
+
+// Whether some table of `tables` (kpx's or the shadow) dispatches `key` of service-ids to a
+// service whose endpoints are all there: what a new connection needs.
+bool Dispatched(const FakeNftHandle::Tables& tables, const std::string& key) {
+  for (const char* name : {nft::kTable, nft::kShadowTable}) {
+    auto t = tables.find({IpFamily::kIPv4, name});
+    if (t == tables.end()) continue;
+    const auto& sets = t->second.sets;
+    auto ids = sets.find(nft::kServiceIds);
+    if (ids == sets.end()) continue;
+    auto e = ids->second.elements.find(key);
+    if (e == ids->second.elements.end()) continue;
+    uint32_t id = 0;
+    std::memcpy(&id, e->second.data.data(), 4);
+    auto code =
+        sets.at(nft::kEndpointSets)
+            .elements.find(std::string(reinterpret_cast<const char*>(&(id &= nft::kIdMask)), 4));
+    if (code == sets.at(nft::kEndpointSets).elements.end()) continue;
+    size_t endpoints = 0;
+    for (const auto& [set, s] : sets) {
+      if (!nft::IsEndpointMap(set)) continue;
+      for (const auto& [k, v] : s.elements) endpoints += k.compare(0, 4, code->first) == 0;
+    }
+    if (endpoints == 2) return true;
+  }
+  return false;
+}
+
+TEST_F(NftDataplaneTest, ALayoutChangeIsBuiltInAShadowTableSoNoServiceIsEverMissing) {
+  for (int i = 0; i < 200; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30." + std::to_string(1 + i / 200) + "." + std::to_string(i % 200 + 1)),
+                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+  }
+  const DesiredState state = builder_.Build();
+  NftOptions small = Options();
+  small.max_batch_bytes = 8 * 1024;  // many transactions, as a large cluster takes
+  Fixture old = Make(std::make_unique<FakeNftHandle>(), small);
+  APPLY_OK(old.dataplane, state, false);
+  // What an older kpx left: a map this layout no longer has.
+  NftTableDump* table = old.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(table, nullptr);
+  table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  std::vector<std::string> keys;
+  for (const auto& [key, v] : table->sets.at(nft::kServiceIds).elements) keys.push_back(key);
+  ASSERT_EQ(keys.size(), 200u);
+
+  auto fake = std::make_unique<FakeNftHandle>(old.fake->tables());
+  FakeNftHandle* raw = fake.get();
+  size_t checked = 0;
+  std::string missing;
+  raw->AfterCommit([&] {
+    ++checked;
+    for (const auto& key : keys) {
+      if (!Dispatched(*raw->tables(), key) && missing.empty()) {
+        missing =
+            NftValue{key, false, 0, ""}.ToString() + " after commit " + std::to_string(checked);
+      }
+    }
+  });
+  Fixture upgraded = Make(std::move(fake), small);
+  APPLY_OK(upgraded.dataplane, state, false);
+  EXPECT_EQ(missing, "") << "a service without dispatch between two transactions";
+  EXPECT_GE(checked, 6u) << "each table written in several transactions";
+  EXPECT_EQ(raw->Table(IpFamily::kIPv4, nft::kShadowTable), nullptr) << "the shadow is gone";
+  const NftTableDump after = Dump(*raw, IpFamily::kIPv4);
+  EXPECT_FALSE(after.sets.contains("service-ips"));
+  Fixture fresh = Make();
+  APPLY_OK(fresh.dataplane, state, false);
+  EXPECT_EQ(Canonical(after), Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+}
+
+TEST_F(NftDataplaneTest, ARebuildThatFailsHalfwayResumesWithoutLosingAService) {
+  for (int i = 0; i < 200; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30.1." + std::to_string(i + 1)),
+                 {Ep("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
+  }
+  const DesiredState state = builder_.Build();
+  NftOptions small = Options();
+  small.max_batch_bytes = 8 * 1024;
+  Fixture old = Make(std::make_unique<FakeNftHandle>(), small);
+  APPLY_OK(old.dataplane, state, false);
+  NftTableDump* table = old.fake->Table(IpFamily::kIPv4, nft::kTable);
+  table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  std::vector<std::string> keys;
+  for (const auto& [key, v] : table->sets.at(nft::kServiceIds).elements) keys.push_back(key);
+
+  const auto tables = old.fake->tables();
+  std::string missing;
+  auto check = [&] {
+    for (const auto& key : keys) {
+      if (!Dispatched(*tables, key) && missing.empty()) {
+        missing = NftValue{key, false, 0, ""}.ToString();
+      }
+    }
+  };
+  // The rebuild fails once, in the shadow's write (after 2 commits), or in kpx's own (after 6),
+  // and the next sync finishes it; the older layout is put back between the two rounds.
+  for (const size_t fail_after : {2u, 6u}) {
+    Fixture upgraded = Make(std::make_unique<FakeNftHandle>(tables), small);
+    size_t commits = 0;
+    upgraded.fake->AfterCommit([&] {
+      check();
+      if (++commits == fail_after) upgraded.fake->FailNextCommit("ENOMEM");
+    });
+    EXPECT_FALSE(upgraded.dataplane->Apply(state, false).ok());
+    EXPECT_EQ(commits, fail_after);
+    APPLY_OK(upgraded.dataplane, state, false);
+    EXPECT_EQ(missing, "") << "failed after commit " << fail_after;
+    EXPECT_EQ(upgraded.fake->Table(IpFamily::kIPv4, nft::kShadowTable), nullptr);
+    Fixture fresh = Make();
+    APPLY_OK(fresh.dataplane, state, false);
+    EXPECT_EQ(Canonical(Dump(*upgraded.fake, IpFamily::kIPv4)),
+              Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+    table = upgraded.fake->Table(IpFamily::kIPv4, nft::kTable);
+    table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  }
+}
+
+TEST_F(NftDataplaneTest, AShadowTableLeftByAnInterruptedRebuildIsRemoved) {
+  Fixture f = Make();
+  NftBatch leftover(1);
+  leftover.AddTable(IpFamily::kIPv4, nft::kShadowTable);
+  ASSERT_TRUE(f.fake->Commit(leftover).ok());
+  Web({Ep("10.1.0.2", 8080)});
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  EXPECT_EQ(f.fake->Table(IpFamily::kIPv4, nft::kShadowTable), nullptr);
+  ASSERT_TRUE(f.fake->Commit(leftover).ok());
+  ASSERT_TRUE(f.dataplane->Cleanup().ok());
+  EXPECT_TRUE(f.fake->tables()->empty()) << "cleanup removes the shadow too";
+}
+
+TEST_F(NftDataplaneTest, GrowingSetsAreDeclaredWithRoomForTheirElements) {
+  Fixture f = Make();
+  AddServices(builder_, 0, 3);
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const NftTableDump t = Dump(*f.fake, IpFamily::kIPv4);
+  const NftSetSpec& ids = t.sets.at(nft::kServiceIds).spec;
+  EXPECT_EQ(ids.size, NftSetCapacity(3, Options().min_set_size));
+  EXPECT_TRUE(ids.flags & NFT_SET_TIMEOUT) << "the flag that selects the resizable hash";
+  const NftSetSpec& endpoints = t.sets.at(nft::EndpointChainFor(2, false).map).spec;
+  EXPECT_EQ(endpoints.size, NftSetCapacity(6, Options().min_set_size));
+  // Sets of a fixed size, and the one the packet path fills, keep theirs.
+  EXPECT_EQ(t.sets.at(nft::kPolicies).spec.size, 0u);
+  EXPECT_FALSE(t.sets.at(nft::kPolicies).spec.flags & NFT_SET_TIMEOUT);
+  EXPECT_EQ(t.sets.at(nft::kAffinity).spec.size, nft::kAffinitySize);
+  EXPECT_EQ(NftSetCapacity(1000, 256), 1000u + 250u + 256u);
+}
+
+TEST_F(NftDataplaneTest, APartialSyncRaisesASetBeforeAddingPastItsSize) {
+  Fixture f = Make(std::make_unique<FakeNftHandle>(), TightSets());
+  AddServices(builder_, 0, 1);
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const uint32_t before = Dump(*f.fake, IpFamily::kIPv4).sets.at(nft::kServiceIds).spec.size;
+  ASSERT_EQ(before, NftSetCapacity(1, 1));
+  const size_t commits = f.fake->commits();
+  const uint64_t full_syncs = f.dataplane->counters().full_syncs;
+  AddServices(builder_, 1, 6);
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const NftTableDump t = Dump(*f.fake, IpFamily::kIPv4);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).elements.size(), 7u);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).spec.size, NftSetCapacity(7, 1));
+  EXPECT_EQ(t.sets.at(nft::kEndpointSets).spec.size, NftSetCapacity(7, 1));
+  EXPECT_EQ(f.fake->commits(), commits + 2) << "the raise, then the elements";
+  EXPECT_GE(f.dataplane->counters().set_size_raises, 3u);
+  EXPECT_EQ(f.dataplane->counters().full_syncs, full_syncs) << "no resync";
+  // Shrinking needs no raise, and growing back within the raised size neither.
+  const uint64_t raises = f.dataplane->counters().set_size_raises;
+  builder_.Remove(ServicePortName{"default", "web6", "", Protocol::kTCP});
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  AddServices(builder_, 6, 1);
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  EXPECT_EQ(f.dataplane->counters().set_size_raises, raises);
+}
+
+TEST_F(NftDataplaneTest, AKernelThatCannotRaiseSizesGetsUnsizedSets) {
+  auto fake = std::make_unique<FakeNftHandle>();
+  fake->SetSizesUpdate(false);
+  NftOptions o = TightSets();
+  o.set_sizes_update = false;
+  Fixture f = Make(std::move(fake), o);
+  AddServices(builder_, 0, 1);
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  AddServices(builder_, 1, 6);
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const NftTableDump t = Dump(*f.fake, IpFamily::kIPv4);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).spec.size, 0u);
+  EXPECT_FALSE(t.sets.at(nft::kServiceIds).spec.flags & NFT_SET_TIMEOUT);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).elements.size(), 7u);
+  EXPECT_EQ(f.dataplane->counters().set_size_raises, 0u);
+}
+
+TEST_F(NftDataplaneTest, ARestartKeepsTheUnsizedSetsOfAnOlderTable) {
+  // An older kpx (or one on an older kernel) wrote the table without sizes.
+  NftOptions unsized = TightSets();
+  unsized.set_sizes_update = false;
+  Fixture old = Make(std::make_unique<FakeNftHandle>(), unsized);
+  AddServices(builder_, 0, 2);
+  APPLY_OK(old.dataplane, builder_.Build(), false);
+  Fixture now = Make(std::make_unique<FakeNftHandle>(old.fake->tables()), TightSets());
+  APPLY_OK(now.dataplane, builder_.Build(), false);
+  EXPECT_EQ(now.fake->commits(), 0u) << "adopted as it is, not rebuilt";
+  AddServices(builder_, 2, 8);
+  APPLY_OK(now.dataplane, builder_.Build(), false);
+  const NftTableDump t = Dump(*now.fake, IpFamily::kIPv4);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).spec.size, 0u);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).elements.size(), 10u);
+  EXPECT_EQ(now.dataplane->counters().set_size_raises, 0u);
+}
+
+TEST_F(NftDataplaneTest, AFullSyncRaisesSetsThatOutgrewTheirSizeInsteadOfRebuilding) {
+  Fixture first = Make(std::make_unique<FakeNftHandle>(), TightSets());
+  AddServices(builder_, 0, 1);
+  APPLY_OK(first.dataplane, builder_.Build(), false);
+  // kpx restarts into a cluster that grew meanwhile.
+  AddServices(builder_, 1, 9);
+  Fixture second = Make(std::make_unique<FakeNftHandle>(first.fake->tables()), TightSets());
+  APPLY_OK(second.dataplane, builder_.Build(), false);
+  const NftTableDump t = Dump(*second.fake, IpFamily::kIPv4);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).elements.size(), 10u);
+  EXPECT_EQ(t.sets.at(nft::kServiceIds).spec.size, NftSetCapacity(10, 1));
+  EXPECT_GE(second.dataplane->counters().set_size_raises, 3u);
+  Fixture fresh = Make(std::make_unique<FakeNftHandle>(), TightSets());
+  APPLY_OK(fresh.dataplane, builder_.Build(), false);
+  EXPECT_EQ(Canonical(t), Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
+  // Raised, not rebuilt: the first service's elements were not written again.
+  EXPECT_LT(second.dataplane->counters().elements_written,
+            fresh.dataplane->counters().elements_written);
 }
 
 }  // namespace
