@@ -14,12 +14,17 @@
 namespace kpx::testing {
 namespace {
 
-int Listener(const char* ip, uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+sockaddr_in Address(const char* ip, uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   inet_pton(AF_INET, ip, &a.sin_addr);
+  return a;
+}
+
+int Listener(const char* ip, uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = Address(ip, port);
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 4) != 0) {
     if (fd >= 0) close(fd);
     return -1;
@@ -29,10 +34,7 @@ int Listener(const char* ip, uint16_t port) {
 
 bool Connects(const char* ip, uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
+  sockaddr_in a = Address(ip, port);
   const bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
   if (fd >= 0) close(fd);
   return ok;
