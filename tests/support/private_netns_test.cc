@@ -58,10 +58,24 @@ int InChild(Fn child) {
   return WEXITSTATUS(status);
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define KPX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KPX_TSAN 1
+#endif
+#endif
+
 class PrivateNetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (const std::string why = PrivateNetnsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+#ifdef KPX_TSAN
+    // TSan restarts its background thread in a forked child of a process that had threads, so
+    // the child is never single-threaded and is refused; the main and ASan stages run these.
+    // (The PRIVATE_NETNS binaries themselves enter their namespace before any thread exists.)
+    GTEST_SKIP() << "under TSan a forked child always has TSan's own thread";
+#endif
   }
 };
 
@@ -110,10 +124,7 @@ TEST_F(PrivateNetnsTest, RefusedWhileAnotherThreadRuns) {
     cv.notify_all();
     t.join();
     if (s.ok()) return 20;
-    // Two threads, or three under TSan (its own background thread).
-    const bool named =
-        s.message().find(" threads; unshare would move only the calling one") != std::string::npos;
-    return named ? 0 : 21;
+    return s.message().find("2 threads") != std::string::npos ? 0 : 21;
   });
   EXPECT_EQ(code, 0);
 }
