@@ -173,8 +173,9 @@ void Reflector::Run() {
         break;
       case WatchEnd::kError:
         OutOfTouch();
-        // A stream that delivered events was healthy until it broke: retry soon.
-        if (events > 0) backoff_.Reset();
+        // A stream that delivered events, or lasted, was healthy until it broke: retry soon, not
+        // after a delay grown in an earlier 410 loop or outage.
+        if (events > 0 || lasted >= options_.min_healthy_watch) backoff_.Reset();
         if (!Wait(backoff_.Next())) return;
         break;
     }

@@ -557,6 +557,50 @@ TEST_F(ReflectorTest, WatchesGoneInALoopBackOffExponentially) {
   server_->SetWatchesGone(false);
 }
 
+// A watch that lasted and then broke (the connection cut mid-event, nothing delivered) is retried
+// after the initial delay, not after a backoff grown in an earlier 410 loop: the same rule as for
+// a watch that lasted and ended cleanly. Here the loop grows the delay to 2.4 s and more; the
+// retry must come within the first 300 ms of it.
+TEST_F(ReflectorTest, AWatchThatLastedAndBrokeRetriesAfterTheInitialDelay) {
+  Seed(2);
+  ApiSource::Options options = FastOptions();
+  options.backoff = {.initial = 300ms, .max = 1h, .jitter = 0};
+  options.min_healthy_watch = 500ms;
+  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
+                                        stats_, options);
+  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  // A 410 loop of Services watches: relisted at once, then after 300, 600 and 1200 ms; each wait
+  // doubles the next.
+  const int lists = server_->list_requests(R::kServices);
+  server_->SetWatchesGone(true);
+  const auto looped = std::chrono::steady_clock::now() + kWait;
+  while (server_->list_requests(R::kServices) - lists < 4 &&
+         std::chrono::steady_clock::now() < looped) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GE(server_->list_requests(R::kServices) - lists, 4);
+  server_->SetWatchesGone(false);
+  // The watch after the loop lasts, delivering nothing; then its connection breaks mid-event.
+  ASSERT_TRUE(server_->WaitForOpenWatches(R::kServices, 1, kWait));
+  std::this_thread::sleep_for(800ms);
+  const int watches = server_->watch_requests(R::kServices);
+  server_->DropWatchesMidEvent(R::kServices);
+  const auto cut = std::chrono::steady_clock::now();
+  server_->Put(R::kServices, ServiceObject(Svc("cut", 71)));
+  while (server_->watch_requests(R::kServices) == watches &&
+         std::chrono::steady_clock::now() < cut + kWait) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto retried_after = std::chrono::steady_clock::now() - cut;
+  EXPECT_GT(server_->watch_requests(R::kServices), watches);
+  // 300 ms and the reconnection; the grown delay would be 2.4 s at the least.
+  EXPECT_LT(retried_after, 2000ms);
+  EXPECT_TRUE(
+      handler_.WaitUntil([&] { return handler_.services_locked().contains("shop/cut"); }, kWait));
+}
+
 // The 410-loop guard counts watches that expire at once, in a row: a watch that lasted breaks
 // the row, however it ended. Found by kpx_api_faults: after a 410 loop, an outage and a restart
 // with compacted history, the one 410 on reconnecting waited out the loop's backoff (up to 30 s)
