@@ -196,13 +196,11 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
       return Status::Error("nftables: set " + name + " is full (" + std::to_string(fill.spec.size) +
                            " elements) and this kernel cannot raise its size; rebuilding it");
     }
-    NftSetSpec raised = fill.spec;
-    raised.size = NftSetCapacity(n, options_.min_set_size);
-    if (raised.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
-    raises.push_back(raised);
+    raises.push_back(Raised(fill.spec, n));
   }
   if (!raises.empty()) {
-    if (Status st = RaiseSizes(family, fs, raises); !st.ok()) return st;
+    NftBatch raise(seq_);
+    if (Status st = RaiseSizes(family, fs, raises, raise); !st.ok()) return st;
   }
   auto order = AddOrder();
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -224,9 +222,15 @@ Status NftDataplane::CommitChanges(IpFamily family, FamilyState& fs, const Chang
   return Status::Ok();
 }
 
+NftSetSpec NftDataplane::Raised(const NftSetSpec& have, size_t elements) const {
+  NftSetSpec raised = have;
+  raised.size = NftSetCapacity(elements, options_.min_set_size);
+  if (have.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
+  return raised;
+}
+
 Status NftDataplane::RaiseSizes(IpFamily family, FamilyState& fs,
-                                const std::vector<NftSetSpec>& raises) {
-  NftBatch batch(seq_);
+                                const std::vector<NftSetSpec>& raises, NftBatch& batch) {
   for (const NftSetSpec& r : raises) {
     LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": raising the size of set "
               << r.name << " to " << r.size;
@@ -477,10 +481,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         recreate = true;
         continue;
       }
-      NftSetSpec raised = have;
-      raised.size = NftSetCapacity(final_counts[spec.name], options_.min_set_size);
-      if (have.flags & NFT_SET_TIMEOUT) raised.gc_interval_ms = kNoGcInterval;
-      raises.push_back(raised);
+      raises.push_back(Raised(have, final_counts[spec.name]));
     }
     for (const auto& c : layout.chains) {
       auto d = dump.chains.find(c.name);
@@ -498,6 +499,15 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   // matches, so either complete table answers for a service the other lacks), then the shadow
   // goes. Twice a cold load's work, on upgrades only, and no moment without the services.
   // Drift (missing elements, flushed or missing chains) is repaired in place.
+  // Each chain's rules in the form the kernel dumps them (the text names no table, so it
+  // serves kpx's table and the shadow alike).
+  std::vector<std::vector<std::string>> want_rules(layout.chains.size());
+  for (size_t i = 0; i < layout.chains.size(); ++i) {
+    for (const auto& r : layout.chains[i].rules) {
+      want_rules[i].push_back(
+          NftRuleText(BuildNftRule(nft::kTable, layout.chains[i].name, r).get()));
+    }
+  }
   if (dump.exists && !recreate) {
     for (const auto& spec : layout.sets) recreate |= !dump.sets.contains(spec.name);
     for (const auto& [name, set] : dump.sets) {
@@ -505,13 +515,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       for (const auto& spec : layout.sets) known |= spec.name == name;
       recreate |= !known;
     }
-    for (const auto& c : layout.chains) {
-      auto d = dump.chains.find(c.name);
+    for (size_t i = 0; i < layout.chains.size(); ++i) {
+      auto d = dump.chains.find(layout.chains[i].name);
       if (d == dump.chains.end() || d->second.rules.empty()) continue;
-      std::vector<std::string> want_rules;
-      for (const auto& r : c.rules)
-        want_rules.push_back(NftRuleText(BuildNftRule(nft::kTable, c.name, r).get()));
-      recreate |= d->second.rules != want_rules;
+      recreate |= d->second.rules != want_rules[i];
     }
   }
   if (recreate) {
@@ -520,15 +527,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
                  << nft::kShadowTable << " first, then rebuilding " << nft::kTable;
     raises.clear();
   } else if (!raises.empty()) {
-    // In a transaction of their own: a raised size holds for adds once it is committed.
-    for (const NftSetSpec& r : raises) {
-      LOG(INFO) << NftFamilyName(family) << " " << nft::kTable << ": raising the size of set "
-                << r.name << " to " << r.size << " for " << final_counts[r.name] << " elements";
-      batch.AddSet(family, nft::kTable, r);
-      dump.sets[r.name].spec.size = r.size;
-    }
-    counters_.set_size_raises += raises.size();
-    if (Status st = Commit(batch); !st.ok()) return st;
+    // In a transaction of their own (the first, with the generation check): a raised size holds
+    // for adds once it is committed.
+    if (Status st = RaiseSizes(family, fs, raises, batch); !st.ok()) return st;
+    for (const NftSetSpec& r : raises) dump.sets[r.name].spec.size = r.size;
   }
 
   // Writes `table` so that it holds the desired state, from what `dump` says it holds.
@@ -624,10 +626,9 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     for (const auto& c : layout.chains) {
       if (!dump.chains.contains(c.name)) batch.AddChain(family, table, c);
     }
-    for (const auto& c : layout.chains) {
-      std::vector<std::string> want;
-      for (const auto& r : c.rules)
-        want.push_back(NftRuleText(BuildNftRule(table, c.name, r).get()));
+    for (size_t ci = 0; ci < layout.chains.size(); ++ci) {
+      const NftChainSpec& c = layout.chains[ci];
+      const std::vector<std::string>& want = want_rules[ci];
       auto d = dump.chains.find(c.name);
       if (d != dump.chains.end() && d->second.rules == want) continue;
       if (d != dump.chains.end() && !d->second.rules.empty()) {

@@ -128,9 +128,12 @@ class NftDataplane : public Dataplane {
   void Reclaim(FamilyState& fs, Owner owner, const std::vector<NftElement>& before,
                const std::vector<NftElement>& after, Changes& changes);
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
-  // Commits, in a transaction of its own, the sizes of `raises` (sets the kernel holds): a
+  // `have` (a growing set the kernel holds) with the size for `elements`.
+  NftSetSpec Raised(const NftSetSpec& have, size_t elements) const;
+  // Commits `batch` with the sizes of `raises` added, before any element that needs them: a
   // raised size holds for adds only once it is committed.
-  Status RaiseSizes(IpFamily family, FamilyState& fs, const std::vector<NftSetSpec>& raises);
+  Status RaiseSizes(IpFamily family, FamilyState& fs, const std::vector<NftSetSpec>& raises,
+                    NftBatch& batch);
   Status Commit(NftBatch& batch);
   Status RemoveForeignTables();
   // Deletes ClientIP affinity entries of the changed ports that point at an endpoint they no
