@@ -106,9 +106,9 @@ class ReflectorTest : public ::testing::Test {
     return o;
   }
 
-  void StartSource(const ClientConfig& config) {
+  void StartSource(const ClientConfig& config, const ApiSource::Options& options = FastOptions()) {
     source_ = std::make_unique<ApiSource>(config, kNodeName, &handler_, &handler_, &handler_,
-                                          stats_, FastOptions());
+                                          stats_, options);
     Status s = source_->Start();
     ASSERT_TRUE(s.ok()) << s.message();
   }
@@ -566,9 +566,7 @@ TEST_F(ReflectorTest, AWatchThatLastedAndBrokeRetriesAfterTheInitialDelay) {
   ApiSource::Options options = FastOptions();
   options.backoff = {.initial = 300ms, .max = 1h, .jitter = 0};
   options.min_healthy_watch = 500ms;
-  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
-                                        stats_, options);
-  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_NO_FATAL_FAILURE(StartSource(Config(), options));
   ASSERT_TRUE(WaitSynced());
   ASSERT_TRUE(WaitWatching());
   // A 410 loop of Services watches: relisted at once, then after 300, 600 and 1200 ms; each wait
@@ -610,9 +608,7 @@ TEST_F(ReflectorTest, OneExpiredWatchAfterAHealthyOneRelistsAtOnce) {
   ApiSource::Options options = FastOptions();
   options.backoff = {.initial = 1h, .max = 1h, .jitter = 0};
   options.min_healthy_watch = 1s;
-  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
-                                        stats_, options);
-  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_NO_FATAL_FAILURE(StartSource(Config(), options));
   ASSERT_TRUE(WaitSynced());
   ASSERT_TRUE(WaitWatching());
   const int watches = server_->watch_requests(R::kServices);
@@ -846,9 +842,7 @@ TEST_F(ReflectorTest, OversizedWatchEventIsDroppedLoggedAndCounted) {
   Seed(2);
   ApiSource::Options options = FastOptions();
   options.client.max_watch_line = 4096;
-  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
-                                        stats_, options);
-  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_NO_FATAL_FAILURE(StartSource(Config(), options));
   ASSERT_TRUE(WaitSynced());
   ASSERT_TRUE(WaitWatching());
   Service big = Svc("big", 50);
@@ -879,9 +873,7 @@ TEST_F(ReflectorTest, ListFarOverTheOldResponseCapInOnePageSyncs) {
   server_->SetIgnoreLimit(true);
   ApiSource::Options options = FastOptions();
   options.page_size = 500;
-  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
-                                        stats_, options);
-  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_NO_FATAL_FAILURE(StartSource(Config(), options));
   ASSERT_TRUE(WaitSynced(60s));
   EXPECT_EQ(handler_.services().size(), static_cast<size_t>(kServices));
   auto lists = RequestsFor("/api/v1/services", false);
@@ -900,9 +892,7 @@ TEST_F(ReflectorTest, OversizedListItemIsSkippedAndCounted) {
   server_->Put(R::kServices, ServiceObject(Svc("small", 51)));
   ApiSource::Options options = FastOptions();
   options.max_list_item = 8192;
-  source_ = std::make_unique<ApiSource>(Config(), kNodeName, &handler_, &handler_, &handler_,
-                                        stats_, options);
-  ASSERT_TRUE(source_->Start().ok());
+  ASSERT_NO_FATAL_FAILURE(StartSource(Config(), options));
   ASSERT_TRUE(WaitSynced());
   EXPECT_EQ(stats_.list_items_too_large.load(), 1u);
   EXPECT_EQ(stats_.objects_rejected.load(), 1u);

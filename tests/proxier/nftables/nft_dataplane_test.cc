@@ -604,6 +604,11 @@ bool Dispatched(const FakeNftHandle::Tables& tables, const std::string& key) {
   return false;
 }
 
+// What an older kpx's layout left in a table: a map this layout no longer has.
+void AddOlderLayoutsMap(NftTableDump& table) {
+  table.sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+}
+
 TEST_F(NftDataplaneTest, ALayoutChangeIsBuiltInAShadowTableSoNoServiceIsEverMissing) {
   for (int i = 0; i < 200; ++i) {
     builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
@@ -615,10 +620,9 @@ TEST_F(NftDataplaneTest, ALayoutChangeIsBuiltInAShadowTableSoNoServiceIsEverMiss
   small.max_batch_bytes = 8 * 1024;  // many transactions, as a large cluster takes
   Fixture old = Make(std::make_unique<FakeNftHandle>(), small);
   APPLY_OK(old.dataplane, state, false);
-  // What an older kpx left: a map this layout no longer has.
   NftTableDump* table = old.fake->Table(IpFamily::kIPv4, nft::kTable);
   ASSERT_NE(table, nullptr);
-  table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  AddOlderLayoutsMap(*table);
   std::vector<std::string> keys;
   for (const auto& [key, v] : table->sets.at(nft::kServiceIds).elements) keys.push_back(key);
   ASSERT_EQ(keys.size(), 200u);
@@ -660,7 +664,7 @@ TEST_F(NftDataplaneTest, ARebuildThatFailsHalfwayResumesWithoutLosingAService) {
   Fixture old = Make(std::make_unique<FakeNftHandle>(), small);
   APPLY_OK(old.dataplane, state, false);
   NftTableDump* table = old.fake->Table(IpFamily::kIPv4, nft::kTable);
-  table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+  AddOlderLayoutsMap(*table);
   std::vector<std::string> keys;
   for (const auto& [key, v] : table->sets.at(nft::kServiceIds).elements) keys.push_back(key);
 
@@ -692,7 +696,7 @@ TEST_F(NftDataplaneTest, ARebuildThatFailsHalfwayResumesWithoutLosingAService) {
     EXPECT_EQ(Canonical(Dump(*upgraded.fake, IpFamily::kIPv4)),
               Canonical(Dump(*fresh.fake, IpFamily::kIPv4)));
     table = upgraded.fake->Table(IpFamily::kIPv4, nft::kTable);
-    table->sets["service-ips"].spec = NftSetSpec{"service-ips", NFT_SET_MAP, 0, 12, 0, 4};
+    AddOlderLayoutsMap(*table);
   }
 }
 
