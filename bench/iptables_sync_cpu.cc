@@ -78,9 +78,9 @@ std::shared_ptr<const kpx::ServicePortState> Port(int i, int endpoints, int vari
   info.protocol = kpx::Protocol::kTCP;
   info.port = 80;
   info.cluster_ip[0] = Addr(10, 100, i / 250, i % 250 + 1);
-  kpx::EndpointVector eps;
+  std::vector<kpx::EndpointInfo> eps;
   for (int e = 0; e < endpoints; ++e) {
-    auto ep = std::make_shared<kpx::EndpointInfo>();
+    kpx::EndpointInfo* ep = &eps.emplace_back();
     // Every endpoint its own address; the edited one alternates between two, as bench/run's
     // edit of one slice does.
     const int k = i * endpoints + e;
@@ -89,9 +89,8 @@ std::shared_ptr<const kpx::ServicePortState> Port(int i, int endpoints, int vari
     ep->port = 8080;
     ep->ready = ep->serving = true;
     ep->node_name = "other";
-    eps.push_back(std::move(ep));
   }
-  port->endpoints[0] = kpx::SelectEndpoints(info, std::move(eps), {"node", ""});
+  port->endpoints[0] = kpx::SelectEndpoints(info, kpx::EndpointList(std::move(eps)), {"node", ""});
   return port;
 }
 

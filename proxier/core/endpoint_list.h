@@ -1,7 +1,7 @@
 #pragma once
 
 #include <cstddef>
-#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -9,41 +9,115 @@
 
 namespace kpx {
 
-using EndpointVector = std::vector<std::shared_ptr<const EndpointInfo>>;
-
-// An immutable list of endpoints whose copies share one array. A service port's selection usually
-// holds the same endpoints several times over (all, cluster and all_reachable are equal when every
-// endpoint is ready and no topology applies); as separate vectors those copies were ~500 bytes per
-// port, 5 MiB of kpx's heap at 10 000 services x 10 endpoints. push_back copies the array first
-// if another list shares it, so a list built by appending still behaves as a value.
+// An immutable list of endpoints. Copies share one block, and a list drawn from others (a subset,
+// a merge of several slices, a sorted order) points into their blocks instead of copying the
+// endpoints. The usual service port has one slice whose endpoints, kept sorted by the
+// EndpointSliceCache, are exactly the port's `all`, `cluster` and `all_reachable` lists: then all
+// of them are that slice's block, and a port's endpoints cost no allocation beyond the slice's own
+// array. (A vector of shared_ptr per list was ~230 bytes per port, 23 MiB at 100 000 ports.)
 class EndpointList {
+  struct Block;
+
  public:
-  using value_type = EndpointVector::value_type;
-  using const_iterator = EndpointVector::const_iterator;
+  using value_type = const EndpointInfo*;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = const EndpointInfo*;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const value_type*;
+    using reference = value_type;
+
+    const_iterator() = default;
+    const EndpointInfo* operator*() const { return list_->At(i_); }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      ++i_;
+      return old;
+    }
+    difference_type operator-(const const_iterator& o) const {
+      return static_cast<difference_type>(i_) - static_cast<difference_type>(o.i_);
+    }
+    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
+
+   private:
+    friend class EndpointList;
+    const_iterator(const EndpointList* list, size_t i) : list_(list), i_(i) {}
+    const EndpointList* list_ = nullptr;
+    size_t i_ = 0;
+  };
   using iterator = const_iterator;
 
+  // Collects entries of other lists into a new one; the lists they came from stay alive as long
+  // as the result does.
+  class Builder {
+   public:
+    void Reserve(size_t n) { items_.reserve(n); }
+    // `ep` must be an entry of `from`.
+    void Add(const EndpointList& from, const EndpointInfo* ep);
+    // Replaces entry `i` with `ep`, an entry of `from`.
+    void Set(size_t i, const EndpointList& from, const EndpointInfo* ep);
+    size_t size() const { return items_.size(); }
+    const EndpointInfo* operator[](size_t i) const { return items_[i]; }
+    EndpointList Build() &&;
+
+   private:
+    friend class EndpointList;
+    void Own(const EndpointList& from);
+    std::vector<const EndpointInfo*> items_;
+    std::vector<std::shared_ptr<const Block>> owners_;
+  };
+
   EndpointList() = default;
-  // Implicit: a vector is a list; the capacity is trimmed, the array is not copied again.
-  EndpointList(EndpointVector endpoints);  // NOLINT(google-explicit-constructor)
-  EndpointList(std::initializer_list<value_type> endpoints)
-      : EndpointList(EndpointVector(endpoints)) {}
+  // A list that owns these endpoints, in this order.
+  explicit EndpointList(std::vector<EndpointInfo> endpoints);
 
-  const_iterator begin() const { return Items().begin(); }
-  const_iterator end() const { return Items().end(); }
-  size_t size() const { return items_ ? items_->size() : 0; }
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, size()}; }
+  size_t size() const { return block_ ? block_->size() : 0; }
   bool empty() const { return size() == 0; }
-  const value_type& operator[](size_t i) const { return (*items_)[i]; }
-  const value_type& front() const { return items_->front(); }
-  const value_type& back() const { return items_->back(); }
+  const EndpointInfo* operator[](size_t i) const { return At(i); }
+  const EndpointInfo* front() const { return At(0); }
+  const EndpointInfo* back() const { return At(size() - 1); }
 
-  void push_back(value_type endpoint);
-  // Whether both lists are the same array (not merely equal elements).
-  bool SharesWith(const EndpointList& o) const { return items_ == o.items_; }
+  // The entries `keep` accepts, in order; this list itself when it accepts all of them.
+  template <typename Pred>
+  EndpointList Filter(Pred keep) const {
+    size_t kept = 0;
+    for (const EndpointInfo* ep : *this) kept += keep(*ep) ? 1 : 0;
+    if (kept == size()) return *this;
+    Builder out;
+    out.Reserve(kept);
+    for (const EndpointInfo* ep : *this) {
+      if (keep(*ep)) out.Add(*this, ep);
+    }
+    return std::move(out).Build();
+  }
+  // The entries ordered by (ip, port); this list itself when already in that order.
+  EndpointList SortedByAddress() const;
+
+  // Whether both lists are the same block (not merely equal elements).
+  bool SharesWith(const EndpointList& o) const { return block_ == o.block_; }
 
  private:
-  const EndpointVector& Items() const;
+  // Either owns its endpoints or points into other blocks, which it keeps alive.
+  struct Block {
+    std::vector<EndpointInfo> own;
+    std::vector<const EndpointInfo*> refs;
+    std::vector<std::shared_ptr<const Block>> owners;
+    size_t size() const { return refs.empty() ? own.size() : refs.size(); }
+  };
 
-  std::shared_ptr<EndpointVector> items_;  // null when empty; never written while shared
+  const EndpointInfo* At(size_t i) const {
+    return block_->refs.empty() ? &block_->own[i] : block_->refs[i];
+  }
+
+  std::shared_ptr<const Block> block_;  // null when empty
 };
 
 }  // namespace kpx

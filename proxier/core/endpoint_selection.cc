@@ -10,22 +10,9 @@ namespace {
 
 bool SameEndpoints(const EndpointList& a, const EndpointList& b) {
   if (a.SharesWith(b)) return true;
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](const auto& x, const auto& y) { return x == y || *x == *y; });
-}
-
-// A subset that keeps everything is `in` itself (its array shared, not copied).
-template <typename Pred>
-EndpointList Filter(const EndpointList& in, Pred pred) {
-  size_t kept = 0;
-  for (const auto& ep : in) kept += pred(*ep) ? 1 : 0;
-  if (kept == in.size()) return in;
-  EndpointVector out;
-  out.reserve(kept);
-  for (const auto& ep : in) {
-    if (pred(*ep)) out.push_back(ep);
-  }
-  return out;
+  return std::equal(
+      a.begin(), a.end(), b.begin(), b.end(),
+      [](const EndpointInfo* x, const EndpointInfo* y) { return x == y || *x == *y; });
 }
 
 bool ServingTerminating(const EndpointInfo& ep) { return ep.serving && ep.terminating; }
@@ -53,24 +40,21 @@ bool EndpointSelection::operator==(const EndpointSelection& o) const {
          SameEndpoints(all_reachable, o.all_reachable);
 }
 
-EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector endpoints,
+EndpointSelection SelectEndpoints(const ServicePortInfo& service, const EndpointList& endpoints,
                                   const NodeTopology& node) {
-  std::sort(endpoints.begin(), endpoints.end(), [](const auto& a, const auto& b) {
-    return std::tie(a->ip, a->port) < std::tie(b->ip, b->port);
-  });
   EndpointSelection sel;
-  sel.all = std::move(endpoints);
+  sel.all = endpoints.SortedByAddress();
 
   if (service.UsesClusterEndpoints()) {
     const bool topology = CanUseTopology(sel.all, node);
-    sel.cluster = Filter(sel.all, [&](const EndpointInfo& ep) {
+    sel.cluster = sel.all.Filter([&](const EndpointInfo& ep) {
       if (!ep.ready) return false;
       if (!topology) return true;
       return ep.hint_zones.Contains(node.zone);
     });
     // With nothing ready anywhere, terminating endpoints that still serve are better than
     // refusing connections during a rolling update.
-    if (sel.cluster.empty()) sel.cluster = Filter(sel.all, ServingTerminating);
+    if (sel.cluster.empty()) sel.cluster = sel.all.Filter(ServingTerminating);
     sel.has_any_endpoints = !sel.cluster.empty();
   }
 
@@ -91,10 +75,10 @@ EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector
     }
   }
   if (local_ready) {
-    sel.local = Filter(sel.all, [](const EndpointInfo& ep) { return ep.ready && ep.is_local; });
+    sel.local = sel.all.Filter([](const EndpointInfo& ep) { return ep.ready && ep.is_local; });
   } else if (local_serving_terminating) {
-    sel.local = Filter(
-        sel.all, [](const EndpointInfo& ep) { return ServingTerminating(ep) && ep.is_local; });
+    sel.local = sel.all.Filter(
+        [](const EndpointInfo& ep) { return ServingTerminating(ep) && ep.is_local; });
   }
 
   if (!service.UsesClusterEndpoints()) {
@@ -103,9 +87,9 @@ EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector
   }
   // Both policies in use: the union, kept in the order of `all`.
   std::unordered_set<const EndpointInfo*> used;
-  for (const auto& ep : sel.cluster) used.insert(ep.get());
-  for (const auto& ep : sel.local) used.insert(ep.get());
-  sel.all_reachable = Filter(sel.all, [&](const EndpointInfo& ep) { return used.contains(&ep); });
+  for (const EndpointInfo* ep : sel.cluster) used.insert(ep);
+  for (const EndpointInfo* ep : sel.local) used.insert(ep);
+  sel.all_reachable = sel.all.Filter([&](const EndpointInfo& ep) { return used.contains(&ep); });
   // The union holds both subsets in the order of `all`: equal in size means equal to one of them.
   if (sel.all_reachable.size() == sel.cluster.size()) {
     sel.all_reachable = sel.cluster;

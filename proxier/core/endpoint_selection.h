@@ -31,7 +31,7 @@ struct NodeTopology {
 };
 
 // Pure: applies kube-proxy's endpoint selection rules to `endpoints` (one family, any order).
-EndpointSelection SelectEndpoints(const ServicePortInfo& service, EndpointVector endpoints,
+EndpointSelection SelectEndpoints(const ServicePortInfo& service, const EndpointList& endpoints,
                                   const NodeTopology& node);
 
 }  // namespace kpx

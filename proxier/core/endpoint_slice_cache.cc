@@ -1,5 +1,7 @@
 #include "proxier/core/endpoint_slice_cache.h"
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <tuple>
 #include <utility>
@@ -47,8 +49,13 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
       info.zone = ep.zone;
       info.hint_zones = ep.hint_zones;
     }
-    endpoints.shrink_to_fit();
-    port.endpoints = std::make_shared<const std::vector<EndpointInfo>>(std::move(endpoints));
+    // Stable: of two entries for one address (possible, if not valid) the first still wins in
+    // EndpointsFor unless a later one is ready.
+    std::stable_sort(endpoints.begin(), endpoints.end(),
+                     [](const EndpointInfo& a, const EndpointInfo& b) {
+                       return std::tie(a.ip, a.port) < std::tie(b.ip, b.port);
+                     });
+    port.endpoints = EndpointList(std::move(endpoints));
   }
   return out;
 }
@@ -62,40 +69,52 @@ void EndpointSliceCache::Delete(const EndpointSlice& slice) {
   if (it->second.empty()) slices_.erase(it);
 }
 
-EndpointVector EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                                                const std::string& node_name) const {
-  EndpointVector out;
+EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
+                                              const std::string& node_name) const {
   auto it = slices_.find(port.name.ServiceKey());
-  if (it == slices_.end()) return out;
-  std::map<std::pair<IpAddress, int32_t>, size_t> seen;
+  if (it == slices_.end()) return {};
+  std::vector<const EndpointList*> matches;
   for (const auto& [slice_name, slice] : it->second) {
     if (slice.address_type != family) continue;
-    const CachedPort* match = nullptr;
     for (const CachedPort& p : slice.ports) {
       if (p.name == port.name.port && p.protocol == port.protocol) {
-        match = &p;
+        if (!p.endpoints.empty()) matches.push_back(&p.endpoints);
         break;
       }
     }
-    if (match == nullptr) continue;
-    for (const EndpointInfo& cached : *match->endpoints) {
-      // Shares ownership of the slice port's array, pointing at one element of it.
-      std::shared_ptr<const EndpointInfo> info(match->endpoints, &cached);
-      const bool local = !node_name.empty() && cached.node_name == node_name;
-      if (local != cached.is_local) {
-        auto copy = std::make_shared<EndpointInfo>(cached);
-        copy->is_local = local;
-        info = std::move(copy);
-      }
-      auto [pos, inserted] = seen.try_emplace({info->ip, info->port}, out.size());
+  }
+  const bool same_node = node_name == node_name_;
+  // The usual case: one slice, each address once, built for this node: its block as it is.
+  if (matches.size() == 1 && same_node) {
+    const EndpointList& only = *matches.front();
+    bool repeats = false;
+    for (size_t i = 1; i < only.size() && !repeats; ++i) {
+      repeats = only[i - 1]->ip == only[i]->ip && only[i - 1]->port == only[i]->port;
+    }
+    if (!repeats) return only;
+  }
+  EndpointList::Builder merged;
+  std::map<std::pair<IpAddress, int32_t>, size_t> seen;
+  for (const EndpointList* list : matches) {
+    for (const EndpointInfo* ep : *list) {
+      auto [pos, inserted] = seen.try_emplace({ep->ip, ep->port}, merged.size());
       if (inserted) {
-        out.push_back(std::move(info));
-      } else if (info->ready && !out[pos->second]->ready) {
-        out[pos->second] = std::move(info);
+        merged.Add(*list, ep);
+      } else if (ep->ready && !merged[pos->second]->ready) {
+        merged.Set(pos->second, *list, ep);
       }
     }
   }
-  return out;
+  EndpointList out = std::move(merged).Build();
+  if (same_node) return out;
+  // Asked for another node: copies marked local for that node.
+  std::vector<EndpointInfo> copies;
+  copies.reserve(out.size());
+  for (const EndpointInfo* ep : out) {
+    EndpointInfo& copy = copies.emplace_back(*ep);
+    copy.is_local = !node_name.empty() && ep->node_name == node_name;
+  }
+  return EndpointList(std::move(copies));
 }
 
 std::set<std::string> EndpointSliceCache::TakeDirty() { return std::exchange(dirty_, {}); }

@@ -33,8 +33,8 @@ class EndpointSliceCache {
   // The endpoints of `port` in `family` across all slices of its Service. An address that appears
   // in several slices (possible while the controller moves endpoints between slices) is listed
   // once, preferring a ready copy. Endpoints on `node_name` are marked local.
-  EndpointVector EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                              const std::string& node_name) const;
+  EndpointList EndpointsFor(const ServicePortInfo& port, IpFamily family,
+                            const std::string& node_name) const;
   std::set<std::string> TakeDirty();
   size_t slice_count() const;
 
@@ -42,11 +42,10 @@ class EndpointSliceCache {
   struct CachedPort {
     std::string name;
     Protocol protocol = Protocol::kTCP;
-    // One entry per endpoint that has an address, in slice order, in one allocation: the
-    // snapshots' pointers alias this array (they keep it alive), so an endpoint costs its 72
-    // bytes, not a heap block and a control block of its own (40 bytes more each, 4 MiB at
-    // 100 000 endpoints).
-    std::shared_ptr<const std::vector<EndpointInfo>> endpoints;
+    // One entry per endpoint that has an address, in one block, sorted by (ip, port) as a
+    // service port's lists are: for a port with one slice (the usual case) the snapshot's lists
+    // are this block itself, not a list of their own (see EndpointList).
+    EndpointList endpoints;
   };
   struct CachedSlice {
     IpFamily address_type = IpFamily::kIPv4;

@@ -128,17 +128,13 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
 
   // As in the iptables mode: an externally reachable port needs its Cluster set even when
   // core computed none (internalTrafficPolicy Local), for the pod and host short-circuit.
-  // (Copied only then: a full sync renders every port, and copying shared_ptrs is not free.)
   const EndpointList* cluster = &sel.cluster;
   EndpointList fallback;
   if (cluster->empty() && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
-    for (const auto& ep : sel.all) {
-      if (ep->ready) fallback.push_back(ep);
-    }
+    fallback = sel.all.Filter([](const EndpointInfo& ep) { return ep.ready; });
     if (fallback.empty()) {
-      for (const auto& ep : sel.all) {
-        if (ep->serving && ep->terminating) fallback.push_back(ep);
-      }
+      fallback =
+          sel.all.Filter([](const EndpointInfo& ep) { return ep.serving && ep.terminating; });
     }
     cluster = &fallback;
   }

@@ -58,14 +58,14 @@ StateBuilderForTest& StateBuilderForTest::Add(const ServicePortInfo& info,
   port->info = info;
   const NodeTopology topo{state_.node.name, state_.node.zone};
   for (IpFamily f : kIpFamilies) {
-    EndpointVector list;
+    std::vector<EndpointInfo> list;
     for (const auto& e : endpoints) {
       if (e.ip.family() != f) continue;
-      auto copy = std::make_shared<EndpointInfo>(e);
-      copy->is_local = copy->is_local || copy->node_name == state_.node.name;
-      list.push_back(std::move(copy));
+      EndpointInfo& copy = list.emplace_back(e);
+      copy.is_local = copy.is_local || copy.node_name == state_.node.name;
     }
-    port->endpoints[static_cast<int>(f)] = SelectEndpoints(info, std::move(list), topo);
+    port->endpoints[static_cast<int>(f)] =
+        SelectEndpoints(info, EndpointList(std::move(list)), topo);
   }
   state_.services.insert_or_assign(info.name, std::move(port));
   changed_.insert(info.name);

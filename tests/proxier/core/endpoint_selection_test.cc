@@ -19,10 +19,10 @@ struct Ep {
   std::vector<std::string> hints = {};
 };
 
-EndpointVector Build(const std::vector<Ep>& eps) {
-  EndpointVector out;
+EndpointList Build(const std::vector<Ep>& eps) {
+  std::vector<EndpointInfo> out;
   for (const auto& e : eps) {
-    auto info = std::make_shared<EndpointInfo>();
+    EndpointInfo* info = &out.emplace_back();
     info->ip = Ip(e.ip);
     info->port = 80;
     info->ready = e.ready;
@@ -31,9 +31,8 @@ EndpointVector Build(const std::vector<Ep>& eps) {
     info->is_local = e.local;
     info->node_name = e.local ? "node-a" : "node-b";
     info->hint_zones = e.hints;
-    out.push_back(info);
   }
-  return out;
+  return EndpointList(std::move(out));
 }
 
 std::vector<std::string> Ips(const EndpointList& l) {

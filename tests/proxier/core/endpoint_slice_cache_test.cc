@@ -15,7 +15,7 @@ using testing::MakeSlice;
 
 ServicePortInfo WebPort() { return ServicePortsOf(MakeService("ns", "web"))[0]; }
 
-std::vector<std::string> Strings(const EndpointVector& l) {
+std::vector<std::string> Strings(const EndpointList& l) {
   std::vector<std::string> out;
   for (const auto& e : l) out.push_back(e->ToString() + (e->ready ? "" : " notready"));
   return out;
@@ -79,7 +79,8 @@ TEST(EndpointSliceCacheTest, SharesEntriesUntilTheSliceChanges) {
   // No address: skipped; several: the first one counts, as in kube-proxy.
   ASSERT_EQ(Strings(first),
             (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}));
-  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].get(), second[i].get());
+  // One slice: every query hands out the slice's own block, sorted by address.
+  EXPECT_TRUE(first.SharesWith(second));
   EXPECT_TRUE(first[0]->is_local);
   EXPECT_FALSE(first[1]->is_local);
   EXPECT_EQ(first[0]->node_name, "n1");
@@ -94,8 +95,21 @@ TEST(EndpointSliceCacheTest, SharesEntriesUntilTheSliceChanges) {
                          {MakeEndpoint("10.0.0.1", "n1", [](Endpoint& e) { e.ready = false; })}));
   const auto after = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n1");
   ASSERT_EQ(Strings(after), (std::vector<std::string>{"10.0.0.1:8080 notready"}));
-  EXPECT_NE(after[0].get(), first[0].get());
+  EXPECT_NE(after[0], first[0]);
   EXPECT_TRUE(first[0]->ready);  // what an earlier snapshot holds is immutable
+}
+
+TEST(EndpointSliceCacheTest, OneSliceIsSortedAndRepeatedAddressesAreListedOnce) {
+  EndpointSliceCache cache("n1");
+  cache.Update(MakeSlice("ns", "web", "web-a",
+                         {MakeEndpoint("10.0.0.3", "n1"),
+                          MakeEndpoint("10.0.0.1", "n1", [](Endpoint& e) { e.ready = false; }),
+                          MakeEndpoint("10.0.0.2", "n1"), MakeEndpoint("10.0.0.1", "n2")}));
+  const auto eps = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "n1");
+  // The ready copy of 10.0.0.1 wins over the one listed first, as across slices.
+  EXPECT_EQ(Strings(eps),
+            (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}));
+  EXPECT_EQ(eps[0]->node_name, "n2");
 }
 
 }  // namespace
