@@ -7,7 +7,7 @@
 namespace kpx {
 
 // The transport protocols a Service port may name. kpx refuses anything else at decode time.
-enum class Protocol { kTCP, kUDP, kSCTP };
+enum class Protocol : uint8_t { kTCP, kUDP, kSCTP };
 
 // "TCP", "UDP" or "SCTP", as the API spells them.
 std::string_view ProtocolName(Protocol p);
@@ -17,7 +17,8 @@ std::optional<Protocol> ParseProtocol(std::string_view s);
 // The IP protocol number (IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP), as IPVS and conntrack key by it.
 uint8_t IpProtocolNumber(Protocol p);
 
-enum class IpFamily { kIPv4 = 0, kIPv6 = 1 };
+// One byte: a family sits in every IpAddress, a million of them at 100 000 x 10 endpoints.
+enum class IpFamily : uint8_t { kIPv4 = 0, kIPv6 = 1 };
 inline constexpr IpFamily kIpFamilies[] = {IpFamily::kIPv4, IpFamily::kIPv6};
 
 std::string_view IpFamilyName(IpFamily f);

@@ -40,13 +40,12 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
       if (ep.addresses.empty()) continue;
       EndpointInfo& info = endpoints.emplace_back();
       info.ip = ep.addresses.front();  // kube-proxy uses only the first
-      info.port = p.port;
+      info.port = static_cast<uint16_t>(p.port);
       info.ready = ep.ready;
       info.serving = ep.serving;
       info.terminating = ep.terminating;
       info.node_name = ep.node_name;
       info.is_local = !node_name_.empty() && ep.node_name == node_name_;
-      info.zone = ep.zone;
       info.hint_zones = ep.hint_zones;
     }
     // Stable: of two entries for one address (possible, if not valid) the first still wins in

@@ -16,8 +16,8 @@ std::vector<Backend> ToBackends(const EndpointList& endpoints) {
   std::vector<Backend> out;
   out.reserve(endpoints.size());
   for (const auto& ep : endpoints) {
-    if (ep->port <= 0 || ep->port > 65535) continue;
-    out.push_back(Backend{ep->ip, static_cast<uint16_t>(ep->port)});
+    if (ep->port == 0) continue;
+    out.push_back(Backend{ep->ip, ep->port});
   }
   return out;
 }
