@@ -1,8 +1,9 @@
 #include "proxier/core/endpoint_list.h"
 
 #include <algorithm>
+#include <memory>
+#include <new>
 #include <tuple>
-#include <utility>
 
 namespace kpx {
 
@@ -14,21 +15,39 @@ bool AddressLess(const EndpointInfo* a, const EndpointInfo* b) {
 
 }  // namespace
 
-EndpointList::EndpointList(std::vector<EndpointInfo> endpoints) {
+EndpointList::EndpointList(const std::vector<EndpointInfo>& endpoints) {
   if (endpoints.empty()) return;
-  endpoints.shrink_to_fit();
-  auto block = std::make_shared<Block>();
-  block->own = std::move(endpoints);
-  block_ = std::move(block);
+  void* raw = ::operator new(sizeof(Block) + endpoints.size() * sizeof(EndpointInfo));
+  auto* block = new (raw) Block;
+  block->size = static_cast<uint32_t>(endpoints.size());
+  block->owning = true;
+  auto* items = reinterpret_cast<EndpointInfo*>(block + 1);
+  std::uninitialized_copy(endpoints.begin(), endpoints.end(), items);
+  block_ = block;
+}
+
+void EndpointList::Release() {
+  const Block* block = std::exchange(block_, nullptr);
+  if (block == nullptr || block->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (block->owning) {
+    std::destroy_n(const_cast<EndpointInfo*>(block->Own()), block->size);
+  } else {
+    for (uint32_t i = 0; i < block->owners; ++i) {
+      EndpointList owner;
+      owner.block_ = block->Owners()[i];  // adopts the reference this block held
+    }
+  }
+  block->~Block();
+  ::operator delete(const_cast<Block*>(block));
 }
 
 void EndpointList::Builder::Own(const EndpointList& from) {
   // Entries mostly come in runs from one list: looking at the last owner keeps this short.
-  if (owners_.empty() || owners_.back() != from.block_) {
-    if (std::find(owners_.begin(), owners_.end(), from.block_) == owners_.end()) {
-      owners_.push_back(from.block_);
-    }
+  if (!owners_.empty() && owners_.back().SharesWith(from)) return;
+  for (const EndpointList& owner : owners_) {
+    if (owner.SharesWith(from)) return;
   }
+  owners_.push_back(from);
 }
 
 void EndpointList::Builder::Add(const EndpointList& from, const EndpointInfo* ep) {
@@ -42,22 +61,24 @@ void EndpointList::Builder::Set(size_t i, const EndpointList& from, const Endpoi
 }
 
 EndpointList EndpointList::Builder::Build() && {
-  EndpointList out;
-  if (items_.empty()) return out;
+  if (items_.empty()) return {};
   // A list that is exactly one owner's entries in order is that owner.
-  if (owners_.size() == 1) {
-    if (owners_.front()->size() == items_.size()) {
-      EndpointList whole;
-      whole.block_ = owners_.front();
-      if (std::equal(items_.begin(), items_.end(), whole.begin())) return whole;
-    }
+  if (owners_.size() == 1 && owners_.front().size() == items_.size() &&
+      std::equal(items_.begin(), items_.end(), owners_.front().begin())) {
+    return std::move(owners_.front());
   }
-  auto block = std::make_shared<Block>();
-  items_.shrink_to_fit();
-  owners_.shrink_to_fit();
-  block->refs = std::move(items_);
-  block->owners = std::move(owners_);
-  out.block_ = std::move(block);
+  const size_t bytes = sizeof(Block) + items_.size() * sizeof(const EndpointInfo*) +
+                       owners_.size() * sizeof(const Block*);
+  auto* block = new (::operator new(bytes)) Block;
+  block->size = static_cast<uint32_t>(items_.size());
+  block->owners = static_cast<uint32_t>(owners_.size());
+  auto* refs = reinterpret_cast<const EndpointInfo**>(block + 1);
+  std::copy(items_.begin(), items_.end(), refs);
+  auto* owners = reinterpret_cast<const Block**>(refs + items_.size());
+  // The new block takes over the builder's references to its owners.
+  for (EndpointList& owner : owners_) *owners++ = std::exchange(owner.block_, nullptr);
+  EndpointList out;
+  out.block_ = block;
   return out;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
-#include <memory>
+#include <utility>
 #include <vector>
 
 #include "proxier/core/endpoint_info.h"
@@ -70,16 +72,28 @@ class EndpointList {
     friend class EndpointList;
     void Own(const EndpointList& from);
     std::vector<const EndpointInfo*> items_;
-    std::vector<std::shared_ptr<const Block>> owners_;
+    std::vector<EndpointList> owners_;
   };
 
   EndpointList() = default;
   // A list that owns these endpoints, in this order.
-  explicit EndpointList(std::vector<EndpointInfo> endpoints);
+  explicit EndpointList(const std::vector<EndpointInfo>& endpoints);
+  EndpointList(const EndpointList& o) : block_(o.block_) { Retain(); }
+  EndpointList(EndpointList&& o) noexcept : block_(std::exchange(o.block_, nullptr)) {}
+  EndpointList& operator=(const EndpointList& o) {
+    EndpointList copy(o);
+    std::swap(block_, copy.block_);
+    return *this;
+  }
+  EndpointList& operator=(EndpointList&& o) noexcept {
+    std::swap(block_, o.block_);
+    return *this;
+  }
+  ~EndpointList() { Release(); }
 
   const_iterator begin() const { return {this, 0}; }
   const_iterator end() const { return {this, size()}; }
-  size_t size() const { return block_ ? block_->size() : 0; }
+  size_t size() const { return block_ ? block_->size : 0; }
   bool empty() const { return size() == 0; }
   const EndpointInfo* operator[](size_t i) const { return At(i); }
   const EndpointInfo* front() const { return At(0); }
@@ -105,19 +119,35 @@ class EndpointList {
   bool SharesWith(const EndpointList& o) const { return block_ == o.block_; }
 
  private:
-  // Either owns its endpoints or points into other blocks, which it keeps alive.
+  // One allocation: this header, then either the endpoints themselves (a block that owns them)
+  // or `size` pointers into other blocks followed by the `owners` blocks that keep those alive.
+  // Counted in place (a list is one pointer): a port holds eight lists, most of them empty or
+  // sharing one block, and a shared_ptr's control block and second word cost ~100 bytes a port.
   struct Block {
-    std::vector<EndpointInfo> own;
-    std::vector<const EndpointInfo*> refs;
-    std::vector<std::shared_ptr<const Block>> owners;
-    size_t size() const { return refs.empty() ? own.size() : refs.size(); }
+    mutable std::atomic<uint32_t> refs{1};
+    uint32_t size = 0;
+    uint32_t owners = 0;
+    bool owning = false;
+    const EndpointInfo* Own() const { return reinterpret_cast<const EndpointInfo*>(this + 1); }
+    const EndpointInfo* const* Refs() const {
+      return reinterpret_cast<const EndpointInfo* const*>(this + 1);
+    }
+    const Block* const* Owners() const {
+      return reinterpret_cast<const Block* const*>(Refs() + size);
+    }
   };
+  static_assert(sizeof(Block) % alignof(EndpointInfo) == 0);
+  static_assert(sizeof(Block) % alignof(const EndpointInfo*) == 0);
 
   const EndpointInfo* At(size_t i) const {
-    return block_->refs.empty() ? &block_->own[i] : block_->refs[i];
+    return block_->owning ? block_->Own() + i : block_->Refs()[i];
   }
+  void Retain() const {
+    if (block_ != nullptr) block_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Release();
 
-  std::shared_ptr<const Block> block_;  // null when empty
+  const Block* block_ = nullptr;  // null when empty
 };
 
 }  // namespace kpx
