@@ -114,8 +114,8 @@ constexpr bool kKeptWhole = std::is_same_v<T, Node>;
 
 // The key and the handler-facing object of what the source keeps.
 std::string KeyOf(const Node& n) { return n.meta.Key(); }
-std::string KeyOf(const KeptService& k) { return k.Key(); }
-std::string KeyOf(const KeptSlice& k) { return k.Key(); }
+std::string KeyOf(const KeptService& k) { return std::string(k.Key()); }
+std::string KeyOf(const KeptSlice& k) { return std::string(k.Key()); }
 const Node& Named(const Node& n) { return n; }
 Service Named(const KeptService& k) { return k.identity(); }
 EndpointSlice Named(const KeptSlice& k) { return k.identity(); }
