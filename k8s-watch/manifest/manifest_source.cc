@@ -236,7 +236,7 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
     }
     if (!known) ++index->delivered_count;
     record->delivered = true;
-    record->delivered_from = winner;
+    if (record->more == nullptr) record->file_delivered = true;  // `winner` is its one file
   }
   release();
   return calls;
@@ -301,8 +301,7 @@ template <typename T>
 bool ManifestSource::KindIndex<T>::KnownDelivered(const Record& record,
                                                   const InternedString& file) const {
   if (!record.delivered) return false;
-  if (record.delivered_from == file) return true;
-  if (record.more == nullptr) return false;
+  if (record.more == nullptr) return record.file == file && record.file_delivered;
   for (const Definition& d : *record.more) {
     if (d.file == file) return d.version.has_value() && *d.version == record.kept;
   }
@@ -329,16 +328,15 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file, std::vector<
       if (r.more != nullptr) {
         std::erase_if(*r.more, [&](const Definition& d) { return d.file == name; });
         if (r.more->size() == 1) {
-          // Back to one definition: whether it is the delivered version is known only here.
+          // Back to one definition, which is the delivered version if its version says so.
           const Definition& last = r.more->front();
-          const bool delivered_version = r.delivered_from == last.file ||
-                                         (r.delivered && last.version && *last.version == r.kept);
+          r.file_delivered = r.delivered && last.version && *last.version == r.kept;
           r.file = last.file;
-          r.delivered_from = delivered_version ? last.file : InternedString();
           r.more.reset();
         }
       } else if (r.file == name) {
         r.file = InternedString();
+        r.file_delivered = false;
       }
       // Kept while a deletion is still to be delivered.
       if (!r.Defined() && !r.delivered) by_key.erase(it);
@@ -356,18 +354,18 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file, std::vector<
     } else {
       Kept version(*e.whole);
       if (it == by_key.end()) {
-        it = by_key.insert(Record{std::move(version), false, {}, name, nullptr}).first;
+        it = by_key.insert(Record{std::move(version), name, nullptr, false, false}).first;
       } else {
         const Record& r = *it;
-        // The file's definition changes: it is the delivered version only once Deliver says so.
-        if (r.delivered_from == name) r.delivered_from = InternedString();
         if (r.more == nullptr && (r.file.empty() || r.file == name)) {
+          // The definition changes: it is the delivered version only once Deliver says so.
           r.file = name;
+          r.file_delivered = false;
         } else {
           if (r.more == nullptr) {
             // A second file defines the key: from now on each definition keeps its version.
             std::optional<Kept> first;
-            if (r.delivered && KnownDelivered(r, r.file)) {
+            if (KnownDelivered(r, r.file)) {
               first = r.kept;
             } else if (const T* whole = Pending(e.key, r.file)) {
               first.emplace(*whole);
@@ -375,6 +373,7 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file, std::vector<
             r.more = std::make_unique<std::vector<Definition>>();
             r.more->push_back({r.file, std::move(first)});
             r.file = InternedString();
+            r.file_delivered = false;
           }
           auto at = std::lower_bound(
               r.more->begin(), r.more->end(), name,

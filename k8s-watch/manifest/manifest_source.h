@@ -122,21 +122,21 @@ class ManifestSource {
       InternedString file;
       std::optional<Kept> version;
     };
-    // Everything known of one key, in one hash-set node (~80 bytes with the Kept's own block;
-    // a map node per key, a vector of definitions and shared kept objects were ~850 bytes per
-    // Service and EndpointSlice). Almost always one file defines a key and its definition is what
-    // was delivered, so that case keeps no per-definition version: `delivered_from` says it.
+    // Everything known of one key, in one hash-set node (64 bytes, plus the Kept's own block; a
+    // map node per key, a vector of definitions and shared kept objects were ~370 bytes per
+    // Service or EndpointSlice). Almost always one file defines a key and its definition is what
+    // was delivered, so that case keeps no per-definition version: `file_delivered` says it.
     // Mutable: the set hashes and compares the key alone, which nothing here changes.
     struct Record {
       // What was delivered, when `delivered`; before that the first definition seen (its key).
       mutable Kept kept;
-      mutable bool delivered = false;
-      // A file whose definition is known to be the delivered version; empty when none is.
-      mutable InternedString delivered_from;
       // The defining file when one file defines the key (and `more` is null); empty when none.
       mutable InternedString file;
       // Every definition, sorted by file name (the last one wins), when several files define it.
       mutable std::unique_ptr<std::vector<Definition>> more;
+      mutable bool delivered = false;
+      // Whether the definition in `file` is known to be the delivered version.
+      mutable bool file_delivered = false;
 
       // The defining files in name order.
       std::vector<InternedString> Files() const;

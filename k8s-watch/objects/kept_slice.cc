@@ -41,7 +41,7 @@ KeptSlice::Digest KeptSlice::DigestOf(const EndpointSlice& slice) {
 }
 
 bool KeptSlice::Matches(const EndpointSlice& whole) const {
-  return id_.Matches(whole.meta, whole.service_name) && whole.address_type == address_type_ &&
+  return id_.Matches(whole.meta, whole.service_name, static_cast<unsigned>(whole.address_type)) &&
          DigestOf(whole) == content_;
 }
 
@@ -49,7 +49,7 @@ EndpointSlice KeptSlice::identity() const {
   EndpointSlice identity;
   identity.meta = id_.Meta();
   identity.service_name = id_.extra();
-  identity.address_type = address_type_;
+  identity.address_type = static_cast<IpFamily>(id_.tag());
   return identity;
 }
 

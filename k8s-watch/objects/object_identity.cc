@@ -1,6 +1,7 @@
 #include "k8s-watch/objects/object_identity.h"
 
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -10,8 +11,8 @@ namespace {
 
 constexpr size_t kUuidTextSize = 36;
 constexpr size_t kUuidSize = 16;
-// The first byte of a block: how the uid is stored.
-enum UidForm : char { kUidText = 0, kUidRaw = 1 };
+// The first byte of a block: bit 0 says how the uid is stored, the others are the tag.
+constexpr unsigned kUidRaw = 1;
 
 bool IsDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
@@ -92,12 +93,14 @@ struct ObjectIdentity::Layout {
   std::string_view name;
   std::string_view extra;
   bool uid_raw = false;
+  unsigned tag = 0;
   std::string_view uid;  // 16 bytes when uid_raw, else the text
   std::string_view resource_version;
   size_t size = 0;  // of the whole block
 };
 
-ObjectIdentity ObjectIdentity::Of(const ObjectMeta& m, std::string_view extra) {
+ObjectIdentity ObjectIdentity::Of(const ObjectMeta& m, std::string_view extra, unsigned tag) {
+  assert(tag < kTagLimit);
   const auto raw_uid = PackUuid(m.uid);
   const size_t slash = m.namespace_.empty() ? 0 : 1;
   const size_t key_size = m.namespace_.size() + slash + m.name.size();
@@ -110,7 +113,7 @@ ObjectIdentity ObjectIdentity::Of(const ObjectMeta& m, std::string_view extra) {
   ObjectIdentity id;
   id.block_ = std::make_unique_for_overwrite<char[]>(size);
   char* p = id.block_.get();
-  *p++ = raw_uid ? kUidRaw : kUidText;
+  *p++ = static_cast<char>((raw_uid ? kUidRaw : 0) | (tag % kTagLimit) << 1);
   p = PutVarint(p, m.namespace_.size());
   p = PutVarint(p, m.name.size());
   p = PutVarint(p, extra.size());
@@ -137,7 +140,9 @@ ObjectIdentity::Layout ObjectIdentity::Parse() const {
   Layout l;
   if (block_ == nullptr) return l;
   const char* p = block_.get();
-  l.uid_raw = *p++ == kUidRaw;
+  const auto form = static_cast<unsigned char>(*p++);
+  l.uid_raw = (form & kUidRaw) != 0;
+  l.tag = form >> 1;
   l.namespace_size = GetVarint(&p);
   const size_t name_size = GetVarint(&p);
   const size_t extra_size = GetVarint(&p);
@@ -181,10 +186,10 @@ ObjectMeta ObjectIdentity::Meta() const {
   return m;
 }
 
-bool ObjectIdentity::Matches(const ObjectMeta& m, std::string_view extra) const {
+bool ObjectIdentity::Matches(const ObjectMeta& m, std::string_view extra, unsigned tag) const {
   const Layout l = Parse();
-  if (l.name != m.name || l.key.substr(0, l.namespace_size) != m.namespace_ || l.extra != extra ||
-      l.resource_version != m.resource_version) {
+  if (l.tag != tag || l.name != m.name || l.key.substr(0, l.namespace_size) != m.namespace_ ||
+      l.extra != extra || l.resource_version != m.resource_version) {
     return false;
   }
   if (!l.uid_raw) return l.uid == m.uid;
@@ -195,6 +200,7 @@ bool ObjectIdentity::Matches(const ObjectMeta& m, std::string_view extra) const 
 std::string_view ObjectIdentity::Key() const { return Parse().key; }
 std::string_view ObjectIdentity::name() const { return Parse().name; }
 std::string_view ObjectIdentity::extra() const { return Parse().extra; }
+unsigned ObjectIdentity::tag() const { return Parse().tag; }
 std::string_view ObjectIdentity::resource_version() const { return Parse().resource_version; }
 
 std::string_view ObjectIdentity::namespace_() const {
@@ -212,8 +218,9 @@ bool ObjectIdentity::operator==(const ObjectIdentity& o) const {
   const Layout b = o.Parse();
   if (a.size == 0 || b.size == 0) {
     // A default identity equals one built from empty metadata.
-    return a.key.empty() && b.key.empty() && a.extra.empty() && b.extra.empty() && a.uid.empty() &&
-           b.uid.empty() && a.resource_version.empty() && b.resource_version.empty();
+    return a.tag == 0 && b.tag == 0 && a.key.empty() && b.key.empty() && a.extra.empty() &&
+           b.extra.empty() && a.uid.empty() && b.uid.empty() && a.resource_version.empty() &&
+           b.resource_version.empty();
   }
   return a.size == b.size && std::memcmp(block_.get(), o.block_.get(), a.size) == 0;
 }

@@ -10,13 +10,13 @@
 namespace kpx {
 
 // The part of an object's metadata that names one version of it (name, namespace, uid,
-// resourceVersion, and one `extra` text the kept kind names the object by, e.g. a slice's service
-// name): what a source keeps, per object, of objects it no longer holds whole (KeptService,
-// KeptSlice). Sources keep one per Service and per EndpointSlice, 100 000s of them, so it is one
-// pointer to one allocation holding all of it: four std::strings were 128 bytes plus a heap block
-// for the 36-character uid. A canonical UUID uid (what the API server assigns) is stored as its 16
-// bytes, any other uid as text; the "namespace/name" key is stored contiguously, so Key() needs no
-// allocation.
+// resourceVersion, and what else the kept kind names the object by: one `extra` text and a small
+// `tag`, a slice's service name and address type): what a source keeps, per object, of objects it
+// no longer holds whole (KeptService, KeptSlice). Sources keep one per Service and per
+// EndpointSlice, 100 000s of them, so it is one pointer to one allocation holding all of it: four
+// std::strings were 128 bytes plus a heap block for the 36-character uid. A canonical UUID uid
+// (what the API server assigns) is stored as its 16 bytes, any other uid as text; the
+// "namespace/name" key is stored contiguously, so Key() needs no allocation.
 class ObjectIdentity {
  public:
   ObjectIdentity() = default;
@@ -25,11 +25,13 @@ class ObjectIdentity {
   ObjectIdentity& operator=(const ObjectIdentity& o);
   ObjectIdentity& operator=(ObjectIdentity&&) noexcept = default;
 
-  static ObjectIdentity Of(const ObjectMeta& m, std::string_view extra = {});
+  // `tag` < kTagLimit.
+  static constexpr unsigned kTagLimit = 128;
+  static ObjectIdentity Of(const ObjectMeta& m, std::string_view extra = {}, unsigned tag = 0);
   // The metadata with these fields and no labels or annotations.
   ObjectMeta Meta() const;
-  // Whether `m` (with `extra`) has exactly these fields.
-  bool Matches(const ObjectMeta& m, std::string_view extra = {}) const;
+  // Whether `m` (with `extra` and `tag`) has exactly these fields.
+  bool Matches(const ObjectMeta& m, std::string_view extra = {}, unsigned tag = 0) const;
 
   // "namespace/name", or "name" for cluster-scoped objects (ObjectMeta::Key()).
   std::string_view Key() const;
@@ -38,6 +40,7 @@ class ObjectIdentity {
   std::string uid() const;
   std::string_view resource_version() const;
   std::string_view extra() const;
+  unsigned tag() const;
 
   bool operator==(const ObjectIdentity& o) const;
 
@@ -46,9 +49,10 @@ class ObjectIdentity {
   Layout Parse() const;
   size_t BlockSize() const;
 
-  // Header (a form byte, then the lengths as LEB128 varints), then the key, the extra text, the
-  // uid (16 bytes or text) and the resourceVersion. Null only for a default-constructed identity
-  // (empty throughout). One encoding per field value, so equal identities have equal blocks.
+  // Header (a form byte: the uid's form and the tag, then the lengths as LEB128 varints), then the
+  // key, the extra text, the uid (16 bytes or text) and the resourceVersion. Null only for a
+  // default-constructed identity (empty throughout). One encoding per field value, so equal
+  // identities have equal blocks.
   std::unique_ptr<char[]> block_;
 };
 

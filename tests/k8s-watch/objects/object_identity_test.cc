@@ -80,6 +80,19 @@ TEST(ObjectIdentityTest, EqualityAndMatchesSeeEveryField) {
             ObjectIdentity::Of(Meta("a/b", "c", "", "")));
 }
 
+TEST(ObjectIdentityTest, TagReadsBackAndCounts) {
+  const ObjectMeta m = Meta("ns", "web-1", "0f8e6c1a-93b2-4d7e-a5c4-1b2c3d4e5f60", "7");
+  for (unsigned tag : {0u, 1u, ObjectIdentity::kTagLimit - 1}) {
+    const ObjectIdentity id = ObjectIdentity::Of(m, "web", tag);
+    EXPECT_EQ(id.tag(), tag);
+    EXPECT_EQ(id.uid(), m.uid);
+    EXPECT_TRUE(id.Matches(m, "web", tag));
+    EXPECT_FALSE(id.Matches(m, "web", tag ^ 1));
+    EXPECT_NE(id, ObjectIdentity::Of(m, "web", tag ^ 1));
+  }
+  EXPECT_EQ(ObjectIdentity().tag(), 0u);
+}
+
 TEST(ObjectIdentityTest, CopiesAreEqualAndIndependent) {
   ObjectIdentity a = ObjectIdentity::Of(Meta("ns", "web", "u-1", "7"), "x");
   ObjectIdentity b = a;
