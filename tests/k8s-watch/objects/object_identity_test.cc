@@ -4,6 +4,9 @@
 
 #include <string>
 
+#include "k8s-watch/objects/kept_service.h"
+#include "k8s-watch/objects/kept_slice.h"
+
 namespace kpx {
 namespace {
 
@@ -105,6 +108,13 @@ TEST(ObjectIdentityTest, CopiesAreEqualAndIndependent) {
   EXPECT_EQ(c.extra(), "x");
   c = ObjectIdentity();
   EXPECT_EQ(c.Key(), "");
+}
+
+// Sources keep one of each per object (issue 15): growth here costs per Service and per slice.
+TEST(ObjectIdentityTest, KeptFormsStaySmall) {
+  EXPECT_EQ(sizeof(ObjectIdentity), sizeof(void*));
+  EXPECT_LE(sizeof(KeptService), 24u);
+  EXPECT_LE(sizeof(KeptSlice), 24u);
 }
 
 }  // namespace
