@@ -38,7 +38,9 @@ class TypedReflectorStore : public ReflectorStore {
   using Handler = typename Kind::Handler;
 
   TypedReflectorStore(Handler* handler, std::mutex* dispatch_mu, SourceStats* stats)
-      : handler_(handler), dispatch_mu_(dispatch_mu), stats_(stats) {}
+      : handler_(handler), dispatch_mu_(dispatch_mu), stats_(stats) {
+    cache_.max_load_factor(kMaxLoadFactor);
+  }
 
   void BeginList() override {
     listed_.clear();
@@ -88,6 +90,7 @@ class TypedReflectorStore : public ReflectorStore {
       }
     }
     Cache next;
+    next.max_load_factor(kMaxLoadFactor);
     next.reserve(kept_over.size() + listed_.size());
     for (const std::string& key : kept_over) {
       next.insert(cache_.extract(cache_.find(std::string_view(key))));
@@ -217,6 +220,8 @@ class TypedReflectorStore : public ReflectorStore {
     bool operator()(const Kept& a, std::string_view b) const { return Kind::KeyOf(a) == b; }
   };
   using Cache = std::unordered_set<Kept, KeyHash, KeyEqual>;
+  // Two objects per bucket on average: the bucket array is then ~6 bytes per object, not ~12.
+  static constexpr float kMaxLoadFactor = 2;
   Cache cache_;
   // The listing in progress, and keys of listed objects that failed decoding.
   std::map<std::string, Object, std::less<>> listed_;

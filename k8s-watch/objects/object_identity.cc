@@ -11,8 +11,12 @@ namespace {
 
 constexpr size_t kUuidTextSize = 36;
 constexpr size_t kUuidSize = 16;
-// The first byte of a block: bit 0 says how the uid is stored, the others are the tag.
+// The first byte of a block: bit 0 says how the uid is stored, bit 1 that the extra text is the
+// start of the name (a slice named after its service, as the controller names them) and so not
+// stored again, the others are the tag.
 constexpr unsigned kUidRaw = 1;
+constexpr unsigned kExtraInName = 2;
+constexpr unsigned kTagShift = 2;
 
 bool IsDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
@@ -105,15 +109,18 @@ ObjectIdentity ObjectIdentity::Of(const ObjectMeta& m, std::string_view extra, u
   const size_t slash = m.namespace_.empty() ? 0 : 1;
   const size_t key_size = m.namespace_.size() + slash + m.name.size();
   const size_t uid_size = raw_uid ? kUuidSize : m.uid.size();
+  const bool extra_in_name = !extra.empty() && m.name.starts_with(extra);
+  const std::string_view stored_extra = extra_in_name ? std::string_view() : extra;
   size_t size = 1 + VarintSize(m.namespace_.size()) + VarintSize(m.name.size()) +
                 VarintSize(extra.size()) + VarintSize(m.resource_version.size()) + key_size +
-                extra.size() + uid_size + m.resource_version.size();
+                stored_extra.size() + uid_size + m.resource_version.size();
   if (!raw_uid) size += VarintSize(m.uid.size());
 
   ObjectIdentity id;
   id.block_ = std::make_unique_for_overwrite<char[]>(size);
   char* p = id.block_.get();
-  *p++ = static_cast<char>((raw_uid ? kUidRaw : 0) | (tag % kTagLimit) << 1);
+  *p++ = static_cast<char>((raw_uid ? kUidRaw : 0) | (extra_in_name ? kExtraInName : 0) |
+                           (tag % kTagLimit) << kTagShift);
   p = PutVarint(p, m.namespace_.size());
   p = PutVarint(p, m.name.size());
   p = PutVarint(p, extra.size());
@@ -126,7 +133,7 @@ ObjectIdentity ObjectIdentity::Of(const ObjectMeta& m, std::string_view extra, u
   put(m.namespace_);
   if (slash != 0) *p++ = '/';
   put(m.name);
-  put(extra);
+  put(stored_extra);
   if (raw_uid) {
     put(std::string_view(reinterpret_cast<const char*>(raw_uid->data()), raw_uid->size()));
   } else {
@@ -142,7 +149,8 @@ ObjectIdentity::Layout ObjectIdentity::Parse() const {
   const char* p = block_.get();
   const auto form = static_cast<unsigned char>(*p++);
   l.uid_raw = (form & kUidRaw) != 0;
-  l.tag = form >> 1;
+  const bool extra_in_name = (form & kExtraInName) != 0;
+  l.tag = form >> kTagShift;
   l.namespace_size = GetVarint(&p);
   const size_t name_size = GetVarint(&p);
   const size_t extra_size = GetVarint(&p);
@@ -156,7 +164,7 @@ ObjectIdentity::Layout ObjectIdentity::Parse() const {
   };
   l.key = take(l.namespace_size + slash + name_size);
   l.name = l.key.substr(l.namespace_size + slash);
-  l.extra = take(extra_size);
+  l.extra = extra_in_name ? l.name.substr(0, extra_size) : take(extra_size);
   l.uid = take(uid_size);
   l.resource_version = take(rv_size);
   l.size = static_cast<size_t>(p - block_.get());

@@ -26,7 +26,7 @@ class ObjectIdentity {
   ObjectIdentity& operator=(ObjectIdentity&&) noexcept = default;
 
   // `tag` < kTagLimit.
-  static constexpr unsigned kTagLimit = 128;
+  static constexpr unsigned kTagLimit = 64;
   static ObjectIdentity Of(const ObjectMeta& m, std::string_view extra = {}, unsigned tag = 0);
   // The metadata with these fields and no labels or annotations.
   ObjectMeta Meta() const;

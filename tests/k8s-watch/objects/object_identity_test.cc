@@ -55,6 +55,16 @@ TEST(ObjectIdentityTest, ClusterScopedAndLongFields) {
   ExpectRoundTrip(Meta("ns", "web-1", "u", "7"), "web");
 }
 
+// An extra text the name starts with is not stored twice; it reads back the same either way.
+TEST(ObjectIdentityTest, ExtraThatStartsTheName) {
+  const ObjectMeta m = Meta("ns", "web-x7k2p", "0f8e6c1a-93b2-4d7e-a5c4-1b2c3d4e5f60", "7");
+  for (std::string_view extra : {"web", "web-x7k2p", "we", "api", "web-x7k2p-2", "x7k2p"}) {
+    ExpectRoundTrip(m, extra);
+    EXPECT_NE(ObjectIdentity::Of(m, extra), ObjectIdentity::Of(m, "web-"));
+  }
+  ExpectRoundTrip(Meta("ns", "", "", ""), "");
+}
+
 TEST(ObjectIdentityTest, DefaultIsEmpty) {
   const ObjectIdentity id;
   EXPECT_EQ(id.Key(), "");
