@@ -348,9 +348,9 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file, std::vector<
   for (Entry<T>& e : after) {
     auto it = by_key.find(std::string_view(e.key));
     if (e.whole == nullptr) {
-      // The definition the file had stays as it is (KeepOld found it, so the record exists).
+      // The definition the file had stays as it is, with its decoded object if one is still held
+      // (KeepOld found the definition, so the record exists).
       if (it == by_key.end()) continue;
-      SetPending(e.key, name, nullptr);
     } else {
       Kept version(*e.whole);
       if (it == by_key.end()) {

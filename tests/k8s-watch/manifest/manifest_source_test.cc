@@ -576,6 +576,28 @@ TEST_F(ManifestSourceTest, OnlyThisNodeIsDelivered) {
   EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.5");
 }
 
+// The Node is kept whole, every definition of it too: one that wins again is delivered as it is,
+// even after its file stopped decoding (its last good version stays).
+TEST_F(ManifestSourceTest, DuplicateNodeWinningAgainIsItsLastGoodVersion) {
+  dir_.Write("a.yaml", NodeYaml("kpx-node", "10.99.0.2"));
+  dir_.Write("b.yaml", NodeYaml("kpx-node", "10.99.0.3"));
+  StartSource();
+  ASSERT_EQ(handler_.events()[0], "node add kpx-node");
+  EXPECT_EQ(handler_.calls()[0].node->internal_ips[0].ToString(), "10.99.0.3");
+  size_t base = handler_.call_count();
+  dir_.WriteAtomically("a.yaml", NodeYaml("kpx-node", "10.99.0.256"));  // rejected
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
+  EXPECT_EQ(stats_.objects_rejected, 1u);
+  base = handler_.call_count();
+  dir_.Remove("b.yaml");
+  WaitFor(base + 1);
+  auto update = handler_.calls()[base];
+  EXPECT_EQ(update.event, "node update kpx-node");
+  EXPECT_EQ(update.old_node->internal_ips[0].ToString(), "10.99.0.3");
+  EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.2");
+}
+
 TEST_F(ManifestSourceTest, NullHandlersAreAllowed) {
   dir_.Write("web.yaml", ServiceYaml("web", 80) + "---\n" +
                              SliceYaml("web-1", "web", "10.99.1.11") + "---\n" +
