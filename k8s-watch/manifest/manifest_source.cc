@@ -314,7 +314,7 @@ void ManifestSource::KindIndex<T>::Replace(const std::string& file, std::vector<
   const InternedString name(file);
   std::set<std::string_view> staying;
   for (const Entry<T>& e : after) staying.insert(e.key);
-  // Keys first: a record may go while `before` still points at it (a file can define a key twice).
+  // Keys first: a record may go while *defined still points at it (a file can define a key twice).
   std::vector<std::string> leaving;
   for (const Record* r : *defined) {
     std::string key(KeyOf(r->kept));
