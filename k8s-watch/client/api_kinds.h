@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,7 +20,8 @@ namespace kpx {
 // is a handful of one-line forwarders.
 //
 // What the store keeps of an object (Kept) is what it hands over as the old object of an Update
-// and the object of a Delete, and what it compares a new version with (Same).
+// and the object of a Delete, and what it compares a new version with (Same); KeyOf is its
+// "namespace/name", by which the store finds it.
 
 // Kinds kept whole: the one Node, whose handler reads the old version.
 template <typename T>
@@ -27,6 +30,7 @@ struct KeptWhole {
   static T Keep(T&& object) { return std::move(object); }
   static bool Same(const T& kept, const T& object) { return kept == object; }
   static const T& Named(const T& kept) { return kept; }
+  static std::string KeyOf(const T& kept) { return kept.meta.Key(); }
 };
 
 struct ServiceKind {
@@ -36,6 +40,7 @@ struct ServiceKind {
   static KeptService Keep(Service&& service) { return KeptService(service); }
   static bool Same(const KeptService& kept, const Service& s) { return kept.Matches(s); }
   static Service Named(const KeptService& kept) { return kept.identity(); }
+  static std::string_view KeyOf(const KeptService& kept) { return kept.Key(); }
   using Handler = ServiceHandler;
   static constexpr char kName[] = "service";
   static constexpr char kListKind[] = "ServiceList";
@@ -62,6 +67,7 @@ struct EndpointSliceKind {
   static KeptSlice Keep(EndpointSlice&& slice) { return KeptSlice(slice); }
   static bool Same(const KeptSlice& kept, const EndpointSlice& s) { return kept.Matches(s); }
   static EndpointSlice Named(const KeptSlice& kept) { return kept.identity(); }
+  static std::string_view KeyOf(const KeptSlice& kept) { return kept.Key(); }
   static std::vector<EndpointSlice>& Items(DecodedObjects& d) { return d.endpoint_slices; }
   static bool Skip(const EndpointSlice& s) { return LabelFilter::SkipEndpointSlice(s); }
   static void Add(Handler* h, const EndpointSlice& s) { h->OnEndpointSliceAdd(s); }

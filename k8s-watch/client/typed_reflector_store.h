@@ -2,12 +2,17 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "k8s-watch/client/reflector_store.h"
 #include "k8s-watch/decode/list_decoder.h"
@@ -33,7 +38,9 @@ class TypedReflectorStore : public ReflectorStore {
   using Handler = typename Kind::Handler;
 
   TypedReflectorStore(Handler* handler, std::mutex* dispatch_mu, SourceStats* stats)
-      : handler_(handler), dispatch_mu_(dispatch_mu), stats_(stats) {}
+      : handler_(handler), dispatch_mu_(dispatch_mu), stats_(stats) {
+    cache_.max_load_factor(kMaxLoadFactor);
+  }
 
   void BeginList() override {
     listed_.clear();
@@ -52,35 +59,43 @@ class TypedReflectorStore : public ReflectorStore {
 
   void CommitList() override {
     // Objects that failed decoding keep their last good version (unless the kind withdraws it).
-    std::set<std::string> kept_over;
+    std::set<std::string, std::less<>> kept_over;
     for (const std::string& key : failed_keys_) {
-      if (Kind::kKeepLastGood && cache_.contains(key) && !listed_.contains(key)) {
-        kept_over.insert(key);
-      }
+      if (Kind::kKeepLastGood && Cached(key) && !listed_.contains(key)) kept_over.insert(key);
     }
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
     // Deletes first: an address freed by one object may be taken by a new one in the same relist.
+    // In key order, as everything else a source delivers.
+    std::vector<const Kept*> deleted;
+    for (const Kept& kept : cache_) {
+      const auto key = Kind::KeyOf(kept);
+      if (!listed_.contains(key) && !kept_over.contains(key)) deleted.push_back(&kept);
+    }
+    std::sort(deleted.begin(), deleted.end(),
+              [](const Kept* a, const Kept* b) { return Kind::KeyOf(*a) < Kind::KeyOf(*b); });
     // Named references rather than structured bindings: clang 14 cannot capture bindings in
     // lambdas (a C++20 addition it lacks), and the fuzz build uses clang.
-    for (const auto& entry : cache_) {
-      const Object& old_object = Kind::Named(entry.second);
-      if (!listed_.contains(entry.first) && !kept_over.contains(entry.first)) {
-        Dispatch([&] { Kind::Delete(handler_, old_object); });
-      }
+    for (const Kept* kept : deleted) {
+      const Object& old_object = Kind::Named(*kept);
+      Dispatch([&] { Kind::Delete(handler_, old_object); });
     }
     for (const auto& entry : listed_) {
       const std::string& key = entry.first;
       const Object& object = entry.second;
-      auto cached = cache_.find(key);
+      auto cached = cache_.find(std::string_view(key));
       if (cached == cache_.end()) {
         Dispatch([&] { Kind::Add(handler_, object); });
-      } else if (!Kind::Same(cached->second, object)) {
-        Dispatch([&] { Kind::Update(handler_, Kind::Named(cached->second), object); });
+      } else if (!Kind::Same(*cached, object)) {
+        Dispatch([&] { Kind::Update(handler_, Kind::Named(*cached), object); });
       }
     }
-    std::map<std::string, Kept> next;
-    for (const std::string& key : kept_over) next.emplace(key, std::move(cache_.at(key)));
-    for (auto& entry : listed_) next.emplace(entry.first, Kind::Keep(std::move(entry.second)));
+    Cache next;
+    next.max_load_factor(kMaxLoadFactor);
+    next.reserve(kept_over.size() + listed_.size());
+    for (const std::string& key : kept_over) {
+      next.insert(cache_.extract(cache_.find(std::string_view(key))));
+    }
+    for (auto& entry : listed_) next.insert(Kind::Keep(std::move(entry.second)));
     cache_.swap(next);
     listed_.clear();
     failed_keys_.clear();
@@ -104,7 +119,7 @@ class TypedReflectorStore : public ReflectorStore {
       // A deletion needs only the key, so an undecodable final version still removes the object.
       if (type == WatchEventType::kDeleted && !key.empty()) Remove(key);
       if (type != WatchEventType::kDeleted && !key.empty() && !Kind::kKeepLastGood) {
-        if (cache_.contains(key)) {
+        if (Cached(key)) {
           LOG(WARNING) << Kind::kName << " " << key
                        << ": new version rejected; withdrawing the last good one (fail closed)";
         }
@@ -118,16 +133,18 @@ class TypedReflectorStore : public ReflectorStore {
       Remove(key);
       return;
     }
-    auto cached = cache_.find(key);
+    auto cached = cache_.find(std::string_view(key));
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
     if (cached == cache_.end()) {
       Dispatch([&] { Kind::Add(handler_, item); });
-      cache_.emplace(std::move(key), Kind::Keep(std::move(item)));
-    } else if (!Kind::Same(cached->second, item)) {
+      cache_.insert(Kind::Keep(std::move(item)));
+    } else if (!Kind::Same(*cached, item)) {
       // Reported as an update even for ADDED: a re-established watch may replay an object the
       // cache already holds.
-      Dispatch([&] { Kind::Update(handler_, Kind::Named(cached->second), item); });
-      cached->second = Kind::Keep(std::move(item));
+      Dispatch([&] { Kind::Update(handler_, Kind::Named(*cached), item); });
+      auto node = cache_.extract(cached);  // the same key: its node is reused
+      node.value() = Kind::Keep(std::move(item));
+      cache_.insert(std::move(node));
     }
   }
 
@@ -148,13 +165,14 @@ class TypedReflectorStore : public ReflectorStore {
     RejectForeign(decoded);
   }
 
+  bool Cached(const std::string& key) const { return cache_.contains(std::string_view(key)); }
+
   void Remove(const std::string& key) {
-    auto cached = cache_.find(key);
+    auto cached = cache_.find(std::string_view(key));
     if (cached == cache_.end()) return;
-    Kept old = std::move(cached->second);
-    cache_.erase(cached);
+    auto old = cache_.extract(cached);
     std::lock_guard<std::mutex> lock(*dispatch_mu_);
-    Dispatch([&] { Kind::Delete(handler_, Kind::Named(old)); });
+    Dispatch([&] { Kind::Delete(handler_, Kind::Named(old.value())); });
   }
 
   template <typename Fn>
@@ -186,9 +204,27 @@ class TypedReflectorStore : public ReflectorStore {
   Handler* const handler_;
   std::mutex* const dispatch_mu_;
   SourceStats* const stats_;
-  std::map<std::string, Kept> cache_;
+  // Keyed by what each kept object names (Kind::KeyOf): a map holding a copy of every key beside
+  // it took ~100 more bytes per object.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>()(key);
+    }
+    size_t operator()(const Kept& kept) const noexcept { return (*this)(Kind::KeyOf(kept)); }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(const Kept& a, const Kept& b) const { return Kind::KeyOf(a) == Kind::KeyOf(b); }
+    bool operator()(std::string_view a, const Kept& b) const { return a == Kind::KeyOf(b); }
+    bool operator()(const Kept& a, std::string_view b) const { return Kind::KeyOf(a) == b; }
+  };
+  using Cache = std::unordered_set<Kept, KeyHash, KeyEqual>;
+  // Two objects per bucket on average: the bucket array is then ~6 bytes per object, not ~12.
+  static constexpr float kMaxLoadFactor = 2;
+  Cache cache_;
   // The listing in progress, and keys of listed objects that failed decoding.
-  std::map<std::string, Object> listed_;
+  std::map<std::string, Object, std::less<>> listed_;
   std::set<std::string> failed_keys_;
   std::atomic<bool> synced_{false};
 };

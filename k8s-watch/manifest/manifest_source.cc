@@ -107,87 +107,72 @@ std::string KeepNote(size_t kept) {
 }
 
 template <typename T>
-using Shared = std::shared_ptr<const T>;
-
-template <typename T>
 constexpr bool kKeptWhole = std::is_same_v<T, Node>;
 
 // The key and the handler-facing object of what the source keeps.
 std::string KeyOf(const Node& n) { return n.meta.Key(); }
-std::string KeyOf(const KeptService& k) { return k.Key(); }
-std::string KeyOf(const KeptSlice& k) { return k.Key(); }
+std::string_view KeyOf(const KeptService& k) { return k.Key(); }
+std::string_view KeyOf(const KeptSlice& k) { return k.Key(); }
 const Node& Named(const Node& n) { return n; }
 Service Named(const KeptService& k) { return k.identity(); }
 EndpointSlice Named(const KeptSlice& k) { return k.identity(); }
 
-template <typename Held>
-const Held* FindByKey(const std::vector<Held>& objects, const std::string& key) {
-  for (const Held& o : objects) {
-    if (KeyOf(*o.object) == key) return &o;
+template <typename Record>
+bool FindByKey(const std::vector<const Record*>& records, const std::string& key) {
+  for (const Record* r : records) {
+    if (KeyOf(r->kept) == key) return true;
   }
-  return nullptr;
+  return false;
 }
 
 template <typename Entry>
 bool Defines(const std::vector<Entry>& entries, const std::string& key) {
   for (const Entry& e : entries) {
-    if (KeyOf(*e.held.object) == key) return true;
+    if (e.key == key) return true;
   }
   return false;
 }
 
-// Adds the object of `failure` from `old` to `into`, if there was one; true when it did.
-template <typename Held, typename Entry>
-bool KeepOld(const DecodeFailure& failure, const std::vector<Held>& old, std::vector<Entry>* into) {
+// Keeps the definition `old` had of the object of `failure` in `into`, if it had one; true when
+// it did.
+template <typename Record, typename Entry>
+bool KeepOld(const DecodeFailure& failure, const std::vector<const Record*>& old,
+             std::vector<Entry>* into) {
   if (failure.key.empty()) return false;
-  const Held* previous = FindByKey(old, failure.key);
-  if (previous == nullptr || Defines(*into, failure.key)) return false;
-  into->push_back({*previous, nullptr});
+  if (!FindByKey(old, failure.key) || Defines(*into, failure.key)) return false;
+  into->push_back({failure.key, nullptr});
   return true;
-}
-
-// Two held versions of one object have the same content: the same pointer (no file changed it),
-// or equal kept forms (the whole Node; identity and content digest for the others).
-template <typename Held>
-bool SameContent(const Held& a, const Held& b) {
-  return a.object == b.object || *a.object == *b.object;
-}
-
-// The object the handlers are to receive for a definition, or null if it is no longer held.
-template <typename T, typename Entry>
-std::shared_ptr<const T> WholeOf(const Entry& e) {
-  if constexpr (kKeptWhole<T>) {
-    return e.held.object;
-  } else {
-    return e.whole;
-  }
 }
 
 // Diffs the touched keys of one kind against what was delivered: warns about new duplicate
 // definitions, then calls the handler for every difference (deletes first) and records what was
 // delivered. Each call is counted in *events before it is made, so a handler (or a test waiting on
-// one) never sees a counter that lags behind. Objects are compared by pointer first: an object no
-// file changed is the same one. A null handler (`deliver` false) receives nothing. Afterwards no
-// definition keeps its decoded object beyond what the kind holds.
+// one) never sees a counter that lags behind. A definition known to be the delivered version is
+// not compared again. A null handler (`deliver` false) receives nothing. Afterwards no decoded
+// object is held beyond what the kind keeps.
 template <typename T, typename Index, typename Add, typename Update, typename Delete>
 uint64_t DeliverKind(Index* index, const char* kind, const std::string& directory, bool deliver,
                      std::atomic<uint64_t>* events, Add add, Update update, Delete del) {
+  using Record = typename Index::Record;
   const std::set<std::string> touched = std::move(index->touched);
   index->touched.clear();
-  std::vector<std::pair<const std::string*, typename Index::EntryType*>> desired;
+  // Each touched key with its record (null: forgotten) and winning file (empty: none).
+  std::vector<std::tuple<const std::string*, const Record*, InternedString>> desired;
   desired.reserve(touched.size());
   for (const std::string& key : touched) {
     std::vector<std::string> duplicates;
-    typename Index::EntryType* winner = nullptr;
-    if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
+    InternedString winner;
+    auto defined = index->by_key.find(std::string_view(key));
+    const Record* record = defined == index->by_key.end() ? nullptr : &*defined;
+    if (record != nullptr) {
       const std::string* previous = nullptr;
-      for (auto& [file, entry] : defined->second.files) {
+      for (const InternedString& file : record->Files()) {
         if (previous != nullptr) {
           duplicates.push_back(std::string(kind) + " " + key + " is defined in " + *previous +
                                " and " + file.str() + "; using the one in " + file.str());
         }
         previous = &file.str();
-        winner = &entry;
+        winner = file;
       }
     }
     auto& reported = index->reported_duplicates[key];
@@ -201,40 +186,33 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
     } else {
       reported = std::move(duplicates);
     }
-    desired.emplace_back(&key, winner);
+    desired.emplace_back(&key, record, winner);
   }
   // The handlers get what they need below; after that a slice's endpoints live only in the core.
   auto release = [&] {
-    for (const std::string& key : touched) {
-      if (auto defined = index->by_key.find(key); defined != index->by_key.end()) {
-        for (auto& [file, entry] : defined->second.files) entry.whole = nullptr;
-      }
-    }
+    if constexpr (!kKeptWhole<T>) index->pending.clear();
   };
   if (!deliver) {  // nothing is ever delivered, so Replace forgets keys without definitions
     release();
     return 0;
   }
   uint64_t calls = 0;
-  for (const auto& [key, entry] : desired) {
-    auto it = index->by_key.find(*key);
-    if (entry != nullptr || it == index->by_key.end()) continue;
-    if (it->second.delivered.object != nullptr) {
+  for (const auto& [key, record, winner] : desired) {
+    if (record == nullptr || record->Defined()) continue;
+    if (record->delivered) {
       VLOG(4) << "manifest: " << kind << " delete " << *key;
       ++*events;
-      del(Named(*it->second.delivered.object));
+      del(Named(record->kept));
       ++calls;
       --index->delivered_count;
-      it->second.delivered = {};
     }
-    if (it->second.Gone()) index->by_key.erase(it);
+    index->by_key.erase(index->by_key.find(std::string_view(*key)));
   }
-  for (auto& [key, entry] : desired) {
-    if (entry == nullptr) continue;
-    auto& delivered = index->by_key.find(*key)->second.delivered;
-    const bool known = delivered.object != nullptr;
-    if (!known || !SameContent(delivered, entry->held)) {
-      const std::shared_ptr<const T> whole = WholeOf<T>(*entry);
+  for (const auto& [key, record, winner] : desired) {
+    if (record == nullptr || winner.empty()) continue;
+    const bool known = record->delivered;
+    if (!known || !index->KnownDelivered(*record, winner)) {
+      const T* whole = index->Pending(*key, winner);
       if (whole == nullptr) {
         // FilesToReread found none, or the file no longer decodes: keep what was delivered.
         LOG(WARNING) << "manifest " << directory << ": " << kind << " " << *key
@@ -242,18 +220,23 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
                         "delivered version";
         continue;
       }
-      ++*events;
-      ++calls;
-      if (!known) {
-        VLOG(4) << "manifest: " << kind << " add " << *key;
-        add(*whole);
-      } else {
-        VLOG(4) << "manifest: " << kind << " update " << *key;
-        update(Named(*delivered.object), *whole);
+      typename Index::Kept kept(*whole);
+      if (!known || !(record->kept == kept)) {
+        ++*events;
+        ++calls;
+        if (!known) {
+          VLOG(4) << "manifest: " << kind << " add " << *key;
+          add(*whole);
+        } else {
+          VLOG(4) << "manifest: " << kind << " update " << *key;
+          update(Named(record->kept), *whole);
+        }
       }
+      record->kept = std::move(kept);
     }
     if (!known) ++index->delivered_count;
-    delivered = entry->held;
+    record->delivered = true;
+    if (record->more == nullptr) record->file_delivered = true;  // `winner` is its one file
   }
   release();
   return calls;
@@ -262,36 +245,150 @@ uint64_t DeliverKind(Index* index, const char* kind, const std::string& director
 }  // namespace
 
 template <typename T>
-void ManifestSource::KindIndex<T>::Replace(const std::string& file,
-                                           const std::vector<Held<T>>& before,
-                                           const std::vector<Entry<T>>& after) {
+std::vector<InternedString> ManifestSource::KindIndex<T>::Record::Files() const {
+  if (more == nullptr) {
+    if (file.empty()) return {};
+    return {file};
+  }
+  std::vector<InternedString> files;
+  files.reserve(more->size());
+  for (const Definition& d : *more) files.push_back(d.file);
+  return files;
+}
+
+template <typename T>
+size_t ManifestSource::KindIndex<T>::KeyHash::operator()(const Record& r) const noexcept {
+  return (*this)(KeyOf(r.kept));
+}
+
+template <typename T>
+bool ManifestSource::KindIndex<T>::KeyEqual::operator()(const Record& a, const Record& b) const {
+  return KeyOf(a.kept) == KeyOf(b.kept);
+}
+
+template <typename T>
+bool ManifestSource::KindIndex<T>::KeyEqual::operator()(std::string_view a, const Record& b) const {
+  return a == KeyOf(b.kept);
+}
+
+template <typename T>
+const T* ManifestSource::KindIndex<T>::Pending(const std::string& key,
+                                               const InternedString& file) const {
+  auto it = pending.find(key);
+  if (it == pending.end()) return nullptr;
+  for (const auto& [f, whole] : it->second) {
+    if (f == file) return whole.get();
+  }
+  return nullptr;
+}
+
+// A null `whole` drops what was held.
+template <typename T>
+void ManifestSource::KindIndex<T>::SetPending(const std::string& key, const InternedString& file,
+                                              std::unique_ptr<const T> whole) {
+  auto it = pending.find(key);
+  if (it == pending.end()) {
+    if (whole != nullptr) pending[key].emplace_back(file, std::move(whole));
+    return;
+  }
+  auto& held = it->second;
+  std::erase_if(held, [&](const auto& h) { return h.first == file; });
+  if (whole != nullptr) held.emplace_back(file, std::move(whole));
+  if (held.empty()) pending.erase(it);
+}
+
+template <typename T>
+bool ManifestSource::KindIndex<T>::KnownDelivered(const Record& record,
+                                                  const InternedString& file) const {
+  if (!record.delivered) return false;
+  if (record.more == nullptr) return record.file == file && record.file_delivered;
+  for (const Definition& d : *record.more) {
+    if (d.file == file) return d.version.has_value() && *d.version == record.kept;
+  }
+  return false;
+}
+
+template <typename T>
+void ManifestSource::KindIndex<T>::Replace(const std::string& file, std::vector<Entry<T>> after,
+                                           std::vector<const Record*>* defined) {
   const InternedString name(file);
-  auto position = [&](Defs& defs) {
-    return std::lower_bound(defs.files.begin(), defs.files.end(), name,
-                            [](const auto& def, const InternedString& n) { return def.first < n; });
-  };
-  for (const Held<T>& o : before) {
-    std::string key = KeyOf(*o.object);
-    auto it = by_key.find(key);
+  std::set<std::string_view> staying;
+  for (const Entry<T>& e : after) staying.insert(e.key);
+  // Keys first: a record may go while *defined still points at it (a file can define a key twice).
+  std::vector<std::string> leaving;
+  for (const Record* r : *defined) {
+    std::string key(KeyOf(r->kept));
+    if (!staying.contains(key)) leaving.push_back(std::move(key));
+  }
+  for (std::string& key : leaving) {
+    SetPending(key, name, nullptr);
+    auto it = by_key.find(std::string_view(key));
     if (it != by_key.end()) {
-      auto& files = it->second.files;
-      auto at = position(it->second);
-      if (at != files.end() && at->first == name) files.erase(at);
+      const Record& r = *it;
+      if (r.more != nullptr) {
+        std::erase_if(*r.more, [&](const Definition& d) { return d.file == name; });
+        if (r.more->size() == 1) {
+          // Back to one definition, which is the delivered version if its version says so.
+          const Definition& last = r.more->front();
+          r.file_delivered = r.delivered && last.version && *last.version == r.kept;
+          r.file = last.file;
+          r.more.reset();
+        }
+      } else if (r.file == name) {
+        r.file = InternedString();
+        r.file_delivered = false;
+      }
       // Kept while a deletion is still to be delivered.
-      if (it->second.Gone()) by_key.erase(it);
+      if (!r.Defined() && !r.delivered) by_key.erase(it);
     }
     touched.insert(std::move(key));
   }
-  for (const Entry<T>& e : after) {
-    std::string key = KeyOf(*e.held.object);
-    Defs& defs = by_key[key];
-    auto at = position(defs);
-    if (at != defs.files.end() && at->first == name) {
-      at->second = e;
+  defined->clear();
+  defined->reserve(after.size());
+  for (Entry<T>& e : after) {
+    auto it = by_key.find(std::string_view(e.key));
+    if (e.whole == nullptr) {
+      // The definition the file had stays as it is, with its decoded object if one is still held
+      // (KeepOld found the definition, so the record exists).
+      if (it == by_key.end()) continue;
     } else {
-      defs.files.insert(at, {name, e});
+      Kept version(*e.whole);
+      if (it == by_key.end()) {
+        it = by_key.insert(Record{std::move(version), name, nullptr, false, false}).first;
+      } else {
+        const Record& r = *it;
+        if (r.more == nullptr && (r.file.empty() || r.file == name)) {
+          // The definition changes: it is the delivered version only once Deliver says so.
+          r.file = name;
+          r.file_delivered = false;
+        } else {
+          if (r.more == nullptr) {
+            // A second file defines the key: from now on each definition keeps its version.
+            std::optional<Kept> first;
+            if (KnownDelivered(r, r.file)) {
+              first = r.kept;
+            } else if (const T* whole = Pending(e.key, r.file)) {
+              first.emplace(*whole);
+            }
+            r.more = std::make_unique<std::vector<Definition>>();
+            r.more->push_back({r.file, std::move(first)});
+            r.file = InternedString();
+            r.file_delivered = false;
+          }
+          auto at = std::lower_bound(
+              r.more->begin(), r.more->end(), name,
+              [](const Definition& d, const InternedString& n) { return d.file < n; });
+          if (at != r.more->end() && at->file == name) {
+            at->version = std::move(version);
+          } else {
+            r.more->insert(at, {name, std::move(version)});
+          }
+        }
+      }
+      SetPending(e.key, name, std::move(e.whole));
     }
-    touched.insert(std::move(key));
+    defined->push_back(&*it);
+    touched.insert(std::move(e.key));
   }
 }
 
@@ -300,14 +397,11 @@ std::set<std::string> ManifestSource::KindIndex<T>::FilesToReread() const {
   std::set<std::string> files;
   if constexpr (!kKeptWhole<T>) {
     for (const std::string& key : touched) {
-      auto defined = by_key.find(key);
-      if (defined == by_key.end() || defined->second.files.empty()) continue;
-      const auto& [file, winner] = defined->second.files.back();
-      if (winner.whole != nullptr) continue;
-      const Held<T>& delivered = defined->second.delivered;
-      if (delivered.object == nullptr || !SameContent(delivered, winner.held)) {
-        files.insert(file.str());
-      }
+      auto defined = by_key.find(std::string_view(key));
+      if (defined == by_key.end() || !defined->Defined()) continue;
+      const InternedString winner = defined->Files().back();
+      if (Pending(key, winner) != nullptr) continue;
+      if (!KnownDelivered(*defined, winner)) files.insert(winner.str());
     }
   }
   return files;
@@ -484,9 +578,8 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    auto whole = std::make_shared<const Service>(std::move(svc));
-    Held<Service> held{std::make_shared<const KeptService>(*whole)};
-    services.push_back({std::move(held), std::move(whole)});
+    std::string key = svc.meta.Key();
+    services.push_back({std::move(key), std::make_unique<const Service>(std::move(svc))});
   }
   for (EndpointSlice& slice : decoded.endpoint_slices) {
     if (LabelFilter::SkipEndpointSlice(slice)) {
@@ -495,16 +588,16 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
       ++stats_->objects_skipped;
       continue;
     }
-    auto whole = std::make_shared<const EndpointSlice>(std::move(slice));
-    Held<EndpointSlice> held{std::make_shared<const KeptSlice>(*whole)};
-    slices.push_back({std::move(held), std::move(whole)});
+    std::string key = slice.meta.Key();
+    slices.push_back({std::move(key), std::make_unique<const EndpointSlice>(std::move(slice))});
   }
   for (Node& node : decoded.nodes) {
     if (node.meta.name != node_name_) {
       VLOG(4) << "manifest " << path << ": node " << node.meta.name << " is not this node";
       continue;
     }
-    nodes.push_back({{std::make_shared<const Node>(std::move(node))}, nullptr});
+    std::string key = node.meta.Key();
+    nodes.push_back({std::move(key), std::make_unique<const Node>(std::move(node))});
   }
   for (const DecodeFailure& f : decoded.failures) {
     if (f.other_kind) {
@@ -519,7 +612,7 @@ void ManifestSource::Accept(const std::string& name, DecodedObjects decoded, Fil
     bool kept = false;
     // A rejected Service is withdrawn rather than kept at its last good version, which may be
     // less restrictive than what the file now asks for (see TypedReflectorStore).
-    const bool withdrawn = f.kind == "Service" && FindByKey(state->services, f.key) != nullptr;
+    const bool withdrawn = f.kind == "Service" && FindByKey(state->services, f.key);
     if (f.kind == "EndpointSlice") kept = KeepOld(f, state->endpoint_slices, &slices);
     if (f.kind == "Node") kept = KeepOld(f, state->nodes, &nodes);
     LOG(WARNING) << "manifest " << path << ": rejected: " << f.message
@@ -534,18 +627,9 @@ void ManifestSource::SetObjects(const std::string& name, FileState* state,
                                 std::vector<Entry<Service>> services,
                                 std::vector<Entry<EndpointSlice>> slices,
                                 std::vector<Entry<Node>> nodes) {
-  services_.Replace(name, state->services, services);
-  slices_.Replace(name, state->endpoint_slices, slices);
-  nodes_.Replace(name, state->nodes, nodes);
-  auto held = [](const auto& entries) {
-    std::vector<std::remove_cvref_t<decltype(entries.front().held)>> out;
-    out.reserve(entries.size());
-    for (const auto& e : entries) out.push_back(e.held);
-    return out;
-  };
-  state->services = held(services);
-  state->endpoint_slices = held(slices);
-  state->nodes = held(nodes);
+  services_.Replace(name, std::move(services), &state->services);
+  slices_.Replace(name, std::move(slices), &state->endpoint_slices);
+  nodes_.Replace(name, std::move(nodes), &state->nodes);
 }
 
 void ManifestSource::Deliver() {

@@ -7,8 +7,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
+#include <unordered_set>
 #include <vector>
 
 #include "base/interned_string.h"
@@ -36,13 +38,12 @@ namespace kpx {
 // identity and the content digest) reach the handlers as Add,
 // Update(old, new) or Delete: an edit costs what the edited file holds, not the whole directory.
 //
-// Memory: each object is held once, immutable and shared between the file it came from and the
-// delivered maps (a rescan copies pointers, not objects); of a file's bytes only a SHA-256 digest
-// is kept to recognise an unchanged file. Services and EndpointSlices are not kept whole: once
-// delivered, only the identity and a digest of the content stay here (KeptService, KeptSlice),
-// so the old object an Update or Delete hands over carries only its identity (the handler
-// contracts allow it). At 10 000 Services x 10 endpoints the bytes and the copies were 70 MiB of
-// kpx's RSS.
+// Memory: Services and EndpointSlices are not kept whole: once delivered, only the identity and a
+// digest of the content stay here (KeptService, KeptSlice), one per key however many files define
+// it, so the old object an Update or Delete hands over carries only its identity (the handler
+// contracts allow it); a decoded object is held only from its file's read to the next Deliver. Of
+// a file's bytes only a SHA-256 digest is kept to recognise an unchanged file. At 10 000 Services
+// x 10 endpoints the bytes and the copies were 70 MiB of kpx's RSS.
 //
 // Bad input never stops the source. A file that cannot be parsed (or read) is skipped with one
 // warning and objects_rejected is bumped; the objects it held at its last good version are KEPT,
@@ -82,8 +83,6 @@ class ManifestSource {
   void Stop();
 
  private:
-  template <typename T>
-  using Shared = std::shared_ptr<const T>;
   using Digest = ContentDigest::Digest;
 
   // What stat(2) says of a file; equal identities mean the file was not written since.
@@ -104,44 +103,85 @@ class ManifestSource {
   using KeptOf =
       std::conditional_t<std::is_same_v<T, Service>, KeptService,
                          std::conditional_t<std::is_same_v<T, EndpointSlice>, KeptSlice, T>>;
-  template <typename T>
-  struct Held {
-    Shared<KeptOf<T>> object;
-  };
 
-  // One definition of an object in one file. `whole` is the decoded object of a kind not kept
-  // whole, from the read that produced it until the next Deliver hands it over.
+  // One object a file defines: its key, and the decoded object, or null to keep the definition
+  // the file had (its new version failed to decode).
   template <typename T>
   struct Entry {
-    Held<T> held;
-    Shared<T> whole;
+    std::string key;
+    std::unique_ptr<const T> whole;
   };
 
   // Every file's objects of one kind by namespace/name, and which of them are to be diffed
   // against what was delivered at the next Deliver.
   template <typename T>
   struct KindIndex {
-    using EntryType = Entry<T>;
-    // Everything known of one key: its definitions by file, sorted by file name (the last one
-    // wins; almost always there is one), and what was delivered (null object: nothing). One node
-    // per key, file names interned: with a map per key and a second map of delivered objects the
-    // bookkeeping was ~330 bytes per object.
-    struct Defs {
-      std::vector<std::pair<InternedString, Entry<T>>> files;
-      Held<T> delivered;
-      // Nothing defines the key and nothing of it was delivered (or its deletion was): forget it.
-      bool Gone() const { return files.empty() && delivered.object == nullptr; }
+    using Kept = KeptOf<T>;
+    // One definition of a key while more than one file defines it, and its version when known.
+    struct Definition {
+      InternedString file;
+      std::optional<Kept> version;
     };
-    std::map<std::string, Defs> by_key;
+    // Everything known of one key, in one hash-set node (64 bytes, plus the Kept's own block; a
+    // map node per key, a vector of definitions and shared kept objects were ~370 bytes per
+    // Service or EndpointSlice). Almost always one file defines a key and its definition is what
+    // was delivered, so that case keeps no per-definition version: `file_delivered` says it.
+    // Mutable: the set hashes and compares the key alone, which nothing here changes.
+    struct Record {
+      // What was delivered, when `delivered`; before that the first definition seen (its key).
+      mutable Kept kept;
+      // The defining file when one file defines the key (and `more` is null); empty when none.
+      mutable InternedString file;
+      // Every definition, sorted by file name (the last one wins), when several files define it.
+      mutable std::unique_ptr<std::vector<Definition>> more;
+      mutable bool delivered = false;
+      // Whether the definition in `file` is known to be the delivered version.
+      mutable bool file_delivered = false;
+
+      // The defining files in name order.
+      std::vector<InternedString> Files() const;
+      bool Defined() const { return more != nullptr || !file.empty(); }
+    };
+    struct KeyHash {
+      using is_transparent = void;
+      // noexcept: the set then stores no hash per node.
+      size_t operator()(std::string_view key) const noexcept {
+        return std::hash<std::string_view>()(key);
+      }
+      size_t operator()(const Record& r) const noexcept;
+    };
+    struct KeyEqual {
+      using is_transparent = void;
+      bool operator()(const Record& a, const Record& b) const;
+      bool operator()(std::string_view a, const Record& b) const;
+      bool operator()(const Record& a, std::string_view b) const { return (*this)(b, a); }
+    };
+
+    // Two records per bucket on average: the bucket array is then ~6 bytes per key, not ~12.
+    KindIndex() { by_key.max_load_factor(2); }
+
+    std::unordered_set<Record, KeyHash, KeyEqual> by_key;
     std::set<std::string> touched;
+    // The decoded objects of definitions read since the last Deliver, by key and file: what the
+    // handlers get. Kinds kept whole keep them (they are their own version).
+    std::map<std::string, std::vector<std::pair<InternedString, std::unique_ptr<const T>>>,
+             std::less<>>
+        pending;
     size_t delivered_count = 0;
     // Duplicate definitions already warned about, by key.
     std::map<std::string, std::vector<std::string>> reported_duplicates;
 
-    // Replaces what `file` defines of this kind.
-    void Replace(const std::string& file, const std::vector<Held<T>>& before,
-                 const std::vector<Entry<T>>& after);
-    // The files whose winning definition of a touched key differs from what was delivered but
+    // Replaces what `file` defines of this kind with `after`. *defined holds the file's records
+    // (the keys it defined) and is set to its new ones.
+    void Replace(const std::string& file, std::vector<Entry<T>> after,
+                 std::vector<const Record*>* defined);
+    // The decoded object of `file`'s definition of `key`, if held.
+    const T* Pending(const std::string& key, const InternedString& file) const;
+    void SetPending(const std::string& key, const InternedString& file,
+                    std::unique_ptr<const T> whole);
+    // Whether the definition `file` has of `record` is known to be the delivered version.
+    bool KnownDelivered(const Record& record, const InternedString& file) const;
+    // The files whose winning definition of a touched key may differ from what was delivered but
     // whose decoded object is no longer held (a duplicate that wins again after the file that
     // overrode it went away): they must be read again before Deliver.
     std::set<std::string> FilesToReread() const;
@@ -152,9 +192,10 @@ class ManifestSource {
     std::optional<FileIdentity> identity;  // as of the last read; nullopt: read it again
     std::optional<Digest> digest;  // SHA-256 of the bytes last read; nullopt until a read succeeds
     std::string read_error;        // the read failure already reported, if any
-    std::vector<Held<Service>> services;
-    std::vector<Held<EndpointSlice>> endpoint_slices;
-    std::vector<Held<Node>> nodes;
+    // The keys it defines, one pointer each (a record outlives every file that defines it).
+    std::vector<const KindIndex<Service>::Record*> services;
+    std::vector<const KindIndex<EndpointSlice>::Record*> endpoint_slices;
+    std::vector<const KindIndex<Node>::Record*> nodes;
   };
 
   void Run();

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 namespace kpx {
 
 void ContentDigest::U32(uint32_t v) {
@@ -24,6 +26,13 @@ void ContentDigest::Prefix(const Cidr& c) {
 }
 
 ContentDigest::Digest ContentDigest::Finish() const { return Of(bytes_); }
+
+ContentDigest::ShortDigest ContentDigest::FinishShort() const {
+  const Digest full = Finish();
+  ShortDigest digest;
+  std::copy_n(full.begin(), digest.size(), digest.begin());
+  return digest;
+}
 
 ContentDigest::Digest ContentDigest::Of(std::string_view bytes) {
   Digest digest{};

@@ -57,7 +57,7 @@ KeptService::Digest KeptService::DigestOf(const Service& s) {
   e.U32(static_cast<uint32_t>(s.internal_traffic_policy));
   e.U32(static_cast<uint32_t>(s.health_check_node_port));
   e.Text(s.traffic_distribution);
-  return e.Finish();
+  return e.FinishShort();
 }
 
 bool KeptService::Matches(const Service& whole) const {

@@ -37,25 +37,25 @@ KeptSlice::Digest KeptSlice::DigestOf(const EndpointSlice& slice) {
     e.U32(static_cast<uint32_t>(p.protocol));
     e.U32(static_cast<uint32_t>(p.port));
   }
-  return e.Finish();
+  return e.FinishShort();
 }
 
 bool KeptSlice::Matches(const EndpointSlice& whole) const {
-  return id_.Matches(whole.meta) && whole.service_name == service_name_ &&
-         whole.address_type == address_type_ && DigestOf(whole) == content_;
+  return id_.Matches(whole.meta, whole.service_name, static_cast<unsigned>(whole.address_type)) &&
+         DigestOf(whole) == content_;
 }
 
 EndpointSlice KeptSlice::identity() const {
   EndpointSlice identity;
   identity.meta = id_.Meta();
-  identity.service_name = service_name_;
-  identity.address_type = address_type_;
+  identity.service_name = id_.extra();
+  identity.address_type = static_cast<IpFamily>(id_.tag());
   return identity;
 }
 
 EndpointSlice KeptSlice::IdentityOf(const EndpointSlice& slice) {
   EndpointSlice identity;
-  identity.meta = ObjectIdentity::Of(slice.meta).Meta();
+  identity.meta = ObjectIdentity::Of(slice.meta).Meta();  // labels and annotations dropped
   identity.service_name = slice.service_name;
   identity.address_type = slice.address_type;
   return identity;

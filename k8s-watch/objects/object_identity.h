@@ -1,31 +1,59 @@
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "k8s-watch/objects/object_meta.h"
 
 namespace kpx {
 
-// The part of an object's metadata that names one version of it: what a source keeps of an object
-// it no longer holds whole (KeptService, KeptSlice), 128 bytes where an ObjectMeta with its empty
-// label and annotation maps is 224.
-struct ObjectIdentity {
-  std::string name;
-  std::string namespace_;
-  std::string uid;
-  std::string resource_version;
+// The part of an object's metadata that names one version of it (name, namespace, uid,
+// resourceVersion, and what else the kept kind names the object by: one `extra` text and a small
+// `tag`, a slice's service name and address type): what a source keeps, per object, of objects it
+// no longer holds whole (KeptService, KeptSlice). Sources keep one per Service and per
+// EndpointSlice, 100 000s of them, so it is one pointer to one allocation holding all of it: four
+// std::strings were 128 bytes plus a heap block for the 36-character uid. A canonical UUID uid
+// (what the API server assigns) is stored as its 16 bytes, any other uid as text; the
+// "namespace/name" key is stored contiguously, so Key() needs no allocation.
+class ObjectIdentity {
+ public:
+  ObjectIdentity() = default;
+  ObjectIdentity(const ObjectIdentity& o);
+  ObjectIdentity(ObjectIdentity&&) noexcept = default;
+  ObjectIdentity& operator=(const ObjectIdentity& o);
+  ObjectIdentity& operator=(ObjectIdentity&&) noexcept = default;
 
-  static ObjectIdentity Of(const ObjectMeta& m) {
-    return {m.name, m.namespace_, m.uid, m.resource_version};
-  }
+  // `tag` < kTagLimit.
+  static constexpr unsigned kTagLimit = 64;
+  static ObjectIdentity Of(const ObjectMeta& m, std::string_view extra = {}, unsigned tag = 0);
   // The metadata with these fields and no labels or annotations.
-  ObjectMeta Meta() const { return {name, namespace_, uid, resource_version, {}, {}}; }
-  bool Matches(const ObjectMeta& m) const {
-    return name == m.name && namespace_ == m.namespace_ && uid == m.uid &&
-           resource_version == m.resource_version;
-  }
-  std::string Key() const { return namespace_.empty() ? name : namespace_ + "/" + name; }
-  bool operator==(const ObjectIdentity&) const = default;
+  ObjectMeta Meta() const;
+  // Whether `m` (with `extra` and `tag`) has exactly these fields.
+  bool Matches(const ObjectMeta& m, std::string_view extra = {}, unsigned tag = 0) const;
+
+  // "namespace/name", or "name" for cluster-scoped objects (ObjectMeta::Key()).
+  std::string_view Key() const;
+  std::string_view name() const;
+  std::string_view namespace_() const;
+  std::string uid() const;
+  std::string_view resource_version() const;
+  std::string_view extra() const;
+  unsigned tag() const;
+
+  bool operator==(const ObjectIdentity& o) const;
+
+ private:
+  struct Layout;
+  Layout Parse() const;
+  size_t BlockSize() const;
+
+  // Header (a form byte: the uid's form and the tag, then the lengths as LEB128 varints), then the
+  // key, the extra text, the uid (16 bytes or text) and the resourceVersion. Null only for a
+  // default-constructed identity (empty throughout). One encoding per field value, so equal
+  // identities have equal blocks.
+  std::unique_ptr<char[]> block_;
 };
 
 }  // namespace kpx

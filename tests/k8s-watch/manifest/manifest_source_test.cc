@@ -217,6 +217,55 @@ TEST_F(ManifestSourceTest, DuplicateSliceWinningAgainIsReadAgain) {
   EXPECT_EQ(EventsFrom(base + 1), Events{"service add demo/barrier1"});
 }
 
+// What each duplicate definition holds is remembered while there are several, so that the one
+// winning again is compared with what was delivered: delivered if it differs, not if it does not.
+TEST_F(ManifestSourceTest, DuplicateWinningAgainIsComparedWithWhatWasDelivered) {
+  dir_.Write("a.yaml", ServiceYaml("web", 80));
+  dir_.Write("b.yaml", ServiceYaml("web", 81));
+  StartSource();
+  ASSERT_EQ(handler_.calls()[0].service->ports[0].port, 81);
+  size_t base = handler_.call_count();
+
+  // b.yaml wins, so an edit to a.yaml delivers nothing, until b.yaml goes.
+  dir_.WriteAtomically("a.yaml", ServiceYaml("web", 82));
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
+  base = handler_.call_count();
+  dir_.Remove("b.yaml");
+  WaitFor(base + 1);
+  EXPECT_EQ(EventsFrom(base), Events{"service update demo/web"});
+  EXPECT_EQ(handler_.calls()[base].service->ports[0].port, 82);
+
+  // A duplicate equal to the delivered version changes nothing when it takes over, nor when the
+  // one it took over from goes.
+  base = handler_.call_count();
+  dir_.WriteAtomically("c.yaml", ServiceYaml("web", 82));
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier2"});
+  base = handler_.call_count();
+  dir_.Remove("c.yaml");
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier3"});
+  base = handler_.call_count();
+  dir_.Remove("a.yaml");
+  WaitFor(base + 1);
+  EXPECT_EQ(EventsFrom(base), Events{"service delete demo/web"});
+  EXPECT_EQ(stats_.objects_rejected, 0u);
+}
+
+// A file that defines one key twice: the later definition is the file's, and the key goes with
+// the file.
+TEST_F(ManifestSourceTest, KeyDefinedTwiceInOneFile) {
+  dir_.Write("a.yaml", ServiceYaml("web", 80) + "---\n" + ServiceYaml("web", 81));
+  StartSource();
+  ASSERT_EQ(handler_.calls()[0].event, "service add demo/web");
+  EXPECT_EQ(handler_.calls()[0].service->ports[0].port, 81);
+  const size_t base = handler_.call_count();
+  dir_.Remove("a.yaml");
+  WaitFor(base + 1);
+  EXPECT_EQ(EventsFrom(base), Events{"service delete demo/web"});
+}
+
 // Issue 17 item 2: out of file descriptors, a rescan cannot list the directory or read a file;
 // the change that triggered it used to be lost for good (nothing triggered another rescan). The
 // source must retry until the change is read.
@@ -525,6 +574,28 @@ TEST_F(ManifestSourceTest, OnlyThisNodeIsDelivered) {
   EXPECT_EQ(update.event, "node update kpx-node");
   EXPECT_EQ(update.old_node->internal_ips[0].ToString(), "10.99.0.2");
   EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.5");
+}
+
+// The Node is kept whole, every definition of it too: one that wins again is delivered as it is,
+// even after its file stopped decoding (its last good version stays).
+TEST_F(ManifestSourceTest, DuplicateNodeWinningAgainIsItsLastGoodVersion) {
+  dir_.Write("a.yaml", NodeYaml("kpx-node", "10.99.0.2"));
+  dir_.Write("b.yaml", NodeYaml("kpx-node", "10.99.0.3"));
+  StartSource();
+  ASSERT_EQ(handler_.events()[0], "node add kpx-node");
+  EXPECT_EQ(handler_.calls()[0].node->internal_ips[0].ToString(), "10.99.0.3");
+  size_t base = handler_.call_count();
+  dir_.WriteAtomically("a.yaml", NodeYaml("kpx-node", "10.99.0.256"));  // rejected
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
+  EXPECT_EQ(stats_.objects_rejected, 1u);
+  base = handler_.call_count();
+  dir_.Remove("b.yaml");
+  WaitFor(base + 1);
+  auto update = handler_.calls()[base];
+  EXPECT_EQ(update.event, "node update kpx-node");
+  EXPECT_EQ(update.old_node->internal_ips[0].ToString(), "10.99.0.3");
+  EXPECT_EQ(update.node->internal_ips[0].ToString(), "10.99.0.2");
 }
 
 TEST_F(ManifestSourceTest, NullHandlersAreAllowed) {

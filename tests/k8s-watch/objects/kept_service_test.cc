@@ -36,6 +36,23 @@ TEST(KeptServiceTest, IdentityKeepsWhatNamesTheServiceAndNothingElse) {
   EXPECT_EQ(id, expected);  // every other field at its default
 }
 
+// The old Service an Update or Delete hands over names it exactly as it came, whatever the uid's
+// form (a UUID is stored packed).
+TEST(KeptServiceTest, IdentityIsTheMetadataItCameWith) {
+  for (const char* uid : {"0f8e6c1a-93b2-4d7e-a5c4-1b2c3d4e5f60", "u-1", ""}) {
+    Service s = Web();
+    s.meta.uid = uid;
+    s.meta.resource_version = "123456789";
+    const KeptService kept(s);
+    EXPECT_EQ(kept.identity(), KeptService::IdentityOf(s));
+    EXPECT_EQ(kept.identity().meta.uid, uid);
+    EXPECT_EQ(kept.identity().meta.resource_version, "123456789");
+    EXPECT_EQ(kept.Key(), "ns/web");
+    EXPECT_TRUE(kept.Matches(s));
+    EXPECT_EQ(KeptService(s), kept);
+  }
+}
+
 // Every field a Service has is part of its content: a change to any one is seen.
 TEST(KeptServiceTest, MatchesTheSameServiceAndNoChangedOne) {
   const KeptService kept(Web());

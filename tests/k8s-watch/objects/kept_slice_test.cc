@@ -37,6 +37,21 @@ TEST(KeptSliceTest, IdentityKeepsWhatNamesTheSliceAndNothingElse) {
   EXPECT_TRUE(id.meta.annotations.empty());
 }
 
+TEST(KeptSliceTest, IdentityIsTheMetadataItCameWith) {
+  EndpointSlice s = Web();
+  s.meta.uid = "0f8e6c1a-93b2-4d7e-a5c4-1b2c3d4e5f60";
+  s.address_type = IpFamily::kIPv6;
+  const KeptSlice kept(s);
+  EXPECT_EQ(kept.identity(), KeptSlice::IdentityOf(s));
+  EXPECT_EQ(kept.identity().meta.uid, s.meta.uid);
+  EXPECT_EQ(kept.identity().service_name, "web");
+  EXPECT_EQ(kept.identity().address_type, IpFamily::kIPv6);
+  EXPECT_EQ(kept.Key(), "ns/web-1");
+  EXPECT_TRUE(kept.Matches(s));
+  s.address_type = IpFamily::kIPv4;
+  EXPECT_FALSE(kept.Matches(s));
+}
+
 TEST(KeptSliceTest, MatchesTheSameSliceAndNoChangedOne) {
   const KeptSlice kept(Web());
   EXPECT_TRUE(kept.Matches(Web()));
