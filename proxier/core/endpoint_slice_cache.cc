@@ -19,11 +19,20 @@ std::string ServiceKeyOf(const EndpointSlice& slice) {
 void EndpointSliceCache::Update(const EndpointSlice& slice) {
   const std::string key = ServiceKeyOf(slice);
   dirty_.insert(key);
-  slices_[key][slice.meta.name] = Project(slice);
+  std::vector<CachedSlice>& slices = slices_[key];
+  auto at =
+      std::lower_bound(slices.begin(), slices.end(), slice.meta.name,
+                       [](const CachedSlice& c, const std::string& name) { return c.name < name; });
+  if (at != slices.end() && at->name == slice.meta.name) {
+    *at = Project(slice);
+  } else {
+    slices.insert(at, Project(slice));
+  }
 }
 
 EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice& slice) const {
   CachedSlice out;
+  out.name = slice.meta.name;
   out.address_type = slice.address_type;
   out.ports.reserve(slice.ports.size());
   for (const EndpointSlicePort& p : slice.ports) {
@@ -64,7 +73,7 @@ void EndpointSliceCache::Delete(const EndpointSlice& slice) {
   dirty_.insert(key);
   auto it = slices_.find(key);
   if (it == slices_.end()) return;
-  it->second.erase(slice.meta.name);
+  std::erase_if(it->second, [&](const CachedSlice& c) { return c.name == slice.meta.name; });
   if (it->second.empty()) slices_.erase(it);
 }
 
@@ -73,7 +82,7 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
   auto it = slices_.find(port.name.ServiceKey());
   if (it == slices_.end()) return {};
   std::vector<const EndpointList*> matches;
-  for (const auto& [slice_name, slice] : it->second) {
+  for (const CachedSlice& slice : it->second) {
     if (slice.address_type != family) continue;
     for (const CachedPort& p : slice.ports) {
       if (p.name == port.name.port && p.protocol == port.protocol) {

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/interned_string.h"
 #include "k8s-watch/objects/endpoint_slice.h"
 #include "proxier/core/endpoint_selection.h"
 #include "proxier/core/service_port_info.h"
@@ -40,7 +41,8 @@ class EndpointSliceCache {
 
  private:
   struct CachedPort {
-    std::string name;
+    // Interned: port names ("http", "dns-tcp") repeat across Services and are few.
+    InternedString name;
     Protocol protocol = Protocol::kTCP;
     // One entry per endpoint that has an address, in one block, sorted by (ip, port) as a
     // service port's lists are: for a port with one slice (the usual case) the snapshot's lists
@@ -48,14 +50,16 @@ class EndpointSliceCache {
     EndpointList endpoints;
   };
   struct CachedSlice {
+    std::string name;
     IpFamily address_type = IpFamily::kIPv4;
     std::vector<CachedPort> ports;
   };
   CachedSlice Project(const EndpointSlice& slice) const;
 
   std::string node_name_;
-  // service key ("ns/name") -> slice name -> slice
-  std::map<std::string, std::map<std::string, CachedSlice>> slices_;
+  // service key ("ns/name") -> its slices, sorted by name. Almost every Service has one slice per
+  // family: a vector, where a map per Service cost ~150 bytes a Service more.
+  std::map<std::string, std::vector<CachedSlice>> slices_;
   std::set<std::string> dirty_;
 };
 

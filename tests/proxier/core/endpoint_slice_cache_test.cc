@@ -112,5 +112,29 @@ TEST(EndpointSliceCacheTest, OneSliceIsSortedAndRepeatedAddressesAreListedOnce) 
   EXPECT_EQ(eps[0]->node_name, "n2");
 }
 
+// Slices are merged in name order whatever order they arrived in: of two unready copies of one
+// address, the slice first by name wins.
+TEST(EndpointSliceCacheTest, SlicesMergeInNameOrderAndDeleteOneAtATime) {
+  EndpointSliceCache cache;
+  auto unready = [](Endpoint& e) { e.ready = false; };
+  cache.Update(MakeSlice("ns", "web", "web-c", {MakeEndpoint("10.0.0.1", "n3", unready)}));
+  cache.Update(MakeSlice("ns", "web", "web-a", {MakeEndpoint("10.0.0.1", "n1", unready)}));
+  cache.Update(MakeSlice("ns", "web", "web-b", {MakeEndpoint("10.0.0.2", "n2")}));
+  EXPECT_EQ(cache.slice_count(), 3u);
+  auto eps = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "");
+  ASSERT_EQ(eps.size(), 2u);
+  EXPECT_EQ(eps[0]->node_name, "n1");
+
+  cache.Delete(MakeSlice("ns", "web", "web-a", {}));
+  eps = cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "");
+  // Merged in slice order (web-b, web-c); SelectEndpoints sorts by address later.
+  EXPECT_EQ(Strings(eps), (std::vector<std::string>{"10.0.0.2:8080", "10.0.0.1:8080 notready"}));
+  EXPECT_EQ(eps[1]->node_name, "n3");
+  cache.Delete(MakeSlice("ns", "web", "web-b", {}));
+  cache.Delete(MakeSlice("ns", "web", "web-c", {}));
+  EXPECT_EQ(cache.slice_count(), 0u);
+  EXPECT_TRUE(cache.EndpointsFor(WebPort(), IpFamily::kIPv4, "").empty());
+}
+
 }  // namespace
 }  // namespace kpx
