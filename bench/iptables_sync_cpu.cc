@@ -88,7 +88,6 @@ std::shared_ptr<const kpx::ServicePortState> Port(int i, int endpoints, int vari
     if (e == 0 && variant % 2 == 1) ep->ip = Addr(10, 127, i / 256, i % 256);
     ep->port = 8080;
     ep->ready = ep->serving = true;
-    ep->node_name = "other";
   }
   port->endpoints[0] = kpx::SelectEndpoints(info, kpx::EndpointList(std::move(eps)), {"node", ""});
   return port;

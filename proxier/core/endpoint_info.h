@@ -10,9 +10,9 @@
 
 namespace kpx {
 
-// One backend of one service port, after slices are merged. 40 bytes: there are as many as the
+// One backend of one service port, after slices are merged. 32 bytes: there are as many as the
 // cluster has endpoints (a million at 100 000 Services x 10), so the fields are packed (a 1-byte
-// family in IpAddress, the port in 16 bits, interned names) and the endpoint's zone, which no
+// family in IpAddress, the port in 16 bits, interned hints) and the endpoint's zone, which no
 // selection reads (topology uses the hints and the node's own zone), is not kept.
 struct EndpointInfo {
   IpAddress ip;
@@ -20,8 +20,9 @@ struct EndpointInfo {
   bool ready = false;
   bool serving = false;
   bool terminating = false;
-  bool is_local = false;  // runs on this node
-  InternedString node_name;
+  // Runs on this node. The node's name itself is not kept: the proxy's node is fixed for the
+  // life of the process, so locality is decided once, when the slice arrives.
+  bool is_local = false;
   ZoneHints hint_zones;
 
   // "10.0.0.1:80" or "[fd00::1]:80".
@@ -32,6 +33,6 @@ struct EndpointInfo {
   }
   bool operator==(const EndpointInfo&) const = default;
 };
-static_assert(sizeof(void*) != 8 || sizeof(EndpointInfo) == 40);
+static_assert(sizeof(void*) != 8 || sizeof(EndpointInfo) == 32);
 
 }  // namespace kpx

@@ -53,7 +53,6 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
       info.ready = ep.ready;
       info.serving = ep.serving;
       info.terminating = ep.terminating;
-      info.node_name = ep.node_name;
       info.is_local = !node_name_.empty() && ep.node_name == node_name_;
       info.hint_zones = ep.hint_zones;
     }
@@ -77,8 +76,7 @@ void EndpointSliceCache::Delete(const EndpointSlice& slice) {
   if (it->second.empty()) slices_.erase(it);
 }
 
-EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                                              const std::string& node_name) const {
+EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family) const {
   auto it = slices_.find(port.name.ServiceKey());
   if (it == slices_.end()) return {};
   std::vector<const EndpointList*> matches;
@@ -91,9 +89,8 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
       }
     }
   }
-  const bool same_node = node_name == node_name_;
-  // The usual case: one slice, each address once, built for this node: its block as it is.
-  if (matches.size() == 1 && same_node) {
+  // The usual case: one slice, each address once: its block as it is.
+  if (matches.size() == 1) {
     const EndpointList& only = *matches.front();
     bool repeats = false;
     for (size_t i = 1; i < only.size() && !repeats; ++i) {
@@ -113,16 +110,7 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
       }
     }
   }
-  EndpointList out = std::move(merged).Build();
-  if (same_node) return out;
-  // Asked for another node: copies marked local for that node.
-  std::vector<EndpointInfo> copies;
-  copies.reserve(out.size());
-  for (const EndpointInfo* ep : out) {
-    EndpointInfo& copy = copies.emplace_back(*ep);
-    copy.is_local = !node_name.empty() && ep->node_name == node_name;
-  }
-  return EndpointList(std::move(copies));
+  return std::move(merged).Build();
 }
 
 std::set<std::string> EndpointSliceCache::TakeDirty() { return std::exchange(dirty_, {}); }

@@ -25,7 +25,7 @@ namespace kpx {
 class EndpointSliceCache {
  public:
   // Entries are built marked local when on `node_name` (the proxy's node, fixed for the life of
-  // the process); a query for another node gets its own copies.
+  // the process).
   explicit EndpointSliceCache(std::string node_name = "") : node_name_(std::move(node_name)) {}
 
   void Update(const EndpointSlice& slice);
@@ -33,9 +33,8 @@ class EndpointSliceCache {
 
   // The endpoints of `port` in `family` across all slices of its Service. An address that appears
   // in several slices (possible while the controller moves endpoints between slices) is listed
-  // once, preferring a ready copy. Endpoints on `node_name` are marked local.
-  EndpointList EndpointsFor(const ServicePortInfo& port, IpFamily family,
-                            const std::string& node_name) const;
+  // once, preferring a ready copy.
+  EndpointList EndpointsFor(const ServicePortInfo& port, IpFamily family) const;
   std::set<std::string> TakeDirty();
   size_t slice_count() const;
 

@@ -77,7 +77,7 @@ void StateBuilder::RebuildService(const std::string& key,
     state->info = *port;
     for (IpFamily f : kIpFamilies) {
       state->endpoints[static_cast<int>(f)] =
-          SelectEndpoints(*port, slices_.EndpointsFor(*port, f, node_name_), topo);
+          SelectEndpoints(*port, slices_.EndpointsFor(*port, f), topo);
     }
     auto it = current_.find(port->name);
     if (it != current_.end() && *it->second == *state) continue;

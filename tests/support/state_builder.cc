@@ -10,7 +10,6 @@ EndpointInfo Ep(const std::string& ip, int port, const std::function<void(Endpoi
   e.port = port;
   e.ready = true;
   e.serving = true;
-  e.node_name = "node-b";
   if (mutate) mutate(e);
   return e;
 }
@@ -19,7 +18,6 @@ EndpointInfo LocalEp(const std::string& ip, int port,
                      const std::function<void(EndpointInfo&)>& mutate) {
   return Ep(ip, port, [&](EndpointInfo& e) {
     e.is_local = true;
-    e.node_name = "node-a";
     if (mutate) mutate(e);
   });
 }
@@ -61,8 +59,7 @@ StateBuilderForTest& StateBuilderForTest::Add(const ServicePortInfo& info,
     std::vector<EndpointInfo> list;
     for (const auto& e : endpoints) {
       if (e.ip.family() != f) continue;
-      EndpointInfo& copy = list.emplace_back(e);
-      copy.is_local = copy.is_local || copy.node_name == state_.node.name;
+      list.push_back(e);
     }
     port->endpoints[static_cast<int>(f)] =
         SelectEndpoints(info, EndpointList(std::move(list)), topo);

@@ -29,7 +29,6 @@ EndpointList Build(const std::vector<Ep>& eps) {
     info->serving = e.serving;
     info->terminating = e.terminating;
     info->is_local = e.local;
-    info->node_name = e.local ? "node-a" : "node-b";
     info->hint_zones = e.hints;
   }
   return EndpointList(std::move(out));

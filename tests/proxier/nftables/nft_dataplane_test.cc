@@ -275,10 +275,7 @@ TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhen
                        s.external_ips = {Ip("192.0.2.1")};
                        s.external_policy = TrafficPolicy::kLocal;
                      }),
-                 {Ep(pod, 8080, [](EndpointInfo& e) {
-                   e.is_local = true;
-                   e.node_name = "node-a";
-                 })});
+                 {Ep(pod, 8080, [](EndpointInfo& e) { e.is_local = true; })});
   };
   const std::string ext = NftServiceKey(Ip("192.0.2.1"), Protocol::kTCP, 80);
   auto id_of = [&](const std::string& cip) {
@@ -522,7 +519,6 @@ TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
         eps.push_back(Ep(pods[static_cast<size_t>(pick(static_cast<int>(pods.size())))],
                          large ? 9000 + i : 8000 + pick(3), [&](EndpointInfo& e) {
                            e.is_local = pick(2) == 0;
-                           e.node_name = e.is_local ? "node-a" : "node-b";
                            if (pick(5) == 0) {
                              e.ready = false;
                              e.serving = true;
