@@ -17,9 +17,6 @@
 # The guest command runs as root under busybox sh in a fresh VM with /proc, /sys, /dev, /tmp
 # and /run mounted, lo up, and the IPVS, netfilter (xtables and nf_tables), ipset, SCTP, dummy
 # and veth modules loaded.
-# Module parameters. No dummy0/ifb devices by default: tests create the links they need.
-declare -A module_params=([dummy]="numdummies=0")
-
 # Guest tools: busybox, ip, iptables/ip6tables(-restore/-save) (legacy; the -nft names too),
 # ipset, conntrack, ipvsadm, nft.
 #
