@@ -409,13 +409,14 @@ std::set<std::string> ManifestSource::KindIndex<T>::FilesToReread() const {
 
 ManifestSource::ManifestSource(std::string directory, std::string node_name,
                                ServiceHandler* services, EndpointSliceHandler* endpoint_slices,
-                               NodeHandler* node, SourceStats* stats)
+                               NodeHandler* node, SourceStats* stats, size_t initial_batch_objects)
     : directory_(std::move(directory)),
       node_name_(std::move(node_name)),
       service_handler_(services),
       slice_handler_(endpoint_slices),
       node_handler_(node),
-      stats_(stats) {}
+      stats_(stats),
+      initial_batch_objects_(initial_batch_objects) {}
 
 ManifestSource::~ManifestSource() { Stop(); }
 
@@ -426,7 +427,7 @@ Status ManifestSource::Start() {
   if (Status s = watcher_.Open(directory_); !s.ok()) {
     return Status::Error("manifest source " + directory_ + ": " + s.message());
   }
-  Rescan();
+  Rescan(/*initial=*/true);
   if (service_handler_ != nullptr) service_handler_->OnServiceSynced();
   if (slice_handler_ != nullptr) slice_handler_->OnEndpointSliceSynced();
   if (node_handler_ != nullptr) node_handler_->OnNodeSynced();
@@ -448,7 +449,7 @@ void ManifestSource::Run() {
     switch (watcher_.Wait(timeout)) {
       case DirectoryWatcher::Event::kChanged:
       case DirectoryWatcher::Event::kTimeout:
-        Rescan();
+        Rescan(/*initial=*/false);
         break;
       case DirectoryWatcher::Event::kStopped:
         return;
@@ -465,7 +466,7 @@ void ManifestSource::Run() {
   }
 }
 
-void ManifestSource::Rescan() {
+void ManifestSource::Rescan(bool initial) {
   retry_scan_ = false;
   auto names = ListManifests(directory_, &retry_scan_);
   if (!names) return;
@@ -479,6 +480,11 @@ void ManifestSource::Rescan() {
       SetObjects(name, &state, {}, {}, {});
     }
     if (it != files_.end()) files_.erase(it);
+    // Bounds what the initial scan holds decoded (see Memory in the class comment); a later scan
+    // must hand over only the final result per key, so it delivers after the last file.
+    if (initial && services_.pending.size() + slices_.pending.size() >= initial_batch_objects_) {
+      Deliver();
+    }
   }
   // What is left was removed from the directory.
   for (auto& [name, state] : files_) SetObjects(name, &state, {}, {}, {});

@@ -55,9 +55,9 @@ class ManifestSourceTest : public ::testing::Test {
     EXPECT_THAT(handler_.violations(), ::testing::IsEmpty());
   }
 
-  void StartSource() {
+  void StartSource(size_t initial_batch_objects = ManifestSource::kInitialBatchObjects) {
     source_ = std::make_unique<ManifestSource>(dir_.path(), kNodeName, &handler_, &handler_,
-                                               &handler_, &stats_);
+                                               &handler_, &stats_, initial_batch_objects);
     Status s = source_->Start();
     ASSERT_TRUE(s.ok()) << s.message();
   }
@@ -558,6 +558,75 @@ TEST_F(ManifestSourceTest, DuplicateAcrossFilesLastNameWins) {
   EXPECT_EQ(update.old_service->meta.Key(), "demo/web");
   EXPECT_TRUE(update.old_service->ports.empty());
   EXPECT_EQ(update.service->ports[0].port, 80);
+}
+
+// The initial scan hands over each batch (here: each file) before reading the next, so a key a
+// later file overrides is first added as the earlier version, then updated, before the synced
+// signals; the definitions stay remembered as when delivered at once.
+TEST_F(ManifestSourceTest, InitialScanInBatchesEndsWithTheLastFilesVersions) {
+  dir_.Write("a.yaml", ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.5"));
+  dir_.Write("b.yaml", ServiceYaml("web", 81) + "---\n" + SliceYaml("web-1", "web", "10.99.1.6"));
+  dir_.Write("c.yaml", ServiceYaml("api", 90));
+  StartSource(/*initial_batch_objects=*/1);
+  Events want = {"service add demo/web", "endpointslice add demo/web-1", "service update demo/web",
+                 "endpointslice update demo/web-1", "service add demo/api"};
+  want.insert(want.end(), kSynced.begin(), kSynced.end());
+  ASSERT_EQ(handler_.events(), want);
+  const auto calls = handler_.calls();
+  EXPECT_EQ(calls[2].service->ports[0].port, 81);
+  EXPECT_EQ(calls[3].slice->endpoints[0].addresses[0].ToString(), "10.99.1.6");
+  EXPECT_EQ(logs_.CountMatching({"is defined in a.yaml and b.yaml; using the one in b.yaml"}), 2u)
+      << ::testing::PrintToString(logs_.Warnings());
+  const size_t base = handler_.call_count();
+
+  dir_.Remove("b.yaml");
+  WaitFor(base + 2);
+  EXPECT_EQ(EventsFrom(base),
+            (Events{"service update demo/web", "endpointslice update demo/web-1"}));
+  EXPECT_EQ(handler_.calls()[base].service->ports[0].port, 80);
+  EXPECT_EQ(handler_.calls()[base + 1].slice->endpoints[0].addresses[0].ToString(), "10.99.1.5");
+}
+
+TEST_F(ManifestSourceTest, IdenticalDuplicateInALaterBatchDeliversNothing) {
+  dir_.Write("a.yaml", ServiceYaml("web", 80));
+  dir_.Write("b.yaml", ServiceYaml("web", 80));
+  StartSource(/*initial_batch_objects=*/1);
+  Events want = {"service add demo/web"};
+  want.insert(want.end(), kSynced.begin(), kSynced.end());
+  EXPECT_EQ(handler_.events(), want);
+  const size_t base = handler_.call_count();
+
+  dir_.Remove("b.yaml");
+  Barrier(base);
+  EXPECT_EQ(EventsFrom(base), Events{"service add demo/barrier1"});
+}
+
+// Batches are for the initial scan only: a later scan that moves keys between files hands over
+// the final result per key, never a delete and re-add of an object that stayed.
+TEST_F(ManifestSourceTest, KeysMovingBetweenFilesInOneLaterScanAreNotDeletedAndReadded) {
+  ASSERT_EQ(mkdir(dir_.File("..v1").c_str(), 0755), 0);
+  dir_.Write("..v1/a.yaml",
+             ServiceYaml("web", 80) + "---\n" + SliceYaml("web-1", "web", "10.99.1.5"));
+  dir_.Write("..v1/b.yaml", ServiceYaml("api", 90));
+  ASSERT_EQ(symlink("..v1", dir_.File("..data").c_str()), 0);
+  ASSERT_EQ(symlink("..data/a.yaml", dir_.File("a.yaml").c_str()), 0);
+  ASSERT_EQ(symlink("..data/b.yaml", dir_.File("b.yaml").c_str()), 0);
+  StartSource(/*initial_batch_objects=*/1);
+  const size_t base = handler_.call_count();
+  ASSERT_EQ(base, 6u) << Dump();
+
+  // web and its slice move from a.yaml to b.yaml (the slice unchanged, the Service edited), api
+  // the other way, unchanged: one rename, so one scan.
+  ASSERT_EQ(mkdir(dir_.File("..v2").c_str(), 0755), 0);
+  dir_.Write("..v2/a.yaml", ServiceYaml("api", 90));
+  dir_.Write("..v2/b.yaml",
+             ServiceYaml("web", 81) + "---\n" + SliceYaml("web-1", "web", "10.99.1.5"));
+  ASSERT_EQ(symlink("..v2", dir_.File("..data_tmp").c_str()), 0);
+  dir_.Rename("..data_tmp", "..data");
+  WaitFor(base + 1);
+  Barrier(base + 1);
+  EXPECT_EQ(EventsFrom(base), (Events{"service update demo/web", "service add demo/barrier1"}));
+  EXPECT_EQ(handler_.calls()[base].service->ports[0].port, 81);
 }
 
 TEST_F(ManifestSourceTest, OnlyThisNodeIsDelivered) {
