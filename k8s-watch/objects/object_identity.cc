@@ -52,9 +52,7 @@ std::string UnpackUuid(std::string_view raw) {
   std::string text;
   text.reserve(kUuidTextSize);
   for (size_t i = 0; i < kUuidSize; ++i) {
-    if (text.size() == 8 || text.size() == 13 || text.size() == 18 || text.size() == 23) {
-      text.push_back('-');
-    }
+    if (IsDash(text.size())) text.push_back('-');
     const auto b = static_cast<unsigned char>(raw[i]);
     text.push_back(kHex[b >> 4]);
     text.push_back(kHex[b & 15]);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/interned_string.h"
@@ -24,6 +25,9 @@ struct EndpointInfo {
   // life of the process, so locality is decided once, when the slice arrives.
   bool is_local = false;
   ZoneHints hint_zones;
+
+  // What identifies the endpoint within a service port: lists are sorted and deduplicated by it.
+  auto Address() const { return std::tie(ip, port); }
 
   // "10.0.0.1:80" or "[fd00::1]:80".
   std::string ToString() const {

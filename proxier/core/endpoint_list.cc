@@ -3,26 +3,25 @@
 #include <algorithm>
 #include <memory>
 #include <new>
-#include <tuple>
 
 namespace kpx {
 
 namespace {
 
 bool AddressLess(const EndpointInfo* a, const EndpointInfo* b) {
-  return std::tie(a->ip, a->port) < std::tie(b->ip, b->port);
+  return a->Address() < b->Address();
 }
 
 }  // namespace
 
-EndpointList::EndpointList(const std::vector<EndpointInfo>& endpoints) {
+EndpointList::EndpointList(std::vector<EndpointInfo> endpoints) {
   if (endpoints.empty()) return;
   void* raw = ::operator new(sizeof(Block) + endpoints.size() * sizeof(EndpointInfo));
   auto* block = new (raw) Block;
   block->size = static_cast<uint32_t>(endpoints.size());
   block->owning = true;
   auto* items = reinterpret_cast<EndpointInfo*>(block + 1);
-  std::uninitialized_copy(endpoints.begin(), endpoints.end(), items);
+  std::uninitialized_move(endpoints.begin(), endpoints.end(), items);
   block_ = block;
 }
 
@@ -42,8 +41,7 @@ void EndpointList::Release() {
 }
 
 void EndpointList::Builder::Own(const EndpointList& from) {
-  // Entries mostly come in runs from one list: looking at the last owner keeps this short.
-  if (!owners_.empty() && owners_.back().SharesWith(from)) return;
+  // A handful at most: one per slice a list draws from.
   for (const EndpointList& owner : owners_) {
     if (owner.SharesWith(from)) return;
   }

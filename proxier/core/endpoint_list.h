@@ -42,9 +42,6 @@ class EndpointList {
       ++i_;
       return old;
     }
-    difference_type operator-(const const_iterator& o) const {
-      return static_cast<difference_type>(i_) - static_cast<difference_type>(o.i_);
-    }
     bool operator==(const const_iterator& o) const { return i_ == o.i_; }
 
    private:
@@ -77,7 +74,7 @@ class EndpointList {
 
   EndpointList() = default;
   // A list that owns these endpoints, in this order.
-  explicit EndpointList(const std::vector<EndpointInfo>& endpoints);
+  explicit EndpointList(std::vector<EndpointInfo> endpoints);
   EndpointList(const EndpointList& o) : block_(o.block_) { Retain(); }
   EndpointList(EndpointList&& o) noexcept : block_(std::exchange(o.block_, nullptr)) {}
   EndpointList& operator=(const EndpointList& o) {

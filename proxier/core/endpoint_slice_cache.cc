@@ -58,10 +58,9 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
     }
     // Stable: of two entries for one address (possible, if not valid) the first still wins in
     // EndpointsFor unless a later one is ready.
-    std::stable_sort(endpoints.begin(), endpoints.end(),
-                     [](const EndpointInfo& a, const EndpointInfo& b) {
-                       return std::tie(a.ip, a.port) < std::tie(b.ip, b.port);
-                     });
+    std::stable_sort(
+        endpoints.begin(), endpoints.end(),
+        [](const EndpointInfo& a, const EndpointInfo& b) { return a.Address() < b.Address(); });
     port.endpoints = EndpointList(std::move(endpoints));
   }
   return out;
@@ -94,12 +93,12 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
     const EndpointList& only = *matches.front();
     bool repeats = false;
     for (size_t i = 1; i < only.size() && !repeats; ++i) {
-      repeats = only[i - 1]->ip == only[i]->ip && only[i - 1]->port == only[i]->port;
+      repeats = only[i - 1]->Address() == only[i]->Address();
     }
     if (!repeats) return only;
   }
   EndpointList::Builder merged;
-  std::map<std::pair<IpAddress, int32_t>, size_t> seen;
+  std::map<std::pair<IpAddress, uint16_t>, size_t> seen;
   for (const EndpointList* list : matches) {
     for (const EndpointInfo* ep : *list) {
       auto [pos, inserted] = seen.try_emplace({ep->ip, ep->port}, merged.size());
