@@ -10,10 +10,10 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "base/keyed_set.h"
 #include "k8s-watch/client/reflector_store.h"
 #include "k8s-watch/decode/list_decoder.h"
 #include "k8s-watch/objects/source_stats.h"
@@ -39,7 +39,7 @@ class TypedReflectorStore : public ReflectorStore {
 
   TypedReflectorStore(Handler* handler, std::mutex* dispatch_mu, SourceStats* stats)
       : handler_(handler), dispatch_mu_(dispatch_mu), stats_(stats) {
-    cache_.max_load_factor(kMaxLoadFactor);
+    cache_.max_load_factor(kKeyedSetLoadFactor);
   }
 
   void BeginList() override {
@@ -90,7 +90,7 @@ class TypedReflectorStore : public ReflectorStore {
       }
     }
     Cache next;
-    next.max_load_factor(kMaxLoadFactor);
+    next.max_load_factor(kKeyedSetLoadFactor);
     next.reserve(kept_over.size() + listed_.size());
     for (const std::string& key : kept_over) {
       next.insert(cache_.extract(cache_.find(std::string_view(key))));
@@ -204,24 +204,11 @@ class TypedReflectorStore : public ReflectorStore {
   Handler* const handler_;
   std::mutex* const dispatch_mu_;
   SourceStats* const stats_;
-  // Keyed by what each kept object names (Kind::KeyOf): a map holding a copy of every key beside
-  // it took ~100 more bytes per object.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const noexcept {
-      return std::hash<std::string_view>()(key);
-    }
-    size_t operator()(const Kept& kept) const noexcept { return (*this)(Kind::KeyOf(kept)); }
+  // Keyed by what each kept object names (Kind::KeyOf).
+  struct KeptKey {
+    auto operator()(const Kept& kept) const { return Kind::KeyOf(kept); }
   };
-  struct KeyEqual {
-    using is_transparent = void;
-    bool operator()(const Kept& a, const Kept& b) const { return Kind::KeyOf(a) == Kind::KeyOf(b); }
-    bool operator()(std::string_view a, const Kept& b) const { return a == Kind::KeyOf(b); }
-    bool operator()(const Kept& a, std::string_view b) const { return Kind::KeyOf(a) == b; }
-  };
-  using Cache = std::unordered_set<Kept, KeyHash, KeyEqual>;
-  // Two objects per bucket on average: the bucket array is then ~6 bytes per object, not ~12.
-  static constexpr float kMaxLoadFactor = 2;
+  using Cache = KeyedSet<Kept, KeptKey>;
   Cache cache_;
   // The listing in progress, and keys of listed objects that failed decoding.
   std::map<std::string, Object, std::less<>> listed_;

@@ -257,18 +257,8 @@ std::vector<InternedString> ManifestSource::KindIndex<T>::Record::Files() const 
 }
 
 template <typename T>
-size_t ManifestSource::KindIndex<T>::KeyHash::operator()(const Record& r) const noexcept {
-  return (*this)(KeyOf(r.kept));
-}
-
-template <typename T>
-bool ManifestSource::KindIndex<T>::KeyEqual::operator()(const Record& a, const Record& b) const {
-  return KeyOf(a.kept) == KeyOf(b.kept);
-}
-
-template <typename T>
-bool ManifestSource::KindIndex<T>::KeyEqual::operator()(std::string_view a, const Record& b) const {
-  return a == KeyOf(b.kept);
+auto ManifestSource::KindIndex<T>::RecordKey::operator()(const Record& r) const {
+  return KeyOf(r.kept);
 }
 
 template <typename T>

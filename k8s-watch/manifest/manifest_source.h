@@ -10,10 +10,10 @@
 #include <string_view>
 #include <thread>
 #include <type_traits>
-#include <unordered_set>
 #include <vector>
 
 #include "base/interned_string.h"
+#include "base/keyed_set.h"
 #include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/manifest/directory_watcher.h"
@@ -154,25 +154,14 @@ class ManifestSource {
       std::vector<InternedString> Files() const;
       bool Defined() const { return more != nullptr || !file.empty(); }
     };
-    struct KeyHash {
-      using is_transparent = void;
-      // noexcept: the set then stores no hash per node.
-      size_t operator()(std::string_view key) const noexcept {
-        return std::hash<std::string_view>()(key);
-      }
-      size_t operator()(const Record& r) const noexcept;
-    };
-    struct KeyEqual {
-      using is_transparent = void;
-      bool operator()(const Record& a, const Record& b) const;
-      bool operator()(std::string_view a, const Record& b) const;
-      bool operator()(const Record& a, std::string_view b) const { return (*this)(b, a); }
+    // A record is found by its kept object's key.
+    struct RecordKey {
+      auto operator()(const Record& r) const;
     };
 
-    // Two records per bucket on average: the bucket array is then ~6 bytes per key, not ~12.
-    KindIndex() { by_key.max_load_factor(2); }
+    KindIndex() { by_key.max_load_factor(kKeyedSetLoadFactor); }
 
-    std::unordered_set<Record, KeyHash, KeyEqual> by_key;
+    KeyedSet<Record, RecordKey> by_key;
     std::set<std::string> touched;
     // The decoded objects of definitions read since the last Deliver, by key and file: what the
     // handlers get. Kinds kept whole keep them (they are their own version).
