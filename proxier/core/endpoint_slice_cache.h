@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "base/interned_string.h"
+#include "base/pooled_string.h"
 #include "k8s-watch/objects/endpoint_slice.h"
 #include "proxier/core/endpoint_selection.h"
 #include "proxier/core/service_port_info.h"
@@ -40,8 +40,8 @@ class EndpointSliceCache {
 
  private:
   struct CachedPort {
-    // Interned: port names ("http", "dns-tcp") repeat across Services and are few.
-    InternedString name;
+    // Pooled: port names ("http", "dns-tcp") repeat across Services and are few.
+    PooledString name;  // compared with ServicePortName::port by pointer
     Protocol protocol = Protocol::kTCP;
     // One entry per endpoint that has an address, in one block, sorted by (ip, port) as a
     // service port's lists are: for a port with one slice (the usual case) the snapshot's lists
