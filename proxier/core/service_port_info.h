@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "base/cidr.h"
+#include "base/compact_vector.h"
 #include "base/ip_address.h"
+#include "base/pooled_string.h"
 #include "k8s-watch/objects/service.h"
 #include "proxier/core/service_port_name.h"
 
@@ -20,15 +22,16 @@ struct ServicePortInfo {
   int32_t port = 0;
   Protocol protocol = Protocol::kTCP;
   int32_t node_port = 0;
-  std::vector<IpAddress> external_ips;
-  std::vector<IpAddress> load_balancer_ips;
-  std::vector<Cidr> load_balancer_source_ranges;
+  // Empty on nearly every port: one pointer each rather than a std::vector's three.
+  CompactVector<IpAddress> external_ips;
+  CompactVector<IpAddress> load_balancer_ips;
+  CompactVector<Cidr> load_balancer_source_ranges;
   bool session_affinity_client_ip = false;
   int32_t session_affinity_timeout_seconds = 10800;
   TrafficPolicy external_policy = TrafficPolicy::kCluster;
   TrafficPolicy internal_policy = TrafficPolicy::kCluster;
   int32_t health_check_node_port = 0;
-  std::string traffic_distribution;
+  PooledString traffic_distribution;  // a handful of values cluster-wide
 
   const std::optional<IpAddress>& ClusterIp(IpFamily f) const {
     return cluster_ip[static_cast<int>(f)];
@@ -50,6 +53,16 @@ struct ServicePortInfo {
 
   bool operator==(const ServicePortInfo&) const = default;
 };
+
+// The items of `in` (addresses or CIDRs) of one family.
+template <typename Container>
+std::vector<typename Container::value_type> OfFamily(const Container& in, IpFamily family) {
+  std::vector<typename Container::value_type> out;
+  for (const auto& x : in) {
+    if (x.family() == family) out.push_back(x);
+  }
+  return out;
+}
 
 // Splits a Service into its ports. Returns nothing for the services kube-proxy ignores: headless,
 // ExternalName, and those labelled service.kubernetes.io/service-proxy-name.

@@ -55,15 +55,6 @@ std::string Probability(size_t n) {
   return buf;
 }
 
-template <typename T>
-std::vector<T> OfFamily(const std::vector<T>& in, IpFamily family) {
-  std::vector<T> out;
-  for (const auto& x : in) {
-    if (x.family() == family) out.push_back(x);
-  }
-  return out;
-}
-
 // Renders one service port into a fragment.
 class ServicePortRenderer {
  public:

@@ -56,15 +56,6 @@ IpAddress RangeEnd(const Cidr& c) {
 NftValue Goto(const std::string& chain) { return NftValue{"", true, NFT_GOTO, chain}; }
 NftValue Drop() { return NftValue{"", true, NF_DROP, ""}; }
 
-template <typename T>
-std::vector<T> OfFamily(const std::vector<T>& in, IpFamily family) {
-  std::vector<T> out;
-  for (const auto& x : in) {
-    if (x.family() == family) out.push_back(x);
-  }
-  return out;
-}
-
 }  // namespace
 
 uint32_t AffinityTimeout(const ServicePortInfo& info) {

@@ -96,7 +96,8 @@ void PlanServicePortFrontends(const ServicePortName& name, const ServicePortStat
       }
       for (const auto& ip : info.load_balancer_ips) {
         if (ip.family() == f) {
-          add_external(ip, info.port, "load balancer IP", info.load_balancer_source_ranges);
+          add_external(ip, info.port, "load balancer IP",
+                       info.load_balancer_source_ranges.ToVector());
         }
       }
     }
