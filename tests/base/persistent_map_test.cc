@@ -145,19 +145,27 @@ struct Counted {
 };
 int Counted::copies = 0;
 
-TEST(PersistentMapTest, CopiesAndChangesNeverCopyStoredValues) {
+// Entries live in the nodes: a change copies the entries of the nodes on its path (and of the
+// few it rotates), never the map's other entries, and copying the map copies none.
+TEST(PersistentMapTest, ChangesCopyOnlyTheEntriesOnTheirPath) {
   PersistentMap<int, Counted> m;
   for (int i = 0; i < 1000; ++i) m.insert_or_assign(i, Counted(i));
+  const int height = m.height();
   Counted::copies = 0;
   std::vector<PersistentMap<int, Counted>> versions;
-  for (int i = 0; i < 100; ++i) {
-    versions.push_back(m);
-    m.insert_or_assign(i, Counted(-i));
-    m.erase(500 + i);
-  }
+  for (int i = 0; i < 100; ++i) versions.push_back(m);
   EXPECT_EQ(Counted::copies, 0);
+  for (int i = 0; i < 100; ++i) {
+    Counted::copies = 0;
+    m.insert_or_assign(i, Counted(-i));
+    EXPECT_LE(Counted::copies, 2 * (height + 1)) << "insert " << i;
+    Counted::copies = 0;
+    m.erase(500 + i);
+    EXPECT_LE(Counted::copies, 2 * (height + 1)) << "erase " << 500 + i;
+  }
   EXPECT_EQ(versions.front().at(0).v, 0);
   EXPECT_EQ(versions.back().at(99).v, 99);
+  EXPECT_EQ(versions.back().size(), 1000u);
   EXPECT_EQ(m.at(99).v, -99);
   EXPECT_EQ(m.size(), 900u);
 }
