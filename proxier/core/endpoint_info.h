@@ -11,19 +11,20 @@
 
 namespace kpx {
 
-// One backend of one service port, after slices are merged. 32 bytes: there are as many as the
+// One backend of one service port, after slices are merged. 24 bytes: there are as many as the
 // cluster has endpoints (a million at 100 000 Services x 10), so the fields are packed (a 1-byte
-// family in IpAddress, the port in 16 bits, interned hints) and the endpoint's zone, which no
-// selection reads (topology uses the hints and the node's own zone), is not kept.
+// family in IpAddress, the flags in the byte after it, the port in 16 bits, hints as a 4-byte
+// number) and the endpoint's zone, which no selection reads (topology uses the hints and the
+// node's own zone), is not kept.
 struct EndpointInfo {
-  IpAddress ip;
-  uint16_t port = 0;  // the decoder admits 1-65535 only
-  bool ready = false;
-  bool serving = false;
-  bool terminating = false;
+  IpAddress ip;  // 17 bytes: the flags share the word it leaves
+  bool ready : 1 = false;
+  bool serving : 1 = false;
+  bool terminating : 1 = false;
   // Runs on this node. The node's name itself is not kept: the proxy's node is fixed for the
   // life of the process, so locality is decided once, when the slice arrives.
-  bool is_local = false;
+  bool is_local : 1 = false;
+  uint16_t port = 0;  // the decoder admits 1-65535 only
   ZoneHints hint_zones;
 
   // What identifies the endpoint within a service port: lists are sorted and deduplicated by it.
@@ -37,6 +38,6 @@ struct EndpointInfo {
   }
   bool operator==(const EndpointInfo&) const = default;
 };
-static_assert(sizeof(void*) != 8 || sizeof(EndpointInfo) == 32);
+static_assert(sizeof(EndpointInfo) == 24);
 
 }  // namespace kpx

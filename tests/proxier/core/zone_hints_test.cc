@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace kpx {
 namespace {
 
@@ -24,6 +28,32 @@ TEST(ZoneHintsTest, EmptyAndEquality) {
   EXPECT_EQ(ZoneHints({"a", "b"}), ZoneHints({"a", "b"}));
   EXPECT_NE(ZoneHints({"a", "b"}), ZoneHints({"b", "a"}));  // order is the slice's
   EXPECT_NE(ZoneHints({"a"}), none);
+}
+
+// Lists are numbered in a table of chunks; more lists than one chunk holds (1 024), made on
+// several threads, each still reads back as its own zones.
+TEST(ZoneHintsTest, ManyDistinctListsKeepTheirZones) {
+  static_assert(sizeof(ZoneHints) == 4);
+  std::vector<std::thread> threads;
+  std::vector<std::vector<ZoneHints>> made(3);
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([t, &made] {
+      for (int i = 0; i < 1500; ++i) {
+        made[t].push_back(ZoneHints({"zh-" + std::to_string(i), "t" + std::to_string(t)}));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 3; ++t) {
+    for (int i = 0; i < 1500; ++i) {
+      const ZoneHints& h = made[t][i];
+      ASSERT_TRUE(h.Contains("zh-" + std::to_string(i))) << t << " " << i;
+      ASSERT_TRUE(h.Contains("t" + std::to_string(t)));
+      ASSERT_FALSE(h.Contains("zh-" + std::to_string(i + 1)));
+      ASSERT_EQ(h, ZoneHints({"zh-" + std::to_string(i), "t" + std::to_string(t)}));
+    }
+  }
+  EXPECT_NE(made[0][7], made[1][7]);
 }
 
 }  // namespace
