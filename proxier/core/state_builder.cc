@@ -94,7 +94,7 @@ void StateBuilder::RebuildService(const std::string& key,
 
 DesiredState StateBuilder::Snapshot() {
   DesiredState out;
-  const std::map<std::string, std::vector<ServicePortInfo>> touched = services_.Take();
+  std::map<std::string, std::vector<ServicePortInfo>> touched = services_.Take();
   std::set<std::string> dirty = slices_.TakeDirty();
   for (const auto& [key, ports] : touched) dirty.insert(key);
   if (node_dirty_) {
@@ -104,6 +104,8 @@ DesiredState StateBuilder::Snapshot() {
   for (const auto& key : dirty) {
     auto t = touched.find(key);
     RebuildService(key, t == touched.end() ? nullptr : &t->second, out.changed);
+    // Freed as soon as used, so that the states built next can take its place in the heap.
+    if (t != touched.end()) touched.erase(t);
   }
   out.node_changed = std::exchange(node_dirty_, false);
   out.generation = ++generation_;
