@@ -60,7 +60,7 @@ StateBuilder::PortStates StateBuilder::PortsOf(const std::string& key) const {
 
 void StateBuilder::RebuildService(const std::string& key,
                                   const std::vector<ServicePortInfo>* touched,
-                                  std::set<ServicePortName>& changed) {
+                                  std::vector<ServicePortName>& changed) {
   const NodeTopology topo{node_name_, node_.zone};
   // Held until the end: `ports` may point into these states while current_ replaces them.
   const PortStates before = PortsOf(key);
@@ -82,12 +82,12 @@ void StateBuilder::RebuildService(const std::string& key,
     auto it = current_.find(port->name);
     if (it != current_.end() && *it->second == *state) continue;
     current_.insert_or_assign(port->name, std::move(state));
-    changed.insert(port->name);
+    changed.push_back(port->name);
   }
   for (const auto& [name, state] : before) {
     if (!now.contains(name)) {
       current_.erase(name);
-      changed.insert(name);
+      changed.push_back(name);
     }
   }
 }
@@ -101,12 +101,19 @@ DesiredState StateBuilder::Snapshot() {
     // The zone feeds topology-aware selection of every service.
     for (const auto& [name, state] : current_) dirty.insert(name.ServiceKey());
   }
-  for (const auto& key : dirty) {
-    auto t = touched.find(key);
-    RebuildService(key, t == touched.end() ? nullptr : &t->second, out.changed);
-    // Freed as soon as used, so that the states built next can take its place in the heap.
+  // Gathered in one block and made a set once the states are built: a set filled meanwhile put
+  // its nodes between the states, and left holes there when the sync dropped it.
+  std::vector<ServicePortName> changed;
+  while (!dirty.empty()) {
+    // Each key and each Service's pending ports are freed as soon as used, so that the states
+    // and map nodes built next take their place in the heap: freed only at the end, they left
+    // holes between the states that stay (10 MB of heap at 100 000 Services).
+    const auto key = dirty.extract(dirty.begin());
+    auto t = touched.find(key.value());
+    RebuildService(key.value(), t == touched.end() ? nullptr : &t->second, changed);
     if (t != touched.end()) touched.erase(t);
   }
+  out.changed.insert(changed.begin(), changed.end());
   out.node_changed = std::exchange(node_dirty_, false);
   out.generation = ++generation_;
   out.node = node_;

@@ -45,7 +45,7 @@ class StateBuilder {
   // itself changed, else the ports are those current_ already has (only its slices or the node
   // changed).
   void RebuildService(const std::string& key, const std::vector<ServicePortInfo>* touched,
-                      std::set<ServicePortName>& changed);
+                      std::vector<ServicePortName>& changed);
   // The entries of current_ that belong to Service `key`: ServicePortName sorts by namespace and
   // name first, so they are one contiguous range.
   PortStates PortsOf(const std::string& key) const;
