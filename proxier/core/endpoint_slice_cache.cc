@@ -17,9 +17,8 @@ std::string ServiceKeyOf(const EndpointSlice& slice) {
 }  // namespace
 
 void EndpointSliceCache::Update(const EndpointSlice& slice) {
-  const std::string key = ServiceKeyOf(slice);
-  dirty_.insert(key);
-  std::vector<CachedSlice>& slices = slices_[key];
+  dirty_.insert(ServiceKeyOf(slice));
+  std::vector<CachedSlice>& slices = slices_[{slice.meta.namespace_, slice.service_name}];
   auto at =
       std::lower_bound(slices.begin(), slices.end(), slice.meta.name,
                        [](const CachedSlice& c, const std::string& name) { return c.name < name; });
@@ -67,16 +66,15 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
 }
 
 void EndpointSliceCache::Delete(const EndpointSlice& slice) {
-  const std::string key = ServiceKeyOf(slice);
-  dirty_.insert(key);
-  auto it = slices_.find(key);
+  dirty_.insert(ServiceKeyOf(slice));
+  auto it = slices_.find({slice.meta.namespace_, slice.service_name});
   if (it == slices_.end()) return;
   std::erase_if(it->second, [&](const CachedSlice& c) { return c.name == slice.meta.name; });
   if (it->second.empty()) slices_.erase(it);
 }
 
 EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFamily family) const {
-  auto it = slices_.find(port.name.ServiceKey());
+  auto it = slices_.find({port.name.namespace_, port.name.name});
   if (it == slices_.end()) return {};
   std::vector<const EndpointList*> matches;
   for (const CachedSlice& slice : it->second) {

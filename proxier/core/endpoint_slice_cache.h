@@ -56,9 +56,12 @@ class EndpointSliceCache {
   CachedSlice Project(const EndpointSlice& slice) const;
 
   std::string node_name_;
-  // service key ("ns/name") -> its slices, sorted by name. Almost every Service has one slice per
-  // family: a vector, where a map per Service cost ~150 bytes a Service more.
-  std::map<std::string, std::vector<CachedSlice>> slices_;
+  // (namespace, Service name) -> its slices, sorted by name. Almost every Service has one slice
+  // per family: a vector, where a map per Service cost ~150 bytes a Service more. The names are
+  // pooled, shared with the ServicePortNames of the Service's ports, and a lookup builds no
+  // string.
+  using ServiceId = std::pair<PooledString, PooledString>;
+  std::map<ServiceId, std::vector<CachedSlice>> slices_;
   std::set<std::string> dirty_;
 };
 
