@@ -51,7 +51,8 @@ TEST(CompactVectorTest, CopiesAreDeepAndMovesEmptyTheSource) {
   CompactVector<Cidr> c = std::move(a);
   EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
   EXPECT_EQ(c.size(), 2u);
-  c = c;  // self-assignment keeps the items
+  const CompactVector<Cidr>& same = c;
+  c = same;  // self-assignment keeps the items
   EXPECT_EQ(c.size(), 2u);
   c.clear();
   EXPECT_TRUE(c.empty());
