@@ -17,21 +17,22 @@ namespace kpx {
 
 // Everything a proxier needs to know about one service port, both families together.
 struct ServicePortInfo {
+  // Ordered by alignment, so that one per service port (100 000 at scale) carries no padding.
   ServicePortName name;
-  std::array<std::optional<IpAddress>, 2> cluster_ip;  // indexed by IpFamily
-  int32_t port = 0;
-  Protocol protocol = Protocol::kTCP;
-  int32_t node_port = 0;
   // Empty on nearly every port: one pointer each rather than a std::vector's three.
   CompactVector<IpAddress> external_ips;
   CompactVector<IpAddress> load_balancer_ips;
   CompactVector<Cidr> load_balancer_source_ranges;
-  bool session_affinity_client_ip = false;
+  PooledString traffic_distribution;  // a handful of values cluster-wide
+  int32_t port = 0;
+  int32_t node_port = 0;
   int32_t session_affinity_timeout_seconds = 10800;
+  int32_t health_check_node_port = 0;
   TrafficPolicy external_policy = TrafficPolicy::kCluster;
   TrafficPolicy internal_policy = TrafficPolicy::kCluster;
-  int32_t health_check_node_port = 0;
-  PooledString traffic_distribution;  // a handful of values cluster-wide
+  std::array<std::optional<IpAddress>, 2> cluster_ip;  // indexed by IpFamily
+  Protocol protocol = Protocol::kTCP;
+  bool session_affinity_client_ip = false;
 
   const std::optional<IpAddress>& ClusterIp(IpFamily f) const {
     return cluster_ip[static_cast<int>(f)];
@@ -53,6 +54,7 @@ struct ServicePortInfo {
 
   bool operator==(const ServicePortInfo&) const = default;
 };
+static_assert(sizeof(void*) != 8 || sizeof(ServicePortInfo) == 128);
 
 // The items of `in` (addresses or CIDRs) of one family.
 template <typename Container>
