@@ -202,20 +202,21 @@ void NftBatch::DeleteSet(IpFamily family, const std::string& table, const std::s
   Append(nlh, "delete set " + table + " " + set);
 }
 
+template <typename At>
 void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table,
-                        const std::string& set, std::span<const NftElement> elements, bool ranges) {
+                        const std::string& set, size_t count, const At& at, bool ranges) {
   // Written with libmnl straight into the batch: building one libnftnl object per element cost
   // more than the kernel's insert at 100 000 services. The attributes are libnftnl's (the fake
   // parses them back with libnftnl).
   const bool add = type == NFT_MSG_NEWSETELEM;
   const char* verb = add ? "add" : "delete";
-  for (size_t start = 0; start < elements.size(); start += kElementsPerMessage) {
-    const size_t end = std::min(elements.size(), start + kElementsPerMessage);
+  for (size_t start = 0; start < count; start += kElementsPerMessage) {
+    const size_t end = std::min(count, start + kElementsPerMessage);
     // An upper bound of the message: headers, names, and per element its nests and payloads.
     size_t bound = 128 + table.size() + set.size();
     for (size_t i = start; i < end; ++i) {
-      const NftElement& e = elements[i];
-      bound += 96 + 2 * e.key.size() + e.value.data.size() + e.value.chain.size();
+      const NftElementView e = at(i);
+      bound += 96 + 2 * e.key.size() + e.data.size() + (e.chain ? std::strlen(e.chain) : 0);
     }
     const size_t off = body_.size();
     body_.resize(off + bound);
@@ -231,7 +232,7 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
       mnl_attr_nest_end(nlh, nest);
     };
     for (size_t i = start; i < end; ++i) {
-      const NftElement& e = elements[i];
+      const NftElementView e = at(i);
       nlattr* el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
       if (ranges) {
         const size_t half = e.key.size() / 2;
@@ -240,17 +241,17 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
       } else {
         put_data(NFTA_SET_ELEM_KEY, e.key.data(), e.key.size());
       }
-      if (add && e.value.is_verdict) {
+      if (add && e.is_verdict) {
         nlattr* data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
         nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
-        mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htobe32(static_cast<uint32_t>(e.value.verdict)));
-        if (!e.value.chain.empty()) {
-          mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.value.chain.c_str());
+        mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htobe32(static_cast<uint32_t>(e.verdict)));
+        if (e.chain != nullptr && *e.chain != '\0') {
+          mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.chain);
         }
         mnl_attr_nest_end(nlh, verdict);
         mnl_attr_nest_end(nlh, data);
-      } else if (add && !e.value.data.empty()) {
-        put_data(NFTA_SET_ELEM_DATA, e.value.data.data(), e.value.data.size());
+      } else if (add && !e.data.empty()) {
+        put_data(NFTA_SET_ELEM_DATA, e.data.data(), e.data.size());
       }
       mnl_attr_nest_end(nlh, el);
     }
@@ -264,15 +265,54 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
   }
 }
 
+namespace {
+
+NftElementView ViewOf(const NftElement& e) {
+  return NftElementView{e.key, e.value.data, e.value.is_verdict, e.value.verdict,
+                        e.value.chain.c_str()};
+}
+
+}  // namespace
+
 void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
                            std::span<const NftElement> elements, bool ranges) {
-  Elements(NFT_MSG_NEWSETELEM, family, table, set, elements, ranges);
+  Elements(
+      NFT_MSG_NEWSETELEM, family, table, set, elements.size(),
+      [&](size_t i) { return ViewOf(elements[i]); }, ranges);
 }
 
 void NftBatch::DeleteElements(IpFamily family, const std::string& table, const std::string& set,
                               std::span<const NftElement> elements, bool ranges) {
-  Elements(NFT_MSG_DELSETELEM, family, table, set, elements, ranges);
+  Elements(
+      NFT_MSG_DELSETELEM, family, table, set, elements.size(),
+      [&](size_t i) { return ViewOf(elements[i]); }, ranges);
 }
+
+void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
+                           const NftElementList& list, std::span<const uint32_t> positions,
+                           bool ranges) {
+  Elements(
+      NFT_MSG_NEWSETELEM, family, table, set, positions.size(),
+      [&](size_t i) { return list.ViewAt(positions[i]); }, ranges);
+}
+
+void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
+                           const NftElementList& list, size_t begin, size_t end, bool ranges) {
+  end = std::min(end, list.size());
+  if (begin >= end) return;
+  Elements(
+      NFT_MSG_NEWSETELEM, family, table, set, end - begin,
+      [&](size_t i) { return list.ViewAt(begin + i); }, ranges);
+}
+
+void NftBatch::DeleteElements(IpFamily family, const std::string& table, const std::string& set,
+                              const NftElementList& list, std::span<const uint32_t> positions,
+                              bool ranges) {
+  Elements(
+      NFT_MSG_DELSETELEM, family, table, set, positions.size(),
+      [&](size_t i) { return list.ViewAt(positions[i]); }, ranges);
+}
+
 std::vector<uint8_t> NftBatch::Bytes() const {
   std::vector<uint8_t> out;
   std::vector<char> scratch(1024);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "proxier/nftables/nft_element_list.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
 
@@ -40,6 +41,16 @@ class NftBatch {
                    std::span<const NftElement> elements, bool ranges = false);
   void DeleteElements(IpFamily family, const std::string& table, const std::string& set,
                       std::span<const NftElement> elements, bool ranges = false);
+  // The same from a compact list: its elements at `positions`, or all of them from `begin` to
+  // `end`, encoded straight from the list (a full sync never copies them into NftElements).
+  void AddElements(IpFamily family, const std::string& table, const std::string& set,
+                   const NftElementList& list, std::span<const uint32_t> positions,
+                   bool ranges = false);
+  void AddElements(IpFamily family, const std::string& table, const std::string& set,
+                   const NftElementList& list, size_t begin, size_t end, bool ranges = false);
+  void DeleteElements(IpFamily family, const std::string& table, const std::string& set,
+                      const NftElementList& list, std::span<const uint32_t> positions,
+                      bool ranges = false);
 
   // The whole transaction (begin, messages, end). Only the last message asks for an ACK: the
   // kernel reports every failing message anyway, and one ACK per message would overflow the
@@ -58,8 +69,10 @@ class NftBatch {
 
  private:
   void Append(const void* nlh, std::string description);
+  // `at(i)` is the NftElementView of element i of `count`.
+  template <typename At>
   void Elements(uint16_t type, IpFamily family, const std::string& table, const std::string& set,
-                std::span<const NftElement> elements, bool ranges);
+                size_t count, const At& at, bool ranges);
   uint32_t NextSeq() const;
 
   uint32_t first_seq_;

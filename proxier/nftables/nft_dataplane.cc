@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "proxier/nftables/nft_batch.h"
+#include "proxier/nftables/nft_element_list.h"
 #include "proxier/nftables/nft_rule_codec.h"
 
 namespace kpx {
@@ -307,10 +308,21 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   // an operator's nft) committed in between, and the next sync starts over from a new dump.
   auto genid = handle_->Generation();
   if (!genid.ok()) return genid.status();
-  auto dumped = handle_->Dump(family, nft::kTable);
+  // The structure first, then the elements of the sets kpx diffs, each into a compact list (the
+  // packet path's affinity set is never read: kpx does not diff it).
+  auto dumped = handle_->DumpStructure(family, nft::kTable);
   if (!dumped.ok()) return dumped.status();
   NftTableDump dump = std::move(dumped).value();
-  auto shadow = handle_->Dump(family, nft::kShadowTable);
+  std::map<std::string, NftElementList> have;
+  if (dump.exists) {
+    for (const auto& set : AddOrder()) {
+      if (!dump.sets.contains(set)) continue;
+      if (Status st = handle_->DumpElements(family, nft::kTable, set, have[set]); !st.ok()) {
+        return st;
+      }
+    }
+  }
+  auto shadow = handle_->DumpStructure(family, nft::kShadowTable);
   if (!shadow.ok()) return shadow.status();
   bool shadow_exists = shadow->exists;
   shadow = NftTableDump{};
@@ -322,13 +334,15 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   if (!fs.adopted && dump.exists) {
     std::map<std::string, uint32_t> kernel_ids;
     for (const char* map : {nft::kServiceIds, nft::kNodePortIds}) {
-      auto s = dump.sets.find(map);
-      if (s == dump.sets.end()) continue;
-      for (const auto& [key, v] : s->second.elements) {
-        if (v.data.size() != 4) continue;
+      auto s = have.find(map);
+      if (s == have.end()) continue;
+      const NftElementList& elements = s->second;
+      for (size_t i = 0; i < elements.size(); ++i) {
+        const std::string_view data = elements.DataAt(i);
+        if (data.size() != 4) continue;
         uint32_t id = 0;
-        std::memcpy(&id, v.data.data(), 4);
-        kernel_ids.emplace(key, id & nft::kIdMask);
+        std::memcpy(&id, data.data(), 4);
+        kernel_ids.emplace(elements.KeyAt(i), id & nft::kIdMask);
       }
     }
     for (const auto& [name, port] : state.services) {
@@ -363,13 +377,13 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   fs.next_id = nft::kIdStep;
   fs.exclusive_elements = 0;
-  // Per-id sets go straight into per-set lists; shared ones through the claims.
-  std::map<std::string, std::vector<NftElement>> want;
+  // Per-id sets go straight into per-set compact lists; shared ones through the claims.
+  std::map<std::string, NftElementList> want;
   // The last set each loop wrote to: a port's elements come grouped by set.
   const std::string* shared_name = nullptr;
   NftClaimSet* shared_set = nullptr;
   const std::string* want_name = nullptr;
-  std::vector<NftElement>* want_set = nullptr;
+  NftElementList* want_set = nullptr;
   std::vector<uint32_t> per_id;
   {
     // Sized up front: growing them element by element moved every element several times and
@@ -384,8 +398,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       const nft::EndpointChain& chain = nft::EndpointChainFor(static_cast<uint32_t>(n), false);
       slots[chain.map] += chain.slots;
     }
-    for (const auto& [map, n] : slots) want[map].reserve(n);
-    want[nft::kEndpointSets].reserve(ports);
+    // Keys: set id and slot; data: address and port.
+    const size_t data_len = (family == IpFamily::kIPv4 ? 4 : 16) + 4;
+    for (const auto& [map, n] : slots) want[map].Reserve(n, 8, data_len);
+    want[nft::kEndpointSets].Reserve(ports, 4, 4);
   }
   for (const auto& [name, port] : state.services) {
     // A port of the other family only has elements there; it needs no id here.
@@ -424,9 +440,9 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         want_set = &it->second;
         pushed = false;
       }
-      if (pushed && want_set->back().key == e.key) continue;
+      if (pushed && want_set->KeyAt(want_set->size() - 1) == e.key) continue;
+      if (!want_set->Add(e.key, e.value)) continue;
       ++fs.exclusive_elements;
-      want_set->push_back(std::move(e));
       pushed = true;
     }
   }
@@ -534,42 +550,44 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
 
   // Writes `table` so that it holds the desired state, from what `dump` says it holds.
-  auto write = [&](const std::string& table, const NftTableDump& dump) -> Status {
+  auto write = [&](const std::string& table, const NftTableDump& dump,
+                   const std::map<std::string, NftElementList>& have) -> Status {
     if (!dump.exists) batch.AddTable(family, table);
 
-    // Both sides sorted by key: one merge walk per set tells what goes and what comes. A shared
-    // set's elements stay in its claims: what comes from it is a list of positions, turned into
-    // elements a message at a time (at 100 000 x 10, 1.2 M elements not copied out at once).
+    // Both sides walked in key order: one merge per set tells what goes and what comes, as
+    // positions into the dumped list (gone) and into the wanted list or the claims (add). A
+    // shared set's elements stay in its claims, a per-id set's in its compact list: what comes
+    // is encoded from there a message at a time, never copied out whole.
     auto order = AddOrder();
-    std::map<std::string, std::vector<NftElement>> gone, add;
-    // Sets written whole (absent from the dump): their wanted elements, not copied (the same
-    // elements may be written to two tables).
-    std::map<std::string, const std::vector<NftElement>*> add_whole;
+    std::map<std::string, std::vector<uint32_t>> gone, add;
+    // Sets written whole (nothing of them dumped): all of their wanted elements.
+    std::map<std::string, const NftElementList*> add_whole;
     std::map<std::string, std::vector<uint32_t>> add_claimed;
+    static const NftElementList kNone;  // stays empty
     for (const auto& set : order) {
-      auto have = dump.sets.find(set);
+      auto h_list = have.find(set);
+      const NftElementList& held = h_list != have.end() ? h_list->second : kNone;
       auto& g = gone[set];
+      std::vector<uint32_t> h_order;  // the dumped elements by key
+      if (!held.empty()) h_order = held.SortedByKey();
+      auto h = h_order.begin();
+      const auto h_end = h_order.end();
       auto cs = PerIdSet(set) ? fs.shared.end() : fs.shared.find(set);
       if (cs != fs.shared.end()) {
         const NftClaimSet& claims = cs->second;
         std::vector<uint32_t>& a = add_claimed[set];
         a.resize(claims.size());
         for (uint32_t i = 0; i < a.size(); ++i) a[i] = i;
-        if (have == dump.sets.end()) continue;  // all of them
+        if (held.empty()) continue;  // all of them
         std::sort(a.begin(), a.end(),
                   [&](uint32_t x, uint32_t y) { return claims.KeyAt(x) < claims.KeyAt(y); });
-        auto h = have->second.elements.begin();
-        const auto h_end = have->second.elements.end();
         size_t kept = 0;  // a[0..kept) are the positions to write
         for (const uint32_t slot : a) {
           const std::string_view key = claims.KeyAt(slot);
-          while (h != h_end && std::string_view(h->first) < key) {
-            g.push_back(NftElement{set, h->first, h->second});
-            ++h;
-          }
-          if (h != h_end && std::string_view(h->first) == key) {
-            if (!(h->second == claims.Value(slot))) {
-              g.push_back(NftElement{set, h->first, h->second});
+          while (h != h_end && held.KeyAt(*h) < key) g.push_back(*h++);
+          if (h != h_end && held.KeyAt(*h) == key) {
+            if (!held.ValueEquals(*h, claims.Value(slot))) {
+              g.push_back(*h);
               a[kept++] = slot;
             }
             ++h;
@@ -578,44 +596,39 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
           }
         }
         a.resize(kept);
-        for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
+        g.insert(g.end(), h, h_end);
         continue;
       }
       auto w = want.find(set);
-      if (have == dump.sets.end()) {
-        if (w != want.end()) add_whole[set] = &w->second;
+      const NftElementList& wanted = w != want.end() ? w->second : kNone;
+      if (held.empty()) {
+        if (!wanted.empty()) add_whole[set] = &wanted;
         continue;
       }
-      static std::vector<NftElement> none;  // stays empty
-      std::vector<NftElement>& wanted = w != want.end() ? w->second : none;
-      std::sort(wanted.begin(), wanted.end(),
-                [](const NftElement& x, const NftElement& y) { return x.key < y.key; });
-      auto h = have->second.elements.begin();
-      const auto h_end = have->second.elements.end();
       auto& a = add[set];
-      for (const NftElement& e : wanted) {
-        while (h != h_end && h->first < e.key) {
-          g.push_back(NftElement{set, h->first, h->second});
-          ++h;
-        }
-        if (h != h_end && h->first == e.key) {
-          if (!(h->second == e.value)) {
-            g.push_back(NftElement{set, h->first, h->second});
-            a.push_back(e);
+      for (const uint32_t i : wanted.SortedByKey()) {
+        const std::string_view key = wanted.KeyAt(i);
+        while (h != h_end && held.KeyAt(*h) < key) g.push_back(*h++);
+        if (h != h_end && held.KeyAt(*h) == key) {
+          if (!held.SameValue(*h, wanted, i)) {
+            g.push_back(*h);
+            a.push_back(i);
           }
           ++h;
         } else {
-          a.push_back(e);
+          a.push_back(i);
         }
       }
-      for (; h != h_end; ++h) g.push_back(NftElement{set, h->first, h->second});
+      g.insert(g.end(), h, h_end);
     }
     // Elements that must go, dispatch first.
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const std::vector<NftElement>& g = gone[*it];
+      const std::vector<uint32_t>& g = gone[*it];
+      if (g.empty()) continue;
+      const NftElementList& held = have.at(*it);
       for (size_t i = 0; i < g.size(); i += NftBatch::kElementsPerMessage) {
         const size_t n = std::min(g.size() - i, NftBatch::kElementsPerMessage);
-        batch.DeleteElements(family, table, *it, std::span(g).subspan(i, n),
+        batch.DeleteElements(family, table, *it, held, std::span(g).subspan(i, n),
                              *it == nft::kFirewallAllow);
         if (Status st = bounded(); !st.ok()) return st;
       }
@@ -659,11 +672,21 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         }
         continue;
       }
-      auto whole = add_whole.find(set);
-      const std::vector<NftElement>& a = whole != add_whole.end() ? *whole->second : add[set];
-      for (size_t i = 0; i < a.size(); i += NftBatch::kElementsPerMessage) {
-        const size_t n = std::min(a.size() - i, NftBatch::kElementsPerMessage);
-        batch.AddElements(family, table, set, std::span(a).subspan(i, n), ranges);
+      if (auto whole = add_whole.find(set); whole != add_whole.end()) {
+        const NftElementList& list = *whole->second;
+        for (size_t i = 0; i < list.size(); i += NftBatch::kElementsPerMessage) {
+          batch.AddElements(family, table, set, list, i, i + NftBatch::kElementsPerMessage, ranges);
+          if (Status st = bounded(); !st.ok()) return st;
+        }
+        continue;
+      }
+      auto a = add.find(set);
+      if (a == add.end() || a->second.empty()) continue;
+      const std::vector<uint32_t>& positions = a->second;
+      const NftElementList& list = want.find(set)->second;  // positions come from it
+      for (size_t i = 0; i < positions.size(); i += NftBatch::kElementsPerMessage) {
+        const size_t n = std::min(positions.size() - i, NftBatch::kElementsPerMessage);
+        batch.AddElements(family, table, set, list, std::span(positions).subspan(i, n), ranges);
         if (Status st = bounded(); !st.ok()) return st;
       }
     }
@@ -684,14 +707,16 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     return Commit(batch);
   };
   if (!recreate) {
-    if (Status st = write(nft::kTable, dump); !st.ok()) return st;
+    if (Status st = write(nft::kTable, dump, have); !st.ok()) return st;
   } else {
     const NftTableDump none;
+    const std::map<std::string, NftElementList> nothing;
+    have.clear();
     if (shadow_exists) batch.DeleteTable(family, nft::kShadowTable);
-    if (Status st = write(nft::kShadowTable, none); !st.ok()) return st;
+    if (Status st = write(nft::kShadowTable, none, nothing); !st.ok()) return st;
     batch.DeleteTable(family, nft::kTable);
     if (Status st = Commit(batch); !st.ok()) return st;
-    if (Status st = write(nft::kTable, none); !st.ok()) return st;
+    if (Status st = write(nft::kTable, none, nothing); !st.ok()) return st;
     batch.DeleteTable(family, nft::kShadowTable);
     if (Status st = Commit(batch); !st.ok()) return st;
     dump = NftTableDump{};
