@@ -79,6 +79,23 @@ uint16_t NftFamilyProto(IpFamily family) {
 
 NftBatch::NftBatch(uint32_t first_seq) : first_seq_(first_seq) {}
 
+void NftBatch::Reset(uint32_t first_seq) {
+  first_seq_ = first_seq;
+  genid_.reset();
+  body_.clear();
+  offsets_.clear();
+  descriptions_.clear();
+  elements_ = 0;
+}
+
+void NftBatch::Appended(size_t offset) {
+  if (!offsets_.empty()) {
+    reinterpret_cast<nlmsghdr*>(body_.data() + offsets_.back())->nlmsg_flags &= ~NLM_F_ACK;
+  }
+  offsets_.push_back(offset);
+  reinterpret_cast<nlmsghdr*>(body_.data() + offset)->nlmsg_flags |= NLM_F_ACK;
+}
+
 uint32_t NftBatch::NextSeq() const {
   // first_seq_ is the batch begin; messages follow it.
   return first_seq_ + 1 + static_cast<uint32_t>(descriptions_.size());
@@ -86,9 +103,10 @@ uint32_t NftBatch::NextSeq() const {
 
 void NftBatch::Append(const void* nlh, std::string description) {
   const auto* h = static_cast<const nlmsghdr*>(nlh);
-  offsets_.push_back(body_.size());
+  const size_t offset = body_.size();
   const auto* p = static_cast<const uint8_t*>(nlh);
   body_.insert(body_.end(), p, p + NLMSG_ALIGN(h->nlmsg_len));
+  Appended(offset);
   descriptions_.push_back(std::move(description));
 }
 
@@ -258,7 +276,7 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
     mnl_attr_nest_end(nlh, list);
     if (nlh->nlmsg_len > bound) throw std::logic_error("nft element message overflow");
     body_.resize(off + NLMSG_ALIGN(nlh->nlmsg_len));
-    offsets_.push_back(off);
+    Appended(off);
     elements_ += end - start;
     descriptions_.push_back(std::string(verb) + " " + std::to_string(end - start) +
                             " element(s) of " + table + " " + set);
@@ -313,23 +331,29 @@ void NftBatch::DeleteElements(IpFamily family, const std::string& table, const s
       [&](size_t i) { return list.ViewAt(positions[i]); }, ranges);
 }
 
-std::vector<uint8_t> NftBatch::Bytes() const {
-  std::vector<uint8_t> out;
+std::vector<uint8_t> NftBatch::BeginBytes() const {
   std::vector<char> scratch(1024);
-  char* buf = scratch.data();
-  nlmsghdr* begin = nftnl_batch_begin(buf, first_seq_);
+  nlmsghdr* begin = nftnl_batch_begin(scratch.data(), first_seq_);
   if (genid_) mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htobe32(*genid_));
-  out.insert(out.end(), reinterpret_cast<uint8_t*>(begin),
-             reinterpret_cast<uint8_t*>(begin) + NLMSG_ALIGN(begin->nlmsg_len));
-  const size_t body_start = out.size();
+  const auto* p = reinterpret_cast<const uint8_t*>(begin);
+  return std::vector<uint8_t>(p, p + NLMSG_ALIGN(begin->nlmsg_len));
+}
+
+std::vector<uint8_t> NftBatch::EndBytes() const {
+  std::vector<char> scratch(1024);
+  nlmsghdr* end = nftnl_batch_end(scratch.data(), end_seq());
+  const auto* p = reinterpret_cast<const uint8_t*>(end);
+  return std::vector<uint8_t>(p, p + NLMSG_ALIGN(end->nlmsg_len));
+}
+
+std::vector<uint8_t> NftBatch::Bytes() const {
+  // The last message already asks for the ACK (Appended).
+  const std::vector<uint8_t> begin = BeginBytes(), end = EndBytes();
+  std::vector<uint8_t> out;
+  out.reserve(begin.size() + body_.size() + end.size());
+  out.insert(out.end(), begin.begin(), begin.end());
   out.insert(out.end(), body_.begin(), body_.end());
-  if (!offsets_.empty()) {
-    auto* last = reinterpret_cast<nlmsghdr*>(out.data() + body_start + offsets_.back());
-    last->nlmsg_flags |= NLM_F_ACK;
-  }
-  nlmsghdr* end = nftnl_batch_end(buf, end_seq());
-  out.insert(out.end(), reinterpret_cast<uint8_t*>(end),
-             reinterpret_cast<uint8_t*>(end) + NLMSG_ALIGN(end->nlmsg_len));
+  out.insert(out.end(), end.begin(), end.end());
   return out;
 }
 

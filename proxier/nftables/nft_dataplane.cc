@@ -159,7 +159,7 @@ Status NftDataplane::Commit(NftBatch& batch) {
   sync_messages_ += batch.message_count();
   sync_bytes_ += batch.byte_size();
   sync_elements_ += batch.element_count();
-  batch = NftBatch(seq_);
+  batch.Reset(seq_);
   return Status::Ok();
 }
 
@@ -472,6 +472,9 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   const auto cpu_computed = ThreadCpu();
 
   NftBatch batch(seq_);
+  // One buffer for every transaction of this sync: a batch stops at the first message past
+  // max_batch_bytes, and no element message takes more than a few hundred KiB.
+  batch.Reserve(options_.max_batch_bytes + (256u << 10));
   batch.RequireGeneration(*genid);
   auto bounded = [&]() -> Status {
     if (batch.byte_size() < options_.max_batch_bytes) return Status::Ok();
