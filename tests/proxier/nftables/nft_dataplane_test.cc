@@ -264,6 +264,33 @@ TEST_F(NftDataplaneTest, FullSyncRepairsDrift) {
   EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)), want);
 }
 
+TEST_F(NftDataplaneTest, FullSyncRepairsThePerIdSetsElementByElementAndLeavesAffinityAlone) {
+  Fixture f = Make();
+  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  builder_.Add(Svc("default", "dns", "", Protocol::kUDP, 53, "172.30.0.53"), {Ep("10.1.0.4", 53)});
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const auto want = Canonical(Dump(*f.fake, IpFamily::kIPv4));
+  NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(t, nullptr);
+  auto& two = t->sets.at("endpoints-2").elements;
+  ASSERT_EQ(two.size(), 2u);
+  two.begin()->second.data = NftEndpointData(Ip("10.9.9.9"), 1);  // a value changed
+  t->sets.at("endpoints-1").elements.clear();                     // an element deleted
+  t->sets.at(nft::kEndpointSets).elements[NftU32(0x7000)] =
+      NftValue{NftU32(1), false, 0, ""};  // added
+  // An entry the packet path wrote: not kpx's to diff, and not even read by a full sync.
+  const std::string client = NftU32(8) + std::string("\x0a\x01\x00\x63", 4);
+  t->sets.at(nft::kAffinity).elements[client] =
+      NftValue{NftEndpointData(Ip("10.1.0.2"), 8080), false, 0, ""};
+  const uint64_t written = f.dataplane->counters().elements_written;
+  APPLY_OK(f.dataplane, builder_.Build(), true);
+  // Exactly the drift: the changed value deleted and added, the stray deleted, the lost added.
+  EXPECT_EQ(f.dataplane->counters().elements_written, written + 4);
+  NftTableDump after = Dump(*f.fake, IpFamily::kIPv4);
+  EXPECT_EQ(after.sets.at(nft::kAffinity).elements.erase(client), 1u);
+  EXPECT_EQ(Canonical(after), want);
+}
+
 TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhenItLeaves) {
   // Both list 192.0.2.1:80 as an external IP; "default/b" is added first, "default/a" sorts
   // first and wins; when a goes (partial sync), b's value takes its place, and when a comes back
