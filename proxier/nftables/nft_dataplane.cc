@@ -377,32 +377,97 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   fs.next_id = nft::kIdStep;
   fs.exclusive_elements = 0;
-  // Per-id sets go straight into per-set compact lists; shared ones through the claims.
+  NftBatch batch(seq_);
+  // One buffer for every transaction of this sync: a batch stops at the first message past
+  // max_batch_bytes, and no element message takes more than a few hundred KiB.
+  batch.Reserve(options_.max_batch_bytes + (256u << 10));
+  batch.RequireGeneration(*genid);
+  auto bounded = [&]() -> Status {
+    if (batch.byte_size() < options_.max_batch_bytes) return Status::Ok();
+    return Commit(batch);
+  };
+
+  // What each per-id set will hold, at most (exactly unless an endpoint is listed twice), and
+  // how many ports have this family. Few sets: a short list beats a map on 100 000 ports.
+  std::vector<std::pair<std::string_view, size_t>> per_id_bound;
+  size_t ports = 0;
+  for (const auto& [name, port] : state.services) {
+    if (!port->info.ClusterIp(family)) continue;
+    ++ports;
+    ServicePortPerIdCounts(*port, family, [&](std::string_view set, size_t n) {
+      for (auto& [s, count] : per_id_bound) {
+        if (s == set) {
+          count += n;
+          return;
+        }
+      }
+      per_id_bound.emplace_back(set, n);
+    });
+  }
+  auto bound_of = [&](const std::string& set) -> size_t {
+    for (const auto& [s, n] : per_id_bound) {
+      if (s == set) return n;
+    }
+    return 0;
+  };
+  auto declare = [&](NftSetSpec& spec, size_t n) {
+    if (!spec.grows || !options_.set_sizes_update) return;
+    spec.flags |= NFT_SET_TIMEOUT;
+    spec.gc_interval_ms = kNoGcInterval;
+    spec.size = NftSetCapacity(n, options_.min_set_size);
+  };
+
+  // A cold start (no table at all) holds nothing to diff against: the per-id sets are declared
+  // first, from the bounds, and their elements go straight into bounded batches as each port
+  // gives them (in messages of a set's elements), never held for the whole cluster; the rest
+  // of the table follows once the claims are complete. Otherwise (a restart, a resync) the
+  // per-id elements are kept, compactly, for the diff against the dump.
+  const bool stream = !dump.exists;
+  NftTableDump streamed;  // what the streaming wrote before the rest of the table
+  if (stream) {
+    batch.AddTable(family, nft::kTable);
+    streamed.exists = true;
+    for (NftSetSpec& spec : layout.sets) {
+      if (!PerIdSet(spec.name)) continue;
+      declare(spec, bound_of(spec.name));
+      batch.AddSet(family, nft::kTable, spec);
+      streamed.sets[spec.name].spec = spec;
+    }
+    // Verdicts need their chains (affinity-timeouts jumps to the recording chains): the regular
+    // chains go first, empty; base chains come last, so nothing hooks into the table before it
+    // is complete.
+    for (const NftChainSpec& c : layout.chains) {
+      if (c.hook) continue;
+      batch.AddChain(family, nft::kTable, c);
+      streamed.chains[c.name] = NftChainDump{};
+    }
+  }
+  // Per-id elements: kept per set for the diff, or (streaming) a message's worth at a time.
   std::map<std::string, NftElementList> want;
+  std::map<std::string, size_t> per_id_counts;  // streamed, after duplicates are dropped
+  // Keys: set id and slot; data: address and port.
+  const size_t data_len = (family == IpFamily::kIPv4 ? 4 : 16) + 4;
+  if (!stream) {
+    // Sized up front: growing them element by element moved every element several times and
+    // touched twice the memory (a fifth of the compute at 10 000 x 10).
+    for (const auto& [set, n] : per_id_bound) {
+      if (nft::IsEndpointMap(set)) want[std::string(set)].Reserve(n, 8, data_len);
+    }
+    want[nft::kEndpointSets].Reserve(ports, 4, 4);
+  }
+  auto flush = [&](const std::string& set, NftElementList& list) -> Status {
+    if (list.empty()) return Status::Ok();
+    batch.AddElements(family, nft::kTable, set, list, 0, list.size());
+    per_id_counts[set] += list.size();
+    list.Truncate();
+    return bounded();
+  };
   // The last set each loop wrote to: a port's elements come grouped by set.
   const std::string* shared_name = nullptr;
   NftClaimSet* shared_set = nullptr;
   const std::string* want_name = nullptr;
   NftElementList* want_set = nullptr;
   std::vector<uint32_t> per_id;
-  {
-    // Sized up front: growing them element by element moved every element several times and
-    // touched twice the memory (a fifth of the compute at 10 000 x 10).
-    std::map<std::string, size_t> slots;  // per endpoints map
-    size_t ports = 0;
-    for (const auto& [name, port] : state.services) {
-      if (!port->info.ClusterIp(family)) continue;
-      ++ports;
-      const size_t n = std::min<size_t>(port->For(family).all.size(), nft::kMaxEndpointsPerSet);
-      if (n == 0) continue;
-      const nft::EndpointChain& chain = nft::EndpointChainFor(static_cast<uint32_t>(n), false);
-      slots[chain.map] += chain.slots;
-    }
-    // Keys: set id and slot; data: address and port.
-    const size_t data_len = (family == IpFamily::kIPv4 ? 4 : 16) + 4;
-    for (const auto& [map, n] : slots) want[map].Reserve(n, 8, data_len);
-    want[nft::kEndpointSets].Reserve(ports, 4, 4);
-  }
   for (const auto& [name, port] : state.services) {
     // A port of the other family only has elements there; it needs no id here.
     if (!port->info.ClusterIp(family)) continue;
@@ -431,20 +496,28 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       return std::tie(elements[x].set, elements[x].key) <
              std::tie(elements[y].set, elements[y].key);
     });
-    bool pushed = false;  // this port's last element is want_set->back()
+    const NftElement* previous = nullptr;  // this port's last element kept
     for (const uint32_t i : per_id) {
-      NftElement& e = elements[i];
+      const NftElement& e = elements[i];
+      if (previous != nullptr && previous->set == e.set && previous->key == e.key) continue;
       if (want_set == nullptr || e.set != *want_name) {
         auto it = want.try_emplace(e.set).first;
         want_name = &it->first;
         want_set = &it->second;
-        pushed = false;
       }
-      if (pushed && want_set->KeyAt(want_set->size() - 1) == e.key) continue;
       if (!want_set->Add(e.key, e.value)) continue;
+      previous = &e;
       ++fs.exclusive_elements;
-      pushed = true;
+      if (stream && want_set->size() == NftBatch::kElementsPerMessage) {
+        if (Status st = flush(*want_name, *want_set); !st.ok()) return st;
+      }
     }
+  }
+  if (stream) {
+    for (auto& [set, list] : want) {
+      if (Status st = flush(set, list); !st.ok()) return st;
+    }
+    want.clear();
   }
   for (const auto& e : NodeElements(family, options_, LocalAddresses(state))) {
     fs.shared[e.set].Add(e.key, nullptr, e.value);
@@ -461,25 +534,19 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       n = c->second.size();
     } else if (auto w = want.find(spec.name); w != want.end()) {
       n = w->second.size();
+    } else if (auto p = per_id_counts.find(spec.name); p != per_id_counts.end()) {
+      n = p->second;
     }
     final_counts[spec.name] = n;
-    if (!options_.set_sizes_update) continue;
-    spec.flags |= NFT_SET_TIMEOUT;
-    spec.gc_interval_ms = kNoGcInterval;
-    spec.size = NftSetCapacity(n, options_.min_set_size);
+    // A streamed set was declared already, from its bound.
+    if (!streamed.sets.contains(spec.name)) declare(spec, n);
   }
   const auto t_computed = clock_();
   const auto cpu_computed = ThreadCpu();
-
-  NftBatch batch(seq_);
-  // One buffer for every transaction of this sync: a batch stops at the first message past
-  // max_batch_bytes, and no element message takes more than a few hundred KiB.
-  batch.Reserve(options_.max_batch_bytes + (256u << 10));
-  batch.RequireGeneration(*genid);
-  auto bounded = [&]() -> Status {
-    if (batch.byte_size() < options_.max_batch_bytes) return Status::Ok();
-    return Commit(batch);
-  };
+  // Streaming committed transactions inside the compute phase: the kernel's share of them is
+  // the kernel's, not kpx's compute.
+  const auto kernel_computed = sync_kernel_ - kernel_before;
+  const auto kernel_cpu_computed = sync_kernel_cpu_ - kernel_cpu_before;
 
   // The fixed part. A set whose type changed, or a base chain on another hook, cannot be
   // altered in place: the table is rebuilt (below, through the shadow table). So is a table
@@ -709,7 +776,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     }
     return Commit(batch);
   };
-  if (!recreate) {
+  if (stream) {
+    // The rest of the table around the per-id sets already written.
+    if (Status st = write(nft::kTable, streamed, have); !st.ok()) return st;
+  } else if (!recreate) {
     if (Status st = write(nft::kTable, dump, have); !st.ok()) return st;
   } else {
     const NftTableDump none;
@@ -741,11 +811,12 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   }
   auto& phases = counters_.last_full_sync;
   phases.dump = t_dumped - t_start;
-  phases.compute = t_computed - t_dumped;
+  phases.compute = t_computed - t_dumped - kernel_computed;
   phases.kernel = sync_kernel_ - kernel_before;
-  phases.encode = clock_() - t_computed - phases.kernel;
-  phases.compute_cpu = cpu_computed - cpu_dumped;
-  phases.encode_cpu = ThreadCpu() - cpu_computed - (sync_kernel_cpu_ - kernel_cpu_before);
+  phases.encode = clock_() - t_computed - (phases.kernel - kernel_computed);
+  phases.compute_cpu = cpu_computed - cpu_dumped - kernel_cpu_computed;
+  phases.encode_cpu =
+      ThreadCpu() - cpu_computed - (sync_kernel_cpu_ - kernel_cpu_before - kernel_cpu_computed);
   auto ms = [](std::chrono::nanoseconds d) { return std::to_string(d.count() / 1000000); };
   VLOG(2) << NftFamilyName(family) << ": full sync phases: dump " << ms(phases.dump)
           << " ms, compute " << ms(phases.compute) << " ms, encode " << ms(phases.encode)

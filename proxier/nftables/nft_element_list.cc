@@ -82,6 +82,16 @@ bool NftElementList::Add(std::string_view key, const NftValue& value) {
 
 void NftElementList::Clear() { *this = NftElementList(); }
 
+void NftElementList::Truncate() {
+  keys_.clear();
+  data_.clear();
+  key_lens_.clear();
+  data_lens_.clear();
+  verdicts_.clear();
+  chains_.clear();
+  has_data_ = has_verdicts_ = false;
+}
+
 NftElementView NftElementList::ViewAt(size_t i) const {
   NftElementView v{KeyAt(i), DataAt(i)};
   if (const Verdict* d = VerdictOf(i)) {

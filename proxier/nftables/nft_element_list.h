@@ -37,6 +37,8 @@ class NftElementList {
   size_t size() const { return key_lens_.size(); }
   bool empty() const { return key_lens_.empty(); }
   void Clear();
+  // Empties the list but keeps its buffers: a batch-sized list refilled many times.
+  void Truncate();
 
   std::string_view KeyAt(size_t i) const { return {keys_.data() + i * key_stride_, key_lens_[i]}; }
   std::string_view DataAt(size_t i) const {

@@ -245,6 +245,54 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
   return out;
 }
 
+void ServicePortPerIdCounts(const ServicePortState& port, IpFamily family,
+                            const std::function<void(std::string_view set, size_t n)>& add) {
+  // Mirrors ServicePortElements branch for branch (nft_batch_test checks that the two agree).
+  const ServicePortInfo& info = port.info;
+  const auto& cluster_ip = info.ClusterIp(family);
+  if (!cluster_ip) return;
+  const EndpointSelection& sel = port.For(family);
+  bool external = false;      // an external or load-balancer address of this family
+  bool external_key = false;  // ... whose dispatch key is not the cluster IP's
+  for (const auto* ips : {&info.external_ips, &info.load_balancer_ips}) {
+    for (const auto& ip : *ips) {
+      if (ip.family() != family) continue;
+      external = true;
+      external_key = external_key || ip != *cluster_ip;
+    }
+  }
+  const bool externally_accessible = info.node_port != 0 || external;
+  const bool external_local =
+      externally_accessible && info.external_policy == TrafficPolicy::kLocal;
+  const bool internal_local = info.InternalPolicyLocal();
+  const bool uses_cluster_endpoints = !internal_local || externally_accessible;
+
+  size_t cluster = sel.cluster.size();
+  if (cluster == 0 && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
+    size_t ready = 0, serving_terminating = 0;
+    for (const auto& ep : sel.all) {
+      ready += ep->ready ? 1 : 0;
+      serving_terminating += ep->serving && ep->terminating ? 1 : 0;
+    }
+    cluster = ready != 0 ? ready : serving_terminating;
+  }
+  auto endpoint_set = [&](size_t eps, bool local) {
+    if (eps == 0) return;
+    const auto n = static_cast<uint32_t>(std::min<size_t>(eps, nft::kMaxEndpointsPerSet));
+    const nft::EndpointChain& chain = nft::EndpointChainFor(n, local);
+    add(nft::kEndpointSets, 1);
+    add(chain.map, chain.slots);
+    if (info.session_affinity_client_ip) add(nft::kAffinityEndpoints, n);
+  };
+  if (uses_cluster_endpoints) endpoint_set(cluster, false);
+  if (internal_local || external_local) endpoint_set(sel.local.size(), true);
+
+  const bool has_endpoints = sel.has_any_endpoints;
+  const bool has_internal = has_endpoints && (!internal_local || !sel.local.empty());
+  const bool dispatches = has_internal || (has_endpoints && (external_key || info.node_port != 0));
+  if (info.session_affinity_client_ip && dispatches) add(nft::kAffinityTimeouts, 1);
+}
+
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
                                      const std::vector<IpAddress>& local_addresses) {
   std::vector<NftElement> out = {

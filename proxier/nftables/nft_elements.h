@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxier/core/desired_state.h"
@@ -36,6 +38,14 @@ struct NftElement {
 std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFamily family,
                                             uint32_t id,
                                             const std::vector<IpAddress>& node_addresses = {});
+
+// Pure: how many elements ServicePortElements gives each per-id set (the endpoints maps,
+// endpoint-sets, affinity-endpoints, affinity-timeouts) for the same port, without building
+// them: `add(set, n)` once or more per set. Never fewer than it gives, and exactly as many unless
+// an endpoint is listed twice (its duplicate affinity-endpoints key is dropped). A cold full sync
+// declares those sets' sizes from it and then streams their elements.
+void ServicePortPerIdCounts(const ServicePortState& port, IpFamily family,
+                            const std::function<void(std::string_view set, size_t n)>& add);
 
 // Pure: the elements that do not belong to a service: the chains of the policy codes and of the
 // endpoint chain codes, and nodeport-ips when NodePorts are restricted to --nodeport-addresses.

@@ -16,6 +16,7 @@
 
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
+#include "tests/support/random_changes.h"
 #include "tests/support/state_builder.h"
 
 namespace kpx {
@@ -128,6 +129,64 @@ TEST(NftElementsTest, KeysArePaddedConcatenations) {
   EXPECT_EQ(NftServiceKey(Ip("fd00::1"), Protocol::kSCTP, 1).size(), 24u);
   EXPECT_EQ(NftEndpointData(Ip("10.0.0.2"), 8080),
             std::string("\x0a\x00\x00\x02\x1f\x90\x00\x00", 8));
+}
+
+// The per-id sets ServicePortElements fills, counted from its output: every element it gives,
+// and the distinct keys among them.
+struct PerIdTally {
+  std::map<std::string, size_t> given, distinct;
+};
+PerIdTally Tally(const std::vector<NftElement>& elements) {
+  PerIdTally t;
+  std::set<std::pair<std::string, std::string>> keys;
+  for (const auto& e : elements) {
+    if (!nft::IsEndpointMap(e.set) && e.set != nft::kEndpointSets &&
+        e.set != nft::kAffinityEndpoints && e.set != nft::kAffinityTimeouts) {
+      continue;
+    }
+    ++t.given[e.set];
+    if (keys.emplace(e.set, e.key).second) ++t.distinct[e.set];
+  }
+  return t;
+}
+std::map<std::string, size_t> Counts(const ServicePortState& port, IpFamily family) {
+  std::map<std::string, size_t> out;
+  ServicePortPerIdCounts(port, family,
+                         [&](std::string_view set, size_t n) { out[std::string(set)] += n; });
+  return out;
+}
+
+TEST(NftElementsTest, PerIdCountsMatchTheElementsOnRandomPorts) {
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    testing::StateBuilderForTest builder("node-a");
+    testing::RandomChanges::SetUpNode(builder);
+    testing::RandomChanges changes(seed, 12);
+    for (int step = 0; step < 300; ++step) {
+      const std::string what = changes.Step(builder);
+      const DesiredState state = builder.Build();
+      for (const auto& [name, port] : state.services) {
+        for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+          const auto elements = ServicePortElements(*port, f, 8, state.node.addresses);
+          EXPECT_EQ(Counts(*port, f), Tally(elements).given)
+              << "seed " << seed << " step " << step << " (" << what << ") " << name.ToString();
+        }
+      }
+    }
+  }
+}
+
+TEST(NftElementsTest, PerIdCountsBoundAPortThatListsAnEndpointTwice) {
+  testing::StateBuilderForTest builder("node-a");
+  builder.Add(testing::Svc("default", "web", "", Protocol::kTCP, 80, "172.30.0.10",
+                           [](ServicePortInfo& s) { s.session_affinity_client_ip = true; }),
+              {testing::Ep("10.1.0.2", 8080), testing::Ep("10.1.0.2", 8080),
+               testing::Ep("10.1.0.3", 8080)});
+  const DesiredState state = builder.Build();
+  const ServicePortState& port = *state.services.begin()->second;
+  const PerIdTally t = Tally(ServicePortElements(port, IpFamily::kIPv4, 8));
+  const auto counts = Counts(port, IpFamily::kIPv4);
+  EXPECT_EQ(counts, t.given);
+  for (const auto& [set, n] : t.distinct) EXPECT_GE(counts.at(set), n) << set;
 }
 
 TEST(NftBatchTest, FramesMessagesAndAcksOnlyTheLast) {
