@@ -245,22 +245,24 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
   return out;
 }
 
-void ServicePortPerIdCounts(const ServicePortState& port, IpFamily family,
-                            const std::function<void(std::string_view set, size_t n)>& add) {
+void ServicePortIdElementCounts(const ServicePortState& port, IpFamily family,
+                                const std::function<void(std::string_view set, size_t n)>& add) {
   // Mirrors ServicePortElements branch for branch (nft_batch_test checks that the two agree).
   const ServicePortInfo& info = port.info;
   const auto& cluster_ip = info.ClusterIp(family);
   if (!cluster_ip) return;
   const EndpointSelection& sel = port.For(family);
-  bool external = false;      // an external or load-balancer address of this family
-  bool external_key = false;  // ... whose dispatch key is not the cluster IP's
+  bool external = false;                 // an external or load-balancer address of this family
+  std::vector<IpAddress> external_keys;  // those whose dispatch key is not the cluster IP's
   for (const auto* ips : {&info.external_ips, &info.load_balancer_ips}) {
     for (const auto& ip : *ips) {
       if (ip.family() != family) continue;
       external = true;
-      external_key = external_key || ip != *cluster_ip;
+      if (ip != *cluster_ip) external_keys.push_back(ip);
     }
   }
+  std::sort(external_keys.begin(), external_keys.end());
+  external_keys.erase(std::unique(external_keys.begin(), external_keys.end()), external_keys.end());
   const bool externally_accessible = info.node_port != 0 || external;
   const bool external_local =
       externally_accessible && info.external_policy == TrafficPolicy::kLocal;
@@ -289,8 +291,13 @@ void ServicePortPerIdCounts(const ServicePortState& port, IpFamily family,
 
   const bool has_endpoints = sel.has_any_endpoints;
   const bool has_internal = has_endpoints && (!internal_local || !sel.local.empty());
-  const bool dispatches = has_internal || (has_endpoints && (external_key || info.node_port != 0));
-  if (info.session_affinity_client_ip && dispatches) add(nft::kAffinityTimeouts, 1);
+  const size_t ids = (has_internal ? 1 : 0) + (has_endpoints ? external_keys.size() : 0);
+  if (ids != 0) add(nft::kServiceIds, ids);
+  const bool node_port_id = has_endpoints && info.node_port != 0;
+  if (node_port_id) add(nft::kNodePortIds, 1);
+  if (info.session_affinity_client_ip && (ids != 0 || node_port_id)) {
+    add(nft::kAffinityTimeouts, 1);
+  }
 }
 
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,

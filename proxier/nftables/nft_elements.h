@@ -39,13 +39,14 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
                                             uint32_t id,
                                             const std::vector<IpAddress>& node_addresses = {});
 
-// Pure: how many elements ServicePortElements gives each per-id set (the endpoints maps,
-// endpoint-sets, affinity-endpoints, affinity-timeouts) for the same port, without building
-// them: `add(set, n)` once or more per set. Never fewer than it gives, and exactly as many unless
-// an endpoint is listed twice (its duplicate affinity-endpoints key is dropped). A cold full sync
-// declares those sets' sizes from it and then streams their elements.
-void ServicePortPerIdCounts(const ServicePortState& port, IpFamily family,
-                            const std::function<void(std::string_view set, size_t n)>& add);
+// Pure: how many elements ServicePortElements gives, for the same port, each set that holds or
+// names its ids: the per-id sets (the endpoints maps, endpoint-sets, affinity-endpoints,
+// affinity-timeouts) and the id maps (service-ids, nodeport-ids); `add(set, n)` once or more
+// per set, nothing built. Exactly what it gives: a set ends up holding fewer only when an
+// endpoint is listed twice (a duplicate affinity-endpoints key is dropped) or two ports claim
+// one dispatch key. A cold full sync declares those sets from it before it streams elements.
+void ServicePortIdElementCounts(const ServicePortState& port, IpFamily family,
+                                const std::function<void(std::string_view set, size_t n)>& add);
 
 // Pure: the elements that do not belong to a service: the chains of the policy codes and of the
 // endpoint chain codes, and nodeport-ips when NodePorts are restricted to --nodeport-addresses.

@@ -131,8 +131,8 @@ TEST(NftElementsTest, KeysArePaddedConcatenations) {
             std::string("\x0a\x00\x00\x02\x1f\x90\x00\x00", 8));
 }
 
-// The per-id sets ServicePortElements fills, counted from its output: every element it gives,
-// and the distinct keys among them.
+// The per-id sets and id maps ServicePortElements fills, counted from its output: every element
+// it gives, and the distinct keys among them.
 struct PerIdTally {
   std::map<std::string, size_t> given, distinct;
 };
@@ -141,7 +141,8 @@ PerIdTally Tally(const std::vector<NftElement>& elements) {
   std::set<std::pair<std::string, std::string>> keys;
   for (const auto& e : elements) {
     if (!nft::IsEndpointMap(e.set) && e.set != nft::kEndpointSets &&
-        e.set != nft::kAffinityEndpoints && e.set != nft::kAffinityTimeouts) {
+        e.set != nft::kAffinityEndpoints && e.set != nft::kAffinityTimeouts &&
+        e.set != nft::kServiceIds && e.set != nft::kNodePortIds) {
       continue;
     }
     ++t.given[e.set];
@@ -151,12 +152,12 @@ PerIdTally Tally(const std::vector<NftElement>& elements) {
 }
 std::map<std::string, size_t> Counts(const ServicePortState& port, IpFamily family) {
   std::map<std::string, size_t> out;
-  ServicePortPerIdCounts(port, family,
-                         [&](std::string_view set, size_t n) { out[std::string(set)] += n; });
+  ServicePortIdElementCounts(port, family,
+                             [&](std::string_view set, size_t n) { out[std::string(set)] += n; });
   return out;
 }
 
-TEST(NftElementsTest, PerIdCountsMatchTheElementsOnRandomPorts) {
+TEST(NftElementsTest, IdElementCountsMatchTheElementsOnRandomPorts) {
   for (uint32_t seed : {1u, 2u, 3u}) {
     testing::StateBuilderForTest builder("node-a");
     testing::RandomChanges::SetUpNode(builder);
@@ -175,7 +176,7 @@ TEST(NftElementsTest, PerIdCountsMatchTheElementsOnRandomPorts) {
   }
 }
 
-TEST(NftElementsTest, PerIdCountsBoundAPortThatListsAnEndpointTwice) {
+TEST(NftElementsTest, IdElementCountsBoundAPortThatListsAnEndpointTwice) {
   testing::StateBuilderForTest builder("node-a");
   builder.Add(testing::Svc("default", "web", "", Protocol::kTCP, 80, "172.30.0.10",
                            [](ServicePortInfo& s) { s.session_affinity_client_ip = true; }),
