@@ -90,14 +90,14 @@ Result<NftTableDump> FakeNftHandle::DumpStructure(IpFamily family, const std::st
 }
 
 Status FakeNftHandle::DumpElements(IpFamily family, const std::string& table,
-                                   const std::string& set, NftElementList& out) {
+                                   const std::string& set, const ElementVisitor& each) {
   auto it = tables_->find({family, table});
   if (it == tables_->end()) return Status::Ok();
   auto s = it->second.sets.find(set);
   if (s == it->second.sets.end()) return Status::Ok();
   // The kernel lists a set in its hash order, not by key: neither may the fake (reversed).
   for (auto e = s->second.elements.rbegin(); e != s->second.elements.rend(); ++e) {
-    out.Add(e->first, e->second);
+    each(e->first, e->second);
   }
   return Status::Ok();
 }

@@ -33,7 +33,7 @@ struct DumpContext {
   std::string table;
   // Where an element dump goes: a map, or a compact list.
   std::map<std::string, NftValue>* elements = nullptr;
-  NftElementList* list = nullptr;
+  const NftHandle::ElementVisitor* each = nullptr;
 };
 
 int ChainCb(const nlmsghdr* nlh, void* data) {
@@ -83,8 +83,8 @@ int ElemCb(const nlmsghdr* nlh, void* data) {
           std::string key;
           NftValue v = NftValueOf(e, &has_key, &key);
           if (!has_key) return 0;
-          if (ctx->list != nullptr) {
-            ctx->list->Add(key, v);
+          if (ctx->each != nullptr) {
+            (*ctx->each)(key, v);
           } else {
             (*ctx->elements)[key] = std::move(v);
           }
@@ -222,9 +222,9 @@ Result<NftTableDump> NetlinkNftHandle::Dump(IpFamily family, const std::string& 
 }
 
 Status NetlinkNftHandle::DumpElements(IpFamily family, const std::string& table,
-                                      const std::string& set, NftElementList& out) {
+                                      const std::string& set, const ElementVisitor& each) {
   if (nl_ == nullptr) return Status::Error("nftables: handle not open");
-  DumpContext ctx{nullptr, table, nullptr, &out};
+  DumpContext ctx{nullptr, table, nullptr, &each};
   return RequestElements(family, table, set, &ctx);
 }
 

@@ -26,7 +26,7 @@ class NetlinkNftHandle : public NftHandle {
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
   Result<NftTableDump> DumpStructure(IpFamily family, const std::string& table) override;
   Status DumpElements(IpFamily family, const std::string& table, const std::string& set,
-                      NftElementList& out) override;
+                      const ElementVisitor& each) override;
   Result<uint32_t> Generation() override;
   Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                   const std::string& set) override;
