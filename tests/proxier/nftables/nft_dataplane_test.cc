@@ -433,6 +433,42 @@ TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
   EXPECT_EQ(Canonical(Dump(*raw, IpFamily::kIPv4)), Canonical(Dump(*one.fake, IpFamily::kIPv4)));
 }
 
+TEST_F(NftDataplaneTest, AColdSyncStreamedInSmallBatchesThatFailsHalfwayIsCompletedByTheNext) {
+  // A cold start streams the per-id elements in bounded batches before the rest of the table
+  // exists; when a transaction in the middle fails, the next full sync finds a partial table and
+  // diffs against it.
+  for (int i = 0; i < 300; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1),
+                     [&](ServicePortInfo& s) { s.session_affinity_client_ip = i % 3 == 0; }),
+                 {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80),
+                  Ep("10.1.2.1", 80)});  // an endpoint listed twice
+  }
+  const DesiredState state = builder_.Build();
+  Fixture one = Make();
+  APPLY_OK(one.dataplane, state, false);
+  NftOptions small = Options();
+  small.max_batch_bytes = 16 * 1024;
+  auto fake = std::make_unique<FakeNftHandle>();
+  FakeNftHandle* raw = fake.get();
+  NftDataplane split(small, std::move(fake), nullptr);
+  raw->AfterCommit([&] {
+    if (raw->commits() == 3) raw->FailNextCommit("nftables: transaction refused; injected");
+  });
+  ASSERT_FALSE(split.Apply(state, false).ok());
+  const NftTableDump* partial = raw->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(partial, nullptr) << "the first transactions stand";
+  EXPECT_FALSE(partial->chains.contains("nat-prerouting")) << "base chains come last";
+  APPLY_OK(&split, state, false);
+  EXPECT_EQ(Canonical(Dump(*raw, IpFamily::kIPv4)), Canonical(Dump(*one.fake, IpFamily::kIPv4)));
+  // Sizes declared from the bounds hold what the sets hold.
+  for (const auto& [name, set] : Dump(*raw, IpFamily::kIPv4).sets) {
+    if (set.spec.size != 0) {
+      EXPECT_LE(set.elements.size(), set.spec.size) << name;
+    }
+  }
+}
+
 TEST_F(NftDataplaneTest, AConcurrentWriterBetweenDumpAndCommitIsDetected) {
   auto fake = std::make_unique<FakeNftHandle>();
   FakeNftHandle* raw = fake.get();
