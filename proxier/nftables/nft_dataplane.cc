@@ -451,10 +451,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   };
 
   // A cold start (no table at all) holds nothing to diff against: the per-id sets are declared
-  // first, from the bounds, and their elements go straight into bounded batches as each port
-  // gives them (in messages of a set's elements), never held for the whole cluster; the rest
-  // of the table follows once the claims are complete. Otherwise (a restart, a resync) the
-  // per-id elements are kept, compactly, for the diff against the dump.
+  // first, from the bounds, and their elements go into bounded batches as the ports give them,
+  // about a batch's worth at a time, never held for the whole cluster; the rest of the table
+  // follows once the claims are complete. Otherwise (a restart, a resync) the per-id elements
+  // are kept, compactly, for the diff against the kernel's.
   // Before the first element: the per-id sets, the id maps (sized from the same bounds: the
   // endpoint chains' rules read them), the sets of a fixed size, every regular chain (verdicts
   // name them), and the rules of those chains that read no other set. A rule that reads a map
@@ -675,7 +675,8 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
             auto it = std::lower_bound(
                 order.begin(), order.end(), key,
                 [&](uint32_t i, std::string_view k) { return wanted.KeyAt(i) < k; });
-            if (it != order.end() && wanted.KeyAt(*it) == key && !seen[*it]) {
+            if (it != order.end() && wanted.KeyAt(*it) == key) {
+              if (seen[*it]) return;  // listed twice
               seen[*it] = true;
               if (wanted.ValueEquals(*it, value)) return;
               d.add.push_back(*it);
@@ -709,10 +710,10 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
                    const std::map<std::string, PerIdDiff>& per_id_diff) -> Status {
     if (!dump.exists) batch.AddTable(family, table);
 
-    // Both sides walked in key order: one merge per set tells what goes and what comes, as
-    // positions into the dumped list (gone) and into the wanted list or the claims (add). A
-    // shared set's elements stay in its claims, a per-id set's in its compact list: what comes
-    // is encoded from there a message at a time, never copied out whole.
+    // Shared sets: both sides walked in key order, one merge per set tells what goes and what
+    // comes, as positions into the dumped list (gone) and into the claims (add). Per-id sets
+    // were diffed as they were read (PerIdDiff). What comes is encoded from the claims or the
+    // compact lists a message at a time, never copied out whole.
     auto order = AddOrder();
     std::map<std::string, std::vector<uint32_t>> gone, add;
     // The list each set's `gone` positions point into: the dumped shared set, or the per-id
@@ -731,17 +732,27 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
           if (w != want.end() && !w->second.empty()) add_whole[set] = &w->second;
           continue;
         }
-        g.resize(d->second.gone.size());
-        for (uint32_t i = 0; i < g.size(); ++i) g[i] = i;
-        gone_from[set] = &d->second.gone;
+        const NftElementList& gone_list = d->second.gone;
+        g = gone_list.SortedByKey();
+        // A key the kernel listed twice is deleted once.
+        g.erase(std::unique(g.begin(), g.end(),
+                            [&](uint32_t x, uint32_t y) {
+                              return gone_list.KeyAt(x) == gone_list.KeyAt(y);
+                            }),
+                g.end());
+        gone_from[set] = &gone_list;
         add[set] = d->second.add;
         continue;
       }
       auto h_list = have.find(set);
       const NftElementList& held = h_list != have.end() ? h_list->second : kNone;
       gone_from[set] = &held;
-      std::vector<uint32_t> h_order;  // the dumped elements by key
+      std::vector<uint32_t> h_order;  // the dumped elements by key, each key once
       if (!held.empty()) h_order = held.SortedByKey();
+      h_order.erase(
+          std::unique(h_order.begin(), h_order.end(),
+                      [&](uint32_t x, uint32_t y) { return held.KeyAt(x) == held.KeyAt(y); }),
+          h_order.end());
       auto h = h_order.begin();
       const auto h_end = h_order.end();
       auto cs = PerIdSet(set) ? fs.shared.end() : fs.shared.find(set);

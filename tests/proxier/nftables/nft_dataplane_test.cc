@@ -291,6 +291,35 @@ TEST_F(NftDataplaneTest, FullSyncRepairsThePerIdSetsElementByElementAndLeavesAff
   EXPECT_EQ(Canonical(after), want);
 }
 
+// A kernel that lists every element of a set twice (as libnftnl's element iterator once did).
+class ListingTwiceHandle : public FakeNftHandle {
+ public:
+  using FakeNftHandle::FakeNftHandle;
+  Status DumpElements(IpFamily family, const std::string& table, const std::string& set,
+                      const ElementVisitor& each) override {
+    if (Status st = FakeNftHandle::DumpElements(family, table, set, each); !st.ok()) return st;
+    return FakeNftHandle::DumpElements(family, table, set, each);
+  }
+};
+
+TEST_F(NftDataplaneTest, AnElementListedTwiceIsDiffedOnce) {
+  Fixture first = Make();
+  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  APPLY_OK(first.dataplane, builder_.Build(), false);
+  const auto want = Canonical(Dump(*first.fake, IpFamily::kIPv4));
+  NftTableDump* t = first.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(t, nullptr);
+  // Strays in a per-id set and in a shared one: each must be deleted once (a second delete of
+  // a missing element fails the transaction).
+  t->sets.at(nft::kEndpointSets).elements[NftU32(0x7000)] = NftValue{NftU32(1), false, 0, ""};
+  t->sets.at(nft::kHairpin).elements[std::string(8, '\x01')] = NftValue{};
+  Fixture second = Make(std::make_unique<ListingTwiceHandle>(first.fake->tables()));
+  APPLY_OK(second.dataplane, builder_.Build(), false);
+  EXPECT_EQ(second.fake->commits(), 1u);
+  EXPECT_EQ(second.dataplane->counters().elements_written, 2u);
+  EXPECT_EQ(Canonical(Dump(*second.fake, IpFamily::kIPv4)), want);
+}
+
 TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhenItLeaves) {
   // Both list 192.0.2.1:80 as an external IP; "default/b" is added first, "default/a" sorts
   // first and wins; when a goes (partial sync), b's value takes its place, and when a comes back
