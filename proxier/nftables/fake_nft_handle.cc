@@ -77,6 +77,31 @@ Result<NftTableDump> FakeNftHandle::Dump(IpFamily family, const std::string& tab
   return out;
 }
 
+Result<NftTableDump> FakeNftHandle::DumpStructure(IpFamily family, const std::string& table) {
+  NftTableDump out;
+  auto it = tables_->find({family, table});
+  if (it != tables_->end()) {
+    out.exists = it->second.exists;
+    out.chains = it->second.chains;
+    for (const auto& [name, set] : it->second.sets) out.sets[name].spec = set.spec;
+  }
+  if (after_dump_) after_dump_(family, table);
+  return out;
+}
+
+Status FakeNftHandle::DumpElements(IpFamily family, const std::string& table,
+                                   const std::string& set, const ElementVisitor& each) {
+  auto it = tables_->find({family, table});
+  if (it == tables_->end()) return Status::Ok();
+  auto s = it->second.sets.find(set);
+  if (s == it->second.sets.end()) return Status::Ok();
+  // The kernel lists a set in its hash order, not by key: neither may the fake (reversed).
+  for (auto e = s->second.elements.rbegin(); e != s->second.elements.rend(); ++e) {
+    each(e->first, e->second);
+  }
+  return Status::Ok();
+}
+
 Result<std::map<std::string, NftValue>> FakeNftHandle::DumpSet(IpFamily family,
                                                                const std::string& table,
                                                                const std::string& set) {

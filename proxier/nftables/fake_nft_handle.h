@@ -29,8 +29,11 @@ class FakeNftHandle : public NftHandle {
 
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<NftTableDump> DumpStructure(IpFamily family, const std::string& table) override;
+  Status DumpElements(IpFamily family, const std::string& table, const std::string& set,
+                      const ElementVisitor& each) override;
   Result<uint32_t> Generation() override { return *generation_; }
-  // Runs after every Dump, with what was dumped: a test's concurrent writer.
+  // Runs after every Dump and DumpStructure, with what was dumped: a test's concurrent writer.
   void AfterDump(std::function<void(IpFamily, const std::string&)> f) {
     after_dump_ = std::move(f);
   }

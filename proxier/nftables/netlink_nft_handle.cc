@@ -13,6 +13,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstring>
@@ -30,8 +31,9 @@ namespace {
 struct DumpContext {
   NftTableDump* dump;
   std::string table;
-  std::string set;  // for element dumps
-  std::vector<std::string> set_names;
+  // Where an element dump goes: a map, or a compact list.
+  std::map<std::string, NftValue>* elements = nullptr;
+  const NftHandle::ElementVisitor* each = nullptr;
 };
 
 int ChainCb(const nlmsghdr* nlh, void* data) {
@@ -61,7 +63,6 @@ int SetCb(const nlmsghdr* nlh, void* data) {
   nftnl_set* s = nftnl_set_alloc();
   if (nftnl_set_nlmsg_parse(nlh, s) == 0 && ctx->table == nftnl_set_get_str(s, NFTNL_SET_TABLE)) {
     NftSetSpec spec = NftSetSpecOf(s);
-    ctx->set_names.push_back(spec.name);
     ctx->dump->sets[spec.name].spec = spec;
   }
   nftnl_set_free(s);
@@ -77,13 +78,19 @@ int ElemCb(const nlmsghdr* nlh, void* data) {
     nftnl_set_elem_foreach(
         s,
         [](nftnl_set_elem* e, void* data) {
+          auto* ctx = static_cast<DumpContext*>(data);
           bool has_key = false;
           std::string key;
           NftValue v = NftValueOf(e, &has_key, &key);
-          if (has_key) (*static_cast<std::map<std::string, NftValue>*>(data))[key] = std::move(v);
+          if (!has_key) return 0;
+          if (ctx->each != nullptr) {
+            (*ctx->each)(key, v);
+          } else {
+            (*ctx->elements)[key] = std::move(v);
+          }
           return 0;
         },
-        &ctx->dump->sets[ctx->set].elements);
+        ctx);
   }
   nftnl_set_free(s);
   return MNL_CB_OK;
@@ -124,10 +131,24 @@ Status NetlinkNftHandle::Open(size_t max_batch_bytes) {
 Status NetlinkNftHandle::Commit(const NftBatch& batch) {
   if (nl_ == nullptr) return Status::Error("nftables: handle not open");
   if (batch.empty()) return Status::Ok();
-  const std::vector<uint8_t> bytes = batch.Bytes();
-  if (mnl_socket_sendto(nl_, bytes.data(), bytes.size()) < 0) {
+  // Gathered from the batch's own buffer: a copy of the whole transaction (4 MiB in a full sync)
+  // would only be one more moment of twice the memory.
+  std::vector<uint8_t> begin = batch.BeginBytes(), end = batch.EndBytes();
+  const std::span<const uint8_t> body = batch.Body();
+  iovec iov[3] = {{begin.data(), begin.size()},
+                  {const_cast<uint8_t*>(body.data()), body.size()},
+                  {end.data(), end.size()}};
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  msghdr msg{};
+  msg.msg_name = &to;
+  msg.msg_namelen = sizeof(to);
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 3;
+  const size_t total = begin.size() + body.size() + end.size();
+  if (sendmsg(mnl_socket_get_fd(nl_), &msg, 0) < 0) {
     const int err = errno;
-    return Status::Error("nftables: sending a batch of " + std::to_string(bytes.size()) +
+    return Status::Error("nftables: sending a batch of " + std::to_string(total) +
                          " bytes failed: " + NftErrnoText(err));
   }
   // nfnetlink processes the batch inside sendmsg, so every reply is queued by now; the last
@@ -190,9 +211,41 @@ Status NetlinkNftHandle::Request(const void* msg, size_t len, int (*cb)(const ::
 }
 
 Result<NftTableDump> NetlinkNftHandle::Dump(IpFamily family, const std::string& table) {
+  auto structure = DumpStructure(family, table);
+  if (!structure.ok()) return structure.status();
+  NftTableDump dump = std::move(structure).value();
+  for (auto& [name, set] : dump.sets) {
+    DumpContext ctx{&dump, table, &set.elements, nullptr};
+    if (Status st = RequestElements(family, table, name, &ctx); !st.ok()) return st;
+  }
+  return dump;
+}
+
+Status NetlinkNftHandle::DumpElements(IpFamily family, const std::string& table,
+                                      const std::string& set, const ElementVisitor& each) {
+  if (nl_ == nullptr) return Status::Error("nftables: handle not open");
+  DumpContext ctx{nullptr, table, nullptr, &each};
+  return RequestElements(family, table, set, &ctx);
+}
+
+Status NetlinkNftHandle::RequestElements(IpFamily family, const std::string& table,
+                                         const std::string& set, void* ctx) {
+  std::vector<char> scratch(MNL_SOCKET_BUFFER_SIZE);
+  nftnl_set* s = nftnl_set_alloc();
+  nftnl_set_set_str(s, NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s, NFTNL_SET_NAME, set.c_str());
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(scratch.data(), NFT_MSG_GETSETELEM, NftFamilyProto(family),
+                                        NLM_F_DUMP, ++seq_);
+  nftnl_set_elems_nlmsg_build_payload(nlh, s);
+  nftnl_set_free(s);
+  return Request(nlh, nlh->nlmsg_len, ElemCb, ctx,
+                 std::string("listing ") + NftFamilyName(family) + " " + table + " set " + set);
+}
+
+Result<NftTableDump> NetlinkNftHandle::DumpStructure(IpFamily family, const std::string& table) {
   if (nl_ == nullptr) return Status::Error("nftables: handle not open");
   NftTableDump dump;
-  DumpContext ctx{&dump, table, "", {}};
+  DumpContext ctx{&dump, table};
   std::vector<char> scratch(MNL_SOCKET_BUFFER_SIZE);
   char* buf = scratch.data();
   const uint16_t fam = NftFamilyProto(family);
@@ -238,17 +291,6 @@ Result<NftTableDump> NetlinkNftHandle::Dump(IpFamily family, const std::string& 
     Status st = Request(nlh, nlh->nlmsg_len, SetCb, &ctx, what + " sets");
     if (!st.ok()) return st;
   }
-  for (const std::string& name : ctx.set_names) {
-    ctx.set = name;
-    nftnl_set* s = nftnl_set_alloc();
-    nftnl_set_set_str(s, NFTNL_SET_TABLE, table.c_str());
-    nftnl_set_set_str(s, NFTNL_SET_NAME, name.c_str());
-    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, fam, NLM_F_DUMP, ++seq_);
-    nftnl_set_elems_nlmsg_build_payload(nlh, s);
-    nftnl_set_free(s);
-    Status st = Request(nlh, nlh->nlmsg_len, ElemCb, &ctx, what + " set " + name);
-    if (!st.ok()) return st;
-  }
   return dump;
 }
 
@@ -276,21 +318,10 @@ Result<std::map<std::string, NftValue>> NetlinkNftHandle::DumpSet(IpFamily famil
                                                                   const std::string& table,
                                                                   const std::string& set) {
   if (nl_ == nullptr) return Status::Error("nftables: handle not open");
-  NftTableDump dump;
-  DumpContext ctx{&dump, table, set, {}};
-  std::vector<char> scratch(MNL_SOCKET_BUFFER_SIZE);
-  nftnl_set* s = nftnl_set_alloc();
-  nftnl_set_set_str(s, NFTNL_SET_TABLE, table.c_str());
-  nftnl_set_set_str(s, NFTNL_SET_NAME, set.c_str());
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(scratch.data(), NFT_MSG_GETSETELEM, NftFamilyProto(family),
-                                        NLM_F_DUMP, ++seq_);
-  nftnl_set_elems_nlmsg_build_payload(nlh, s);
-  nftnl_set_free(s);
-  Status st =
-      Request(nlh, nlh->nlmsg_len, ElemCb, &ctx,
-              std::string("listing ") + NftFamilyName(family) + " " + table + " set " + set);
-  if (!st.ok()) return st;
-  return dump.sets[set].elements;
+  std::map<std::string, NftValue> elements;
+  DumpContext ctx{nullptr, table, &elements, nullptr};
+  if (Status st = RequestElements(family, table, set, &ctx); !st.ok()) return st;
+  return elements;
 }
 
 }  // namespace kpx

@@ -24,6 +24,9 @@ class NetlinkNftHandle : public NftHandle {
   Status Open(size_t max_batch_bytes);
   Status Commit(const NftBatch& batch) override;
   Result<NftTableDump> Dump(IpFamily family, const std::string& table) override;
+  Result<NftTableDump> DumpStructure(IpFamily family, const std::string& table) override;
+  Status DumpElements(IpFamily family, const std::string& table, const std::string& set,
+                      const ElementVisitor& each) override;
   Result<uint32_t> Generation() override;
   Result<std::map<std::string, NftValue>> DumpSet(IpFamily family, const std::string& table,
                                                   const std::string& set) override;
@@ -32,6 +35,9 @@ class NetlinkNftHandle : public NftHandle {
   // Sends one request and feeds every reply message to `cb` until the dump is done.
   Status Request(const void* msg, size_t len, int (*cb)(const ::nlmsghdr*, void*), void* data,
                  const std::string& what);
+  // Feeds every element of `set` to the DumpContext's sink.
+  Status RequestElements(IpFamily family, const std::string& table, const std::string& set,
+                         void* ctx);
 
   mnl_socket* nl_ = nullptr;
   uint32_t portid_ = 0;

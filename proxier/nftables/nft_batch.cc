@@ -79,6 +79,23 @@ uint16_t NftFamilyProto(IpFamily family) {
 
 NftBatch::NftBatch(uint32_t first_seq) : first_seq_(first_seq) {}
 
+void NftBatch::Reset(uint32_t first_seq) {
+  first_seq_ = first_seq;
+  genid_.reset();
+  body_.clear();
+  offsets_.clear();
+  descriptions_.clear();
+  elements_ = 0;
+}
+
+void NftBatch::Appended(size_t offset) {
+  if (!offsets_.empty()) {
+    reinterpret_cast<nlmsghdr*>(body_.data() + offsets_.back())->nlmsg_flags &= ~NLM_F_ACK;
+  }
+  offsets_.push_back(offset);
+  reinterpret_cast<nlmsghdr*>(body_.data() + offset)->nlmsg_flags |= NLM_F_ACK;
+}
+
 uint32_t NftBatch::NextSeq() const {
   // first_seq_ is the batch begin; messages follow it.
   return first_seq_ + 1 + static_cast<uint32_t>(descriptions_.size());
@@ -86,9 +103,10 @@ uint32_t NftBatch::NextSeq() const {
 
 void NftBatch::Append(const void* nlh, std::string description) {
   const auto* h = static_cast<const nlmsghdr*>(nlh);
-  offsets_.push_back(body_.size());
+  const size_t offset = body_.size();
   const auto* p = static_cast<const uint8_t*>(nlh);
   body_.insert(body_.end(), p, p + NLMSG_ALIGN(h->nlmsg_len));
+  Appended(offset);
   descriptions_.push_back(std::move(description));
 }
 
@@ -202,20 +220,21 @@ void NftBatch::DeleteSet(IpFamily family, const std::string& table, const std::s
   Append(nlh, "delete set " + table + " " + set);
 }
 
+template <typename At>
 void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table,
-                        const std::string& set, std::span<const NftElement> elements, bool ranges) {
+                        const std::string& set, size_t count, const At& at, bool ranges) {
   // Written with libmnl straight into the batch: building one libnftnl object per element cost
   // more than the kernel's insert at 100 000 services. The attributes are libnftnl's (the fake
   // parses them back with libnftnl).
   const bool add = type == NFT_MSG_NEWSETELEM;
   const char* verb = add ? "add" : "delete";
-  for (size_t start = 0; start < elements.size(); start += kElementsPerMessage) {
-    const size_t end = std::min(elements.size(), start + kElementsPerMessage);
+  for (size_t start = 0; start < count; start += kElementsPerMessage) {
+    const size_t end = std::min(count, start + kElementsPerMessage);
     // An upper bound of the message: headers, names, and per element its nests and payloads.
     size_t bound = 128 + table.size() + set.size();
     for (size_t i = start; i < end; ++i) {
-      const NftElement& e = elements[i];
-      bound += 96 + 2 * e.key.size() + e.value.data.size() + e.value.chain.size();
+      const NftElementView e = at(i);
+      bound += 96 + 2 * e.key.size() + e.data.size() + (e.chain ? std::strlen(e.chain) : 0);
     }
     const size_t off = body_.size();
     body_.resize(off + bound);
@@ -231,7 +250,7 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
       mnl_attr_nest_end(nlh, nest);
     };
     for (size_t i = start; i < end; ++i) {
-      const NftElement& e = elements[i];
+      const NftElementView e = at(i);
       nlattr* el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
       if (ranges) {
         const size_t half = e.key.size() / 2;
@@ -240,56 +259,101 @@ void NftBatch::Elements(uint16_t type, IpFamily family, const std::string& table
       } else {
         put_data(NFTA_SET_ELEM_KEY, e.key.data(), e.key.size());
       }
-      if (add && e.value.is_verdict) {
+      if (add && e.is_verdict) {
         nlattr* data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
         nlattr* verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
-        mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htobe32(static_cast<uint32_t>(e.value.verdict)));
-        if (!e.value.chain.empty()) {
-          mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.value.chain.c_str());
+        mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htobe32(static_cast<uint32_t>(e.verdict)));
+        if (e.chain != nullptr && *e.chain != '\0') {
+          mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.chain);
         }
         mnl_attr_nest_end(nlh, verdict);
         mnl_attr_nest_end(nlh, data);
-      } else if (add && !e.value.data.empty()) {
-        put_data(NFTA_SET_ELEM_DATA, e.value.data.data(), e.value.data.size());
+      } else if (add && !e.data.empty()) {
+        put_data(NFTA_SET_ELEM_DATA, e.data.data(), e.data.size());
       }
       mnl_attr_nest_end(nlh, el);
     }
     mnl_attr_nest_end(nlh, list);
     if (nlh->nlmsg_len > bound) throw std::logic_error("nft element message overflow");
     body_.resize(off + NLMSG_ALIGN(nlh->nlmsg_len));
-    offsets_.push_back(off);
+    Appended(off);
     elements_ += end - start;
     descriptions_.push_back(std::string(verb) + " " + std::to_string(end - start) +
                             " element(s) of " + table + " " + set);
   }
 }
 
+namespace {
+
+NftElementView ViewOf(const NftElement& e) {
+  return NftElementView{e.key, e.value.data, e.value.is_verdict, e.value.verdict,
+                        e.value.chain.c_str()};
+}
+
+}  // namespace
+
 void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
                            std::span<const NftElement> elements, bool ranges) {
-  Elements(NFT_MSG_NEWSETELEM, family, table, set, elements, ranges);
+  Elements(
+      NFT_MSG_NEWSETELEM, family, table, set, elements.size(),
+      [&](size_t i) { return ViewOf(elements[i]); }, ranges);
 }
 
 void NftBatch::DeleteElements(IpFamily family, const std::string& table, const std::string& set,
                               std::span<const NftElement> elements, bool ranges) {
-  Elements(NFT_MSG_DELSETELEM, family, table, set, elements, ranges);
+  Elements(
+      NFT_MSG_DELSETELEM, family, table, set, elements.size(),
+      [&](size_t i) { return ViewOf(elements[i]); }, ranges);
 }
-std::vector<uint8_t> NftBatch::Bytes() const {
-  std::vector<uint8_t> out;
+
+void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
+                           const NftElementList& list, std::span<const uint32_t> positions,
+                           bool ranges) {
+  Elements(
+      NFT_MSG_NEWSETELEM, family, table, set, positions.size(),
+      [&](size_t i) { return list.ViewAt(positions[i]); }, ranges);
+}
+
+void NftBatch::AddElements(IpFamily family, const std::string& table, const std::string& set,
+                           const NftElementList& list, size_t begin, size_t end, bool ranges) {
+  end = std::min(end, list.size());
+  if (begin >= end) return;
+  Elements(
+      NFT_MSG_NEWSETELEM, family, table, set, end - begin,
+      [&](size_t i) { return list.ViewAt(begin + i); }, ranges);
+}
+
+void NftBatch::DeleteElements(IpFamily family, const std::string& table, const std::string& set,
+                              const NftElementList& list, std::span<const uint32_t> positions,
+                              bool ranges) {
+  Elements(
+      NFT_MSG_DELSETELEM, family, table, set, positions.size(),
+      [&](size_t i) { return list.ViewAt(positions[i]); }, ranges);
+}
+
+std::vector<uint8_t> NftBatch::BeginBytes() const {
   std::vector<char> scratch(1024);
-  char* buf = scratch.data();
-  nlmsghdr* begin = nftnl_batch_begin(buf, first_seq_);
+  nlmsghdr* begin = nftnl_batch_begin(scratch.data(), first_seq_);
   if (genid_) mnl_attr_put_u32(begin, NFNL_BATCH_GENID, htobe32(*genid_));
-  out.insert(out.end(), reinterpret_cast<uint8_t*>(begin),
-             reinterpret_cast<uint8_t*>(begin) + NLMSG_ALIGN(begin->nlmsg_len));
-  const size_t body_start = out.size();
+  const auto* p = reinterpret_cast<const uint8_t*>(begin);
+  return std::vector<uint8_t>(p, p + NLMSG_ALIGN(begin->nlmsg_len));
+}
+
+std::vector<uint8_t> NftBatch::EndBytes() const {
+  std::vector<char> scratch(1024);
+  nlmsghdr* end = nftnl_batch_end(scratch.data(), end_seq());
+  const auto* p = reinterpret_cast<const uint8_t*>(end);
+  return std::vector<uint8_t>(p, p + NLMSG_ALIGN(end->nlmsg_len));
+}
+
+std::vector<uint8_t> NftBatch::Bytes() const {
+  // The last message already asks for the ACK (Appended).
+  const std::vector<uint8_t> begin = BeginBytes(), end = EndBytes();
+  std::vector<uint8_t> out;
+  out.reserve(begin.size() + body_.size() + end.size());
+  out.insert(out.end(), begin.begin(), begin.end());
   out.insert(out.end(), body_.begin(), body_.end());
-  if (!offsets_.empty()) {
-    auto* last = reinterpret_cast<nlmsghdr*>(out.data() + body_start + offsets_.back());
-    last->nlmsg_flags |= NLM_F_ACK;
-  }
-  nlmsghdr* end = nftnl_batch_end(buf, end_seq());
-  out.insert(out.end(), reinterpret_cast<uint8_t*>(end),
-             reinterpret_cast<uint8_t*>(end) + NLMSG_ALIGN(end->nlmsg_len));
+  out.insert(out.end(), end.begin(), end.end());
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "proxier/nftables/nft_element_list.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
 
@@ -19,6 +20,13 @@ namespace kpx {
 class NftBatch {
  public:
   explicit NftBatch(uint32_t first_seq = 1);
+
+  // Empties the batch for messages numbered from `first_seq`, as a new one, but keeps the buffer
+  // it grew: a full sync's bounded transactions reuse one allocation.
+  void Reset(uint32_t first_seq);
+  // Room for `bytes` of messages, so that a batch filled to a known bound never reallocates
+  // (growing a 4 MiB buffer held it twice over for a moment).
+  void Reserve(size_t bytes) { body_.reserve(bytes); }
 
   // Makes the kernel refuse the whole transaction (ERESTART) unless the ruleset is still at
   // generation `genid`: what kpx read (a dump) is what it changes, nobody wrote in between.
@@ -40,11 +48,26 @@ class NftBatch {
                    std::span<const NftElement> elements, bool ranges = false);
   void DeleteElements(IpFamily family, const std::string& table, const std::string& set,
                       std::span<const NftElement> elements, bool ranges = false);
+  // The same from a compact list: its elements at `positions`, or all of them from `begin` to
+  // `end`, encoded straight from the list (a full sync never copies them into NftElements).
+  void AddElements(IpFamily family, const std::string& table, const std::string& set,
+                   const NftElementList& list, std::span<const uint32_t> positions,
+                   bool ranges = false);
+  void AddElements(IpFamily family, const std::string& table, const std::string& set,
+                   const NftElementList& list, size_t begin, size_t end, bool ranges = false);
+  void DeleteElements(IpFamily family, const std::string& table, const std::string& set,
+                      const NftElementList& list, std::span<const uint32_t> positions,
+                      bool ranges = false);
 
   // The whole transaction (begin, messages, end). Only the last message asks for an ACK: the
   // kernel reports every failing message anyway, and one ACK per message would overflow the
   // socket's receive buffer on large batches.
   std::vector<uint8_t> Bytes() const;
+  // The same in three parts, for a sender that gathers them (sendmsg) rather than copying the
+  // messages once more: the batch begin, the messages, the batch end.
+  std::vector<uint8_t> BeginBytes() const;
+  std::span<const uint8_t> Body() const { return body_; }
+  std::vector<uint8_t> EndBytes() const;
   size_t message_count() const { return descriptions_.size(); }
   size_t byte_size() const { return body_.size(); }
   bool empty() const { return descriptions_.empty(); }
@@ -58,8 +81,13 @@ class NftBatch {
 
  private:
   void Append(const void* nlh, std::string description);
+  // Records the message at `offset` of body_ as the last one: it carries the ACK request, which
+  // the message before it no longer does.
+  void Appended(size_t offset);
+  // `at(i)` is the NftElementView of element i of `count`.
+  template <typename At>
   void Elements(uint16_t type, IpFamily family, const std::string& table, const std::string& set,
-                std::span<const NftElement> elements, bool ranges);
+                size_t count, const At& at, bool ranges);
   uint32_t NextSeq() const;
 
   uint32_t first_seq_;

@@ -128,6 +128,12 @@ class NftDataplane : public Dataplane {
   void Reclaim(FamilyState& fs, Owner owner, const std::vector<NftElement>& before,
                const std::vector<NftElement>& after, Changes& changes);
   Status CommitChanges(IpFamily family, FamilyState& fs, const Changes& changes);
+  // What a full sync changes in one per-id set: the dumped elements to delete, and the
+  // positions of the wanted ones to add.
+  struct PerIdDiff {
+    NftElementList gone;
+    std::vector<uint32_t> add;
+  };
   // `have` (a growing set the kernel holds) with the size for `elements`.
   NftSetSpec Raised(const NftSetSpec& have, size_t elements) const;
   // Commits `batch` with the sizes of `raises` added, before any element that needs them: a

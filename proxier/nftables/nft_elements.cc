@@ -236,6 +236,61 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
   return out;
 }
 
+void ServicePortIdElementCounts(const ServicePortState& port, IpFamily family,
+                                const std::function<void(std::string_view set, size_t n)>& add) {
+  // Mirrors ServicePortElements branch for branch (nft_batch_test checks that the two agree).
+  const ServicePortInfo& info = port.info;
+  const auto& cluster_ip = info.ClusterIp(family);
+  if (!cluster_ip) return;
+  const EndpointSelection& sel = port.For(family);
+  bool external = false;                 // an external or load-balancer address of this family
+  std::vector<IpAddress> external_keys;  // those whose dispatch key is not the cluster IP's
+  for (const auto* ips : {&info.external_ips, &info.load_balancer_ips}) {
+    for (const auto& ip : *ips) {
+      if (ip.family() != family) continue;
+      external = true;
+      if (ip != *cluster_ip) external_keys.push_back(ip);
+    }
+  }
+  std::sort(external_keys.begin(), external_keys.end());
+  external_keys.erase(std::unique(external_keys.begin(), external_keys.end()), external_keys.end());
+  const bool externally_accessible = info.node_port != 0 || external;
+  const bool external_local =
+      externally_accessible && info.external_policy == TrafficPolicy::kLocal;
+  const bool internal_local = info.InternalPolicyLocal();
+  const bool uses_cluster_endpoints = !internal_local || externally_accessible;
+
+  size_t cluster = sel.cluster.size();
+  if (cluster == 0 && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
+    size_t ready = 0, serving_terminating = 0;
+    for (const auto& ep : sel.all) {
+      ready += ep->ready ? 1 : 0;
+      serving_terminating += ep->serving && ep->terminating ? 1 : 0;
+    }
+    cluster = ready != 0 ? ready : serving_terminating;
+  }
+  auto endpoint_set = [&](size_t eps, bool local) {
+    if (eps == 0) return;
+    const auto n = static_cast<uint32_t>(std::min<size_t>(eps, nft::kMaxEndpointsPerSet));
+    const nft::EndpointChain& chain = nft::EndpointChainFor(n, local);
+    add(nft::kEndpointSets, 1);
+    add(chain.map, chain.slots);
+    if (info.session_affinity_client_ip) add(nft::kAffinityEndpoints, n);
+  };
+  if (uses_cluster_endpoints) endpoint_set(cluster, false);
+  if (internal_local || external_local) endpoint_set(sel.local.size(), true);
+
+  const bool has_endpoints = sel.has_any_endpoints;
+  const bool has_internal = has_endpoints && (!internal_local || !sel.local.empty());
+  const size_t ids = (has_internal ? 1 : 0) + (has_endpoints ? external_keys.size() : 0);
+  if (ids != 0) add(nft::kServiceIds, ids);
+  const bool node_port_id = has_endpoints && info.node_port != 0;
+  if (node_port_id) add(nft::kNodePortIds, 1);
+  if (info.session_affinity_client_ip && (ids != 0 || node_port_id)) {
+    add(nft::kAffinityTimeouts, 1);
+  }
+}
+
 std::vector<NftElement> NodeElements(IpFamily family, const NftOptions& options,
                                      const std::vector<IpAddress>& local_addresses) {
   std::vector<NftElement> out = {

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxier/core/desired_state.h"
@@ -36,6 +38,15 @@ struct NftElement {
 std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFamily family,
                                             uint32_t id,
                                             const std::vector<IpAddress>& node_addresses = {});
+
+// Pure: how many elements ServicePortElements gives, for the same port, each set that holds or
+// names its ids: the per-id sets (the endpoints maps, endpoint-sets, affinity-endpoints,
+// affinity-timeouts) and the id maps (service-ids, nodeport-ids); `add(set, n)` once or more
+// per set, nothing built. Exactly what it gives: a set ends up holding fewer only when an
+// endpoint is listed twice (a duplicate affinity-endpoints key is dropped) or two ports claim
+// one dispatch key. A cold full sync declares those sets from it before it streams elements.
+void ServicePortIdElementCounts(const ServicePortState& port, IpFamily family,
+                                const std::function<void(std::string_view set, size_t n)>& add);
 
 // Pure: the elements that do not belong to a service: the chains of the policy codes and of the
 // endpoint chain codes, and nodeport-ips when NodePorts are restricted to --nodeport-addresses.

@@ -16,6 +16,7 @@
 
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
+#include "tests/support/random_changes.h"
 #include "tests/support/state_builder.h"
 
 namespace kpx {
@@ -130,6 +131,65 @@ TEST(NftElementsTest, KeysArePaddedConcatenations) {
             std::string("\x0a\x00\x00\x02\x1f\x90\x00\x00", 8));
 }
 
+// The per-id sets and id maps ServicePortElements fills, counted from its output: every element
+// it gives, and the distinct keys among them.
+struct PerIdTally {
+  std::map<std::string, size_t> given, distinct;
+};
+PerIdTally Tally(const std::vector<NftElement>& elements) {
+  PerIdTally t;
+  std::set<std::pair<std::string, std::string>> keys;
+  for (const auto& e : elements) {
+    if (!nft::IsEndpointMap(e.set) && e.set != nft::kEndpointSets &&
+        e.set != nft::kAffinityEndpoints && e.set != nft::kAffinityTimeouts &&
+        e.set != nft::kServiceIds && e.set != nft::kNodePortIds) {
+      continue;
+    }
+    ++t.given[e.set];
+    if (keys.emplace(e.set, e.key).second) ++t.distinct[e.set];
+  }
+  return t;
+}
+std::map<std::string, size_t> Counts(const ServicePortState& port, IpFamily family) {
+  std::map<std::string, size_t> out;
+  ServicePortIdElementCounts(port, family,
+                             [&](std::string_view set, size_t n) { out[std::string(set)] += n; });
+  return out;
+}
+
+TEST(NftElementsTest, IdElementCountsMatchTheElementsOnRandomPorts) {
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    testing::StateBuilderForTest builder("node-a");
+    testing::RandomChanges::SetUpNode(builder);
+    testing::RandomChanges changes(seed, 12);
+    for (int step = 0; step < 300; ++step) {
+      const std::string what = changes.Step(builder);
+      const DesiredState state = builder.Build();
+      for (const auto& [name, port] : state.services) {
+        for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+          const auto elements = ServicePortElements(*port, f, 8, state.node.addresses);
+          EXPECT_EQ(Counts(*port, f), Tally(elements).given)
+              << "seed " << seed << " step " << step << " (" << what << ") " << name.ToString();
+        }
+      }
+    }
+  }
+}
+
+TEST(NftElementsTest, IdElementCountsBoundAPortThatListsAnEndpointTwice) {
+  testing::StateBuilderForTest builder("node-a");
+  builder.Add(testing::Svc("default", "web", "", Protocol::kTCP, 80, "172.30.0.10",
+                           [](ServicePortInfo& s) { s.session_affinity_client_ip = true; }),
+              {testing::Ep("10.1.0.2", 8080), testing::Ep("10.1.0.2", 8080),
+               testing::Ep("10.1.0.3", 8080)});
+  const DesiredState state = builder.Build();
+  const ServicePortState& port = *state.services.begin()->second;
+  const PerIdTally t = Tally(ServicePortElements(port, IpFamily::kIPv4, 8));
+  const auto counts = Counts(port, IpFamily::kIPv4);
+  EXPECT_EQ(counts, t.given);
+  for (const auto& [set, n] : t.distinct) EXPECT_GE(counts.at(set), n) << set;
+}
+
 TEST(NftBatchTest, FramesMessagesAndAcksOnlyTheLast) {
   NftBatch b(100);
   b.AddTable(IpFamily::kIPv4, "kpx");
@@ -182,6 +242,68 @@ TEST(NftBatchTest, ElementsAreSplitIntoBoundedMessages) {
   EXPECT_EQ(b.element_count(), 1000u);
   EXPECT_EQ(b.Describe(2), "add 512 element(s) of kpx endpoint-sets");
   EXPECT_EQ(b.Describe(3), "add 488 element(s) of kpx endpoint-sets");
+}
+
+TEST(NftBatchTest, ACompactListEncodesAsItsElementsDo) {
+  std::vector<NftElement> elements;
+  NftElementList list;
+  for (uint32_t i = 0; i < 700; ++i) {
+    NftValue v = i % 3 == 0   ? NftValue{"", true, NFT_GOTO, "ep-" + std::to_string(i % 5)}
+                 : i % 3 == 1 ? NftValue{NftU32(i), false, 0, ""}
+                              : NftValue{};
+    elements.push_back({nft::kEndpointSets, NftU32(i), v});
+    ASSERT_TRUE(list.Add(elements.back().key, v));
+  }
+  NftBatch whole(1), ranged(1), picked(1), by_element(1), picked_elements(1);
+  by_element.AddElements(IpFamily::kIPv4, "kpx", nft::kEndpointSets, elements);
+  whole.AddElements(IpFamily::kIPv4, "kpx", nft::kEndpointSets, list, 0, list.size());
+  EXPECT_EQ(whole.Bytes(), by_element.Bytes());
+  EXPECT_EQ(whole.element_count(), 700u);
+  // A range past the end stops at it; written in two calls it is the same elements.
+  ranged.AddElements(IpFamily::kIPv4, "kpx", nft::kEndpointSets, list, 0, 512);
+  ranged.AddElements(IpFamily::kIPv4, "kpx", nft::kEndpointSets, list, 512, 5000);
+  EXPECT_EQ(ranged.Bytes(), by_element.Bytes());
+  // Positions, for adds and deletes.
+  const std::vector<uint32_t> positions = {699, 3, 4, 0};
+  std::vector<NftElement> chosen;
+  for (uint32_t p : positions) chosen.push_back(elements[p]);
+  picked.AddElements(IpFamily::kIPv6, "kpx", nft::kEndpointSets, list, positions);
+  picked.DeleteElements(IpFamily::kIPv6, "kpx", nft::kEndpointSets, list, positions, true);
+  picked_elements.AddElements(IpFamily::kIPv6, "kpx", nft::kEndpointSets, chosen);
+  picked_elements.DeleteElements(IpFamily::kIPv6, "kpx", nft::kEndpointSets, chosen, true);
+  EXPECT_EQ(picked.Bytes(), picked_elements.Bytes());
+}
+
+TEST(NftBatchTest, PartsGatherToTheBytesAndResetStartsOverInTheSameBuffer) {
+  NftBatch b(10);
+  b.Reserve(1 << 16);
+  b.RequireGeneration(5);
+  b.AddTable(IpFamily::kIPv4, "kpx");
+  b.AddElements(
+      IpFamily::kIPv4, "kpx", nft::kServiceIds,
+      std::vector<NftElement>{{nft::kServiceIds, NftU32(1), NftValue{NftU32(8), false, 0, ""}}});
+  std::vector<uint8_t> gathered = b.BeginBytes();
+  gathered.insert(gathered.end(), b.Body().begin(), b.Body().end());
+  const std::vector<uint8_t> end = b.EndBytes();
+  gathered.insert(gathered.end(), end.begin(), end.end());
+  EXPECT_EQ(gathered, b.Bytes());
+  // The ACK request moves to each new last message; the body itself carries it.
+  const auto msgs = Messages(gathered);
+  ASSERT_EQ(msgs.size(), 4u);
+  EXPECT_EQ(msgs[1]->nlmsg_flags & NLM_F_ACK, 0);
+  EXPECT_NE(msgs[2]->nlmsg_flags & NLM_F_ACK, 0);
+
+  const uint8_t* buffer = b.Body().data();
+  b.Reset(20);
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.element_count(), 0u);
+  EXPECT_FALSE(b.required_generation());
+  b.AddTable(IpFamily::kIPv6, "kpx");
+  EXPECT_EQ(b.Body().data(), buffer) << "the reserved buffer is kept";
+  NftBatch fresh(20);
+  fresh.AddTable(IpFamily::kIPv6, "kpx");
+  EXPECT_EQ(b.Bytes(), fresh.Bytes());
+  EXPECT_EQ(b.Describe(21), fresh.Describe(21));
 }
 
 }  // namespace

@@ -264,6 +264,62 @@ TEST_F(NftDataplaneTest, FullSyncRepairsDrift) {
   EXPECT_EQ(Canonical(Dump(*f.fake, IpFamily::kIPv4)), want);
 }
 
+TEST_F(NftDataplaneTest, FullSyncRepairsThePerIdSetsElementByElementAndLeavesAffinityAlone) {
+  Fixture f = Make();
+  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  builder_.Add(Svc("default", "dns", "", Protocol::kUDP, 53, "172.30.0.53"), {Ep("10.1.0.4", 53)});
+  APPLY_OK(f.dataplane, builder_.Build(), false);
+  const auto want = Canonical(Dump(*f.fake, IpFamily::kIPv4));
+  NftTableDump* t = f.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(t, nullptr);
+  auto& two = t->sets.at("endpoints-2").elements;
+  ASSERT_EQ(two.size(), 2u);
+  two.begin()->second.data = NftEndpointData(Ip("10.9.9.9"), 1);  // a value changed
+  t->sets.at("endpoints-1").elements.clear();                     // an element deleted
+  t->sets.at(nft::kEndpointSets).elements[NftU32(0x7000)] =
+      NftValue{NftU32(1), false, 0, ""};  // added
+  // An entry the packet path wrote: not kpx's to diff, and not even read by a full sync.
+  const std::string client = NftU32(8) + std::string("\x0a\x01\x00\x63", 4);
+  t->sets.at(nft::kAffinity).elements[client] =
+      NftValue{NftEndpointData(Ip("10.1.0.2"), 8080), false, 0, ""};
+  const uint64_t written = f.dataplane->counters().elements_written;
+  APPLY_OK(f.dataplane, builder_.Build(), true);
+  // Exactly the drift: the changed value deleted and added, the stray deleted, the lost added.
+  EXPECT_EQ(f.dataplane->counters().elements_written, written + 4);
+  NftTableDump after = Dump(*f.fake, IpFamily::kIPv4);
+  EXPECT_EQ(after.sets.at(nft::kAffinity).elements.erase(client), 1u);
+  EXPECT_EQ(Canonical(after), want);
+}
+
+// A kernel that lists every element of a set twice (as libnftnl's element iterator once did).
+class ListingTwiceHandle : public FakeNftHandle {
+ public:
+  using FakeNftHandle::FakeNftHandle;
+  Status DumpElements(IpFamily family, const std::string& table, const std::string& set,
+                      const ElementVisitor& each) override {
+    if (Status st = FakeNftHandle::DumpElements(family, table, set, each); !st.ok()) return st;
+    return FakeNftHandle::DumpElements(family, table, set, each);
+  }
+};
+
+TEST_F(NftDataplaneTest, AnElementListedTwiceIsDiffedOnce) {
+  Fixture first = Make();
+  Web({Ep("10.1.0.2", 8080), Ep("10.1.0.3", 8080)});
+  APPLY_OK(first.dataplane, builder_.Build(), false);
+  const auto want = Canonical(Dump(*first.fake, IpFamily::kIPv4));
+  NftTableDump* t = first.fake->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(t, nullptr);
+  // Strays in a per-id set and in a shared one: each must be deleted once (a second delete of
+  // a missing element fails the transaction).
+  t->sets.at(nft::kEndpointSets).elements[NftU32(0x7000)] = NftValue{NftU32(1), false, 0, ""};
+  t->sets.at(nft::kHairpin).elements[std::string(8, '\x01')] = NftValue{};
+  Fixture second = Make(std::make_unique<ListingTwiceHandle>(first.fake->tables()));
+  APPLY_OK(second.dataplane, builder_.Build(), false);
+  EXPECT_EQ(second.fake->commits(), 1u);
+  EXPECT_EQ(second.dataplane->counters().elements_written, 2u);
+  EXPECT_EQ(Canonical(Dump(*second.fake, IpFamily::kIPv4)), want);
+}
+
 TEST_F(NftDataplaneTest, AKeyTwoServicesClaimGoesToTheFirstByNameAndPassesOnWhenItLeaves) {
   // Both list 192.0.2.1:80 as an external IP; "default/b" is added first, "default/a" sorts
   // first and wins; when a goes (partial sync), b's value takes its place, and when a comes back
@@ -404,6 +460,42 @@ TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
   APPLY_OK(&split, state, false);
   EXPECT_GE(raw->commits(), one.fake->commits() + 3);
   EXPECT_EQ(Canonical(Dump(*raw, IpFamily::kIPv4)), Canonical(Dump(*one.fake, IpFamily::kIPv4)));
+}
+
+TEST_F(NftDataplaneTest, AColdSyncStreamedInSmallBatchesThatFailsHalfwayIsCompletedByTheNext) {
+  // A cold start streams the per-id elements in bounded batches before the rest of the table
+  // exists; when a transaction in the middle fails, the next full sync finds a partial table and
+  // diffs against it.
+  for (int i = 0; i < 300; ++i) {
+    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                     "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1),
+                     [&](ServicePortInfo& s) { s.session_affinity_client_ip = i % 3 == 0; }),
+                 {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80),
+                  Ep("10.1.2.1", 80)});  // an endpoint listed twice
+  }
+  const DesiredState state = builder_.Build();
+  Fixture one = Make();
+  APPLY_OK(one.dataplane, state, false);
+  NftOptions small = Options();
+  small.max_batch_bytes = 16 * 1024;
+  auto fake = std::make_unique<FakeNftHandle>();
+  FakeNftHandle* raw = fake.get();
+  NftDataplane split(small, std::move(fake), nullptr);
+  raw->AfterCommit([&] {
+    if (raw->commits() == 3) raw->FailNextCommit("nftables: transaction refused; injected");
+  });
+  ASSERT_FALSE(split.Apply(state, false).ok());
+  const NftTableDump* partial = raw->Table(IpFamily::kIPv4, nft::kTable);
+  ASSERT_NE(partial, nullptr) << "the first transactions stand";
+  EXPECT_FALSE(partial->chains.contains("nat-prerouting")) << "base chains come last";
+  APPLY_OK(&split, state, false);
+  EXPECT_EQ(Canonical(Dump(*raw, IpFamily::kIPv4)), Canonical(Dump(*one.fake, IpFamily::kIPv4)));
+  // Sizes declared from the bounds hold what the sets hold.
+  for (const auto& [name, set] : Dump(*raw, IpFamily::kIPv4).sets) {
+    if (set.spec.size != 0) {
+      EXPECT_LE(set.elements.size(), set.spec.size) << name;
+    }
+  }
 }
 
 TEST_F(NftDataplaneTest, AConcurrentWriterBetweenDumpAndCommitIsDetected) {
