@@ -138,6 +138,22 @@ class NftDataplaneTest : public ::testing::Test {
                      }),
                  eps);
   }
+  // 300 ClusterIP services of two endpoints each (one local), enough for several transactions
+  // at a 16 KiB batch bound; `twice` lists the remote endpoint twice, `mutate` shapes port i.
+  void AddManyServices(bool twice = false,
+                       const std::function<void(int, ServicePortInfo&)>& mutate = nullptr) {
+    for (int i = 0; i < 300; ++i) {
+      std::vector<EndpointInfo> eps = {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80),
+                                       Ep("10.1.2.1", 80)};
+      if (twice) eps.push_back(Ep("10.1.2.1", 80));
+      builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
+                       "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1),
+                       [&](ServicePortInfo& s) {
+                         if (mutate) mutate(i, s);
+                       }),
+                   eps);
+    }
+  }
   StateBuilderForTest builder_{"node-a"};
 };
 
@@ -444,11 +460,7 @@ TEST_F(NftDataplaneTest, KubeProxyTablesAreRemovedAtStart) {
 }
 
 TEST_F(NftDataplaneTest, LargeFullSyncsAreSplitIntoBoundedTransactions) {
-  for (int i = 0; i < 300; ++i) {
-    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
-                     "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)),
-                 {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80)});
-  }
+  AddManyServices();
   const DesiredState state = builder_.Build();
   Fixture one = Make();
   APPLY_OK(one.dataplane, state, false);
@@ -466,13 +478,8 @@ TEST_F(NftDataplaneTest, AColdSyncStreamedInSmallBatchesThatFailsHalfwayIsComple
   // A cold start streams the per-id elements in bounded batches before the rest of the table
   // exists; when a transaction in the middle fails, the next full sync finds a partial table and
   // diffs against it.
-  for (int i = 0; i < 300; ++i) {
-    builder_.Add(Svc("default", "s" + std::to_string(i), "", Protocol::kTCP, 80,
-                     "172.30." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1),
-                     [&](ServicePortInfo& s) { s.session_affinity_client_ip = i % 3 == 0; }),
-                 {LocalEp("10.1.1." + std::to_string(i % 200 + 1), 80), Ep("10.1.2.1", 80),
-                  Ep("10.1.2.1", 80)});  // an endpoint listed twice
-  }
+  AddManyServices(/*twice=*/true,
+                  [](int i, ServicePortInfo& s) { s.session_affinity_client_ip = i % 3 == 0; });
   const DesiredState state = builder_.Build();
   Fixture one = Make();
   APPLY_OK(one.dataplane, state, false);
