@@ -1,6 +1,7 @@
 #pragma once
 
 #include <compare>
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -12,6 +13,10 @@ namespace kpx {
 // nodes and zones. A value is one pointer; equal values share it, so equality is a pointer
 // comparison. Interned text is never freed: the pool grows with the distinct names seen over
 // the process's life, which node churn bounds, not endpoint churn. Thread-safe.
+//
+// Each text is also numbered, densely from 0 (the empty text) up, so that a value can be held
+// in 4 bytes where 8 are too many (an endpoint's zone hints); reading a value back from its
+// number takes no lock.
 class InternedString {
  public:
   InternedString();
@@ -20,20 +25,36 @@ class InternedString {
   InternedString(const std::string& text) : InternedString(std::string_view(text)) {}  // NOLINT
   InternedString(const char* text) : InternedString(std::string_view(text)) {}         // NOLINT
 
-  const std::string& str() const { return *text_; }
-  operator const std::string&() const { return *text_; }  // NOLINT(google-explicit-constructor)
-  bool empty() const { return text_->empty(); }
-  size_t size() const { return text_->size(); }
+  const std::string& str() const { return entry_->text; }
+  operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
+  bool empty() const { return str().empty(); }
+  size_t size() const { return str().size(); }
 
-  bool operator==(const InternedString& o) const { return text_ == o.text_; }
-  bool operator==(const std::string& o) const { return *text_ == o; }
-  bool operator==(std::string_view o) const { return *text_ == o; }
-  bool operator==(const char* o) const { return *text_ == o; }
+  // The text's number: 0 for the empty text, and for every text past the first kMaxIndexed
+  // (which no cluster's node names, zones and zone lists come near), so that those read back as
+  // empty rather than fail.
+  uint32_t index() const { return entry_->index; }
+  // The value numbered `index`, which must have come from index().
+  static InternedString AtIndex(uint32_t index);
+  static constexpr uint32_t kMaxIndexed = 1u << 22;
+
+  bool operator==(const InternedString& o) const { return entry_ == o.entry_; }
+  bool operator==(const std::string& o) const { return str() == o; }
+  bool operator==(std::string_view o) const { return str() == o; }
+  bool operator==(const char* o) const { return str() == o; }
   // By text, so sorted containers do not depend on the pool's addresses.
-  std::strong_ordering operator<=>(const InternedString& o) const { return *text_ <=> *o.text_; }
+  std::strong_ordering operator<=>(const InternedString& o) const { return str() <=> o.str(); }
+
+  struct Entry {
+    Entry(std::string_view t, uint32_t i) : text(t), index(i) {}
+    std::string text;
+    uint32_t index;
+  };
 
  private:
-  const std::string* text_;
+  explicit InternedString(const Entry* entry) : entry_(entry) {}
+
+  const Entry* entry_;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const InternedString& s) { return os << s.str(); }

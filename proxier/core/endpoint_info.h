@@ -5,7 +5,6 @@
 #include <tuple>
 #include <vector>
 
-#include "base/interned_string.h"
 #include "base/ip_address.h"
 #include "proxier/core/zone_hints.h"
 

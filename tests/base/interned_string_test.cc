@@ -56,5 +56,23 @@ TEST(InternedStringTest, ConcurrentInterningAgreesOnOneCopy) {
   for (const std::string* p : seen) EXPECT_EQ(p, seen[0]);
 }
 
+TEST(InternedStringTest, NumbersReadBackTheirText) {
+  EXPECT_EQ(InternedString().index(), 0u);
+  EXPECT_EQ(InternedString("").index(), 0u);
+  EXPECT_TRUE(InternedString::AtIndex(0).empty());
+  const InternedString a("numbered-a"), b("numbered-b");
+  EXPECT_NE(a.index(), 0u);
+  EXPECT_NE(a.index(), b.index());
+  EXPECT_EQ(InternedString("numbered-a").index(), a.index());
+  EXPECT_EQ(InternedString::AtIndex(a.index()), a);
+  EXPECT_EQ(InternedString::AtIndex(b.index()).str(), "numbered-b");
+  // More texts than one chunk of the directory (1 024) each read back as themselves.
+  std::vector<InternedString> made;
+  for (int i = 0; i < 1500; ++i) made.emplace_back("numbered-" + std::to_string(i));
+  for (int i = 0; i < 1500; ++i) {
+    ASSERT_EQ(InternedString::AtIndex(made[i].index()).str(), "numbered-" + std::to_string(i));
+  }
+}
+
 }  // namespace
 }  // namespace kpx
