@@ -83,6 +83,9 @@ bool ReadsOnly(const NftChainSpec& chain, const std::map<std::string, NftSetDump
   return true;
 }
 
+// A set with nothing dumped or wanted, for the diffs to read as empty.
+const NftElementList kNoElements;
+
 // The maps from a dispatch key to a service id.
 bool IdMap(const std::string& set) { return set == nft::kServiceIds || set == nft::kNodePortIds; }
 
@@ -665,8 +668,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     for (const auto& set : AddOrder()) {
       if (!PerIdSet(set) || !dump.sets.contains(set)) continue;
       auto w = want.find(set);
-      static const NftElementList kNone;  // stays empty
-      const NftElementList& wanted = w != want.end() ? w->second : kNone;
+      const NftElementList& wanted = w != want.end() ? w->second : kNoElements;
       const std::vector<uint32_t> order = wanted.SortedByKey();
       std::vector<bool> seen(wanted.size());
       PerIdDiff& d = per_id_diff[set];
@@ -722,7 +724,6 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     // Sets written whole (nothing of them dumped): all of their wanted elements.
     std::map<std::string, const NftElementList*> add_whole;
     std::map<std::string, std::vector<uint32_t>> add_claimed;
-    static const NftElementList kNone;  // stays empty
     for (const auto& set : order) {
       auto& g = gone[set];
       if (PerIdSet(set)) {
@@ -733,29 +734,18 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
           continue;
         }
         const NftElementList& gone_list = d->second.gone;
-        g = gone_list.SortedByKey();
-        // A key the kernel listed twice is deleted once.
-        g.erase(std::unique(g.begin(), g.end(),
-                            [&](uint32_t x, uint32_t y) {
-                              return gone_list.KeyAt(x) == gone_list.KeyAt(y);
-                            }),
-                g.end());
+        g = gone_list.SortedByKeyOnce();  // a key the kernel listed twice is deleted once
         gone_from[set] = &gone_list;
         add[set] = d->second.add;
         continue;
       }
       auto h_list = have.find(set);
-      const NftElementList& held = h_list != have.end() ? h_list->second : kNone;
+      const NftElementList& held = h_list != have.end() ? h_list->second : kNoElements;
       gone_from[set] = &held;
-      std::vector<uint32_t> h_order;  // the dumped elements by key, each key once
-      if (!held.empty()) h_order = held.SortedByKey();
-      h_order.erase(
-          std::unique(h_order.begin(), h_order.end(),
-                      [&](uint32_t x, uint32_t y) { return held.KeyAt(x) == held.KeyAt(y); }),
-          h_order.end());
+      const std::vector<uint32_t> h_order = held.SortedByKeyOnce();  // the dumped elements
       auto h = h_order.begin();
       const auto h_end = h_order.end();
-      auto cs = PerIdSet(set) ? fs.shared.end() : fs.shared.find(set);
+      auto cs = fs.shared.find(set);  // per-id sets were handled above
       if (cs != fs.shared.end()) {
         const NftClaimSet& claims = cs->second;
         std::vector<uint32_t>& a = add_claimed[set];
@@ -783,7 +773,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
         continue;
       }
       auto w = want.find(set);
-      const NftElementList& wanted = w != want.end() ? w->second : kNone;
+      const NftElementList& wanted = w != want.end() ? w->second : kNoElements;
       if (held.empty()) {
         if (!wanted.empty()) add_whole[set] = &wanted;
         continue;

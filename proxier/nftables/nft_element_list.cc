@@ -143,6 +143,14 @@ std::vector<uint32_t> NftElementList::SortedByKey() const {
   return order;
 }
 
+std::vector<uint32_t> NftElementList::SortedByKeyOnce() const {
+  std::vector<uint32_t> order = SortedByKey();
+  order.erase(std::unique(order.begin(), order.end(),
+                          [&](uint32_t x, uint32_t y) { return KeyAt(x) == KeyAt(y); }),
+              order.end());
+  return order;
+}
+
 size_t NftElementList::HeapBytes() const {
   size_t n = keys_.capacity() + data_.capacity() + key_lens_.capacity() + data_lens_.capacity() +
              verdicts_.capacity() * sizeof(Verdict) + chains_.capacity() * sizeof(std::string);

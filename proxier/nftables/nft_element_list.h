@@ -55,6 +55,8 @@ class NftElementList {
   // The positions 0..size()-1 ordered by key bytes (ties by position): a full sync walks the
   // wanted and the dumped elements side by side this way without moving either.
   std::vector<uint32_t> SortedByKey() const;
+  // The same with each key once, at its first position: a kernel may list a key twice.
+  std::vector<uint32_t> SortedByKeyOnce() const;
 
   // Heap bytes held (capacity, not size), for tests and the memory notes.
   size_t HeapBytes() const;

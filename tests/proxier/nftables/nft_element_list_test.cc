@@ -108,6 +108,13 @@ TEST(NftElementListTest, SortedByKeyOrdersBytesAsStringsDo) {
                                   list.SortedByKey().begin()));  // every position once
 }
 
+TEST(NftElementListTest, SortedOnceKeepsEachKeyAtItsFirstPosition) {
+  NftElementList list;
+  for (const char* k : {"b", "a", "b", "c", "a"}) list.Add(k, NftValue{});
+  EXPECT_EQ(list.SortedByKeyOnce(), (std::vector<uint32_t>{1, 0, 3}));
+  EXPECT_TRUE(NftElementList().SortedByKeyOnce().empty());
+}
+
 TEST(NftElementListTest, RefusesWhatNoKernelElementCanBe) {
   NftElementList list;
   EXPECT_FALSE(list.Add(std::string(256, 'k'), NftValue{}));
