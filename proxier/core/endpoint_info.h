@@ -2,7 +2,7 @@
 
 #include <cstdint>
 #include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "base/ip_address.h"
@@ -27,7 +27,8 @@ struct EndpointInfo {
   ZoneHints hint_zones;
 
   // What identifies the endpoint within a service port: lists are sorted and deduplicated by it.
-  auto Address() const { return std::tie(ip, port); }
+  // A copy, not references: the EndpointInfo may be a temporary decoded from a packed list entry.
+  std::pair<IpAddress, uint16_t> Address() const { return {ip, port}; }
 
   // "10.0.0.1:80" or "[fd00::1]:80".
   std::string ToString() const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -17,22 +18,54 @@ namespace kpx {
 // EndpointSliceCache, are exactly the port's `all`, `cluster` and `all_reachable` lists: then all
 // of them are that slice's block, and a port's endpoints cost no allocation beyond the slice's own
 // array. (A vector of shared_ptr per list was ~230 bytes per port, 23 MiB at 100 000 ports.)
+//
+// A block of IPv4 endpoints stores each in 12 bytes (address, port, flags, hints), not as a
+// 24-byte EndpointInfo whose address has room for IPv6: the endpoints are most of the core's
+// memory at scale (a million at 100 000 Services x 10). So entries are read as values: iterating
+// yields a Ref, which carries the endpoint decoded and which stored entry it is.
 class EndpointList {
   struct Block;
 
  public:
-  using value_type = const EndpointInfo*;
+  // One entry of a list: `->` and `*` reach the endpoint (decoded, held by the Ref), SameEntry
+  // tells whether two Refs are the same stored entry (not merely equal endpoints); a Builder
+  // takes Refs back to point at those entries.
+  class Ref {
+   public:
+    const EndpointInfo* operator->() const { return &value_; }
+    // A temporary Ref (a list's operator[], an iterator's *) yields a copy, so that
+    // `const EndpointInfo& e = *list[i];` cannot dangle.
+    const EndpointInfo& operator*() const& { return value_; }
+    EndpointInfo operator*() const&& { return value_; }
+    // So predicates over `const EndpointInfo&` accept Refs. Not from a temporary Ref: the
+    // reference would outlive it (`for (const EndpointInfo& e : list)` does not compile; write
+    // `const auto& e` or `const EndpointList::Ref& e`).
+    operator const EndpointInfo&() const& { return value_; }  // NOLINT(google-explicit-constructor)
+    operator const EndpointInfo&() const&& = delete;
+    bool SameEntry(const Ref& o) const { return slot_ == o.slot_; }
+    // Equal for the same entry only; usable as a hash key with SameEntry's meaning.
+    uintptr_t slot() const { return slot_; }
+
+   private:
+    friend class EndpointList;
+    explicit Ref(uintptr_t slot);
+    EndpointInfo value_;
+    uintptr_t slot_ = 0;
+  };
+  using value_type = Ref;
 
   class const_iterator {
    public:
-    using iterator_category = std::forward_iterator_tag;
-    using value_type = const EndpointInfo*;
+    using iterator_concept = std::forward_iterator_tag;
+    // Dereferencing yields a value, which the C++17 forward-iterator requirements do not allow.
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Ref;
     using difference_type = std::ptrdiff_t;
-    using pointer = const value_type*;
-    using reference = value_type;
+    using pointer = void;
+    using reference = Ref;
 
     const_iterator() = default;
-    const EndpointInfo* operator*() const { return list_->At(i_); }
+    Ref operator*() const { return list_->At(i_); }
     const_iterator& operator++() {
       ++i_;
       return *this;
@@ -58,23 +91,23 @@ class EndpointList {
    public:
     void Reserve(size_t n) { items_.reserve(n); }
     // `ep` must be an entry of `from`.
-    void Add(const EndpointList& from, const EndpointInfo* ep);
+    void Add(const EndpointList& from, const Ref& ep);
     // Replaces entry `i` with `ep`, an entry of `from`.
-    void Set(size_t i, const EndpointList& from, const EndpointInfo* ep);
+    void Set(size_t i, const EndpointList& from, const Ref& ep);
     size_t size() const { return items_.size(); }
-    const EndpointInfo* operator[](size_t i) const { return items_[i]; }
+    Ref operator[](size_t i) const { return Ref(items_[i]); }
     EndpointList Build() &&;
 
    private:
     friend class EndpointList;
     void Own(const EndpointList& from);
-    std::vector<const EndpointInfo*> items_;
+    std::vector<uintptr_t> items_;  // slots
     std::vector<EndpointList> owners_;
   };
 
   EndpointList() = default;
   // A list that owns these endpoints, in this order.
-  explicit EndpointList(std::vector<EndpointInfo> endpoints);
+  explicit EndpointList(const std::vector<EndpointInfo>& endpoints);
   EndpointList(const EndpointList& o) : block_(o.block_) { Retain(); }
   EndpointList(EndpointList&& o) noexcept : block_(std::exchange(o.block_, nullptr)) {}
   EndpointList& operator=(const EndpointList& o) {
@@ -92,20 +125,21 @@ class EndpointList {
   const_iterator end() const { return {this, size()}; }
   size_t size() const { return block_ ? block_->size : 0; }
   bool empty() const { return size() == 0; }
-  const EndpointInfo* operator[](size_t i) const { return At(i); }
-  const EndpointInfo* front() const { return At(0); }
-  const EndpointInfo* back() const { return At(size() - 1); }
+  Ref operator[](size_t i) const { return At(i); }
+  Ref front() const { return At(0); }
+  Ref back() const { return At(size() - 1); }
 
-  // The entries `keep` accepts, in order; this list itself when it accepts all of them.
+  // The entries `keep` accepts (it is given each Ref), in order; this list itself when it
+  // accepts all of them.
   template <typename Pred>
   EndpointList Filter(Pred keep) const {
     size_t kept = 0;
-    for (const EndpointInfo* ep : *this) kept += keep(*ep) ? 1 : 0;
+    for (const Ref& ep : *this) kept += keep(ep) ? 1 : 0;
     if (kept == size()) return *this;
     Builder out;
     out.Reserve(kept);
-    for (const EndpointInfo* ep : *this) {
-      if (keep(*ep)) out.Add(*this, ep);
+    for (const Ref& ep : *this) {
+      if (keep(ep)) out.Add(*this, ep);
     }
     return std::move(out).Build();
   }
@@ -116,29 +150,47 @@ class EndpointList {
   bool SharesWith(const EndpointList& o) const { return block_ == o.block_; }
 
  private:
-  // One allocation: this header, then either the endpoints themselves (a block that owns them)
-  // or `size` pointers into other blocks followed by the `owners` blocks that keep those alive.
-  // Counted in place (a list is one pointer): a port holds eight lists, most of them empty or
-  // sharing one block, and a shared_ptr's control block and second word cost ~100 bytes a port.
+  // An IPv4 endpoint as an owning block stores it. 4-byte aligned, so a slot pointing at one
+  // has its low bit free to say so.
+  struct PackedV4 {
+    std::array<uint8_t, 4> address;
+    uint16_t port;
+    uint8_t flags;
+    uint32_t hints;
+  };
+  static_assert(sizeof(PackedV4) == 12 && alignof(PackedV4) == 4);
+  static_assert(alignof(EndpointInfo) >= 2);
+  static constexpr uintptr_t kPackedTag = 1;
+
+  // One allocation: this header, then either the endpoints themselves (a block that owns them:
+  // PackedV4s when all are IPv4, else EndpointInfos) or `size` slots pointing into other blocks
+  // followed by the `owners` blocks that keep those alive. A slot is the address of an
+  // EndpointInfo, or of a PackedV4 with kPackedTag set. Counted in place (a list is one
+  // pointer): a port holds eight lists, most of them empty or sharing one block, and a
+  // shared_ptr's control block and second word cost ~100 bytes a port.
   struct Block {
     mutable std::atomic<uint32_t> refs{1};
     uint32_t size = 0;
     uint32_t owners = 0;
     bool owning = false;
+    bool packed = false;  // owning: PackedV4 entries
+    const PackedV4* Packed() const { return reinterpret_cast<const PackedV4*>(this + 1); }
     const EndpointInfo* Own() const { return reinterpret_cast<const EndpointInfo*>(this + 1); }
-    const EndpointInfo* const* Refs() const {
-      return reinterpret_cast<const EndpointInfo* const*>(this + 1);
-    }
+    const uintptr_t* Slots() const { return reinterpret_cast<const uintptr_t*>(this + 1); }
     const Block* const* Owners() const {
-      return reinterpret_cast<const Block* const*>(Refs() + size);
+      return reinterpret_cast<const Block* const*>(Slots() + size);
     }
   };
   static_assert(sizeof(Block) % alignof(EndpointInfo) == 0);
-  static_assert(sizeof(Block) % alignof(const EndpointInfo*) == 0);
+  static_assert(sizeof(Block) % alignof(PackedV4) == 0);
+  static_assert(sizeof(Block) % alignof(uintptr_t) == 0);
 
-  const EndpointInfo* At(size_t i) const {
-    return block_->owning ? block_->Own() + i : block_->Refs()[i];
+  uintptr_t SlotAt(size_t i) const {
+    if (!block_->owning) return block_->Slots()[i];
+    if (block_->packed) return reinterpret_cast<uintptr_t>(block_->Packed() + i) | kPackedTag;
+    return reinterpret_cast<uintptr_t>(block_->Own() + i);
   }
+  Ref At(size_t i) const { return Ref(SlotAt(i)); }
   void Retain() const {
     if (block_ != nullptr) block_->refs.fetch_add(1, std::memory_order_relaxed);
   }

@@ -10,9 +10,10 @@ namespace {
 
 bool SameEndpoints(const EndpointList& a, const EndpointList& b) {
   if (a.SharesWith(b)) return true;
-  return std::equal(
-      a.begin(), a.end(), b.begin(), b.end(),
-      [](const EndpointInfo* x, const EndpointInfo* y) { return x == y || *x == *y; });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const EndpointList::Ref& x, const EndpointList::Ref& y) {
+                      return x.SameEntry(y) || *x == *y;
+                    });
 }
 
 bool ServingTerminating(const EndpointInfo& ep) { return ep.serving && ep.terminating; }
@@ -86,10 +87,11 @@ EndpointSelection SelectEndpoints(const ServicePortInfo& service, const Endpoint
     return sel;
   }
   // Both policies in use: the union, kept in the order of `all`.
-  std::unordered_set<const EndpointInfo*> used;
-  for (const EndpointInfo* ep : sel.cluster) used.insert(ep);
-  for (const EndpointInfo* ep : sel.local) used.insert(ep);
-  sel.all_reachable = sel.all.Filter([&](const EndpointInfo& ep) { return used.contains(&ep); });
+  std::unordered_set<uintptr_t> used;
+  for (const EndpointList::Ref& ep : sel.cluster) used.insert(ep.slot());
+  for (const EndpointList::Ref& ep : sel.local) used.insert(ep.slot());
+  sel.all_reachable =
+      sel.all.Filter([&](const EndpointList::Ref& ep) { return used.contains(ep.slot()); });
   // The union holds both subsets in the order of `all`: equal in size means equal to one of them.
   if (sel.all_reachable.size() == sel.cluster.size()) {
     sel.all_reachable = sel.cluster;

@@ -98,7 +98,7 @@ EndpointList EndpointSliceCache::EndpointsFor(const ServicePortInfo& port, IpFam
   EndpointList::Builder merged;
   std::map<std::pair<IpAddress, uint16_t>, size_t> seen;
   for (const EndpointList* list : matches) {
-    for (const EndpointInfo* ep : *list) {
+    for (const EndpointList::Ref& ep : *list) {
       auto [pos, inserted] = seen.try_emplace({ep->ip, ep->port}, merged.size());
       if (inserted) {
         merged.Add(*list, ep);

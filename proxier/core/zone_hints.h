@@ -26,6 +26,14 @@ class ZoneHints {
   bool Contains(std::string_view zone) const;
   bool operator==(const ZoneHints&) const = default;
 
+  // The interned list's number, so compact stores (EndpointList's packed entries) can keep it.
+  uint32_t index() const { return index_; }
+  static ZoneHints FromIndex(uint32_t index) {
+    ZoneHints h;
+    h.index_ = index;
+    return h;
+  }
+
  private:
   uint32_t index_ = 0;  // of the interned "z1,z2", in the slice's order; 0: none
 };

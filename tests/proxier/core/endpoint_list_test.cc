@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tests/support/addresses.h"
@@ -25,7 +27,7 @@ EndpointList List(const std::vector<const char*>& ips, bool ready = true) {
 
 std::vector<std::string> Ips(const EndpointList& l) {
   std::vector<std::string> out;
-  for (const EndpointInfo* e : l) out.push_back(e->ip.ToString());
+  for (const EndpointList::Ref& e : l) out.push_back(e->ip.ToString());
   return out;
 }
 
@@ -46,7 +48,7 @@ TEST(EndpointListTest, CopiesShareTheBlock) {
   EXPECT_TRUE(b.SharesWith(a));
   EXPECT_EQ(b.size(), 2u);
   EXPECT_EQ(b[1]->ip, Ip("10.0.0.2"));
-  EXPECT_EQ(a.front(), b.front());  // the same elements, not equal ones
+  EXPECT_TRUE(a.front().SameEntry(b.front()));  // the same elements, not equal ones
   EXPECT_EQ(b.back()->ip, Ip("10.0.0.2"));
 }
 
@@ -58,20 +60,20 @@ TEST(EndpointListTest, FilterKeepingEverythingIsTheListItself) {
 
 TEST(EndpointListTest, ASubsetPointsIntoItsSourceAndKeepsItAlive) {
   EndpointList subset;
-  const EndpointInfo* second = nullptr;
+  uintptr_t second = 0;
   {
     const EndpointList a = List({"10.0.0.1", "10.0.0.2", "10.0.0.3"});
-    second = a[1];
+    second = a[1].slot();
     subset = a.Filter([](const EndpointInfo& e) { return e.ip != Ip("10.0.0.1"); });
     EXPECT_FALSE(subset.SharesWith(a));
   }
   // `a` is gone; its block is not (ASan would report a use after free here).
   ASSERT_EQ(Ips(subset), (Strings{"10.0.0.2", "10.0.0.3"}));
-  EXPECT_EQ(subset[0], second);
+  EXPECT_EQ(subset[0].slot(), second);
   // A subset of a subset points at the first list's elements too.
   const EndpointList last =
       subset.Filter([](const EndpointInfo& e) { return e.ip == Ip("10.0.0.3"); });
-  EXPECT_EQ(last[0], subset[1]);
+  EXPECT_TRUE(last[0].SameEntry(subset[1]));
 }
 
 TEST(EndpointListTest, SortedByAddressReordersWithoutCopying) {
@@ -81,8 +83,8 @@ TEST(EndpointListTest, SortedByAddressReordersWithoutCopying) {
   const EndpointList unsorted = List({"10.0.0.10", "10.0.0.9"});
   const EndpointList reordered = unsorted.SortedByAddress();
   EXPECT_EQ(Ips(reordered), (Strings{"10.0.0.9", "10.0.0.10"}));
-  EXPECT_EQ(reordered[0], unsorted[1]);
-  EXPECT_EQ(reordered[1], unsorted[0]);
+  EXPECT_TRUE(reordered[0].SameEntry(unsorted[1]));
+  EXPECT_TRUE(reordered[1].SameEntry(unsorted[0]));
   EXPECT_EQ(Ips(unsorted), (Strings{"10.0.0.10", "10.0.0.9"}));  // a value: unchanged
 }
 
@@ -91,7 +93,7 @@ TEST(EndpointListTest, BuilderMergesListsAndReturnsAWholeListAsItself) {
   const EndpointList b = List({"10.0.0.3"}, false);
 
   EndpointList::Builder whole;
-  for (const EndpointInfo* e : a) whole.Add(a, e);
+  for (const EndpointList::Ref& e : a) whole.Add(a, e);
   EXPECT_TRUE(std::move(whole).Build().SharesWith(a));
 
   EndpointList::Builder merged;
@@ -102,6 +104,71 @@ TEST(EndpointListTest, BuilderMergesListsAndReturnsAWholeListAsItself) {
   EXPECT_EQ(Ips(m), (Strings{"10.0.0.2", "10.0.0.3"}));
   EXPECT_FALSE(m[1]->ready);
   EXPECT_TRUE(EndpointList::Builder().Build().empty());
+}
+
+TEST(EndpointListTest, EntriesReadBackExactlyAsGivenInEitherStorage) {
+  // All IPv4: stored packed (12 bytes each). Any IPv6: stored as EndpointInfos. Both must read
+  // back every field, including the ones the packed form squeezes into a byte.
+  auto endpoint = [](const char* ip, uint16_t port, int flags, ZoneHints hints) {
+    EndpointInfo e;
+    e.ip = Ip(ip);
+    e.port = port;
+    e.ready = (flags & 1) != 0;
+    e.serving = (flags & 2) != 0;
+    e.terminating = (flags & 4) != 0;
+    e.is_local = (flags & 8) != 0;
+    e.hint_zones = hints;
+    return e;
+  };
+  const ZoneHints zones({"zone-a", "zone-b"});
+  std::vector<EndpointInfo> v4;
+  for (int flags = 0; flags < 16; ++flags) {
+    v4.push_back(endpoint("255.254.253.252", static_cast<uint16_t>(65535 - flags), flags,
+                          flags % 2 == 0 ? zones : ZoneHints()));
+  }
+  std::vector<EndpointInfo> mixed = v4;
+  mixed.push_back(endpoint("fd00::1", 1, 15, zones));
+  for (const auto& given : {v4, mixed}) {
+    const EndpointList list(given);
+    ASSERT_EQ(list.size(), given.size());
+    for (size_t i = 0; i < given.size(); ++i) {
+      EXPECT_EQ(*list[i], given[i]) << i;
+      EXPECT_EQ(list[i]->ip.family(), given[i].ip.family()) << i;
+    }
+    // A list drawn from it reads the same entries.
+    const EndpointList odd = list.Filter([](const EndpointInfo& e) { return e.port % 2 == 1; });
+    ASSERT_EQ(odd.size(), static_cast<size_t>(std::count_if(
+                              given.begin(), given.end(),
+                              [](const EndpointInfo& e) { return e.port % 2 == 1; })));
+    for (const EndpointList::Ref& e : odd) EXPECT_EQ(e->port % 2, 1);
+  }
+}
+
+TEST(EndpointListTest, ADereferencedTemporaryIsACopyThatOutlivesIt) {
+  const EndpointList a = List({"10.0.0.1", "10.0.0.2"});
+  // operator[] returns a Ref by value; binding its endpoint must not dangle (ASan checks).
+  const EndpointInfo& second = *a[1];
+  EXPECT_EQ(second.ip, Ip("10.0.0.2"));
+  // And a temporary Ref does not convert to a reference at all (it would dangle), while a named
+  // one does.
+  static_assert(!std::is_convertible_v<EndpointList::Ref, const EndpointInfo&>);
+  static_assert(std::is_convertible_v<const EndpointList::Ref&, const EndpointInfo&>);
+}
+
+TEST(EndpointListTest, MergesAcrossPackedAndWideBlocks) {
+  const EndpointList v4 = List({"10.0.0.1"});
+  std::vector<EndpointInfo> wide(1);
+  wide[0].ip = Ip("fd00::1");
+  wide[0].port = 443;
+  const EndpointList v6(wide);
+  EndpointList::Builder b;
+  b.Add(v6, v6[0]);
+  b.Add(v4, v4[0]);
+  const EndpointList m = std::move(b).Build();
+  EXPECT_EQ(Ips(m), (Strings{"fd00::1", "10.0.0.1"}));
+  EXPECT_EQ(m[0]->port, 443);
+  EXPECT_TRUE(m[1].SameEntry(v4[0]));
+  EXPECT_EQ(Ips(m.SortedByAddress()), (Strings{"10.0.0.1", "fd00::1"}));
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ TEST(EndpointSliceCacheTest, SharesEntriesUntilTheSliceChanges) {
                          {MakeEndpoint("10.0.0.1", "n1", [](Endpoint& e) { e.ready = false; })}));
   const auto after = cache.EndpointsFor(WebPort(), IpFamily::kIPv4);
   ASSERT_EQ(Strings(after), (std::vector<std::string>{"10.0.0.1:8080 notready"}));
-  EXPECT_NE(after[0], first[0]);
+  EXPECT_FALSE(after[0].SameEntry(first[0]));
   EXPECT_TRUE(first[0]->ready);  // what an earlier snapshot holds is immutable
 }
 
