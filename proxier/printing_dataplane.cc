@@ -48,12 +48,12 @@ std::string PrintingDataplane::Format(const DesiredState& state) {
       }
       os << "\n";
       const auto& sel = svc->For(f);
-      if (!sel.has_any_endpoints) {
+      if (!sel.has_any_endpoints()) {
         os << "      no usable endpoints: connections are rejected\n";
         continue;
       }
-      if (i.UsesClusterEndpoints()) List(os, "cluster", sel.cluster);
-      if (i.UsesLocalEndpoints()) List(os, "local", sel.local);
+      if (i.UsesClusterEndpoints()) List(os, "cluster", sel.cluster());
+      if (i.UsesLocalEndpoints()) List(os, "local", sel.local());
     }
   }
   return os.str();

@@ -21,7 +21,7 @@ std::map<int32_t, ServiceHealthEntry> ServiceHealth::Plan(const DesiredState& st
     entry.name = name.name;
     auto& ips = local[info.health_check_node_port];
     for (IpFamily f : kIpFamilies) {
-      for (const auto& ep : svc->For(f).local) ips.insert(ep->ip);
+      for (const auto& ep : svc->For(f).local()) ips.insert(ep->ip);
     }
   }
   for (auto& [port, entry] : out) entry.local_endpoints = static_cast<int>(local[port].size());
@@ -42,7 +42,7 @@ void ServiceHealth::Reshare(const ServicePortName& name, const ServicePortState*
   if (info.health_check_node_port == 0 || !info.ExternalPolicyLocal()) return;
   Share share{info.health_check_node_port, {}};
   for (IpFamily f : kIpFamilies) {
-    for (const auto& ep : port->For(f).local) share.local.push_back(ep->ip);
+    for (const auto& ep : port->For(f).local()) share.local.push_back(ep->ip);
   }
   touched.insert(share.port);
   sharers_[share.port].insert(name);

@@ -110,7 +110,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   endpoints_ = filter_rules_ = nat_rules_ = dispatch_rules_ = owned_chains_ = 0;
   top_ = std::move(top);
   size_t endpoints = 0;
-  for (const auto& [name, port] : state.services) endpoints += port->For(family_).all.size();
+  for (const auto& [name, port] : state.services) endpoints += port->For(family_).all().size();
   large_ = renderer_.LargeCluster(endpoints);
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
   for (const auto& [name, port] : state.services) {
@@ -161,7 +161,8 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     if (auto it = entries_.find(name); it != entries_.end()) {
       endpoints -= it->second.fragment.endpoints;
     }
-    if (const ServicePortState* port = state.Find(name)) endpoints += port->For(family_).all.size();
+    if (const ServicePortState* port = state.Find(name))
+      endpoints += port->For(family_).all().size();
   }
   if (renderer_.LargeCluster(endpoints) != large_) {
     return RenderAll(state, std::move(top), existing_filter, existing_nat);

@@ -63,7 +63,7 @@ class ServicePortRenderer {
 
   ServiceFragment Render(const ServicePortState& port) {
     const std::optional<ServicePlan> plan = Plan(port);
-    frag_.endpoints = port.For(c_.family).all.size();
+    frag_.endpoints = port.For(c_.family).all().size();
     if (!plan) {
       names_.sep.clear();
       return std::move(frag_);
@@ -148,14 +148,14 @@ class ServicePortRenderer {
     p.ext_chain = names_.ext;
     p.fw_chain = names_.fw;
 
-    p.has_endpoints = p.sel.has_any_endpoints;
-    p.uses_cluster_chain = !p.sel.cluster.empty() && uses_cluster_endpoints;
-    p.uses_local_chain = !p.sel.local.empty() && uses_local_endpoints;
+    p.has_endpoints = p.sel.has_any_endpoints();
+    p.uses_cluster_chain = !p.sel.cluster().empty() && uses_cluster_endpoints;
+    p.uses_local_chain = !p.sel.local().empty() && uses_local_endpoints;
 
     p.internal_chain = internal_local ? p.svl_chain : p.svc_chain;
-    p.has_internal = p.has_endpoints && (!internal_local || !p.sel.local.empty());
+    p.has_internal = p.has_endpoints && (!internal_local || !p.sel.local().empty());
     p.external_policy_chain = p.external_local ? p.svl_chain : p.svc_chain;
-    p.has_external = p.has_endpoints && (!p.external_local || !p.sel.local.empty());
+    p.has_external = p.has_endpoints && (!p.external_local || !p.sel.local().empty());
     // The EXT chain is needed even without usable external endpoints: it short-circuits pod
     // and host traffic before the filter table drops what is left.
     p.uses_ext_chain = p.has_endpoints && externally_accessible;
@@ -348,8 +348,8 @@ class ServicePortRenderer {
     }
     if (p.uses_ext_chain) ExternalChainRules(p);
     if (p.uses_fw_chain) FirewallChainRules(p);
-    if (p.uses_cluster_chain) LoadBalance(p, p.svc_chain, p.sel.cluster);
-    if (p.uses_local_chain) LoadBalance(p, p.svl_chain, p.sel.local);
+    if (p.uses_cluster_chain) LoadBalance(p, p.svc_chain, p.sel.cluster());
+    if (p.uses_local_chain) LoadBalance(p, p.svl_chain, p.sel.local());
   }
 
   void ExternalChainRules(const ServicePlan& p) {
@@ -419,7 +419,7 @@ class ServicePortRenderer {
     Args head;
     EndpointComment(head, p.name);
     const std::string comment = head.Take();
-    for (const auto& ep : p.sel.all_reachable) {
+    for (const auto& ep : p.sel.all_reachable()) {
       const std::string sep = Sep(p.info.name, *ep);
       Chain(p, sep);
       // Hairpin: a pod reaching itself through the service must be SNATed or it would answer

@@ -126,7 +126,7 @@ std::vector<IpsetEntry> ServicePortIpsetEntries(const ServicePortState& sp, IpFa
   };
   const auto port = static_cast<uint16_t>(info.port);
   add(kClusterIpSet, *cluster_ip, port);
-  for (const auto& ep : sp.For(family).all) {
+  for (const auto& ep : sp.For(family).all()) {
     if (!ep->is_local) continue;
     add(kLoopBackSet, ep->ip, static_cast<uint16_t>(ep->port));
   }

@@ -81,8 +81,8 @@ ServicePortIpvs BuildServicePortIpvs(const ServicePortState& sp, const IpvsOptio
     // A service port exists in a family only if it has a ClusterIP there.
     if (!cluster_ip) continue;
     const EndpointSelection& sel = sp.For(f);
-    const EndpointList& internal = info.InternalPolicyLocal() ? sel.local : sel.cluster;
-    const EndpointList& external = info.ExternalPolicyLocal() ? sel.local : sel.cluster;
+    const EndpointList& internal = info.InternalPolicyLocal() ? sel.local() : sel.cluster();
+    const EndpointList& external = info.ExternalPolicyLocal() ? sel.local() : sel.cluster();
 
     Add(out, info, *cluster_ip, info.port, VirtualServerKind::kClusterIp, internal, options);
     out.bound_addresses.insert(*cluster_ip);

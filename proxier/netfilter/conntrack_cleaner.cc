@@ -61,16 +61,16 @@ void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const 
     const ServicePortState& was = old ? *old : kEmpty;
     const ServicePortState& now = cur ? *cur : kEmpty;
     std::set<std::string> reachable;
-    for (const auto& ep : now.For(family).all_reachable) reachable.insert(ep->ToString());
+    for (const auto& ep : now.For(family).all_reachable()) reachable.insert(ep->ToString());
     // Removed endpoints: entries that still DNAT to them would black-hole the client.
-    for (const auto& ep : was.For(family).all_reachable) {
+    for (const auto& ep : was.For(family).all_reachable()) {
       if (reachable.contains(ep->ToString())) continue;
       for (const auto& ip : ServiceAddresses(was.info, family)) del(ip, std::nullopt, ep->ip);
       if (was.info.node_port != 0) del(std::nullopt, was.info.node_port, ep->ip);
     }
     // First endpoint: entries created while the service was rejected must go, or the client
     // keeps hitting the reject path.
-    if (cur && was.For(family).all_reachable.empty() && !reachable.empty()) {
+    if (cur && was.For(family).all_reachable().empty() && !reachable.empty()) {
       for (const auto& ip : ServiceAddresses(now.info, family)) del(ip, std::nullopt, std::nullopt);
       if (now.info.node_port != 0) del(std::nullopt, now.info.node_port, std::nullopt);
     }

@@ -1043,7 +1043,7 @@ void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,
     auto id = fs.ids.find(name);
     if (id == fs.ids.end()) continue;
     auto& v = valid[NftU32(id->second)];
-    for (const auto& ep : port->For(family).all_reachable) {
+    for (const auto& ep : port->For(family).all_reachable()) {
       v.insert(NftEndpointData(ep->ip, ep->port));
     }
   }

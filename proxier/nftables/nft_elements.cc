@@ -119,21 +119,21 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
 
   // As in the iptables mode: an externally reachable port needs its Cluster set even when
   // core computed none (internalTrafficPolicy Local), for the pod and host short-circuit.
-  const EndpointList* cluster = &sel.cluster;
+  const EndpointList* cluster = &sel.cluster();
   EndpointList fallback;
   if (cluster->empty() && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
-    fallback = sel.all.Filter([](const EndpointInfo& ep) { return ep.ready; });
+    fallback = sel.all().Filter([](const EndpointInfo& ep) { return ep.ready; });
     if (fallback.empty()) {
       fallback =
-          sel.all.Filter([](const EndpointInfo& ep) { return ep.serving && ep.terminating; });
+          sel.all().Filter([](const EndpointInfo& ep) { return ep.serving && ep.terminating; });
     }
     cluster = &fallback;
   }
-  const bool has_endpoints = sel.has_any_endpoints;
-  const bool has_internal = has_endpoints && (!internal_local || !sel.local.empty());
-  const bool has_external = has_endpoints && (!external_local || !sel.local.empty());
+  const bool has_endpoints = sel.has_any_endpoints();
+  const bool has_internal = has_endpoints && (!internal_local || !sel.local().empty());
+  const bool has_external = has_endpoints && (!external_local || !sel.local().empty());
 
-  out.reserve(8 + 3 * sel.all.size());
+  out.reserve(8 + 3 * sel.all().size());
   std::vector<IpAddress> hairpin;  // sorted and deduplicated below
   auto endpoint_set = [&](uint32_t set_id, const EndpointList& eps) {
     if (eps.empty()) return;
@@ -159,7 +159,7 @@ std::vector<NftElement> ServicePortElements(const ServicePortState& port, IpFami
     }
   };
   if (uses_cluster_endpoints) endpoint_set(id, *cluster);
-  if (internal_local || external_local) endpoint_set(id | 1, sel.local);
+  if (internal_local || external_local) endpoint_set(id | 1, sel.local());
 
   const NftValue filter_verdict = has_endpoints ? Drop() : Goto(nft::kRejectChain);
   const std::string cip_key = NftServiceKey(*cluster_ip, info.protocol, info.port);
@@ -260,10 +260,10 @@ void ServicePortIdElementCounts(const ServicePortState& port, IpFamily family,
   const bool internal_local = info.InternalPolicyLocal();
   const bool uses_cluster_endpoints = !internal_local || externally_accessible;
 
-  size_t cluster = sel.cluster.size();
+  size_t cluster = sel.cluster().size();
   if (cluster == 0 && uses_cluster_endpoints && !info.UsesClusterEndpoints()) {
     size_t ready = 0, serving_terminating = 0;
-    for (const auto& ep : sel.all) {
+    for (const auto& ep : sel.all()) {
       ready += ep->ready ? 1 : 0;
       serving_terminating += ep->serving && ep->terminating ? 1 : 0;
     }
@@ -278,10 +278,10 @@ void ServicePortIdElementCounts(const ServicePortState& port, IpFamily family,
     if (info.session_affinity_client_ip) add(nft::kAffinityEndpoints, n);
   };
   if (uses_cluster_endpoints) endpoint_set(cluster, false);
-  if (internal_local || external_local) endpoint_set(sel.local.size(), true);
+  if (internal_local || external_local) endpoint_set(sel.local().size(), true);
 
-  const bool has_endpoints = sel.has_any_endpoints;
-  const bool has_internal = has_endpoints && (!internal_local || !sel.local.empty());
+  const bool has_endpoints = sel.has_any_endpoints();
+  const bool has_internal = has_endpoints && (!internal_local || !sel.local().empty());
   const size_t ids = (has_internal ? 1 : 0) + (has_endpoints ? external_keys.size() : 0);
   if (ids != 0) add(nft::kServiceIds, ids);
   const bool node_port_id = has_endpoints && info.node_port != 0;

@@ -57,7 +57,7 @@ void PlanServicePortFrontends(const ServicePortName& name, const ServicePortStat
       spec.affinity_timeout = std::chrono::seconds(info.session_affinity_timeout_seconds);
       for (IpFamily f : families) {
         const EndpointSelection& sel = sps->For(f);
-        spec.backends[static_cast<int>(f)] = ToBackends(local ? sel.local : sel.cluster);
+        spec.backends[static_cast<int>(f)] = ToBackends(local ? sel.local() : sel.cluster());
       }
       return spec;
     };

@@ -198,11 +198,11 @@ TEST(EndpointSelectionTest, FollowsKubeProxyRules) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     const auto sel = SelectEndpoints(c.svc, Build(c.eps), NodeTopology{"node-a", c.zone});
-    EXPECT_EQ(Ips(sel.cluster), c.cluster);
-    EXPECT_EQ(Ips(sel.local), c.local);
-    EXPECT_EQ(Ips(sel.all_reachable), c.reachable);
-    EXPECT_EQ(sel.has_any_endpoints, c.has_any);
-    EXPECT_EQ(sel.all.size(), c.eps.size());
+    EXPECT_EQ(Ips(sel.cluster()), c.cluster);
+    EXPECT_EQ(Ips(sel.local()), c.local);
+    EXPECT_EQ(Ips(sel.all_reachable()), c.reachable);
+    EXPECT_EQ(sel.has_any_endpoints(), c.has_any);
+    EXPECT_EQ(sel.all().size(), c.eps.size());
   }
 }
 
@@ -210,7 +210,7 @@ TEST(EndpointSelectionTest, SortsByAddressThenPort) {
   auto eps =
       Build({{"10.0.0.10", true, true, false, false}, {"10.0.0.9", true, true, false, false}});
   const auto sel = SelectEndpoints(Svc(C, C, 0), eps, NodeTopology{"node-a", ""});
-  EXPECT_EQ(Ips(sel.all), (Strings{"10.0.0.9", "10.0.0.10"}));
+  EXPECT_EQ(Ips(sel.all()), (Strings{"10.0.0.9", "10.0.0.10"}));
 }
 
 // Equal subsets are one array: a port whose endpoints are all ready holds them once, not three
@@ -219,24 +219,51 @@ TEST(EndpointSelectionTest, EqualSubsetsShareOneArray) {
   const auto ready =
       Build({{"10.0.0.1", true, true, false, false}, {"10.0.0.2", true, true, false, true}});
   const auto sel = SelectEndpoints(Svc(C, C, 0), ready, NodeTopology{"node-a", ""});
-  EXPECT_TRUE(sel.cluster.SharesWith(sel.all));
-  EXPECT_TRUE(sel.all_reachable.SharesWith(sel.all));
+  EXPECT_TRUE(sel.cluster().SharesWith(sel.all()));
+  EXPECT_TRUE(sel.all_reachable().SharesWith(sel.all()));
 
   // eTP=Local on a NodePort: the union of cluster and local is the cluster set.
   const auto both = SelectEndpoints(Svc(C, L, 30080), ready, NodeTopology{"node-a", ""});
-  EXPECT_EQ(Ips(both.local), Strings{"10.0.0.2"});
-  EXPECT_TRUE(both.all_reachable.SharesWith(both.cluster));
+  EXPECT_EQ(Ips(both.local()), Strings{"10.0.0.2"});
+  EXPECT_TRUE(both.all_reachable().SharesWith(both.cluster()));
 
   // A subset that drops an endpoint is its own array, and equality is by content.
   const auto mixed = SelectEndpoints(
       Svc(C, C, 0),
       Build({{"10.0.0.1", true, true, false, false}, {"10.0.0.2", false, false, false, false}}),
       NodeTopology{"node-a", ""});
-  EXPECT_FALSE(mixed.cluster.SharesWith(mixed.all));
-  EXPECT_EQ(Ips(mixed.cluster), Strings{"10.0.0.1"});
+  EXPECT_FALSE(mixed.cluster().SharesWith(mixed.all()));
+  EXPECT_EQ(Ips(mixed.cluster()), Strings{"10.0.0.1"});
   const auto again = SelectEndpoints(Svc(C, C, 0), ready, NodeTopology{"node-a", ""});
   EXPECT_TRUE(again == sel);
   EXPECT_FALSE(mixed == sel);
+}
+
+// Copies and moves keep every subset, whether held inline (the usual case) or in the separate
+// block (here: a local subset); ASan checks the block is owned once.
+TEST(EndpointSelectionTest, CopiesAndMovesKeepEverySubset) {
+  const auto eps =
+      Build({{"10.0.0.1", true, true, false, false}, {"10.0.0.2", true, true, false, true}});
+  const auto local = SelectEndpoints(Svc(C, L, 30080), eps, NodeTopology{"node-a", ""});
+  const auto usual = SelectEndpoints(Svc(C, C, 0), eps, NodeTopology{"node-a", ""});
+  EXPECT_TRUE(usual.local().empty());
+  EXPECT_TRUE(usual.has_any_endpoints());
+  for (const EndpointSelection* sel : {&local, &usual}) {
+    EndpointSelection copy = *sel;
+    EXPECT_TRUE(copy == *sel);
+    EXPECT_EQ(Ips(copy.local()), Ips(sel->local()));
+    EXPECT_EQ(copy.has_any_endpoints(), sel->has_any_endpoints());
+    EndpointSelection moved = std::move(copy);
+    EXPECT_TRUE(moved == *sel);
+    copy = moved;  // assigning into a moved-from selection
+    EXPECT_TRUE(copy == *sel);
+    moved = usual;
+    EXPECT_TRUE(moved == usual);
+  }
+  EXPECT_EQ(Ips(local.local()), Strings{"10.0.0.2"});
+  const EndpointSelection none;
+  EXPECT_FALSE(none.has_any_endpoints());
+  EXPECT_TRUE(none.all().empty() && none.cluster().empty() && none.all_reachable().empty());
 }
 
 }  // namespace

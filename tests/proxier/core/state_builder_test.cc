@@ -26,9 +26,9 @@ TEST(StateBuilderTest, FirstSnapshotHoldsEverythingAsChanged) {
   EXPECT_EQ(s.changed, (std::set<ServicePortName>{kApi, kWeb}));
   const auto* web = s.Find(kWeb);
   ASSERT_NE(web, nullptr);
-  ASSERT_EQ(web->For(IpFamily::kIPv4).cluster.size(), 1u);
-  EXPECT_TRUE(web->For(IpFamily::kIPv4).cluster[0]->is_local);
-  EXPECT_FALSE(s.Find(kApi)->For(IpFamily::kIPv4).has_any_endpoints);
+  ASSERT_EQ(web->For(IpFamily::kIPv4).cluster().size(), 1u);
+  EXPECT_TRUE(web->For(IpFamily::kIPv4).cluster()[0]->is_local);
+  EXPECT_FALSE(s.Find(kApi)->For(IpFamily::kIPv4).has_any_endpoints());
   EXPECT_EQ(s.generation, 1u);
 }
 
@@ -90,7 +90,7 @@ TEST(StateBuilderTest, NodeZoneChangeReselectsTopologyAwareEndpoints) {
       MakeSlice("ns", "web", "web-1",
                 {MakeEndpoint("10.0.0.1", "n1", [](Endpoint& e) { e.hint_zones = {"z1"}; }),
                  MakeEndpoint("10.0.0.2", "n2", [](Endpoint& e) { e.hint_zones = {"z2"}; })}));
-  EXPECT_EQ(b.Snapshot().Find(kWeb)->For(IpFamily::kIPv4).cluster.size(), 2u);
+  EXPECT_EQ(b.Snapshot().Find(kWeb)->For(IpFamily::kIPv4).cluster().size(), 2u);
 
   b.UpdateNode(MakeNode("node-a", [](Node& n) {
     n.meta.labels["topology.kubernetes.io/zone"] = "z2";
@@ -100,7 +100,7 @@ TEST(StateBuilderTest, NodeZoneChangeReselectsTopologyAwareEndpoints) {
   EXPECT_TRUE(s.node_changed);
   EXPECT_EQ(s.node.zone, "z2");
   ASSERT_EQ(s.node.addresses.size(), 1u);
-  const auto& cluster = s.Find(kWeb)->For(IpFamily::kIPv4).cluster;
+  const auto& cluster = s.Find(kWeb)->For(IpFamily::kIPv4).cluster();
   ASSERT_EQ(cluster.size(), 1u);
   EXPECT_EQ(cluster[0]->ip.ToString(), "10.0.0.2");
   EXPECT_EQ(s.changed, (std::set<ServicePortName>{kWeb}));
@@ -118,8 +118,8 @@ TEST(StateBuilderTest, SliceMovingToAnotherServiceLeavesNothingBehind) {
   b.UpdateEndpointSlice(slice, moved);
   const auto s = b.Snapshot();
   EXPECT_EQ(s.changed, (std::set<ServicePortName>{kApi, kWeb}));
-  EXPECT_TRUE(s.Find(kWeb)->For(IpFamily::kIPv4).all.empty());
-  EXPECT_EQ(s.Find(kApi)->For(IpFamily::kIPv4).all.size(), 1u);
+  EXPECT_TRUE(s.Find(kWeb)->For(IpFamily::kIPv4).all().empty());
+  EXPECT_EQ(s.Find(kApi)->For(IpFamily::kIPv4).all().size(), 1u);
 }
 
 // A slice-only change rebuilds the Service's ports from the snapshot's own copy of them (the
@@ -146,9 +146,9 @@ TEST(StateBuilderTest, SliceChangeRebuildsEveryPortOfItsServiceAndNoOther) {
   const ServicePortName http{"ns", "web", "http", Protocol::kTCP};
   EXPECT_EQ(s.changed, (std::set<ServicePortName>{dns, http}));
   ASSERT_EQ(s.services.size(), 5u);
-  ASSERT_EQ(s.Find(dns)->For(IpFamily::kIPv4).all.size(), 1u);
-  EXPECT_EQ(s.Find(dns)->For(IpFamily::kIPv4).all[0]->port, 5353);
-  EXPECT_EQ(s.Find(http)->For(IpFamily::kIPv4).all[0]->port, 8080);
+  ASSERT_EQ(s.Find(dns)->For(IpFamily::kIPv4).all().size(), 1u);
+  EXPECT_EQ(s.Find(dns)->For(IpFamily::kIPv4).all()[0]->port, 5353);
+  EXPECT_EQ(s.Find(http)->For(IpFamily::kIPv4).all()[0]->port, 8080);
   EXPECT_EQ(s.Find(dns)->info.port, 53);  // the Service's port survived the rebuild
   for (const auto& [name, state] : s.services) {
     if (name.namespace_ == "ns" && name.name == "web") continue;
@@ -159,7 +159,7 @@ TEST(StateBuilderTest, SliceChangeRebuildsEveryPortOfItsServiceAndNoOther) {
   b.DeleteEndpointSlice(MakeSlice("ns", "web", "web-1", {}));
   const auto emptied = b.Snapshot();
   EXPECT_EQ(emptied.changed, (std::set<ServicePortName>{dns, http}));
-  EXPECT_TRUE(emptied.Find(http)->For(IpFamily::kIPv4).all.empty());
+  EXPECT_TRUE(emptied.Find(http)->For(IpFamily::kIPv4).all().empty());
 
   // The Service itself loses a port: that one goes, its neighbours stay.
   b.UpdateService(MakeService("ns", "web"));
@@ -173,7 +173,7 @@ TEST(StateBuilderTest, SliceChangeRebuildsEveryPortOfItsServiceAndNoOther) {
   b.UpdateService(MakeService("ns", "later"));
   const auto later = b.Snapshot();
   ASSERT_EQ(later.changed.size(), 1u);
-  EXPECT_EQ(later.Find(*later.changed.begin())->For(IpFamily::kIPv4).all.size(), 1u);
+  EXPECT_EQ(later.Find(*later.changed.begin())->For(IpFamily::kIPv4).all().size(), 1u);
 }
 
 }  // namespace

@@ -334,7 +334,7 @@ TEST_F(TracerTest, PrefixTreeDispatchReachesEveryServiceInLogarithmicSteps) {
     p.dport = port->info.port;
     const auto outcomes = Tracer(IpFamily::kIPv4).Trace(p);
     ASSERT_EQ(outcomes.size(), 1u) << name.ToString();
-    EXPECT_EQ(outcomes[0].dnat, port->For(IpFamily::kIPv4).all.front()->ToString())
+    EXPECT_EQ(outcomes[0].dnat, port->For(IpFamily::kIPv4).all().front()->ToString())
         << name.ToString();
     size_t dst_chains = 0;
     for (const auto& c : outcomes[0].chains) dst_chains += c.starts_with("KUBE-DST-");
