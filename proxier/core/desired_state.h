@@ -53,6 +53,18 @@ struct DesiredState {
   // half-listed state would wipe working rules.
   bool synced = false;
 
+  // A copy with an empty `changed`: what a dataplane keeps of the snapshot it applied, without
+  // copying a change set it never reads again (after a full sync one node per port).
+  DesiredState WithoutChanges() const {
+    DesiredState out;
+    out.generation = generation;
+    out.node = node;
+    out.services = services;
+    out.node_changed = node_changed;
+    out.synced = synced;
+    return out;
+  }
+
   const ServicePortState* Find(const ServicePortName& name) const {
     auto it = services.find(name);
     return it == services.end() ? nullptr : it->second.get();

@@ -123,8 +123,11 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   sync_start_ = start;
   ++counters_.syncs;
   std::string errors;
-  const std::set<ServicePortName> changed =
-      ConntrackCleaner::ChangedBetween(previous_ ? &*previous_ : nullptr, state);
+  const DesiredState* before = previous_ ? &*previous_ : nullptr;
+  const bool exact = ConntrackCleaner::ChangeSetIsExact(before, state);
+  std::set<ServicePortName> computed;
+  if (!exact) computed = ConntrackCleaner::ChangedBetween(before, state);
+  const std::set<ServicePortName>& changed = exact ? state.changed : computed;
   for (IpFamily family : options_.families) {
     if (Status st = ApplyFamily(family, state, full); !st.ok()) {
       LOG(WARNING) << st.message();
@@ -144,8 +147,10 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
 }
 
 void IptablesDataplane::RememberApplied(const DesiredState& state) {
-  // O(changes): the service map is persistent, so the copy shares every unchanged entry.
-  previous_ = state;
+  // O(changes): the service map is persistent, so the copy shares every unchanged entry. Its
+  // `changed` is never read again (partial syncs take the next snapshot's) and after a full
+  // sync names every port: 8 MB of tree nodes at 100 000 Services kept for nothing.
+  previous_ = state.WithoutChanges();
 }
 
 Status IptablesDataplane::Cleanup() {

@@ -26,7 +26,7 @@ std::vector<IpAddress> ServiceAddresses(const ServicePortInfo& info, IpFamily fa
 
 std::set<ServicePortName> ConntrackCleaner::ChangedBetween(const DesiredState* before,
                                                            const DesiredState& after) {
-  if (before && before->generation + 1 == after.generation) return after.changed;
+  if (ChangeSetIsExact(before, after)) return after.changed;
   std::set<ServicePortName> names;
   for (const auto& [name, port] : after.services) {
     if ((before ? before->Find(name) : nullptr) != port.get()) names.insert(name);
@@ -37,6 +37,17 @@ std::set<ServicePortName> ConntrackCleaner::ChangedBetween(const DesiredState* b
     }
   }
   return names;
+}
+
+bool ConntrackCleaner::ChangeSetIsExact(const DesiredState* before, const DesiredState& after) {
+  if (before) return before->generation + 1 == after.generation;
+  // Both sorted by name: one walk, no allocation.
+  auto c = after.changed.begin();
+  for (const auto& [name, port] : after.services) {
+    while (c != after.changed.end() && *c < name) ++c;
+    if (c == after.changed.end() || !(*c == name)) return false;
+  }
+  return true;
 }
 
 void ConntrackCleaner::Clean(IpFamily family, const DesiredState* before, const DesiredState& after,

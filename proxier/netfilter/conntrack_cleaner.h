@@ -28,6 +28,12 @@ class ConntrackCleaner {
   // port whose entry pointer differs (after a failed sync the change sets in between are lost).
   static std::set<ServicePortName> ChangedBetween(const DesiredState* before,
                                                   const DesiredState& after);
+  // Whether `after.changed` is exactly what ChangedBetween would compute, or a superset naming
+  // only ports absent from both: the very next snapshot, or a first sync whose change set names
+  // every port. Then a caller uses it as it is: after a full sync at 100 000 Services a copy
+  // was 100 000 tree nodes, freed after the dataplane had allocated its own structures above
+  // them, which left 8 MB of holes in the heap.
+  static bool ChangeSetIsExact(const DesiredState* before, const DesiredState& after);
 
   // Deletes, for UDP service ports in `names`, the entries that DNAT to endpoints no longer
   // reachable and, for a port that got its first endpoint, the entries created while it had none.

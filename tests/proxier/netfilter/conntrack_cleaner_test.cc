@@ -135,6 +135,17 @@ TEST_F(ConntrackCleanerTest, ChangedBetweenTrustsTheChangeSetOnlyForTheNextSnaps
   EXPECT_EQ(ConntrackCleaner::ChangedBetween(&a, c),
             (std::set<ServicePortName>{Dns().name, web.name}));
   EXPECT_EQ(ConntrackCleaner::ChangedBetween(nullptr, c).size(), 2u);
+
+  EXPECT_TRUE(ConntrackCleaner::ChangeSetIsExact(&b, c));
+  EXPECT_FALSE(ConntrackCleaner::ChangeSetIsExact(&a, c));
+  // With nothing applied before, the change set serves when it names every port (a first
+  // snapshot), and not when it names only some: c's names web alone.
+  EXPECT_TRUE(ConntrackCleaner::ChangeSetIsExact(nullptr, a));
+  EXPECT_FALSE(ConntrackCleaner::ChangeSetIsExact(nullptr, c));
+  DesiredState extra = a;  // a removed port's name beside every present one still serves
+  extra.changed.insert(Svc("ns", "gone", "http", Protocol::kTCP, 80, "10.96.0.30").name);
+  EXPECT_TRUE(ConntrackCleaner::ChangeSetIsExact(nullptr, extra));
+  EXPECT_EQ(ConntrackCleaner::ChangedBetween(nullptr, extra), extra.changed);
 }
 
 TEST(ConntrackCleanerNullTest, WithoutConntrackNothingHappens) {
