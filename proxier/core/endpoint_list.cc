@@ -21,39 +21,58 @@ EndpointList::Ref::Ref(uintptr_t slot) : slot_(slot) {
     value_ = *reinterpret_cast<const EndpointInfo*>(slot);
     return;
   }
-  const auto& p = *reinterpret_cast<const PackedV4*>(slot & ~kPackedTag);
+  const auto* block =
+      reinterpret_cast<const Block*>(slot & ((uintptr_t{1} << kIndexShift) - 1) & ~kPackedTag);
+  const size_t i = slot >> kIndexShift;
   std::array<uint8_t, 16> bytes{};
-  std::copy(p.address.begin(), p.address.end(), bytes.begin());
+  std::copy_n(block->Address(i), 4, bytes.begin());
   value_.ip = IpAddress::FromBytes(IpFamily::kIPv4, bytes);
-  value_.port = p.port;
-  value_.ready = (p.flags & kReady) != 0;
-  value_.serving = (p.flags & kServing) != 0;
-  value_.terminating = (p.flags & kTerminating) != 0;
-  value_.is_local = (p.flags & kLocal) != 0;
-  value_.hint_zones = ZoneHints::FromIndex(p.hints);
+  value_.port = block->port;
+  const uint8_t flags = block->Flags(i);
+  value_.ready = (flags & kReady) != 0;
+  value_.serving = (flags & kServing) != 0;
+  value_.terminating = (flags & kTerminating) != 0;
+  value_.is_local = (flags & kLocal) != 0;
+  value_.hint_zones = ZoneHints::FromIndex(block->Hints(i));
 }
 
 EndpointList::EndpointList(const std::vector<EndpointInfo>& endpoints) {
   if (endpoints.empty()) return;
-  const bool packed = std::all_of(endpoints.begin(), endpoints.end(), [](const EndpointInfo& e) {
-    return e.ip.family() == IpFamily::kIPv4;
-  });
-  const size_t entry = packed ? sizeof(PackedV4) : sizeof(EndpointInfo);
-  void* raw = ::operator new(sizeof(Block) + endpoints.size() * entry);
+  const size_t n = endpoints.size();
+  const EndpointInfo& first = endpoints.front();
+  bool packed = n < kMaxPacked;
+  bool hinted = false;
+  for (const EndpointInfo& e : endpoints) {
+    packed = packed && e.ip.family() == IpFamily::kIPv4 && e.port == first.port;
+    hinted = hinted || !e.hint_zones.empty();
+  }
+  const size_t packed_bytes = ((5 * n + 3) & ~size_t{3}) + (hinted ? 4 * n : 0);
+  const size_t bytes = sizeof(Block) + (packed ? packed_bytes : n * sizeof(EndpointInfo));
+  void* raw = ::operator new(bytes);
+  if (packed && reinterpret_cast<uintptr_t>(raw) >> kIndexShift != 0) {
+    // An address the slots cannot hold beside an index: store EndpointInfos instead.
+    ::operator delete(raw);
+    packed = false;
+    raw = ::operator new(sizeof(Block) + n * sizeof(EndpointInfo));
+  }
   auto* block = new (raw) Block;
-  block->size = static_cast<uint32_t>(endpoints.size());
+  block->size = static_cast<uint32_t>(n);
   block->owning = true;
   block->packed = packed;
   if (packed) {
-    auto* out = reinterpret_cast<PackedV4*>(block + 1);
-    for (const EndpointInfo& e : endpoints) {
-      PackedV4& p = *new (out++) PackedV4;
-      std::copy_n(e.ip.bytes().begin(), 4, p.address.begin());
-      p.port = e.port;
-      p.flags =
+    block->hinted = hinted;
+    block->port = first.port;
+    auto* out = reinterpret_cast<uint8_t*>(block + 1);
+    for (size_t i = 0; i < n; ++i) {
+      const EndpointInfo& e = endpoints[i];
+      std::copy_n(e.ip.bytes().begin(), 4, out + 4 * i);
+      out[4 * n + i] =
           static_cast<uint8_t>((e.ready ? kReady : 0) | (e.serving ? kServing : 0) |
                                (e.terminating ? kTerminating : 0) | (e.is_local ? kLocal : 0));
-      p.hints = e.hint_zones.index();
+    }
+    if (hinted) {
+      auto* hints = reinterpret_cast<uint32_t*>(out + block->HintsOffset());
+      for (size_t i = 0; i < n; ++i) hints[i] = endpoints[i].hint_zones.index();
     }
   } else {
     std::uninitialized_copy(endpoints.begin(), endpoints.end(),
@@ -66,7 +85,7 @@ void EndpointList::Release() {
   const Block* block = std::exchange(block_, nullptr);
   if (block == nullptr || block->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   if (block->owning) {
-    // PackedV4 is trivially destructible.
+    // Packed entries are plain bytes.
     if (!block->packed) std::destroy_n(const_cast<EndpointInfo*>(block->Own()), block->size);
   } else {
     for (uint32_t i = 0; i < block->owners; ++i) {

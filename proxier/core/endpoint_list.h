@@ -19,10 +19,13 @@ namespace kpx {
 // of them are that slice's block, and a port's endpoints cost no allocation beyond the slice's own
 // array. (A vector of shared_ptr per list was ~230 bytes per port, 23 MiB at 100 000 ports.)
 //
-// A block of IPv4 endpoints stores each in 12 bytes (address, port, flags, hints), not as a
-// 24-byte EndpointInfo whose address has room for IPv6: the endpoints are most of the core's
-// memory at scale (a million at 100 000 Services x 10). So entries are read as values: iterating
-// yields a Ref, which carries the endpoint decoded and which stored entry it is.
+// A block of IPv4 endpoints that share one port (a slice's endpoints for one of its ports: every
+// owning block the cache builds) stores the port once and each endpoint in 5 bytes (address,
+// flags), plus 4 for its zone hints only when some endpoint has hints, instead of a 24-byte
+// EndpointInfo whose address has room for IPv6: the endpoints are most of the core's memory at
+// scale (a million at 100 000 Services x 10; a block of ten is an 80-byte malloc chunk where
+// it was 272). So entries are read as values: iterating yields a Ref, which carries the
+// endpoint decoded and which stored entry it is.
 class EndpointList {
   struct Block;
 
@@ -150,44 +153,50 @@ class EndpointList {
   bool SharesWith(const EndpointList& o) const { return block_ == o.block_; }
 
  private:
-  // An IPv4 endpoint as an owning block stores it. 4-byte aligned, so a slot pointing at one
-  // has its low bit free to say so.
-  struct PackedV4 {
-    std::array<uint8_t, 4> address;
-    uint16_t port;
-    uint8_t flags;
-    uint32_t hints;
-  };
-  static_assert(sizeof(PackedV4) == 12 && alignof(PackedV4) == 4);
-  static_assert(alignof(EndpointInfo) >= 2);
-  static constexpr uintptr_t kPackedTag = 1;
-
-  // One allocation: this header, then either the endpoints themselves (a block that owns them:
-  // PackedV4s when all are IPv4, else EndpointInfos) or `size` slots pointing into other blocks
-  // followed by the `owners` blocks that keep those alive. A slot is the address of an
-  // EndpointInfo, or of a PackedV4 with kPackedTag set. Counted in place (a list is one
-  // pointer): a port holds eight lists, most of them empty or sharing one block, and a
-  // shared_ptr's control block and second word cost ~100 bytes a port.
+  // One allocation: this header, then either the endpoints themselves (a block that owns them)
+  // or `size` slots pointing into other blocks followed by the `owners` blocks that keep those
+  // alive. An owning block is packed (see the class comment: `size` IPv4 addresses, then `size`
+  // flag bytes, then, with `hinted`, `size` hint numbers at the next 4-byte boundary) or holds
+  // EndpointInfos. A slot is the address of an EndpointInfo, or for a packed entry the block's
+  // address with kPackedTag and the entry's index in the bits above kIndexShift. Counted in
+  // place (a list is one pointer): a port holds eight lists, most of them empty or sharing one
+  // block, and a shared_ptr's control block and second word cost ~100 bytes a port.
   struct Block {
     mutable std::atomic<uint32_t> refs{1};
     uint32_t size = 0;
     uint32_t owners = 0;
-    bool owning = false;
-    bool packed = false;  // owning: PackedV4 entries
-    const PackedV4* Packed() const { return reinterpret_cast<const PackedV4*>(this + 1); }
+    uint16_t port = 0;  // packed: every entry's
+    bool owning : 1 = false;
+    bool packed : 1 = false;
+    bool hinted : 1 = false;  // packed: hint numbers follow the flags
+    const uint8_t* Bytes() const { return reinterpret_cast<const uint8_t*>(this + 1); }
+    const uint8_t* Address(size_t i) const { return Bytes() + 4 * i; }
+    uint8_t Flags(size_t i) const { return Bytes()[4 * size + i]; }
+    size_t HintsOffset() const { return (5 * size + 3) & ~size_t{3}; }
+    uint32_t Hints(size_t i) const {
+      return hinted ? reinterpret_cast<const uint32_t*>(Bytes() + HintsOffset())[i] : 0;
+    }
     const EndpointInfo* Own() const { return reinterpret_cast<const EndpointInfo*>(this + 1); }
     const uintptr_t* Slots() const { return reinterpret_cast<const uintptr_t*>(this + 1); }
     const Block* const* Owners() const {
       return reinterpret_cast<const Block* const*>(Slots() + size);
     }
   };
+  static_assert(sizeof(Block) == 16);
   static_assert(sizeof(Block) % alignof(EndpointInfo) == 0);
-  static_assert(sizeof(Block) % alignof(PackedV4) == 0);
   static_assert(sizeof(Block) % alignof(uintptr_t) == 0);
+  static_assert(alignof(Block) > 1 && alignof(EndpointInfo) > 1);
+  static constexpr uintptr_t kPackedTag = 1;
+  // x86-64 and arm64 user addresses fit 47 bits (the constructor checks): a packed slot keeps
+  // the index above them.
+  static constexpr int kIndexShift = 48;
+  static constexpr size_t kMaxPacked = 1 << (64 - kIndexShift);
 
   uintptr_t SlotAt(size_t i) const {
     if (!block_->owning) return block_->Slots()[i];
-    if (block_->packed) return reinterpret_cast<uintptr_t>(block_->Packed() + i) | kPackedTag;
+    if (block_->packed) {
+      return reinterpret_cast<uintptr_t>(block_) | kPackedTag | uintptr_t{i} << kIndexShift;
+    }
     return reinterpret_cast<uintptr_t>(block_->Own() + i);
   }
   Ref At(size_t i) const { return Ref(SlotAt(i)); }

@@ -106,9 +106,11 @@ TEST(EndpointListTest, BuilderMergesListsAndReturnsAWholeListAsItself) {
   EXPECT_TRUE(EndpointList::Builder().Build().empty());
 }
 
-TEST(EndpointListTest, EntriesReadBackExactlyAsGivenInEitherStorage) {
-  // All IPv4: stored packed (12 bytes each). Any IPv6: stored as EndpointInfos. Both must read
-  // back every field, including the ones the packed form squeezes into a byte.
+TEST(EndpointListTest, EntriesReadBackExactlyAsGivenInEveryStorage) {
+  // IPv4 on one port: packed (address and flags, hint numbers only when some endpoint has hints).
+  // Several ports or any IPv6: EndpointInfos. Each must read back every field, including the
+  // flags the packed form squeezes into a byte, for every count (the hint numbers' offset
+  // depends on it).
   auto endpoint = [](const char* ip, uint16_t port, int flags, ZoneHints hints) {
     EndpointInfo e;
     e.ip = Ip(ip);
@@ -121,26 +123,38 @@ TEST(EndpointListTest, EntriesReadBackExactlyAsGivenInEitherStorage) {
     return e;
   };
   const ZoneHints zones({"zone-a", "zone-b"});
-  std::vector<EndpointInfo> v4;
-  for (int flags = 0; flags < 16; ++flags) {
-    v4.push_back(endpoint("255.254.253.252", static_cast<uint16_t>(65535 - flags), flags,
-                          flags % 2 == 0 ? zones : ZoneHints()));
-  }
-  std::vector<EndpointInfo> mixed = v4;
-  mixed.push_back(endpoint("fd00::1", 1, 15, zones));
-  for (const auto& given : {v4, mixed}) {
-    const EndpointList list(given);
-    ASSERT_EQ(list.size(), given.size());
-    for (size_t i = 0; i < given.size(); ++i) {
-      EXPECT_EQ(*list[i], given[i]) << i;
-      EXPECT_EQ(list[i]->ip.family(), given[i].ip.family()) << i;
+  for (size_t n = 1; n <= 17; ++n) {
+    std::vector<EndpointInfo> plain, hinted, ports;
+    for (size_t i = 0; i < n; ++i) {
+      const int flags = static_cast<int>(i % 16);
+      const std::string ip = "255.254.253." + std::to_string(i);
+      plain.push_back(endpoint(ip.c_str(), 65535, flags, ZoneHints()));
+      hinted.push_back(endpoint(ip.c_str(), 1, flags, i % 2 == 0 ? zones : ZoneHints()));
+      ports.push_back(endpoint(ip.c_str(), static_cast<uint16_t>(8000 + i % 2), flags, zones));
     }
-    // A list drawn from it reads the same entries.
-    const EndpointList odd = list.Filter([](const EndpointInfo& e) { return e.port % 2 == 1; });
-    ASSERT_EQ(odd.size(), static_cast<size_t>(std::count_if(
-                              given.begin(), given.end(),
-                              [](const EndpointInfo& e) { return e.port % 2 == 1; })));
-    for (const EndpointList::Ref& e : odd) EXPECT_EQ(e->port % 2, 1);
+    std::vector<EndpointInfo> mixed = plain;
+    mixed.push_back(endpoint("fd00::1", 65535, 15, zones));
+    for (const auto& given : {plain, hinted, ports, mixed}) {
+      const EndpointList list(given);
+      ASSERT_EQ(list.size(), given.size());
+      for (size_t i = 0; i < given.size(); ++i) {
+        EXPECT_EQ(*list[i], given[i]) << n << " " << i;
+        EXPECT_EQ(list[i]->ip.family(), given[i].ip.family()) << i;
+      }
+      // A list drawn from it reads the same entries.
+      const EndpointList odd =
+          list.Filter([](const EndpointInfo& e) { return e.ip.bytes()[3] % 2 == 1; });
+      ASSERT_EQ(odd.size(), static_cast<size_t>(std::count_if(
+                                given.begin(), given.end(),
+                                [](const EndpointInfo& e) { return e.ip.bytes()[3] % 2 == 1; })));
+      for (const EndpointList::Ref& e : odd) EXPECT_EQ(e->ip.bytes()[3] % 2, 1);
+      for (size_t i = 0; i < odd.size(); ++i) {
+        const size_t at = static_cast<size_t>(odd[i]->ip.bytes()[3]);
+        if (odd[i]->ip.family() == IpFamily::kIPv4) {
+          EXPECT_EQ(*odd[i], given[at]);
+        }
+      }
+    }
   }
 }
 
