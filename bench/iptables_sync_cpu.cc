@@ -69,9 +69,9 @@ kpx::IpAddress Addr(int a, int b, int c, int d) {
                                 std::to_string(c) + "." + std::to_string(d));
 }
 
-std::shared_ptr<const kpx::ServicePortState> Port(int i, int endpoints, int variant) {
-  auto port = std::make_shared<kpx::ServicePortState>();
-  kpx::ServicePortInfo& info = port->info;
+kpx::ServicePortStatePtr Port(int i, int endpoints, int variant) {
+  kpx::ServicePortState port;
+  kpx::ServicePortInfo& info = port.info;
   char name[32];
   std::snprintf(name, sizeof(name), "svc-%05d", i);
   info.name = {"bench", name, "http", kpx::Protocol::kTCP};
@@ -89,8 +89,8 @@ std::shared_ptr<const kpx::ServicePortState> Port(int i, int endpoints, int vari
     ep->port = 8080;
     ep->ready = ep->serving = true;
   }
-  port->endpoints[0] = kpx::SelectEndpoints(info, kpx::EndpointList(std::move(eps)), {"node", ""});
-  return port;
+  port.endpoints[0] = kpx::SelectEndpoints(info, kpx::EndpointList(std::move(eps)), {"node", ""});
+  return kpx::ServicePortStatePtr::Make(std::move(port));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/cidr.h"
+#include "base/counted_ptr.h"
 #include "base/ip_address.h"
 #include "base/persistent_map.h"
 #include "proxier/core/endpoint_selection.h"
@@ -35,7 +36,9 @@ struct ServicePortState {
   bool operator==(const ServicePortState&) const = default;
 };
 
-using ServiceMap = PersistentMap<ServicePortName, std::shared_ptr<const ServicePortState>>;
+// What the state holds per port: shared by consecutive snapshots and by dataplanes' caches.
+using ServicePortStatePtr = CountedPtr<ServicePortState>;
+using ServiceMap = PersistentMap<ServicePortName, ServicePortStatePtr>;
 
 // An immutable snapshot of everything the proxiers must make the kernel match. Consecutive
 // snapshots share their structure (ServiceMap is persistent), so taking or keeping one costs O(1)

@@ -73,15 +73,17 @@ void StateBuilder::RebuildService(const std::string& key,
   std::set<ServicePortName> now;
   for (const ServicePortInfo* port : ports) {
     now.insert(port->name);
-    auto state = std::make_shared<ServicePortState>();
-    state->info = *port;
+    // Built in place and compared before it is allocated: an unchanged port (most of a
+    // Service's when one changed) costs no allocation.
+    ServicePortState state;
+    state.info = *port;
     for (IpFamily f : kIpFamilies) {
-      state->endpoints[static_cast<int>(f)] =
+      state.endpoints[static_cast<int>(f)] =
           SelectEndpoints(*port, slices_.EndpointsFor(*port, f), topo);
     }
     auto it = current_.find(port->name);
-    if (it != current_.end() && *it->second == *state) continue;
-    current_.insert_or_assign(port->name, std::move(state));
+    if (it != current_.end() && *it->second == state) continue;
+    current_.insert_or_assign(port->name, ServicePortStatePtr::Make(std::move(state)));
     changed.push_back(port->name);
   }
   for (const auto& [name, state] : before) {

@@ -39,8 +39,7 @@ class StateBuilder {
   size_t endpoint_slice_count() const { return slices_.slice_count(); }
 
  private:
-  using PortStates =
-      std::vector<std::pair<ServicePortName, std::shared_ptr<const ServicePortState>>>;
+  using PortStates = std::vector<std::pair<ServicePortName, ServicePortStatePtr>>;
   // Recomputes the ports of Service `key` ("ns/name"): `touched` holds its ports when the Service
   // itself changed, else the ports are those current_ already has (only its slices or the node
   // changed).

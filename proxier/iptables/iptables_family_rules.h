@@ -61,7 +61,7 @@ class IptablesFamilyRules {
 
  private:
   struct Entry {
-    std::shared_ptr<const ServicePortState> port;
+    ServicePortStatePtr port;
     ServiceFragment fragment;
     ServiceChainNames names;
   };

@@ -136,8 +136,7 @@ class IpvsDataplane : public Dataplane {
   // Replaces a copy of the whole previous snapshot: only what the cleaner reads is kept.
   // In order of arrival, a name possibly more than once (the first is the state it had then):
   // one array, not a tree node per port alive through a full sync's kernel work.
-  std::vector<std::pair<ServicePortName, std::shared_ptr<const ServicePortState>>>
-      conntrack_before_;
+  std::vector<std::pair<ServicePortName, ServicePortStatePtr>> conntrack_before_;
 };
 
 }  // namespace kpx

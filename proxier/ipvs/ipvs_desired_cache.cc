@@ -92,7 +92,7 @@ void IpvsDesiredCache::Unclaim(const IpvsServiceKey& key, const ServicePortName&
 
 IpvsDesiredCache::Touched IpvsDesiredCache::Rebuild(const DesiredState& state) {
   Touched touched;
-  std::set<std::shared_ptr<const ServicePortState>, ByName> old = std::move(ports_);
+  std::set<ServicePortStatePtr, ByName> old = std::move(ports_);
   const size_t ipset_v4 = ipset_refs_.v4_size(), ipset_v6 = ipset_refs_.v6_size();
   ports_.clear();
   claims_.clear();
@@ -123,12 +123,11 @@ IpvsDesiredCache::Touched IpvsDesiredCache::Update(const DesiredState& state,
   std::map<IpsetEntry, bool> ipset_before;
   for (const ServicePortName& name : names) {
     auto found = state.services.find(name);
-    const std::shared_ptr<const ServicePortState>* now =
-        found == state.services.end() ? nullptr : &found->second;
+    const ServicePortStatePtr* now = found == state.services.end() ? nullptr : &found->second;
     auto it = ports_.find(name);
     if (it == ports_.end() && !now) continue;
     if (it != ports_.end() && now && *it == *now) continue;
-    std::shared_ptr<const ServicePortState> before;
+    ServicePortStatePtr before;
     if (it != ports_.end()) {
       before = *it;
       // The same derivation as when it was counted (NodePort addresses change only by Rebuild).

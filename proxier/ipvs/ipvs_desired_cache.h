@@ -40,7 +40,7 @@ class IpvsDesiredCache {
     std::string ipset_lines;
     size_t ipset_changes = 0;
     // The ports rebuilt, each with the state it was built from before (null: it is new).
-    std::vector<std::pair<ServicePortName, std::shared_ptr<const ServicePortState>>> replaced;
+    std::vector<std::pair<ServicePortName, ServicePortStatePtr>> replaced;
   };
 
   explicit IpvsDesiredCache(IpvsOptions options) : options_(std::move(options)) {}
@@ -107,9 +107,7 @@ class IpvsDesiredCache {
   // Orders states by their name (the name the snapshot keys them by), and finds them by name.
   struct ByName {
     using is_transparent = void;
-    static const ServicePortName& N(const std::shared_ptr<const ServicePortState>& s) {
-      return s->info.name;
-    }
+    static const ServicePortName& N(const ServicePortStatePtr& s) { return s->info.name; }
     static const ServicePortName& N(const ServicePortName& n) { return n; }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
@@ -124,7 +122,7 @@ class IpvsDesiredCache {
   IpvsOptions options_;
   std::vector<IpAddress> node_port_ips_;
   // The state each port's references were counted from; its name is the key, held once.
-  std::set<std::shared_ptr<const ServicePortState>, ByName> ports_;
+  std::set<ServicePortStatePtr, ByName> ports_;
   std::map<IpvsServiceKey, Claims> claims_;
   std::map<IpAddress, uint32_t> address_refs_;
   IpsetEntryCounts ipset_refs_;

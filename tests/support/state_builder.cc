@@ -52,8 +52,8 @@ StateBuilderForTest& StateBuilderForTest::Node(const std::function<void(NodeStat
 
 StateBuilderForTest& StateBuilderForTest::Add(const ServicePortInfo& info,
                                               const std::vector<EndpointInfo>& endpoints) {
-  auto port = std::make_shared<ServicePortState>();
-  port->info = info;
+  ServicePortState port;
+  port.info = info;
   const NodeTopology topo{state_.node.name, state_.node.zone};
   for (IpFamily f : kIpFamilies) {
     std::vector<EndpointInfo> list;
@@ -61,10 +61,10 @@ StateBuilderForTest& StateBuilderForTest::Add(const ServicePortInfo& info,
       if (e.ip.family() != f) continue;
       list.push_back(e);
     }
-    port->endpoints[static_cast<int>(f)] =
+    port.endpoints[static_cast<int>(f)] =
         SelectEndpoints(info, EndpointList(std::move(list)), topo);
   }
-  state_.services.insert_or_assign(info.name, std::move(port));
+  state_.services.insert_or_assign(info.name, ServicePortStatePtr::Make(std::move(port)));
   changed_.insert(info.name);
   return *this;
 }
