@@ -3,6 +3,8 @@
 
 #include <glog/logging.h>
 
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -17,6 +19,13 @@
 int main(int argc, char** argv) {
   // A peer closing a socket must be an error on that socket, not the end of kpx.
   signal(SIGPIPE, SIG_IGN);
+  // Blocks of 256 KiB and more (a manifest file's bytes, a sync's batch and element arrays:
+  // transients) come from mmap and go back whole when freed. glibc's default threshold rises to
+  // the largest such block freed (up to 32 MiB), after which they come from the heap, where the
+  // long-lived per-port blocks allocated meanwhile pin the pages around them: at 100 000 x 10
+  // that was 3.4 MiB of RSS after the first sync (121.5 -> 118.1 MiB). 64 KiB saved no more and
+  // cost a first sync at 10 000 x 10 twice the compute CPU (page faults on fresh mappings).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0], &kpx::KlogPrefix, nullptr);
 
