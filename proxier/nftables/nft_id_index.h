@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/slot_index.h"
 #include "proxier/core/service_port_name.h"
 
 namespace kpx {
@@ -16,7 +17,7 @@ namespace kpx {
 //
 // Compact because it holds one entry per service port (100 000 at scale): the names and ids live
 // in fixed chunks of kChunk slots that never move (a freed slot is reused by the next insert),
-// found through an open-addressing index of 32-bit slot numbers. 36 bytes a port plus 5 to 10 of
+// found through a SlotIndex. 36 bytes a port plus 5 to 10 of
 // index, where a std::map<ServicePortName, uint32_t> node was an 80-byte malloc chunk (issue 15:
 // 3 MiB at 100 000 Services). The chunks are kept at the largest number of ports held at once.
 class NftIdIndex {
@@ -51,7 +52,7 @@ class NftIdIndex {
       }
     }
   }
-  size_t size() const { return size_; }
+  size_t size() const { return index_.size(); }
 
   // Slots per chunk: ~9 KiB each.
   static constexpr uint32_t kChunk = 256;
@@ -68,15 +69,11 @@ class NftIdIndex {
   uint32_t& IdAt(uint32_t slot) const { return chunks_[slot / kChunk]->ids[slot % kChunk]; }
   // The index position holding `name`'s slot, or the empty position where it would go.
   size_t Position(const ServicePortName& name) const;
-  void Grow();
 
   std::vector<std::unique_ptr<Chunk>> chunks_;
   uint32_t slots_ = 0;          // slots ever used: the chunks hold [0, slots_)
   std::vector<uint32_t> free_;  // freed slots below slots_, reused first
-  // Slot + 1 by hash, 0 for an empty position; linear probing, a power of two in size, at most
-  // four fifths full.
-  std::vector<uint32_t> index_;
-  size_t size_ = 0;
+  SlotIndex index_;
 };
 
 }  // namespace kpx
