@@ -1,10 +1,8 @@
 #include "proxier/core/endpoint_slice_cache.h"
 
 #include <algorithm>
-#include <functional>
 #include <map>
 #include <memory>
-#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -20,9 +18,7 @@ std::string ServiceKeyOf(const EndpointSlice& slice) {
 }  // namespace
 
 size_t EndpointSliceCache::ServiceIdHash::operator()(const ServiceId& id) const noexcept {
-  const size_t h = std::hash<std::string_view>()(id.first.str());
-  return h ^ (std::hash<std::string_view>()(id.second.str()) + 0x9e3779b97f4a7c15 + (h << 6) +
-              (h >> 2));
+  return id.first.Hash() ^ (id.second.Hash() * 0x9e3779b97f4a7c15);
 }
 
 void EndpointSliceCache::Update(const EndpointSlice& slice) {

@@ -1,18 +1,17 @@
 #include "proxier/nftables/nft_id_index.h"
 
 #include <cassert>
-#include <functional>
-#include <string_view>
 #include <utility>
 
 namespace kpx {
 
+// The pooled texts' addresses, as ServicePortName's == compares them: no text is read.
 size_t NftIdIndex::Hash(const ServicePortName& name) {
   size_t h = static_cast<size_t>(name.protocol);
   for (const PooledString* s : {&name.namespace_, &name.name, &name.port}) {
-    h ^= std::hash<std::string_view>()(s->str()) + 0x9e3779b97f4a7c15 + (h << 6) + (h >> 2);
+    h = (h ^ s->Hash()) * 0x9e3779b97f4a7c15;
   }
-  return h;
+  return h ^ (h >> 29);
 }
 
 size_t NftIdIndex::Position(const ServicePortName& name) const {
