@@ -38,6 +38,9 @@ class KeptRecordTable {
     kDelivered = 1,      // the kept object is what the handlers were given
     kFileDelivered = 2,  // the definition in file() is known to be the delivered version
     kMore = 4,           // several files define the key (their definitions are kept elsewhere)
+    // The kept object was made from the decoded definition of file() the source still holds
+    // (the record was just made from it), so delivering that definition need not make it again.
+    kKeptFromPending = 8,
   };
 
   KeptRecordTable() = default;
