@@ -18,17 +18,18 @@
 namespace kpx {
 
 // What a ManifestSource keeps per key (namespace/name) of one kind: the kept object (what was
-// delivered), the file defining it when one file does, and three flags. Records are named by
+// delivered), the file defining it when one file does, and a few flags. Records are named by
 // handles, which stay valid until the record is erased (its block may move; the handle does not),
 // so a file's list of the keys it defines is 4 bytes a key.
 //
 // Compact because there is one record per Service and per EndpointSlice, 100 000s of them: a
 // record is one malloc block holding the file, the flags and, for kept objects that are an
-// identity and a digest (KeptService, KeptSlice), the identity's encoded bytes and the digest
-// themselves; the block is found through a SlotIndex. 64-byte chunks at 100 000 Services x 10
-// endpoints, where a hash-set node (64), the identity's own block (32 or 48) and the file's
-// pointer (8) were ~120 bytes with the bucket array (issue 15: 11 MiB over Services and slices).
-// Other kept kinds (a Node, kept whole) are held in a heap object of their own.
+// identity and a digest (KeptService, KeptSlice), the digest and the identity's encoded bytes
+// themselves; the block is found through a SlotIndex and a handle's slot. At 100 000 Services x 10
+// endpoints that is a 64-byte chunk and ~17 bytes of slot, index and handle an object, where a
+// hash-set node (a 64-byte chunk), the identity's own block (a 32- or 48-byte chunk), the file's
+// 8-byte pointer and the bucket array were ~120 (issue 15: 6 MiB less over the Services and
+// their slices). Other kept kinds (a Node, kept whole) are held in a heap object of their own.
 template <typename Kept>
 class KeptRecordTable {
  public:
