@@ -26,7 +26,7 @@ void EndpointSliceCache::Update(const EndpointSlice& slice) {
   SingleInlineVector<CachedSlice>& slices = slices_[{slice.meta.namespace_, slice.service_name}];
   auto at =
       std::lower_bound(slices.begin(), slices.end(), slice.meta.name,
-                       [](const CachedSlice& c, const std::string& name) { return c.name < name; });
+                       [](const CachedSlice& c, std::string_view name) { return c.name < name; });
   if (at != slices.end() && at->name == slice.meta.name) {
     *at = Project(slice);
   } else {
@@ -36,7 +36,7 @@ void EndpointSliceCache::Update(const EndpointSlice& slice) {
 
 EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice& slice) const {
   CachedSlice out;
-  out.name = slice.meta.name;
+  out.name = SmallString(slice.meta.name);
   out.address_type = slice.address_type;
   std::vector<CachedPort> ports;
   ports.reserve(slice.ports.size());

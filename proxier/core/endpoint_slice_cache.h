@@ -9,6 +9,7 @@
 #include "base/keyed_set.h"
 #include "base/pooled_string.h"
 #include "base/single_inline_vector.h"
+#include "base/small_string.h"
 #include "k8s-watch/objects/endpoint_slice.h"
 #include "proxier/core/endpoint_selection.h"
 #include "proxier/core/service_port_info.h"
@@ -53,7 +54,7 @@ class EndpointSliceCache {
     EndpointList endpoints;
   };
   struct CachedSlice {
-    std::string name;
+    SmallString name;
     IpFamily address_type = IpFamily::kIPv4;
     // Nearly every slice has one port (one per Service port): held inline.
     SingleInlineVector<CachedPort> ports;
