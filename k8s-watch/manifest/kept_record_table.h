@@ -48,8 +48,8 @@ class KeptRecordTable {
   KeptRecordTable(const KeptRecordTable&) = delete;
   KeptRecordTable& operator=(const KeptRecordTable&) = delete;
   ~KeptRecordTable() {
-    for (char* block : blocks_) {
-      if (block != nullptr) Free(block);
+    for (Handle h = 0; h < handles_; ++h) {
+      if (char* block = Block(h)) Free(block);
     }
   }
 
@@ -69,29 +69,30 @@ class KeptRecordTable {
     if (!free_.empty()) {
       h = free_.back();
       free_.pop_back();
-      blocks_[h] = block;
     } else {
-      h = static_cast<Handle>(blocks_.size());
-      blocks_.push_back(block);
+      h = handles_;
+      if (h % kChunk == 0) chunks_.push_back(std::make_unique<char*[]>(kChunk));
+      ++handles_;
     }
+    Block(h) = block;
     index_.Insert(Position(Key(h)), h);
     return h;
   }
   // The handle may be given to a later Insert.
   void Erase(Handle h) {
     index_.Erase(Position(Key(h)), [&](Handle other) { return Hash(Key(other)); });
-    Free(std::exchange(blocks_[h], nullptr));
+    Free(std::exchange(Block(h), nullptr));
     free_.push_back(h);
   }
 
   std::string_view Key(Handle h) const {
-    const char* p = Payload(blocks_[h]);
+    const char* p = Payload(Block(h));
     if constexpr (kPacked) return ObjectIdentity::KeyIn(p + kDigestSize);
     return WholeAt(p)->key;
   }
   // The kept object, rebuilt (for the rare events that hand it over or copy it).
   Kept kept(Handle h) const {
-    const char* p = Payload(blocks_[h]);
+    const char* p = Payload(Block(h));
     if constexpr (kPacked) {
       typename Kept::Digest digest;
       std::memcpy(digest.data(), p, kDigestSize);
@@ -102,7 +103,7 @@ class KeptRecordTable {
   }
   // Whether kept(h) == `k`, without rebuilding it.
   bool Holds(Handle h, const Kept& k) const {
-    const char* p = Payload(blocks_[h]);
+    const char* p = Payload(Block(h));
     if constexpr (kPacked) {
       const std::string_view held(p + kDigestSize, ObjectIdentity::SizeIn(p + kDigestSize));
       return std::memcmp(p, k.content().data(), kDigestSize) == 0 && held == IdentityBytes(k);
@@ -111,7 +112,7 @@ class KeptRecordTable {
   }
   // Replaces the kept object by `k`, which has the same key.
   void SetKept(Handle h, const Kept& k) {
-    char* old = blocks_[h];
+    char* old = Block(h);
     if constexpr (kPacked) {
       const char* p = Payload(old);
       if (ObjectIdentity::SizeIn(p + kDigestSize) == IdentityBytes(k).size()) {
@@ -122,21 +123,21 @@ class KeptRecordTable {
       new (block) InternedString(file(h));
       block[sizeof(InternedString)] = old[sizeof(InternedString)];
       Free(old);
-      blocks_[h] = block;
+      Block(h) = block;
     } else {
       WholeAt(Payload(old))->kept = k;
     }
   }
 
   const InternedString& file(Handle h) const {
-    return *std::launder(reinterpret_cast<const InternedString*>(blocks_[h]));
+    return *std::launder(reinterpret_cast<const InternedString*>(Block(h)));
   }
   void set_file(Handle h, const InternedString& file) {
-    *std::launder(reinterpret_cast<InternedString*>(blocks_[h])) = file;
+    *std::launder(reinterpret_cast<InternedString*>(Block(h))) = file;
   }
-  bool flag(Handle h, Flag f) const { return (blocks_[h][sizeof(InternedString)] & f) != 0; }
+  bool flag(Handle h, Flag f) const { return (Block(h)[sizeof(InternedString)] & f) != 0; }
   void set_flag(Handle h, Flag f, bool on) {
-    char& flags = blocks_[h][sizeof(InternedString)];
+    char& flags = Block(h)[sizeof(InternedString)];
     flags = static_cast<char>(on ? (flags | f) : (flags & ~f));
   }
 
@@ -207,8 +208,13 @@ class KeptRecordTable {
     return index_.Find(Hash(key), [&](Handle h) { return Key(h) == key; });
   }
 
-  std::vector<char*> blocks_;  // by handle; null for a free handle
-  std::vector<Handle> free_;   // erased handles, reused first
+  // The blocks by handle (null for a free one), in chunks: a vector that doubled would hold up to
+  // twice the room, and leave its old array as a hole in the heap each time.
+  static constexpr Handle kChunk = 1024;
+  char*& Block(Handle h) const { return chunks_[h / kChunk][h % kChunk]; }
+  std::vector<std::unique_ptr<char*[]>> chunks_;
+  Handle handles_ = 0;        // handed out: [0, handles_)
+  std::vector<Handle> free_;  // erased handles, reused first
   SlotIndex index_;
 };
 

@@ -114,6 +114,28 @@ TEST(KeptRecordTableTest, WholeKindsKeepTheObject) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// Handles run past one chunk of blocks; each stays with its record.
+TEST(KeptRecordTableTest, ManyRecordsAcrossChunks) {
+  using Table = KeptRecordTable<KeptService>;
+  Table t;
+  std::vector<Table::Handle> handles;
+  for (int i = 0; i < 2500; ++i) {
+    const std::string name = "svc-" + std::to_string(i);
+    handles.push_back(t.Insert("ns/" + name, Svc(name), InternedString()));
+  }
+  for (int i = 0; i < 2500; i += 3) t.Erase(handles[i]);
+  for (int i = 0; i < 2500; ++i) {
+    const std::string key = "ns/svc-" + std::to_string(i);
+    if (i % 3 == 0) {
+      EXPECT_EQ(t.Find(key), Table::kNone) << key;
+    } else {
+      ASSERT_EQ(t.Find(key), handles[i]) << key;
+      EXPECT_EQ(t.Key(handles[i]), key);
+    }
+  }
+  EXPECT_EQ(t.size(), 2500u - 834u);
+}
+
 // Erased handles are reused; the others keep theirs through the index's growth and shifts.
 TEST(KeptRecordTableTest, AgreesWithAMapThroughChurn) {
   using Table = KeptRecordTable<KeptService>;
