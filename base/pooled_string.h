@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -50,6 +52,10 @@ class PooledString {
   std::strong_ordering operator<=>(const PooledString& o) const {
     return rep_ == o.rep_ ? std::strong_ordering::equal : str() <=> o.str();
   }
+
+  // Agrees with ==, which compares the pooled texts' addresses, and reads no text: a hash of the
+  // address, which differs from run to run (so no order may depend on it).
+  size_t Hash() const noexcept { return std::hash<const void*>()(rep_); }
 
   // Distinct texts held, for tests and the memory notes.
   static size_t PoolSize();

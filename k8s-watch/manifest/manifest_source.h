@@ -10,13 +10,14 @@
 #include <string_view>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "base/interned_string.h"
-#include "base/keyed_set.h"
 #include "base/status.h"
 #include "k8s-watch/decode/decoded_objects.h"
 #include "k8s-watch/manifest/directory_watcher.h"
+#include "k8s-watch/manifest/kept_record_table.h"
 #include "k8s-watch/objects/content_digest.h"
 #include "k8s-watch/objects/endpoint_slice_handler.h"
 #include "k8s-watch/objects/kept_service.h"
@@ -129,39 +130,23 @@ class ManifestSource {
   template <typename T>
   struct KindIndex {
     using Kept = KeptOf<T>;
+    // Everything known of one key, in one block (see KeptRecordTable; a map node per key, a
+    // vector of definitions and shared kept objects were ~370 bytes per Service or
+    // EndpointSlice): what was delivered when kDelivered, before that the first definition seen
+    // (its key); the defining file when one file defines the key (empty when none). Almost
+    // always one file defines a key and its definition is what was delivered, so that case keeps
+    // no per-definition version: kFileDelivered says it.
+    using Records = KeptRecordTable<Kept>;
+    using Handle = typename Records::Handle;
     // One definition of a key while more than one file defines it, and its version when known.
     struct Definition {
       InternedString file;
       std::optional<Kept> version;
     };
-    // Everything known of one key, in one hash-set node (64 bytes, plus the Kept's own block; a
-    // map node per key, a vector of definitions and shared kept objects were ~370 bytes per
-    // Service or EndpointSlice). Almost always one file defines a key and its definition is what
-    // was delivered, so that case keeps no per-definition version: `file_delivered` says it.
-    // Mutable: the set hashes and compares the key alone, which nothing here changes.
-    struct Record {
-      // What was delivered, when `delivered`; before that the first definition seen (its key).
-      mutable Kept kept;
-      // The defining file when one file defines the key (and `more` is null); empty when none.
-      mutable InternedString file;
-      // Every definition, sorted by file name (the last one wins), when several files define it.
-      mutable std::unique_ptr<std::vector<Definition>> more;
-      mutable bool delivered = false;
-      // Whether the definition in `file` is known to be the delivered version.
-      mutable bool file_delivered = false;
 
-      // The defining files in name order.
-      std::vector<InternedString> Files() const;
-      bool Defined() const { return more != nullptr || !file.empty(); }
-    };
-    // A record is found by its kept object's key.
-    struct RecordKey {
-      auto operator()(const Record& r) const;
-    };
-
-    KindIndex() { by_key.max_load_factor(kKeyedSetLoadFactor); }
-
-    KeyedSet<Record, RecordKey> by_key;
+    Records by_key;
+    // Every definition, sorted by file name (the last one wins), of each record flagged kMore.
+    std::unordered_map<Handle, std::vector<Definition>> more;
     std::set<std::string> touched;
     // The decoded objects of definitions read since the last Deliver, by key and file: what the
     // handlers get. Kinds kept whole keep them (they are their own version).
@@ -172,16 +157,25 @@ class ManifestSource {
     // Duplicate definitions already warned about, by key.
     std::map<std::string, std::vector<std::string>> reported_duplicates;
 
+    // The defining files of a record in name order.
+    std::vector<InternedString> Files(Handle h) const;
+    bool Defined(Handle h) const {
+      return by_key.flag(h, Records::kMore) || !by_key.file(h).empty();
+    }
     // Replaces what `file` defines of this kind with `after`. *defined holds the file's records
     // (the keys it defined) and is set to its new ones.
     void Replace(const std::string& file, std::vector<Entry<T>> after,
-                 std::vector<const Record*>* defined);
+                 std::vector<Handle>* defined);
+    // Forgets a record that no file defines (and, once delivered, whose deletion was).
+    void Forget(Handle h);
+    // Whether one of `records` has this key.
+    bool AnyHasKey(const std::vector<Handle>& records, const std::string& key) const;
     // The decoded object of `file`'s definition of `key`, if held.
     const T* Pending(const std::string& key, const InternedString& file) const;
     void SetPending(const std::string& key, const InternedString& file,
                     std::unique_ptr<const T> whole);
-    // Whether the definition `file` has of `record` is known to be the delivered version.
-    bool KnownDelivered(const Record& record, const InternedString& file) const;
+    // Whether the definition `file` has of record `h` is known to be the delivered version.
+    bool KnownDelivered(Handle h, const InternedString& file) const;
     // The files whose winning definition of a touched key may differ from what was delivered but
     // whose decoded object is no longer held (a duplicate that wins again after the file that
     // overrode it went away): they must be read again before Deliver.
@@ -193,10 +187,10 @@ class ManifestSource {
     std::optional<FileIdentity> identity;  // as of the last read; nullopt: read it again
     std::optional<Digest> digest;  // SHA-256 of the bytes last read; nullopt until a read succeeds
     std::string read_error;        // the read failure already reported, if any
-    // The keys it defines, one pointer each (a record outlives every file that defines it).
-    std::vector<const KindIndex<Service>::Record*> services;
-    std::vector<const KindIndex<EndpointSlice>::Record*> endpoint_slices;
-    std::vector<const KindIndex<Node>::Record*> nodes;
+    // The keys it defines, one record handle each (a record outlives every file that defines it).
+    std::vector<KindIndex<Service>::Handle> services;
+    std::vector<KindIndex<EndpointSlice>::Handle> endpoint_slices;
+    std::vector<KindIndex<Node>::Handle> nodes;
   };
 
   void Run();

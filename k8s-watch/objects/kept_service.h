@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 
 #include "k8s-watch/objects/content_digest.h"
 #include "k8s-watch/objects/object_identity.h"
@@ -23,7 +24,10 @@ class KeptService {
   // The Service with only its identity, for Update's old Service and for Delete (built on each
   // call: the events that need it are few).
   Service identity() const;
+  // From the parts a holder packed away (id() and content()).
+  KeptService(ObjectIdentity id, const Digest& content) : id_(std::move(id)), content_(content) {}
   std::string_view Key() const { return id_.Key(); }
+  const ObjectIdentity& id() const { return id_; }
   const Digest& content() const { return content_; }
   // Whether `whole` is the Service this was kept from (or one equal to it).
   bool Matches(const Service& whole) const;

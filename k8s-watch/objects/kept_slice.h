@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 
 #include "k8s-watch/objects/content_digest.h"
 #include "k8s-watch/objects/endpoint_slice.h"
@@ -30,7 +31,10 @@ class KeptSlice {
   // Delete.
   // Built on each call: the events that need it are few.
   EndpointSlice identity() const;
+  // From the parts a holder packed away (id() and content()).
+  KeptSlice(ObjectIdentity id, const Digest& content) : id_(std::move(id)), content_(content) {}
   std::string_view Key() const { return id_.Key(); }
+  const ObjectIdentity& id() const { return id_; }
   const Digest& content() const { return content_; }
   // Whether `whole` is the slice this was kept from (or one equal to it).
   bool Matches(const EndpointSlice& whole) const;

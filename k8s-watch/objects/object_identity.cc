@@ -142,9 +142,13 @@ ObjectIdentity ObjectIdentity::Of(const ObjectMeta& m, std::string_view extra, u
 }
 
 ObjectIdentity::Layout ObjectIdentity::Parse() const {
+  if (block_ == nullptr) return Layout();
+  return ParseAt(block_.get());
+}
+
+ObjectIdentity::Layout ObjectIdentity::ParseAt(const char* block) {
   Layout l;
-  if (block_ == nullptr) return l;
-  const char* p = block_.get();
+  const char* p = block;
   const auto form = static_cast<unsigned char>(*p++);
   l.uid_raw = (form & kUidRaw) != 0;
   const bool extra_in_name = (form & kExtraInName) != 0;
@@ -165,9 +169,26 @@ ObjectIdentity::Layout ObjectIdentity::Parse() const {
   l.extra = extra_in_name ? l.name.substr(0, extra_size) : take(extra_size);
   l.uid = take(uid_size);
   l.resource_version = take(rv_size);
-  l.size = static_cast<size_t>(p - block_.get());
+  l.size = static_cast<size_t>(p - block);
   return l;
 }
+
+std::string_view ObjectIdentity::Bytes() const {
+  if (block_ == nullptr) return {};
+  return {block_.get(), Parse().size};
+}
+
+ObjectIdentity ObjectIdentity::FromBytes(std::string_view bytes) {
+  ObjectIdentity id;
+  if (bytes.empty()) return id;
+  assert(ParseAt(bytes.data()).size == bytes.size());
+  id.block_ = std::make_unique_for_overwrite<char[]>(bytes.size());
+  std::memcpy(id.block_.get(), bytes.data(), bytes.size());
+  return id;
+}
+
+std::string_view ObjectIdentity::KeyIn(const char* bytes) { return ParseAt(bytes).key; }
+size_t ObjectIdentity::SizeIn(const char* bytes) { return ParseAt(bytes).size; }
 
 ObjectIdentity::ObjectIdentity(const ObjectIdentity& o) { *this = o; }
 

@@ -44,10 +44,20 @@ class ObjectIdentity {
 
   bool operator==(const ObjectIdentity& o) const;
 
+  // The encoded form, for a holder that keeps it inside a block of its own (one allocation per
+  // object instead of two): empty for a default identity. FromBytes(Bytes()) == *this, and
+  // KeyIn(Bytes().data()) == Key() when not empty.
+  std::string_view Bytes() const;
+  static ObjectIdentity FromBytes(std::string_view bytes);
+  // Key() and Bytes().size() of the identity encoded at `bytes` (the start of a non-empty
+  // Bytes()).
+  static std::string_view KeyIn(const char* bytes);
+  static size_t SizeIn(const char* bytes);
+
  private:
   struct Layout;
   Layout Parse() const;
-  size_t BlockSize() const;
+  static Layout ParseAt(const char* block);
 
   // Header (a form byte: the uid's form and the tag, then the lengths as LEB128 varints), then the
   // key, the extra text, the uid (16 bytes or text) and the resourceVersion. Null only for a

@@ -5,6 +5,7 @@
 #include <memory>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace kpx {
 
@@ -16,30 +17,35 @@ std::string ServiceKeyOf(const EndpointSlice& slice) {
 
 }  // namespace
 
+size_t EndpointSliceCache::ServiceIdHash::operator()(const ServiceId& id) const noexcept {
+  return id.first.Hash() ^ (id.second.Hash() * 0x9e3779b97f4a7c15);
+}
+
 void EndpointSliceCache::Update(const EndpointSlice& slice) {
   dirty_.insert(ServiceKeyOf(slice));
-  std::vector<CachedSlice>& slices = slices_[{slice.meta.namespace_, slice.service_name}];
+  SingleInlineVector<CachedSlice>& slices = slices_[{slice.meta.namespace_, slice.service_name}];
   auto at =
       std::lower_bound(slices.begin(), slices.end(), slice.meta.name,
-                       [](const CachedSlice& c, const std::string& name) { return c.name < name; });
+                       [](const CachedSlice& c, std::string_view name) { return c.name < name; });
   if (at != slices.end() && at->name == slice.meta.name) {
     *at = Project(slice);
   } else {
-    slices.insert(at, Project(slice));
+    slices.Insert(at, Project(slice));
   }
 }
 
 EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice& slice) const {
   CachedSlice out;
-  out.name = slice.meta.name;
+  out.name = SmallString(slice.meta.name);
   out.address_type = slice.address_type;
-  out.ports.reserve(slice.ports.size());
+  std::vector<CachedPort> ports;
+  ports.reserve(slice.ports.size());
   for (const EndpointSlicePort& p : slice.ports) {
     // Only the first port of a given name and protocol is ever matched.
     bool shadowed = false;
-    for (const CachedPort& c : out.ports) shadowed |= c.name == p.name && c.protocol == p.protocol;
+    for (const CachedPort& c : ports) shadowed |= c.name == p.name && c.protocol == p.protocol;
     if (shadowed) continue;
-    CachedPort& port = out.ports.emplace_back();
+    CachedPort& port = ports.emplace_back();
     port.name = p.name;
     port.protocol = p.protocol;
     std::vector<EndpointInfo> endpoints;
@@ -62,6 +68,7 @@ EndpointSliceCache::CachedSlice EndpointSliceCache::Project(const EndpointSlice&
         [](const EndpointInfo& a, const EndpointInfo& b) { return a.Address() < b.Address(); });
     port.endpoints = EndpointList(std::move(endpoints));
   }
+  out.ports.Assign(std::move(ports));
   return out;
 }
 
@@ -69,7 +76,7 @@ void EndpointSliceCache::Delete(const EndpointSlice& slice) {
   dirty_.insert(ServiceKeyOf(slice));
   auto it = slices_.find({slice.meta.namespace_, slice.service_name});
   if (it == slices_.end()) return;
-  std::erase_if(it->second, [&](const CachedSlice& c) { return c.name == slice.meta.name; });
+  it->second.EraseIf([&](const CachedSlice& c) { return c.name == slice.meta.name; });
   if (it->second.empty()) slices_.erase(it);
 }
 

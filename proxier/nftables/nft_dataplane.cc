@@ -110,22 +110,20 @@ std::vector<IpAddress> NftDataplane::LocalAddresses(const DesiredState& state) c
 }
 
 uint32_t NftDataplane::IdFor(FamilyState& fs, const ServicePortName& name) {
-  auto it = fs.ids.find(name);
-  if (it != fs.ids.end()) return it->second;
+  if (const NftIdIndex::Found held = fs.ids.Find(name); held.name != nullptr) return held.id;
   while (IdUsed(fs.used_ids, fs.next_id)) fs.next_id += nft::kIdStep;
   const uint32_t id = fs.next_id;
   fs.next_id += nft::kIdStep;
-  fs.ids.emplace(name, id);
+  fs.ids.Insert(name, id);
   MarkId(fs.used_ids, id, true);
   return id;
 }
 
 void NftDataplane::ReleaseId(FamilyState& fs, const ServicePortName& name) {
-  auto it = fs.ids.find(name);
-  if (it == fs.ids.end()) return;
-  MarkId(fs.used_ids, it->second, false);
-  fs.next_id = std::min(fs.next_id, it->second);
-  fs.ids.erase(it);
+  const uint32_t id = fs.ids.Erase(name);
+  if (id == 0) return;
+  MarkId(fs.used_ids, id, false);
+  fs.next_id = std::min(fs.next_id, id);
 }
 
 void NftDataplane::Reclaim(FamilyState& fs, Owner owner, const std::vector<NftElement>& before,
@@ -283,12 +281,12 @@ Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
     const ServicePortState* old = prev != nullptr ? prev->Find(name) : nullptr;
     std::vector<NftElement> before, after;
     if (old != nullptr && old->info.ClusterIp(family)) {
-      auto id = fs.ids.find(name);
-      if (id == fs.ids.end()) {
+      const NftIdIndex::Found id = fs.ids.Find(name);
+      if (id.name == nullptr) {
         return Status::Error("nftables: " + name.ToString() +
                              " has no service id; resyncing the whole table");
       }
-      before = ServicePortElements(*old, family, id->second, prev->node.addresses);
+      before = ServicePortElements(*old, family, id.id, prev->node.addresses);
     }
     const bool in_family = port != nullptr && port->info.ClusterIp(family);
     if (in_family) {
@@ -297,8 +295,7 @@ Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
     // A removed port's id is freed before later ports in the same sync pick theirs; its
     // elements were released above, so a reuse rewrites them in the same transaction.
     // The id (and with it the owner's name) outlives the claims: released below, after them.
-    auto owner = fs.ids.find(name);
-    Reclaim(fs, owner != fs.ids.end() ? &owner->first : nullptr, before, after, changes);
+    Reclaim(fs, fs.ids.Find(name).name, before, after, changes);
     if (!in_family) ReleaseId(fs, name);
   }
   Status st = CommitChanges(family, fs, changes);
@@ -383,7 +380,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       if (!id || *id == 0 || *id > kMaxAdoptedId || IdUsed(fs.used_ids, *id)) {
         continue;
       }
-      fs.ids.emplace(name, *id);
+      fs.ids.Insert(name, *id);
       MarkId(fs.used_ids, *id, true);
     }
   }
@@ -392,14 +389,11 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   // Every element from scratch; ids of vanished ports are released (after the claims that
   // point at their names).
   fs.shared.clear();
-  for (auto it = fs.ids.begin(); it != fs.ids.end();) {
-    if (state.services.contains(it->first)) {
-      ++it;
-      continue;
-    }
-    MarkId(fs.used_ids, it->second, false);
-    it = fs.ids.erase(it);
-  }
+  fs.ids.EraseIf([&](const ServicePortName& name, uint32_t id) {
+    if (state.services.contains(name)) return false;
+    MarkId(fs.used_ids, id, false);
+    return true;
+  });
   fs.next_id = nft::kIdStep;
   fs.exclusive_elements = 0;
   // Each chain's rules in the form the kernel dumps them (the text names no table, so it
@@ -535,7 +529,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     const uint32_t id = IdFor(fs, name);
     std::vector<NftElement> elements = ServicePortElements(*port, family, id, state.node.addresses);
     if (elements.empty()) continue;
-    const Owner owner = &fs.ids.find(name)->first;
+    const Owner owner = fs.ids.Find(name).name;
     // Per-id keys belong to this port alone, so a duplicate can only come from the port itself
     // (an endpoint listed twice): drop it here, on a handful of elements, sorting indices rather
     // than the elements themselves.
@@ -1042,9 +1036,9 @@ void NftDataplane::PruneAffinity(IpFamily family, const DesiredState& state,
   for (const ServicePortName& name : changed) {
     const ServicePortState* port = state.Find(name);
     if (port == nullptr || !port->info.session_affinity_client_ip) continue;
-    auto id = fs.ids.find(name);
-    if (id == fs.ids.end()) continue;
-    auto& v = valid[NftU32(id->second)];
+    const NftIdIndex::Found id = fs.ids.Find(name);
+    if (id.name == nullptr) continue;
+    auto& v = valid[NftU32(id.id)];
     for (const auto& ep : port->For(family).all_reachable()) {
       v.insert(NftEndpointData(ep->ip, ep->port));
     }

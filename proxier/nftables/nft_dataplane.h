@@ -17,6 +17,7 @@
 #include "proxier/nftables/nft_claim_set.h"
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_handle.h"
+#include "proxier/nftables/nft_id_index.h"
 #include "proxier/nftables/nft_layout.h"
 #include "proxier/nftables/nft_options.h"
 
@@ -79,14 +80,14 @@ class NftDataplane : public Dataplane {
   NftHandle& handle() { return *handle_; }
 
  private:
-  // The owner of shared elements: the ServicePortName key of its entry in FamilyState::ids,
-  // which lives as long as the port has an id, i.e. as long as it has claims (nullptr: the
+  // The owner of shared elements: the stored name of its entry in FamilyState::ids, which stays
+  // where it is as long as the port has an id, i.e. as long as it has claims (nullptr: the
   // node's own elements).
   using Owner = NftClaimSet::Owner;
   struct FamilyState {
     bool needs_full = true;
     bool adopted = false;  // ids read back from the kernel once
-    std::map<ServicePortName, uint32_t> ids;
+    NftIdIndex ids;
     // Bit id/kIdStep for every id in use: a few KiB where a std::set took 48 bytes an id. Ids
     // read back from the kernel above kMaxAdoptedId are not adopted, so it stays small.
     std::vector<bool> used_ids;

@@ -87,5 +87,15 @@ TEST(PooledStringTest, ConcurrentHoldersAgree) {
   EXPECT_EQ(PooledString::PoolSize(), before);
 }
 
+TEST(PooledStringTest, HashAgreesWithEquality) {
+  const std::string built = std::string("svc-") + "hash";
+  EXPECT_EQ(PooledString(built).Hash(), PooledString("svc-hash").Hash());
+  EXPECT_EQ(PooledString().Hash(), PooledString("").Hash());
+  const PooledString a("svc-hash");
+  const PooledString copy = a;
+  EXPECT_EQ(copy.Hash(), a.Hash());
+  EXPECT_NE(PooledString("svc-other").Hash(), a.Hash());  // distinct addresses
+}
+
 }  // namespace
 }  // namespace kpx

@@ -120,6 +120,27 @@ TEST(ObjectIdentityTest, CopiesAreEqualAndIndependent) {
   EXPECT_EQ(c.Key(), "");
 }
 
+// A holder may keep the encoded bytes in a block of its own and rebuild the identity from them.
+TEST(ObjectIdentityTest, BytesRoundTrip) {
+  for (const ObjectIdentity& id :
+       {ObjectIdentity::Of(Meta("ns", "web-x1", "0b0e3c1a-4f5d-4e6f-8a9b-0c1d2e3f4a5b", "42"),
+                           "web", 3),
+        ObjectIdentity::Of(Meta("", "node-1", "not-a-uuid", "")),
+        ObjectIdentity::Of(ObjectMeta())}) {
+    const std::string_view bytes = id.Bytes();
+    ASSERT_FALSE(bytes.empty());
+    EXPECT_EQ(ObjectIdentity::SizeIn(bytes.data()), bytes.size());
+    EXPECT_EQ(ObjectIdentity::KeyIn(bytes.data()), id.Key());
+    const ObjectIdentity back = ObjectIdentity::FromBytes(bytes);
+    EXPECT_EQ(back, id);
+    EXPECT_EQ(back.Bytes(), bytes);
+    EXPECT_EQ(back.uid(), id.uid());
+    EXPECT_EQ(back.tag(), id.tag());
+  }
+  EXPECT_TRUE(ObjectIdentity().Bytes().empty());
+  EXPECT_EQ(ObjectIdentity::FromBytes({}), ObjectIdentity());
+}
+
 // Sources keep one of each per object (issue 15): growth here costs per Service and per slice.
 TEST(ObjectIdentityTest, KeptFormsStaySmall) {
   EXPECT_EQ(sizeof(ObjectIdentity), sizeof(void*));

@@ -130,5 +130,50 @@ TEST(EndpointSliceCacheTest, SlicesMergeInNameOrderAndDeleteOneAtATime) {
   EXPECT_TRUE(cache.EndpointsFor(WebPort(), IpFamily::kIPv4).empty());
 }
 
+// The one-slice, one-port case is held inline: a second slice or port, a slice without ports,
+// and going back to one slice keep every slice and port reachable.
+TEST(EndpointSliceCacheTest, SeveralPortsAndSlicesAndBackToOne) {
+  EndpointSliceCache cache;
+  auto two_ports = [](EndpointSlice& s) {
+    s.ports = {{"metrics", Protocol::kTCP, 9090},
+               {"http", Protocol::kTCP, 8080},
+               {"http", Protocol::kTCP, 1111}};  // shadowed by the first "http"
+  };
+  ServicePortInfo metrics = WebPort();
+  metrics.name.port = "metrics";
+  cache.Update(MakeSlice("ns", "web", "web-b", {MakeEndpoint("10.0.0.2", "n1")}, two_ports));
+  EXPECT_EQ(Strings(cache.EndpointsFor(WebPort(), IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.2:8080"}));
+  EXPECT_EQ(Strings(cache.EndpointsFor(metrics, IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.2:9090"}));
+  cache.Update(MakeSlice("ns", "web", "web-c", {MakeEndpoint("10.0.0.3", "n1")},
+                         [](EndpointSlice& s) { s.ports.clear(); }));
+  cache.Update(MakeSlice("ns", "web", "web-a", {MakeEndpoint("10.0.0.1", "n1")}));
+  cache.Update(MakeSlice("ns", "api", "api-a", {MakeEndpoint("10.0.1.1", "n1")}));
+  EXPECT_EQ(cache.slice_count(), 4u);
+  EXPECT_EQ(Strings(cache.EndpointsFor(WebPort(), IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080"}));
+  EXPECT_EQ(Strings(cache.EndpointsFor(metrics, IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.2:9090"}));
+
+  // Replaced in place, then deleted down to one slice (which moves back inline) and none.
+  cache.Update(MakeSlice("ns", "web", "web-b", {MakeEndpoint("10.0.0.4", "n1")}, two_ports));
+  cache.Delete(MakeSlice("ns", "web", "web-a", {}));
+  cache.Delete(MakeSlice("ns", "web", "web-a", {}));  // twice: nothing more to do
+  cache.Delete(MakeSlice("ns", "web", "web-c", {}));
+  EXPECT_EQ(cache.slice_count(), 2u);
+  EXPECT_EQ(Strings(cache.EndpointsFor(WebPort(), IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.4:8080"}));
+  EXPECT_EQ(Strings(cache.EndpointsFor(metrics, IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.4:9090"}));
+  cache.Delete(MakeSlice("ns", "web", "web-b", {}));
+  EXPECT_TRUE(cache.EndpointsFor(WebPort(), IpFamily::kIPv4).empty());
+  EXPECT_EQ(cache.slice_count(), 1u);
+  cache.Update(MakeSlice("ns", "web", "web-a", {MakeEndpoint("10.0.0.5", "n1")}));
+  EXPECT_EQ(Strings(cache.EndpointsFor(WebPort(), IpFamily::kIPv4)),
+            (std::vector<std::string>{"10.0.0.5:8080"}));
+  EXPECT_EQ(cache.TakeDirty(), (std::set<std::string>{"ns/api", "ns/web"}));
+}
+
 }  // namespace
 }  // namespace kpx
