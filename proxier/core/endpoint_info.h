@@ -10,11 +10,11 @@
 
 namespace kpx {
 
-// One backend of one service port, after slices are merged. 24 bytes: there are as many as the
-// cluster has endpoints (a million at 100 000 Services x 10), so the fields are packed (a 1-byte
-// family in IpAddress, the flags in the byte after it, the port in 16 bits, hints as a 4-byte
-// number) and the endpoint's zone, which no selection reads (topology uses the hints and the
-// node's own zone), is not kept.
+// One backend of one service port, after slices are merged. 24 bytes (a 1-byte family in
+// IpAddress, the flags in the byte after it, the port in 16 bits, hints as a 4-byte number); the
+// endpoint's zone, which no selection reads (topology uses the hints and the node's own zone), is
+// not kept. There are as many as the cluster has endpoints (a million at 100 000 Services x 10),
+// so EndpointList stores IPv4 ones packed in 5 bytes and hands out this form as a value.
 struct EndpointInfo {
   IpAddress ip;  // 17 bytes: the flags share the word it leaves
   bool ready : 1 = false;
