@@ -124,10 +124,9 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   ++counters_.syncs;
   std::string errors;
   const DesiredState* before = previous_ ? &*previous_ : nullptr;
-  const bool exact = ConntrackCleaner::ChangeSetIsExact(before, state);
   std::set<ServicePortName> computed;
-  if (!exact) computed = ConntrackCleaner::ChangedBetween(before, state);
-  const std::set<ServicePortName>& changed = exact ? state.changed : computed;
+  const std::set<ServicePortName>& changed =
+      ConntrackCleaner::ChangesToApply(before, state, &computed);
   for (IpFamily family : options_.families) {
     if (Status st = ApplyFamily(family, state, full); !st.ok()) {
       LOG(WARNING) << st.message();

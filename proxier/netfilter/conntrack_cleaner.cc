@@ -26,8 +26,15 @@ std::vector<IpAddress> ServiceAddresses(const ServicePortInfo& info, IpFamily fa
 
 std::set<ServicePortName> ConntrackCleaner::ChangedBetween(const DesiredState* before,
                                                            const DesiredState& after) {
+  std::set<ServicePortName> storage;
+  return ChangesToApply(before, after, &storage);
+}
+
+const std::set<ServicePortName>& ConntrackCleaner::ChangesToApply(
+    const DesiredState* before, const DesiredState& after, std::set<ServicePortName>* storage) {
   if (ChangeSetIsExact(before, after)) return after.changed;
-  std::set<ServicePortName> names;
+  std::set<ServicePortName>& names = *storage;
+  names.clear();
   for (const auto& [name, port] : after.services) {
     if ((before ? before->Find(name) : nullptr) != port.get()) names.insert(name);
   }

@@ -34,6 +34,11 @@ class ConntrackCleaner {
   // was 100 000 tree nodes, freed after the dataplane had allocated its own structures above
   // them, which left 8 MB of holes in the heap.
   static bool ChangeSetIsExact(const DesiredState* before, const DesiredState& after);
+  // ChangedBetween without the copy: `after.changed` itself when it is exact, else the computed
+  // set, held in `*storage`.
+  static const std::set<ServicePortName>& ChangesToApply(const DesiredState* before,
+                                                         const DesiredState& after,
+                                                         std::set<ServicePortName>* storage);
 
   // Deletes, for UDP service ports in `names`, the entries that DNAT to endpoints no longer
   // reachable and, for a port that got its first endpoint, the entries created while it had none.

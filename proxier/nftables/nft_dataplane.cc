@@ -993,10 +993,9 @@ Status NftDataplane::Apply(const DesiredState& state, bool full) {
   }
   std::string errors;
   const DesiredState* before = previous_ ? &*previous_ : nullptr;
-  const bool exact = ConntrackCleaner::ChangeSetIsExact(before, state);
   std::set<ServicePortName> computed;
-  if (!exact) computed = ConntrackCleaner::ChangedBetween(before, state);
-  const std::set<ServicePortName>& changed = exact ? state.changed : computed;
+  const std::set<ServicePortName>& changed =
+      ConntrackCleaner::ChangesToApply(before, state, &computed);
   for (IpFamily family : options_.families) {
     Status st = ApplyFamily(family, state, full);
     if (!st.ok()) {

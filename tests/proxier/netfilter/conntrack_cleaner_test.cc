@@ -146,6 +146,13 @@ TEST_F(ConntrackCleanerTest, ChangedBetweenTrustsTheChangeSetOnlyForTheNextSnaps
   extra.changed.insert(Svc("ns", "gone", "http", Protocol::kTCP, 80, "10.96.0.30").name);
   EXPECT_TRUE(ConntrackCleaner::ChangeSetIsExact(nullptr, extra));
   EXPECT_EQ(ConntrackCleaner::ChangedBetween(nullptr, extra), extra.changed);
+
+  // ChangesToApply hands out the snapshot's own set when exact, and the computed one otherwise.
+  std::set<ServicePortName> storage;
+  EXPECT_EQ(&ConntrackCleaner::ChangesToApply(&b, c, &storage), &c.changed);
+  EXPECT_TRUE(storage.empty());
+  EXPECT_EQ(&ConntrackCleaner::ChangesToApply(&a, c, &storage), &storage);
+  EXPECT_EQ(storage, (std::set<ServicePortName>{Dns().name, web.name}));
 }
 
 TEST(ConntrackCleanerNullTest, WithoutConntrackNothingHappens) {
