@@ -1,11 +1,13 @@
-// kpx-bench-xt-paths blob|libiptc FULL PARTIAL: the libiptc runner's two ways of applying a
-// restore, timed on the same input: editing the table's blob (XtTableBlob, the default) or
-// libiptc's parse-and-compile. FULL and PARTIAL are restore texts, e.g. the full.txt and
+// kpx-bench-xt-paths blob|blob-read|libiptc FULL PARTIAL: the libiptc runner's ways of applying
+// a restore, timed on the same input: editing the table's blob (XtTableBlob, the default) from
+// the copy it kept of its last write, the same reading the table back every time, or libiptc's
+// parse-and-compile. FULL and PARTIAL are restore texts, e.g. the full.txt and
 // partial.txt that kpx-bench-iptables-sync writes (10 000 x 10:
 // `kpx-bench-iptables-sync 10000 10 2 DIR`). In a network namespace of its own (never the
 // host's tables): FULL (the first sync), PARTIAL (one incremental sync), then PARTIAL without
-// its -X lines ("refill": the same chains flushed and filled again, repeatable) three times.
-// Prints one CSV row: path,full_ms,partial_ms,refill_ms (refill: the median of three). Needs
+// its -X lines ("refill": the same chains flushed and filled again, repeatable) REFILLS times
+// (default 3).
+// Prints one CSV row: path,full_ms,partial_ms,refill_ms (refill: the median). Needs
 // CAP_SYS_ADMIN and CAP_NET_ADMIN; exit status 1 on a failed restore, 2 on usage errors.
 //
 // One path per process, so neither runs on a heap the other fragmented (libiptc makes hundreds
@@ -51,7 +53,7 @@ double TimedRestore(kpx::LibiptcIptablesRunner& runner, const std::string& text)
   return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
-int Run(bool edit_blobs, const std::string& full, const std::string& partial) {
+int Run(const std::string& path, const std::string& full, const std::string& partial, int refills) {
   std::string refill;
   std::istringstream lines(partial);
   for (std::string line; std::getline(lines, line);) {
@@ -62,27 +64,33 @@ int Run(bool edit_blobs, const std::string& full, const std::string& partial) {
     std::perror("kpx-bench-xt-paths: unshare(CLONE_NEWNET)");
     return 1;
   }
-  kpx::LibiptcIptablesRunner runner(edit_blobs);
+  kpx::LibiptcIptablesRunner::Options options;
+  options.edit_blobs = path != "libiptc";
+  options.tables.keep_tables = path == "blob";
+  kpx::LibiptcIptablesRunner runner(std::move(options));
   const double f = TimedRestore(runner, full);
   const double p = TimedRestore(runner, partial);
   std::vector<double> r;
-  for (int i = 0; i < 3; ++i) r.push_back(TimedRestore(runner, refill));
+  for (int i = 0; i < refills; ++i) r.push_back(TimedRestore(runner, refill));
   std::sort(r.begin(), r.end());
-  std::printf("%s,%.1f,%.1f,%.1f\n", edit_blobs ? "blob" : "libiptc", f, p, r[1]);
+  std::printf("%s,%.1f,%.1f,%.1f\n", path.c_str(), f, p, r[r.size() / 2]);
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 || (std::string(argv[1]) != "blob" && std::string(argv[1]) != "libiptc")) {
-    std::fprintf(stderr, "usage: kpx-bench-xt-paths blob|libiptc FULL PARTIAL\n");
+  const std::string path = argc == 4 || argc == 5 ? argv[1] : "";
+  const int refills = argc == 5 ? std::atoi(argv[4]) : 3;
+  if ((path != "blob" && path != "blob-read" && path != "libiptc") || refills < 1) {
+    std::fprintf(stderr,
+                 "usage: kpx-bench-xt-paths blob|blob-read|libiptc FULL PARTIAL [REFILLS]\n");
     return 2;
   }
   const std::string full = ReadFile(argv[2]);
   const std::string partial = ReadFile(argv[3]);
   int status = 0;
-  std::thread worker([&] { status = Run(std::string(argv[1]) == "blob", full, partial); });
+  std::thread worker([&] { status = Run(path, full, partial, refills); });
   worker.join();
   return status;
 }

@@ -703,14 +703,14 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
 }
 
 template <typename F>
-Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs,
+Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, XtTableSocket& tables,
                      LibiptcIptablesRunner::Stats& stats) {
   auto parsed = RestoreText::Parse(text);
   if (!parsed.ok()) return parsed.status();
   for (const auto& section : parsed.value()) {
     Result<bool> edited = false;
     if (edit_blobs) {
-      edited = XtTableSocket::Edit(family, section.name, [&](const XtTableBlob& table) {
+      edited = tables.Edit(family, section.name, [&](const XtTableBlob& table) {
         return PlanSection(family, section, table);
       });
     }
@@ -723,6 +723,8 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs,
       VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
               << "rules, applied through libiptc";
     }
+    // libiptc wrote behind the kept copies' back (or may have, on failure).
+    tables.Forget();
     if (Status st = RestoreSectionWithLibiptc<F>(family, section); !st.ok()) return st;
     ++stats.libiptc_sections;
   }
@@ -800,8 +802,8 @@ Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
 }
 
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
-  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, edit_blobs_, stats_)
-                                   : RestoreFamily<V6>(family, text, edit_blobs_, stats_);
+  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, edit_blobs_, tables_, stats_)
+                                   : RestoreFamily<V6>(family, text, edit_blobs_, tables_, stats_);
 }
 
 Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {
@@ -816,17 +818,20 @@ Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_vie
 }
 
 Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {
+  tables_.Forget();  // libiptc commits below, behind the kept copies' back
   return family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule)
                                    : EnsureJumpFamily<V6>(family, rule);
 }
 
 Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rule) {
+  tables_.Forget();
   return family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule)
                                    : DeleteJumpFamily<V6>(family, rule);
 }
 
 Status LibiptcIptablesRunner::DeleteChains(IpFamily family, std::string_view table,
                                            const std::vector<std::string>& chains) {
+  tables_.Forget();
   return family == IpFamily::kIPv4 ? DeleteChainsFamily<V4>(table, chains)
                                    : DeleteChainsFamily<V6>(table, chains);
 }

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "proxier/netfilter/iptables_runner.h"
+#include "proxier/netfilter/xt_table_socket.h"
 
 namespace kpx {
 
@@ -28,9 +30,16 @@ class LibiptcIptablesRunner : public IptablesRunner {
     uint64_t edited_sections = 0;   // by editing the table's blob
     uint64_t libiptc_sections = 0;  // through libiptc
   };
-  // edit_blobs false applies every section through libiptc: the path the blob editor replaces,
-  // kept selectable so tests and benchmarks compare the two on the same input.
-  explicit LibiptcIptablesRunner(bool edit_blobs = true) : edit_blobs_(edit_blobs) {}
+  struct Options {
+    // False applies every section through libiptc: the path the blob editor replaces, kept
+    // selectable so tests and benchmarks compare the two on the same input.
+    bool edit_blobs = true;
+    // How the blob editor keeps the tables it wrote between syncs (XtTableSocket).
+    XtTableSocket::Options tables;
+  };
+  LibiptcIptablesRunner() : LibiptcIptablesRunner(Options{}) {}
+  explicit LibiptcIptablesRunner(Options options)
+      : edit_blobs_(options.edit_blobs), tables_(std::move(options.tables)) {}
   std::string_view Name() const override { return "libiptc"; }
   Status Restore(IpFamily family, std::string_view text) override;
   Result<std::string> Save(IpFamily family, std::string_view table) override;
@@ -39,10 +48,12 @@ class LibiptcIptablesRunner : public IptablesRunner {
   Status DeleteChains(IpFamily family, std::string_view table,
                       const std::vector<std::string>& chains) override;
   const Stats& stats() const { return stats_; }
+  const XtTableSocket::Stats& table_stats() const { return tables_.stats(); }
 
  private:
   bool edit_blobs_;
   Stats stats_;
+  XtTableSocket tables_;
 };
 
 // Encodes one rule as the ipt_entry/ip6t_entry bytes libiptc takes. Exposed for tests.

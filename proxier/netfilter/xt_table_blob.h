@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,17 +45,7 @@ struct XtChainEdit {
 // A table-sized byte buffer, not zero-filled when grown: every byte is written right after.
 using XtBuffer = std::vector<unsigned char, DefaultInitAllocator<unsigned char>>;
 
-// The table after an edit, ready for SO_SET_REPLACE.
-struct XtReplacement {
-  XtTableInfo info;
-  // `headroom` bytes reserved for the caller's ipt_replace header, then the entries, so the
-  // table is handed to the kernel without one more copy of it. The headroom is zeroed.
-  XtBuffer buffer;
-  // Per new entry: the index of the entry it was copied from in the parsed table, or kNew.
-  // Counters of kept entries are carried over with it (SO_SET_ADD_COUNTERS), as libiptc does.
-  std::vector<uint32_t> old_index;
-  static constexpr uint32_t kNew = UINT32_MAX;
-};
+struct XtReplacement;
 
 // The entries blob of one x_tables table (IPv4 ipt_entry or IPv6 ip6t_entry, as read with
 // SO_GET_ENTRIES), split into chains: built-in chains found through hook_entry and underflow,
@@ -87,7 +78,11 @@ class XtTableBlob {
   // bytes (counters, matches, targets), jumps are pointed at their chains' new offsets, hook
   // entries, underflows, size and entry count are recomputed. New chains go where libiptc puts
   // them: before the first user chain whose name sorts after theirs.
+  // The replacement also carries the new table already split (what Parse of its bytes would
+  // give), so a caller that keeps the table between edits never parses its own writes again.
   Result<XtReplacement> Apply(const std::vector<XtChainEdit>& edits, size_t headroom) const;
+
+  const XtTableInfo& info() const { return info_; }
 
  private:
   struct Entry {
@@ -100,23 +95,50 @@ class XtTableBlob {
     uint32_t first = 0;     // index of the first entry (a user chain's head, a built-in's rule)
     uint32_t rules = 0;     // index of the first rule
     uint32_t end = 0;       // index of the tail (user) or policy (built-in) entry
+    uint32_t hash = 0;      // of the name, carried along by Apply so no name is hashed twice
   };
   XtTableBlob(IpFamily family, const XtTableInfo& info, std::span<const unsigned char> entries)
       : family_(family), info_(info), blob_(entries) {}
   Status Split();
   Status ResolveJumps();
   const Chain* Find(std::string_view name) const;
+  static uint32_t HashName(std::string_view name);
+  // Fills by_name_ from chains_ and their hashes; returns a chain whose name came before.
+  const Chain* IndexNames();
 
   IpFamily family_;
   XtTableInfo info_;
   std::span<const unsigned char> blob_;
   std::vector<Entry> entries_;
   std::vector<Chain> chains_;  // in blob order; the final ERROR entry belongs to none
-  std::unordered_map<std::string_view, uint32_t> by_name_;
+  // Open addressing over chains_ (index + 1; 0 is free), at most half full. Rebuilt by every
+  // Apply from the carried hashes: a node-based map of 110 000 names cost more than the edit.
+  std::vector<uint32_t> by_name_;
   // Per entry: the chain its standard target jumps to, kFallThrough, or kNoJump.
   std::vector<uint32_t> jump_;
   static constexpr uint32_t kNoJump = UINT32_MAX;
   static constexpr uint32_t kFallThrough = UINT32_MAX - 1;
+};
+
+// The table after an edit, ready for SO_SET_REPLACE.
+struct XtReplacement {
+  XtTableInfo info;
+  // `headroom` bytes reserved for the caller's ipt_replace header, then the entries, so the
+  // table is handed to the kernel without one more copy of it. The headroom is zeroed.
+  XtBuffer buffer;
+  // Per new entry: the index of the entry it was copied from in the parsed table, or kNew.
+  // Counters of kept entries are carried over with it (SO_SET_ADD_COUNTERS), as libiptc does.
+  std::vector<uint32_t> old_index;
+  static constexpr uint32_t kNew = UINT32_MAX;
+  // The new table, split; it points into `buffer`, whose bytes stay put when the replacement is
+  // moved (a copy would leave it pointing at the original's), hence move-only.
+  std::optional<XtTableBlob> table;
+
+  XtReplacement() = default;
+  XtReplacement(XtReplacement&&) = default;
+  XtReplacement& operator=(XtReplacement&&) = default;
+  XtReplacement(const XtReplacement&) = delete;
+  XtReplacement& operator=(const XtReplacement&) = delete;
 };
 
 }  // namespace kpx

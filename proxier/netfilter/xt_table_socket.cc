@@ -9,6 +9,7 @@
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -103,20 +104,97 @@ Result<std::optional<Snapshot<F>>> ReadOnce(int fd, const std::string& table) {
 }
 
 template <typename F>
-Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& plan) {
+Status ReadFamily(const std::string& table, const std::function<void(const XtTableBlob&)>& use) {
+  Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
+  if (fd.get() < 0) return Errno(table, "raw socket");
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    auto read = ReadOnce<F>(fd.get(), table);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) continue;
+    auto blob = XtTableBlob::Parse(F::kFamily, (*read)->info, (*read)->entries());
+    if (!blob.ok()) return Status::Error("x_tables " + table + ": " + blob.status().message());
+    use(*blob);
+    return Status::Ok();
+  }
+  return Status::Error("x_tables " + table + ": changed while being read " +
+                       std::to_string(kAttempts) + " times in a row");
+}
+
+// The hook offsets of the hooks the table has; the kernel reports the others as ~0.
+template <typename GetInfo>
+bool SameHooks(const GetInfo& gi, const XtTableInfo& kept) {
+  for (size_t h = 0; h < kept.hook_entry.size(); ++h) {
+    if ((kept.valid_hooks & (1u << h)) == 0) continue;
+    if (gi.hook_entry[h] != kept.hook_entry[h] || gi.underflow[h] != kept.underflow[h]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+template <typename F>
+XtTableSocket::Kept* XtTableSocket::Trusted(int fd, const std::string& table) {
+  // The watch is drained on every edit, so a write it saw is never forgotten: it drops them all.
+  if (options_.others_may_have_written && options_.others_may_have_written()) {
+    stats_.kept_dropped += kept_.size();
+    if (!kept_.empty()) VLOG(2) << "x_tables: another process took the xtables lock, re-reading";
+    kept_.clear();
+  }
+  auto it = kept_.find({F::kFamily, table});
+  if (it == kept_.end()) return nullptr;
+  const char* why = nullptr;
+  typename F::GetInfo gi{};
+  std::memcpy(gi.name, table.data(), std::min(table.size(), sizeof(gi.name) - 1));
+  socklen_t len = sizeof(gi);
+  const XtTableInfo& kept = it->second.table->info();
+  if (std::chrono::steady_clock::now() - it->second.read_at >= options_.trust_kept_for) {
+    why = "kept copy is due to be read back";
+  } else if (getsockopt(fd, F::kLevel, F::kGetInfo, &gi, &len) != 0) {
+    why = "get info failed";
+  } else if (gi.valid_hooks != kept.valid_hooks || gi.num_entries != kept.num_entries ||
+             gi.size != kept.size || !SameHooks(gi, kept)) {
+    why = "table changed by another writer";
+  }
+  if (why == nullptr) return &it->second;
+  VLOG(2) << "x_tables " << table << ": " << why << ", re-reading";
+  ++stats_.kept_dropped;
+  kept_.erase(it);
+  return nullptr;
+}
+
+template <typename F>
+Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& plan) {
+  if (table.size() >= XT_TABLE_MAXNAMELEN) return Status::Error("table name too long: " + table);
   Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
   if (fd.get() < 0) return Errno(table, "raw socket");
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  const std::pair<IpFamily, std::string> key(F::kFamily, table);
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
     const auto t0 = Clock::now();
-    auto read = ReadOnce<F>(fd.get(), table);
-    if (!read.ok()) return read.status();
-    if (!read->has_value()) continue;
-    const Snapshot<F>& snap = **read;
+    std::optional<Snapshot<F>> snap;
+    std::optional<XtTableBlob> parsed;
+    const XtTableBlob* blob = nullptr;
+    Clock::time_point read_at = t0;
+    if (Kept* k = options_.keep_tables ? Trusted<F>(fd.get(), table) : nullptr; k != nullptr) {
+      blob = &*k->table;
+      read_at = k->read_at;
+      ++stats_.kept_uses;
+    } else {
+      auto read = ReadOnce<F>(fd.get(), table);
+      if (!read.ok()) return read.status();
+      if (!read->has_value()) continue;
+      ++stats_.reads;
+      snap = std::move(*read);
+      auto p = XtTableBlob::Parse(F::kFamily, snap->info, snap->entries());
+      if (!p.ok()) return Status::Error("x_tables " + table + ": " + p.status().message());
+      parsed.emplace(std::move(*p));
+      blob = &*parsed;
+    }
+    const uint32_t old_entries = blob->info().num_entries;
     const auto t1 = Clock::now();
-    auto blob = XtTableBlob::Parse(F::kFamily, snap.info, snap.entries());
-    if (!blob.ok()) return Status::Error("x_tables " + table + ": " + blob.status().message());
     auto edits = plan(*blob);
     if (!edits.ok()) return edits.status();
     if (!edits->has_value()) return false;
@@ -134,11 +212,13 @@ Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& 
     std::memcpy(rep->underflow, r.info.underflow.data(), sizeof(rep->underflow));
     // The kernel refuses the replace (EAGAIN) unless num_counters is the table's entry count,
     // which is how a write by someone else since our read is noticed.
-    std::vector<xt_counters, DefaultInitAllocator<xt_counters>> old(snap.info.num_entries);
-    rep->num_counters = snap.info.num_entries;
+    std::vector<xt_counters, DefaultInitAllocator<xt_counters>> old(old_entries);
+    rep->num_counters = old_entries;
     rep->counters = old.data();
     if (setsockopt(fd.get(), F::kLevel, F::kReplace, rep,
                    static_cast<socklen_t>(r.buffer.size())) != 0) {
+      // Whatever the kernel holds now, the kept copy cannot vouch for it.
+      kept_.erase(key);
       if (errno == EAGAIN) {
         VLOG(2) << "x_tables " << table << " changed under us, attempt " << attempt;
         continue;
@@ -161,34 +241,24 @@ Result<bool> EditFamily(const std::string& table, const XtTableSocket::Planner& 
       // The rules are in; only statistics are lost (someone replaced the table again).
       LOG(WARNING) << Errno(table, "restoring counters").message();
     }
-    VLOG(2) << "x_tables " << table << ": " << snap.info.num_entries << " -> " << r.info.num_entries
-            << " entries, " << r.info.size << " bytes: read " << ms(t1 - t0)
-            << " ms, plan and edit " << ms(t2 - t1) << " ms, replace " << ms(t3 - t2)
+    VLOG(2) << "x_tables " << table << ": " << old_entries << " -> " << r.info.num_entries
+            << " entries, " << r.info.size << " bytes: " << (snap ? "read" : "kept copy") << " "
+            << ms(t1 - t0) << " ms, plan and edit " << ms(t2 - t1) << " ms, replace " << ms(t3 - t2)
             << " ms, counters " << ms(Clock::now() - t3) << " ms";
+    if (options_.keep_tables) {
+      Kept& k = kept_[key];
+      // The new split points into r.buffer's bytes, which the move keeps where they are.
+      k.table = std::move(r.table);
+      k.buffer = std::move(r.buffer);
+      k.read_at = read_at;
+    }
     return true;
   }
   return Status::Error("x_tables " + table + ": replaced by another writer " +
                        std::to_string(kAttempts) + " times in a row, giving up");
 }
 
-template <typename F>
-Status ReadFamily(const std::string& table, const std::function<void(const XtTableBlob&)>& use) {
-  Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
-  if (fd.get() < 0) return Errno(table, "raw socket");
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    auto read = ReadOnce<F>(fd.get(), table);
-    if (!read.ok()) return read.status();
-    if (!read->has_value()) continue;
-    auto blob = XtTableBlob::Parse(F::kFamily, (*read)->info, (*read)->entries());
-    if (!blob.ok()) return Status::Error("x_tables " + table + ": " + blob.status().message());
-    use(*blob);
-    return Status::Ok();
-  }
-  return Status::Error("x_tables " + table + ": changed while being read " +
-                       std::to_string(kAttempts) + " times in a row");
-}
-
-}  // namespace
+void XtTableSocket::Forget() { kept_.clear(); }
 
 Result<bool> XtTableSocket::Edit(IpFamily family, const std::string& table, const Planner& plan) {
   return family == IpFamily::kIPv4 ? EditFamily<V4>(table, plan) : EditFamily<V6>(table, plan);

@@ -173,7 +173,12 @@ class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
 
   std::unique_ptr<testing::TestNetns> netns_;
   LibiptcIptablesRunner runner_;
-  LibiptcIptablesRunner libiptc_{/*edit_blobs=*/false};
+  static LibiptcIptablesRunner::Options LibiptcOnly() {
+    LibiptcIptablesRunner::Options o;
+    o.edit_blobs = false;
+    return o;
+  }
+  LibiptcIptablesRunner libiptc_{LibiptcOnly()};
 };
 
 TEST_P(LibiptcBlobEditTest, RestoresMatchIptablesAndForeignRulesKeepTheirCounters) {

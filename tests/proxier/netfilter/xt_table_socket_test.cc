@@ -1,14 +1,18 @@
 // XtTableSocket against the kernel, in a private network namespace: a write by someone else
 // between our read and our replace is noticed (EAGAIN) and the edit is planned again on the new
-// table, so the other writer's rule survives; a declined plan writes nothing.
+// table, so the other writer's rule survives; a declined plan writes nothing; the table kpx wrote
+// is kept and edited again without reading it back, until the table's info, the lock's watch or
+// the copy's age says it may have been changed by someone else.
 #include "proxier/netfilter/xt_table_socket.h"
 
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/subprocess_executor.h"
@@ -49,18 +53,20 @@ TEST_F(XtTableSocketTest, AnotherWriterInBetweenMakesItReadAndPlanAgain) {
   ASSERT_TRUE(rule.ok());
   int plans = 0;
   size_t foreign_rules_seen = 0;
-  auto edited = XtTableSocket::Edit(
-      IpFamily::kIPv4, "filter",
-      [&](const XtTableBlob& table) -> Result<std::optional<std::vector<XtChainEdit>>> {
-        ++plans;
-        foreign_rules_seen = table.RuleCount("FOREIGN");
-        // The first time, someone else adds a rule after our read: our replace must fail.
-        if (plans == 1) Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP"});
-        XtChainEdit e;
-        e.name = "KUBE-X";
-        e.after = {*rule};
-        return std::optional(std::vector<XtChainEdit>{e});
-      });
+  XtTableSocket socket;
+  auto edited =
+      socket.Edit(IpFamily::kIPv4, "filter",
+                  [&](const XtTableBlob& table) -> Result<std::optional<std::vector<XtChainEdit>>> {
+                    ++plans;
+                    foreign_rules_seen = table.RuleCount("FOREIGN");
+                    // The first time, someone else adds a rule after our read: our replace must
+                    // fail.
+                    if (plans == 1) Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP"});
+                    XtChainEdit e;
+                    e.name = "KUBE-X";
+                    e.after = {*rule};
+                    return std::optional(std::vector<XtChainEdit>{e});
+                  });
   ASSERT_TRUE(edited.ok()) << edited.status().message();
   EXPECT_TRUE(*edited);
   EXPECT_EQ(plans, 2);
@@ -74,11 +80,12 @@ TEST_F(XtTableSocketTest, ADeclinedPlanWritesNothingAndReadSeesTheChains) {
   testing::InNetns in(netns_->Name("node"));
   Iptables({"-N", "FOREIGN"});
   const std::string before = Save();
-  auto edited = XtTableSocket::Edit(
-      IpFamily::kIPv4, "filter",
-      [](const XtTableBlob&) -> Result<std::optional<std::vector<XtChainEdit>>> {
-        return std::optional<std::vector<XtChainEdit>>();
-      });
+  XtTableSocket socket;
+  auto edited =
+      socket.Edit(IpFamily::kIPv4, "filter",
+                  [](const XtTableBlob&) -> Result<std::optional<std::vector<XtChainEdit>>> {
+                    return std::optional<std::vector<XtChainEdit>>();
+                  });
   ASSERT_TRUE(edited.ok()) << edited.status().message();
   EXPECT_FALSE(*edited);
   EXPECT_EQ(Save(), before);
@@ -91,6 +98,97 @@ TEST_F(XtTableSocketTest, ADeclinedPlanWritesNothingAndReadSeesTheChains) {
   // A table the kernel does not have is an error naming it.
   st = XtTableSocket::Read(IpFamily::kIPv4, "nosuchtable", [](const XtTableBlob&) {});
   EXPECT_NE(st.message().find("x_tables nosuchtable: get info"), std::string::npos) << st.message();
+}
+
+// Sets KUBE-X to one rule with `source`, noting how many rules FOREIGN had in the plan's table.
+Result<bool> SetKubeX(XtTableSocket& socket, const std::string& source,
+                      size_t* foreign_rules = nullptr) {
+  auto rule = EncodeIptEntry(IpFamily::kIPv4, {"-s", source, "-j", "ACCEPT"});
+  if (!rule.ok()) return rule.status();
+  return socket.Edit(
+      IpFamily::kIPv4, "filter",
+      [&](const XtTableBlob& table) -> Result<std::optional<std::vector<XtChainEdit>>> {
+        if (foreign_rules != nullptr) *foreign_rules = table.RuleCount("FOREIGN");
+        XtChainEdit e;
+        e.name = "KUBE-X";
+        e.after = {*rule};
+        return std::optional(std::vector<XtChainEdit>{e});
+      });
+}
+
+TEST_F(XtTableSocketTest, EditsTheTableItKeptWithoutReadingItBack) {
+  testing::InNetns in(netns_->Name("node"));
+  Iptables({"-N", "FOREIGN"});
+  Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP"});
+  XtTableSocket socket;
+  for (const char* source : {"10.0.0.1", "10.0.0.2", "10.0.0.3"}) {
+    auto edited = SetKubeX(socket, source);
+    ASSERT_TRUE(edited.ok() && *edited) << (edited.ok() ? "declined" : edited.status().message());
+  }
+  EXPECT_EQ(socket.stats().reads, 1u);
+  EXPECT_EQ(socket.stats().kept_uses, 2u);
+  EXPECT_EQ(socket.stats().kept_dropped, 0u);
+  // What the kernel holds is what a read-back edit would have written: the foreign rule kept,
+  // KUBE-X holding only the last rule.
+  const std::string saved = Save();
+  EXPECT_NE(saved.find("-A FOREIGN -s 10.9.9.9/32 -j DROP"), std::string::npos) << saved;
+  EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.3/32 -j ACCEPT"), std::string::npos) << saved;
+  EXPECT_EQ(saved.find("10.0.0.2"), std::string::npos) << saved;
+}
+
+TEST_F(XtTableSocketTest, ARuleAddedBySomeoneElseShowsInTheInfoAndSurvives) {
+  testing::InNetns in(netns_->Name("node"));
+  Iptables({"-N", "FOREIGN"});
+  XtTableSocket socket;
+  ASSERT_TRUE(SetKubeX(socket, "10.0.0.1").ok());
+  Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP"});
+  size_t foreign = 0;
+  auto edited = SetKubeX(socket, "10.0.0.2", &foreign);
+  ASSERT_TRUE(edited.ok()) << edited.status().message();
+  EXPECT_EQ(foreign, 1u);  // planned on the table as it is, not on the kept copy
+  EXPECT_EQ(socket.stats().reads, 2u);
+  EXPECT_EQ(socket.stats().kept_dropped, 1u);
+  EXPECT_NE(Save().find("-A FOREIGN -s 10.9.9.9/32 -j DROP"), std::string::npos) << Save();
+}
+
+// `iptables -R` with a rule of the same size leaves the table's size, entry count and hook
+// offsets as they were: only the lock's watch (or the copy's age) can tell.
+TEST_F(XtTableSocketTest, ASameSizeRewriteIsCaughtByTheWatchOrTheCopysAge) {
+  testing::InNetns in(netns_->Name("node"));
+  Iptables({"-N", "FOREIGN"});
+  Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP"});
+  for (const bool by_watch : {true, false}) {
+    SCOPED_TRACE(by_watch ? "watch" : "age");
+    bool watch_fired = false;
+    XtTableSocket::Options options;
+    if (by_watch) {
+      options.others_may_have_written = [&] { return std::exchange(watch_fired, false); };
+    } else {
+      options.trust_kept_for = std::chrono::steady_clock::duration::zero();
+    }
+    XtTableSocket socket(options);
+    ASSERT_TRUE(SetKubeX(socket, "10.0.0.1").ok());
+    const std::string replaced = by_watch ? "10.8.8.8" : "10.7.7.7";
+    Iptables({"-R", "FOREIGN", "1", "-s", replaced, "-j", "DROP"});
+    watch_fired = true;
+    ASSERT_TRUE(SetKubeX(socket, "10.0.0.2").ok());
+    EXPECT_EQ(socket.stats().reads, 2u);
+    EXPECT_EQ(socket.stats().kept_uses, 0u);
+    const std::string saved = Save();
+    EXPECT_NE(saved.find("-A FOREIGN -s " + replaced + "/32 -j DROP"), std::string::npos) << saved;
+    EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.2/32 -j ACCEPT"), std::string::npos) << saved;
+  }
+}
+
+TEST_F(XtTableSocketTest, KeepingCanBeTurnedOff) {
+  testing::InNetns in(netns_->Name("node"));
+  XtTableSocket::Options options;
+  options.keep_tables = false;
+  XtTableSocket socket(options);
+  ASSERT_TRUE(SetKubeX(socket, "10.0.0.1").ok());
+  ASSERT_TRUE(SetKubeX(socket, "10.0.0.2").ok());
+  EXPECT_EQ(socket.stats().reads, 2u);
+  EXPECT_EQ(socket.stats().kept_uses, 0u);
 }
 
 }  // namespace
