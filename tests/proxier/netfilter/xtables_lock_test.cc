@@ -58,11 +58,14 @@ std::optional<int> ExitCode(pid_t pid) {
   return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
 }
 
-// Whether `pid` has `path` open (what iptables does before it asks for the lock).
-bool HasOpen(pid_t pid, const std::string& path) {
+// Whether `pid` runs `program` and has `path` open: iptables opens the file before it asks for the
+// lock. (Checking the program too: between fork and exec the child holds copies of our own
+// descriptors, the lock file's among them.)
+bool RunsWithOpen(pid_t pid, const std::string& program, const std::string& path) {
+  const std::string proc = "/proc/" + std::to_string(pid);
   std::error_code ec;
-  for (const auto& e :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+  if (!std::filesystem::equivalent(proc + "/exe", program, ec)) return false;
+  for (const auto& e : std::filesystem::directory_iterator(proc + "/fd", ec)) {
     std::error_code same_ec;
     if (std::filesystem::equivalent(e.path(), path, same_ec)) return true;
   }
@@ -338,7 +341,7 @@ TEST_F(XtablesLockIptablesTest, IptablesWaitsWhileWeHoldIt) {
       netns_->Spawn("node", Argv({"-w", "60", "-A", "INPUT", "-s", "10.2.2.2", "-j", "ACCEPT"}));
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(WaitFor([&] { return lock.OthersMayHaveWrittenSinceLastCall(); }));
-  ASSERT_TRUE(WaitFor([&] { return HasOpen(pid, path_) || ExitCode(pid); }));
+  ASSERT_TRUE(WaitFor([&] { return RunsWithOpen(pid, kIptables, path_) || ExitCode(pid); }));
   EXPECT_EQ(ExitCode(pid), std::nullopt) << "iptables finished while we held the lock";
   EXPECT_EQ(Save().find("10.2.2.2"), std::string::npos);
 
@@ -397,7 +400,7 @@ TEST_F(XtablesLockIptablesTest, IptablesThatOpenedBeforeTheWatchIsSeenWhenDone) 
   const pid_t pid =
       netns_->Spawn("node", Argv({"-w", "60", "-A", "INPUT", "-s", "10.5.5.5", "-j", "ACCEPT"}));
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(WaitFor([&] { return HasOpen(pid, path_) || ExitCode(pid); }));
+  ASSERT_TRUE(WaitFor([&] { return RunsWithOpen(pid, kIptables, path_) || ExitCode(pid); }));
   ASSERT_EQ(ExitCode(pid), std::nullopt);
 
   XtablesLock lock(path_);
