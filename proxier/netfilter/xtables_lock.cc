@@ -132,7 +132,7 @@ void XtablesLock::DrainEvents() {
 }
 
 void XtablesLock::Rearm() {
-  if (!rearm_ && fd_ >= 0 && watch_ >= 0) return;
+  if (!rearm_ && !orphaned_ && fd_ >= 0 && watch_ >= 0) return;
   // Whatever happened while the watch was missing or pointed elsewhere is unknown.
   others_ = true;
   rearm_ = false;
@@ -181,6 +181,17 @@ void XtablesLock::Rearm() {
   }
   // After the old watch is gone, so its close event cannot look like someone else's.
   if (old_fd >= 0) close(old_fd);
+  // Deleted, yet still what the path leads to: a single-file bind mount (the DaemonSet's) whose
+  // host file was removed. iptables on the host now locks a file we cannot reach or watch.
+  struct stat st;
+  const bool orphaned = fstat(fd_, &st) == 0 && st.st_nlink == 0;
+  if (orphaned && !orphaned_) {
+    LOG(WARNING) << "xtables lock " << path_
+                 << ": the file was deleted but the path still leads to it (a bind mount?); "
+                    "other iptables users lock a new file, so tables will be re-read before "
+                    "every change";
+  }
+  orphaned_ = orphaned;
 }
 
 Result<XtablesLock::Guard> XtablesLock::Acquire(std::chrono::milliseconds wait) {
@@ -245,8 +256,9 @@ bool XtablesLock::OthersMayHaveWrittenSinceLastCall() {
   DrainEvents();
   Rearm();
   const bool answer = others_;
-  // Without a watch nothing can be seen, so the next answer must be true again.
-  others_ = watch_ < 0;
+  // Without a watch (or watching a file nobody else can open) nothing can be seen, so the next
+  // answer must be true again.
+  others_ = watch_ < 0 || orphaned_;
   return answer;
 }
 

@@ -72,7 +72,9 @@ class XtablesLock {
   // Whether another process may have written x_tables since the previous call: true if anyone
   // else opened or closed the lock file since then, or the file was replaced, moved, deleted or
   // had its attributes changed, or the watch could not be kept (no inotify, events overflowed,
-  // the file cannot be opened). Clears on read.
+  // the file cannot be opened, or it was deleted where the path cannot follow: a single-file
+  // bind mount, as in the DaemonSet, keeps leading to the deleted file while the host's iptables
+  // create and lock a new one; that answers true for good). Clears on read.
   //
   // The answer errs on the side of true, because the caller uses false to skip re-reading a
   // table it has cached: a false true costs one read, a false false makes kpx replace a table
@@ -84,8 +86,10 @@ class XtablesLock {
   // drops the lock, so once the Guard is held, every earlier write is already reported, including
   // writes by processes that opened the file before the watch was (re)armed.
   //
-  // Blind spot: a process that, like kpx, keeps the file open and only flocks and unlocks it
-  // is seen once, at its open, and never again.
+  // Blind spots: a process that, like kpx, keeps the file open and only flocks and unlocks it
+  // is seen once, at its open, and never again; and whatever writes x_tables without taking this
+  // lock at all (iptables-legacy-save only reads; libiptc users need not lock) is never seen.
+  // XtTableSocket's entry-count check still refuses a replace over a table changed since read.
   bool OthersMayHaveWrittenSinceLastCall();
 
  private:
@@ -104,14 +108,15 @@ class XtablesLock {
   const std::string path_;
   std::mutex mu_;
   std::condition_variable released_;
-  bool held_ = false;    // a Guard of this object holds the lock
-  int fd_ = -1;          // the lock file, opened O_RDONLY like iptables does
-  int open_errno_ = 0;   // why fd_ is -1
-  int inotify_fd_ = -1;  // non-blocking
-  int watch_ = -1;       // inotify watch descriptor on fd_'s file
-  bool others_ = true;   // what the next OthersMayHaveWrittenSinceLastCall answers
-  bool rearm_ = false;   // an event said the file may have been replaced
-  bool warned_ = false;  // inotify trouble is logged once
+  bool held_ = false;      // a Guard of this object holds the lock
+  int fd_ = -1;            // the lock file, opened O_RDONLY like iptables does
+  int open_errno_ = 0;     // why fd_ is -1
+  int inotify_fd_ = -1;    // non-blocking
+  int watch_ = -1;         // inotify watch descriptor on fd_'s file
+  bool others_ = true;     // what the next OthersMayHaveWrittenSinceLastCall answers
+  bool rearm_ = false;     // an event said the file may have been replaced
+  bool warned_ = false;    // inotify trouble is logged once
+  bool orphaned_ = false;  // fd_'s file is deleted but still at path_ (bind mount): always true
 };
 
 }  // namespace kpx

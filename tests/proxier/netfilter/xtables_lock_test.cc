@@ -248,6 +248,26 @@ TEST_F(XtablesLockFileTest, ReplacedFileIsReportedAndTheNewOneLockedAndWatched) 
   EXPECT_TRUE(lock.OthersMayHaveWrittenSinceLastCall());
 }
 
+// As in the DaemonSet, where the path is a bind mount of the host's file: once that file is
+// deleted, the path still leads to it while everyone else creates and locks a new one. Here the
+// path is /proc/self/fd/N of a deleted file, which behaves the same.
+TEST_F(XtablesLockFileTest, DeletedFileThePathStillLeadsToAnswersTrueForGood) {
+  const int keep = open(path_.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(keep, 0);
+  const std::string pinned = "/proc/self/fd/" + std::to_string(keep);
+  XtablesLock lock(pinned);
+  EXPECT_TRUE(lock.OthersMayHaveWrittenSinceLastCall());
+  EXPECT_FALSE(lock.OthersMayHaveWrittenSinceLastCall());
+  ASSERT_EQ(unlink(path_.c_str()), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(lock.OthersMayHaveWrittenSinceLastCall());
+  {
+    auto g = lock.Acquire(seconds(10));  // still a lock, if on a file only we can reach
+    EXPECT_TRUE(g.ok()) << g.status().message();
+  }
+  EXPECT_TRUE(lock.OthersMayHaveWrittenSinceLastCall());
+  close(keep);
+}
+
 TEST_F(XtablesLockFileTest, LostEventsAnswerTrueAndTheWatchGoesOn) {
   std::ifstream in("/proc/sys/fs/inotify/max_queued_events");
   long max_events = 0;
