@@ -162,17 +162,20 @@ void XtablesLock::Rearm() {
     // again since the open; the path itself is the fallback where /proc is not mounted.
     const std::string self = "/proc/self/fd/" + std::to_string(fd_);
     int wd = inotify_add_watch(inotify_fd_, self.c_str(), kMask);
-    if (wd < 0 && errno == ENOENT) {
+    int err = errno;
+    if (wd < 0 && err == ENOENT) {
       wd = inotify_add_watch(inotify_fd_, path_.c_str(), kMask);
+      err = errno;
       if (wd >= 0 && !FdMatchesPath()) {
         inotify_rm_watch(inotify_fd_, wd);
         wd = -1;
+        err = ESTALE;  // replaced again between our open and the watch; the next call retries
         rearm_ = true;
       }
     }
     if (wd < 0 && !warned_) {
       warned_ = true;
-      LOG(WARNING) << "xtables lock " << path_ << ": inotify_add_watch: " << Errno(errno)
+      LOG(WARNING) << "xtables lock " << path_ << ": inotify_add_watch: " << Errno(err)
                    << "; tables will be re-read before every change";
     }
     // Adding a watch to the inode already watched returns the same descriptor.

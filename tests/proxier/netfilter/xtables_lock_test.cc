@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -153,6 +154,33 @@ TEST_F(XtablesLockFileTest, OneObjectHasOneHolderAtATimeAndGuardsMove) {
   ASSERT_TRUE(after.ok()) << after.status().message();
   XtablesLock other(path_);
   EXPECT_FALSE(other.Acquire(milliseconds(0)).ok());
+}
+
+// Threads sharing one object and threads of a second object (standing in for another process)
+// never hold the lock at once.
+TEST_F(XtablesLockFileTest, HoldersNeverOverlapAcrossThreadsAndObjects) {
+  XtablesLock a(path_);
+  XtablesLock b(path_);
+  std::atomic<bool> inside{false};
+  std::atomic<int> overlaps{0};
+  std::atomic<int> failures{0};
+  auto work = [&](XtablesLock* lock) {
+    for (int i = 0; i < 50; ++i) {
+      auto g = lock->Acquire(seconds(60));
+      if (!g.ok()) {
+        ++failures;
+        continue;
+      }
+      if (inside.exchange(true)) ++overlaps;
+      std::this_thread::yield();
+      inside = false;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (XtablesLock* lock : {&a, &a, &b, &b}) threads.emplace_back(work, lock);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(overlaps, 0);
 }
 
 TEST_F(XtablesLockFileTest, OurOwnLockCyclesDoNotSetTheSignal) {
