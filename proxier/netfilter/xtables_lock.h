@@ -67,6 +67,9 @@ class XtablesLock {
 
   // Takes the lock, trying until `wait` has passed (zero: one try). Errors name the path and
   // either the errno of what failed (open, flock) or how long it waited for the other holder.
+  // Uncontended it costs a few syscalls (flock, fstat and stat to be sure the file was not
+  // replaced, dup). Never run iptables with the same lock file while holding the Guard: it would
+  // wait for us, and we for it.
   Result<Guard> Acquire(std::chrono::milliseconds wait);
 
   // Whether another process may have written x_tables since the previous call: true if anyone
@@ -86,6 +89,8 @@ class XtablesLock {
   // drops the lock, so once the Guard is held, every earlier write is already reported, including
   // writes by processes that opened the file before the watch was (re)armed.
   //
+  // Costs one read(2) when nothing happened.
+  //
   // Blind spots: a process that, like kpx, keeps the file open and only flocks and unlocks it
   // is seen once, at its open, and never again; and whatever writes x_tables without taking this
   // lock at all (iptables-legacy-save only reads; libiptc users need not lock) is never seen.
@@ -103,7 +108,8 @@ class XtablesLock {
   bool FdMatchesPath() const;
   void CloseWatch();
 
-  void ReleaseHeld();  // by a Guard
+  // A Guard let go (takes mu_).
+  void ReleaseHeld();
 
   const std::string path_;
   std::mutex mu_;
