@@ -801,11 +801,46 @@ Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
                                    : Encode<ip6t_entry>(family, args);
 }
 
+namespace {
+
+XtTableSocket::Options WatchedBy(XtTableSocket::Options tables, XtablesLock* lock) {
+  if (lock != nullptr && !tables.others_may_have_written) {
+    tables.others_may_have_written = [lock] { return lock->OthersMayHaveWrittenSinceLastCall(); };
+  }
+  return tables;
+}
+
+}  // namespace
+
+LibiptcIptablesRunner::LibiptcIptablesRunner(Options options)
+    : edit_blobs_(options.edit_blobs),
+      lock_(options.lock_path.empty() ? nullptr : std::make_unique<XtablesLock>(options.lock_path)),
+      lock_wait_(options.lock_wait),
+      tables_(WatchedBy(std::move(options.tables), lock_.get())) {}
+
+Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
+  if (!lock_) return std::optional<XtablesLock::Guard>();
+  auto guard = lock_->Acquire(lock_wait_);
+  if (guard.ok()) return std::optional<XtablesLock::Guard>(std::move(guard.value()));
+  // A file nobody here can open (no /run in a bare container, a read-only mount) excludes no
+  // one: failing every sync for it would only leave the rules stale. The watch then answers
+  // "maybe written" every time, so kept tables are always read back.
+  if (!lock_->Openable()) {
+    LOG_FIRST_N(WARNING, 1) << guard.status().message()
+                            << "; writing x_tables without the xtables lock";
+    return std::optional<XtablesLock::Guard>();
+  }
+  return guard.status();
+}
+
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
+  auto guard = Lock();
+  if (!guard.ok()) return guard.status();
   return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, edit_blobs_, tables_, stats_)
                                    : RestoreFamily<V6>(family, text, edit_blobs_, tables_, stats_);
 }
 
+// Without the lock, like iptables-legacy-save: a read that races a replace is retried (EAGAIN).
 Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {
   std::string out = "*" + std::string(table) + "\n";
   Status st = XtTableSocket::Read(family, std::string(table), [&](const XtTableBlob& blob) {
@@ -818,12 +853,16 @@ Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_vie
 }
 
 Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {
+  auto guard = Lock();
+  if (!guard.ok()) return guard.status();
   tables_.Forget();  // libiptc commits below, behind the kept copies' back
   return family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule)
                                    : EnsureJumpFamily<V6>(family, rule);
 }
 
 Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rule) {
+  auto guard = Lock();
+  if (!guard.ok()) return guard.status();
   tables_.Forget();
   return family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule)
                                    : DeleteJumpFamily<V6>(family, rule);
@@ -831,6 +870,8 @@ Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& 
 
 Status LibiptcIptablesRunner::DeleteChains(IpFamily family, std::string_view table,
                                            const std::vector<std::string>& chains) {
+  auto guard = Lock();
+  if (!guard.ok()) return guard.status();
   tables_.Forget();
   return family == IpFamily::kIPv4 ? DeleteChainsFamily<V4>(table, chains)
                                    : DeleteChainsFamily<V6>(table, chains);

@@ -1,10 +1,15 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "proxier/netfilter/iptables_runner.h"
 #include "proxier/netfilter/xt_table_socket.h"
+#include "proxier/netfilter/xtables_lock.h"
 
 namespace kpx {
 
@@ -16,6 +21,9 @@ namespace kpx {
 // table into chain lists and compile it again, which is most of a large table's sync and
 // quadratic in the chains created. Sections touching built-in chains or deleting single rules,
 // and the jump and chain-deletion calls, go through libiptc.
+//
+// Every call that writes holds the xtables lock (Options::lock_path) from its read to its
+// replace, as iptables-legacy does, so the two never interleave on a table.
 //
 // Supports exactly the rule vocabulary kpx renders: -s/-d/-p/-i with negation; matches comment,
 // tcp/udp/sctp --dport, addrtype --src-type/--dst-type, statistic random, recent, mark,
@@ -34,12 +42,18 @@ class LibiptcIptablesRunner : public IptablesRunner {
     // False applies every section through libiptc: the path the blob editor replaces, kept
     // selectable so tests and benchmarks compare the two on the same input.
     bool edit_blobs = true;
-    // How the blob editor keeps the tables it wrote between syncs (XtTableSocket).
+    // How the blob editor keeps the tables it wrote between syncs (XtTableSocket). Unless set
+    // here, its watch for other writers is the lock's.
     XtTableSocket::Options tables;
+    // The lock file iptables-legacy takes around every read-modify-write of a table; every call
+    // of this runner holds it too. Empty takes no lock (then nothing watches for other writers
+    // either, and a kept table is trusted on its info and age alone).
+    std::string lock_path = XtablesLock::DefaultPath();
+    // kube-proxy runs iptables-restore with -w 5.
+    std::chrono::milliseconds lock_wait{5000};
   };
   LibiptcIptablesRunner() : LibiptcIptablesRunner(Options{}) {}
-  explicit LibiptcIptablesRunner(Options options)
-      : edit_blobs_(options.edit_blobs), tables_(std::move(options.tables)) {}
+  explicit LibiptcIptablesRunner(Options options);
   std::string_view Name() const override { return "libiptc"; }
   Status Restore(IpFamily family, std::string_view text) override;
   Result<std::string> Save(IpFamily family, std::string_view table) override;
@@ -51,8 +65,13 @@ class LibiptcIptablesRunner : public IptablesRunner {
   const XtTableSocket::Stats& table_stats() const { return tables_.stats(); }
 
  private:
+  // Holds the xtables lock for one call; nullopt when the runner takes none.
+  Result<std::optional<XtablesLock::Guard>> Lock();
+
   bool edit_blobs_;
   Stats stats_;
+  std::unique_ptr<XtablesLock> lock_;  // before tables_, whose watch asks it
+  std::chrono::milliseconds lock_wait_;
   XtTableSocket tables_;
 };
 

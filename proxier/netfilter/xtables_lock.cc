@@ -197,6 +197,13 @@ void XtablesLock::Rearm() {
   orphaned_ = orphaned;
 }
 
+bool XtablesLock::Openable() {
+  std::lock_guard<std::mutex> lock(mu_);
+  DrainEvents();
+  Rearm();
+  return fd_ >= 0;
+}
+
 Result<XtablesLock::Guard> XtablesLock::Acquire(std::chrono::milliseconds wait) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::max(wait, std::chrono::milliseconds(0));

@@ -72,6 +72,10 @@ class XtablesLock {
   // wait for us, and we for it.
   Result<Guard> Acquire(std::chrono::milliseconds wait);
 
+  // Whether the file can be opened now (trying again if it could not be before). False tells a
+  // caller that nobody on this mount can lock it either, unlike a lock held by someone.
+  bool Openable();
+
   // Whether another process may have written x_tables since the previous call: true if anyone
   // else opened or closed the lock file since then, or the file was replaced, moved, deleted or
   // had its attributes changed, or the watch could not be kept (no inotify, events overflowed,

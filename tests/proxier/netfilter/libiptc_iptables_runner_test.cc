@@ -13,12 +13,14 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/netlink_nfacct.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/in_netns.h"
 #include "tests/support/netns.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/traffic.h"
 
 namespace kpx {
@@ -281,6 +283,94 @@ INSTANTIATE_TEST_SUITE_P(Families, LibiptcBlobEditTest,
                          ::testing::Values(IpFamily::kIPv4, IpFamily::kIPv6), [](const auto& info) {
                            return info.param == IpFamily::kIPv4 ? "IPv4" : "IPv6";
                          });
+
+// The runner takes the xtables lock iptables-legacy takes, and through it sees writes the table's
+// size cannot show: a rule rewritten in place by iptables between two syncs survives the second
+// (the kept copy is dropped), while two syncs with nothing in between need no read-back.
+class LibiptcRunnerLockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = testing::TestNetns::Unavailable(); !why.empty()) {
+      GTEST_SKIP() << why;
+    }
+    if (access("/usr/sbin/iptables-legacy", X_OK) != 0) GTEST_SKIP() << "iptables-legacy missing";
+    netns_ = std::make_unique<testing::TestNetns>("kpx-iptlk");
+    ASSERT_TRUE(netns_->Add("node").ok());
+  }
+  // iptables-legacy on this test's lock file; the calling thread must be in the namespace.
+  void Iptables(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"env", "XTABLES_LOCKFILE=" + lock_path_, "iptables-legacy",
+                                     "-w", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = SubprocessExecutor().Run(argv, "");
+    ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().message());
+  }
+  static std::string Save() {
+    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-t", "filter"}, "");
+    return r.ok() ? r->out : "";
+  }
+  static std::string KubeX(const std::string& source) {
+    return "*filter\n:KUBE-X - [0:0]\n-A KUBE-X -s " + source + " -j ACCEPT\nCOMMIT\n";
+  }
+  LibiptcIptablesRunner::Options Options() const {
+    LibiptcIptablesRunner::Options o;
+    o.lock_path = lock_path_;
+    o.lock_wait = std::chrono::milliseconds(200);
+    o.tables.trust_kept_for = std::chrono::hours(1);
+    return o;
+  }
+
+  testing::TempDir dir_;
+  const std::string lock_path_ = dir_.File("xtables.lock");
+  std::unique_ptr<testing::TestNetns> netns_;
+};
+
+TEST_F(LibiptcRunnerLockTest, SeesRewritesThroughTheLockAndWaitsForIt) {
+  testing::InNetns in(netns_->Name("node"));
+  Iptables({"-N", "FOREIGN"});
+  Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP"});
+  LibiptcIptablesRunner runner(Options());
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.1")).ok());
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.2")).ok());
+  EXPECT_EQ(runner.table_stats().reads, 1u);
+  EXPECT_EQ(runner.table_stats().kept_uses, 1u);
+
+  // Same size, same entry count: only the lock's watch can tell.
+  Iptables({"-R", "FOREIGN", "1", "-s", "10.8.8.8", "-j", "DROP"});
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.3")).ok());
+  EXPECT_EQ(runner.table_stats().reads, 2u);
+  std::string saved = Save();
+  EXPECT_NE(saved.find("-A FOREIGN -s 10.8.8.8/32 -j DROP"), std::string::npos) << saved;
+  EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.3/32 -j ACCEPT"), std::string::npos) << saved;
+
+  // While someone else holds the lock, a sync waits for it and then fails, writing nothing.
+  {
+    XtablesLock other(lock_path_);
+    auto held = other.Acquire(std::chrono::milliseconds(0));
+    ASSERT_TRUE(held.ok()) << held.status().message();
+    Status st = runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.4"));
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find(lock_path_), std::string::npos) << st.message();
+  }
+  saved = Save();
+  EXPECT_EQ(saved.find("10.0.0.4"), std::string::npos) << saved;
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.5")).ok());
+  EXPECT_NE(Save().find("-A KUBE-X -s 10.0.0.5/32 -j ACCEPT"), std::string::npos);
+}
+
+// A lock file that cannot exist (its directory does not) locks nobody out: the runner writes
+// without it, reading the table back every time since nothing can watch for other writers.
+TEST_F(LibiptcRunnerLockTest, WritesWithoutALockFileNobodyCanOpen) {
+  testing::InNetns in(netns_->Name("node"));
+  LibiptcIptablesRunner::Options o = Options();
+  o.lock_path = dir_.File("missing/xtables.lock");
+  LibiptcIptablesRunner runner(o);
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.1")).ok());
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.2")).ok());
+  EXPECT_NE(Save().find("-A KUBE-X -s 10.0.0.2/32 -j ACCEPT"), std::string::npos);
+  EXPECT_EQ(runner.table_stats().reads, 2u);
+  EXPECT_EQ(runner.table_stats().kept_uses, 0u);
+}
 
 }  // namespace
 }  // namespace kpx
