@@ -355,7 +355,7 @@ b_edit_and_wait() {
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
 #   written_per_change,written_unit,rules_total,peak_rss_mib,incr_cpu_ms,rss_mib,edit_to_sync_ms,
-#   xt_floor_ms,xt_table_bytes
+#   xt_floor_ms,xt_table_bytes,xt_own_replace_ms,xt_sync_over_own
 # incr_sync_ms: kpx's partial-sync histogram (its Apply); edit_to_sync_ms: wall time from the
 # rename of the edited file until kpx logs the sync (median; polled every 20 ms, so up to that
 # much late; includes inotify, the file's parse and the runner); incr_cpu_ms: kpx's process
@@ -363,7 +363,11 @@ b_edit_and_wait() {
 # under one tick), re-reading the edited file included; rss_mib: VmRSS after the last edit;
 # xt_floor_ms (legacy and libiptc rows, with XTFLOOR): the kernel's own replace of the IPv4 filter
 # and nat tables kpx left, read and written back unchanged (kpx-xt-floor, median of 3), and their
-# size in bytes: what every whole-table commit costs at least.
+# size in bytes: what every whole-table commit costs at least. xt_own_replace_ms and
+# xt_sync_over_own (libiptc rows): per partial sync, the kernel's replace time (SO_SET_REPLACE
+# alone, as kpx-xt-floor times it) inside that very sync, from kpx's -v=2 "x_tables" lines, and the sync's time over it
+# (medians): the floor measured where the sync ran, so the kernel's run-to-run variance in the
+# replace (which a separate floor process does not share) cancels out.
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
   local label runner log t0 startup first m c0 i times=() written unit total rss mon
@@ -445,13 +449,37 @@ b_controlplane() {
       b_log "$label/$runner N=$n: x_tables floor: filter+nat replaced unchanged in ${xt_ms} ms ($xt_bytes bytes; reading them took $(cut -d, -f3 <<<"$xt") ms)"
     fi
   fi
+  local own="" own_ms="" own_ratio=""
+  if [[ $backend == libiptc && $mode != ipvs ]]; then
+    # "x_tables T: ... replace R ms, counters C ms" lines, then "iptables partial sync ... took S ms".
+    own=$(awk '
+      /x_tables [a-z]+: .* replace [0-9.]+ ms, counters [0-9.]+ ms/ {
+        for (i = 1; i < NF; i++) {
+          if ($i == "replace") r += $(i + 1)
+        }
+      }
+      /iptables full sync of/ { r = 0 }
+      /iptables partial sync of .* took [0-9.]+ ms/ {
+        for (i = 1; i < NF; i++) if ($i == "took") t = $(i + 1)
+        if (r > 0) { k++; rs[k] = r; q[k] = t / r }
+        r = 0
+      }
+      function med(a, n,   i, j, x) {
+        for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+        return a[int((n + 1) / 2)]
+      }
+      END { if (k) printf "%.1f,%.3f", med(rs, k), med(q, k) }' "$log")
+    own_ms=$(cut -d, -f1 <<<"$own")
+    own_ratio=$(cut -d, -f2 <<<"$own")
+    [[ -z $own ]] || b_log "$label/$runner N=$n: within its own syncs: kernel replace median ${own_ms} ms, sync / that x${own_ratio} (median)"
+  fi
   local med max cpu wall
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   max=$(printf '%s\n' "${times[@]}" | sort -g | tail -n 1)
   cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
-  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes"
+  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes,${own_ms:-},${own_ratio:-}"
   b_topo_down
 }
 

@@ -246,9 +246,9 @@ controlplane_table() {
 # Whole-table runners against the kernel's own replace of the same tables (issue 14: libiptc
 # within 1.2x of it).
 xt_floor_table() {
-  echo "| kernel | mode | runner | N x 10 | incremental sync ms (median) | x_tables floor ms (filter+nat replaced unchanged) | sync / floor | table MiB |"
-  echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
-  awk -F, 'NR > 1 && $17 != "" {printf "| %s | %s | %s | %d | %s | %s | %s | %.1f |\n", $1, $2, $3, $4, $8, $17, ($17 > 0 && $8 != "" ? sprintf("x%.2f", $8 / $17) : "-"), $18 / 1048576}' "$cp"
+  echo "| kernel | mode | runner | N x 10 | incremental sync ms (median) | x_tables floor ms (filter+nat replaced unchanged) | sync / floor | kernel replace inside kpx's own syncs ms (median) | sync / that (median) | table MiB |"
+  echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  awk -F, 'NR > 1 && $17 != "" {printf "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %.1f |\n", $1, $2, $3, $4, $8, $17, ($17 > 0 && $8 != "" ? sprintf("x%.2f", $8 / $17) : "-"), ($19 == "" ? "-" : $19), ($20 == "" ? "-" : "x" $20), $18 / 1048576}' "$cp"
 }
 
 # IPVS one-endpoint sync end to end in the VM, against its value at N = 100 (issue 14: <= 1.2x).

@@ -31,6 +31,8 @@ for runner in nft legacy libiptc; do
   check "host control plane, iptables $runner: full and incremental sync, RSS" \
     test "$(cp_rows host iptables-linear "$runner")" -ge 2
 done
+check "host control plane, libiptc: the kernel's replace inside kpx's own syncs, and the ratio" \
+  test "$(awk -F, 'NR > 1 && $1 == "host" && $3 == "libiptc" && $19 + 0 > 0 && $20 + 0 > 0' "$out/controlplane.csv" | wc -l)" -ge 1
 check "vm control plane, ipvs" test "$(cp_rows vm ipvs -)" -ge 1
 # Churn: kpx observed network programming latencies (the manifest source may coalesce writes
 # that land while it is busy, so up to as many as were written), exactly too.
