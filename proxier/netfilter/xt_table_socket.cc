@@ -233,11 +233,16 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     auto* info = reinterpret_cast<xt_counters_info*>(add.data());
     std::memcpy(info->name, table.data(), table.size());
     info->num_counters = static_cast<unsigned int>(r.old_index.size());
+    bool counted = false;
     for (size_t i = 0; i < r.old_index.size(); ++i) {
-      if (r.old_index[i] != XtReplacement::kNew) info->counters[i] = old[r.old_index[i]];
+      if (r.old_index[i] == XtReplacement::kNew) continue;
+      info->counters[i] = old[r.old_index[i]];
+      counted |= (info->counters[i].pcnt | info->counters[i].bcnt) != 0;
     }
-    if (setsockopt(fd.get(), F::kLevel, F::kAddCounters, info,
-                   static_cast<socklen_t>(add.size())) != 0) {
+    // Adding zeros changes nothing, and the call walks every entry (27 ms at 10 000 x 10): a
+    // table no packet has reached yet skips it.
+    if (counted && setsockopt(fd.get(), F::kLevel, F::kAddCounters, info,
+                              static_cast<socklen_t>(add.size())) != 0) {
       // The rules are in; only statistics are lost (someone replaced the table again).
       LOG(WARNING) << Errno(table, "restoring counters").message();
     }
