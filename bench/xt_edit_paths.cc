@@ -67,7 +67,7 @@ int Run(const std::string& path, const std::string& full, const std::string& par
   kpx::LibiptcIptablesRunner::Options options;
   options.edit_blobs = path != "libiptc";
   options.tables.keep_tables = path == "blob";
-  kpx::LibiptcIptablesRunner runner(std::move(options));
+  kpx::LibiptcIptablesRunner runner(options);
   const double f = TimedRestore(runner, full);
   const double p = TimedRestore(runner, partial);
   std::vector<double> r;

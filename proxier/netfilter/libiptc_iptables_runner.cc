@@ -801,22 +801,17 @@ Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
                                    : Encode<ip6t_entry>(family, args);
 }
 
-namespace {
+LibiptcIptablesRunner::LibiptcIptablesRunner() : LibiptcIptablesRunner(Options()) {}
 
-XtTableSocket::Options WatchedBy(XtTableSocket::Options tables, XtablesLock* lock) {
-  if (lock != nullptr && !tables.others_may_have_written) {
-    tables.others_may_have_written = [lock] { return lock->OthersMayHaveWrittenSinceLastCall(); };
-  }
-  return tables;
-}
-
-}  // namespace
-
-LibiptcIptablesRunner::LibiptcIptablesRunner(Options options)
+LibiptcIptablesRunner::LibiptcIptablesRunner(const Options& options)
     : edit_blobs_(options.edit_blobs),
       lock_(options.lock_path.empty() ? nullptr : std::make_unique<XtablesLock>(options.lock_path)),
       lock_wait_(options.lock_wait),
-      tables_(WatchedBy(std::move(options.tables), lock_.get())) {}
+      tables_(options.tables) {
+  if (lock_ && !options.tables.others_may_have_written) {
+    tables_.Watch([lock = lock_.get()] { return lock->OthersMayHaveWrittenSinceLastCall(); });
+  }
+}
 
 Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
   if (!lock_) return std::optional<XtablesLock::Guard>();

@@ -52,8 +52,8 @@ class LibiptcIptablesRunner : public IptablesRunner {
     // kube-proxy runs iptables-restore with -w 5.
     std::chrono::milliseconds lock_wait{5000};
   };
-  LibiptcIptablesRunner() : LibiptcIptablesRunner(Options{}) {}
-  explicit LibiptcIptablesRunner(Options options);
+  LibiptcIptablesRunner();
+  explicit LibiptcIptablesRunner(const Options& options);
   std::string_view Name() const override { return "libiptc"; }
   Status Restore(IpFamily family, std::string_view text) override;
   Result<std::string> Save(IpFamily family, std::string_view table) override;

@@ -354,6 +354,20 @@ std::vector<XtTableBlob::ChainSummary> XtTableBlob::Chains() const {
 
 Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
                                          size_t headroom) const {
+  return Rewrite(edits, headroom, nullptr);
+}
+
+Result<XtReplacement> XtTableBlob::ApplyInPlace(const std::vector<XtChainEdit>& edits,
+                                                size_t headroom, XtBuffer& buffer) const {
+  if (buffer.size() < headroom || buffer.data() + headroom != blob_.data() ||
+      buffer.size() - headroom != blob_.size()) {
+    return Status::Error("edit in place: the buffer does not hold this table");
+  }
+  return Rewrite(edits, headroom, &buffer);
+}
+
+Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
+                                           XtBuffer* in_place) const {
   const Layout l = LayoutOf(family_);
   // Only the edits are hashed: a table of 110 000 chains is walked by index.
   std::unordered_map<std::string_view, const XtChainEdit*> edit_of;
@@ -476,14 +490,28 @@ Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
   out.info.valid_hooks = info_.valid_hooks;
   out.info.size = static_cast<uint32_t>(size);
   out.info.num_entries = static_cast<uint32_t>(count);
-  out.buffer.resize(headroom + size);
-  Populate(out.buffer.data(), out.buffer.size());
-  std::memset(out.buffer.data(), 0, headroom);
   out.old_index.reserve(count);
-  unsigned char* const base = out.buffer.data() + headroom;
+
+  // Pass 2, the layout: where each run of old bytes and each new entry goes, and the new table's
+  // split, chain i of it being slot i. No byte is written yet, so that an edit in place can
+  // move the runs in an order that never overwrites one it has still to move.
+  struct Run {
+    uint32_t src;
+    uint32_t dst;
+    uint32_t bytes;
+  };
+  struct Piece {
+    enum Kind { kRule, kHead, kTail } kind;
+    uint32_t dst;
+    const XtRule* rule = nullptr;  // kRule
+    std::string_view name;         // kHead
+    bool standard = false;         // kRule: its target becomes a verdict (named or a jump)
+    std::optional<int32_t> named;  // kRule: ACCEPT, DROP, ...
+  };
+  std::vector<Run> runs;
+  std::vector<Piece> pieces;
   uint32_t at = 0;
-  // The new table's split, built alongside the bytes: chain i of it is slot i.
-  XtTableBlob next(family_, out.info, std::span<const unsigned char>(base, size));
+  XtTableBlob next(family_, out.info, {});
   next.entries_.reserve(count);
   next.jump_.reserve(count);
   next.chains_.reserve(slots.size());
@@ -492,134 +520,169 @@ Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
     next.jump_.push_back(jump);
     at += entry_size;
   };
-
-  // Copies old entries [from, to) and points their jumps at the chains' new offsets.
-  auto copy_old = [&](uint32_t from, uint32_t to) -> Status {
+  // Old entries [from, to), their jumps mapped to the new table's chains.
+  auto keep_old = [&](uint32_t from, uint32_t to) -> Status {
     if (from >= to) return Status::Ok();
-    const uint32_t start = at;
-    const uint64_t bytes = span_bytes(from, to);
-    std::memcpy(base + at, blob_.data() + entries_[from].offset, bytes);
-    const int64_t delta = int64_t{start} - entries_[from].offset;
+    const uint32_t src = entries_[from].offset;
+    const uint32_t bytes = static_cast<uint32_t>(span_bytes(from, to));
+    if (!runs.empty() && runs.back().src + runs.back().bytes == src &&
+        runs.back().dst + runs.back().bytes == at) {
+      runs.back().bytes += bytes;
+    } else {
+      runs.push_back({src, at, bytes});
+    }
     for (uint32_t i = from; i < to; ++i) {
       out.old_index.push_back(i);
-      next.entries_.push_back(
-          {static_cast<uint32_t>(entries_[i].offset + delta), entries_[i].size});
-      if (jump_[i] == kNoJump) {
-        next.jump_.push_back(kNoJump);
-        continue;
+      uint32_t jump = jump_[i];
+      if (jump != kNoJump && jump != kFallThrough) {
+        jump = slot_of_chain[jump_[i]];
+        if (jump == kNoJump) {
+          return Status::Error("cannot delete " + std::string(chains_[jump_[i]].name) +
+                               ": a rule still jumps to it");
+        }
       }
-      unsigned char* e = base + entries_[i].offset + delta;
-      unsigned char* verdict = e + Read16(e + l.target_offset_at) + kTargetHeader;
-      if (jump_[i] == kFallThrough) {
-        Write32(verdict, static_cast<int32_t>(entries_[i].offset + delta + entries_[i].size));
-        next.jump_.push_back(kFallThrough);
-        continue;
-      }
-      const uint32_t s = slot_of_chain[jump_[i]];
-      if (s == kNoJump) {
-        return Status::Error("cannot delete " + std::string(chains_[jump_[i]].name) +
-                             ": a rule still jumps to it");
-      }
-      Write32(verdict, static_cast<int32_t>(slots[s].first_rule));
-      next.jump_.push_back(s);
+      add_entry(entries_[i].size, jump);
     }
-    at += static_cast<uint32_t>(bytes);
     return Status::Ok();
   };
-  // Copies a new rule, turning its named standard target into a verdict or a jump.
-  auto copy_new = [&](const XtRule& r, std::string_view chain) -> Status {
-    unsigned char* e = base + at;
-    std::memcpy(e, r.data(), r.size());
-    out.old_index.push_back(XtReplacement::kNew);
-    const TargetView t = TargetOf(l, e);
-    unsigned char* target = e + Read16(e + l.target_offset_at);
-    std::optional<int32_t> verdict;
+  // A new rule; its named standard target becomes a verdict or a jump when the bytes are written.
+  auto add_new = [&](const XtRule& r, std::string_view chain) -> Status {
+    const TargetView t = TargetOf(l, r.data());
+    bool standard = true;
     uint32_t jump = kNoJump;
+    const std::optional<int32_t> named = NamedVerdict(t.name);
     if (IsStandard(t)) {
-      verdict = static_cast<int32_t>(at + r.size());  // fall through
       jump = kFallThrough;
-    } else if (auto named = NamedVerdict(t.name)) {
-      verdict = named;
+    } else if (named) {
     } else if (const uint32_t to = slot_of(t.name); to != kNoJump) {
-      verdict = static_cast<int32_t>(slots[to].first_rule);
       jump = to;
     } else if (Find(t.name) != nullptr) {
       return Status::Error("rule in " + std::string(chain) + " jumps to " + std::string(t.name) +
                            ", which is deleted");
+    } else {
+      standard = false;  // an extension's target
     }
-    if (verdict) {
-      if (t.size != kStandardTargetSize) {
-        return Status::Error("rule in " + std::string(chain) + ": standard target of size " +
-                             std::to_string(t.size));
-      }
-      std::memset(target + offsetof(xt_entry_target, u.user.name), 0, XT_EXTENSION_MAXNAMELEN);
-      target[offsetof(xt_entry_target, u.user.revision)] = 0;
-      Write32(target + kTargetHeader, *verdict);
+    if (standard && t.size != kStandardTargetSize) {
+      return Status::Error("rule in " + std::string(chain) + ": standard target of size " +
+                           std::to_string(t.size));
     }
+    pieces.push_back({Piece::kRule, at, &r, {}, standard, named});
+    out.old_index.push_back(XtReplacement::kNew);
     add_entry(static_cast<uint32_t>(r.size()), jump);
     return Status::Ok();
   };
-  // A user chain's name as the new bytes hold it, in its head at `head_at`.
-  auto name_at = [&](uint32_t head_at, size_t length) {
-    return std::string_view(
-        reinterpret_cast<const char*>(base + head_at + l.entry_size + kTargetHeader), length);
-  };
-
-  // Pass 2: the bytes.
   for (const Slot& s : slots) {
     Chain c;
+    c.name = s.name;  // user chains': pointed at the new bytes once they are written
+    c.hash = s.old != nullptr ? s.old->hash : HashName(s.name);
     c.first = static_cast<uint32_t>(next.entries_.size());
     if (s.old != nullptr && s.old->hook >= 0) {
-      c.name = s.old->name;
-      c.hash = s.old->hash;
       c.hook = s.old->hook;
       c.rules = c.first;
       out.info.hook_entry[s.old->hook] = at;
-      if (Status st = copy_old(s.old->first, s.old->end); !st.ok()) return st;
+      if (Status st = keep_old(s.old->first, s.old->end); !st.ok()) return st;
       out.info.underflow[s.old->hook] = at;
       c.end = static_cast<uint32_t>(next.entries_.size());
-      if (Status st = copy_old(s.old->end, s.old->end + 1); !st.ok()) return st;
+      if (Status st = keep_old(s.old->end, s.old->end + 1); !st.ok()) return st;
       next.chains_.push_back(c);
       continue;
     }
-    const uint32_t head_at = at;
     if (s.old != nullptr) {
-      if (Status st = copy_old(s.old->first, s.old->rules); !st.ok()) return st;
+      if (Status st = keep_old(s.old->first, s.old->rules); !st.ok()) return st;
     } else {
-      WriteHead(l, base + at, s.name);
+      pieces.push_back({Piece::kHead, at, nullptr, s.name, false, std::nullopt});
       out.old_index.push_back(XtReplacement::kNew);
       add_entry(static_cast<uint32_t>(head), kNoJump);
     }
-    c.name = name_at(head_at, s.name.size());
-    c.hash = s.old != nullptr ? s.old->hash : HashName(c.name);
     c.rules = static_cast<uint32_t>(next.entries_.size());
     if (s.edit != nullptr) {
       for (const XtRule& r : s.edit->before) {
-        if (Status st = copy_new(r, s.name); !st.ok()) return st;
+        if (Status st = add_new(r, s.name); !st.ok()) return st;
       }
     }
     if (s.old != nullptr && (s.edit == nullptr || s.edit->keep_rules)) {
-      if (Status st = copy_old(s.old->rules, s.old->end); !st.ok()) return st;
+      if (Status st = keep_old(s.old->rules, s.old->end); !st.ok()) return st;
     }
     if (s.edit != nullptr) {
       for (const XtRule& r : s.edit->after) {
-        if (Status st = copy_new(r, s.name); !st.ok()) return st;
+        if (Status st = add_new(r, s.name); !st.ok()) return st;
       }
     }
     c.end = static_cast<uint32_t>(next.entries_.size());
     if (s.old != nullptr) {
-      if (Status st = copy_old(s.old->end, s.old->end + 1); !st.ok()) return st;
+      if (Status st = keep_old(s.old->end, s.old->end + 1); !st.ok()) return st;
     } else {
-      WriteTail(l, base + at);
+      pieces.push_back({Piece::kTail, at, nullptr, {}, false, std::nullopt});
       out.old_index.push_back(XtReplacement::kNew);
       add_entry(static_cast<uint32_t>(tail), kNoJump);
     }
     next.chains_.push_back(c);
   }
-  if (Status st = copy_old(static_cast<uint32_t>(entries_.size() - 1),
+  if (Status st = keep_old(static_cast<uint32_t>(entries_.size() - 1),
                            static_cast<uint32_t>(entries_.size()));
       !st.ok()) {
     return st;
+  }
+
+  // Pass 3, the bytes. Every check is behind us: an edit in place is never left half done.
+  unsigned char* base = nullptr;
+  if (in_place != nullptr) {
+    // Runs keep their order, so those moving left never land on one still to move when taken
+    // left to right, nor those moving right when taken right to left; the new entries fill
+    // the gaps afterwards. Grown first (within the capacity kept for it, usually), shrunk last.
+    const size_t was = in_place->size();
+    if (headroom + size > was) in_place->resize(headroom + size);
+    base = in_place->data() + headroom;
+    for (const Run& r : runs) {
+      if (r.dst < r.src) std::memmove(base + r.dst, base + r.src, r.bytes);
+    }
+    for (auto r = runs.rbegin(); r != runs.rend(); ++r) {
+      if (r->dst > r->src) std::memmove(base + r->dst, base + r->src, r->bytes);
+    }
+    in_place->resize(headroom + size);
+    out.buffer = std::move(*in_place);
+  } else {
+    // Room to grow in place on later edits; reserved, not touched, so it costs no memory yet.
+    out.buffer.reserve(headroom + size + size / 32);
+    out.buffer.resize(headroom + size);
+    Populate(out.buffer.data(), out.buffer.size());
+    base = out.buffer.data() + headroom;
+    for (const Run& r : runs) std::memcpy(base + r.dst, blob_.data() + r.src, r.bytes);
+  }
+  std::memset(out.buffer.data(), 0, headroom);
+  for (const Piece& p : pieces) {
+    unsigned char* e = base + p.dst;
+    if (p.kind == Piece::kHead) {
+      WriteHead(l, e, p.name);
+      continue;
+    }
+    if (p.kind == Piece::kTail) {
+      WriteTail(l, e);
+      continue;
+    }
+    std::memcpy(e, p.rule->data(), p.rule->size());
+    if (!p.standard) continue;  // an extension's target keeps its bytes
+    unsigned char* target = e + Read16(e + l.target_offset_at);
+    std::memset(target + offsetof(xt_entry_target, u.user.name), 0, XT_EXTENSION_MAXNAMELEN);
+    target[offsetof(xt_entry_target, u.user.revision)] = 0;
+    if (p.named) Write32(target + kTargetHeader, *p.named);
+  }
+  // Every jump and fall-through, old or new, to where its chain or next entry now is.
+  for (size_t i = 0; i < next.entries_.size(); ++i) {
+    const uint32_t jump = next.jump_[i];
+    if (jump == kNoJump) continue;
+    const Entry& e = next.entries_[i];
+    unsigned char* verdict =
+        base + e.offset + Read16(base + e.offset + l.target_offset_at) + kTargetHeader;
+    Write32(verdict, static_cast<int32_t>(jump == kFallThrough ? e.offset + e.size
+                                                               : slots[jump].first_rule));
+  }
+  next.blob_ = std::span<const unsigned char>(base, size);
+  for (Chain& c : next.chains_) {
+    if (c.hook >= 0) continue;
+    c.name = std::string_view(reinterpret_cast<const char*>(base + next.entries_[c.first].offset +
+                                                            l.entry_size + kTargetHeader),
+                              c.name.size());
   }
   next.info_ = out.info;  // the hooks' offsets are known only now
   if (const Chain* twice = next.IndexNames(); twice != nullptr) {

@@ -81,6 +81,12 @@ class XtTableBlob {
   // The replacement also carries the new table already split (what Parse of its bytes would
   // give), so a caller that keeps the table between edits never parses its own writes again.
   Result<XtReplacement> Apply(const std::vector<XtChainEdit>& edits, size_t headroom) const;
+  // The same, written over `buffer`: `headroom` bytes, then the very entries this table was split
+  // from. Only what moves is moved, with no second table-sized buffer to allocate and fault in.
+  // The replacement takes the buffer over, and this table's view of it is gone either way: use
+  // the replacement's split, or after an error, neither.
+  Result<XtReplacement> ApplyInPlace(const std::vector<XtChainEdit>& edits, size_t headroom,
+                                     XtBuffer& buffer) const;
 
   const XtTableInfo& info() const { return info_; }
 
@@ -102,6 +108,8 @@ class XtTableBlob {
   Status Split();
   Status ResolveJumps();
   const Chain* Find(std::string_view name) const;
+  Result<XtReplacement> Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
+                                XtBuffer* in_place) const;
   static uint32_t HashName(std::string_view name);
   // Fills by_name_ from chains_ and their hashes; returns a chain whose name came before.
   const Chain* IndexNames();

@@ -177,10 +177,11 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     std::optional<Snapshot<F>> snap;
     std::optional<XtTableBlob> parsed;
     const XtTableBlob* blob = nullptr;
+    Kept* kept = options_.keep_tables ? Trusted<F>(fd.get(), table) : nullptr;
     Clock::time_point read_at = t0;
-    if (Kept* k = options_.keep_tables ? Trusted<F>(fd.get(), table) : nullptr; k != nullptr) {
-      blob = &*k->table;
-      read_at = k->read_at;
+    if (kept != nullptr) {
+      blob = &*kept->table;
+      read_at = kept->read_at;
       ++stats_.kept_uses;
     } else {
       auto read = ReadOnce<F>(fd.get(), table);
@@ -198,7 +199,16 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     auto edits = plan(*blob);
     if (!edits.ok()) return edits.status();
     if (!edits->has_value()) return false;
-    auto applied = blob->Apply(**edits, sizeof(typename F::Replace));
+    // The kept copy is edited where it lies: no second table-sized buffer to fault in, and only
+    // the bytes after the first change move. From here it is the new table or nothing.
+    auto applied = kept != nullptr
+                       ? blob->ApplyInPlace(**edits, sizeof(typename F::Replace), kept->buffer)
+                       : blob->Apply(**edits, sizeof(typename F::Replace));
+    if (kept != nullptr) {
+      kept_.erase(key);
+      kept = nullptr;
+      blob = nullptr;
+    }
     if (!applied.ok())
       return Status::Error("x_tables " + table + ": " + applied.status().message());
     XtReplacement& r = applied.value();
@@ -217,8 +227,7 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     rep->counters = old.data();
     if (setsockopt(fd.get(), F::kLevel, F::kReplace, rep,
                    static_cast<socklen_t>(r.buffer.size())) != 0) {
-      // Whatever the kernel holds now, the kept copy cannot vouch for it.
-      kept_.erase(key);
+      // The kept copy, if any, was consumed by the edit; the next attempt reads the table back.
       if (errno == EAGAIN) {
         VLOG(2) << "x_tables " << table << " changed under us, attempt " << attempt;
         continue;

@@ -53,8 +53,8 @@ class XtTableSocket {
   using Planner =
       std::function<Result<std::optional<std::vector<XtChainEdit>>>(const XtTableBlob& table)>;
 
-  XtTableSocket() : XtTableSocket(Options{}) {}
-  explicit XtTableSocket(Options options) : options_(std::move(options)) {}
+  XtTableSocket() = default;
+  explicit XtTableSocket(const Options& options) : options_(options) {}
   XtTableSocket(const XtTableSocket&) = delete;
   XtTableSocket& operator=(const XtTableSocket&) = delete;
 
@@ -71,6 +71,11 @@ class XtTableSocket {
   // Drops every kept copy: the next edits read their tables back. For writes that bypass this
   // object (libiptc commits in the same process).
   void Forget();
+
+  // Sets Options::others_may_have_written.
+  void Watch(std::function<bool()> others_may_have_written) {
+    options_.others_may_have_written = std::move(others_may_have_written);
+  }
 
   const Stats& stats() const { return stats_; }
 

@@ -452,8 +452,9 @@ TEST_P(XtTableBlobTest, KeptEntriesKeepTheirBytesAndMapToTheirOldIndex) {
 
 // The split Apply hands back is the one Parse would make of the new bytes: over random sequences
 // of edits (chains created, refilled with jumps between them, emptied and deleted), each step is
-// applied both to the carried split and to a fresh parse of the previous bytes, and the two
-// results must be byte for byte the same, as must their chains and rule counts.
+// applied to the carried split, to a fresh parse of the previous bytes, and in place over the
+// carried bytes, and the three results must be byte for byte the same, as must their chains and
+// rule counts.
 TEST_P(XtTableBlobTest, CarriedSplitEditsLikeAFreshParse) {
   std::mt19937 rng(29);
   const Table start = Base();
@@ -509,15 +510,32 @@ TEST_P(XtTableBlobTest, CarriedSplitEditsLikeAFreshParse) {
     ASSERT_EQ(a->buffer.size(), b->buffer.size());
     ASSERT_EQ(std::memcmp(a->buffer.data(), b->buffer.data(), a->buffer.size()), 0);
     ASSERT_EQ(a->old_index, b->old_index);
+    // The same edit written over the carried bytes themselves (last: it consumes them).
+    auto c = kept.ApplyInPlace(edits, 4, carried.buffer);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    ASSERT_EQ(c->buffer.size(), a->buffer.size());
+    ASSERT_EQ(std::memcmp(c->buffer.data() + 4, a->buffer.data() + 4, a->buffer.size() - 4), 0);
+    ASSERT_EQ(c->old_index, a->old_index);
     for (const auto& e : edits) {
       if (!e.remove && std::find(names.begin(), names.end(), e.name) == names.end()) {
         names.push_back(e.name);
       }
     }
-    carried = std::move(a.value());
+    // Alternate which of the two is carried on, so both splits are edited again.
+    carried = std::move(step % 2 == 0 ? c.value() : a.value());
     ++applied;
   }
   EXPECT_GT(applied, 100);
+}
+
+TEST_P(XtTableBlobTest, InPlaceNeedsTheBufferTheTableWasSplitFrom) {
+  const Table t = Base();
+  auto blob = XtTableBlob::Parse(f(), t.info, t.entries);
+  ASSERT_TRUE(blob.ok());
+  XtBuffer other(t.entries.size() + 4);
+  auto r = blob->ApplyInPlace({}, 4, other);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "edit in place: the buffer does not hold this table");
 }
 
 TEST_P(XtTableBlobTest, RefusesEditsThatCannotBeApplied) {
