@@ -19,6 +19,7 @@
 #include "proxier/netfilter/netlink_nfacct.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/in_netns.h"
+#include "tests/support/legacy_iptables_test.h"
 #include "tests/support/netns.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/traffic.h"
@@ -287,28 +288,10 @@ INSTANTIATE_TEST_SUITE_P(Families, LibiptcBlobEditTest,
 // The runner takes the xtables lock iptables-legacy takes, and through it sees writes the table's
 // size cannot show: a rule rewritten in place by iptables between two syncs survives the second
 // (the kept copy is dropped), while two syncs with nothing in between need no read-back.
-class LibiptcRunnerLockTest : public ::testing::Test {
+class LibiptcRunnerLockTest : public testing::LegacyIptablesTest {
  protected:
-  void SetUp() override {
-    if (const std::string why = testing::TestNetns::Unavailable(); !why.empty()) {
-      GTEST_SKIP() << why;
-    }
-    if (access("/usr/sbin/iptables-legacy", X_OK) != 0) GTEST_SKIP() << "iptables-legacy missing";
-    netns_ = std::make_unique<testing::TestNetns>("kpx-iptlk");
-    ASSERT_TRUE(netns_->Add("node").ok());
-  }
-  // iptables-legacy on this test's lock file; the calling thread must be in the namespace.
-  void Iptables(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"env", "XTABLES_LOCKFILE=" + lock_path_, "iptables-legacy",
-                                     "-w", "5"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = SubprocessExecutor().Run(argv, "");
-    ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().message());
-  }
-  static std::string Save() {
-    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-t", "filter"}, "");
-    return r.ok() ? r->out : "";
-  }
+  LibiptcRunnerLockTest() : LegacyIptablesTest("kpx-iptlk") { lock_file_ = lock_path_; }
+  static std::string Save() { return SaveFilter(); }
   static std::string KubeX(const std::string& source) {
     return "*filter\n:KUBE-X - [0:0]\n-A KUBE-X -s " + source + " -j ACCEPT\nCOMMIT\n";
   }
@@ -322,7 +305,6 @@ class LibiptcRunnerLockTest : public ::testing::Test {
 
   testing::TempDir dir_;
   const std::string lock_path_ = dir_.File("xtables.lock");
-  std::unique_ptr<testing::TestNetns> netns_;
 };
 
 TEST_F(LibiptcRunnerLockTest, SeesRewritesThroughTheLockAndWaitsForIt) {

@@ -17,33 +17,15 @@
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/in_netns.h"
-#include "tests/support/netns.h"
+#include "tests/support/legacy_iptables_test.h"
 
 namespace kpx {
 namespace {
 
-class XtTableSocketTest : public ::testing::Test {
+class XtTableSocketTest : public testing::LegacyIptablesTest {
  protected:
-  void SetUp() override {
-    if (const std::string why = testing::TestNetns::Unavailable(); !why.empty()) {
-      GTEST_SKIP() << why;
-    }
-    if (access("/usr/sbin/iptables-legacy", X_OK) != 0) GTEST_SKIP() << "iptables-legacy missing";
-    netns_ = std::make_unique<testing::TestNetns>("kpx-xts");
-    ASSERT_TRUE(netns_->Add("node").ok());
-  }
-  // Runs an iptables-legacy command in the namespace (the calling thread must be in it).
-  static void Iptables(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"iptables-legacy"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = SubprocessExecutor().Run(argv, "");
-    ASSERT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().message());
-  }
-  static std::string Save() {
-    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-t", "filter"}, "");
-    return r.ok() ? r->out : "";
-  }
-  std::unique_ptr<testing::TestNetns> netns_;
+  XtTableSocketTest() : LegacyIptablesTest("kpx-xts") {}
+  static std::string Save() { return SaveFilter(); }
 };
 
 TEST_F(XtTableSocketTest, AnotherWriterInBetweenMakesItReadAndPlanAgain) {
