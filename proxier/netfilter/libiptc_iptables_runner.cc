@@ -723,8 +723,8 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, Xt
       VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
               << "rules, applied through libiptc";
     }
-    // libiptc wrote behind the kept copies' back (or may have, on failure).
-    tables.Forget();
+    // libiptc writes behind the kept copy's back (or may have, on failure).
+    tables.Forget(family, section.name);
     if (Status st = RestoreSectionWithLibiptc<F>(family, section); !st.ok()) return st;
     ++stats.libiptc_sections;
   }
@@ -850,7 +850,7 @@ Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_vie
 Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  tables_.Forget();  // libiptc commits below, behind the kept copies' back
+  tables_.Forget(family, rule.table);  // libiptc commits below, behind the kept copy's back
   return family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule)
                                    : EnsureJumpFamily<V6>(family, rule);
 }
@@ -858,7 +858,7 @@ Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& 
 Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rule) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  tables_.Forget();
+  tables_.Forget(family, rule.table);
   return family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule)
                                    : DeleteJumpFamily<V6>(family, rule);
 }
@@ -867,7 +867,7 @@ Status LibiptcIptablesRunner::DeleteChains(IpFamily family, std::string_view tab
                                            const std::vector<std::string>& chains) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  tables_.Forget();
+  tables_.Forget(family, std::string(table));
   return family == IpFamily::kIPv4 ? DeleteChainsFamily<V4>(table, chains)
                                    : DeleteChainsFamily<V6>(table, chains);
 }

@@ -272,7 +272,9 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
                        std::to_string(kAttempts) + " times in a row, giving up");
 }
 
-void XtTableSocket::Forget() { kept_.clear(); }
+void XtTableSocket::Forget(IpFamily family, const std::string& table) {
+  kept_.erase({family, table});
+}
 
 Result<bool> XtTableSocket::Edit(IpFamily family, const std::string& table, const Planner& plan) {
   return family == IpFamily::kIPv4 ? EditFamily<V4>(table, plan) : EditFamily<V6>(table, plan);

@@ -68,9 +68,9 @@ class XtTableSocket {
   static Status Read(IpFamily family, const std::string& table,
                      const std::function<void(const XtTableBlob&)>& use);
 
-  // Drops every kept copy: the next edits read their tables back. For writes that bypass this
+  // Drops the kept copy of one table: its next edit reads it back. For writes that bypass this
   // object (libiptc commits in the same process).
-  void Forget();
+  void Forget(IpFamily family, const std::string& table);
 
   // Sets Options::others_may_have_written.
   void Watch(std::function<bool()> others_may_have_written) {

@@ -343,6 +343,23 @@ TEST_F(LibiptcRunnerLockTest, SeesRewritesThroughTheLockAndWaitsForIt) {
   EXPECT_NE(Save().find("-A KUBE-X -s 10.0.0.5/32 -j ACCEPT"), std::string::npos);
 }
 
+// libiptc's own commits (the jump rules, on full syncs) make the runner forget only the copy of
+// the table they changed: the other tables' next edits still start from their kept copies.
+TEST_F(LibiptcRunnerLockTest, ALibiptcCommitForgetsOnlyTheTableItChanged) {
+  testing::InNetns in(netns_->Name("node"));
+  LibiptcIptablesRunner runner(Options());
+  const std::string nat = "*nat\n:KUBE-N - [0:0]\n-A KUBE-N -j RETURN\nCOMMIT\n";
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.1") + nat).ok());
+  EXPECT_EQ(runner.table_stats().reads, 2u);  // filter and nat, read once
+  auto added = runner.EnsureJump(IpFamily::kIPv4, JumpRule{"nat", "OUTPUT", {}, "KUBE-N"});
+  ASSERT_TRUE(added.ok() && *added) << added.status().message();
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.2") + nat).ok());
+  EXPECT_EQ(runner.table_stats().kept_uses, 1u);  // filter
+  EXPECT_EQ(runner.table_stats().reads, 3u);      // nat again, which libiptc changed
+  const std::string saved = Save();
+  EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.2/32 -j ACCEPT"), std::string::npos) << saved;
+}
+
 // A lock file that cannot exist (its directory does not) locks nobody out: the runner writes
 // without it, reading the table back every time since nothing can watch for other writers.
 TEST_F(LibiptcRunnerLockTest, WritesWithoutALockFileNobodyCanOpen) {
