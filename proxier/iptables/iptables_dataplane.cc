@@ -205,6 +205,7 @@ void IptablesDataplane::RecordMetrics(MetricsRegistry& metrics) const {
       .GetGauge("kubeproxy_sync_proxy_rules_iptables_total",
                 "Total number of iptables rules owned by kube-proxy", {{"table", "filter"}})
       ->Set(sum(counters_.filter_rules));
+  runner_->RecordMetrics(metrics);
   const char* kSyncs = "kpx_iptables_syncs_total";
   const char* kSyncsHelp = "iptables syncs by kind (skipped: identical rules, kernel untouched)";
   metrics.GetCounter(kSyncs, kSyncsHelp, {{"kind", "full"}})->Set(counters_.full_syncs);

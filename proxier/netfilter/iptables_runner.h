@@ -6,6 +6,7 @@
 
 #include "base/protocol.h"
 #include "base/status.h"
+#include "proxier/metrics/registry.h"
 
 namespace kpx {
 
@@ -45,6 +46,8 @@ class IptablesRunner {
   // Flushes and deletes the named user chains of `table` that exist; missing ones are ignored.
   virtual Status DeleteChains(IpFamily family, std::string_view table,
                               const std::vector<std::string>& chains) = 0;
+  // The runner's own counters, if it has any (the dataplane records its own besides).
+  virtual void RecordMetrics(MetricsRegistry& metrics) const {}
 };
 
 }  // namespace kpx

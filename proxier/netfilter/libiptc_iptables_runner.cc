@@ -835,6 +835,22 @@ Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
                                    : RestoreFamily<V6>(family, text, edit_blobs_, tables_, stats_);
 }
 
+void LibiptcIptablesRunner::RecordMetrics(MetricsRegistry& metrics) const {
+  const char* kEdits = "kpx_iptables_table_edits_total";
+  const char* kEditsHelp =
+      "x_tables edits by what they started from: the table kpx kept from its last write, or the "
+      "table read back from the kernel";
+  const XtTableSocket::Stats& t = tables_.stats();
+  metrics.GetCounter(kEdits, kEditsHelp, {{"start", "kept"}})
+      ->Set(static_cast<double>(t.kept_uses));
+  metrics.GetCounter(kEdits, kEditsHelp, {{"start", "read"}})->Set(static_cast<double>(t.reads));
+  metrics
+      .GetCounter("kpx_iptables_kept_tables_dropped_total",
+                  "Kept tables found possibly changed by another writer (table info, the xtables "
+                  "lock's watch) or due to be read back")
+      ->Set(static_cast<double>(t.kept_dropped));
+}
+
 // Without the lock, like iptables-legacy-save: a read that races a replace is retried (EAGAIN).
 Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {
   std::string out = "*" + std::string(table) + "\n";

@@ -61,6 +61,9 @@ class LibiptcIptablesRunner : public IptablesRunner {
   Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) override;
   Status DeleteChains(IpFamily family, std::string_view table,
                       const std::vector<std::string>& chains) override;
+  // kpx_iptables_table_edits_total{start="kept"|"read"} and
+  // kpx_iptables_kept_tables_dropped_total: how often syncs could skip reading a table back.
+  void RecordMetrics(MetricsRegistry& metrics) const override;
   const Stats& stats() const { return stats_; }
   const XtTableSocket::Stats& table_stats() const { return tables_.stats(); }
 

@@ -319,11 +319,21 @@ TEST_F(LibiptcRunnerLockTest, SeesRewritesThroughTheLockAndWaitsForIt) {
   ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.2")).ok());
   EXPECT_EQ(runner.table_stats().reads, 1u);
   EXPECT_EQ(runner.table_stats().kept_uses, 1u);
+  MetricsRegistry metrics;
+  runner.RecordMetrics(metrics);
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("kpx_iptables_table_edits_total{start=\"kept\"} 1"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kpx_iptables_table_edits_total{start=\"read\"} 1"), std::string::npos)
+      << text;
 
   // Same size, same entry count: only the lock's watch can tell.
   Iptables({"-R", "FOREIGN", "1", "-s", "10.8.8.8", "-j", "DROP"});
   ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.3")).ok());
   EXPECT_EQ(runner.table_stats().reads, 2u);
+  runner.RecordMetrics(metrics);
+  EXPECT_NE(metrics.Render().find("kpx_iptables_kept_tables_dropped_total 1"), std::string::npos)
+      << metrics.Render();
   std::string saved = Save();
   EXPECT_NE(saved.find("-A FOREIGN -s 10.8.8.8/32 -j DROP"), std::string::npos) << saved;
   EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.3/32 -j ACCEPT"), std::string::npos) << saved;
