@@ -9,7 +9,6 @@
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -77,25 +76,37 @@ struct Snapshot {
   }
 };
 
-// Reads the table; EAGAIN (it changed between the two calls) is returned as a null Snapshot.
+// What IPT_SO_GET_INFO says about the table now: its size, entry count and hook offsets.
 template <typename F>
-Result<std::optional<Snapshot<F>>> ReadOnce(int fd, const std::string& table) {
+Result<XtTableInfo> GetInfo(int fd, const std::string& table) {
   typename F::GetInfo gi{};
   if (table.size() >= sizeof(gi.name)) return Status::Error("table name too long: " + table);
   std::memcpy(gi.name, table.data(), table.size());
   socklen_t len = sizeof(gi);
   if (getsockopt(fd, F::kLevel, F::kGetInfo, &gi, &len) != 0) return Errno(table, "get info");
+  XtTableInfo info;
+  info.valid_hooks = gi.valid_hooks;
+  std::memcpy(info.hook_entry.data(), gi.hook_entry, sizeof(gi.hook_entry));
+  std::memcpy(info.underflow.data(), gi.underflow, sizeof(gi.underflow));
+  info.num_entries = gi.num_entries;
+  info.size = gi.size;
+  return info;
+}
+
+// Reads the table; EAGAIN (it changed between the two calls) is returned as a null Snapshot.
+template <typename F>
+Result<std::optional<Snapshot<F>>> ReadOnce(int fd, const std::string& table) {
+  auto info = GetInfo<F>(fd, table);
+  if (!info.ok()) return info.status();
   Snapshot<F> s;
-  s.info.valid_hooks = gi.valid_hooks;
-  std::memcpy(s.info.hook_entry.data(), gi.hook_entry, sizeof(gi.hook_entry));
-  std::memcpy(s.info.underflow.data(), gi.underflow, sizeof(gi.underflow));
-  s.info.num_entries = gi.num_entries;
-  s.info.size = gi.size;
-  s.buffer.resize(offsetof(typename F::GetEntries, entrytable) + gi.size);
+  s.info = *info;
+  s.buffer.resize(offsetof(typename F::GetEntries, entrytable) + s.info.size);
   auto* get = reinterpret_cast<typename F::GetEntries*>(s.buffer.data());
-  std::memcpy(get->name, gi.name, sizeof(get->name));
-  get->size = gi.size;
-  len = static_cast<socklen_t>(s.buffer.size());
+  // The buffer is not zero-filled; the name must end in NULs.
+  std::memset(get, 0, offsetof(typename F::GetEntries, entrytable));
+  std::memcpy(get->name, table.data(), table.size());
+  get->size = s.info.size;
+  socklen_t len = static_cast<socklen_t>(s.buffer.size());
   if (getsockopt(fd, F::kLevel, F::kGetEntries, get, &len) != 0) {
     if (errno == EAGAIN) return std::optional<Snapshot<F>>();
     return Errno(table, "get entries");
@@ -120,12 +131,16 @@ Status ReadFamily(const std::string& table, const std::function<void(const XtTab
                        std::to_string(kAttempts) + " times in a row");
 }
 
-// The hook offsets of the hooks the table has; the kernel reports the others as ~0.
-template <typename GetInfo>
-bool SameHooks(const GetInfo& gi, const XtTableInfo& kept) {
+// The same table as far as IPT_SO_GET_INFO can tell: size, entry count and the offsets of the
+// hooks the table has (the kernel reports the others as ~0, kpx's layout as 0).
+bool SameInfo(const XtTableInfo& now, const XtTableInfo& kept) {
+  if (now.valid_hooks != kept.valid_hooks || now.num_entries != kept.num_entries ||
+      now.size != kept.size) {
+    return false;
+  }
   for (size_t h = 0; h < kept.hook_entry.size(); ++h) {
     if ((kept.valid_hooks & (1u << h)) == 0) continue;
-    if (gi.hook_entry[h] != kept.hook_entry[h] || gi.underflow[h] != kept.underflow[h]) {
+    if (now.hook_entry[h] != kept.hook_entry[h] || now.underflow[h] != kept.underflow[h]) {
       return false;
     }
   }
@@ -145,16 +160,11 @@ XtTableSocket::Kept* XtTableSocket::Trusted(int fd, const std::string& table) {
   auto it = kept_.find({F::kFamily, table});
   if (it == kept_.end()) return nullptr;
   const char* why = nullptr;
-  typename F::GetInfo gi{};
-  std::memcpy(gi.name, table.data(), std::min(table.size(), sizeof(gi.name) - 1));
-  socklen_t len = sizeof(gi);
-  const XtTableInfo& kept = it->second.table->info();
   if (std::chrono::steady_clock::now() - it->second.read_at >= options_.trust_kept_for) {
     why = "kept copy is due to be read back";
-  } else if (getsockopt(fd, F::kLevel, F::kGetInfo, &gi, &len) != 0) {
+  } else if (auto now = GetInfo<F>(fd, table); !now.ok()) {
     why = "get info failed";
-  } else if (gi.valid_hooks != kept.valid_hooks || gi.num_entries != kept.num_entries ||
-             gi.size != kept.size || !SameHooks(gi, kept)) {
+  } else if (!SameInfo(*now, it->second.table->info())) {
     why = "table changed by another writer";
   }
   if (why == nullptr) return &it->second;
