@@ -295,13 +295,18 @@ Status XtTableBlob::ResolveJumps() {
 
 const XtTableBlob::Chain* XtTableBlob::Find(std::string_view name) const {
   if (by_name_.empty()) return nullptr;
-  const uint32_t hash = HashName(name);
+  const uint32_t at = by_name_[Probe(HashName(name), name)];
+  return at == 0 ? nullptr : &chains_[at - 1];
+}
+
+size_t XtTableBlob::Probe(uint32_t hash, std::string_view name) const {
   const size_t mask = by_name_.size() - 1;
-  for (size_t i = hash & mask; by_name_[i] != 0; i = (i + 1) & mask) {
+  size_t i = hash & mask;
+  for (; by_name_[i] != 0; i = (i + 1) & mask) {
     const Chain& c = chains_[by_name_[i] - 1];
-    if (c.hash == hash && c.name == name) return &c;
+    if (c.hash == hash && c.name == name) break;
   }
-  return nullptr;
+  return i;
 }
 
 uint32_t XtTableBlob::HashName(std::string_view name) {
@@ -312,13 +317,9 @@ const XtTableBlob::Chain* XtTableBlob::IndexNames() {
   size_t capacity = 16;
   while (capacity < 2 * chains_.size()) capacity *= 2;
   by_name_.assign(capacity, 0);
-  const size_t mask = capacity - 1;
   for (uint32_t c = 0; c < chains_.size(); ++c) {
-    size_t i = chains_[c].hash & mask;
-    for (; by_name_[i] != 0; i = (i + 1) & mask) {
-      const Chain& other = chains_[by_name_[i] - 1];
-      if (other.hash == chains_[c].hash && other.name == chains_[c].name) return &other;
-    }
+    const size_t i = Probe(chains_[c].hash, chains_[c].name);
+    if (by_name_[i] != 0) return &chains_[by_name_[i] - 1];
     by_name_[i] = c + 1;
   }
   return nullptr;

@@ -111,6 +111,8 @@ class XtTableBlob {
   Result<XtReplacement> Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
                                 XtBuffer* in_place) const;
   static uint32_t HashName(std::string_view name);
+  // by_name_'s slot holding the chain `name` (of `hash`), or the free slot where it would go.
+  size_t Probe(uint32_t hash, std::string_view name) const;
   // Fills by_name_ from chains_ and their hashes; returns a chain whose name came before.
   const Chain* IndexNames();
 
