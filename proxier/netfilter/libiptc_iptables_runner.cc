@@ -828,6 +828,14 @@ Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
   return guard.status();
 }
 
+Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::LockForLibiptc(
+    IpFamily family, const std::string& table) {
+  auto guard = Lock();
+  // libiptc commits behind the kept copy's back.
+  if (guard.ok()) tables_.Forget(family, table);
+  return guard;
+}
+
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
@@ -864,26 +872,23 @@ Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_vie
 }
 
 Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {
-  auto guard = Lock();
+  auto guard = LockForLibiptc(family, rule.table);
   if (!guard.ok()) return guard.status();
-  tables_.Forget(family, rule.table);  // libiptc commits below, behind the kept copy's back
   return family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule)
                                    : EnsureJumpFamily<V6>(family, rule);
 }
 
 Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rule) {
-  auto guard = Lock();
+  auto guard = LockForLibiptc(family, rule.table);
   if (!guard.ok()) return guard.status();
-  tables_.Forget(family, rule.table);
   return family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule)
                                    : DeleteJumpFamily<V6>(family, rule);
 }
 
 Status LibiptcIptablesRunner::DeleteChains(IpFamily family, std::string_view table,
                                            const std::vector<std::string>& chains) {
-  auto guard = Lock();
+  auto guard = LockForLibiptc(family, std::string(table));
   if (!guard.ok()) return guard.status();
-  tables_.Forget(family, std::string(table));
   return family == IpFamily::kIPv4 ? DeleteChainsFamily<V4>(table, chains)
                                    : DeleteChainsFamily<V6>(table, chains);
 }

@@ -70,6 +70,10 @@ class LibiptcIptablesRunner : public IptablesRunner {
  private:
   // Holds the xtables lock for one call; nullopt when the runner takes none.
   Result<std::optional<XtablesLock::Guard>> Lock();
+  // Lock() for a call that commits through libiptc, which writes `table` behind its kept copy's
+  // back: the copy is forgotten.
+  Result<std::optional<XtablesLock::Guard>> LockForLibiptc(IpFamily family,
+                                                           const std::string& table);
 
   bool edit_blobs_;
   Stats stats_;
