@@ -295,7 +295,11 @@ Status XtTableBlob::ResolveJumps() {
 
 const XtTableBlob::Chain* XtTableBlob::Find(std::string_view name) const {
   if (by_name_.empty()) return nullptr;
-  const uint32_t at = by_name_[Probe(HashName(name), name)];
+  return FindHashed(HashName(name), name);
+}
+
+const XtTableBlob::Chain* XtTableBlob::FindHashed(uint32_t hash, std::string_view name) const {
+  const uint32_t at = by_name_[Probe(hash, name)];
   return at == 0 ? nullptr : &chains_[at - 1];
 }
 
@@ -370,18 +374,20 @@ Result<XtReplacement> XtTableBlob::ApplyInPlace(const std::vector<XtChainEdit>& 
 Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
                                            XtBuffer* in_place) const {
   const Layout l = LayoutOf(family_);
-  // Only the edits are hashed: a table of 110 000 chains is walked by index.
-  std::unordered_map<std::string_view, const XtChainEdit*> edit_of;
+  // Only the edits are hashed, each once: a table of 110 000 chains is walked by index, and a
+  // full sync's 110 000 new chains are found through the new table's own index, built once.
   std::vector<const XtChainEdit*> edit_of_chain(chains_.size(), nullptr);
-  std::vector<const XtChainEdit*> created;
+  struct Created {
+    const XtChainEdit* edit;
+    uint32_t hash;
+  };
+  std::vector<Created> created;
   for (const XtChainEdit& e : edits) {
     if (e.name.empty() || e.name.size() > kMaxChainName) {
       return Status::Error("bad chain name \"" + e.name + "\"");
     }
-    if (!edit_of.emplace(e.name, &e).second) {
-      return Status::Error("chain " + e.name + " edited twice");
-    }
-    const Chain* c = Find(e.name);
+    const uint32_t hash = HashName(e.name);
+    const Chain* c = by_name_.empty() ? nullptr : FindHashed(hash, e.name);
     if (c != nullptr && c->hook >= 0) return Status::Error(e.name + " is a built-in chain");
     if (e.remove) {
       if (c == nullptr) return Status::Error("cannot delete " + e.name + ": no such chain");
@@ -390,53 +396,64 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       }
     }
     if (c == nullptr) {
-      created.push_back(&e);
+      created.push_back({&e, hash});
+    } else if (const XtChainEdit*& slot = edit_of_chain[c - chains_.data()]; slot != nullptr) {
+      return Status::Error("chain " + e.name + " edited twice");
     } else {
-      edit_of_chain[c - chains_.data()] = &e;
+      slot = &e;
     }
   }
   std::sort(created.begin(), created.end(),
-            [](const XtChainEdit* a, const XtChainEdit* b) { return a->name < b->name; });
+            [](const Created& a, const Created& b) { return a.edit->name < b.edit->name; });
+  for (size_t i = 1; i < created.size(); ++i) {
+    if (created[i].edit->name == created[i - 1].edit->name) {
+      return Status::Error("chain " + created[i].edit->name + " edited twice");
+    }
+  }
 
   // The new table's chains in order: existing ones (index into chains_) or created ones.
   struct Slot {
     const Chain* old = nullptr;
     const XtChainEdit* edit = nullptr;
     std::string_view name;
+    uint32_t hash = 0;
     uint32_t first_rule = 0;  // offset in the new table
   };
   std::vector<Slot> slots;
   slots.reserve(chains_.size() + created.size());
   size_t next_created = 0;
+  auto add_created = [&] {
+    const Created& n = created[next_created++];
+    slots.push_back({nullptr, n.edit, n.edit->name, n.hash});
+  };
   for (const Chain& c : chains_) {
     const XtChainEdit* e = edit_of_chain[&c - chains_.data()];
     if (c.hook < 0) {
-      while (next_created < created.size() && created[next_created]->name < c.name) {
-        slots.push_back({nullptr, created[next_created], created[next_created]->name});
-        ++next_created;
+      while (next_created < created.size() && created[next_created].edit->name < c.name) {
+        add_created();
       }
     }
     if (e != nullptr && e->remove) continue;
-    slots.push_back({&c, e, c.name});
+    slots.push_back({&c, e, c.name, c.hash});
   }
-  for (; next_created < created.size(); ++next_created) {
-    slots.push_back({nullptr, created[next_created], created[next_created]->name});
-  }
-  std::unordered_map<std::string_view, uint32_t> created_slot;
+  while (next_created < created.size()) add_created();
   std::vector<uint32_t> slot_of_chain(chains_.size(), kNoJump);
   for (uint32_t s = 0; s < slots.size(); ++s) {
-    if (slots[s].old != nullptr) {
-      slot_of_chain[slots[s].old - chains_.data()] = s;
-    } else {
-      created_slot.emplace(slots[s].name, s);
-    }
+    if (slots[s].old != nullptr) slot_of_chain[slots[s].old - chains_.data()] = s;
   }
-  // The new table's slot of the chain named `name`; kNoJump for a deleted or unknown chain.
-  auto slot_of = [&](std::string_view name) -> uint32_t {
-    if (const Chain* c = Find(name); c != nullptr) return slot_of_chain[c - chains_.data()];
-    auto it = created_slot.find(name);
-    return it == created_slot.end() ? kNoJump : it->second;
-  };
+
+  // The new table, chain i of it being slot i: named and indexed now (the names point into the
+  // edits and the old table until the bytes are written), so that a new rule's jump finds its
+  // chain, old or created, with one hash and one probe.
+  XtTableBlob next(family_, info_, {});
+  next.chains_.resize(slots.size());
+  for (size_t s = 0; s < slots.size(); ++s) {
+    next.chains_[s].name = slots[s].name;
+    next.chains_[s].hash = slots[s].hash;
+  }
+  if (const Chain* twice = next.IndexNames(); twice != nullptr) {
+    return Status::Error("chain " + std::string(twice->name) + " appears twice");
+  }
 
   // A new rule's size, checked.
   auto rule_size = [&](const XtRule& r) -> Result<uint32_t> {
@@ -512,10 +529,8 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   std::vector<Run> runs;
   std::vector<Piece> pieces;
   uint32_t at = 0;
-  XtTableBlob next(family_, out.info, {});
   next.entries_.reserve(count);
   next.jump_.reserve(count);
-  next.chains_.reserve(slots.size());
   auto add_entry = [&](uint32_t entry_size, uint32_t jump) {
     next.entries_.push_back({at, entry_size});
     next.jump_.push_back(jump);
@@ -555,9 +570,9 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     if (IsStandard(t)) {
       jump = kFallThrough;
     } else if (named) {
-    } else if (const uint32_t to = slot_of(t.name); to != kNoJump) {
-      jump = to;
-    } else if (Find(t.name) != nullptr) {
+    } else if (const uint32_t h = HashName(t.name); const Chain* to = next.FindHashed(h, t.name)) {
+      jump = static_cast<uint32_t>(to - next.chains_.data());
+    } else if (!by_name_.empty() && FindHashed(h, t.name) != nullptr) {
       return Status::Error("rule in " + std::string(chain) + " jumps to " + std::string(t.name) +
                            ", which is deleted");
     } else {
@@ -572,10 +587,9 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     add_entry(static_cast<uint32_t>(r.size()), jump);
     return Status::Ok();
   };
-  for (const Slot& s : slots) {
-    Chain c;
-    c.name = s.name;  // user chains': pointed at the new bytes once they are written
-    c.hash = s.old != nullptr ? s.old->hash : HashName(s.name);
+  for (size_t si = 0; si < slots.size(); ++si) {
+    const Slot& s = slots[si];
+    Chain& c = next.chains_[si];
     c.first = static_cast<uint32_t>(next.entries_.size());
     if (s.old != nullptr && s.old->hook >= 0) {
       c.hook = s.old->hook;
@@ -585,7 +599,6 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       out.info.underflow[s.old->hook] = at;
       c.end = static_cast<uint32_t>(next.entries_.size());
       if (Status st = keep_old(s.old->end, s.old->end + 1); !st.ok()) return st;
-      next.chains_.push_back(c);
       continue;
     }
     if (s.old != nullptr) {
@@ -617,7 +630,6 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       out.old_index.push_back(XtReplacement::kNew);
       add_entry(static_cast<uint32_t>(tail), kNoJump);
     }
-    next.chains_.push_back(c);
   }
   if (Status st = keep_old(static_cast<uint32_t>(entries_.size() - 1),
                            static_cast<uint32_t>(entries_.size()));
@@ -686,9 +698,6 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
                               c.name.size());
   }
   next.info_ = out.info;  // the hooks' offsets are known only now
-  if (const Chain* twice = next.IndexNames(); twice != nullptr) {
-    return Status::Error("chain " + std::string(twice->name) + " appears twice");
-  }
   out.table.emplace(std::move(next));
   return out;
 }

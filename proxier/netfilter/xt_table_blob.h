@@ -108,6 +108,8 @@ class XtTableBlob {
   Status Split();
   Status ResolveJumps();
   const Chain* Find(std::string_view name) const;
+  // The same, for a name already hashed; by_name_ must not be empty.
+  const Chain* FindHashed(uint32_t hash, std::string_view name) const;
   Result<XtReplacement> Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
                                 XtBuffer* in_place) const;
   static uint32_t HashName(std::string_view name);

@@ -553,6 +553,9 @@ TEST_P(XtTableBlobTest, RefusesEditsThatCannotBeApplied) {
   EXPECT_EQ(error({Remove("KUBE-C")}), "cannot delete KUBE-C: a rule still jumps to it");
   EXPECT_EQ(error({Set("KUBE-C", {}), Remove("KUBE-X")}), "cannot delete KUBE-X: no such chain");
   EXPECT_EQ(error({Set("KUBE-B", {}), Remove("KUBE-B")}), "chain KUBE-B edited twice");
+  // A new chain too, wherever the two edits sit among the others.
+  EXPECT_EQ(error({Set("KUBE-NEW", {}), Set("KUBE-A", {}), Set("KUBE-NEW", {})}),
+            "chain KUBE-NEW edited twice");
   EXPECT_EQ(error({Set("INPUT", {})}), "INPUT is a built-in chain");
   EXPECT_EQ(error({Set(std::string(29, 'X'), {})}),
             "bad chain name \"" + std::string(29, 'X') + "\"");
