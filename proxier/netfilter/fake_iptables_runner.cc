@@ -83,24 +83,28 @@ Status FakeIptablesRunner::Restore(IpFamily family, std::string_view text) {
     }
     Table& table = it->second;
     for (const auto& decl : section.chains) {
-      auto c = table.find(decl.name);
+      const std::string name(decl.name);
+      auto c = table.find(name);
       if (c != table.end() && c->second.builtin()) {
-        if (decl.policy != "-") c->second.policy = decl.policy;
+        if (decl.policy != "-") c->second.policy = std::string(decl.policy);
       } else if (decl.policy != "-") {
         return Status::Error("line " + std::to_string(decl.line) + ": policy on user chain");
       } else if (c != table.end()) {
         c->second.rules.clear();  // --noflush: declaring a chain flushes it
       } else {
-        table[decl.name] = Chain{};
+        table[name] = Chain{};
       }
     }
     for (const auto& cmd : section.commands) {
       const std::string where = "line " + std::to_string(cmd.line) + ": ";
-      auto c = table.find(cmd.chain);
+      const std::string chain_name(cmd.chain);
+      // The fake keeps its rules: their text is copied out of the restore text.
+      const std::vector<std::string> args(cmd.args.begin(), cmd.args.end());
+      auto c = table.find(chain_name);
       using K = RestoreCommand::Kind;
       if (cmd.kind == K::kNewChain) {
         if (c != table.end()) return Status::Error(where + "Chain already exists");
-        table[cmd.chain] = Chain{};
+        table[chain_name] = Chain{};
         continue;
       }
       if (c == table.end()) return Status::Error(where + "No chain/target/match by that name");
@@ -108,9 +112,9 @@ Status FakeIptablesRunner::Restore(IpFamily family, std::string_view text) {
       switch (cmd.kind) {
         case K::kAppend:
         case K::kInsert: {
-          auto spec = RuleSpec::Parse(cmd.args);
+          auto spec = RuleSpec::Parse(args);
           if (!spec.ok()) return Status::Error(where + spec.status().message());
-          Rule rule{cmd.args, std::move(spec.value())};
+          Rule rule{args, std::move(spec.value())};
           if (cmd.kind == K::kAppend) {
             chain.rules.push_back(std::move(rule));
           } else {
@@ -120,7 +124,7 @@ Status FakeIptablesRunner::Restore(IpFamily family, std::string_view text) {
         }
         case K::kDeleteRule: {
           auto r = std::find_if(chain.rules.begin(), chain.rules.end(),
-                                [&](const Rule& x) { return x.args == cmd.args; });
+                                [&](const Rule& x) { return x.args == args; });
           if (r == chain.rules.end()) return Status::Error(where + "Bad rule");
           chain.rules.erase(r);
           break;
@@ -131,7 +135,7 @@ Status FakeIptablesRunner::Restore(IpFamily family, std::string_view text) {
         case K::kDeleteChain:
           if (chain.builtin()) return Status::Error(where + "cannot delete built-in chain");
           if (!chain.rules.empty()) return Status::Error(where + "Directory not empty");
-          if (References(table, cmd.chain)) return Status::Error(where + "Too many links");
+          if (References(table, chain_name)) return Status::Error(where + "Too many links");
           table.erase(c);
           break;
         case K::kNewChain:

@@ -114,6 +114,11 @@ struct V6 {
   }
 };
 
+// Copies `name` into a zeroed, NUL-terminated field of `size` bytes, cut to fit as strncpy did.
+void CopyName(char* field, std::string_view name, size_t size) {
+  std::memcpy(field, name.data(), std::min(name.size(), size - 1));
+}
+
 // Builds one entry: the family's header, then aligned matches, then the target.
 class EntryBytes {
  public:
@@ -127,14 +132,14 @@ class EntryBytes {
     target_offset_ = buf_.size();
     Append(name, revision, &data, sizeof(T));
   }
-  void SetStandardTarget(const std::string& name) {
+  void SetStandardTarget(std::string_view name) {
     target_offset_ = buf_.size();
     xt_standard_target t{};
     const size_t size = XT_ALIGN(sizeof(xt_standard_target));
     const size_t at = buf_.size();
     buf_.resize(at + size, 0);
     t.target.u.user.target_size = static_cast<uint16_t>(size);
-    std::strncpy(t.target.u.user.name, name.c_str(), sizeof(t.target.u.user.name) - 1);
+    CopyName(t.target.u.user.name, name, sizeof(t.target.u.user.name));
     std::memcpy(buf_.data() + at, &t, sizeof(t));
   }
   size_t target_offset() const { return target_offset_; }
@@ -158,15 +163,15 @@ class EntryBytes {
   size_t target_offset_ = 0;
 };
 
-Result<Cidr> ParseAddress(const std::string& text, IpFamily family) {
+Result<Cidr> ParseAddress(std::string_view text, IpFamily family) {
   std::optional<Cidr> c;
-  if (text.find('/') == std::string::npos) {
+  if (text.find('/') == std::string_view::npos) {
     auto ip = IpAddress::Parse(text);
     if (ip) c = Cidr::Host(*ip);
   } else {
     c = Cidr::Parse(text);
   }
-  if (!c || c->family() != family) return Status::Error("bad address " + text);
+  if (!c || c->family() != family) return Status::Error("bad address " + std::string(text));
   return *c;
 }
 
@@ -179,44 +184,64 @@ std::array<uint8_t, 16> Mask(int prefix) {
   return m;
 }
 
-Result<uint8_t> ProtocolNumber(const std::string& p) {
+Result<uint8_t> ProtocolNumber(std::string_view p) {
   if (p == "tcp") return static_cast<uint8_t>(IPPROTO_TCP);
   if (p == "udp") return static_cast<uint8_t>(IPPROTO_UDP);
   if (p == "sctp") return static_cast<uint8_t>(IPPROTO_SCTP);
-  return Status::Error("unsupported protocol " + p);
+  return Status::Error("unsupported protocol " + std::string(p));
 }
 
-void Interface(const std::string& name, char* out, unsigned char* mask) {
+void Interface(std::string_view name, char* out, unsigned char* mask) {
   const bool wildcard = name.ends_with('+');
-  const std::string base = wildcard ? name.substr(0, name.size() - 1) : name;
-  std::strncpy(out, base.c_str(), IFNAMSIZ - 1);
+  const std::string_view base = wildcard ? name.substr(0, name.size() - 1) : name;
+  CopyName(out, base, IFNAMSIZ);
   const size_t n = std::min<size_t>(base.size() + (wildcard ? 0 : 1), IFNAMSIZ);
   std::memset(mask, 0xff, n);
 }
 
-Result<uint32_t> Number(const std::string& s) {
+// strtoul's own syntax (0x for hex, as iptables reads marks), from a view of the text: the
+// number is copied to the stack to get its terminating NUL.
+Result<uint32_t> Number(std::string_view s) {
+  char text[24];
+  if (s.size() >= sizeof(text)) return Status::Error("bad number " + std::string(s));
+  std::memcpy(text, s.data(), s.size());
+  text[s.size()] = '\0';
   char* end = nullptr;
   errno = 0;
-  const unsigned long v = std::strtoul(s.c_str(), &end, 0);
-  if (errno != 0 || end == s.c_str() || *end != '\0' || v > 0xffffffffUL) {
-    return Status::Error("bad number " + s);
+  const unsigned long v = std::strtoul(text, &end, 0);
+  if (errno != 0 || end == text || *end != '\0' || v > 0xffffffffUL) {
+    return Status::Error("bad number " + std::string(s));
   }
   return static_cast<uint32_t>(v);
 }
 
-Result<uint16_t> Port(const std::string& s) {
+Result<double> Fraction(std::string_view s) {
+  char text[40];
+  if (s.size() >= sizeof(text)) return Status::Error("bad number " + std::string(s));
+  std::memcpy(text, s.data(), s.size());
+  text[s.size()] = '\0';
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || *end != '\0') return Status::Error("bad number " + std::string(s));
+  return v;
+}
+
+Result<uint16_t> Port(std::string_view s) {
   auto n = Number(s);
-  if (!n.ok() || *n > 65535) return Status::Error("bad port " + s);
+  if (!n.ok() || *n > 65535) return Status::Error("bad port " + std::string(s));
   return static_cast<uint16_t>(*n);
 }
 
-Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
+using MatchView = BasicRuleMatch<std::string_view>;
+
+Status AddMatch(EntryBytes& e, const MatchView& m, IpFamily family) {
   auto dport = [&](uint16_t& lo, uint16_t& hi, bool& inv) -> Status {
     lo = 0;
     hi = 0xffff;
     for (const auto& o : m.options) {
       if (o.name != "--dport" && o.name != "--destination-port") {
-        return Status::Error(m.module + " option " + o.name + " unsupported");
+        return Status::Error(std::string(m.module) + " option " + std::string(o.name) +
+                             " unsupported");
       }
       auto p = Port(o.value());
       if (!p.ok()) return p.status();
@@ -227,9 +252,9 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
   };
   if (m.module == "comment") {
     xt_comment_info c{};
-    const RuleOption* o = m.Find("--comment");
+    const auto* o = m.Find("--comment");
     if (!o) return Status::Error("comment without --comment");
-    std::strncpy(c.comment, o->value().c_str(), XT_MAX_COMMENT_LEN - 1);
+    CopyName(c.comment, o->value(), XT_MAX_COMMENT_LEN);
     e.AddMatch("comment", 0, c);
   } else if (m.module == "tcp") {
     xt_tcp t{};
@@ -256,7 +281,9 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
   } else if (m.module == "addrtype") {
     xt_addrtype_info_v1 a{};
     for (const auto& o : m.options) {
-      if (o.value() != "LOCAL") return Status::Error("addrtype " + o.value() + " unsupported");
+      if (o.value() != "LOCAL") {
+        return Status::Error("addrtype " + std::string(o.value()) + " unsupported");
+      }
       if (o.name == "--dst-type") {
         a.dest = XT_ADDRTYPE_LOCAL;
         if (o.negated) a.flags |= XT_ADDRTYPE_INVERT_DEST;
@@ -264,18 +291,19 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
         a.source = XT_ADDRTYPE_LOCAL;
         if (o.negated) a.flags |= XT_ADDRTYPE_INVERT_SOURCE;
       } else {
-        return Status::Error("addrtype option " + o.name + " unsupported");
+        return Status::Error("addrtype option " + std::string(o.name) + " unsupported");
       }
     }
     e.AddMatch("addrtype", 1, a);
   } else if (m.module == "statistic") {
     xt_statistic_info s{};
-    const RuleOption* p = m.Find("--probability");
-    const RuleOption* mode = m.Find("--mode");
+    const auto* p = m.Find("--probability");
+    const auto* mode = m.Find("--mode");
     if (!p || !mode || mode->value() != "random") return Status::Error("statistic: random only");
+    auto probability = Fraction(p->value());
+    if (!probability.ok()) return probability.status();
     s.mode = XT_STATISTIC_MODE_RANDOM;
-    s.u.random.probability =
-        static_cast<uint32_t>(std::lround(0x80000000 * std::strtod(p->value().c_str(), nullptr)));
+    s.u.random.probability = static_cast<uint32_t>(std::lround(0x80000000 * *probability));
     e.AddMatch("statistic", 0, s);
   } else if (m.module == "recent") {
     // Revision 1, as iptables writes it: the revision-0 layout reads back from iptables-save as
@@ -286,7 +314,7 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
     r.side = XT_RECENT_SOURCE;
     for (const auto& o : m.options) {
       if (o.name == "--name") {
-        std::strncpy(r.name, o.value().c_str(), XT_RECENT_NAME_LEN - 1);
+        CopyName(r.name, o.value(), XT_RECENT_NAME_LEN);
       } else if (o.name == "--set") {
         r.check_set |= XT_RECENT_SET;
       } else if (o.name == "--rcheck") {
@@ -298,7 +326,7 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
         if (!n.ok()) return n.status();
         r.seconds = *n;
       } else {
-        return Status::Error("recent option " + o.name + " unsupported");
+        return Status::Error("recent option " + std::string(o.name) + " unsupported");
       }
     }
     if (r.name[0] == '\0') std::strcpy(r.name, "DEFAULT");
@@ -307,36 +335,36 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
     // Revision 1 (the pointer aligned to 8 bytes whatever the ABI), as iptables writes it; the
     // kernel fills the pointer in.
     xt_nfacct_match_info_v1 a{};
-    const RuleOption* o = m.Find("--nfacct-name");
+    const auto* o = m.Find("--nfacct-name");
     if (!o || m.options.size() != 1) return Status::Error("nfacct: --nfacct-name only");
-    std::strncpy(a.name, o->value().c_str(), NFACCT_NAME_MAX - 1);
+    CopyName(a.name, o->value(), NFACCT_NAME_MAX);
     e.AddMatch("nfacct", 1, a);
   } else if (m.module == "mark") {
     xt_mark_mtinfo1 k{};
-    const RuleOption* o = m.Find("--mark");
+    const auto* o = m.Find("--mark");
     if (!o) return Status::Error("mark without --mark");
-    const std::string& v = o->value();
+    const std::string_view v = o->value();
     const auto slash = v.find('/');
     auto value = Number(v.substr(0, slash));
-    auto mask =
-        slash == std::string::npos ? Result<uint32_t>(0xffffffffu) : Number(v.substr(slash + 1));
-    if (!value.ok() || !mask.ok()) return Status::Error("bad mark " + v);
+    auto mask = slash == std::string_view::npos ? Result<uint32_t>(0xffffffffu)
+                                                : Number(v.substr(slash + 1));
+    if (!value.ok() || !mask.ok()) return Status::Error("bad mark " + std::string(v));
     k.mark = *value;
     k.mask = *mask;
     k.invert = o->negated;
     e.AddMatch("mark", 1, k);
   } else if (m.module == "conntrack") {
     xt_conntrack_mtinfo3 c{};
-    const RuleOption* o = m.Find("--ctstate");
+    const auto* o = m.Find("--ctstate");
     if (!o || m.options.size() != 1) return Status::Error("conntrack: --ctstate only");
     c.match_flags = XT_CONNTRACK_STATE;
     if (o->negated) c.invert_flags = XT_CONNTRACK_STATE;
     size_t pos = 0;
-    const std::string& list = o->value();
+    const std::string_view list = o->value();
     while (pos <= list.size()) {
       size_t comma = list.find(',', pos);
-      if (comma == std::string::npos) comma = list.size();
-      const std::string s = list.substr(pos, comma - pos);
+      if (comma == std::string_view::npos) comma = list.size();
+      const std::string_view s = list.substr(pos, comma - pos);
       if (s == "NEW") {
         c.state_mask |= XT_CONNTRACK_STATE_BIT(IP_CT_NEW);
       } else if (s == "ESTABLISHED") {
@@ -350,27 +378,27 @@ Status AddMatch(EntryBytes& e, const RuleMatch& m, IpFamily family) {
       } else if (s == "SNAT") {
         c.state_mask |= XT_CONNTRACK_STATE_SNAT;
       } else {
-        return Status::Error("ctstate " + s + " unsupported");
+        return Status::Error("ctstate " + std::string(s) + " unsupported");
       }
       pos = comma + 1;
     }
     e.AddMatch("conntrack", 3, c);
   } else {
-    return Status::Error("match " + m.module + " unsupported by the libiptc runner");
+    return Status::Error("match " + std::string(m.module) + " unsupported by the libiptc runner");
   }
   (void)family;
   return Status::Ok();
 }
 
-Status SetTarget(EntryBytes& e, const RuleSpec& r, IpFamily family) {
-  const std::string& t = r.target;
+Status SetTarget(EntryBytes& e, const RuleSpecView& r, IpFamily family) {
+  const std::string_view t = r.target;
   if (r.is_goto) return Status::Error("goto unsupported by the libiptc runner");
   if (t.empty()) {
     e.SetStandardTarget("");
   } else if (t == "MARK") {
     xt_mark_tginfo2 m{};
     for (const auto& o : r.target_options) {
-      const std::string& v = o.value();
+      const std::string_view v = o.value();
       const auto slash = v.find('/');
       auto value = Number(v.substr(0, slash));
       if (!value.ok()) return value.status();
@@ -380,27 +408,29 @@ Status SetTarget(EntryBytes& e, const RuleSpec& r, IpFamily family) {
         m.mark = *value;
         m.mask = 0;
       } else if (o.name == "--set-xmark" || o.name == "--set-mark") {
-        auto mask = slash == std::string::npos ? Result<uint32_t>(0xffffffffu)
-                                               : Number(v.substr(slash + 1));
+        auto mask = slash == std::string_view::npos ? Result<uint32_t>(0xffffffffu)
+                                                    : Number(v.substr(slash + 1));
         if (!mask.ok()) return mask.status();
         m.mark = *value;
         m.mask = *mask;
       } else {
-        return Status::Error("MARK option " + o.name + " unsupported");
+        return Status::Error("MARK option " + std::string(o.name) + " unsupported");
       }
     }
     e.SetTarget("MARK", 2, m);
   } else if (t == "DNAT") {
-    const RuleOption* o = r.FindTargetOption("--to-destination");
+    const auto* o = r.FindTargetOption("--to-destination");
     if (!o) return Status::Error("DNAT without --to-destination");
-    const std::string& to = o->value();
+    const std::string_view to = o->value();
     const auto colon = to.rfind(':');
-    if (colon == std::string::npos) return Status::Error("DNAT needs ip:port");
-    std::string host = to.substr(0, colon);
+    if (colon == std::string_view::npos) return Status::Error("DNAT needs ip:port");
+    std::string_view host = to.substr(0, colon);
     if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
     auto ip = IpAddress::Parse(host);
     auto port = Port(to.substr(colon + 1));
-    if (!ip || ip->family() != family || !port.ok()) return Status::Error("bad DNAT " + to);
+    if (!ip || ip->family() != family || !port.ok()) {
+      return Status::Error("bad DNAT " + std::string(to));
+    }
     nf_nat_range2 range{};
     range.flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
     std::memcpy(&range.min_addr, ip->bytes().data(), family == IpFamily::kIPv4 ? 4 : 16);
@@ -410,7 +440,9 @@ Status SetTarget(EntryBytes& e, const RuleSpec& r, IpFamily family) {
   } else if (t == "MASQUERADE") {
     unsigned int flags = 0;
     for (const auto& o : r.target_options) {
-      if (o.name != "--random-fully") return Status::Error("MASQUERADE option " + o.name);
+      if (o.name != "--random-fully") {
+        return Status::Error("MASQUERADE option " + std::string(o.name));
+      }
       flags |= NF_NAT_RANGE_PROTO_RANDOM_FULLY;
     }
     if (family == IpFamily::kIPv4) {
@@ -435,19 +467,19 @@ Status SetTarget(EntryBytes& e, const RuleSpec& r, IpFamily family) {
       e.SetTarget("REJECT", 0, info);
     }
   } else if (r.IsStandardTarget()) {
-    if (!r.target_options.empty()) return Status::Error("options after -j " + t);
+    if (!r.target_options.empty()) return Status::Error("options after -j " + std::string(t));
     e.SetStandardTarget(t);  // ACCEPT/DROP/RETURN or a chain: libiptc resolves the name
   } else {
-    return Status::Error("target " + t + " unsupported by the libiptc runner");
+    return Status::Error("target " + std::string(t) + " unsupported by the libiptc runner");
   }
   return Status::Ok();
 }
 
 template <typename Header>
-Status FillHeader(Header& ip, const RuleSpec& r, IpFamily family);
+Status FillHeader(Header& ip, const RuleSpecView& r, IpFamily family);
 
 template <>
-Status FillHeader(ipt_ip& ip, const RuleSpec& r, IpFamily family) {
+Status FillHeader(ipt_ip& ip, const RuleSpecView& r, IpFamily family) {
   if (r.source) {
     auto c = ParseAddress(r.source->value, family);
     if (!c.ok()) return c.status();
@@ -480,7 +512,7 @@ Status FillHeader(ipt_ip& ip, const RuleSpec& r, IpFamily family) {
 }
 
 template <>
-Status FillHeader(ip6t_ip6& ip, const RuleSpec& r, IpFamily family) {
+Status FillHeader(ip6t_ip6& ip, const RuleSpecView& r, IpFamily family) {
   if (r.source) {
     auto c = ParseAddress(r.source->value, family);
     if (!c.ok()) return c.status();
@@ -517,8 +549,8 @@ ipt_ip& HeaderOf(ipt_entry& e) { return e.ip; }
 ip6t_ip6& HeaderOf(ip6t_entry& e) { return e.ipv6; }
 
 template <typename Entry>
-Result<std::vector<unsigned char>> Encode(IpFamily family, const std::vector<std::string>& args) {
-  auto spec = RuleSpec::Parse(args);
+Result<std::vector<unsigned char>> Encode(IpFamily family, std::span<const std::string_view> args) {
+  auto spec = RuleSpecView::Parse(args);
   if (!spec.ok()) return spec.status();
   EntryBytes e(XT_ALIGN(sizeof(Entry)));
   for (const auto& m : spec->matches) {
@@ -563,21 +595,24 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
   auto opened = Handle<F>::Open(section.name);
   if (!opened.ok()) return opened.status();
   auto& h = *opened.value();
+  // libiptc takes NUL-terminated names: each is copied out of the text once.
   for (const auto& decl : section.chains) {
-    const char* name = decl.name.c_str();
+    const std::string decl_name(decl.name);
+    const char* name = decl_name.c_str();
     if (F::IsChain(name, h.get()) && F::Builtin(name, h.get())) {
-      if (decl.policy != "-" && !F::SetPolicy(name, decl.policy.c_str(), h.get())) {
-        return h.Fail("policy " + decl.name);
+      if (decl.policy != "-" && !F::SetPolicy(name, std::string(decl.policy).c_str(), h.get())) {
+        return h.Fail("policy " + decl_name);
       }
     } else if (F::IsChain(name, h.get())) {
-      if (!F::Flush(name, h.get())) return h.Fail("flush " + decl.name);
+      if (!F::Flush(name, h.get())) return h.Fail("flush " + decl_name);
     } else if (!F::Create(name, h.get())) {
-      return h.Fail("create " + decl.name);
+      return h.Fail("create " + decl_name);
     }
   }
   for (const auto& cmd : section.commands) {
     const std::string where = "line " + std::to_string(cmd.line) + ": ";
-    const char* chain = cmd.chain.c_str();
+    const std::string chain_name(cmd.chain);
+    const char* chain = chain_name.c_str();
     using K = RestoreCommand::Kind;
     switch (cmd.kind) {
       case K::kAppend:
@@ -594,17 +629,17 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
           std::vector<unsigned char> mask(entry->size(), 0xff);
           ok = F::DeleteEntry(chain, entry->data(), mask.data(), h.get());
         }
-        if (!ok) return h.Fail(where + "rule in " + cmd.chain);
+        if (!ok) return h.Fail(where + "rule in " + chain_name);
         break;
       }
       case K::kNewChain:
-        if (!F::Create(chain, h.get())) return h.Fail(where + "create " + cmd.chain);
+        if (!F::Create(chain, h.get())) return h.Fail(where + "create " + chain_name);
         break;
       case K::kFlushChain:
-        if (!F::Flush(chain, h.get())) return h.Fail(where + "flush " + cmd.chain);
+        if (!F::Flush(chain, h.get())) return h.Fail(where + "flush " + chain_name);
         break;
       case K::kDeleteChain:
-        if (!F::Delete(chain, h.get())) return h.Fail(where + "delete " + cmd.chain);
+        if (!F::Delete(chain, h.get())) return h.Fail(where + "delete " + chain_name);
         break;
     }
   }
@@ -628,7 +663,7 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
   // Looked up once per restore line (a full sync has one per rule): found without building a
   // key, the table asked only the first time a chain is named.
   std::unordered_map<std::string_view, size_t> index;
-  auto state = [&](const std::string& name) -> ChainState& {
+  auto state = [&](std::string_view name) -> ChainState& {
     if (auto it = index.find(name); it != index.end()) return states[it->second];
     ChainState s;
     s.edit.name = name;
@@ -659,11 +694,13 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     if (cmd.kind == K::kDeleteRule || s.builtin) return Plan();
     auto where = [&] { return where_table + "line " + std::to_string(cmd.line) + ": "; };
     if (cmd.kind == K::kNewChain) {
-      if (s.exists) return Status::Error(where() + "create " + cmd.chain + ": chain exists");
+      if (s.exists) {
+        return Status::Error(where() + "create " + std::string(cmd.chain) + ": chain exists");
+      }
       empty(s);
       continue;
     }
-    if (!s.exists) return Status::Error(where() + cmd.chain + ": no such chain");
+    if (!s.exists) return Status::Error(where() + std::string(cmd.chain) + ": no such chain");
     switch (cmd.kind) {
       case K::kAppend:
       case K::kInsert: {
@@ -682,7 +719,8 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
       case K::kDeleteChain:
         if (!s.edit.before.empty() || !s.edit.after.empty() ||
             (s.edit.keep_rules && table.RuleCount(cmd.chain) > 0)) {
-          return Status::Error(where() + "delete " + cmd.chain + ": chain is not empty");
+          return Status::Error(where() + "delete " + std::string(cmd.chain) +
+                               ": chain is not empty");
         }
         s.edit.remove = true;
         s.edit.keep_rules = false;
@@ -741,7 +779,7 @@ Result<bool> EnsureJumpFamily(IpFamily family, const JumpRule& rule) {
     if (!F::Create(rule.target.c_str(), h.get())) return h.Fail("create " + rule.target);
     changed = true;
   }
-  auto entry = Encode<typename F::Entry>(family, rule.RuleArgs());
+  auto entry = EncodeIptEntry(family, rule.RuleArgs());
   if (!entry.ok()) return entry.status();
   std::vector<unsigned char> mask(entry->size(), 0xff);
   const bool present = F::Check(rule.chain.c_str(), entry->data(), mask.data(), h.get());
@@ -763,7 +801,7 @@ Result<bool> DeleteJumpFamily(IpFamily family, const JumpRule& rule) {
   if (!opened.ok()) return opened.status();
   auto& h = *opened.value();
   if (!F::IsChain(rule.target.c_str(), h.get())) return false;  // nothing can jump to it
-  auto entry = Encode<typename F::Entry>(family, rule.RuleArgs());
+  auto entry = EncodeIptEntry(family, rule.RuleArgs());
   if (!entry.ok()) return entry.status();
   std::vector<unsigned char> mask(entry->size(), 0xff);
   bool found = false;
@@ -796,9 +834,15 @@ Status DeleteChainsFamily(std::string_view table, const std::vector<std::string>
 }  // namespace
 
 Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
-                                                  const std::vector<std::string>& args) {
+                                                  std::span<const std::string_view> args) {
   return family == IpFamily::kIPv4 ? Encode<ipt_entry>(family, args)
                                    : Encode<ip6t_entry>(family, args);
+}
+
+Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
+                                                  const std::vector<std::string>& args) {
+  const std::vector<std::string_view> views(args.begin(), args.end());
+  return EncodeIptEntry(family, std::span<const std::string_view>(views));
 }
 
 LibiptcIptablesRunner::LibiptcIptablesRunner() : LibiptcIptablesRunner(Options()) {}

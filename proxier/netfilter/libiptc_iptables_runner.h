@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "proxier/netfilter/iptables_runner.h"
@@ -82,7 +84,9 @@ class LibiptcIptablesRunner : public IptablesRunner {
   XtTableSocket tables_;
 };
 
-// Encodes one rule as the ipt_entry/ip6t_entry bytes libiptc takes. Exposed for tests.
+// Encodes one rule as the ipt_entry/ip6t_entry bytes libiptc takes. The vector form is for tests.
+Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
+                                                  std::span<const std::string_view> args);
 Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
                                                   const std::vector<std::string>& args);
 

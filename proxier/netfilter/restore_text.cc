@@ -21,37 +21,47 @@ Status LineError(int line, const std::string& what) {
 
 }  // namespace
 
-Result<std::vector<std::string>> RestoreText::Split(std::string_view line) {
-  std::vector<std::string> out;
+Status RestoreText::SplitViews(std::string_view line, std::vector<std::string_view>& out,
+                               std::deque<std::string>& unescaped) {
   size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
     if (i >= line.size()) break;
-    std::string token;
-    if (line[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < line.size()) {
-        const char c = line[i++];
-        if (c == '\\' && i < line.size()) {
-          token.push_back(line[i++]);
-        } else if (c == '"') {
-          closed = true;
-          break;
-        } else {
-          token.push_back(c);
-        }
-      }
-      if (!closed) return Status::Error("unterminated quote");
-      if (i < line.size() && line[i] != ' ' && line[i] != '\t') {
-        return Status::Error("garbage after closing quote");
-      }
-    } else {
-      while (i < line.size() && line[i] != ' ' && line[i] != '\t') token.push_back(line[i++]);
+    if (line[i] != '"') {
+      const size_t from = i;
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+      out.push_back(line.substr(from, i - from));
+      continue;
     }
-    out.push_back(std::move(token));
+    const size_t from = ++i;
+    std::string* token = nullptr;  // only once an escape is seen
+    bool closed = false;
+    while (i < line.size()) {
+      const char c = line[i++];
+      if (c == '\\' && i < line.size()) {
+        if (token == nullptr) token = &unescaped.emplace_back(line.substr(from, i - 1 - from));
+        token->push_back(line[i++]);
+      } else if (c == '"') {
+        closed = true;
+        break;
+      } else if (token != nullptr) {
+        token->push_back(c);
+      }
+    }
+    if (!closed) return Status::Error("unterminated quote");
+    if (i < line.size() && line[i] != ' ' && line[i] != '\t') {
+      return Status::Error("garbage after closing quote");
+    }
+    out.push_back(token != nullptr ? std::string_view(*token) : line.substr(from, i - 1 - from));
   }
-  return out;
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> RestoreText::Split(std::string_view line) {
+  std::vector<std::string_view> views;
+  std::deque<std::string> unescaped;
+  if (Status st = SplitViews(line, views, unescaped); !st.ok()) return st;
+  return std::vector<std::string>(views.begin(), views.end());
 }
 
 std::string RestoreText::Quote(std::string_view arg) {
@@ -86,6 +96,10 @@ Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text) {
   bool in_table = false;
   int line_no = 0;
   size_t pos = 0;
+  // Per command of the open section: where its arguments start in the section's tokens (the
+  // spans are set at COMMIT, once the tokens stop moving).
+  std::vector<uint32_t> first_arg;
+  std::vector<std::string_view> parts;
   while (pos <= text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
@@ -99,27 +113,37 @@ Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text) {
     }
     if (line[0] == '*') {
       if (in_table) return LineError(line_no, "table started before COMMIT");
-      tables.push_back(RestoreTable{std::string(line.substr(1)), {}, {}});
+      tables.emplace_back().name = std::string(line.substr(1));
+      first_arg.clear();
       in_table = true;
     } else if (line == "COMMIT") {
       if (!in_table) return LineError(line_no, "COMMIT outside a table");
+      RestoreTable& t = tables.back();
+      first_arg.push_back(static_cast<uint32_t>(t.tokens.size()));
+      for (size_t c = 0; c < t.commands.size(); ++c) {
+        t.commands[c].args = std::span<const std::string_view>(t.tokens.data() + first_arg[c],
+                                                               first_arg[c + 1] - first_arg[c]);
+      }
       in_table = false;
     } else if (!in_table) {
       return LineError(line_no, "command outside a table");
     } else if (line[0] == ':') {
-      auto parts = Split(line.substr(1));
-      if (!parts.ok() || parts->size() < 2) return LineError(line_no, "bad chain line");
-      const std::string& name = (*parts)[0];
+      parts.clear();
+      Status st = SplitViews(line.substr(1), parts, tables.back().unescaped);
+      if (!st.ok() || parts.size() < 2) return LineError(line_no, "bad chain line");
+      const std::string_view name = parts[0];
       if (name.empty() || name.size() > 28) return LineError(line_no, "bad chain name");
-      tables.back().chains.push_back({name, (*parts)[1], line_no});
+      tables.back().chains.push_back({name, parts[1], line_no});
     } else {
-      auto parts = Split(line);
-      if (!parts.ok()) return LineError(line_no, parts.status().message());
-      auto& args = parts.value();
-      if (args.size() < 2) return LineError(line_no, "missing chain");
+      RestoreTable& t = tables.back();
+      const size_t from = t.tokens.size();
+      if (Status st = SplitViews(line, t.tokens, t.unescaped); !st.ok()) {
+        return LineError(line_no, st.message());
+      }
+      if (t.tokens.size() - from < 2) return LineError(line_no, "missing chain");
       RestoreCommand cmd;
       cmd.line = line_no;
-      const std::string& op = args[0];
+      const std::string_view op = t.tokens[from];
       if (op == "-A" || op == "--append") {
         cmd.kind = RestoreCommand::Kind::kAppend;
       } else if (op == "-I" || op == "--insert") {
@@ -133,15 +157,20 @@ Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text) {
       } else if (op == "-X" || op == "--delete-chain") {
         cmd.kind = RestoreCommand::Kind::kDeleteChain;
       } else {
-        return LineError(line_no, "unsupported command " + op);
+        return LineError(line_no, "unsupported command " + std::string(op));
       }
-      cmd.chain = args[1];
-      cmd.args.assign(args.begin() + 2, args.end());
+      cmd.chain = t.tokens[from + 1];
+      // The operator and the chain are not arguments: the rule's own start where they were.
+      t.tokens.erase(t.tokens.begin() + static_cast<std::ptrdiff_t>(from),
+                     t.tokens.begin() + static_cast<std::ptrdiff_t>(from) + 2);
       const bool takes_rule = cmd.kind == RestoreCommand::Kind::kAppend ||
                               cmd.kind == RestoreCommand::Kind::kInsert ||
                               cmd.kind == RestoreCommand::Kind::kDeleteRule;
-      if (!takes_rule && !cmd.args.empty()) return LineError(line_no, "unexpected arguments");
-      tables.back().commands.push_back(std::move(cmd));
+      if (!takes_rule && t.tokens.size() != from) {
+        return LineError(line_no, "unexpected arguments");
+      }
+      first_arg.push_back(static_cast<uint32_t>(from));
+      t.commands.push_back(cmd);
     }
     if (end == text.size()) break;
   }

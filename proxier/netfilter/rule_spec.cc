@@ -4,32 +4,36 @@ namespace kpx {
 
 namespace {
 
-bool IsValueToken(const std::string& t) { return !t.empty() && t[0] != '-' && t != "!"; }
+bool IsValueToken(std::string_view t) { return !t.empty() && t[0] != '-' && t != "!"; }
 
 }  // namespace
 
-const RuleOption* RuleMatch::Find(std::string_view name) const {
+template <typename Str>
+const BasicRuleOption<Str>* BasicRuleMatch<Str>::Find(std::string_view name) const {
   for (const auto& o : options) {
     if (o.name == name) return &o;
   }
   return nullptr;
 }
 
-const RuleMatch* RuleSpec::FindMatch(std::string_view module) const {
+template <typename Str>
+const BasicRuleMatch<Str>* BasicRuleSpec<Str>::FindMatch(std::string_view module) const {
   for (const auto& m : matches) {
     if (m.module == module) return &m;
   }
   return nullptr;
 }
 
-const RuleOption* RuleSpec::FindTargetOption(std::string_view name) const {
+template <typename Str>
+const BasicRuleOption<Str>* BasicRuleSpec<Str>::FindTargetOption(std::string_view name) const {
   for (const auto& o : target_options) {
     if (o.name == name) return &o;
   }
   return nullptr;
 }
 
-bool RuleSpec::IsStandardTarget() const {
+template <typename Str>
+bool BasicRuleSpec<Str>::IsStandardTarget() const {
   if (target.empty()) return false;
   if (target == "ACCEPT" || target == "DROP" || target == "RETURN") return true;
   for (const char* ext :
@@ -39,23 +43,24 @@ bool RuleSpec::IsStandardTarget() const {
   return true;
 }
 
-Result<RuleSpec> RuleSpec::Parse(const std::vector<std::string>& args) {
-  RuleSpec spec;
+template <typename Str>
+Result<BasicRuleSpec<Str>> BasicRuleSpec<Str>::Parse(std::span<const Str> args) {
+  BasicRuleSpec spec;
   bool negate_next = false;
   // Options go to the target once one is named, else to the most recent "-m" module; port
   // options with no module yet belong to the protocol's implicit match, as in iptables.
   bool in_target = false;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    const std::string_view a = args[i];
     if (a == "!") {
       if (negate_next) return Status::Error("double negation");
       negate_next = true;
       continue;
     }
-    auto field = [&](std::optional<RuleField>& slot) -> Status {
-      if (i + 1 >= args.size()) return Status::Error(a + " needs a value");
-      if (slot) return Status::Error(a + " given twice");
-      slot = RuleField{args[++i], negate_next};
+    auto field = [&](std::optional<BasicRuleField<Str>>& slot) -> Status {
+      if (i + 1 >= args.size()) return Status::Error(std::string(a) + " needs a value");
+      if (slot) return Status::Error(std::string(a) + " given twice");
+      slot = BasicRuleField<Str>{args[++i], negate_next};
       negate_next = false;
       return Status::Ok();
     };
@@ -74,16 +79,16 @@ Result<RuleSpec> RuleSpec::Parse(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) return Status::Error("-m needs a module");
       if (negate_next) return Status::Error("cannot negate -m");
       if (in_target) return Status::Error("match after target");
-      spec.matches.push_back(RuleMatch{args[++i], {}});
+      spec.matches.push_back(BasicRuleMatch<Str>{args[++i], {}});
     } else if (a == "-j" || a == "--jump" || a == "-g" || a == "--goto") {
-      if (i + 1 >= args.size()) return Status::Error(a + " needs a target");
+      if (i + 1 >= args.size()) return Status::Error(std::string(a) + " needs a target");
       if (!spec.target.empty()) return Status::Error("two targets");
       if (negate_next) return Status::Error("cannot negate a target");
       spec.is_goto = a == "-g" || a == "--goto";
       spec.target = args[++i];
       in_target = true;
     } else if (a.starts_with("--")) {
-      RuleOption opt{a, {}, negate_next};
+      BasicRuleOption<Str> opt{args[i], {}, negate_next};
       negate_next = false;
       while (i + 1 < args.size() && IsValueToken(args[i + 1])) opt.values.push_back(args[++i]);
       if (in_target) {
@@ -92,17 +97,23 @@ Result<RuleSpec> RuleSpec::Parse(const std::vector<std::string>& args) {
         spec.matches.back().options.push_back(std::move(opt));
       } else if (spec.protocol && (a == "--dport" || a == "--sport" || a == "--destination-port" ||
                                    a == "--source-port")) {
-        spec.matches.push_back(RuleMatch{spec.protocol->value, {std::move(opt)}});
+        spec.matches.push_back(BasicRuleMatch<Str>{spec.protocol->value, {}});
+        spec.matches.back().options.push_back(std::move(opt));
       } else {
-        return Status::Error("option " + a + " outside any match");
+        return Status::Error("option " + std::string(a) + " outside any match");
       }
     } else {
-      return Status::Error("unexpected argument '" + a + "'");
+      return Status::Error("unexpected argument '" + std::string(a) + "'");
     }
     if (!st.ok()) return st;
   }
   if (negate_next) return Status::Error("dangling '!'");
   return spec;
 }
+
+template struct BasicRuleMatch<std::string>;
+template struct BasicRuleMatch<std::string_view>;
+template struct BasicRuleSpec<std::string>;
+template struct BasicRuleSpec<std::string_view>;
 
 }  // namespace kpx

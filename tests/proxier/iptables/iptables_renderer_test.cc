@@ -534,11 +534,12 @@ TEST(IptablesRenderer, CommentsAreQuotedSafely) {
 TEST(IptablesRenderer, RenderedTextParses) {
   for (const DesiredState& s : {ClusterIpState(), EtpLocalState(true), LoadBalancerState(),
                                 AffinityState(), NoEndpointsState(), DualStackState()}) {
-    auto tables = RestoreText::Parse(Render(s));
+    const std::string text = Render(s);
+    auto tables = RestoreText::Parse(text);
     ASSERT_TRUE(tables.ok()) << tables.status().message();
     for (const auto& t : tables.value()) {
       for (const auto& c : t.commands) {
-        auto spec = RuleSpec::Parse(c.args);
+        auto spec = RuleSpecView::Parse(c.args);
         EXPECT_TRUE(spec.ok()) << spec.status().message() << " in line " << c.line;
       }
     }
