@@ -68,6 +68,19 @@ IpAddress IpAddress::FromBytes(IpFamily family, const std::array<uint8_t, 16>& b
 }
 
 std::string IpAddress::ToString() const {
+  if (family_ == IpFamily::kIPv4) {
+    // inet_ntop formats IPv4 through sprintf; every rendered rule prints an address or two.
+    char buf[16];
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      const unsigned v = bytes_[i];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+      if (i < 3) *p++ = '.';
+    }
+    return std::string(buf, static_cast<size_t>(p - buf));
+  }
   char buf[INET6_ADDRSTRLEN];
   const int af = family_ == IpFamily::kIPv4 ? AF_INET : AF_INET6;
   if (inet_ntop(af, bytes_.data(), buf, sizeof(buf)) == nullptr) return "<invalid>";

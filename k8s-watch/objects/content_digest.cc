@@ -35,9 +35,23 @@ ContentDigest::ShortDigest ContentDigest::FinishShort() const {
 }
 
 ContentDigest::Digest ContentDigest::Of(std::string_view bytes) {
+  // EVP_Digest looks the algorithm up and allocates a context on every call, which cost more
+  // than hashing a chain name: a full sync at 10 000 services names 110 000 chains. The
+  // algorithm is fetched once, and each thread reuses one context.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context context;
   Digest digest{};
   unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
+  if (sha256 == nullptr || context.ctx == nullptr ||
+      EVP_DigestInit_ex2(context.ctx, sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, digest.data(), &len) != 1) {
+    EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
+  }
   return digest;
 }
 

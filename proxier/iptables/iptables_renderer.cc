@@ -50,9 +50,19 @@ std::string Line(std::string_view chain, std::string_view args) {
 }
 
 std::string Probability(size_t n) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%0.10f", 1.0 / static_cast<double>(n));
-  return buf;
+  // Every service with n endpoints prints the same n - 1 numbers; snprintf of a double is slow.
+  // The usual counts are remembered, a huge one (a bounded table) printed each time.
+  constexpr size_t kRemembered = 4096;
+  thread_local std::vector<std::string> printed;
+  auto print = [n] {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%0.10f", 1.0 / static_cast<double>(n));
+    return std::string(buf);
+  };
+  if (n >= kRemembered) return print();
+  if (n >= printed.size()) printed.resize(n + 1);
+  if (printed[n].empty()) printed[n] = print();
+  return printed[n];
 }
 
 // Renders one service port into a fragment.

@@ -660,16 +660,25 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     bool builtin = false;
   };
   std::vector<ChainState> states;
+  states.reserve(section.chains.size());
   // Looked up once per restore line (a full sync has one per rule): found without building a
   // key, the table asked only the first time a chain is named.
   std::unordered_map<std::string_view, size_t> index;
+  index.reserve(section.chains.size());
+  // A chain's rules come one after another: most lines name the chain the line before did.
+  size_t last = SIZE_MAX;
   auto state = [&](std::string_view name) -> ChainState& {
-    if (auto it = index.find(name); it != index.end()) return states[it->second];
+    if (last < states.size() && states[last].edit.name == name) return states[last];
+    if (auto it = index.find(name); it != index.end()) {
+      last = it->second;
+      return states[last];
+    }
+    last = states.size();
     ChainState s;
     s.edit.name = name;
     s.edit.keep_rules = true;
     s.exists = table.HasChain(name);
-    s.builtin = table.IsBuiltin(name);
+    s.builtin = s.exists && table.IsBuiltin(name);
     index.emplace(name, states.size());
     states.push_back(std::move(s));
     return states.back();

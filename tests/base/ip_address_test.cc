@@ -1,6 +1,10 @@
 #include "base/ip_address.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
 
 #include "base/cidr.h"
 
@@ -33,6 +37,21 @@ TEST(IpAddressTest, ParsesAndPrintsCanonicalForms) {
     ASSERT_TRUE(ip.has_value()) << c.in;
     EXPECT_EQ(ip->ToString(), c.out);
     EXPECT_EQ(ip->family(), c.family);
+  }
+}
+
+TEST(IpAddressTest, PrintsEveryIpv4OctetAsInetNtop) {
+  for (unsigned v = 0; v < 256; ++v) {
+    const unsigned w = (v * 7 + 3) % 256;
+    for (const std::array<uint8_t, 4>& b :
+         {std::array<uint8_t, 4>{static_cast<uint8_t>(v), 0, static_cast<uint8_t>(w), 255},
+          std::array<uint8_t, 4>{255, static_cast<uint8_t>(w), 0, static_cast<uint8_t>(v)}}) {
+      char want[INET_ADDRSTRLEN];
+      ASSERT_NE(inet_ntop(AF_INET, b.data(), want, sizeof(want)), nullptr);
+      auto ip = IpAddress::Parse(want);
+      ASSERT_TRUE(ip.has_value()) << want;
+      EXPECT_EQ(ip->ToString(), want);
+    }
   }
 }
 
