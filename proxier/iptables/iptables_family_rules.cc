@@ -293,6 +293,12 @@ std::string IptablesFamilyRules::Write(const Selection& sel) const {
     }
   };
   const bool tree = sel.all || sel.tree;
+  // A full sync writes 32 MB at 10 000 services: sized once rather than grown by doubling, which
+  // copied and faulted in the text twice over. The service chains are most of it; each service's
+  // dispatch and shared rules get a generous allowance.
+  size_t estimate = 4096 + (sel.all ? entries_.size() : sel.services.size()) * 512;
+  service_chains([&](const OwnedChain& c) { estimate += 2 * c.name.size() + 16 + c.text.size(); });
+  out.reserve(estimate);
 
   bool filter = !sel.stale_filter.empty();
   for (size_t i = 0; i < top_.filter.size(); ++i) filter = filter || wanted(sel.filter_top, i);

@@ -122,7 +122,11 @@ void CopyName(char* field, std::string_view name, size_t size) {
 // Builds one entry: the family's header, then aligned matches, then the target.
 class EntryBytes {
  public:
-  explicit EntryBytes(size_t header) : buf_(header, 0), header_(header) {}
+  // Room for kpx's largest rules (comment, recent and DNAT), so one allocation is the rule's.
+  explicit EntryBytes(size_t header) : header_(header) {
+    buf_.reserve(header + 320);
+    buf_.resize(header, 0);
+  }
   template <typename T>
   void AddMatch(const char* name, uint8_t revision, const T& data) {
     Append(name, revision, &data, sizeof(T));
@@ -216,6 +220,22 @@ Result<uint32_t> Number(std::string_view s) {
 }
 
 Result<double> Fraction(std::string_view s) {
+  // "0." and up to 15 digits, as the renderer prints probabilities: the digits as an integer
+  // over a power of ten, both exact in a double, so the one division rounds as strtod would.
+  if (s.size() > 2 && s.size() <= 17 && s.starts_with("0.")) {
+    uint64_t digits = 0;
+    double scale = 1;
+    bool plain = true;
+    for (char c : s.substr(2)) {
+      if (c < '0' || c > '9') {
+        plain = false;
+        break;
+      }
+      digits = digits * 10 + static_cast<uint64_t>(c - '0');
+      scale *= 10;
+    }
+    if (plain) return static_cast<double>(digits) / scale;
+  }
   char text[40];
   if (s.size() >= sizeof(text)) return Status::Error("bad number " + std::string(s));
   std::memcpy(text, s.data(), s.size());
@@ -917,7 +937,11 @@ Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_vie
   std::string out = "*" + std::string(table) + "\n";
   Status st = XtTableSocket::Read(family, std::string(table), [&](const XtTableBlob& blob) {
     for (const auto& c : blob.Chains()) {
-      out += ":" + std::string(c.name) + " " + std::string(c.policy) + " [0:0]\n";
+      out.push_back(':');
+      out += c.name;
+      out.push_back(' ');
+      out += c.policy;
+      out += " [0:0]\n";
     }
   });
   if (!st.ok()) return st;

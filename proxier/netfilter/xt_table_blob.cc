@@ -525,6 +525,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     std::string_view name;         // kHead
     bool standard = false;         // kRule: its target becomes a verdict (named or a jump)
     std::optional<int32_t> named;  // kRule: ACCEPT, DROP, ...
+    uint32_t jump = kNoJump;       // kRule: as jump_
   };
   std::vector<Run> runs;
   std::vector<Piece> pieces;
@@ -582,7 +583,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       return Status::Error("rule in " + std::string(chain) + ": standard target of size " +
                            std::to_string(t.size));
     }
-    pieces.push_back({Piece::kRule, at, &r, {}, standard, named});
+    pieces.push_back({Piece::kRule, at, &r, {}, standard, named, jump});
     out.old_index.push_back(XtReplacement::kNew);
     add_entry(static_cast<uint32_t>(r.size()), jump);
     return Status::Ok();
@@ -678,12 +679,19 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     unsigned char* target = e + Read16(e + l.target_offset_at);
     std::memset(target + offsetof(xt_entry_target, u.user.name), 0, XT_EXTENSION_MAXNAMELEN);
     target[offsetof(xt_entry_target, u.user.revision)] = 0;
-    if (p.named) Write32(target + kTargetHeader, *p.named);
+    // Its verdict now, while its bytes are at hand (a full sync's 320 000 rules are new).
+    if (p.named) {
+      Write32(target + kTargetHeader, *p.named);
+    } else if (p.jump == kFallThrough) {
+      Write32(target + kTargetHeader, static_cast<int32_t>(p.dst + p.rule->size()));
+    } else if (p.jump != kNoJump) {
+      Write32(target + kTargetHeader, static_cast<int32_t>(slots[p.jump].first_rule));
+    }
   }
-  // Every jump and fall-through, old or new, to where its chain or next entry now is.
+  // Every jump and fall-through of the entries kept, to where its chain or next entry now is.
   for (size_t i = 0; i < next.entries_.size(); ++i) {
     const uint32_t jump = next.jump_[i];
-    if (jump == kNoJump) continue;
+    if (jump == kNoJump || out.old_index[i] == XtReplacement::kNew) continue;
     const Entry& e = next.entries_[i];
     unsigned char* verdict =
         base + e.offset + Read16(base + e.offset + l.target_offset_at) + kTargetHeader;
