@@ -119,13 +119,14 @@ void CopyName(char* field, std::string_view name, size_t size) {
   std::memcpy(field, name.data(), std::min(name.size(), size - 1));
 }
 
-// Builds one entry: the family's header, then aligned matches, then the target.
+// Builds one entry at the end of `buf`: the family's header, then aligned matches, then the
+// target. The entry is written where it will be handed on (a chain's rules, back to back).
 class EntryBytes {
  public:
-  // Room for kpx's largest rules (comment, recent and DNAT), so one allocation is the rule's.
-  explicit EntryBytes(size_t header) : header_(header) {
-    buf_.reserve(header + 320);
-    buf_.resize(header, 0);
+  EntryBytes(std::vector<unsigned char>& buf, size_t header) : buf_(buf), base_(buf.size()) {
+    // Room for kpx's largest rules (comment, recent and DNAT) in a buffer just started.
+    if (buf_.capacity() == 0) buf_.reserve(512);
+    buf_.resize(base_ + header, 0);
   }
   template <typename T>
   void AddMatch(const char* name, uint8_t revision, const T& data) {
@@ -133,11 +134,11 @@ class EntryBytes {
   }
   template <typename T>
   void SetTarget(const char* name, uint8_t revision, const T& data) {
-    target_offset_ = buf_.size();
+    target_offset_ = size();
     Append(name, revision, &data, sizeof(T));
   }
   void SetStandardTarget(std::string_view name) {
-    target_offset_ = buf_.size();
+    target_offset_ = size();
     xt_standard_target t{};
     const size_t size = XT_ALIGN(sizeof(xt_standard_target));
     const size_t at = buf_.size();
@@ -147,8 +148,9 @@ class EntryBytes {
     std::memcpy(buf_.data() + at, &t, sizeof(t));
   }
   size_t target_offset() const { return target_offset_; }
-  std::vector<unsigned char>& bytes() { return buf_; }
-  size_t header() const { return header_; }
+  size_t size() const { return buf_.size() - base_; }
+  // Valid until the buffer grows again.
+  unsigned char* entry() { return buf_.data() + base_; }
 
  private:
   void Append(const char* name, uint8_t revision, const void* data, size_t len) {
@@ -162,8 +164,8 @@ class EntryBytes {
     m->u.user.revision = revision;
     std::memcpy(buf_.data() + at + XT_ALIGN(sizeof(xt_entry_match)), data, len);
   }
-  std::vector<unsigned char> buf_;
-  size_t header_;
+  std::vector<unsigned char>& buf_;
+  size_t base_;
   size_t target_offset_ = 0;
 };
 
@@ -568,21 +570,28 @@ Status FillHeader(ip6t_ip6& ip, const RuleSpecView& r, IpFamily family) {
 ipt_ip& HeaderOf(ipt_entry& e) { return e.ip; }
 ip6t_ip6& HeaderOf(ip6t_entry& e) { return e.ipv6; }
 
+// Appends the rule's entry to `out`; on error, what it appended is left for the caller to cut.
 template <typename Entry>
-Result<std::vector<unsigned char>> Encode(IpFamily family, std::span<const std::string_view> args) {
+Status Encode(IpFamily family, std::span<const std::string_view> args,
+              std::vector<unsigned char>& out) {
   auto spec = RuleSpecView::Parse(args);
   if (!spec.ok()) return spec.status();
-  EntryBytes e(XT_ALIGN(sizeof(Entry)));
+  EntryBytes e(out, XT_ALIGN(sizeof(Entry)));
   for (const auto& m : spec->matches) {
     if (Status st = AddMatch(e, m, family); !st.ok()) return st;
   }
   if (Status st = SetTarget(e, *spec, family); !st.ok()) return st;
-  auto& bytes = e.bytes();
-  auto* entry = reinterpret_cast<Entry*>(bytes.data());
+  auto* entry = reinterpret_cast<Entry*>(e.entry());
   if (Status st = FillHeader(HeaderOf(*entry), *spec, family); !st.ok()) return st;
   entry->target_offset = static_cast<uint16_t>(e.target_offset());
-  entry->next_offset = static_cast<uint16_t>(bytes.size());
-  return std::move(bytes);
+  entry->next_offset = static_cast<uint16_t>(e.size());
+  return Status::Ok();
+}
+
+Status EncodeInto(IpFamily family, std::span<const std::string_view> args,
+                  std::vector<unsigned char>& out) {
+  return family == IpFamily::kIPv4 ? Encode<ipt_entry>(family, args, out)
+                                   : Encode<ip6t_entry>(family, args, out);
 }
 
 // One table opened with libiptc; freed on scope exit, committed explicitly.
@@ -638,7 +647,7 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
       case K::kAppend:
       case K::kInsert:
       case K::kDeleteRule: {
-        auto entry = Encode<typename F::Entry>(family, cmd.args);
+        auto entry = EncodeIptEntry(family, cmd.args);
         if (!entry.ok()) return Status::Error(where + entry.status().message());
         int ok = 0;
         if (cmd.kind == K::kAppend) {
@@ -733,13 +742,18 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     switch (cmd.kind) {
       case K::kAppend:
       case K::kInsert: {
-        auto entry = EncodeIptEntry(family, cmd.args);
-        if (!entry.ok()) return Status::Error(where() + entry.status().message());
+        Status encoded;
+        auto encode = [&](std::vector<unsigned char>& out) {
+          encoded = EncodeInto(family, cmd.args, out);
+          return encoded.ok();
+        };
         if (cmd.kind == K::kAppend) {
-          s.edit.after.push_back(std::move(*entry));
+          s.edit.after.AppendEncoded(encode);
         } else {
-          s.edit.before.insert(s.edit.before.begin(), std::move(*entry));
+          std::vector<unsigned char> entry;
+          if (encode(entry)) s.edit.before.Prepend(entry);
         }
+        if (!encoded.ok()) return Status::Error(where() + encoded.message());
         break;
       }
       case K::kFlushChain:
@@ -864,8 +878,9 @@ Status DeleteChainsFamily(std::string_view table, const std::vector<std::string>
 
 Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
                                                   std::span<const std::string_view> args) {
-  return family == IpFamily::kIPv4 ? Encode<ipt_entry>(family, args)
-                                   : Encode<ip6t_entry>(family, args);
+  std::vector<unsigned char> out;
+  if (Status st = EncodeInto(family, args, out); !st.ok()) return st;
+  return out;
 }
 
 Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,

@@ -60,6 +60,15 @@ void Write16(unsigned char* p, uint16_t v) { std::memcpy(p, &v, sizeof(v)); }
 void Write32(unsigned char* p, int32_t v) { std::memcpy(p, &v, sizeof(v)); }
 
 // The target of an entry whose sizes were checked by CheckEntry.
+// The first 16 bytes of a name as two big-endian integers, zero-padded: ordered as the names.
+std::array<uint64_t, 2> NamePrefix(std::string_view name) {
+  std::array<uint64_t, 2> out{};
+  for (size_t i = 0; i < 16 && i < name.size(); ++i) {
+    out[i / 8] |= uint64_t{static_cast<unsigned char>(name[i])} << (56 - 8 * (i % 8));
+  }
+  return out;
+}
+
 struct TargetView {
   const unsigned char* at;  // the xt_entry_target
   uint16_t size;
@@ -380,6 +389,9 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   struct Created {
     const XtChainEdit* edit;
     uint32_t hash;
+    // The name's first 16 bytes, big-endian, so that sorting 110 000 new chains mostly compares
+    // integers instead of chasing every name ("KUBE-SEP-" and 7 characters of its hash).
+    std::array<uint64_t, 2> prefix;
   };
   std::vector<Created> created;
   for (const XtChainEdit& e : edits) {
@@ -396,15 +408,17 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       }
     }
     if (c == nullptr) {
-      created.push_back({&e, hash});
+      created.push_back({&e, hash, NamePrefix(e.name)});
     } else if (const XtChainEdit*& slot = edit_of_chain[c - chains_.data()]; slot != nullptr) {
       return Status::Error("chain " + e.name + " edited twice");
     } else {
       slot = &e;
     }
   }
-  std::sort(created.begin(), created.end(),
-            [](const Created& a, const Created& b) { return a.edit->name < b.edit->name; });
+  std::sort(created.begin(), created.end(), [](const Created& a, const Created& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return a.edit->name < b.edit->name;
+  });
   for (size_t i = 1; i < created.size(); ++i) {
     if (created[i].edit->name == created[i - 1].edit->name) {
       return Status::Error("chain " + created[i].edit->name + " edited twice");
@@ -456,7 +470,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   }
 
   // A new rule's size, checked.
-  auto rule_size = [&](const XtRule& r) -> Result<uint32_t> {
+  auto rule_size = [&](std::span<const unsigned char> r) -> Result<uint32_t> {
     auto size = CheckEntry(l, r.data(), r.size());
     if (size.ok() && *size != r.size()) return Status::Error("rule size differs from next_offset");
     return size;
@@ -470,6 +484,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   // Pass 1: sizes and each chain's first rule.
   uint64_t size = 0;
   uint64_t count = 0;
+  size_t new_entries = 0;
   const size_t head = l.entry_size + kErrorTargetSize;
   const size_t tail = l.entry_size + kStandardTargetSize;
   for (Slot& s : slots) {
@@ -484,13 +499,14 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     s.first_rule = static_cast<uint32_t>(size);
     if (s.edit != nullptr) {
       for (const auto* list : {&s.edit->before, &s.edit->after}) {
-        for (const XtRule& r : *list) {
+        for (std::span<const unsigned char> r : *list) {
           auto rs = rule_size(r);
           if (!rs.ok())
             return Status::Error("rule for " + s.edit->name + ": " + rs.status().message());
           size += *rs;
         }
         count += list->size();
+        new_entries += list->size();
       }
     }
     if (keep && s.old != nullptr) {
@@ -521,7 +537,8 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   struct Piece {
     enum Kind { kRule, kHead, kTail } kind;
     uint32_t dst;
-    const XtRule* rule = nullptr;  // kRule
+    const unsigned char* rule = nullptr;  // kRule: its bytes, in the edit
+    uint32_t rule_size = 0;
     std::string_view name;         // kHead
     bool standard = false;         // kRule: its target becomes a verdict (named or a jump)
     std::optional<int32_t> named;  // kRule: ACCEPT, DROP, ...
@@ -529,6 +546,13 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   };
   std::vector<Run> runs;
   std::vector<Piece> pieces;
+  pieces.reserve(new_entries + 2 * created.size());
+  // What the new rules' targets name, remembered: 100 000 DNATs need not look "DNAT" up in the
+  // chain index each, nor 110 000 hairpin rules KUBE-MARK-MASQ. The chains do not change
+  // during the layout, so neither does the answer.
+  std::vector<std::string_view> extensions;
+  std::string_view last_jump_name;
+  uint32_t last_jump = kNoJump;
   uint32_t at = 0;
   next.entries_.reserve(count);
   next.jump_.reserve(count);
@@ -563,7 +587,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     return Status::Ok();
   };
   // A new rule; its named standard target becomes a verdict or a jump when the bytes are written.
-  auto add_new = [&](const XtRule& r, std::string_view chain) -> Status {
+  auto add_new = [&](std::span<const unsigned char> r, std::string_view chain) -> Status {
     const TargetView t = TargetOf(l, r.data());
     bool standard = true;
     uint32_t jump = kNoJump;
@@ -571,19 +595,27 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     if (IsStandard(t)) {
       jump = kFallThrough;
     } else if (named) {
+    } else if (last_jump != kNoJump && t.name == last_jump_name) {
+      jump = last_jump;
+    } else if (std::find(extensions.begin(), extensions.end(), t.name) != extensions.end()) {
+      standard = false;
     } else if (const uint32_t h = HashName(t.name); const Chain* to = next.FindHashed(h, t.name)) {
       jump = static_cast<uint32_t>(to - next.chains_.data());
+      last_jump = jump;
+      last_jump_name = next.chains_[jump].name;
     } else if (!by_name_.empty() && FindHashed(h, t.name) != nullptr) {
       return Status::Error("rule in " + std::string(chain) + " jumps to " + std::string(t.name) +
                            ", which is deleted");
     } else {
       standard = false;  // an extension's target
+      if (extensions.size() < 16) extensions.push_back(t.name);
     }
     if (standard && t.size != kStandardTargetSize) {
       return Status::Error("rule in " + std::string(chain) + ": standard target of size " +
                            std::to_string(t.size));
     }
-    pieces.push_back({Piece::kRule, at, &r, {}, standard, named, jump});
+    pieces.push_back(
+        {Piece::kRule, at, r.data(), static_cast<uint32_t>(r.size()), {}, standard, named, jump});
     out.old_index.push_back(XtReplacement::kNew);
     add_entry(static_cast<uint32_t>(r.size()), jump);
     return Status::Ok();
@@ -605,13 +637,13 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     if (s.old != nullptr) {
       if (Status st = keep_old(s.old->first, s.old->rules); !st.ok()) return st;
     } else {
-      pieces.push_back({Piece::kHead, at, nullptr, s.name, false, std::nullopt});
+      pieces.push_back({Piece::kHead, at, nullptr, 0, s.name, false, std::nullopt});
       out.old_index.push_back(XtReplacement::kNew);
       add_entry(static_cast<uint32_t>(head), kNoJump);
     }
     c.rules = static_cast<uint32_t>(next.entries_.size());
     if (s.edit != nullptr) {
-      for (const XtRule& r : s.edit->before) {
+      for (std::span<const unsigned char> r : s.edit->before) {
         if (Status st = add_new(r, s.name); !st.ok()) return st;
       }
     }
@@ -619,7 +651,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       if (Status st = keep_old(s.old->rules, s.old->end); !st.ok()) return st;
     }
     if (s.edit != nullptr) {
-      for (const XtRule& r : s.edit->after) {
+      for (std::span<const unsigned char> r : s.edit->after) {
         if (Status st = add_new(r, s.name); !st.ok()) return st;
       }
     }
@@ -627,7 +659,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     if (s.old != nullptr) {
       if (Status st = keep_old(s.old->end, s.old->end + 1); !st.ok()) return st;
     } else {
-      pieces.push_back({Piece::kTail, at, nullptr, {}, false, std::nullopt});
+      pieces.push_back({Piece::kTail, at, nullptr, 0, {}, false, std::nullopt});
       out.old_index.push_back(XtReplacement::kNew);
       add_entry(static_cast<uint32_t>(tail), kNoJump);
     }
@@ -674,7 +706,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       WriteTail(l, e);
       continue;
     }
-    std::memcpy(e, p.rule->data(), p.rule->size());
+    std::memcpy(e, p.rule, p.rule_size);
     if (!p.standard) continue;  // an extension's target keeps its bytes
     unsigned char* target = e + Read16(e + l.target_offset_at);
     std::memset(target + offsetof(xt_entry_target, u.user.name), 0, XT_EXTENSION_MAXNAMELEN);
@@ -683,7 +715,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     if (p.named) {
       Write32(target + kTargetHeader, *p.named);
     } else if (p.jump == kFallThrough) {
-      Write32(target + kTargetHeader, static_cast<int32_t>(p.dst + p.rule->size()));
+      Write32(target + kTargetHeader, static_cast<int32_t>(p.dst + p.rule_size));
     } else if (p.jump != kNoJump) {
       Write32(target + kTargetHeader, static_cast<int32_t>(slots[p.jump].first_rule));
     }

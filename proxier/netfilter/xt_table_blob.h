@@ -13,6 +13,7 @@
 #include "base/default_init_allocator.h"
 #include "base/protocol.h"
 #include "base/status.h"
+#include "proxier/netfilter/xt_rules.h"
 
 namespace kpx {
 
@@ -27,10 +28,6 @@ struct XtTableInfo {
   uint32_t size = 0;
 };
 
-// One rule as EncodeIptEntry writes it (libiptc's user form): a standard target names its verdict
-// ("ACCEPT", "DROP", "RETURN", "" for fall through) or the user chain it jumps to.
-using XtRule = std::vector<unsigned char>;
-
 // A change to one user chain. A chain not named in any edit keeps every byte.
 struct XtChainEdit {
   std::string name;
@@ -38,8 +35,8 @@ struct XtChainEdit {
   bool remove = false;
   // False drops the chain's current rules (a flush); a chain that does not exist is created.
   bool keep_rules = false;
-  std::vector<XtRule> before;  // rules ahead of the kept ones (iptables -I), in final order
-  std::vector<XtRule> after;   // rules after the kept ones (iptables -A)
+  XtRules before;  // rules ahead of the kept ones (iptables -I), in final order
+  XtRules after;   // rules after the kept ones (iptables -A)
 };
 
 // A table-sized byte buffer, not zero-filled when grown: every byte is written right after.

@@ -144,7 +144,7 @@ XtRule Rule(IpFamily f, const std::string& source, const std::string& target) {
 XtChainEdit Set(const std::string& name, std::vector<XtRule> rules) {
   XtChainEdit e;
   e.name = name;
-  e.after = std::move(rules);
+  e.after = XtRules(rules);
   return e;
 }
 
@@ -399,6 +399,45 @@ TEST_P(XtTableBlobTest, NewChainsGoInNameOrderAndDeletedOnesLeave) {
                 A(41) + ">KUBE-B0 " + A(42) + ">ZZZ | RETURN\n" + "KUBE-B0: " + A(40) +
                 ">KUBE-C | RETURN\n" + "KUBE-C: " + A(6) + ">MARK " + A(7) + ">RETURN | RETURN\n" +
                 "ZZZ: | RETURN\n");
+}
+
+TEST_P(XtTableBlobTest, ManyNewChainsSortByTheirWholeNames) {
+  // Names alike in their first 16 bytes and more, given in no order, some prefixes of others;
+  // rules alternating jumps and the same extension target, as a full sync's endpoint chains do.
+  std::vector<std::string> names;
+  for (const char* tail : {"", "A", "AB", "B", "Z", "AAAAAA", "ZZ"}) {
+    names.push_back(std::string("KUBE-SEP-XXXXXXXXXXXX") + tail);
+  }
+  names.push_back("KUBE-SEP-XXXXXXX");
+  names.push_back("KUBE-SEP-XXXXXX");
+  names.push_back("KUBE-SEP");
+  std::vector<std::string> shuffled = names;
+  std::mt19937 rng(7);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  std::vector<XtChainEdit> edits;
+  for (size_t i = 0; i < shuffled.size(); ++i) {
+    std::vector<XtRule> rules;
+    if (i + 1 < shuffled.size()) rules.push_back(Rule(f(), A(50), shuffled[i + 1]));
+    rules.push_back(Rule(f(), A(51), "MARK"));
+    rules.push_back(Rule(f(), A(52), "KUBE-C"));
+    rules.push_back(Rule(f(), A(53), "MARK"));
+    edits.push_back(Set(shuffled[i], std::move(rules)));
+  }
+  auto edited = Edit(f(), Base(), edits);
+  ASSERT_TRUE(edited.ok()) << edited.status().message();
+  const std::string described = Describe(f(), *edited);
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  size_t at = 0;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const size_t found = described.find("\n" + sorted[i] + ": ", at);
+    ASSERT_NE(found, std::string::npos) << sorted[i] << " out of order in\n" << described;
+    at = found + 1;
+    const auto next = std::find(shuffled.begin(), shuffled.end(), sorted[i]) + 1;
+    const std::string want = (next != shuffled.end() ? A(50) + ">" + *next + " " : "") + A(51) +
+                             ">MARK " + A(52) + ">KUBE-C " + A(53) + ">MARK | RETURN\n";
+    EXPECT_EQ(described.substr(found + 3 + sorted[i].size(), want.size()), want) << sorted[i];
+  }
 }
 
 TEST_P(XtTableBlobTest, KeptEntriesKeepTheirBytesAndMapToTheirOldIndex) {
