@@ -30,6 +30,8 @@ bool Contains(const std::vector<OwnedChain>& chains, const std::string& name) {
 
 }  // namespace
 
+uint64_t OwnedChain::Digest(std::string_view text) { return std::hash<std::string_view>()(text); }
+
 size_t ServiceFragment::FilterRules() const {
   size_t n = 0;
   for (int i = 0; i < kSharedChainCount; ++i) {
@@ -144,6 +146,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   out.stale_chains = sel.stale_filter.size() + sel.stale_nat.size();
   out.rerendered = entries_.size();
   out.text = Write(sel);
+  for (auto& [name, e] : entries_) DropWrittenText(e);
   return out;
 }
 
@@ -247,12 +250,18 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
   out.stale_chains = sel.stale_nat.size();
   if (!any_top && sel.services.empty() && !sel.tree && sel.stale_nat.empty()) return out;
   out.text = Write(sel);
+  for (Entry* e : sel.services) DropWrittenText(*e);
   return out;
 }
 
-std::string IptablesFamilyRules::CurrentText() const {
+void IptablesFamilyRules::DropWrittenText(Entry& e) {
+  for (OwnedChain& c : e.fragment.chains) std::string().swap(c.text);
+}
+
+std::string IptablesFamilyRules::Fingerprint() const {
   Selection sel;
   sel.all = true;
+  sel.fingerprint = true;
   return Write(sel);
 }
 
@@ -330,7 +339,14 @@ std::string IptablesFamilyRules::Write(const Selection& sel) const {
     for (size_t i = 0; i < top_.nat.size(); ++i) {
       if (wanted(sel.nat_top, i)) WriteTop(top_.nat[i], out);
     }
-    service_chains([&](const OwnedChain& c) { out += c.text; });
+    service_chains([&](const OwnedChain& c) {
+      if (!sel.fingerprint) {
+        out += c.text;
+        return;
+      }
+      out += "# " + c.name + " " + std::to_string(c.rules) + " rules, digest " +
+             std::to_string(c.digest) + "\n";
+    });
     if (tree) {
       for (size_t i = 1; i < tree_.size(); ++i) Lines(tree_[i].rules, out);
     }

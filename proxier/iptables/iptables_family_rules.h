@@ -50,8 +50,10 @@ class IptablesFamilyRules {
                 const std::set<std::string>& existing_nat);
 
   // The whole current rendering as restore input, as a full update would write it without
-  // stale chains. Builds the full text: for tests and diagnostics, never on the sync path.
-  std::string CurrentText() const;
+  // stale chains, except that each owned chain's rules (not kept once written) are a comment
+  // line with its digest. Two renderings with equal fingerprints write the same rules. For
+  // tests and diagnostics, never on the sync path.
+  std::string Fingerprint() const;
 
   // Rule and chain counts of the current rendering.
   size_t nat_rules() const;
@@ -70,10 +72,11 @@ class IptablesFamilyRules {
     bool all = false;
     std::vector<bool> filter_top;  // by index in top_.filter
     std::vector<bool> nat_top;     // by index in top_.nat
-    std::vector<const Entry*> services;
+    std::vector<Entry*> services;
     bool tree = false;  // the prefix tree's KUBE-DST chains
     std::vector<std::string> stale_filter;
     std::vector<std::string> stale_nat;
+    bool fingerprint = false;  // owned chains as their digests (Fingerprint)
   };
 
   Output RenderAll(const DesiredState& state, TopLevelRules top,
@@ -83,6 +86,8 @@ class IptablesFamilyRules {
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
   std::string Write(const Selection& sel) const;
+  // Frees the entry's owned chains' texts once written; their digests stay.
+  static void DropWrittenText(Entry& e);
   void WriteTop(const TopLevelChain& c, std::string& out) const;
 
   const IptablesRenderer& renderer_;

@@ -86,6 +86,7 @@ class ServicePortRenderer {
     ServiceChains(*plan);
     EndpointChains(*plan);
     names_.sep = std::move(used_sep_);
+    for (OwnedChain& c : frag_.chains) c.digest = OwnedChain::Digest(c.text);
     return std::move(frag_);
   }
 
@@ -326,7 +327,7 @@ class ServicePortRenderer {
   // Declares an owned chain (first use fixes its place in the restore input).
   OwnedChain& Chain(const ServicePlan& p, const std::string& chain) {
     auto [it, added] = owned_.try_emplace(chain, frag_.chains.size());
-    if (added) frag_.chains.push_back(OwnedChain{chain, {}, 0});
+    if (added) frag_.chains.push_back(OwnedChain{chain, {}, 0, 0});
     return frag_.chains[it->second];
   }
 

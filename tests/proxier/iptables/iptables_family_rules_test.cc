@@ -25,6 +25,13 @@ using testing::Svc;
 const ServicePortName kA{"ns1", "a", "", Protocol::kTCP};
 const ServicePortName kB{"ns1", "b", "", Protocol::kTCP};
 
+// A fresh full rendering of `state`, fingerprinted: what the incremental one must equal.
+std::string Fresh(const IptablesRenderer& renderer, const DesiredState& state, IpFamily family) {
+  IptablesFamilyRules fresh(renderer, family);
+  fresh.Update(state, {}, IptablesFamilyRules::Mode::kFull, {}, {});
+  return fresh.Fingerprint();
+}
+
 IptablesOptions Options() {
   IptablesOptions o;
   o.localhost_nodeports = true;
@@ -76,7 +83,7 @@ TEST_F(FamilyRulesTest, EndpointChangeWritesOnlyThatServicesChains) {
   // The dispatch rule did not change: no top-level chain, no filter table.
   EXPECT_THAT(out.text, Not(HasSubstr(":KUBE-SERVICES")));
   EXPECT_THAT(out.text, Not(HasSubstr("*filter")));
-  EXPECT_EQ(rules_.CurrentText(), renderer_.Render(state_, IpFamily::kIPv4, {}));
+  EXPECT_EQ(rules_.Fingerprint(), Fresh(renderer_, state_, IpFamily::kIPv4));
 }
 
 TEST_F(FamilyRulesTest, DispatchChangeRewritesKubeServicesWithEveryService) {
@@ -91,7 +98,34 @@ TEST_F(FamilyRulesTest, DispatchChangeRewritesKubeServicesWithEveryService) {
   EXPECT_THAT(out.text, HasSubstr("-X " + ServiceChain(kA) + "\n"));
   EXPECT_THAT(out.text, EndsWith("COMMIT\n"));
   EXPECT_EQ(out.stale_chains, 2u);  // SVC and SEP
-  EXPECT_EQ(rules_.CurrentText(), renderer_.Render(state_, IpFamily::kIPv4, {}));
+  EXPECT_EQ(rules_.Fingerprint(), Fresh(renderer_, state_, IpFamily::kIPv4));
+}
+
+TEST_F(FamilyRulesTest, WrittenChainsKeepOnlyTheirDigests) {
+  // The fingerprint shows each owned chain as a digest of what was written for it...
+  const std::string before = rules_.Fingerprint();
+  const std::string sep = EndpointChain(kA, Ep("10.180.0.1", 80));
+  EXPECT_THAT(before, HasSubstr("# " + sep + " 2 rules, digest "));
+  EXPECT_THAT(before, Not(HasSubstr("-A " + sep)));
+  // ...and a change that rewrites a chain changes its digest: a's service chain keeps its name
+  // and its two rules, but now jumps to another endpoint's chain.
+  auto line_of = [](const std::string& fingerprint, const std::string& chain) {
+    const size_t at = fingerprint.find("# " + chain + " ");
+    return at == std::string::npos ? std::string()
+                                   : fingerprint.substr(at, fingerprint.find('\n', at) - at);
+  };
+  const std::string svc_before = line_of(before, ServiceChain(kA));
+  EXPECT_THAT(svc_before, HasSubstr(" 2 rules, digest "));
+  AddA({Ep("10.180.0.9", 80)});
+  const auto out = Partial();
+  EXPECT_THAT(out.text, HasSubstr(":" + ServiceChain(kA) + " - [0:0]"));
+  const std::string after = rules_.Fingerprint();
+  EXPECT_THAT(line_of(after, ServiceChain(kA)), HasSubstr(" 2 rules, digest "));
+  EXPECT_NE(line_of(after, ServiceChain(kA)), svc_before);
+  EXPECT_EQ(line_of(after, ServiceChain(kB)), line_of(before, ServiceChain(kB)));
+  EXPECT_EQ(rules_.Fingerprint(), Fresh(renderer_, state_, IpFamily::kIPv4));
+  EXPECT_EQ(OwnedChain::Digest("-A X -j Y\n"), OwnedChain::Digest("-A X -j Y\n"));
+  EXPECT_NE(OwnedChain::Digest("-A X -j Y\n"), OwnedChain::Digest("-A X -j Z\n"));
 }
 
 TEST_F(FamilyRulesTest, NothingChangedIsDecidedFromTheChangeSet) {
@@ -153,7 +187,7 @@ TEST(FamilyRulesDifferential, IncrementalEqualsFreshRender) {
           for (IptablesFamilyRules* rules : {&v4, &v6}) {
             const IpFamily f = rules == &v4 ? IpFamily::kIPv4 : IpFamily::kIPv6;
             rules->Update(s, {}, step == 2 ? Mode::kFull : Mode::kPartial, {}, {});
-            ASSERT_EQ(rules->CurrentText(), renderer.Render(s, f, {}))
+            ASSERT_EQ(rules->Fingerprint(), Fresh(renderer, s, f))
                 << "seed " << seed << " family " << IpFamilyName(f) << " after " << history;
           }
         }
