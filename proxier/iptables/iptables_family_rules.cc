@@ -119,7 +119,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     Entry e;
     e.port = port;
     if (auto it = old.find(name); it != old.end()) e.names = std::move(it->second.names);
-    e.fragment = renderer_.RenderServicePort(*port, context, e.names);
+    e.fragment = renderer_.RenderServicePort(*port, context, e.names, texts_);
     Count(e.fragment, +1);
     entries_.emplace_hint(entries_.end(), name, std::move(e));
   }
@@ -146,7 +146,10 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   out.stale_chains = sel.stale_filter.size() + sel.stale_nat.size();
   out.rerendered = entries_.size();
   out.text = Write(sel);
-  for (auto& [name, e] : entries_) DropWrittenText(e);
+  std::vector<Entry*> all;
+  all.reserve(entries_.size());
+  for (auto& [name, e] : entries_) all.push_back(&e);
+  DropWrittenText(all);
   return out;
 }
 
@@ -199,7 +202,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     if (eit != entries_.end() && eit->second.port == sit->second) continue;  // same entry
     ServiceChainNames names;
     if (eit != entries_.end()) names = std::move(eit->second.names);
-    ServiceFragment fragment = renderer_.RenderServicePort(*sit->second, context, names);
+    ServiceFragment fragment = renderer_.RenderServicePort(*sit->second, context, names, texts_);
     ++out.rerendered;
     if (eit == entries_.end()) eit = entries_.emplace(name, Entry{}).first;
     Entry& e = eit->second;
@@ -248,14 +251,22 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
   }
   std::sort(sel.stale_nat.begin(), sel.stale_nat.end());
   out.stale_chains = sel.stale_nat.size();
-  if (!any_top && sel.services.empty() && !sel.tree && sel.stale_nat.empty()) return out;
+  if (!any_top && sel.services.empty() && !sel.tree && sel.stale_nat.empty()) {
+    DropWrittenText({});
+    return out;
+  }
   out.text = Write(sel);
-  for (Entry* e : sel.services) DropWrittenText(*e);
+  DropWrittenText(sel.services);
   return out;
 }
 
-void IptablesFamilyRules::DropWrittenText(Entry& e) {
-  for (OwnedChain& c : e.fragment.chains) std::string().swap(c.text);
+void IptablesFamilyRules::DropWrittenText(std::span<Entry* const> written) {
+  // Every fragment rendered this sync was either written or found equal to the one it would
+  // have replaced and dropped: none still views the arena after this.
+  for (Entry* e : written) {
+    for (OwnedChain& c : e->fragment.chains) c.text = {};
+  }
+  texts_.Clear();
 }
 
 std::string IptablesFamilyRules::Fingerprint() const {

@@ -5,9 +5,11 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "base/text_arena.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/iptables/iptables_renderer.h"
 #include "proxier/iptables/iptables_ruleset.h"
@@ -86,8 +88,8 @@ class IptablesFamilyRules {
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
   std::string Write(const Selection& sel) const;
-  // Frees the entry's owned chains' texts once written; their digests stay.
-  static void DropWrittenText(Entry& e);
+  // Forgets the entries' owned chains' texts once written and frees them; digests stay.
+  void DropWrittenText(std::span<Entry* const> written);
   void WriteTop(const TopLevelChain& c, std::string& out) const;
 
   const IptablesRenderer& renderer_;
@@ -95,6 +97,7 @@ class IptablesFamilyRules {
   bool valid_ = false;
   bool large_ = false;
   std::map<ServicePortName, Entry> entries_;
+  TextArena texts_;  // this sync's rendered owned chains, until written
   TopLevelRules top_;
   // kPrefixTree: [0] holds KUBE-SERVICES' dispatch rules, the rest are the KUBE-DST chains.
   std::vector<RenderedChain> tree_;

@@ -68,8 +68,9 @@ std::string Probability(size_t n) {
 // Renders one service port into a fragment.
 class ServicePortRenderer {
  public:
-  ServicePortRenderer(const IptablesOptions& o, const FamilyContext& c, ServiceChainNames& names)
-      : o_(o), c_(c), names_(names) {}
+  ServicePortRenderer(const IptablesOptions& o, const FamilyContext& c, ServiceChainNames& names,
+                      TextArena& texts)
+      : o_(o), c_(c), names_(names), texts_(texts) {}
 
   ServiceFragment Render(const ServicePortState& port) {
     const std::optional<ServicePlan> plan = Plan(port);
@@ -86,7 +87,12 @@ class ServicePortRenderer {
     ServiceChains(*plan);
     EndpointChains(*plan);
     names_.sep = std::move(used_sep_);
-    for (OwnedChain& c : frag_.chains) c.digest = OwnedChain::Digest(c.text);
+    // Built here, the texts are freed as soon as this port is rendered: their memory goes to
+    // the next port's, not between the long-lived objects rendered after them.
+    for (size_t i = 0; i < frag_.chains.size(); ++i) {
+      frag_.chains[i].digest = OwnedChain::Digest(text_[i]);
+      frag_.chains[i].text = texts_.Add(text_[i]);
+    }
     return std::move(frag_);
   }
 
@@ -327,14 +333,18 @@ class ServicePortRenderer {
   // Declares an owned chain (first use fixes its place in the restore input).
   OwnedChain& Chain(const ServicePlan& p, const std::string& chain) {
     auto [it, added] = owned_.try_emplace(chain, frag_.chains.size());
-    if (added) frag_.chains.push_back(OwnedChain{chain, {}, 0, 0});
+    if (added) {
+      frag_.chains.push_back(OwnedChain{chain, {}, 0, 0});
+      text_.emplace_back();
+    }
     return frag_.chains[it->second];
   }
 
   void AddOwned(const ServicePlan& p, const std::string& chain, std::string_view args) {
     OwnedChain& c = Chain(p, chain);
-    c.text += Line(chain, args);
-    c.text.push_back('\n');
+    std::string& text = text_[static_cast<size_t>(&c - frag_.chains.data())];
+    text += Line(chain, args);
+    text.push_back('\n');
     ++c.rules;
   }
 
@@ -477,6 +487,8 @@ class ServicePortRenderer {
   const FamilyContext& c_;
   ServiceChainNames& names_;
   ServiceFragment frag_;
+  TextArena& texts_;
+  std::vector<std::string> text_;                  // per owned chain, as in frag_.chains
   std::unordered_map<std::string, size_t> owned_;  // chain name -> index in frag_.chains
   std::unordered_map<std::string, std::string> used_sep_;
 };
@@ -509,8 +521,9 @@ bool IptablesRenderer::LargeCluster(size_t endpoints) const {
 
 ServiceFragment IptablesRenderer::RenderServicePort(const ServicePortState& port,
                                                     const FamilyContext& context,
-                                                    ServiceChainNames& names) const {
-  return ServicePortRenderer(options_, context, names).Render(port);
+                                                    ServiceChainNames& names,
+                                                    TextArena& texts) const {
+  return ServicePortRenderer(options_, context, names, texts).Render(port);
 }
 
 TopLevelRules IptablesRenderer::RenderTopLevel(const DesiredState& state, IpFamily family,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "base/text_arena.h"
 #include "proxier/core/desired_state.h"
 #include "proxier/iptables/iptables_options.h"
 #include "proxier/iptables/iptables_ruleset.h"
@@ -46,8 +47,9 @@ class IptablesRenderer {
                                const std::vector<IpAddress>& local_addresses) const;
   // One service port's fragment (empty when the port has no cluster IP of the family). `names`
   // carries the port's chain names from its previous rendering, or nothing, and is updated.
+  // The owned chains' texts are copied into `texts` and view it.
   ServiceFragment RenderServicePort(const ServicePortState& port, const FamilyContext& context,
-                                    ServiceChainNames& names) const;
+                                    ServiceChainNames& names, TextArena& texts) const;
 
   // The complete iptables-restore input of a fresh full render of `state` (no stale chains):
   // what a full sync of an empty kernel writes. For tests and tools.

@@ -26,7 +26,9 @@ struct ServiceChainNames {
 // changed, which its digest tells. At 10 000 x 10 the texts were 40 MiB held between syncs.
 struct OwnedChain {
   std::string name;
-  std::string text;     // complete "-A CHAIN ..." lines, each ending in '\n'; empty once written
+  // Complete "-A CHAIN ..." lines, each ending in '\n', in the rendering sync's TextArena;
+  // empty once written.
+  std::string_view text;
   uint64_t digest = 0;  // of the text (Digest)
   size_t rules = 0;
 

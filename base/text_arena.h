@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace kpx {
+
+// Text copied into large blocks of its own and freed all at once. For text that lives only
+// until one step is done with it while small long-lived objects are allocated around it: freed
+// from the general heap, its holes between those objects keep their pages resident.
+class TextArena {
+ public:
+  // A copy of `text`, valid until Clear.
+  std::string_view Add(std::string_view text);
+  // Frees every block.
+  void Clear();
+  size_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr size_t kBlock = size_t{1} << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<std::unique_ptr<char[]>> large_;  // one text each
+  size_t room_ = 0;  // bytes left at the end of the last block
+  size_t bytes_ = 0;
+};
+
+}  // namespace kpx
