@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "proxier/iptables/iptables_ruleset.h"
@@ -13,12 +12,9 @@
 
 namespace kpx {
 
-// The SHA-256-based chain names of one service port, computed once and kept across syncs
-// (hashing was a fifth of a full render at 10 000 services).
+// The SHA-256-based chain names of one service port, computed once and kept across syncs.
 struct ServiceChainNames {
   std::string svc, svl, ext, fw;
-  // KUBE-SEP- names by endpoint ("ip:port"); holds the endpoints of the last rendering only.
-  std::unordered_map<std::string, std::string> sep;
 };
 
 // A nat chain a service port owns. Its rules are rendered as one text, not a string per rule,
