@@ -23,9 +23,11 @@ extern "C" {
 #include <linux/netfilter_ipv6/ip6t_REJECT.h>
 // clang-format on
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -33,6 +35,7 @@ extern "C" {
 #include <glog/logging.h>
 
 #include "base/cidr.h"
+#include "proxier/netfilter/restore_reader.h"
 #include "proxier/netfilter/restore_text.h"
 #include "proxier/netfilter/rule_spec.h"
 #include "proxier/netfilter/xt_table_socket.h"
@@ -679,8 +682,48 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
 // flushed or created, -N creates (and fails on an existing chain), -F flushes, -X deletes an
 // empty chain, -A/-I add to an existing one. nullopt when the section declares or changes a
 // built-in chain or deletes single rules: those keep going through libiptc.
+// The "*table ... COMMIT" sections of restore text, each with its first and last lines, found
+// from the lines' first bytes only (a line is never continued, quoted or not). nullopt when the
+// text is not made of such sections: its parse then says what is wrong.
+struct SectionText {
+  std::string name;
+  std::string_view text;
+  int first_line = 1;  // in the whole text
+};
+std::optional<std::vector<SectionText>> SplitSections(std::string_view text) {
+  std::vector<SectionText> out;
+  size_t pos = 0;
+  size_t start = std::string_view::npos;
+  int line_no = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.starts_with('*')) {
+      if (start != std::string_view::npos) return std::nullopt;
+      start = pos;
+      out.push_back({std::string(line.substr(1)), {}, line_no});
+    } else if (line == "COMMIT") {
+      if (start == std::string_view::npos) return std::nullopt;
+      out.back().text = text.substr(start, std::min(end + 1, text.size()) - start);
+      start = std::string_view::npos;
+    } else if (start == std::string_view::npos && !line.empty() && line[0] != '#') {
+      return std::nullopt;
+    }
+    pos = end + 1;
+  }
+  if (start != std::string_view::npos) return std::nullopt;
+  return out;
+}
+
+// The section (its "*table" and COMMIT lines included) is read as it is planned: a full sync's
+// 320 000 rules are encoded line by line, nothing of the text kept but what the encoding wrote.
+// Declarations are taken before the commands, as the libiptc path and iptables-restore take
+// kpx's own text; a section that declares a chain after a command is left to the libiptc path.
 Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
-                                                            const RestoreTable& section,
+                                                            const SectionText& section,
                                                             const XtTableBlob& table) {
   using Plan = std::optional<std::vector<XtChainEdit>>;
   struct ChainState {
@@ -688,12 +731,11 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     bool exists = false;
     bool builtin = false;
   };
-  std::vector<ChainState> states;
-  states.reserve(section.chains.size());
+  // A deque: the index's keys view the states' own names, which must not move.
+  std::deque<ChainState> states;
   // Looked up once per restore line (a full sync has one per rule): found without building a
   // key, the table asked only the first time a chain is named.
   std::unordered_map<std::string_view, size_t> index;
-  index.reserve(section.chains.size());
   // A chain's rules come one after another: most lines name the chain the line before did.
   size_t last = SIZE_MAX;
   auto state = [&](std::string_view name) -> ChainState& {
@@ -703,14 +745,13 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
       return states[last];
     }
     last = states.size();
-    ChainState s;
+    ChainState& s = states.emplace_back();
     s.edit.name = name;
     s.edit.keep_rules = true;
     s.exists = table.HasChain(name);
     s.builtin = s.exists && table.IsBuiltin(name);
-    index.emplace(name, states.size());
-    states.push_back(std::move(s));
-    return states.back();
+    index.emplace(s.edit.name, last);
+    return s;
   };
   // Drops the chain's rules, as a flush (or a creation) does.
   auto empty = [](ChainState& s) {
@@ -721,12 +762,22 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     s.exists = true;
   };
   const std::string where_table = "x_tables " + section.name + ": ";
-  for (const auto& decl : section.chains) {
-    ChainState& s = state(decl.name);
-    if (s.builtin) return Plan();
-    empty(s);
-  }
-  for (const auto& cmd : section.commands) {
+  RestoreReader reader(section.text, section.first_line);
+  bool commands_seen = false;
+  for (;;) {
+    auto more = reader.Next();
+    if (!more.ok()) return Status::Error(where_table + more.status().message());
+    if (!*more || reader.kind() == RestoreReader::Kind::kCommit) break;
+    if (reader.kind() == RestoreReader::Kind::kTable) continue;
+    if (reader.kind() == RestoreReader::Kind::kChain) {
+      if (commands_seen) return Plan();
+      ChainState& s = state(reader.chain().name);
+      if (s.builtin) return Plan();
+      empty(s);
+      continue;
+    }
+    commands_seen = true;
+    const RestoreCommand& cmd = reader.command();
     using K = RestoreCommand::Kind;
     ChainState& s = state(cmd.chain);
     if (cmd.kind == K::kDeleteRule || s.builtin) return Plan();
@@ -786,9 +837,12 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
 template <typename F>
 Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, XtTableSocket& tables,
                      LibiptcIptablesRunner::Stats& stats) {
-  auto parsed = RestoreText::Parse(text);
-  if (!parsed.ok()) return parsed.status();
-  for (const auto& section : parsed.value()) {
+  auto sections = SplitSections(text);
+  if (!sections) {
+    auto parsed = RestoreText::Parse(text);
+    return parsed.ok() ? Status::Error("restore input: lines outside a table") : parsed.status();
+  }
+  for (const SectionText& section : *sections) {
     Result<bool> edited = false;
     if (edit_blobs) {
       edited = tables.Edit(family, section.name, [&](const XtTableBlob& table) {
@@ -804,9 +858,11 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, Xt
       VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
               << "rules, applied through libiptc";
     }
+    auto parsed = RestoreText::Parse(section.text);
+    if (!parsed.ok()) return parsed.status();
     // libiptc writes behind the kept copy's back (or may have, on failure).
     tables.Forget(family, section.name);
-    if (Status st = RestoreSectionWithLibiptc<F>(family, section); !st.ok()) return st;
+    if (Status st = RestoreSectionWithLibiptc<F>(family, parsed->front()); !st.ok()) return st;
     ++stats.libiptc_sections;
   }
   return Status::Ok();

@@ -1,6 +1,9 @@
 #include "proxier/netfilter/restore_text.h"
 
 #include <cstdlib>
+#include <functional>
+
+#include "proxier/netfilter/restore_reader.h"
 
 namespace kpx {
 
@@ -13,10 +16,6 @@ bool NeedsQuoting(std::string_view arg) {
     if (u <= ' ' || c == '"' || c == '\\' || c == '\'' || u >= 0x7f) return true;
   }
   return false;
-}
-
-Status LineError(int line, const std::string& what) {
-  return Status::Error("restore input line " + std::to_string(line) + ": " + what);
 }
 
 }  // namespace
@@ -93,88 +92,58 @@ std::string RestoreText::Join(const std::vector<std::string>& args) {
 
 Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text) {
   std::vector<RestoreTable> tables;
-  bool in_table = false;
-  int line_no = 0;
-  size_t pos = 0;
   // Per command of the open section: where its arguments start in the section's tokens (the
   // spans are set at COMMIT, once the tokens stop moving).
   std::vector<uint32_t> first_arg;
-  std::vector<std::string_view> parts;
-  while (pos <= text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line[0] == '#') {
-      if (end == text.size()) break;
-      continue;
+  // A view of the text stays one; an escaped argument (the reader's until its next line) is
+  // copied into the table.
+  auto keep = [text](RestoreTable& t, std::string_view v) -> std::string_view {
+    const std::less<const char*> before;
+    if (v.empty() || (!before(v.data(), text.data()) &&
+                      !before(text.data() + text.size(), v.data() + v.size()))) {
+      return v;
     }
-    if (line[0] == '*') {
-      if (in_table) return LineError(line_no, "table started before COMMIT");
-      tables.emplace_back().name = std::string(line.substr(1));
-      first_arg.clear();
-      in_table = true;
-    } else if (line == "COMMIT") {
-      if (!in_table) return LineError(line_no, "COMMIT outside a table");
-      RestoreTable& t = tables.back();
-      first_arg.push_back(static_cast<uint32_t>(t.tokens.size()));
-      for (size_t c = 0; c < t.commands.size(); ++c) {
-        t.commands[c].args = std::span<const std::string_view>(t.tokens.data() + first_arg[c],
-                                                               first_arg[c + 1] - first_arg[c]);
+    return t.unescaped.emplace_back(v);
+  };
+  RestoreReader reader(text);
+  for (;;) {
+    auto more = reader.Next();
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    switch (reader.kind()) {
+      case RestoreReader::Kind::kTable:
+        tables.emplace_back().name = std::string(reader.table());
+        first_arg.clear();
+        break;
+      case RestoreReader::Kind::kChain: {
+        RestoreTable& t = tables.back();
+        RestoreChainDecl d = reader.chain();
+        d.name = keep(t, d.name);
+        d.policy = keep(t, d.policy);
+        t.chains.push_back(d);
+        break;
       }
-      in_table = false;
-    } else if (!in_table) {
-      return LineError(line_no, "command outside a table");
-    } else if (line[0] == ':') {
-      parts.clear();
-      Status st = SplitViews(line.substr(1), parts, tables.back().unescaped);
-      if (!st.ok() || parts.size() < 2) return LineError(line_no, "bad chain line");
-      const std::string_view name = parts[0];
-      if (name.empty() || name.size() > 28) return LineError(line_no, "bad chain name");
-      tables.back().chains.push_back({name, parts[1], line_no});
-    } else {
-      RestoreTable& t = tables.back();
-      const size_t from = t.tokens.size();
-      if (Status st = SplitViews(line, t.tokens, t.unescaped); !st.ok()) {
-        return LineError(line_no, st.message());
+      case RestoreReader::Kind::kCommand: {
+        RestoreTable& t = tables.back();
+        RestoreCommand c = reader.command();
+        c.chain = keep(t, c.chain);
+        first_arg.push_back(static_cast<uint32_t>(t.tokens.size()));
+        for (std::string_view a : c.args) t.tokens.push_back(keep(t, a));
+        c.args = {};
+        t.commands.push_back(c);
+        break;
       }
-      if (t.tokens.size() - from < 2) return LineError(line_no, "missing chain");
-      RestoreCommand cmd;
-      cmd.line = line_no;
-      const std::string_view op = t.tokens[from];
-      if (op == "-A" || op == "--append") {
-        cmd.kind = RestoreCommand::Kind::kAppend;
-      } else if (op == "-I" || op == "--insert") {
-        cmd.kind = RestoreCommand::Kind::kInsert;
-      } else if (op == "-D" || op == "--delete") {
-        cmd.kind = RestoreCommand::Kind::kDeleteRule;
-      } else if (op == "-N" || op == "--new-chain") {
-        cmd.kind = RestoreCommand::Kind::kNewChain;
-      } else if (op == "-F" || op == "--flush") {
-        cmd.kind = RestoreCommand::Kind::kFlushChain;
-      } else if (op == "-X" || op == "--delete-chain") {
-        cmd.kind = RestoreCommand::Kind::kDeleteChain;
-      } else {
-        return LineError(line_no, "unsupported command " + std::string(op));
+      case RestoreReader::Kind::kCommit: {
+        RestoreTable& t = tables.back();
+        first_arg.push_back(static_cast<uint32_t>(t.tokens.size()));
+        for (size_t c = 0; c < t.commands.size(); ++c) {
+          t.commands[c].args = std::span<const std::string_view>(t.tokens.data() + first_arg[c],
+                                                                 first_arg[c + 1] - first_arg[c]);
+        }
+        break;
       }
-      cmd.chain = t.tokens[from + 1];
-      // The operator and the chain are not arguments: the rule's own start where they were.
-      t.tokens.erase(t.tokens.begin() + static_cast<std::ptrdiff_t>(from),
-                     t.tokens.begin() + static_cast<std::ptrdiff_t>(from) + 2);
-      const bool takes_rule = cmd.kind == RestoreCommand::Kind::kAppend ||
-                              cmd.kind == RestoreCommand::Kind::kInsert ||
-                              cmd.kind == RestoreCommand::Kind::kDeleteRule;
-      if (!takes_rule && t.tokens.size() != from) {
-        return LineError(line_no, "unexpected arguments");
-      }
-      first_arg.push_back(static_cast<uint32_t>(from));
-      t.commands.push_back(cmd);
     }
-    if (end == text.size()) break;
   }
-  if (in_table) return Status::Error("restore input ends without COMMIT");
   return tables;
 }
 

@@ -403,6 +403,35 @@ TEST_F(LibiptcRunnerLockTest, ALibiptcCommitForgetsOnlyTheTableItChanged) {
   EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.2/32 -j ACCEPT"), std::string::npos) << saved;
 }
 
+// The blob path reads each section as it plans it. What it does not take goes to libiptc whole,
+// declarations first (a chain declared after its rules is flushed before them, as the libiptc
+// path has always done); a syntax error in a later section fails the restore there.
+TEST_F(LibiptcRunnerLockTest, SectionsTheBlobPathDeclinesGoThroughLibiptc) {
+  testing::InNetns in(netns_->Name("node"));
+  LibiptcIptablesRunner runner(Options());
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.1")).ok());
+  EXPECT_EQ(runner.stats().edited_sections, 1u);
+  ASSERT_TRUE(runner
+                  .Restore(IpFamily::kIPv4,
+                           "*filter\n-A KUBE-X -s 10.0.0.2 -j ACCEPT\n:KUBE-X - [0:0]\n"
+                           "-A KUBE-X -s 10.0.0.3 -j ACCEPT\nCOMMIT\n")
+                  .ok());
+  EXPECT_EQ(runner.stats().edited_sections, 1u);
+  EXPECT_EQ(runner.stats().libiptc_sections, 1u);
+  std::string saved = Save();
+  EXPECT_EQ(saved.find("10.0.0.1"), std::string::npos) << saved;
+  EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.2/32 -j ACCEPT\n-A KUBE-X -s 10.0.0.3/32 -j ACCEPT"),
+            std::string::npos)
+      << saved;
+  Status st = runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.4") + "*nat\n-Z X\nCOMMIT\n");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "x_tables nat: restore input line 6: unsupported command -Z");
+  EXPECT_NE(Save().find("-A KUBE-X -s 10.0.0.4/32 -j ACCEPT"), std::string::npos);
+  st = runner.Restore(IpFamily::kIPv4, "-A KUBE-X -j ACCEPT\n");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "restore input line 1: command outside a table");
+}
+
 // A lock file that cannot exist (its directory does not) locks nobody out: the runner writes
 // without it, reading the table back every time since nothing can watch for other writers.
 TEST_F(LibiptcRunnerLockTest, WritesWithoutALockFileNobodyCanOpen) {
