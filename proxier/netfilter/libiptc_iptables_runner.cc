@@ -577,8 +577,11 @@ ip6t_ip6& HeaderOf(ip6t_entry& e) { return e.ipv6; }
 template <typename Entry>
 Status Encode(IpFamily family, std::span<const std::string_view> args,
               std::vector<unsigned char>& out) {
-  auto spec = RuleSpecView::Parse(args);
-  if (!spec.ok()) return spec.status();
+  // One spec per thread, parsed into again and again: its arrays keep their room, and a full
+  // sync's 320 000 rules are read without an allocation each.
+  thread_local RuleSpecView reused;
+  if (Status st = RuleSpecView::ParseInto(args, reused); !st.ok()) return st;
+  const RuleSpecView* spec = &reused;
   EntryBytes e(out, XT_ALIGN(sizeof(Entry)));
   for (const auto& m : spec->matches) {
     if (Status st = AddMatch(e, m, family); !st.ok()) return st;

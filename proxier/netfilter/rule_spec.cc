@@ -1,5 +1,8 @@
 #include "proxier/netfilter/rule_spec.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace kpx {
 
 namespace {
@@ -46,6 +49,40 @@ bool BasicRuleSpec<Str>::IsStandardTarget() const {
 template <typename Str>
 Result<BasicRuleSpec<Str>> BasicRuleSpec<Str>::Parse(std::span<const Str> args) {
   BasicRuleSpec spec;
+  if (Status st = ParseInto(args, spec); !st.ok()) return st;
+  return spec;
+}
+
+template <typename Str>
+Status BasicRuleSpec<Str>::ParseInto(std::span<const Str> args, BasicRuleSpec& spec) {
+  constexpr bool kViews = kRuleSpecViews<Str>;
+  spec.source.reset();
+  spec.destination.reset();
+  spec.protocol.reset();
+  spec.in_interface.reset();
+  spec.out_interface.reset();
+  spec.matches.clear();
+  spec.target = Str();
+  spec.is_goto = false;
+  spec.target_options = {};
+  spec.option_storage_.clear();
+  // Viewing specs collect every option in option_storage_, each match's (then the target's)
+  // one after another, and point the spans at them once the array stops growing.
+  size_t target_first = SIZE_MAX;
+  auto add_option = [&](BasicRuleOption<Str>&& opt, bool to_target) {
+    if constexpr (kViews) {
+      if (to_target && target_first == SIZE_MAX) target_first = spec.option_storage_.size();
+      spec.option_storage_.push_back(std::move(opt));
+    } else {
+      (to_target ? spec.target_options : spec.matches.back().options).push_back(std::move(opt));
+    }
+  };
+  std::vector<size_t>& match_first = MatchFirst();
+  match_first.clear();
+  auto add_match = [&](Str module) {
+    spec.matches.push_back(BasicRuleMatch<Str>{module, {}});
+    if constexpr (kViews) match_first.push_back(spec.option_storage_.size());
+  };
   bool negate_next = false;
   // Options go to the target once one is named, else to the most recent "-m" module; port
   // options with no module yet belong to the protocol's implicit match, as in iptables.
@@ -79,7 +116,7 @@ Result<BasicRuleSpec<Str>> BasicRuleSpec<Str>::Parse(std::span<const Str> args) 
       if (i + 1 >= args.size()) return Status::Error("-m needs a module");
       if (negate_next) return Status::Error("cannot negate -m");
       if (in_target) return Status::Error("match after target");
-      spec.matches.push_back(BasicRuleMatch<Str>{args[++i], {}});
+      add_match(args[++i]);
     } else if (a == "-j" || a == "--jump" || a == "-g" || a == "--goto") {
       if (i + 1 >= args.size()) return Status::Error(std::string(a) + " needs a target");
       if (!spec.target.empty()) return Status::Error("two targets");
@@ -90,15 +127,23 @@ Result<BasicRuleSpec<Str>> BasicRuleSpec<Str>::Parse(std::span<const Str> args) 
     } else if (a.starts_with("--")) {
       BasicRuleOption<Str> opt{args[i], {}, negate_next};
       negate_next = false;
-      while (i + 1 < args.size() && IsValueToken(args[i + 1])) opt.values.push_back(args[++i]);
+      size_t n = 0;
+      while (i + 1 + n < args.size() && IsValueToken(args[i + 1 + n])) ++n;
+      if constexpr (kViews) {
+        opt.values = args.subspan(i + 1, n);
+      } else {
+        opt.values.assign(args.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                          args.begin() + static_cast<std::ptrdiff_t>(i + 1 + n));
+      }
+      i += n;
       if (in_target) {
-        spec.target_options.push_back(std::move(opt));
+        add_option(std::move(opt), true);
       } else if (!spec.matches.empty()) {
-        spec.matches.back().options.push_back(std::move(opt));
+        add_option(std::move(opt), false);
       } else if (spec.protocol && (a == "--dport" || a == "--sport" || a == "--destination-port" ||
                                    a == "--source-port")) {
-        spec.matches.push_back(BasicRuleMatch<Str>{spec.protocol->value, {}});
-        spec.matches.back().options.push_back(std::move(opt));
+        add_match(spec.protocol->value);
+        add_option(std::move(opt), false);
       } else {
         return Status::Error("option " + std::string(a) + " outside any match");
       }
@@ -108,7 +153,26 @@ Result<BasicRuleSpec<Str>> BasicRuleSpec<Str>::Parse(std::span<const Str> args) 
     if (!st.ok()) return st;
   }
   if (negate_next) return Status::Error("dangling '!'");
-  return spec;
+  if constexpr (kViews) {
+    const auto* options = spec.option_storage_.data();
+    const size_t end = std::min(target_first, spec.option_storage_.size());
+    for (size_t m = 0; m < spec.matches.size(); ++m) {
+      const size_t to = m + 1 < spec.matches.size() ? match_first[m + 1] : end;
+      spec.matches[m].options = {options + match_first[m], to - match_first[m]};
+    }
+    if (target_first != SIZE_MAX) {
+      spec.target_options = {options + target_first, spec.option_storage_.size() - target_first};
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename Str>
+std::vector<size_t>& BasicRuleSpec<Str>::MatchFirst() {
+  // Where each match's options start in option_storage_, while a spec is parsed: a scratch
+  // array per thread, so that parsing into a reused spec allocates nothing.
+  thread_local std::vector<size_t> first;
+  return first;
 }
 
 template struct BasicRuleMatch<std::string>;
