@@ -743,6 +743,9 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
   size_t last = SIZE_MAX;
   auto state = [&](std::string_view name) -> ChainState& {
     if (last < states.size() && states[last].edit.name == name) return states[last];
+    // Leaving a chain, usually for good: its rules' buffer is made to fit while the memory
+    // it gives back can still serve the chains after it.
+    if (last < states.size()) states[last].edit.after.Compact();
     if (auto it = index.find(name); it != index.end()) {
       last = it->second;
       return states[last];

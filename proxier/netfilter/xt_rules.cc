@@ -21,6 +21,11 @@ void XtRules::Prepend(std::span<const unsigned char> rule) {
   ends_.insert(ends_.begin(), static_cast<uint32_t>(rule.size()));
 }
 
+void XtRules::Compact() {
+  if (bytes_.capacity() > bytes_.size() + bytes_.size() / 4) bytes_.shrink_to_fit();
+  if (ends_.capacity() > ends_.size() + ends_.size() / 4) ends_.shrink_to_fit();
+}
+
 void XtRules::clear() {
   bytes_.clear();
   ends_.clear();

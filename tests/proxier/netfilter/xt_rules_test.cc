@@ -27,6 +27,15 @@ TEST(XtRulesTest, KeepsRulesInOrderBackToBack) {
   EXPECT_EQ(rules.begin(), rules.end());
 }
 
+TEST(XtRulesTest, CompactKeepsTheRules) {
+  XtRules rules;
+  for (unsigned char i = 0; i < 9; ++i) rules.Append(XtRule(100, i));
+  rules.Compact();
+  ASSERT_EQ(rules.size(), 9u);
+  for (unsigned char i = 0; i < 9; ++i)
+    EXPECT_EQ(XtRule(rules[i].begin(), rules[i].end()), XtRule(100, i));
+}
+
 TEST(XtRulesTest, AnEncodingThatFailsLeavesNothingBehind) {
   XtRules rules;
   EXPECT_TRUE(rules.AppendEncoded([](std::vector<unsigned char>& out) {
