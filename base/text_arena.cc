@@ -1,6 +1,7 @@
 #include "base/text_arena.h"
 
 #include <cstring>
+#include <functional>
 
 namespace kpx {
 
@@ -24,12 +25,25 @@ std::string_view TextArena::Add(std::string_view text) {
   return {at, text.size()};
 }
 
+void TextArena::ReleaseBefore(std::string_view text) {
+  if (text.empty()) return;
+  const std::less<const char*> before;
+  for (size_t k = released_; k < blocks_.size(); ++k) {
+    const char* b = blocks_[k].get();
+    if (!before(text.data(), b) && before(text.data(), b + kBlock)) {
+      for (; released_ < k; ++released_) blocks_[released_].reset();
+      return;
+    }
+  }
+}
+
 void TextArena::Clear() {
   blocks_.clear();
   blocks_.shrink_to_fit();
   large_.clear();
   large_.shrink_to_fit();
   room_ = 0;
+  released_ = 0;
   bytes_ = 0;
 }
 

@@ -145,7 +145,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   out.full = true;
   out.stale_chains = sel.stale_filter.size() + sel.stale_nat.size();
   out.rerendered = entries_.size();
-  out.text = Write(sel);
+  out.text = Write(sel, &texts_);
   std::vector<Entry*> all;
   all.reserve(entries_.size());
   for (auto& [name, e] : entries_) all.push_back(&e);
@@ -255,7 +255,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     DropWrittenText({});
     return out;
   }
-  out.text = Write(sel);
+  out.text = Write(sel, &texts_);
   DropWrittenText(sel.services);
   return out;
 }
@@ -298,7 +298,7 @@ void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) con
   Lines(c.rules, out);
 }
 
-std::string IptablesFamilyRules::Write(const Selection& sel) const {
+std::string IptablesFamilyRules::Write(const Selection& sel, TextArena* written) const {
   std::string out;
   auto wanted = [&](const std::vector<bool>& flags, size_t i) { return sel.all || flags[i]; };
   auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
@@ -353,6 +353,7 @@ std::string IptablesFamilyRules::Write(const Selection& sel) const {
     service_chains([&](const OwnedChain& c) {
       if (!sel.fingerprint) {
         out += c.text;
+        if (written != nullptr) written->ReleaseBefore(c.text);
         return;
       }
       out += "# " + c.name + " " + std::to_string(c.rules) + " rules, digest " +

@@ -87,7 +87,9 @@ class IptablesFamilyRules {
   // Rebuilds the prefix tree from every fragment's dispatch entries (DispatchMode::kPrefixTree).
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
-  std::string Write(const Selection& sel) const;
+  // `written`: the arena the selected services' chain texts are in, released as they are
+  // copied (they are in the order they were rendered); null for a fingerprint.
+  std::string Write(const Selection& sel, TextArena* written = nullptr) const;
   // Forgets the entries' owned chains' texts once written and frees them; digests stay.
   void DropWrittenText(std::span<Entry* const> written);
   void WriteTop(const TopLevelChain& c, std::string& out) const;

@@ -34,5 +34,25 @@ TEST(TextArenaTest, CopiesStayPutAsTheArenaGrows) {
   EXPECT_EQ(arena.Add("again"), "again");
 }
 
+TEST(TextArenaTest, ReleasingBehindAReaderKeepsWhatItHasNotRead) {
+  TextArena arena;
+  const std::string line(1000, 'a');
+  std::vector<std::string_view> views;
+  for (int i = 0; i < 5000; ++i) views.push_back(arena.Add(line));  // about five blocks
+  const std::string big((size_t{1} << 20) + 1, 'b');
+  const std::string_view own = arena.Add(big);
+  arena.ReleaseBefore(own);  // in a block of its own: frees nothing
+  arena.ReleaseBefore({});
+  std::string copy;
+  for (std::string_view v : views) {
+    copy += v;  // read before release, as Write does
+    arena.ReleaseBefore(v);
+  }
+  EXPECT_EQ(copy.size(), 5000u * 1000u);
+  // The last block and the text of its own are still there.
+  EXPECT_EQ(views.back(), line);
+  EXPECT_EQ(own, big);
+}
+
 }  // namespace
 }  // namespace kpx
