@@ -59,7 +59,6 @@ int32_t Read32(const unsigned char* p) {
 void Write16(unsigned char* p, uint16_t v) { std::memcpy(p, &v, sizeof(v)); }
 void Write32(unsigned char* p, int32_t v) { std::memcpy(p, &v, sizeof(v)); }
 
-// The target of an entry whose sizes were checked by CheckEntry.
 // The first 16 bytes of a name as two big-endian integers, zero-padded: ordered as the names.
 std::array<uint64_t, 2> NamePrefix(std::string_view name) {
   std::array<uint64_t, 2> out{};
@@ -69,6 +68,7 @@ std::array<uint64_t, 2> NamePrefix(std::string_view name) {
   return out;
 }
 
+// The target of an entry whose sizes were checked by CheckEntry.
 struct TargetView {
   const unsigned char* at;  // the xt_entry_target
   uint16_t size;
