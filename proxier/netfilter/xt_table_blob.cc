@@ -481,29 +481,12 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     return uint64_t{entries_[to - 1].offset} + entries_[to - 1].size - entries_[from].offset;
   };
 
-  // The slots go in name order, the edits in the order they were planned: each slot's edit and
-  // rules are a cache miss away (110 000 of them in a full sync, three passes). Asked for a few
-  // slots ahead, they arrive while the slots before are worked on.
-  auto prefetch = [&](size_t si) {
-    constexpr size_t kAhead = 8;
-    if (si + 2 * kAhead < slots.size()) {
-      if (const XtChainEdit* e = slots[si + 2 * kAhead].edit) __builtin_prefetch(e);
-    }
-    if (si + kAhead < slots.size()) {
-      if (const XtChainEdit* e = slots[si + kAhead].edit; e != nullptr && !e->after.empty()) {
-        __builtin_prefetch(e->after[0].data());
-      }
-    }
-  };
-
   // Pass 1: sizes and each chain's first rule.
   uint64_t size = 0;
   uint64_t count = 0;
   const size_t head = l.entry_size + kErrorTargetSize;
   const size_t tail = l.entry_size + kStandardTargetSize;
-  for (size_t si = 0; si < slots.size(); ++si) {
-    prefetch(si);
-    Slot& s = slots[si];
+  for (Slot& s : slots) {
     const bool keep = s.edit == nullptr || s.edit->keep_rules;
     if (s.old != nullptr && s.old->hook >= 0) {
       s.first_rule = static_cast<uint32_t>(size);
@@ -622,7 +605,6 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     return Status::Ok();
   };
   for (size_t si = 0; si < slots.size(); ++si) {
-    prefetch(si);
     const Slot& s = slots[si];
     Chain& c = next.chains_[si];
     c.first = static_cast<uint32_t>(next.entries_.size());
@@ -719,9 +701,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       Write32(target + kTargetHeader, static_cast<int32_t>(slots[jump].first_rule));
     }
   };
-  for (size_t si = 0; si < slots.size(); ++si) {
-    prefetch(si);
-    const Slot& s = slots[si];
+  for (const Slot& s : slots) {
     if (s.old != nullptr && s.old->hook >= 0) {
       skip_old(s.old->first, s.old->end + 1);
       continue;
