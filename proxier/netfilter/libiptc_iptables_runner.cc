@@ -681,10 +681,6 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
   return h.Commit();
 }
 
-// The section as edits of user chains, with libiptc's --noflush semantics: a declared chain is
-// flushed or created, -N creates (and fails on an existing chain), -F flushes, -X deletes an
-// empty chain, -A/-I add to an existing one. nullopt when the section declares or changes a
-// built-in chain or deletes single rules: those keep going through libiptc.
 // The "*table ... COMMIT" sections of restore text, each with its first and last lines, found
 // from the lines' first bytes only (a line is never continued, quoted or not). nullopt when the
 // text is not made of such sections: its parse then says what is wrong.
@@ -721,6 +717,10 @@ std::optional<std::vector<SectionText>> SplitSections(std::string_view text) {
   return out;
 }
 
+// The section as edits of user chains, with libiptc's --noflush semantics: a declared chain is
+// flushed or created, -N creates (and fails on an existing chain), -F flushes, -X deletes an
+// empty chain, -A/-I add to an existing one. nullopt when the section declares or changes a
+// built-in chain or deletes single rules: those keep going through libiptc.
 // The section (its "*table" and COMMIT lines included) is read as it is planned: a full sync's
 // 320 000 rules are encoded line by line, nothing of the text kept but what the encoding wrote.
 // Declarations are taken before the commands, as the libiptc path and iptables-restore take
