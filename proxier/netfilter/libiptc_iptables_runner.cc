@@ -864,7 +864,8 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, Xt
       VLOG(2) << "x_tables " << section.name << ": section changes built-in chains or deletes "
               << "rules, applied through libiptc";
     }
-    auto parsed = RestoreText::Parse(section.text);
+    // Numbered as in the whole text, as the blob path's errors are.
+    auto parsed = RestoreText::Parse(section.text, section.first_line);
     if (!parsed.ok()) return parsed.status();
     // libiptc writes behind the kept copy's back (or may have, on failure).
     tables.Forget(family, section.name);

@@ -90,7 +90,7 @@ std::string RestoreText::Join(const std::vector<std::string>& args) {
   return out;
 }
 
-Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text) {
+Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text, int first_line) {
   std::vector<RestoreTable> tables;
   // Per command of the open section: where its arguments start in the section's tokens (the
   // spans are set at COMMIT, once the tokens stop moving).
@@ -105,7 +105,7 @@ Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text) {
     }
     return t.unescaped.emplace_back(v);
   };
-  RestoreReader reader(text);
+  RestoreReader reader(text, first_line);
   for (;;) {
     auto more = reader.Next();
     if (!more.ok()) return more.status();

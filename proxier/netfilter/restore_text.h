@@ -53,9 +53,10 @@ struct RestoreTable {
 // with backslash escapes, comments, counters) and rejects anything else loudly.
 class RestoreText {
  public:
-  static Result<std::vector<RestoreTable>> Parse(std::string_view text);
+  // `first_line`: the number of the text's first line, when it is part of a larger input.
+  static Result<std::vector<RestoreTable>> Parse(std::string_view text, int first_line = 1);
   // The tables would view a string about to be destroyed.
-  static Result<std::vector<RestoreTable>> Parse(std::string&& text) = delete;
+  static Result<std::vector<RestoreTable>> Parse(std::string&& text, int first_line = 1) = delete;
   // Splits one line into arguments the way iptables-restore does.
   static Result<std::vector<std::string>> Split(std::string_view line);
   // The same, appended to `out` as views of `line`, or of strings added to `unescaped` for

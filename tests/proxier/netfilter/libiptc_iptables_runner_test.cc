@@ -427,6 +427,12 @@ TEST_F(LibiptcRunnerLockTest, SectionsTheBlobPathDeclinesGoThroughLibiptc) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message(), "x_tables nat: restore input line 6: unsupported command -Z");
   EXPECT_NE(Save().find("-A KUBE-X -s 10.0.0.4/32 -j ACCEPT"), std::string::npos);
+  // A section the blob path declines (a built-in chain) fails in libiptc's hands with the line
+  // number in the whole text too.
+  st = runner.Restore(IpFamily::kIPv4,
+                      KubeX("10.0.0.5") + "*nat\n-A OUTPUT -m nosuch -j ACCEPT\nCOMMIT\n");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "line 6: match nosuch unsupported by the libiptc runner");
   st = runner.Restore(IpFamily::kIPv4, "-A KUBE-X -j ACCEPT\n");
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message(), "restore input line 1: command outside a table");
