@@ -694,24 +694,21 @@ std::optional<std::vector<SectionText>> SplitSections(std::string_view text) {
   size_t pos = 0;
   size_t start = std::string_view::npos;
   int line_no = 0;
-  while (pos < text.size()) {
+  while (pos <= text.size()) {
+    const size_t at = pos;
+    const std::string_view line = RestoreText::NextLine(text, pos);
     ++line_no;
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.starts_with('*')) {
       if (start != std::string_view::npos) return std::nullopt;
-      start = pos;
+      start = at;
       out.push_back({std::string(line.substr(1)), {}, line_no});
     } else if (line == "COMMIT") {
       if (start == std::string_view::npos) return std::nullopt;
-      out.back().text = text.substr(start, std::min(end + 1, text.size()) - start);
+      out.back().text = text.substr(start, std::min(pos, text.size()) - start);
       start = std::string_view::npos;
     } else if (start == std::string_view::npos && !line.empty() && line[0] != '#') {
       return std::nullopt;
     }
-    pos = end + 1;
   }
   if (start != std::string_view::npos) return std::nullopt;
   return out;

@@ -8,14 +8,9 @@ Status RestoreReader::Error(const std::string& what) const {
 
 Result<bool> RestoreReader::Next() {
   unescaped_.clear();
-  while (!done_) {
-    size_t end = text_.find('\n', pos_);
-    if (end == std::string_view::npos) end = text_.size();
-    std::string_view line = text_.substr(pos_, end - pos_);
-    pos_ = end + 1;
+  while (pos_ <= text_.size()) {
+    const std::string_view line = RestoreText::NextLine(text_, pos_);
     ++line_;
-    if (end == text_.size()) done_ = true;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line[0] == '#') continue;
     if (line[0] == '*') {
       if (in_table_) return Error("table started before COMMIT");

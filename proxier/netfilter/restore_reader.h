@@ -40,7 +40,6 @@ class RestoreReader {
   size_t pos_ = 0;
   int line_ = 0;
   bool in_table_ = false;
-  bool done_ = false;
   Kind kind_ = Kind::kCommit;
   std::string_view table_;
   RestoreChainDecl chain_;

@@ -20,6 +20,15 @@ bool NeedsQuoting(std::string_view arg) {
 
 }  // namespace
 
+std::string_view RestoreText::NextLine(std::string_view text, size_t& pos) {
+  size_t end = text.find('\n', pos);
+  if (end == std::string_view::npos) end = text.size();
+  std::string_view line = text.substr(pos, end - pos);
+  pos = end + 1;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
 Status RestoreText::SplitViews(std::string_view line, std::vector<std::string_view>& out,
                                std::deque<std::string>& unescaped) {
   size_t i = 0;

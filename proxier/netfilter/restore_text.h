@@ -57,6 +57,9 @@ class RestoreText {
   static Result<std::vector<RestoreTable>> Parse(std::string_view text, int first_line = 1);
   // The tables would view a string about to be destroyed.
   static Result<std::vector<RestoreTable>> Parse(std::string&& text, int first_line = 1) = delete;
+  // The line starting at `pos`, without its '\n' or a '\r' before it; `pos` moves past it, to
+  // beyond text.size() once the last line is taken (a text ending in '\n' has an empty last line).
+  static std::string_view NextLine(std::string_view text, size_t& pos);
   // Splits one line into arguments the way iptables-restore does.
   static Result<std::vector<std::string>> Split(std::string_view line);
   // The same, appended to `out` as views of `line`, or of strings added to `unescaped` for
