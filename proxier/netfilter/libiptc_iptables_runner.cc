@@ -208,13 +208,20 @@ void Interface(std::string_view name, char* out, unsigned char* mask) {
   std::memset(mask, 0xff, n);
 }
 
-// strtoul's own syntax (0x for hex, as iptables reads marks), from a view of the text: the
-// number is copied to the stack to get its terminating NUL.
+// A number viewed in the text, copied to `out` with the NUL strtoul and strtod need; false when
+// it does not fit (no number kpx reads is that long).
+template <size_t N>
+bool Terminated(std::string_view s, char (&out)[N]) {
+  if (s.size() >= N) return false;
+  std::memcpy(out, s.data(), s.size());
+  out[s.size()] = '\0';
+  return true;
+}
+
+// strtoul's own syntax (0x for hex, as iptables reads marks).
 Result<uint32_t> Number(std::string_view s) {
   char text[24];
-  if (s.size() >= sizeof(text)) return Status::Error("bad number " + std::string(s));
-  std::memcpy(text, s.data(), s.size());
-  text[s.size()] = '\0';
+  if (!Terminated(s, text)) return Status::Error("bad number " + std::string(s));
   char* end = nullptr;
   errno = 0;
   const unsigned long v = std::strtoul(text, &end, 0);
@@ -242,9 +249,7 @@ Result<double> Fraction(std::string_view s) {
     if (plain) return static_cast<double>(digits) / scale;
   }
   char text[40];
-  if (s.size() >= sizeof(text)) return Status::Error("bad number " + std::string(s));
-  std::memcpy(text, s.data(), s.size());
-  text[s.size()] = '\0';
+  if (!Terminated(s, text)) return Status::Error("bad number " + std::string(s));
   char* end = nullptr;
   const double v = std::strtod(text, &end);
   if (end == text || *end != '\0') return Status::Error("bad number " + std::string(s));
