@@ -62,13 +62,12 @@ void AppendLine(std::string& out, std::string_view chain, std::string_view args)
   out.push_back('\n');
 }
 
+// "-A CHAIN ARGS", a line of its own.
 std::string Line(std::string_view chain, std::string_view args) {
   std::string out;
-  out.reserve(4 + chain.size() + args.size());
-  out += "-A ";
-  out += chain;
-  out.push_back(' ');
-  out += args;
+  out.reserve(5 + chain.size() + args.size());
+  AppendLine(out, chain, args);
+  out.pop_back();
   return out;
 }
 
