@@ -1,5 +1,6 @@
 #include "base/text_arena.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -10,15 +11,19 @@ std::string_view TextArena::Add(std::string_view text) {
   if (text.size() > room_) {
     if (text.size() > kBlock) {
       // A text longer than a block gets one of its own, and the last block keeps its room.
-      char* at = large_.emplace_back(std::make_unique_for_overwrite<char[]>(text.size())).get();
+      auto* at = reinterpret_cast<char*>(large_.emplace_back(PageBlock::Map(text.size())).data());
       std::memcpy(at, text.data(), text.size());
       bytes_ += text.size();
       return {at, text.size()};
     }
-    blocks_.push_back(std::make_unique_for_overwrite<char[]>(kBlock));
-    room_ = kBlock;
+    // Small first: an incremental sync renders a few KB, and each block is mapped and
+    // populated whole. A full sync's blocks reach kBlock after a few.
+    const size_t size = std::max(text.size(), std::min(kBlock, kFirstBlock << blocks_.size()));
+    blocks_.push_back(PageBlock::Map(size));
+    room_ = blocks_.back().size();
   }
-  char* at = blocks_.back().get() + (kBlock - room_);
+  const PageBlock& b = blocks_.back();
+  char* at = reinterpret_cast<char*>(b.data()) + (b.size() - room_);
   std::memcpy(at, text.data(), text.size());
   room_ -= text.size();
   bytes_ += text.size();
@@ -29,9 +34,9 @@ void TextArena::ReleaseBefore(std::string_view text) {
   if (text.empty()) return;
   const std::less<const char*> before;
   for (size_t k = released_; k < blocks_.size(); ++k) {
-    const char* b = blocks_[k].get();
-    if (!before(text.data(), b) && before(text.data(), b + kBlock)) {
-      for (; released_ < k; ++released_) blocks_[released_].reset();
+    const auto* b = reinterpret_cast<const char*>(blocks_[k].data());
+    if (!before(text.data(), b) && before(text.data(), b + blocks_[k].size())) {
+      for (; released_ < k; ++released_) blocks_[released_] = PageBlock();
       return;
     }
   }

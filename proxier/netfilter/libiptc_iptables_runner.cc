@@ -28,16 +28,18 @@ extern "C" {
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 
 #include <glog/logging.h>
 
 #include "base/cidr.h"
+#include "base/slot_index.h"
 #include "proxier/netfilter/restore_reader.h"
 #include "proxier/netfilter/restore_text.h"
 #include "proxier/netfilter/rule_spec.h"
+#include "proxier/netfilter/xt_rule_arena.h"
 #include "proxier/netfilter/xt_table_socket.h"
 
 namespace kpx {
@@ -727,38 +729,46 @@ std::optional<std::vector<SectionText>> SplitSections(std::string_view text) {
 // 320 000 rules are encoded line by line, nothing of the text kept but what the encoding wrote.
 // Declarations are taken before the commands, as the libiptc path and iptables-restore take
 // kpx's own text; a section that declares a chain after a command is left to the libiptc path.
+// The rules appended are encoded into `arena`, which must outlive the edits.
 Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
                                                             const SectionText& section,
-                                                            const XtTableBlob& table) {
+                                                            const XtTableBlob& table,
+                                                            XtRuleArena& arena) {
   using Plan = std::optional<std::vector<XtChainEdit>>;
   struct ChainState {
     XtChainEdit edit;
     bool exists = false;
     bool builtin = false;
   };
-  // A deque: the index's keys view the states' own names, which must not move.
+  // A deque: a state handed out stays put while later ones are added.
   std::deque<ChainState> states;
-  // Looked up once per restore line (a full sync has one per rule): found without building a
-  // key, the table asked only the first time a chain is named.
-  std::unordered_map<std::string_view, size_t> index;
+  // Looked up once per chain declared and once per chain's first rule (a full sync's 110 000
+  // each), the table asked only the first time a chain is named. The states are the slots: a
+  // node map of their names cost a malloc each and a cache miss per lookup.
+  SlotIndex index;
+  std::vector<size_t> hashes;  // per state
+  const std::hash<std::string_view> hash;
   // A chain's rules come one after another: most lines name the chain the line before did.
   size_t last = SIZE_MAX;
   auto state = [&](std::string_view name) -> ChainState& {
     if (last < states.size() && states[last].edit.name == name) return states[last];
-    // Leaving a chain, usually for good: its rules' buffer is made to fit while the memory
-    // it gives back can still serve the chains after it.
-    if (last < states.size()) states[last].edit.after.Compact();
-    if (auto it = index.find(name); it != index.end()) {
-      last = it->second;
+    index.Reserve([&](uint32_t slot) { return hashes[slot]; });
+    const size_t h = hash(name);
+    const size_t pos = index.Find(
+        h, [&](uint32_t slot) { return hashes[slot] == h && states[slot].edit.name == name; });
+    if (const uint32_t found = index.at(pos); found != SlotIndex::kEmpty) {
+      last = found;
       return states[last];
     }
     last = states.size();
     ChainState& s = states.emplace_back();
     s.edit.name = name;
     s.edit.keep_rules = true;
+    s.edit.after = XtRules(&arena);
     s.exists = table.HasChain(name);
     s.builtin = s.exists && table.IsBuiltin(name);
-    index.emplace(s.edit.name, last);
+    hashes.push_back(h);
+    index.Insert(pos, static_cast<uint32_t>(last));
     return s;
   };
   // Drops the chain's rules, as a flush (or a creation) does.
@@ -853,8 +863,9 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, Xt
   for (const SectionText& section : *sections) {
     Result<bool> edited = false;
     if (edit_blobs) {
+      XtRuleArena arena;
       edited = tables.Edit(family, section.name, [&](const XtTableBlob& table) {
-        return PlanSection(family, section, table);
+        return PlanSection(family, section, table, arena);
       });
     }
     if (!edited.ok()) return edited.status();

@@ -2,7 +2,6 @@
 
 // glibc's netinet/in.h before the kernel's headers, which then skip their own in.h definitions.
 #include <netinet/in.h>
-#include <sys/mman.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/x_tables.h>
@@ -13,6 +12,8 @@
 #include <cstddef>
 #include <cstring>
 #include <optional>
+
+#include "base/page_block.h"
 
 namespace kpx {
 
@@ -133,22 +134,6 @@ std::optional<int32_t> NamedVerdict(std::string_view name) {
   if (name == "QUEUE") return -NF_QUEUE - 1;
   if (name == "RETURN") return XT_RETURN;
   return std::nullopt;
-}
-
-// A table of 100 MB is written once into fresh memory on every edit: faulted in 4 KiB at a time
-// that is 25 000 page faults, a third of the edit. One call populates it all (Linux 5.14; an
-// older kernel refuses the advice and the pages fault in as before). Huge pages would fault
-// less still, but direct compaction stalls them for hundreds of milliseconds now and then.
-void Populate(void* data, size_t size) {
-#ifdef MADV_POPULATE_WRITE
-  constexpr uintptr_t kPage = 4096;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(kPage - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-#else
-  (void)data;
-  (void)size;
-#endif
 }
 
 }  // namespace
@@ -673,7 +658,9 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     // Room to grow in place on later edits; reserved, not touched, so it costs no memory yet.
     out.buffer.reserve(headroom + size + size / 32);
     out.buffer.resize(headroom + size);
-    Populate(out.buffer.data(), out.buffer.size());
+    // 100 MB written once into fresh memory: faulted in 4 KiB at a time that was 25 000 page
+    // faults, a third of the edit, and the kernel's copy of the table read it slower.
+    PageBlock::PrepareForWrite(out.buffer.data(), out.buffer.size());
     base = out.buffer.data() + headroom;
     for (const Run& r : runs) std::memcpy(base + r.dst, blob_.data() + r.src, r.bytes);
   }

@@ -1,0 +1,37 @@
+#include "proxier/netfilter/xt_rule_arena.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kpx {
+
+unsigned char* XtRuleArena::Grow(unsigned char* region, size_t used, size_t more) {
+  if (!blocks_.empty()) {
+    const PageBlock& b = blocks_.back();
+    unsigned char* tail = b.data() + used_;
+    if (region != nullptr && region + used == tail && b.size() - used_ >= more) {
+      used_ += more;
+      return region;
+    }
+  }
+  const size_t need = used + more;
+  if (blocks_.empty() || blocks_.back().size() - used_ < need) {
+    // Small first (an incremental sync encodes a few rules), doubling up to kMaxBlock: what a
+    // section leaves unused is at most the last block's rest.
+    const size_t grown = std::min(kMaxBlock, kFirstBlock << std::min<size_t>(blocks_.size(), 20));
+    blocks_.push_back(PageBlock::Map(std::max(need, grown)));
+    used_ = 0;
+  }
+  unsigned char* at = blocks_.back().data() + used_;
+  if (used > 0) std::memcpy(at, region, used);
+  used_ += need;
+  return at;
+}
+
+size_t XtRuleArena::mapped() const {
+  size_t n = 0;
+  for (const PageBlock& b : blocks_) n += b.size();
+  return n;
+}
+
+}  // namespace kpx

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "base/page_block.h"
+
+namespace kpx {
+
+// Where one restore section's new rules are encoded: a full sync's 320 000 rules (105 MB) went
+// into 110 000 chains' own heap buffers, each grown by doubling, all of it fresh memory faulted
+// in 4 KiB at a time, and laid out by reading them back from all over the heap. Here each chain's
+// rules are one region of a few large PageBlocks, the regions one after another in the order
+// the section fills them (a chain's rules come one after another in kpx's text). Regions are
+// never freed one by one: the arena goes whole, after the section is applied.
+class XtRuleArena {
+ public:
+  // Makes room for `more` bytes after the `used` bytes at `region` (nullptr for a new region)
+  // and returns where the region now starts: in place when it is the last one handed out and
+  // its block has the room, else a fresh region with the `used` bytes copied into it (the old
+  // one is left unused).
+  unsigned char* Grow(unsigned char* region, size_t used, size_t more);
+  size_t mapped() const;  // bytes of the blocks
+
+ private:
+  static constexpr size_t kFirstBlock = size_t{64} << 10;
+  static constexpr size_t kMaxBlock = size_t{8} << 20;
+  std::vector<PageBlock> blocks_;
+  size_t used_ = 0;  // of blocks_.back()
+};
+
+}  // namespace kpx

@@ -1,0 +1,52 @@
+#include "base/page_block.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace kpx {
+namespace {
+
+TEST(PageBlockTest, SmallBlocksAreWholePagesAndLargeOnesWholeAlignedHugePages) {
+  const PageBlock small = PageBlock::Map(100);
+  ASSERT_NE(small.data(), nullptr);
+  EXPECT_EQ(small.size(), 4096u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data()) % 4096, 0u);
+  constexpr size_t kHuge = size_t{2} << 20;
+  const PageBlock large = PageBlock::Map(kHuge + 1);
+  EXPECT_EQ(large.size(), 2 * kHuge);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(large.data()) % kHuge, 0u);
+  // Every byte is there to be written, and reads back.
+  std::memset(large.data(), 0xab, large.size());
+  EXPECT_EQ(large.data()[large.size() - 1], 0xab);
+  EXPECT_EQ(PageBlock::Map(0).size(), 4096u);
+}
+
+TEST(PageBlockTest, MovesHandTheMappingOver) {
+  PageBlock a = PageBlock::Map(8192);
+  unsigned char* at = a.data();
+  at[0] = 7;
+  PageBlock b = std::move(a);
+  EXPECT_EQ(a.data(), nullptr);
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(b.data(), at);
+  EXPECT_EQ(b.data()[0], 7);
+  PageBlock c = PageBlock::Map(4096);
+  c = std::move(b);  // c's own mapping is unmapped
+  EXPECT_EQ(c.data(), at);
+  c = PageBlock();
+  EXPECT_EQ(c.data(), nullptr);
+}
+
+TEST(PageBlockTest, PreparingHeapMemoryLeavesItsBytesAlone) {
+  std::vector<unsigned char> v(5 << 20, 3);
+  PageBlock::PrepareForWrite(v.data(), v.size());
+  PageBlock::PrepareForWrite(v.data() + 1, 10);  // less than a page: nothing to advise
+  for (size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 3) << i;
+}
+
+}  // namespace
+}  // namespace kpx
