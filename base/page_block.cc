@@ -17,58 +17,64 @@ uintptr_t RoundUp(uintptr_t n, uintptr_t to) { return (n + to - 1) & ~(to - 1); 
 
 }  // namespace
 
-PageBlock PageBlock::Map(size_t bytes) {
-  const bool huge = bytes >= kHugePage;
-  const size_t size = RoundUp(bytes == 0 ? 1 : bytes, huge ? kHugePage : kPage);
-  // A huge page needs an aligned 2 MiB of address space: map one more and use the aligned part.
+size_t PageBlock::RoundedSize(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  return RoundUp(bytes, bytes >= kHugePage ? kHugePage : kPage);
+}
+
+unsigned char* PageBlock::MapPages(size_t bytes) {
+  const size_t size = RoundedSize(bytes);
+  const bool huge = size >= kHugePage;
+  // A huge page needs an aligned 2 MiB of address space: map 2 MiB more, keep the aligned part.
   const size_t mapped = huge ? size + kHugePage : size;
   void* m = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) throw std::bad_alloc();
-  auto* mapping = static_cast<unsigned char*>(m);
-  auto* data = reinterpret_cast<unsigned char*>(
-      RoundUp(reinterpret_cast<uintptr_t>(mapping), huge ? kHugePage : kPage));
-  PrepareForWrite(data, size);
-  return PageBlock(mapping, mapped, data, size);
+  if (!huge) return static_cast<unsigned char*>(m);
+  const auto at = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = RoundUp(at, kHugePage);
+  if (aligned > at) munmap(m, aligned - at);
+  if (const uintptr_t end = at + mapped; end > aligned + size) {
+    munmap(reinterpret_cast<void*>(aligned + size), end - aligned - size);
+  }
+  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<unsigned char*>(aligned);
 }
 
-void PageBlock::PrepareForWrite(void* data, size_t size) {
-  const auto at = reinterpret_cast<uintptr_t>(data);
-  const uintptr_t huge_begin = RoundUp(at, kHugePage);
-  const uintptr_t huge_end = (at + size) & ~(kHugePage - 1);
-  if (huge_end > huge_begin) {
-    madvise(reinterpret_cast<void*>(huge_begin), huge_end - huge_begin, MADV_HUGEPAGE);
-  }
+void PageBlock::UnmapPages(void* data, size_t bytes) {
+  if (data != nullptr) munmap(data, RoundedSize(bytes));
+}
+
+PageBlock PageBlock::Map(size_t bytes) {
+  unsigned char* data = MapPages(bytes);
+  const size_t size = RoundedSize(bytes);
+  Populate(data, size);
+  return PageBlock(data, size);
+}
+
+void PageBlock::Populate(void* data, size_t size) {
 #ifdef MADV_POPULATE_WRITE
+  const auto at = reinterpret_cast<uintptr_t>(data);
   const uintptr_t begin = RoundUp(at, kPage);
   const uintptr_t end = (at + size) & ~(kPage - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+#else
+  (void)data;
+  (void)size;
 #endif
 }
 
 PageBlock::PageBlock(PageBlock&& o) noexcept
-    : mapping_(std::exchange(o.mapping_, nullptr)),
-      mapped_(std::exchange(o.mapped_, 0)),
-      data_(std::exchange(o.data_, nullptr)),
-      size_(std::exchange(o.size_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 PageBlock& PageBlock::operator=(PageBlock&& o) noexcept {
   if (this != &o) {
-    Unmap();
-    mapping_ = std::exchange(o.mapping_, nullptr);
-    mapped_ = std::exchange(o.mapped_, 0);
+    UnmapPages(data_, size_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
   }
   return *this;
 }
 
-PageBlock::~PageBlock() { Unmap(); }
-
-void PageBlock::Unmap() {
-  if (mapping_ != nullptr) munmap(mapping_, mapped_);
-  mapping_ = nullptr;
-  data_ = nullptr;
-  mapped_ = size_ = 0;
-}
+PageBlock::~PageBlock() { UnmapPages(data_, size_); }
 
 }  // namespace kpx

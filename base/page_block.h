@@ -5,22 +5,30 @@
 namespace kpx {
 
 // Anonymous memory of its own for a large buffer that is written whole soon after it is made and
-// freed whole: the per-sync arenas of rendered text and encoded rules. Such memory is first
-// touched once per sync, and first touches are what a full sync spent most of its time on:
-// 4 KiB at a time, one page fault each (10 us each on a virtualized node: 250 ms per 100 MB).
-// A block of 2 MiB or more asks for transparent huge pages and is populated in one call, so
-// 100 MB cost ~50 faults instead of 25 000; unmapped when freed, so it never lingers in the
-// heap. Move-only.
+// freed whole: the per-sync arenas of rendered text and encoded rules, the x_tables table (through
+// PageAllocator). Such memory is first touched once per sync, and first touches were what a full
+// sync spent most of its time on: 4 KiB at a time, one page fault each (10 us each on a
+// virtualized node: 250 ms per 100 MB). From 2 MiB up a mapping is aligned to 2 MiB and asks for
+// transparent huge pages (only kpx's own mappings are advised so, never the heap, where the
+// advice would outlive the buffer); populated in one call, 100 MB then cost ~50 faults instead of
+// 25 000. Unmapped when freed, so it never lingers in the heap. Move-only.
 class PageBlock {
  public:
   PageBlock() = default;
-  // At least `bytes`, rounded up to whole pages (to 2 MiB from 2 MiB up, and aligned to it);
-  // throws std::bad_alloc when the kernel refuses, as operator new would.
+  // RoundedSize(bytes), mapped and populated; throws std::bad_alloc when the kernel refuses, as
+  // operator new would.
   static PageBlock Map(size_t bytes);
-  // Advice for `size` bytes at `data` that are about to be written for the first time, whoever
-  // allocated them: huge pages for the 2 MiB-aligned part of it, and every page populated now
-  // (Linux 5.14 and later; an older kernel refuses the advice and the pages fault in as before).
-  static void PrepareForWrite(void* data, size_t size);
+
+  // The mapping under a PageBlock, for an allocator: RoundedSize(bytes) at a pointer aligned to
+  // a page (to 2 MiB from 2 MiB up), not populated. Throws std::bad_alloc.
+  static unsigned char* MapPages(size_t bytes);
+  static void UnmapPages(void* data, size_t bytes);  // what MapPages(bytes) returned
+  // `bytes` rounded up to whole pages, to whole 2 MiB from 2 MiB up.
+  static size_t RoundedSize(size_t bytes);
+  // Faults in every whole page of [data, data + size) now, in one call, for memory about to be
+  // written for the first time (Linux 5.14 and later; an older kernel refuses the advice and the
+  // pages fault in as they are written).
+  static void Populate(void* data, size_t size);
 
   PageBlock(PageBlock&& o) noexcept;
   PageBlock& operator=(PageBlock&& o) noexcept;
@@ -32,13 +40,9 @@ class PageBlock {
   size_t size() const { return size_; }
 
  private:
-  PageBlock(unsigned char* mapping, size_t mapped, unsigned char* data, size_t size)
-      : mapping_(mapping), mapped_(mapped), data_(data), size_(size) {}
-  void Unmap();
+  PageBlock(unsigned char* data, size_t size) : data_(data), size_(size) {}
 
-  unsigned char* mapping_ = nullptr;  // what mmap returned, and its length
-  size_t mapped_ = 0;
-  unsigned char* data_ = nullptr;  // the aligned part handed out
+  unsigned char* data_ = nullptr;
   size_t size_ = 0;
 };
 

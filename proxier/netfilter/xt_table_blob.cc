@@ -660,7 +660,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     out.buffer.resize(headroom + size);
     // 100 MB written once into fresh memory: faulted in 4 KiB at a time that was 25 000 page
     // faults, a third of the edit, and the kernel's copy of the table read it slower.
-    PageBlock::PrepareForWrite(out.buffer.data(), out.buffer.size());
+    PageBlock::Populate(out.buffer.data(), out.buffer.size());
     base = out.buffer.data() + headroom;
     for (const Run& r : runs) std::memcpy(base + r.dst, blob_.data() + r.src, r.bytes);
   }

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/default_init_allocator.h"
+#include "base/page_allocator.h"
 #include "base/protocol.h"
 #include "base/status.h"
 #include "proxier/netfilter/xt_rules.h"
@@ -39,8 +39,10 @@ struct XtChainEdit {
   XtRules after;   // rules after the kept ones (iptables -A)
 };
 
-// A table-sized byte buffer, not zero-filled when grown: every byte is written right after.
-using XtBuffer = std::vector<unsigned char, DefaultInitAllocator<unsigned char>>;
+// A table-sized byte buffer, not zero-filled when grown (every byte is written right after), in
+// mappings of its own with huge pages: 100 MB of it is written, read by the kernel's copy and
+// edited in place on every sync.
+using XtBuffer = std::vector<unsigned char, PageAllocator<unsigned char>>;
 
 struct XtReplacement;
 

@@ -15,6 +15,8 @@
 
 #include <glog/logging.h>
 
+#include "base/page_allocator.h"
+
 namespace kpx {
 
 namespace {
@@ -233,7 +235,7 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     std::memcpy(rep->underflow, r.info.underflow.data(), sizeof(rep->underflow));
     // The kernel refuses the replace (EAGAIN) unless num_counters is the table's entry count,
     // which is how a write by someone else since our read is noticed.
-    std::vector<xt_counters, DefaultInitAllocator<xt_counters>> old(old_entries);
+    std::vector<xt_counters, PageAllocator<xt_counters>> old(old_entries);
     rep->num_counters = old_entries;
     rep->counters = old.data();
     if (setsockopt(fd.get(), F::kLevel, F::kReplace, rep,

@@ -54,10 +54,12 @@ resolve_kernel_package() {
     sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1
 }
 
-ensure_packages
 mkdir -p "$cache/kernels"
 exec 9>"$cache/.lock"
 flock -w 900 9 || die "timed out waiting for the lock on $cache"
+# Under the lock too: two VM tests started at once on a fresh machine both found the packages
+# missing, and the second apt-get failed on dpkg's lock instead of waiting.
+ensure_packages
 
 pkg=$(resolve_kernel_package)
 if [[ -z $pkg ]]; then

@@ -41,11 +41,22 @@ TEST(PageBlockTest, MovesHandTheMappingOver) {
   EXPECT_EQ(c.data(), nullptr);
 }
 
-TEST(PageBlockTest, PreparingHeapMemoryLeavesItsBytesAlone) {
+TEST(PageBlockTest, PopulatingHeapMemoryLeavesItsBytesAlone) {
   std::vector<unsigned char> v(5 << 20, 3);
-  PageBlock::PrepareForWrite(v.data(), v.size());
-  PageBlock::PrepareForWrite(v.data() + 1, 10);  // less than a page: nothing to advise
+  PageBlock::Populate(v.data(), v.size());
+  PageBlock::Populate(v.data() + 1, 10);  // less than a page: nothing to populate
   for (size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 3) << i;
+}
+
+TEST(PageBlockTest, PagesMappedForAnAllocatorAreAlignedAndWhole) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  EXPECT_EQ(PageBlock::RoundedSize(1), 4096u);
+  EXPECT_EQ(PageBlock::RoundedSize(kHuge - 1), kHuge);
+  EXPECT_EQ(PageBlock::RoundedSize(kHuge + 1), 2 * kHuge);
+  unsigned char* p = PageBlock::MapPages(3 * kHuge + 5);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kHuge, 0u);
+  std::memset(p, 1, PageBlock::RoundedSize(3 * kHuge + 5));
+  PageBlock::UnmapPages(p, 3 * kHuge + 5);
 }
 
 }  // namespace

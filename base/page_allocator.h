@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "base/page_block.h"
+
+namespace kpx {
+
+// An allocator for table-sized buffers: from 2 MiB up each allocation is a mapping of its own
+// (PageBlock::MapPages: huge pages, unmapped when freed), below that the heap's. Like
+// DefaultInitAllocator, a value-less construct default-initialises: a vector of bytes grown with
+// resize() is not zero-filled first (its bytes are written right after).
+template <typename T>
+class PageAllocator {
+ public:
+  using value_type = T;
+  template <typename U>
+  struct rebind {
+    using other = PageAllocator<U>;
+  };
+  PageAllocator() noexcept = default;
+  template <typename U>
+  PageAllocator(const PageAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
+
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes >= kMapped) return reinterpret_cast<T*>(PageBlock::MapPages(bytes));
+    return static_cast<T*>(::operator new (bytes, std::align_val_t{alignof(T)}));
+  }
+  void deallocate(T* p, size_t n) noexcept {
+    const size_t bytes = n * sizeof(T);
+    if (bytes >= kMapped) {
+      PageBlock::UnmapPages(p, bytes);
+    } else {
+      ::operator delete (p, std::align_val_t{alignof(T)});
+    }
+  }
+
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+
+  template <typename U>
+  bool operator==(const PageAllocator<U>&) const noexcept {
+    return true;
+  }
+
+ private:
+  static constexpr size_t kMapped = size_t{2} << 20;
+};
+
+}  // namespace kpx
