@@ -5,6 +5,7 @@
 
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
+#include "proxier/netfilter/chain_name_order.h"
 #include "proxier/netfilter/kube_chains.h"
 
 namespace kpx {
@@ -307,11 +308,23 @@ void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) con
 std::string IptablesFamilyRules::Write(const Selection& sel, TextArena* written) const {
   std::string out;
   auto wanted = [&](const std::vector<bool>& flags, size_t i) { return sel.all || flags[i]; };
+  // A full write lists the services' chains in the order the x_tables table keeps them (by
+  // name), not by service: the libiptc runner then encodes them in table order, and laying the
+  // table out reads the 110 000 chains' edits and 105 MB of encoded rules front to back instead
+  // of all over (the edit took 275-485 ms, 165-175 ms so). The rendered texts are then read out of
+  // the arena's order, so none of it is freed before the whole text is written.
+  std::vector<const OwnedChain*> all_chains;
+  if (sel.all) {
+    all_chains.reserve(owned_chains_);
+    for (const auto& [name, e] : entries_) {
+      for (const auto& c : e.fragment.chains) all_chains.push_back(&c);
+    }
+    ChainNameOrder::Sort(all_chains,
+                         [](const OwnedChain* c) -> std::string_view { return c->name; });
+  }
   auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
     if (sel.all) {
-      for (const auto& [name, e] : entries_) {
-        for (const auto& c : e.fragment.chains) fn(c);
-      }
+      for (const OwnedChain* c : all_chains) fn(*c);
     } else {
       for (const Entry* e : sel.services) {
         for (const auto& c : e->fragment.chains) fn(c);
@@ -359,7 +372,7 @@ std::string IptablesFamilyRules::Write(const Selection& sel, TextArena* written)
     service_chains([&](const OwnedChain& c) {
       if (!sel.fingerprint) {
         out += c.text;
-        if (written != nullptr) written->ReleaseBefore(c.text);
+        if (written != nullptr && !sel.all) written->ReleaseBefore(c.text);
         return;
       }
       out += "# " + c.name + " " + std::to_string(c.rules) + " rules, digest " +

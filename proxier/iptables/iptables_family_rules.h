@@ -87,8 +87,9 @@ class IptablesFamilyRules {
   // Rebuilds the prefix tree from every fragment's dispatch entries (DispatchMode::kPrefixTree).
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
-  // `written`: the arena the selected services' chain texts are in, released as they are
-  // copied (they are in the order they were rendered); null for a fingerprint.
+  // `written`: the arena the selected services' chain texts are in; a partial write, which takes
+  // them in the order they were rendered, releases it as they are copied. Null for a
+  // fingerprint. A full write lists the services' chains by name, as the table keeps them.
   std::string Write(const Selection& sel, TextArena* written = nullptr) const;
   // Forgets the entries' owned chains' texts once written and frees them; digests stay.
   void DropWrittenText(std::span<Entry* const> written);

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "base/page_block.h"
+#include "proxier/netfilter/chain_name_order.h"
 
 namespace kpx {
 
@@ -59,15 +60,6 @@ int32_t Read32(const unsigned char* p) {
 
 void Write16(unsigned char* p, uint16_t v) { std::memcpy(p, &v, sizeof(v)); }
 void Write32(unsigned char* p, int32_t v) { std::memcpy(p, &v, sizeof(v)); }
-
-// The first 16 bytes of a name as two big-endian integers, zero-padded: ordered as the names.
-std::array<uint64_t, 2> NamePrefix(std::string_view name) {
-  std::array<uint64_t, 2> out{};
-  for (size_t i = 0; i < 16 && i < name.size(); ++i) {
-    out[i / 8] |= uint64_t{static_cast<unsigned char>(name[i])} << (56 - 8 * (i % 8));
-  }
-  return out;
-}
 
 // The target of an entry whose sizes were checked by CheckEntry.
 struct TargetView {
@@ -393,7 +385,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       }
     }
     if (c == nullptr) {
-      created.push_back({&e, hash, NamePrefix(e.name)});
+      created.push_back({&e, hash, ChainNameOrder::Prefix(e.name)});
     } else if (const XtChainEdit*& slot = edit_of_chain[c - chains_.data()]; slot != nullptr) {
       return Status::Error("chain " + e.name + " edited twice");
     } else {

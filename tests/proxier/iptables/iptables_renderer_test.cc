@@ -221,9 +221,9 @@ TEST(IptablesRendererGolden, EmptyStateIsTheSkeleton) {
 
 TEST(IptablesRendererGolden, ClusterIp) {
   EXPECT_EQ(Render(ClusterIpState()), Golden(R"golden(*nat
-:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
-:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
 :KUBE-SEP-LXVODXWDISEETFEF - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
@@ -238,8 +238,8 @@ TEST(IptablesRendererGolden, ClusterIp) {
 TEST(IptablesRendererGolden, NodePort) {
   EXPECT_EQ(Render(NodePortState()), Golden(R"golden(*nat
 :KUBE-EXT-GNZBNJ2PO5MGZ6GT - [0:0]
-:KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
 :KUBE-SEP-PQDFQR6RPJCQPJPH - [0:0]
+:KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT
 -A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 external IP" -m tcp -p tcp -d 192.168.99.11 --dport 80 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
 -A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp --dport 3001 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
@@ -257,10 +257,10 @@ TEST(IptablesRendererGolden, EtpLocal) {
 -A KUBE-NODEPORTS -m comment --comment "ns3/svc3 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT
 *nat
 :KUBE-EXT-63AVES5QA6FLPQYD - [0:0]
-:KUBE-SVC-63AVES5QA6FLPQYD - [0:0]
-:KUBE-SVL-63AVES5QA6FLPQYD - [0:0]
 :KUBE-SEP-GOSNJAITF545BLMD - [0:0]
 :KUBE-SEP-V6MXYPNAEUUKCGSL - [0:0]
+:KUBE-SVC-63AVES5QA6FLPQYD - [0:0]
+:KUBE-SVL-63AVES5QA6FLPQYD - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns3/svc3 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 -j KUBE-SVC-63AVES5QA6FLPQYD
 -A KUBE-SERVICES -m comment --comment "ns3/svc3 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j KUBE-EXT-63AVES5QA6FLPQYD
 -A KUBE-NODEPORTS -m comment --comment ns3/svc3 -m tcp -p tcp --dport 3003 -j KUBE-EXT-63AVES5QA6FLPQYD
@@ -286,8 +286,8 @@ TEST(IptablesRendererGolden, EtpLocalNoLocal) {
 -A KUBE-NODEPORTS -m comment --comment "ns3/svc3 health check node port" -m tcp -p tcp --dport 30000 -j ACCEPT
 *nat
 :KUBE-EXT-63AVES5QA6FLPQYD - [0:0]
-:KUBE-SVC-63AVES5QA6FLPQYD - [0:0]
 :KUBE-SEP-V6MXYPNAEUUKCGSL - [0:0]
+:KUBE-SVC-63AVES5QA6FLPQYD - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns3/svc3 cluster IP" -m tcp -p tcp -d 172.30.0.43 --dport 80 -j KUBE-SVC-63AVES5QA6FLPQYD
 -A KUBE-SERVICES -m comment --comment "ns3/svc3 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j KUBE-EXT-63AVES5QA6FLPQYD
 -A KUBE-NODEPORTS -m comment --comment ns3/svc3 -m tcp -p tcp --dport 3003 -j KUBE-EXT-63AVES5QA6FLPQYD
@@ -303,8 +303,8 @@ TEST(IptablesRendererGolden, EtpLocalNoLocal) {
 
 TEST(IptablesRendererGolden, ItpLocal) {
   EXPECT_EQ(Render(ItpLocalState(true)), Golden(R"golden(*nat
-:KUBE-SVL-I43VHGRDJVLEMTKD - [0:0]
 :KUBE-SEP-PZDR6HOAYGRXZDBI - [0:0]
+:KUBE-SVL-I43VHGRDJVLEMTKD - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns4/svc4:dns cluster IP" -m udp -p udp -d 172.30.0.44 --dport 53 -j KUBE-SVL-I43VHGRDJVLEMTKD
 -A KUBE-SVL-I43VHGRDJVLEMTKD -m comment --comment "ns4/svc4:dns cluster IP" -m udp -p udp -d 172.30.0.44 --dport 53 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
 -A KUBE-SVL-I43VHGRDJVLEMTKD -m comment --comment "ns4/svc4:dns -> 10.180.0.5:53" -j KUBE-SEP-PZDR6HOAYGRXZDBI
@@ -325,8 +325,8 @@ TEST(IptablesRendererGolden, LoadBalancer) {
 *nat
 :KUBE-EXT-NEEBLIYGPZGQXGAS - [0:0]
 :KUBE-FW-NEEBLIYGPZGQXGAS - [0:0]
-:KUBE-SVC-NEEBLIYGPZGQXGAS - [0:0]
 :KUBE-SEP-ZJSJOBIVHTXYYPW3 - [0:0]
+:KUBE-SVC-NEEBLIYGPZGQXGAS - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns5/svc5:https cluster IP" -m tcp -p tcp -d 172.30.0.45 --dport 443 -j KUBE-SVC-NEEBLIYGPZGQXGAS
 -A KUBE-SERVICES -m comment --comment "ns5/svc5:https loadbalancer IP" -m tcp -p tcp -d 1.2.3.5 --dport 443 -j KUBE-FW-NEEBLIYGPZGQXGAS
 -A KUBE-NODEPORTS -m comment --comment ns5/svc5:https -m tcp -p tcp --dport 3005 -j KUBE-EXT-NEEBLIYGPZGQXGAS
@@ -345,10 +345,10 @@ TEST(IptablesRendererGolden, LoadBalancer) {
 
 TEST(IptablesRendererGolden, Affinity) {
   EXPECT_EQ(Render(AffinityState()), Golden(R"golden(*nat
-:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
-:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
-:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
 :KUBE-SEP-HOU2AJF3C3TGUR4W - [0:0]
+:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
+:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
+:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 -j KUBE-SVC-NDY5GL2HU4YWCI7Q
 -A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
 -A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 -> 10.180.0.7:80" -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --rcheck --seconds 600 --reap -j KUBE-SEP-WASM2BGHDUARAP65
@@ -375,10 +375,10 @@ TEST(IptablesRendererGolden, LargeClusterDropsPerEndpointComments) {
   EXPECT_EQ(Render(AffinityState(), o), Render(AffinityState()));
   o.large_cluster_endpoints_threshold = 2;
   EXPECT_EQ(Render(AffinityState(), o), Golden(R"golden(*nat
-:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
-:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
-:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
 :KUBE-SEP-HOU2AJF3C3TGUR4W - [0:0]
+:KUBE-SEP-LYG6GVEMV3CC6VJG - [0:0]
+:KUBE-SEP-WASM2BGHDUARAP65 - [0:0]
+:KUBE-SVC-NDY5GL2HU4YWCI7Q - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 -j KUBE-SVC-NDY5GL2HU4YWCI7Q
 -A KUBE-SVC-NDY5GL2HU4YWCI7Q -m comment --comment "ns6/svc6:p80 cluster IP" -m tcp -p tcp -d 172.30.0.46 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
 -A KUBE-SVC-NDY5GL2HU4YWCI7Q -m recent --name KUBE-SEP-WASM2BGHDUARAP65 --rcheck --seconds 600 --reap -j KUBE-SEP-WASM2BGHDUARAP65
@@ -416,8 +416,8 @@ TEST(IptablesRendererGolden, NoEndpoints) {
 
 TEST(IptablesRendererGolden, Terminating) {
   EXPECT_EQ(Render(TerminatingState()), Golden(R"golden(*nat
-:KUBE-SVC-C2DO364MY4EZZI3V - [0:0]
 :KUBE-SEP-LDYCFXR2QENDWAQV - [0:0]
+:KUBE-SVC-C2DO364MY4EZZI3V - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns8/svc8:p80 cluster IP" -m tcp -p tcp -d 172.30.0.48 --dport 80 -j KUBE-SVC-C2DO364MY4EZZI3V
 -A KUBE-SVC-C2DO364MY4EZZI3V -m comment --comment "ns8/svc8:p80 cluster IP" -m tcp -p tcp -d 172.30.0.48 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
 -A KUBE-SVC-C2DO364MY4EZZI3V -m comment --comment "ns8/svc8:p80 -> 10.180.0.11:80" -j KUBE-SEP-LDYCFXR2QENDWAQV
@@ -430,8 +430,8 @@ TEST(IptablesRendererGolden, DualStackV6) {
   EXPECT_EQ(Render(DualStackState(), BaseOptions(), IpFamily::kIPv6),
             Golden(R"golden(*nat
 :KUBE-EXT-X3BTFNS6RD7OBUON - [0:0]
-:KUBE-SVC-X3BTFNS6RD7OBUON - [0:0]
 :KUBE-SEP-PFSPFCMLJ2A36JPI - [0:0]
+:KUBE-SVC-X3BTFNS6RD7OBUON - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns9/svc9:p80 cluster IP" -m tcp -p tcp -d fd00:172:30::49 --dport 80 -j KUBE-SVC-X3BTFNS6RD7OBUON
 -A KUBE-SERVICES -m comment --comment "ns9/svc9:p80 external IP" -m tcp -p tcp -d fd00:99::19 --dport 80 -j KUBE-EXT-X3BTFNS6RD7OBUON
 -A KUBE-NODEPORTS -m comment --comment ns9/svc9:p80 -m tcp -p tcp --dport 3009 -j KUBE-EXT-X3BTFNS6RD7OBUON
@@ -447,10 +447,10 @@ TEST(IptablesRendererGolden, DualStackV6) {
 
 TEST(IptablesRendererGolden, Protocols) {
   EXPECT_EQ(Render(ProtocolsState()), Golden(R"golden(*nat
-:KUBE-SVC-GUX5VTFFPRZQUEIK - [0:0]
 :KUBE-SEP-FNJOJ7UDNNONDPYN - [0:0]
-:KUBE-SVC-MXJQCNCIREWGLXOA - [0:0]
 :KUBE-SEP-SEP2C5LRBHJ6WPBW - [0:0]
+:KUBE-SVC-GUX5VTFFPRZQUEIK - [0:0]
+:KUBE-SVC-MXJQCNCIREWGLXOA - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns10/svc10:dns cluster IP" -m udp -p udp -d 172.30.0.51 --dport 53 -j KUBE-SVC-GUX5VTFFPRZQUEIK
 -A KUBE-SERVICES -m comment --comment "ns10/svc10:sctp cluster IP" -m sctp -p sctp -d 172.30.0.51 --dport 3868 -j KUBE-SVC-MXJQCNCIREWGLXOA
 -A KUBE-SVC-GUX5VTFFPRZQUEIK -m comment --comment "ns10/svc10:dns cluster IP" -m udp -p udp -d 172.30.0.51 --dport 53 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
@@ -466,9 +466,9 @@ TEST(IptablesRendererGolden, Protocols) {
 
 TEST(IptablesRendererGolden, MasqueradeAll) {
   EXPECT_EQ(Render(ClusterIpState(), MasqueradeAllOptions()), Golden(R"golden(*nat
-:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
-:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
 :KUBE-SEP-LXVODXWDISEETFEF - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-MARK-MASQ
 -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-SXIVWICOYRO3J4NJ
@@ -486,8 +486,8 @@ TEST(IptablesRendererGolden, NodePortAddresses) {
                         {Ip("192.168.0.2"), Ip("10.9.9.9"), Ip("127.0.0.1")}),
             Golden(R"golden(*nat
 :KUBE-EXT-GNZBNJ2PO5MGZ6GT - [0:0]
-:KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
 :KUBE-SEP-PQDFQR6RPJCQPJPH - [0:0]
+:KUBE-SVC-GNZBNJ2PO5MGZ6GT - [0:0]
 -A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" -m tcp -p tcp -d 172.30.0.42 --dport 80 -j KUBE-SVC-GNZBNJ2PO5MGZ6GT
 -A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 external IP" -m tcp -p tcp -d 192.168.99.11 --dport 80 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
 -A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp --dport 3001 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT
