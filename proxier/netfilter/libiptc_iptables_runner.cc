@@ -864,9 +864,10 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, Xt
     Result<bool> edited = false;
     if (edit_blobs) {
       XtRuleArena arena;
-      edited = tables.Edit(family, section.name, [&](const XtTableBlob& table) {
-        return PlanSection(family, section, table, arena);
-      });
+      edited = tables.Edit(
+          family, section.name,
+          [&](const XtTableBlob& table) { return PlanSection(family, section, table, arena); },
+          &arena);
     }
     if (!edited.ok()) return edited.status();
     if (*edited) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 namespace kpx {
 
@@ -26,6 +27,26 @@ unsigned char* XtRuleArena::Grow(unsigned char* region, size_t used, size_t more
   if (used > 0) std::memcpy(at, region, used);
   used_ += need;
   return at;
+}
+
+size_t XtRuleArena::BlockOf(const unsigned char* at, size_t hint) const {
+  const std::less<const unsigned char*> before;
+  auto holds = [&](size_t k) {
+    const unsigned char* b = blocks_[k].data();
+    return b != nullptr && !before(at, b) && before(at, b + blocks_[k].size());
+  };
+  if (hint < blocks_.size() && holds(hint)) return hint;
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    if (holds(k)) return k;
+  }
+  return kNoBlock;
+}
+
+void XtRuleArena::Release(size_t block) {
+  // The last block stays mapped (empty) when freed, so that Grow's room in it stays true.
+  if (block + 1 < blocks_.size()) {
+    blocks_[block] = PageBlock();
+  }
 }
 
 size_t XtRuleArena::mapped() const {

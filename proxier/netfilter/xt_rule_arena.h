@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "base/page_block.h"
@@ -20,7 +21,15 @@ class XtRuleArena {
   // its block has the room, else a fresh region with the `used` bytes copied into it (the old
   // one is left unused).
   unsigned char* Grow(unsigned char* region, size_t used, size_t more);
-  size_t mapped() const;  // bytes of the blocks
+  // For a reader done with every region of a block (laying a table out, whose order the
+  // regions mostly follow): the block of a region, and freeing one.
+  static constexpr size_t kNoBlock = SIZE_MAX;
+  size_t blocks() const { return blocks_.size(); }
+  size_t BlockSize(size_t block) const { return blocks_[block].size(); }  // 0 once freed
+  // kNoBlock for an address in none; `hint`, a block to try first (the previous answer).
+  size_t BlockOf(const unsigned char* at, size_t hint = kNoBlock) const;
+  void Release(size_t block);
+  size_t mapped() const;  // bytes of the blocks not freed
 
  private:
   static constexpr size_t kFirstBlock = size_t{64} << 10;

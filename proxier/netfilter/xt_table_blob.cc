@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "base/page_block.h"
 #include "proxier/netfilter/chain_name_order.h"
@@ -343,22 +344,23 @@ std::vector<XtTableBlob::ChainSummary> XtTableBlob::Chains() const {
   return out;
 }
 
-Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits,
-                                         size_t headroom) const {
-  return Rewrite(edits, headroom, nullptr);
+Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits, size_t headroom,
+                                         XtRuleArena* spent) const {
+  return Rewrite(edits, headroom, nullptr, spent);
 }
 
 Result<XtReplacement> XtTableBlob::ApplyInPlace(const std::vector<XtChainEdit>& edits,
-                                                size_t headroom, XtBuffer& buffer) const {
+                                                size_t headroom, XtBuffer& buffer,
+                                                XtRuleArena* spent) const {
   if (buffer.size() < headroom || buffer.data() + headroom != blob_.data() ||
       buffer.size() - headroom != blob_.size()) {
     return Status::Error("edit in place: the buffer does not hold this table");
   }
-  return Rewrite(edits, headroom, &buffer);
+  return Rewrite(edits, headroom, &buffer, spent);
 }
 
 Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
-                                           XtBuffer* in_place) const {
+                                           XtBuffer* in_place, XtRuleArena* spent) const {
   const Layout l = LayoutOf(family_);
   // Only the edits are hashed, each once: a table of 110 000 chains is walked by index, and a
   // full sync's 110 000 new chains are found through the new table's own index, built once.
@@ -651,8 +653,9 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     out.buffer.reserve(headroom + size + size / 32);
     out.buffer.resize(headroom + size);
     // 100 MB written once into fresh memory: faulted in 4 KiB at a time that was 25 000 page
-    // faults, a third of the edit, and the kernel's copy of the table read it slower.
-    PageBlock::Populate(out.buffer.data(), out.buffer.size());
+    // faults, a third of the edit. Populated at once, unless the rules' arena is freed as they
+    // are written: the table's pages then come from the arena's as they are written.
+    if (spent == nullptr) PageBlock::Populate(out.buffer.data(), out.buffer.size());
     base = out.buffer.data() + headroom;
     for (const Run& r : runs) std::memcpy(base + r.dst, blob_.data() + r.src, r.bytes);
   }
@@ -680,7 +683,36 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       Write32(target + kTargetHeader, static_cast<int32_t>(slots[jump].first_rule));
     }
   };
-  for (const Slot& s : slots) {
+  // The arena's blocks in the order the walk below is done with them: after the last slot whose
+  // rules are in each. A full sync's text lists chains in table order, so it frees them nearly
+  // front to back (the top-level chains' rules, written first, keep the first block longest).
+  std::vector<std::pair<size_t, size_t>> release;  // (last slot, block)
+  size_t next_release = 0;
+  if (spent != nullptr) {
+    std::vector<size_t> last(spent->blocks(), SIZE_MAX);
+    size_t hint = XtRuleArena::kNoBlock;
+    for (size_t si = 0; si < slots.size(); ++si) {
+      if (slots[si].edit == nullptr) continue;
+      for (const XtRules* list : {&slots[si].edit->before, &slots[si].edit->after}) {
+        if (list->empty()) continue;
+        hint = spent->BlockOf((*list->begin()).data(), hint);
+        if (hint != XtRuleArena::kNoBlock) last[hint] = si;
+      }
+    }
+    for (size_t b = 0; b < last.size(); ++b) {
+      if (last[b] == SIZE_MAX) {
+        spent->Release(b);  // holds no rule written here (a plan's leftovers)
+      } else {
+        release.emplace_back(last[b], b);
+      }
+    }
+    std::sort(release.begin(), release.end());
+  }
+  for (size_t si = 0; si < slots.size(); ++si) {
+    const Slot& s = slots[si];
+    while (next_release < release.size() && release[next_release].first < si) {
+      spent->Release(release[next_release++].second);
+    }
     if (s.old != nullptr && s.old->hook >= 0) {
       skip_old(s.old->first, s.old->end + 1);
       continue;

@@ -177,7 +177,8 @@ XtTableSocket::Kept* XtTableSocket::Trusted(int fd, const std::string& table) {
 }
 
 template <typename F>
-Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& plan) {
+Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& plan,
+                                       XtRuleArena* spent) {
   if (table.size() >= XT_TABLE_MAXNAMELEN) return Status::Error("table name too long: " + table);
   Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
   if (fd.get() < 0) return Errno(table, "raw socket");
@@ -214,9 +215,9 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     const auto t1e = Clock::now();
     // The kept copy is edited where it lies: no second table-sized buffer to fault in, and only
     // the bytes after the first change move. From here it is the new table or nothing.
-    auto applied = kept != nullptr
-                       ? blob->ApplyInPlace(**edits, sizeof(typename F::Replace), kept->buffer)
-                       : blob->Apply(**edits, sizeof(typename F::Replace));
+    auto applied = kept != nullptr ? blob->ApplyInPlace(**edits, sizeof(typename F::Replace),
+                                                        kept->buffer, spent)
+                                   : blob->Apply(**edits, sizeof(typename F::Replace), spent);
     if (kept != nullptr) {
       kept_.erase(key);
       kept = nullptr;
@@ -289,8 +290,10 @@ void XtTableSocket::Forget(IpFamily family, const std::string& table) {
   kept_.erase({family, table});
 }
 
-Result<bool> XtTableSocket::Edit(IpFamily family, const std::string& table, const Planner& plan) {
-  return family == IpFamily::kIPv4 ? EditFamily<V4>(table, plan) : EditFamily<V6>(table, plan);
+Result<bool> XtTableSocket::Edit(IpFamily family, const std::string& table, const Planner& plan,
+                                 XtRuleArena* spent) {
+  return family == IpFamily::kIPv4 ? EditFamily<V4>(table, plan, spent)
+                                   : EditFamily<V6>(table, plan, spent);
 }
 
 Status XtTableSocket::Read(IpFamily family, const std::string& table,

@@ -40,5 +40,31 @@ TEST(XtRuleArenaTest, ARegionThatOutgrowsItsBlockGoesToABlockLargeEnough) {
   EXPECT_EQ(r[1000 + first - 1], 6);
 }
 
+TEST(XtRuleArenaTest, BlocksAreFoundByAddressAndFreedOneByOne) {
+  XtRuleArena arena;
+  unsigned char* a = arena.Grow(nullptr, 0, 100);
+  unsigned char* b = arena.Grow(nullptr, 0, arena.BlockSize(0));  // does not fit: a second block
+  const size_t c_used = 4 * arena.BlockSize(1);
+  unsigned char* c = arena.Grow(nullptr, 0, c_used);  // a third
+  ASSERT_EQ(arena.blocks(), 3u);
+  EXPECT_EQ(arena.BlockOf(a + 99), 0u);
+  EXPECT_EQ(arena.BlockOf(b), 1u);
+  EXPECT_EQ(arena.BlockOf(c, 1), 2u);  // a wrong hint only costs the search
+  const unsigned char outside = 0;
+  EXPECT_EQ(arena.BlockOf(&outside), XtRuleArena::kNoBlock);
+  const size_t mapped = arena.mapped();
+  const size_t second = arena.BlockSize(1);
+  arena.Release(1);
+  EXPECT_EQ(arena.BlockSize(1), 0u);
+  EXPECT_EQ(arena.mapped(), mapped - second);
+  EXPECT_EQ(arena.BlockOf(b), XtRuleArena::kNoBlock);
+  a[0] = 1;  // the others stay
+  c[0] = 2;
+  // The last block is where Grow continues: it stays mapped.
+  arena.Release(2);
+  EXPECT_GT(arena.BlockSize(2), 0u);
+  EXPECT_EQ(arena.Grow(c, c_used, 0), c);
+}
+
 }  // namespace
 }  // namespace kpx

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
@@ -438,6 +439,43 @@ TEST_P(XtTableBlobTest, ManyNewChainsSortByTheirWholeNames) {
                              ">MARK " + A(52) + ">KUBE-C " + A(53) + ">MARK | RETURN\n";
     EXPECT_EQ(described.substr(found + 3 + sorted[i].size(), want.size()), want) << sorted[i];
   }
+}
+
+TEST_P(XtTableBlobTest, RulesFromASpentArenaAreWrittenBeforeItsBlocksAreFreed) {
+  // As a full sync's plan fills the arena: a chain that sorts last first (a top-level chain's
+  // rules come first in kpx's text), then 3 000 chains in name order, over many blocks.
+  XtRuleArena arena;
+  std::vector<XtChainEdit> edits;
+  auto add = [&](const std::string& name, int rules) {
+    XtChainEdit e;
+    e.name = name;
+    e.after = XtRules(&arena);
+    for (int r = 0; r < rules; ++r) {
+      e.after.Append(Rule(f(), A(r % 200), r % 2 == 0 ? "MARK" : "KUBE-ZZZ-LAST"));
+    }
+    edits.push_back(std::move(e));
+  };
+  add("KUBE-ZZZ-LAST", 40);
+  for (int i = 0; i < 3000; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "KUBE-SEP-%05d", i);
+    add(name, 5);
+  }
+  ASSERT_GT(arena.blocks(), 5u);
+  const std::vector<XtChainEdit> owned = edits;  // copies own their rules
+  const Table base = Base();
+  auto blob = XtTableBlob::Parse(f(), base.info, base.entries);
+  ASSERT_TRUE(blob.ok());
+  auto plain = blob->Apply(owned, 8);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  const size_t mapped = arena.mapped();
+  auto spent = blob->Apply(edits, 8, &arena);
+  ASSERT_TRUE(spent.ok()) << spent.status().message();
+  EXPECT_EQ(spent->buffer, plain->buffer);
+  // Every block is freed but the first, which holds the chain written last, and the last (kept
+  // for Grow).
+  EXPECT_EQ(arena.mapped(), arena.BlockSize(0) + arena.BlockSize(arena.blocks() - 1));
+  EXPECT_LT(arena.mapped(), mapped);
 }
 
 TEST_P(XtTableBlobTest, KeptEntriesKeepTheirBytesAndMapToTheirOldIndex) {
