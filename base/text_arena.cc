@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
 namespace kpx {
 
@@ -30,25 +29,12 @@ std::string_view TextArena::Add(std::string_view text) {
   return {at, text.size()};
 }
 
-void TextArena::ReleaseBefore(std::string_view text) {
-  if (text.empty()) return;
-  const std::less<const char*> before;
-  for (size_t k = released_; k < blocks_.size(); ++k) {
-    const auto* b = reinterpret_cast<const char*>(blocks_[k].data());
-    if (!before(text.data(), b) && before(text.data(), b + blocks_[k].size())) {
-      for (; released_ < k; ++released_) blocks_[released_] = PageBlock();
-      return;
-    }
-  }
-}
-
 void TextArena::Clear() {
   blocks_.clear();
   blocks_.shrink_to_fit();
   large_.clear();
   large_.shrink_to_fit();
   room_ = 0;
-  released_ = 0;
   bytes_ = 0;
 }
 

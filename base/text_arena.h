@@ -16,10 +16,6 @@ class TextArena {
  public:
   // A copy of `text`, valid until Clear.
   std::string_view Add(std::string_view text);
-  // Frees the blocks before the one holding `text`, for a reader that goes through the texts
-  // in the order they were added and is done with those: the copy being built from them then
-  // grows while they shrink. A text not in a block (empty, or of its own) frees nothing.
-  void ReleaseBefore(std::string_view text);
   // Frees every block.
   void Clear();
   size_t bytes() const { return bytes_; }
@@ -30,7 +26,6 @@ class TextArena {
   std::vector<PageBlock> blocks_;
   std::vector<PageBlock> large_;  // one text each
   size_t room_ = 0;               // bytes left at the end of the last block
-  size_t released_ = 0;           // blocks_[0, released_) are freed
   size_t bytes_ = 0;
 };
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "base/text_arena.h"
 #include "proxier/core/desired_state.h"
+#include "proxier/iptables/chain_texts.h"
 #include "proxier/iptables/iptables_renderer.h"
 #include "proxier/iptables/iptables_ruleset.h"
 #include "proxier/iptables/service_fragment.h"
@@ -87,10 +87,10 @@ class IptablesFamilyRules {
   // Rebuilds the prefix tree from every fragment's dispatch entries (DispatchMode::kPrefixTree).
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
-  // `written`: the arena the selected services' chain texts are in; a partial write, which takes
-  // them in the order they were rendered, releases it as they are copied. Null for a
-  // fingerprint. A full write lists the services' chains by name, as the table keeps them.
-  std::string Write(const Selection& sel, TextArena* written = nullptr) const;
+  // `written`: where the selected services' chain texts are; a full write, which lists the
+  // services' chains by name as the table keeps them, frees them as it goes. Null for a
+  // fingerprint.
+  std::string Write(const Selection& sel, ChainTexts* written = nullptr) const;
   // Forgets the entries' owned chains' texts once written and frees them; digests stay.
   void DropWrittenText(std::span<Entry* const> written);
   void WriteTop(const TopLevelChain& c, std::string& out) const;
@@ -100,7 +100,7 @@ class IptablesFamilyRules {
   bool valid_ = false;
   bool large_ = false;
   std::map<ServicePortName, Entry> entries_;
-  TextArena texts_;  // this sync's rendered owned chains, until written
+  ChainTexts texts_;  // this sync's rendered owned chains, until written
   TopLevelRules top_;
   // kPrefixTree: [0] holds KUBE-SERVICES' dispatch rules, the rest are the KUBE-DST chains.
   std::vector<RenderedChain> tree_;

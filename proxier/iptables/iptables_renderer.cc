@@ -91,7 +91,7 @@ std::string Probability(size_t n) {
 class ServicePortRenderer {
  public:
   ServicePortRenderer(const IptablesOptions& o, const FamilyContext& c, ServiceChainNames& names,
-                      TextArena& texts)
+                      ChainTexts& texts)
       : o_(o), c_(c), names_(names), texts_(texts) {}
 
   ServiceFragment Render(const ServicePortState& port) {
@@ -109,7 +109,7 @@ class ServicePortRenderer {
     // the next port's, not between the long-lived objects rendered after them.
     for (size_t i = 0; i < frag_.chains.size(); ++i) {
       frag_.chains[i].digest = OwnedChain::Digest(text_[i]);
-      frag_.chains[i].text = texts_.Add(text_[i]);
+      frag_.chains[i].text = texts_.Add(frag_.chains[i].name, text_[i]);
     }
     frag_.chains.shrink_to_fit();  // kept until the port changes: 10 000 of them
     return std::move(frag_);
@@ -501,7 +501,7 @@ class ServicePortRenderer {
   const FamilyContext& c_;
   ServiceChainNames& names_;
   ServiceFragment frag_;
-  TextArena& texts_;
+  ChainTexts& texts_;
   std::vector<std::string> text_;                  // per owned chain, as in frag_.chains
   std::unordered_map<std::string, size_t> owned_;  // chain name -> index in frag_.chains
   std::unordered_map<std::string, std::string> used_sep_;
@@ -536,7 +536,7 @@ bool IptablesRenderer::LargeCluster(size_t endpoints) const {
 ServiceFragment IptablesRenderer::RenderServicePort(const ServicePortState& port,
                                                     const FamilyContext& context,
                                                     ServiceChainNames& names,
-                                                    TextArena& texts) const {
+                                                    ChainTexts& texts) const {
   return ServicePortRenderer(options_, context, names, texts).Render(port);
 }
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "base/ip_address.h"
-#include "base/text_arena.h"
 #include "proxier/core/desired_state.h"
+#include "proxier/iptables/chain_texts.h"
 #include "proxier/iptables/iptables_options.h"
 #include "proxier/iptables/iptables_ruleset.h"
 #include "proxier/iptables/service_fragment.h"
@@ -49,7 +49,7 @@ class IptablesRenderer {
   // carries the port's chain names from its previous rendering, or nothing, and is updated.
   // The owned chains' texts are copied into `texts` and view it.
   ServiceFragment RenderServicePort(const ServicePortState& port, const FamilyContext& context,
-                                    ServiceChainNames& names, TextArena& texts) const;
+                                    ServiceChainNames& names, ChainTexts& texts) const;
 
   // The complete iptables-restore input of a fresh full render of `state` (no stale chains):
   // what a full sync of an empty kernel writes. For tests and tools.

@@ -22,7 +22,7 @@ struct ServiceChainNames {
 // changed, which its digest tells. At 10 000 x 10 the texts were 40 MiB held between syncs.
 struct OwnedChain {
   std::string name;
-  // Complete "-A CHAIN ..." lines, each ending in '\n', in the rendering sync's TextArena;
+  // Complete "-A CHAIN ..." lines, each ending in '\n', in the rendering sync's ChainTexts;
   // empty once written.
   std::string_view text;
   uint64_t digest = 0;  // of the text (Digest)

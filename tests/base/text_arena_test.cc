@@ -34,26 +34,5 @@ TEST(TextArenaTest, CopiesStayPutAsTheArenaGrows) {
   EXPECT_EQ(arena.Add("again"), "again");
 }
 
-TEST(TextArenaTest, ReleasingBehindAReaderKeepsWhatItHasNotRead) {
-  TextArena arena;
-  const std::string line(1000, 'a');
-  std::vector<std::string_view> views;
-  // Blocks of 64 KiB, 128 KiB, ... 2 MiB, 2 MiB: about eight of them.
-  for (int i = 0; i < 8000; ++i) views.push_back(arena.Add(line));
-  const std::string big((size_t{2} << 20) + 1, 'b');
-  const std::string_view own = arena.Add(big);
-  arena.ReleaseBefore(own);  // in a block of its own: frees nothing
-  arena.ReleaseBefore({});
-  std::string copy;
-  for (std::string_view v : views) {
-    copy += v;  // read before release, as Write does
-    arena.ReleaseBefore(v);
-  }
-  EXPECT_EQ(copy.size(), 8000u * 1000u);
-  // The last block and the text of its own are still there.
-  EXPECT_EQ(views.back(), line);
-  EXPECT_EQ(own, big);
-}
-
 }  // namespace
 }  // namespace kpx
