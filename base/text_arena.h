@@ -11,7 +11,8 @@ namespace kpx {
 // Text copied into large blocks of its own and freed all at once. For text that lives only
 // until one step is done with it while small long-lived objects are allocated around it: freed
 // from the general heap, its holes between those objects keep their pages resident. The blocks
-// are PageBlocks: a full sync's 32 MB of text is faulted in 2 MiB at a time.
+// are PageBlocks, populated whole when made (huge pages from 2 MiB up) rather than faulted in a
+// page at a time as the text is copied in.
 class TextArena {
  public:
   // A copy of `text`, valid until Clear.
