@@ -2,19 +2,18 @@
 
 #include <cstddef>
 #include <new>
-#include <type_traits>
-#include <utility>
 
+#include "base/default_init_allocator.h"
 #include "base/page_block.h"
 
 namespace kpx {
 
 // An allocator for table-sized buffers: from 2 MiB up each allocation is a mapping of its own
-// (PageBlock::MapPages: huge pages, unmapped when freed), below that the heap's. Like
+// (PageBlock::MapPages: huge pages, unmapped when freed), below that the heap's. As its base
 // DefaultInitAllocator, a value-less construct default-initialises: a vector of bytes grown with
 // resize() is not zero-filled first (its bytes are written right after).
 template <typename T>
-class PageAllocator {
+class PageAllocator : public DefaultInitAllocator<T> {
  public:
   using value_type = T;
   template <typename U>
@@ -37,15 +36,6 @@ class PageAllocator {
     } else {
       ::operator delete (p, std::align_val_t{alignof(T)});
     }
-  }
-
-  template <typename U>
-  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <typename U, typename... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
 
   template <typename U>
