@@ -24,7 +24,18 @@ void LegacyIptablesTest::Iptables(const std::vector<std::string>& args) {
 
 std::string LegacyIptablesTest::SaveFilter() {
   auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-t", "filter"}, "");
-  return r.ok() ? r->out : "";
+  if (!r.ok()) return "";
+  // Without the "# Generated ... on <time>" lines: two saves a second apart of the same table
+  // compared unequal.
+  std::string out;
+  size_t pos = 0;
+  while (pos < r->out.size()) {
+    size_t end = r->out.find('\n', pos);
+    end = end == std::string::npos ? r->out.size() : end + 1;
+    if (r->out[pos] != '#') out.append(r->out, pos, end - pos);
+    pos = end;
+  }
+  return out;
 }
 
 }  // namespace kpx::testing

@@ -21,7 +21,7 @@ class LegacyIptablesTest : public ::testing::Test {
   // `iptables-legacy -w 5 args...`, which must succeed; the calling thread must be in the
   // namespace. With lock_file_ set, iptables locks that file instead of /run/xtables.lock.
   void Iptables(const std::vector<std::string>& args);
-  // iptables-legacy-save of the filter table ("" if it fails).
+  // iptables-legacy-save of the filter table without its comment lines ("" if it fails).
   static std::string SaveFilter();
 
   std::string lock_file_;
