@@ -13,7 +13,8 @@ namespace kpx {
 // in 4 KiB at a time, and laid out by reading them back from all over the heap. Here each chain's
 // rules are one region of a few large PageBlocks, the regions one after another in the order
 // the section fills them (a chain's rules come one after another in kpx's text). Regions are
-// never freed one by one: the arena goes whole, after the section is applied.
+// never freed one by one: whole blocks are, by a reader done with them (Release), and the rest
+// goes with the arena, after the section is applied.
 class XtRuleArena {
  public:
   // Makes room for `more` bytes after the `used` bytes at `region` (nullptr for a new region)
