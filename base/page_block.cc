@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <new>
 #include <utility>
@@ -20,6 +21,12 @@ uintptr_t RoundUp(uintptr_t n, uintptr_t to) { return (n + to - 1) & ~(to - 1); 
 size_t PageBlock::RoundedSize(size_t bytes) {
   if (bytes == 0) bytes = 1;
   return RoundUp(bytes, bytes >= kHugePage ? kHugePage : kPage);
+}
+
+size_t PageBlock::GrowingSize(size_t made, size_t first, size_t largest) {
+  size_t size = first;
+  for (; made > 0 && size < largest; --made) size *= 2;
+  return std::min(size, largest);
 }
 
 unsigned char* PageBlock::MapPages(size_t bytes) {

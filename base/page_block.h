@@ -25,6 +25,10 @@ class PageBlock {
   static void UnmapPages(void* data, size_t bytes);  // what MapPages(bytes) returned
   // `bytes` rounded up to whole pages, to whole 2 MiB from 2 MiB up.
   static size_t RoundedSize(size_t bytes);
+  // The size of an arena's next block when it has made `made` already: `first`, doubling with
+  // each block up to `largest` (small first: a sync that writes a few KB maps and populates
+  // little; a full sync's blocks reach `largest` after a few).
+  static size_t GrowingSize(size_t made, size_t first, size_t largest);
   // Faults in every whole page of [data, data + size) now, in one call, for memory about to be
   // written for the first time (Linux 5.14 and later; an older kernel refuses the advice and the
   // pages fault in as they are written).

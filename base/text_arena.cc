@@ -15,9 +15,8 @@ std::string_view TextArena::Add(std::string_view text) {
       bytes_ += text.size();
       return {at, text.size()};
     }
-    // Small first: an incremental sync renders a few KB, and each block is mapped and
-    // populated whole. A full sync's blocks reach kBlock after a few.
-    const size_t size = std::max(text.size(), std::min(kBlock, kFirstBlock << blocks_.size()));
+    const size_t size =
+        std::max(text.size(), PageBlock::GrowingSize(blocks_.size(), kFirstBlock, kBlock));
     blocks_.push_back(PageBlock::Map(size));
     room_ = blocks_.back().size();
   }

@@ -17,9 +17,8 @@ unsigned char* XtRuleArena::Grow(unsigned char* region, size_t used, size_t more
   }
   const size_t need = used + more;
   if (blocks_.empty() || blocks_.back().size() - used_ < need) {
-    // Small first (an incremental sync encodes a few rules), doubling up to kMaxBlock: what a
-    // section leaves unused is at most the last block's rest.
-    const size_t grown = std::min(kMaxBlock, kFirstBlock << std::min<size_t>(blocks_.size(), 20));
+    // What a section leaves unused is at most the last block's rest.
+    const size_t grown = PageBlock::GrowingSize(blocks_.size(), kFirstBlock, kMaxBlock);
     blocks_.push_back(PageBlock::Map(std::max(need, grown)));
     used_ = 0;
   }

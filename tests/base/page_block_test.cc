@@ -48,6 +48,17 @@ TEST(PageBlockTest, PopulatingHeapMemoryLeavesItsBytesAlone) {
   for (size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 3) << i;
 }
 
+TEST(PageBlockTest, ArenaBlocksDoubleUpToTheLargest) {
+  constexpr size_t kFirst = size_t{64} << 10;
+  constexpr size_t kLargest = size_t{2} << 20;
+  EXPECT_EQ(PageBlock::GrowingSize(0, kFirst, kLargest), kFirst);
+  EXPECT_EQ(PageBlock::GrowingSize(1, kFirst, kLargest), 2 * kFirst);
+  EXPECT_EQ(PageBlock::GrowingSize(5, kFirst, kLargest), kLargest);
+  // However many blocks were made (a shift by the count wrapped to 0 from the 48th block on).
+  EXPECT_EQ(PageBlock::GrowingSize(6, kFirst, kLargest), kLargest);
+  EXPECT_EQ(PageBlock::GrowingSize(1000, kFirst, kLargest), kLargest);
+}
+
 TEST(PageBlockTest, PagesMappedForAnAllocatorAreAlignedAndWhole) {
   constexpr size_t kHuge = size_t{2} << 20;
   EXPECT_EQ(PageBlock::RoundedSize(1), 4096u);
