@@ -154,28 +154,39 @@ uint32_t IpsetEntryCounts::Count(const IpsetEntry& e) const {
   }
 }
 
+bool IpsetEntryCounts::Counted(const IpsetEntry& e, bool changed, int delta) {
+  if (changed && e.set < distinct_.size()) distinct_[e.set] += delta;
+  return changed;
+}
+
+IpsetPresence IpsetEntryCounts::Presence() const {
+  IpsetPresence out;
+  for (size_t i = 0; i < distinct_.size(); ++i) out[i] = distinct_[i] != 0;
+  return out;
+}
+
 bool IpsetEntryCounts::Add(const IpsetEntry& e) {
   switch (Width(e)) {
     case 4:
-      return v4_.Add(Pack<4>(e));
+      return Counted(e, v4_.Add(Pack<4>(e)), 1);
     case 16:
-      return v6_.Add(Pack<16>(e));
+      return Counted(e, v6_.Add(Pack<16>(e)), 1);
     default:
-      return ++wide_[e] == 1;
+      return Counted(e, ++wide_[e] == 1, 1);
   }
 }
 
 bool IpsetEntryCounts::Remove(const IpsetEntry& e) {
   switch (Width(e)) {
     case 4:
-      return v4_.Remove(Pack<4>(e));
+      return Counted(e, v4_.Remove(Pack<4>(e)), -1);
     case 16:
-      return v6_.Remove(Pack<16>(e));
+      return Counted(e, v6_.Remove(Pack<16>(e)), -1);
     default: {
       auto it = wide_.find(e);
       if (it == wide_.end() || --it->second != 0) return false;
       wide_.erase(it);
-      return true;
+      return Counted(e, true, -1);
     }
   }
 }
@@ -186,6 +197,7 @@ void IpsetEntryCounts::Reserve(size_t v4, size_t v6) {
 }
 
 void IpsetEntryCounts::Clear() {
+  distinct_.fill(0);
   v4_.Clear();
   v6_.Clear();
   wide_.clear();

@@ -30,6 +30,8 @@ class IpsetEntryCounts {
   // there is left alone (false).
   bool Remove(const IpsetEntry& e);
   bool Contains(const IpsetEntry& e) const { return Count(e) != 0; }
+  // The sets holding at least one entry.
+  IpsetPresence Presence() const;
   uint32_t Count(const IpsetEntry& e) const;
   size_t size() const { return v4_.size() + v6_.size() + wide_.size(); }
   bool empty() const { return size() == 0; }
@@ -97,9 +99,13 @@ class IpsetEntryCounts {
   template <size_t N>
   static IpsetEntry Unpack(const Slot<N>& s, IpFamily family);
 
+  // Adjusts the distinct-entry count of `e`'s set when an entry came or went.
+  bool Counted(const IpsetEntry& e, bool changed, int delta);
+
   Table<4> v4_;
   Table<16> v6_;
   std::map<IpsetEntry, uint32_t> wide_;
+  std::array<uint32_t, kIpsetEntrySetCodes> distinct_{};  // entries per set
 };
 
 }  // namespace kpx

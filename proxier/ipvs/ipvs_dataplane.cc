@@ -269,7 +269,9 @@ Status IpvsDataplane::Apply(const DesiredState& state, bool full) {
   // NodeCIDR local detection follows the Node object's podCIDRs.
   const bool pod_cidrs_changed = state.node.pod_cidrs != node_pod_cidrs_;
   node_pod_cidrs_ = state.node.pod_cidrs;
-  if (full || pod_cidrs_changed) fail(SyncIptables(true));
+  // A set turning empty or non-empty adds or drops its rules (entries were added above, first).
+  const IpsetPresence presence = cache_.ipset_presence();
+  if (full || pod_cidrs_changed || presence != rules_presence_) fail(SyncIptables(presence));
 
   const std::set<IpAddress> node_ips(node_port_ips.begin(), node_port_ips.end());
   std::vector<IpvsOp> plan;
@@ -388,11 +390,12 @@ Status IpvsDataplane::SyncIpsets(const DesiredState& state, bool full,
   return seams_.ipset->Restore(text);
 }
 
-Status IpvsDataplane::SyncIptables(bool full) {
-  if (!full) return Status::Ok();
+Status IpvsDataplane::SyncIptables(const IpsetPresence& presence) {
+  rules_presence_.reset();  // unknown until every family is written
   for (IpFamily f : options_.families) {
     ++counters_.iptables_restores;
-    if (auto s = seams_.iptables->Restore(f, RenderIpvsIptables(options_, f, node_pod_cidrs_));
+    if (auto s =
+            seams_.iptables->Restore(f, RenderIpvsIptables(options_, f, node_pod_cidrs_, presence));
         !s.ok())
       return s;
     for (const JumpRule& j : IpvsJumpRules()) {
@@ -400,6 +403,7 @@ Status IpvsDataplane::SyncIptables(bool full) {
       if (!r.ok()) return r.status();
     }
   }
+  rules_presence_ = presence;
   return Status::Ok();
 }
 

@@ -111,7 +111,8 @@ class IpvsDataplane : public Dataplane {
   // `node_port_ips`: the addresses NodePorts answer on (the SCTP NodePort sets hold them).
   Status SyncIpsets(const DesiredState& state, bool full, const std::string& element_lines,
                     size_t element_changes, const std::vector<IpAddress>& node_port_ips);
-  Status SyncIptables(bool full);
+  // Writes the rules for the sets `presence` says hold entries (every family).
+  Status SyncIptables(const IpsetPresence& presence);
   // Drops destinations graceful termination deleted from observed_, looking at the virtual
   // servers in `keys` (null: all). With `use_desired` false no destination counts as wanted
   // (between syncs nothing desired has weight 0).
@@ -119,6 +120,8 @@ class IpvsDataplane : public Dataplane {
   // UDP conntrack cleanup for every port changed since the last successful cleanup.
   void CleanConntrack(const DesiredState& state);
   std::vector<Cidr> node_pod_cidrs_;  // the Node object's, as last rendered into iptables
+  // The sets whose rules are in iptables now (none: not written, or a write failed).
+  std::optional<IpsetPresence> rules_presence_;
 
   IpvsOptions options_;
   IpvsSeams seams_;

@@ -72,6 +72,8 @@ class IpvsDesiredCache {
   DesiredIpvs Assemble() const;
   // The ipset entry lines wanted now, for tests.
   std::set<IpsetEntryLine> IpsetLines() const;
+  // The sets holding at least one wanted entry (the iptables rules leave the others out).
+  IpsetPresence ipset_presence() const { return ipset_refs_.Presence(); }
 
   size_t server_count() const { return claims_.size(); }
   size_t port_count() const { return ports_.size(); }

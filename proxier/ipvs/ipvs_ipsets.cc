@@ -79,6 +79,8 @@ std::vector<std::string> AllIpsetNames() {
   return out;
 }
 
+static_assert(2 * std::size(kSets) <= kIpsetEntrySetCodes);
+
 uint8_t IpsetEntrySet(const char* base, IpFamily family) {
   for (size_t i = 0; i < std::size(kSets); ++i) {
     if (std::string_view(kSets[i].name) != base) continue;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <bitset>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -71,8 +73,11 @@ struct IpsetEntry {
 };
 
 // The `set` value of `base` (one of the k...Set names above) in `family`; the same for both
-// families for the bitmap:port sets.
+// families for the bitmap:port sets. Every value is below kIpsetEntrySetCodes.
 uint8_t IpsetEntrySet(const char* base, IpFamily family);
+inline constexpr size_t kIpsetEntrySetCodes = 32;
+// Which sets hold at least one entry, by IpsetEntrySet value.
+using IpsetPresence = std::bitset<kIpsetEntrySetCodes>;
 // Whether `set` is a bitmap:port set (its entries carry only a port).
 bool IpsetEntrySetIsBitmap(uint8_t set);
 // The family of a hash set's addresses.

@@ -25,17 +25,21 @@ std::string Comment(const std::string& text) { return "-m comment --comment \"" 
 }  // namespace
 
 std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f,
-                               const std::vector<Cidr>& node_pod_cidrs) {
+                               const std::vector<Cidr>& node_pod_cidrs,
+                               const IpsetPresence& present) {
   const std::string mark = Mark(options.masquerade_bit);
   const std::string svc = S(kServicesChain);
   const std::string masq = S(kMarkMasqChain);
+  auto has = [&](const char* set) { return present.test(IpsetEntrySet(set, f)); };
   std::string t = "*nat\n";
   for (const std::string& chain : IpvsChains("nat")) t += ":" + chain + " - [0:0]\n";
 
   // Hairpin: a pod reaching itself through a service must see the node as the source.
-  t += "-A " + S(kPostroutingChain) + " " +
-       Comment("Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose") + " " +
-       MatchSet(kLoopBackSet, f, "dst,dst,src") + " -j MASQUERADE\n";
+  if (has(kLoopBackSet)) {
+    t += "-A " + S(kPostroutingChain) + " " +
+         Comment("Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose") + " " +
+         MatchSet(kLoopBackSet, f, "dst,dst,src") + " -j MASQUERADE\n";
+  }
   t += "-A " + S(kPostroutingChain) + " -m mark ! --mark " + mark + "/" + mark + " -j RETURN\n";
   t += "-A " + S(kPostroutingChain) + " -j MARK --xor-mark " + mark + "\n";
   t += "-A " + S(kPostroutingChain) + " " + Comment("kubernetes service traffic requiring SNAT") +
@@ -43,43 +47,69 @@ std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f,
   t += "-A " + masq + " -j MARK --or-mark " + mark + "\n";
 
   const std::string cluster = MatchSet(kClusterIpSet, f, "dst,dst");
-  const std::string cluster_comment =
-      Comment("Kubernetes service cluster ip + port for masquerade purpose");
-  if (options.masquerade_all) {
-    t += "-A " + svc + " " + cluster_comment + " " + cluster + " -j " + masq + "\n";
-  } else if (const LocalTrafficDetector local =
-                 LocalTrafficDetector::For(options.local_detect, f, options.cluster_cidrs,
-                                           node_pod_cidrs, options.local_interface);
-             local.implemented()) {
-    // Off-cluster traffic to a cluster IP is masqueraded, as kube-proxy's IPVS proxier does.
-    t += "-A " + svc + " " + cluster_comment + " " + cluster + " " + local.if_not_local + " -j " +
-         masq + "\n";
+  if (has(kClusterIpSet)) {
+    const std::string cluster_comment =
+        Comment("Kubernetes service cluster ip + port for masquerade purpose");
+    if (options.masquerade_all) {
+      t += "-A " + svc + " " + cluster_comment + " " + cluster + " -j " + masq + "\n";
+    } else if (const LocalTrafficDetector local =
+                   LocalTrafficDetector::For(options.local_detect, f, options.cluster_cidrs,
+                                             node_pod_cidrs, options.local_interface);
+               local.implemented()) {
+      // Off-cluster traffic to a cluster IP is masqueraded, as kube-proxy's IPVS proxier does.
+      t += "-A " + svc + " " + cluster_comment + " " + cluster + " " + local.if_not_local + " -j " +
+           masq + "\n";
+    }
+    // Service traffic needs nothing more from iptables: IPVS takes it in LOCAL_IN. Accepted
+    // here, not last as kube-proxy does: cluster IPs are local addresses (on the dummy device),
+    // so below they would pay the NodePort jump's route lookup and its set lookups on every new
+    // connection, and be masqueraded when their port equals a NodePort (the iptables mode never
+    // sends cluster IP traffic to its NodePort chain either).
+    t += "-A " + svc + " " + cluster + " -j ACCEPT\n";
   }
   // External IPs: ETP=Local keeps the client address, everything else is masqueraded.
-  t += "-A " + svc + " " + MatchSet(kExternalIpLocalSet, f, "dst,dst") + " -j ACCEPT\n";
-  t += "-A " + svc + " " +
-       Comment("Kubernetes service external ip + port for masquerade and filter purpose") + " " +
-       MatchSet(kExternalIpSet, f, "dst,dst") + " -j " + masq + "\n";
-  t += "-A " + svc + " " + Comment("Kubernetes service lb portal") + " " +
-       MatchSet(kLoadBalancerSet, f, "dst,dst") + " -j " + kIpvsLoadBalancerChain + "\n";
-  t += "-A " + std::string(kIpvsLoadBalancerChain) + " " +
-       MatchSet(kLoadBalancerLocalSet, f, "dst,dst") + " -j RETURN\n";
-  t += "-A " + std::string(kIpvsLoadBalancerChain) + " -j " + masq + "\n";
-  t += "-A " + svc + " -m addrtype --dst-type LOCAL -j " + kIpvsNodePortChain + "\n";
-  for (const char* proto : {"tcp", "udp"}) {
-    const bool tcp = std::string(proto) == "tcp";
-    t += "-A " + std::string(kIpvsNodePortChain) + " -p " + proto + " " +
-         MatchSet(tcp ? kNodePortLocalTcpSet : kNodePortLocalUdpSet, f, "dst") + " -j RETURN\n";
-    t += "-A " + std::string(kIpvsNodePortChain) + " -p " + proto + " " +
-         MatchSet(tcp ? kNodePortTcpSet : kNodePortUdpSet, f, "dst") + " -j " + masq + "\n";
+  if (has(kExternalIpLocalSet)) {
+    t += "-A " + svc + " " + MatchSet(kExternalIpLocalSet, f, "dst,dst") + " -j ACCEPT\n";
+  }
+  if (has(kExternalIpSet)) {
+    t += "-A " + svc + " " +
+         Comment("Kubernetes service external ip + port for masquerade and filter purpose") + " " +
+         MatchSet(kExternalIpSet, f, "dst,dst") + " -j " + masq + "\n";
+  }
+  if (has(kLoadBalancerSet)) {
+    t += "-A " + svc + " " + Comment("Kubernetes service lb portal") + " " +
+         MatchSet(kLoadBalancerSet, f, "dst,dst") + " -j " + kIpvsLoadBalancerChain + "\n";
+    if (has(kLoadBalancerLocalSet)) {
+      t += "-A " + std::string(kIpvsLoadBalancerChain) + " " +
+           MatchSet(kLoadBalancerLocalSet, f, "dst,dst") + " -j RETURN\n";
+    }
+    t += "-A " + std::string(kIpvsLoadBalancerChain) + " -j " + masq + "\n";
   }
   // SCTP's sets are address . port (bitmap:port would never match an SCTP packet).
-  t += "-A " + std::string(kIpvsNodePortChain) + " -p sctp " +
-       MatchSet(kNodePortLocalSctpSet, f, "dst,dst") + " -j RETURN\n";
-  t += "-A " + std::string(kIpvsNodePortChain) + " -p sctp " +
-       MatchSet(kNodePortSctpSet, f, "dst,dst") + " -j " + masq + "\n";
-  // Service traffic needs nothing more from iptables: IPVS takes it in LOCAL_IN.
-  t += "-A " + svc + " " + cluster + " -j ACCEPT\n";
+  struct NodePortRule {
+    const char* proto;
+    const char* set;
+    const char* dirs;
+    bool local;
+  };
+  const NodePortRule node_port_rules[] = {
+      {"tcp", kNodePortLocalTcpSet, "dst", true},
+      {"tcp", kNodePortTcpSet, "dst", false},
+      {"udp", kNodePortLocalUdpSet, "dst", true},
+      {"udp", kNodePortUdpSet, "dst", false},
+      {"sctp", kNodePortLocalSctpSet, "dst,dst", true},
+      {"sctp", kNodePortSctpSet, "dst,dst", false},
+  };
+  bool any_node_port = false;
+  for (const NodePortRule& r : node_port_rules) {
+    if (!has(r.set)) continue;
+    any_node_port = true;
+    t += "-A " + std::string(kIpvsNodePortChain) + " -p " + r.proto + " " +
+         MatchSet(r.set, f, r.dirs) + " -j " + (r.local ? "RETURN" : masq) + "\n";
+  }
+  if (any_node_port) {
+    t += "-A " + svc + " -m addrtype --dst-type LOCAL -j " + kIpvsNodePortChain + "\n";
+  }
   t += "COMMIT\n";
 
   t += "*filter\n";
@@ -87,12 +117,16 @@ std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f,
   t += "-A " + S(kForwardChain) + " " + Comment("kubernetes forwarding rules") +
        " -m mark --mark " + mark + "/" + mark + " -j ACCEPT\n";
   t += "-A " + S(kForwardChain) + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n";
-  t += "-A " + S(kProxyFirewallChain) + " " + MatchSet(kLoadBalancerFwSet, f, "dst,dst") + " -j " +
-       kIpvsSourceRangesChain + "\n";
-  t += "-A " + std::string(kIpvsSourceRangesChain) + " " +
-       MatchSet(kLoadBalancerSourceCidrSet, f, "dst,dst,src") + " -j RETURN\n";
-  t += "-A " + std::string(kIpvsSourceRangesChain) + " " +
-       Comment("source-range not allowed by the load balancer") + " -j DROP\n";
+  if (has(kLoadBalancerFwSet)) {
+    t += "-A " + S(kProxyFirewallChain) + " " + MatchSet(kLoadBalancerFwSet, f, "dst,dst") +
+         " -j " + kIpvsSourceRangesChain + "\n";
+    if (has(kLoadBalancerSourceCidrSet)) {
+      t += "-A " + std::string(kIpvsSourceRangesChain) + " " +
+           MatchSet(kLoadBalancerSourceCidrSet, f, "dst,dst,src") + " -j RETURN\n";
+    }
+    t += "-A " + std::string(kIpvsSourceRangesChain) + " " +
+         Comment("source-range not allowed by the load balancer") + " -j DROP\n";
+  }
   t += "COMMIT\n";
   return t;
 }

@@ -78,6 +78,50 @@ TEST(IpsetEntryCountsTest, BitmapEntriesAreTheSameForBothFamilies) {
 
 // Random adds and removes over a pool small enough to collide often, checked against a map
 // after every step: growth, the index's hole closing and the dense array's moves all happen.
+IpsetPresence PresenceOf(const std::map<IpsetEntry, uint32_t>& entries) {
+  IpsetPresence out;
+  for (const auto& [e, n] : entries) out.set(e.set);
+  return out;
+}
+
+// The iptables rules of a set exist while it holds an entry: presence flips with the first
+// entry's arrival and the last one's departure, not with references.
+TEST(IpsetEntryCountsTest, PresenceFollowsTheFirstAndLastEntryOfEachSet) {
+  IpsetEntryCounts counts;
+  const IpsetEntry a = Hashed(kClusterIpSet, IpFamily::kIPv4, "10.96.0.10", 80);
+  const IpsetEntry b = Hashed(kClusterIpSet, IpFamily::kIPv4, "10.96.0.11", 80);
+  const IpsetEntry v6 = Hashed(kClusterIpSet, IpFamily::kIPv6, "fd00:96::10", 80);
+  const IpsetEntry node_port{
+      IpsetEntrySet(kNodePortTcpSet, IpFamily::kIPv6), Protocol::kTCP, 30080, {}, {}};
+  const IpsetEntry range{IpsetEntrySet(kLoadBalancerSourceCidrSet, IpFamily::kIPv4), Protocol::kTCP,
+                         443, Ip("198.51.100.7"), Net("192.0.2.0/24")};
+  const uint8_t cluster4 = IpsetEntrySet(kClusterIpSet, IpFamily::kIPv4);
+  EXPECT_TRUE(counts.Presence().none());
+  counts.Add(a);
+  counts.Add(a);
+  counts.Add(b);
+  counts.Add(v6);
+  counts.Add(node_port);
+  counts.Add(range);
+  IpsetPresence want;
+  want.set(cluster4).set(v6.set).set(node_port.set).set(range.set);
+  EXPECT_EQ(counts.Presence(), want);
+  // The bitmap set is one for both families.
+  EXPECT_TRUE(counts.Presence().test(IpsetEntrySet(kNodePortTcpSet, IpFamily::kIPv4)));
+  counts.Remove(a);
+  counts.Remove(b);
+  EXPECT_TRUE(counts.Presence().test(cluster4)) << "a is still referenced once";
+  counts.Remove(a);
+  EXPECT_FALSE(counts.Presence().test(cluster4));
+  counts.Remove(range);
+  EXPECT_FALSE(counts.Presence().test(range.set)) << "entries with a net count too";
+  counts.Remove(range);
+  EXPECT_FALSE(counts.Presence().test(range.set)) << "removing an absent entry changes nothing";
+  EXPECT_TRUE(counts.Presence().test(v6.set));
+  counts.Clear();
+  EXPECT_TRUE(counts.Presence().none());
+}
+
 TEST(IpsetEntryCountsTest, RandomSequencesMatchAPlainMap) {
   std::mt19937 rng(17);
   std::vector<IpsetEntry> pool;
@@ -120,12 +164,16 @@ TEST(IpsetEntryCountsTest, RandomSequencesMatchAPlainMap) {
       if (it != want.end() && --it->second == 0) want.erase(it);
     }
     ASSERT_EQ(counts.size(), want.size()) << "step " << step;
+    if (step % 97 == 0) {
+      ASSERT_EQ(counts.Presence(), PresenceOf(want)) << "step " << step;
+    }
     if (step % 997 == 0) {
       ASSERT_EQ(Contents(counts), want) << "step " << step;
     }
   }
   EXPECT_EQ(Contents(counts), want);
   for (const auto& [e, n] : want) EXPECT_EQ(counts.Count(e), n);
+  EXPECT_EQ(counts.Presence(), PresenceOf(want));
   counts.Clear();
   EXPECT_TRUE(counts.empty());
   EXPECT_EQ(counts.HeapBytes(), 0u);

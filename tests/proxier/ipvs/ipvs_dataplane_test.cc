@@ -366,6 +366,44 @@ TEST_F(IpvsDataplaneTest, IncrementalSyncTouchesOnlyTheChangedPort) {
   EXPECT_EQ(dp->counters().last_plan_size, 0u);
 }
 
+// Rules exist only for sets with entries, so a partial sync rewrites them exactly when a set
+// turns empty or non-empty (here: the first and the last NodePort).
+TEST_F(IpvsDataplaneTest, RulesFollowWhichSetsHoldEntries) {
+  auto dp = NewDataplane();
+  builder_.Add(Svc("default", "api", "", Protocol::kTCP, 443, "10.96.0.44"),
+               {Ep("10.244.3.5", 6443)});
+  ASSERT_TRUE(dp->Apply(builder_.Build(), false).ok());
+  auto services = [&] { return iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-SERVICES"); };
+  EXPECT_THAT(services(), Contains(HasSubstr("KUBE-CLUSTER-IP dst,dst -j ACCEPT")));
+  EXPECT_THAT(services(), Not(Contains(HasSubstr("addrtype"))));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-POSTROUTING"),
+              Not(Contains(HasSubstr("KUBE-LOOP-BACK"))))
+      << "no local endpoint";
+  const uint64_t restores = dp->counters().iptables_restores;
+
+  ASSERT_TRUE(dp->Apply(WebState({LocalEp("10.244.1.5", 8080)}), false).ok());
+  EXPECT_EQ(dp->counters().full_syncs, 1u) << "a partial sync";
+  EXPECT_EQ(dp->counters().iptables_restores, restores + 1);
+  EXPECT_THAT(services(), Contains(HasSubstr("-m addrtype --dst-type LOCAL -j KUBE-NODE-PORT")));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-NODE-PORT"),
+              Contains(HasSubstr("KUBE-NODE-PORT-TCP dst -j KUBE-MARK-MASQ")));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-POSTROUTING"),
+              Contains(HasSubstr("KUBE-LOOP-BACK dst,dst,src -j MASQUERADE")));
+
+  // Another endpoint: entries change, no set turns empty or non-empty, no rule is written.
+  ASSERT_TRUE(
+      dp->Apply(WebState({LocalEp("10.244.1.5", 8080), Ep("10.244.2.5", 8080)}), false).ok());
+  EXPECT_EQ(dp->counters().iptables_restores, restores + 1);
+
+  builder_.Remove(ServicePortName{"default", "web", "", Protocol::kTCP});
+  ASSERT_TRUE(dp->Apply(builder_.Build(), false).ok());
+  EXPECT_EQ(dp->counters().iptables_restores, restores + 2);
+  EXPECT_THAT(services(), Not(Contains(HasSubstr("addrtype"))));
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-NODE-PORT"), IsEmpty());
+  EXPECT_THAT(iptables_->RuleLines(IpFamily::kIPv4, "nat", "KUBE-POSTROUTING"),
+              Not(Contains(HasSubstr("KUBE-LOOP-BACK"))));
+}
+
 TEST_F(IpvsDataplaneTest, AddressSharedByTwoServicesStaysBoundUntilTheLastLeaves) {
   auto dp = NewDataplane();
   const ServicePortName http{"default", "web", "http", Protocol::kTCP};
