@@ -230,7 +230,17 @@ b_dataplane() {
     "$mode" "$backend" "$dispatch" "$dir" "$log" || return 1
   sync_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
   b_log "$label N=$n: synced in ${sync_s}s, measuring"
+  local c0 c1
+  c0=$(b_cpu_ticks)
   b_dp_measure "$label" "$n"
+  c1=$(b_cpu_ticks)
+  # kpx shares the guest's one CPU with the client and the backends: CPU it spends while the
+  # traffic runs (it should be idle) shows up as latency.
+  b_log "$label N=$n: kpx used $(((c1 - c0) * 1000 / B_CLK_TCK)) ms of CPU while measured"
+  if [[ $mode == ipvs ]]; then
+    # The rules the measured connections went through, with their packet counts.
+    ip netns exec "$BNODE" iptables-save -c | grep -E '^\[[1-9]' | head -n 40 >&2 || true
+  fi
   b_topo_down
 }
 
@@ -270,6 +280,50 @@ b_dataplane_ipvs_floor() {
   load_s=$(awk -v t0="$t0" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.2f", t1 - t0}')
   b_log "$label N=$n: $(ip netns exec "$BNODE" ipvsadm -Ln | grep -c '^TCP') virtual servers loaded by ipvsadm -R in ${load_s}s, measuring"
   b_dp_measure "$label" "$n"
+  b_topo_down
+}
+
+# b_dataplane_ipvs_ab N MANIFEST_DIR: kpx's IPVS mode against the masquerade floor on the very
+# same IPVS state, in alternating rounds (dataplane_ab.csv). Separate topologies and VM phases a
+# minute apart differ by more than the 5 % being judged (TCG on a shared host: a floor's p50
+# moved 1.5x between two runs), so here kpx syncs once and only the iptables rules are swapped
+# underneath it, AB_ROUNDS (default 7) times each: "kpx" (its rules as it wrote them), "kpx-plain"
+# (the same with plain MASQUERADE instead of --random-fully, which kube-proxy also uses), and
+# "masq" (one nat rule masquerading IPVS traffic: the least a node needs for a client outside the
+# cluster). Services, virtual servers, ipsets, sysctls and the running kpx stay as they are; only
+# the random target is measured (the first and last services behave alike).
+b_dataplane_ipvs_ab() {
+  local n=$1 dir=$2 log round variant row rounds=${AB_ROUNDS:-7}
+  log="$BLOGS/kpx-$BKERNEL-dp-ipvs-ab-$n.log"
+  b_topo_up
+  b_start_synced "ipvs-ab N=$n" dataplane_skipped.csv "$BKERNEL,ipvs-ab,$n" \
+    ipvs legacy linear "$dir" "$log" || return 1
+  ip netns exec "$BNODE" iptables-save -t nat >"$BWORK/ab-kpx.rules"
+  ip netns exec "$BNODE" iptables-save -t filter >>"$BWORK/ab-kpx.rules"
+  sed 's/ --random-fully//' "$BWORK/ab-kpx.rules" >"$BWORK/ab-kpx-plain.rules"
+  printf '%s\n' '*nat' ':PREROUTING ACCEPT [0:0]' ':INPUT ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' \
+    ':POSTROUTING ACCEPT [0:0]' '-A POSTROUTING -m ipvs --ipvs --vdir ORIGINAL -j MASQUERADE' \
+    'COMMIT' '*filter' ':INPUT ACCEPT [0:0]' ':FORWARD ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' \
+    'COMMIT' >"$BWORK/ab-masq.rules"
+  b_log "ipvs-ab N=$n: kpx synced; $rounds rounds of kpx / kpx-plain / masq rules"
+  ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
+    --duration-ms 200 --max-conns 50 >/dev/null 2>&1 || true
+  for ((round = 1; round <= rounds; round++)); do
+    for variant in kpx kpx-plain masq; do
+      if ! ip netns exec "$BNODE" iptables-restore <"$BWORK/ab-$variant.rules"; then
+        b_emit dataplane_skipped.csv "$BKERNEL,ipvs-ab-$variant,$n,iptables-restore of its rules failed"
+        b_topo_down
+        return 1
+      fi
+      # A short warm-up after each swap: the first connections pay the new rules' first use.
+      ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
+        --duration-ms 100 --max-conns 20 >/dev/null 2>&1 || true
+      row=$(ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
+        --duration-ms "$DUR_MS" --max-conns "$CONN_CAP" --timeout-ms 2000) || true
+      [[ -n $row ]] || row="0,0,0,0,0,0,0,0"
+      b_emit dataplane_ab.csv "$BKERNEL,$n,$round,$variant,$row"
+    done
+  done
   b_topo_down
 }
 
@@ -358,7 +412,8 @@ b_edit_and_wait() {
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
 #   written_per_change,written_unit,rules_total,peak_rss_mib,incr_cpu_ms,rss_mib,edit_to_sync_ms,
-#   xt_floor_ms,xt_table_bytes,xt_own_replace_ms,xt_sync_over_own
+#   xt_floor_ms,xt_table_bytes,xt_own_replace_ms,xt_sync_over_own,xt_floor_counters_ms,
+#   xt_own_counters_ms,xt_sync_over_own_calls
 # incr_sync_ms: kpx's partial-sync histogram (its Apply); edit_to_sync_ms: wall time from the
 # rename of the edited file until kpx logs the sync (median; polled every 20 ms, so up to that
 # much late; includes inotify, the file's parse and the runner); incr_cpu_ms: kpx's process
@@ -370,7 +425,12 @@ b_edit_and_wait() {
 # xt_sync_over_own (libiptc rows): per partial sync, the kernel's replace time (SO_SET_REPLACE
 # alone, as kpx-xt-floor times it) inside that very sync, from kpx's -v=2 "x_tables" lines, and the sync's time over it
 # (medians): the floor measured where the sync ran, so the kernel's run-to-run variance in the
-# replace (which a separate floor process does not share) cancels out.
+# replace (which a separate floor process does not share) cancels out. xt_floor_counters_ms:
+# the separate floor's SET_ADD_COUNTERS call, which hands the old counters to the new table (a
+# commit that keeps the counters of the rules it keeps, as iptables-restore and libiptc do,
+# makes it right after the replace; kpx makes it when a kept rule has counted a packet);
+# xt_own_counters_ms and xt_sync_over_own_calls: that call inside kpx's partial syncs (median,
+# 0 when none was made) and the sync's time over both kernel calls (median).
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
   local label runner log t0 startup first m c0 i times=() written unit total rss mon
@@ -443,38 +503,42 @@ b_controlplane() {
   fi
   rss=$(b_rss_mib)
   rss_now=$(b_rss_now_mib)
-  local xt="" xt_ms="" xt_bytes=""
+  local xt="" xt_ms="" xt_bytes="" xt_counters_ms=""
   if [[ -n ${XTFLOOR:-} && $mode != ipvs && ($backend == legacy || $backend == libiptc) ]]; then
-    # entries,bytes,get_ms,replace_ms
+    # entries,bytes,get_ms,replace_ms,counters_ms
     if xt=$(ip netns exec "$BNODE" "$XTFLOOR" --repeat 3); then
       xt_bytes=$(cut -d, -f2 <<<"$xt")
       xt_ms=$(cut -d, -f4 <<<"$xt")
-      b_log "$label/$runner N=$n: x_tables floor: filter+nat replaced unchanged in ${xt_ms} ms ($xt_bytes bytes; reading them took $(cut -d, -f3 <<<"$xt") ms)"
+      xt_counters_ms=$(cut -d, -f5 <<<"$xt")
+      b_log "$label/$runner N=$n: x_tables floor: filter+nat replaced unchanged in ${xt_ms} ms, their counters handed over in ${xt_counters_ms} ms ($xt_bytes bytes; reading them took $(cut -d, -f3 <<<"$xt") ms)"
     fi
   fi
-  local own="" own_ms="" own_ratio=""
+  local own="" own_ms="" own_ratio="" own_counters_ms="" own_calls_ratio=""
   if [[ $backend == libiptc && $mode != ipvs ]]; then
     # "x_tables T: ... replace R ms, counters C ms" lines, then "iptables partial sync ... took S ms".
     own=$(awk '
       /x_tables [a-z]+: .* replace [0-9.]+ ms, counters [0-9.]+ ms/ {
         for (i = 1; i < NF; i++) {
           if ($i == "replace") r += $(i + 1)
+          if ($i == "counters") c += $(i + 1)
         }
       }
-      /iptables full sync of/ { r = 0 }
+      /iptables full sync of/ { r = 0; c = 0 }
       /iptables partial sync of .* took [0-9.]+ ms/ {
         for (i = 1; i < NF; i++) if ($i == "took") t = $(i + 1)
-        if (r > 0) { k++; rs[k] = r; q[k] = t / r }
-        r = 0
+        if (r > 0) { k++; rs[k] = r; q[k] = t / r; cs[k] = c; q2[k] = t / (r + c) }
+        r = 0; c = 0
       }
       function med(a, n,   i, j, x) {
         for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
         return a[int((n + 1) / 2)]
       }
-      END { if (k) printf "%.1f,%.3f", med(rs, k), med(q, k) }' "$log")
+      END { if (k) printf "%.1f,%.3f,%.1f,%.3f", med(rs, k), med(q, k), med(cs, k), med(q2, k) }' "$log")
     own_ms=$(cut -d, -f1 <<<"$own")
     own_ratio=$(cut -d, -f2 <<<"$own")
-    [[ -z $own ]] || b_log "$label/$runner N=$n: within its own syncs: kernel replace median ${own_ms} ms, sync / that x${own_ratio} (median)"
+    own_counters_ms=$(cut -d, -f3 <<<"$own")
+    own_calls_ratio=$(cut -d, -f4 <<<"$own")
+    [[ -z $own ]] || b_log "$label/$runner N=$n: within its own syncs: kernel replace median ${own_ms} ms, sync / that x${own_ratio}; counters call median ${own_counters_ms} ms, sync / both calls x${own_calls_ratio} (medians)"
   fi
   local med max cpu wall
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
@@ -482,7 +546,7 @@ b_controlplane() {
   cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
-  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes,${own_ms:-},${own_ratio:-}"
+  b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes,${own_ms:-},${own_ratio:-},${xt_counters_ms:-},${own_counters_ms:-},${own_calls_ratio:-}"
   b_topo_down
 }
 

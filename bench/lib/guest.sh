@@ -6,9 +6,10 @@
 # Usage (in the guest):
 #   guest.sh BENCH_DIR KPX CONNBENCH GEN CHURN QUICK(0|1) DUR_MS CONN_CAP EDITS "DP_NS" "CP_NS"
 #            LOG_DIR IPT_CP_MAX_N "MODES" "CHURN_NS" CHURN_RATE CHURN_SECONDS
-# MODES: which of ipvs, ipvs-floor, ipvs-floor-masq, iptables-linear, iptables-prefix-tree run
-# (ipvs-floor: the same services loaded with ipvsadm alone, no kpx; ipvs-floor-masq: the same with
-# conntrack and one masquerade rule; data plane only).
+# MODES: which of ipvs, ipvs-floor, ipvs-floor-masq, ipvs-ab, iptables-linear, iptables-prefix-tree
+# run (ipvs-floor: the same services loaded with ipvsadm alone, no kpx; ipvs-floor-masq: the same
+# with conntrack and one masquerade rule; ipvs-ab: kpx's rules and the masquerade floor's swapped
+# in alternating rounds under one kpx sync; data plane only).
 # CHURN_NS: sizes at which kpx's ipvs mode takes CHURN_RATE endpoint changes/s for CHURN_SECONDS
 # (network programming latency; churn.csv).
 # The iptables control plane stops at IPT_CP_MAX_N: legacy commits whole tables, which under TCG
@@ -72,6 +73,7 @@ for n in "${dp_ns[@]}"; do
   # Right after kpx's ipvs rows, on the same kernel: the floor they are read against.
   if want ipvs-floor; then b_dataplane_ipvs_floor "$n" "$BWORK/dp.ipvsadm" || true; fi
   if want ipvs-floor-masq; then b_dataplane_ipvs_floor "$n" "$BWORK/dp.ipvsadm" masq || true; fi
+  if want ipvs-ab; then b_dataplane_ipvs_ab "$n" "$BWORK/dp" || true; fi
   if want iptables-linear; then b_dataplane iptables libiptc linear "$n" "$BWORK/dp" || true; fi
   if want iptables-prefix-tree; then
     b_dataplane iptables libiptc prefix-tree "$n" "$BWORK/dp" || true

@@ -25,6 +25,10 @@ check "vm ipvs-floor (ipvsadm alone): latency rows with connections" \
 check "vm ipvs-floor-masq (ipvsadm, conntrack, one masquerade rule): latency rows with connections" \
   test "$(rows dataplane_latency.csv vm ipvs-floor-masq)" -ge 3
 check "results.md has the IPVS floor table" grep -q "^### IPVS: kpx against the kernel's floor" "$out/results.md"
+for variant in kpx kpx-plain masq; do
+  check "vm ipvs-ab: alternating rounds of $variant rules with connections" \
+    test "$(awk -F, -v v="$variant" 'NR > 1 && $1 == "vm" && $4 == v && $5 > 0' "$out/dataplane_ab.csv" | wc -l)" -ge 2
+done
 check "throughput rows" test "$(awk -F, 'NR > 1 && $5 > 0' "$out/dataplane_throughput.csv" | wc -l)" -ge 4
 cp_rows() { awk -F, -v k="$1" -v m="$2" -v r="$3" 'NR > 1 && $1 == k && $2 == m && $3 == r && $6 != "" && $8 != "" && $13 != ""' "$out/controlplane.csv" | wc -l; }
 for runner in nft legacy libiptc; do
