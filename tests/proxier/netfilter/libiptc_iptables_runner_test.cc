@@ -208,7 +208,17 @@ class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
   }
 
   std::unique_ptr<testing::TestNetns> netns_;
-  LibiptcIptablesRunner runner_;
+  // The blob editor's own lock file: /run/xtables.lock is shared with every kernel test running
+  // beside this one, and their writes (in other namespaces) would fire its watch and drop the
+  // kept copy whose in-place edits this test checks. Only the runner writes its namespace
+  // between steps, so nothing it must notice goes unseen.
+  testing::TempDir dir_;
+  static LibiptcIptablesRunner::Options BlobEditor(const std::string& lock_path) {
+    LibiptcIptablesRunner::Options o;
+    o.lock_path = lock_path;
+    return o;
+  }
+  LibiptcIptablesRunner runner_{BlobEditor(dir_.File("xtables.lock"))};
   static LibiptcIptablesRunner::Options LibiptcOnly() {
     LibiptcIptablesRunner::Options o;
     o.edit_blobs = false;
