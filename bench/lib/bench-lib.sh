@@ -287,13 +287,15 @@ b_dataplane_ipvs_floor() {
 # same IPVS state, in alternating rounds (dataplane_ab.csv). Separate topologies and VM phases a
 # minute apart differ by more than the 5 % being judged (TCG on a shared host: a floor's p50
 # moved 1.5x between two runs), so here kpx syncs once and only the iptables rules are swapped
-# underneath it, AB_ROUNDS (default 7) times each: "kpx" (its rules as it wrote them), "kpx-plain"
+# underneath it, AB_ROUNDS (default 11) times each for AB_MS (default half of DUR_MS; short rounds
+# let the median of the rounds' ratios pass over the host's bursts): "kpx" (its rules as it wrote them), "kpx-plain"
 # (the same with plain MASQUERADE instead of --random-fully, which kube-proxy also uses), and
 # "masq" (one nat rule masquerading IPVS traffic: the least a node needs for a client outside the
 # cluster). Services, virtual servers, ipsets, sysctls and the running kpx stay as they are; only
 # the random target is measured (the first and last services behave alike).
 b_dataplane_ipvs_ab() {
-  local n=$1 dir=$2 log round variant row rounds=${AB_ROUNDS:-7}
+  local n=$1 dir=$2 log round variant row rounds=${AB_ROUNDS:-11} ms=${AB_MS:-$((DUR_MS / 2))}
+  local variants=(kpx kpx-plain masq) i
   log="$BLOGS/kpx-$BKERNEL-dp-ipvs-ab-$n.log"
   b_topo_up
   b_start_synced "ipvs-ab N=$n" dataplane_skipped.csv "$BKERNEL,ipvs-ab,$n" \
@@ -309,7 +311,9 @@ b_dataplane_ipvs_ab() {
   ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
     --duration-ms 200 --max-conns 50 >/dev/null 2>&1 || true
   for ((round = 1; round <= rounds; round++)); do
-    for variant in kpx kpx-plain masq; do
+    # Each round starts with another variant, so none always follows the same one.
+    for i in 0 1 2; do
+      variant=${variants[$(((round + i) % 3))]}
       if ! ip netns exec "$BNODE" iptables-restore <"$BWORK/ab-$variant.rules"; then
         b_emit dataplane_skipped.csv "$BKERNEL,ipvs-ab-$variant,$n,iptables-restore of its rules failed"
         b_topo_down
@@ -319,7 +323,7 @@ b_dataplane_ipvs_ab() {
       ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
         --duration-ms 100 --max-conns 20 >/dev/null 2>&1 || true
       row=$(ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
-        --duration-ms "$DUR_MS" --max-conns "$CONN_CAP" --timeout-ms 2000) || true
+        --duration-ms "$ms" --max-conns "$CONN_CAP" --timeout-ms 2000) || true
       [[ -n $row ]] || row="0,0,0,0,0,0,0,0"
       b_emit dataplane_ab.csv "$BKERNEL,$n,$round,$variant,$row"
     done
