@@ -19,10 +19,15 @@ namespace kpx {
 // group as it leaves it (a hash character after "KUBE-SEP-": 32 groups per kind of chain).
 class ChainTexts {
  public:
+  // Whether texts are grouped by name (the default). A writer that frees nothing before it is
+  // done with all of them (the libiptc runner reading them in place) wants one group: each
+  // group's last, partly used block costs up to a huge page of memory.
+  void SetGrouped(bool grouped) { grouped_ = grouped; }
   // A copy of `text`, the rules of chain `chain`, valid until its group is released.
   std::string_view Add(std::string_view chain, std::string_view text);
   // For a writer going through chains in name order, as it starts on `chain`: frees the groups
-  // of the chains before it. A text of such a chain must not be used after.
+  // of the chains before it (nothing when ungrouped). A text of such a chain must not be used
+  // after.
   void ReleaseBefore(std::string_view chain);
   void Clear();
   size_t bytes() const;
@@ -30,6 +35,7 @@ class ChainTexts {
  private:
   static constexpr size_t kGroup = 10;
   std::map<std::string, TextArena, std::less<>> groups_;
+  bool grouped_ = true;
 };
 
 }  // namespace kpx

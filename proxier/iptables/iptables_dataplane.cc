@@ -94,30 +94,34 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
   // For the log only (the sync's own clock may be a test's): where a sync's time goes.
   using Wall = std::chrono::steady_clock;
   const auto render_start = Wall::now();
-  const IptablesFamilyRules::Output out = fs.rules->Update(
+  IptablesFamilyRules::Output out = fs.rules->Update(
       state, local, full ? IptablesFamilyRules::Mode::kFull : IptablesFamilyRules::Mode::kPartial,
-      existing_filter, existing_nat);
+      existing_filter, existing_nat, runner_->ReadsPieces());
   counters_.nat_rules[fi] = fs.rules->nat_rules();
   counters_.filter_rules[fi] = fs.rules->filter_rules();
   counters_.nat_chains[fi] = fs.rules->nat_chains();
-  if (out.text.empty()) {
+  if (out.empty()) {
     fs.needs_full = false;
     ++counters_.skipped_syncs;
     VLOG(2) << IpFamilyName(family) << ": rules unchanged, kernel not touched";
     return Status::Ok();
   }
-  VLOG(9) << "iptables-restore input (" << IpFamilyName(family) << "):\n" << out.text;
+  VLOG(9) << "iptables-restore input (" << IpFamilyName(family) << "):\n" << out.Text();
   const auto restore_start = Wall::now();
-  if (Status st = runner_->Restore(family, out.text); !st.ok()) {
+  Status restored = out.pieces.empty() ? runner_->Restore(family, out.text)
+                                       : runner_->RestoreInPieces(family, out.pieces.pieces());
+  fs.rules->FinishWrite();
+  if (!restored.ok()) {
     ++counters_.restore_failures;
-    return Status::Error(std::string(IpFamilyName(family)) + " restore failed: " + st.message());
+    return Status::Error(std::string(IpFamilyName(family)) +
+                         " restore failed: " + restored.message());
   }
   ++(out.full ? counters_.full_syncs : counters_.partial_syncs);
   if (full) fs.last_full = sync_start_;
   counters_.stale_chains_deleted += out.stale_chains;
   fs.needs_full = false;
   VLOG(2) << IpFamilyName(family) << ": " << (out.full ? "full" : "partial") << " sync, "
-          << out.rerendered << " service ports rendered, " << out.text.size() << " bytes written, "
+          << out.rerendered << " service ports rendered, " << out.size() << " bytes written, "
           << counters_.nat_rules[fi] << " nat rules, " << counters_.filter_rules[fi]
           << " filter rules, " << out.stale_chains << " stale chains; render "
           << std::chrono::duration<double, std::milli>(restore_start - render_start).count()

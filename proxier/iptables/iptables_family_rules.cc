@@ -12,16 +12,29 @@ namespace kpx {
 
 namespace {
 
-void Declare(std::string_view chain, std::string& out) {
-  out.push_back(':');
-  out += chain;
-  out += " - [0:0]\n";
+// Write's two outputs: text copied into one string, or pieces that view chain texts in place.
+void Put(std::string& out, std::string_view text) { out += text; }
+void Put(std::string& out, char c) { out.push_back(c); }
+void Put(RestorePieces& out, std::string_view text) { out.Append(text); }
+void Put(RestorePieces& out, char c) { out.Append(c); }
+void PutChainText(std::string& out, std::string_view text) { out += text; }
+void PutChainText(RestorePieces& out, std::string_view text) { out.View(text); }
+// `lines`: about the bytes of the lines written here; `texts`: those of the chain texts.
+void Reserve(std::string& out, size_t lines, size_t texts) { out.reserve(lines + texts); }
+void Reserve(RestorePieces& out, size_t lines, size_t) { out.Reserve(lines); }
+
+template <typename Out>
+void Declare(std::string_view chain, Out& out) {
+  Put(out, ':');
+  Put(out, chain);
+  Put(out, " - [0:0]\n");
 }
 
-void Lines(const std::vector<std::string>& lines, std::string& out) {
+template <typename Out>
+void Lines(const std::vector<std::string>& lines, Out& out) {
   for (const auto& l : lines) {
-    out += l;
-    out.push_back('\n');
+    Put(out, l);
+    Put(out, '\n');
   }
 }
 
@@ -98,7 +111,7 @@ void IptablesFamilyRules::BuildTree() {
 
 IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     const DesiredState& state, TopLevelRules top, const std::set<std::string>& existing_filter,
-    const std::set<std::string>& existing_nat) {
+    const std::set<std::string>& existing_nat, bool pieces) {
   // What the previous rendering had is as good as what the kernel listed: delete it too.
   std::set<std::string> old_nat = existing_nat;
   std::set<std::string> old_filter = existing_filter;
@@ -117,6 +130,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   for (const auto& [name, port] : state.services) endpoints += port->For(family_).all().size();
   large_ = renderer_.LargeCluster(endpoints);
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
+  texts_.SetGrouped(!pieces);
   for (const auto& [name, port] : state.services) {
     Entry e;
     e.port = port;
@@ -152,21 +166,37 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   out.full = true;
   out.stale_chains = sel.stale_filter.size() + sel.stale_nat.size();
   out.rerendered = entries_.size();
-  out.text = Write(sel, &texts_);
+  if (pieces) {
+    // The runner reads the chain texts where they lie: no 32 MB copy of them (at 10 000 x 10)
+    // into fresh pages, read once. They are freed after it ran (FinishWrite).
+    Write(sel, out.pieces);
+    pieces_pending_ = true;
+    return out;
+  }
+  Write(sel, out.text, &texts_);
+  pieces_pending_ = true;
+  FinishWrite();
+  return out;
+}
+
+void IptablesFamilyRules::FinishWrite() {
+  if (!pieces_pending_) return;
+  pieces_pending_ = false;
   std::vector<Entry*> all;
   all.reserve(entries_.size());
   for (auto& [name, e] : entries_) all.push_back(&e);
   DropWrittenText(all);
-  return out;
 }
 
 IptablesFamilyRules::Output IptablesFamilyRules::Update(
     const DesiredState& state, const std::vector<IpAddress>& local, Mode mode,
-    const std::set<std::string>& existing_filter, const std::set<std::string>& existing_nat) {
+    const std::set<std::string>& existing_filter, const std::set<std::string>& existing_nat,
+    bool pieces) {
+  FinishWrite();
   TopLevelRules top = renderer_.RenderTopLevel(state, family_, local);
   if (mode == Mode::kFull || !valid_ || state.node_changed ||
       top.filter.size() != top_.filter.size() || top.nat.size() != top_.nat.size()) {
-    return RenderAll(state, std::move(top), existing_filter, existing_nat);
+    return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces);
   }
   // kube-proxy's large-cluster mode changes every endpoint rule: flipping it is a full render.
   size_t endpoints = endpoints_;
@@ -178,7 +208,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
       endpoints += port->For(family_).all().size();
   }
   if (renderer_.LargeCluster(endpoints) != large_) {
-    return RenderAll(state, std::move(top), existing_filter, existing_nat);
+    return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces);
   }
 
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
@@ -262,7 +292,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     DropWrittenText({});
     return out;
   }
-  out.text = Write(sel, &texts_);
+  Write(sel, out.text, &texts_);
   DropWrittenText(sel.services);
   return out;
 }
@@ -280,10 +310,13 @@ std::string IptablesFamilyRules::Fingerprint() const {
   Selection sel;
   sel.all = true;
   sel.fingerprint = true;
-  return Write(sel);
+  std::string out;
+  Write(sel, out);
+  return out;
 }
 
-void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) const {
+template <typename Out>
+void IptablesFamilyRules::WriteTop(const TopLevelChain& c, Out& out) const {
   if (c.dispatch) {
     if (renderer_.options().dispatch == DispatchMode::kPrefixTree) {
       if (!tree_.empty()) Lines(tree_[0].rules, out);
@@ -291,22 +324,22 @@ void IptablesFamilyRules::WriteTop(const TopLevelChain& c, std::string& out) con
       const std::string head = "-A " + c.name + " ";
       for (const auto& [name, e] : entries_) {
         for (const auto& d : e.fragment.dispatch) {
-          out += head;
-          out += d.args;
-          out.push_back('\n');
+          Put(out, head);
+          Put(out, d.args);
+          Put(out, '\n');
         }
       }
     }
   }
   if (c.services) {
     const int i = static_cast<int>(*c.services);
-    for (const auto& [name, e] : entries_) out += e.fragment.shared[i];
+    for (const auto& [name, e] : entries_) Put(out, e.fragment.shared[i]);
   }
   Lines(c.rules, out);
 }
 
-std::string IptablesFamilyRules::Write(const Selection& sel, ChainTexts* written) const {
-  std::string out;
+template <typename Out>
+void IptablesFamilyRules::Write(const Selection& sel, Out& out, ChainTexts* written) const {
   auto wanted = [&](const std::vector<bool>& flags, size_t i) { return sel.all || flags[i]; };
   // A full write lists the services' chains in the order the x_tables table keeps them (by
   // name), not by service: the libiptc runner then encodes them in table order, and laying the
@@ -335,14 +368,18 @@ std::string IptablesFamilyRules::Write(const Selection& sel, ChainTexts* written
   // A full sync writes 32 MB at 10 000 services: sized once rather than grown by doubling, which
   // copied and faulted in the text twice over. The service chains are most of it; each service's
   // dispatch and shared rules get a generous allowance.
-  size_t estimate = 4096 + (sel.all ? entries_.size() : sel.services.size()) * 512;
-  service_chains([&](const OwnedChain& c) { estimate += 2 * c.name.size() + 16 + c.text.size(); });
-  out.reserve(estimate);
+  size_t lines = 4096 + (sel.all ? entries_.size() : sel.services.size()) * 512;
+  size_t texts = 0;
+  service_chains([&](const OwnedChain& c) {
+    lines += 2 * c.name.size() + 16;
+    texts += c.text.size();
+  });
+  Reserve(out, lines, texts);
 
   bool filter = !sel.stale_filter.empty();
   for (size_t i = 0; i < top_.filter.size(); ++i) filter = filter || wanted(sel.filter_top, i);
   if (filter) {
-    out += "*filter\n";
+    Put(out, "*filter\n");
     for (size_t i = 0; i < top_.filter.size(); ++i) {
       if (wanted(sel.filter_top, i)) Declare(top_.filter[i].name, out);
     }
@@ -350,14 +387,14 @@ std::string IptablesFamilyRules::Write(const Selection& sel, ChainTexts* written
     for (size_t i = 0; i < top_.filter.size(); ++i) {
       if (wanted(sel.filter_top, i)) WriteTop(top_.filter[i], out);
     }
-    for (const auto& c : sel.stale_filter) out += "-X " + c + "\n";
-    out += "COMMIT\n";
+    for (const auto& c : sel.stale_filter) Put(out, "-X " + c + "\n");
+    Put(out, "COMMIT\n");
   }
 
   bool nat = sel.all || !sel.services.empty() || sel.tree || !sel.stale_nat.empty();
   for (size_t i = 0; i < top_.nat.size(); ++i) nat = nat || wanted(sel.nat_top, i);
   if (nat) {
-    out += "*nat\n";
+    Put(out, "*nat\n");
     for (size_t i = 0; i < top_.nat.size(); ++i) {
       if (wanted(sel.nat_top, i)) Declare(top_.nat[i].name, out);
     }
@@ -372,19 +409,18 @@ std::string IptablesFamilyRules::Write(const Selection& sel, ChainTexts* written
     service_chains([&](const OwnedChain& c) {
       if (!sel.fingerprint) {
         if (written != nullptr && sel.all) written->ReleaseBefore(c.name);
-        out += c.text;
+        PutChainText(out, c.text);
         return;
       }
-      out += "# " + c.name + " " + std::to_string(c.rules) + " rules, digest " +
-             std::to_string(c.digest) + "\n";
+      Put(out, "# " + c.name + " " + std::to_string(c.rules) + " rules, digest " +
+                   std::to_string(c.digest) + "\n");
     });
     if (tree) {
       for (size_t i = 1; i < tree_.size(); ++i) Lines(tree_[i].rules, out);
     }
-    for (const auto& c : sel.stale_nat) out += "-X " + c + "\n";
-    out += "COMMIT\n";
+    for (const auto& c : sel.stale_nat) Put(out, "-X " + c + "\n");
+    Put(out, "COMMIT\n");
   }
-  return out;
 }
 
 }  // namespace kpx

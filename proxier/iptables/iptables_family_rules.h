@@ -14,6 +14,7 @@
 #include "proxier/iptables/iptables_renderer.h"
 #include "proxier/iptables/iptables_ruleset.h"
 #include "proxier/iptables/service_fragment.h"
+#include "proxier/netfilter/restore_pieces.h"
 
 namespace kpx {
 
@@ -36,7 +37,14 @@ class IptablesFamilyRules {
   enum class Mode { kPartial, kFull };
   struct Output {
     // iptables-restore --noflush input; empty when the kernel already holds this rendering.
+    // A partial update's is `text`; a full update's is `pieces`, which view the chains' rendered
+    // texts in this object until FinishWrite (or the next Update) frees them.
     std::string text;
+    RestorePieces pieces;
+    bool empty() const { return text.empty() && pieces.empty(); }
+    size_t size() const { return text.size() + pieces.size(); }
+    // The whole input as one string (tests, logs).
+    std::string Text() const { return text + pieces.Join(); }
     // Every chain was written: asked for, or promoted (first update, large-cluster mode flip).
     bool full = false;
     size_t stale_chains = 0;
@@ -47,9 +55,15 @@ class IptablesFamilyRules {
 
   // kFull: `existing_*` are kpx's chains the kernel holds; those not rendered are deleted.
   // kPartial: the service ports in state.changed are reconsidered, the rest is trusted.
+  // `pieces`: a full update's input goes to Output::pieces (for a runner that reads them where
+  // they lie), else to Output::text.
   Output Update(const DesiredState& state, const std::vector<IpAddress>& local_addresses, Mode mode,
                 const std::set<std::string>& existing_filter,
-                const std::set<std::string>& existing_nat);
+                const std::set<std::string>& existing_nat, bool pieces = false);
+
+  // Frees the rendered texts a full update's pieces view, once the caller has applied them.
+  // Update calls it first thing, too.
+  void FinishWrite();
 
   // The whole current rendering as restore input, as a full update would write it without
   // stale chains, except that each owned chain's rules (not kept once written) are a comment
@@ -83,24 +97,28 @@ class IptablesFamilyRules {
 
   Output RenderAll(const DesiredState& state, TopLevelRules top,
                    const std::set<std::string>& existing_filter,
-                   const std::set<std::string>& existing_nat);
+                   const std::set<std::string>& existing_nat, bool pieces);
   // Rebuilds the prefix tree from every fragment's dispatch entries (DispatchMode::kPrefixTree).
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
-  // `written`: where the selected services' chain texts are; a full write, which lists the
-  // services' chains by name as the table keeps them, frees them as it goes. Null for a
-  // fingerprint.
-  std::string Write(const Selection& sel, ChainTexts* written = nullptr) const;
+  // The selection as restore input, into `out`: a std::string (each chain text copied) or
+  // RestorePieces (each chain text viewed where it lies). `written` (string only): where the
+  // selected services' chain texts are; a full write, which lists the services' chains by name
+  // as the table keeps them, frees them as it copies them.
+  template <typename Out>
+  void Write(const Selection& sel, Out& out, ChainTexts* written = nullptr) const;
   // Forgets the entries' owned chains' texts once written and frees them; digests stay.
   void DropWrittenText(std::span<Entry* const> written);
-  void WriteTop(const TopLevelChain& c, std::string& out) const;
+  template <typename Out>
+  void WriteTop(const TopLevelChain& c, Out& out) const;
 
   const IptablesRenderer& renderer_;
   const IpFamily family_;
   bool valid_ = false;
   bool large_ = false;
   std::map<ServicePortName, Entry> entries_;
-  ChainTexts texts_;  // this sync's rendered owned chains, until written
+  ChainTexts texts_;             // this sync's rendered owned chains, until written
+  bool pieces_pending_ = false;  // a full update's pieces still view texts_
   TopLevelRules top_;
   // kPrefixTree: [0] holds KUBE-SERVICES' dispatch rules, the rest are the KUBE-DST chains.
   std::vector<RenderedChain> tree_;

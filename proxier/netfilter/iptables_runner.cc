@@ -9,4 +9,13 @@ std::vector<std::string> JumpRule::RuleArgs() const {
   return args;
 }
 
+Status IptablesRunner::RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) {
+  size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  std::string text;
+  text.reserve(size);
+  for (std::string_view p : pieces) text += p;
+  return Restore(family, text);
+}
+
 }  // namespace kpx

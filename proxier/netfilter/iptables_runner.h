@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,12 @@ class IptablesRunner {
   // semantics: declared user chains are created or flushed, undeclared chains and rules are kept.
   // All-or-nothing per table section.
   virtual Status Restore(IpFamily family, std::string_view text) = 0;
+  // The same for input in pieces of whole lines (RestorePieces), read as if joined. This
+  // default joins them and calls Restore; the libiptc runner reads them where they lie.
+  virtual Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces);
+  // Whether RestoreInPieces reads the pieces where they lie. When it only joins them, a caller
+  // that can free its parts as it copies them into one string had better call Restore.
+  virtual bool ReadsPieces() const { return false; }
   // iptables-save output for one table.
   virtual Result<std::string> Save(IpFamily family, std::string_view table) = 0;
   // Creates rule.target if missing and adds the jump unless an identical rule exists. Returns

@@ -688,36 +688,57 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
   return h.Commit();
 }
 
-// The "*table ... COMMIT" sections of restore text, each with its first and last lines, found
-// from the lines' first bytes only (a line is never continued, quoted or not). nullopt when the
-// text is not made of such sections: its parse then says what is wrong.
+// The "*table ... COMMIT" sections of restore text given in pieces of whole lines (one piece:
+// the text itself), each with its first and last lines, found from the lines' first bytes only (a
+// line is never continued, quoted or not). A section views the pieces it spans, the first and
+// last cut at its lines. nullopt when the text is not made of such sections: its parse then says
+// what is wrong.
 struct SectionText {
   std::string name;
-  std::string_view text;
+  std::vector<std::string_view> pieces;
   int first_line = 1;  // in the whole text
+  std::string Join() const {
+    std::string out;
+    for (std::string_view p : pieces) out += p;
+    return out;
+  }
 };
-std::optional<std::vector<SectionText>> SplitSections(std::string_view text) {
+std::optional<std::vector<SectionText>> SplitSections(std::span<const std::string_view> pieces) {
   std::vector<SectionText> out;
-  size_t pos = 0;
-  size_t start = std::string_view::npos;
+  bool open = false;
+  size_t start_piece = 0, start_at = 0;
   int line_no = 0;
-  while (pos <= text.size()) {
-    const size_t at = pos;
-    const std::string_view line = RestoreText::NextLine(text, pos);
-    ++line_no;
-    if (line.starts_with('*')) {
-      if (start != std::string_view::npos) return std::nullopt;
-      start = at;
-      out.push_back({std::string(line.substr(1)), {}, line_no});
-    } else if (line == "COMMIT") {
-      if (start == std::string_view::npos) return std::nullopt;
-      out.back().text = text.substr(start, std::min(pos, text.size()) - start);
-      start = std::string_view::npos;
-    } else if (start == std::string_view::npos && !line.empty() && line[0] != '#') {
-      return std::nullopt;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const std::string_view text = pieces[i];
+    size_t pos = 0;
+    while (pos < text.size()) {
+      const size_t at = pos;
+      const std::string_view line = RestoreText::NextLine(text, pos);
+      ++line_no;
+      if (line.starts_with('*')) {
+        if (open) return std::nullopt;
+        open = true;
+        start_piece = i;
+        start_at = at;
+        out.push_back({std::string(line.substr(1)), {}, line_no});
+      } else if (line == "COMMIT") {
+        if (!open) return std::nullopt;
+        std::vector<std::string_view>& section = out.back().pieces;
+        const size_t end = std::min(pos, text.size());
+        if (start_piece == i) {
+          section.push_back(text.substr(start_at, end - start_at));
+        } else {
+          section.push_back(pieces[start_piece].substr(start_at));
+          for (size_t j = start_piece + 1; j < i; ++j) section.push_back(pieces[j]);
+          section.push_back(text.substr(0, end));
+        }
+        open = false;
+      } else if (!open && !line.empty() && line[0] != '#') {
+        return std::nullopt;
+      }
     }
   }
-  if (start != std::string_view::npos) return std::nullopt;
+  if (open) return std::nullopt;
   return out;
 }
 
@@ -780,7 +801,7 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     s.exists = true;
   };
   const std::string where_table = "x_tables " + section.name + ": ";
-  RestoreReader reader(section.text, section.first_line);
+  RestoreReader reader(section.pieces, section.first_line);
   bool commands_seen = false;
   for (;;) {
     auto more = reader.Next();
@@ -853,10 +874,12 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
 }
 
 template <typename F>
-Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, XtTableSocket& tables,
-                     LibiptcIptablesRunner::Stats& stats) {
-  auto sections = SplitSections(text);
+Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces, bool edit_blobs,
+                     XtTableSocket& tables, LibiptcIptablesRunner::Stats& stats) {
+  auto sections = SplitSections(pieces);
   if (!sections) {
+    std::string text;
+    for (std::string_view p : pieces) text += p;
     auto parsed = RestoreText::Parse(text);
     return parsed.ok() ? Status::Error("restore input: lines outside a table") : parsed.status();
   }
@@ -879,7 +902,8 @@ Status RestoreFamily(IpFamily family, std::string_view text, bool edit_blobs, Xt
               << "rules, applied through libiptc";
     }
     // Numbered as in the whole text, as the blob path's errors are.
-    auto parsed = RestoreText::Parse(section.text, section.first_line);
+    const std::string joined = section.Join();
+    auto parsed = RestoreText::Parse(joined, section.first_line);
     if (!parsed.ok()) return parsed.status();
     // libiptc writes behind the kept copy's back (or may have, on failure).
     tables.Forget(family, section.name);
@@ -1002,10 +1026,16 @@ Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::LockForLibiptc(
 }
 
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
+  return RestoreInPieces(family, std::span<const std::string_view>(&text, 1));
+}
+
+Status LibiptcIptablesRunner::RestoreInPieces(IpFamily family,
+                                              std::span<const std::string_view> pieces) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  return family == IpFamily::kIPv4 ? RestoreFamily<V4>(family, text, edit_blobs_, tables_, stats_)
-                                   : RestoreFamily<V6>(family, text, edit_blobs_, tables_, stats_);
+  return family == IpFamily::kIPv4
+             ? RestoreFamily<V4>(family, pieces, edit_blobs_, tables_, stats_)
+             : RestoreFamily<V6>(family, pieces, edit_blobs_, tables_, stats_);
 }
 
 void LibiptcIptablesRunner::RecordMetrics(MetricsRegistry& metrics) const {

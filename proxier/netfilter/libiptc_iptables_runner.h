@@ -58,6 +58,10 @@ class LibiptcIptablesRunner : public IptablesRunner {
   explicit LibiptcIptablesRunner(const Options& options);
   std::string_view Name() const override { return "libiptc"; }
   Status Restore(IpFamily family, std::string_view text) override;
+  // Reads the pieces where they lie: a full sync's chain texts are encoded from the renderer's
+  // own copy.
+  Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) override;
+  bool ReadsPieces() const override { return true; }
   Result<std::string> Save(IpFamily family, std::string_view table) override;
   Result<bool> EnsureJump(IpFamily family, const JumpRule& rule) override;
   Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) override;

@@ -6,10 +6,20 @@ Status RestoreReader::Error(const std::string& what) const {
   return Status::Error("restore input line " + std::to_string(line_) + ": " + what);
 }
 
+bool RestoreReader::NextLine(std::string_view& line) {
+  for (; piece_ < pieces_.size(); ++piece_, pos_ = 0) {
+    if (pos_ < pieces_[piece_].size()) {
+      line = RestoreText::NextLine(pieces_[piece_], pos_);
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<bool> RestoreReader::Next() {
   unescaped_.clear();
-  while (pos_ <= text_.size()) {
-    const std::string_view line = RestoreText::NextLine(text_, pos_);
+  std::string_view line;
+  while (NextLine(line)) {
     ++line_;
     if (line.empty() || line[0] == '#') continue;
     if (line[0] == '*') {

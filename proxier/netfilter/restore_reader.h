@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +21,13 @@ class RestoreReader {
 
   // `first_line`: the number of the text's first line in a larger input, for error messages.
   explicit RestoreReader(std::string_view text, int first_line = 1)
-      : text_(text), line_(first_line - 1) {}
+      : single_(text), pieces_(&single_, 1), line_(first_line - 1) {}
+  // The pieces read as if joined; each is whole lines (a piece's last line ends with it). They
+  // must outlive the reader.
+  explicit RestoreReader(std::span<const std::string_view> pieces, int first_line = 1)
+      : pieces_(pieces), line_(first_line - 1) {}
+  RestoreReader(const RestoreReader&) = delete;
+  RestoreReader& operator=(const RestoreReader&) = delete;
 
   // Moves to the next line that says something (blank lines and comments are skipped). False at
   // the end of the text; an error for a malformed line or a table without COMMIT.
@@ -35,9 +42,13 @@ class RestoreReader {
 
  private:
   Status Error(const std::string& what) const;
+  // The next line of the pieces into `line`; false after the last.
+  bool NextLine(std::string_view& line);
 
-  std::string_view text_;
-  size_t pos_ = 0;
+  std::string_view single_;  // the text, when the reader was given one
+  std::span<const std::string_view> pieces_;
+  size_t piece_ = 0;
+  size_t pos_ = 0;  // in pieces_[piece_]
   int line_ = 0;
   bool in_table_ = false;
   Kind kind_ = Kind::kCommit;

@@ -48,5 +48,21 @@ TEST(ChainTextsTest, NamesSharingAGroupStayUntilTheWriterLeavesIt) {
   EXPECT_EQ(texts.bytes(), 0u);
 }
 
+// Ungrouped (a reader that takes every text in place), the texts share one arena and stay until
+// Clear: a writer's ReleaseBefore frees nothing.
+TEST(ChainTextsTest, UngroupedTextsStayUntilCleared) {
+  ChainTexts texts;
+  texts.SetGrouped(false);
+  const std::string_view a = texts.Add("KUBE-SEP-AAAAAA", "a\n");
+  const std::string_view z = texts.Add("KUBE-SVC-ZZZZZZ", "z\n");
+  texts.ReleaseBefore("KUBE-SVC-ZZZZZZ");
+  texts.ReleaseBefore("KUBE-ZZZ");
+  EXPECT_EQ(a, "a\n");
+  EXPECT_EQ(z, "z\n");
+  EXPECT_EQ(texts.bytes(), 4u);
+  texts.Clear();
+  EXPECT_EQ(texts.bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace kpx

@@ -73,6 +73,27 @@ TEST_F(FamilyRulesTest, FullUpdateIsAFreshRenderByteForByte) {
   EXPECT_EQ(first_.text, renderer_.Render(builder_.Build(), IpFamily::kIPv4, {}));
 }
 
+// A full update in pieces (for the libiptc runner) is the same input, its chain texts viewed
+// where the renderer put them until FinishWrite frees them; the next sync is unaffected.
+TEST_F(FamilyRulesTest, FullUpdateInPiecesIsTheSameInputViewingTheTexts) {
+  IptablesFamilyRules rules(renderer_, IpFamily::kIPv4);
+  IptablesFamilyRules::Output out = rules.Update(builder_.Build(), {}, Mode::kFull, {}, {}, true);
+  EXPECT_TRUE(out.full);
+  EXPECT_TRUE(out.text.empty());
+  EXPECT_EQ(out.Text(), first_.text);
+  EXPECT_EQ(out.size(), first_.text.size());
+  // Owned lines and the chains' texts, one piece per owned chain (a's and b's SVC and SEP).
+  // The filter section, nat's declarations and top-level chains; the 4 texts; the tail.
+  EXPECT_EQ(out.pieces.pieces().size(), 1u + 4u + 1u);
+  rules.FinishWrite();
+  EXPECT_EQ(rules.Fingerprint(), rules_.Fingerprint());
+  AddA({Ep("10.180.0.1", 80), Ep("10.180.0.3", 80)});
+  state_ = builder_.Build();
+  const auto partial = rules.Update(state_, {}, Mode::kPartial, {}, {}, true);
+  EXPECT_TRUE(partial.pieces.empty()) << "a partial update is one text";
+  EXPECT_EQ(partial.text, rules_.Update(state_, {}, Mode::kPartial, {}, {}).text);
+}
+
 TEST_F(FamilyRulesTest, EndpointChangeWritesOnlyThatServicesChains) {
   AddA({Ep("10.180.0.1", 80), Ep("10.180.0.3", 80)});
   const auto out = Partial();

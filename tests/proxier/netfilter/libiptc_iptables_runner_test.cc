@@ -184,11 +184,28 @@ class LibiptcBlobEditTest : public ::testing::TestWithParam<IpFamily> {
     }
     return std::regex_replace(out, std::regex("^#.*\n", std::regex::multiline), "");
   }
-  // Applies `text` in both namespaces and expects the same tables.
-  void Step(const std::string& text) {
+  // Applies `text` in both namespaces and expects the same tables. `in_pieces`: the runner
+  // gets it as pieces (RestoreInPieces), each line its own, with an empty one after every third
+  // and the sections' first and last lines cut away from their neighbours.
+  void Step(const std::string& text, bool in_pieces = false) {
     Status ref = RestoreWithLibiptc(text);
     ASSERT_TRUE(ref.ok()) << ref.message() << "\n" << text;
-    Status st = RestoreWithRunner(text);
+    Status st;
+    if (in_pieces) {
+      std::vector<std::string_view> pieces;
+      size_t pos = 0;
+      for (int n = 1; pos < text.size(); ++n) {
+        const size_t end = text.find('\n', pos);
+        const size_t next = end == std::string::npos ? text.size() : end + 1;
+        pieces.push_back(std::string_view(text).substr(pos, next - pos));
+        if (n % 3 == 0) pieces.push_back({});
+        pos = next;
+      }
+      testing::InNetns in(netns_->Name("blob"));
+      st = runner_.RestoreInPieces(GetParam(), pieces);
+    } else {
+      st = RestoreWithRunner(text);
+    }
     ASSERT_TRUE(st.ok()) << st.message() << "\n" << text;
     EXPECT_EQ(Save("blob", false), Save("ref", false)) << text;
   }
@@ -302,10 +319,17 @@ TEST_P(LibiptcBlobEditTest, RestoresMatchIptablesAndForeignRulesKeepTheirCounter
       "-A KUBE-SVC -j KUBE-0\n-A KUBE-B -j ACCEPT\n-F KUBE-C\n-X KUBE-C\n-X KUBE-A\n"
       "-F KUBE-Z\n-X KUBE-Z\nCOMMIT\n"
       "*nat\n:KUBE-M - [0:0]\n:KUBE-N - [0:0]\n-A KUBE-N -j ACCEPT\n-X KUBE-M\nCOMMIT\n");
-  EXPECT_EQ(runner_.stats().edited_sections, 5u);
+  // The same kinds of edits handed over in pieces, as a full sync's are.
+  Step("*filter\n:KUBE-B - [0:0]\n:KUBE-D - [0:0]\n-A KUBE-B -s " + Addr(7) +
+           " -j KUBE-D\n-A KUBE-B -j ACCEPT\n-A KUBE-D -j RETURN\nCOMMIT\n"
+           "*nat\n:KUBE-N - [0:0]\n:KUBE-P - [0:0]\n-A KUBE-N -j KUBE-P\n"
+           "-A KUBE-P -p tcp -m tcp --dport 81 -j DNAT --to-destination " +
+           Dnat(8) + "\nCOMMIT\n",
+       true);
+  EXPECT_EQ(runner_.stats().edited_sections, 7u);
   EXPECT_EQ(runner_.stats().libiptc_sections, 0u);
   EXPECT_EQ(libiptc_.stats().edited_sections, 0u);
-  EXPECT_EQ(libiptc_.stats().libiptc_sections, 5u);
+  EXPECT_EQ(libiptc_.stats().libiptc_sections, 7u);
   // Some of those edits started from the table the runner kept and were made in place (no
   // iptables process ran between them), so that path too matched what libiptc wrote.
   EXPECT_GT(runner_.table_stats().kept_uses, 0u);

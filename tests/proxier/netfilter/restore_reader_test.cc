@@ -11,9 +11,15 @@ namespace {
 using Kind = RestoreReader::Kind;
 
 // Each line the reader reports, as "kind: what it read".
+std::vector<std::string> Read(RestoreReader& reader, std::string* error);
+
 std::vector<std::string> Lines(const std::string& text, std::string* error = nullptr) {
-  std::vector<std::string> out;
   RestoreReader reader(text);
+  return Read(reader, error);
+}
+
+std::vector<std::string> Read(RestoreReader& reader, std::string* error) {
+  std::vector<std::string> out;
   for (;;) {
     auto more = reader.Next();
     if (!more.ok()) {
@@ -64,6 +70,50 @@ TEST(RestoreReaderTest, ReadsLineByLine) {
           "command 0 KUBE-SERVICES: [-m] [comment] [--comment] [a \"b\"] [-j] [KUBE-SVC-X] @5",
           "command 5 KUBE-OLD: @6", "commit", "table filter", "commit"}));
   EXPECT_EQ(error, "");
+}
+
+// Pieces of whole lines read exactly as their concatenation: the same lines, the same numbers,
+// the same errors, wherever the pieces are cut and however many are empty.
+TEST(RestoreReaderTest, PiecesReadAsTheirConcatenation) {
+  const std::vector<std::string> lines = {
+      "*nat\n",
+      ":KUBE-SERVICES - [0:0]\n",
+      ":KUBE-SVC-X - [0:0]\n",
+      "# a comment\n",
+      "\n",
+      "-A KUBE-SERVICES -d 10.96.0.1/32 -j KUBE-SVC-X\n",
+      "-A KUBE-SVC-X -m comment --comment \"ns/svc:\\\"p\\\"\" -j KUBE-SEP-Y\n",
+      "COMMIT\n",
+      "*filter\n",
+      "-X KUBE-OLD\n",
+      "COMMIT\n",
+  };
+  std::string joined;
+  for (const auto& l : lines) joined += l;
+  std::string want_error;
+  const std::vector<std::string> want = Lines(joined, &want_error);
+  ASSERT_EQ(want.size(), 9u);
+  // Every way of cutting the lines into consecutive pieces, empty ones among them.
+  for (unsigned cuts = 0; cuts < (1u << (lines.size() - 1)); ++cuts) {
+    std::vector<std::string> owned(1);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      owned.back() += lines[i];
+      if (i + 1 == lines.size() || !(cuts >> i & 1)) continue;
+      if (i % 4 == 1) owned.emplace_back();  // an empty piece between two
+      owned.emplace_back();
+    }
+    const std::vector<std::string_view> pieces(owned.begin(), owned.end());
+    RestoreReader reader(pieces);
+    std::string error;
+    ASSERT_EQ(Read(reader, &error), want) << "cuts " << cuts;
+    EXPECT_EQ(error, want_error);
+  }
+  // An error is numbered as in the whole text.
+  const std::vector<std::string_view> bad = {"*nat\n:A - [0:0]\n", "", "-Z A\nCOMMIT\n"};
+  RestoreReader reader(bad);
+  std::string error;
+  Read(reader, &error);
+  EXPECT_EQ(error, "restore input line 3: unsupported command -Z");
 }
 
 TEST(RestoreReaderTest, ArgumentsViewTheTextUnlessEscaped) {
