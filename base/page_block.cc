@@ -12,7 +12,7 @@ namespace kpx {
 namespace {
 
 constexpr uintptr_t kPage = 4096;
-constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+constexpr uintptr_t kHugePage = PageBlock::kHugePageSize;
 
 uintptr_t RoundUp(uintptr_t n, uintptr_t to) { return (n + to - 1) & ~(to - 1); }
 
@@ -68,6 +68,15 @@ void PageBlock::Populate(void* data, size_t size) {
   (void)data;
   (void)size;
 #endif
+}
+
+bool PageBlock::MoveTo(void* to) {
+  if (data_ == nullptr) return false;
+  void* moved = mremap(data_, size_, size_, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  if (moved == MAP_FAILED) return false;
+  data_ = nullptr;
+  size_ = 0;
+  return true;
 }
 
 PageBlock::PageBlock(PageBlock&& o) noexcept

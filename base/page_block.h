@@ -34,6 +34,14 @@ class PageBlock {
   // pages fault in as they are written).
   static void Populate(void* data, size_t size);
 
+  // Moves the block's pages (mremap) onto [to, to + size()), which must be page-aligned (2 MiB
+  // aligned for a block of 2 MiB or more) and lie in a mapping of the caller's, whose pages there
+  // they replace: memory about to be written whole gets pages already faulted in, with no fault
+  // and no zeroing. The contents come along and are the caller's to overwrite. The block is
+  // empty after; false (and the block unchanged) when the kernel refuses.
+  bool MoveTo(void* to);
+  static constexpr size_t kHugePageSize = size_t{2} << 20;
+
   PageBlock(PageBlock&& o) noexcept;
   PageBlock& operator=(PageBlock&& o) noexcept;
   PageBlock(const PageBlock&) = delete;

@@ -48,6 +48,16 @@ void XtRuleArena::Release(size_t block) {
   }
 }
 
+bool XtRuleArena::MoveBlock(size_t block, unsigned char* to) {
+  // The last block stays, as in Release.
+  if (block + 1 >= blocks_.size() || blocks_[block].size() < PageBlock::kHugePageSize) {
+    return false;
+  }
+  if (!blocks_[block].MoveTo(to)) return false;
+  ++moved_;
+  return true;
+}
+
 size_t XtRuleArena::mapped() const {
   size_t n = 0;
   for (const PageBlock& b : blocks_) n += b.size();

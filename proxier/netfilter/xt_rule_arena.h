@@ -30,13 +30,19 @@ class XtRuleArena {
   // kNoBlock for an address in none; `hint`, a block to try first (the previous answer).
   size_t BlockOf(const unsigned char* at, size_t hint = kNoBlock) const;
   void Release(size_t block);
-  size_t mapped() const;  // bytes of the blocks not freed
+  // Instead of freeing a block of 2 MiB or more: its pages moved onto [to, to + BlockSize), for a
+  // reader about to write that much there into fresh memory (see PageBlock::MoveTo; `to` 2 MiB
+  // aligned). False (nothing done) when the block is smaller, the last one, or not moved.
+  bool MoveBlock(size_t block, unsigned char* to);
+  size_t moved() const { return moved_; }  // blocks MoveBlock moved
+  size_t mapped() const;                   // bytes of the blocks not freed
 
  private:
   static constexpr size_t kFirstBlock = size_t{64} << 10;
   static constexpr size_t kMaxBlock = size_t{8} << 20;
   std::vector<PageBlock> blocks_;
   size_t used_ = 0;  // of blocks_.back()
+  size_t moved_ = 0;
 };
 
 }  // namespace kpx

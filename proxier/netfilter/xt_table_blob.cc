@@ -708,10 +708,36 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     }
     std::sort(release.begin(), release.end());
   }
+  // A spent block's pages go to the table, ahead of the writes, instead of back to the kernel:
+  // the writes there then take no fault and the kernel zeroes no page for them (a fresh page's
+  // fault and zeroing cost ~0.1 s per 100 MB on a virtualized node). Only onto bytes nothing has
+  // been written to yet: past the next new entry's, clear of the old entries copied in above
+  // (`runs`, in table order), and inside the table.
+  unsigned char* moved_end = base;  // the end of the last stretch given a block's pages
+  auto run_within = [&](uint64_t lo, uint64_t hi) {
+    auto r = std::partition_point(runs.begin(), runs.end(),
+                                  [&](const Run& x) { return uint64_t{x.dst} + x.bytes <= lo; });
+    return r != runs.end() && r->dst < hi;
+  };
+  auto spend = [&](size_t block) {
+    const size_t bytes = spent->BlockSize(block);
+    constexpr uintptr_t kHuge = PageBlock::kHugePageSize;
+    if (in_place == nullptr && bytes >= kHuge && ei < next.entries_.size()) {
+      const uintptr_t from = std::max(reinterpret_cast<uintptr_t>(base + next.entries_[ei].offset),
+                                      reinterpret_cast<uintptr_t>(moved_end));
+      unsigned char* to = reinterpret_cast<unsigned char*>((from + kHuge - 1) & ~(kHuge - 1));
+      const uint64_t lo = static_cast<uint64_t>(to - base);
+      if (lo + bytes <= size && !run_within(lo, lo + bytes) && spent->MoveBlock(block, to)) {
+        moved_end = to + bytes;
+        return;
+      }
+    }
+    spent->Release(block);
+  };
   for (size_t si = 0; si < slots.size(); ++si) {
     const Slot& s = slots[si];
     while (next_release < release.size() && release[next_release].first < si) {
-      spent->Release(release[next_release++].second);
+      spend(release[next_release++].second);
     }
     if (s.old != nullptr && s.old->hook >= 0) {
       skip_old(s.old->first, s.old->end + 1);

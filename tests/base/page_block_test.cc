@@ -41,6 +41,26 @@ TEST(PageBlockTest, MovesHandTheMappingOver) {
   EXPECT_EQ(c.data(), nullptr);
 }
 
+// A block's pages moved into another mapping bring their bytes along, leave the block empty, and
+// leave the rest of that mapping as it was.
+TEST(PageBlockTest, MoveToHandsThePagesToAnotherMapping) {
+  constexpr size_t kHuge = PageBlock::kHugePageSize;
+  PageBlock block = PageBlock::Map(2 * kHuge);
+  for (size_t i = 0; i < block.size(); ++i) block.data()[i] = static_cast<unsigned char>(i * 7);
+  unsigned char* table = PageBlock::MapPages(4 * kHuge);
+  std::memset(table, 0xab, 4 * kHuge);
+  ASSERT_TRUE(block.MoveTo(table + kHuge));
+  EXPECT_EQ(block.data(), nullptr);
+  EXPECT_EQ(block.size(), 0u);
+  for (size_t i = 0; i < 2 * kHuge; i += 4093) {
+    ASSERT_EQ(table[kHuge + i], static_cast<unsigned char>(i * 7)) << i;
+  }
+  EXPECT_EQ(table[kHuge - 1], 0xab);
+  EXPECT_EQ(table[3 * kHuge], 0xab);
+  EXPECT_FALSE(block.MoveTo(table)) << "nothing left to move";
+  PageBlock::UnmapPages(table, 4 * kHuge);  // the moved pages go with the mapping
+}
+
 TEST(PageBlockTest, PopulatingHeapMemoryLeavesItsBytesAlone) {
   std::vector<unsigned char> v(5 << 20, 3);
   PageBlock::Populate(v.data(), v.size());

@@ -478,6 +478,36 @@ TEST_P(XtTableBlobTest, RulesFromASpentArenaAreWrittenBeforeItsBlocksAreFreed) {
   EXPECT_LT(arena.mapped(), mapped);
 }
 
+// At a full sync's size the spent blocks' pages are moved onto the table ahead of the writes
+// (no fault, no zeroing there) rather than freed: the table is byte for byte the one written
+// into fresh memory, and the old entries copied in first (the built-in chains, the end marker)
+// are not overwritten by a moved block.
+TEST_P(XtTableBlobTest, SpentBlocksMovedOntoTheTableLeaveItAsWrittenFresh) {
+  XtRuleArena arena;
+  std::vector<XtChainEdit> edits;
+  for (int i = 0; i < 48000; ++i) {
+    XtChainEdit e;
+    char name[32];
+    std::snprintf(name, sizeof(name), "KUBE-SEP-%05d", i);
+    e.name = name;
+    e.after = XtRules(&arena);
+    for (int r = 0; r < 4; ++r) e.after.Append(Rule(f(), A((i + r) % 200), "MARK"));
+    edits.push_back(std::move(e));
+  }
+  ASSERT_GT(arena.mapped(), size_t{24} << 20) << "several blocks of 8 MiB";
+  const std::vector<XtChainEdit> owned = edits;
+  const Table base = Base();
+  auto blob = XtTableBlob::Parse(f(), base.info, base.entries);
+  ASSERT_TRUE(blob.ok());
+  auto plain = blob->Apply(owned, 8);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  auto spent = blob->Apply(edits, 8, &arena);
+  ASSERT_TRUE(spent.ok()) << spent.status().message();
+  EXPECT_GT(arena.moved(), 0u);
+  ASSERT_EQ(spent->buffer.size(), plain->buffer.size());
+  EXPECT_TRUE(spent->buffer == plain->buffer);
+}
+
 TEST_P(XtTableBlobTest, KeptEntriesKeepTheirBytesAndMapToTheirOldIndex) {
   Table t = Base();
   // Counters as the kernel reports them, on every entry: entry i counts i packets.
