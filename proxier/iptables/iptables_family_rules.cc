@@ -174,14 +174,17 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     return out;
   }
   Write(sel, out.text, &texts_);
-  pieces_pending_ = true;
-  FinishWrite();
+  DropAllWrittenText();
   return out;
 }
 
 void IptablesFamilyRules::FinishWrite() {
   if (!pieces_pending_) return;
   pieces_pending_ = false;
+  DropAllWrittenText();
+}
+
+void IptablesFamilyRules::DropAllWrittenText() {
   std::vector<Entry*> all;
   all.reserve(entries_.size());
   for (auto& [name, e] : entries_) all.push_back(&e);

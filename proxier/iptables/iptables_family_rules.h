@@ -109,6 +109,7 @@ class IptablesFamilyRules {
   void Write(const Selection& sel, Out& out, ChainTexts* written = nullptr) const;
   // Forgets the entries' owned chains' texts once written and frees them; digests stay.
   void DropWrittenText(std::span<Entry* const> written);
+  void DropAllWrittenText();  // of every entry (after a full write)
   template <typename Out>
   void WriteTop(const TopLevelChain& c, Out& out) const;
 

@@ -46,8 +46,8 @@ std::string RenderIpvsIptables(const IpvsOptions& options, IpFamily f,
        " -j MASQUERADE" + (options.masquerade_random_fully ? " --random-fully" : "") + "\n";
   t += "-A " + masq + " -j MARK --or-mark " + mark + "\n";
 
-  const std::string cluster = MatchSet(kClusterIpSet, f, "dst,dst");
   if (has(kClusterIpSet)) {
+    const std::string cluster = MatchSet(kClusterIpSet, f, "dst,dst");
     const std::string cluster_comment =
         Comment("Kubernetes service cluster ip + port for masquerade purpose");
     if (options.masquerade_all) {

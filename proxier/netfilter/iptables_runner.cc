@@ -1,5 +1,7 @@
 #include "proxier/netfilter/iptables_runner.h"
 
+#include "proxier/netfilter/restore_pieces.h"
+
 namespace kpx {
 
 std::vector<std::string> JumpRule::RuleArgs() const {
@@ -10,12 +12,7 @@ std::vector<std::string> JumpRule::RuleArgs() const {
 }
 
 Status IptablesRunner::RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) {
-  size_t size = 0;
-  for (std::string_view p : pieces) size += p.size();
-  std::string text;
-  text.reserve(size);
-  for (std::string_view p : pieces) text += p;
-  return Restore(family, text);
+  return Restore(family, JoinPieces(pieces));
 }
 
 }  // namespace kpx

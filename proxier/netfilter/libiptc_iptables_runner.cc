@@ -36,6 +36,7 @@ extern "C" {
 
 #include "base/cidr.h"
 #include "base/slot_index.h"
+#include "proxier/netfilter/restore_pieces.h"
 #include "proxier/netfilter/restore_reader.h"
 #include "proxier/netfilter/restore_text.h"
 #include "proxier/netfilter/rule_spec.h"
@@ -697,11 +698,6 @@ struct SectionText {
   std::string name;
   std::vector<std::string_view> pieces;
   int first_line = 1;  // in the whole text
-  std::string Join() const {
-    std::string out;
-    for (std::string_view p : pieces) out += p;
-    return out;
-  }
 };
 std::optional<std::vector<SectionText>> SplitSections(std::span<const std::string_view> pieces) {
   std::vector<SectionText> out;
@@ -878,8 +874,7 @@ Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces, 
                      XtTableSocket& tables, LibiptcIptablesRunner::Stats& stats) {
   auto sections = SplitSections(pieces);
   if (!sections) {
-    std::string text;
-    for (std::string_view p : pieces) text += p;
+    const std::string text = JoinPieces(pieces);
     auto parsed = RestoreText::Parse(text);
     return parsed.ok() ? Status::Error("restore input: lines outside a table") : parsed.status();
   }
@@ -902,7 +897,7 @@ Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces, 
               << "rules, applied through libiptc";
     }
     // Numbered as in the whole text, as the blob path's errors are.
-    const std::string joined = section.Join();
+    const std::string joined = JoinPieces(section.pieces);
     auto parsed = RestoreText::Parse(joined, section.first_line);
     if (!parsed.ok()) return parsed.status();
     // libiptc writes behind the kept copy's back (or may have, on failure).

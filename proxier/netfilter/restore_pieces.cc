@@ -2,6 +2,15 @@
 
 namespace kpx {
 
+std::string JoinPieces(std::span<const std::string_view> pieces) {
+  size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  std::string out;
+  out.reserve(size);
+  for (std::string_view p : pieces) out += p;
+  return out;
+}
+
 void RestorePieces::Seal() {
   if (open_.empty()) return;
   owned_.push_back(std::move(open_));
@@ -22,12 +31,6 @@ std::span<const std::string_view> RestorePieces::pieces() {
   return pieces_;
 }
 
-std::string RestorePieces::Join() const {
-  std::string out;
-  out.reserve(size());
-  for (std::string_view p : pieces_) out += p;
-  out += open_;
-  return out;
-}
+std::string RestorePieces::Join() const { return JoinPieces(pieces_) + open_; }
 
 }  // namespace kpx

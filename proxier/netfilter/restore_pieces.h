@@ -9,6 +9,9 @@
 
 namespace kpx {
 
+// Pieces of restore input in one string, as they read joined.
+std::string JoinPieces(std::span<const std::string_view> pieces);
+
 // iptables-restore input as an ordered list of pieces, each made of whole lines, without one
 // buffer holding it all: a full sync's 110 000 chain texts (32 MB at 10 000 x 10) stay where the
 // renderer put them and are only viewed here, instead of being copied into 32 MB of fresh pages

@@ -722,7 +722,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   auto spend = [&](size_t block) {
     const size_t bytes = spent->BlockSize(block);
     constexpr uintptr_t kHuge = PageBlock::kHugePageSize;
-    if (in_place == nullptr && bytes >= kHuge && ei < next.entries_.size()) {
+    if (in_place == nullptr && ei < next.entries_.size()) {
       const uintptr_t from = std::max(reinterpret_cast<uintptr_t>(base + next.entries_[ei].offset),
                                       reinterpret_cast<uintptr_t>(moved_end));
       unsigned char* to = reinterpret_cast<unsigned char*>((from + kHuge - 1) & ~(kHuge - 1));
