@@ -244,6 +244,10 @@ b_dataplane() {
   b_topo_down
 }
 
+# The one nat rule the masquerade floor (ipvs-floor-masq, ipvs-ab's "masq") has: IPVS traffic
+# masqueraded, the least a node needs for a client outside the cluster.
+B_IPVS_MASQ_RULE="-A POSTROUTING -m ipvs --ipvs --vdir ORIGINAL -j MASQUERADE"
+
 # b_dataplane_ipvs_floor N IPVSADM_FILE [masq]: the data plane rows of mode "ipvs-floor": the
 # same virtual servers and real servers as kpx's IPVS mode programs (kpx-bench-gen --ipvsadm),
 # loaded with `ipvsadm -R` alone into a fresh topology: no kpx, no iptables rules, no ipsets, the
@@ -260,8 +264,8 @@ b_dataplane_ipvs_floor() {
   if [[ $masq == masq ]]; then
     ip netns exec "$BNODE" sysctl -qw net.ipv4.vs.conntrack=1 net.ipv4.vs.conn_reuse_mode=0 \
       net.ipv4.vs.expire_nodest_conn=1 net.ipv4.vs.expire_quiescent_template=1
-    if ! ip netns exec "$BNODE" iptables -t nat -A POSTROUTING -m ipvs --ipvs --vdir ORIGINAL \
-      -j MASQUERADE; then
+    # shellcheck disable=SC2086 # the rule's words
+    if ! ip netns exec "$BNODE" iptables -t nat $B_IPVS_MASQ_RULE; then
       b_emit dataplane_skipped.csv "$BKERNEL,$label,$n,the masquerade rule (xt_ipvs) failed"
       b_topo_down
       return 1
@@ -287,11 +291,10 @@ b_dataplane_ipvs_floor() {
 # same IPVS state, in alternating rounds (dataplane_ab.csv). Separate topologies and VM phases a
 # minute apart differ by more than the 5 % being judged (TCG on a shared host: a floor's p50
 # moved 1.5x between two runs), so here kpx syncs once and only the iptables rules are swapped
-# underneath it, AB_ROUNDS (default 11) times each for AB_MS (default half of DUR_MS; short rounds
-# let the median of the rounds' ratios pass over the host's bursts): "kpx" (its rules as it wrote them), "kpx-plain"
-# (the same with plain MASQUERADE instead of --random-fully, which kube-proxy also uses), and
-# "masq" (one nat rule masquerading IPVS traffic: the least a node needs for a client outside the
-# cluster). Services, virtual servers, ipsets, sysctls and the running kpx stay as they are; only
+# underneath it, AB_ROUNDS (default 11) times each for AB_MS (default half of DUR_MS; short
+# rounds let the median of the rounds' ratios pass over the host's bursts): "kpx" (its rules as
+# it wrote them), "kpx-plain" (the same with plain MASQUERADE instead of --random-fully, which
+# kube-proxy also uses), and "masq" ($B_IPVS_MASQ_RULE alone). Services, virtual servers, ipsets, sysctls and the running kpx stay as they are; only
 # the random target is measured (the first and last services behave alike).
 b_dataplane_ipvs_ab() {
   local n=$1 dir=$2 log round variant row rounds=${AB_ROUNDS:-11} ms=${AB_MS:-$((DUR_MS / 2))}
@@ -304,12 +307,11 @@ b_dataplane_ipvs_ab() {
   ip netns exec "$BNODE" iptables-save -t filter >>"$BWORK/ab-kpx.rules"
   sed 's/ --random-fully//' "$BWORK/ab-kpx.rules" >"$BWORK/ab-kpx-plain.rules"
   printf '%s\n' '*nat' ':PREROUTING ACCEPT [0:0]' ':INPUT ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' \
-    ':POSTROUTING ACCEPT [0:0]' '-A POSTROUTING -m ipvs --ipvs --vdir ORIGINAL -j MASQUERADE' \
+    ':POSTROUTING ACCEPT [0:0]' "$B_IPVS_MASQ_RULE" \
     'COMMIT' '*filter' ':INPUT ACCEPT [0:0]' ':FORWARD ACCEPT [0:0]' ':OUTPUT ACCEPT [0:0]' \
     'COMMIT' >"$BWORK/ab-masq.rules"
   b_log "ipvs-ab N=$n: kpx synced; $rounds rounds of kpx / kpx-plain / masq rules"
-  ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
-    --duration-ms 200 --max-conns 50 >/dev/null 2>&1 || true
+  b_dp_warm_up "$n" 200 50
   for ((round = 1; round <= rounds; round++)); do
     # Each round starts with another variant, so none always follows the same one.
     for i in 0 1 2; do
@@ -320,8 +322,7 @@ b_dataplane_ipvs_ab() {
         return 1
       fi
       # A short warm-up after each swap: the first connections pay the new rules' first use.
-      ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
-        --duration-ms 100 --max-conns 20 >/dev/null 2>&1 || true
+      b_dp_warm_up "$n" 100 20
       row=$(ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
         --duration-ms "$ms" --max-conns "$CONN_CAP" --timeout-ms 2000) || true
       [[ -n $row ]] || row="0,0,0,0,0,0,0,0"
@@ -331,13 +332,18 @@ b_dataplane_ipvs_ab() {
   b_topo_down
 }
 
+# b_dp_warm_up N MS CONNS: unmeasured connections to the N services, for MS ms or CONNS.
+b_dp_warm_up() {
+  ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$1" --port 80 \
+    --duration-ms "$2" --max-conns "$3" >/dev/null 2>&1 || true
+}
+
 # b_dp_measure LABEL N: the data plane rows for whatever holds the node's rules now (kpx, or a
 # ruleset loaded by hand); the topology is up.
 b_dp_measure() {
   local label=$1 n=$2 target dst row
   # Warm-up: ARP, route caches and the backends' first accepts are not what we measure.
-  ip netns exec "$BCLIENT" "$CONNBENCH" conn --range 10.100.0.1 "$n" --port 80 \
-    --duration-ms 200 --max-conns 50 >/dev/null 2>&1 || true
+  b_dp_warm_up "$n" 200 50
   for target in early late random; do
     case $target in
       early) dst=(--dst 10.100.0.1) ;;
