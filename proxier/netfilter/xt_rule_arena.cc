@@ -19,7 +19,7 @@ unsigned char* XtRuleArena::Grow(unsigned char* region, size_t used, size_t more
   if (blocks_.empty() || blocks_.back().size() - used_ < need) {
     // What a section leaves unused is at most the last block's rest.
     const size_t grown = PageBlock::GrowingSize(blocks_.size(), kFirstBlock, kMaxBlock);
-    blocks_.push_back(PageBlock::Map(std::max(need, grown)));
+    blocks_.push_back(supply_.Take(std::max(need, grown), grown == kMaxBlock ? kMaxBlock : 0));
     used_ = 0;
   }
   unsigned char* at = blocks_.back().data() + used_;
@@ -48,12 +48,13 @@ void XtRuleArena::Release(size_t block) {
   }
 }
 
-bool XtRuleArena::MoveBlock(size_t block, unsigned char* to) {
+bool XtRuleArena::Movable(size_t block) const {
   // The last block stays, as in Release.
-  if (block + 1 >= blocks_.size() || blocks_[block].size() < PageBlock::kHugePageSize) {
-    return false;
-  }
-  if (!blocks_[block].MoveTo(to)) return false;
+  return block + 1 < blocks_.size() && blocks_[block].size() >= PageBlock::kHugePageSize;
+}
+
+bool XtRuleArena::MoveBlock(size_t block, unsigned char* to) {
+  if (!Movable(block) || !blocks_[block].MoveTo(to)) return false;
   ++moved_;
   return true;
 }

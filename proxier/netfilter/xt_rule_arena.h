@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/page_block.h"
+#include "base/page_block_supply.h"
 
 namespace kpx {
 
@@ -34,12 +35,19 @@ class XtRuleArena {
   // reader about to write that much there into fresh memory (see PageBlock::MoveTo; `to` 2 MiB
   // aligned). False (nothing done) when the block is smaller, the last one, or not moved.
   bool MoveBlock(size_t block, unsigned char* to);
+  // Whether MoveBlock would try it: a block of 2 MiB or more, not the last one.
+  bool Movable(size_t block) const;
   size_t moved() const { return moved_; }  // blocks MoveBlock moved
   size_t mapped() const;                   // bytes of the blocks not freed
+  size_t made_ahead() const { return supply_.made_ahead(); }
 
  private:
   static constexpr size_t kFirstBlock = size_t{64} << 10;
   static constexpr size_t kMaxBlock = size_t{8} << 20;
+  // Blocks of the largest size are made one ahead: a full sync's 70 MB of rules are zeroed on
+  // another core while the plan encodes into the block before. Declared before the blocks, so
+  // that the block in the making is waited for after they are freed.
+  PageBlockSupply supply_;
   std::vector<PageBlock> blocks_;
   size_t used_ = 0;  // of blocks_.back()
   size_t moved_ = 0;

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "base/page_block.h"
+#include "base/page_populator.h"
 #include "proxier/netfilter/chain_name_order.h"
 
 namespace kpx {
@@ -711,33 +712,61 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   // A spent block's pages go to the table, ahead of the writes, instead of back to the kernel:
   // the writes there then take no fault and the kernel zeroes no page for them (a fresh page's
   // fault and zeroing cost ~0.1 s per 100 MB on a virtualized node). Only onto bytes nothing has
-  // been written to yet: past the next new entry's, clear of the old entries copied in above
-  // (`runs`, in table order), and inside the table.
-  unsigned char* moved_end = base;  // the end of the last stretch given a block's pages
-  auto run_within = [&](uint64_t lo, uint64_t hi) {
-    auto r = std::partition_point(runs.begin(), runs.end(),
-                                  [&](const Run& x) { return uint64_t{x.dst} + x.bytes <= lo; });
-    return r != runs.end() && r->dst < hi;
-  };
-  auto spend = [&](size_t block) {
-    const size_t bytes = spent->BlockSize(block);
+  // been written to yet: past the next new entry's when the block is spent (at the start of the
+  // slot after its last, whose first entry pass 2 placed), clear of the old entries copied in
+  // above (`runs`, in table order), and inside the table. Planned here, before any write, so
+  // that the rest of the fresh table can be populated meanwhile on another core.
+  std::vector<unsigned char*> move_to(release.size(), nullptr);
+  std::vector<PagePopulator::Range> unmoved;  // the fresh table's stretches no block will cover
+  if (in_place == nullptr && spent != nullptr) {
+    auto run_within = [&](uint64_t lo, uint64_t hi) {
+      auto r = std::partition_point(runs.begin(), runs.end(),
+                                    [&](const Run& x) { return uint64_t{x.dst} + x.bytes <= lo; });
+      return r != runs.end() && r->dst < hi;
+    };
     constexpr uintptr_t kHuge = PageBlock::kHugePageSize;
-    if (in_place == nullptr && ei < next.entries_.size()) {
-      const uintptr_t from = std::max(reinterpret_cast<uintptr_t>(base + next.entries_[ei].offset),
-                                      reinterpret_cast<uintptr_t>(moved_end));
+    unsigned char* moved_end = base;  // the end of the last stretch given a block's pages
+    for (size_t k = 0; k < release.size(); ++k) {
+      const size_t si = release[k].first + 1;
+      const size_t block = release[k].second;
+      if (si >= slots.size() || !spent->Movable(block)) continue;
+      const size_t bytes = spent->BlockSize(block);
+      const uintptr_t from =
+          std::max(reinterpret_cast<uintptr_t>(base + next.entries_[next.chains_[si].first].offset),
+                   reinterpret_cast<uintptr_t>(moved_end));
       unsigned char* to = reinterpret_cast<unsigned char*>((from + kHuge - 1) & ~(kHuge - 1));
       const uint64_t lo = static_cast<uint64_t>(to - base);
-      if (lo + bytes <= size && !run_within(lo, lo + bytes) && spent->MoveBlock(block, to)) {
-        moved_end = to + bytes;
-        return;
-      }
+      if (lo + bytes > size || run_within(lo, lo + bytes)) continue;
+      move_to[k] = to;
+      unmoved.push_back({moved_end, static_cast<size_t>(to - moved_end)});
+      moved_end = to + bytes;
     }
-    spent->Release(block);
+    unmoved.push_back({moved_end, static_cast<size_t>(base + size - moved_end)});
+    // The old entries copied in are written already.
+    std::vector<PagePopulator::Range> fresh;
+    size_t r = 0;
+    for (const PagePopulator::Range& u : unmoved) {
+      unsigned char* at = u.data;
+      unsigned char* const end = u.data + u.size;
+      while (r < runs.size() && base + runs[r].dst + runs[r].bytes <= at) ++r;
+      for (size_t q = r; q < runs.size() && base + runs[q].dst < end; ++q) {
+        unsigned char* const run_at = base + runs[q].dst;
+        if (run_at > at) fresh.push_back({at, static_cast<size_t>(run_at - at)});
+        at = std::max(at, run_at + runs[q].bytes);
+      }
+      if (at < end) fresh.push_back({at, static_cast<size_t>(end - at)});
+    }
+    unmoved = std::move(fresh);
+  }
+  PagePopulator populator(std::move(unmoved));
+  auto spend = [&](size_t k) {
+    const size_t block = release[k].second;
+    if (move_to[k] == nullptr || !spent->MoveBlock(block, move_to[k])) spent->Release(block);
   };
   for (size_t si = 0; si < slots.size(); ++si) {
     const Slot& s = slots[si];
     while (next_release < release.size() && release[next_release].first < si) {
-      spend(release[next_release++].second);
+      spend(next_release++);
     }
     if (s.old != nullptr && s.old->hook >= 0) {
       skip_old(s.old->first, s.old->end + 1);
@@ -763,6 +792,8 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       WriteTail(l, base + next.entries_[ei++].offset);
     }
   }
+  populator.Stop();
+  out.populated = populator.populated();
   // Every jump and fall-through of the entries kept, to where its chain or next entry now is.
   for (size_t i = 0; i < next.entries_.size(); ++i) {
     const uint32_t jump = next.jump_[i];

@@ -147,6 +147,9 @@ struct XtReplacement {
   // Counters of kept entries are carried over with it (SO_SET_ADD_COUNTERS), as libiptc does.
   std::vector<uint32_t> old_index;
   static constexpr uint32_t kNew = UINT32_MAX;
+  // Bytes of a fresh table that another core faulted in while it was written (the rest of what
+  // the spent arena's pages did not cover).
+  size_t populated = 0;
   // The new table, split; it points into `buffer`, whose bytes stay put when the replacement is
   // moved (a copy would leave it pointing at the original's), hence move-only.
   std::optional<XtTableBlob> table;

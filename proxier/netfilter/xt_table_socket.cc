@@ -278,7 +278,8 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     VLOG(2) << "x_tables " << table << ": " << old_entries << " -> " << r.info.num_entries
             << " entries, " << r.info.size << " bytes: " << (snap ? "read" : "kept copy") << " "
             << ms(t1 - t0) << " ms, plan " << ms(t1e - t1) << " ms, edit " << ms(t2 - t1e)
-            << " ms, replace " << ms(t3 - t2) << " ms, counters " << ms(Clock::now() - t3) << " ms";
+            << " ms (" << (r.populated >> 20) << " MiB populated alongside), replace "
+            << ms(t3 - t2) << " ms, counters " << ms(Clock::now() - t3) << " ms";
     if (options_.keep_tables) {
       Kept& k = kept_[key];
       // The new split points into r.buffer's bytes, which the move keeps where they are.
