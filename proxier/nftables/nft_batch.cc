@@ -101,17 +101,29 @@ uint32_t NftBatch::NextSeq() const {
   return first_seq_ + 1 + static_cast<uint32_t>(descriptions_.size());
 }
 
+std::span<char> NftBatch::Scratch() {
+  // Made (and zero-filled) once per batch: a fresh 256 KiB for every rule and chain had a full
+  // sync spend more time clearing memory than building messages.
+  if (scratch_.empty()) scratch_.resize(kScratch);
+  return scratch_;
+}
+
 void NftBatch::Append(const void* nlh, std::string description) {
   const auto* h = static_cast<const nlmsghdr*>(nlh);
   const size_t offset = body_.size();
   const auto* p = static_cast<const uint8_t*>(nlh);
   body_.insert(body_.end(), p, p + NLMSG_ALIGN(h->nlmsg_len));
+  // libnftnl leaves some attributes' padding as it finds it: what this message wrote is cleared
+  // so that the next one's padding is zero, as in a fresh buffer.
+  if (p == reinterpret_cast<const uint8_t*>(scratch_.data())) {
+    std::memset(scratch_.data(), 0, NLMSG_ALIGN(h->nlmsg_len));
+  }
   Appended(offset);
   descriptions_.push_back(std::move(description));
 }
 
 void NftBatch::AddTable(IpFamily family, const std::string& table) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   TablePtr t(nftnl_table_alloc());
   nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWTABLE, NftFamilyProto(family),
@@ -121,7 +133,7 @@ void NftBatch::AddTable(IpFamily family, const std::string& table) {
 }
 
 void NftBatch::DeleteTable(IpFamily family, const std::string& table) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   TablePtr t(nftnl_table_alloc());
   nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
   nlmsghdr* nlh =
@@ -131,7 +143,7 @@ void NftBatch::DeleteTable(IpFamily family, const std::string& table) {
 }
 
 void NftBatch::AddChain(IpFamily family, const std::string& table, const NftChainSpec& spec) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   ChainPtr c(nftnl_chain_alloc());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.c_str());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, spec.name.c_str());
@@ -148,7 +160,7 @@ void NftBatch::AddChain(IpFamily family, const std::string& table, const NftChai
 }
 
 void NftBatch::FlushChain(IpFamily family, const std::string& table, const std::string& chain) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   NftRulePtr r(nftnl_rule_alloc());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
@@ -159,7 +171,7 @@ void NftBatch::FlushChain(IpFamily family, const std::string& table, const std::
 }
 
 void NftBatch::DeleteChain(IpFamily family, const std::string& table, const std::string& chain) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   ChainPtr c(nftnl_chain_alloc());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table.c_str());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.c_str());
@@ -171,16 +183,18 @@ void NftBatch::DeleteChain(IpFamily family, const std::string& table, const std:
 
 void NftBatch::AddRule(IpFamily family, const std::string& table, const std::string& chain,
                        const NftRuleSpec& rule) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   NftRulePtr r = BuildNftRule(table, chain, rule);
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWRULE, NftFamilyProto(family),
                                         NLM_F_CREATE | NLM_F_APPEND, NextSeq());
   nftnl_rule_nlmsg_build_payload(nlh, r.get());
-  Append(nlh, "add rule " + table + " " + chain + ": " + NftRuleText(r.get()));
+  // Named without the rule's text: that is rendered from the message only when the kernel
+  // refuses it (Describe), not for every rule of every sync.
+  Append(nlh, "add rule " + table + " " + chain);
 }
 
 void NftBatch::AddSet(IpFamily family, const std::string& table, const NftSetSpec& spec) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   SetPtr s(nftnl_set_alloc());
   nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, spec.name.c_str());
@@ -210,7 +224,7 @@ void NftBatch::AddSet(IpFamily family, const std::string& table, const NftSetSpe
 }
 
 void NftBatch::DeleteSet(IpFamily family, const std::string& table, const std::string& set) {
-  std::vector<char> buf(kScratch);
+  std::span<char> buf = Scratch();
   SetPtr s(nftnl_set_alloc());
   nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.c_str());
@@ -359,7 +373,12 @@ std::vector<uint8_t> NftBatch::Bytes() const {
 
 std::string NftBatch::Describe(uint32_t seq) const {
   if (seq <= first_seq_ || seq >= end_seq()) return "batch framing";
-  return descriptions_[seq - first_seq_ - 1];
+  const size_t i = seq - first_seq_ - 1;
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(body_.data() + offsets_[i]);
+  if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE) return descriptions_[i];
+  NftRulePtr r(nftnl_rule_alloc());
+  if (nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) return descriptions_[i];
+  return descriptions_[i] + ": " + NftRuleText(r.get());
 }
 
 }  // namespace kpx

@@ -80,6 +80,8 @@ class NftBatch {
   static constexpr size_t kElementsPerMessage = 512;
 
  private:
+  // The buffer a message is built in before Append copies it into the batch.
+  std::span<char> Scratch();
   void Append(const void* nlh, std::string description);
   // Records the message at `offset` of body_ as the last one: it carries the ACK request, which
   // the message before it no longer does.
@@ -96,6 +98,7 @@ class NftBatch {
   std::vector<size_t> offsets_;  // of each message in body_
   std::vector<std::string> descriptions_;
   size_t elements_ = 0;
+  std::vector<char> scratch_;
 };
 
 // errno from an nf_tables reply as a sentence an operator can act on.

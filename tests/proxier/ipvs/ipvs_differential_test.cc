@@ -25,6 +25,7 @@
 #include "proxier/netfilter/fake_iptables_runner.h"
 #include "proxier/netfilter/fake_sysctl.h"
 #include "tests/support/random_changes.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/state_builder.h"
 
 namespace kpx {
@@ -42,7 +43,8 @@ using testing::Svc;
 // by several services, and contested when ports match too), external IPs 203.0.113.1-3, load
 // balancer IPs 203.0.113.50-51, pods 10.244.1.x (local) and 10.244.2.x (remote) and their IPv6
 // twins, node addresses 192.168.0.10 (eth0) and, after a node change, 192.168.1.x (eth1).
-constexpr int kSeeds = 100;
+// 100 seeds in the main stage, 25 under a sanitizer.
+constexpr int kSeeds = SanitizerRounds(100);
 constexpr int kSteps = 40;
 
 // One fake kernel: what a dataplane programs and what the comparison reads.

@@ -16,6 +16,7 @@
 
 #include "proxier/nftables/nft_elements.h"
 #include "proxier/nftables/nft_layout.h"
+#include "proxier/nftables/nft_rule_codec.h"
 #include "tests/support/random_changes.h"
 #include "tests/support/state_builder.h"
 
@@ -212,6 +213,42 @@ TEST(NftBatchTest, FramesMessagesAndAcksOnlyTheLast) {
   EXPECT_NE(payload.find(std::string("kpx\0", 4)), std::string::npos);
   EXPECT_EQ(b.Describe(102), "add set kpx s");
   EXPECT_EQ(b.Describe(100), "batch framing");
+}
+
+// A rule that jumps to `chain`, with a counter ahead of it.
+NftRuleSpec JumpRule(const std::string& chain) {
+  NftExprSpec counter{"counter", {}, {}, {}, {}};
+  NftExprSpec jump{"immediate",
+                   {{NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT},
+                    {NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(NFT_JUMP)}},
+                   {},
+                   {{NFTNL_EXPR_IMM_CHAIN, chain}},
+                   {}};
+  return {counter, jump};
+}
+
+TEST(NftBatchTest, ARuleIsNamedWithItsTextFromTheMessageAndBuiltTheSameAfterOthers) {
+  NftBatch alone(10);
+  alone.AddRule(IpFamily::kIPv4, "kpx", "services", JumpRule("svc-1"));
+  // The same rule after a set and a longer rule: what those left in the buffer messages are
+  // built in (padding included) never shows in the next one.
+  NftBatch after(10);
+  after.AddSet(IpFamily::kIPv4, "kpx", NftSetSpec{"a-set-with-a-long-name", 0, 7, 4, 0, 0});
+  after.AddRule(IpFamily::kIPv4, "kpx", "services", JumpRule("svc-with-a-much-longer-name"));
+  after.AddRule(IpFamily::kIPv4, "kpx", "services", JumpRule("svc-1"));
+  const auto one = Messages(alone.Bytes());
+  const auto three = Messages(after.Bytes());
+  ASSERT_EQ(one.size(), 3u);
+  ASSERT_EQ(three.size(), 5u);
+  // Sequence numbers and the ACK flag differ by position; the rest must not.
+  ASSERT_EQ(one[1]->nlmsg_len, three[3]->nlmsg_len);
+  EXPECT_EQ(std::memcmp(NLMSG_DATA(one[1]), NLMSG_DATA(three[3]), one[1]->nlmsg_len - NLMSG_HDRLEN),
+            0);
+  const std::string text = NftRuleText(BuildNftRule("kpx", "services", JumpRule("svc-1")).get());
+  EXPECT_NE(text.find("svc-1"), std::string::npos) << text;
+  EXPECT_EQ(alone.Describe(11), "add rule kpx services: " + text);
+  EXPECT_EQ(after.Describe(13), "add rule kpx services: " + text);
+  EXPECT_EQ(after.Describe(11), "add set kpx a-set-with-a-long-name");
 }
 
 TEST(NftBatchTest, RequiredGenerationTravelsInTheBatchBegin) {

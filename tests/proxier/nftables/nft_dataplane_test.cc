@@ -12,6 +12,7 @@
 
 #include "proxier/netfilter/fake_conntrack.h"
 #include "proxier/nftables/fake_nft_handle.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/state_builder.h"
 
 namespace kpx {
@@ -577,19 +578,8 @@ TEST_F(NftDataplaneTest, ConntrackFailuresAreCountedAndExported) {
 
 // Differential: random change sequences applied with partial syncs leave the fake kernel in the
 // state a fresh dataplane's full sync of the same snapshot produces (up to id assignment).
-// Under ThreadSanitizer each step costs ~100x (a fresh full sync and two canonical dumps), so that
-// stage runs the first 60 steps; the main and ASan stages run all 300.
-#if defined(__SANITIZE_THREAD__)
-constexpr int kDifferentialSteps = 60;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int kDifferentialSteps = 60;
-#else
-constexpr int kDifferentialSteps = 300;
-#endif
-#else
-constexpr int kDifferentialSteps = 300;
-#endif
+// 300 steps in the main stage, 75 under a sanitizer.
+constexpr int kDifferentialSteps = SanitizerRounds(300);
 
 TEST_F(NftDataplaneTest, IncrementalEqualsFreshFullSyncOnRandomChanges) {
   std::mt19937 rng(12345);
