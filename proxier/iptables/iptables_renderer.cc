@@ -92,7 +92,7 @@ class ServicePortRenderer {
  public:
   ServicePortRenderer(const IptablesOptions& o, const FamilyContext& c, ServiceChainNames& names,
                       ChainTexts& texts)
-      : o_(o), c_(c), names_(names), texts_(texts) {}
+      : o_(o), c_(c), names_(names), texts_(texts), text_(TextPool()) {}
 
   ServiceFragment Render(const ServicePortState& port) {
     const std::optional<ServicePlan> plan = Plan(port);
@@ -110,6 +110,10 @@ class ServicePortRenderer {
     for (size_t i = 0; i < frag_.chains.size(); ++i) {
       frag_.chains[i].digest = OwnedChain::Digest(text_[i]);
       frag_.chains[i].text = texts_.Add(frag_.chains[i].name, text_[i]);
+    }
+    // A port with thousands of endpoints leaves no megabytes behind in the pool.
+    for (size_t i = 0; i < text_.size(); ++i) {
+      if (text_[i].capacity() > kKeptText) std::string().swap(text_[i]);
     }
     frag_.chains.shrink_to_fit();  // kept until the port changes: 10 000 of them
     return std::move(frag_);
@@ -347,12 +351,24 @@ class ServicePortRenderer {
 
   // Declares an owned chain (first use fixes its place in the restore input).
   OwnedChain& Chain(const ServicePlan& p, const std::string& chain) {
-    auto [it, added] = owned_.try_emplace(chain, frag_.chains.size());
-    if (added) {
-      frag_.chains.push_back(OwnedChain{chain, {}, 0, 0});
-      text_.emplace_back();
+    // A port owns a dozen chains (one per endpoint, and a few): looked for one by one, with
+    // no map of their names (a node and a copy of the name each); an index past kFewChains.
+    const size_t n = frag_.chains.size();
+    if (n < kFewChains) {
+      for (size_t i = 0; i < n; ++i) {
+        if (frag_.chains[i].name == chain) return frag_.chains[i];
+      }
+    } else {
+      if (owned_.empty()) {
+        for (size_t i = 0; i < n; ++i) owned_.emplace(frag_.chains[i].name, i);
+      }
+      if (auto it = owned_.find(chain); it != owned_.end()) return frag_.chains[it->second];
+      owned_.emplace(chain, n);
     }
-    return frag_.chains[it->second];
+    frag_.chains.push_back(OwnedChain{chain, {}, 0, 0});
+    if (n == text_.size()) text_.emplace_back();
+    text_[n].clear();
+    return frag_.chains.back();
   }
 
   void AddOwned(const ServicePlan& p, const std::string& chain, std::string_view args) {
@@ -455,7 +471,7 @@ class ServicePortRenderer {
     EndpointComment(head, p.name);
     const std::string comment = head.Take();
     for (const auto& ep : p.sel.all_reachable()) {
-      const std::string sep = Sep(p.info.name, *ep);
+      const std::string& sep = Sep(p.info.name, *ep);
       Chain(p, sep);
       // Hairpin: a pod reaching itself through the service must be SNATed or it would answer
       // itself directly and the client would drop the reply.
@@ -473,7 +489,7 @@ class ServicePortRenderer {
     const ServicePortInfo& info = p.info;
     if (info.session_affinity_client_ip) {
       for (const auto& ep : endpoints) {
-        const std::string sep = Sep(info.name, *ep);
+        const std::string& sep = Sep(info.name, *ep);
         Args a;
         EndpointComment(a, p.name + " -> " + ep->ToString());
         AddOwned(p, chain,
@@ -502,8 +518,18 @@ class ServicePortRenderer {
   ServiceChainNames& names_;
   ServiceFragment frag_;
   ChainTexts& texts_;
-  std::vector<std::string> text_;                  // per owned chain, as in frag_.chains
-  std::unordered_map<std::string, size_t> owned_;  // chain name -> index in frag_.chains
+  // One pool of chain texts per thread, reused from port to port: a full sync's 110 000 chain
+  // texts were a malloc each and grew by doubling, a third of rendering's time in the allocator.
+  // One renderer at a time per thread uses it.
+  static std::vector<std::string>& TextPool() {
+    thread_local std::vector<std::string> pool;
+    return pool;
+  }
+  static constexpr size_t kFewChains = 32;
+  static constexpr size_t kKeptText = 4096;
+  // Per owned chain, as in frag_.chains (entries past frag_.chains.size() are left over).
+  std::vector<std::string>& text_;
+  std::unordered_map<std::string, size_t> owned_;  // past kFewChains: name -> index
   std::unordered_map<std::string, std::string> used_sep_;
 };
 

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <sstream>
+
 #include "proxier/iptables/chain_names.h"
 #include "proxier/netfilter/restore_text.h"
 #include "proxier/netfilter/rule_spec.h"
@@ -520,6 +523,50 @@ TEST(IptablesRenderer, ChainNamesMatchKubeProxyAndFit) {
         FirewallChain(long_name), EndpointChain(long_name, ep)}) {
     EXPECT_LE(c.size(), 28u) << c;
   }
+}
+
+// A port with more chains than the renderer looks through one by one (it indexes them past
+// that), rendered after and before smaller ports whose chain texts reuse the same buffers: each
+// chain is declared once and holds exactly its own rules.
+TEST(IptablesRenderer, ManyEndpointsAndPortsRenderedOneAfterAnother) {
+  auto b = Node();
+  b.Add(Svc("ns1", "small", "p80", Protocol::kTCP, 80, "172.30.0.41"), {Ep("10.180.0.1", 80)});
+  std::vector<EndpointInfo> many;
+  for (int i = 0; i < 50; ++i) many.push_back(Ep("10.181.0." + std::to_string(i + 1), 8080));
+  b.Add(Svc("ns1", "large", "p80", Protocol::kTCP, 80, "172.30.0.42"), many);
+  b.Add(Svc("ns1", "tiny", "p80", Protocol::kTCP, 80, "172.30.0.43"), {Ep("10.182.0.1", 80)});
+  const std::string text = Render(b.Build());
+  std::map<std::string, int> declared;
+  std::map<std::string, std::vector<std::string>> rules;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(":KUBE-SEP-") || line.starts_with(":KUBE-SVC-")) {
+      ++declared[line.substr(1, line.find(' ') - 1)];
+    }
+    if (line.starts_with("-A KUBE-SEP-") || line.starts_with("-A KUBE-SVC-")) {
+      const size_t end = line.find(' ', 3);
+      rules[line.substr(3, end - 3)].push_back(line);
+    }
+  }
+  size_t seps = 0, svcs = 0;
+  for (const auto& [chain, n] : declared) {
+    EXPECT_EQ(n, 1) << chain;
+    if (chain.starts_with("KUBE-SEP-")) {
+      ++seps;
+      ASSERT_EQ(rules[chain].size(), 2u) << chain;  // hairpin mark, DNAT
+      EXPECT_NE(rules[chain][1].find("--to-destination"), std::string::npos) << chain;
+    } else if (chain.starts_with("KUBE-SVC-")) {
+      ++svcs;
+    }
+  }
+  EXPECT_EQ(seps, 52u);
+  EXPECT_EQ(svcs, 3u);
+  size_t jumps = 0;
+  for (const auto& [chain, lines] : rules) {
+    if (!chain.starts_with("KUBE-SVC-")) continue;
+    for (const auto& l : lines) jumps += l.find("-j KUBE-SEP-") != std::string::npos;
+  }
+  EXPECT_EQ(jumps, 52u);
 }
 
 TEST(IptablesRenderer, CommentsAreQuotedSafely) {
