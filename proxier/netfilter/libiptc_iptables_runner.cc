@@ -27,7 +27,6 @@ extern "C" {
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -697,7 +696,8 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
 struct SectionText {
   std::string name;
   std::vector<std::string_view> pieces;
-  int first_line = 1;  // in the whole text
+  int first_line = 1;   // in the whole text
+  size_t declared = 0;  // its ":chain" lines
 };
 std::optional<std::vector<SectionText>> SplitSections(std::span<const std::string_view> pieces) {
   std::vector<SectionText> out;
@@ -729,6 +729,8 @@ std::optional<std::vector<SectionText>> SplitSections(std::span<const std::strin
           section.push_back(text.substr(0, end));
         }
         open = false;
+      } else if (open && line.starts_with(':')) {
+        ++out.back().declared;
       } else if (!open && !line.empty() && line[0] != '#') {
         return std::nullopt;
       }
@@ -752,49 +754,57 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
                                                             const XtTableBlob& table,
                                                             XtRuleArena& arena) {
   using Plan = std::optional<std::vector<XtChainEdit>>;
-  struct ChainState {
-    XtChainEdit edit;
+  // The edits are made where they are returned, one per chain named, with what the plan knows
+  // of each chain beside them. Room for the declared chains is made up front: a full sync's
+  // 110 000 edits (17 MB) were built in a deque and moved into the vector returned, fresh memory
+  // written twice.
+  struct Known {
     bool exists = false;
     bool builtin = false;
   };
-  // A deque: a state handed out stays put while later ones are added.
-  std::deque<ChainState> states;
+  std::vector<XtChainEdit> edits;
+  std::vector<Known> known;
+  edits.reserve(section.declared);
+  known.reserve(section.declared);
   // Looked up once per chain declared and once per chain's first rule (a full sync's 110 000
-  // each), the table asked only the first time a chain is named. The states are the slots: a
+  // each), the table asked only the first time a chain is named. The edits are the slots: a
   // node map of their names cost a malloc each and a cache miss per lookup.
   SlotIndex index;
-  std::vector<size_t> hashes;  // per state
+  std::vector<size_t> hashes;  // per edit
   const std::hash<std::string_view> hash;
   // A chain's rules come one after another: most lines name the chain the line before did.
   size_t last = SIZE_MAX;
-  auto state = [&](std::string_view name) -> ChainState& {
-    if (last < states.size() && states[last].edit.name == name) return states[last];
+  // The chain's edit (valid until the next call: the vector may grow) and what is known of it.
+  auto state = [&](std::string_view name) -> size_t {
+    if (last < edits.size() && edits[last].name == name) return last;
     index.Reserve([&](uint32_t slot) { return hashes[slot]; });
     const size_t h = hash(name);
-    const size_t pos = index.Find(
-        h, [&](uint32_t slot) { return hashes[slot] == h && states[slot].edit.name == name; });
+    const size_t pos =
+        index.Find(h, [&](uint32_t slot) { return hashes[slot] == h && edits[slot].name == name; });
     if (const uint32_t found = index.at(pos); found != SlotIndex::kEmpty) {
       last = found;
-      return states[last];
+      return last;
     }
-    last = states.size();
-    ChainState& s = states.emplace_back();
-    s.edit.name = name;
-    s.edit.keep_rules = true;
-    s.edit.after = XtRules(&arena);
-    s.exists = table.HasChain(name);
-    s.builtin = s.exists && table.IsBuiltin(name);
+    last = edits.size();
+    XtChainEdit& e = edits.emplace_back();
+    e.name = name;
+    e.keep_rules = true;
+    e.after = XtRules(&arena);
+    Known& k = known.emplace_back();
+    k.exists = table.HasChain(name);
+    k.builtin = k.exists && table.IsBuiltin(name);
     hashes.push_back(h);
     index.Insert(pos, static_cast<uint32_t>(last));
-    return s;
+    return last;
   };
   // Drops the chain's rules, as a flush (or a creation) does.
-  auto empty = [](ChainState& s) {
-    s.edit.keep_rules = false;
-    s.edit.remove = false;
-    s.edit.before.clear();
-    s.edit.after.clear();
-    s.exists = true;
+  auto empty = [&](size_t i) {
+    XtChainEdit& e = edits[i];
+    e.keep_rules = false;
+    e.remove = false;
+    e.before.clear();
+    e.after.clear();
+    known[i].exists = true;
   };
   const std::string where_table = "x_tables " + section.name + ": ";
   RestoreReader reader(section.pieces, section.first_line);
@@ -806,25 +816,27 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
     if (reader.kind() == RestoreReader::Kind::kTable) continue;
     if (reader.kind() == RestoreReader::Kind::kChain) {
       if (commands_seen) return Plan();
-      ChainState& s = state(reader.chain().name);
-      if (s.builtin) return Plan();
-      empty(s);
+      const size_t i = state(reader.chain().name);
+      if (known[i].builtin) return Plan();
+      empty(i);
       continue;
     }
     commands_seen = true;
     const RestoreCommand& cmd = reader.command();
     using K = RestoreCommand::Kind;
-    ChainState& s = state(cmd.chain);
-    if (cmd.kind == K::kDeleteRule || s.builtin) return Plan();
+    const size_t i = state(cmd.chain);
+    XtChainEdit& e = edits[i];
+    Known& k = known[i];
+    if (cmd.kind == K::kDeleteRule || k.builtin) return Plan();
     auto where = [&] { return where_table + "line " + std::to_string(cmd.line) + ": "; };
     if (cmd.kind == K::kNewChain) {
-      if (s.exists) {
+      if (k.exists) {
         return Status::Error(where() + "create " + std::string(cmd.chain) + ": chain exists");
       }
-      empty(s);
+      empty(i);
       continue;
     }
-    if (!s.exists) return Status::Error(where() + std::string(cmd.chain) + ": no such chain");
+    if (!k.exists) return Status::Error(where() + std::string(cmd.chain) + ": no such chain");
     switch (cmd.kind) {
       case K::kAppend:
       case K::kInsert: {
@@ -834,38 +846,33 @@ Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
           return encoded.ok();
         };
         if (cmd.kind == K::kAppend) {
-          s.edit.after.AppendEncoded(encode);
+          e.after.AppendEncoded(encode);
         } else {
           std::vector<unsigned char> entry;
-          if (encode(entry)) s.edit.before.Prepend(entry);
+          if (encode(entry)) e.before.Prepend(entry);
         }
         if (!encoded.ok()) return Status::Error(where() + encoded.message());
         break;
       }
       case K::kFlushChain:
-        empty(s);
+        empty(i);
         break;
       case K::kDeleteChain:
-        if (!s.edit.before.empty() || !s.edit.after.empty() ||
-            (s.edit.keep_rules && table.RuleCount(cmd.chain) > 0)) {
+        if (!e.before.empty() || !e.after.empty() ||
+            (e.keep_rules && table.RuleCount(cmd.chain) > 0)) {
           return Status::Error(where() + "delete " + std::string(cmd.chain) +
                                ": chain is not empty");
         }
-        s.edit.remove = true;
-        s.edit.keep_rules = false;
-        s.exists = false;
+        e.remove = true;
+        e.keep_rules = false;
+        k.exists = false;
         break;
       default:
         break;
     }
   }
-  std::vector<XtChainEdit> edits;
-  edits.reserve(states.size());
-  for (auto& s : states) {
-    // Created and deleted again: nothing to do in the table.
-    if (s.edit.remove && !table.HasChain(s.edit.name)) continue;
-    edits.push_back(std::move(s.edit));
-  }
+  // Created and deleted again: nothing to do in the table.
+  std::erase_if(edits, [&](const XtChainEdit& e) { return e.remove && !table.HasChain(e.name); });
   return Plan(std::move(edits));
 }
 
