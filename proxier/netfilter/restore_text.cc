@@ -161,10 +161,9 @@ std::vector<std::string> RestoreText::ChainNames(std::string_view text, std::str
   bool in_table = false;
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
+    // NextLine drops a '\r' before the '\n', as the parser does: a saved text with CRLF line
+    // ends names the same chains.
+    const std::string_view line = NextLine(text, pos);
     if (line.starts_with('*')) {
       in_table = line.substr(1) == table;
     } else if (line == "COMMIT") {

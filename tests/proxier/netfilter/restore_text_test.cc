@@ -70,6 +70,24 @@ TEST(RestoreText, ParsesSectionsIntoViewsOfTheText) {
   EXPECT_EQ(Strings(filter.commands[0].args), (std::vector<std::string>{"-j", "KUBE-FIREWALL"}));
 }
 
+TEST(RestoreText, ChainNamesOfOneTableWhateverTheLineEnds) {
+  const std::string lf =
+      "*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FORWARD - [0:0]\nCOMMIT\n"
+      "*nat\n:PREROUTING ACCEPT [3:180]\n:KUBE-SERVICES - [0:0]\n:KUBE-SEP-X -\n"
+      "-A KUBE-SERVICES -j KUBE-SEP-X\nCOMMIT\n";
+  std::string crlf;
+  for (char c : lf) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  const std::vector<std::string> nat = {"PREROUTING", "KUBE-SERVICES", "KUBE-SEP-X"};
+  EXPECT_EQ(RestoreText::ChainNames(lf, "nat"), nat);
+  EXPECT_EQ(RestoreText::ChainNames(crlf, "nat"), nat);
+  EXPECT_EQ(RestoreText::ChainNames(crlf, "filter"),
+            (std::vector<std::string>{"INPUT", "KUBE-FORWARD"}));
+  EXPECT_TRUE(RestoreText::ChainNames(crlf, "mangle").empty());
+}
+
 TEST(RestoreText, ArgumentsStayValidWhenTheTablesMove) {
   std::string text = "*nat\n";
   for (int i = 0; i < 1000; ++i) {
