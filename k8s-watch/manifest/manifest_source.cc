@@ -493,13 +493,13 @@ void ManifestSource::Rescan(bool initial) {
     // Bounds what the initial scan holds decoded (see Memory in the class comment); a later scan
     // must hand over only the final result per key, so it delivers after the last file.
     if (initial && services_.pending.size() + slices_.pending.size() >= initial_batch_objects_) {
-      Deliver();
+      Deliver(next.size());
     }
   }
   // What is left was removed from the directory.
   for (auto& [name, state] : files_) SetObjects(name, &state, {}, {}, {});
   files_ = std::move(next);
-  Deliver();
+  Deliver(files_.size());
 }
 
 bool ManifestSource::LoadFile(const std::string& name, FileState* state) {
@@ -648,7 +648,7 @@ void ManifestSource::SetObjects(const std::string& name, FileState* state,
   nodes_.Replace(name, std::move(nodes), &state->nodes);
 }
 
-void ManifestSource::Deliver() {
+void ManifestSource::Deliver(size_t files) {
   // A changed winner whose decoded object is gone (its file was read before and the file that
   // overrode it went away) is read again, so the handlers get the whole object. A file that
   // cannot be read or decoded now keeps what was delivered (DeliverKind warns).
@@ -680,10 +680,9 @@ void ManifestSource::Deliver() {
       [nh](const Node& n) { nh->OnNodeAdd(n); },
       [nh](const Node& o, const Node& n) { nh->OnNodeUpdate(o, n); },
       [nh](const Node& n) { nh->OnNodeDelete(n); });
-  VLOG(2) << "manifest " << directory_ << ": " << files_.size() << " file(s), "
-          << services_.delivered_count << " service(s), " << slices_.delivered_count
-          << " endpointslice(s), " << nodes_.delivered_count << " node(s); " << calls
-          << " change(s) delivered";
+  VLOG(2) << "manifest " << directory_ << ": " << files << " file(s), " << services_.delivered_count
+          << " service(s), " << slices_.delivered_count << " endpointslice(s), "
+          << nodes_.delivered_count << " node(s); " << calls << " change(s) delivered";
 }
 
 }  // namespace kpx

@@ -206,8 +206,9 @@ class ManifestSource {
   // Sets *state's objects, keeping the per-kind indexes in step.
   void SetObjects(const std::string& name, FileState* state, std::vector<Entry<Service>> services,
                   std::vector<Entry<EndpointSlice>> slices, std::vector<Entry<Node>> nodes);
-  // Hands the handlers what changed among the touched keys.
-  void Deliver();
+  // Hands the handlers what changed among the touched keys; `files`: how many the scan has read
+  // so far (the log says it: files_ is the scan's result only once the scan is done).
+  void Deliver(size_t files);
 
   const std::string directory_;
   const std::string node_name_;
