@@ -638,7 +638,7 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
   if (!opened.ok()) return opened.status();
   auto& h = *opened.value();
   // libiptc takes NUL-terminated names: each is copied out of the text once.
-  for (const auto& decl : section.chains) {
+  auto declare = [&](const RestoreChainDecl& decl) -> Status {
     const std::string decl_name(decl.name);
     const char* name = decl_name.c_str();
     if (F::IsChain(name, h.get()) && F::Builtin(name, h.get())) {
@@ -650,8 +650,9 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
     } else if (!F::Create(name, h.get())) {
       return h.Fail("create " + decl_name);
     }
-  }
-  for (const auto& cmd : section.commands) {
+    return Status::Ok();
+  };
+  auto command = [&](const RestoreCommand& cmd) -> Status {
     const std::string where = "line " + std::to_string(cmd.line) + ": ";
     const std::string chain_name(cmd.chain);
     const char* chain = chain_name.c_str();
@@ -684,6 +685,17 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
         if (!F::Delete(chain, h.get())) return h.Fail(where + "delete " + chain_name);
         break;
     }
+    return Status::Ok();
+  };
+  // In the order of the lines, as iptables-restore takes them: a declaration after a rule of
+  // its chain flushes that rule (the blob path leaves such a section to this one).
+  size_t d = 0, c = 0;
+  while (d < section.chains.size() || c < section.commands.size()) {
+    const bool decl_next =
+        c == section.commands.size() ||
+        (d < section.chains.size() && section.chains[d].line < section.commands[c].line);
+    const Status st = decl_next ? declare(section.chains[d++]) : command(section.commands[c++]);
+    if (!st.ok()) return st;
   }
   return h.Commit();
 }
@@ -746,8 +758,8 @@ std::optional<std::vector<SectionText>> SplitSections(std::span<const std::strin
 // built-in chain or deletes single rules: those keep going through libiptc.
 // The section (its "*table" and COMMIT lines included) is read as it is planned: a full sync's
 // 320 000 rules are encoded line by line, nothing of the text kept but what the encoding wrote.
-// Declarations are taken before the commands, as the libiptc path and iptables-restore take
-// kpx's own text; a section that declares a chain after a command is left to the libiptc path.
+// A section that declares a chain after a command is left to the libiptc path, which takes the
+// lines in order as iptables-restore does (here, declarations are all read before the edits).
 // The rules appended are encoded into `arena`, which must outlive the edits.
 Result<std::optional<std::vector<XtChainEdit>>> PlanSection(IpFamily family,
                                                             const SectionText& section,
