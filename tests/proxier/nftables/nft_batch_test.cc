@@ -236,8 +236,11 @@ TEST(NftBatchTest, ARuleIsNamedWithItsTextFromTheMessageAndBuiltTheSameAfterOthe
   after.AddSet(IpFamily::kIPv4, "kpx", NftSetSpec{"a-set-with-a-long-name", 0, 7, 4, 0, 0});
   after.AddRule(IpFamily::kIPv4, "kpx", "services", JumpRule("svc-with-a-much-longer-name"));
   after.AddRule(IpFamily::kIPv4, "kpx", "services", JumpRule("svc-1"));
-  const auto one = Messages(alone.Bytes());
-  const auto three = Messages(after.Bytes());
+  // Messages() points into the bytes: they are kept for as long as the messages are read.
+  const std::vector<uint8_t> alone_bytes = alone.Bytes();
+  const std::vector<uint8_t> after_bytes = after.Bytes();
+  const auto one = Messages(alone_bytes);
+  const auto three = Messages(after_bytes);
   ASSERT_EQ(one.size(), 3u);
   ASSERT_EQ(three.size(), 5u);
   // Sequence numbers and the ACK flag differ by position; the rest must not.
