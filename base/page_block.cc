@@ -70,6 +70,10 @@ void PageBlock::Populate(void* data, size_t size) {
 #endif
 }
 
+unsigned char* PageBlock::HugePageAtOrAfter(unsigned char* at) {
+  return reinterpret_cast<unsigned char*>(RoundUp(reinterpret_cast<uintptr_t>(at), kHugePage));
+}
+
 bool PageBlock::MoveTo(void* to) {
   if (data_ == nullptr) return false;
   void* moved = mremap(data_, size_, size_, MREMAP_MAYMOVE | MREMAP_FIXED, to);

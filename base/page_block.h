@@ -41,6 +41,8 @@ class PageBlock {
   // empty after; false (and the block unchanged) when the kernel refuses.
   bool MoveTo(void* to);
   static constexpr size_t kHugePageSize = size_t{2} << 20;
+  // The first 2 MiB boundary at or after `at`: where MoveTo may put a block of 2 MiB or more.
+  static unsigned char* HugePageAtOrAfter(unsigned char* at);
 
   PageBlock(PageBlock&& o) noexcept;
   PageBlock& operator=(PageBlock&& o) noexcept;

@@ -724,17 +724,14 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
                                     [&](const Run& x) { return uint64_t{x.dst} + x.bytes <= lo; });
       return r != runs.end() && r->dst < hi;
     };
-    constexpr uintptr_t kHuge = PageBlock::kHugePageSize;
     unsigned char* moved_end = base;  // the end of the last stretch given a block's pages
     for (size_t k = 0; k < release.size(); ++k) {
       const size_t si = release[k].first + 1;
       const size_t block = release[k].second;
       if (si >= slots.size() || !spent->Movable(block)) continue;
       const size_t bytes = spent->BlockSize(block);
-      const uintptr_t from =
-          std::max(reinterpret_cast<uintptr_t>(base + next.entries_[next.chains_[si].first].offset),
-                   reinterpret_cast<uintptr_t>(moved_end));
-      unsigned char* to = reinterpret_cast<unsigned char*>((from + kHuge - 1) & ~(kHuge - 1));
+      unsigned char* to = PageBlock::HugePageAtOrAfter(
+          std::max(base + next.entries_[next.chains_[si].first].offset, moved_end));
       const uint64_t lo = static_cast<uint64_t>(to - base);
       if (lo + bytes > size || run_within(lo, lo + bytes)) continue;
       move_to[k] = to;

@@ -25,6 +25,14 @@ TEST(PageBlockTest, SmallBlocksAreWholePagesAndLargeOnesWholeAlignedHugePages) {
   EXPECT_EQ(PageBlock::Map(0).size(), 4096u);
 }
 
+TEST(PageBlockTest, HugePageAtOrAfterRoundsUpToTwoMiB) {
+  constexpr uintptr_t kHugeSize = PageBlock::kHugePageSize;
+  auto at = [](uintptr_t a) { return reinterpret_cast<unsigned char*>(a); };
+  EXPECT_EQ(PageBlock::HugePageAtOrAfter(at(3 * kHugeSize)), at(3 * kHugeSize));
+  EXPECT_EQ(PageBlock::HugePageAtOrAfter(at(3 * kHugeSize + 1)), at(4 * kHugeSize));
+  EXPECT_EQ(PageBlock::HugePageAtOrAfter(at(4 * kHugeSize - 1)), at(4 * kHugeSize));
+}
+
 TEST(PageBlockTest, MovesHandTheMappingOver) {
   PageBlock a = PageBlock::Map(8192);
   unsigned char* at = a.data();
