@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/sanitizers.h"
+
 namespace kpx::testing {
 namespace {
 
@@ -58,19 +60,11 @@ int InChild(Fn child) {
   return WEXITSTATUS(status);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define KPX_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define KPX_TSAN 1
-#endif
-#endif
-
 class PrivateNetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (const std::string why = PrivateNetnsUnavailable(); !why.empty()) GTEST_SKIP() << why;
-#ifdef KPX_TSAN
+#ifdef KPX_TEST_TSAN
     // TSan restarts its background thread in a forked child of a process that had threads, so
     // the child is never single-threaded and is refused; the main and ASan stages run these.
     // (The PRIVATE_NETNS binaries themselves enter their namespace before any thread exists.)
