@@ -21,7 +21,7 @@ PagePopulator::~PagePopulator() { Stop(); }
 
 void PagePopulator::Stop() {
   stop_.store(true, std::memory_order_relaxed);
-  if (thread_.joinable()) thread_.join();
+  Wait();
 }
 
 void PagePopulator::Wait() {

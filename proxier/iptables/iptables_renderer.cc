@@ -110,9 +110,8 @@ class ServicePortRenderer {
     for (size_t i = 0; i < frag_.chains.size(); ++i) {
       frag_.chains[i].digest = OwnedChain::Digest(text_[i]);
       frag_.chains[i].text = texts_.Add(frag_.chains[i].name, text_[i]);
-    }
-    // A port with thousands of endpoints leaves no megabytes behind in the pool.
-    for (size_t i = 0; i < text_.size(); ++i) {
+      // A port with thousands of endpoints leaves no megabytes behind in the pool (the texts
+      // past this port's were trimmed by the port that used them).
       if (text_[i].capacity() > kKeptText) std::string().swap(text_[i]);
     }
     frag_.chains.shrink_to_fit();  // kept until the port changes: 10 000 of them

@@ -717,12 +717,20 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   // above (`runs`, in table order), and inside the table. Planned here, before any write, so
   // that the rest of the fresh table can be populated meanwhile on another core.
   std::vector<unsigned char*> move_to(release.size(), nullptr);
-  std::vector<PagePopulator::Range> unmoved;  // the fresh table's stretches no block will cover
+  // The fresh table's stretches no block will cover, less the old entries copied in above.
+  std::vector<PagePopulator::Range> unmoved;
   if (in_place == nullptr && spent != nullptr) {
-    auto run_within = [&](uint64_t lo, uint64_t hi) {
-      auto r = std::partition_point(runs.begin(), runs.end(),
-                                    [&](const Run& x) { return uint64_t{x.dst} + x.bytes <= lo; });
-      return r != runs.end() && r->dst < hi;
+    // The first run that ends after `at`.
+    auto run_after = [&](const unsigned char* at) {
+      return std::partition_point(runs.begin(), runs.end(),
+                                  [&](const Run& x) { return base + x.dst + x.bytes <= at; });
+    };
+    auto add_unmoved = [&](unsigned char* at, unsigned char* end) {
+      for (auto r = run_after(at); r != runs.end() && base + r->dst < end; ++r) {
+        if (base + r->dst > at) unmoved.push_back({at, static_cast<size_t>(base + r->dst - at)});
+        at = std::max(at, base + r->dst + r->bytes);
+      }
+      if (at < end) unmoved.push_back({at, static_cast<size_t>(end - at)});
     };
     unsigned char* moved_end = base;  // the end of the last stretch given a block's pages
     for (size_t k = 0; k < release.size(); ++k) {
@@ -733,27 +741,13 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       unsigned char* to = PageBlock::HugePageAtOrAfter(
           std::max(base + next.entries_[next.chains_[si].first].offset, moved_end));
       const uint64_t lo = static_cast<uint64_t>(to - base);
-      if (lo + bytes > size || run_within(lo, lo + bytes)) continue;
+      if (lo + bytes > size) continue;
+      if (auto r = run_after(to); r != runs.end() && r->dst < lo + bytes) continue;
       move_to[k] = to;
-      unmoved.push_back({moved_end, static_cast<size_t>(to - moved_end)});
+      add_unmoved(moved_end, to);
       moved_end = to + bytes;
     }
-    unmoved.push_back({moved_end, static_cast<size_t>(base + size - moved_end)});
-    // The old entries copied in are written already.
-    std::vector<PagePopulator::Range> fresh;
-    size_t r = 0;
-    for (const PagePopulator::Range& u : unmoved) {
-      unsigned char* at = u.data;
-      unsigned char* const end = u.data + u.size;
-      while (r < runs.size() && base + runs[r].dst + runs[r].bytes <= at) ++r;
-      for (size_t q = r; q < runs.size() && base + runs[q].dst < end; ++q) {
-        unsigned char* const run_at = base + runs[q].dst;
-        if (run_at > at) fresh.push_back({at, static_cast<size_t>(run_at - at)});
-        at = std::max(at, run_at + runs[q].bytes);
-      }
-      if (at < end) fresh.push_back({at, static_cast<size_t>(end - at)});
-    }
-    unmoved = std::move(fresh);
+    add_unmoved(moved_end, base + size);
   }
   PagePopulator populator(std::move(unmoved));
   auto spend = [&](size_t k) {

@@ -495,6 +495,7 @@ TEST_P(XtTableBlobTest, SpentBlocksMovedOntoTheTableLeaveItAsWrittenFresh) {
     edits.push_back(std::move(e));
   }
   ASSERT_GT(arena.mapped(), size_t{24} << 20) << "several blocks of 8 MiB";
+  EXPECT_GT(arena.made_ahead(), 0u) << "8 MiB blocks are made one ahead";
   const std::vector<XtChainEdit> owned = edits;
   const Table base = Base();
   auto blob = XtTableBlob::Parse(f(), base.info, base.entries);
