@@ -88,10 +88,4 @@ class LibiptcIptablesRunner : public IptablesRunner {
   XtTableSocket tables_;
 };
 
-// Encodes one rule as the ipt_entry/ip6t_entry bytes libiptc takes. The vector form is for tests.
-Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
-                                                  std::span<const std::string_view> args);
-Result<std::vector<unsigned char>> EncodeIptEntry(IpFamily family,
-                                                  const std::vector<std::string>& args);
-
 }  // namespace kpx

@@ -76,33 +76,6 @@ int RunInOwnNetns(const std::string& out) {
   return 0;
 }
 
-// The renderer's probabilities are read without strtod; they must land on the very same kernel
-// value (iptables' own: the fraction of 2^31, rounded).
-TEST(LibiptcIptablesRunnerTest, ProbabilitiesEncodeAsStrtodReadsThem) {
-  std::vector<std::string> printed = {"0.5", "0.0000000001", "0.9999999999", "0.333333333333333",
-                                      "1.0", "0.25e0"};
-  for (int n = 1; n <= 3000; ++n) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%0.10f", 1.0 / n);
-    printed.push_back(buf);
-  }
-  for (const std::string& p : printed) {
-    auto entry = EncodeIptEntry(IpFamily::kIPv4, {"-m", "statistic", "--mode", "random",
-                                                  "--probability", p, "-j", "KUBE-SEP-X"});
-    ASSERT_TRUE(entry.ok()) << p << ": " << entry.status().message();
-    xt_statistic_info info;
-    std::memcpy(&info,
-                entry->data() + XT_ALIGN(sizeof(ipt_entry)) + XT_ALIGN(sizeof(xt_entry_match)),
-                sizeof(info));
-    EXPECT_EQ(info.u.random.probability,
-              static_cast<uint32_t>(std::lround(0x80000000 * std::strtod(p.c_str(), nullptr))))
-        << p;
-  }
-  EXPECT_FALSE(EncodeIptEntry(IpFamily::kIPv4, {"-m", "statistic", "--mode", "random",
-                                                "--probability", "half", "-j", "X"})
-                   .ok());
-}
-
 TEST(LibiptcIptablesRunnerTest, WritesWhatIptablesWrites) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespace, iptables)";
   if (access("/usr/sbin/iptables-legacy-restore", X_OK) != 0) {

@@ -21,16 +21,15 @@
 #include <vector>
 
 #include "base/ip_address.h"
-#include "proxier/netfilter/libiptc_iptables_runner.h"
+#include "proxier/netfilter/ipt_entry_encoder.h"
+#include "tests/support/xt_test_tables.h"
 
 namespace kpx {
 namespace {
 
-constexpr const char* kHookNames[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
+using namespace xt_test;  // NOLINT: the tables every test here builds
 
-size_t EntrySize(IpFamily f) {
-  return f == IpFamily::kIPv4 ? sizeof(ipt_entry) : sizeof(ip6t_entry);
-}
+constexpr const char* kHookNames[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
 
 // Field accessors for either family's entry.
 struct EntryView {
@@ -64,68 +63,6 @@ struct EntryView {
   int verdict() const { return reinterpret_cast<const xt_standard_target*>(target())->verdict; }
 };
 
-// An entry in the kernel's form with a standard target carrying `verdict`.
-std::vector<unsigned char> KernelStandard(IpFamily f, int verdict) {
-  const size_t size = EntrySize(f) + XT_ALIGN(sizeof(xt_standard_target));
-  std::vector<unsigned char> e(size, 0);
-  const uint16_t to = static_cast<uint16_t>(EntrySize(f));
-  const uint16_t next = static_cast<uint16_t>(size);
-  if (f == IpFamily::kIPv4) {
-    reinterpret_cast<ipt_entry*>(e.data())->target_offset = to;
-    reinterpret_cast<ipt_entry*>(e.data())->next_offset = next;
-  } else {
-    reinterpret_cast<ip6t_entry*>(e.data())->target_offset = to;
-    reinterpret_cast<ip6t_entry*>(e.data())->next_offset = next;
-  }
-  auto* t = reinterpret_cast<xt_standard_target*>(e.data() + to);
-  t->target.u.user.target_size = XT_ALIGN(sizeof(xt_standard_target));
-  t->verdict = verdict;
-  return e;
-}
-
-std::vector<unsigned char> KernelError(IpFamily f, const char* name) {
-  const size_t size = EntrySize(f) + XT_ALIGN(sizeof(xt_error_target));
-  std::vector<unsigned char> e(size, 0);
-  const uint16_t to = static_cast<uint16_t>(EntrySize(f));
-  if (f == IpFamily::kIPv4) {
-    reinterpret_cast<ipt_entry*>(e.data())->target_offset = to;
-    reinterpret_cast<ipt_entry*>(e.data())->next_offset = static_cast<uint16_t>(size);
-  } else {
-    reinterpret_cast<ip6t_entry*>(e.data())->target_offset = to;
-    reinterpret_cast<ip6t_entry*>(e.data())->next_offset = static_cast<uint16_t>(size);
-  }
-  auto* t = reinterpret_cast<xt_error_target*>(e.data() + to);
-  t->target.u.user.target_size = XT_ALIGN(sizeof(xt_error_target));
-  std::strcpy(t->target.u.user.name, XT_ERROR_TARGET);
-  std::strcpy(t->errorname, name);
-  return e;
-}
-
-// A table as the kernel holds it.
-struct Table {
-  XtTableInfo info;
-  std::vector<unsigned char> entries;
-};
-
-// A filter table as a fresh namespace has it: INPUT ACCEPT, FORWARD DROP, OUTPUT ACCEPT.
-Table EmptyFilter(IpFamily f) {
-  Table t;
-  t.info.valid_hooks = (1 << NF_INET_LOCAL_IN) | (1 << NF_INET_FORWARD) | (1 << NF_INET_LOCAL_OUT);
-  const int policies[] = {-NF_ACCEPT - 1, -NF_DROP - 1, -NF_ACCEPT - 1};
-  const int hooks[] = {NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_LOCAL_OUT};
-  for (int i = 0; i < 3; ++i) {
-    t.info.hook_entry[hooks[i]] = t.info.underflow[hooks[i]] =
-        static_cast<uint32_t>(t.entries.size());
-    auto e = KernelStandard(f, policies[i]);
-    t.entries.insert(t.entries.end(), e.begin(), e.end());
-  }
-  auto e = KernelError(f, XT_ERROR_TARGET);
-  t.entries.insert(t.entries.end(), e.begin(), e.end());
-  t.info.num_entries = 4;
-  t.info.size = static_cast<uint32_t>(t.entries.size());
-  return t;
-}
-
 // A rule in libiptc's user form, told apart by its source address.
 XtRule Rule(IpFamily f, const std::string& source, const std::string& target) {
   std::vector<std::string> args = {"-s", source};
@@ -154,17 +91,6 @@ XtChainEdit Remove(const std::string& name) {
   e.name = name;
   e.remove = true;
   return e;
-}
-
-Result<Table> Edit(IpFamily f, const Table& t, const std::vector<XtChainEdit>& edits,
-                   std::vector<uint32_t>* old_index = nullptr) {
-  auto blob = XtTableBlob::Parse(f, t.info, t.entries);
-  if (!blob.ok()) return blob.status();
-  auto r = blob->Apply(edits, 8);
-  if (!r.ok()) return r.status();
-  EXPECT_EQ(r->buffer.size(), r->info.size + 8);
-  if (old_index) *old_index = r->old_index;
-  return Table{r->info, std::vector<unsigned char>(r->buffer.begin() + 8, r->buffer.end())};
 }
 
 // Reads a table the way the kernel lays it out, without XtTableBlob, and describes it one chain a

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "proxier/netfilter/ipt_entry_encoder.h"
 #include "proxier/netfilter/libiptc_iptables_runner.h"
 #include "proxier/netfilter/subprocess_executor.h"
 #include "tests/support/in_netns.h"

@@ -1,0 +1,89 @@
+#include "proxier/netfilter/restore_section.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxier/netfilter/restore_pieces.h"
+
+namespace kpx {
+namespace {
+
+std::string Joined(const RestoreSection& s) { return JoinPieces(s.pieces); }
+
+TEST(RestoreSectionTest, SectionsWithTheirFirstLinesAndDeclarations) {
+  const std::string text =
+      "# written by kpx\n"
+      "*filter\n"
+      ":KUBE-A - [0:0]\n"
+      "-A KUBE-A -j ACCEPT\n"
+      "COMMIT\n"
+      "\n"
+      "*nat\n"
+      ":KUBE-B - [0:0]\n"
+      ":KUBE-C - [0:0]\n"
+      "-A KUBE-B -j KUBE-C\n"
+      "COMMIT\n";
+  const std::string_view whole = text;
+  auto sections = RestoreSection::Split({&whole, 1});
+  ASSERT_TRUE(sections);
+  ASSERT_EQ(sections->size(), 2u);
+  EXPECT_EQ((*sections)[0].name, "filter");
+  EXPECT_EQ((*sections)[0].first_line, 2);
+  EXPECT_EQ((*sections)[0].declared, 1u);
+  EXPECT_EQ(Joined((*sections)[0]), "*filter\n:KUBE-A - [0:0]\n-A KUBE-A -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ((*sections)[1].name, "nat");
+  EXPECT_EQ((*sections)[1].first_line, 7);
+  EXPECT_EQ((*sections)[1].declared, 2u);
+  EXPECT_EQ(Joined((*sections)[1]),
+            "*nat\n:KUBE-B - [0:0]\n:KUBE-C - [0:0]\n-A KUBE-B -j KUBE-C\nCOMMIT\n");
+}
+
+// The renderer's pieces are cut wherever its texts end: a section spans them, its first and last
+// cut at its own lines, and reads the same as from one text.
+TEST(RestoreSectionTest, SectionsSpanPiecesCutAnywhereBetweenLines) {
+  const std::vector<std::string> lines = {"*filter\n",        ":A - [0:0]\n", "-A A -j DROP\n",
+                                          "COMMIT\n",         "*nat\n",       ":B - [0:0]\n",
+                                          "-A B -j RETURN\n", "COMMIT\n"};
+  std::string text;
+  for (const std::string& l : lines) text += l;
+  const std::string_view whole = text;
+  const auto expected = RestoreSection::Split({&whole, 1});
+  ASSERT_TRUE(expected);
+  // Every way of cutting the lines into consecutive pieces at one or two places.
+  for (size_t a = 1; a < lines.size(); ++a) {
+    for (size_t b = a; b < lines.size(); ++b) {
+      std::string p1, p2, p3;
+      for (size_t i = 0; i < lines.size(); ++i) (i < a ? p1 : i < b ? p2 : p3) += lines[i];
+      const std::vector<std::string_view> pieces = {p1, p2, p3};
+      auto got = RestoreSection::Split(pieces);
+      ASSERT_TRUE(got) << a << "," << b;
+      ASSERT_EQ(got->size(), expected->size());
+      for (size_t s = 0; s < got->size(); ++s) {
+        EXPECT_EQ((*got)[s].name, (*expected)[s].name);
+        EXPECT_EQ((*got)[s].first_line, (*expected)[s].first_line);
+        EXPECT_EQ((*got)[s].declared, (*expected)[s].declared);
+        EXPECT_EQ(Joined((*got)[s]), Joined((*expected)[s])) << a << "," << b;
+      }
+    }
+  }
+}
+
+// Not sections: the parse of the text says what is wrong, not this split.
+TEST(RestoreSectionTest, TextOutsideSectionsIsNone) {
+  for (const std::string text :
+       {"-A X -j DROP\n", "*filter\n:A - [0:0]\n", "*filter\n*nat\nCOMMIT\n", "COMMIT\n"}) {
+    const std::string_view whole = text;
+    EXPECT_FALSE(RestoreSection::Split({&whole, 1})) << text;
+  }
+  const std::string blank = "\n# only a comment\n";
+  const std::string_view whole = blank;
+  auto none = RestoreSection::Split({&whole, 1});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+}  // namespace
+}  // namespace kpx
