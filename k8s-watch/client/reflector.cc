@@ -173,6 +173,12 @@ void Reflector::Run() {
         break;
       case WatchEnd::kError:
         OutOfTouch();
+        // A broken stream also ends a row of watches expiring at once: the 410 that greets the
+        // reconnection after an outage is history compacted while nothing could watch, not a
+        // server expiring every fresh resourceVersion, and this path waits out the backoff
+        // anyway. Counted, it made the relist after a restart wait out an earlier 410 loop's
+        // backoff (up to 30 s) on top of the outage's, with deleted objects kept meanwhile.
+        consecutive_gone = 0;
         // A stream that delivered events, or lasted, was healthy until it broke: retry soon, not
         // after a delay grown in an earlier 410 loop or outage.
         if (events > 0 || lasted >= options_.min_healthy_watch) backoff_.Reset();

@@ -652,6 +652,55 @@ TEST_F(ReflectorTest, OneExpiredWatchAfterAHealthyOneRelistsAtOnce) {
   EXPECT_EQ(stats_.relists.load(), 2u);
 }
 
+// An outage ends the row too, even when no watch could last before it. Found by kpx_api_faults
+// again: a 410 loop, a watch broken 50 ms after it by the API server stopping, a restart with
+// compacted history; the one 410 on reconnecting waited out the loop's grown backoff before the
+// relist. Here that wait would be 2 s at the least; the relist must follow at once.
+TEST_F(ReflectorTest, OneExpiredWatchAfterAnOutageRelistsAtOnce) {
+  Seed(2);
+  ApiSource::Options options = FastOptions();
+  options.backoff = {.initial = 500ms, .max = 1h, .jitter = 0};
+  options.min_healthy_watch = 1h;  // no watch lasts: only the outage can end the row
+  ASSERT_NO_FATAL_FAILURE(StartSource(Config(), options));
+  ASSERT_TRUE(WaitSynced());
+  ASSERT_TRUE(WaitWatching());
+  const int port = server_->port();
+  // A 410 loop: relisted at once, then after 500 ms and 1 s; the next wait is 2 s.
+  const int lists = server_->list_requests(R::kServices);
+  server_->SetWatchesGone(true);
+  const auto looped = std::chrono::steady_clock::now() + kWait;
+  while (server_->list_requests(R::kServices) - lists < 3 &&
+         std::chrono::steady_clock::now() < looped) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GE(server_->list_requests(R::kServices) - lists, 3);
+  server_->SetWatchesGone(false);
+  ASSERT_TRUE(server_->WaitForOpenWatches(R::kServices, 1, kWait));
+  // The API server stops under the open watch and comes back with that watch's history gone.
+  server_->Stop();
+  server_->Put(R::kServices, ServiceObject(Svc("while-down", 67)));
+  server_->AdvanceResourceVersion(100);
+  server_->Compact();
+  const int watches_down = server_->watch_requests(R::kServices);
+  const int lists_down = server_->list_requests(R::kServices);
+  server_->Start(port);
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (server_->watch_requests(R::kServices) == watches_down &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_GT(server_->watch_requests(R::kServices), watches_down);
+  const auto expired = std::chrono::steady_clock::now();
+  while (server_->list_requests(R::kServices) == lists_down &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GT(server_->list_requests(R::kServices), lists_down);
+  EXPECT_LT(std::chrono::steady_clock::now() - expired, 1500ms);
+  EXPECT_TRUE(handler_.WaitUntil(
+      [&] { return handler_.services_locked().contains("shop/while-down"); }, kWait));
+}
+
 TEST_F(ReflectorTest, RotatedTokenFileIsUsedForTheNextRequest) {
   testing::TempDir dir;
   const std::string token_path = dir.Write("token", "token-1\n");
