@@ -19,7 +19,7 @@ manifests=$(mktemp -d)
 kpx_pid=
 cleanup() {
   if [[ -n $kpx_pid ]]; then kill -TERM "$kpx_pid" 2>/dev/null || true; wait "$kpx_pid" 2>/dev/null || true; fi
-  if ip netns list | grep -qw "$TOPO_NODE"; then
+  if grep -qw "$TOPO_NODE" < <(ip netns list); then
     ip netns exec "$TOPO_NODE" "$kpx" --cleanup >/dev/null 2>&1 || true
   fi
   topo_down
@@ -42,7 +42,7 @@ ip netns exec "$TOPO_NODE" "$kpx" --mode=iptables --source="$manifests" \
   >"$manifests.log" 2>&1 &
 kpx_pid=$!
 for _ in $(seq 50); do
-  ip netns exec "$TOPO_NODE" iptables-save -t nat 2>/dev/null | grep -q 'KUBE-SVC' && break
+  grep -q 'KUBE-SVC' < <(ip netns exec "$TOPO_NODE" iptables-save -t nat 2>/dev/null) && break
   sleep 0.1
 done
 ip netns exec "$TOPO_NODE" iptables-save -t nat | grep -E '^-A KUBE-SERVICES' | sed 's/^/  /'

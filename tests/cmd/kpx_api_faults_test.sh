@@ -110,7 +110,10 @@ endpoints_of() {
 state() {
   local extra
   extra=$(endpoints_of demo/extra:http)
-  if [[ -z $extra ]] && in_node iptables-save 2>/dev/null | grep -q 'demo/extra:http'; then
+  # Not "iptables-save | grep -q": under pipefail, grep leaving at its first match can fail the
+  # pipeline with iptables-save's SIGPIPE, and a rule present read as absent (a false "none" let
+  # a convergence check pass early).
+  if [[ -z $extra ]] && grep -q 'demo/extra:http' < <(in_node iptables-save 2>/dev/null); then
     extra=no-endpoints
   fi
   printf 'web=%s extra=%s' "$(endpoints_of demo/web:http)" "${extra:-none}"

@@ -27,7 +27,8 @@ stop_kpx() {
 }
 # "ok" when a connection to IP:PORT from the client gets an answer from a backend.
 answers() {
-  if in_client "$probe" tcp "$1" "$2" --count 2 --timeout-ms 1500 2>/dev/null | grep -q '^api'; then
+  # Not a pipe into grep -q: under pipefail the probe's SIGPIPE would fail an answered probe.
+  if grep -q '^api' < <(in_client "$probe" tcp "$1" "$2" --count 2 --timeout-ms 1500 2>/dev/null); then
     echo ok
   else
     echo no
