@@ -438,72 +438,59 @@ Status SetTarget(EntryBytes& e, const RuleSpecView& r, IpFamily family) {
   return Status::Ok();
 }
 
+// What differs between the two families' headers: the address width, the flag bits, and the
+// IPv6 flag saying that the protocol is to be matched.
 template <typename Header>
-Status FillHeader(Header& ip, const RuleSpecView& r, IpFamily family);
-
+struct HeaderTraits;
 template <>
-Status FillHeader(ipt_ip& ip, const RuleSpecView& r, IpFamily family) {
-  if (r.source) {
-    auto c = ParseAddress(r.source->value, family);
+struct HeaderTraits<ipt_ip> {
+  static constexpr size_t kAddressBytes = 4;
+  static constexpr uint8_t kInvSource = IPT_INV_SRCIP, kInvDestination = IPT_INV_DSTIP;
+  static constexpr uint8_t kInvIn = IPT_INV_VIA_IN, kInvOut = IPT_INV_VIA_OUT;
+  static constexpr uint8_t kMatchProtocol = 0;
+};
+template <>
+struct HeaderTraits<ip6t_ip6> {
+  static constexpr size_t kAddressBytes = 16;
+  static constexpr uint8_t kInvSource = IP6T_INV_SRCIP, kInvDestination = IP6T_INV_DSTIP;
+  static constexpr uint8_t kInvIn = IP6T_INV_VIA_IN, kInvOut = IP6T_INV_VIA_OUT;
+  static constexpr uint8_t kMatchProtocol = IP6T_F_PROTO;
+};
+
+template <typename Header>
+Status FillHeader(Header& ip, const RuleSpecView& r, IpFamily family) {
+  using T = HeaderTraits<Header>;
+  auto address = [&](const auto& option, auto& addr, auto& mask, uint8_t inverted) -> Status {
+    static_assert(sizeof(addr) == T::kAddressBytes && sizeof(mask) == T::kAddressBytes);
+    auto c = ParseAddress(option.value, family);
     if (!c.ok()) return c.status();
-    std::memcpy(&ip.src, c->address().bytes().data(), 4);
-    std::memcpy(&ip.smsk, Mask(c->prefix_length()).data(), 4);
-    if (r.source->negated) ip.invflags |= IPT_INV_SRCIP;
+    std::memcpy(&addr, c->address().bytes().data(), T::kAddressBytes);
+    std::memcpy(&mask, Mask(c->prefix_length()).data(), T::kAddressBytes);
+    if (option.negated) ip.invflags |= inverted;
+    return Status::Ok();
+  };
+  if (r.source) {
+    if (Status st = address(*r.source, ip.src, ip.smsk, T::kInvSource); !st.ok()) return st;
   }
   if (r.destination) {
-    auto c = ParseAddress(r.destination->value, family);
-    if (!c.ok()) return c.status();
-    std::memcpy(&ip.dst, c->address().bytes().data(), 4);
-    std::memcpy(&ip.dmsk, Mask(c->prefix_length()).data(), 4);
-    if (r.destination->negated) ip.invflags |= IPT_INV_DSTIP;
+    if (Status st = address(*r.destination, ip.dst, ip.dmsk, T::kInvDestination); !st.ok()) {
+      return st;
+    }
   }
   if (r.protocol) {
     auto p = ProtocolNumber(r.protocol->value);
     if (!p.ok()) return p.status();
     ip.proto = *p;
+    ip.flags |= T::kMatchProtocol;
     if (r.protocol->negated) ip.invflags |= XT_INV_PROTO;
   }
   if (r.in_interface) {
     Interface(r.in_interface->value, ip.iniface, ip.iniface_mask);
-    if (r.in_interface->negated) ip.invflags |= IPT_INV_VIA_IN;
+    if (r.in_interface->negated) ip.invflags |= T::kInvIn;
   }
   if (r.out_interface) {
     Interface(r.out_interface->value, ip.outiface, ip.outiface_mask);
-    if (r.out_interface->negated) ip.invflags |= IPT_INV_VIA_OUT;
-  }
-  return Status::Ok();
-}
-
-template <>
-Status FillHeader(ip6t_ip6& ip, const RuleSpecView& r, IpFamily family) {
-  if (r.source) {
-    auto c = ParseAddress(r.source->value, family);
-    if (!c.ok()) return c.status();
-    std::memcpy(&ip.src, c->address().bytes().data(), 16);
-    std::memcpy(&ip.smsk, Mask(c->prefix_length()).data(), 16);
-    if (r.source->negated) ip.invflags |= IP6T_INV_SRCIP;
-  }
-  if (r.destination) {
-    auto c = ParseAddress(r.destination->value, family);
-    if (!c.ok()) return c.status();
-    std::memcpy(&ip.dst, c->address().bytes().data(), 16);
-    std::memcpy(&ip.dmsk, Mask(c->prefix_length()).data(), 16);
-    if (r.destination->negated) ip.invflags |= IP6T_INV_DSTIP;
-  }
-  if (r.protocol) {
-    auto p = ProtocolNumber(r.protocol->value);
-    if (!p.ok()) return p.status();
-    ip.proto = *p;
-    ip.flags |= IP6T_F_PROTO;
-    if (r.protocol->negated) ip.invflags |= XT_INV_PROTO;
-  }
-  if (r.in_interface) {
-    Interface(r.in_interface->value, ip.iniface, ip.iniface_mask);
-    if (r.in_interface->negated) ip.invflags |= IP6T_INV_VIA_IN;
-  }
-  if (r.out_interface) {
-    Interface(r.out_interface->value, ip.outiface, ip.outiface_mask);
-    if (r.out_interface->negated) ip.invflags |= IP6T_INV_VIA_OUT;
+    if (r.out_interface->negated) ip.invflags |= T::kInvOut;
   }
   return Status::Ok();
 }
