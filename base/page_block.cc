@@ -70,6 +70,14 @@ void PageBlock::Populate(void* data, size_t size) {
 #endif
 }
 
+void PageBlock::PopulateHuge(void* data, size_t size) {
+  const auto at = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t begin = RoundUp(at, kHugePage);
+  const uintptr_t end = (at + size) & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  Populate(data, size);
+}
+
 unsigned char* PageBlock::HugePageAtOrAfter(unsigned char* at) {
   return reinterpret_cast<unsigned char*>(RoundUp(reinterpret_cast<uintptr_t>(at), kHugePage));
 }

@@ -33,6 +33,10 @@ class PageBlock {
   // written for the first time (Linux 5.14 and later; an older kernel refuses the advice and the
   // pages fault in as they are written).
   static void Populate(void* data, size_t size);
+  // The same for a large buffer the heap gave (a vector about to be filled), which is first
+  // advised to take huge pages where it spans whole 2 MiB: looked up at random while it fills,
+  // its 4 KiB pages' TLB misses cost as much as their faults.
+  static void PopulateHuge(void* data, size_t size);
 
   // Moves the block's pages (mremap) onto [to, to + size()), which must be page-aligned (2 MiB
   // aligned for a block of 2 MiB or more) and lie in a mapping of the caller's, whose pages there

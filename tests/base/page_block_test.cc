@@ -1,7 +1,11 @@
 #include "base/page_block.h"
 
+#include <sys/mman.h>
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -73,6 +77,30 @@ TEST(PageBlockTest, PopulatingHeapMemoryLeavesItsBytesAlone) {
   std::vector<unsigned char> v(5 << 20, 3);
   PageBlock::Populate(v.data(), v.size());
   PageBlock::Populate(v.data() + 1, 10);  // less than a page: nothing to populate
+  for (size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 3) << i;
+}
+
+// A heap vector's storage advised to huge pages and faulted in: every page of it present after,
+// its bytes as they were, and a range not on 2 MiB boundaries taken as it is.
+TEST(PageBlockTest, PopulatingHugeFaultsInTheRangeAndLeavesItsBytesAlone) {
+  constexpr size_t kPage = 4096;
+  unsigned char* m = PageBlock::MapPages(4 * PageBlock::kHugePageSize);
+  unsigned char* first = m + 3 * kPage;
+  const size_t bytes = 3 * PageBlock::kHugePageSize;
+  first[0] = 7;
+  first[bytes - 1] = 9;
+  PageBlock::PopulateHuge(first, bytes);
+  std::vector<unsigned char> present(bytes / kPage);
+  ASSERT_EQ(mincore(first, bytes, present.data()), 0);
+  EXPECT_EQ(std::count_if(present.begin(), present.end(), [](unsigned char p) { return p & 1; }),
+            static_cast<std::ptrdiff_t>(present.size()));
+  EXPECT_EQ(first[0], 7);
+  EXPECT_EQ(first[bytes - 1], 9);
+  EXPECT_EQ(first[bytes / 2], 0);
+  PageBlock::UnmapPages(m, 4 * PageBlock::kHugePageSize);
+
+  std::vector<unsigned char> v(5 << 20, 3);
+  PageBlock::PopulateHuge(v.data(), v.size());
   for (size_t i = 0; i < v.size(); i += 4093) ASSERT_EQ(v[i], 3) << i;
 }
 
