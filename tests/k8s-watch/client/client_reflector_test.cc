@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -120,6 +121,16 @@ class ReflectorTest : public ::testing::Test {
                  handler_.synced_locked("node") == 1;
         },
         timeout);
+  }
+
+  // Polls `done` every 5 ms until it holds or kWait has passed; whether it held.
+  static bool Eventually(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
   }
 
   // Waits until `r` has been watched `n` times and a watch is open.
@@ -573,12 +584,7 @@ TEST_F(ReflectorTest, AWatchThatLastedAndBrokeRetriesAfterTheInitialDelay) {
   // doubles the next.
   const int lists = server_->list_requests(R::kServices);
   server_->SetWatchesGone(true);
-  const auto looped = std::chrono::steady_clock::now() + kWait;
-  while (server_->list_requests(R::kServices) - lists < 4 &&
-         std::chrono::steady_clock::now() < looped) {
-    std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_GE(server_->list_requests(R::kServices) - lists, 4);
+  ASSERT_TRUE(Eventually([&] { return server_->list_requests(R::kServices) - lists >= 4; }));
   server_->SetWatchesGone(false);
   // The watch after the loop lasts, delivering nothing; then its connection breaks mid-event.
   ASSERT_TRUE(server_->WaitForOpenWatches(R::kServices, 1, kWait));
@@ -668,12 +674,7 @@ TEST_F(ReflectorTest, OneExpiredWatchAfterAnOutageRelistsAtOnce) {
   // A 410 loop: relisted at once, then after 500 ms and 1 s; the next wait is 2 s.
   const int lists = server_->list_requests(R::kServices);
   server_->SetWatchesGone(true);
-  const auto looped = std::chrono::steady_clock::now() + kWait;
-  while (server_->list_requests(R::kServices) - lists < 3 &&
-         std::chrono::steady_clock::now() < looped) {
-    std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_GE(server_->list_requests(R::kServices) - lists, 3);
+  ASSERT_TRUE(Eventually([&] { return server_->list_requests(R::kServices) - lists >= 3; }));
   server_->SetWatchesGone(false);
   ASSERT_TRUE(server_->WaitForOpenWatches(R::kServices, 1, kWait));
   // The API server stops under the open watch and comes back with that watch's history gone.
@@ -684,18 +685,9 @@ TEST_F(ReflectorTest, OneExpiredWatchAfterAnOutageRelistsAtOnce) {
   const int watches_down = server_->watch_requests(R::kServices);
   const int lists_down = server_->list_requests(R::kServices);
   server_->Start(port);
-  const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (server_->watch_requests(R::kServices) == watches_down &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  ASSERT_GT(server_->watch_requests(R::kServices), watches_down);
+  ASSERT_TRUE(Eventually([&] { return server_->watch_requests(R::kServices) > watches_down; }));
   const auto expired = std::chrono::steady_clock::now();
-  while (server_->list_requests(R::kServices) == lists_down &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  EXPECT_GT(server_->list_requests(R::kServices), lists_down);
+  EXPECT_TRUE(Eventually([&] { return server_->list_requests(R::kServices) > lists_down; }));
   EXPECT_LT(std::chrono::steady_clock::now() - expired, 1500ms);
   EXPECT_TRUE(handler_.WaitUntil(
       [&] { return handler_.services_locked().contains("shop/while-down"); }, kWait));
