@@ -16,6 +16,14 @@ constexpr uintptr_t kHugePage = PageBlock::kHugePageSize;
 
 uintptr_t RoundUp(uintptr_t n, uintptr_t to) { return (n + to - 1) & ~(to - 1); }
 
+// `advice` for the whole `unit`s (pages, huge pages) inside [data, data + size).
+void AdviseWithin(void* data, size_t size, uintptr_t unit, int advice) {
+  const auto at = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t begin = RoundUp(at, unit);
+  const uintptr_t end = (at + size) & ~(unit - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
 }  // namespace
 
 size_t PageBlock::RoundedSize(size_t bytes) {
@@ -60,10 +68,7 @@ PageBlock PageBlock::Map(size_t bytes) {
 
 void PageBlock::Populate(void* data, size_t size) {
 #ifdef MADV_POPULATE_WRITE
-  const auto at = reinterpret_cast<uintptr_t>(data);
-  const uintptr_t begin = RoundUp(at, kPage);
-  const uintptr_t end = (at + size) & ~(kPage - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+  AdviseWithin(data, size, kPage, MADV_POPULATE_WRITE);
 #else
   (void)data;
   (void)size;
@@ -71,10 +76,7 @@ void PageBlock::Populate(void* data, size_t size) {
 }
 
 void PageBlock::PopulateHuge(void* data, size_t size) {
-  const auto at = reinterpret_cast<uintptr_t>(data);
-  const uintptr_t begin = RoundUp(at, kHugePage);
-  const uintptr_t end = (at + size) & ~(kHugePage - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  AdviseWithin(data, size, kHugePage, MADV_HUGEPAGE);
   Populate(data, size);
 }
 

@@ -30,8 +30,9 @@ Result<XtSectionPlan::Edits> XtSectionPlan::Make(IpFamily family, const RestoreS
   // Fresh memory that the lookups below read at random as it fills: faulted in 4 KiB at a time
   // and missing the TLB, it was a quarter of a first sync's plan (150 -> 112 ms of CPU at 10 000 x
   // 10).
-  if (edits.capacity() * sizeof(XtChainEdit) >= PageBlock::kHugePageSize) {
-    PageBlock::PopulateHuge(edits.data(), edits.capacity() * sizeof(XtChainEdit));
+  if (const size_t bytes = edits.capacity() * sizeof(XtChainEdit);
+      bytes >= PageBlock::kHugePageSize) {
+    PageBlock::PopulateHuge(edits.data(), bytes);
   }
   // Looked up once per chain declared and once per chain's first rule (a full sync's 110 000
   // each), the table asked only the first time a chain is named. The edits are the slots: a
