@@ -198,9 +198,13 @@ Result<uint16_t> Port(std::string_view s) {
 using MatchView = BasicRuleMatch<std::string_view>;
 
 Status AddMatch(EntryBytes& e, const MatchView& m, IpFamily family) {
-  auto dport = [&](uint16_t& lo, uint16_t& hi, bool& inv) -> Status {
-    lo = 0;
-    hi = 0xffff;
+  // The tcp, udp and sctp matches alike: any source port, the destination port given (any
+  // without one), its negation on the match's own flag bit; then the match is added.
+  auto ports = [&](const char* name, auto info, uint32_t inverted) -> Status {
+    info.spts[1] = 0xffff;
+    info.dpts[0] = 0;
+    info.dpts[1] = 0xffff;
+    bool inv = false;
     for (const auto& o : m.options) {
       if (o.name != "--dport" && o.name != "--destination-port") {
         return Status::Error(std::string(m.module) + " option " + std::string(o.name) +
@@ -208,9 +212,11 @@ Status AddMatch(EntryBytes& e, const MatchView& m, IpFamily family) {
       }
       auto p = Port(o.value());
       if (!p.ok()) return p.status();
-      lo = hi = *p;
+      info.dpts[0] = info.dpts[1] = *p;
       inv = o.negated;
     }
+    if (inv) info.invflags |= static_cast<decltype(info.invflags)>(inverted);
+    e.AddMatch(name, 0, info);
     return Status::Ok();
   };
   if (m.module == "comment") {
@@ -220,27 +226,13 @@ Status AddMatch(EntryBytes& e, const MatchView& m, IpFamily family) {
     CopyName(c.comment, o->value(), XT_MAX_COMMENT_LEN);
     e.AddMatch("comment", 0, c);
   } else if (m.module == "tcp") {
-    xt_tcp t{};
-    t.spts[1] = 0xffff;
-    bool inv = false;
-    if (Status st = dport(t.dpts[0], t.dpts[1], inv); !st.ok()) return st;
-    if (inv) t.invflags |= XT_TCP_INV_DSTPT;
-    e.AddMatch("tcp", 0, t);
+    return ports("tcp", xt_tcp{}, XT_TCP_INV_DSTPT);
   } else if (m.module == "udp") {
-    xt_udp u{};
-    u.spts[1] = 0xffff;
-    bool inv = false;
-    if (Status st = dport(u.dpts[0], u.dpts[1], inv); !st.ok()) return st;
-    if (inv) u.invflags |= XT_UDP_INV_DSTPT;
-    e.AddMatch("udp", 0, u);
+    return ports("udp", xt_udp{}, XT_UDP_INV_DSTPT);
   } else if (m.module == "sctp") {
     SctpInfo s{};
-    s.spts[1] = 0xffff;
-    bool inv = false;
-    if (Status st = dport(s.dpts[0], s.dpts[1], inv); !st.ok()) return st;
     s.flags = kSctpDestPorts;
-    if (inv) s.invflags |= kSctpDestPorts;
-    e.AddMatch("sctp", 0, s);
+    return ports("sctp", s, kSctpDestPorts);
   } else if (m.module == "addrtype") {
     xt_addrtype_info_v1 a{};
     for (const auto& o : m.options) {
