@@ -12,11 +12,14 @@
 #include <string>
 
 #include "cmd/command_line.h"
+#include "cmd/huge_page_heap.h"
 #include "cmd/klog_format.h"
 #include "cmd/kpx_app.h"
 #include "cmd/open_file_limit.h"
 
 int main(int argc, char** argv) {
+  // First: a re-execution replaces this image, so nothing may be set up before it.
+  const std::string not_reexecuted = kpx::ReexecWithHugePageHeap(argv);
   // A peer closing a socket must be an error on that socket, not the end of kpx.
   signal(SIGPIPE, SIG_IGN);
   // Blocks of 256 KiB and more (a manifest file's bytes, a sync's batch and element arrays:
@@ -28,6 +31,10 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0], &kpx::KlogPrefix, nullptr);
+  if (!not_reexecuted.empty()) {
+    LOG(WARNING) << "the heap stays on small pages (" << not_reexecuted
+                 << "): a first sync of a large cluster is slower";
+  }
 
   auto command_line = kpx::ParseCommandLine(argc, argv);
   if (!command_line.ok()) {
