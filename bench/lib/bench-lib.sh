@@ -439,8 +439,10 @@ b_edit_and_wait() {
 # the separate floor's SET_ADD_COUNTERS call, which hands the old counters to the new table (a
 # commit that keeps the counters of the rules it keeps, as iptables-restore and libiptc do,
 # makes it right after the replace; kpx makes it when a kept rule has counted a packet);
-# xt_own_counters_ms and xt_sync_over_own_calls: that call inside kpx's partial syncs (median,
-# 0 when none was made) and the sync's time over both kernel calls (median).
+# xt_own_counters_ms and xt_sync_over_own_calls: that call for kpx's partial syncs (median, 0
+# when none was made; since 2026-12-05 the libiptc runner makes it on a thread of its own after
+# the sync returned, holding the xtables lock until done) and the sync's time over the kernel
+# calls made inside it (median; the replace alone when the counters went over afterwards).
 b_controlplane() {
   local mode=$1 backend=$2 dispatch=$3 n=$4 dir=$5 edit_dir=$6
   local label runner log t0 startup first m c0 i times=() written unit total rss mon
@@ -525,30 +527,35 @@ b_controlplane() {
   fi
   local own="" own_ms="" own_ratio="" own_counters_ms="" own_calls_ratio=""
   if [[ $backend == libiptc && $mode != ipvs ]]; then
-    # "x_tables T: ... replace R ms, counters C ms" lines, then "iptables partial sync ... took S ms".
+    # "x_tables T: ... replace R ms, counters C ms" lines (or "counters deferred", whose call's
+    # "x_tables T: counters handed over in C ms" line comes from the runner's thread, before or
+    # after the sync's), then "iptables partial sync ... took S ms".
     own=$(awk '
-      /x_tables [a-z]+: .* replace [0-9.]+ ms, counters [0-9.]+ ms/ {
+      /x_tables [a-z]+: .* replace [0-9.]+ ms, counters / {
         for (i = 1; i < NF; i++) {
           if ($i == "replace") r += $(i + 1)
-          if ($i == "counters") c += $(i + 1)
+          if ($i == "counters" && $(i + 1) ~ /^[0-9.]+$/) { c += $(i + 1); if ($(i + 1) > 0) { n++; cs[n] = $(i + 1) } }
         }
       }
-      /iptables full sync of/ { r = 0; c = 0 }
+      /x_tables [a-z]+: counters handed over in [0-9.]+ ms/ {
+        for (i = 1; i < NF; i++) if ($i == "in") { n++; cs[n] = $(i + 1) }
+      }
+      /iptables full sync of/ { r = 0; c = 0; n = 0 }
       /iptables partial sync of .* took [0-9.]+ ms/ {
         for (i = 1; i < NF; i++) if ($i == "took") t = $(i + 1)
-        if (r > 0) { k++; rs[k] = r; q[k] = t / r; cs[k] = c; q2[k] = t / (r + c) }
+        if (r > 0) { k++; rs[k] = r; q[k] = t / r; q2[k] = t / (r + c) }
         r = 0; c = 0
       }
       function med(a, n,   i, j, x) {
         for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
         return a[int((n + 1) / 2)]
       }
-      END { if (k) printf "%.1f,%.3f,%.1f,%.3f", med(rs, k), med(q, k), med(cs, k), med(q2, k) }' "$log")
+      END { if (k) printf "%.1f,%.3f,%.1f,%.3f", med(rs, k), med(q, k), (n ? med(cs, n) : 0), med(q2, k) }' "$log")
     own_ms=$(cut -d, -f1 <<<"$own")
     own_ratio=$(cut -d, -f2 <<<"$own")
     own_counters_ms=$(cut -d, -f3 <<<"$own")
     own_calls_ratio=$(cut -d, -f4 <<<"$own")
-    [[ -z $own ]] || b_log "$label/$runner N=$n: within its own syncs: kernel replace median ${own_ms} ms, sync / that x${own_ratio}; counters call median ${own_counters_ms} ms, sync / both calls x${own_calls_ratio} (medians)"
+    [[ -z $own ]] || b_log "$label/$runner N=$n: within its own syncs: kernel replace median ${own_ms} ms, sync / that x${own_ratio}; counters call median ${own_counters_ms} ms (made after the sync returned), sync / the kernel calls made inside it x${own_calls_ratio} (medians)"
   fi
   local med max cpu wall
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')

@@ -278,7 +278,7 @@ controlplane_table() {
 # Whole-table runners against the kernel's own replace of the same tables (issue 14: libiptc
 # within 1.2x of it).
 xt_floor_table() {
-  echo "| kernel | mode | runner | N x 10 | incremental sync ms (median) | x_tables floor ms (filter+nat replaced unchanged) | sync / floor | floor's counters hand-over ms | kernel replace inside kpx's own syncs ms (median) | sync / that (median) | counters call inside kpx's syncs ms (median) | sync / replace + counters (median) | table MiB |"
+  echo "| kernel | mode | runner | N x 10 | incremental sync ms (median) | x_tables floor ms (filter+nat replaced unchanged) | sync / floor | floor's counters hand-over ms | kernel replace inside kpx's own syncs ms (median) | sync / that (median) | counters call for kpx's syncs ms (median; libiptc: after the sync returned) | sync / the kernel calls inside it (median) | table MiB |"
   echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   awk -F, 'NR > 1 && $17 != "" {printf "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %.1f |\n", $1, $2, $3, $4, $8, $17, ($17 > 0 && $8 != "" ? sprintf("x%.2f", $8 / $17) : "-"), ($21 == "" ? "-" : $21), ($19 == "" ? "-" : $19), ($20 == "" ? "-" : "x" $20), ($22 == "" ? "-" : $22), ($23 == "" ? "-" : "x" $23), $18 / 1048576}' "$cp"
 }

@@ -8,10 +8,13 @@ extern "C" {
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <system_error>
+#include <vector>
 
 #include <glog/logging.h>
 
@@ -284,14 +287,50 @@ Status DeleteChainsFamily(std::string_view table, const std::vector<std::string>
 
 LibiptcIptablesRunner::LibiptcIptablesRunner() : LibiptcIptablesRunner(Options()) {}
 
+namespace {
+
+XtTableSocket::Options TablesOptions(const LibiptcIptablesRunner::Options& options) {
+  XtTableSocket::Options tables = options.tables;
+  tables.defer_counters = options.defer_counters;
+  return tables;
+}
+
+}  // namespace
+
 LibiptcIptablesRunner::LibiptcIptablesRunner(const Options& options)
     : edit_blobs_(options.edit_blobs),
       lock_(options.lock_path.empty() ? nullptr : std::make_unique<XtablesLock>(options.lock_path)),
       lock_wait_(options.lock_wait),
-      tables_(options.tables) {
+      tables_(TablesOptions(options)) {
   if (lock_ && !options.tables.others_may_have_written) {
     tables_.Watch([lock = lock_.get()] { return lock->OthersMayHaveWrittenSinceLastCall(); });
   }
+}
+
+// Before the members go: the hand-over's guard must not outlive the lock.
+LibiptcIptablesRunner::~LibiptcIptablesRunner() { FinishCounters(); }
+
+void LibiptcIptablesRunner::HandOverCounters() {
+  for (const XtCountersHandOver& h : handing_over_) {
+    const auto start = std::chrono::steady_clock::now();
+    auto made = h.Run();
+    if (!made.ok()) {
+      counters_failures_.fetch_add(1, std::memory_order_relaxed);
+      LOG(WARNING) << made.status().message()
+                   << " (the rules are in; only their counters are lost)";
+    } else if (*made) {
+      VLOG(2) << "x_tables " << h.table() << ": counters handed over in "
+              << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count()
+              << " ms, after the restore returned";
+    }
+  }
+  handing_over_.clear();
+  handing_over_lock_.reset();  // the xtables lock, held since the replace
+}
+
+void LibiptcIptablesRunner::FinishCounters() {
+  if (counters_.joinable()) counters_.join();
 }
 
 Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
@@ -311,6 +350,7 @@ Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
 
 Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::LockForLibiptc(
     IpFamily family, const std::string& table) {
+  FinishCounters();
   auto guard = Lock();
   // libiptc commits behind the kept copy's back.
   if (guard.ok()) tables_.Forget(family, table);
@@ -323,11 +363,25 @@ Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
 
 Status LibiptcIptablesRunner::RestoreInPieces(IpFamily family,
                                               std::span<const std::string_view> pieces) {
+  FinishCounters();
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  return family == IpFamily::kIPv4
-             ? RestoreFamily<V4>(family, pieces, edit_blobs_, tables_, stats_)
-             : RestoreFamily<V6>(family, pieces, edit_blobs_, tables_, stats_);
+  Status restored = family == IpFamily::kIPv4
+                        ? RestoreFamily<V4>(family, pieces, edit_blobs_, tables_, stats_)
+                        : RestoreFamily<V6>(family, pieces, edit_blobs_, tables_, stats_);
+  // Even after a failed restore: a table replaced before the failure still wants its counters.
+  std::vector<XtCountersHandOver> pending = tables_.TakePendingCounters();
+  if (pending.empty()) return restored;
+  handing_over_ = std::move(pending);
+  ++stats_.deferred_restores;
+  handing_over_lock_ = std::move(guard.value());
+  try {
+    counters_ = std::thread([this] { HandOverCounters(); });
+  } catch (const std::system_error& e) {
+    LOG(WARNING) << "no thread for the counters hand-over (" << e.what() << "): made now";
+    HandOverCounters();
+  }
+  return restored;
 }
 
 void LibiptcIptablesRunner::RecordMetrics(MetricsRegistry& metrics) const {
@@ -340,6 +394,11 @@ void LibiptcIptablesRunner::RecordMetrics(MetricsRegistry& metrics) const {
       ->Set(static_cast<double>(t.kept_uses));
   metrics.GetCounter(kEdits, kEditsHelp, {{"start", "read"}})->Set(static_cast<double>(t.reads));
   metrics
+      .GetCounter("kpx_iptables_counters_handover_failures_total",
+                  "Replaced x_tables tables whose kept rules' counters could not be handed over "
+                  "(only statistics are lost)")
+      ->Set(static_cast<double>(counters_failures_.load(std::memory_order_relaxed)));
+  metrics
       .GetCounter("kpx_iptables_kept_tables_dropped_total",
                   "Kept tables found possibly changed by another writer (table info, the xtables "
                   "lock's watch) or due to be read back")
@@ -348,6 +407,7 @@ void LibiptcIptablesRunner::RecordMetrics(MetricsRegistry& metrics) const {
 
 // Without the lock, like iptables-legacy-save: a read that races a replace is retried (EAGAIN).
 Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_view table) {
+  FinishCounters();
   std::string out = "*" + std::string(table) + "\n";
   Status st = XtTableSocket::Read(family, std::string(table), [&](const XtTableBlob& blob) {
     for (const auto& c : blob.Chains()) {

@@ -19,6 +19,8 @@
 
 namespace kpx {
 
+static_assert(XtCountersHandOver::kNew == XtReplacement::kNew);
+
 namespace {
 
 // Attempts at read-plan-replace when other writers keep replacing the table in between.
@@ -236,9 +238,9 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     std::memcpy(rep->underflow, r.info.underflow.data(), sizeof(rep->underflow));
     // The kernel refuses the replace (EAGAIN) unless num_counters is the table's entry count,
     // which is how a write by someone else since our read is noticed.
-    std::vector<xt_counters, PageAllocator<xt_counters>> old(old_entries);
+    XtCountersHandOver::Counters old(old_entries);
     rep->num_counters = old_entries;
-    rep->counters = old.data();
+    rep->counters = reinterpret_cast<xt_counters*>(old.data());
     if (setsockopt(fd.get(), F::kLevel, F::kReplace, rep,
                    static_cast<socklen_t>(r.buffer.size())) != 0) {
       // The kept copy, if any, was consumed by the edit; the next attempt reads the table back.
@@ -250,36 +252,22 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
     }
     const auto t3 = Clock::now();
     // Counters of the entries that were kept, so foreign rules' counters survive our writes.
-    // Adding zeros changes nothing, and the call walks every entry (27 ms at 10 000 x 10): a
-    // table no packet has reached yet skips it, and the table-sized request (8.6 MB, zeroed)
-    // is not even built (30 ms at 10 000 x 10 on a node where fresh memory is slow).
-    bool counted = false;
-    for (size_t i = 0; i < r.old_index.size() && !counted; ++i) {
-      if (r.old_index[i] == XtReplacement::kNew) continue;
-      const xt_counters& c = old[r.old_index[i]];
-      counted = (c.pcnt | c.bcnt) != 0;
-    }
-    if (counted) {
-      // Zero-filled: new entries start from zero.
-      std::vector<unsigned char> add(sizeof(xt_counters_info) +
-                                     sizeof(xt_counters) * r.old_index.size());
-      auto* info = reinterpret_cast<xt_counters_info*>(add.data());
-      std::memcpy(info->name, table.data(), table.size());
-      info->num_counters = static_cast<unsigned int>(r.old_index.size());
-      for (size_t i = 0; i < r.old_index.size(); ++i) {
-        if (r.old_index[i] != XtReplacement::kNew) info->counters[i] = old[r.old_index[i]];
-      }
-      if (setsockopt(fd.get(), F::kLevel, F::kAddCounters, info,
-                     static_cast<socklen_t>(add.size())) != 0) {
-        // The rules are in; only statistics are lost (someone replaced the table again).
-        LOG(WARNING) << Errno(table, "restoring counters").message();
-      }
+    XtCountersHandOver counters(F::kDomain, F::kLevel, F::kAddCounters, table, std::move(old),
+                                std::move(r.old_index));
+    std::string counters_note = "deferred";
+    if (options_.defer_counters) {
+      pending_.push_back(std::move(counters));
+    } else if (auto made = counters.Run(); !made.ok()) {
+      LOG(WARNING) << made.status().message();
+    } else {
+      counters_note =
+          std::to_string(ms(Clock::now() - t3)) + " ms" + (*made ? "" : " (none counted)");
     }
     VLOG(2) << "x_tables " << table << ": " << old_entries << " -> " << r.info.num_entries
             << " entries, " << r.info.size << " bytes: " << (snap ? "read" : "kept copy") << " "
             << ms(t1 - t0) << " ms, plan " << ms(t1e - t1) << " ms, edit " << ms(t2 - t1e)
             << " ms (" << (r.populated >> 20) << " MiB populated alongside), replace "
-            << ms(t3 - t2) << " ms, counters " << ms(Clock::now() - t3) << " ms";
+            << ms(t3 - t2) << " ms, counters " << counters_note;
     if (options_.keep_tables) {
       Kept& k = kept_[key];
       // The new split points into r.buffer's bytes, which the move keeps where they are.
@@ -291,6 +279,12 @@ Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& 
   }
   return Status::Error("x_tables " + table + ": replaced by another writer " +
                        std::to_string(kAttempts) + " times in a row, giving up");
+}
+
+std::vector<XtCountersHandOver> XtTableSocket::TakePendingCounters() {
+  std::vector<XtCountersHandOver> out;
+  out.swap(pending_);
+  return out;
 }
 
 void XtTableSocket::Forget(IpFamily family, const std::string& table) {

@@ -10,6 +10,7 @@
 
 #include "base/protocol.h"
 #include "base/status.h"
+#include "proxier/netfilter/xt_counters_hand_over.h"
 #include "proxier/netfilter/xt_table_blob.h"
 
 namespace kpx {
@@ -41,6 +42,9 @@ class XtTableSocket {
     std::function<bool()> others_may_have_written;
     // False keeps nothing: every edit reads the table back (what kpx did before).
     bool keep_tables = true;
+    // True leaves each replace's counters hand-over to the caller (TakePendingCounters), which
+    // makes it once the sync has returned and before the table is written again.
+    bool defer_counters = false;
   };
   struct Stats {
     uint64_t reads = 0;         // edits that read the table back from the kernel
@@ -80,6 +84,11 @@ class XtTableSocket {
     options_.others_may_have_written = std::move(others_may_have_written);
   }
 
+  // The counters hand-overs of the replaces made since the last call, with defer_counters: the
+  // caller must Run() them, in order, before anything writes those tables again, still holding
+  // the xtables lock it held for the replaces.
+  std::vector<XtCountersHandOver> TakePendingCounters();
+
   const Stats& stats() const { return stats_; }
 
  private:
@@ -97,6 +106,7 @@ class XtTableSocket {
   Options options_;
   Stats stats_;
   std::map<std::pair<IpFamily, std::string>, Kept> kept_;
+  std::vector<XtCountersHandOver> pending_;
 };
 
 }  // namespace kpx

@@ -99,6 +99,41 @@ Result<bool> SetKubeX(XtTableSocket& socket, const std::string& source,
       });
 }
 
+// The replace hands back the old counters; with defer_counters the edit leaves putting them on
+// the kept entries to its caller (the runner does it on a thread after the sync returned): until
+// then the kept rule reads zero, after the call it has its count back.
+TEST_F(XtTableSocketTest, DeferredCountersWaitForTheCallerAndThenComeBack) {
+  testing::InNetns in(netns_->Name("node"));
+  Iptables({"-N", "FOREIGN"});
+  Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP", "-c", "5", "500"});
+  auto counted = [] {
+    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-c", "-t", "filter"}, "");
+    return r.ok() && r->out.find("[5:500] -A FOREIGN -s 10.9.9.9/32 -j DROP") != std::string::npos;
+  };
+  ASSERT_TRUE(counted());
+  XtTableSocket::Options deferred;
+  deferred.defer_counters = true;
+  XtTableSocket socket(deferred);
+  auto edited = SetKubeX(socket, "10.0.0.1");
+  ASSERT_TRUE(edited.ok() && *edited) << (edited.ok() ? "declined" : edited.status().message());
+  EXPECT_FALSE(counted()) << "the replace alone restarts every counter";
+  std::vector<XtCountersHandOver> pending = socket.TakePendingCounters();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_TRUE(socket.TakePendingCounters().empty());
+  EXPECT_EQ(pending[0].table(), "filter");
+  auto made = pending[0].Run();
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  EXPECT_TRUE(*made);
+  EXPECT_TRUE(counted());
+
+  // Without the option the edit makes the call itself, and leaves nothing pending.
+  XtTableSocket inline_socket;
+  edited = SetKubeX(inline_socket, "10.0.0.2");
+  ASSERT_TRUE(edited.ok() && *edited);
+  EXPECT_TRUE(counted());
+  EXPECT_TRUE(inline_socket.TakePendingCounters().empty());
+}
+
 TEST_F(XtTableSocketTest, EditsTheTableItKeptWithoutReadingItBack) {
   testing::InNetns in(netns_->Name("node"));
   Iptables({"-N", "FOREIGN"});
