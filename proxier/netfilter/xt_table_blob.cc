@@ -786,10 +786,22 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   populator.Stop();
   out.populated = populator.populated();
   // Every jump and fall-through of the entries kept, to where its chain or next entry now is.
+  // A kept entry still holds its old verdict (an absolute offset: its chain's first rule, or its
+  // own next entry), which is already right unless that target moved: a one-endpoint change
+  // usually moves no entry, and rewriting them all read the whole 100 MB table for nothing.
+  std::vector<bool> slot_moved(slots.size(), true);
+  for (size_t si = 0; si < slots.size(); ++si) {
+    if (slots[si].old != nullptr) {
+      slot_moved[si] = slots[si].first_rule != entries_[slots[si].old->rules].offset;
+    }
+  }
   for (size_t i = 0; i < next.entries_.size(); ++i) {
     const uint32_t jump = next.jump_[i];
     if (jump == kNoJump || out.old_index[i] == XtReplacement::kNew) continue;
     const Entry& e = next.entries_[i];
+    const bool moved =
+        jump == kFallThrough ? e.offset != entries_[out.old_index[i]].offset : slot_moved[jump];
+    if (!moved) continue;
     unsigned char* verdict =
         base + e.offset + Read16(base + e.offset + l.target_offset_at) + kTargetHeader;
     Write32(verdict, static_cast<int32_t>(jump == kFallThrough ? e.offset + e.size

@@ -286,6 +286,54 @@ TEST_P(XtTableBlobTest, GrowingAndShrinkingChainsMovesEveryJump) {
                 ">KUBE-B " + A(23) + ">next " + A(24) + ">RETURN | RETURN\n");
 }
 
+// A kept entry's verdict is rewritten only when what it points at moved: a fall-through when
+// the entry itself moved, a jump when its chain did. Each case once, laid out fresh and in place:
+// KUBE-C's jump to KUBE-A (before the growth) keeps its bytes, its fall-through and its jump to
+// KUBE-D (both after it) are rewritten; then a same-size refill moves nothing at all.
+TEST_P(XtTableBlobTest, OnlyVerdictsWhoseTargetMovedAreRewritten) {
+  auto start = Edit(
+      f(), EmptyFilter(f()),
+      {Set("KUBE-A", {Rule(f(), A(1), "ACCEPT")}), Set("KUBE-B", {Rule(f(), A(2), "")}),
+       Set("KUBE-C", {Rule(f(), A(3), "KUBE-A"), Rule(f(), A(4), ""), Rule(f(), A(5), "KUBE-D")}),
+       Set("KUBE-D", {Rule(f(), A(6), "ACCEPT")})});
+  ASSERT_TRUE(start.ok()) << start.status().message();
+  const std::string builtins =
+      "INPUT: | ACCEPT (underflow INPUT)\nFORWARD: | DROP (underflow FORWARD)\n"
+      "OUTPUT: | ACCEPT (underflow OUTPUT)\n";
+  auto expect = [&](const std::string& b) {
+    return builtins + "KUBE-A: " + A(1) + ">ACCEPT | RETURN\nKUBE-B: " + b +
+           "| RETURN\nKUBE-C: " + A(3) + ">KUBE-A " + A(4) + ">next " + A(5) +
+           ">KUBE-D | RETURN\nKUBE-D: " + A(6) + ">ACCEPT | RETURN\n";
+  };
+  ASSERT_EQ(Describe(f(), *start), expect(A(2) + ">next "));
+  const std::vector<XtChainEdit> grow = {Set("KUBE-B", {Rule(f(), A(7), ""), Rule(f(), A(8), "")})};
+  const std::vector<XtChainEdit> refill = {
+      Set("KUBE-B", {Rule(f(), A(9), ""), Rule(f(), A(10), "")})};
+  const std::string grown = A(7) + ">next " + A(8) + ">next ";
+  const std::string refilled = A(9) + ">next " + A(10) + ">next ";
+
+  auto fresh = Edit(f(), *start, grow);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_EQ(Describe(f(), *fresh), expect(grown));
+  fresh = Edit(f(), *fresh, refill);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_EQ(Describe(f(), *fresh), expect(refilled));
+
+  auto parsed = XtTableBlob::Parse(f(), start->info, start->entries);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  auto carried = parsed->Apply({}, 4);
+  ASSERT_TRUE(carried.ok()) << carried.status().message();
+  for (const auto* edits : {&grow, &refill}) {
+    auto in_place = carried->table->ApplyInPlace(*edits, 4, carried->buffer);
+    ASSERT_TRUE(in_place.ok()) << in_place.status().message();
+    carried = std::move(in_place);
+    Table t;
+    t.info = carried->info;
+    t.entries.assign(carried->buffer.begin() + 4, carried->buffer.end());
+    EXPECT_EQ(Describe(f(), t), expect(edits == &grow ? grown : refilled));
+  }
+}
+
 TEST_P(XtTableBlobTest, KeepsRulesAndAppendsOrInserts) {
   XtChainEdit e;
   e.name = "KUBE-B";
