@@ -289,9 +289,11 @@ LibiptcIptablesRunner::LibiptcIptablesRunner() : LibiptcIptablesRunner(Options()
 
 namespace {
 
+// The socket always leaves the counters hand-over to the runner, which makes it on its thread
+// or at once (Options::defer_counters): one path, whose failures the metric counts.
 XtTableSocket::Options TablesOptions(const LibiptcIptablesRunner::Options& options) {
   XtTableSocket::Options tables = options.tables;
-  tables.defer_counters = options.defer_counters;
+  tables.defer_counters = true;
   return tables;
 }
 
@@ -299,6 +301,7 @@ XtTableSocket::Options TablesOptions(const LibiptcIptablesRunner::Options& optio
 
 LibiptcIptablesRunner::LibiptcIptablesRunner(const Options& options)
     : edit_blobs_(options.edit_blobs),
+      defer_counters_(options.defer_counters),
       lock_(options.lock_path.empty() ? nullptr : std::make_unique<XtablesLock>(options.lock_path)),
       lock_wait_(options.lock_wait),
       tables_(TablesOptions(options)) {
@@ -322,7 +325,7 @@ void LibiptcIptablesRunner::HandOverCounters() {
       VLOG(2) << "x_tables " << h.table() << ": counters handed over in "
               << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                      .count()
-              << " ms, after the restore returned";
+              << " ms" << (defer_counters_ ? ", after the restore returned" : "");
     }
   }
   handing_over_.clear();
@@ -334,6 +337,8 @@ void LibiptcIptablesRunner::FinishCounters() {
 }
 
 Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
+  // The last restore's hand-over holds the lock, and its tables must not be written before it.
+  FinishCounters();
   if (!lock_) return std::optional<XtablesLock::Guard>();
   auto guard = lock_->Acquire(lock_wait_);
   if (guard.ok()) return std::optional<XtablesLock::Guard>(std::move(guard.value()));
@@ -350,7 +355,6 @@ Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::Lock() {
 
 Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::LockForLibiptc(
     IpFamily family, const std::string& table) {
-  FinishCounters();
   auto guard = Lock();
   // libiptc commits behind the kept copy's back.
   if (guard.ok()) tables_.Forget(family, table);
@@ -363,7 +367,6 @@ Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
 
 Status LibiptcIptablesRunner::RestoreInPieces(IpFamily family,
                                               std::span<const std::string_view> pieces) {
-  FinishCounters();
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
   Status restored = family == IpFamily::kIPv4
@@ -373,8 +376,12 @@ Status LibiptcIptablesRunner::RestoreInPieces(IpFamily family,
   std::vector<XtCountersHandOver> pending = tables_.TakePendingCounters();
   if (pending.empty()) return restored;
   handing_over_ = std::move(pending);
-  ++stats_.deferred_restores;
   handing_over_lock_ = std::move(guard.value());
+  if (!defer_counters_) {
+    HandOverCounters();
+    return restored;
+  }
+  ++stats_.deferred_restores;
   try {
     counters_ = std::thread([this] { HandOverCounters(); });
   } catch (const std::system_error& e) {

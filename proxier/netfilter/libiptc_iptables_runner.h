@@ -96,12 +96,13 @@ class LibiptcIptablesRunner : public IptablesRunner {
                                                            const std::string& table);
 
   bool edit_blobs_;
+  bool defer_counters_;
   Stats stats_;
   std::unique_ptr<XtablesLock> lock_;  // before tables_, whose watch asks it
   std::chrono::milliseconds lock_wait_;
   XtTableSocket tables_;
-  // Runs handing_over_ and then releases handing_over_lock_; on counters_ unless no thread
-  // could be started. Nothing else touches either member until counters_ is joined.
+  // Runs handing_over_ and then releases handing_over_lock_: on counters_, or at once without
+  // defer_counters or a thread. Nothing else touches either member until counters_ is joined.
   void HandOverCounters();
   std::vector<XtCountersHandOver> handing_over_;
   std::optional<XtablesLock::Guard> handing_over_lock_;

@@ -134,6 +134,36 @@ TEST_F(XtTableSocketTest, DeferredCountersWaitForTheCallerAndThenComeBack) {
   EXPECT_TRUE(inline_socket.TakePendingCounters().empty());
 }
 
+// The runner makes the hand-over itself: after the restore returned on its own thread (the
+// default), or before the restore returns without defer_counters. Either way the kept rule gets
+// its count back; only the first is counted as deferred.
+TEST_F(XtTableSocketTest, TheRunnerHandsCountersOverLaterOrAtOnce) {
+  testing::InNetns in(netns_->Name("node"));
+  Iptables({"-N", "FOREIGN"});
+  Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP", "-c", "5", "500"});
+  auto counted = [] {
+    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-c", "-t", "filter"}, "");
+    return r.ok() && r->out.find("[5:500] -A FOREIGN -s 10.9.9.9/32 -j DROP") != std::string::npos;
+  };
+  for (const bool defer : {false, true}) {
+    SCOPED_TRACE(defer ? "deferred" : "at once");
+    LibiptcIptablesRunner::Options o;
+    o.lock_path = "";  // nothing else writes this namespace
+    o.defer_counters = defer;
+    LibiptcIptablesRunner runner(o);
+    Status st = runner.Restore(IpFamily::kIPv4,
+                               std::string("*filter\n:KUBE-X - [0:0]\n-A KUBE-X -s 10.0.0.") +
+                                   (defer ? "2" : "1") + "/32 -j ACCEPT\nCOMMIT\n");
+    ASSERT_TRUE(st.ok()) << st.message();
+    if (!defer) {
+      EXPECT_TRUE(counted()) << "made before the restore returned";
+    }
+    runner.FinishCounters();
+    EXPECT_TRUE(counted());
+    EXPECT_EQ(runner.stats().deferred_restores, defer ? 1u : 0u);
+  }
+}
+
 TEST_F(XtTableSocketTest, EditsTheTableItKeptWithoutReadingItBack) {
   testing::InNetns in(netns_->Name("node"));
   Iptables({"-N", "FOREIGN"});
