@@ -99,6 +99,12 @@ Result<bool> SetKubeX(XtTableSocket& socket, const std::string& source,
       });
 }
 
+// Whether FOREIGN's rule, added with `-c 5 500`, still shows that count.
+bool ForeignRuleCounted() {
+  auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-c", "-t", "filter"}, "");
+  return r.ok() && r->out.find("[5:500] -A FOREIGN -s 10.9.9.9/32 -j DROP") != std::string::npos;
+}
+
 // The replace hands back the old counters; with defer_counters the edit leaves putting them on
 // the kept entries to its caller (the runner does it on a thread after the sync returned): until
 // then the kept rule reads zero, after the call it has its count back.
@@ -106,17 +112,13 @@ TEST_F(XtTableSocketTest, DeferredCountersWaitForTheCallerAndThenComeBack) {
   testing::InNetns in(netns_->Name("node"));
   Iptables({"-N", "FOREIGN"});
   Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP", "-c", "5", "500"});
-  auto counted = [] {
-    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-c", "-t", "filter"}, "");
-    return r.ok() && r->out.find("[5:500] -A FOREIGN -s 10.9.9.9/32 -j DROP") != std::string::npos;
-  };
-  ASSERT_TRUE(counted());
+  ASSERT_TRUE(ForeignRuleCounted());
   XtTableSocket::Options deferred;
   deferred.defer_counters = true;
   XtTableSocket socket(deferred);
   auto edited = SetKubeX(socket, "10.0.0.1");
   ASSERT_TRUE(edited.ok() && *edited) << (edited.ok() ? "declined" : edited.status().message());
-  EXPECT_FALSE(counted()) << "the replace alone restarts every counter";
+  EXPECT_FALSE(ForeignRuleCounted()) << "the replace alone restarts every counter";
   std::vector<XtCountersHandOver> pending = socket.TakePendingCounters();
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_TRUE(socket.TakePendingCounters().empty());
@@ -124,13 +126,13 @@ TEST_F(XtTableSocketTest, DeferredCountersWaitForTheCallerAndThenComeBack) {
   auto made = pending[0].Run();
   ASSERT_TRUE(made.ok()) << made.status().message();
   EXPECT_TRUE(*made);
-  EXPECT_TRUE(counted());
+  EXPECT_TRUE(ForeignRuleCounted());
 
   // Without the option the edit makes the call itself, and leaves nothing pending.
   XtTableSocket inline_socket;
   edited = SetKubeX(inline_socket, "10.0.0.2");
   ASSERT_TRUE(edited.ok() && *edited);
-  EXPECT_TRUE(counted());
+  EXPECT_TRUE(ForeignRuleCounted());
   EXPECT_TRUE(inline_socket.TakePendingCounters().empty());
 }
 
@@ -141,10 +143,6 @@ TEST_F(XtTableSocketTest, TheRunnerHandsCountersOverLaterOrAtOnce) {
   testing::InNetns in(netns_->Name("node"));
   Iptables({"-N", "FOREIGN"});
   Iptables({"-A", "FOREIGN", "-s", "10.9.9.9", "-j", "DROP", "-c", "5", "500"});
-  auto counted = [] {
-    auto r = SubprocessExecutor().Run({"iptables-legacy-save", "-c", "-t", "filter"}, "");
-    return r.ok() && r->out.find("[5:500] -A FOREIGN -s 10.9.9.9/32 -j DROP") != std::string::npos;
-  };
   for (const bool defer : {false, true}) {
     SCOPED_TRACE(defer ? "deferred" : "at once");
     LibiptcIptablesRunner::Options o;
@@ -156,10 +154,10 @@ TEST_F(XtTableSocketTest, TheRunnerHandsCountersOverLaterOrAtOnce) {
                                    (defer ? "2" : "1") + "/32 -j ACCEPT\nCOMMIT\n");
     ASSERT_TRUE(st.ok()) << st.message();
     if (!defer) {
-      EXPECT_TRUE(counted()) << "made before the restore returned";
+      EXPECT_TRUE(ForeignRuleCounted()) << "made before the restore returned";
     }
     runner.FinishCounters();
-    EXPECT_TRUE(counted());
+    EXPECT_TRUE(ForeignRuleCounted());
     EXPECT_EQ(runner.stats().deferred_restores, defer ? 1u : 0u);
   }
 }
