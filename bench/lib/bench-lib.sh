@@ -418,6 +418,44 @@ b_edit_and_wait() {
   B_EDIT_MS=$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {if (y > x) printf "%.3f", 1000 * (b - a) / (y - x)}')
 }
 
+# b_own_cpu LOG: kpx's own CPU per partial sync, from its -v=2 lines: the sync thread's CPU
+# ("<mode> partial sync of ... took T ms, CPU C ms", CLOCK_THREAD_CPUTIME_ID, so to the
+# microsecond, unlike /proc's 10 ms ticks), and that less the whole-table hand-off the iptables
+# modes make inside it (each family's "restore R ms (CPU H ms)": x_tables takes whole tables, so
+# that part is O(rules) in any mode of iptables, the kernel's replace included). Prints
+# "syncs,sync_cpu_p50,own_cpu_p50,own_cpu_max" (ms; median of the partial syncs after the last
+# full one), nothing without a partial sync.
+b_own_cpu() {
+  awk '
+    / (full|partial) sync, .* restore [0-9.e+-]+ ms \(CPU [0-9.e+-]+ ms\)/ {
+      for (i = 1; i < NF; i++) if ($i == "(CPU") h += $(i + 1)
+    }
+    / full sync of .* took / { k = 0; h = 0 }
+    / partial sync of .* took [0-9.e+-]+ ms, CPU [0-9.e+-]+ ms/ {
+      for (i = 1; i < NF; i++) if ($i == "CPU") c = $(i + 1)
+      k++; cs[k] = c; os[k] = c - h; h = 0
+    }
+    function med(a, n,   i, j, x) {
+      for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+      return a[int((n + 1) / 2)]
+    }
+    END {
+      if (!k) exit
+      mx = os[1]; for (i = 2; i <= k; i++) if (os[i] > mx) mx = os[i]
+      printf "%d,%.3f,%.3f,%.3f", k, med(cs, k), med(os, k), mx
+    }' "$1"
+}
+
+# b_emit_own_cpu MODE RUNNER N LOG: one row of own_cpu.csv
+#   kernel,mode,runner,n,syncs,sync_cpu_ms,own_cpu_ms,own_cpu_max_ms
+b_emit_own_cpu() {
+  local row
+  row=$(b_own_cpu "$4")
+  [[ -n $row ]] || return 0
+  b_log "$1/$2 N=$3: kpx's own CPU per partial sync (syncs, sync thread median, without the table hand-off median / max, ms): $row"
+  b_emit own_cpu.csv "$BKERNEL,$1,$2,$3,$row"
+}
+
 # b_controlplane MODE BACKEND DISPATCH N MANIFEST_DIR EDIT_DIR
 # One row of controlplane.csv:
 #   kernel,mode,runner,n,endpoints,first_sync_ms,startup_s,incr_sync_ms,incr_sync_max_ms,
@@ -563,6 +601,7 @@ b_controlplane() {
   cpu=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   wall=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}')
   b_log "$label/$runner N=$n: incremental sync median ${med:-?} ms (max ${max:-?}), edit to sync logged ${wall:-?} ms, kpx CPU ${cpu:-?} ms per change, written ${written:-?} $unit, RSS ${rss_now} MiB (peak ${rss})"
+  b_emit_own_cpu "$label" "$runner" "$n" "$log"
   b_emit controlplane.csv "$BKERNEL,$label,$runner,$n,10,$first,$startup,${med:-},${max:-},${written:-},$unit,${total:-},$rss,${cpu:-},${rss_now:-},${wall:-},$xt_ms,$xt_bytes,${own_ms:-},${own_ratio:-},${xt_counters_ms:-},${own_counters_ms:-},${own_calls_ratio:-}"
   b_topo_down
 }

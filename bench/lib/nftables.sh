@@ -54,6 +54,7 @@ b_nft_cp_kpx() {
   floor=$(ip netns exec "$BNODE" "$FLOOR" --elements "${elements:-1}" --resizable-hint |
     cut -d, -f4) || floor=""
   b_log "nftables N=$n: one endpoint change p50 ${p50:-?} ms p99 ${p99:-?} ms ($changes changes), RSS ${rss} MiB (peak ${hwm}), floor for ${elements} elements ${floor} ms"
+  b_emit_own_cpu nftables - "$n" "$log"
   b_emit nftables_controlplane.csv "$BKERNEL,kpx-nftables,$n,10,$first,${cpu:-},${kern:-},${elements:-},${floor:-},$changes,${p50:-},${p99:-},${rss:-},${hwm:-}"
   b_topo_down
 }

@@ -9,6 +9,7 @@
 #include <span>
 #include <tuple>
 
+#include "base/thread_cpu_clock.h"
 #include "proxier/nftables/nft_batch.h"
 #include "proxier/nftables/nft_element_list.h"
 #include "proxier/nftables/nft_rule_codec.h"
@@ -40,15 +41,6 @@ const std::vector<std::string>& AddOrder() {
 // Growing sets carry NFT_SET_TIMEOUT only to get the kernel's resizable hash; nothing in them
 // expires, so the collector that would walk them every second gets the longest interval there is.
 constexpr uint32_t kNoGcInterval = UINT32_MAX;
-
-// Sets whose keys start with the owner's id: one service port's elements alone, never claimed
-// twice, so they need no claims bookkeeping.
-// CPU time of the calling thread: what kpx itself spent, whatever else the machine runs.
-std::chrono::nanoseconds ThreadCpu() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
 
 // The largest service id a restart adopts from the kernel (kpx hands out the lowest free id, so
 // its own are below kIdStep times the number of service ports); a port whose id is above gets a
@@ -162,11 +154,11 @@ void NftDataplane::Reclaim(FamilyState& fs, Owner owner, const std::vector<NftEl
 Status NftDataplane::Commit(NftBatch& batch) {
   if (batch.empty()) return Status::Ok();
   const auto start = clock_();
-  const auto cpu_start = ThreadCpu();
+  const auto cpu_start = ThreadCpuTime();
   Status st = handle_->Commit(batch);
   counters_.last_commit_duration = clock_() - start;
   sync_kernel_ += counters_.last_commit_duration;
-  sync_kernel_cpu_ += ThreadCpu() - cpu_start;
+  sync_kernel_cpu_ += ThreadCpuTime() - cpu_start;
   seq_ = batch.end_seq() + 1;
   ++counters_.transactions;
   if (!st.ok()) {
@@ -270,7 +262,7 @@ std::set<uint32_t> NftDataplane::Distinct(const std::map<ServicePortName, uint32
 
 Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
   FamilyState& fs = families_[static_cast<int>(family)];
-  const auto cpu_start = ThreadCpu();
+  const auto cpu_start = ThreadCpuTime();
   const auto kernel_cpu_before = sync_kernel_cpu_;
   const auto kernel_before = sync_kernel_;
   // What the kernel holds for a changed port is what the last applied snapshot gave it.
@@ -304,8 +296,8 @@ Status NftDataplane::PartialSync(IpFamily family, const DesiredState& state) {
   auto us = [](std::chrono::nanoseconds d) { return std::to_string(d.count() / 1000); };
   VLOG(2) << NftFamilyName(family) << ": partial sync of " << state.changed.size()
           << " service port(s): kpx on CPU "
-          << us(ThreadCpu() - cpu_start - (sync_kernel_cpu_ - kernel_cpu_before)) << " us, kernel "
-          << us(sync_kernel_ - kernel_before) << " us";
+          << us(ThreadCpuTime() - cpu_start - (sync_kernel_cpu_ - kernel_cpu_before))
+          << " us, kernel " << us(sync_kernel_ - kernel_before) << " us";
   return st;
 }
 
@@ -349,7 +341,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   bool shadow_exists = shadow->exists;
   shadow = NftTableDump{};
   const auto t_dumped = clock_();
-  const auto cpu_dumped = ThreadCpu();
+  const auto cpu_dumped = ThreadCpuTime();
 
   // A restart adopts the ids the kernel already uses, so unchanged services produce
   // byte-identical elements and nothing of theirs is rewritten.
@@ -595,7 +587,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
     if (!streamed.sets.contains(spec.name)) declare(spec, n);
   }
   const auto t_computed = clock_();
-  const auto cpu_computed = ThreadCpu();
+  const auto cpu_computed = ThreadCpuTime();
   // Streaming committed transactions inside the compute phase: the kernel's share of them is
   // the kernel's, not kpx's compute.
   const auto kernel_computed = sync_kernel_ - kernel_before;
@@ -658,7 +650,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   std::chrono::nanoseconds per_id_dump{0}, per_id_dump_cpu{0};
   if (dump.exists && !recreate) {
     const auto start = clock_();
-    const auto cpu_start = ThreadCpu();
+    const auto cpu_start = ThreadCpuTime();
     for (const auto& set : AddOrder()) {
       if (!PerIdSet(set) || !dump.sets.contains(set)) continue;
       auto w = want.find(set);
@@ -686,7 +678,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
       std::sort(d.add.begin(), d.add.end());
     }
     per_id_dump = clock_() - start;
-    per_id_dump_cpu = ThreadCpu() - cpu_start;
+    per_id_dump_cpu = ThreadCpuTime() - cpu_start;
   }
   if (recreate) {
     LOG(WARNING) << NftFamilyName(family) << " " << nft::kTable
@@ -914,7 +906,7 @@ Status NftDataplane::FullSync(IpFamily family, const DesiredState& state) {
   phases.kernel = sync_kernel_ - kernel_before;
   phases.encode = clock_() - t_computed - (phases.kernel - kernel_computed) - per_id_dump;
   phases.compute_cpu = cpu_computed - cpu_dumped - kernel_cpu_computed;
-  phases.encode_cpu = ThreadCpu() - cpu_computed -
+  phases.encode_cpu = ThreadCpuTime() - cpu_computed -
                       (sync_kernel_cpu_ - kernel_cpu_before - kernel_cpu_computed) -
                       per_id_dump_cpu;
   auto ms = [](std::chrono::nanoseconds d) { return std::to_string(d.count() / 1000000); };

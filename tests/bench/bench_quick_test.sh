@@ -38,6 +38,20 @@ done
 check "host control plane, libiptc: the kernel's replace inside kpx's own syncs, and the ratio" \
   test "$(awk -F, 'NR > 1 && $1 == "host" && $3 == "libiptc" && $19 + 0 > 0 && $20 + 0 > 0' "$out/controlplane.csv" | wc -l)" -ge 1
 check "vm control plane, ipvs" test "$(cp_rows vm ipvs -)" -ge 1
+# kpx's own CPU per partial sync, from its log: a sync thread's CPU above zero, and the iptables
+# modes' own part (the table hand-off left out) below the sync's whole.
+own_rows() {
+  awk -F, -v k="$1" -v m="$2" -v r="$3" 'NR > 1 && $1 == k && $2 == m && $3 == r && $5 > 0 &&
+    $6 > 0 && $7 >= 0 && $7 <= $6' "$out/own_cpu.csv" | wc -l
+}
+for runner in legacy libiptc; do
+  check "host own CPU per partial sync, iptables $runner" \
+    test "$(own_rows host iptables-linear "$runner")" -ge 1
+done
+check "host own CPU per partial sync, nftables" test "$(own_rows host nftables -)" -ge 1
+check "vm own CPU per partial sync, ipvs" test "$(own_rows vm ipvs -)" -ge 1
+check "results.md has the own-CPU table" grep -q "^### kpx's own CPU per one-endpoint sync" \
+  "$out/results.md"
 # Churn: kpx observed network programming latencies (the manifest source may coalesce writes
 # that land while it is busy, so up to as many as were written), exactly too.
 check "vm churn, ipvs: changes observed with a latency" \

@@ -29,6 +29,7 @@ class RecordingDataplane final : public Dataplane {
   std::string_view Name() const override { return "recording"; }
   Status Apply(const DesiredState& state, bool full) override {
     calls.push_back({full, state.services.size(), state.changed});
+    cpu += apply_cpu;
     EXPECT_TRUE(state.synced);
     return fail_next ? (fail_next = false, Status::Error("injected")) : Status::Ok();
   }
@@ -41,6 +42,10 @@ class RecordingDataplane final : public Dataplane {
 
   std::vector<Call> calls;
   bool fail_next = false;
+  // A thread CPU clock for the proxier that only this dataplane's Apply advances, by
+  // `apply_cpu` per call: the proxier must count the Apply and nothing else.
+  std::chrono::nanoseconds cpu{0};
+  std::chrono::nanoseconds apply_cpu{0};
   std::chrono::milliseconds housekeeping{0};
   int housekeeps = 0;
 };
@@ -49,7 +54,7 @@ class SyncingProxierTest : public ::testing::Test {
  protected:
   // Started an hour ago, so trigger times from seconds ago count.
   SyncingProxierTest()
-      : proxier_({"node-a", {}, {}, std::chrono::system_clock::now() - std::chrono::hours(1)},
+      : proxier_({"node-a", {}, {}, std::chrono::system_clock::now() - std::chrono::hours(1), {}},
                  dataplane_, clock_, metrics_) {}
 
   void SyncAll() {
@@ -201,7 +206,7 @@ TEST(SyncingProxierAppliedTest, TheCallbackSeesTheChangeSetTheKeptSnapshotDropsI
   MetricsRegistry metrics;
   RecordingDataplane dataplane;
   std::set<ServicePortName> seen;
-  SyncingProxier::Options o{"node-a", {}, {}, {}};
+  SyncingProxier::Options o{"node-a", {}, {}, {}, {}};
   o.on_applied = [&](const DesiredState& state) { seen = state.changed; };
   SyncingProxier proxier(o, dataplane, clock, metrics);
   proxier.OnServiceAdd(MakeService("ns", "web"));
@@ -215,13 +220,45 @@ TEST(SyncingProxierAppliedTest, TheCallbackSeesTheChangeSetTheKeptSnapshotDropsI
   EXPECT_TRUE(proxier.LastApplied()->changed.empty());
 }
 
+TEST(SyncingProxierCpuTest, EachSyncsThreadCpuIsObservedByKindOfSync) {
+  testing::FakeClock clock;
+  MetricsRegistry metrics;
+  RecordingDataplane dataplane;
+  SyncingProxier::Options o{"node-a", {}, {}, {}, {}};
+  o.thread_cpu = [&] { return dataplane.cpu; };
+  SyncingProxier proxier(o, dataplane, clock, metrics);
+  proxier.OnServiceSynced();
+  proxier.OnEndpointSliceSynced();
+  proxier.OnNodeSynced();
+  dataplane.apply_cpu = std::chrono::milliseconds(30);
+  ASSERT_TRUE(proxier.Sync());  // the first sync is a full one
+  proxier.OnServiceAdd(MakeService("ns", "web"));
+  dataplane.apply_cpu = std::chrono::microseconds(200);
+  ASSERT_TRUE(proxier.Sync());
+  proxier.OnServiceAdd(MakeService("ns", "db"));
+  dataplane.apply_cpu = std::chrono::microseconds(300);
+  ASSERT_TRUE(proxier.Sync());
+  ASSERT_EQ(dataplane.calls.size(), 3u);
+  ASSERT_FALSE(dataplane.calls[2].full);
+
+  const std::string text = metrics.Render();
+  EXPECT_TRUE(HasLine(text, "kpx_sync_proxy_rules_cpu_seconds_count{sync=\"full\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "kpx_sync_proxy_rules_cpu_seconds_sum{sync=\"full\"} 0.03")) << text;
+  EXPECT_TRUE(HasLine(text, "kpx_sync_proxy_rules_cpu_seconds_count{sync=\"partial\"} 2"));
+  EXPECT_TRUE(HasLine(text, "kpx_sync_proxy_rules_cpu_seconds_sum{sync=\"partial\"} 5e-04"));
+  // Partial syncs of 200 and 300 us: only the first within the 200 us bucket.
+  EXPECT_TRUE(
+      HasLine(text, "kpx_sync_proxy_rules_cpu_seconds_bucket{sync=\"partial\",le=\"2e-04\"} 1"))
+      << text;
+}
+
 TEST(SyncingProxierHousekeepingTest, TheDataplaneIsLookedAfterBetweenSyncsOnlyOnceProgrammed) {
   testing::FakeClock clock;
   MetricsRegistry metrics;
   RecordingDataplane dataplane;
   dataplane.housekeeping = std::chrono::seconds(10);
   // Periodic syncs far apart, so only housekeeping happens in between.
-  SyncingProxier::Options o{"node-a", {}, {}, {}};
+  SyncingProxier::Options o{"node-a", {}, {}, {}, {}};
   o.runner.max_interval = std::chrono::hours(1);
   SyncingProxier proxier(o, dataplane, clock, metrics);
   Clock::TimePoint wake;
