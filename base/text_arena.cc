@@ -29,11 +29,16 @@ std::string_view TextArena::Add(std::string_view text) {
 }
 
 void TextArena::Clear() {
-  blocks_.clear();
-  blocks_.shrink_to_fit();
+  if (!blocks_.empty() && blocks_.front().size() <= kFirstBlock) {
+    blocks_.resize(1);
+    room_ = blocks_.front().size();
+  } else {
+    blocks_.clear();
+    blocks_.shrink_to_fit();
+    room_ = 0;
+  }
   large_.clear();
   large_.shrink_to_fit();
-  room_ = 0;
   bytes_ = 0;
 }
 

@@ -16,7 +16,14 @@ void ChainTexts::ReleaseBefore(std::string_view chain) {
   groups_.erase(groups_.begin(), groups_.lower_bound(chain.substr(0, kGroup)));
 }
 
-void ChainTexts::Clear() { groups_.clear(); }
+void ChainTexts::Clear() {
+  // Ungrouped (a partial sync's few texts), the one arena keeps its first block for the next.
+  if (groups_.size() == 1 && groups_.begin()->first.empty()) {
+    groups_.begin()->second.Clear();
+    return;
+  }
+  groups_.clear();
+}
 
 size_t ChainTexts::bytes() const {
   size_t n = 0;

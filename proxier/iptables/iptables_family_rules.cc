@@ -215,6 +215,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
   }
 
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
+  texts_.SetGrouped(false);
   Selection sel;
   std::array<bool, kSharedChainCount> shared_dirty{};
   bool dispatch_dirty = false;

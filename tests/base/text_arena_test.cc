@@ -34,5 +34,25 @@ TEST(TextArenaTest, CopiesStayPutAsTheArenaGrows) {
   EXPECT_EQ(arena.Add("again"), "again");
 }
 
+TEST(TextArenaTest, ClearKeepsOnlyASmallFirstBlockForTheNextTexts) {
+  TextArena small;
+  const std::string_view first = small.Add("-A KUBE-SVC-X -j KUBE-SEP-Y\n");
+  small.Clear();
+  EXPECT_EQ(small.bytes(), 0u);
+  // The same first block, from its start: no new mapping for a sync that renders a few KB.
+  const std::string_view again = small.Add("-A KUBE-SVC-X -j KUBE-SEP-Z\n");
+  EXPECT_EQ(again.data(), first.data());
+  EXPECT_EQ(again, "-A KUBE-SVC-X -j KUBE-SEP-Z\n");
+
+  // A first block made larger for a large first text is not kept (nor are later blocks): a
+  // full sync's arena goes whole, and the next text gets a block of its own again.
+  TextArena large;
+  const std::string big(size_t{200} << 10, 'x');
+  EXPECT_EQ(large.Add(big), big);
+  large.Clear();
+  EXPECT_EQ(large.bytes(), 0u);
+  EXPECT_EQ(large.Add("y"), "y");
+}
+
 }  // namespace
 }  // namespace kpx

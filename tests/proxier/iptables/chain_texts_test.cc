@@ -62,6 +62,10 @@ TEST(ChainTextsTest, UngroupedTextsStayUntilCleared) {
   EXPECT_EQ(texts.bytes(), 4u);
   texts.Clear();
   EXPECT_EQ(texts.bytes(), 0u);
+  // The next sync's texts go where the last one's started: its arena's first block is kept.
+  const std::string_view next = texts.Add("KUBE-SEP-BBBBBB", "b\n");
+  EXPECT_EQ(next.data(), a.data());
+  EXPECT_EQ(next, "b\n");
 }
 
 }  // namespace
