@@ -7,10 +7,11 @@
 
 #include <linux/netfilter/x_tables.h>
 
-#include <cstddef>
-
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+
+#include "base/unique_fd.h"
 
 namespace kpx {
 
@@ -54,13 +55,11 @@ Result<bool> XtCountersHandOver::Run() const {
       info->counters[i].bcnt = old_[from].bytes;
     }
   }
-  const int fd = socket(domain_, SOCK_RAW, IPPROTO_RAW);
-  if (fd < 0) return failed("raw socket");
-  const int rc = setsockopt(fd, level_, option_, info, static_cast<socklen_t>(add.size()));
-  const int err = errno;
-  close(fd);
-  errno = err;
-  if (rc != 0) return failed("restoring counters");
+  const UniqueFd fd(socket(domain_, SOCK_RAW, IPPROTO_RAW));
+  if (!fd.valid()) return failed("raw socket");
+  if (setsockopt(fd.get(), level_, option_, info, static_cast<socklen_t>(add.size())) != 0) {
+    return failed("restoring counters");
+  }
   return true;
 }
 

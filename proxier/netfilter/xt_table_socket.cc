@@ -16,6 +16,7 @@
 #include <glog/logging.h>
 
 #include "base/page_allocator.h"
+#include "base/unique_fd.h"
 
 namespace kpx {
 
@@ -50,20 +51,6 @@ struct V6 {
   static constexpr int kReplace = IP6T_SO_SET_REPLACE;
   static constexpr int kAddCounters = IP6T_SO_SET_ADD_COUNTERS;
   static constexpr IpFamily kFamily = IpFamily::kIPv6;
-};
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 Status Errno(const std::string& table, const std::string& what) {
@@ -120,7 +107,7 @@ Result<std::optional<Snapshot<F>>> ReadOnce(int fd, const std::string& table) {
 
 template <typename F>
 Status ReadFamily(const std::string& table, const std::function<void(const XtTableBlob&)>& use) {
-  Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
+  UniqueFd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
   if (fd.get() < 0) return Errno(table, "raw socket");
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
     auto read = ReadOnce<F>(fd.get(), table);
@@ -182,7 +169,7 @@ template <typename F>
 Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& plan,
                                        XtRuleArena* spent) {
   if (table.size() >= XT_TABLE_MAXNAMELEN) return Status::Error("table name too long: " + table);
-  Fd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
+  UniqueFd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
   if (fd.get() < 0) return Errno(table, "raw socket");
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
