@@ -418,6 +418,13 @@ b_edit_and_wait() {
   B_EDIT_MS=$(awk -v a="$s0" -v b="$s1" -v x="$c0" -v y="$c1" 'BEGIN {if (y > x) printf "%.3f", 1000 * (b - a) / (y - x)}')
 }
 
+# An awk function for the programs below: med(a, n), the median of a[1..n] (sorts a in place).
+B_AWK_MED='
+  function med(a, n,   i, j, x) {
+    for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+    return a[int((n + 1) / 2)]
+  }'
+
 # b_own_cpu LOG: kpx's own CPU per partial sync, from its -v=2 lines: the sync thread's CPU
 # ("<mode> partial sync of ... took T ms, CPU C ms", CLOCK_THREAD_CPUTIME_ID, so to the
 # microsecond, unlike /proc's 10 ms ticks), and that less the whole-table hand-off the iptables
@@ -426,7 +433,7 @@ b_edit_and_wait() {
 # "syncs,sync_cpu_p50,own_cpu_p50,own_cpu_max" (ms; median of the partial syncs after the last
 # full one), nothing without a partial sync.
 b_own_cpu() {
-  awk '
+  awk "$B_AWK_MED"'
     / (full|partial) sync, .* restore [0-9.e+-]+ ms \(CPU [0-9.e+-]+ ms\)/ {
       for (i = 1; i < NF; i++) if ($i == "(CPU") h += $(i + 1)
     }
@@ -434,10 +441,6 @@ b_own_cpu() {
     / partial sync of .* took [0-9.e+-]+ ms, CPU [0-9.e+-]+ ms/ {
       for (i = 1; i < NF; i++) if ($i == "CPU") c = $(i + 1)
       k++; cs[k] = c; os[k] = c - h; h = 0
-    }
-    function med(a, n,   i, j, x) {
-      for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
-      return a[int((n + 1) / 2)]
     }
     END {
       if (!k) exit
@@ -568,7 +571,7 @@ b_controlplane() {
     # "x_tables T: ... replace R ms, counters C ms" lines (or "counters deferred", whose call's
     # "x_tables T: counters handed over in C ms" line comes from the runner's thread, before or
     # after the sync's), then "iptables partial sync ... took S ms".
-    own=$(awk '
+    own=$(awk "$B_AWK_MED"'
       /x_tables [a-z]+: .* replace [0-9.]+ ms, counters / {
         for (i = 1; i < NF; i++) {
           if ($i == "replace") r += $(i + 1)
@@ -583,10 +586,6 @@ b_controlplane() {
         for (i = 1; i < NF; i++) if ($i == "took") t = $(i + 1)
         if (r > 0) { k++; rs[k] = r; q[k] = t / r; q2[k] = t / (r + c) }
         r = 0; c = 0
-      }
-      function med(a, n,   i, j, x) {
-        for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
-        return a[int((n + 1) / 2)]
       }
       END { if (k) printf "%.1f,%.3f,%.1f,%.3f", med(rs, k), med(q, k), (n ? med(cs, n) : 0), med(q2, k) }' "$log")
     own_ms=$(cut -d, -f1 <<<"$own")
