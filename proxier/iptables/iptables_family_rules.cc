@@ -1,7 +1,14 @@
 #include "proxier/iptables/iptables_family_rules.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
+#include <system_error>
+#include <thread>
 #include <unordered_set>
+
+#include <glog/logging.h>
 
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
@@ -61,8 +68,29 @@ size_t ServiceFragment::NatRules() const {
   return n;
 }
 
+namespace {
+
+// The CPUs this process may run on (its affinity, which a container's cpuset narrows), not the
+// machine's.
+int AvailableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace
+
 IptablesFamilyRules::IptablesFamilyRules(const IptablesRenderer& renderer, IpFamily family)
-    : renderer_(renderer), family_(family) {}
+    : IptablesFamilyRules(renderer, family, Options()) {}
+
+IptablesFamilyRules::IptablesFamilyRules(const IptablesRenderer& renderer, IpFamily family,
+                                         const Options& options)
+    : renderer_(renderer),
+      family_(family),
+      render_threads_(options.render_threads > 0 ? options.render_threads
+                                                 : std::min(2, AvailableCpus())),
+      split_from_(options.split_from) {}
 
 size_t IptablesFamilyRules::filter_rules() const {
   size_t n = filter_rules_;
@@ -130,15 +158,18 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   for (const auto& [name, port] : state.services) endpoints += port->For(family_).all().size();
   large_ = renderer_.LargeCluster(endpoints);
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
-  texts_.SetGrouped(!pieces);
+  for (ChainTexts& t : texts_) t.SetGrouped(!pieces);
+  // The entries are made first, so that rendering only fills them in.
+  std::vector<Entry*> todo;
+  todo.reserve(state.services.size());
   for (const auto& [name, port] : state.services) {
-    Entry e;
+    Entry& e = entries_.emplace_hint(entries_.end(), name, Entry())->second;
     e.port = port;
     if (auto it = old.find(name); it != old.end()) e.names = std::move(it->second.names);
-    e.fragment = renderer_.RenderServicePort(*port, context, e.names, texts_);
-    Count(e.fragment, +1);
-    entries_.emplace_hint(entries_.end(), name, std::move(e));
+    todo.push_back(&e);
   }
+  RenderEntries(todo, context);
+  for (const Entry* e : todo) Count(e->fragment, +1);
   BuildTree();
   valid_ = true;
 
@@ -173,9 +204,40 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     pieces_pending_ = true;
     return out;
   }
-  Write(sel, out.text, &texts_);
+  Write(sel, out.text, std::span<ChainTexts>(texts_));
   DropAllWrittenText();
   return out;
+}
+
+void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
+                                        const FamilyContext& context) {
+  // Taken a few at a time from one counter, so that neither thread waits long on the other
+  // whatever the ports' sizes.
+  constexpr size_t kBatch = 64;
+  std::atomic<size_t> next{0};
+  auto render = [&](ChainTexts& texts) {
+    for (;;) {
+      const size_t from = next.fetch_add(kBatch, std::memory_order_relaxed);
+      if (from >= entries.size()) return;
+      const size_t to = std::min(entries.size(), from + kBatch);
+      for (size_t i = from; i < to; ++i) {
+        Entry& e = *entries[i];
+        e.fragment = renderer_.RenderServicePort(*e.port, context, e.names, texts);
+      }
+    }
+  };
+  std::thread helper;
+  if (render_threads_ > 1 && split_from_ > 0 && entries.size() >= split_from_) {
+    try {
+      helper = std::thread(render, std::ref(texts_[1]));
+      ++split_renders_;
+    } catch (const std::system_error& e) {
+      LOG_FIRST_N(WARNING, 1) << "no helper thread for a full render (" << e.what()
+                              << "): rendered on one";
+    }
+  }
+  render(texts_[0]);
+  if (helper.joinable()) helper.join();
 }
 
 void IptablesFamilyRules::FinishWrite() {
@@ -215,7 +277,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
   }
 
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
-  texts_.SetGrouped(false);
+  texts_[0].SetGrouped(false);
   Selection sel;
   std::array<bool, kSharedChainCount> shared_dirty{};
   bool dispatch_dirty = false;
@@ -243,7 +305,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     if (eit != entries_.end() && eit->second.port == sit->second) continue;  // same entry
     ServiceChainNames names;
     if (eit != entries_.end()) names = std::move(eit->second.names);
-    ServiceFragment fragment = renderer_.RenderServicePort(*sit->second, context, names, texts_);
+    ServiceFragment fragment = renderer_.RenderServicePort(*sit->second, context, names, texts_[0]);
     ++out.rerendered;
     if (eit == entries_.end()) eit = entries_.emplace(name, Entry{}).first;
     Entry& e = eit->second;
@@ -296,7 +358,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     DropWrittenText({});
     return out;
   }
-  Write(sel, out.text, &texts_);
+  Write(sel, out.text);
   DropWrittenText(sel.services);
   return out;
 }
@@ -307,7 +369,7 @@ void IptablesFamilyRules::DropWrittenText(std::span<Entry* const> written) {
   for (Entry* e : written) {
     for (OwnedChain& c : e->fragment.chains) c.text = {};
   }
-  texts_.Clear();
+  for (ChainTexts& t : texts_) t.Clear();
 }
 
 std::string IptablesFamilyRules::Fingerprint() const {
@@ -343,7 +405,8 @@ void IptablesFamilyRules::WriteTop(const TopLevelChain& c, Out& out) const {
 }
 
 template <typename Out>
-void IptablesFamilyRules::Write(const Selection& sel, Out& out, ChainTexts* written) const {
+void IptablesFamilyRules::Write(const Selection& sel, Out& out,
+                                std::span<ChainTexts> written) const {
   auto wanted = [&](const std::vector<bool>& flags, size_t i) { return sel.all || flags[i]; };
   // A full write lists the services' chains in the order the x_tables table keeps them (by
   // name), not by service: the libiptc runner then encodes them in table order, and laying the
@@ -412,7 +475,9 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out, ChainTexts* writ
     }
     service_chains([&](const OwnedChain& c) {
       if (!sel.fingerprint) {
-        if (written != nullptr && sel.all) written->ReleaseBefore(c.name);
+        if (sel.all) {
+          for (ChainTexts& t : written) t.ReleaseBefore(c.name);
+        }
         PutChainText(out, c.text);
         return;
       }

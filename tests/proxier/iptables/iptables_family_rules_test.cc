@@ -219,5 +219,44 @@ TEST(FamilyRulesDifferential, IncrementalEqualsFreshRender) {
   }
 }
 
+// A full render shared with a helper thread, each thread writing its chains' texts apart, is the
+// one a single thread writes: the same lines in the same order, as one text (the exec runners',
+// whose writer frees both threads' texts as it goes) and as pieces (the libiptc runner's), and
+// the same partial syncs after it.
+TEST(FamilyRulesSplitRender, HelperThreadWritesWhatOneThreadWrites) {
+  const IptablesRenderer renderer(Options());
+  for (bool pieces : {false, true}) {
+    for (IpFamily f : {IpFamily::kIPv4, IpFamily::kIPv6}) {
+      RandomChanges changes(7, 250);
+      StateBuilderForTest builder("node-a");
+      RandomChanges::SetUpNode(builder);
+      for (int i = 0; i < 2000; ++i) changes.Step(builder);
+      const DesiredState s = builder.Build();
+      ASSERT_GT(s.services.size(), 150u);
+      IptablesFamilyRules one(renderer, f, {.render_threads = 1, .split_from = 1});
+      IptablesFamilyRules two(renderer, f, {.render_threads = 2, .split_from = 1});
+      const IptablesFamilyRules::Output a = one.Update(s, {}, Mode::kFull, {}, {}, pieces);
+      const IptablesFamilyRules::Output b = two.Update(s, {}, Mode::kFull, {}, {}, pieces);
+      EXPECT_EQ(one.split_renders(), 0u);
+      EXPECT_EQ(two.split_renders(), 1u);
+      EXPECT_EQ(b.rerendered, s.services.size());
+      ASSERT_FALSE(a.empty());
+      ASSERT_EQ(a.Text(), b.Text()) << IpFamilyName(f) << (pieces ? " pieces" : " text");
+      EXPECT_EQ(a.Text(), renderer.Render(s, f, {}));
+      one.FinishWrite();
+      two.FinishWrite();
+      EXPECT_EQ(one.Fingerprint(), two.Fingerprint());
+      for (int step = 0; step < 6; ++step) {
+        changes.Step(builder);
+        const DesiredState n = builder.Build();
+        ASSERT_EQ(one.Update(n, {}, Mode::kPartial, {}, {}).text,
+                  two.Update(n, {}, Mode::kPartial, {}, {}).text)
+            << IpFamilyName(f) << " step " << step;
+      }
+      EXPECT_EQ(two.split_renders(), 1u);  // partial syncs render on this thread
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kpx
