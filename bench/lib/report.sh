@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Draws the plots and writes results.md from the CSV files bench/run left in OUT.
-# Usage: report.sh OUT COMMAND_LINE QUICK(0|1) ELAPSED_S LOAD_BEFORE VM_STATUS
+# Usage: report.sh OUT COMMAND_LINE QUICK(0|1) ELAPSED_S LOAD_BEFORE VM_STATUS [MEMORY_STATE]
 set -euo pipefail
 out=$1
 cmdline=$2
@@ -8,6 +8,7 @@ quick=$3
 elapsed=$4
 load_before=$5
 vm_status=$6
+memory_state=${7:-as the machine gives it}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -363,6 +364,7 @@ skipped() {
   echo "Produced by \`$cmdline\` on $(date -u '+%Y-%m-%d %H:%M UTC') in ${elapsed} s."
   echo "Host: $(nproc) CPUs, kernel $(uname -r), load average before the run $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "VM part (qemu TCG, one vCPU, Debian's kernel with IPVS): $vm_status."
+  echo "Host memory: $memory_state."
   if ((quick)); then
     echo
     echo "**Quick run** (smoke test): small N and short measurements; the numbers show that"

@@ -146,7 +146,7 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   std::set<ServicePortName> computed;
   const std::set<ServicePortName>& changed =
       ConntrackCleaner::ChangesToApply(before, state, &computed);
-  for (IpFamily family : options_.families) {
+  for (IpFamily family : ApplyOrder(state)) {
     if (Status st = ApplyFamily(family, state, full); !st.ok()) {
       LOG(WARNING) << st.message();
       if (!errors.empty()) errors += "; ";
@@ -162,6 +162,29 @@ Status IptablesDataplane::Apply(const DesiredState& state, bool full) {
   if (!errors.empty()) return Status::Error(errors);
   RememberApplied(state);
   return Status::Ok();
+}
+
+std::vector<IpFamily> IptablesDataplane::ApplyOrder(const DesiredState& state) const {
+  std::vector<IpFamily> order = options_.families;
+  if (order.size() < 2) return order;
+  std::array<size_t, 2> size{};
+  bool rendered = false;
+  for (IpFamily f : order) {
+    const IptablesFamilyRules& r = *families_[static_cast<int>(f)].rules;
+    size[static_cast<int>(f)] = r.nat_rules() + r.filter_rules();
+    rendered = rendered || size[static_cast<int>(f)] > 0;
+  }
+  // Nothing rendered yet (the first sync): each family's endpoints in the state, most of what
+  // it will hold. Only then: it is a walk over every service port.
+  if (!rendered) {
+    for (const auto& [name, port] : state.services) {
+      for (IpFamily f : order) size[static_cast<int>(f)] += port->For(f).all().size();
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), [&](IpFamily a, IpFamily b) {
+    return size[static_cast<int>(a)] < size[static_cast<int>(b)];
+  });
+  return order;
 }
 
 void IptablesDataplane::RememberApplied(const DesiredState& state) {

@@ -66,6 +66,7 @@ Status FakeIptablesRunner::ValidateTable(const std::string& name, const Table& t
 
 Status FakeIptablesRunner::Restore(IpFamily family, std::string_view text) {
   ++restore_calls_;
+  restore_families_.push_back(family);
   if (fail_restores_ > 0) {
     --fail_restores_;
     return Status::Error("iptables-restore: injected failure");

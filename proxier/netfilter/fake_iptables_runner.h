@@ -49,6 +49,8 @@ class FakeIptablesRunner : public IptablesRunner {
     return restores_[static_cast<int>(family)];
   }
   int restore_calls() const { return restore_calls_; }
+  // The family of every restore call (failed ones too), in call order.
+  const std::vector<IpFamily>& restore_families() const { return restore_families_; }
   int save_calls() const { return save_calls_; }
   int ensure_calls() const { return ensure_calls_; }
 
@@ -69,6 +71,7 @@ class FakeIptablesRunner : public IptablesRunner {
   std::array<Tables, 2> tables_;
   std::array<std::vector<std::string>, 2> restores_;
   int restore_calls_ = 0;
+  std::vector<IpFamily> restore_families_;
   int save_calls_ = 0;
   int ensure_calls_ = 0;
   int fail_restores_ = 0;

@@ -93,6 +93,40 @@ TEST_F(DataplaneTest, FirstSyncIsFullAndJumpsAreNotDuplicated) {
   EXPECT_NE(fake_->GetChain(IpFamily::kIPv6, "nat", "KUBE-SERVICES"), nullptr);
 }
 
+// The family holding the most goes last, where the counters hand-over a whole-table runner makes
+// after its restore delays nothing else in the sync: by endpoints on the first sync, by rules
+// rendered after it; configured order on a tie.
+TEST_F(DataplaneTest, TheLargerFamilyIsAppliedLast) {
+  using F = IpFamily;
+  size_t seen = 0;
+  auto order = [&] {  // of the restores since the last call
+    std::vector<F> out;
+    const std::vector<F>& all = fake_->restore_families();
+    for (size_t i = seen; i < all.size(); ++i) {
+      if (out.empty() || out.back() != all[i]) out.push_back(all[i]);
+    }
+    seen = all.size();
+    return out;
+  };
+  ASSERT_TRUE(Sync().ok());  // nothing at all: a tie
+  EXPECT_EQ(order(), (std::vector<F>{F::kIPv4, F::kIPv6}));
+  Make(std::chrono::milliseconds(0));
+  seen = 0;
+  AddA();
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(order(), (std::vector<F>{F::kIPv6, F::kIPv4}));
+  Make(std::chrono::milliseconds(0));
+  seen = 0;
+  builder_.Remove(kA);
+  builder_.Add(Svc("ns", "c", "", Protocol::kTCP, 80, "fd00:30::1"),
+               {Ep("fd00:180::1", 80), Ep("fd00:180::2", 80)});
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(order(), (std::vector<F>{F::kIPv4, F::kIPv6}));
+  // After the first sync, by rules: still IPv6 last while it holds more.
+  ASSERT_TRUE(Sync(/*full=*/true).ok());
+  EXPECT_EQ(order(), (std::vector<F>{F::kIPv4, F::kIPv6}));
+}
+
 TEST_F(DataplaneTest, PartialSyncRewritesOnlyTheChangedService) {
   AddA();
   AddB();
