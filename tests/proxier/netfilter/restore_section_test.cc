@@ -71,6 +71,27 @@ TEST(RestoreSectionTest, SectionsSpanPiecesCutAnywhereBetweenLines) {
   }
 }
 
+// Pieces of rules only (a full sync's chain texts) are passed over counting their lines: the
+// next section starts on the right line, and the section still spans them.
+TEST(RestoreSectionTest, PiecesOfRulesOnlyAddTheirLines) {
+  const std::vector<std::string> texts = {"*nat\n:A - [0:0]\n", "-A A -j DROP\n-A A -j RETURN\n",
+                                          "-A A -j ACCEPT\n# a note\n",
+                                          "COMMIT\n*filter\n:B - [0:0]\n:C - [0:0]\nCOMMIT\n"};
+  const std::vector<std::string_view> pieces(texts.begin(), texts.end());
+  auto got = RestoreSection::Split(pieces);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].first_line, 1);
+  EXPECT_EQ((*got)[0].declared, 1u);
+  EXPECT_EQ(Joined((*got)[0]), texts[0] + texts[1] + texts[2] + "COMMIT\n");
+  EXPECT_EQ((*got)[1].name, "filter");
+  EXPECT_EQ((*got)[1].first_line, 8);
+  EXPECT_EQ((*got)[1].declared, 2u);
+  // A piece after the first whose line would open a section is still seen.
+  const std::vector<std::string_view> nested = {texts[0], "-A A -j DROP\n*filter\n", "COMMIT\n"};
+  EXPECT_FALSE(RestoreSection::Split(nested));
+}
+
 // Not sections: the parse of the text says what is wrong, not this split.
 TEST(RestoreSectionTest, TextOutsideSectionsIsNone) {
   for (const std::string text :
