@@ -124,10 +124,12 @@ b_topo_down() {
 
 b_cleanup() { b_topo_down; }
 
-# --backed-memory (B_BACKED_MEMORY=1). b_hold_memory: where the guest kernel reports free pages
-# to the host after min_free_ms, that delay is raised for the run (B_MEMORY_STATE says what was
-# done, for the report); b_release_memory puts it back. b_back_memory: 1 GiB touched and freed
-# (dd's buffer), so that the next allocations find pages the host backs.
+# --backed-memory (B_BACKED_MEMORY=1). b_hold_memory: where the guest kernel hands free pages
+# back to the host after min_free_ms, that delay is raised for the run, so that what one kpx
+# frees is still backed when the next one starts (B_MEMORY_STATE says what was done, for the
+# report); b_release_memory puts it back. Nothing is touched ahead: 1 GiB faulted in and freed
+# by dd in 4 KiB pages made the next first sync slower (1.2-1.4 s), its huge pages then
+# needing compaction.
 B_REPORTING_KNOB=/sys/module/page_reporting/parameters/min_free_ms
 B_MEMORY_STATE="as the machine gives it"
 b_hold_memory() {
@@ -137,9 +139,9 @@ b_hold_memory() {
   if [[ -w $B_REPORTING_KNOB ]] && was=$(cat "$B_REPORTING_KNOB") &&
     echo 300000 2>/dev/null >"$B_REPORTING_KNOB"; then
     B_REPORTING_WAS=$was
-    B_MEMORY_STATE="backed: free page reporting held off (min_free_ms $was -> 300000), 1 GiB touched before each kpx start"
+    B_MEMORY_STATE="backed: free page reporting held off (min_free_ms $was -> 300000)"
   else
-    B_MEMORY_STATE="1 GiB touched before each kpx start (no page_reporting min_free_ms knob here)"
+    B_MEMORY_STATE="as the machine gives it (--backed-memory: no page_reporting min_free_ms knob here)"
   fi
   b_log "memory: $B_MEMORY_STATE"
 }
@@ -148,16 +150,11 @@ b_release_memory() {
   echo "$B_REPORTING_WAS" >"$B_REPORTING_KNOB" || true
   B_REPORTING_WAS=
 }
-b_back_memory() {
-  [[ ${B_BACKED_MEMORY:-0} == 1 ]] || return 0
-  dd if=/dev/zero of=/dev/null bs=1G count=1 status=none || true
-}
 
 # b_start_kpx MODE BACKEND DISPATCH MANIFEST_DIR LOG: kpx in the node namespace (log level
 # B_KPX_V, default 2).
 b_start_kpx() {
   local mode=$1 backend=$2 dispatch=$3 dir=$4 log=$5
-  b_back_memory
   # Not through a function or subshell: $! must be kpx itself (ip netns exec execs it).
   ip netns exec "$BNODE" "$KPX" --mode="$mode" --iptables-backend="$backend" \
     --iptables-dispatch="$dispatch" --source="$dir" --hostname-override=kpx-node \
