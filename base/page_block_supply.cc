@@ -4,6 +4,8 @@
 #include <system_error>
 #include <utility>
 
+#include "base/helper_cpu.h"
+
 namespace kpx {
 
 PageBlockSupply::~PageBlockSupply() {
@@ -30,7 +32,10 @@ PageBlock PageBlockSupply::Take(size_t bytes, size_t next) {
   if (block.data() == nullptr) block = PageBlock::Map(bytes);
   if (next > 0) {
     try {
-      ahead_ = std::async(std::launch::async, [next] { return PageBlock::Map(next); });
+      ahead_ = std::async(std::launch::async, [next] {
+        const HelperCpu::Scope cpu;  // a sync's work, done on another core
+        return PageBlock::Map(next);
+      });
     } catch (const std::system_error&) {  // no thread to spare: blocks are made as they are taken
     }
   }

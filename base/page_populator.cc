@@ -4,6 +4,7 @@
 #include <system_error>
 #include <utility>
 
+#include "base/helper_cpu.h"
 #include "base/page_block.h"
 
 namespace kpx {
@@ -12,7 +13,10 @@ PagePopulator::PagePopulator(std::vector<Range> ranges) : ranges_(std::move(rang
   std::erase_if(ranges_, [](const Range& r) { return r.size == 0; });
   if (ranges_.empty()) return;
   try {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      const HelperCpu::Scope cpu;  // a sync's work, done on another core
+      Run();
+    });
   } catch (const std::system_error&) {  // no thread to spare: the writer faults its pages in
   }
 }

@@ -36,7 +36,8 @@ class SyncingProxier final : public Proxier {
     // When kpx started (wall clock): slice trigger times before it are left out of the network
     // programming latency. Unset: when the proxier is constructed.
     std::optional<std::chrono::system_clock::time_point> started;
-    // The sync thread's CPU time (ThreadCpuTime unless set; tests count their own).
+    // CPU time so far of the sync thread and the helpers it hands work to (ThreadCpuTime plus
+    // HelperCpu::Total unless set; tests count their own).
     std::function<std::chrono::nanoseconds()> thread_cpu;
   };
   SyncingProxier(Options options, Dataplane& dataplane, const Clock& clock,

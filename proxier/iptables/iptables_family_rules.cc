@@ -10,6 +10,7 @@
 
 #include <glog/logging.h>
 
+#include "base/helper_cpu.h"
 #include "proxier/iptables/chain_names.h"
 #include "proxier/iptables/prefix_dispatch.h"
 #include "proxier/netfilter/chain_name_order.h"
@@ -229,7 +230,10 @@ void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
   std::thread helper;
   if (render_threads_ > 1 && split_from_ > 0 && entries.size() >= split_from_) {
     try {
-      helper = std::thread(render, std::ref(texts_[1]));
+      helper = std::thread([&] {
+        const HelperCpu::Scope cpu;  // counted in the sync's CPU
+        render(texts_[1]);
+      });
       ++split_renders_;
     } catch (const std::system_error& e) {
       LOG_FIRST_N(WARNING, 1) << "no helper thread for a full render (" << e.what()
