@@ -112,8 +112,14 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
   // The hand-off's CPU apart: x_tables takes whole tables, so the restore is O(rules) whatever
   // changed, and kpx's own part of a sync is the rest.
   const auto restore_cpu_start = ThreadCpuTime();
-  Status restored = out.pieces.empty() ? runner_->Restore(family, out.text)
-                                       : runner_->RestoreInPieces(family, out.pieces.pieces());
+  Status restored;
+  if (out.pieces.empty()) {
+    restored = runner_->Restore(family, out.text);
+  } else {
+    // pieces() first: it ends the piece being written, and with it the per-piece flags.
+    const std::span<const std::string_view> pieces = out.pieces.pieces();
+    restored = runner_->RestoreInPieces(family, pieces, out.pieces.rules_only());
+  }
   fs.rules->FinishWrite();
   if (!restored.ok()) {
     ++counters_.restore_failures;

@@ -26,7 +26,8 @@ void Put(std::string& out, char c) { out.push_back(c); }
 void Put(RestorePieces& out, std::string_view text) { out.Append(text); }
 void Put(RestorePieces& out, char c) { out.Append(c); }
 void PutChainText(std::string& out, std::string_view text) { out += text; }
-void PutChainText(RestorePieces& out, std::string_view text) { out.View(text); }
+// An owned chain's text is its rules' lines, nothing else.
+void PutChainText(RestorePieces& out, std::string_view text) { out.ViewRules(text); }
 // `lines`: about the bytes of the lines written here; `texts`: those of the chain texts.
 void Reserve(std::string& out, size_t lines, size_t texts) { out.reserve(lines + texts); }
 void Reserve(RestorePieces& out, size_t lines, size_t) { out.Reserve(lines); }

@@ -11,7 +11,8 @@ std::vector<std::string> JumpRule::RuleArgs() const {
   return args;
 }
 
-Status IptablesRunner::RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) {
+Status IptablesRunner::RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
+                                       std::span<const uint8_t>) {
   return Restore(family, JoinPieces(pieces));
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,7 +40,13 @@ class IptablesRunner {
   virtual Status Restore(IpFamily family, std::string_view text) = 0;
   // The same for input in pieces of whole lines (RestorePieces), read as if joined. This
   // default joins them and calls Restore; the libiptc runner reads them where they lie.
-  virtual Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces);
+  // `rules_only[i]`, when given: pieces[i] holds rule lines ("-A ...") only, so a reader looking
+  // for the text's sections need not read it (a full sync's 110 000 chain texts).
+  virtual Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
+                                 std::span<const uint8_t> rules_only);
+  Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) {
+    return RestoreInPieces(family, pieces, {});
+  }
   // Whether RestoreInPieces reads the pieces where they lie. When it only joins them, a caller
   // that can free its parts as it copies them into one string had better call Restore.
   virtual bool ReadsPieces() const { return false; }

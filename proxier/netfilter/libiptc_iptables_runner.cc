@@ -181,9 +181,10 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
 }
 
 template <typename F>
-Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces, bool edit_blobs,
-                     XtTableSocket& tables, LibiptcIptablesRunner::Stats& stats) {
-  auto sections = RestoreSection::Split(pieces);
+Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces,
+                     std::span<const uint8_t> rules_only, bool edit_blobs, XtTableSocket& tables,
+                     LibiptcIptablesRunner::Stats& stats) {
+  auto sections = RestoreSection::Split(pieces, rules_only);
   if (!sections) {
     const std::string text = JoinPieces(pieces);
     auto parsed = RestoreText::Parse(text);
@@ -362,16 +363,18 @@ Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::LockForLibiptc(
 }
 
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
-  return RestoreInPieces(family, std::span<const std::string_view>(&text, 1));
+  return RestoreInPieces(family, std::span<const std::string_view>(&text, 1), {});
 }
 
 Status LibiptcIptablesRunner::RestoreInPieces(IpFamily family,
-                                              std::span<const std::string_view> pieces) {
+                                              std::span<const std::string_view> pieces,
+                                              std::span<const uint8_t> rules_only) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  Status restored = family == IpFamily::kIPv4
-                        ? RestoreFamily<V4>(family, pieces, edit_blobs_, tables_, stats_)
-                        : RestoreFamily<V6>(family, pieces, edit_blobs_, tables_, stats_);
+  Status restored =
+      family == IpFamily::kIPv4
+          ? RestoreFamily<V4>(family, pieces, rules_only, edit_blobs_, tables_, stats_)
+          : RestoreFamily<V6>(family, pieces, rules_only, edit_blobs_, tables_, stats_);
   // Even after a failed restore: a table replaced before the failure still wants its counters.
   std::vector<XtCountersHandOver> pending = tables_.TakePendingCounters();
   if (pending.empty()) return restored;

@@ -71,7 +71,9 @@ class LibiptcIptablesRunner : public IptablesRunner {
   Status Restore(IpFamily family, std::string_view text) override;
   // Reads the pieces where they lie: a full sync's chain texts are encoded from the renderer's
   // own copy.
-  Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) override;
+  using IptablesRunner::RestoreInPieces;
+  Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
+                         std::span<const uint8_t> rules_only) override;
   bool ReadsPieces() const override { return true; }
   Result<std::string> Save(IpFamily family, std::string_view table) override;
   Result<bool> EnsureJump(IpFamily family, const JumpRule& rule) override;

@@ -16,6 +16,7 @@ void RestorePieces::Seal() {
   owned_.push_back(std::move(open_));
   open_.clear();
   pieces_.push_back(owned_.back());
+  rules_only_.push_back(0);
   size_ += owned_.back().size();
 }
 
@@ -23,7 +24,13 @@ void RestorePieces::View(std::string_view text) {
   if (text.empty()) return;
   Seal();
   pieces_.push_back(text);
+  rules_only_.push_back(0);
   size_ += text.size();
+}
+
+void RestorePieces::ViewRules(std::string_view text) {
+  View(text);
+  if (!text.empty()) rules_only_.back() = 1;
 }
 
 std::span<const std::string_view> RestorePieces::pieces() {

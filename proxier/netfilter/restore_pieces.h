@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <span>
 #include <string>
@@ -26,8 +27,12 @@ class RestorePieces {
   void Reserve(size_t n) { open_.reserve(n); }
   // Appends a piece owned elsewhere (whole lines: empty, or ending in '\n').
   void View(std::string_view text);
+  // The same for a piece of rule lines only ("-A ..."): rules_only() says so.
+  void ViewRules(std::string_view text);
   // Every piece, in order.
   std::span<const std::string_view> pieces();
+  // Per piece of pieces(): 1 for those viewed by ViewRules.
+  std::span<const uint8_t> rules_only() const { return rules_only_; }
   bool empty() const { return size_ == 0 && open_.empty(); }
   size_t size() const { return size_ + open_.size(); }
   // The whole input in one string (exec runners hand it to a process; tests compare it).
@@ -40,7 +45,8 @@ class RestorePieces {
   std::deque<std::string> owned_;  // a deque: a sealed piece never moves
   std::string open_;
   std::vector<std::string_view> pieces_;
-  size_t size_ = 0;  // bytes in pieces_
+  std::vector<uint8_t> rules_only_;  // per piece
+  size_t size_ = 0;                  // bytes in pieces_
 };
 
 }  // namespace kpx

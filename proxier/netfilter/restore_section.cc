@@ -7,13 +7,18 @@
 namespace kpx {
 
 std::optional<std::vector<RestoreSection>> RestoreSection::Split(
-    std::span<const std::string_view> pieces) {
+    std::span<const std::string_view> pieces, std::span<const uint8_t> rules_only) {
   std::vector<RestoreSection> out;
   bool open = false;
   size_t start_piece = 0, start_at = 0;
   int line_no = 0;
+  std::vector<size_t> uncounted;  // pieces passed over, whose lines line_no lacks
   for (size_t i = 0; i < pieces.size(); ++i) {
     const std::string_view text = pieces[i];
+    if (open && i < rules_only.size() && rules_only[i] != 0) {
+      uncounted.push_back(i);
+      continue;
+    }
     size_t pos = 0;
     while (pos < text.size()) {
       const size_t at = pos;
@@ -21,6 +26,10 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
       ++line_no;
       if (line.starts_with('*')) {
         if (open) return std::nullopt;
+        for (size_t u : uncounted) {
+          for (size_t p = 0; p < pieces[u].size(); ++line_no) RestoreText::NextLine(pieces[u], p);
+        }
+        uncounted.clear();
         open = true;
         start_piece = i;
         start_at = at;

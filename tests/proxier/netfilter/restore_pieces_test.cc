@@ -45,5 +45,21 @@ TEST(RestorePiecesTest, OwnedAndViewedPiecesInOrder) {
   EXPECT_EQ(again, want);
 }
 
+// Pieces viewed as rules only are flagged so, one flag per piece; owned and plain viewed ones not.
+TEST(RestorePiecesTest, RulesOnlyPiecesAreFlagged) {
+  const std::string rules = "-A KUBE-SVC-A -j KUBE-SEP-A\n";
+  const std::string other = "-X KUBE-OLD\n";
+  RestorePieces in;
+  in.Append("*nat\n");
+  in.ViewRules(rules);
+  in.ViewRules("");  // nothing
+  in.View(other);
+  in.Append("COMMIT\n");
+  const auto pieces = in.pieces();
+  ASSERT_EQ(pieces.size(), 4u);
+  EXPECT_EQ(std::vector<uint8_t>(in.rules_only().begin(), in.rules_only().end()),
+            (std::vector<uint8_t>{0, 1, 0, 0}));
+}
+
 }  // namespace
 }  // namespace kpx

@@ -92,6 +92,26 @@ TEST(RestoreSectionTest, PiecesOfRulesOnlyAddTheirLines) {
   EXPECT_FALSE(RestoreSection::Split(nested));
 }
 
+// A piece vouched for as rule lines only is not read inside a section (here it holds what would
+// otherwise end the section early), yet counted when a section starts after it; outside a
+// section the vouching does not apply.
+TEST(RestoreSectionTest, PiecesVouchedAsRulesAreNotRead) {
+  const std::vector<std::string> texts = {"*nat\n:A - [0:0]\n", "-A A -j DROP\n*x\nCOMMIT\n",
+                                          "-A A -j RETURN\n", "COMMIT\n*filter\nCOMMIT\n"};
+  const std::vector<std::string_view> pieces(texts.begin(), texts.end());
+  const std::vector<uint8_t> rules_only = {0, 1, 1, 0};
+  auto got = RestoreSection::Split(pieces, rules_only);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(Joined((*got)[0]), texts[0] + texts[1] + texts[2] + "COMMIT\n");
+  EXPECT_EQ((*got)[1].first_line, 8);
+  EXPECT_FALSE(RestoreSection::Split(pieces));           // read, the same text is not sections
+  const std::vector<uint8_t> from_first = {1, 1, 1, 0};  // the first piece opens the section
+  auto same = RestoreSection::Split(pieces, from_first);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->size(), 2u);
+}
+
 // Not sections: the parse of the text says what is wrong, not this split.
 TEST(RestoreSectionTest, TextOutsideSectionsIsNone) {
   for (const std::string text :
