@@ -192,12 +192,14 @@ struct HttpServer::Impl {
         continue;
       }
       p.armed = false;
+      // Counted before the client can see its connection end: a reader of the count who saw
+      // the close (a test, a scrape after it) finds it there.
+      server->stats_->requests_timed_out.fetch_add(1);
       // The descriptor is libmicrohttpd's and stays open until it reports the connection closed,
       // which waits for this lock; the inode check is a second guard against ever shutting down
       // a socket that reused the number.
       struct stat st {};
       if (fstat(p.fd, &st) == 0 && st.st_ino == p.inode) shutdown(p.fd, SHUT_RDWR);
-      server->stats_->requests_timed_out.fetch_add(1);
       Warn("closed a connection from " + p.peer + " that sent no complete request within " +
            std::to_string(server->options_.request_deadline.count()) + " ms");
     }
