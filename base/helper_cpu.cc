@@ -1,8 +1,5 @@
 #include "base/helper_cpu.h"
 
-#include <sched.h>
-
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -25,13 +22,6 @@ void HelperCpu::Add(std::chrono::nanoseconds cpu) {
 
 std::chrono::nanoseconds HelperCpu::Total() {
   return std::chrono::nanoseconds(Nanoseconds().load(std::memory_order_relaxed));
-}
-
-int HelperCpu::Available() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
 }
 
 HelperCpu::Scope::Scope() : start_(ThreadCpuTime()) {}

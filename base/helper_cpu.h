@@ -12,9 +12,6 @@ class HelperCpu {
  public:
   static void Add(std::chrono::nanoseconds cpu);
   static std::chrono::nanoseconds Total();
-  // The CPUs this process may run on (its affinity, which a container's cpuset narrows), not
-  // the machine's: whether a helper thread can run beside the caller at all.
-  static int Available();
 
   // Adds the CPU the calling thread uses from its construction to its destruction.
   class Scope {

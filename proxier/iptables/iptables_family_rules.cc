@@ -1,5 +1,7 @@
 #include "proxier/iptables/iptables_family_rules.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <system_error>
@@ -68,6 +70,19 @@ size_t ServiceFragment::NatRules() const {
   return n;
 }
 
+namespace {
+
+// The CPUs this process may run on (its affinity, which a container's cpuset narrows), not the
+// machine's.
+int AvailableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace
+
 IptablesFamilyRules::IptablesFamilyRules(const IptablesRenderer& renderer, IpFamily family)
     : IptablesFamilyRules(renderer, family, Options()) {}
 
@@ -76,7 +91,7 @@ IptablesFamilyRules::IptablesFamilyRules(const IptablesRenderer& renderer, IpFam
     : renderer_(renderer),
       family_(family),
       render_threads_(options.render_threads > 0 ? options.render_threads
-                                                 : std::min(2, HelperCpu::Available())),
+                                                 : std::min(2, AvailableCpus())),
       split_from_(options.split_from) {}
 
 size_t IptablesFamilyRules::filter_rules() const {

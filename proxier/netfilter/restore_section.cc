@@ -33,11 +33,10 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
         open = true;
         start_piece = i;
         start_at = at;
-        out.push_back({std::string(line.substr(1)), {}, line_no, 0, {}});
+        out.push_back({std::string(line.substr(1)), {}, line_no});
       } else if (line == "COMMIT") {
         if (!open) return std::nullopt;
         std::vector<std::string_view>& section = out.back().pieces;
-        std::vector<uint8_t>& flags = out.back().rules_only;
         const size_t end = std::min(pos, text.size());
         if (start_piece == i) {
           section.push_back(text.substr(start_at, end - start_at));
@@ -45,13 +44,6 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
           section.push_back(pieces[start_piece].substr(start_at));
           for (size_t j = start_piece + 1; j < i; ++j) section.push_back(pieces[j]);
           section.push_back(text.substr(0, end));
-          if (!rules_only.empty()) {
-            // The first and last are cut at the section's own lines: never rules only.
-            flags.assign(section.size(), 0);
-            for (size_t j = start_piece + 1; j < i && j < rules_only.size(); ++j) {
-              flags[j - start_piece] = rules_only[j];
-            }
-          }
         }
         open = false;
       } else if (open && line.starts_with(':')) {

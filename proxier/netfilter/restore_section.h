@@ -18,8 +18,6 @@ struct RestoreSection {
   std::vector<std::string_view> pieces;
   int first_line = 1;   // in the whole text
   size_t declared = 0;  // its ":chain" lines
-  // Per piece of `pieces`: 1 where Split was told it holds rule lines only (empty: none was).
-  std::vector<uint8_t> rules_only;
 
   // The text's sections; nullopt when the text is not made of such sections (its parse then
   // says what is wrong). `rules_only[i]`, when given, vouches that pieces[i] holds rule lines

@@ -60,14 +60,9 @@ bool XtRuleArena::MoveBlock(size_t block, unsigned char* to) {
 }
 
 size_t XtRuleArena::mapped() const {
-  size_t n = helper_ ? helper_->mapped() : 0;
+  size_t n = 0;
   for (const PageBlock& b : blocks_) n += b.size();
   return n;
-}
-
-XtRuleArena& XtRuleArena::Helper() {
-  if (!helper_) helper_ = std::make_unique<XtRuleArena>();
-  return *helper_;
 }
 
 }  // namespace kpx

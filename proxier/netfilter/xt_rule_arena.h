@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "base/page_block.h"
@@ -39,11 +38,7 @@ class XtRuleArena {
   // Whether MoveBlock would try it: a block of 2 MiB or more, not the last one.
   bool Movable(size_t block) const;
   size_t moved() const { return moved_; }  // blocks MoveBlock moved
-  size_t mapped() const;                   // bytes of the blocks not freed, the helper's too
-  // A second arena, for a helper thread encoding beside the one filling this arena; it lives
-  // as long as this one. Its blocks are not this one's (BlockOf, Release, MoveBlock).
-  XtRuleArena& Helper();
-  bool has_helper() const { return helper_ != nullptr; }
+  size_t mapped() const;                   // bytes of the blocks not freed
   size_t made_ahead() const { return supply_.made_ahead(); }
 
  private:
@@ -56,7 +51,6 @@ class XtRuleArena {
   std::vector<PageBlock> blocks_;
   size_t used_ = 0;  // of blocks_.back()
   size_t moved_ = 0;
-  std::unique_ptr<XtRuleArena> helper_;
 };
 
 }  // namespace kpx

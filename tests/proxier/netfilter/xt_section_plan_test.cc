@@ -1,15 +1,12 @@
 #include "proxier/netfilter/xt_section_plan.h"
 
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "base/helper_cpu.h"
 #include "proxier/netfilter/ipt_entry_encoder.h"
 #include "tests/support/xt_test_tables.h"
 
@@ -200,99 +197,6 @@ TEST_F(XtSectionPlanTest, RulesAreEncodedIntoTheArena) {
   EXPECT_NE(arena_.BlockOf((*rules.begin()).data()), XtRuleArena::kNoBlock);
   EXPECT_GT(arena_.mapped(), 0u);
   EXPECT_EQ(RulesOf(rules)[1999], Encoded({"-s", "10.0.7.249", "-j", "DROP"}));
-}
-
-// A full sync's chain texts, flagged as rules only: past 512 of them the later half is read and
-// encoded on a helper thread into the arena's helper. The edits are those of reading every line
-// on this thread, and so are the errors and their lines, whatever a piece holds.
-TEST_F(XtSectionPlanTest, PiecesOfRulesHandedToAHelperPlanAsRead) {
-  constexpr int kChains = 700;
-  auto texts_with = [](int broken, const std::string& bad) {
-    std::vector<std::string> texts;
-    std::string head = "*filter\n";
-    for (int c = 0; c < kChains; ++c) head += ":KUBE-C" + std::to_string(c) + " - [0:0]\n";
-    texts.push_back(head);
-    for (int c = 0; c < kChains; ++c) {
-      std::string t;
-      for (int r = 0; r < 3; ++r) {
-        t += "-A KUBE-C" + std::to_string(c) + " -s 10." + std::to_string(r) + "." +
-             std::to_string(c / 250) + "." + std::to_string(c % 250) + " -j ACCEPT\n";
-      }
-      texts.push_back(c == broken ? t + bad : t);
-    }
-    texts.push_back("-A KUBE-C699 -j DROP\n-A KUBE-OLD -j RETURN\nCOMMIT\n");
-    return texts;
-  };
-  // A plan as values, taken while its arena lives.
-  struct Edit {
-    std::string name;
-    bool keep_rules, remove;
-    std::vector<XtRule> before, after;
-  };
-  struct Planned {
-    Status status;
-    bool declined = false;  // left to libiptc
-    std::vector<Edit> edits;
-    bool helper = false;
-  };
-  auto plan = [&](const std::vector<std::string>& texts, bool flagged) {
-    const std::vector<std::string_view> pieces(texts.begin(), texts.end());
-    std::vector<uint8_t> flags(pieces.size(), 1);
-    flags.front() = flags.back() = 0;
-    auto sections = RestoreSection::Split(pieces, flagged ? flags : std::vector<uint8_t>{});
-    Planned out;
-    if (!sections || sections->size() != 1) {
-      out.status = Status::Error("not one section");
-      return out;
-    }
-    XtRuleArena arena;
-    auto edits = XtSectionPlan::Make(kV4, (*sections)[0], *table_, arena);
-    out.helper = arena.has_helper();
-    if (!edits.ok()) {
-      out.status = edits.status();
-      return out;
-    }
-    out.declined = !edits->has_value();
-    if (out.declined) return out;
-    for (const XtChainEdit& e : **edits) {
-      out.edits.push_back(
-          {std::string(e.name), e.keep_rules, e.remove, RulesOf(e.before), RulesOf(e.after)});
-    }
-    return out;
-  };
-  auto same = [&](const std::vector<std::string>& texts, const std::string& what) -> Planned {
-    const Planned read = plan(texts, false);
-    const Planned handed = plan(texts, true);
-    EXPECT_FALSE(read.helper);
-    EXPECT_EQ(handed.helper, HelperCpu::Available() >= 2) << what;
-    EXPECT_EQ(read.status.ok(), handed.status.ok()) << what;
-    EXPECT_EQ(read.status.message(), handed.status.message()) << what;
-    EXPECT_EQ(read.declined, handed.declined) << what;
-    EXPECT_EQ(read.edits.size(), handed.edits.size()) << what;
-    for (size_t i = 0; i < std::min(read.edits.size(), handed.edits.size()); ++i) {
-      const Edit& a = read.edits[i];
-      const Edit& b = handed.edits[i];
-      EXPECT_EQ(a.name, b.name) << what;
-      EXPECT_EQ(a.keep_rules, b.keep_rules) << what << " " << a.name;
-      EXPECT_EQ(a.remove, b.remove) << what << " " << a.name;
-      EXPECT_EQ(a.before, b.before) << what << " " << a.name;
-      EXPECT_EQ(a.after, b.after) << what << " " << a.name;
-    }
-    return read;
-  };
-  const Planned plain = same(texts_with(-1, ""), "plain");
-  ASSERT_TRUE(plain.status.ok()) << plain.status.message();
-  size_t rules = 0;
-  for (const Edit& e : plain.edits) rules += e.after.size();
-  EXPECT_EQ(rules, size_t{kChains} * 3 + 2);
-  const Planned bad = same(texts_with(650, "-A KUBE-C650 -s 10.0.0.300 -j ACCEPT\n"), "bad rule");
-  EXPECT_THAT(bad.status.message(), ::testing::HasSubstr("line 2655"));  // 1 + 700 + 650 * 3 + 4
-  same(texts_with(100, "-A KUBE-C100 -s 10.0.0.300 -j ACCEPT\n"), "bad rule, read here");
-  same(texts_with(651, "-A KUBE-OLD -j DROP\n"), "a second chain in a piece");
-  const Planned nope = same(texts_with(652, "-A KUBE-NOPE -j DROP\n"), "an undeclared chain");
-  EXPECT_THAT(nope.status.message(), ::testing::HasSubstr("no such chain"));
-  EXPECT_TRUE(same(texts_with(653, "-A INPUT -j DROP\n"), "a built-in chain").declined);
-  same(texts_with(654, "# a note\n\n"), "comments and blank lines");
 }
 
 }  // namespace
