@@ -20,9 +20,11 @@ namespace kpx {
 // compare against the next one; with std::map each snapshot copied every service port, the
 // largest cost of a one-endpoint sync at 10 000 services.
 //
-// Nodes are immutable once published, so copies may be read and destroyed on different threads
+// Nodes a copy shares are immutable, so copies may be read and destroyed on different threads
 // (the reference counts are atomic); one copy must not be written on two threads at once, as for
-// any standard container. Iterators are invalidated by any change to the copy they came from.
+// any standard container. Nodes no other copy holds are changed in place (an insert into a map
+// built up without copies copies no node). Iterators are invalidated by any change to the copy they
+// came from.
 template <typename K, typename V, typename Compare = std::less<K>>
 class PersistentMap {
  public:
@@ -179,8 +181,8 @@ class PersistentMap {
   template <typename KK, typename VV>
   bool insert_or_assign(KK&& key, VV&& value) {
     bool added = false;
-    root_ = Insert(root_, value_type(std::forward<KK>(key), std::forward<VV>(value)),
-                   /*replace=*/true, added);
+    value_type kv(std::forward<KK>(key), std::forward<VV>(value));
+    InsertOwned(root_, kv, /*replace=*/true, added);
     if (added) ++size_;
     return added;
   }
@@ -191,7 +193,7 @@ class PersistentMap {
     value_type kv(std::forward<KK>(key), std::forward<VV>(value));
     const K k = kv.first;
     bool added = false;
-    root_ = Insert(root_, std::move(kv), /*replace=*/false, added);
+    InsertOwned(root_, kv, /*replace=*/false, added);
     ++size_;
     return {find(k), true};
   }
@@ -280,6 +282,89 @@ class PersistentMap {
     }
     if (!replace) return n;
     return Make(std::move(kv), n->left, n->right);
+  }
+
+  // The node `p` holds, writable, if nothing but `p` holds it. Called only down a path from the
+  // root whose every node this map alone holds, so no other copy can reach it (nor start to:
+  // it would need a reference to an ancestor), and reading a count of one is then enough.
+  static Node* Owned(const NodePtr& p) {
+    if (p->refs.load(std::memory_order_acquire) != 1) return nullptr;
+    return const_cast<Node*>(p.get());  // every node is made non-const by Make
+  }
+  // The same, copying the node first when it is shared (for a rotation's nodes).
+  static Node* Writable(NodePtr& p) {
+    if (Node* n = Owned(p)) return n;
+    p = Make(p->kv, p->left, p->right);
+    return const_cast<Node*>(p.get());
+  }
+  static void Fix(Node* n) { n->height = 1 + std::max(Height(n->left), Height(n->right)); }
+
+  // Insert for the tree `slot` holds, changing in place the nodes this map alone holds: path
+  // copying is for nodes a copy shares, and a map built without being copied meanwhile (the
+  // first sync's 10 000 service ports, 14 levels deep) copied and freed 14 nodes per insert,
+  // 33 ms of a 60 ms snapshot. Below the first shared node it copies paths as Insert does.
+  // `kv` is moved from only when it is stored.
+  static void InsertOwned(NodePtr& slot, value_type& kv, bool replace, bool& added) {
+    if (!slot) {
+      added = true;
+      slot = Make(std::move(kv), nullptr, nullptr);
+      return;
+    }
+    Node* n = Owned(slot);
+    if (n == nullptr) {
+      slot = Insert(slot, std::move(kv), replace, added);
+      return;
+    }
+    const Compare less;
+    if (less(kv.first, n->kv.first)) {
+      InsertOwned(n->left, kv, replace, added);
+    } else if (less(n->kv.first, kv.first)) {
+      InsertOwned(n->right, kv, replace, added);
+    } else {
+      if (replace) n->kv.second = std::move(kv.second);
+      return;
+    }
+    Rebalance(slot);
+  }
+
+  // Balance's rotations for a node this map alone holds, done by relinking: the nodes rotated
+  // are the ones just inserted under, made writable (copied only if shared).
+  static void Rebalance(NodePtr& slot) {
+    Node* n = const_cast<Node*>(slot.get());
+    const int hl = Height(n->left);
+    const int hr = Height(n->right);
+    if (hl > hr + 1) {
+      Node* l = Writable(n->left);
+      if (Height(l->left) < Height(l->right)) RotateLeft(n->left);
+      RotateRight(slot);
+    } else if (hr > hl + 1) {
+      Node* r = Writable(n->right);
+      if (Height(r->right) < Height(r->left)) RotateRight(n->right);
+      RotateLeft(slot);
+    } else {
+      Fix(n);
+    }
+  }
+  // `slot`'s node and its left child, both writable, swap places.
+  static void RotateRight(NodePtr& slot) {
+    Node* n = const_cast<Node*>(slot.get());
+    NodePtr up = std::move(n->left);
+    Node* l = Writable(up);
+    n->left = std::move(l->right);
+    Fix(n);
+    l->right = std::move(slot);
+    Fix(l);
+    slot = std::move(up);
+  }
+  static void RotateLeft(NodePtr& slot) {
+    Node* n = const_cast<Node*>(slot.get());
+    NodePtr up = std::move(n->right);
+    Node* r = Writable(up);
+    n->right = std::move(r->left);
+    Fix(n);
+    r->left = std::move(slot);
+    Fix(r);
+    slot = std::move(up);
   }
 
   // Removes the smallest node of the non-empty tree `n` into `min`.

@@ -141,6 +141,7 @@ struct Counted {
   explicit Counted(int x) : v(x) {}
   Counted(const Counted& o) : v(o.v) { ++copies; }
   Counted(Counted&&) = default;
+  Counted& operator=(Counted&&) = default;
   bool operator==(const Counted&) const = default;
 };
 int Counted::copies = 0;
@@ -168,6 +169,38 @@ TEST(PersistentMapTest, ChangesCopyOnlyTheEntriesOnTheirPath) {
   EXPECT_EQ(versions.back().size(), 1000u);
   EXPECT_EQ(m.at(99).v, -99);
   EXPECT_EQ(m.size(), 900u);
+}
+
+// Nodes no copy shares are changed in place: building a map copies no entry, a copy taken
+// meanwhile sees none of the later inserts, and once that copy is gone the inserts are in place
+// again.
+TEST(PersistentMapTest, InsertsChangeInPlaceWhatNoCopyShares) {
+  PersistentMap<int, Counted> m;
+  Counted::copies = 0;
+  for (int i = 0; i < 1000; ++i) m.insert_or_assign((i * 7919) % 1000, Counted(i));
+  EXPECT_EQ(Counted::copies, 0);
+  EXPECT_LT(m.height(), 1.4405 * std::log2(1000.0 + 2));
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(m.at((i * 7919) % 1000).v, i);
+  const int five = m.at(5).v;
+  {
+    const PersistentMap<int, Counted> before = m;
+    for (int i = 1000; i < 1100; ++i) m.insert_or_assign(i, Counted(i));
+    m.insert_or_assign(5, Counted(-5));
+    EXPECT_GT(Counted::copies, 0);
+    EXPECT_EQ(before.size(), 1000u);
+    EXPECT_FALSE(before.contains(1000));
+    EXPECT_EQ(before.at(5).v, five);
+    EXPECT_EQ(m.at(5).v, -5);
+    for (const auto& [k, v] : before) ASSERT_LT(k, 1000);
+  }
+  Counted::copies = 0;
+  for (int i = 1100; i < 2000; ++i) m.insert_or_assign(i, Counted(i));
+  m.insert_or_assign(7, Counted(-7));
+  EXPECT_EQ(Counted::copies, 0);
+  EXPECT_EQ(m.size(), 2000u);
+  EXPECT_EQ(m.at(5).v, -5);
+  EXPECT_EQ(m.at(7).v, -7);
+  EXPECT_LT(m.height(), 1.4405 * std::log2(2000.0 + 2));
 }
 
 }  // namespace
