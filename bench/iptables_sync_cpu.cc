@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -124,8 +125,12 @@ int main(int argc, char** argv) {
   kpx::IptablesDataplane dataplane(o, std::move(runner), std::make_unique<kpx::FakeConntrack>());
 
   double t0 = ThreadCpuMs();
+  const auto wall0 = std::chrono::steady_clock::now();
   if (!dataplane.Apply(state, true).ok()) return 1;
   const double first_ms = ThreadCpuMs() - t0;
+  // A full render shares the ports with a helper thread, whose CPU the figure above leaves out.
+  const double first_wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
   const size_t first_bytes = counting.bytes;
   if (!dump.empty()) std::ofstream(dump + "/full.txt") << counting.last;
   counting.last.clear();
@@ -154,10 +159,11 @@ int main(int argc, char** argv) {
   if (!dump.empty()) std::ofstream(dump + "/partial.txt") << counting.last;
   std::sort(ms.begin(), ms.end());
   std::printf(
-      "n=%d endpoints=%d first_sync_cpu_ms=%.1f first_bytes=%zu incr_sync_cpu_ms_median=%.3f "
+      "n=%d endpoints=%d first_sync_cpu_ms=%.1f first_sync_wall_ms=%.1f first_bytes=%zu "
+      "incr_sync_cpu_ms_median=%.3f "
       "incr_sync_cpu_ms_max=%.3f incr_bytes=%zu rss_state_mib=%.1f rss_after_first_mib=%.1f "
       "rss_steady_mib=%.1f rss_peak_mib=%.1f\n",
-      n, endpoints, first_ms, first_bytes, ms[ms.size() / 2], ms.back(), written,
+      n, endpoints, first_ms, first_wall_ms, first_bytes, ms[ms.size() / 2], ms.back(), written,
       static_cast<double>(rss_state) / 1024, static_cast<double>(rss_first) / 1024,
       static_cast<double>(StatusKb("VmRSS:")) / 1024,
       static_cast<double>(StatusKb("VmHWM:")) / 1024);

@@ -170,13 +170,13 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     if (auto it = old.find(name); it != old.end()) e.names = std::move(it->second.names);
     todo.push_back(&e);
   }
-  RenderEntries(todo, context);
+  Selection sel;
+  sel.all = true;
+  RenderEntries(todo, context, &sel.sorted);
   for (const Entry* e : todo) Count(e->fragment, +1);
   BuildTree();
   valid_ = true;
 
-  Selection sel;
-  sel.all = true;
   std::unordered_set<std::string_view> rendered_nat, rendered_filter;
   for (const auto& c : top_.filter) rendered_filter.insert(c.name);
   for (const auto& c : top_.nat) rendered_nat.insert(c.name);
@@ -212,28 +212,37 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
 }
 
 void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
-                                        const FamilyContext& context) {
+                                        const FamilyContext& context, SortedChains* sorted) {
   // Taken a few at a time from one counter, so that neither thread waits long on the other
   // whatever the ports' sizes.
   constexpr size_t kBatch = 64;
   std::atomic<size_t> next{0};
-  auto render = [&](ChainTexts& texts) {
+  auto render = [&](ChainTexts& texts, SortedChains* mine) {
+    // Room for what a port usually owns (a service chain and ten endpoint chains at most kpx's
+    // scale tests), reserved rather than grown: only the pages used are faulted in.
+    if (mine != nullptr) mine->reserve(entries.size() * 16);
     for (;;) {
       const size_t from = next.fetch_add(kBatch, std::memory_order_relaxed);
-      if (from >= entries.size()) return;
+      if (from >= entries.size()) break;
       const size_t to = std::min(entries.size(), from + kBatch);
       for (size_t i = from; i < to; ++i) {
         Entry& e = *entries[i];
         e.fragment = renderer_.RenderServicePort(*e.port, context, e.names, texts);
+        if (mine == nullptr) continue;
+        for (const OwnedChain& c : e.fragment.chains) {
+          mine->push_back(SortedChains::value_type::Of(c.name, &c));
+        }
       }
     }
+    if (mine != nullptr) std::sort(mine->begin(), mine->end());
   };
+  SortedChains helper_sorted;
   std::thread helper;
   if (render_threads_ > 1 && split_from_ > 0 && entries.size() >= split_from_) {
     try {
       helper = std::thread([&] {
         const HelperCpu::Scope cpu;  // counted in the sync's CPU
-        render(texts_[1]);
+        render(texts_[1], sorted != nullptr ? &helper_sorted : nullptr);
       });
       ++split_renders_;
     } catch (const std::system_error& e) {
@@ -241,8 +250,14 @@ void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
                               << "): rendered on one";
     }
   }
-  render(texts_[0]);
+  render(texts_[0], sorted);
   if (helper.joinable()) helper.join();
+  if (sorted != nullptr && !helper_sorted.empty()) {
+    SortedChains mine = std::move(*sorted);
+    sorted->resize(mine.size() + helper_sorted.size());
+    std::merge(mine.begin(), mine.end(), helper_sorted.begin(), helper_sorted.end(),
+               sorted->begin());
+  }
 }
 
 void IptablesFamilyRules::FinishWrite() {
@@ -418,8 +433,10 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
   // table out reads the 110 000 chains' edits and 105 MB of encoded rules front to back instead
   // of all over (the edit took 275-485 ms, 165-175 ms so). ChainTexts frees the rendered texts
   // group by group as the names go by.
+  // The render sorts them when it renders them all (see RenderEntries).
+  const bool presorted = sel.all && sel.sorted.size() == owned_chains_;
   std::vector<const OwnedChain*> all_chains;
-  if (sel.all) {
+  if (sel.all && !presorted) {
     all_chains.reserve(owned_chains_);
     for (const auto& [name, e] : entries_) {
       for (const auto& c : e.fragment.chains) all_chains.push_back(&c);
@@ -428,7 +445,9 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
                          [](const OwnedChain* c) -> std::string_view { return c->name; });
   }
   auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
-    if (sel.all) {
+    if (presorted) {
+      for (const auto& k : sel.sorted) fn(*k.item);
+    } else if (sel.all) {
       for (const OwnedChain* c : all_chains) fn(*c);
     } else {
       for (const Entry* e : sel.services) {

@@ -14,6 +14,7 @@
 #include "proxier/iptables/iptables_renderer.h"
 #include "proxier/iptables/iptables_ruleset.h"
 #include "proxier/iptables/service_fragment.h"
+#include "proxier/netfilter/chain_name_order.h"
 #include "proxier/netfilter/restore_pieces.h"
 
 namespace kpx {
@@ -94,6 +95,8 @@ class IptablesFamilyRules {
     ServiceFragment fragment;
     ServiceChainNames names;
   };
+  // Owned chains in name order, with their names' sort keys.
+  using SortedChains = std::vector<ChainNameOrder::Keyed<const OwnedChain*>>;
   // What a partial update writes.
   struct Selection {
     bool all = false;
@@ -104,6 +107,8 @@ class IptablesFamilyRules {
     std::vector<std::string> stale_filter;
     std::vector<std::string> stale_nat;
     bool fingerprint = false;  // owned chains as their digests (Fingerprint)
+    // With `all`: every owned chain in name order, as the render sorted them (else Write does).
+    SortedChains sorted;
   };
 
   Output RenderAll(const DesiredState& state, TopLevelRules top,
@@ -113,8 +118,11 @@ class IptablesFamilyRules {
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
   // Renders each entry's fragment from its port, on render_threads_ threads when there are
-  // enough of them; each thread writes its chains' texts into its own of texts_.
-  void RenderEntries(std::span<Entry* const> entries, const FamilyContext& context);
+  // enough of them; each thread writes its chains' texts into its own of texts_. `sorted`, if
+  // given: the rendered chains in name order, each thread sorting its own while their names are
+  // fresh in its cache, then merged.
+  void RenderEntries(std::span<Entry* const> entries, const FamilyContext& context,
+                     SortedChains* sorted = nullptr);
   // The selection as restore input, into `out`: a std::string (each chain text copied) or
   // RestorePieces (each chain text viewed where it lies). `written` (string only): where the
   // selected services' chain texts are; a full write, which lists the services' chains by name

@@ -25,27 +25,30 @@ class ChainNameOrder {
     return out;
   }
 
+  // An item with its name and the name's prefix, ordered as the names.
+  template <typename T>
+  struct Keyed {
+    std::array<uint64_t, 2> prefix;
+    std::string_view name;
+    T item;
+    static Keyed Of(std::string_view name, T item) { return {Prefix(name), name, std::move(item)}; }
+    bool operator<(const Keyed& o) const {
+      if (prefix != o.prefix) return prefix < o.prefix;
+      return name < o.name;
+    }
+  };
+
   // `items` sorted by `name_of(item)` (a string_view), equal names in any order.
   template <typename T, typename NameOf>
   static void Sort(std::vector<T>& items, NameOf&& name_of) {
-    struct Keyed {
-      std::array<uint64_t, 2> prefix;
-      std::string_view name;
-      size_t index;
-    };
-    std::vector<Keyed> keyed;
+    std::vector<Keyed<size_t>> keyed;
     keyed.reserve(items.size());
-    for (size_t i = 0; i < items.size(); ++i) {
-      const std::string_view name = name_of(items[i]);
-      keyed.push_back({Prefix(name), name, i});
-    }
-    std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
-      if (a.prefix != b.prefix) return a.prefix < b.prefix;
-      return a.name < b.name;
-    });
+    for (size_t i = 0; i < items.size(); ++i)
+      keyed.push_back(Keyed<size_t>::Of(name_of(items[i]), i));
+    std::sort(keyed.begin(), keyed.end());
     std::vector<T> sorted;
     sorted.reserve(items.size());
-    for (const Keyed& k : keyed) sorted.push_back(std::move(items[k.index]));
+    for (const auto& k : keyed) sorted.push_back(std::move(items[k.item]));
     items = std::move(sorted);
   }
 };
