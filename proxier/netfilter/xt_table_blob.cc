@@ -596,6 +596,32 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     add_entry(static_cast<uint32_t>(r.size()), jump);
     return Status::Ok();
   };
+  // A chain's new rules jump to chains all over the index (a service chain's ten endpoint
+  // chains): looked up one after another, each waited on the index slot, then the chain, then
+  // its name, three misses in a row (120 000 lookups, ~40 ms of a full sync's layout). The rules
+  // about to be looked up have their slots and chains asked for first, so the misses overlap.
+  const size_t name_mask = next.by_name_.size() - 1;
+  std::vector<uint32_t> ahead;  // the hashes of a list's jump targets, reused
+  auto look_ahead = [&](const XtRules& list) {
+    ahead.clear();
+    for (std::span<const unsigned char> r : list) {
+      const TargetView t = TargetOf(l, r.data());
+      if (IsStandard(t) || NamedVerdict(t.name) || t.name == last_jump_name) continue;
+      const uint32_t h = HashName(t.name);
+      __builtin_prefetch(&next.by_name_[h & name_mask]);
+      ahead.push_back(h);
+    }
+    for (const uint32_t h : ahead) {
+      if (const uint32_t at = next.by_name_[h & name_mask]; at != 0) {
+        __builtin_prefetch(&next.chains_[at - 1]);
+      }
+    }
+    for (const uint32_t h : ahead) {
+      if (const uint32_t at = next.by_name_[h & name_mask]; at != 0) {
+        __builtin_prefetch(next.chains_[at - 1].name.data());
+      }
+    }
+  };
   for (size_t si = 0; si < slots.size(); ++si) {
     const Slot& s = slots[si];
     Chain& c = next.chains_[si];
@@ -618,6 +644,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     }
     c.rules = static_cast<uint32_t>(next.entries_.size());
     if (s.edit != nullptr) {
+      look_ahead(s.edit->before);
       for (std::span<const unsigned char> r : s.edit->before) {
         if (Status st = add_new(r, s.name); !st.ok()) return st;
       }
@@ -626,6 +653,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       if (Status st = keep_old(s.old->rules, s.old->end); !st.ok()) return st;
     }
     if (s.edit != nullptr) {
+      look_ahead(s.edit->after);
       for (std::span<const unsigned char> r : s.edit->after) {
         if (Status st = add_new(r, s.name); !st.ok()) return st;
       }
