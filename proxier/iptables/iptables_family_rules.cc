@@ -446,7 +446,17 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
   }
   auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
     if (presorted) {
-      for (const auto& k : sel.sorted) fn(*k.item);
+      // In name order the chains are all over the heap: the ones a few ahead are asked for
+      // early, so that their misses overlap (each of the three walks reaches 110 000 of them).
+      constexpr size_t kAhead = 8;
+      const size_t n = sel.sorted.size();
+      for (size_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) {
+          __builtin_prefetch(sel.sorted[i + kAhead].item);
+          __builtin_prefetch(sel.sorted[i + kAhead].name.data());
+        }
+        fn(*sel.sorted[i].item);
+      }
     } else if (sel.all) {
       for (const OwnedChain* c : all_chains) fn(*c);
     } else {
