@@ -406,10 +406,15 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       slot = &e;
     }
   }
-  std::sort(created.begin(), created.end(), [](const Created& a, const Created& b) {
+  auto by_name = [](const Created& a, const Created& b) {
     if (a.prefix != b.prefix) return a.prefix < b.prefix;
     return a.edit->name < b.edit->name;
-  });
+  };
+  // A full sync's text declares its 110 000 chains in table order already: checked in one pass
+  // rather than sorted again (6 ms).
+  if (!std::is_sorted(created.begin(), created.end(), by_name)) {
+    std::sort(created.begin(), created.end(), by_name);
+  }
   for (size_t i = 1; i < created.size(); ++i) {
     if (created[i].edit->name == created[i - 1].edit->name) {
       return Status::Error("chain " + created[i].edit->name + " edited twice");
