@@ -335,35 +335,27 @@ class PersistentMap {
     const int hr = Height(n->right);
     if (hl > hr + 1) {
       Node* l = Writable(n->left);
-      if (Height(l->left) < Height(l->right)) RotateLeft(n->left);
-      RotateRight(slot);
+      if (Height(l->left) < Height(l->right)) Rotate<&Node::right, &Node::left>(n->left);
+      Rotate<&Node::left, &Node::right>(slot);
     } else if (hr > hl + 1) {
       Node* r = Writable(n->right);
-      if (Height(r->right) < Height(r->left)) RotateRight(n->right);
-      RotateLeft(slot);
+      if (Height(r->right) < Height(r->left)) Rotate<&Node::left, &Node::right>(n->right);
+      Rotate<&Node::right, &Node::left>(slot);
     } else {
       Fix(n);
     }
   }
-  // `slot`'s node and its left child, both writable, swap places.
-  static void RotateRight(NodePtr& slot) {
+  // `slot`'s node and its child on side `kIn`, both writable, swap places: the child comes up
+  // and takes the node on its side `kOut` (a right rotation for kIn = left).
+  template <NodePtr Node::*kIn, NodePtr Node::*kOut>
+  static void Rotate(NodePtr& slot) {
     Node* n = const_cast<Node*>(slot.get());
-    NodePtr up = std::move(n->left);
-    Node* l = Writable(up);
-    n->left = std::move(l->right);
+    NodePtr up = std::move(n->*kIn);
+    Node* c = Writable(up);
+    n->*kIn = std::move(c->*kOut);
     Fix(n);
-    l->right = std::move(slot);
-    Fix(l);
-    slot = std::move(up);
-  }
-  static void RotateLeft(NodePtr& slot) {
-    Node* n = const_cast<Node*>(slot.get());
-    NodePtr up = std::move(n->right);
-    Node* r = Writable(up);
-    n->right = std::move(r->left);
-    Fix(n);
-    r->left = std::move(slot);
-    Fix(r);
+    c->*kOut = std::move(slot);
+    Fix(c);
     slot = std::move(up);
   }
 
