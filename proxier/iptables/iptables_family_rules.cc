@@ -211,6 +211,10 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   return out;
 }
 
+void IptablesFamilyRules::AddChains(const ServiceFragment& f, SortedChains& out) {
+  for (const OwnedChain& c : f.chains) out.push_back(SortedChains::value_type::Of(c.name, &c));
+}
+
 void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
                                         const FamilyContext& context, SortedChains* sorted) {
   // Taken a few at a time from one counter, so that neither thread waits long on the other
@@ -228,10 +232,7 @@ void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
       for (size_t i = from; i < to; ++i) {
         Entry& e = *entries[i];
         e.fragment = renderer_.RenderServicePort(*e.port, context, e.names, texts);
-        if (mine == nullptr) continue;
-        for (const OwnedChain& c : e.fragment.chains) {
-          mine->push_back(SortedChains::value_type::Of(c.name, &c));
-        }
+        if (mine != nullptr) AddChains(e.fragment, *mine);
       }
     }
     if (mine != nullptr) std::sort(mine->begin(), mine->end());
@@ -433,32 +434,31 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
   // table out reads the 110 000 chains' edits and 105 MB of encoded rules front to back instead
   // of all over (the edit took 275-485 ms, 165-175 ms so). ChainTexts frees the rendered texts
   // group by group as the names go by.
-  // The render sorts them when it renders them all (see RenderEntries).
-  const bool presorted = sel.all && sel.sorted.size() == owned_chains_;
-  std::vector<const OwnedChain*> all_chains;
-  if (sel.all && !presorted) {
-    all_chains.reserve(owned_chains_);
-    for (const auto& [name, e] : entries_) {
-      for (const auto& c : e.fragment.chains) all_chains.push_back(&c);
-    }
-    ChainNameOrder::Sort(all_chains,
-                         [](const OwnedChain* c) -> std::string_view { return c->name; });
+  // The render sorts them when it renders them all (see RenderEntries); a fingerprint's are
+  // sorted here.
+  const SortedChains* sorted = nullptr;
+  SortedChains sorted_here;
+  if (sel.all && sel.sorted.size() == owned_chains_) {
+    sorted = &sel.sorted;
+  } else if (sel.all) {
+    sorted_here.reserve(owned_chains_);
+    for (const auto& [name, e] : entries_) AddChains(e.fragment, sorted_here);
+    std::sort(sorted_here.begin(), sorted_here.end());
+    sorted = &sorted_here;
   }
   auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
-    if (presorted) {
+    if (sorted != nullptr) {
       // In name order the chains are all over the heap: the ones a few ahead are asked for
       // early, so that their misses overlap (each of the three walks reaches 110 000 of them).
       constexpr size_t kAhead = 8;
-      const size_t n = sel.sorted.size();
+      const size_t n = sorted->size();
       for (size_t i = 0; i < n; ++i) {
         if (i + kAhead < n) {
-          __builtin_prefetch(sel.sorted[i + kAhead].item);
-          __builtin_prefetch(sel.sorted[i + kAhead].name.data());
+          __builtin_prefetch((*sorted)[i + kAhead].item);
+          __builtin_prefetch((*sorted)[i + kAhead].name.data());
         }
-        fn(*sel.sorted[i].item);
+        fn(*(*sorted)[i].item);
       }
-    } else if (sel.all) {
-      for (const OwnedChain* c : all_chains) fn(*c);
     } else {
       for (const Entry* e : sel.services) {
         for (const auto& c : e->fragment.chains) fn(c);

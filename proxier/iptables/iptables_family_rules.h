@@ -110,6 +110,8 @@ class IptablesFamilyRules {
     // With `all`: every owned chain in name order, as the render sorted them (else Write does).
     SortedChains sorted;
   };
+  // Appends the fragment's owned chains, keyed by name, unsorted.
+  static void AddChains(const ServiceFragment& f, SortedChains& out);
 
   Output RenderAll(const DesiredState& state, TopLevelRules top,
                    const std::set<std::string>& existing_filter,

@@ -1,12 +1,10 @@
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace kpx {
 
@@ -37,20 +35,6 @@ class ChainNameOrder {
       return name < o.name;
     }
   };
-
-  // `items` sorted by `name_of(item)` (a string_view), equal names in any order.
-  template <typename T, typename NameOf>
-  static void Sort(std::vector<T>& items, NameOf&& name_of) {
-    std::vector<Keyed<size_t>> keyed;
-    keyed.reserve(items.size());
-    for (size_t i = 0; i < items.size(); ++i)
-      keyed.push_back(Keyed<size_t>::Of(name_of(items[i]), i));
-    std::sort(keyed.begin(), keyed.end());
-    std::vector<T> sorted;
-    sorted.reserve(items.size());
-    for (const auto& k : keyed) sorted.push_back(std::move(items[k.item]));
-    items = std::move(sorted);
-  }
 };
 
 }  // namespace kpx

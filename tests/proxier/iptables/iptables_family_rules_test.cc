@@ -1,5 +1,10 @@
 #include "proxier/iptables/iptables_family_rules.h"
 
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -93,6 +98,27 @@ TEST_F(FamilyRulesTest, FullUpdateInPiecesIsTheSameInputViewingTheTexts) {
   const auto partial = rules.Update(state_, {}, Mode::kPartial, {}, {}, true);
   EXPECT_TRUE(partial.pieces.empty()) << "a partial update is one text";
   EXPECT_EQ(partial.text, rules_.Update(state_, {}, Mode::kPartial, {}, {}).text);
+}
+
+// The fingerprint lists the owned chains (one digest line each) in the order a full write
+// declares them: by name, as the x_tables table keeps them. It sorts them itself, while a full
+// update takes the order its render sorted.
+TEST_F(FamilyRulesTest, FingerprintListsOwnedChainsAsAFullWriteDoes) {
+  std::vector<std::string> listed;
+  std::istringstream fingerprint(rules_.Fingerprint());
+  for (std::string line; std::getline(fingerprint, line);) {
+    if (line.rfind("# ", 0) == 0) listed.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  ASSERT_EQ(listed.size(), 4u);  // a's and b's SVC and SEP chains
+  EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));
+  std::vector<std::string> declared;
+  std::istringstream text(first_.text);
+  for (std::string line; std::getline(text, line);) {
+    if (line.empty() || line[0] != ':') continue;
+    const std::string name = line.substr(1, line.find(' ') - 1);
+    if (std::find(listed.begin(), listed.end(), name) != listed.end()) declared.push_back(name);
+  }
+  EXPECT_EQ(declared, listed);
 }
 
 TEST_F(FamilyRulesTest, EndpointChangeWritesOnlyThatServicesChains) {

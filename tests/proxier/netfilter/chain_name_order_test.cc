@@ -10,7 +10,7 @@
 namespace kpx {
 namespace {
 
-TEST(ChainNameOrderTest, SortsAsStrcmpDoes) {
+TEST(ChainNameOrderTest, KeyedSortsAsStrcmpDoes) {
   // Names alike in their first 16 bytes and beyond, prefixes of one another, bytes above 0x7f
   // (strcmp compares them unsigned), and kpx's own kinds of names.
   std::vector<std::string> names = {"KUBE-SEP-AAAAAAAAAAAAAAAA",
@@ -34,8 +34,14 @@ TEST(ChainNameOrderTest, SortsAsStrcmpDoes) {
   });
   std::mt19937 rng(7);
   std::shuffle(names.begin(), names.end(), rng);
-  ChainNameOrder::Sort(names, [](const std::string& n) -> std::string_view { return n; });
-  EXPECT_EQ(names, expected);
+  std::vector<ChainNameOrder::Keyed<size_t>> keyed;
+  for (size_t i = 0; i < names.size(); ++i) {
+    keyed.push_back(ChainNameOrder::Keyed<size_t>::Of(names[i], i));
+  }
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<std::string> sorted;
+  for (const auto& k : keyed) sorted.push_back(names[k.item]);
+  EXPECT_EQ(sorted, expected);
 }
 
 TEST(ChainNameOrderTest, PrefixesOrderAsTheirNames) {
