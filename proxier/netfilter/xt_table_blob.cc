@@ -563,8 +563,17 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     }
     return Status::Ok();
   };
+  // Whether a target's name is looked up in the chain index: not a fall through or verdict, nor
+  // the chain the last lookup found, nor an extension's target already met.
+  auto looked_up = [&](const TargetView& t) {
+    return !IsStandard(t) && !NamedVerdict(t.name) &&
+           !(last_jump != kNoJump && t.name == last_jump_name) &&
+           std::find(extensions.begin(), extensions.end(), t.name) == extensions.end();
+  };
   // A new rule; its named standard target becomes a verdict or a jump when the bytes are written.
-  auto add_new = [&](std::span<const unsigned char> r, std::string_view chain) -> Status {
+  // `hash`: its target name's, when already computed (0: not).
+  auto add_new = [&](std::span<const unsigned char> r, std::string_view chain,
+                     uint32_t hash) -> Status {
     const TargetView t = TargetOf(l, r.data());
     bool standard = true;
     uint32_t jump = kNoJump;
@@ -576,7 +585,8 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       jump = last_jump;
     } else if (std::find(extensions.begin(), extensions.end(), t.name) != extensions.end()) {
       standard = false;
-    } else if (const uint32_t h = HashName(t.name); const Chain* to = next.FindHashed(h, t.name)) {
+    } else if (const uint32_t h = hash != 0 ? hash : HashName(t.name);
+               const Chain* to = next.FindHashed(h, t.name)) {
       jump = static_cast<uint32_t>(to - next.chains_.data());
       last_jump = jump;
       last_jump_name = next.chains_[jump].name;
@@ -598,28 +608,34 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   // A chain's new rules jump to chains all over the index (a service chain's ten endpoint
   // chains): looked up one after another, each waited on the index slot, then the chain, then
   // its name, three misses in a row (120 000 lookups, ~40 ms of a full sync's layout). The rules
-  // about to be looked up have their slots and chains asked for first, so the misses overlap.
+  // about to be looked up have their slots and chains asked for first, so the misses overlap,
+  // and their names' hashes are handed to add_new.
   const size_t name_mask = next.by_name_.size() - 1;
-  std::vector<uint32_t> ahead;  // the hashes of a list's jump targets, reused
-  auto look_ahead = [&](const XtRules& list) {
-    ahead.clear();
+  std::vector<uint32_t> ahead;  // per rule of the list: its target name's hash, or 0; reused
+  auto add_list = [&](const XtRules& list, std::string_view chain) -> Status {
+    ahead.assign(list.size(), 0);
+    size_t k = 0;
     for (std::span<const unsigned char> r : list) {
       const TargetView t = TargetOf(l, r.data());
-      if (IsStandard(t) || NamedVerdict(t.name) || t.name == last_jump_name) continue;
-      const uint32_t h = HashName(t.name);
-      __builtin_prefetch(&next.by_name_[h & name_mask]);
-      ahead.push_back(h);
+      const uint32_t h = looked_up(t) ? HashName(t.name) : 0;
+      if (h != 0) __builtin_prefetch(&next.by_name_[h & name_mask]);
+      ahead[k++] = h;
     }
     for (const uint32_t h : ahead) {
-      if (const uint32_t at = next.by_name_[h & name_mask]; at != 0) {
+      if (const uint32_t at = h != 0 ? next.by_name_[h & name_mask] : 0; at != 0) {
         __builtin_prefetch(&next.chains_[at - 1]);
       }
     }
     for (const uint32_t h : ahead) {
-      if (const uint32_t at = next.by_name_[h & name_mask]; at != 0) {
+      if (const uint32_t at = h != 0 ? next.by_name_[h & name_mask] : 0; at != 0) {
         __builtin_prefetch(next.chains_[at - 1].name.data());
       }
     }
+    k = 0;
+    for (std::span<const unsigned char> r : list) {
+      if (Status st = add_new(r, chain, ahead[k++]); !st.ok()) return st;
+    }
+    return Status::Ok();
   };
   for (size_t si = 0; si < slots.size(); ++si) {
     const Slot& s = slots[si];
@@ -643,19 +659,13 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     }
     c.rules = static_cast<uint32_t>(next.entries_.size());
     if (s.edit != nullptr) {
-      look_ahead(s.edit->before);
-      for (std::span<const unsigned char> r : s.edit->before) {
-        if (Status st = add_new(r, s.name); !st.ok()) return st;
-      }
+      if (Status st = add_list(s.edit->before, s.name); !st.ok()) return st;
     }
     if (s.old != nullptr && (s.edit == nullptr || s.edit->keep_rules)) {
       if (Status st = keep_old(s.old->rules, s.old->end); !st.ok()) return st;
     }
     if (s.edit != nullptr) {
-      look_ahead(s.edit->after);
-      for (std::span<const unsigned char> r : s.edit->after) {
-        if (Status st = add_new(r, s.name); !st.ok()) return st;
-      }
+      if (Status st = add_list(s.edit->after, s.name); !st.ok()) return st;
     }
     c.end = static_cast<uint32_t>(next.entries_.size());
     if (s.old != nullptr) {
