@@ -443,7 +443,8 @@ TEST_P(XtTableBlobTest, RulesFromASpentArenaAreWrittenBeforeItsBlocksAreFreed) {
   auto plain = blob->Apply(owned, 8);
   ASSERT_TRUE(plain.ok()) << plain.status().message();
   const size_t mapped = arena.mapped();
-  auto spent = blob->Apply(edits, 8, &arena);
+  XtRuleArena* const arenas[] = {&arena};
+  auto spent = blob->Apply(edits, 8, arenas);
   ASSERT_TRUE(spent.ok()) << spent.status().message();
   EXPECT_EQ(spent->buffer, plain->buffer);
   // Every block is freed but the first, which holds the chain written last, and the last (kept
@@ -476,7 +477,8 @@ TEST_P(XtTableBlobTest, SpentBlocksMovedOntoTheTableLeaveItAsWrittenFresh) {
   ASSERT_TRUE(blob.ok());
   auto plain = blob->Apply(owned, 8);
   ASSERT_TRUE(plain.ok()) << plain.status().message();
-  auto spent = blob->Apply(edits, 8, &arena);
+  XtRuleArena* const arenas[] = {&arena};
+  auto spent = blob->Apply(edits, 8, arenas);
   ASSERT_TRUE(spent.ok()) << spent.status().message();
   EXPECT_GT(arena.moved(), 0u);
   ASSERT_EQ(spent->buffer.size(), plain->buffer.size());
