@@ -97,7 +97,7 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
   const auto render_start = Wall::now();
   IptablesFamilyRules::Output out = fs.rules->Update(
       state, local, full ? IptablesFamilyRules::Mode::kFull : IptablesFamilyRules::Mode::kPartial,
-      existing_filter, existing_nat, runner_->ReadsPieces(), runner_->TakesEncodedRules());
+      existing_filter, existing_nat, runner_->ReadsPieces());
   counters_.nat_rules[fi] = fs.rules->nat_rules();
   counters_.filter_rules[fi] = fs.rules->filter_rules();
   counters_.nat_chains[fi] = fs.rules->nat_chains();
@@ -118,8 +118,7 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
   } else {
     // pieces() first: it ends the piece being written, and with it the per-piece flags.
     const std::span<const std::string_view> pieces = out.pieces.pieces();
-    restored = runner_->RestoreInPieces(
-        family, pieces, {out.pieces.rules_only(), out.pieces.encoded(), out.pieces.arenas()});
+    restored = runner_->RestoreInPieces(family, pieces, out.pieces.rules_only());
   }
   fs.rules->FinishWrite();
   if (!restored.ok()) {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <latch>
 #include <system_error>
 #include <thread>
 #include <unordered_set>
@@ -26,11 +25,9 @@ void Put(std::string& out, std::string_view text) { out += text; }
 void Put(std::string& out, char c) { out.push_back(c); }
 void Put(RestorePieces& out, std::string_view text) { out.Append(text); }
 void Put(RestorePieces& out, char c) { out.Append(c); }
-void PutChainText(std::string& out, std::string_view text, XtEncodedPiece*) { out += text; }
+void PutChainText(std::string& out, std::string_view text) { out += text; }
 // An owned chain's text is its rules' lines, nothing else.
-void PutChainText(RestorePieces& out, std::string_view text, XtEncodedPiece* encoded) {
-  out.ViewRules(text, encoded);
-}
+void PutChainText(RestorePieces& out, std::string_view text) { out.ViewRules(text); }
 // `lines`: about the bytes of the lines written here; `texts`: those of the chain texts.
 void Reserve(std::string& out, size_t lines, size_t texts) { out.reserve(lines + texts); }
 void Reserve(RestorePieces& out, size_t lines, size_t) { out.Reserve(lines); }
@@ -144,7 +141,7 @@ void IptablesFamilyRules::BuildTree() {
 
 IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     const DesiredState& state, TopLevelRules top, const std::set<std::string>& existing_filter,
-    const std::set<std::string>& existing_nat, bool pieces, bool encode) {
+    const std::set<std::string>& existing_nat, bool pieces) {
   // What the previous rendering had is as good as what the kernel listed: delete it too.
   std::set<std::string> old_nat = existing_nat;
   std::set<std::string> old_filter = existing_filter;
@@ -175,8 +172,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   }
   Selection sel;
   sel.all = true;
-  encode = encode && pieces;
-  RenderEntries(todo, context, &sel.sorted, encode);
+  RenderEntries(todo, context, &sel.sorted);
   for (const Entry* e : todo) Count(e->fragment, +1);
   BuildTree();
   valid_ = true;
@@ -207,9 +203,6 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
     // The runner reads the chain texts where they lie: no 32 MB copy of them (at 10 000 x 10)
     // into fresh pages, read once. They are freed after it ran (FinishWrite).
     Write(sel, out.pieces);
-    for (const auto& arena : arenas_) {
-      if (arena != nullptr) out.pieces.Spend(arena.get());
-    }
     pieces_pending_ = true;
     return out;
   }
@@ -219,21 +212,16 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
 }
 
 void IptablesFamilyRules::AddChains(const ServiceFragment& f, SortedChains& out) {
-  for (const OwnedChain& c : f.chains) {
-    out.push_back(SortedChains::value_type::Of(c.name, ChainRef{&c, nullptr}));
-  }
+  for (const OwnedChain& c : f.chains) out.push_back(SortedChains::value_type::Of(c.name, &c));
 }
 
 void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
-                                        const FamilyContext& context, SortedChains* sorted,
-                                        bool encode) {
-  encode = encode && sorted != nullptr;
+                                        const FamilyContext& context, SortedChains* sorted) {
   // Taken a few at a time from one counter, so that neither thread waits long on the other
   // whatever the ports' sizes.
   constexpr size_t kBatch = 64;
   std::atomic<size_t> next{0};
-  auto render = [&](int thread, SortedChains* mine) {
-    ChainTexts& texts = texts_[thread];
+  auto render = [&](ChainTexts& texts, SortedChains* mine) {
     // Room for what a port usually owns (a service chain and ten endpoint chains at most kpx's
     // scale tests), reserved rather than grown: only the pages used are faulted in.
     if (mine != nullptr) mine->reserve(entries.size() * 16);
@@ -249,46 +237,13 @@ void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
     }
     if (mine != nullptr) std::sort(mine->begin(), mine->end());
   };
-  // Encoding (for the libiptc runner) is shared out once the lists are merged: stretches of the
-  // merged list in name order, taken one after another from one counter, so that each thread's
-  // arena holds its rules in table order (laying the table out frees each arena front to back)
-  // and neither thread waits on the other whatever each rendered.
-  constexpr size_t kStretch = 256;
-  std::atomic<size_t> next_stretch{0};
-  auto encode_stretches = [&](int thread) {
-    arenas_[thread] = std::make_unique<XtRuleArena>();
-    XtRuleArena& arena = *arenas_[thread];
-    std::vector<XtEncodedPiece>& pieces = encoded_[thread];
-    pieces.clear();
-    pieces.reserve(sorted->size());  // never grown: the chains point at their pieces
-    for (;;) {
-      const size_t from = next_stretch.fetch_add(kStretch, std::memory_order_relaxed);
-      if (from >= sorted->size()) break;
-      const size_t to = std::min(sorted->size(), from + kStretch);
-      for (size_t i = from; i < to; ++i) {
-        // The texts lie all over their arenas in name order: asked for a few ahead, so that the
-        // misses overlap.
-        constexpr size_t kAhead = 8;
-        if (i + 2 * kAhead < to) __builtin_prefetch((*sorted)[i + 2 * kAhead].item.chain);
-        if (i + kAhead < to) __builtin_prefetch((*sorted)[i + kAhead].item.chain->text.data());
-        ChainRef& ref = (*sorted)[i].item;
-        if (ref.chain->text.empty()) continue;
-        ref.encoded = &pieces.emplace_back(XtEncodedPiece::Encode(family_, ref.chain->text, arena));
-      }
-    }
-  };
   SortedChains helper_sorted;
-  std::latch helper_sorted_done(1), merged(1);
   std::thread helper;
   if (render_threads_ > 1 && split_from_ > 0 && entries.size() >= split_from_) {
     try {
       helper = std::thread([&] {
         const HelperCpu::Scope cpu;  // counted in the sync's CPU
-        render(1, sorted != nullptr ? &helper_sorted : nullptr);
-        if (!encode) return;
-        helper_sorted_done.count_down();
-        merged.wait();
-        encode_stretches(1);
+        render(texts_[1], sorted != nullptr ? &helper_sorted : nullptr);
       });
       ++split_renders_;
     } catch (const std::system_error& e) {
@@ -296,34 +251,19 @@ void IptablesFamilyRules::RenderEntries(std::span<Entry* const> entries,
                               << "): rendered on one";
     }
   }
-  render(0, sorted);
-  if (helper.joinable()) {
-    if (encode) {
-      helper_sorted_done.wait();
-    } else {
-      helper.join();
-    }
-  }
+  render(texts_[0], sorted);
+  if (helper.joinable()) helper.join();
   if (sorted != nullptr && !helper_sorted.empty()) {
     SortedChains mine = std::move(*sorted);
     sorted->resize(mine.size() + helper_sorted.size());
     std::merge(mine.begin(), mine.end(), helper_sorted.begin(), helper_sorted.end(),
                sorted->begin());
   }
-  if (!encode) return;
-  merged.count_down();
-  encode_stretches(0);
-  if (helper.joinable()) helper.join();
 }
 
 void IptablesFamilyRules::FinishWrite() {
   if (!pieces_pending_) return;
   pieces_pending_ = false;
-  for (auto& encoded : encoded_) {
-    encoded.clear();
-    encoded.shrink_to_fit();
-  }
-  for (auto& arena : arenas_) arena.reset();
   DropAllWrittenText();
 }
 
@@ -337,12 +277,12 @@ void IptablesFamilyRules::DropAllWrittenText() {
 IptablesFamilyRules::Output IptablesFamilyRules::Update(
     const DesiredState& state, const std::vector<IpAddress>& local, Mode mode,
     const std::set<std::string>& existing_filter, const std::set<std::string>& existing_nat,
-    bool pieces, bool encode) {
+    bool pieces) {
   FinishWrite();
   TopLevelRules top = renderer_.RenderTopLevel(state, family_, local);
   if (mode == Mode::kFull || !valid_ || state.node_changed ||
       top.filter.size() != top_.filter.size() || top.nat.size() != top_.nat.size()) {
-    return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces, encode);
+    return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces);
   }
   // kube-proxy's large-cluster mode changes every endpoint rule: flipping it is a full render.
   size_t endpoints = endpoints_;
@@ -354,7 +294,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
       endpoints += port->For(family_).all().size();
   }
   if (renderer_.LargeCluster(endpoints) != large_) {
-    return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces, encode);
+    return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces);
   }
 
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
@@ -506,7 +446,7 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
     std::sort(sorted_here.begin(), sorted_here.end());
     sorted = &sorted_here;
   }
-  auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&, XtEncodedPiece* or null)
+  auto service_chains = [&](auto&& fn) {  // fn(const OwnedChain&)
     if (sorted != nullptr) {
       // In name order the chains are all over the heap: the ones a few ahead are asked for
       // early, so that their misses overlap (each of the three walks reaches 110 000 of them).
@@ -514,14 +454,14 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
       const size_t n = sorted->size();
       for (size_t i = 0; i < n; ++i) {
         if (i + kAhead < n) {
-          __builtin_prefetch((*sorted)[i + kAhead].item.chain);
+          __builtin_prefetch((*sorted)[i + kAhead].item);
           __builtin_prefetch((*sorted)[i + kAhead].name.data());
         }
-        fn(*(*sorted)[i].item.chain, (*sorted)[i].item.encoded);
+        fn(*(*sorted)[i].item);
       }
     } else {
       for (const Entry* e : sel.services) {
-        for (const auto& c : e->fragment.chains) fn(c, nullptr);
+        for (const auto& c : e->fragment.chains) fn(c);
       }
     }
   };
@@ -531,7 +471,7 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
   // dispatch and shared rules get a generous allowance.
   size_t lines = 4096 + (sel.all ? entries_.size() : sel.services.size()) * 512;
   size_t texts = 0;
-  service_chains([&](const OwnedChain& c, XtEncodedPiece*) {
+  service_chains([&](const OwnedChain& c) {
     lines += 2 * c.name.size() + 16;
     texts += c.text.size();
   });
@@ -559,7 +499,7 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
     for (size_t i = 0; i < top_.nat.size(); ++i) {
       if (wanted(sel.nat_top, i)) Declare(top_.nat[i].name, out);
     }
-    service_chains([&](const OwnedChain& c, XtEncodedPiece*) { Declare(c.name, out); });
+    service_chains([&](const OwnedChain& c) { Declare(c.name, out); });
     if (tree) {
       for (size_t i = 1; i < tree_.size(); ++i) Declare(tree_[i].name, out);
     }
@@ -567,12 +507,12 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
     for (size_t i = 0; i < top_.nat.size(); ++i) {
       if (wanted(sel.nat_top, i)) WriteTop(top_.nat[i], out);
     }
-    service_chains([&](const OwnedChain& c, XtEncodedPiece* encoded) {
+    service_chains([&](const OwnedChain& c) {
       if (!sel.fingerprint) {
         if (sel.all) {
           for (ChainTexts& t : written) t.ReleaseBefore(c.name);
         }
-        PutChainText(out, c.text, encoded);
+        PutChainText(out, c.text);
         return;
       }
       Put(out, "# " + c.name + " " + std::to_string(c.rules) + " rules, digest " +

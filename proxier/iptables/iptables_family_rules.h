@@ -16,8 +16,6 @@
 #include "proxier/iptables/service_fragment.h"
 #include "proxier/netfilter/chain_name_order.h"
 #include "proxier/netfilter/restore_pieces.h"
-#include "proxier/netfilter/xt_encoded_piece.h"
-#include "proxier/netfilter/xt_rule_arena.h"
 
 namespace kpx {
 
@@ -69,13 +67,9 @@ class IptablesFamilyRules {
   // kPartial: the service ports in state.changed are reconsidered, the rest is trusted.
   // `pieces`: a full update's input goes to Output::pieces (for a runner that reads them where
   // they lie), else to Output::text.
-  // `encode` (with `pieces`): each owned chain's rules are also encoded for the libiptc runner
-  // (IptablesRunner::TakesEncodedRules), by the thread that rendered it, and handed over with
-  // its text (RestorePieces::ViewRules), until FinishWrite.
   Output Update(const DesiredState& state, const std::vector<IpAddress>& local_addresses, Mode mode,
                 const std::set<std::string>& existing_filter,
-                const std::set<std::string>& existing_nat, bool pieces = false,
-                bool encode = false);
+                const std::set<std::string>& existing_nat, bool pieces = false);
 
   // Frees the rendered texts a full update's pieces view, once the caller has applied them.
   // Update calls it first thing, too.
@@ -101,13 +95,8 @@ class IptablesFamilyRules {
     ServiceFragment fragment;
     ServiceChainNames names;
   };
-  // An owned chain, and its rules encoded ahead if they were.
-  struct ChainRef {
-    const OwnedChain* chain = nullptr;
-    XtEncodedPiece* encoded = nullptr;
-  };
   // Owned chains in name order, with their names' sort keys.
-  using SortedChains = std::vector<ChainNameOrder::Keyed<ChainRef>>;
+  using SortedChains = std::vector<ChainNameOrder::Keyed<const OwnedChain*>>;
   // What a partial update writes.
   struct Selection {
     bool all = false;
@@ -126,18 +115,16 @@ class IptablesFamilyRules {
 
   Output RenderAll(const DesiredState& state, TopLevelRules top,
                    const std::set<std::string>& existing_filter,
-                   const std::set<std::string>& existing_nat, bool pieces, bool encode);
+                   const std::set<std::string>& existing_nat, bool pieces);
   // Rebuilds the prefix tree from every fragment's dispatch entries (DispatchMode::kPrefixTree).
   void BuildTree();
   void Count(const ServiceFragment& f, int sign);
   // Renders each entry's fragment from its port, on render_threads_ threads when there are
   // enough of them; each thread writes its chains' texts into its own of texts_. `sorted`, if
   // given: the rendered chains in name order, each thread sorting its own while their names are
-  // fresh in its cache, then merged. `encode` (with `sorted`): each thread then encodes its
-  // chains' rules, in name order, into its own of arenas_ (so that laying the table out, in
-  // that order, frees each arena front to back).
+  // fresh in its cache, then merged.
   void RenderEntries(std::span<Entry* const> entries, const FamilyContext& context,
-                     SortedChains* sorted = nullptr, bool encode = false);
+                     SortedChains* sorted = nullptr);
   // The selection as restore input, into `out`: a std::string (each chain text copied) or
   // RestorePieces (each chain text viewed where it lies). `written` (string only): where the
   // selected services' chain texts are; a full write, which lists the services' chains by name
@@ -159,10 +146,6 @@ class IptablesFamilyRules {
   // helper's.
   std::array<ChainTexts, 2> texts_;
   bool pieces_pending_ = false;  // a full update's pieces still view texts_
-  // A full update's chains' rules encoded ahead ([0] this thread's, [1] the helper's), until
-  // FinishWrite; the runner frees the arenas' blocks as it writes the table.
-  std::array<std::unique_ptr<XtRuleArena>, 2> arenas_;
-  std::array<std::vector<XtEncodedPiece>, 2> encoded_;
   int render_threads_;
   size_t split_from_;
   size_t split_renders_ = 0;

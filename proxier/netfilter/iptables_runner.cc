@@ -12,7 +12,7 @@ std::vector<std::string> JumpRule::RuleArgs() const {
 }
 
 Status IptablesRunner::RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
-                                       const PieceHints&) {
+                                       std::span<const uint8_t>) {
   return Restore(family, JoinPieces(pieces));
 }
 

@@ -12,9 +12,6 @@
 
 namespace kpx {
 
-class XtRuleArena;
-struct XtEncodedPiece;
-
 // A rule in a built-in chain that sends traffic into one of kpx's chains, e.g.
 // "-t nat -I PREROUTING -m comment --comment ... -j KUBE-SERVICES".
 struct JumpRule {
@@ -43,27 +40,16 @@ class IptablesRunner {
   virtual Status Restore(IpFamily family, std::string_view text) = 0;
   // The same for input in pieces of whole lines (RestorePieces), read as if joined. This
   // default joins them and calls Restore; the libiptc runner reads them where they lie.
-  // What RestorePieces knows of its pieces besides their text, for a runner that reads them.
-  struct PieceHints {
-    // Per piece, when given: 1 where it holds rule lines ("-A ...") only, so a reader looking
-    // for the text's sections need not read it (a full sync's 110 000 chain texts).
-    std::span<const uint8_t> rules_only;
-    // Per piece, when given: its rules encoded ahead, or null (TakesEncodedRules).
-    std::span<XtEncodedPiece* const> encoded;
-    // The arenas those rules are in, for the runner to free as it is done with them.
-    std::span<XtRuleArena* const> arenas;
-  };
+  // `rules_only[i]`, when given: pieces[i] holds rule lines ("-A ...") only, so a reader looking
+  // for the text's sections need not read it (a full sync's 110 000 chain texts).
   virtual Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
-                                 const PieceHints& hints);
+                                 std::span<const uint8_t> rules_only);
   Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces) {
-    return RestoreInPieces(family, pieces, PieceHints());
+    return RestoreInPieces(family, pieces, {});
   }
   // Whether RestoreInPieces reads the pieces where they lie. When it only joins them, a caller
   // that can free its parts as it copies them into one string had better call Restore.
   virtual bool ReadsPieces() const { return false; }
-  // Whether RestoreInPieces takes a chain's rules encoded ahead (PieceHints::encoded) instead
-  // of reading its text: the renderer then encodes them on the threads that rendered them.
-  virtual bool TakesEncodedRules() const { return false; }
   // iptables-save output for one table.
   virtual Result<std::string> Save(IpFamily family, std::string_view table) = 0;
   // Creates rule.target if missing and adds the jump unless an identical rule exists. Returns

@@ -182,35 +182,24 @@ Status RestoreSectionWithLibiptc(IpFamily family, const RestoreTable& section) {
 
 template <typename F>
 Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces,
-                     const IptablesRunner::PieceHints& hints, bool edit_blobs,
-                     XtTableSocket& tables, LibiptcIptablesRunner::Stats& stats) {
-  auto sections = RestoreSection::Split(
-      pieces, hints.rules_only, edit_blobs ? hints.encoded : std::span<XtEncodedPiece* const>());
+                     std::span<const uint8_t> rules_only, bool edit_blobs, XtTableSocket& tables,
+                     LibiptcIptablesRunner::Stats& stats) {
+  auto sections = RestoreSection::Split(pieces, rules_only);
   if (!sections) {
     const std::string text = JoinPieces(pieces);
     auto parsed = RestoreText::Parse(text);
     return parsed.ok() ? Status::Error("restore input: lines outside a table") : parsed.status();
   }
-  // The arenas of rules encoded ahead go to the one section whose rules they hold (a full
-  // sync's nat): its edit frees their blocks as it writes, which would pull them from under a
-  // second such section. With more than one, they are freed only after (the caller's).
-  const auto has_encoded = [](const RestoreSection& s) { return !s.encoded.empty(); };
-  const bool spend_encoded = std::count_if(sections->begin(), sections->end(), has_encoded) == 1;
   for (const RestoreSection& section : *sections) {
     Result<bool> edited = false;
     if (edit_blobs) {
       XtRuleArena arena;
-      // The plan's own arena, and those of the rules encoded ahead when this section has any.
-      std::vector<XtRuleArena*> spent{&arena};
-      if (spend_encoded && has_encoded(section)) {
-        spent.insert(spent.end(), hints.arenas.begin(), hints.arenas.end());
-      }
       edited = tables.Edit(
           family, section.name,
           [&](const XtTableBlob& table) {
             return XtSectionPlan::Make(family, section, table, arena);
           },
-          spent);
+          &arena);
     }
     if (!edited.ok()) return edited.status();
     if (*edited) {
@@ -374,17 +363,18 @@ Result<std::optional<XtablesLock::Guard>> LibiptcIptablesRunner::LockForLibiptc(
 }
 
 Status LibiptcIptablesRunner::Restore(IpFamily family, std::string_view text) {
-  return RestoreInPieces(family, std::span<const std::string_view>(&text, 1), PieceHints());
+  return RestoreInPieces(family, std::span<const std::string_view>(&text, 1), {});
 }
 
 Status LibiptcIptablesRunner::RestoreInPieces(IpFamily family,
                                               std::span<const std::string_view> pieces,
-                                              const PieceHints& hints) {
+                                              std::span<const uint8_t> rules_only) {
   auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  Status restored = family == IpFamily::kIPv4
-                        ? RestoreFamily<V4>(family, pieces, hints, edit_blobs_, tables_, stats_)
-                        : RestoreFamily<V6>(family, pieces, hints, edit_blobs_, tables_, stats_);
+  Status restored =
+      family == IpFamily::kIPv4
+          ? RestoreFamily<V4>(family, pieces, rules_only, edit_blobs_, tables_, stats_)
+          : RestoreFamily<V6>(family, pieces, rules_only, edit_blobs_, tables_, stats_);
   // Even after a failed restore: a table replaced before the failure still wants its counters.
   std::vector<XtCountersHandOver> pending = tables_.TakePendingCounters();
   if (pending.empty()) return restored;

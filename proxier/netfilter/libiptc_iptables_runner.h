@@ -73,10 +73,8 @@ class LibiptcIptablesRunner : public IptablesRunner {
   // own copy.
   using IptablesRunner::RestoreInPieces;
   Status RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
-                         const PieceHints& hints) override;
+                         std::span<const uint8_t> rules_only) override;
   bool ReadsPieces() const override { return true; }
-  // When it edits the tables' blobs itself (not through libiptc).
-  bool TakesEncodedRules() const override { return edit_blobs_; }
   Result<std::string> Save(IpFamily family, std::string_view table) override;
   Result<bool> EnsureJump(IpFamily family, const JumpRule& rule) override;
   Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) override;

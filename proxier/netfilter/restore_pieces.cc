@@ -28,19 +28,13 @@ void RestorePieces::View(std::string_view text) {
   size_ += text.size();
 }
 
-void RestorePieces::ViewRules(std::string_view text, XtEncodedPiece* encoded) {
+void RestorePieces::ViewRules(std::string_view text) {
   View(text);
-  if (text.empty()) return;
-  rules_only_.back() = 1;
-  if (encoded == nullptr) return;
-  // Sized to the pieces so far only once one is given: the exec runners never get any.
-  encoded_.resize(pieces_.size(), nullptr);
-  encoded_.back() = encoded;
+  if (!text.empty()) rules_only_.back() = 1;
 }
 
 std::span<const std::string_view> RestorePieces::pieces() {
   Seal();
-  if (!encoded_.empty()) encoded_.resize(pieces_.size(), nullptr);
   return pieces_;
 }
 

@@ -10,9 +10,6 @@
 
 namespace kpx {
 
-class XtRuleArena;
-struct XtEncodedPiece;
-
 // Pieces of restore input in one string, as they read joined.
 std::string JoinPieces(std::span<const std::string_view> pieces);
 
@@ -30,19 +27,12 @@ class RestorePieces {
   void Reserve(size_t n) { open_.reserve(n); }
   // Appends a piece owned elsewhere (whole lines: empty, or ending in '\n').
   void View(std::string_view text);
-  // The same for a piece of rule lines only ("-A ..."): rules_only() says so. `encoded`, if
-  // given, is its rules read and encoded ahead (for the libiptc runner); it must outlive every
-  // use of the pieces, and a reader may take its rules (XtSectionPlan).
-  void ViewRules(std::string_view text, XtEncodedPiece* encoded = nullptr);
-  // Arenas that hold encoded pieces' rules, for the reader to free as it is done with them.
-  void Spend(XtRuleArena* arena) { arenas_.push_back(arena); }
+  // The same for a piece of rule lines only ("-A ..."): rules_only() says so.
+  void ViewRules(std::string_view text);
   // Every piece, in order.
   std::span<const std::string_view> pieces();
   // Per piece of pieces(): 1 for those viewed by ViewRules.
   std::span<const uint8_t> rules_only() const { return rules_only_; }
-  // Per piece of pieces(), when any was given encoded: its XtEncodedPiece or null. Else empty.
-  std::span<XtEncodedPiece* const> encoded() const { return encoded_; }
-  std::span<XtRuleArena* const> arenas() const { return arenas_; }
   bool empty() const { return size_ == 0 && open_.empty(); }
   size_t size() const { return size_ + open_.size(); }
   // The whole input in one string (exec runners hand it to a process; tests compare it).
@@ -55,10 +45,8 @@ class RestorePieces {
   std::deque<std::string> owned_;  // a deque: a sealed piece never moves
   std::string open_;
   std::vector<std::string_view> pieces_;
-  std::vector<uint8_t> rules_only_;       // per piece
-  std::vector<XtEncodedPiece*> encoded_;  // per piece once one was given, else empty
-  std::vector<XtRuleArena*> arenas_;
-  size_t size_ = 0;  // bytes in pieces_
+  std::vector<uint8_t> rules_only_;  // per piece
+  size_t size_ = 0;                  // bytes in pieces_
 };
 
 }  // namespace kpx

@@ -16,26 +16,10 @@ bool RestoreReader::NextLine(std::string_view& line) {
   return false;
 }
 
-bool RestoreReader::AtHandedOff() {
-  if (handed_off_.empty() || !in_table_) return false;
-  while (piece_ < pieces_.size() && pos_ >= pieces_[piece_].size()) {
-    ++piece_;
-    pos_ = 0;
-  }
-  // At a piece's start only: one whose lines were begun is read to its end.
-  return pos_ == 0 && piece_ < pieces_.size() && piece_ < handed_off_.size() &&
-         handed_off_[piece_] != 0 && piece_ != read_anyway_;
-}
-
 Result<bool> RestoreReader::Next() {
   unescaped_.clear();
   std::string_view line;
-  for (;;) {
-    if (AtHandedOff()) {
-      kind_ = Kind::kPiece;
-      return true;
-    }
-    if (!NextLine(line)) break;
+  while (NextLine(line)) {
     ++line_;
     if (line.empty() || line[0] == '#') continue;
     if (line[0] == '*') {

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <cstdint>
 #include <deque>
 #include <span>
 #include <string>
@@ -18,8 +17,7 @@ namespace kpx {
 // text, except escaped arguments, which view the reader's own storage until the next line.
 class RestoreReader {
  public:
-  // kPiece: the reader stands at the start of a piece handed off (HandOff), unread.
-  enum class Kind { kTable, kChain, kCommand, kCommit, kPiece };
+  enum class Kind { kTable, kChain, kCommand, kCommit };
 
   // `first_line`: the number of the text's first line in a larger input, for error messages.
   explicit RestoreReader(std::string_view text, int first_line = 1)
@@ -35,19 +33,6 @@ class RestoreReader {
   // the end of the text; an error for a malformed line or a table without COMMIT.
   Result<bool> Next();
 
-  // Pieces flagged here (by index; inside a table) are not read as they come: Next() stops at
-  // the start of each with kPiece, and the caller either passes over it (SkipPiece, with the
-  // number of lines it has) or has it read after all (ReadPiece). For a caller that has the
-  // pieces' rules from elsewhere (XtEncodedPiece). The flags must outlive the reader.
-  void HandOff(std::span<const uint8_t> handed_off) { handed_off_ = handed_off; }
-  size_t piece() const { return piece_; }  // kPiece: its index
-  void SkipPiece(int lines) {
-    line_ += lines;
-    ++piece_;
-    pos_ = 0;
-  }
-  void ReadPiece() { read_anyway_ = piece_; }
-
   Kind kind() const { return kind_; }
   int line() const { return line_; }
   std::string_view table() const { return table_; }           // kTable
@@ -59,15 +44,11 @@ class RestoreReader {
   Status Error(const std::string& what) const;
   // The next line of the pieces into `line`; false after the last.
   bool NextLine(std::string_view& line);
-  // Whether the next line is the first of a piece handed off (and not to be read anyway).
-  bool AtHandedOff();
 
   std::string_view single_;  // the text, when the reader was given one
   std::span<const std::string_view> pieces_;
   size_t piece_ = 0;
   size_t pos_ = 0;  // in pieces_[piece_]
-  std::span<const uint8_t> handed_off_;
-  size_t read_anyway_ = SIZE_MAX;
   int line_ = 0;
   bool in_table_ = false;
   Kind kind_ = Kind::kCommit;

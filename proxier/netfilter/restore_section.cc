@@ -7,8 +7,7 @@
 namespace kpx {
 
 std::optional<std::vector<RestoreSection>> RestoreSection::Split(
-    std::span<const std::string_view> pieces, std::span<const uint8_t> rules_only,
-    std::span<XtEncodedPiece* const> encoded) {
+    std::span<const std::string_view> pieces, std::span<const uint8_t> rules_only) {
   std::vector<RestoreSection> out;
   bool open = false;
   size_t start_piece = 0, start_at = 0;
@@ -34,9 +33,7 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
         open = true;
         start_piece = i;
         start_at = at;
-        RestoreSection& section = out.emplace_back();
-        section.name = std::string(line.substr(1));
-        section.first_line = line_no;
+        out.push_back({std::string(line.substr(1)), {}, line_no});
       } else if (line == "COMMIT") {
         if (!open) return std::nullopt;
         std::vector<std::string_view>& section = out.back().pieces;
@@ -44,20 +41,9 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
         if (start_piece == i) {
           section.push_back(text.substr(start_at, end - start_at));
         } else {
-          section.reserve(i - start_piece + 1);
           section.push_back(pieces[start_piece].substr(start_at));
-          section.insert(section.end(), pieces.begin() + static_cast<ptrdiff_t>(start_piece) + 1,
-                         pieces.begin() + static_cast<ptrdiff_t>(i));
+          for (size_t j = start_piece + 1; j < i; ++j) section.push_back(pieces[j]);
           section.push_back(text.substr(0, end));
-          if (!encoded.empty()) {
-            std::vector<XtEncodedPiece*>& e = out.back().encoded;
-            e.reserve(section.size());
-            e.push_back(nullptr);
-            for (size_t j = start_piece + 1; j < i; ++j) {
-              e.push_back(j < encoded.size() ? encoded[j] : nullptr);
-            }
-            e.push_back(nullptr);
-          }
         }
         open = false;
       } else if (open && line.starts_with(':')) {

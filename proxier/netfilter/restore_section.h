@@ -10,8 +10,6 @@
 
 namespace kpx {
 
-struct XtEncodedPiece;
-
 // One "*table ... COMMIT" section of restore text given in pieces of whole lines (one piece: the
 // text itself), found from the lines' first bytes only (a line is never continued, quoted or
 // not). It views the pieces it spans, the first and last cut at its lines.
@@ -20,19 +18,14 @@ struct RestoreSection {
   std::vector<std::string_view> pieces;
   int first_line = 1;   // in the whole text
   size_t declared = 0;  // its ":chain" lines
-  // Per piece of `pieces`, when Split was given any: the piece's rules encoded ahead, or null.
-  std::vector<XtEncodedPiece*> encoded;
 
   // The text's sections; nullopt when the text is not made of such sections (its parse then
   // says what is wrong). `rules_only[i]`, when given, vouches that pieces[i] holds rule lines
   // only: inside a section such a piece is not read (its lines are counted only if a section
   // starts after it), which a full sync's 110 000 chain texts, reached out of the order they
   // were written in, cost 20-30 ms before the plan read them again.
-  // `encoded[i]`, when given, goes with pieces[i] into its section (a section's first and last
-  // pieces, cut at its lines, are never a chain's rules).
-  static std::optional<std::vector<RestoreSection>> Split(
-      std::span<const std::string_view> pieces, std::span<const uint8_t> rules_only = {},
-      std::span<XtEncodedPiece* const> encoded = {});
+  static std::optional<std::vector<RestoreSection>> Split(std::span<const std::string_view> pieces,
+                                                          std::span<const uint8_t> rules_only = {});
 };
 
 }  // namespace kpx

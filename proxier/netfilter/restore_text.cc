@@ -142,8 +142,6 @@ Result<std::vector<RestoreTable>> RestoreText::Parse(std::string_view text, int 
         t.commands.push_back(c);
         break;
       }
-      case RestoreReader::Kind::kPiece:  // nothing handed off here
-        break;
       case RestoreReader::Kind::kCommit: {
         RestoreTable& t = tables.back();
         first_arg.push_back(static_cast<uint32_t>(t.tokens.size()));

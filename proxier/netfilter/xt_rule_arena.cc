@@ -28,17 +28,15 @@ unsigned char* XtRuleArena::Grow(unsigned char* region, size_t used, size_t more
   return at;
 }
 
-bool XtRuleArena::Holds(size_t block, const unsigned char* at) const {
-  if (block >= blocks_.size()) return false;
-  const std::less<const unsigned char*> before;
-  const unsigned char* b = blocks_[block].data();
-  return b != nullptr && !before(at, b) && before(at, b + blocks_[block].size());
-}
-
 size_t XtRuleArena::BlockOf(const unsigned char* at, size_t hint) const {
-  if (Holds(hint, at)) return hint;
+  const std::less<const unsigned char*> before;
+  auto holds = [&](size_t k) {
+    const unsigned char* b = blocks_[k].data();
+    return b != nullptr && !before(at, b) && before(at, b + blocks_[k].size());
+  };
+  if (hint < blocks_.size() && holds(hint)) return hint;
   for (size_t k = 0; k < blocks_.size(); ++k) {
-    if (Holds(k, at)) return k;
+    if (holds(k)) return k;
   }
   return kNoBlock;
 }

@@ -30,8 +30,6 @@ class XtRuleArena {
   size_t BlockSize(size_t block) const { return blocks_[block].size(); }  // 0 once freed
   // kNoBlock for an address in none; `hint`, a block to try first (the previous answer).
   size_t BlockOf(const unsigned char* at, size_t hint = kNoBlock) const;
-  // Whether `at` is in `block` (false for kNoBlock and a freed block).
-  bool Holds(size_t block, const unsigned char* at) const;
   void Release(size_t block);
   // Instead of freeing a block of 2 MiB or more: its pages moved onto [to, to + BlockSize), for a
   // reader about to write that much there into fresh memory (see PageBlock::MoveTo; `to` 2 MiB

@@ -9,7 +9,6 @@
 #include "base/slot_index.h"
 #include "proxier/netfilter/ipt_entry_encoder.h"
 #include "proxier/netfilter/restore_reader.h"
-#include "proxier/netfilter/xt_encoded_piece.h"
 
 namespace kpx {
 
@@ -81,43 +80,12 @@ Result<XtSectionPlan::Edits> XtSectionPlan::Make(IpFamily family, const RestoreS
   };
   const std::string where_table = "x_tables " + section.name + ": ";
   RestoreReader reader(section.pieces, section.first_line);
-  // A full sync's chain texts come with their rules encoded by the threads that rendered them:
-  // the reader stops at each such piece, whose rules are taken as they are.
-  std::vector<uint8_t> handed;
-  if (!section.encoded.empty()) {
-    handed.assign(section.pieces.size(), 0);
-    for (size_t p = 0; p < handed.size() && p < section.encoded.size(); ++p) {
-      handed[p] = section.encoded[p] != nullptr && section.encoded[p]->ok;
-    }
-    reader.HandOff(handed);
-  }
   bool commands_seen = false;
   for (;;) {
     auto more = reader.Next();
     if (!more.ok()) return Status::Error(where_table + more.status().message());
     if (!*more || reader.kind() == RestoreReader::Kind::kCommit) break;
     if (reader.kind() == RestoreReader::Kind::kTable) continue;
-    if (reader.kind() == RestoreReader::Kind::kPiece) {
-      XtEncodedPiece& h = *section.encoded[reader.piece()];
-      // As its lines would have been: appends to one chain.
-      commands_seen = true;
-      const size_t i = state(h.chain());
-      XtChainEdit& e = edits[i];
-      if (known[i].builtin) return Plan();
-      if (!known[i].exists) {
-        return Status::Error(where_table + "line " + std::to_string(reader.line() + h.first_rule) +
-                             ": " + std::string(h.chain()) + ": no such chain");
-      }
-      if (e.after.empty()) {
-        e.after = std::move(h.rules);
-      } else {
-        for (std::span<const unsigned char> r : h.rules) e.after.Append(r);
-      }
-      // Taken: a plan made again (after a replace that raced another writer) reads the piece.
-      h.ok = false;
-      reader.SkipPiece(h.lines);
-      continue;
-    }
     if (reader.kind() == RestoreReader::Kind::kChain) {
       if (commands_seen) return Plan();
       const size_t i = state(reader.chain().name);

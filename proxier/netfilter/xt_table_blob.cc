@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstring>
 #include <optional>
-#include <tuple>
 #include <utility>
 
 #include "base/page_block.h"
@@ -357,13 +356,13 @@ std::vector<XtTableBlob::ChainSummary> XtTableBlob::Chains() const {
 }
 
 Result<XtReplacement> XtTableBlob::Apply(const std::vector<XtChainEdit>& edits, size_t headroom,
-                                         SpentArenas spent) const {
+                                         XtRuleArena* spent) const {
   return Rewrite(edits, headroom, nullptr, spent);
 }
 
 Result<XtReplacement> XtTableBlob::ApplyInPlace(const std::vector<XtChainEdit>& edits,
                                                 size_t headroom, XtBuffer& buffer,
-                                                SpentArenas spent) const {
+                                                XtRuleArena* spent) const {
   if (buffer.size() < headroom || buffer.data() + headroom != blob_.data() ||
       buffer.size() - headroom != blob_.size()) {
     return Status::Error("edit in place: the buffer does not hold this table");
@@ -372,7 +371,7 @@ Result<XtReplacement> XtTableBlob::ApplyInPlace(const std::vector<XtChainEdit>& 
 }
 
 Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
-                                           XtBuffer* in_place, SpentArenas spent) const {
+                                           XtBuffer* in_place, XtRuleArena* spent) const {
   const Layout l = LayoutOf(family_);
   // Only the edits are hashed, each once: a table of 110 000 chains is walked by index, and a
   // full sync's 110 000 new chains are found through the new table's own index, built once.
@@ -706,7 +705,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     // 100 MB written once into fresh memory: faulted in 4 KiB at a time that was 25 000 page
     // faults, a third of the edit. Populated at once, unless the rules' arena is freed as they
     // are written: the table's pages then come from the arena's as they are written.
-    if (spent.empty()) PageBlock::Populate(out.buffer.data(), out.buffer.size());
+    if (spent == nullptr) PageBlock::Populate(out.buffer.data(), out.buffer.size());
     base = out.buffer.data() + headroom;
     for (const Run& r : runs) std::memcpy(base + r.dst, blob_.data() + r.src, r.bytes);
   }
@@ -734,53 +733,27 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
       Write32(target + kTargetHeader, static_cast<int32_t>(slots[jump].first_rule));
     }
   };
-  // The arenas' blocks in the order the walk below is done with them: after the last slot whose
-  // rules are in each. A full sync's chains are encoded in table order (each encoding thread's
-  // in its own arena), so the walk frees them nearly front to back (the top-level chains'
-  // rules, written first, keep the plan's first block longest).
-  struct Spend {
-    size_t last_slot;
-    size_t arena;
-    size_t block;
-    bool operator<(const Spend& o) const {
-      return std::tie(last_slot, arena, block) < std::tie(o.last_slot, o.arena, o.block);
-    }
-  };
-  std::vector<Spend> release;
+  // The arena's blocks in the order the walk below is done with them: after the last slot whose
+  // rules are in each. A full sync's text lists chains in table order, so it frees them nearly
+  // front to back (the top-level chains' rules, written first, keep the first block longest).
+  std::vector<std::pair<size_t, size_t>> release;  // (last slot, block)
   size_t next_release = 0;
-  if (!spent.empty()) {
-    std::vector<std::vector<size_t>> last(spent.size());
-    for (size_t a = 0; a < spent.size(); ++a) last[a].assign(spent[a]->blocks(), SIZE_MAX);
-    // Per arena, the block of the last rules found in it: the next rules in that arena are most
-    // likely there too, and the arenas' rules alternate from chain to chain.
-    std::vector<size_t> hint(spent.size(), XtRuleArena::kNoBlock);
-    auto find = [&](const unsigned char* at) -> std::pair<size_t, size_t> {
-      for (size_t a = 0; a < spent.size(); ++a) {
-        if (spent[a]->Holds(hint[a], at)) return {a, hint[a]};
-      }
-      for (size_t a = 0; a < spent.size(); ++a) {
-        if (const size_t b = spent[a]->BlockOf(at); b != XtRuleArena::kNoBlock) {
-          hint[a] = b;
-          return {a, b};
-        }
-      }
-      return {0, XtRuleArena::kNoBlock};
-    };
+  if (spent != nullptr) {
+    std::vector<size_t> last(spent->blocks(), SIZE_MAX);
+    size_t hint = XtRuleArena::kNoBlock;
     for (size_t si = 0; si < slots.size(); ++si) {
       if (slots[si].edit == nullptr) continue;
       for (const XtRules* list : {&slots[si].edit->before, &slots[si].edit->after}) {
         if (list->empty()) continue;
-        const auto [a, b] = find((*list->begin()).data());
-        if (b != XtRuleArena::kNoBlock) last[a][b] = si;
+        hint = spent->BlockOf((*list->begin()).data(), hint);
+        if (hint != XtRuleArena::kNoBlock) last[hint] = si;
       }
     }
-    for (size_t a = 0; a < spent.size(); ++a) {
-      for (size_t b = 0; b < last[a].size(); ++b) {
-        if (last[a][b] == SIZE_MAX) {
-          spent[a]->Release(b);  // holds no rule written here (a plan's leftovers)
-        } else {
-          release.push_back({last[a][b], a, b});
-        }
+    for (size_t b = 0; b < last.size(); ++b) {
+      if (last[b] == SIZE_MAX) {
+        spent->Release(b);  // holds no rule written here (a plan's leftovers)
+      } else {
+        release.emplace_back(last[b], b);
       }
     }
     std::sort(release.begin(), release.end());
@@ -798,7 +771,7 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   // Only for a table in a mapping of its own: below that it is heap memory, mostly present
   // already, and starting the populator's thread for it took longer than writing it (the small
   // tables' edits took 0.3-3.6 ms of every first sync, five of them).
-  if (in_place == nullptr && !spent.empty() && headroom + size >= PageBlock::kHugePageSize) {
+  if (in_place == nullptr && spent != nullptr && headroom + size >= PageBlock::kHugePageSize) {
     // The first run that ends after `at`.
     auto run_after = [&](const unsigned char* at) {
       return std::partition_point(runs.begin(), runs.end(),
@@ -813,11 +786,10 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
     };
     unsigned char* moved_end = base;  // the end of the last stretch given a block's pages
     for (size_t k = 0; k < release.size(); ++k) {
-      const size_t si = release[k].last_slot + 1;
-      XtRuleArena& arena = *spent[release[k].arena];
-      const size_t block = release[k].block;
-      if (si >= slots.size() || !arena.Movable(block)) continue;
-      const size_t bytes = arena.BlockSize(block);
+      const size_t si = release[k].first + 1;
+      const size_t block = release[k].second;
+      if (si >= slots.size() || !spent->Movable(block)) continue;
+      const size_t bytes = spent->BlockSize(block);
       unsigned char* to = PageBlock::HugePageAtOrAfter(
           std::max(base + next.entries_[next.chains_[si].first].offset, moved_end));
       const uint64_t lo = static_cast<uint64_t>(to - base);
@@ -831,13 +803,12 @@ Result<XtReplacement> XtTableBlob::Rewrite(const std::vector<XtChainEdit>& edits
   }
   PagePopulator populator(std::move(unmoved));
   auto spend = [&](size_t k) {
-    XtRuleArena& arena = *spent[release[k].arena];
-    const size_t block = release[k].block;
-    if (move_to[k] == nullptr || !arena.MoveBlock(block, move_to[k])) arena.Release(block);
+    const size_t block = release[k].second;
+    if (move_to[k] == nullptr || !spent->MoveBlock(block, move_to[k])) spent->Release(block);
   };
   for (size_t si = 0; si < slots.size(); ++si) {
     const Slot& s = slots[si];
-    while (next_release < release.size() && release[next_release].last_slot < si) {
+    while (next_release < release.size() && release[next_release].first < si) {
       spend(next_release++);
     }
     if (s.old != nullptr && s.old->hook >= 0) {

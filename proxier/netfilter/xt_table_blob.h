@@ -80,20 +80,18 @@ class XtTableBlob {
   // them: before the first user chain whose name sorts after theirs.
   // The replacement also carries the new table already split (what Parse of its bytes would
   // give), so a caller that keeps the table between edits never parses its own writes again.
-  // `spent`: the arenas the edits' rules were encoded into, if they were (the plan's, and those
-  // of the threads that encoded a full sync's chain texts), whose blocks are freed as soon as
-  // their rules are written (the edits are spent after the call, whatever it returns): a full
-  // sync's new table then faults in the memory the arenas give back, not as much again (the
-  // first touch of fresh memory is what a full sync's edit waited on most).
-  using SpentArenas = std::span<XtRuleArena* const>;
+  // `spent`: the arena the edits' rules were encoded into, if they were, whose blocks are freed
+  // as soon as their rules are written (the edits are spent after the call, whatever it
+  // returns): a full sync's new table then faults in the memory the arena gives back, not as
+  // much again (the first touch of fresh memory is what a full sync's edit waited on most).
   Result<XtReplacement> Apply(const std::vector<XtChainEdit>& edits, size_t headroom,
-                              SpentArenas spent = {}) const;
+                              XtRuleArena* spent = nullptr) const;
   // The same, written over `buffer`: `headroom` bytes, then the very entries this table was split
   // from. Only what moves is moved, with no second table-sized buffer to allocate and fault in.
   // The replacement takes the buffer over, and this table's view of it is gone either way: use
   // the replacement's split, or after an error, neither.
   Result<XtReplacement> ApplyInPlace(const std::vector<XtChainEdit>& edits, size_t headroom,
-                                     XtBuffer& buffer, SpentArenas spent = {}) const;
+                                     XtBuffer& buffer, XtRuleArena* spent = nullptr) const;
 
   const XtTableInfo& info() const { return info_; }
 
@@ -118,7 +116,7 @@ class XtTableBlob {
   // The same, for a name already hashed; by_name_ must not be empty.
   const Chain* FindHashed(uint32_t hash, std::string_view name) const;
   Result<XtReplacement> Rewrite(const std::vector<XtChainEdit>& edits, size_t headroom,
-                                XtBuffer* in_place, SpentArenas spent) const;
+                                XtBuffer* in_place, XtRuleArena* spent) const;
   static uint32_t HashName(std::string_view name);
   // by_name_'s slot holding the chain `name` (of `hash`), or the free slot where it would go.
   size_t Probe(uint32_t hash, std::string_view name) const;

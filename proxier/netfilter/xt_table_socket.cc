@@ -167,7 +167,7 @@ XtTableSocket::Kept* XtTableSocket::Trusted(int fd, const std::string& table) {
 
 template <typename F>
 Result<bool> XtTableSocket::EditFamily(const std::string& table, const Planner& plan,
-                                       XtTableBlob::SpentArenas spent) {
+                                       XtRuleArena* spent) {
   if (table.size() >= XT_TABLE_MAXNAMELEN) return Status::Error("table name too long: " + table);
   UniqueFd fd(socket(F::kDomain, SOCK_RAW, IPPROTO_RAW));
   if (fd.get() < 0) return Errno(table, "raw socket");
@@ -279,7 +279,7 @@ void XtTableSocket::Forget(IpFamily family, const std::string& table) {
 }
 
 Result<bool> XtTableSocket::Edit(IpFamily family, const std::string& table, const Planner& plan,
-                                 XtTableBlob::SpentArenas spent) {
+                                 XtRuleArena* spent) {
   return family == IpFamily::kIPv4 ? EditFamily<V4>(table, plan, spent)
                                    : EditFamily<V6>(table, plan, spent);
 }

@@ -66,9 +66,10 @@ class XtTableSocket {
   // false when the planner declined. Another writer replacing the table between the read and
   // the replace makes the kernel refuse ours (the entry count no longer matches: EAGAIN); the
   // table is then read and planned again, a few times, before giving up with an error.
-  // `spent`: the arenas the edits' rules are in, if they are in any (see XtTableBlob::Apply).
+  // `spent`: the arena the planner encodes the edits' rules into, if it does (see
+  // XtTableBlob::Apply).
   Result<bool> Edit(IpFamily family, const std::string& table, const Planner& plan,
-                    XtTableBlob::SpentArenas spent = {});
+                    XtRuleArena* spent = nullptr);
 
   // Calls `use` with the table as read now (never the kept copy).
   static Status Read(IpFamily family, const std::string& table,
@@ -97,8 +98,7 @@ class XtTableSocket {
     std::chrono::steady_clock::time_point read_at;  // when this content was last read back
   };
   template <typename F>
-  Result<bool> EditFamily(const std::string& table, const Planner& plan,
-                          XtTableBlob::SpentArenas spent);
+  Result<bool> EditFamily(const std::string& table, const Planner& plan, XtRuleArena* spent);
   // The kept copy of `table` if it may still be trusted, else nullptr (and it is dropped).
   template <typename F>
   Kept* Trusted(int fd, const std::string& table);

@@ -46,10 +46,6 @@ std::vector<std::string> Read(RestoreReader& reader, std::string* error) {
       case Kind::kCommit:
         out.push_back("commit");
         break;
-      case Kind::kPiece:  // read after all, unless the test passes over it itself
-        out.push_back("piece " + std::to_string(reader.piece()));
-        reader.ReadPiece();
-        break;
     }
   }
   return out;
@@ -118,40 +114,6 @@ TEST(RestoreReaderTest, PiecesReadAsTheirConcatenation) {
   std::string error;
   Read(reader, &error);
   EXPECT_EQ(error, "restore input line 3: unsupported command -Z");
-}
-
-// Pieces handed off stop the reader at their start, inside a table only; one passed over adds its
-// lines to the count, one read after all reads as any other.
-TEST(RestoreReaderTest, HandedOffPiecesArePassedOverOrReadOnRequest) {
-  const std::vector<std::string> texts = {"*nat\n:A - [0:0]\n", "-A A -j DROP\n-A A -j RETURN\n",
-                                          "", "-A A -j ACCEPT\n", "-X B\nCOMMIT\n"};
-  const std::vector<std::string_view> pieces(texts.begin(), texts.end());
-  const std::vector<uint8_t> handed = {1, 1, 1, 1, 0};
-  RestoreReader reader(pieces);
-  reader.HandOff(handed);
-  std::vector<std::string> seen;
-  for (;;) {
-    auto more = reader.Next();
-    ASSERT_TRUE(more.ok()) << more.status().message();
-    if (!*more) break;
-    if (reader.kind() == Kind::kPiece) {
-      seen.push_back("piece " + std::to_string(reader.piece()));
-      if (reader.piece() == 1) {
-        reader.SkipPiece(2);
-      } else {
-        reader.ReadPiece();
-      }
-      continue;
-    }
-    if (reader.kind() == Kind::kCommand) {
-      seen.push_back(std::string(reader.command().chain) + " @" +
-                     std::to_string(reader.command().line));
-    } else {
-      seen.push_back(std::to_string(static_cast<int>(reader.kind())));
-    }
-  }
-  // The empty piece is no piece to stop at; the first is outside the table when reached.
-  EXPECT_EQ(seen, (std::vector<std::string>{"0", "1", "piece 1", "piece 3", "A @5", "B @6", "3"}));
 }
 
 TEST(RestoreReaderTest, ArgumentsViewTheTextUnlessEscaped) {

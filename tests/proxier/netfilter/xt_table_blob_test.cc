@@ -443,8 +443,7 @@ TEST_P(XtTableBlobTest, RulesFromASpentArenaAreWrittenBeforeItsBlocksAreFreed) {
   auto plain = blob->Apply(owned, 8);
   ASSERT_TRUE(plain.ok()) << plain.status().message();
   const size_t mapped = arena.mapped();
-  XtRuleArena* const arenas[] = {&arena};
-  auto spent = blob->Apply(edits, 8, arenas);
+  auto spent = blob->Apply(edits, 8, &arena);
   ASSERT_TRUE(spent.ok()) << spent.status().message();
   EXPECT_EQ(spent->buffer, plain->buffer);
   // Every block is freed but the first, which holds the chain written last, and the last (kept
@@ -477,8 +476,7 @@ TEST_P(XtTableBlobTest, SpentBlocksMovedOntoTheTableLeaveItAsWrittenFresh) {
   ASSERT_TRUE(blob.ok());
   auto plain = blob->Apply(owned, 8);
   ASSERT_TRUE(plain.ok()) << plain.status().message();
-  XtRuleArena* const arenas[] = {&arena};
-  auto spent = blob->Apply(edits, 8, arenas);
+  auto spent = blob->Apply(edits, 8, &arena);
   ASSERT_TRUE(spent.ok()) << spent.status().message();
   EXPECT_GT(arena.moved(), 0u);
   ASSERT_EQ(spent->buffer.size(), plain->buffer.size());
