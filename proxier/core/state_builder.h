@@ -42,9 +42,10 @@ class StateBuilder {
   using PortStates = std::vector<std::pair<ServicePortName, ServicePortStatePtr>>;
   // Recomputes the ports of Service `key` ("ns/name"): `touched` holds its ports when the Service
   // itself changed, else the ports are those current_ already has (only its slices or the node
-  // changed).
+  // changed). `fresh`: current_ held nothing when the snapshot began, so it holds none of the
+  // Service's ports.
   void RebuildService(const std::string& key, const std::vector<ServicePortInfo>* touched,
-                      std::vector<ServicePortName>& changed);
+                      std::vector<ServicePortName>& changed, bool fresh);
   // The entries of current_ that belong to Service `key`: ServicePortName sorts by namespace and
   // name first, so they are one contiguous range.
   PortStates PortsOf(const std::string& key) const;
