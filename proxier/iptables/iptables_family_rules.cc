@@ -28,9 +28,13 @@ void Put(RestorePieces& out, char c) { out.Append(c); }
 void PutChainText(std::string& out, std::string_view text) { out += text; }
 // An owned chain's text is its rules' lines, nothing else.
 void PutChainText(RestorePieces& out, std::string_view text) { out.ViewRules(text); }
-// `lines`: about the bytes of the lines written here; `texts`: those of the chain texts.
-void Reserve(std::string& out, size_t lines, size_t texts) { out.reserve(lines + texts); }
-void Reserve(RestorePieces& out, size_t lines, size_t) { out.Reserve(lines); }
+// `lines`: about the bytes of the lines written here; `texts`: those of the chain texts, and
+// how many of them there are.
+void Reserve(std::string& out, size_t lines, size_t texts, size_t) { out.reserve(lines + texts); }
+void Reserve(RestorePieces& out, size_t lines, size_t, size_t chains) {
+  // Each chain text a piece, and the lines written between them a few more.
+  out.Reserve(lines, chains + 16);
+}
 
 template <typename Out>
 void Declare(std::string_view chain, Out& out) {
@@ -471,11 +475,13 @@ void IptablesFamilyRules::Write(const Selection& sel, Out& out,
   // dispatch and shared rules get a generous allowance.
   size_t lines = 4096 + (sel.all ? entries_.size() : sel.services.size()) * 512;
   size_t texts = 0;
+  size_t chains = 0;
   service_chains([&](const OwnedChain& c) {
     lines += 2 * c.name.size() + 16;
     texts += c.text.size();
+    ++chains;
   });
-  Reserve(out, lines, texts);
+  Reserve(out, lines, texts, chains);
 
   bool filter = !sel.stale_filter.empty();
   for (size_t i = 0; i < top_.filter.size(); ++i) filter = filter || wanted(sel.filter_top, i);

@@ -1,6 +1,8 @@
 #include "proxier/netfilter/restore_section.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <utility>
 
 #include "proxier/netfilter/restore_text.h"
 
@@ -12,11 +14,17 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
   bool open = false;
   size_t start_piece = 0, start_at = 0;
   int line_no = 0;
-  std::vector<size_t> uncounted;  // pieces passed over, whose lines line_no lacks
+  // Runs of pieces passed over, [first, end), whose lines line_no lacks: a full sync's 110 000
+  // chain texts are one run, where a vector of their indexes cost 2-5 ms of fresh pages.
+  std::vector<std::pair<size_t, size_t>> uncounted;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const std::string_view text = pieces[i];
     if (open && i < rules_only.size() && rules_only[i] != 0) {
-      uncounted.push_back(i);
+      if (!uncounted.empty() && uncounted.back().second == i) {
+        ++uncounted.back().second;
+      } else {
+        uncounted.emplace_back(i, i + 1);
+      }
       continue;
     }
     size_t pos = 0;
@@ -26,8 +34,12 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
       ++line_no;
       if (line.starts_with('*')) {
         if (open) return std::nullopt;
-        for (size_t u : uncounted) {
-          for (size_t p = 0; p < pieces[u].size(); ++line_no) RestoreText::NextLine(pieces[u], p);
+        for (const auto& [first, end] : uncounted) {
+          for (size_t u = first; u < end; ++u) {
+            for (size_t p = 0; p < pieces[u].size(); ++line_no) {
+              RestoreText::NextLine(pieces[u], p);
+            }
+          }
         }
         uncounted.clear();
         open = true;
@@ -41,8 +53,12 @@ std::optional<std::vector<RestoreSection>> RestoreSection::Split(
         if (start_piece == i) {
           section.push_back(text.substr(start_at, end - start_at));
         } else {
+          // Sized once: a full sync's nat section spans 110 000 pieces, and growing the vector
+          // by doubling faulted in and copied twice as much.
+          section.reserve(i - start_piece + 1);
           section.push_back(pieces[start_piece].substr(start_at));
-          for (size_t j = start_piece + 1; j < i; ++j) section.push_back(pieces[j]);
+          section.insert(section.end(), pieces.begin() + static_cast<ptrdiff_t>(start_piece + 1),
+                         pieces.begin() + static_cast<ptrdiff_t>(i));
           section.push_back(text.substr(0, end));
         }
         open = false;

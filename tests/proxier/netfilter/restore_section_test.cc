@@ -112,6 +112,34 @@ TEST(RestoreSectionTest, PiecesVouchedAsRulesAreNotRead) {
   EXPECT_EQ(same->size(), 2u);
 }
 
+// Pieces vouched for come in runs, here two split by a piece that is read: every run's lines are
+// counted once a section starts after them, and the sections hold every piece in order.
+TEST(RestoreSectionTest, RunsOfVouchedPiecesAreAllCounted) {
+  const std::vector<std::string> texts = {"*nat\n:A - [0:0]\n:B - [0:0]\n",
+                                          "-A A -j DROP\n-A A -j RETURN\n",
+                                          "-A B -j ACCEPT\n",
+                                          "-A A -j DROP\n",
+                                          "-A B -j DROP\n-A B -j DROP\n",
+                                          "-A A -j ACCEPT\n",
+                                          "COMMIT\n*filter\n:C - [0:0]\nCOMMIT\n"};
+  const std::vector<std::string_view> pieces(texts.begin(), texts.end());
+  const std::vector<uint8_t> rules_only = {0, 1, 1, 0, 1, 1, 0};
+  auto got = RestoreSection::Split(pieces, rules_only);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 2u);
+  std::string nat;
+  for (size_t i = 0; i + 1 < texts.size(); ++i) nat += texts[i];
+  EXPECT_EQ(Joined((*got)[0]), nat + "COMMIT\n");
+  EXPECT_EQ((*got)[0].pieces.size(), texts.size());
+  EXPECT_EQ((*got)[0].declared, 2u);
+  // The same as when every piece is read: line 12 of the joined text.
+  const auto read = RestoreSection::Split(pieces);
+  ASSERT_TRUE(read);
+  EXPECT_EQ((*read)[1].first_line, 12);
+  EXPECT_EQ((*got)[1].first_line, 12);
+  EXPECT_EQ((*got)[1].declared, 1u);
+}
+
 // Not sections: the parse of the text says what is wrong, not this split.
 TEST(RestoreSectionTest, TextOutsideSectionsIsNone) {
   for (const std::string text :
