@@ -161,7 +161,9 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   endpoints_ = filter_rules_ = nat_rules_ = dispatch_rules_ = owned_chains_ = 0;
   top_ = std::move(top);
   size_t endpoints = 0;
-  for (const auto& [name, port] : state.services) endpoints += port->For(family_).all().size();
+  for (const auto& [name, port] : state.services) {
+    if (InFamily(*port)) endpoints += port->For(family_).all().size();
+  }
   large_ = renderer_.LargeCluster(endpoints);
   const FamilyContext context = renderer_.Context(state.node, family_, large_);
   for (ChainTexts& t : texts_) t.SetGrouped(!pieces);
@@ -169,6 +171,7 @@ IptablesFamilyRules::Output IptablesFamilyRules::RenderAll(
   std::vector<Entry*> todo;
   todo.reserve(state.services.size());
   for (const auto& [name, port] : state.services) {
+    if (!InFamily(*port)) continue;
     Entry& e = entries_.emplace_hint(entries_.end(), name, Entry())->second;
     e.port = port;
     if (auto it = old.find(name); it != old.end()) e.names = std::move(it->second.names);
@@ -294,8 +297,9 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
     if (auto it = entries_.find(name); it != entries_.end()) {
       endpoints -= it->second.fragment.endpoints;
     }
-    if (const ServicePortState* port = state.Find(name))
+    if (const ServicePortState* port = state.Find(name); port != nullptr && InFamily(*port)) {
       endpoints += port->For(family_).all().size();
+    }
   }
   if (renderer_.LargeCluster(endpoints) != large_) {
     return RenderAll(state, std::move(top), existing_filter, existing_nat, pieces);
@@ -320,7 +324,8 @@ IptablesFamilyRules::Output IptablesFamilyRules::Update(
   for (const auto& name : state.changed) {
     auto sit = state.services.find(name);
     auto eit = entries_.find(name);
-    if (sit == state.services.end()) {
+    // A port without this family's cluster IP has nothing here, as one that is gone.
+    if (sit == state.services.end() || !InFamily(*sit->second)) {
       if (eit == entries_.end()) continue;  // added and removed between two syncs
       compare(eit->second.fragment, none);
       Count(eit->second.fragment, -1);

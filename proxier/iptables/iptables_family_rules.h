@@ -110,6 +110,12 @@ class IptablesFamilyRules {
     // With `all`: every owned chain in name order, as the render sorted them (else Write does).
     SortedChains sorted;
   };
+  // Whether the port has a cluster IP of this family. One that has not renders nothing here
+  // (kube-proxy's proxier of the other family does not see it), and gets no entry: a first sync
+  // of 10 000 single-stack ports built 10 000 empty entries for the other family (and kept them).
+  bool InFamily(const ServicePortState& port) const {
+    return port.info.ClusterIp(family_).has_value();
+  }
   // Appends the fragment's owned chains, keyed by name, unsorted.
   static void AddChains(const ServiceFragment& f, SortedChains& out);
 

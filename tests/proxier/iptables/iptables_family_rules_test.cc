@@ -249,6 +249,50 @@ TEST(FamilyRulesDifferential, IncrementalEqualsFreshRender) {
 // one a single thread writes: the same lines in the same order, as one text (the exec runners',
 // whose writer frees both threads' texts as it goes) and as pieces (the libiptc runner's), and
 // the same partial syncs after it.
+// A port without a cluster IP of the family renders nothing there and gets no entry; gaining
+// one (a single-stack Service made dual-stack) renders it in a partial update, losing it again
+// removes its chains, each time as a fresh full render would.
+TEST(FamilyRulesFamilies, PortsOfTheOtherFamilyHaveNoEntryUntilTheyJoin) {
+  const IptablesRenderer renderer(Options());
+  StateBuilderForTest builder("node-a");
+  builder.Node([](NodeState& n) { n.addresses = {Ip("192.168.0.2"), Ip("fd00::2")}; });
+  builder.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1"),
+              {Ep("10.180.0.1", 80), Ep("fd00:10::1", 80)});
+  builder.Add(Svc("ns1", "b", "", Protocol::kTCP, 80, "172.30.0.2,fd00:30::2"),
+              {Ep("10.180.0.2", 80), Ep("fd00:10::2", 80)});
+  IptablesFamilyRules v6(renderer, IpFamily::kIPv6);
+  DesiredState s = builder.Build();
+  const IptablesFamilyRules::Output first = v6.Update(s, {}, Mode::kFull, {}, {});
+  EXPECT_EQ(first.rerendered, 1u);  // b only
+  EXPECT_EQ(first.text, renderer.Render(s, IpFamily::kIPv6, {}));
+  EXPECT_THAT(first.text, Not(HasSubstr(ServiceChain(kA))));
+  const size_t chains_with_b = v6.nat_chains();
+
+  // a joins the family.
+  builder.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1,fd00:30::1"),
+              {Ep("10.180.0.1", 80), Ep("fd00:10::1", 80)});
+  s = builder.Build();
+  const IptablesFamilyRules::Output joined = v6.Update(s, {}, Mode::kPartial, {}, {});
+  EXPECT_EQ(joined.rerendered, 1u);
+  EXPECT_THAT(joined.text, HasSubstr(ServiceChain(kA)));
+  EXPECT_EQ(v6.Fingerprint(), Fresh(renderer, s, IpFamily::kIPv6));
+  EXPECT_GT(v6.nat_chains(), chains_with_b);
+
+  // An endpoint change of a port outside the family touches nothing there.
+  builder.Add(Svc("ns1", "c", "", Protocol::kTCP, 80, "172.30.0.3"), {Ep("10.180.0.3", 80)});
+  s = builder.Build();
+  EXPECT_TRUE(v6.Update(s, {}, Mode::kPartial, {}, {}).empty());
+
+  // And leaves it again: its chains go as stale ones.
+  builder.Add(Svc("ns1", "a", "", Protocol::kTCP, 80, "172.30.0.1"),
+              {Ep("10.180.0.1", 80), Ep("fd00:10::1", 80)});
+  s = builder.Build();
+  const IptablesFamilyRules::Output left = v6.Update(s, {}, Mode::kPartial, {}, {});
+  EXPECT_GT(left.stale_chains, 0u);
+  EXPECT_EQ(v6.Fingerprint(), Fresh(renderer, s, IpFamily::kIPv6));
+  EXPECT_EQ(v6.nat_chains(), chains_with_b);
+}
+
 TEST(FamilyRulesSplitRender, HelperThreadWritesWhatOneThreadWrites) {
   const IptablesRenderer renderer(Options());
   for (bool pieces : {false, true}) {
@@ -265,7 +309,12 @@ TEST(FamilyRulesSplitRender, HelperThreadWritesWhatOneThreadWrites) {
       const IptablesFamilyRules::Output b = two.Update(s, {}, Mode::kFull, {}, {}, pieces);
       EXPECT_EQ(one.split_renders(), 0u);
       EXPECT_EQ(two.split_renders(), 1u);
-      EXPECT_EQ(b.rerendered, s.services.size());
+      // Every port with a cluster IP of the family, and only those.
+      const size_t in_family = static_cast<size_t>(
+          std::count_if(s.services.begin(), s.services.end(),
+                        [&](const auto& kv) { return kv.second->info.ClusterIp(f).has_value(); }));
+      ASSERT_GT(in_family, 0u);
+      EXPECT_EQ(b.rerendered, in_family);
       ASSERT_FALSE(a.empty());
       ASSERT_EQ(a.Text(), b.Text()) << IpFamilyName(f) << (pieces ? " pieces" : " text");
       EXPECT_EQ(a.Text(), renderer.Render(s, f, {}));
