@@ -222,8 +222,9 @@ Status RestoreFamily(IpFamily family, std::span<const std::string_view> pieces,
   return Status::Ok();
 }
 
+// `committed`: whether libiptc wrote the table (a check that found the jump writes nothing).
 template <typename F>
-Result<bool> EnsureJumpFamily(IpFamily family, const JumpRule& rule) {
+Result<bool> EnsureJumpFamily(IpFamily family, const JumpRule& rule, bool& committed) {
   auto opened = Handle<F>::Open(rule.table);
   if (!opened.ok()) return opened.status();
   auto& h = *opened.value();
@@ -243,13 +244,14 @@ Result<bool> EnsureJumpFamily(IpFamily family, const JumpRule& rule) {
     changed = true;
   }
   if (changed) {
+    committed = true;  // or half of it: a failed commit is no reason to trust the kept copy
     if (Status st = h.Commit(); !st.ok()) return st;
   }
   return !present;
 }
 
 template <typename F>
-Result<bool> DeleteJumpFamily(IpFamily family, const JumpRule& rule) {
+Result<bool> DeleteJumpFamily(IpFamily family, const JumpRule& rule, bool& committed) {
   auto opened = Handle<F>::Open(rule.table);
   if (!opened.ok()) return opened.status();
   auto& h = *opened.value();
@@ -260,6 +262,7 @@ Result<bool> DeleteJumpFamily(IpFamily family, const JumpRule& rule) {
   bool found = false;
   while (F::DeleteEntry(rule.chain.c_str(), entry->data(), mask.data(), h.get())) found = true;
   if (found) {
+    committed = true;
     if (Status st = h.Commit(); !st.ok()) return st;
   }
   return found;
@@ -432,18 +435,27 @@ Result<std::string> LibiptcIptablesRunner::Save(IpFamily family, std::string_vie
   return out + "COMMIT\n";
 }
 
+// The jumps are checked on every full sync, and mostly found: only a commit makes the kept copy
+// of the table stale. Forgetting it on every check made the next edit of a 540 000-entry nat
+// table read it back first (0.2-0.4 s of each periodic full resync at 10 000 x 10).
 Result<bool> LibiptcIptablesRunner::EnsureJump(IpFamily family, const JumpRule& rule) {
-  auto guard = LockForLibiptc(family, rule.table);
+  auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  return family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule)
-                                   : EnsureJumpFamily<V6>(family, rule);
+  bool committed = false;
+  auto added = family == IpFamily::kIPv4 ? EnsureJumpFamily<V4>(family, rule, committed)
+                                         : EnsureJumpFamily<V6>(family, rule, committed);
+  if (committed) tables_.Forget(family, rule.table);
+  return added;
 }
 
 Result<bool> LibiptcIptablesRunner::DeleteJump(IpFamily family, const JumpRule& rule) {
-  auto guard = LockForLibiptc(family, rule.table);
+  auto guard = Lock();
   if (!guard.ok()) return guard.status();
-  return family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule)
-                                   : DeleteJumpFamily<V6>(family, rule);
+  bool committed = false;
+  auto deleted = family == IpFamily::kIPv4 ? DeleteJumpFamily<V4>(family, rule, committed)
+                                           : DeleteJumpFamily<V6>(family, rule, committed);
+  if (committed) tables_.Forget(family, rule.table);
+  return deleted;
 }
 
 Status LibiptcIptablesRunner::DeleteChains(IpFamily family, std::string_view table,

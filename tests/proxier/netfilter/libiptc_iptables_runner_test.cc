@@ -415,6 +415,25 @@ TEST_F(LibiptcRunnerLockTest, ALibiptcCommitForgetsOnlyTheTableItChanged) {
   EXPECT_EQ(runner.table_stats().reads, 3u);      // nat again, which libiptc changed
   const std::string saved = Save();
   EXPECT_NE(saved.find("-A KUBE-X -s 10.0.0.2/32 -j ACCEPT"), std::string::npos) << saved;
+
+  // A check that finds the jump (every later full sync's) commits nothing: both tables' next
+  // edits start from their kept copies. So does a delete of a jump that is not there.
+  added = runner.EnsureJump(IpFamily::kIPv4, JumpRule{"nat", "OUTPUT", {}, "KUBE-N"});
+  ASSERT_TRUE(added.ok() && !*added) << added.status().message();
+  auto deleted = runner.DeleteJump(IpFamily::kIPv4, JumpRule{"nat", "PREROUTING", {}, "KUBE-N"});
+  ASSERT_TRUE(deleted.ok() && !*deleted) << deleted.status().message();
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.3") + nat).ok());
+  EXPECT_EQ(runner.table_stats().kept_uses, 3u);
+  EXPECT_EQ(runner.table_stats().reads, 3u);
+  // One that deletes it does commit: nat is read again.
+  deleted = runner.DeleteJump(IpFamily::kIPv4, JumpRule{"nat", "OUTPUT", {}, "KUBE-N"});
+  ASSERT_TRUE(deleted.ok() && *deleted) << deleted.status().message();
+  ASSERT_TRUE(runner.Restore(IpFamily::kIPv4, KubeX("10.0.0.4") + nat).ok());
+  EXPECT_EQ(runner.table_stats().kept_uses, 4u);
+  EXPECT_EQ(runner.table_stats().reads, 4u);
+  // And a check after it adds the jump back.
+  added = runner.EnsureJump(IpFamily::kIPv4, JumpRule{"nat", "OUTPUT", {}, "KUBE-N"});
+  ASSERT_TRUE(added.ok() && *added) << added.status().message();
 }
 
 // The blob path reads each section as it plans it. What it does not take goes to libiptc whole,
