@@ -68,11 +68,14 @@ Status IptablesDataplane::ApplyFamily(IpFamily family, const DesiredState& state
   if (full) {
     // Jumps go in with separate commands: a restore cannot add one rule to a built-in chain
     // without declaring (and so flushing) it.
-    for (const auto& jump : KpxJumpRules(family, options_)) {
-      auto added = runner_->EnsureJump(family, jump);
-      if (!added.ok()) return added.status();
-      if (*added)
-        VLOG(2) << "added jump " << jump.table << "/" << jump.chain << " -> " << jump.target;
+    const std::vector<JumpRule> jumps = KpxJumpRules(family, options_);
+    auto added = runner_->EnsureJumps(family, jumps);
+    if (!added.ok()) return added.status();
+    for (size_t i = 0; i < jumps.size(); ++i) {
+      if ((*added)[i]) {
+        VLOG(2) << "added jump " << jumps[i].table << "/" << jumps[i].chain << " -> "
+                << jumps[i].target;
+      }
     }
     // The canary first: if the restore below fails, the next check still finds a reason to
     // resync in full (needs_full), and once it succeeds the canary vouches for the tables.

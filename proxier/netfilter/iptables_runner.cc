@@ -11,6 +11,18 @@ std::vector<std::string> JumpRule::RuleArgs() const {
   return args;
 }
 
+Result<std::vector<bool>> IptablesRunner::EnsureJumps(IpFamily family,
+                                                      std::span<const JumpRule> rules) {
+  std::vector<bool> added;
+  added.reserve(rules.size());
+  for (const JumpRule& rule : rules) {
+    auto one = EnsureJump(family, rule);
+    if (!one.ok()) return one.status();
+    added.push_back(*one);
+  }
+  return added;
+}
+
 Status IptablesRunner::RestoreInPieces(IpFamily family, std::span<const std::string_view> pieces,
                                        std::span<const uint8_t>) {
   return Restore(family, JoinPieces(pieces));

@@ -55,6 +55,10 @@ class IptablesRunner {
   // Creates rule.target if missing and adds the jump unless an identical rule exists. Returns
   // whether the rule was added.
   virtual Result<bool> EnsureJump(IpFamily family, const JumpRule& rule) = 0;
+  // EnsureJump for each of `rules`, in order; per rule, whether it was added. This default
+  // makes one call each; the libiptc runner opens and commits each table once for all of them
+  // (a full sync's nat jumps each read the whole nat table through libiptc).
+  virtual Result<std::vector<bool>> EnsureJumps(IpFamily family, std::span<const JumpRule> rules);
   // Deletes the jump if present (every copy). Returns whether one was found.
   virtual Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) = 0;
   // Flushes and deletes the named user chains of `table` that exist; missing ones are ignored.

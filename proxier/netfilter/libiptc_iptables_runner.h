@@ -77,6 +77,7 @@ class LibiptcIptablesRunner : public IptablesRunner {
   bool ReadsPieces() const override { return true; }
   Result<std::string> Save(IpFamily family, std::string_view table) override;
   Result<bool> EnsureJump(IpFamily family, const JumpRule& rule) override;
+  Result<std::vector<bool>> EnsureJumps(IpFamily family, std::span<const JumpRule> rules) override;
   Result<bool> DeleteJump(IpFamily family, const JumpRule& rule) override;
   Status DeleteChains(IpFamily family, std::string_view table,
                       const std::vector<std::string>& chains) override;

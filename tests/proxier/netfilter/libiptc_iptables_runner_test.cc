@@ -330,6 +330,36 @@ TEST_P(LibiptcBlobEditTest, RestoresMatchIptablesAndForeignRulesKeepTheirCounter
   EXPECT_EQ(Foreign(Save("blob", true)), counted);
 }
 
+// Jumps ensured together, in both tables and interleaved, leave the tables as the same jumps
+// added one at a time do (each table opened and committed once); asked again, none is added.
+TEST_P(LibiptcBlobEditTest, JumpsEnsuredTogetherEqualOneAtATime) {
+  const std::vector<JumpRule> jumps = {
+      {"filter", "INPUT", {"-m", "comment", "--comment", "kpx a"}, "KUBE-A"},
+      {"nat", "OUTPUT", {"-m", "comment", "--comment", "kpx n"}, "KUBE-N"},
+      {"filter", "FORWARD", {}, "KUBE-A"},
+      {"filter", "INPUT", {"-m", "comment", "--comment", "kpx b"}, "KUBE-B"},
+      {"nat", "PREROUTING", {}, "KUBE-N", false}};
+  {
+    testing::InNetns in(netns_->Name("ref"));
+    for (const JumpRule& j : jumps) {
+      auto added = libiptc_.EnsureJump(GetParam(), j);
+      ASSERT_TRUE(added.ok() && *added) << added.status().message();
+    }
+  }
+  {
+    testing::InNetns in(netns_->Name("blob"));
+    auto added = runner_.EnsureJumps(GetParam(), jumps);
+    ASSERT_TRUE(added.ok()) << added.status().message();
+    EXPECT_EQ(*added, std::vector<bool>(jumps.size(), true));
+    auto again = runner_.EnsureJumps(GetParam(), jumps);
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_EQ(*again, std::vector<bool>(jumps.size(), false));
+  }
+  const std::string saved = Save("blob", false);
+  EXPECT_EQ(saved, Save("ref", false));
+  EXPECT_NE(saved.find("-A PREROUTING -j KUBE-N"), std::string::npos) << saved;
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, LibiptcBlobEditTest,
                          ::testing::Values(IpFamily::kIPv4, IpFamily::kIPv6), [](const auto& info) {
                            return info.param == IpFamily::kIPv4 ? "IPv4" : "IPv6";
