@@ -398,10 +398,7 @@ Status IpvsDataplane::SyncIptables(const IpsetPresence& presence) {
             seams_.iptables->Restore(f, RenderIpvsIptables(options_, f, node_pod_cidrs_, presence));
         !s.ok())
       return s;
-    for (const JumpRule& j : IpvsJumpRules()) {
-      auto r = seams_.iptables->EnsureJump(f, j);
-      if (!r.ok()) return r.status();
-    }
+    if (auto r = seams_.iptables->EnsureJumps(f, IpvsJumpRules()); !r.ok()) return r.status();
   }
   rules_presence_ = presence;
   return Status::Ok();
